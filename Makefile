@@ -1,0 +1,72 @@
+# Aegis Time Series for PostgreSQL.
+#
+#   make demo    install what is missing, build, install, start a private
+#                cluster, load sample data and show example queries
+#   make test    the same set-up, then every test tier, ending with one
+#                "N passed, N failed" line
+#   make bench   storage and query benchmarks against a plain table
+#
+# The module is built with PGXS; the C++17 core (src/core) is compiled into it
+# and linked with libstdc++. CMakeLists.txt builds the same core for the unit
+# tests, fuzzers and micro-benchmarks.
+
+EXTENSION  = aegis_timeseries
+EXTVERSION = 0.1.0
+MODULE_big = aegis_timeseries
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
+OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+# The versioned install script is generated from the editable pieces in src/sql.
+SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+SHLIB_LINK = -lstdc++
+
+# pg_regress: one file per feature in sql/, expected output in expected/.
+REGRESS      = $(shell cat test/schedule 2>/dev/null)
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress --dbname=aegis_regress
+
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+# No LLVM bitcode for JIT inlining: the module is C++ and gains nothing from it.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+  $(warning pg_config not found or PGXS missing: run 'make deps' first)
+else
+include $(PGXS)
+endif
+
+# C++17, warning-free. PostgreSQL's headers are included as system headers so
+# their own constructs do not trip -Wextra under C++.
+override CPPFLAGS := -Isrc $(patsubst -I%,-isystem %,$(CPPFLAGS))
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -fno-omit-frame-pointer
+ifneq (,$(findstring clang,$(CXX)))
+  # PGXS passes g++-only warning flags; clang gets its own set.
+  override CXXFLAGS := -O2 -g -fno-strict-aliasing -fwrapv $(PG_CXXFLAGS)
+else
+  override CXXFLAGS := $(CXXFLAGS) $(PG_CXXFLAGS)
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
+	cat $^ > $@
+
+.PHONY: deps demo test bench unit format cluster-start cluster-stop
+deps:
+	scripts/deps.sh
+demo:
+	scripts/demo.sh
+test:
+	scripts/test.sh
+bench:
+	scripts/bench.sh
+unit:
+	scripts/unit.sh
+cluster-start:
+	scripts/cluster.sh start
+cluster-stop:
+	scripts/cluster.sh stop
+format:
+	clang-format -i src/core/*.h src/core/*.cpp src/pg/*.h src/pg/*.cpp test/unit/*.cpp

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The project's private PostgreSQL cluster: start | stop | status | env.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+start() {
+  if [ ! -f "$AEGIS_CLUSTER_DIR/data/PG_VERSION" ]; then
+    mkdir -p "$AEGIS_CLUSTER_DIR"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR"
+    as_owner "$PGBIN/initdb" -D "$AEGIS_CLUSTER_DIR/data" -U postgres --auth=trust -E UTF8 \
+      --locale=C.UTF-8 >"$AEGIS_CLUSTER_DIR/initdb.log" 2>&1 ||
+      { cat "$AEGIS_CLUSTER_DIR/initdb.log"; exit 1; }
+    cat >>"$AEGIS_CLUSTER_DIR/data/postgresql.conf" <<CONF
+# aegis_timeseries private development cluster
+port = $AEGIS_PORT
+listen_addresses = ''
+unix_socket_directories = '$AEGIS_CLUSTER_DIR'
+shared_buffers = 512MB
+work_mem = 64MB
+maintenance_work_mem = 256MB
+max_wal_size = 4GB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+timezone = 'UTC'
+log_min_messages = warning
+CONF
+  fi
+  if as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status >/dev/null 2>&1; then
+    return 0
+  fi
+  as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -l "$AEGIS_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
+    { tail -n 30 "$AEGIS_CLUSTER_DIR/server.log"; exit 1; }
+}
+
+stop() {
+  if [ -f "$AEGIS_CLUSTER_DIR/data/PG_VERSION" ]; then
+    as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  destroy) stop; rm -rf "$AEGIS_CLUSTER_DIR" ;;
+  status) as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status ;;
+  env) echo "export PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER" ;;
+  *) echo "usage: $0 start|stop|restart|destroy|status|env" >&2; exit 2 ;;
+esac

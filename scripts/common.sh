@@ -1,0 +1,33 @@
+# Shared settings for the project's scripts: where PostgreSQL is, where the
+# private cluster lives, and how to run commands as its owner.
+# shellcheck shell=bash
+
+AEGIS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_CONFIG="${PG_CONFIG:-$(command -v pg_config || echo /usr/lib/postgresql/15/bin/pg_config)}"
+PGBIN="$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
+
+# One private cluster per checkout: its folder and port derive from the
+# checkout's path, so two clones never share one.
+AEGIS_TAG="$(printf '%s' "$AEGIS_ROOT" | cksum | cut -d' ' -f1)"
+AEGIS_CLUSTER_DIR="${AEGIS_CLUSTER_DIR:-/tmp/aegis-cluster-$AEGIS_TAG}"
+AEGIS_PORT="${AEGIS_PORT:-$((54000 + AEGIS_TAG % 900))}"
+
+export PGHOST="$AEGIS_CLUSTER_DIR"
+export PGPORT="$AEGIS_PORT"
+export PGUSER=postgres
+export PATH="$PGBIN:$PATH"
+
+# Runs a command as the cluster's owner (postgres when we are root: initdb
+# refuses to run as root).
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# Runs a command with root rights (for apt and make install).
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}

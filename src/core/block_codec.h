@@ -1,0 +1,91 @@
+// Compressed blocks of (timestamp, value) points: the self-describing byte
+// format stored for each series, and the per-block summary kept beside it.
+//
+// Block format version 1 (docs/block-format.md is the full specification):
+//
+//   byte  0      format version, 1
+//   byte  1      codec id, 1 = Gorilla v1 (BlockCodec::kGorillaV1)
+//   bytes 2-3    reserved, must be 0
+//   bytes 4-7    point count n, u32 little-endian, 1..kMaxBlockPoints
+//   bytes 8-11   payload length in bytes, u32 little-endian
+//   bytes 12-15  CRC-32C of bytes 0-11 followed by the payload, u32 little-endian
+//   bytes 16-    payload; the block is exactly 16 + payload length bytes
+//
+// The Gorilla v1 payload is one bit stream, most significant bit first: the n
+// timestamps (first raw, then zigzag delta-of-deltas in variable-length
+// buckets), then the n values (first raw, then XOR with the previous value,
+// Gorilla style), then zero bits up to the next byte boundary.
+#pragma once
+#include "cpp_only.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "crc32c.h"
+#include "types.h"
+
+namespace aegis::core {
+
+constexpr uint8_t kBlockFormatVersion = 1;
+
+// Payload encodings; the id is byte 1 of a block.
+enum class BlockCodec : uint8_t { kGorillaV1 = 1 };
+
+// Most points one block may hold (bounds decoding memory on corrupt input).
+constexpr uint32_t kMaxBlockPoints = 1000000;
+
+// Bytes in the fixed header that precedes the payload.
+constexpr size_t kBlockHeaderSize = 16;
+
+// The fixed header of a block, as ReadBlockHeader found it.
+struct BlockHeader {
+  uint8_t version;
+  BlockCodec codec;
+  uint32_t count;         // points in the block
+  uint32_t payload_size;  // bytes after the header
+  uint32_t checksum;      // stored CRC-32C (not verified by ReadBlockHeader)
+};
+
+// Where the payload bits of a block go, for compression statistics.
+struct BlockBitUsage {
+  uint32_t count = 0;
+  uint64_t timestamp_bits = 0;  // bits of the timestamp section
+  uint64_t value_bits = 0;      // bits of the value section
+  uint64_t padding_bits = 0;    // zero bits up to the byte boundary (0..7)
+};
+
+// Encodes n points (timestamps in ANY order incl. repeats/decreasing; any
+// double bit pattern) into a self-describing block. Throws
+// Error(InvalidParameter) if n == 0 or n > kMaxBlockPoints.
+std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size_t n);
+
+// Validates and returns the fixed header (size, version, codec, count, payload
+// length). Throws Error(DataCorrupted, ...) on any inconsistency. Does not
+// verify the checksum.
+BlockHeader ReadBlockHeader(const uint8_t* data, size_t size);
+
+// CRC-32C that a block's bytes 12-15 must hold: over bytes 0-11, then the
+// bytes after the header. Throws Error(DataCorrupted) if size < kBlockHeaderSize.
+uint32_t ComputeBlockChecksum(const uint8_t* data, size_t size);
+
+// Verifies header + checksum, then decodes; clears and fills ts/values (left
+// empty on error). Throws Error(DataCorrupted, message, detail) on anything
+// wrong: bad version, unknown codec, truncated, checksum mismatch, trailing
+// garbage, count mismatch. Never reads outside [data, data + size) and never
+// reserves more than the payload can hold.
+void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, std::vector<double>* values);
+
+// Decodes a block like DecodeBlock and reports how many payload bits each
+// section takes.
+BlockBitUsage MeasureBlock(const uint8_t* data, size_t size);
+
+// count, ts_min/ts_max (min/max of ts), min/max under Float8Less (PostgreSQL
+// order, NaN above all; of equal values the later one wins, as PostgreSQL's
+// float8smaller/float8larger do), sum added left to right starting from
+// values[0], first = value at the first occurrence of ts_min, last = value at
+// the last occurrence of ts_max. Throws Error(InvalidParameter) unless
+// 1 <= n <= UINT32_MAX.
+BlockSummary SummarizePoints(const Timestamp* ts, const double* values, size_t n);
+
+}  // namespace aegis::core

@@ -1,0 +1,89 @@
+// The C++/PostgreSQL error boundary: maps core error categories to SQLSTATEs
+// and raises them only after the C++ frames are gone.
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/error.h"
+#include "pg/boundary.h"
+
+namespace aegis::pg {
+
+namespace {
+
+// The message of the exception being converted is copied here inside the
+// catch block (no allocation that could fail there) and raised after it.
+char error_message[1024];
+char error_detail[2048];
+char error_hint[512];
+
+// Copies text into a fixed buffer, truncating; never allocates.
+void CopyText(char* buffer, size_t size, const char* text) {
+  size_t n = std::strlen(text);
+  if (n >= size) n = size - 1;
+  std::memcpy(buffer, text, n);
+  buffer[n] = '\0';
+}
+
+// The SQLSTATE for each core error category.
+int SqlStateFor(core::ErrorCategory category) {
+  switch (category) {
+    case core::ErrorCategory::InvalidParameter: return ERRCODE_INVALID_PARAMETER_VALUE;
+    case core::ErrorCategory::NullValue: return ERRCODE_NULL_VALUE_NOT_ALLOWED;
+    case core::ErrorCategory::ArrayLength: return ERRCODE_ARRAY_SUBSCRIPT_ERROR;
+    case core::ErrorCategory::DatetimeOverflow: return ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
+    case core::ErrorCategory::NumericOutOfRange: return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+    case core::ErrorCategory::Syntax: return ERRCODE_SYNTAX_ERROR;
+    case core::ErrorCategory::InvalidRegex: return ERRCODE_INVALID_REGULAR_EXPRESSION;
+    case core::ErrorCategory::LimitExceeded: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+    case core::ErrorCategory::NotSupported: return ERRCODE_FEATURE_NOT_SUPPORTED;
+    case core::ErrorCategory::DataCorrupted: return ERRCODE_DATA_CORRUPTED;
+    case core::ErrorCategory::Internal: return ERRCODE_INTERNAL_ERROR;
+  }
+  return ERRCODE_INTERNAL_ERROR;
+}
+
+}  // namespace
+
+const char* PgError::what() const noexcept {
+  return data_ != nullptr && data_->message != nullptr ? data_->message : "PostgreSQL error";
+}
+
+ErrorData* TakeCurrentError(MemoryContext context) {
+  MemoryContextSwitchTo(context);
+  ErrorData* data = CopyErrorData();
+  FlushErrorState();
+  return data;
+}
+
+Datum CallWithBoundary(PgFunction impl, FunctionCallInfo fcinfo) {
+  ErrorData* pg_error = nullptr;
+  int sqlstate = ERRCODE_INTERNAL_ERROR;
+  error_detail[0] = '\0';
+  error_hint[0] = '\0';
+  try {
+    return impl(fcinfo);
+  } catch (const PgError& e) {
+    pg_error = e.data();
+  } catch (const core::Error& e) {
+    sqlstate = SqlStateFor(e.category());
+    CopyText(error_message, sizeof error_message, e.what());
+    CopyText(error_detail, sizeof error_detail, e.detail().c_str());
+    CopyText(error_hint, sizeof error_hint, e.hint().c_str());
+  } catch (const std::bad_alloc&) {
+    sqlstate = ERRCODE_OUT_OF_MEMORY;
+    CopyText(error_message, sizeof error_message, "out of memory in the aegis engine");
+  } catch (const std::exception& e) {
+    CopyText(error_message, sizeof error_message, e.what());
+  } catch (...) {
+    CopyText(error_message, sizeof error_message, "unknown C++ exception in the aegis engine");
+  }
+  // Every C++ frame below this one has unwound; raising is safe now.
+  if (pg_error != nullptr) ReThrowError(pg_error);
+  ereport(ERROR, (errcode(sqlstate), errmsg_internal("%s", error_message),
+                  error_detail[0] != '\0' ? errdetail_internal("%s", error_detail) : 0,
+                  error_hint[0] != '\0' ? errhint("%s", error_hint) : 0));
+  pg_unreachable();
+}
+
+}  // namespace aegis::pg

@@ -1,0 +1,204 @@
+// Series resolution and the cache behind it, plus the catalog's C functions.
+#include "core/names.h"
+#include "pg/catalog.h"
+
+#include <string>
+#include <unordered_map>
+
+#include "pg/boundary.h"
+#include "pg/guc.h"
+#include "pg/spi.h"
+
+namespace aegis::pg {
+
+namespace {
+
+// (metric, tags) -> series_id for this backend. The key is the metric name, a
+// NUL, then the jsonb's binary form (canonical: keys sorted and unique). A
+// miss falls back to the catalog, so the cache only ever saves a lookup.
+std::unordered_map<std::string, int64_t> series_cache;
+
+// The OID of aegis.series once looked up; reset when it is invalidated.
+Oid series_relid = InvalidOid;
+
+SPIPlanPtr find_series_plan = nullptr;
+SPIPlanPtr ensure_metric_plan = nullptr;
+SPIPlanPtr lock_metric_plan = nullptr;
+SPIPlanPtr insert_series_plan = nullptr;
+
+// Forgets every cached series (after an abort or a change to aegis.series).
+void ClearSeriesCache() { series_cache.clear(); }
+
+// Transaction callback: a rolled-back transaction may have cached series
+// whose rows are gone.
+void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) ClearSeriesCache();
+}
+
+// Subtransaction callback: the same for a rolled-back savepoint.
+void SeriesCacheSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
+                                void* /*arg*/) {
+  if (event == SUBXACT_EVENT_ABORT_SUB) ClearSeriesCache();
+}
+
+// Relcache callback: aegis.series changed (rows deleted through the
+// catalog's trigger, or the table itself dropped).
+void SeriesRelcacheCallback(Datum /*arg*/, Oid relid) {
+  if (relid == InvalidOid || relid == series_relid) {
+    ClearSeriesCache();
+    series_relid = InvalidOid;
+  }
+}
+
+// Looks up the series id; -1 when there is none. PostgreSQL code.
+int64_t LookupSeries(Datum metric, Datum tags) {
+  static const Oid types[] = {TEXTOID, JSONBOID};
+  SPIPlanPtr plan =
+      KeptPlan(&find_series_plan, "SELECT series_id FROM aegis.series WHERE metric = $1 AND tags = $2", 2, types);
+  Datum values[] = {metric, tags};
+  ExecutePlan(plan, values, nullptr, false, 1);
+  if (SPI_processed == 0) return -1;
+  bool isnull = false;
+  return DatumGetInt64(ResultValue(0, 1, &isnull));
+}
+
+// Creates the series under a lock on its metric's catalog row, so that two
+// writers cannot both pass the cardinality check. PostgreSQL code.
+int64_t CreateSeries(Datum metric, Datum tags) {
+  static const Oid metric_type[] = {TEXTOID};
+  static const Oid series_types[] = {TEXTOID, JSONBOID};
+  Datum metric_arg[] = {metric};
+  ExecutePlan(KeptPlan(&ensure_metric_plan,
+                       "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", 1,
+                       metric_type),
+              metric_arg, nullptr, false, 0);
+  ExecutePlan(KeptPlan(&lock_metric_plan,
+                       "SELECT series_count FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", 1, metric_type),
+              metric_arg, nullptr, false, 1);
+  bool isnull = false;
+  int64 series_count = SPI_processed == 1 ? DatumGetInt64(ResultValue(0, 1, &isnull)) : 0;
+
+  // Another writer may have created it while we waited for the lock.
+  int64_t existing = LookupSeries(metric, tags);
+  if (existing >= 0) return existing;
+
+  if (series_count >= guc_max_series_per_metric) {
+    char* name = TextDatumGetCString(metric);
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("too many series for metric \"%s\"", name),
+                    errdetail("Metric \"%s\" already has " INT64_FORMAT
+                              " series, the limit set by aegis.max_series_per_metric (%d).",
+                              name, series_count, guc_max_series_per_metric),
+                    errhint("Raise aegis.max_series_per_metric, or write fewer distinct tag sets.")));
+  }
+  Datum series_args[] = {metric, tags};
+  ExecutePlan(KeptPlan(&insert_series_plan,
+                       "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) RETURNING series_id", 2,
+                       series_types),
+              series_args, nullptr, false, 0);
+  return DatumGetInt64(ResultValue(0, 1, &isnull));
+}
+
+}  // namespace
+
+void InitSeriesCache() {
+  RegisterXactCallback(SeriesCacheXactCallback, nullptr);
+  RegisterSubXactCallback(SeriesCacheSubXactCallback, nullptr);
+  CacheRegisterRelcacheCallback(SeriesRelcacheCallback, PointerGetDatum(nullptr));
+}
+
+void CheckTags(Jsonb* tags) {
+  if (JB_ROOT_IS_SCALAR(tags) || !JB_ROOT_IS_OBJECT(tags))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tags must be a JSON object"),
+                    errdetail("Got %s.", JB_ROOT_IS_SCALAR(tags) ? "a JSON scalar" : "a JSON array"),
+                    errhint("Write tags as an object of strings, for example '{\"host\": \"web-1\"}'.")));
+  JsonbIterator* it = JsonbIteratorInit(&tags->root);
+  JsonbValue value;
+  JsonbIteratorToken token;
+  char* key = nullptr;
+  while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE) {
+    if (token == WJB_KEY) {
+      key = pnstrdup(value.val.string.val, value.val.string.len);
+      if (value.val.string.len == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag keys must not be empty")));
+    } else if (token == WJB_VALUE && value.type != jbvString) {
+      const char* kind = value.type == jbvNumeric ? "a number"
+                         : value.type == jbvBool  ? "a boolean"
+                         : value.type == jbvNull  ? "null"
+                                                  : "a nested JSON value";
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("tag \"%s\" must be a string", key),
+                      errdetail("Its value is %s.", kind),
+                      errhint("Tags are a flat JSON object of string keys to string values.")));
+    }
+  }
+}
+
+int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
+  std::string key;
+  key.reserve(metric.size() + 1 + VARSIZE_ANY_EXHDR(tags));
+  key.append(metric).push_back('\0');
+  key.append(VARDATA_ANY(tags), VARSIZE_ANY_EXHDR(tags));
+  auto hit = series_cache.find(key);
+  if (hit != series_cache.end()) return hit->second;
+
+  if (create) core::ValidateMetricName(metric);
+  const char* metric_name = metric.c_str();
+  int64_t series_id = PgCall([&] {
+    if (series_relid == InvalidOid) series_relid = get_relname_relid("series", get_namespace_oid("aegis", false));
+    Datum metric_datum = CStringGetTextDatum(metric_name);
+    int64_t id = LookupSeries(metric_datum, PointerGetDatum(tags));
+    if (id < 0 && create) id = CreateSeries(metric_datum, PointerGetDatum(tags));
+    return id;
+  });
+  if (series_id >= 0) series_cache.emplace(std::move(key), series_id);
+  return series_id;
+}
+
+}  // namespace aegis::pg
+
+// Statement trigger on aegis.series: tells every backend's series cache that
+// series may be gone.
+AEGIS_PG_FUNCTION(aegis_series_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                                                  errmsg("aegis_series_changed() must be called as a trigger")));
+  auto* trigger_data = reinterpret_cast<TriggerData*>(fcinfo->context);
+  CacheInvalidateRelcache(trigger_data->tg_relation);
+  return PointerGetDatum(nullptr);
+}
+
+namespace {
+
+SPIPlanPtr create_metric_plan = nullptr;
+
+// NULL-checks argument `index` of a non-strict function, naming it.
+void RequireArgument(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
+}
+
+}  // namespace
+
+// aegis.create_metric(name, kind, unit, description): registers a metric.
+AEGIS_PG_FUNCTION(aegis_create_metric) {
+  RequireArgument(fcinfo, 0, "metric name");
+  RequireArgument(fcinfo, 1, "metric kind");
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* kind_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  aegis::core::ValidateMetricName(name);
+  const char* kind = aegis::core::MetricKindName(aegis::core::ParseMetricKind(kind_text));
+  aegis::pg::PgCall([&] {
+    static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    Datum values[] = {CStringGetTextDatum(name), CStringGetTextDatum(kind), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3)};
+    char nulls[] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', PG_ARGISNULL(3) ? 'n' : ' '};
+    SPI_connect();
+    aegis::pg::ExecutePlan(aegis::pg::KeptPlan(&create_metric_plan,
+                                               "INSERT INTO aegis.metric_catalog (name, kind, unit, description) "
+                                               "VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+                                               4, types),
+                           values, nulls, false, 0);
+    uint64 inserted = SPI_processed;
+    SPI_finish();
+    if (inserted == 0)
+      ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT), errmsg("metric \"%s\" already exists", name)));
+  });
+  PG_RETURN_VOID();
+}

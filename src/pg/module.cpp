@@ -1,0 +1,14 @@
+// Module entry: _PG_init wires up each subsystem.
+#include "pg/catalog.h"
+#include "pg/guc.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+}
+
+// Called once per backend when the library is loaded.
+void _PG_init(void) {
+  aegis::pg::DefineSettings();
+  aegis::pg::InitSeriesCache();
+}

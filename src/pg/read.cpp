@@ -1,0 +1,174 @@
+// Reading: aegis.find_series, aegis.read and aegis.latest. Each merges a
+// series' compressed blocks with its recent rows (recent rows win).
+#include <string>
+
+#include "core/series_points.h"
+#include "pg/boundary.h"
+#include "pg/series_query.h"
+#include "pg/spi.h"
+#include "pg/store.h"
+
+namespace aegis::pg {
+
+namespace {
+
+SPIPlanPtr newest_recent_plan = nullptr;
+SPIPlanPtr newest_block_plan = nullptr;
+
+// Raises 22004 naming the argument when argument `index` is NULL.
+void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
+}
+
+// Appends one row to the function's result tuplestore.
+void EmitRow(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+}
+
+// Opens SPI for C++ code.
+void Connect() {
+  PgCall([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  });
+}
+
+// Closes SPI on the success path.
+void Disconnect() {
+  PgCall([] { SPI_finish(); });
+}
+
+// The selector argument as a std::string.
+std::string SelectorArgument(FunctionCallInfo fcinfo, int index) {
+  RequireNotNull(fcinfo, index, "selector");
+  text* t = PG_GETARG_TEXT_PP(index);
+  return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// The points of one series with since <= ts < until, blocks and recent rows
+// merged in time order.
+core::SeriesPoints ReadSeries(int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  core::SeriesPoints stored;
+  FetchedBlocks blocks = FetchBlocks(series_id, since, until - 1);
+  for (const BlockRef& block : blocks.blocks) DecodeStoredBlock(series_id, block, &stored);
+  Release(&blocks);
+  // Blocks may extend beyond the range on either side.
+  const size_t begin = core::LowerBound(stored, since);
+  const size_t end = core::LowerBound(stored, until);
+  if (begin > 0 || end < stored.size()) {
+    core::SeriesPoints inside;
+    inside.Append(stored, begin, end);
+    stored = std::move(inside);
+  }
+  return core::MergeNewerWins(stored, FetchRecent(series_id, since, until));
+}
+
+// The newest point of a series; false when it has none.
+bool NewestPoint(int64_t series_id, core::Timestamp* ts, double* value) {
+  bool found = false;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID};
+    Datum args[] = {Int64GetDatum(series_id)};
+    bool isnull = false;
+    ExecutePlan(KeptPlan(&newest_block_plan,
+                         "SELECT ts_max, last_value FROM aegis.blocks WHERE series_id = $1 ORDER BY ts_min DESC LIMIT 1",
+                         1, types),
+                args, nullptr, true, 1);
+    if (SPI_processed == 1) {
+      *ts = DatumGetTimestampTz(ResultValue(0, 1, &isnull));
+      *value = DatumGetFloat8(ResultValue(0, 2, &isnull));
+      found = true;
+    }
+    SPI_freetuptable(SPI_tuptable);
+    ExecutePlan(KeptPlan(&newest_recent_plan,
+                         "SELECT ts, value FROM aegis.recent_points WHERE series_id = $1 ORDER BY ts DESC LIMIT 1",
+                         1, types),
+                args, nullptr, true, 1);
+    // A recent row at the same timestamp is the newer write.
+    if (SPI_processed == 1) {
+      TimestampTz recent_ts = DatumGetTimestampTz(ResultValue(0, 1, &isnull));
+      if (!found || recent_ts >= *ts) {
+        *ts = recent_ts;
+        *value = DatumGetFloat8(ResultValue(0, 2, &isnull));
+        found = true;
+      }
+    }
+    SPI_freetuptable(SPI_tuptable);
+  });
+  return found;
+}
+
+}  // namespace
+
+}  // namespace aegis::pg
+
+using aegis::pg::Connect;
+using aegis::pg::Disconnect;
+using aegis::pg::EmitRow;
+using aegis::pg::RequireNotNull;
+using aegis::pg::SelectorArgument;
+
+// aegis.find_series(selector): the series a selector matches.
+AEGIS_PG_FUNCTION(aegis_find_series) {
+  std::string selector = SelectorArgument(fcinfo, 0);
+  InitMaterializedSRF(fcinfo, 0);
+  Connect();
+  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
+  for (const aegis::pg::SeriesRow& row : matched.rows) {
+    Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags};
+    bool nulls[] = {false, false, false};
+    EmitRow(fcinfo, values, nulls);
+  }
+  Release(&matched);
+  Disconnect();
+  return static_cast<Datum>(0);
+}
+
+// aegis.read(selector, since, until): raw points ordered by series_id, ts.
+AEGIS_PG_FUNCTION(aegis_read) {
+  std::string selector = SelectorArgument(fcinfo, 0);
+  RequireNotNull(fcinfo, 1, "since");
+  RequireNotNull(fcinfo, 2, "until");
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
+  InitMaterializedSRF(fcinfo, 0);
+  Connect();
+  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
+  if (since < until) {
+    for (const aegis::pg::SeriesRow& row : matched.rows) {
+      aegis::core::SeriesPoints points = aegis::pg::ReadSeries(row.series_id, since, until);
+      Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags, 0, 0};
+      bool nulls[] = {false, false, false, false, false};
+      for (size_t i = 0; i < points.size(); ++i) {
+        values[3] = TimestampTzGetDatum(points.ts[i]);
+        values[4] = Float8GetDatum(points.values[i]);
+        EmitRow(fcinfo, values, nulls);
+      }
+      aegis::pg::CheckForInterrupts();
+    }
+  }
+  Release(&matched);
+  Disconnect();
+  return static_cast<Datum>(0);
+}
+
+// aegis.latest(selector): the newest point of every matching series.
+AEGIS_PG_FUNCTION(aegis_latest) {
+  std::string selector = SelectorArgument(fcinfo, 0);
+  InitMaterializedSRF(fcinfo, 0);
+  Connect();
+  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
+  for (const aegis::pg::SeriesRow& row : matched.rows) {
+    aegis::core::Timestamp ts = 0;
+    double value = 0;
+    if (!aegis::pg::NewestPoint(row.series_id, &ts, &value)) continue;
+    Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags, TimestampTzGetDatum(ts),
+                      Float8GetDatum(value)};
+    bool nulls[] = {false, false, false, false, false};
+    EmitRow(fcinfo, values, nulls);
+  }
+  Release(&matched);
+  Disconnect();
+  return static_cast<Datum>(0);
+}

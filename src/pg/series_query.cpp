@@ -1,0 +1,189 @@
+// Selector -> SQL over aegis.series, and aegis.find_series().
+#include "core/error.h"
+#include "core/selector.h"
+#include "pg/series_query.h"
+
+#include <string>
+#include <vector>
+
+#include "pg/boundary.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "catalog/pg_collation.h"
+#include "regex/regex.h"
+}
+
+namespace aegis::pg {
+
+namespace {
+
+// Appends s as a JSON string literal.
+void AppendJsonString(std::string* out, const std::string& s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          static const char* hex = "0123456789abcdef";
+          out->append("\\u00");
+          out->push_back(hex[c >> 4]);
+          out->push_back(hex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// Query parameters: text values (or one jsonb/text[] value), in $n order.
+struct QueryParameters {
+  std::vector<std::string> texts;
+  std::vector<Oid> types;
+  std::vector<Datum> datums;  // non-text parameters, by index (0 for text)
+
+  // Adds a text parameter and returns its "$n".
+  std::string AddText(std::string value, Oid type = TEXTOID) {
+    texts.push_back(std::move(value));
+    types.push_back(type);
+    datums.push_back(0);
+    return "$" + std::to_string(texts.size());
+  }
+  // Adds a ready Datum parameter of the given type and returns its "$n".
+  std::string AddDatum(Datum value, Oid type) {
+    texts.emplace_back();
+    types.push_back(type);
+    datums.push_back(value);
+    return "$" + std::to_string(texts.size());
+  }
+};
+
+// The regex as the selector means it: anchored at both ends.
+std::string AnchoredRegex(const std::string& re) { return "^(?:" + re + ")$"; }
+
+// Compiles a regex with PostgreSQL's flavour, raising 2201B that names the
+// matcher's position when it is invalid.
+void CheckRegex(const core::Matcher& m) {
+  std::string anchored = AnchoredRegex(m.value);
+  try {
+    PgCall([&] {
+      text* re = cstring_to_text_with_len(anchored.data(), static_cast<int>(anchored.size()));
+      RE_compile_and_cache(re, REG_ADVANCED, DEFAULT_COLLATION_OID);
+    });
+  } catch (const PgError& e) {
+    throw core::Error(core::ErrorCategory::InvalidRegex,
+                      "invalid regular expression in selector at character " + std::to_string(m.position),
+                      std::string(e.what()) + " in " + m.label + core::MatchOpText(m.op) + "\"" + m.value + "\"");
+  }
+}
+
+// Checks that a selector string is valid in the server encoding.
+void CheckEncoding(const std::string& s) {
+  PgCall([&] { pg_verifymbstr(s.data(), static_cast<int>(s.size()), false); });
+}
+
+// The SQL condition for one tag matcher. A missing tag compares as the empty
+// string, as in Prometheus.
+std::string TagCondition(const core::Matcher& m, QueryParameters* params) {
+  const std::string key = params->AddText(m.label);
+  const std::string value_expr = "coalesce(s.tags ->> " + key + ", '')";
+  switch (m.op) {
+    case core::MatchOp::kEqual: return value_expr + " = " + params->AddText(m.value);
+    case core::MatchOp::kNotEqual: return value_expr + " <> " + params->AddText(m.value);
+    case core::MatchOp::kRegexMatch: return value_expr + " ~ " + params->AddText(AnchoredRegex(m.value));
+    case core::MatchOp::kRegexNoMatch: return value_expr + " !~ " + params->AddText(AnchoredRegex(m.value));
+  }
+  return "true";
+}
+
+// The SQL condition for one __name__ matcher.
+std::string NameCondition(const core::Matcher& m, QueryParameters* params) {
+  switch (m.op) {
+    case core::MatchOp::kEqual: return "s.metric = " + params->AddText(m.value);
+    case core::MatchOp::kNotEqual: return "s.metric <> " + params->AddText(m.value);
+    case core::MatchOp::kRegexMatch: return "s.metric ~ " + params->AddText(AnchoredRegex(m.value));
+    case core::MatchOp::kRegexNoMatch: return "s.metric !~ " + params->AddText(AnchoredRegex(m.value));
+  }
+  return "true";
+}
+
+}  // namespace
+
+MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesGrouping& grouping) {
+  CheckEncoding(selector_text);
+  core::Selector selector = core::ParseSelector(selector_text);
+  QueryParameters params;
+  std::vector<std::string> conditions;
+  // Equality matchers with a non-empty value become one containment test,
+  // which the GIN index on tags answers.
+  std::string containment;
+  for (const core::Matcher& m : selector.matchers) {
+    CheckEncoding(m.label);
+    CheckEncoding(m.value);
+    if (m.op == core::MatchOp::kRegexMatch || m.op == core::MatchOp::kRegexNoMatch) CheckRegex(m);
+    if (m.label == "__name__") {
+      conditions.push_back(NameCondition(m, &params));
+    } else if (m.op == core::MatchOp::kEqual && !m.value.empty()) {
+      containment += containment.empty() ? "{" : ",";
+      AppendJsonString(&containment, m.label);
+      containment.push_back(':');
+      AppendJsonString(&containment, m.value);
+    } else {
+      conditions.push_back(TagCondition(m, &params));
+    }
+  }
+  if (!containment.empty()) {
+    containment.push_back('}');
+    conditions.push_back("s.tags @> " + params.AddText(containment) + "::jsonb");
+  }
+
+  std::string group_expr = "NULL::jsonb";
+  switch (grouping.mode) {
+    case SeriesGrouping::Mode::kNone: break;
+    case SeriesGrouping::Mode::kPerSeries: group_expr = "s.tags"; break;
+    case SeriesGrouping::Mode::kAll: group_expr = "'{}'::jsonb"; break;
+    case SeriesGrouping::Mode::kByKeys:
+      group_expr = "coalesce((SELECT jsonb_object_agg(k, s.tags -> k) FROM unnest(" +
+                   params.AddDatum(grouping.keys, TEXTARRAYOID) + ") AS k WHERE s.tags ? k), '{}'::jsonb)";
+      break;
+  }
+  std::string sql = "SELECT s.series_id, s.metric, s.tags, " + group_expr + " AS grp FROM aegis.series s";
+  for (size_t i = 0; i < conditions.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
+  sql += grouping.mode == SeriesGrouping::Mode::kNone ? " ORDER BY s.series_id" : " ORDER BY grp, s.series_id";
+
+  MatchedSeries matched;
+  PgCall([&] {
+    const size_t n = params.texts.size();
+    Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
+    for (size_t i = 0; i < n; ++i)
+      values[i] = params.types[i] == TEXTOID ? CStringGetTextDatum(params.texts[i].c_str()) : params.datums[i];
+    int code = SPI_execute_with_args(sql.c_str(), static_cast<int>(n), params.types.data(), values, nullptr, true, 0);
+    CheckSpiResult(code, "series query");
+  });
+  matched.table = SPI_tuptable;
+  matched.rows.reserve(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    SeriesRow row;
+    row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+    row.metric = ResultValue(i, 2, &isnull);
+    row.tags = ResultValue(i, 3, &isnull);
+    row.group = ResultValue(i, 4, &isnull);
+    matched.rows.push_back(row);
+  }
+  return matched;
+}
+
+void Release(MatchedSeries* matched) {
+  if (matched->table != nullptr) PgCall([&] { SPI_freetuptable(matched->table); });
+  matched->table = nullptr;
+  matched->rows.clear();
+}
+
+}  // namespace aegis::pg

@@ -1,0 +1,30 @@
+// SPI helpers shared by the write, read and lifecycle paths.
+#include "pg/spi.h"
+
+namespace aegis::pg {
+
+SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types) {
+  if (*slot == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid*>(types));
+    if (plan == nullptr) elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "aegis: SPI_keepplan failed");
+    *slot = plan;
+  }
+  return *slot;
+}
+
+void CheckSpiResult(int code, const char* what) {
+  if (code < 0) elog(ERROR, "aegis: %s failed: %s", what, SPI_result_code_string(code));
+}
+
+int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_only, long count) {
+  int code = SPI_execute_plan(plan, values, nulls, read_only, count);
+  CheckSpiResult(code, "SPI_execute_plan");
+  return code;
+}
+
+Datum ResultValue(uint64 row, int column, bool* isnull) {
+  return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, isnull);
+}
+
+}  // namespace aegis::pg

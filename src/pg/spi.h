@@ -1,0 +1,21 @@
+// Small helpers over SPI. All of them may raise a PostgreSQL ERROR, so C++
+// code calls them inside PgCall.
+#pragma once
+
+#include "pg/postgres_headers.h"
+
+namespace aegis::pg {
+
+// Returns the plan in *slot, preparing and keeping it on first use.
+SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types);
+
+// Runs a kept plan; raises if SPI reports failure.
+int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_only, long count);
+
+// Column `column` (1-based) of row `row` of SPI_tuptable; *isnull tells NULL.
+Datum ResultValue(uint64 row, int column, bool* isnull);
+
+// Raises ERROR for an SPI result code that is not a success.
+void CheckSpiResult(int code, const char* what);
+
+}  // namespace aegis::pg

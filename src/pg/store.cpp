@@ -1,0 +1,256 @@
+// Reading and writing recent rows and compressed blocks of one series.
+#include "core/block_codec.h"
+#include "core/error.h"
+#include "pg/store.h"
+
+#include <algorithm>
+#include <string>
+
+#include "pg/boundary.h"
+#include "pg/guc.h"
+#include "pg/spi.h"
+
+namespace aegis::pg {
+
+namespace {
+
+SPIPlanPtr fetch_blocks_plan = nullptr;
+SPIPlanPtr previous_block_plan = nullptr;
+SPIPlanPtr fetch_recent_plan = nullptr;
+SPIPlanPtr take_recent_plan = nullptr;
+SPIPlanPtr upsert_recent_plan = nullptr;
+SPIPlanPtr delete_blocks_plan = nullptr;
+SPIPlanPtr insert_block_plan = nullptr;
+
+constexpr const char* kBlockColumns =
+    "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data";
+
+// Reads the block columns (kBlockColumns order) of row `row` of SPI_tuptable.
+BlockRef BlockAt(uint64 row) {
+  bool isnull = false;
+  BlockRef ref;
+  ref.summary.ts_min = DatumGetTimestampTz(ResultValue(row, 1, &isnull));
+  ref.summary.ts_max = DatumGetTimestampTz(ResultValue(row, 2, &isnull));
+  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(ResultValue(row, 3, &isnull)));
+  ref.summary.min = DatumGetFloat8(ResultValue(row, 4, &isnull));
+  ref.summary.max = DatumGetFloat8(ResultValue(row, 5, &isnull));
+  ref.summary.sum = DatumGetFloat8(ResultValue(row, 6, &isnull));
+  ref.summary.first = DatumGetFloat8(ResultValue(row, 7, &isnull));
+  ref.summary.last = DatumGetFloat8(ResultValue(row, 8, &isnull));
+  ref.data = ResultValue(row, 9, &isnull);
+  return ref;
+}
+
+// Reads (ts, value) rows of SPI_tuptable into points, in row order.
+void ReadPointRows(core::SeriesPoints* points) {
+  const uint64 n = SPI_processed;
+  points->ts.resize(n);
+  points->values.resize(n);
+  for (uint64 i = 0; i < n; ++i) {
+    bool isnull = false;
+    points->ts[i] = DatumGetTimestampTz(ResultValue(i, 1, &isnull));
+    points->values[i] = DatumGetFloat8(ResultValue(i, 2, &isnull));
+  }
+}
+
+// Builds a palloc'd int8[] or timestamptz[] from 64-bit values.
+Datum Int64Array(const int64_t* values, size_t n, Oid element_type) {
+  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+  for (size_t i = 0; i < n; ++i) elements[i] = Int64GetDatum(values[i]);
+  return PointerGetDatum(construct_array(elements, static_cast<int>(n), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+// Builds a palloc'd float8[].
+Datum Float8Array(const double* values, size_t n) {
+  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+  for (size_t i = 0; i < n; ++i) elements[i] = Float8GetDatum(values[i]);
+  return PointerGetDatum(construct_array(elements, static_cast<int>(n), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+// Writes one encoded block with its summary.
+void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes) {
+  PgCall([&] {
+    static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,   FLOAT8OID,
+                                FLOAT8OID, FLOAT8OID,      FLOAT8OID,      FLOAT8OID, BYTEAOID};
+    bytea* data = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+    SET_VARSIZE(data, VARHDRSZ + bytes.size());
+    memcpy(VARDATA(data), bytes.data(), bytes.size());
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
+                      Int32GetDatum(static_cast<int32>(s.count)), Float8GetDatum(s.min), Float8GetDatum(s.max),
+                      Float8GetDatum(s.sum), Float8GetDatum(s.first), Float8GetDatum(s.last),
+                      PointerGetDatum(data)};
+    ExecutePlan(KeptPlan(&insert_block_plan,
+                         "INSERT INTO aegis.blocks (series_id, ts_min, ts_max, point_count, min_value, max_value, "
+                         "sum_value, first_value, last_value, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                         10, types),
+                values, nullptr, false, 0);
+    pfree(data);
+  });
+}
+
+}  // namespace
+
+const char* TimestampText(core::Timestamp ts) { return timestamptz_to_str(ts); }
+
+FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
+  FetchedBlocks fetched;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    static const std::string sql = std::string("SELECT ") + kBlockColumns +
+                                   " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
+                                   " ORDER BY ts_min";
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql.c_str(), 3, types), values, nullptr, true, 0);
+  });
+  fetched.table = SPI_tuptable;
+  fetched.blocks.reserve(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) fetched.blocks.push_back(BlockAt(i));
+  return fetched;
+}
+
+void Release(FetchedBlocks* fetched) {
+  if (fetched->table != nullptr) PgCall([&] { SPI_freetuptable(fetched->table); });
+  fetched->table = nullptr;
+  fetched->blocks.clear();
+}
+
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out) {
+  struct varlena* raw = nullptr;
+  struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(block.data));
+  PgCall([&] { raw = pg_detoast_datum_packed(stored); });
+  core::SeriesPoints decoded;
+  try {
+    core::DecodeBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), &decoded.ts,
+                      &decoded.values);
+    if (decoded.size() != block.summary.count)
+      throw core::Error(core::ErrorCategory::DataCorrupted, "block point count does not match its catalog row",
+                        "The block holds " + std::to_string(decoded.size()) + " points, its row says " +
+                            std::to_string(block.summary.count) + ".");
+  } catch (const core::Error& e) {
+    if (e.category() != core::ErrorCategory::DataCorrupted) throw;
+    std::string range = std::string(TimestampText(block.summary.ts_min)) + " to ";
+    range += TimestampText(block.summary.ts_max);
+    throw core::Error(core::ErrorCategory::DataCorrupted,
+                      "corrupt block in series " + std::to_string(series_id) + " (" + range + ")",
+                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
+                      "Restore the series from a backup, or remove the block with aegis.delete_series().");
+  }
+  if (raw != stored) pfree(raw);
+  if (out->empty()) {
+    *out = std::move(decoded);
+  } else {
+    out->Append(decoded, 0, decoded.size());
+  }
+}
+
+core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
+  core::SeriesPoints points;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+    ExecutePlan(KeptPlan(&fetch_recent_plan,
+                         "SELECT ts, value FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3 "
+                         "ORDER BY ts",
+                         3, types),
+                values, nullptr, true, 0);
+  });
+  ReadPointRows(&points);
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  return points;
+}
+
+core::SeriesPoints TakeRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
+  core::SeriesPoints points;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+    ExecutePlan(KeptPlan(&take_recent_plan,
+                         "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3 "
+                         "RETURNING ts, value",
+                         3, types),
+                values, nullptr, false, 0);
+  });
+  ReadPointRows(&points);
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  core::SortAndDeduplicate(&points);
+  return points;
+}
+
+void UpsertRecent(int64_t series_id, const core::SeriesPoints& points) {
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+    Datum values[] = {Int64GetDatum(series_id), Int64Array(points.ts.data(), points.size(), TIMESTAMPTZOID),
+                      Float8Array(points.values.data(), points.size())};
+    ExecutePlan(KeptPlan(&upsert_recent_plan,
+                         "INSERT INTO aegis.recent_points (series_id, ts, value) "
+                         "SELECT $1, p.ts, p.value FROM unnest($2, $3) AS p(ts, value) "
+                         "ON CONFLICT (series_id, ts) DO UPDATE SET value = EXCLUDED.value",
+                         3, types),
+                values, nullptr, false, 0);
+    pfree(DatumGetPointer(values[1]));
+    pfree(DatumGetPointer(values[2]));
+  });
+}
+
+size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent) {
+  if (newer.empty()) return 0;
+  const core::Timestamp lo = newer.ts.front();
+  const core::Timestamp hi = newer.ts.back();
+  const int max_points = guc_block_max_points;
+
+  // The blocks newer overlaps, plus the block just before it when that one is
+  // not full, so that appending in small steps still yields full blocks.
+  std::vector<core::Timestamp> replaced;
+  core::SeriesPoints base;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
+    static const std::string sql = std::string("SELECT ") + kBlockColumns +
+                                   " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2"
+                                   " ORDER BY ts_min DESC LIMIT 1";
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
+    ExecutePlan(KeptPlan(&previous_block_plan, sql.c_str(), 2, types), values, nullptr, true, 1);
+  });
+  if (SPI_processed == 1) {
+    BlockRef previous = BlockAt(0);
+    if (previous.summary.count < static_cast<uint32_t>(max_points)) {
+      DecodeStoredBlock(series_id, previous, &base);
+      replaced.push_back(previous.summary.ts_min);
+    }
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+
+  FetchedBlocks overlapping = FetchBlocks(series_id, lo, hi);
+  for (const BlockRef& block : overlapping.blocks) {
+    DecodeStoredBlock(series_id, block, &base);
+    replaced.push_back(block.summary.ts_min);
+  }
+  Release(&overlapping);
+
+  if (absorb_recent) {
+    core::SeriesPoints recent = TakeRecent(series_id, lo, hi == core::kTimestampInfinity ? hi : hi + 1);
+    base = core::MergeNewerWins(base, recent);
+  }
+  core::SeriesPoints merged = core::MergeNewerWins(base, newer);
+
+  if (!replaced.empty()) {
+    PgCall([&] {
+      static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
+      Datum values[] = {Int64GetDatum(series_id), Int64Array(replaced.data(), replaced.size(), TIMESTAMPTZOID)};
+      ExecutePlan(KeptPlan(&delete_blocks_plan,
+                           "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
+                  values, nullptr, false, 0);
+    });
+  }
+  size_t written = 0;
+  for (size_t begin = 0; begin < merged.size(); begin += static_cast<size_t>(max_points)) {
+    const size_t n = std::min(merged.size() - begin, static_cast<size_t>(max_points));
+    const core::Timestamp* ts = merged.ts.data() + begin;
+    const double* values = merged.values.data() + begin;
+    InsertBlock(series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
+    ++written;
+    CheckForInterrupts();
+  }
+  return written;
+}
+
+}  // namespace aegis::pg

@@ -1,0 +1,59 @@
+// Storage of one series' points: recent rows (aegis.recent_points) and
+// compressed blocks (aegis.blocks). Every function here needs an open SPI
+// connection and is called from C++; PostgreSQL errors arrive as PgError.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/series_points.h"
+#include "core/types.h"
+#include "pg/postgres_headers.h"
+
+namespace aegis::pg {
+
+// One stored block: its summary and its (possibly toasted) data, which stays
+// valid until the FetchedBlocks it came from is released.
+struct BlockRef {
+  core::BlockSummary summary;
+  Datum data;
+};
+
+// Blocks fetched by one query, in time order.
+struct FetchedBlocks {
+  std::vector<BlockRef> blocks;
+  SPITupleTable* table = nullptr;
+};
+
+// Blocks of the series that overlap [lo, hi] (both inclusive), in time order.
+FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
+
+// Frees the rows behind fetched (success path only).
+void Release(FetchedBlocks* fetched);
+
+// Decodes a stored block and appends its points to out. A corrupt block is an
+// ERROR (XX001) naming the series and the block's time range.
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out);
+
+// Recent points of the series with lo <= ts < hi, in time order.
+core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
+
+// Removes and returns the recent points of the series with lo <= ts < hi.
+core::SeriesPoints TakeRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
+
+// Inserts or replaces recent points (time-ordered, duplicate-free).
+void UpsertRecent(int64_t series_id, const core::SeriesPoints& points);
+
+// Merges newer (time-ordered, duplicate-free) into the series' blocks: the
+// blocks it overlaps (and a preceding partial block) are decoded, merged with
+// newer winning at equal timestamps, re-cut into blocks of at most
+// aegis.block_max_points and written back in place of the old ones. With
+// absorb_recent, recent rows inside newer's time range are folded in too (as
+// an older layer than newer), so that no recent row is left older than a
+// block point. Returns the number of blocks written.
+size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
+
+// Formats a timestamp for messages.
+const char* TimestampText(core::Timestamp ts);
+
+}  // namespace aegis::pg

@@ -1,0 +1,170 @@
+// Writing points: aegis.write (one point and batch), aegis.write_now and the
+// INSTEAD OF INSERT trigger behind INSERT/COPY into aegis.points.
+#include <string>
+
+#include "core/names.h"
+#include "core/series_points.h"
+#include "pg/boundary.h"
+#include "pg/catalog.h"
+#include "pg/guc.h"
+#include "pg/spi.h"
+#include "pg/store.h"
+
+namespace aegis::pg {
+
+namespace {
+
+// Raises 22004 naming the argument when argument `index` is NULL.
+void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
+  if (PG_ARGISNULL(index))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
+}
+
+// Raises 22008 unless ts is a finite timestamp.
+void CheckPointTimestamp(TimestampTz ts) {
+  if (TIMESTAMP_NOT_FINITE(ts))
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("point timestamp must be finite"),
+                    errdetail("Got %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity")));
+}
+
+// Writes points (time-ordered, duplicate-free) of one series, resolving or
+// creating the series first. A batch of at least aegis.block_max_points
+// points goes straight into compressed blocks.
+void WriteSeriesPoints(const std::string& metric, Jsonb* tags, const core::SeriesPoints& points) {
+  PgCall([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  });
+  const int64_t series_id = ResolveSeries(metric, tags, true);
+  if (points.size() >= static_cast<size_t>(guc_block_max_points)) {
+    MergeIntoBlocks(series_id, points, true);
+  } else if (!points.empty()) {
+    UpsertRecent(series_id, points);
+  }
+  PgCall([] { SPI_finish(); });
+}
+
+}  // namespace
+
+}  // namespace aegis::pg
+
+using aegis::pg::CheckPointTimestamp;
+using aegis::pg::RequireNotNull;
+
+// aegis.write(metric, tags, ts, value): one point.
+AEGIS_PG_FUNCTION(aegis_write_point) {
+  RequireNotNull(fcinfo, 0, "metric");
+  RequireNotNull(fcinfo, 1, "tags");
+  RequireNotNull(fcinfo, 2, "ts");
+  RequireNotNull(fcinfo, 3, "value");
+  text* metric_text = PG_GETARG_TEXT_PP(0);
+  Jsonb* tags = PG_GETARG_JSONB_P(1);
+  TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
+  double value = PG_GETARG_FLOAT8(3);
+  aegis::pg::CheckTags(tags);
+  CheckPointTimestamp(ts);
+
+  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
+  aegis::core::SeriesPoints points;
+  points.push_back(ts, value);
+  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  PG_RETURN_VOID();
+}
+
+// aegis.write_now(metric, tags, value): one point at now().
+AEGIS_PG_FUNCTION(aegis_write_now) {
+  RequireNotNull(fcinfo, 0, "metric");
+  RequireNotNull(fcinfo, 1, "tags");
+  RequireNotNull(fcinfo, 2, "value");
+  text* metric_text = PG_GETARG_TEXT_PP(0);
+  Jsonb* tags = PG_GETARG_JSONB_P(1);
+  double value = PG_GETARG_FLOAT8(2);
+  aegis::pg::CheckTags(tags);
+  TimestampTz ts = GetCurrentTransactionStartTimestamp();
+
+  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
+  aegis::core::SeriesPoints points;
+  points.push_back(ts, value);
+  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  PG_RETURN_VOID();
+}
+
+// aegis.write(metric, tags, ts[], value[]): a batch for one series.
+AEGIS_PG_FUNCTION(aegis_write_batch) {
+  RequireNotNull(fcinfo, 0, "metric");
+  RequireNotNull(fcinfo, 1, "tags");
+  RequireNotNull(fcinfo, 2, "ts");
+  RequireNotNull(fcinfo, 3, "value");
+  text* metric_text = PG_GETARG_TEXT_PP(0);
+  Jsonb* tags = PG_GETARG_JSONB_P(1);
+  ArrayType* ts_array = PG_GETARG_ARRAYTYPE_P(2);
+  ArrayType* value_array = PG_GETARG_ARRAYTYPE_P(3);
+  aegis::pg::CheckTags(tags);
+  if (ARR_NDIM(ts_array) > 1 || ARR_NDIM(value_array) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and value must be one-dimensional arrays")));
+  Datum* ts_datums = nullptr;
+  Datum* value_datums = nullptr;
+  bool* ts_nulls = nullptr;
+  bool* value_nulls = nullptr;
+  int n_ts = 0;
+  int n_values = 0;
+  deconstruct_array(ts_array, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ts_datums, &ts_nulls, &n_ts);
+  deconstruct_array(value_array, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &value_datums, &value_nulls,
+                    &n_values);
+  if (n_ts != n_values)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and value arrays differ in length"),
+                    errdetail("ts has %d elements, value has %d.", n_ts, n_values)));
+  for (int i = 0; i < n_ts; ++i) {
+    if (ts_nulls[i])
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ts[%d] must not be NULL", i + 1)));
+    if (value_nulls[i])
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("value[%d] must not be NULL", i + 1)));
+    TimestampTz ts = DatumGetTimestampTz(ts_datums[i]);
+    if (TIMESTAMP_NOT_FINITE(ts))
+      ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("ts[%d] must be finite", i + 1)));
+  }
+
+  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
+  aegis::core::SeriesPoints points;
+  points.ts.resize(static_cast<size_t>(n_ts));
+  points.values.resize(static_cast<size_t>(n_ts));
+  for (int i = 0; i < n_ts; ++i) {
+    points.ts[static_cast<size_t>(i)] = DatumGetTimestampTz(ts_datums[i]);
+    points.values[static_cast<size_t>(i)] = DatumGetFloat8(value_datums[i]);
+  }
+  aegis::core::SortAndDeduplicate(&points);
+  if (n_ts == 0) {
+    aegis::core::ValidateMetricName(metric);
+    PG_RETURN_INT64(0);
+  }
+  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  PG_RETURN_INT64(n_ts);
+}
+
+// INSTEAD OF INSERT trigger on aegis.points: each row is one point.
+AEGIS_PG_FUNCTION(aegis_points_insert) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("aegis_points_insert() must be called as a trigger")));
+  auto* trigger_data = reinterpret_cast<TriggerData*>(fcinfo->context);
+  HeapTuple row = trigger_data->tg_trigtuple;
+  TupleDesc desc = trigger_data->tg_relation->rd_att;
+  bool nulls[4];
+  Datum values[4];
+  static const char* const names[] = {"metric", "tags", "ts", "value"};
+  for (int i = 0; i < 4; ++i) {
+    values[i] = heap_getattr(row, i + 1, desc, &nulls[i]);
+    if (nulls[i])
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", names[i])));
+  }
+  text* metric_text = DatumGetTextPP(values[0]);
+  Jsonb* tags = DatumGetJsonbP(values[1]);
+  TimestampTz ts = DatumGetTimestampTz(values[2]);
+  aegis::pg::CheckTags(tags);
+  CheckPointTimestamp(ts);
+
+  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
+  aegis::core::SeriesPoints points;
+  points.push_back(ts, DatumGetFloat8(values[3]));
+  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  return PointerGetDatum(row);
+}

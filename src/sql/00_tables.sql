@@ -1,0 +1,106 @@
+-- aegis_timeseries: catalog and storage tables.
+--
+-- Everything is keyed by series_id: the series catalog is small and stands
+-- alone; recent points and compressed blocks carry the series id as their
+-- leading key (docs/architecture.md).
+
+\echo Use "CREATE EXTENSION aegis_timeseries" to load this file. \quit
+
+CREATE TABLE aegis.metric_catalog (
+    name         text PRIMARY KEY,
+    kind         text NOT NULL DEFAULT 'gauge'
+                 CHECK (kind IN ('gauge', 'counter', 'histogram', 'summary')),
+    unit         text,
+    description  text,
+    retention    interval,
+    series_count bigint NOT NULL DEFAULT 0,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE aegis.metric_catalog IS
+  'Registered metrics; read it through the aegis.metrics view. series_count is kept by triggers on aegis.series.';
+
+CREATE SEQUENCE aegis.series_id_seq;
+
+CREATE TABLE aegis.series (
+    series_id bigint PRIMARY KEY DEFAULT nextval('aegis.series_id_seq'),
+    metric    text NOT NULL REFERENCES aegis.metric_catalog (name),
+    tags      jsonb NOT NULL,
+    UNIQUE (metric, tags)
+);
+ALTER SEQUENCE aegis.series_id_seq OWNED BY aegis.series.series_id;
+CREATE INDEX series_tags_idx ON aegis.series USING gin (tags);
+COMMENT ON TABLE aegis.series IS
+  'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
+
+-- Recent points, not yet packed into blocks. A row here is always newer than a
+-- block point with the same (series_id, ts): reads let it win.
+CREATE TABLE aegis.recent_points (
+    series_id bigint NOT NULL,
+    ts        timestamptz NOT NULL,
+    value     double precision NOT NULL,
+    PRIMARY KEY (series_id, ts)
+);
+COMMENT ON TABLE aegis.recent_points IS
+  'Uncompressed points of every series; aegis.compress() packs them into aegis.blocks.';
+
+-- Compressed blocks: one row per block with its summary. Blocks of a series
+-- never overlap in time. The block column is stored EXTERNAL: the block is
+-- already compressed, so pglz would only spend CPU (docs/block-format.md).
+CREATE TABLE aegis.blocks (
+    series_id   bigint NOT NULL,
+    ts_min      timestamptz NOT NULL,
+    ts_max      timestamptz NOT NULL,
+    point_count integer NOT NULL CHECK (point_count > 0),
+    min_value   double precision NOT NULL,
+    max_value   double precision NOT NULL,
+    sum_value   double precision NOT NULL,
+    first_value double precision NOT NULL,
+    last_value  double precision NOT NULL,
+    data        bytea NOT NULL,
+    PRIMARY KEY (series_id, ts_min),
+    CHECK (ts_min <= ts_max)
+);
+ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+COMMENT ON TABLE aegis.blocks IS
+  'Compressed blocks of points (codec in the block header) with per-block summaries.';
+
+-- pg_dump keeps the data of extension tables only when they are marked.
+SELECT pg_catalog.pg_extension_config_dump('aegis.metric_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.series', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.blocks', '');
+
+-- Keep metric_catalog.series_count true and tell every backend's series cache
+-- when series go away, however they are removed.
+CREATE FUNCTION aegis._series_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
+COMMENT ON FUNCTION aegis._series_changed() IS
+  'Trigger: invalidates the per-backend series cache after series are deleted.';
+
+CREATE FUNCTION aegis._series_count_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE aegis.metric_catalog m SET series_count = m.series_count + d.n
+      FROM (SELECT metric, count(*) AS n FROM new_series GROUP BY metric) d
+     WHERE m.name = d.metric;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_count_insert() IS 'Trigger: counts new series per metric.';
+
+CREATE FUNCTION aegis._series_count_delete() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE aegis.metric_catalog m SET series_count = m.series_count - d.n
+      FROM (SELECT metric, count(*) AS n FROM old_series GROUP BY metric) d
+     WHERE m.name = d.metric;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_count_delete() IS 'Trigger: uncounts deleted series per metric.';
+
+CREATE TRIGGER series_count_insert AFTER INSERT ON aegis.series
+    REFERENCING NEW TABLE AS new_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_count_insert();
+CREATE TRIGGER series_count_delete AFTER DELETE ON aegis.series
+    REFERENCING OLD TABLE AS old_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_count_delete();
+CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

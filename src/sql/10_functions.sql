@@ -1,0 +1,207 @@
+-- aegis_timeseries: catalog, write, read and lifecycle functions.
+
+-------------------------------------------------------------------------------
+-- Catalog (API.md section 2)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.create_metric(name text, kind text DEFAULT 'gauge', unit text DEFAULT NULL,
+                                    description text DEFAULT NULL)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aegis_create_metric';
+COMMENT ON FUNCTION aegis.create_metric(text, text, text, text) IS
+  'Registers a metric (kind gauge, counter, histogram or summary); an existing name is an error (42710).';
+
+CREATE FUNCTION aegis.drop_metric(name text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'metric name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM 1 FROM aegis.metric_catalog m WHERE m.name = drop_metric.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'metric "%" does not exist', drop_metric.name USING ERRCODE = 'undefined_object';
+    END IF;
+    WITH gone AS (
+        DELETE FROM aegis.blocks b USING aegis.series s
+         WHERE b.series_id = s.series_id AND s.metric = drop_metric.name
+        RETURNING b.point_count)
+    SELECT coalesce(sum(point_count), 0) INTO removed FROM gone;
+    WITH gone AS (
+        DELETE FROM aegis.recent_points r USING aegis.series s
+         WHERE r.series_id = s.series_id AND s.metric = drop_metric.name
+        RETURNING 1)
+    SELECT removed + count(*) INTO removed FROM gone;
+    DELETE FROM aegis.series s WHERE s.metric = drop_metric.name;
+    DELETE FROM aegis.metric_catalog m WHERE m.name = drop_metric.name;
+    RETURN removed;
+END $$;
+COMMENT ON FUNCTION aegis.drop_metric(text) IS
+  'Removes a metric with its series and points; returns the number of stored points removed.';
+
+CREATE VIEW aegis.metrics AS
+    SELECT m.name, m.kind, m.unit, m.description, m.retention, m.series_count AS series, m.created_at
+      FROM aegis.metric_catalog m;
+COMMENT ON VIEW aegis.metrics IS
+  'Every metric, including those created implicitly by a first write, with its number of series.';
+
+CREATE FUNCTION aegis.find_series(selector text)
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aegis_find_series';
+COMMENT ON FUNCTION aegis.find_series(text) IS
+  'The series a Prometheus-style selector matches, e.g. cpu{host=~"web-.*"}, ordered by series_id.';
+
+CREATE FUNCTION aegis.metric_names() RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT name FROM aegis.metric_catalog ORDER BY name $$;
+COMMENT ON FUNCTION aegis.metric_names() IS 'Every metric name, sorted.';
+
+CREATE FUNCTION aegis.tag_keys(selector text DEFAULT NULL) RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT k
+      FROM aegis.series s, jsonb_object_keys(s.tags) AS k
+     WHERE selector IS NULL OR s.series_id IN (SELECT f.series_id FROM aegis.find_series(selector) f)
+     ORDER BY k
+$$;
+COMMENT ON FUNCTION aegis.tag_keys(text) IS
+  'Tag keys used by the series a selector matches (all series when NULL), sorted.';
+
+CREATE FUNCTION aegis.tag_values(key text, selector text DEFAULT NULL) RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT s.tags ->> key
+      FROM aegis.series s
+     WHERE s.tags ? key
+       AND (selector IS NULL OR s.series_id IN (SELECT f.series_id FROM aegis.find_series(selector) f))
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION aegis.tag_values(text, text) IS
+  'Values of one tag key among the series a selector matches (all series when NULL), sorted.';
+
+-------------------------------------------------------------------------------
+-- Writing (API.md section 4)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz, value double precision)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aegis_write_point';
+COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) IS
+  'Writes one point; an existing point at the same series and ts is replaced (last write wins).';
+
+CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz[], value double precision[])
+    RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aegis_write_batch';
+COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
+  'Writes a batch of points of one series (arrays of equal length); returns the number of points given. '
+  'At least aegis.block_max_points points go straight into compressed blocks.';
+
+CREATE FUNCTION aegis.write_now(metric text, tags jsonb, value double precision)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aegis_write_now';
+COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
+  'Writes one point stamped with the transaction''s now().';
+
+-------------------------------------------------------------------------------
+-- Reading (API.md section 5)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.read(selector text, since timestamptz DEFAULT '-infinity',
+                           until timestamptz DEFAULT 'infinity')
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 10000
+    AS 'MODULE_PATHNAME', 'aegis_read';
+COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
+  'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
+
+CREATE FUNCTION aegis.latest(selector text)
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'aegis_latest';
+COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
+
+CREATE VIEW aegis.points AS
+    SELECT r.metric, r.tags, r.ts, r.value FROM aegis.read('{__name__=~".+"}') r;
+COMMENT ON VIEW aegis.points IS
+  'Every point of every series. INSERT and COPY into it write points (last write wins).';
+
+CREATE FUNCTION aegis._points_insert() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_points_insert';
+COMMENT ON FUNCTION aegis._points_insert() IS 'Trigger: writes a row inserted into aegis.points.';
+CREATE TRIGGER points_insert INSTEAD OF INSERT ON aegis.points
+    FOR EACH ROW EXECUTE FUNCTION aegis._points_insert();
+
+-- first(value, ts) / last(value, ts)
+CREATE FUNCTION aegis._first_transfn(state bytea, value double precision, ts timestamptz) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_transfn';
+CREATE FUNCTION aegis._last_transfn(state bytea, value double precision, ts timestamptz) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_last_transfn';
+CREATE FUNCTION aegis._first_combinefn(a bytea, b bytea) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_combinefn';
+CREATE FUNCTION aegis._last_combinefn(a bytea, b bytea) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_last_combinefn';
+CREATE FUNCTION aegis._first_last_finalfn(state bytea) RETURNS double precision
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_last_finalfn';
+COMMENT ON FUNCTION aegis._first_transfn(bytea, double precision, timestamptz) IS 'Transition of aegis.first.';
+COMMENT ON FUNCTION aegis._last_transfn(bytea, double precision, timestamptz) IS 'Transition of aegis.last.';
+COMMENT ON FUNCTION aegis._first_combinefn(bytea, bytea) IS 'Combines two partial states of aegis.first.';
+COMMENT ON FUNCTION aegis._last_combinefn(bytea, bytea) IS 'Combines two partial states of aegis.last.';
+COMMENT ON FUNCTION aegis._first_last_finalfn(bytea) IS 'Final function of aegis.first and aegis.last.';
+
+CREATE AGGREGATE aegis.first(value double precision, ts timestamptz) (
+    SFUNC = aegis._first_transfn, STYPE = bytea, COMBINEFUNC = aegis._first_combinefn,
+    FINALFUNC = aegis._first_last_finalfn, PARALLEL = SAFE);
+COMMENT ON AGGREGATE aegis.first(double precision, timestamptz) IS 'The value at the earliest ts.';
+CREATE AGGREGATE aegis.last(value double precision, ts timestamptz) (
+    SFUNC = aegis._last_transfn, STYPE = bytea, COMBINEFUNC = aegis._last_combinefn,
+    FINALFUNC = aegis._first_last_finalfn, PARALLEL = SAFE);
+COMMENT ON AGGREGATE aegis.last(double precision, timestamptz) IS 'The value at the latest ts.';
+
+-------------------------------------------------------------------------------
+-- Lifecycle (API.md section 6)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.compress(older_than interval DEFAULT NULL) RETURNS bigint
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'aegis_compress';
+COMMENT ON FUNCTION aegis.compress(interval) IS
+  'Packs recent points older than now() - older_than (default aegis.compress_after) into compressed blocks; '
+  'returns points packed.';
+
+CREATE FUNCTION aegis.delete_series(series_id bigint) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF series_id IS NULL THEN
+        RAISE EXCEPTION 'series_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM aegis.blocks b WHERE b.series_id = delete_series.series_id;
+    DELETE FROM aegis.recent_points r WHERE r.series_id = delete_series.series_id;
+    DELETE FROM aegis.series s WHERE s.series_id = delete_series.series_id;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION aegis.delete_series(bigint) IS
+  'Removes one series and its points; false when there was no such series.';
+
+CREATE VIEW aegis.stats AS
+    SELECT m.name AS metric,
+           m.series_count AS series,
+           coalesce(b.points, 0) + coalesce(r.points, 0) AS points,
+           coalesce(b.points, 0) AS compressed_points,
+           coalesce(b.blocks, 0) AS blocks,
+           coalesce(b.bytes, 0) AS compressed_bytes,
+           round(b.bytes::numeric / nullif(b.points, 0), 2) AS bytes_per_point,
+           least(b.oldest, r.oldest) AS oldest,
+           greatest(b.newest, r.newest) AS newest
+      FROM aegis.metric_catalog m
+      LEFT JOIN LATERAL (
+           SELECT sum(bl.point_count)::bigint AS points, count(*) AS blocks,
+                  sum(pg_column_size(bl.data))::bigint AS bytes, min(bl.ts_min) AS oldest, max(bl.ts_max) AS newest
+             FROM aegis.series s JOIN aegis.blocks bl ON bl.series_id = s.series_id
+            WHERE s.metric = m.name) b ON true
+      LEFT JOIN LATERAL (
+           SELECT count(*) AS points, min(rp.ts) AS oldest, max(rp.ts) AS newest
+             FROM aegis.series s JOIN aegis.recent_points rp ON rp.series_id = s.series_id
+            WHERE s.metric = m.name) r ON true;
+COMMENT ON VIEW aegis.stats IS
+  'Per metric: series, stored points (recent rows plus block points), compressed points, blocks, '
+  'compressed bytes (block data as stored), bytes per compressed point, oldest and newest timestamp.';
