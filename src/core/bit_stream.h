@@ -37,10 +37,11 @@ inline void StoreBigEndian64(uint8_t* p, uint64_t word) {
 }
 
 // Appends bits to a byte vector; Finish() pads the last byte with zero bits.
+// The vector is grown in large steps while writing and cut to size by Finish().
 class BitWriter {
  public:
   // Appends to `out` after whatever it already holds (e.g. a reserved header).
-  explicit BitWriter(std::vector<uint8_t>* out) : out_(out) {}
+  explicit BitWriter(std::vector<uint8_t>* out) : out_(out), start_(out->size()), pos_(out->size()) {}
 
   // Writes the low `nbits` bits of `value` (0 <= nbits <= 64); the bits above
   // them must be zero.
@@ -62,30 +63,33 @@ class BitWriter {
   // Writes one bit.
   void WriteBit(bool bit) { Write(bit ? 1u : 0u, 1); }
 
-  // Appends the pending bits, zero-padded to a whole byte. Call once, last.
+  // Appends the pending bits, zero-padded to a whole byte, and trims `out` to
+  // the bytes written. Call once, last.
   void Finish() {
     const unsigned bytes = (used_ + 7) / 8;
-    for (unsigned i = 0; i < bytes; ++i) out_->push_back(static_cast<uint8_t>(buffer_ >> (56 - 8 * i)));
+    out_->resize(pos_ + bytes);
+    for (unsigned i = 0; i < bytes; ++i) (*out_)[pos_ + i] = static_cast<uint8_t>(buffer_ >> (56 - 8 * i));
+    pos_ += bytes;
     buffer_ = 0;
     used_ = 0;
   }
 
   // Bits written so far (not counting the bytes `out` held at construction).
-  uint64_t BitCount() const { return written_words_ * 64 + used_; }
+  uint64_t BitCount() const { return static_cast<uint64_t>(pos_ - start_) * 8 + used_; }
 
  private:
-  // Appends the full 64-bit buffer as 8 bytes.
+  // Stores the full 64-bit buffer as the next 8 bytes.
   void FlushWord() {
-    const size_t at = out_->size();
-    out_->resize(at + 8);
-    StoreBigEndian64(out_->data() + at, buffer_);
-    ++written_words_;
+    if (out_->size() - pos_ < 8) out_->resize(pos_ + 8 + out_->size());  // about doubles
+    StoreBigEndian64(out_->data() + pos_, buffer_);
+    pos_ += 8;
   }
 
   std::vector<uint8_t>* out_;
+  size_t start_;         // out_->size() at construction
+  size_t pos_;           // bytes of out_ written (whole words only until Finish)
   uint64_t buffer_ = 0;  // pending bits, left-aligned
   unsigned used_ = 0;    // number of pending bits, 0..63
-  uint64_t written_words_ = 0;
 };
 
 // Thrown when a reader needs more bits than its buffer holds.

@@ -283,7 +283,6 @@ std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size
     throw Error(ErrorCategory::InvalidParameter, "missing points for a time-series block");
   }
   std::vector<uint8_t> block(kBlockHeaderSize, 0);
-  block.reserve(kBlockHeaderSize + 24 + n * 4);
   BitWriter writer(&block);
   EncodeTimestamps(&writer, ts, n);
   EncodeValues(&writer, values, n);

@@ -25,14 +25,24 @@ SPIPlanPtr find_series_plan = nullptr;
 SPIPlanPtr ensure_metric_plan = nullptr;
 SPIPlanPtr lock_metric_plan = nullptr;
 SPIPlanPtr insert_series_plan = nullptr;
+SPIPlanPtr count_series_plan = nullptr;
 
-// Forgets every cached series (after an abort or a change to aegis.series).
-void ClearSeriesCache() { series_cache.clear(); }
+std::unordered_map<std::string, int64_t> series_counts;
+
+// Forgets every cached series and count (after an abort or a change to
+// aegis.series).
+void ClearSeriesCache() {
+  series_cache.clear();
+  series_counts.clear();
+}
 
 // Transaction callback: a rolled-back transaction may have cached series
 // whose rows are gone.
+// Series counts are only exact while this transaction holds its locks.
 void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
   if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) ClearSeriesCache();
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+    series_counts.clear();
 }
 
 // Subtransaction callback: the same for a rolled-back savepoint.
@@ -62,35 +72,38 @@ int64_t LookupSeries(Datum metric, Datum tags) {
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
-// Creates the series under a lock on its metric's catalog row, so that two
-// writers cannot both pass the cardinality check. PostgreSQL code.
-int64_t CreateSeries(Datum metric, Datum tags) {
+// Takes the lock on the metric's catalog row (creating the metric as a gauge
+// when it is new) that serialises series creation for the metric. Returns
+// the number of series the metric has. PostgreSQL code.
+int64_t LockMetricAndCountSeries(Datum metric) {
   static const Oid metric_type[] = {TEXTOID};
-  static const Oid series_types[] = {TEXTOID, JSONBOID};
   Datum metric_arg[] = {metric};
+  bool isnull = false;
   ExecutePlan(KeptPlan(&ensure_metric_plan,
                        "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", 1,
                        metric_type),
               metric_arg, nullptr, false, 0);
-  ExecutePlan(KeptPlan(&lock_metric_plan,
-                       "SELECT series_count FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", 1, metric_type),
-              metric_arg, nullptr, false, 1);
-  bool isnull = false;
-  int64 series_count = SPI_processed == 1 ? DatumGetInt64(ResultValue(0, 1, &isnull)) : 0;
+  ExecutePlan(KeptPlan(&lock_metric_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", 1,
+                       metric_type),
+              metric_arg, nullptr, false, 0);
+  ExecutePlan(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1, metric_type),
+              metric_arg, nullptr, true, 0);
+  return DatumGetInt64(ResultValue(0, 1, &isnull));
+}
 
-  // Another writer may have created it while we waited for the lock.
-  int64_t existing = LookupSeries(metric, tags);
-  if (existing >= 0) return existing;
-
+// Inserts the series, or raises 54000 when the metric already has
+// series_count >= aegis.max_series_per_metric series. PostgreSQL code.
+int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric, Datum tags) {
+  static const Oid series_types[] = {TEXTOID, JSONBOID};
   if (series_count >= guc_max_series_per_metric) {
-    char* name = TextDatumGetCString(metric);
-    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("too many series for metric \"%s\"", name),
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("too many series for metric \"%s\"", metric_name),
                     errdetail("Metric \"%s\" already has " INT64_FORMAT
                               " series, the limit set by aegis.max_series_per_metric (%d).",
-                              name, series_count, guc_max_series_per_metric),
+                              metric_name, series_count, guc_max_series_per_metric),
                     errhint("Raise aegis.max_series_per_metric, or write fewer distinct tag sets.")));
   }
   Datum series_args[] = {metric, tags};
+  bool isnull = false;
   ExecutePlan(KeptPlan(&insert_series_plan,
                        "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) RETURNING series_id", 2,
                        series_types),
@@ -142,13 +155,28 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
 
   if (create) core::ValidateMetricName(metric);
   const char* metric_name = metric.c_str();
-  int64_t series_id = PgCall([&] {
+  Datum metric_datum = PgCall([&] {
     if (series_relid == InvalidOid) series_relid = get_relname_relid("series", get_namespace_oid("aegis", false));
-    Datum metric_datum = CStringGetTextDatum(metric_name);
-    int64_t id = LookupSeries(metric_datum, PointerGetDatum(tags));
-    if (id < 0 && create) id = CreateSeries(metric_datum, PointerGetDatum(tags));
-    return id;
+    return CStringGetTextDatum(metric_name);
   });
+  int64_t series_id = PgCall([&] { return LookupSeries(metric_datum, PointerGetDatum(tags)); });
+  if (series_id < 0 && create) {
+    auto counted = series_counts.find(metric);
+    if (counted == series_counts.end()) {
+      int64_t series_count = 0;
+      series_id = PgCall([&] {
+        series_count = LockMetricAndCountSeries(metric_datum);
+        // Another writer may have created it while we waited for the lock.
+        return LookupSeries(metric_datum, PointerGetDatum(tags));
+      });
+      if (series_id < 0) counted = series_counts.emplace(metric, series_count).first;
+    }
+    if (series_id < 0) {
+      const int64_t series_count = counted->second;
+      series_id = PgCall([&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags)); });
+      counted->second += 1;
+    }
+  }
   if (series_id >= 0) series_cache.emplace(std::move(key), series_id);
   return series_id;
 }

@@ -113,9 +113,14 @@ std::string NameCondition(const core::Matcher& m, QueryParameters* params) {
   return "true";
 }
 
-}  // namespace
+// The SQL text and parameters of a selector's series query.
+struct SeriesQuery {
+  std::string sql;
+  QueryParameters params;
+};
 
-MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesGrouping& grouping) {
+// Builds the query over aegis.series that answers a selector.
+SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGrouping& grouping) {
   CheckEncoding(selector_text);
   core::Selector selector = core::ParseSelector(selector_text);
   QueryParameters params;
@@ -156,16 +161,27 @@ MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesG
   std::string sql = "SELECT s.series_id, s.metric, s.tags, " + group_expr + " AS grp FROM aegis.series s";
   for (size_t i = 0; i < conditions.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
   sql += grouping.mode == SeriesGrouping::Mode::kNone ? " ORDER BY s.series_id" : " ORDER BY grp, s.series_id";
+  return SeriesQuery{std::move(sql), std::move(params)};
+}
 
-  MatchedSeries matched;
+// Runs sql with the query's parameters (read-only); rows in SPI_tuptable.
+void RunWithParameters(const std::string& sql, const QueryParameters& params, bool read_only = true) {
   PgCall([&] {
     const size_t n = params.texts.size();
     Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
     for (size_t i = 0; i < n; ++i)
       values[i] = params.types[i] == TEXTOID ? CStringGetTextDatum(params.texts[i].c_str()) : params.datums[i];
-    int code = SPI_execute_with_args(sql.c_str(), static_cast<int>(n), params.types.data(), values, nullptr, true, 0);
+    int code = SPI_execute_with_args(sql.c_str(), static_cast<int>(n), const_cast<Oid*>(params.types.data()), values, nullptr, read_only, 0);
     CheckSpiResult(code, "series query");
   });
+}
+
+}  // namespace
+
+MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesGrouping& grouping) {
+  SeriesQuery query = BuildSeriesQuery(selector_text, grouping);
+  RunWithParameters(query.sql, query.params);
+  MatchedSeries matched;
   matched.table = SPI_tuptable;
   matched.rows.reserve(SPI_processed);
   for (uint64 i = 0; i < SPI_processed; ++i) {
@@ -187,3 +203,28 @@ void Release(MatchedSeries* matched) {
 }
 
 }  // namespace aegis::pg
+
+// aegis.explain_selector(selector): the plan of the catalog query a selector
+// runs, to check that equality matchers use the GIN index.
+AEGIS_PG_FUNCTION(aegis_explain_selector) {
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("selector must not be NULL")));
+  text* t = PG_GETARG_TEXT_PP(0);
+  std::string selector(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  aegis::pg::PgCall([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  });
+  aegis::pg::SeriesQuery query = aegis::pg::BuildSeriesQuery(selector, {});
+  aegis::pg::RunWithParameters("EXPLAIN (COSTS OFF) " + query.sql, query.params, false);
+  aegis::pg::PgCall([&] {
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      Datum line = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &line, &isnull);
+    }
+    SPI_finish();
+  });
+  return static_cast<Datum>(0);
+}

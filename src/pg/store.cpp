@@ -22,10 +22,10 @@ SPIPlanPtr upsert_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 
-constexpr const char* kBlockColumns =
-    "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data";
+#define AEGIS_BLOCK_COLUMNS \
+  "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
 
-// Reads the block columns (kBlockColumns order) of row `row` of SPI_tuptable.
+// Reads the block columns (AEGIS_BLOCK_COLUMNS order) of row `row` of SPI_tuptable.
 BlockRef BlockAt(uint64 row) {
   bool isnull = false;
   BlockRef ref;
@@ -90,17 +90,20 @@ void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vect
 
 }  // namespace
 
-const char* TimestampText(core::Timestamp ts) { return timestamptz_to_str(ts); }
+std::string TimestampText(core::Timestamp ts) {
+  const char* text = PgCall([&] { return timestamptz_to_str(ts); });
+  return text;
+}
 
 FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
   FetchedBlocks fetched;
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    static const std::string sql = std::string("SELECT ") + kBlockColumns +
-                                   " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
-                                   " ORDER BY ts_min";
+    const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
+                      " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
+                      " ORDER BY ts_min";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql.c_str(), 3, types), values, nullptr, true, 0);
+    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql, 3, types), values, nullptr, true, 0);
   });
   fetched.table = SPI_tuptable;
   fetched.blocks.reserve(SPI_processed);
@@ -128,8 +131,7 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
                             std::to_string(block.summary.count) + ".");
   } catch (const core::Error& e) {
     if (e.category() != core::ErrorCategory::DataCorrupted) throw;
-    std::string range = std::string(TimestampText(block.summary.ts_min)) + " to ";
-    range += TimestampText(block.summary.ts_max);
+    std::string range = TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max);
     throw core::Error(core::ErrorCategory::DataCorrupted,
                       "corrupt block in series " + std::to_string(series_id) + " (" + range + ")",
                       std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
@@ -204,11 +206,10 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   core::SeriesPoints base;
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
-    static const std::string sql = std::string("SELECT ") + kBlockColumns +
-                                   " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2"
-                                   " ORDER BY ts_min DESC LIMIT 1";
+    const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
+                      " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
-    ExecutePlan(KeptPlan(&previous_block_plan, sql.c_str(), 2, types), values, nullptr, true, 1);
+    ExecutePlan(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, true, 1);
   });
   if (SPI_processed == 1) {
     BlockRef previous = BlockAt(0);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/series_points.h"
@@ -54,6 +55,6 @@ void UpsertRecent(int64_t series_id, const core::SeriesPoints& points);
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 
 // Formats a timestamp for messages.
-const char* TimestampText(core::Timestamp ts);
+std::string TimestampText(core::Timestamp ts);
 
 }  // namespace aegis::pg

@@ -13,11 +13,10 @@ CREATE TABLE aegis.metric_catalog (
     unit         text,
     description  text,
     retention    interval,
-    series_count bigint NOT NULL DEFAULT 0,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE aegis.metric_catalog IS
-  'Registered metrics; read it through the aegis.metrics view. series_count is kept by triggers on aegis.series.';
+  'Registered metrics; read it through the aegis.metrics view.';
 
 CREATE SEQUENCE aegis.series_id_seq;
 
@@ -28,7 +27,7 @@ CREATE TABLE aegis.series (
     UNIQUE (metric, tags)
 );
 ALTER SEQUENCE aegis.series_id_seq OWNED BY aegis.series.series_id;
-CREATE INDEX series_tags_idx ON aegis.series USING gin (tags);
+CREATE INDEX series_tags_idx ON aegis.series USING gin (tags jsonb_path_ops);
 COMMENT ON TABLE aegis.series IS
   'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
 
@@ -71,36 +70,12 @@ SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.blocks', '');
 
--- Keep metric_catalog.series_count true and tell every backend's series cache
--- when series go away, however they are removed.
+-- Tell every backend's series cache when series go away, however they are
+-- removed.
 CREATE FUNCTION aegis._series_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
 COMMENT ON FUNCTION aegis._series_changed() IS
   'Trigger: invalidates the per-backend series cache after series are deleted.';
 
-CREATE FUNCTION aegis._series_count_insert() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    UPDATE aegis.metric_catalog m SET series_count = m.series_count + d.n
-      FROM (SELECT metric, count(*) AS n FROM new_series GROUP BY metric) d
-     WHERE m.name = d.metric;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION aegis._series_count_insert() IS 'Trigger: counts new series per metric.';
-
-CREATE FUNCTION aegis._series_count_delete() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    UPDATE aegis.metric_catalog m SET series_count = m.series_count - d.n
-      FROM (SELECT metric, count(*) AS n FROM old_series GROUP BY metric) d
-     WHERE m.name = d.metric;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION aegis._series_count_delete() IS 'Trigger: uncounts deleted series per metric.';
-
-CREATE TRIGGER series_count_insert AFTER INSERT ON aegis.series
-    REFERENCING NEW TABLE AS new_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_count_insert();
-CREATE TRIGGER series_count_delete AFTER DELETE ON aegis.series
-    REFERENCING OLD TABLE AS old_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_count_delete();
 CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

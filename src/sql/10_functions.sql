@@ -41,7 +41,8 @@ COMMENT ON FUNCTION aegis.drop_metric(text) IS
   'Removes a metric with its series and points; returns the number of stored points removed.';
 
 CREATE VIEW aegis.metrics AS
-    SELECT m.name, m.kind, m.unit, m.description, m.retention, m.series_count AS series, m.created_at
+    SELECT m.name, m.kind, m.unit, m.description, m.retention,
+           (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series, m.created_at
       FROM aegis.metric_catalog m;
 COMMENT ON VIEW aegis.metrics IS
   'Every metric, including those created implicitly by a first write, with its number of series.';
@@ -52,6 +53,12 @@ CREATE FUNCTION aegis.find_series(selector text)
     AS 'MODULE_PATHNAME', 'aegis_find_series';
 COMMENT ON FUNCTION aegis.find_series(text) IS
   'The series a Prometheus-style selector matches, e.g. cpu{host=~"web-.*"}, ordered by series_id.';
+
+CREATE FUNCTION aegis.explain_selector(selector text) RETURNS SETOF text
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 10
+    AS 'MODULE_PATHNAME', 'aegis_explain_selector';
+COMMENT ON FUNCTION aegis.explain_selector(text) IS
+  'EXPLAIN (COSTS OFF) of the catalog query a selector runs: shows the indexes it uses.';
 
 CREATE FUNCTION aegis.metric_names() RETURNS SETOF text
     LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -184,7 +191,7 @@ COMMENT ON FUNCTION aegis.delete_series(bigint) IS
 
 CREATE VIEW aegis.stats AS
     SELECT m.name AS metric,
-           m.series_count AS series,
+           (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series,
            coalesce(b.points, 0) + coalesce(r.points, 0) AS points,
            coalesce(b.points, 0) AS compressed_points,
            coalesce(b.blocks, 0) AS blocks,

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make test: set everything up, run every test tier against a real server,
+# and end with one line "N passed, N failed" over all tiers.
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$AEGIS_ROOT"
+
+passed=0
+failed=0
+logdir="$AEGIS_ROOT/build/test-logs"
+mkdir -p "$logdir"
+
+# Adds a tier's counts to the totals and prints them.
+count() {  # tier passed failed
+  echo "   $1: $2 passed, $3 failed"
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+}
+
+echo "== set-up: packages, build, install, cluster"
+scripts/deps.sh || exit 1
+scripts/build.sh || exit 1
+scripts/cluster.sh start || exit 1
+
+echo "== tier 1: C++ unit tests (GoogleTest, ASan+UBSan)"
+scripts/unit.sh >"$logdir/unit.log" 2>&1
+rc=$?
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logdir/unit.log" | tail -n1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$logdir/unit.log" | tail -n1)
+p=${p:-0}; f=${f:-0}
+if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; tail -n 40 "$logdir/unit.log"; fi
+[ "$f" != 0 ] && grep -E "FAILED|Failure|ERROR" "$logdir/unit.log" | head -n 40
+count unit "$p" "$f"
+
+echo "== tier 2: pg_regress (sql/ -> expected/)"
+scripts/check-schedule.sh || count schedule 0 1
+mkdir -p build/regress
+make -s installcheck PG_CONFIG="$PG_CONFIG" >"$logdir/regress.log" 2>&1
+p=$(grep -cE '\.\.\. ok' "$logdir/regress.log")
+f=$(grep -cE '\.\.\. FAILED' "$logdir/regress.log")
+cat "$logdir/regress.log" | grep -E '\.\.\. (ok|FAILED)' | sed 's/^/   /'
+[ "$f" != 0 ] && [ -f build/regress/regression.diffs ] && head -n 80 build/regress/regression.diffs
+count regress "$p" "$f"
+
+echo "== tier 3: pgTAP contract tests"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_tap" -c "CREATE DATABASE aegis_tap" >/dev/null
+psql -X -q -d aegis_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION aegis_timeseries" >/dev/null
+pg_prove -v -d aegis_tap test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
+rc=$?
+p=$(grep -cE '^ok [0-9]+' "$logdir/pgtap.log")
+f=$(grep -cE '^not ok [0-9]+' "$logdir/pgtap.log")
+if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+tail -n 3 "$logdir/pgtap.log" | sed 's/^/   /'
+[ "$f" != 0 ] && grep -E '^not ok|^#' "$logdir/pgtap.log" | head -n 40
+count pgtap "$p" "$f"
+
+echo "== tier 4: server-level tests"
+p=0; f=0
+for t in test/server/*.sh; do
+  name=$(basename "$t" .sh)
+  if bash "$t" >"$logdir/server-$name.log" 2>&1; then
+    p=$((p + 1)); echo "   ok     $name"
+  else
+    f=$((f + 1)); echo "   FAILED $name"; tail -n 30 "$logdir/server-$name.log"
+  fi
+done
+count server "$p" "$f"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

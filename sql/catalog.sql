@@ -1,0 +1,58 @@
+-- Metrics and series catalog (API.md section 2).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+SELECT aegis.create_metric('http_requests_total', 'counter', 'requests', 'HTTP requests served');
+SELECT aegis.create_metric('cpu.usage');
+SELECT name, kind, unit, description, retention, series FROM aegis.metrics ORDER BY name;
+
+-- Errors: duplicate name, bad names, bad kind, NULLs.
+SELECT aegis.create_metric('cpu.usage');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric('9lives');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric('cpu usage');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric('');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric(repeat('m', 201));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric(repeat('m', 200)) IS NOT NULL AS created_200_bytes;
+SELECT aegis.drop_metric(repeat('m', 200));
+SELECT aegis.create_metric('disk', 'meter');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.create_metric(NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- A first write creates its metric as a gauge; series are counted.
+SELECT aegis.write('mem', '{"host": "a"}', '2024-01-01 00:00:00+00', 1);
+SELECT aegis.write('mem', '{"host": "b", "dc": "x"}', '2024-01-01 00:00:00+00', 2);
+SELECT aegis.write('http_requests_total', '{}', '2024-01-01 00:00:00+00', 3);
+SELECT name, kind, series FROM aegis.metrics ORDER BY name;
+SELECT * FROM aegis.metric_names();
+
+-- Key order and whitespace never create a new series.
+SELECT aegis.write('mem', '{ "dc":"x",   "host" : "b" }', '2024-01-01 00:00:10+00', 4);
+SELECT series_id, metric, tags FROM aegis.series ORDER BY series_id;
+
+SELECT * FROM aegis.tag_keys();
+SELECT * FROM aegis.tag_keys('mem{dc="x"}');
+SELECT * FROM aegis.tag_values('host');
+SELECT * FROM aegis.tag_values('host', 'mem{dc="x"}');
+SELECT * FROM aegis.tag_values('nope');
+
+-- drop_metric returns the points removed; discovery is never stale.
+SELECT aegis.drop_metric('mem');
+SELECT name, series FROM aegis.metrics ORDER BY name;
+SELECT * FROM aegis.tag_keys();
+SELECT aegis.drop_metric('mem');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- delete_series removes one series and its points.
+SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'http_requests_total';
+SELECT aegis.delete_series(12345);
+SELECT name, series FROM aegis.metrics ORDER BY name;
+SELECT count(*) FROM aegis.points;

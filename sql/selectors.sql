@@ -1,0 +1,66 @@
+-- Prometheus-style selectors (API.md section 3).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+SELECT aegis.write('cpu', '{"host": "web-1", "dc": "eu"}', '2024-01-01', 1);
+SELECT aegis.write('cpu', '{"host": "web-2", "dc": "us"}', '2024-01-01', 2);
+SELECT aegis.write('cpu', '{"host": "myweb01"}', '2024-01-01', 3);
+SELECT aegis.write('cpu', '{"host": "db-1", "dc": "eu", "my.key": "x"}', '2024-01-01', 4);
+SELECT aegis.write('cpu_temp', '{"host": "web-1"}', '2024-01-01', 5);
+SELECT aegis.write('mem', '{}', '2024-01-01', 6);
+
+SELECT series_id, metric, tags FROM aegis.find_series('cpu');
+SELECT series_id FROM aegis.find_series('cpu{}');
+SELECT series_id FROM aegis.find_series('cpu{host="web-1"}');
+SELECT series_id FROM aegis.find_series('cpu{host="web-1", dc="eu"}');
+SELECT series_id FROM aegis.find_series('cpu{dc!="eu"}');         -- lacks dc: matches
+SELECT series_id FROM aegis.find_series('cpu{host=~"web-.*"}');    -- anchored: not myweb01
+SELECT series_id FROM aegis.find_series('cpu{host=~"web"}');       -- anchored: nothing
+SELECT series_id FROM aegis.find_series('cpu{host!~"web-.*"}');
+SELECT series_id FROM aegis.find_series('cpu{dc!~"e.*"}');          -- lacks dc: matches
+SELECT series_id FROM aegis.find_series('cpu{dc=""}');              -- empty = lacks the key
+SELECT series_id FROM aegis.find_series('{__name__=~"cpu.*", host="web-1"}');
+SELECT series_id FROM aegis.find_series('{__name__!="cpu"}');
+SELECT series_id FROM aegis.find_series('{__name__!~"cpu.*"}');
+SELECT series_id FROM aegis.find_series('{"my.key"="x"}');
+SELECT series_id FROM aegis.find_series('{"cpu", host=''web-2''}');
+SELECT series_id FROM aegis.find_series('  cpu { host = `web-1` , } ');
+SELECT series_id FROM aegis.find_series('cpu{host=~"WEB-1|db-1"}');  -- case-sensitive
+SELECT series_id FROM aegis.find_series('nosuchmetric');
+
+-- Errors point at the bad character.
+SELECT * FROM aegis.find_series('');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host~"a"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host="a}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host="a"} x');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('{}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{__name__="mem"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host=~"web-(.*"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('{__name__=~"*"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series(NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- Equality matchers are answered from the GIN index on tags.
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF)
+SELECT series_id FROM aegis.series s WHERE s.tags @> '{"host": "web-1"}'::jsonb;
+RESET enable_seqscan;
+-- ... and so are the selector's own queries, at a realistic catalog size.
+SELECT count(aegis.write('big', jsonb_build_object('host', 'h' || i, 'dc', 'dc' || (i % 3)), '2024-01-01', i))
+  FROM generate_series(1, 3000) i;
+ANALYZE aegis.series;
+SELECT * FROM aegis.explain_selector('big{host="h42"}');
+SELECT * FROM aegis.explain_selector('{host="h42", dc="dc0"}');
+SELECT * FROM aegis.explain_selector('big{host=~"h4.*"}');
+SELECT series_id, tags FROM aegis.find_series('big{host="h42"}');

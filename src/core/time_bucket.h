@@ -1,0 +1,124 @@
+// Time bucketing with the exact semantics of TimescaleDB's time_bucket()
+// (timescale/timescaledb src/time_bucket.c: ts_timestamp_bucket,
+// ts_timestamptz_bucket, ts_timestamptz_offset_bucket,
+// ts_timestamptz_timezone_bucket), on PostgreSQL's microsecond timeline.
+//
+// Rules reproduced here:
+//  - Widths without months are fixed spans: days count as 24 h (in the plain
+//    timestamptz variants bucketing happens in UTC). Buckets are aligned to the
+//    origin, by default Monday 2000-01-03 00:00, with floor semantics on both
+//    sides of it (an origin later than the timestamp is fine).
+//  - Widths with months (a year is 12 months) bucket calendar months: only the
+//    year and month of the timestamp and of the origin count (the origin's day
+//    and time of day are ignored), the default origin is 2000-01-01 and a
+//    bucket starts at 00:00 on the first of its month.
+//  - A width may not mix months with days or time (SQLSTATE 0A000, as in
+//    TimescaleDB) and must be positive; days and time are summed first, so
+//    '-1 day 25 hours' is a 1-hour width, as in TimescaleDB.
+//  - `offset` moves the buckets: ts - offset is bucketed and the offset added
+//    back, with PostgreSQL's timestamp +/- interval arithmetic (months first,
+//    clamped to the month's last day, then days, then time).
+//  - -infinity / infinity come back unchanged (TimescaleDB does this before it
+//    even looks at the width: see TimeBucket()).
+//  - A result outside PostgreSQL's timestamp range is an error.
+//
+// The time-zone variant time_bucket(width, ts, timezone, origin, "offset") is
+// computed by the PostgreSQL layer around this same math, exactly as
+// ts_timestamptz_timezone_bucket does:
+//     local  = ts AT TIME ZONE timezone               (timestamptz_zone)
+//     origin = origin AT TIME ZONE timezone, or nullopt when origin IS NULL
+//     b      = TimeBucket(width, local, origin, offset-or-zero)
+//     result = b AT TIME ZONE timezone                 (timestamp_zone)
+// so with no origin the buckets start at local midnight of Monday 2000-01-03
+// (local 2000-01-01 for month widths), and the offset is applied in local
+// wall-clock time. NULL width/ts/timezone give NULL before any of this.
+//
+// The plain variant time_bucket(width, ts, "offset") applies the offset with
+// timestamptz - interval, i.e. days and months of the offset in the session
+// time zone. This class applies them in UTC, which is the same when the offset
+// has no day or month part or TimeZone is UTC; otherwise the PostgreSQL layer
+// subtracts/adds the offset itself (timestamptz_mi_interval /
+// timestamptz_pl_interval) around TimeBucket(width, shifted).
+#pragma once
+#include "cpp_only.h"
+
+#include <cstdint>
+#include <optional>
+
+#include "types.h"
+
+namespace aegis::core {
+
+// PostgreSQL's interval: months, days and microseconds kept apart.
+struct Interval {
+  int32_t months = 0;
+  int32_t days = 0;
+  int64_t micros = 0;
+};
+
+// PostgreSQL's finite timestamp range [kTimestampMinValid, kTimestampEndValid):
+// 4714-11-24 00:00 BC up to 294276-12-31 23:59:59.999999.
+constexpr Timestamp kTimestampMinValid = -211813488000000000;
+constexpr Timestamp kTimestampEndValid = 9223371331200000000;
+
+// ts + iv as PostgreSQL's timestamp_pl_interval computes it on a plain
+// timestamp; Error(DatetimeOverflow, "timestamp out of range") when a step
+// leaves the valid range. Infinite ts is returned unchanged.
+Timestamp AddInterval(Timestamp ts, const Interval& iv);
+
+// ts - iv as PostgreSQL's timestamp_mi_interval computes it.
+Timestamp SubtractInterval(Timestamp ts, const Interval& iv);
+
+// Buckets timestamps for one width/origin/offset.
+class TimeBucketer {
+ public:
+  // Validates the width: months mixed with days/time ->
+  // Error(NotSupported, "month intervals cannot have day or time component");
+  // not positive -> Error(InvalidParameter, "period must be greater than 0").
+  // origin nullopt = TimescaleDB's default for the width kind. An infinite
+  // origin is accepted for fixed widths (TimescaleDB aligns to the raw int64)
+  // and rejected for month widths (Error(InvalidParameter)).
+  explicit TimeBucketer(Interval width, std::optional<Timestamp> origin = std::nullopt, Interval offset = {});
+
+  // Start of the bucket holding ts; infinite ts is returned unchanged. Throws
+  // Error(DatetimeOverflow) when the result (or ts - offset) is out of range,
+  // and Error(NumericOutOfRange) where TimescaleDB's own overflow guard fires
+  // (origin remainder pushing ts past int64).
+  Timestamp BucketStart(Timestamp ts) const;
+
+  // Start of the bucket after the one starting at bucket_start (a value that
+  // BucketStart returned); kTimestampInfinity when it would be out of range.
+  Timestamp NextBucketStart(Timestamp bucket_start) const;
+
+  // True for month/year widths.
+  bool IsMonthly() const { return monthly_; }
+
+  // True when every bucket covers exactly [start, NextBucketStart(start)), so
+  // bucket starts rise with ts. False only for offsets whose month part
+  // (clamped to month ends) can reorder timestamps: a month offset with a
+  // fixed width, or with days/time beside it.
+  bool IsRegular() const { return regular_; }
+
+  // Fixed widths: the width in microseconds; 0 for month widths.
+  int64_t PeriodMicros() const { return period_; }
+
+  const Interval& width() const { return width_; }
+  const Interval& offset() const { return offset_; }
+
+ private:
+  Interval width_;
+  Interval offset_;
+  bool monthly_ = false;
+  bool regular_ = true;
+  bool has_offset_ = false;
+  int64_t period_ = 0;        // fixed widths: width in microseconds
+  int64_t shift_ = 0;         // fixed widths: origin % period_ (C remainder)
+  int64_t origin_month_ = 0;  // month widths: origin as year * 12 + month - 1
+};
+
+// One call of SQL time_bucket(width, ts [, origin] [, offset]) in TimescaleDB's
+// order: an infinite ts is returned before the width is validated.
+Timestamp TimeBucket(const Interval& width, Timestamp ts, std::optional<Timestamp> origin = std::nullopt,
+                     const Interval& offset = {});
+
+}  // namespace aegis::core
