@@ -149,6 +149,20 @@ class BitReader {
     return ones;
   }
 
+  // The next `n` bits (1 <= n <= 57) without consuming them; bits past the end
+  // of the buffer read as zero (Skip then rejects consuming them).
+  uint64_t Peek(unsigned n) {
+    if (bits_ < n) Refill();
+    return buffer_ >> (64 - n);
+  }
+
+  // Consumes `n` bits (1 <= n <= 57) already looked at with Peek.
+  void Skip(unsigned n) {
+    if (n > bits_) ThrowBitStreamOverrun();
+    buffer_ <<= n;
+    bits_ -= n;
+  }
+
   // Bits consumed since construction.
   uint64_t BitPosition() const { return static_cast<uint64_t>(next_ - begin_) * 8 - bits_; }
 

@@ -189,18 +189,24 @@ void DecodeTimestamps(BitReader* r, Timestamp* out, size_t n) {
   }
 }
 
-// Decodes the value section into out[0, n).
+// Decodes the value section into out[0, n). Each record's first 13 bits
+// (control, and the new-window fields when the control is '11') are looked at
+// in one go; Skip() then consumes only what the record really has, so a record
+// cut off by the end of the payload still fails.
 void DecodeValues(BitReader* r, double* out, size_t n) {
   uint64_t prev = r->Read(64);
   out[0] = BitsToDouble(prev);
   unsigned window_length = 64;
   unsigned window_trailing = 0;
   for (size_t i = 1; i < n; ++i) {
-    if (r->ReadBit() != 0) {
-      if (r->ReadBit() != 0) {
-        const unsigned fields = static_cast<unsigned>(r->Read(kLeadingBits + kLengthBits));
-        const unsigned leading = fields >> kLengthBits;
-        const unsigned length = (fields & ((1u << kLengthBits) - 1)) + 1;
+    const uint64_t control = r->Peek(2 + kLeadingBits + kLengthBits);
+    if (control < (uint64_t{0b10} << (kLeadingBits + kLengthBits))) {
+      r->Skip(1);
+    } else {
+      if (control >= (uint64_t{0b11} << (kLeadingBits + kLengthBits))) {
+        r->Skip(2 + kLeadingBits + kLengthBits);
+        const unsigned leading = static_cast<unsigned>(control >> kLengthBits) & kMaxLeading;
+        const unsigned length = static_cast<unsigned>(control & ((1u << kLengthBits) - 1)) + 1;
         if (leading + length > 64) {
           ThrowCorrupt("corrupt time-series block payload",
                        "Value " + std::to_string(i) + " has an XOR window of " + std::to_string(leading) +
@@ -208,6 +214,8 @@ void DecodeValues(BitReader* r, double* out, size_t n) {
         }
         window_length = length;
         window_trailing = 64 - leading - length;
+      } else {
+        r->Skip(2);
       }
       prev ^= r->Read(window_length) << window_trailing;
     }

@@ -50,6 +50,15 @@ size_t DecodeUtf8(std::string_view text, size_t offset, uint32_t* code_point) {
   return length;
 }
 
+// True for code points an error detail spells as U+XXXX because printed they
+// are invisible or look like a plain space: controls, the no-break and other
+// Unicode spaces, zero-width and direction marks, the byte order mark.
+bool IsShownAsCodePoint(uint32_t code_point) {
+  return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0xA0) || code_point == 0xAD ||
+         (code_point >= 0x2000 && code_point <= 0x200F) || (code_point >= 0x2028 && code_point <= 0x202F) ||
+         (code_point >= 0x205F && code_point <= 0x206F) || code_point == 0x3000 || code_point == 0xFEFF;
+}
+
 // True for the characters a metric name may start with: [A-Za-z_].
 bool IsMetricNameStart(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -144,7 +153,7 @@ std::string DescribeCharacter(std::string_view text, size_t offset, size_t* leng
     sequence = 1;
     std::snprintf(buffer, sizeof(buffer), "byte 0x%02X", static_cast<unsigned char>(text[offset]));
     shown = buffer;
-  } else if (code_point < 0x20 || (code_point >= 0x7F && code_point < 0xA0)) {
+  } else if (IsShownAsCodePoint(code_point)) {
     std::snprintf(buffer, sizeof(buffer), "U+%04X", static_cast<unsigned>(code_point));
     shown = buffer;
   } else if (code_point == '"') {

@@ -41,7 +41,8 @@ std::string QuoteForMessage(std::string_view text);
 
 // How an error detail shows the character starting at byte `offset` of
 // `text`: "x" for a printable character (a whole UTF-8 sequence; '"' for the
-// double quote itself), U+000A for a control character, byte 0xFF for a byte
+// double quote itself), U+000A for a control character or one that prints as
+// blank or nothing (no-break space, zero-width space, ...), byte 0xFF for a byte
 // that does not start valid UTF-8. Sets *length (if given) to the bytes it
 // spans. `offset` must be < text.size().
 std::string DescribeCharacter(std::string_view text, size_t offset, size_t* length = nullptr);

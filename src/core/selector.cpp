@@ -172,6 +172,11 @@ class SelectorParser {
                      DescribeMetricNameProblem(name));
   }
 
+  // Throws for the string opened at `open` that the text ends inside.
+  [[noreturn]] void FailUnterminated(size_t open) const {
+    Fail(open, "Expected a closing " + DescribeCharacter(text_, open) + " for the string, found end of input.");
+  }
+
   // Records the metric name given by name (bare or quoted in the braces).
   void SetMetricName(size_t offset, std::string name) {
     if (has_metric_) {
@@ -236,7 +241,7 @@ class SelectorParser {
     }
     if (label.empty()) Fail(start, "Expected a label name, found an empty string.");
     const size_t op_offset = pos_;
-    MatchOp op;
+    MatchOp op = MatchOp::kEqual;
     if (!ParseOperator(&op)) {
       if (quoted) {
         FailExpected(op_offset, std::string(kOperatorsOrEnd) + " after the quoted name " + QuoteForMessage(label));
@@ -294,7 +299,7 @@ class SelectorParser {
     ++pos_;
     std::string value;
     while (true) {
-      if (AtEnd()) Fail(open, "Expected a closing " + DescribeCharacter(text_, open) + " for the string, found end of input.");
+      if (AtEnd()) FailUnterminated(open);
       const char c = Peek();
       if (c == quote) {
         ++pos_;
@@ -313,9 +318,7 @@ class SelectorParser {
   // Reads the escape sequence at pos_ (a backslash) of the string opened at `open`.
   void ParseEscape(size_t open, std::string* value) {
     const size_t start = pos_;
-    if (start + 1 >= text_.size()) {
-      Fail(open, "Expected a closing " + DescribeCharacter(text_, open) + " for the string, found end of input.");
-    }
+    if (start + 1 >= text_.size()) FailUnterminated(open);
     const char kind = text_[start + 1];
     char simple = 0;
     switch (kind) {
@@ -385,9 +388,7 @@ class SelectorParser {
   uint32_t ReadDigits(size_t open, size_t start, size_t first, size_t count, int base, const std::string& expected) {
     uint32_t code = 0;
     for (size_t i = first; i < first + count; ++i) {
-      if (i >= text_.size()) {
-        Fail(open, "Expected a closing " + DescribeCharacter(text_, open) + " for the string, found end of input.");
-      }
+      if (i >= text_.size()) FailUnterminated(open);
       const int digit = base == 16 ? HexValue(text_[i]) : (text_[i] >= '0' && text_[i] <= '7' ? text_[i] - '0' : -1);
       if (digit < 0) Fail(start, "Expected " + expected + ", found " + Found(i) + ".");
       code = code * static_cast<uint32_t>(base) + static_cast<uint32_t>(digit);

@@ -58,9 +58,9 @@ const char* MatchOpText(MatchOp op);
 
 // A canonical text of a selector that ParseSelector returned, which
 // ParseSelector reads back to the same labels, operators and values (positions
-// aside): `name{k="v", ...}` when the
-// only __name__ matcher is a leading equality with a valid metric name, else
-// everything inside the braces; quoted label names where needed.
+// aside): `name{k="v", ...}` when the only __name__ matcher is a leading
+// equality with a valid metric name, else everything inside the braces; label
+// names quoted where needed, values double-quoted.
 std::string FormatSelector(const Selector& selector);
 
 }  // namespace aegis::core

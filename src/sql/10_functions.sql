@@ -212,3 +212,40 @@ CREATE VIEW aegis.stats AS
 COMMENT ON VIEW aegis.stats IS
   'Per metric: series, stored points (recent rows plus block points), compressed points, blocks, '
   'compressed bytes (block data as stored), bytes per compressed point, oldest and newest timestamp.';
+
+-------------------------------------------------------------------------------
+-- Bucketing and the aggregation fast path (API.md section 5)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz) IS
+  'Start of the bucket holding ts, as TimescaleDB''s time_bucket: aligned to Monday 2000-01-03 '
+  '(2000-01-01 for month widths), in UTC.';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, origin timestamptz) RETURNS timestamptz
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_origin';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, timestamptz) IS
+  'Start of the bucket holding ts, buckets aligned to origin.';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, "offset" interval) RETURNS timestamptz
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_offset';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, interval) IS
+  'Start of the bucket holding ts, buckets shifted by offset (day and month parts in the session time zone).';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, timezone text,
+                                  origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL)
+    RETURNS timestamptz
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_timezone';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, text, timestamptz, interval) IS
+  'Start of the bucket holding ts, bucketed in the wall-clock time of timezone.';
+
+CREATE FUNCTION aegis.aggregate(selector text, fn text, since timestamptz, until timestamptz,
+                                step interval DEFAULT NULL, group_by text[] DEFAULT NULL, fill text DEFAULT 'none')
+    RETURNS TABLE (bucket timestamptz, tags jsonb, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 1000
+    AS 'MODULE_PATHNAME', 'aegis_aggregate';
+COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interval, text[], text) IS
+  'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, delta, '
+  'rate, increase) of the matching series, per series or grouped by tags, computed in the engine; '
+  'rows ordered by tags, then bucket.';

@@ -152,6 +152,10 @@ TEST(NamesTest, DescribeCharacterShowsPrintableControlAndBadBytes) {
   EXPECT_EQ(length, 2u);
   EXPECT_EQ(DescribeCharacter("\xF0\x9F\x98\x80", 0, &length), "\"\xF0\x9F\x98\x80\"");
   EXPECT_EQ(length, 4u);
+  EXPECT_EQ(DescribeCharacter("\xC2\xA0", 0), "U+00A0");          // no-break space
+  EXPECT_EQ(DescribeCharacter("\xE2\x80\x8B", 0), "U+200B");      // zero-width space
+  EXPECT_EQ(DescribeCharacter("\xEF\xBB\xBF", 0), "U+FEFF");      // byte order mark
+  EXPECT_EQ(DescribeCharacter("\xC2\xA1", 0), "\"\xC2\xA1\"");  // inverted exclamation mark
   EXPECT_EQ(DescribeCharacter("\xFF", 0, &length), "byte 0xFF");
   EXPECT_EQ(length, 1u);
   EXPECT_EQ(DescribeCharacter("\xE2\x82", 0), "byte 0xE2");          // truncated sequence

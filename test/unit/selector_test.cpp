@@ -27,6 +27,7 @@ constexpr MatchOp kRe = MatchOp::kRegexMatch;
 constexpr MatchOp kNre = MatchOp::kRegexNoMatch;
 
 const std::string kOps = "\"=\", \"!=\", \"=~\" or \"!~\"";
+const std::string kOpsOrEnd = "\"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\"";
 const std::string kNamePattern = "metric names must match ^[A-Za-z_][A-Za-z0-9_.:-]*$.";
 const std::string kEscapeHint =
     "Valid escapes are \\\\, \\\", \\', \\a, \\b, \\f, \\n, \\r, \\t, \\v, \\xHH, \\NNN (octal), \\uHHHH and "
@@ -184,7 +185,8 @@ TEST(SelectorParseTest, WhitespaceEverywhere) {
 }
 
 TEST(SelectorParseTest, NoWhitespace) {
-  EXPECT_EQ(Parsed("cpu{a=\"1\",b!~\"2\"}"), (Ms{{"__name__", kEq, "cpu", 1}, {"a", kEq, "1", 5}, {"b", kNre, "2", 11}}));
+  EXPECT_EQ(Parsed("cpu{a=\"1\",b!~\"2\"}"),
+            (Ms{{"__name__", kEq, "cpu", 1}, {"a", kEq, "1", 5}, {"b", kNre, "2", 11}}));
 }
 
 TEST(SelectorParseTest, WhitespaceAroundOperators) {
@@ -373,9 +375,9 @@ TEST(SelectorErrorTest, UnquotedLabelWithMetricNameCharacters) {
 
 TEST(SelectorErrorTest, QuotedLabelWithoutOperator) {
   EXPECT_SYNTAX_ERROR("cpu{\"k\" \"v\"}", 9,
-                      "Expected \"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\" after the quoted name \"k\", found '\"'.");
-  EXPECT_SYNTAX_ERROR("{\"k\"",  5,
-                      "Expected \"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\" after the quoted name \"k\", found end of input.");
+                      "Expected " + kOpsOrEnd + " after the quoted name \"k\", found '\"'.");
+  EXPECT_SYNTAX_ERROR("{\"k\"", 5,
+                      "Expected " + kOpsOrEnd + " after the quoted name \"k\", found end of input.");
 }
 
 TEST(SelectorErrorTest, MissingOrUnquotedValue) {
@@ -388,7 +390,8 @@ TEST(SelectorErrorTest, MissingOrUnquotedValue) {
 }
 
 TEST(SelectorErrorTest, MissingComma) {
-  EXPECT_SYNTAX_ERROR("cpu{h=\"a\" g=\"b\"}", 11, "Expected \",\" or \"}\" after the value of label \"h\", found \"g\".");
+  EXPECT_SYNTAX_ERROR("cpu{h=\"a\" g=\"b\"}", 11,
+                      "Expected \",\" or \"}\" after the value of label \"h\", found \"g\".");
   EXPECT_SYNTAX_ERROR("cpu{h=\"a\" \"b\"}", 11,
                       "Expected \",\" or \"}\" after the value of label \"h\", found '\"'.");
 }
@@ -398,7 +401,7 @@ TEST(SelectorErrorTest, UnclosedBraces) {
   EXPECT_SYNTAX_ERROR("cpu{h=\"a\"", 10, "Expected \",\" or \"}\" after the value of label \"h\", found end of input.");
   EXPECT_SYNTAX_ERROR("cpu{h=\"a\",", 11, "Expected a label name, a quoted metric name or \"}\", found end of input.");
   EXPECT_SYNTAX_ERROR("{\"m\"", 5,
-                      "Expected \"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\" after the quoted name \"m\", found end of input.");
+                      "Expected " + kOpsOrEnd + " after the quoted name \"m\", found end of input.");
   EXPECT_SYNTAX_ERROR("{\"m\",", 6, "Expected a label name, a quoted metric name or \"}\", found end of input.");
 }
 
@@ -431,6 +434,9 @@ TEST(SelectorErrorTest, JunkAfterMetricName) {
   EXPECT_SYNTAX_ERROR("cpu usage", 5, "Expected \"{\" or end of input after metric name \"cpu\", found \"u\".");
   EXPECT_SYNTAX_ERROR("cpu$", 4, "Expected \"{\" or end of input after metric name \"cpu\", found \"$\".");
   EXPECT_SYNTAX_ERROR("cpu\xFF", 4, "Expected \"{\" or end of input after metric name \"cpu\", found byte 0xFF.");
+  // A no-break space pasted from a web page is not whitespace, and says so.
+  EXPECT_SYNTAX_ERROR("cpu\xC2\xA0{}", 4,
+                      "Expected \"{\" or end of input after metric name \"cpu\", found U+00A0.");
   EXPECT_SYNTAX_ERROR("cpu}", 4, "Expected \"{\" or end of input after metric name \"cpu\", found \"}\".");
 }
 

@@ -1,0 +1,610 @@
+// Aggregation kernels: PostgreSQL-exact partial states and the bucket walk.
+#include "aggregate.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "error.h"
+
+namespace aegis::core {
+
+namespace {
+
+using Int128 = __int128;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+const char kValidFunctions[] =
+    "Valid functions are count, sum, min, max, avg, first, last, median, quantile(q) with 0 <= q <= 1, "
+    "stddev, variance, delta, rate and increase.";
+
+// PostgreSQL's float_overflow_error().
+[[noreturn]] void ThrowOverflow() { throw Error(ErrorCategory::NumericOutOfRange, "value out of range: overflow"); }
+
+// float8pl: a + b, an error when finite inputs overflow to infinity.
+double Float8Pl(double a, double b) {
+  const double result = a + b;
+  if (std::isinf(result) && !std::isinf(a) && !std::isinf(b)) ThrowOverflow();
+  return result;
+}
+
+// float8smaller(a, b): a if a < b in float8 order, else b (so b on a tie).
+double Float8Smaller(double a, double b) { return Float8Less(a, b) ? a : b; }
+
+// float8larger(a, b): a if a > b in float8 order, else b (so b on a tie).
+double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b; }
+
+// True for C-locale white space, as PostgreSQL's scanner and float8in skip it.
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// text without leading and trailing white space.
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// A float8 read as PostgreSQL's float8in reads it (strtod, whole string,
+// out-of-range magnitudes rejected); nullopt when it is not a number.
+std::optional<double> ParseFloat8(std::string_view text) {
+  text = Trim(text);
+  if (text.empty()) return std::nullopt;
+  const std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(copy.c_str(), &end);
+  if (end == copy.c_str() || *end != '\0') return std::nullopt;
+  if (errno == ERANGE && (value == 0.0 || std::isinf(value))) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+bool AggregateFn::UsesSummaries() const {
+  switch (kind) {
+    case AggregateKind::kCount:
+    case AggregateKind::kSum:
+    case AggregateKind::kMin:
+    case AggregateKind::kMax:
+    case AggregateKind::kAvg:
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+    case AggregateKind::kDelta:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool AggregateFn::NeedsValues() const { return kind == AggregateKind::kMedian || kind == AggregateKind::kQuantile; }
+
+AggregateFn ParseAggregateFn(std::string_view text) {
+  const std::string_view name = Trim(text);
+  static const struct {
+    const char* name;
+    AggregateKind kind;
+  } kNames[] = {
+      {"count", AggregateKind::kCount},     {"sum", AggregateKind::kSum},        {"min", AggregateKind::kMin},
+      {"max", AggregateKind::kMax},         {"avg", AggregateKind::kAvg},        {"first", AggregateKind::kFirst},
+      {"last", AggregateKind::kLast},       {"median", AggregateKind::kMedian},  {"stddev", AggregateKind::kStddev},
+      {"variance", AggregateKind::kVariance}, {"delta", AggregateKind::kDelta},  {"rate", AggregateKind::kRate},
+      {"increase", AggregateKind::kIncrease},
+  };
+  for (const auto& entry : kNames) {
+    if (name == entry.name) return AggregateFn{entry.kind, 0.5};
+  }
+
+  constexpr std::string_view kQuantile = "quantile";
+  if (name.substr(0, kQuantile.size()) == kQuantile) {
+    std::string_view rest = Trim(name.substr(kQuantile.size()));
+    if (rest.size() >= 2 && rest.front() == '(' && rest.back() == ')') {
+      const std::optional<double> q = ParseFloat8(rest.substr(1, rest.size() - 2));
+      if (q && *q >= 0.0 && *q <= 1.0) return AggregateFn{AggregateKind::kQuantile, *q};
+    }
+    throw Error(ErrorCategory::InvalidParameter,
+                "invalid quantile in aggregate function \"" + std::string(text) + "\"",
+                "Write quantile(q) with a number q such that 0 <= q <= 1.");
+  }
+  throw Error(ErrorCategory::InvalidParameter, "unknown aggregate function \"" + std::string(text) + "\"",
+              kValidFunctions);
+}
+
+Fill ParseFill(std::string_view text) {
+  const std::string_view word = Trim(text);
+  if (word == "none") return Fill{FillMode::kNone, 0};
+  if (word == "null") return Fill{FillMode::kNull, 0};
+  if (word == "previous") return Fill{FillMode::kPrevious, 0};
+  if (word == "linear") return Fill{FillMode::kLinear, 0};
+  if (const std::optional<double> value = ParseFloat8(word)) return Fill{FillMode::kValue, *value};
+  throw Error(ErrorCategory::InvalidParameter, "invalid fill \"" + std::string(text) + "\"",
+              "Valid fills are none, null, previous, linear or a number such as '0'.");
+}
+
+// --- AggregateState ------------------------------------------------------------
+
+void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Timestamp* ts, const double* values,
+                               size_t n) {
+  if (n == 0) return;
+  switch (fn.kind) {
+    case AggregateKind::kCount:
+      break;
+    case AggregateKind::kSum: {
+      // sum(float8) starts from the first input, then float8pl.
+      size_t i = 0;
+      double sum = sum_;
+      if (count_ == 0) sum = values[i++];
+      for (; i < n; ++i) sum = Float8Pl(sum, values[i]);
+      sum_ = sum;
+      break;
+    }
+    case AggregateKind::kMin: {
+      double min = count_ == 0 ? values[0] : Float8Smaller(min_, values[0]);
+      for (size_t i = 1; i < n; ++i) min = Float8Smaller(min, values[i]);
+      min_ = min;
+      break;
+    }
+    case AggregateKind::kMax: {
+      double max = count_ == 0 ? values[0] : Float8Larger(max_, values[0]);
+      for (size_t i = 1; i < n; ++i) max = Float8Larger(max, values[i]);
+      max_ = max;
+      break;
+    }
+    case AggregateKind::kAvg:
+    case AggregateKind::kStddev:
+    case AggregateKind::kVariance:
+      AddMoments(values, n);
+      break;
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+    case AggregateKind::kDelta:
+      // Strict comparisons: on a tie the earlier-added point stays.
+      if (count_ == 0 || ts[0] < first_ts_) {
+        first_ts_ = ts[0];
+        first_ = values[0];
+      }
+      if (count_ == 0 || ts[n - 1] > last_ts_) {
+        last_ts_ = ts[n - 1];
+        last_ = values[n - 1];
+      }
+      break;
+    case AggregateKind::kMedian:
+    case AggregateKind::kQuantile:
+      values_.insert(values_.end(), values, values + n);
+      break;
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease:
+      AddCounterPoints(series, ts, values, n);
+      break;
+  }
+  count_ += n;
+}
+
+// float8_accum's Youngs-Cramer update, value by value, with its overflow rule:
+// an error only when finite inputs give an infinite Sx or Sxx.
+void AggregateState::AddMoments(const double* values, size_t n) {
+  double count = static_cast<double>(count_);
+  double sx = sum_;
+  double sxx = sxx_;
+  for (size_t i = 0; i < n; ++i) {
+    const double value = values[i];
+    const double previous_count = count;
+    const double previous_sx = sx;
+    count += 1.0;
+    sx += value;
+    if (previous_count > 0.0) {
+      const double tmp = value * count - sx;
+      sxx += tmp * tmp / (count * previous_count);
+      if (std::isinf(sx) || std::isinf(sxx)) {
+        if (!std::isinf(previous_sx) && !std::isinf(value)) ThrowOverflow();
+        sxx = kNaN;
+      }
+    } else if (std::isnan(value) || std::isinf(value)) {
+      sxx = kNaN;  // otherwise a lone Inf/NaN would report variance 0
+    }
+  }
+  sum_ = sx;
+  sxx_ = sxx;
+}
+
+// Extends the current series' run (or starts one), noting counter resets as
+// Prometheus does: a value below its predecessor adds the predecessor.
+void AggregateState::AddCounterPoints(uint64_t series, const Timestamp* ts, const double* values, size_t n) {
+  if (run_.points != 0 && run_.series != series) CloseRun();
+  size_t i = 0;
+  if (run_.points == 0) {
+    run_ = CounterRun{series, 1, ts[0], ts[0], values[0], values[0], 0.0};
+    i = 1;
+  }
+  double last = run_.last;
+  double resets = run_.resets;
+  for (size_t j = i; j < n; ++j) {
+    if (values[j] < last) resets += last;
+    last = values[j];
+  }
+  run_.points += n - i;
+  run_.last = last;
+  run_.last_ts = ts[n - 1];
+  run_.resets = resets;
+}
+
+// Moves the current run into the per-group totals.
+void AggregateState::CloseRun() {
+  if (run_.points >= 2) {
+    const double increase = run_.last - run_.first + run_.resets;
+    increase_total_ += increase;
+    rate_total_ += increase / (static_cast<double>(run_.last_ts - run_.first_ts) / kMicrosPerSecond);
+    ++counted_series_;
+  }
+  run_ = CounterRun{};
+}
+
+// Appends `later` (same series, after `earlier` in time) to `earlier`.
+void AggregateState::JoinRuns(CounterRun& earlier, const CounterRun& later) {
+  if (later.first < earlier.last) earlier.resets += earlier.last;
+  earlier.resets += later.resets;
+  earlier.points += later.points;
+  earlier.last = later.last;
+  earlier.last_ts = later.last_ts;
+}
+
+void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary) {
+  (void)series;  // summaries never serve rate/increase
+  if (summary.count == 0) return;
+  // A block whose own sum overflowed from finite values: sum/avg over its
+  // points would have raised the overflow error.
+  const bool sum_overflowed =
+      std::isinf(summary.sum) && std::isfinite(summary.min) && std::isfinite(summary.max);
+  switch (fn.kind) {
+    case AggregateKind::kCount:
+      break;
+    case AggregateKind::kSum:
+      if (sum_overflowed) ThrowOverflow();
+      sum_ = count_ == 0 ? summary.sum : Float8Pl(sum_, summary.sum);
+      break;
+    case AggregateKind::kMin:
+      min_ = count_ == 0 ? summary.min : Float8Smaller(min_, summary.min);
+      break;
+    case AggregateKind::kMax:
+      max_ = count_ == 0 ? summary.max : Float8Larger(max_, summary.max);
+      break;
+    case AggregateKind::kAvg:
+      // float8_combine of (N, Sx); the block's Sxx is unknown, which avg does
+      // not need (it only fed float8_accum's overflow check).
+      if (sum_overflowed) ThrowOverflow();
+      sum_ = count_ == 0 ? summary.sum : Float8Pl(sum_, summary.sum);
+      sxx_ = kNaN;
+      break;
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+    case AggregateKind::kDelta:
+      if (count_ == 0 || summary.ts_min < first_ts_) {
+        first_ts_ = summary.ts_min;
+        first_ = summary.first;
+      }
+      if (count_ == 0 || summary.ts_max > last_ts_) {
+        last_ts_ = summary.ts_max;
+        last_ = summary.last;
+      }
+      break;
+    default:
+      throw Error(ErrorCategory::Internal, "a block summary cannot answer this aggregate function");
+  }
+  count_ += summary.count;
+}
+
+void AggregateState::Combine(const AggregateFn& fn, const AggregateState& other) {
+  if (other.count_ == 0) return;
+  if (count_ == 0) {
+    *this = other;
+    return;
+  }
+  switch (fn.kind) {
+    case AggregateKind::kCount:
+      break;
+    case AggregateKind::kSum:
+      sum_ = Float8Pl(sum_, other.sum_);
+      break;
+    case AggregateKind::kMin:
+      min_ = Float8Smaller(min_, other.min_);
+      break;
+    case AggregateKind::kMax:
+      max_ = Float8Larger(max_, other.max_);
+      break;
+    case AggregateKind::kAvg:
+    case AggregateKind::kStddev:
+    case AggregateKind::kVariance: {
+      // float8_combine.
+      const double n1 = static_cast<double>(count_);
+      const double n2 = static_cast<double>(other.count_);
+      const double n = n1 + n2;
+      const double tmp = sum_ / n1 - other.sum_ / n2;
+      const double sxx = sxx_ + other.sxx_ + n1 * n2 * tmp * tmp / n;
+      if (std::isinf(sxx) && !std::isinf(sxx_) && !std::isinf(other.sxx_)) ThrowOverflow();
+      sum_ = Float8Pl(sum_, other.sum_);
+      sxx_ = sxx;
+      break;
+    }
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+    case AggregateKind::kDelta:
+      if (other.first_ts_ < first_ts_) {
+        first_ts_ = other.first_ts_;
+        first_ = other.first_;
+      }
+      if (other.last_ts_ > last_ts_) {
+        last_ts_ = other.last_ts_;
+        last_ = other.last_;
+      }
+      break;
+    case AggregateKind::kMedian:
+    case AggregateKind::kQuantile:
+      values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+      break;
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease: {
+      increase_total_ += other.increase_total_;
+      rate_total_ += other.rate_total_;
+      counted_series_ += other.counted_series_;
+      if (other.run_.points == 0) break;
+      if (run_.points == 0) {
+        run_ = other.run_;
+      } else if (run_.series == other.run_.series) {
+        if (run_.first_ts <= other.run_.first_ts) {
+          JoinRuns(run_, other.run_);
+        } else {
+          CounterRun joined = other.run_;
+          JoinRuns(joined, run_);
+          run_ = joined;
+        }
+      } else {
+        // Another series: its run is complete; keep ours open.
+        const CounterRun ours = run_;
+        run_ = other.run_;
+        CloseRun();
+        run_ = ours;
+      }
+      break;
+    }
+  }
+  count_ += other.count_;
+}
+
+std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
+  if (count_ == 0) return std::nullopt;
+  const double count = static_cast<double>(count_);
+  switch (fn.kind) {
+    case AggregateKind::kCount:
+      return count;
+    case AggregateKind::kSum:
+      return sum_;
+    case AggregateKind::kMin:
+      return min_;
+    case AggregateKind::kMax:
+      return max_;
+    case AggregateKind::kAvg:
+      return sum_ / count;
+    case AggregateKind::kFirst:
+      return first_;
+    case AggregateKind::kLast:
+      return last_;
+    case AggregateKind::kDelta:
+      return last_ - first_;
+    case AggregateKind::kStddev:
+      return std::sqrt(sxx_ / count);
+    case AggregateKind::kVariance:
+      return sxx_ / count;
+    case AggregateKind::kMedian:
+    case AggregateKind::kQuantile: {
+      // percentile_cont: rows floor(q * (n - 1)) and ceil(q * (n - 1)) of the
+      // values in float8 order, interpolated as lo + frac * (hi - lo).
+      const double q = fn.kind == AggregateKind::kMedian ? 0.5 : fn.quantile;
+      const double position = q * static_cast<double>(values_.size() - 1);
+      const size_t first_row = static_cast<size_t>(std::floor(position));
+      const size_t second_row = static_cast<size_t>(std::ceil(position));
+      const auto less = [](double a, double b) { return Float8Less(a, b); };
+      std::nth_element(values_.begin(), values_.begin() + first_row, values_.end(), less);
+      const double first = values_[first_row];
+      if (second_row == first_row) return first;
+      const double second = *std::min_element(values_.begin() + first_row + 1, values_.end(), less);
+      return first + (position - static_cast<double>(first_row)) * (second - first);
+    }
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease: {
+      double increase = increase_total_;
+      double rate = rate_total_;
+      uint64_t counted = counted_series_;
+      if (run_.points >= 2) {
+        const double run_increase = run_.last - run_.first + run_.resets;
+        increase += run_increase;
+        rate += run_increase / (static_cast<double>(run_.last_ts - run_.first_ts) / kMicrosPerSecond);
+        ++counted;
+      }
+      if (counted == 0) return std::nullopt;
+      return fn.kind == AggregateKind::kRate ? rate : increase;
+    }
+  }
+  return std::nullopt;
+}
+
+// --- BucketAggregator ------------------------------------------------------------
+
+BucketAggregator::BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> bucketer, Timestamp since,
+                                   Timestamp until)
+    : fn_(fn), bucketer_(std::move(bucketer)), since_(since), until_(until) {}
+
+void BucketAggregator::BeginSeries() { ++series_; }
+
+AggregateState& BucketAggregator::StateAt(Timestamp bucket) { return buckets_[bucket]; }
+
+void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values, size_t n) {
+  const size_t begin = static_cast<size_t>(std::lower_bound(ts, ts + n, since_) - ts);
+  const size_t end = static_cast<size_t>(std::lower_bound(ts + begin, ts + n, until_) - ts);
+  if (begin >= end) return;
+
+  if (!bucketer_) {
+    StateAt(since_).AddPoints(fn_, series_, ts + begin, values + begin, end - begin);
+    return;
+  }
+
+  if (bucketer_->IsRegular()) {
+    // One BucketStart and one NextBucketStart per bucket; points are only
+    // compared against the boundary.
+    size_t i = begin;
+    while (i < end) {
+      const Timestamp bucket = bucketer_->BucketStart(ts[i]);
+      const Timestamp next = bucketer_->NextBucketStart(bucket);
+      size_t j = i + 1;
+      while (j < end && ts[j] < next) ++j;
+      StateAt(bucket).AddPoints(fn_, series_, ts + i, values + i, j - i);
+      i = j;
+    }
+    return;
+  }
+
+  // Irregular bucketing (a month offset): bucket starts need not rise with
+  // ts, so compute each point's bucket and fold runs of equal buckets.
+  size_t i = begin;
+  while (i < end) {
+    const Timestamp bucket = bucketer_->BucketStart(ts[i]);
+    size_t j = i + 1;
+    while (j < end && bucketer_->BucketStart(ts[j]) == bucket) ++j;
+    StateAt(bucket).AddPoints(fn_, series_, ts + i, values + i, j - i);
+    i = j;
+  }
+}
+
+bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {
+  if (!fn_.UsesSummaries()) return false;
+  if (summary.count == 0) return true;
+  if (summary.ts_min > summary.ts_max || summary.ts_min < since_ || summary.ts_max >= until_) return false;
+  if (!bucketer_) {
+    StateAt(since_).AddSummary(fn_, series_, summary);
+    return true;
+  }
+  if (!bucketer_->IsRegular()) return false;
+  const Timestamp bucket = bucketer_->BucketStart(summary.ts_min);
+  if (summary.ts_max >= bucketer_->NextBucketStart(bucket)) return false;
+  StateAt(bucket).AddSummary(fn_, series_, summary);
+  return true;
+}
+
+// Every bucket start from BucketStart(since) below until, for the fills.
+std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
+  if (!bucketer_) return {since_};
+  const auto too_many = [] {
+    return Error(ErrorCategory::LimitExceeded, "too many buckets to fill",
+                 "A fill other than none would produce more than " + std::to_string(kMaxFilledBuckets) +
+                     " buckets between since and until.",
+                 "Use a larger step, a shorter time range or fill 'none'.");
+  };
+  const Timestamp first = bucketer_->BucketStart(since_);
+  std::vector<Timestamp> starts;
+  if (first >= until_) return starts;
+  if (bucketer_->IsRegular() && !bucketer_->IsMonthly()) {
+    const Int128 count = (static_cast<Int128>(until_) - 1 - first) / bucketer_->PeriodMicros() + 1;
+    if (count > static_cast<Int128>(kMaxFilledBuckets)) throw too_many();
+    starts.reserve(static_cast<size_t>(count));
+  }
+  for (Timestamp start = first; start < until_;) {
+    if (starts.size() >= kMaxFilledBuckets) throw too_many();
+    starts.push_back(start);
+    const Timestamp next = bucketer_->NextBucketStart(start);
+    if (next <= start) break;
+    start = next;
+  }
+  return starts;
+}
+
+std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
+  std::vector<BucketValue> out;
+  if (fill.mode == FillMode::kNone) {
+    out.reserve(buckets_.size());
+    for (const auto& [bucket, state] : buckets_) {
+      const std::optional<double> value = state.Final(fn_);
+      out.push_back(BucketValue{bucket, value.value_or(0.0), !value.has_value()});
+    }
+    return out;
+  }
+
+  const auto infinite = [](Timestamp ts) { return ts == kTimestampMinusInfinity || ts == kTimestampInfinity; };
+  if (infinite(since_) || infinite(until_))
+    throw Error(ErrorCategory::InvalidParameter, "fill needs a finite time range",
+                "since and until must be finite unless fill is 'none'.");
+  if (since_ >= until_) return out;
+
+  // Merge the bucket grid with the buckets that hold points (for regular
+  // bucketing the latter are a subset of the former).
+  const std::vector<Timestamp> starts = AllBucketStarts();
+  std::vector<bool> has_points;
+  auto data = buckets_.begin();
+  size_t s = 0;
+  while (s < starts.size() || data != buckets_.end()) {
+    if (data != buckets_.end() && (s == starts.size() || data->first <= starts[s])) {
+      if (s < starts.size() && starts[s] == data->first) ++s;
+      const std::optional<double> value = data->second.Final(fn_);
+      out.push_back(BucketValue{data->first, value.value_or(0.0), !value.has_value()});
+      has_points.push_back(true);
+      ++data;
+    } else {
+      out.push_back(BucketValue{starts[s], 0.0, true});
+      has_points.push_back(false);
+      ++s;
+    }
+  }
+
+  switch (fill.mode) {
+    case FillMode::kNone:
+    case FillMode::kNull:
+      break;
+    case FillMode::kValue:
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (!has_points[i]) out[i] = BucketValue{out[i].bucket, fill.value, false};
+      }
+      break;
+    case FillMode::kPrevious: {
+      std::optional<double> previous;
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (has_points[i]) {
+          if (!out[i].is_null) previous = out[i].value;
+        } else if (previous) {
+          out[i].value = *previous;
+          out[i].is_null = false;
+        }
+      }
+      break;
+    }
+    case FillMode::kLinear: {
+      // Anchors are buckets with points and a non-NULL value.
+      const size_t kNoAnchor = out.size();
+      std::vector<size_t> next_anchor(out.size(), kNoAnchor);
+      for (size_t i = out.size(), anchor = kNoAnchor; i-- > 0;) {
+        next_anchor[i] = anchor;
+        if (has_points[i] && !out[i].is_null) anchor = i;
+      }
+      size_t previous = kNoAnchor;
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (has_points[i]) {
+          if (!out[i].is_null) previous = i;
+          continue;
+        }
+        const size_t next = next_anchor[i];
+        if (previous == kNoAnchor || next == kNoAnchor) continue;
+        const double v0 = out[previous].value;
+        const double v1 = out[next].value;
+        const double dt = static_cast<double>(out[i].bucket - out[previous].bucket);
+        const double span = static_cast<double>(out[next].bucket - out[previous].bucket);
+        out[i].value = v0 + (v1 - v0) * dt / span;
+        out[i].is_null = false;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace aegis::core

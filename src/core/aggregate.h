@@ -1,0 +1,202 @@
+// Aggregation kernels for aegis.aggregate() (API.md section 5), built on
+// mergeable partial states (DESIGN-NOTES note 2): points, block summaries and
+// other states fold into an AggregateState, and Final() gives the value.
+//
+// Values equal PostgreSQL's own aggregates over the same rows:
+//  - count, sum (float8pl: overflow of finite inputs is an error), min/max
+//    (float8smaller/float8larger: NaN sorts above everything; on a tie the
+//    later input wins, as in PostgreSQL), avg (float8_accum then Sx / N);
+//  - stddev/variance are the POPULATION forms (stddev_pop/var_pop) from the
+//    Youngs-Cramer state (N, Sx, Sxx) of float8_accum, merged as
+//    float8_combine does;
+//  - median/quantile(q) is percentile_cont(q) WITHIN GROUP (ORDER BY value):
+//    exact, interpolating between the two closest ranks;
+//  - first/last: value at the smallest/largest ts; on a tie (several series
+//    of a group) the earlier-added point wins. delta = last - first.
+//  - increase/rate, per series, then summed over the series of a group.
+//    Counter resets are handled as Prometheus's extrapolatedRate does (a value
+//    below its predecessor is a reset; the predecessor's value is added), so
+//    increase = last - first + sum of values just before each reset. We do NOT
+//    extrapolate to the bucket edges as Prometheus does (its result depends on
+//    the query window and sample spacing, not only on the points), and rate is
+//    increase / (last ts - first ts) in seconds: the average per-second rate
+//    over the span the samples cover, which Prometheus's rate approaches when
+//    its extrapolation reaches the window edges. Both are computable from the
+//    points alone, so the SQL aggregates aegis.rate/aegis.increase(value, ts)
+//    give the same numbers for one series. A series with fewer than two points
+//    in a bucket contributes nothing; if no series has two, the value is NULL.
+//    Increments between a point in one bucket and the next point in a later
+//    bucket belong to neither bucket.
+#pragma once
+#include "cpp_only.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "time_bucket.h"
+#include "types.h"
+
+namespace aegis::core {
+
+enum class AggregateKind {
+  kCount,
+  kSum,
+  kMin,
+  kMax,
+  kAvg,
+  kFirst,
+  kLast,
+  kMedian,
+  kQuantile,
+  kStddev,
+  kVariance,
+  kDelta,
+  kRate,
+  kIncrease,
+};
+
+// An aggregate function as named in aegis.aggregate's `fn` argument.
+struct AggregateFn {
+  AggregateKind kind = AggregateKind::kCount;
+  double quantile = 0.5;  // kQuantile's q; kMedian uses 0.5
+
+  // True when a BlockSummary (count, min, max, sum, first, last) answers it:
+  // count, sum, min, max, avg, first, last, delta.
+  bool UsesSummaries() const;
+  // True when the state keeps every value (median, quantile): its memory grows
+  // with the points and no summary can answer it.
+  bool NeedsValues() const;
+};
+
+// Parses "count", "sum", "min", "max", "avg", "first", "last", "median",
+// "stddev", "variance", "delta", "rate", "increase" or "quantile(q)" (lower
+// case exactly; whitespace allowed around the name and inside the
+// parentheses). Unknown name -> Error(InvalidParameter, "unknown aggregate
+// function \"x\"", detail listing the valid names); quantile outside [0, 1],
+// not a number or malformed -> Error(InvalidParameter).
+AggregateFn ParseAggregateFn(std::string_view text);
+
+enum class FillMode { kNone, kNull, kPrevious, kLinear, kValue };
+
+// How aegis.aggregate fills buckets that have no points.
+struct Fill {
+  FillMode mode = FillMode::kNone;
+  double value = 0;  // kValue
+};
+
+// Parses "none", "null", "previous", "linear" or a float8 number as
+// PostgreSQL's float8in reads it ("0", "-1.5", "1e3", "NaN", "Infinity");
+// anything else -> Error(InvalidParameter).
+Fill ParseFill(std::string_view text);
+
+// Partial state of one aggregate over one bucket of one group. Fold in points
+// and summaries of each series in time order; merge states with Combine.
+class AggregateState {
+ public:
+  // Folds points of one series, ts strictly ascending and later than any
+  // point of that series already in this state. `series` identifies the
+  // counter for rate/increase (any value unique per series).
+  void AddPoints(const AggregateFn& fn, uint64_t series, const Timestamp* ts, const double* values, size_t n);
+  // Folds a block summary of one series (fn.UsesSummaries() must be true).
+  void AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary);
+  // Merges another state of the same fn: states of different series, or of
+  // the same series over time ranges that do not overlap (rate/increase then
+  // joins the two runs, counting the step between them).
+  void Combine(const AggregateFn& fn, const AggregateState& other);
+  // The aggregate's value; nullopt is SQL NULL (no points, or rate/increase
+  // without any series having two points).
+  std::optional<double> Final(const AggregateFn& fn) const;
+  // Points folded in so far.
+  uint64_t count() const { return count_; }
+
+ private:
+  // One series' points inside the state, in time order (rate/increase).
+  struct CounterRun {
+    uint64_t series = 0;
+    uint64_t points = 0;
+    Timestamp first_ts = 0;
+    Timestamp last_ts = 0;
+    double first = 0;
+    double last = 0;
+    double resets = 0;  // sum of the values just before each reset
+  };
+
+  void AddMoments(const double* values, size_t n);
+  void AddCounterPoints(uint64_t series, const Timestamp* ts, const double* values, size_t n);
+  void CloseRun();
+  static void JoinRuns(CounterRun& earlier, const CounterRun& later);
+
+  uint64_t count_ = 0;
+  double sum_ = 0;  // kSum: running float8 sum; kAvg/kStddev/kVariance: Sx
+  double sxx_ = 0;  // Youngs-Cramer sum of squared deviations
+  double min_ = 0;
+  double max_ = 0;
+  Timestamp first_ts_ = 0;
+  Timestamp last_ts_ = 0;
+  double first_ = 0;
+  double last_ = 0;
+  CounterRun run_;               // the series whose points are still arriving
+  double increase_total_ = 0;    // closed runs with at least two points
+  double rate_total_ = 0;
+  uint64_t counted_series_ = 0;
+  // Median/quantile: every value; Final reorders it (nth_element) in place.
+  mutable std::vector<double> values_;
+};
+
+// One output row of BucketAggregator::Finish.
+struct BucketValue {
+  Timestamp bucket;
+  double value;
+  bool is_null;
+};
+
+// Aggregates the points of one group (one or more series) into buckets.
+class BucketAggregator {
+ public:
+  // Most buckets Finish produces with a fill other than none.
+  static constexpr size_t kMaxFilledBuckets = 10000000;
+
+  // bucketer nullopt: one bucket [since, until) stamped `since`; otherwise a
+  // point's bucket is bucketer->BucketStart(ts). Only since <= ts < until count.
+  BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> bucketer, Timestamp since, Timestamp until);
+
+  // Starts the next series of the group: later points and summaries belong to
+  // it (rate/increase count per series). Without it everything is one series.
+  void BeginSeries();
+  // Adds points of the current series, ts strictly ascending and after its
+  // earlier points. Walks the buckets: one bucket boundary per bucket.
+  void AddSeriesPoints(const Timestamp* ts, const double* values, size_t n);
+  // Folds the summary in and returns true when fn can use summaries and
+  // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
+  // returns false and the caller decodes the block and calls AddSeriesPoints.
+  bool TryAddBlockSummary(const BlockSummary& summary);
+
+  // Buckets in ascending order. kNone: only buckets with points. Other fills:
+  // every bucket from BucketStart(since) up to the last one starting before
+  // until (Error(InvalidParameter) unless since and until are finite;
+  // Error(LimitExceeded) past kMaxFilledBuckets). Empty buckets take NULL,
+  // the fill value, the closest earlier non-NULL value (previous) or the
+  // straight line between the closest non-NULL buckets on both sides, by
+  // bucket start time (linear; NULL at the edges).
+  std::vector<BucketValue> Finish(const Fill& fill) const;
+
+  // Buckets holding at least one point.
+  size_t bucket_count() const { return buckets_.size(); }
+
+ private:
+  AggregateState& StateAt(Timestamp bucket);
+  std::vector<Timestamp> AllBucketStarts() const;
+
+  AggregateFn fn_;
+  std::optional<TimeBucketer> bucketer_;
+  Timestamp since_;
+  Timestamp until_;
+  uint64_t series_ = 0;
+  std::map<Timestamp, AggregateState> buckets_;
+};
+
+}  // namespace aegis::core

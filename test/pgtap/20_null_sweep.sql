@@ -1,0 +1,59 @@
+-- pgTAP: passes NULL to every argument of every function in schema aegis in
+-- turn (the other arguments valid), and expects success or a documented
+-- SQLSTATE; never a crash, never an undocumented error.
+BEGIN;
+
+CREATE TEMP TABLE sweep_calls (fn regprocedure, position int, call text);
+
+-- A valid sample value for an argument, by name and type.
+CREATE FUNCTION pg_temp.sample(arg_name text, arg_type regtype) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE
+    WHEN arg_type = 'text'::regtype THEN quote_literal(CASE arg_name
+         WHEN 'selector' THEN 'sweep{host="a"}' WHEN 'kind' THEN 'gauge' WHEN 'fn' THEN 'avg'
+         WHEN 'fill' THEN 'none' WHEN 'timezone' THEN 'Europe/Berlin' WHEN 'key' THEN 'host'
+         ELSE 'sweep' END) || '::text'
+    WHEN arg_type = 'jsonb'::regtype THEN '''{"host": "a"}''::jsonb'
+    WHEN arg_type = 'timestamptz'::regtype THEN
+         CASE arg_name WHEN 'until' THEN '''2024-01-02''::timestamptz' ELSE '''2024-01-01''::timestamptz' END
+    WHEN arg_type = 'timestamptz[]'::regtype THEN 'ARRAY[''2024-01-01 00:00:01'']::timestamptz[]'
+    WHEN arg_type = 'float8'::regtype THEN '1.5::float8'
+    WHEN arg_type = 'float8[]'::regtype THEN 'ARRAY[1.5]::float8[]'
+    WHEN arg_type = 'interval'::regtype THEN '''1 hour''::interval'
+    WHEN arg_type = 'bigint'::regtype THEN '1::bigint'
+    WHEN arg_type = 'text[]'::regtype THEN '''{host}''::text[]'
+    ELSE NULL END
+$$;
+
+INSERT INTO sweep_calls
+SELECT p.oid::regprocedure, i,
+       format('SELECT count(*) FROM %s(%s)', p.oid::regproc,
+              (SELECT string_agg(CASE WHEN j = i THEN 'NULL::' || format_type(t, NULL)
+                                      ELSE pg_temp.sample(p.proargnames[j], t) END, ', ' ORDER BY j)
+                 FROM unnest(p.proargtypes::regtype[]) WITH ORDINALITY a(t, j)))
+  FROM pg_proc p, generate_series(1, p.pronargs) i
+ WHERE p.pronamespace = 'aegis'::regnamespace AND p.prokind = 'f' AND p.proname NOT LIKE '\_%'
+   AND p.prorettype <> 'trigger'::regtype;
+-- The aggregates, with a NULL in each column.
+INSERT INTO sweep_calls VALUES
+  ('aegis.first(float8, timestamptz)'::regprocedure, 1, 'SELECT aegis.first(v, t) FROM (VALUES (NULL::float8, now())) x(v, t)'),
+  ('aegis.first(float8, timestamptz)'::regprocedure, 2, 'SELECT aegis.first(v, t) FROM (VALUES (1.0::float8, NULL::timestamptz)) x(v, t)'),
+  ('aegis.last(float8, timestamptz)'::regprocedure, 1, 'SELECT aegis.last(v, t) FROM (VALUES (NULL::float8, now())) x(v, t)'),
+  ('aegis.last(float8, timestamptz)'::regprocedure, 2, 'SELECT aegis.last(v, t) FROM (VALUES (1.0::float8, NULL::timestamptz)) x(v, t)');
+
+-- Runs one call; 'ok' or its SQLSTATE and message.
+CREATE FUNCTION pg_temp.outcome(call text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE call;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+
+SELECT plan((SELECT count(*)::int + 1 FROM sweep_calls));
+SELECT ok((SELECT count(*) FROM sweep_calls) >= 30, 'the sweep covers every argument of every function');
+SELECT ok(o = 'ok' OR left(o, 5) IN ('22004', '22023', '0A000'),
+          format('NULL as argument %s of %s: %s', position, fn, o))
+  FROM (SELECT fn, position, pg_temp.outcome(call) AS o FROM sweep_calls ORDER BY fn::text, position) r;
+
+SELECT * FROM finish();
+ROLLBACK;
