@@ -1,0 +1,78 @@
+-- aegis.aggregate and the first/last aggregates (API.md section 5).
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+-- Two hosts in two regions, one point a minute for 3 hours; h1 compressed,
+-- h2 recent, h3 half and half.
+SELECT count(aegis.write('cpu', jsonb_build_object('host', 'h' || h, 'region', CASE WHEN h = 1 THEN 'eu' ELSE 'us' END),
+                         '2024-01-01'::timestamptz + i * interval '1 minute', h * 100 + i % 60))
+  FROM generate_series(1, 3) h, generate_series(0, 179) i
+ WHERE h <> 2;
+SELECT aegis.compress('0');
+SELECT count(aegis.write('cpu', jsonb_build_object('host', 'h' || h, 'region', 'us'),
+                         '2024-01-01'::timestamptz + i * interval '1 minute', h * 100 + i % 60))
+  FROM generate_series(2, 3) h, generate_series(0, 179) i
+ WHERE h = 2 OR i >= 90;
+
+-- Each function, per series, hourly, on a window not aligned to buckets.
+SELECT fn, bucket, tags ->> 'host' AS host, value
+  FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'avg', 'first', 'last', 'delta', 'median', 'quantile(0.25)',
+                    'stddev', 'variance']) fn,
+       aegis.aggregate('cpu{host=~"h[12]"}', fn, '2024-01-01 00:30', '2024-01-01 02:10', '1 hour')
+ ORDER BY fn, host, bucket;
+-- step NULL: one bucket spanning [since, until), stamped since.
+SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01 00:30', '2024-01-01 02:10');
+-- group_by: all series as one group, or by tag values.
+SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'max', '2024-01-01', '2024-01-02', '1 hour', '{}');
+SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '2024-01-02', '90 minutes', '{region}');
+SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2024-01-02', NULL, '{region,host,nope}');
+-- Block summaries answer blocks that lie inside one bucket: the same values.
+SELECT a.bucket, a.value = b.value AS same
+  FROM aegis.aggregate('cpu{host="h1"}', 'sum', '2024-01-01', '2024-01-02', '1 day') a,
+       (SELECT sum(value) AS value FROM aegis.read('cpu{host="h1"}')) b;
+-- fill: null, previous, linear, a number.
+SELECT aegis.write('sparse', '{}', ts, v)
+  FROM (VALUES ('2024-01-01 00:10+00'::timestamptz, 1.0), ('2024-01-01 03:20+00', 4.0)) p(ts, v);
+SELECT f, bucket, value FROM unnest(ARRAY['none', 'null', 'previous', 'linear', '-1']) f,
+       aegis.aggregate('sparse', 'max', '2024-01-01', '2024-01-01 05:00', '1 hour', NULL, f)
+ ORDER BY f, bucket;
+-- Months.
+SELECT bucket, value FROM aegis.aggregate('cpu{host="h1"}', 'count', '2023-11-15', '2024-03-01', '1 month', NULL, '0');
+
+-- Errors.
+SELECT * FROM aegis.aggregate('cpu', 'mean', '2024-01-01', '2024-01-02');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'quantile(1.5)', '2024-01-01', '2024-01-02');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '2024-01-02', '1 hour', NULL, 'zero');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'avg', '-infinity', '2024-01-02', '1 hour', NULL, 'null');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '2024-01-02', '0 hours');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'avg', NULL, '2024-01-02');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '2024-01-02', '1 hour', ARRAY['host', NULL]);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- The first/last SQL aggregates, with any GROUP BY.
+SELECT tags ->> 'host' AS host, aegis.first(value, ts), aegis.last(value, ts), min(ts), max(ts)
+  FROM aegis.read('cpu') GROUP BY 1 ORDER BY 1;
+SELECT aegis.time_bucket('1 hour', ts) AS hour, aegis.first(value, ts), aegis.last(value, ts)
+  FROM aegis.read('cpu{host="h1"}') GROUP BY 1 ORDER BY 1;
+SELECT aegis.first(v, t), aegis.last(v, t)
+  FROM (VALUES (1.0::float8, NULL::timestamptz), (NULL, '2024-01-01'), (3, '2024-01-02')) x(v, t);
+SELECT aegis.first(v, t) IS NULL AS empty_is_null FROM (SELECT 1.0::float8, now() WHERE false) x(v, t);
+-- Parallel plans combine partial states.
+CREATE TABLE par AS SELECT i % 7 AS g, '2024-01-01'::timestamptz + i * interval '1 s' AS t, i::float8 AS v
+  FROM generate_series(1, 200000) i;
+ANALYZE par;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT g, aegis.first(v, t), aegis.last(v, t) FROM par GROUP BY g;
+SELECT g, aegis.first(v, t), aegis.last(v, t) FROM par GROUP BY g ORDER BY g;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
