@@ -42,13 +42,17 @@ endif
 # C++17, warning-free. PostgreSQL's headers are included as system headers so
 # their own constructs do not trip -Wextra under C++.
 override CPPFLAGS := -Isrc $(patsubst -I%,-isystem %,$(CPPFLAGS))
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -fno-omit-frame-pointer
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -fno-omit-frame-pointer -MMD -MP
 ifneq (,$(findstring clang,$(CXX)))
   # PGXS passes g++-only warning flags; clang gets its own set.
   override CXXFLAGS := -O2 -g -fno-strict-aliasing -fwrapv $(PG_CXXFLAGS)
 else
   override CXXFLAGS := $(CXXFLAGS) $(PG_CXXFLAGS)
 endif
+
+# Header dependencies written by -MMD beside each object.
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	cat $^ > $@

@@ -10,8 +10,11 @@ start() {
     as_owner "$PGBIN/initdb" -D "$AEGIS_CLUSTER_DIR/data" -U postgres --auth=trust -E UTF8 \
       --locale=C.UTF-8 >"$AEGIS_CLUSTER_DIR/initdb.log" 2>&1 ||
       { cat "$AEGIS_CLUSTER_DIR/initdb.log"; exit 1; }
-    cat >>"$AEGIS_CLUSTER_DIR/data/postgresql.conf" <<CONF
-# aegis_timeseries private development cluster
+    echo "include_if_exists = 'aegis.conf'" >>"$AEGIS_CLUSTER_DIR/data/postgresql.conf"
+  fi
+  # Rewritten at every start, so a changed setting reaches existing clusters.
+  cat >"$AEGIS_CLUSTER_DIR/data/aegis.conf" <<CONF
+# aegis_timeseries private development cluster (written by scripts/cluster.sh)
 port = $AEGIS_PORT
 listen_addresses = ''
 unix_socket_directories = '$AEGIS_CLUSTER_DIR'
@@ -19,13 +22,14 @@ shared_buffers = 512MB
 work_mem = 64MB
 maintenance_work_mem = 256MB
 max_wal_size = 4GB
+# A development cluster: no fsync (an OS crash may corrupt it, a server crash
+# may not: commits stay synchronous, so no acknowledged write is ever lost).
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 timezone = 'UTC'
 log_min_messages = warning
 CONF
-  fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR/data/aegis.conf"
   if as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status >/dev/null 2>&1; then
     return 0
   fi

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <utility>
@@ -437,9 +439,103 @@ BucketAggregator::BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> b
                                    Timestamp until)
     : fn_(fn), bucketer_(std::move(bucketer)), since_(since), until_(until) {}
 
-void BucketAggregator::BeginSeries() { ++series_; }
+void BucketAggregator::BeginSeries() {
+  MergeNewBuckets();
+  cursor_valid_ = false;
+  ++series_;
+}
 
-AggregateState& BucketAggregator::StateAt(Timestamp bucket) { return buckets_[bucket]; }
+// The state of `bucket` for the current series. Buckets of one series rise
+// with time, so the cursor only moves forward; a bucket below the previous
+// one (an irregular bucketer, or series fed without BeginSeries) takes the
+// slower out-of-order path.
+AggregateState& BucketAggregator::StateAt(Timestamp bucket) {
+  if (!new_keys_.empty() && new_keys_.back() == bucket) return new_states_.back();
+  if (!cursor_valid_) {
+    cursor_ = static_cast<size_t>(std::lower_bound(keys_.begin(), keys_.end(), bucket) - keys_.begin());
+    cursor_valid_ = true;
+  } else if (bucket < last_bucket_) {
+    return StateAtOutOfOrder(bucket);
+  } else if (cursor_ + 8 < keys_.size() && keys_[cursor_ + 8] < bucket) {
+    // A long jump: search instead of stepping.
+    cursor_ = static_cast<size_t>(std::lower_bound(keys_.begin() + cursor_ + 8, keys_.end(), bucket) - keys_.begin());
+  } else {
+    while (cursor_ < keys_.size() && keys_[cursor_] < bucket) ++cursor_;
+  }
+  last_bucket_ = bucket;
+  if (cursor_ < keys_.size() && keys_[cursor_] == bucket) return states_[cursor_];
+  new_keys_.push_back(bucket);
+  new_states_.emplace_back();
+  return new_states_.back();
+}
+
+// StateAt for a bucket below the current series' previous one.
+AggregateState& BucketAggregator::StateAtOutOfOrder(Timestamp bucket) {
+  MergeNewBuckets();
+  const auto it = std::lower_bound(keys_.begin(), keys_.end(), bucket);
+  const size_t position = static_cast<size_t>(it - keys_.begin());
+  if (it == keys_.end() || *it != bucket) {
+    keys_.insert(it, bucket);
+    states_.insert(states_.begin() + static_cast<std::ptrdiff_t>(position), AggregateState{});
+  }
+  cursor_ = position;
+  cursor_valid_ = true;
+  last_bucket_ = bucket;
+  return states_[position];
+}
+
+// Merges the buckets first reached by the current series into keys_/states_.
+void BucketAggregator::MergeNewBuckets() {
+  if (new_keys_.empty()) return;
+  if (keys_.empty()) {
+    keys_.swap(new_keys_);
+    states_.swap(new_states_);
+  } else if (new_keys_.front() > keys_.back()) {
+    keys_.insert(keys_.end(), new_keys_.begin(), new_keys_.end());
+    states_.insert(states_.end(), std::make_move_iterator(new_states_.begin()),
+                   std::make_move_iterator(new_states_.end()));
+  } else {
+    std::vector<Timestamp> keys;
+    std::vector<AggregateState> states;
+    keys.reserve(keys_.size() + new_keys_.size());
+    states.reserve(keys_.size() + new_keys_.size());
+    size_t a = 0;
+    size_t b = 0;
+    while (a < keys_.size() || b < new_keys_.size()) {
+      if (b == new_keys_.size() || (a < keys_.size() && keys_[a] < new_keys_[b])) {
+        keys.push_back(keys_[a]);
+        states.push_back(std::move(states_[a++]));
+      } else {
+        keys.push_back(new_keys_[b]);
+        states.push_back(std::move(new_states_[b++]));
+      }
+    }
+    keys_.swap(keys);
+    states_.swap(states);
+  }
+  new_keys_.clear();
+  new_states_.clear();
+  cursor_valid_ = false;
+}
+
+// All buckets with points in ascending order, including the current series'
+// not yet merged new ones.
+std::vector<std::pair<Timestamp, const AggregateState*>> BucketAggregator::SortedBuckets() const {
+  std::vector<std::pair<Timestamp, const AggregateState*>> out;
+  out.reserve(keys_.size() + new_keys_.size());
+  size_t a = 0;
+  size_t b = 0;
+  while (a < keys_.size() || b < new_keys_.size()) {
+    if (b == new_keys_.size() || (a < keys_.size() && keys_[a] < new_keys_[b])) {
+      out.emplace_back(keys_[a], &states_[a]);
+      ++a;
+    } else {
+      out.emplace_back(new_keys_[b], &new_states_[b]);
+      ++b;
+    }
+  }
+  return out;
+}
 
 void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values, size_t n) {
   const size_t begin = static_cast<size_t>(std::lower_bound(ts, ts + n, since_) - ts);
@@ -452,6 +548,14 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
   }
 
   if (bucketer_->IsRegular()) {
+    if (!bucketer_->IsMonthly()) {
+      // Room for the buckets these points can reach, so the state vector
+      // grows once instead of by repeated doubling.
+      const Int128 reachable = (static_cast<Int128>(ts[end - 1]) - ts[begin]) / bucketer_->PeriodMicros() + 1;
+      const size_t estimate = static_cast<size_t>(std::min<Int128>(reachable, end - begin));
+      new_keys_.reserve(new_keys_.size() + estimate);
+      new_states_.reserve(new_states_.size() + estimate);
+    }
     // One BucketStart and one NextBucketStart per bucket; points are only
     // compared against the boundary.
     size_t i = begin;
@@ -522,10 +626,11 @@ std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
 
 std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
   std::vector<BucketValue> out;
+  const std::vector<std::pair<Timestamp, const AggregateState*>> buckets = SortedBuckets();
   if (fill.mode == FillMode::kNone) {
-    out.reserve(buckets_.size());
-    for (const auto& [bucket, state] : buckets_) {
-      const std::optional<double> value = state.Final(fn_);
+    out.reserve(buckets.size());
+    for (const auto& [bucket, state] : buckets) {
+      const std::optional<double> value = state->Final(fn_);
       out.push_back(BucketValue{bucket, value.value_or(0.0), !value.has_value()});
     }
     return out;
@@ -541,12 +646,14 @@ std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
   // bucketing the latter are a subset of the former).
   const std::vector<Timestamp> starts = AllBucketStarts();
   std::vector<bool> has_points;
-  auto data = buckets_.begin();
+  out.reserve(starts.size());
+  has_points.reserve(starts.size());
+  auto data = buckets.begin();
   size_t s = 0;
-  while (s < starts.size() || data != buckets_.end()) {
-    if (data != buckets_.end() && (s == starts.size() || data->first <= starts[s])) {
+  while (s < starts.size() || data != buckets.end()) {
+    if (data != buckets.end() && (s == starts.size() || data->first <= starts[s])) {
       if (s < starts.size() && starts[s] == data->first) ++s;
-      const std::optional<double> value = data->second.Final(fn_);
+      const std::optional<double> value = data->second->Final(fn_);
       out.push_back(BucketValue{data->first, value.value_or(0.0), !value.has_value()});
       has_points.push_back(true);
       ++data;

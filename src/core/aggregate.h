@@ -32,9 +32,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "time_bucket.h"
@@ -185,10 +185,13 @@ class BucketAggregator {
   std::vector<BucketValue> Finish(const Fill& fill) const;
 
   // Buckets holding at least one point.
-  size_t bucket_count() const { return buckets_.size(); }
+  size_t bucket_count() const { return keys_.size() + new_keys_.size(); }
 
  private:
   AggregateState& StateAt(Timestamp bucket);
+  AggregateState& StateAtOutOfOrder(Timestamp bucket);
+  void MergeNewBuckets();
+  std::vector<std::pair<Timestamp, const AggregateState*>> SortedBuckets() const;
   std::vector<Timestamp> AllBucketStarts() const;
 
   AggregateFn fn_;
@@ -196,7 +199,17 @@ class BucketAggregator {
   Timestamp since_;
   Timestamp until_;
   uint64_t series_ = 0;
-  std::map<Timestamp, AggregateState> buckets_;
+  // Buckets with points, ascending: states_[i] belongs to keys_[i]. A series
+  // walks them with cursor_ (its buckets rise with time); buckets it is the
+  // first to reach go to new_keys_/new_states_, also ascending, and are merged
+  // in when the next series begins.
+  std::vector<Timestamp> keys_;
+  std::vector<AggregateState> states_;
+  std::vector<Timestamp> new_keys_;
+  std::vector<AggregateState> new_states_;
+  size_t cursor_ = 0;
+  bool cursor_valid_ = false;
+  Timestamp last_bucket_ = 0;  // the current series' latest bucket
 };
 
 }  // namespace aegis::core

@@ -86,8 +86,10 @@ int64_t LockMetricAndCountSeries(Datum metric) {
   ExecutePlan(KeptPlan(&lock_metric_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", 1,
                        metric_type),
               metric_arg, nullptr, false, 0);
+  // Not read-only: the count needs a snapshot taken after the lock was
+  // granted, or it misses series that the previous holder committed.
   ExecutePlan(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1, metric_type),
-              metric_arg, nullptr, true, 0);
+              metric_arg, nullptr, false, 0);
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 

@@ -21,6 +21,11 @@ SPIPlanPtr take_recent_plan = nullptr;
 SPIPlanPtr upsert_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
+SPIPlanPtr lock_series_plan = nullptr;
+
+// First key of the advisory locks that serialise block rewrites of a series
+// (the second key is the series id): "AEGS".
+constexpr int32 kSeriesLockClass = 0x41454753;
 
 #define AEGIS_BLOCK_COLUMNS \
   "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
@@ -95,7 +100,7 @@ std::string TimestampText(core::Timestamp ts) {
   return text;
 }
 
-FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
+FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest) {
   FetchedBlocks fetched;
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -103,7 +108,7 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
                       " ORDER BY ts_min";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql, 3, types), values, nullptr, true, 0);
+    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql, 3, types), values, nullptr, !latest, 0);
   });
   fetched.table = SPI_tuptable;
   fetched.blocks.reserve(SPI_processed);
@@ -200,6 +205,15 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   const core::Timestamp hi = newer.ts.back();
   const int max_points = guc_block_max_points;
 
+  // One rewriter per series at a time: the lock is held to the end of the
+  // transaction, and everything below reads with a snapshot taken after it.
+  PgCall([&] {
+    static const Oid types[] = {INT4OID, INT4OID};
+    Datum values[] = {Int32GetDatum(kSeriesLockClass), Int32GetDatum(static_cast<int32>(series_id))};
+    ExecutePlan(KeptPlan(&lock_series_plan, "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", 2, types), values,
+                nullptr, false, 0);
+  });
+
   // The blocks newer overlaps, plus the block just before it when that one is
   // not full, so that appending in small steps still yields full blocks.
   std::vector<core::Timestamp> replaced;
@@ -209,7 +223,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
-    ExecutePlan(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, true, 1);
+    ExecutePlan(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, false, 1);
   });
   if (SPI_processed == 1) {
     BlockRef previous = BlockAt(0);
@@ -220,7 +234,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   }
   PgCall([] { SPI_freetuptable(SPI_tuptable); });
 
-  FetchedBlocks overlapping = FetchBlocks(series_id, lo, hi);
+  FetchedBlocks overlapping = FetchBlocks(series_id, lo, hi, true);
   for (const BlockRef& block : overlapping.blocks) {
     DecodeStoredBlock(series_id, block, &base);
     replaced.push_back(block.summary.ts_min);

@@ -27,7 +27,9 @@ struct FetchedBlocks {
 };
 
 // Blocks of the series that overlap [lo, hi] (both inclusive), in time order.
-FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
+// With latest, read with a fresh snapshot (after a lock) instead of the
+// statement's.
+FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest = false);
 
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);

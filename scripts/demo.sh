@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make demo: install what is missing, build, install, start the private
+# cluster, load sample data and show example queries with their results.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$AEGIS_ROOT"
+
+echo "== packages";  scripts/deps.sh
+echo "== build and install"; scripts/build.sh
+echo "== private PostgreSQL cluster in $AEGIS_CLUSTER_DIR (port $AEGIS_PORT)"; scripts/cluster.sh start
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_demo" -c "CREATE DATABASE aegis_demo"
+data="$AEGIS_ROOT/../shared/data/machine_temperature_system_failure.csv"
+echo "== loading sample data"
+psql -X -q -v ON_ERROR_STOP=1 -d aegis_demo >/dev/null <<SQL
+CREATE EXTENSION aegis_timeseries;
+SELECT aegis.create_metric('cpu_usage', 'gauge', 'percent', 'CPU busy time');
+-- Two days of CPU usage for four hosts, one point every 10 seconds.
+SELECT setseed(0.42);
+SELECT sum(aegis.write('cpu_usage', jsonb_build_object('host', 'web-' || h, 'region', CASE WHEN h <= 2 THEN 'eu' ELSE 'us' END),
+                       ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '10 s' FROM generate_series(0, 17279) i),
+                       ARRAY(SELECT round((50 + 30 * sin(i / 500.0 + h) + random() * 5)::numeric, 2)::float8
+                               FROM generate_series(0, 17279) i)))
+  FROM generate_series(1, 4) h;
+SQL
+if [ -r "$data" ]; then
+  psql -X -q -v ON_ERROR_STOP=1 -d aegis_demo >/dev/null <<SQL
+CREATE TEMP TABLE nab (ts timestamp, value float8);
+\copy nab FROM '$data' WITH (FORMAT csv, HEADER true)
+INSERT INTO aegis.points SELECT 'machine_temperature', '{"source": "NAB"}', ts AT TIME ZONE 'UTC', value FROM nab;
+SQL
+fi
+psql -X -q -d aegis_demo -c "SELECT aegis.compress('0') AS points_compressed" >/dev/null
+
+show() {  # title, SQL
+  printf '\n-- %s\n%s\n' "$1" "$2"
+  psql -X -d aegis_demo -c "$2"
+}
+echo
+echo "== example queries"
+show "Metrics, series and storage" "SELECT metric, series, points, blocks, bytes_per_point, oldest, newest FROM aegis.stats;"
+show "Series matching a Prometheus selector" "SELECT * FROM aegis.find_series('cpu_usage{region=\"eu\", host=~\"web-[12]\"}');"
+show "The newest point of each series" "SELECT tags->>'host' AS host, ts, value FROM aegis.latest('cpu_usage');"
+show "Hourly average per region, computed in the engine" \
+  "SELECT bucket, tags->>'region' AS region, round(value::numeric, 2) AS avg FROM aegis.aggregate('cpu_usage', 'avg', '2024-01-01 00:00', '2024-01-01 04:00', '1 hour', '{region}');"
+show "The same with plain SQL over aegis.read" \
+  "SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'region' AS region, round(avg(value)::numeric, 2) AS avg FROM aegis.read('cpu_usage', '2024-01-01 00:00', '2024-01-01 04:00') GROUP BY 1, 2 ORDER BY 2, 1;"
+show "Raw points" "SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:01');"
+show "Write a point (last write wins)" "SELECT aegis.write('cpu_usage', '{\"host\": \"web-1\", \"region\": \"eu\"}', '2024-01-01 00:00:10+00', 99.5); SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:00:30');"
+if [ -r "$data" ]; then
+  show "Daily maximum of the NAB machine temperature" \
+    "SELECT bucket::date AS day, round(value::numeric, 1) AS max_temp FROM aegis.aggregate('machine_temperature', 'max', '2014-02-01', '2014-02-08', '1 day');"
+fi
+
+cat <<EOF2
+
+== connect
+  psql -h $AEGIS_CLUSTER_DIR -p $AEGIS_PORT -U postgres aegis_demo
+  (or: eval "\$(scripts/cluster.sh env)"; psql aegis_demo)
+  stop the cluster with: scripts/cluster.sh stop
+EOF2
