@@ -17,11 +17,14 @@ that reads back to the same float64, so nothing is lost on the way in.
 Python 3 standard library only.
 """
 
+import array
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import random
+import statistics
 import struct
 
 DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -150,39 +153,74 @@ def tsbs_tags(rng, host):
     }
 
 
-def _tsbs(out_dir, scale):
-    hosts, per_series = SCALES[scale]
-    ds = Dataset("tsbs_cpu", "generated",
-                 "%d hosts x %d metrics x %d points, 10 s, random walk" % (hosts, len(TSBS_METRICS), per_series))
-    rng = random.Random(TSBS_SEED)
+# Random-walk steps: N(0, 1) by inverse CDF over 65,536 equal-probability
+# quantiles, in hundredths (the values are rounded to 2 decimals anyway). Two
+# random bytes per step keep the generator fast in pure Python.
+_STEPS = None
+_VALUE_TEXT = ["%d.%02d" % divmod(c, 100) for c in range(10001)]  # hundredths -> text
+
+
+def _step_table():
+    global _STEPS
+    if _STEPS is None:
+        nd = statistics.NormalDist()
+        _STEPS = [round(100.0 * nd.inv_cdf((i + 0.5) / 65536.0)) for i in range(65536)]
+    return _STEPS
+
+
+def _clamp_step(c, s):
+    c += s
+    return 0 if c < 0 else (10000 if c > 10000 else c)
+
+
+def _tsbs_host(args):
+    """One host's 10 series: (tags, text of its points) for series ids first_sid.. in metric order."""
+    host, per_series, first_sid = args
+    rng = random.Random(TSBS_SEED * 1000 + host)  # per host: same data whatever the worker split
+    tags = tsbs_tags(rng, host)
+    steps = _step_table()
     ts = [_ts_text(TSBS_START + dt.timedelta(seconds=TSBS_STEP_S * i)) for i in range(per_series)]
-    gauss = rng.gauss
-    row = 1
-    with open(os.path.join(out_dir, ds.name + ".points.csv"), "w", newline="") as pf, \
-            open(os.path.join(out_dir, ds.name + ".series.csv"), "w", newline="") as sf:
-        sw = csv.writer(sf)
-        sid = 0
-        for host in range(hosts):
-            tags = tsbs_tags(rng, host)
-            for metric in TSBS_METRICS:
-                sid += 1
-                sw.writerow([sid, metric, json.dumps(tags, sort_keys=True), row, per_series])
-                v = round(rng.uniform(0.0, 100.0), 2)
-                lines = []
-                prefix = "%d," % sid
-                for t in ts:
-                    v += gauss(0.0, 1.0)
-                    v = 0.0 if v < 0.0 else (100.0 if v > 100.0 else round(v, 2))
-                    lines.append(prefix + t + "," + repr(v) + "\n")
-                pf.write("".join(lines))
-                row += per_series
-        ds.series = sid
-        ds.points = sid * per_series
+    parts = []
+    for k in range(len(TSBS_METRICS)):
+        idx = array.array("H")
+        idx.frombytes(rng.randbytes(2 * per_series))
+        start = rng.randrange(10001)
+        walk = itertools.accumulate((steps[i] for i in idx), _clamp_step, initial=start)
+        next(walk)  # the start value itself is not a point
+        prefix = "%d," % (first_sid + k)
+        parts.append("".join([prefix + t + "," + _VALUE_TEXT[c] + "\n" for t, c in zip(ts, walk)]))
+    return tags, "".join(parts)
+
+
+def tsbs_dataset(scale):
+    """The generated data set's description (its files come from write_tsbs)."""
+    hosts, per_series = SCALES[scale]
+    nm = len(TSBS_METRICS)
+    ds = Dataset("tsbs_cpu", "generated, TSBS cpu-only shape",
+                 "%d hosts x %d metrics x %d points, every 10 s" % (hosts, nm, per_series))
+    ds.series = hosts * nm
+    ds.points = hosts * nm * per_series
     return ds
 
 
-def prepare(out_dir, scale):
-    """Writes every data set's CSV files into out_dir; returns the Dataset list, in benchmark order."""
+def write_tsbs(out_dir, scale):
+    """Writes tsbs_cpu.points.csv and tsbs_cpu.series.csv (deterministic: same bytes on every run)."""
+    hosts, per_series = SCALES[scale]
+    nm = len(TSBS_METRICS)
+    with open(os.path.join(out_dir, "tsbs_cpu.points.csv"), "w", newline="") as pf, \
+            open(os.path.join(out_dir, "tsbs_cpu.series.csv"), "w", newline="") as sf:
+        sw = csv.writer(sf)
+        for host in range(hosts):
+            first_sid = host * nm + 1
+            tags, text = _tsbs_host((host, per_series, first_sid))
+            for k, metric in enumerate(TSBS_METRICS):
+                sid = first_sid + k
+                sw.writerow([sid, metric, json.dumps(tags, sort_keys=True), (sid - 1) * per_series + 1, per_series])
+            pf.write(text)
+
+
+def real_datasets(out_dir):
+    """Writes the six files of ../shared/data as CSV; returns their Dataset list, in benchmark order."""
     return [
         _nab(out_dir, "machine_temperature", "machine_temperature_system_failure.csv",
              "NAB, 5 min, ~8 decimals"),
@@ -192,7 +230,6 @@ def prepare(out_dir, scale):
         _etth1(out_dir),
         _bin(out_dir, "city_temperature", "city_temperature_f_tw.bin", "ALP, 1 decimal, 10 s synthetic ts"),
         _bin(out_dir, "nyc29", "nyc29_tw.bin", "ALP, full-precision doubles, 10 s synthetic ts"),
-        _tsbs(out_dir, scale),
     ]
 
 
@@ -200,6 +237,7 @@ if __name__ == "__main__":
     import sys
     import time
     t0 = time.monotonic()
-    for d in prepare(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "small"):
+    for d in real_datasets(sys.argv[1]) + [tsbs_dataset(sys.argv[2] if len(sys.argv) > 2 else "small")]:
         print(d.name, d.series, d.points, d.duplicates)
+    write_tsbs(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "small")
     print("%.1f s" % (time.monotonic() - t0))
