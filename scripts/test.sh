@@ -17,10 +17,19 @@ count() {  # tier passed failed
   failed=$((failed + $3))
 }
 
-echo "== set-up: packages, build, install, cluster"
-scripts/deps.sh || exit 1
-scripts/build.sh || exit 1
-scripts/cluster.sh start || exit 1
+echo "== set-up: packages, build (g++ -Werror), install, cluster"
+if ! scripts/deps.sh || ! scripts/build.sh || ! scripts/cluster.sh start; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== tier 0: warning-free under clang too"
+if scripts/check-clang.sh >"$logdir/clang.log" 2>&1; then
+  count clang 1 0
+else
+  head -n 40 "$logdir/clang.log"
+  count clang 0 1
+fi
 
 echo "== tier 1: C++ unit tests (GoogleTest, ASan+UBSan)"
 scripts/unit.sh >"$logdir/unit.log" 2>&1

@@ -405,6 +405,10 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
       // percentile_cont: rows floor(q * (n - 1)) and ceil(q * (n - 1)) of the
       // values in float8 order, interpolated as lo + frac * (hi - lo).
       const double q = fn.kind == AggregateKind::kMedian ? 0.5 : fn.quantile;
+      if (!(q >= 0.0 && q <= 1.0))
+        throw Error(ErrorCategory::NumericOutOfRange,
+                    "percentile value " + std::to_string(q) + " is not between 0 and 1");
+      if (values_.empty()) return std::nullopt;
       const double position = q * static_cast<double>(values_.size() - 1);
       const size_t first_row = static_cast<size_t>(std::floor(position));
       const size_t second_row = static_cast<size_t>(std::ceil(position));

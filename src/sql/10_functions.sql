@@ -7,6 +7,7 @@
 CREATE FUNCTION aegis.create_metric(name text, kind text DEFAULT 'gauge', unit text DEFAULT NULL,
                                     description text DEFAULT NULL)
     RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_create_metric';
 COMMENT ON FUNCTION aegis.create_metric(text, text, text, text) IS
   'Registers a metric (kind gauge, counter, histogram or summary); an existing name is an error (42710).';
@@ -50,12 +51,14 @@ COMMENT ON VIEW aegis.metrics IS
 CREATE FUNCTION aegis.find_series(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb)
     LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_find_series';
 COMMENT ON FUNCTION aegis.find_series(text) IS
   'The series a Prometheus-style selector matches, e.g. cpu{host=~"web-.*"}, ordered by series_id.';
 
 CREATE FUNCTION aegis.explain_selector(selector text) RETURNS SETOF text
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 10
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_explain_selector';
 COMMENT ON FUNCTION aegis.explain_selector(text) IS
   'EXPLAIN (COSTS OFF) of the catalog query a selector runs: shows the indexes it uses.';
@@ -92,12 +95,14 @@ COMMENT ON FUNCTION aegis.tag_values(text, text) IS
 
 CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz, value double precision)
     RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_write_point';
 COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) IS
   'Writes one point; an existing point at the same series and ts is replaced (last write wins).';
 
 CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz[], value double precision[])
     RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_write_batch';
 COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
   'Writes a batch of points of one series (arrays of equal length); returns the number of points given. '
@@ -105,6 +110,7 @@ COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) 
 
 CREATE FUNCTION aegis.write_now(metric text, tags jsonb, value double precision)
     RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_write_now';
 COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
   'Writes one point stamped with the transaction''s now().';
@@ -117,6 +123,7 @@ CREATE FUNCTION aegis.read(selector text, since timestamptz DEFAULT '-infinity',
                            until timestamptz DEFAULT 'infinity')
     RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
     LANGUAGE c STABLE PARALLEL UNSAFE ROWS 10000
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_read';
 COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
   'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
@@ -124,6 +131,7 @@ COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
 CREATE FUNCTION aegis.latest(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
     LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_latest';
 COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
 
@@ -133,7 +141,8 @@ COMMENT ON VIEW aegis.points IS
   'Every point of every series. INSERT and COPY into it write points (last write wins).';
 
 CREATE FUNCTION aegis._points_insert() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_points_insert';
+    LANGUAGE c SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_points_insert';
 COMMENT ON FUNCTION aegis._points_insert() IS 'Trigger: writes a row inserted into aegis.points.';
 CREATE TRIGGER points_insert INSTEAD OF INSERT ON aegis.points
     FOR EACH ROW EXECUTE FUNCTION aegis._points_insert();
@@ -170,6 +179,7 @@ COMMENT ON AGGREGATE aegis.last(double precision, timestamptz) IS 'The value at 
 
 CREATE FUNCTION aegis.compress(older_than interval DEFAULT NULL) RETURNS bigint
     LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_compress';
 COMMENT ON FUNCTION aegis.compress(interval) IS
   'Packs recent points older than now() - older_than (default aegis.compress_after) into compressed blocks; '
@@ -244,6 +254,7 @@ CREATE FUNCTION aegis.aggregate(selector text, fn text, since timestamptz, until
                                 step interval DEFAULT NULL, group_by text[] DEFAULT NULL, fill text DEFAULT 'none')
     RETURNS TABLE (bucket timestamptz, tags jsonb, value double precision)
     LANGUAGE c STABLE PARALLEL UNSAFE ROWS 1000
+    SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_aggregate';
 COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interval, text[], text) IS
   'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, delta, '

@@ -497,6 +497,12 @@ TEST(AggregateTest, QuantileInterpolatesLikePercentileCont) {
   EXPECT_DOUBLE_EQ(q(0.75, {1, 2, 3, 4, 5, 6}), 4.75);  // 3.75 -> 4 + 0.75
 }
 
+TEST(AggregateTest, QuantileOutsideZeroToOneIsAnError) {
+  // A hand-built AggregateFn bypassing the parser: percentile_cont's error.
+  ExpectError([] { Aggregate(Fn(AggregateKind::kQuantile, 1.5), Seconds(2), {1, 2}); },
+              ErrorCategory::NumericOutOfRange, "percentile value 1.500000 is not between 0 and 1");
+}
+
 TEST(AggregateTest, QuantileSortsNaNLast) {
   const auto q = [](double quantile, std::vector<double> values) {
     return *Aggregate(Fn(AggregateKind::kQuantile, quantile), Seconds(values.size()), values);
@@ -831,7 +837,8 @@ TEST(AggregateTest, ParseFillValues) {
   EXPECT_EQ(ParseFill("-Infinity").value, -kInf);
   EXPECT_TRUE(std::isnan(ParseFill("NaN").value));
   for (const char* text : {"", "zero", "Null", "1.5x", "1e999", "--1", "previous value"}) {
-    ExpectError([&] { ParseFill(text); }, ErrorCategory::InvalidParameter, std::string("invalid fill \"") + text + "\"");
+    ExpectError([&] { ParseFill(text); }, ErrorCategory::InvalidParameter,
+                std::string("invalid fill \"") + text + "\"");
   }
 }
 
