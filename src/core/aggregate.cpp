@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <limits>
@@ -405,9 +406,11 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
       // percentile_cont: rows floor(q * (n - 1)) and ceil(q * (n - 1)) of the
       // values in float8 order, interpolated as lo + frac * (hi - lo).
       const double q = fn.kind == AggregateKind::kMedian ? 0.5 : fn.quantile;
-      if (!(q >= 0.0 && q <= 1.0))
-        throw Error(ErrorCategory::NumericOutOfRange,
-                    "percentile value " + std::to_string(q) + " is not between 0 and 1");
+      if (!(q >= 0.0 && q <= 1.0)) {
+        char text[64];
+        std::snprintf(text, sizeof text, "percentile value %g is not between 0 and 1", q);
+        throw Error(ErrorCategory::NumericOutOfRange, text);
+      }
       if (values_.empty()) return std::nullopt;
       const double position = q * static_cast<double>(values_.size() - 1);
       const size_t first_row = static_cast<size_t>(std::floor(position));

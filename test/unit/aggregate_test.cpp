@@ -500,7 +500,7 @@ TEST(AggregateTest, QuantileInterpolatesLikePercentileCont) {
 TEST(AggregateTest, QuantileOutsideZeroToOneIsAnError) {
   // A hand-built AggregateFn bypassing the parser: percentile_cont's error.
   ExpectError([] { Aggregate(Fn(AggregateKind::kQuantile, 1.5), Seconds(2), {1, 2}); },
-              ErrorCategory::NumericOutOfRange, "percentile value 1.500000 is not between 0 and 1");
+              ErrorCategory::NumericOutOfRange, "percentile value 1.5 is not between 0 and 1");
 }
 
 TEST(AggregateTest, QuantileSortsNaNLast) {
