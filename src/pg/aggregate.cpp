@@ -7,6 +7,7 @@
 #include "core/aggregate.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/interval.h"
 #include "pg/series_query.h"
@@ -16,18 +17,6 @@
 namespace aegis::pg {
 
 namespace {
-
-// Raises 22004 naming the argument when argument `index` is NULL.
-void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
-}
-
-// A text argument as a std::string.
-std::string TextArgument(FunctionCallInfo fcinfo, int index) {
-  text* t = PG_GETARG_TEXT_PP(index);
-  return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
 
 // Feeds recent[*next, end_index) to the aggregator and advances *next.
 void FeedRecent(core::BucketAggregator* aggregator, const core::SeriesPoints& recent, size_t* next, size_t end) {
@@ -98,17 +87,15 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     grouping.keys = PointerGetDatum(keys);
   }
   const Interval* step = PG_ARGISNULL(4) ? nullptr : PG_GETARG_INTERVAL_P(4);
-  std::string selector = aegis::pg::TextArgument(fcinfo, 0);
-  aegis::core::AggregateFn fn = aegis::core::ParseAggregateFn(aegis::pg::TextArgument(fcinfo, 1));
-  aegis::core::Fill fill = aegis::core::ParseFill(aegis::pg::TextArgument(fcinfo, 6));
+  std::string selector = aegis::pg::TextArgument(fcinfo, 0, "selector");
+  aegis::core::AggregateFn fn = aegis::core::ParseAggregateFn(aegis::pg::TextArgument(fcinfo, 1, "fn"));
+  aegis::core::Fill fill = aegis::core::ParseFill(aegis::pg::TextArgument(fcinfo, 6, "fill"));
   std::optional<aegis::core::TimeBucketer> bucketer;
   if (step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(step));
 
   InitMaterializedSRF(fcinfo, 0);
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  aegis::pg::PgCall([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-  });
+  aegis::pg::SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector, grouping);
   const bool per_series = grouping.mode == aegis::pg::SeriesGrouping::Mode::kPerSeries;
   size_t group_begin = 0;
@@ -130,6 +117,6 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     group_begin = group_end;
   }
   Release(&matched);
-  aegis::pg::PgCall([] { SPI_finish(); });
+  aegis::pg::SpiFinish();
   return static_cast<Datum>(0);
 }

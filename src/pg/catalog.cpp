@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/spi.h"
@@ -199,18 +200,12 @@ namespace {
 
 SPIPlanPtr create_metric_plan = nullptr;
 
-// NULL-checks argument `index` of a non-strict function, naming it.
-void RequireArgument(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
-}
-
 }  // namespace
 
 // aegis.create_metric(name, kind, unit, description): registers a metric.
 AEGIS_PG_FUNCTION(aegis_create_metric) {
-  RequireArgument(fcinfo, 0, "metric name");
-  RequireArgument(fcinfo, 1, "metric kind");
+  aegis::pg::RequireNotNull(fcinfo, 0, "metric name");
+  aegis::pg::RequireNotNull(fcinfo, 1, "metric kind");
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   char* kind_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
   aegis::core::ValidateMetricName(name);
@@ -219,7 +214,7 @@ AEGIS_PG_FUNCTION(aegis_create_metric) {
     static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
     Datum values[] = {CStringGetTextDatum(name), CStringGetTextDatum(kind), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3)};
     char nulls[] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', PG_ARGISNULL(3) ? 'n' : ' '};
-    SPI_connect();
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
     aegis::pg::ExecutePlan(aegis::pg::KeptPlan(&create_metric_plan,
                                                "INSERT INTO aegis.metric_catalog (name, kind, unit, description) "
                                                "VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",

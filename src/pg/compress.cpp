@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "core/series_points.h"
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/spi.h"
@@ -55,10 +56,8 @@ AEGIS_PG_FUNCTION(aegis_compress) {
   TimestampTz cutoff = DatumGetTimestampTz(DirectFunctionCall2(
       timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
       IntervalPGetDatum(older_than)));
-  aegis::pg::PgCall([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-  });
+  aegis::pg::SpiConnect();
   int64_t packed = aegis::pg::CompressBefore(cutoff);
-  aegis::pg::PgCall([] { SPI_finish(); });
+  aegis::pg::SpiFinish();
   PG_RETURN_INT64(packed);
 }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/series_points.h"
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
@@ -15,35 +16,10 @@ namespace {
 SPIPlanPtr newest_recent_plan = nullptr;
 SPIPlanPtr newest_block_plan = nullptr;
 
-// Raises 22004 naming the argument when argument `index` is NULL.
-void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
-}
-
 // Appends one row to the function's result tuplestore.
 void EmitRow(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
-}
-
-// Opens SPI for C++ code.
-void Connect() {
-  PgCall([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-  });
-}
-
-// Closes SPI on the success path.
-void Disconnect() {
-  PgCall([] { SPI_finish(); });
-}
-
-// The selector argument as a std::string.
-std::string SelectorArgument(FunctionCallInfo fcinfo, int index) {
-  RequireNotNull(fcinfo, index, "selector");
-  text* t = PG_GETARG_TEXT_PP(index);
-  return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 // The points of one series with since <= ts < until, blocks and recent rows
@@ -103,17 +79,17 @@ bool NewestPoint(int64_t series_id, core::Timestamp* ts, double* value) {
 
 }  // namespace aegis::pg
 
-using aegis::pg::Connect;
-using aegis::pg::Disconnect;
+using aegis::pg::SpiConnect;
+using aegis::pg::SpiFinish;
 using aegis::pg::EmitRow;
 using aegis::pg::RequireNotNull;
-using aegis::pg::SelectorArgument;
+using aegis::pg::TextArgument;
 
 // aegis.find_series(selector): the series a selector matches.
 AEGIS_PG_FUNCTION(aegis_find_series) {
-  std::string selector = SelectorArgument(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   InitMaterializedSRF(fcinfo, 0);
-  Connect();
+  SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   for (const aegis::pg::SeriesRow& row : matched.rows) {
     Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags};
@@ -121,19 +97,19 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
     EmitRow(fcinfo, values, nulls);
   }
   Release(&matched);
-  Disconnect();
+  SpiFinish();
   return static_cast<Datum>(0);
 }
 
 // aegis.read(selector, since, until): raw points ordered by series_id, ts.
 AEGIS_PG_FUNCTION(aegis_read) {
-  std::string selector = SelectorArgument(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "since");
   RequireNotNull(fcinfo, 2, "until");
   const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
   const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
   InitMaterializedSRF(fcinfo, 0);
-  Connect();
+  SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   if (since < until) {
     for (const aegis::pg::SeriesRow& row : matched.rows) {
@@ -149,15 +125,15 @@ AEGIS_PG_FUNCTION(aegis_read) {
     }
   }
   Release(&matched);
-  Disconnect();
+  SpiFinish();
   return static_cast<Datum>(0);
 }
 
 // aegis.latest(selector): the newest point of every matching series.
 AEGIS_PG_FUNCTION(aegis_latest) {
-  std::string selector = SelectorArgument(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   InitMaterializedSRF(fcinfo, 0);
-  Connect();
+  SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   for (const aegis::pg::SeriesRow& row : matched.rows) {
     aegis::core::Timestamp ts = 0;
@@ -169,6 +145,6 @@ AEGIS_PG_FUNCTION(aegis_latest) {
     EmitRow(fcinfo, values, nulls);
   }
   Release(&matched);
-  Disconnect();
+  SpiFinish();
   return static_cast<Datum>(0);
 }

@@ -1,6 +1,8 @@
 // SPI helpers shared by the write, read and lifecycle paths.
 #include "pg/spi.h"
 
+#include "pg/boundary.h"
+
 namespace aegis::pg {
 
 SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types) {
@@ -11,6 +13,16 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
     *slot = plan;
   }
   return *slot;
+}
+
+void SpiConnect() {
+  PgCall([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  });
+}
+
+void SpiFinish() {
+  PgCall([] { SPI_finish(); });
 }
 
 void CheckSpiResult(int code, const char* what) {

@@ -15,6 +15,12 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
 // Column `column` (1-based) of row `row` of SPI_tuptable; *isnull tells NULL.
 Datum ResultValue(uint64 row, int column, bool* isnull);
 
+// Opens an SPI connection from C++ code (a failure arrives as PgError).
+void SpiConnect();
+
+// Closes the SPI connection on the success path.
+void SpiFinish();
+
 // Raises ERROR for an SPI result code that is not a success.
 void CheckSpiResult(int code, const char* what);
 

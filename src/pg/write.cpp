@@ -4,6 +4,7 @@
 
 #include "core/names.h"
 #include "core/series_points.h"
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/guc.h"
@@ -13,12 +14,6 @@
 namespace aegis::pg {
 
 namespace {
-
-// Raises 22004 naming the argument when argument `index` is NULL.
-void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
-  if (PG_ARGISNULL(index))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", name)));
-}
 
 // Raises 22008 unless ts is a finite timestamp.
 void CheckPointTimestamp(TimestampTz ts) {
@@ -31,16 +26,26 @@ void CheckPointTimestamp(TimestampTz ts) {
 // creating the series first. A batch of at least aegis.block_max_points
 // points goes straight into compressed blocks.
 void WriteSeriesPoints(const std::string& metric, Jsonb* tags, const core::SeriesPoints& points) {
-  PgCall([] {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-  });
+  SpiConnect();
   const int64_t series_id = ResolveSeries(metric, tags, true);
   if (points.size() >= static_cast<size_t>(guc_block_max_points)) {
     MergeIntoBlocks(series_id, points, true);
   } else if (!points.empty()) {
     UpsertRecent(series_id, points);
   }
-  PgCall([] { SPI_finish(); });
+  SpiFinish();
+}
+
+// Writes one point given as (metric, tags) arguments 0 and 1.
+void WriteOnePoint(FunctionCallInfo fcinfo, TimestampTz ts, double value) {
+  text* metric_text = PG_GETARG_TEXT_PP(0);
+  Jsonb* tags = PG_GETARG_JSONB_P(1);
+  CheckTags(tags);
+  CheckPointTimestamp(ts);
+  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
+  core::SeriesPoints points;
+  points.push_back(ts, value);
+  WriteSeriesPoints(metric, tags, points);
 }
 
 }  // namespace
@@ -56,17 +61,7 @@ AEGIS_PG_FUNCTION(aegis_write_point) {
   RequireNotNull(fcinfo, 1, "tags");
   RequireNotNull(fcinfo, 2, "ts");
   RequireNotNull(fcinfo, 3, "value");
-  text* metric_text = PG_GETARG_TEXT_PP(0);
-  Jsonb* tags = PG_GETARG_JSONB_P(1);
-  TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
-  double value = PG_GETARG_FLOAT8(3);
-  aegis::pg::CheckTags(tags);
-  CheckPointTimestamp(ts);
-
-  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
-  aegis::core::SeriesPoints points;
-  points.push_back(ts, value);
-  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  aegis::pg::WriteOnePoint(fcinfo, PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
   PG_RETURN_VOID();
 }
 
@@ -75,16 +70,7 @@ AEGIS_PG_FUNCTION(aegis_write_now) {
   RequireNotNull(fcinfo, 0, "metric");
   RequireNotNull(fcinfo, 1, "tags");
   RequireNotNull(fcinfo, 2, "value");
-  text* metric_text = PG_GETARG_TEXT_PP(0);
-  Jsonb* tags = PG_GETARG_JSONB_P(1);
-  double value = PG_GETARG_FLOAT8(2);
-  aegis::pg::CheckTags(tags);
-  TimestampTz ts = GetCurrentTransactionStartTimestamp();
-
-  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
-  aegis::core::SeriesPoints points;
-  points.push_back(ts, value);
-  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  aegis::pg::WriteOnePoint(fcinfo, GetCurrentTransactionStartTimestamp(), PG_GETARG_FLOAT8(2));
   PG_RETURN_VOID();
 }
 
