@@ -30,6 +30,8 @@ SELECT series_id FROM aegis.find_series('{"cpu", host=''web-2''}');
 SELECT series_id FROM aegis.find_series('  cpu { host = `web-1` , } ');
 SELECT series_id FROM aegis.find_series('cpu{host=~"WEB-1|db-1"}');  -- case-sensitive
 SELECT series_id FROM aegis.find_series('nosuchmetric');
+SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-2"}');   -- both must hold: nothing
+SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-1"}');
 
 -- Errors point at the bad character.
 SELECT * FROM aegis.find_series('');

@@ -87,14 +87,15 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     grouping.keys = PointerGetDatum(keys);
   }
   const Interval* step = PG_ARGISNULL(4) ? nullptr : PG_GETARG_INTERVAL_P(4);
+  // PostgreSQL calls that may raise come before the first C++ object.
+  InitMaterializedSRF(fcinfo, 0);
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   std::string selector = aegis::pg::TextArgument(fcinfo, 0, "selector");
   aegis::core::AggregateFn fn = aegis::core::ParseAggregateFn(aegis::pg::TextArgument(fcinfo, 1, "fn"));
   aegis::core::Fill fill = aegis::core::ParseFill(aegis::pg::TextArgument(fcinfo, 6, "fill"));
   std::optional<aegis::core::TimeBucketer> bucketer;
   if (step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(step));
 
-  InitMaterializedSRF(fcinfo, 0);
-  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   aegis::pg::SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector, grouping);
   const bool per_series = grouping.mode == aegis::pg::SeriesGrouping::Mode::kPerSeries;

@@ -23,27 +23,47 @@ std::unordered_map<std::string, int64_t> series_cache;
 Oid series_relid = InvalidOid;
 
 SPIPlanPtr find_series_plan = nullptr;
-SPIPlanPtr ensure_metric_plan = nullptr;
 SPIPlanPtr lock_metric_plan = nullptr;
 SPIPlanPtr insert_series_plan = nullptr;
 SPIPlanPtr count_series_plan = nullptr;
 
+// Series per metric, counted once per transaction under the lock on the
+// metric's catalog row and then kept up to date as this transaction creates
+// series (nobody else can while the lock is held).
 std::unordered_map<std::string, int64_t> series_counts;
 
-// Forgets every cached series and count (after an abort or a change to
-// aegis.series).
+// Set by the relcache callback, which can run inside any lock acquisition,
+// i.e. in the middle of ResolveSeries: the maps are cleared at the start of
+// the next ResolveSeries, never under an iterator.
+bool cache_stale = false;
+
+// Beyond this many entries the cache starts over (it only saves lookups).
+constexpr size_t kMaxCachedSeries = 200000;
+
+// Forgets every cached series and count.
 void ClearSeriesCache() {
   series_cache.clear();
   series_counts.clear();
 }
 
-// Transaction callback: a rolled-back transaction may have cached series
-// whose rows are gone.
-// Series counts are only exact while this transaction holds its locks.
+// Transaction callback: a rolled-back (or prepared, which may yet roll back)
+// transaction may have cached series whose rows are gone; series counts are
+// only exact while this transaction holds its locks. No C++ code of ours runs
+// at transaction end, so clearing here is safe.
 void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
-  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) ClearSeriesCache();
-  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
-    series_counts.clear();
+  switch (event) {
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      ClearSeriesCache();
+      break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+      series_counts.clear();
+      break;
+    default:
+      break;
+  }
 }
 
 // Subtransaction callback: the same for a rolled-back savepoint.
@@ -56,7 +76,7 @@ void SeriesCacheSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, Su
 // catalog's trigger, or the table itself dropped).
 void SeriesRelcacheCallback(Datum /*arg*/, Oid relid) {
   if (relid == InvalidOid || relid == series_relid) {
-    ClearSeriesCache();
+    cache_stale = true;
     series_relid = InvalidOid;
   }
 }
@@ -67,7 +87,7 @@ int64_t LookupSeries(Datum metric, Datum tags) {
   SPIPlanPtr plan =
       KeptPlan(&find_series_plan, "SELECT series_id FROM aegis.series WHERE metric = $1 AND tags = $2", 2, types);
   Datum values[] = {metric, tags};
-  ExecutePlan(plan, values, nullptr, false, 1);
+  ExecutePlanFresh(plan, values, nullptr, 1);
   if (SPI_processed == 0) return -1;
   bool isnull = false;
   return DatumGetInt64(ResultValue(0, 1, &isnull));
@@ -80,17 +100,18 @@ int64_t LockMetricAndCountSeries(Datum metric) {
   static const Oid metric_type[] = {TEXTOID};
   Datum metric_arg[] = {metric};
   bool isnull = false;
-  ExecutePlan(KeptPlan(&ensure_metric_plan,
-                       "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", 1,
-                       metric_type),
+  // One statement creates the metric or locks its row, also when a
+  // concurrent drop_metric removed it meanwhile.
+  ExecutePlan(KeptPlan(&lock_metric_plan,
+                       "INSERT INTO aegis.metric_catalog AS m (name) VALUES ($1) "
+                       "ON CONFLICT (name) DO UPDATE SET kind = m.kind",
+                       1, metric_type),
               metric_arg, nullptr, false, 0);
-  ExecutePlan(KeptPlan(&lock_metric_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", 1,
-                       metric_type),
-              metric_arg, nullptr, false, 0);
-  // Not read-only: the count needs a snapshot taken after the lock was
-  // granted, or it misses series that the previous holder committed.
-  ExecutePlan(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1, metric_type),
-              metric_arg, nullptr, false, 0);
+  // The count needs a snapshot taken after the lock was granted, or it misses
+  // series that the previous holder committed.
+  ExecutePlanFresh(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
+                            metric_type),
+                   metric_arg, nullptr, 0);
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
@@ -149,6 +170,10 @@ void CheckTags(Jsonb* tags) {
 }
 
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
+  if (cache_stale || series_cache.size() >= kMaxCachedSeries) {
+    ClearSeriesCache();
+    cache_stale = false;
+  }
   std::string key;
   key.reserve(metric.size() + 1 + VARSIZE_ANY_EXHDR(tags));
   key.append(metric).push_back('\0');
@@ -177,7 +202,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
     if (series_id < 0) {
       const int64_t series_count = counted->second;
       series_id = PgCall([&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags)); });
-      counted->second += 1;
+      series_counts[metric] = series_count + 1;
     }
   }
   if (series_id >= 0) series_cache.emplace(std::move(key), series_id);

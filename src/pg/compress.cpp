@@ -39,6 +39,9 @@ std::vector<int64_t> SeriesWithRecentBefore(TimestampTz cutoff) {
 int64_t CompressBefore(TimestampTz cutoff) {
   int64_t packed = 0;
   for (int64_t series_id : SeriesWithRecentBefore(cutoff)) {
+    // The series lock before anything else, so that compress and a batch
+    // writer never wait for each other's rows and lock in opposite orders.
+    LockSeriesForRewrite(series_id);
     core::SeriesPoints points = TakeRecent(series_id, core::kTimestampMinusInfinity, cutoff);
     MergeIntoBlocks(series_id, points, false);
     packed += static_cast<int64_t>(points.size());

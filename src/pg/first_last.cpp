@@ -53,6 +53,16 @@ bytea* NewState(FunctionCallInfo fcinfo) {
   return static_cast<bytea*>(MemoryContextAllocZero(aggregate_context, kStateSize));
 }
 
+// The state to update: the argument itself inside an aggregate (whose
+// memory the aggregate owns), a copy when called directly as a function.
+bytea* WritableState(FunctionCallInfo fcinfo, bytea* state) {
+  if (AggCheckCallContext(fcinfo, nullptr)) return state;
+  ReadState(state);  // checks the size before copying
+  bytea* copy = static_cast<bytea*>(palloc(kStateSize));
+  memcpy(copy, state, kStateSize);
+  return copy;
+}
+
 // Whether candidate replaces current: earlier for first, later for last.
 bool Replaces(bool is_last, int64 candidate, int64 current) {
   return is_last ? candidate > current : candidate < current;
@@ -64,7 +74,7 @@ Datum Transition(FunctionCallInfo fcinfo, bool is_last) {
     if (PG_ARGISNULL(0)) PG_RETURN_NULL();
     PG_RETURN_DATUM(PG_GETARG_DATUM(0));
   }
-  bytea* state = PG_ARGISNULL(0) ? NewState(fcinfo) : PG_GETARG_BYTEA_P(0);
+  bytea* state = PG_ARGISNULL(0) ? NewState(fcinfo) : WritableState(fcinfo, PG_GETARG_BYTEA_P(0));
   FirstLastState s = PG_ARGISNULL(0) ? FirstLastState{0, 0, 0} : ReadState(state);
   int64 ts = PG_GETARG_TIMESTAMPTZ(2);
   if (!(s.flags & kHasRow) || Replaces(is_last, ts, s.ts)) {
@@ -93,7 +103,7 @@ Datum Combine(FunctionCallInfo fcinfo, bool is_last) {
     WriteState(state, other);
     PG_RETURN_BYTEA_P(state);
   }
-  bytea* state = PG_GETARG_BYTEA_P(0);
+  bytea* state = WritableState(fcinfo, PG_GETARG_BYTEA_P(0));
   FirstLastState s = ReadState(state);
   if ((other.flags & kHasRow) && (!(s.flags & kHasRow) || Replaces(is_last, other.ts, s.ts))) WriteState(state, other);
   PG_RETURN_BYTEA_P(state);

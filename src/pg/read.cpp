@@ -87,8 +87,9 @@ using aegis::pg::TextArgument;
 
 // aegis.find_series(selector): the series a selector matches.
 AEGIS_PG_FUNCTION(aegis_find_series) {
-  std::string selector = TextArgument(fcinfo, 0, "selector");
+  RequireNotNull(fcinfo, 0, "selector");
   InitMaterializedSRF(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   for (const aegis::pg::SeriesRow& row : matched.rows) {
@@ -103,12 +104,13 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
 
 // aegis.read(selector, since, until): raw points ordered by series_id, ts.
 AEGIS_PG_FUNCTION(aegis_read) {
-  std::string selector = TextArgument(fcinfo, 0, "selector");
+  RequireNotNull(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "since");
   RequireNotNull(fcinfo, 2, "until");
   const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
   const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
   InitMaterializedSRF(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   if (since < until) {
@@ -131,8 +133,9 @@ AEGIS_PG_FUNCTION(aegis_read) {
 
 // aegis.latest(selector): the newest point of every matching series.
 AEGIS_PG_FUNCTION(aegis_latest) {
-  std::string selector = TextArgument(fcinfo, 0, "selector");
+  RequireNotNull(fcinfo, 0, "selector");
   InitMaterializedSRF(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
   SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   for (const aegis::pg::SeriesRow& row : matched.rows) {

@@ -3,6 +3,7 @@
 #include "core/selector.h"
 #include "pg/series_query.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,9 @@ void CheckRegex(const core::Matcher& m) {
       RE_compile_and_cache(re, REG_ADVANCED, DEFAULT_COLLATION_OID);
     });
   } catch (const PgError& e) {
+    // Only a bad regex is the selector's fault; a cancel or out-of-memory
+    // keeps its own SQLSTATE.
+    if (e.data()->sqlerrcode != ERRCODE_INVALID_REGULAR_EXPRESSION) throw;
     throw core::Error(core::ErrorCategory::InvalidRegex,
                       "invalid regular expression in selector at character " + std::to_string(m.position),
                       std::string(e.what()) + " in " + m.label + core::MatchOpText(m.op) + "\"" + m.value + "\"");
@@ -128,13 +132,18 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
   // Equality matchers with a non-empty value become one containment test,
   // which the GIN index on tags answers.
   std::string containment;
+  std::vector<std::string> contained_labels;
   for (const core::Matcher& m : selector.matchers) {
     CheckEncoding(m.label);
     CheckEncoding(m.value);
     if (m.op == core::MatchOp::kRegexMatch || m.op == core::MatchOp::kRegexNoMatch) CheckRegex(m);
     if (m.label == "__name__") {
       conditions.push_back(NameCondition(m, &params));
-    } else if (m.op == core::MatchOp::kEqual && !m.value.empty()) {
+    } else if (m.op == core::MatchOp::kEqual && !m.value.empty() &&
+               std::find(contained_labels.begin(), contained_labels.end(), m.label) == contained_labels.end()) {
+      // A label repeated with another value goes through TagCondition: a
+      // JSON object keeps only one value per key.
+      contained_labels.push_back(m.label);
       containment += containment.empty() ? "{" : ",";
       AppendJsonString(&containment, m.label);
       containment.push_back(':');
@@ -209,10 +218,10 @@ void Release(MatchedSeries* matched) {
 AEGIS_PG_FUNCTION(aegis_explain_selector) {
   if (PG_ARGISNULL(0))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("selector must not be NULL")));
-  text* t = PG_GETARG_TEXT_PP(0);
-  std::string selector(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  text* t = PG_GETARG_TEXT_PP(0);
+  std::string selector(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
   aegis::pg::PgCall([] {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
   });

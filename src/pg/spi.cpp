@@ -35,6 +35,15 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
   return code;
 }
 
+int ExecutePlanFresh(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {
+  if (!IsolationUsesXactSnapshot()) return ExecutePlan(plan, values, nulls, false, count);
+  CommandCounterIncrement();
+  int code = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), GetTransactionSnapshot(), false, true,
+                                  count);
+  CheckSpiResult(code, "SPI_execute_snapshot");
+  return code;
+}
+
 Datum ResultValue(uint64 row, int column, bool* isnull) {
   return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, isnull);
 }

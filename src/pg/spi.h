@@ -12,6 +12,14 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
 // Runs a kept plan; raises if SPI reports failure.
 int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_only, long count);
 
+// Runs a kept plan with a snapshot taken now, for reads that must see what
+// the holder of a lock we just waited for committed. Under READ COMMITTED
+// that is what SPI does anyway; under REPEATABLE READ and SERIALIZABLE the
+// latest snapshot is used with the transaction's as crosscheck (as
+// ri_triggers.c does), so changing a row this transaction cannot see is a
+// serialization failure (40001) instead of a silent overwrite.
+int ExecutePlanFresh(SPIPlanPtr plan, Datum* values, const char* nulls, long count);
+
 // Column `column` (1-based) of row `row` of SPI_tuptable; *isnull tells NULL.
 Datum ResultValue(uint64 row, int column, bool* isnull);
 

@@ -62,14 +62,18 @@ void ReadPointRows(core::SeriesPoints* points) {
 Datum Int64Array(const int64_t* values, size_t n, Oid element_type) {
   Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
   for (size_t i = 0; i < n; ++i) elements[i] = Int64GetDatum(values[i]);
-  return PointerGetDatum(construct_array(elements, static_cast<int>(n), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  ArrayType* array = construct_array(elements, static_cast<int>(n), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+  pfree(elements);
+  return PointerGetDatum(array);
 }
 
 // Builds a palloc'd float8[].
 Datum Float8Array(const double* values, size_t n) {
   Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
   for (size_t i = 0; i < n; ++i) elements[i] = Float8GetDatum(values[i]);
-  return PointerGetDatum(construct_array(elements, static_cast<int>(n), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  ArrayType* array = construct_array(elements, static_cast<int>(n), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+  pfree(elements);
+  return PointerGetDatum(array);
 }
 
 // Writes one encoded block with its summary.
@@ -95,6 +99,18 @@ void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vect
 
 }  // namespace
 
+void LockSeriesForRewrite(int64_t series_id) {
+  PgCall([&] {
+    static const Oid types[] = {INT4OID, INT4OID};
+    const uint64 id = static_cast<uint64>(series_id);
+    Datum values[] = {Int32GetDatum(static_cast<int32>(static_cast<uint32>(kSeriesLockClass) ^ (id >> 32))),
+                      Int32GetDatum(static_cast<int32>(id & 0xffffffffu))};
+    ExecutePlan(KeptPlan(&lock_series_plan, "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", 2, types), values,
+                nullptr, false, 0);
+    SPI_freetuptable(SPI_tuptable);
+  });
+}
+
 std::string TimestampText(core::Timestamp ts) {
   const char* text = PgCall([&] { return timestamptz_to_str(ts); });
   return text;
@@ -108,7 +124,12 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
                       " ORDER BY ts_min";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&fetch_blocks_plan, sql, 3, types), values, nullptr, !latest, 0);
+    SPIPlanPtr plan = KeptPlan(&fetch_blocks_plan, sql, 3, types);
+    if (latest) {
+      ExecutePlanFresh(plan, values, nullptr, 0);
+    } else {
+      ExecutePlan(plan, values, nullptr, true, 0);
+    }
   });
   fetched.table = SPI_tuptable;
   fetched.blocks.reserve(SPI_processed);
@@ -171,11 +192,11 @@ core::SeriesPoints TakeRecent(int64_t series_id, core::Timestamp lo, core::Times
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&take_recent_plan,
-                         "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3 "
-                         "RETURNING ts, value",
-                         3, types),
-                values, nullptr, false, 0);
+    ExecutePlanFresh(KeptPlan(&take_recent_plan,
+                              "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3 "
+                              "RETURNING ts, value",
+                              3, types),
+                     values, nullptr, 0);
   });
   ReadPointRows(&points);
   PgCall([] { SPI_freetuptable(SPI_tuptable); });
@@ -205,14 +226,9 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   const core::Timestamp hi = newer.ts.back();
   const int max_points = guc_block_max_points;
 
-  // One rewriter per series at a time: the lock is held to the end of the
-  // transaction, and everything below reads with a snapshot taken after it.
-  PgCall([&] {
-    static const Oid types[] = {INT4OID, INT4OID};
-    Datum values[] = {Int32GetDatum(kSeriesLockClass), Int32GetDatum(static_cast<int32>(series_id))};
-    ExecutePlan(KeptPlan(&lock_series_plan, "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", 2, types), values,
-                nullptr, false, 0);
-  });
+  // One rewriter per series at a time: everything below reads with a
+  // snapshot taken after the lock.
+  LockSeriesForRewrite(series_id);
 
   // The blocks newer overlaps, plus the block just before it when that one is
   // not full, so that appending in small steps still yields full blocks.
@@ -223,7 +239,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
-    ExecutePlan(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, false, 1);
+    ExecutePlanFresh(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, 1);
   });
   if (SPI_processed == 1) {
     BlockRef previous = BlockAt(0);
@@ -251,9 +267,10 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     PgCall([&] {
       static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
       Datum values[] = {Int64GetDatum(series_id), Int64Array(replaced.data(), replaced.size(), TIMESTAMPTZOID)};
-      ExecutePlan(KeptPlan(&delete_blocks_plan,
-                           "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
-                  values, nullptr, false, 0);
+      ExecutePlanFresh(KeptPlan(&delete_blocks_plan,
+                                "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
+                       values, nullptr, 0);
+      pfree(DatumGetPointer(values[1]));
     });
   }
   size_t written = 0;

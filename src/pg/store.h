@@ -56,6 +56,10 @@ void UpsertRecent(int64_t series_id, const core::SeriesPoints& points);
 // block point. Returns the number of blocks written.
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 
+// Takes the transaction-level lock that serialises rewrites of one series'
+// blocks (re-entrant; held to the end of the transaction).
+void LockSeriesForRewrite(int64_t series_id);
+
 // Formats a timestamp for messages.
 std::string TimestampText(core::Timestamp ts);
 

@@ -31,10 +31,14 @@ CREATE INDEX series_tags_idx ON aegis.series USING gin (tags jsonb_path_ops);
 COMMENT ON TABLE aegis.series IS
   'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
 
+-- The foreign keys make a point without its series impossible, whatever
+-- runs concurrently (a write racing delete_series fails instead of leaving
+-- an orphan), and deleting a series deletes its points.
+
 -- Recent points, not yet packed into blocks. A row here is always newer than a
 -- block point with the same (series_id, ts): reads let it win.
 CREATE TABLE aegis.recent_points (
-    series_id bigint NOT NULL,
+    series_id bigint NOT NULL REFERENCES aegis.series ON DELETE CASCADE,
     ts        timestamptz NOT NULL,
     value     double precision NOT NULL,
     PRIMARY KEY (series_id, ts)
@@ -46,7 +50,7 @@ COMMENT ON TABLE aegis.recent_points IS
 -- never overlap in time. The block column is stored EXTERNAL: the block is
 -- already compressed, so pglz would only spend CPU (docs/block-format.md).
 CREATE TABLE aegis.blocks (
-    series_id   bigint NOT NULL,
+    series_id   bigint NOT NULL REFERENCES aegis.series ON DELETE CASCADE,
     ts_min      timestamptz NOT NULL,
     ts_max      timestamptz NOT NULL,
     point_count integer NOT NULL CHECK (point_count > 0),
@@ -76,6 +80,8 @@ CREATE FUNCTION aegis._series_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
 COMMENT ON FUNCTION aegis._series_changed() IS
   'Trigger: invalidates the per-backend series cache after series are deleted.';
+
+REVOKE EXECUTE ON FUNCTION aegis._series_changed() FROM PUBLIC;
 
 CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

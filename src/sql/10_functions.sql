@@ -24,16 +24,14 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'metric "%" does not exist', drop_metric.name USING ERRCODE = 'undefined_object';
     END IF;
-    WITH gone AS (
-        DELETE FROM aegis.blocks b USING aegis.series s
-         WHERE b.series_id = s.series_id AND s.metric = drop_metric.name
-        RETURNING b.point_count)
-    SELECT coalesce(sum(point_count), 0) INTO removed FROM gone;
-    WITH gone AS (
-        DELETE FROM aegis.recent_points r USING aegis.series s
-         WHERE r.series_id = s.series_id AND s.metric = drop_metric.name
-        RETURNING 1)
-    SELECT removed + count(*) INTO removed FROM gone;
+    -- Lock the series first: writers and compress hold these rows' key
+    -- share locks until they commit, so the counts below see their work.
+    PERFORM 1 FROM aegis.series s WHERE s.metric = drop_metric.name FOR UPDATE;
+    SELECT coalesce(sum(b.point_count), 0) INTO removed
+      FROM aegis.series s JOIN aegis.blocks b ON b.series_id = s.series_id WHERE s.metric = drop_metric.name;
+    SELECT removed + count(*) INTO removed
+      FROM aegis.series s JOIN aegis.recent_points r ON r.series_id = s.series_id WHERE s.metric = drop_metric.name;
+    -- Points go with their series (ON DELETE CASCADE).
     DELETE FROM aegis.series s WHERE s.metric = drop_metric.name;
     DELETE FROM aegis.metric_catalog m WHERE m.name = drop_metric.name;
     RETURN removed;
@@ -144,6 +142,7 @@ CREATE FUNCTION aegis._points_insert() RETURNS trigger
     LANGUAGE c SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_points_insert';
 COMMENT ON FUNCTION aegis._points_insert() IS 'Trigger: writes a row inserted into aegis.points.';
+REVOKE EXECUTE ON FUNCTION aegis._points_insert() FROM PUBLIC;
 CREATE TRIGGER points_insert INSTEAD OF INSERT ON aegis.points
     FOR EACH ROW EXECUTE FUNCTION aegis._points_insert();
 
@@ -191,8 +190,7 @@ BEGIN
     IF series_id IS NULL THEN
         RAISE EXCEPTION 'series_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    DELETE FROM aegis.blocks b WHERE b.series_id = delete_series.series_id;
-    DELETE FROM aegis.recent_points r WHERE r.series_id = delete_series.series_id;
+    -- Points go with their series (ON DELETE CASCADE).
     DELETE FROM aegis.series s WHERE s.series_id = delete_series.series_id;
     RETURN FOUND;
 END $$;

@@ -59,4 +59,27 @@ overlaps=$(psql -X -At -d $db -c "SELECT count(*) FROM aegis.blocks a JOIN aegis
 pts=$(psql -X -At -d $db -c "SELECT count(*), count(DISTINCT ts) FROM aegis.read('overlap')")
 [ "$overlaps" = 0 ] && [ "$pts" = "1251|1251" ] || { echo "not ok - concurrent rewrites: $overlaps overlapping blocks, points $pts"; exit 1; }
 echo "ok - concurrent batch writes and compression keep blocks disjoint (1251 points)"
+# REPEATABLE READ: a rewrite after another transaction committed blocks in
+# the same range must see them (or fail with a serialization error), never
+# write an overlapping block.
+psql -X -q -d $db -v ON_ERROR_STOP=0 >"$AEGIS_ROOT/build/rr.log" 2>&1 <<SQL
+SET aegis.block_max_points = 100;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM aegis.blocks;
+\! psql -X -q -d $db -c "SET aegis.block_max_points = 100" -c "SELECT aegis.write('rr', '{}', ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s' FROM generate_series(0, 999) i), ARRAY(SELECT 1::float8 FROM generate_series(0, 999) i))"
+SELECT aegis.write('rr', '{}', ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s' FROM generate_series(500, 1499) i), ARRAY(SELECT 2::float8 FROM generate_series(500, 1499) i));
+COMMIT;
+SQL
+overlaps=$(psql -X -At -d $db -c "SELECT count(*) FROM aegis.blocks a JOIN aegis.blocks b ON a.series_id = b.series_id AND a.ts_min < b.ts_min AND a.ts_max >= b.ts_min")
+pts=$(psql -X -At -d $db -c "SELECT count(*), count(DISTINCT ts), sum(value) FROM aegis.read('rr')")
+if grep -q "could not serialize" "$AEGIS_ROOT/build/rr.log"; then expected="1000|1000|1000"; else expected="1500|1500|2500"; fi
+[ "$overlaps" = 0 ] && [ "$pts" = "$expected" ] || { echo "not ok - repeatable read rewrite: $overlaps overlapping blocks, points $pts (expected $expected)"; cat "$AEGIS_ROOT/build/rr.log"; exit 1; }
+echo "ok - a REPEATABLE READ rewrite sees blocks committed after its snapshot ($pts)"
+
+# A trigger function of the extension attached elsewhere is an error, not a crash.
+psql -X -q -d $db -c "CREATE TABLE t (a int)" -c "CREATE TRIGGER x AFTER INSERT ON t FOR EACH STATEMENT EXECUTE FUNCTION aegis._points_insert()" >/dev/null
+out=$(psql -X -q -d $db -c "INSERT INTO t VALUES (1)" 2>&1 || true)
+echo "$out" | grep -q "must be an INSTEAD OF INSERT row trigger on aegis.points" || { echo "not ok - misused trigger: $out"; exit 1; }
+psql -X -At -d $db -c "SELECT 1" >/dev/null || { echo "not ok - server gone after a misused trigger"; exit 1; }
+echo "ok - a misused trigger function raises an error"
 psql -X -q -d postgres -c "DROP DATABASE $db"
