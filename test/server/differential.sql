@@ -34,12 +34,13 @@ CREATE FUNCTION write_range(lo bigint, hi bigint) RETURNS bigint LANGUAGE sql AS
     FROM (SELECT s, array_agg(ts ORDER BY seq) AS tss, array_agg(value ORDER BY seq) AS vals
             FROM writes WHERE seq > lo AND seq <= hi GROUP BY s) b
 $$;
+-- Before any compress(): blocks from the large batches, recent rows from
+-- INSERT and small batches, many of them overlaying block time ranges.
 SELECT write_range(0, 600000);           -- ~5,000 per series: straight into blocks
 INSERT INTO aegis.points SELECT 'm' || (s % 3), jsonb_build_object('s', s::text), ts, value
   FROM writes WHERE seq > 600000 AND seq <= 660000 ORDER BY seq;
-SELECT aegis.compress('0');
 SELECT write_range(660000 + k * 12000, 672000 + k * 12000) FROM generate_series(0, 44) k;  -- 100 per series
-SELECT write_range(1200000, 1260000);     -- rewrites, into compressed and recent data
+SELECT write_range(1200000, 1260000);     -- rewrites: ~500 per series, into recent rows over blocks
 
 CREATE VIEW ours AS
 SELECT (tags ->> 's')::int AS s, ts, value FROM aegis.read('{__name__=~"m[0-9]"}');
@@ -63,7 +64,7 @@ BEGIN
 END $$;
 
 SET client_min_messages = notice;
-SELECT check_points('mixed recent and compressed');
+SELECT check_points('before compress (blocks from batches, recent rows)');
 \i test/server/differential_aggregate.sql
 SELECT aegis.compress('0');
 SELECT check_points('after compress');

@@ -37,4 +37,4 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'ok - %: aegis.aggregate equals plain SQL for 7 functions x 3 steps, per series and grouped', stage;
 END $$;
-SELECT check_aggregates('mixed recent and compressed');
+SELECT check_aggregates('before compress (blocks from batches, recent rows)');
