@@ -7,6 +7,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench.:batch_table;
+SELECT clock_timestamp() AS t0 \gset
 CREATE TABLE bench.:batch_table AS
 SELECT s.series_id, b.chunk, s.metric, s.tags, b.ts, b.vals
   FROM (SELECT st.series_id, (st.rn - m.first_row) / :chunk AS chunk,
@@ -16,4 +17,5 @@ SELECT s.series_id, b.chunk, s.metric, s.tags, b.ts, b.vals
          GROUP BY 1, 2) b
   JOIN bench.series_:ds s USING (series_id)
  ORDER BY s.series_id, b.chunk;
+SELECT '@@', 'build_s', extract(epoch FROM clock_timestamp() - :'t0'::timestamptz);
 SELECT '@@', 'batches', count(*), sum(cardinality(ts)) FROM bench.:batch_table;

@@ -15,6 +15,8 @@ CREATE TABLE bench.series_:ds (
 );
 \set cmd '\\copy bench.series_' :ds ' FROM ' :'series_file' ' WITH (FORMAT csv)'
 :cmd
+SELECT clock_timestamp() AS t0 \gset
 \set cmd '\\copy bench.staging (series_id, ts, value) FROM ' :'points_file' ' WITH (FORMAT csv)'
 :cmd
+SELECT '@@', 'staging_copy_s', extract(epoch FROM clock_timestamp() - :'t0'::timestamptz);
 SELECT '@@', 'staged', count(*) FROM bench.staging;

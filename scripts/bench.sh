@@ -14,9 +14,8 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$AEGIS_ROOT"
 
+# The same set-up as make demo: packages, build, install, cluster.
+scripts/deps.sh
+scripts/build.sh
 scripts/cluster.sh start
-if ! psql -X -Atq -d postgres -c "SELECT 1 FROM pg_available_extensions WHERE name = 'aegis_timeseries'" | grep -q 1; then
-  echo "bench: aegis_timeseries is not installed on this server; run 'make demo' (or scripts/build.sh) first" >&2
-  exit 1
-fi
 PYTHONDONTWRITEBYTECODE=1 exec python3 bench/bench.py "$@"
