@@ -1,9 +1,11 @@
 // Series resolution and the cache behind it, plus the catalog's C functions.
+#include "core/error.h"
 #include "core/names.h"
 #include "pg/catalog.h"
 
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
@@ -32,6 +34,10 @@ SPIPlanPtr count_series_plan = nullptr;
 // series (nobody else can while the lock is held).
 std::unordered_map<std::string, int64_t> series_counts;
 
+// Series whose row this transaction holds a KEY SHARE lock on.
+std::unordered_set<int64_t> locked_series;
+SPIPlanPtr lock_series_row_plan = nullptr;
+
 // Set by the relcache callback, which can run inside any lock acquisition,
 // i.e. in the middle of ResolveSeries: the maps are cleared at the start of
 // the next ResolveSeries, never under an iterator.
@@ -56,10 +62,12 @@ void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
     case XACT_EVENT_PARALLEL_ABORT:
     case XACT_EVENT_PREPARE:
       ClearSeriesCache();
+      locked_series.clear();
       break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
       series_counts.clear();
+      locked_series.clear();
       break;
     default:
       break;
@@ -69,7 +77,10 @@ void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
 // Subtransaction callback: the same for a rolled-back savepoint.
 void SeriesCacheSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
                                 void* /*arg*/) {
-  if (event == SUBXACT_EVENT_ABORT_SUB) ClearSeriesCache();
+  if (event == SUBXACT_EVENT_ABORT_SUB) {
+    ClearSeriesCache();
+    locked_series.clear();  // the savepoint's locks are released
+  }
 }
 
 // Relcache callback: aegis.series changed (rows deleted through the
@@ -207,6 +218,31 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
   }
   if (series_id >= 0) series_cache.emplace(std::move(key), series_id);
   return series_id;
+}
+
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (locked_series.count(series_id) != 0) return series_id;
+    const bool exists = PgCall([&] {
+      static const Oid types[] = {INT8OID};
+      Datum values[] = {Int64GetDatum(series_id)};
+      ExecutePlanFresh(KeptPlan(&lock_series_row_plan,
+                                "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE", 1, types),
+                       values, nullptr, 0);
+      const bool found = SPI_processed == 1;
+      SPI_freetuptable(SPI_tuptable);
+      return found;
+    });
+    if (exists) {
+      locked_series.insert(series_id);
+      return series_id;
+    }
+    // Deleted since it was cached: look it up (or create it) again.
+    ClearSeriesCache();
+    series_id = ResolveSeries(metric, tags, true);
+  }
+  throw core::Error(core::ErrorCategory::Internal, "series of metric \"" + metric + "\" keeps being deleted",
+                    "Three attempts to write while other sessions deleted the series failed.");
 }
 
 }  // namespace aegis::pg

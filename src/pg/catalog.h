@@ -23,4 +23,10 @@ void CheckTags(Jsonb* tags);
 // Needs an open SPI connection. Raises through C++ exceptions.
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create);
 
+// Takes (once per transaction) the KEY SHARE lock on the series' row that
+// keeps it from being deleted under a writer, and returns the series id to
+// write to: when the series was deleted meanwhile, it is resolved again
+// (created anew). Needs an open SPI connection.
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id);
+
 }  // namespace aegis::pg

@@ -27,7 +27,7 @@ void CheckPointTimestamp(TimestampTz ts) {
 // points goes straight into compressed blocks.
 void WriteSeriesPoints(const std::string& metric, Jsonb* tags, const core::SeriesPoints& points) {
   SpiConnect();
-  const int64_t series_id = ResolveSeries(metric, tags, true);
+  const int64_t series_id = LockSeriesForWrite(metric, tags, ResolveSeries(metric, tags, true));
   if (points.size() >= static_cast<size_t>(guc_block_max_points)) {
     MergeIntoBlocks(series_id, points, true);
   } else if (!points.empty()) {

@@ -31,14 +31,16 @@ CREATE INDEX series_tags_idx ON aegis.series USING gin (tags jsonb_path_ops);
 COMMENT ON TABLE aegis.series IS
   'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
 
--- The foreign keys make a point without its series impossible, whatever
--- runs concurrently (a write racing delete_series fails instead of leaving
--- an orphan), and deleting a series deletes its points.
+-- No point outlives its series, whatever runs concurrently: blocks have a
+-- foreign key (one check per block); recent rows, written one by one, are
+-- protected by writers holding a KEY SHARE lock on their series' row for the
+-- transaction (taken once per series, src/pg/catalog.cpp) and removed by the
+-- series_deleted trigger when their series goes.
 
 -- Recent points, not yet packed into blocks. A row here is always newer than a
 -- block point with the same (series_id, ts): reads let it win.
 CREATE TABLE aegis.recent_points (
-    series_id bigint NOT NULL REFERENCES aegis.series ON DELETE CASCADE,
+    series_id bigint NOT NULL,
     ts        timestamptz NOT NULL,
     value     double precision NOT NULL,
     PRIMARY KEY (series_id, ts)
@@ -82,6 +84,18 @@ COMMENT ON FUNCTION aegis._series_changed() IS
   'Trigger: invalidates the per-backend series cache after series are deleted.';
 
 REVOKE EXECUTE ON FUNCTION aegis._series_changed() FROM PUBLIC;
+
+CREATE FUNCTION aegis._series_deleted() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM aegis.recent_points r USING old_series o WHERE r.series_id = o.series_id;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_deleted() IS
+  'Trigger: removes the recent points of deleted series (blocks go by their foreign key).';
+REVOKE EXECUTE ON FUNCTION aegis._series_deleted() FROM PUBLIC;
+CREATE TRIGGER series_deleted AFTER DELETE ON aegis.series
+    REFERENCING OLD TABLE AS old_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_deleted();
 
 CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

@@ -31,7 +31,7 @@ BEGIN
       FROM aegis.series s JOIN aegis.blocks b ON b.series_id = s.series_id WHERE s.metric = drop_metric.name;
     SELECT removed + count(*) INTO removed
       FROM aegis.series s JOIN aegis.recent_points r ON r.series_id = s.series_id WHERE s.metric = drop_metric.name;
-    -- Points go with their series (ON DELETE CASCADE).
+    -- Points go with their series (foreign key and trigger).
     DELETE FROM aegis.series s WHERE s.metric = drop_metric.name;
     DELETE FROM aegis.metric_catalog m WHERE m.name = drop_metric.name;
     RETURN removed;
@@ -190,7 +190,7 @@ BEGIN
     IF series_id IS NULL THEN
         RAISE EXCEPTION 'series_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- Points go with their series (ON DELETE CASCADE).
+    -- Points go with their series (foreign key and trigger).
     DELETE FROM aegis.series s WHERE s.series_id = delete_series.series_id;
     RETURN FOUND;
 END $$;
