@@ -7,6 +7,7 @@
 #include "core/aggregate.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
+
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/interval.h"

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+
 #include "pg/boundary.h"
 
 namespace aegis::pg {

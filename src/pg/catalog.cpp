@@ -1,14 +1,14 @@
 // Series resolution and the cache behind it, plus the catalog's C functions.
-#include "core/error.h"
-#include "core/names.h"
-#include "pg/catalog.h"
-
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/error.h"
+#include "core/names.h"
+
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/catalog.h"
 #include "pg/guc.h"
 #include "pg/spi.h"
 

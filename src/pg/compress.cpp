@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "core/series_points.h"
+
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/guc.h"

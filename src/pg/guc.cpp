@@ -1,7 +1,7 @@
 // All aegis.* settings, sorted by name, in one place.
 #include "core/block_codec.h"
-#include "pg/guc.h"
 
+#include "pg/guc.h"
 
 namespace aegis::pg {
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/series_points.h"
+
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/series_query.h"

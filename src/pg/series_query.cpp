@@ -1,13 +1,13 @@
 // Selector -> SQL over aegis.series, and aegis.find_series().
-#include "core/error.h"
-#include "core/selector.h"
-#include "pg/series_query.h"
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+#include "core/selector.h"
+
 #include "pg/boundary.h"
+#include "pg/series_query.h"
 #include "pg/spi.h"
 
 extern "C" {

@@ -1,7 +1,6 @@
 // SPI helpers shared by the write, read and lifecycle paths.
-#include "pg/spi.h"
-
 #include "pg/boundary.h"
+#include "pg/spi.h"
 
 namespace aegis::pg {
 

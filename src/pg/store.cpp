@@ -1,14 +1,14 @@
 // Reading and writing recent rows and compressed blocks of one series.
-#include "core/block_codec.h"
-#include "core/error.h"
-#include "pg/store.h"
-
 #include <algorithm>
 #include <string>
+
+#include "core/block_codec.h"
+#include "core/error.h"
 
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/spi.h"
+#include "pg/store.h"
 
 namespace aegis::pg {
 

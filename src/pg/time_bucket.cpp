@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "core/time_bucket.h"
+
 #include "pg/boundary.h"
 #include "pg/interval.h"
 

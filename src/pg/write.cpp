@@ -4,6 +4,7 @@
 
 #include "core/names.h"
 #include "core/series_points.h"
+
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
