@@ -18,6 +18,11 @@ count() {  # tier passed failed
 }
 
 echo "== set-up: packages, build (g++ -Werror), install, cluster"
+# Stop the cluster at the end when this run started it (a cluster that was
+# already running, e.g. for make demo, is left running).
+if ! scripts/cluster.sh status >/dev/null 2>&1; then
+  trap 'scripts/cluster.sh stop' EXIT
+fi
 if ! scripts/deps.sh || ! scripts/build.sh || ! scripts/cluster.sh start; then
   echo "0 passed, 1 failed"
   exit 1

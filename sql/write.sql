@@ -55,6 +55,26 @@ SELECT count(*), sum(value), min(value), max(value) FROM aegis.read('load');
 SELECT count(*) AS recent_rows FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric = 'load';
 RESET aegis.block_max_points;
 
+-- INSERT and COPY into aegis.points are buffered per series for the
+-- statement: a statement with at least aegis.block_max_points points of a
+-- series writes them straight into blocks, duplicates keep the last row,
+-- and a rolled-back savepoint drops what it buffered.
+SET aegis.block_max_points = 100;
+INSERT INTO aegis.points SELECT 'bulk', '{"host": "h1"}', '2024-02-01'::timestamptz + (i % 150) * interval '1 s', i
+  FROM generate_series(0, 299) i;
+SELECT count(*), min(value), max(value) FROM aegis.read('bulk');
+SELECT (SELECT count(*) FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric = 'bulk') AS recent,
+       (SELECT sum(point_count) FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'bulk') AS in_blocks;
+RESET aegis.block_max_points;
+BEGIN;
+INSERT INTO aegis.points VALUES ('sp', '{}', '2024-01-01', 1);
+SAVEPOINT s;
+INSERT INTO aegis.points VALUES ('sp', '{}', '2024-01-02', 2), ('sp', '{}', '2024-01-03', 'NaN'), ('sp', '{"x": 1}', '2024-01-04', 3);
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO aegis.points VALUES ('sp', '{}', '2024-01-05', 5);
+COMMIT;
+SELECT ts, value FROM aegis.read('sp');
+
 -- Bad input: each fails with its SQLSTATE and leaves nothing behind.
 SELECT aegis.write(NULL, '{}', now(), 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -11,4 +11,5 @@ void _PG_init(void);
 void _PG_init(void) {
   aegis::pg::DefineSettings();
   aegis::pg::InitSeriesCache();
+  aegis::pg::InitWriteBuffer();
 }

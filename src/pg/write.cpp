@@ -1,6 +1,8 @@
 // Writing points: aegis.write (one point and batch), aegis.write_now and the
-// INSTEAD OF INSERT trigger behind INSERT/COPY into aegis.points.
+// triggers behind INSERT/COPY into aegis.points.
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/names.h"
 #include "core/series_points.h"
@@ -49,7 +51,69 @@ void WriteOnePoint(FunctionCallInfo fcinfo, TimestampTz ts, double value) {
   WriteSeriesPoints(metric, tags, points);
 }
 
+// Rows inserted into aegis.points by the running statement, grouped by
+// series, in arrival order. The row trigger only validates and appends; the
+// statement trigger (or a full buffer) writes each series' points as one
+// batch, so a COPY of many points per series goes straight into blocks.
+struct PendingSeries {
+  std::string key;  // metric name, NUL, the tags' jsonb bytes
+  size_t metric_length;
+  core::SeriesPoints points;
+};
+std::vector<PendingSeries> pending;
+std::unordered_map<std::string, size_t> pending_index;
+size_t pending_points = 0;
+
+// Points buffered before a flush inside the statement (about 16 MB).
+constexpr size_t kMaxPendingPoints = 1000000;
+
+// Forgets buffered rows (their statement failed).
+void DiscardPending() {
+  pending.clear();
+  pending_index.clear();
+  pending_points = 0;
+}
+
+// Transaction callback: rows of an aborted statement are never written.
+void PendingXactCallback(XactEvent event, void* /*arg*/) {
+  if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) DiscardPending();
+}
+
+// Subtransaction callback: the same for a rolled-back savepoint.
+void PendingSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
+                            void* /*arg*/) {
+  if (event == SUBXACT_EVENT_ABORT_SUB) DiscardPending();
+}
+
+// Writes every buffered series, in arrival order.
+void FlushPending() {
+  std::vector<PendingSeries> batch;
+  batch.swap(pending);
+  pending_index.clear();
+  pending_points = 0;
+  for (PendingSeries& series : batch) {
+    const std::string metric = series.key.substr(0, series.metric_length);
+    const char* tag_bytes = series.key.data() + series.metric_length + 1;
+    const size_t tag_size = series.key.size() - series.metric_length - 1;
+    Jsonb* tags = PgCall([&] {
+      auto* jsonb = static_cast<Jsonb*>(palloc(VARHDRSZ + tag_size));
+      SET_VARSIZE(jsonb, VARHDRSZ + tag_size);
+      memcpy(VARDATA(jsonb), tag_bytes, tag_size);
+      return jsonb;
+    });
+    core::SortAndDeduplicate(&series.points);
+    WriteSeriesPoints(metric, tags, series.points);
+    PgCall([&] { pfree(tags); });
+    CheckForInterrupts();
+  }
+}
+
 }  // namespace
+
+void InitWriteBuffer() {
+  RegisterXactCallback(PendingXactCallback, nullptr);
+  RegisterSubXactCallback(PendingSubXactCallback, nullptr);
+}
 
 }  // namespace aegis::pg
 
@@ -154,12 +218,37 @@ AEGIS_PG_FUNCTION(aegis_points_insert) {
   text* metric_text = DatumGetTextPP(values[0]);
   Jsonb* tags = DatumGetJsonbP(values[1]);
   TimestampTz ts = DatumGetTimestampTz(values[2]);
-  aegis::pg::CheckTags(tags);
   CheckPointTimestamp(ts);
 
-  std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
-  aegis::core::SeriesPoints points;
-  points.push_back(ts, DatumGetFloat8(values[3]));
-  aegis::pg::WriteSeriesPoints(metric, tags, points);
+  std::string key;
+  const size_t metric_length = VARSIZE_ANY_EXHDR(metric_text);
+  key.reserve(metric_length + 1 + VARSIZE_ANY_EXHDR(tags));
+  key.append(VARDATA_ANY(metric_text), metric_length).push_back('\0');
+  key.append(VARDATA_ANY(tags), VARSIZE_ANY_EXHDR(tags));
+  auto found = aegis::pg::pending_index.find(key);
+  size_t index;
+  if (found != aegis::pg::pending_index.end()) {
+    index = found->second;
+  } else {
+    // A series seen for the first time in this statement: check its name and
+    // tags now, so the error names the row that is wrong.
+    aegis::pg::PgCall([&] { aegis::pg::CheckTags(tags); });
+    aegis::core::ValidateMetricName(std::string_view(key.data(), metric_length));
+    index = aegis::pg::pending.size();
+    aegis::pg::pending.push_back({key, metric_length, {}});
+    aegis::pg::pending_index.emplace(std::move(key), index);
+  }
+  aegis::pg::pending[index].points.push_back(ts, DatumGetFloat8(values[3]));
+  if (++aegis::pg::pending_points >= aegis::pg::kMaxPendingPoints) aegis::pg::FlushPending();
   return PointerGetDatum(row);
+}
+
+// AFTER INSERT statement trigger on aegis.points: writes the rows the
+// statement buffered.
+AEGIS_PG_FUNCTION(aegis_points_flush) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("aegis_points_flush() must be called as a trigger")));
+  aegis::pg::FlushPending();
+  return PointerGetDatum(nullptr);
 }

@@ -94,6 +94,17 @@ END $$;
 COMMENT ON FUNCTION aegis._series_deleted() IS
   'Trigger: removes the recent points of deleted series (blocks go by their foreign key).';
 REVOKE EXECUTE ON FUNCTION aegis._series_deleted() FROM PUBLIC;
+CREATE FUNCTION aegis._series_truncated() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    TRUNCATE aegis.recent_points;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_truncated() IS
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points too (blocks need TRUNCATE ... CASCADE).';
+REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
+CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();
 CREATE TRIGGER series_deleted AFTER DELETE ON aegis.series
     REFERENCING OLD TABLE AS old_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_deleted();
 
