@@ -103,33 +103,14 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
   return static_cast<Datum>(0);
 }
 
-// aegis.read(selector, since, until): raw points ordered by series_id, ts.
-AEGIS_PG_FUNCTION(aegis_read) {
+// aegis._read_arguments(selector, since, until): aegis.read's NULL checks,
+// made once per call of the SQL function that joins find_series and
+// series_points; returns the selector.
+AEGIS_PG_FUNCTION(aegis_read_arguments) {
   RequireNotNull(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "since");
   RequireNotNull(fcinfo, 2, "until");
-  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
-  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
-  InitMaterializedSRF(fcinfo, 0);
-  std::string selector = TextArgument(fcinfo, 0, "selector");
-  SpiConnect();
-  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
-  if (since < until) {
-    for (const aegis::pg::SeriesRow& row : matched.rows) {
-      aegis::core::SeriesPoints points = aegis::pg::ReadSeries(row.series_id, since, until);
-      Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags, 0, 0};
-      bool nulls[] = {false, false, false, false, false};
-      for (size_t i = 0; i < points.size(); ++i) {
-        values[3] = TimestampTzGetDatum(points.ts[i]);
-        values[4] = Float8GetDatum(points.values[i]);
-        EmitRow(fcinfo, values, nulls);
-      }
-      aegis::pg::CheckForInterrupts();
-    }
-  }
-  Release(&matched);
-  SpiFinish();
-  return static_cast<Datum>(0);
+  PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
 
 // aegis.latest(selector): the newest point of every matching series.
@@ -149,6 +130,32 @@ AEGIS_PG_FUNCTION(aegis_latest) {
     EmitRow(fcinfo, values, nulls);
   }
   Release(&matched);
+  SpiFinish();
+  return static_cast<Datum>(0);
+}
+
+// aegis.series_points(series_id, since, until): the points of one series, in
+// time order. Behind the aegis.points view, joined laterally to aegis.series,
+// so that conditions on metric and tags choose the series before any point
+// is read.
+AEGIS_PG_FUNCTION(aegis_series_points) {
+  RequireNotNull(fcinfo, 0, "series_id");
+  RequireNotNull(fcinfo, 1, "since");
+  RequireNotNull(fcinfo, 2, "until");
+  const int64_t series_id = PG_GETARG_INT64(0);
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
+  InitMaterializedSRF(fcinfo, 0);
+  if (since >= until) return static_cast<Datum>(0);
+  SpiConnect();
+  aegis::core::SeriesPoints points = aegis::pg::ReadSeries(series_id, since, until);
+  Datum values[2];
+  bool nulls[] = {false, false};
+  for (size_t i = 0; i < points.size(); ++i) {
+    values[0] = TimestampTzGetDatum(points.ts[i]);
+    values[1] = Float8GetDatum(points.values[i]);
+    EmitRow(fcinfo, values, nulls);
+  }
   SpiFinish();
   return static_cast<Datum>(0);
 }

@@ -117,15 +117,6 @@ COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
 -- Reading (API.md section 5)
 -------------------------------------------------------------------------------
 
-CREATE FUNCTION aegis.read(selector text, since timestamptz DEFAULT '-infinity',
-                           until timestamptz DEFAULT 'infinity')
-    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
-    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 10000
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'aegis_read';
-COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
-  'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
-
 CREATE FUNCTION aegis.latest(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
     LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
@@ -133,10 +124,41 @@ CREATE FUNCTION aegis.latest(selector text)
     AS 'MODULE_PATHNAME', 'aegis_latest';
 COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
 
+CREATE FUNCTION aegis.series_points(series_id bigint, since timestamptz DEFAULT '-infinity',
+                                    until timestamptz DEFAULT 'infinity')
+    RETURNS TABLE (ts timestamptz, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 1000 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_series_points';
+COMMENT ON FUNCTION aegis.series_points(bigint, timestamptz, timestamptz) IS
+  'The points of one series with since <= ts < until, in time order (compressed and recent merged).';
+
+CREATE FUNCTION aegis._read_arguments(selector text, since timestamptz, until timestamptz) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_read_arguments';
+COMMENT ON FUNCTION aegis._read_arguments(text, timestamptz, timestamptz) IS
+  'Checks aegis.read''s arguments (22004 on NULL) and returns the selector.';
+
+-- A SQL function that PostgreSQL inlines: each series' points are joined to
+-- its catalog row, so tags are not copied into every point row of a
+-- function result, and EXPLAIN shows the plan.
+CREATE FUNCTION aegis.read(selector text, since timestamptz DEFAULT '-infinity',
+                           until timestamptz DEFAULT 'infinity')
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE sql STABLE PARALLEL UNSAFE ROWS 10000 AS $$
+    SELECT s.series_id, s.metric, s.tags, p.ts, p.value
+      FROM aegis.find_series(aegis._read_arguments(selector, since, until)) s
+     CROSS JOIN LATERAL aegis.series_points(s.series_id, since, until) p
+$$;
+COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
+  'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
+
+-- Joined laterally to the catalog, so that WHERE metric = ... or tags @> ...
+-- picks the series (through their indexes) before any point is read.
 CREATE VIEW aegis.points AS
-    SELECT r.metric, r.tags, r.ts, r.value FROM aegis.read('{__name__=~".+"}') r;
+    SELECT s.metric, s.tags, p.ts, p.value
+      FROM aegis.series s CROSS JOIN LATERAL aegis.series_points(s.series_id) p;
 COMMENT ON VIEW aegis.points IS
-  'Every point of every series. INSERT and COPY into it write points (last write wins).';
+  'Every point of every series. Conditions on metric and tags choose series before points are read. '
+  'INSERT and COPY into it write points (last write wins).';
 
 -- No SET search_path here: it would cost a settings save and restore per
 -- row. The row trigger runs no SQL of its own except when a full buffer is
