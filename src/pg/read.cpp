@@ -14,9 +14,6 @@ namespace aegis::pg {
 
 namespace {
 
-SPIPlanPtr newest_recent_plan = nullptr;
-SPIPlanPtr newest_block_plan = nullptr;
-
 // Appends one row to the function's result tuplestore.
 void EmitRow(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -39,41 +36,6 @@ core::SeriesPoints ReadSeries(int64_t series_id, core::Timestamp since, core::Ti
     stored = std::move(inside);
   }
   return core::MergeNewerWins(stored, FetchRecent(series_id, since, until));
-}
-
-// The newest point of a series; false when it has none.
-bool NewestPoint(int64_t series_id, core::Timestamp* ts, double* value) {
-  bool found = false;
-  PgCall([&] {
-    static const Oid types[] = {INT8OID};
-    Datum args[] = {Int64GetDatum(series_id)};
-    bool isnull = false;
-    ExecutePlan(KeptPlan(&newest_block_plan,
-                         "SELECT ts_max, last_value FROM aegis.blocks WHERE series_id = $1 ORDER BY ts_min DESC LIMIT 1",
-                         1, types),
-                args, nullptr, true, 1);
-    if (SPI_processed == 1) {
-      *ts = DatumGetTimestampTz(ResultValue(0, 1, &isnull));
-      *value = DatumGetFloat8(ResultValue(0, 2, &isnull));
-      found = true;
-    }
-    SPI_freetuptable(SPI_tuptable);
-    ExecutePlan(KeptPlan(&newest_recent_plan,
-                         "SELECT ts, value FROM aegis.recent_points WHERE series_id = $1 ORDER BY ts DESC LIMIT 1",
-                         1, types),
-                args, nullptr, true, 1);
-    // A recent row at the same timestamp is the newer write.
-    if (SPI_processed == 1) {
-      TimestampTz recent_ts = DatumGetTimestampTz(ResultValue(0, 1, &isnull));
-      if (!found || recent_ts >= *ts) {
-        *ts = recent_ts;
-        *value = DatumGetFloat8(ResultValue(0, 2, &isnull));
-        found = true;
-      }
-    }
-    SPI_freetuptable(SPI_tuptable);
-  });
-  return found;
 }
 
 }  // namespace
@@ -111,27 +73,6 @@ AEGIS_PG_FUNCTION(aegis_read_arguments) {
   RequireNotNull(fcinfo, 1, "since");
   RequireNotNull(fcinfo, 2, "until");
   PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-}
-
-// aegis.latest(selector): the newest point of every matching series.
-AEGIS_PG_FUNCTION(aegis_latest) {
-  RequireNotNull(fcinfo, 0, "selector");
-  InitMaterializedSRF(fcinfo, 0);
-  std::string selector = TextArgument(fcinfo, 0, "selector");
-  SpiConnect();
-  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
-  for (const aegis::pg::SeriesRow& row : matched.rows) {
-    aegis::core::Timestamp ts = 0;
-    double value = 0;
-    if (!aegis::pg::NewestPoint(row.series_id, &ts, &value)) continue;
-    Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags, TimestampTzGetDatum(ts),
-                      Float8GetDatum(value)};
-    bool nulls[] = {false, false, false, false, false};
-    EmitRow(fcinfo, values, nulls);
-  }
-  Release(&matched);
-  SpiFinish();
-  return static_cast<Datum>(0);
 }
 
 // aegis.series_points(series_id, since, until): the points of one series, in

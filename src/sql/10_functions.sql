@@ -117,11 +117,25 @@ COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
 -- Reading (API.md section 5)
 -------------------------------------------------------------------------------
 
+-- Inlined SQL: per series, two index probes (the newest recent row, the
+-- newest block's last point); a recent row at the same ts is the newer write.
 CREATE FUNCTION aegis.latest(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
-    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'aegis_latest';
+    LANGUAGE sql STABLE PARALLEL UNSAFE ROWS 100 AS $$
+    SELECT s.series_id, s.metric, s.tags, n.ts, n.value
+      FROM aegis.find_series(selector) s
+     CROSS JOIN LATERAL (
+           SELECT c.ts, c.value
+             FROM ((SELECT r.ts, r.value, 1 AS newer
+                      FROM aegis.recent_points r WHERE r.series_id = s.series_id
+                     ORDER BY r.ts DESC LIMIT 1)
+                   UNION ALL
+                   (SELECT b.ts_max, b.last_value, 0
+                      FROM aegis.blocks b WHERE b.series_id = s.series_id
+                     ORDER BY b.ts_min DESC LIMIT 1)) c
+            ORDER BY c.ts DESC, c.newer DESC
+            LIMIT 1) n
+$$;
 COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
 
 CREATE FUNCTION aegis.series_points(series_id bigint, since timestamptz DEFAULT '-infinity',
