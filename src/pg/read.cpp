@@ -1,5 +1,6 @@
-// Reading: aegis.find_series, aegis.read and aegis.latest. Each merges a
-// series' compressed blocks with its recent rows (recent rows win).
+// Reading: aegis.find_series and aegis.series_points (one series' points,
+// compressed blocks merged with recent rows, recent rows winning). aegis.read
+// and aegis.latest are inlined SQL over these (src/sql/10_functions.sql).
 #include <string>
 
 #include "core/series_points.h"
