@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libpq-dev
   libtap-parser-sourcehandler-pgtap-perl
-  make g++ clang cmake googletest libgtest-dev libbenchmark-dev
+  make g++ clang cmake googletest libgtest-dev libbenchmark-dev python3
 )
 missing=()
 for p in "${packages[@]}"; do
