@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""make bench: storage and write benchmarks of aegis_timeseries against a plain table.
+"""make bench: storage, write and query benchmarks of aegis_timeseries against a plain table.
 
 Run it through scripts/bench.sh (make bench), which sets PGHOST/PGPORT/PGUSER
 for the project's private cluster. Settings (environment):
 
   SCALE=full|small     generated set of 10,000,000 points (default) or 100,000
   BENCH_RUNS=3         timed runs of the generated set's write paths (median shown)
+  BENCH_QUERY_RUNS=5   timed runs of every query form, after one warm-up (median shown)
   BENCH_DOC=path       where to write the report; default docs/benchmarks.md for
                        SCALE=full, none for SCALE=small (a smoke run must not
                        overwrite the full-scale figures); "-" for none
@@ -25,7 +26,13 @@ What it does, in a database of its own (aegis_bench, dropped and created):
   4. checks that aegis.read returns what the plain table holds (count and sum
      of all points and of every series, and every point bit for bit through a
      per-series digest), and exits non-zero when it does not;
-  5. runs the core codec micro-benchmarks when CMake has built any.
+  5. runs TSBS cpu-only queries on the generated set (bench/queries.py)
+     through the extension, as plain SQL on the plain table (joined to
+     bench.series_map for hosts and metrics) and, where it makes sense, as SQL
+     over aegis.read; times them (median of BENCH_QUERY_RUNS runs after a
+     warm-up) and checks that every form returns the plain table's rows,
+     exiting non-zero when one does not;
+  6. runs the core codec micro-benchmarks when CMake has built any.
 Python 3 standard library only.
 """
 
@@ -44,6 +51,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets  # noqa: E402
+import queries  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "bench")
@@ -228,6 +236,259 @@ def bench_dataset(ds, tmp, runs, timed):
 
 
 # ---------------------------------------------------------------------------
+# Queries (bench/queries.py) on the generated set
+# ---------------------------------------------------------------------------
+
+FORM_NAMES = {"aegis": "extension", "plain": "plain table", "plain2": "plain table, other form",
+              "read": "SQL over aegis.read"}
+
+
+class QueryResult:
+    def __init__(self, q):
+        self.q = q
+        self.rows = None       # rows of the plain form
+        self.runs = {}         # form -> [ms per timed run]
+        self.warmup = {}       # form -> ms of the warm-up (checked) run
+
+    def median(self, form):
+        return statistics.median(self.runs[form]) if form in self.runs else None
+
+
+def _parse_output(path, q):
+    """Rows of one form's warm-up run: {key tuple: [value texts]}, and the number of rows."""
+    ncols = len(q.keys) + len(q.values)
+    out, n, dup, bad = {}, 0, 0, 0
+    with open(path) as f:
+        for line in f.read().splitlines():
+            cells = line.split("\t")
+            n += 1
+            if len(cells) != ncols:
+                bad += 1
+                continue
+            key = tuple(cells[:len(q.keys)])
+            if key in out:
+                dup += 1
+            out[key] = cells[len(q.keys):]
+    return out, n, dup, bad
+
+
+def _same_value(a, b, kind):
+    if a == b:
+        return True
+    try:
+        fa, fb = float(a), float(b)
+    except ValueError:
+        return False
+    return fa == fb if kind == "exact" else rel_close(fa, fb)
+
+
+def compare_forms(q, ref, other):
+    """Returns (ok, detail) for form `other` against the plain form `ref` (each a _parse_output result)."""
+    (r_rows, r_n, r_dup, r_bad), (o_rows, o_n, o_dup, o_bad) = ref, other
+    problems = []
+    if r_n == 0:
+        problems.append("the plain form returns no rows")
+    if o_n != r_n:
+        problems.append("%d rows vs %d" % (o_n, r_n))
+    if r_dup or o_dup or r_bad or o_bad:
+        problems.append("repeated keys %d/%d, malformed rows %d/%d" % (o_dup, r_dup, o_bad, r_bad))
+    missing = [k for k in r_rows if k not in o_rows]
+    extra = [k for k in o_rows if k not in r_rows]
+    if missing:
+        problems.append("%d keys missing, e.g. %s" % (len(missing), missing[0]))
+    if extra:
+        problems.append("%d keys not in the plain result, e.g. %s" % (len(extra), extra[0]))
+    differ = []
+    for k, rv in r_rows.items():
+        ov = o_rows.get(k)
+        if ov is None:
+            continue
+        for (name, kind), a, b in zip(q.values, ov, rv):
+            if not _same_value(a, b, kind):
+                differ.append("%s at %s: %s vs %s" % (name, ",".join(k) or "()", a, b))
+    if differ:
+        problems.append("%d values differ, e.g. %s" % (len(differ), "; ".join(differ[:3])))
+    return not problems, "; ".join(problems)
+
+
+def bench_queries(res, scale, tmp, runs):
+    """Runs every query of bench/queries.py: per query, one warm-up run of each form (its rows are saved and
+    compared), then `runs` timed rounds, each running every form once. One psql session; times are psql's
+    \\timing (client round trip: planning, execution, rows to the client)."""
+    t0 = time.monotonic()
+    r = psql("query_setup.sql", ds=res.ds.name)
+    res.check("series map: one row per series", int(one(r, "series_map")) == res.ds.series, one(r, "series_map"))
+    q6_host = one(psql(command=queries.q6_host_sql(scale)), "q6_host")
+    qs = queries.build(scale, q6_host)
+    lines = ["\\set ON_ERROR_STOP 1", "SET client_min_messages = warning;", "SET TimeZone = 'UTC';",
+             "\\o /dev/null", "\\timing on"]
+    outputs = {}
+    for q in qs:
+        for form, sql in q.forms:
+            outputs[(q.qid, form)] = os.path.join(tmp, "%s.%s.out" % (q.qid, form))
+            lines += ["\\echo @@ %s %s 0" % (q.qid, form), "\\o %s" % outputs[(q.qid, form)], sql + ";",
+                      "\\o /dev/null"]
+        for i in range(1, runs + 1):
+            for form, sql in q.forms:
+                lines += ["\\echo @@ %s %s %d" % (q.qid, form, i), sql + ";"]
+    script = os.path.join(tmp, "queries.sql")
+    with open(script, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    log("queries: %d queries, 1 warm-up + %d timed runs of each form" % (len(qs), runs))
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-d", DB, "-f", script]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        hint = ""
+        if "connection to server was lost" in p.stderr or "terminating connection" in p.stderr:
+            hint = "\nThe server went away during the run; the figures are incomplete: run make bench again."
+        raise BenchError("the query benchmark failed (exit %d):\n%s%s" % (p.returncode, p.stderr[-4000:], hint))
+    results = {q.qid: QueryResult(q) for q in qs}
+    mark = None
+    for line in p.stdout.splitlines():
+        if line.startswith("@@ "):
+            mark = line.split()[1:]
+        elif line.startswith("Time: ") and mark is not None:
+            ms = float(line.split()[1])
+            qr = results[mark[0]]
+            if mark[2] == "0":
+                qr.warmup[mark[1]] = ms
+            else:
+                qr.runs.setdefault(mark[1], []).append(ms)
+            mark = None
+    for q in qs:
+        qr = results[q.qid]
+        forms = [f for f, _ in q.forms]
+        res.check("%s: %d timed runs of every form" % (q.qid, runs),
+                  all(len(qr.runs.get(f, [])) == runs for f in forms), repr(qr.runs))
+        parsed = {f: _parse_output(outputs[(q.qid, f)], q) for f in forms}
+        qr.rows = parsed["plain"][1]
+        for f in forms:
+            if f == "plain":
+                continue
+            ok, detail = compare_forms(q, parsed["plain"], parsed[f])
+            res.check("%s: the %s returns the plain table's rows" % (q.qid, FORM_NAMES[f]), ok, detail)
+        log("  %s: %d rows; %s" % (query_label(q), qr.rows, ", ".join(
+            "%s %.1f ms" % (f, qr.median(f)) for f in forms if qr.runs.get(f))))
+    log("queries: %.0f s" % (time.monotonic() - t0))
+    return [results[q.qid] for q in qs], queries.describe(scale, q6_host)
+
+
+def fmt_ms(ms):
+    if ms is None:
+        return "-"
+    if ms < 10:
+        return "%.2f" % ms
+    if ms < 1000:
+        return "%.1f" % ms
+    return "{:,.0f}".format(ms)
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return "-"
+    r = a / b
+    return ("%.2fx" % r) if r < 10 else ("%.1fx" % r) if r < 100 else ("%.0fx" % r)
+
+
+def query_label(q):
+    return q.qid + (" " + q.tsbs if q.tsbs else "")
+
+
+def query_table(qresults, markdown):
+    headers = ["query", "rows", "aegis ms", "plain ms", "plain/aegis", "aegis.read+SQL ms",
+               "issue: plain ms", "issue: TimescaleDB ms"]
+    rows = []
+    for qr in qresults:
+        q = qr.q
+        ref = queries.ISSUE_REFERENCE.get(q.qid, (None, None))
+        a, p = qr.median("aegis"), qr.median("plain")
+        rows.append([query_label(q), fmt_int(qr.rows), fmt_ms(a), fmt_ms(p), fmt_ratio(p, a),
+                     fmt_ms(qr.median("read")), fmt_ms(ref[0]), fmt_ms(ref[1])])
+        if "plain2" in qr.runs:
+            p2 = qr.median("plain2")
+            rows.append(["  %s, plain as LATERAL ... LIMIT 1" % q.qid, fmt_int(qr.rows), fmt_ms(a), fmt_ms(p2),
+                         fmt_ratio(p2, a), "-", "", ""])
+    return render(headers, rows, "lrrrrrrr", markdown)
+
+
+def query_runs_table(qresults, markdown):
+    headers = ["query", "form", "warm-up ms", "median ms", "runs (ms)"]
+    rows = []
+    for qr in qresults:
+        for form, _ in qr.q.forms:
+            rows.append([qr.q.qid, FORM_NAMES[form], fmt_ms(qr.warmup.get(form)), fmt_ms(qr.median(form)),
+                         " ".join(fmt_ms(x) for x in qr.runs[form])])
+    return render(headers, rows, "llrrl", markdown)
+
+
+def query_legend(qresults):
+    return ["%s: %s" % (query_label(qr.q), qr.q.title) for qr in qresults]
+
+
+def slower_queries(qresults):
+    """[(label, plain ms, aegis ms)] of the queries where the extension's form is slower than a plain form."""
+    out = []
+    for qr in qresults:
+        a = qr.median("aegis")
+        for form, what in (("plain", ""), ("plain2", ", plain as LATERAL ... LIMIT 1")):
+            p = qr.median(form)
+            if p is not None and a is not None and a > p:
+                out.append((query_label(qr.q) + what, p, a))
+    return out
+
+
+def queries_report(qresults, qparams, qruns, tsbs):
+    """The Markdown section of the query benchmark."""
+    md = ["## Queries\n"]
+    md.append("TSBS cpu-only queries on the generated set (%s points, %s series), each through the extension and "
+              "as plain SQL on the plain table (`bench.plain_tsbs_cpu`, btree on `(series_id, ts)`), on the same "
+              "server, warm. Median of %d runs after one warm-up, in milliseconds as the client sees them "
+              "(planning, execution and the rows' transfer); **plain/aegis** above 1 means the extension is "
+              "faster. **aegis.read+SQL** is the same question asked in plain SQL over `aegis.read(...)` with "
+              "`aegis.time_bucket`. Every form returns the plain table's rows (checked, see Method).\n"
+              % (fmt_int(tsbs.ds.points), fmt_int(tsbs.ds.series), qruns))
+    md.append(query_table(qresults, True) + "\n")
+    since = qparams["since"].strftime("%Y-%m-%d %H:%M:%S")
+    md.append("- " + "\n- ".join(query_legend(qresults)))
+    md.append("- Windows (UTC): Q1 and Q6 `[%s, %s)`, Q4 `[%s, %s)` (the 8 hosts %s), Q7 `[%s, %s)` (6 "
+              "one-minute buckets, the first and last partial); Q6's host is %s, the first host whose "
+              "`cpu_usage_user` goes above 90 in its window. Q2, Q3 and Q5 have no window: the whole data set, "
+              "%s to %s.\n"
+              % (since, qparams["until12"].strftime("%H:%M:%S"), since, qparams["until8"].strftime("%H:%M:%S"),
+                 qparams["q4_hosts"],
+                 (qparams["q7_until"] - dt.timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S"),
+                 qparams["q7_until"].strftime("%H:%M:%S"), qparams["q6_host"], "2024-01-01 00:00:00",
+                 (datasets.TSBS_START + dt.timedelta(seconds=datasets.TSBS_STEP_S * (
+                     tsbs.ds.points // tsbs.ds.series - 1))).strftime("%Y-%m-%d %H:%M:%S")))
+    slow = slower_queries(qresults)
+    if slow:
+        md.append("Slower through the extension than on the plain table in this run: %s. See \"Reading the query "
+                  "figures\" below.\n" % "; ".join("%s (%s ms vs %s ms)" % (l, fmt_ms(a), fmt_ms(p))
+                                                   for l, p, a in slow))
+    else:
+        md.append("The extension is at least as fast as the plain table on every query in this run.\n")
+    md.append(QUERY_NOTES)
+    md.append("**issue:** figures quoted from issue 3 (TSBS on the same machine class: a plain table with a btree, "
+              "and TimescaleDB with compression). They come from the issue's own TSBS data and schema, not "
+              "from this run, so they give orders of magnitude, not ratios to the columns on their left; "
+              "issue 3 gives none for Q6 and Q7.\n")
+    md.append("### Query runs (ms)\n")
+    md.append(query_runs_table(qresults, True) + "\n")
+    md.append("### Query texts\n")
+    md.append("As run (bench/queries.py); `bench.series_map(series_id, metric, hostname)` is the plain side's "
+              "series mapping, 1 row per series, with a btree on `(metric, hostname)`.\n")
+    md.append("```sql")
+    for qr in qresults:
+        md.append("-- %s: %s" % (query_label(qr.q), qr.q.title))
+        for form, sql in qr.q.forms:
+            md.append("-- %s" % FORM_NAMES[form])
+            md.append(sql + ";")
+        md.append("")
+    md[-1] = "```\n"
+    return "\n".join(md)
+
+
+# ---------------------------------------------------------------------------
 # Micro-benchmarks (Google Benchmark programs built by CMake)
 # ---------------------------------------------------------------------------
 
@@ -377,7 +638,8 @@ def machine_info():
                      "SELECT '@@', 'ext', extversion FROM pg_extension WHERE extname = 'aegis_timeseries'; "
                      "SELECT '@@', 'set', name, current_setting(name) FROM pg_settings "
                      "WHERE name IN ('shared_buffers', 'work_mem', 'maintenance_work_mem', 'fsync', "
-                     "'synchronous_commit', 'full_page_writes', 'max_wal_size') ORDER BY name; "
+                     "'synchronous_commit', 'full_page_writes', 'max_wal_size', 'jit', "
+                     "'max_parallel_workers_per_gather') ORDER BY name; "
                      "SELECT '@@', 'bmp', current_setting('aegis.block_max_points', true)")
     info["pg"] = one(r, "v")
     info["ext"] = one(r, "ext")
@@ -392,6 +654,59 @@ def machine_info():
     except OSError:
         info["git"] = "unknown"
     return info
+
+
+QUERY_NOTES = """\
+**Reading the query figures.**
+
+- The plain side pays for what a narrow table makes it do: one row per metric and point (TSBS's own schema has
+  one row per host and time with the 10 metrics as columns, so its Q4 reads a tenth of the rows), and a join to
+  `bench.series_map` to find the series of a host or a metric. That join is how a user of such a table asks, so
+  it counts; it costs little in itself (1,000 rows, a btree on `(metric, hostname)`), but it shapes the plan: for
+  Q5 the planner hashes the 100 series ids of the metric and scans the whole table in parallel rather than
+  probing the btree 100 times (as it does for Q2).
+- Q3 and Q5 are where the layouts differ most. `aegis.latest` reads one block (or recent row) per series;
+  `aegis.aggregate` answers a block that lies wholly inside one bucket from its stored summary (count, sum, min,
+  max, first, last) without decoding it, and Q5's single bucket holds every block. The plain table sorts all its
+  rows for `DISTINCT ON` (Q3) and reads every row of the metric (Q5). The `LATERAL ... ORDER BY ts DESC LIMIT 1`
+  form, one backward btree probe per series, is the fast way to ask Q3 of a plain table.
+- Q1, Q2 and Q4 bucket by minute or hour, and no block (1,000 points: 2 h 47 min at 10 s) lies inside one such
+  bucket, so the extension decodes every point of the window (Q2: all 1,000,000 points of the metric); it wins by
+  decoding and aggregating in C over compressed blocks (8.6 B/pt, see Storage) instead of passing the plain
+  table's rows (84 B/pt) through the executor. On these three, **aegis.read+SQL**, the same buckets computed by
+  PostgreSQL over the decoded points, costs about as much as the plain table or more: the gain is in the
+  engine's aggregation, not in reading fewer points.
+- Q6 and Q7 touch few points per series: Q6 reads 12 h of one series (4,320 points) and filters them in SQL,
+  Q7 five minutes (30 points) of each of 100 series. The work is then about the same on both sides and the
+  extension's fixed costs show: for every series it looks up the series' recent rows and its blocks (two index
+  queries through SPI), and it fetches (TOAST, about 7 kB) and decodes a whole block to use Q7's 30 points of
+  it, where the plain side probes its btree once per series. An aggregate of the same 100 series over a window
+  that needs only block summaries took about half of Q7's time when we looked, so the two costs are roughly
+  even. Fetching the blocks of all series in one query, and cutting blocks at time boundaries (DESIGN-NOTES 7),
+  are where to win them back.
+- Q4 asks `aegis.aggregate` once per metric (`LATERAL` over the 10 names, `group_by '{}'`): it groups by tags
+  only, and a series' tags do not hold its metric name (`group_by '{__name__}'` puts every series in one group).
+"""
+
+QUERY_METHOD = """\
+- **Queries** (generated set; `bench/queries.py`): after the write runs the extension's tables hold the
+  generated set (all in blocks; `aegis.recent_points` is empty) and the plain table the same points, both after
+  `VACUUM ANALYZE`. The plain side gets `bench.series_map(series_id, metric, hostname)` (one row per series, btree
+  on `(metric, hostname)`), built from the series list, and buckets with `date_bin(step, ts, '2000-01-03
+  00:00:00+00')`, the origin of `aegis.time_bucket`, so both sides cut the same buckets. All queries run in one
+  psql session with the server's defaults (so the plain side gets parallel workers, up to
+  `max_parallel_workers_per_gather`, and JIT; the extension's functions are PARALLEL UNSAFE and run in the
+  backend alone): per query one warm-up run of every form, whose rows are kept for the check, then %(qruns)d
+  rounds that run every form once in turn, so that other load on the shared machine falls on all forms alike; the
+  median of those %(qruns)d is shown. The time is psql's `\\timing`, the round trip a client sees: planning,
+  execution and the rows' transfer over the Unix socket (psql writes them to /dev/null). Both sides are in memory
+  (plain table and index %(plain_mb)s MB, the extension's tables %(aegis_mb)s MB; shared_buffers and the OS
+  cache): warm figures, not reads from disk.
+- **Query checks** (the run fails, exit status 1, and this file is not written when one fails): every form of a
+  query returns what its plain form returns: the same number of rows, the same keys (bucket, host, metric or ts,
+  as the query has them), each once; counts, min, max, timestamps and raw values equal exactly, sums and averages
+  within 1e-9 relative; and the plain form returns at least one row.
+"""
 
 
 METHOD = """\
@@ -443,22 +758,25 @@ METHOD = """\
 """
 
 
-def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks):
+def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks,
+                 qresults, qparams, qruns):
     md = []
     md.append("# Benchmarks\n")
     md.append("Written by `make bench` (`scripts/bench.sh` runs `bench/bench.py`); regenerate it rather than "
-              "editing it. Storage of the extension against a plain PostgreSQL table holding the same points, "
-              "on the same server.\n")
+              "editing it. Storage, write and query speed of the extension against a plain PostgreSQL table "
+              "holding the same points, on the same server.\n")
     md.append("- **Date:** %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     md.append("- **Command:** `%s`" % ("make bench" if scale == "full" else "SCALE=%s make bench" % scale)
-              + (" (BENCH_RUNS=%d)" % runs if runs != 3 else "") + "; total run time %.0f s" % elapsed)
+              + (" (BENCH_RUNS=%d)" % runs if runs != 3 else "")
+              + (" (BENCH_QUERY_RUNS=%d)" % qruns if qruns != 5 else "") + "; total run time %.0f s" % elapsed)
     md.append("- **Machine:** nproc %s, memory %s, %s, %s" % (info["nproc"], info.get("mem", "?"),
                                                                info.get("cpu", "unknown CPU"), info["kernel"]))
     md.append("- **PostgreSQL:** %s" % info["pg"])
     md.append("- **Server settings:** %s (the private cluster of `scripts/cluster.sh`)" % info["settings"])
     md.append("- **Extension:** aegis_timeseries %s, source %s; aegis.block_max_points = %s"
               % (info["ext"], info["git"], info["block_max_points"]))
-    md.append("- **Checks:** %d passed (aegis.read returns every point of every set; see Method)\n" % n_checks)
+    md.append("- **Checks:** %d passed (aegis.read returns every point of every set, and every query the plain "
+              "table's rows; see Method)\n" % n_checks)
     md.append("## Storage: bytes per point after compression\n")
     md.append(storage_table(results, True) + "\n")
     md.append("aegis B/pt counts everything the extension stores (blocks with their summaries, indexes, TOAST, "
@@ -483,11 +801,15 @@ def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elap
               "Median of %d runs; more precise timing is future work.\n"
               % (fmt_int(tsbs.batches), fmt_int(BATCH_POINTS), fmt_int(tsbs.small_batches), SMALL_BATCH_POINTS,
                  small_path_note(tsbs), runs))
+    md.append(queries_report(qresults, qparams, qruns, tsbs))
     md.append("## Core codec micro-benchmark\n")
     md.append(("```\n%s\n```\n" % micro) if micro else (micro_note[0].upper() + micro_note[1:] + ".\n"))
     md.append(METHOD.format(batch=fmt_int(BATCH_POINTS), small=SMALL_BATCH_POINTS, runs=runs, nproc=info["nproc"],
                             load=info["load"],
                             small_path=fmt_int(SMALL_PATH_POINTS)))
+    g = tsbs.sizes
+    md.append(QUERY_METHOD % dict(qruns=qruns, plain_mb=fmt_int(round(g["plain_total"] / 1e6)),
+                                  aegis_mb=fmt_int(round(g["aegis_total"] / 1e6))))
     with open(path, "w") as f:
         f.write("\n".join(md))
 
@@ -499,6 +821,10 @@ def main():
         print("SCALE must be one of %s" % ", ".join(datasets.SCALES), file=sys.stderr)
         return 2
     runs = int(os.environ.get("BENCH_RUNS", "3"))
+    qruns = int(os.environ.get("BENCH_QUERY_RUNS", "5"))
+    if qruns < 1:
+        print("BENCH_QUERY_RUNS must be at least 1", file=sys.stderr)
+        return 2
     doc = os.environ.get("BENCH_DOC", os.path.join(ROOT, "docs", "benchmarks.md") if scale == "full" else "-")
     started = dt.datetime.now(dt.timezone.utc)
     t_start = time.monotonic()
@@ -529,6 +855,7 @@ def main():
                                                              time.monotonic() - t_start))
         tsbs = bench_dataset(tsbs_ds, tmp, runs, timed=True)
         results.append(tsbs)
+        qresults, qparams = bench_queries(tsbs, scale, tmp, qruns)
         psql(command="DROP TABLE bench.staging")
         micro, micro_note = micro_benchmarks()
     finally:
@@ -552,6 +879,12 @@ def main():
     if tsbs.small_points != tsbs.ds.points:
         print(small_path_note(tsbs))
     print()
+    print("Queries on the generated set (%s points; median of %d runs after 1 warm-up, ms)"
+          % (fmt_int(tsbs.ds.points), qruns))
+    print(query_table(qresults, False))
+    for line in query_legend(qresults):
+        print("  " + line)
+    print()
     print("Core codec micro-benchmark")
     print(micro if micro else "  " + micro_note)
     print()
@@ -567,7 +900,8 @@ def main():
         return 1
     print("Checks: %d passed" % n_checks)
     if doc != "-":
-        write_report(doc, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks)
+        write_report(doc, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks,
+                     qresults, qparams, qruns)
         print("Wrote %s" % os.path.relpath(doc, ROOT) if doc.startswith(ROOT) else "Wrote %s" % doc)
     return 0
 

@@ -29,6 +29,9 @@ SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01 00:3
 SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'max', '2024-01-01', '2024-01-02', '1 hour', '{}');
 SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '2024-01-02', '90 minutes', '{region}');
 SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2024-01-02', NULL, '{region,host,nope}');
+SELECT aegis.write('mem', jsonb_build_object('host', 'h' || h), '2024-01-01 00:10', h) FROM generate_series(1, 2) h;
+SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'count', '2024-01-01', '2024-01-02', NULL, '{__name__}');
+SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'max', '2024-01-01', '2024-01-02', NULL, '{__name__,region}');
 -- Block summaries answer blocks that lie inside one bucket: the same values.
 SELECT a.bucket, a.value = b.value AS same
   FROM aegis.aggregate('cpu{host="h1"}', 'sum', '2024-01-01', '2024-01-02', '1 day') a,

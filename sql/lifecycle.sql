@@ -68,6 +68,13 @@ SELECT aegis.write('temp', '{"site": "x"}', ARRAY(SELECT '2024-01-01'::timestamp
 UPDATE aegis.blocks b SET data = s.data FROM saved_block s WHERE b.ts_min = s.ts_min;
 SELECT count(*) FROM aegis.read('temp');
 
+-- TRUNCATE of the catalog empties the points too, also when the same
+-- statement names the point tables.
+SELECT aegis.write('trunc', '{}', '2030-01-01', 1);
+TRUNCATE aegis.series, aegis.recent_points, aegis.blocks;
+SELECT (SELECT count(*) FROM aegis.recent_points) AS recent, (SELECT count(*) FROM aegis.blocks) AS blocks;
+SELECT aegis.write('temp', '{"site": "x"}', '2024-01-01', 1);
+
 -- delete_series removes blocks and recent rows.
 SELECT aegis.write('temp', '{"site": "x"}', '2030-01-01', 1);
 SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'temp';

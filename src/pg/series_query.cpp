@@ -163,8 +163,11 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
     case SeriesGrouping::Mode::kPerSeries: group_expr = "s.tags"; break;
     case SeriesGrouping::Mode::kAll: group_expr = "'{}'::jsonb"; break;
     case SeriesGrouping::Mode::kByKeys:
-      group_expr = "coalesce((SELECT jsonb_object_agg(k, s.tags -> k) FROM unnest(" +
-                   params.AddDatum(grouping.keys, TEXTARRAYOID) + ") AS k WHERE s.tags ? k), '{}'::jsonb)";
+      // __name__ groups by the metric name, as in Prometheus's by (__name__).
+      group_expr =
+          "coalesce((SELECT jsonb_object_agg(k, CASE WHEN k = '__name__' THEN to_jsonb(s.metric) ELSE s.tags -> k END)"
+          " FROM unnest(" +
+          params.AddDatum(grouping.keys, TEXTARRAYOID) + ") AS k WHERE k = '__name__' OR s.tags ? k), '{}'::jsonb)";
       break;
   }
   std::string sql = "SELECT s.series_id, s.metric, s.tags, " + group_expr + " AS grp FROM aegis.series s";

@@ -97,7 +97,8 @@ REVOKE EXECUTE ON FUNCTION aegis._series_deleted() FROM PUBLIC;
 CREATE FUNCTION aegis._series_truncated() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    TRUNCATE aegis.recent_points;
+    -- DELETE, not TRUNCATE: the same statement may be truncating it already.
+    DELETE FROM aegis.recent_points;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
