@@ -32,6 +32,16 @@ SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2
 SELECT aegis.write('mem', jsonb_build_object('host', 'h' || h), '2024-01-01 00:10', h) FROM generate_series(1, 2) h;
 SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'count', '2024-01-01', '2024-01-02', NULL, '{__name__}');
 SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'max', '2024-01-01', '2024-01-02', NULL, '{__name__,region}');
+-- Many series (fetched a few hundred at a time), grouped across the fetches.
+SELECT count(aegis.write('many', jsonb_build_object('i', i::text, 'g', (i % 7)::text),
+                         '2024-01-01'::timestamptz + (i % 13) * interval '1 min', i))
+  FROM generate_series(1, 700) i;
+WITH a AS (SELECT bucket, tags ->> 'g' AS g, value FROM aegis.aggregate('many', 'sum', '2024-01-01', '2024-01-02', '5 minutes', '{g}')),
+     p AS (SELECT aegis.time_bucket('5 minutes', ts) AS bucket, tags ->> 'g' AS g, sum(value) AS value
+             FROM aegis.read('many') GROUP BY 1, 2)
+SELECT count(*) AS buckets, count(*) FILTER (WHERE a.value IS DISTINCT FROM p.value) AS differ
+  FROM a FULL JOIN p USING (bucket, g);
+SELECT count(*) AS rows, count(DISTINCT tags) AS series FROM aegis.aggregate('many', 'count', '2024-01-01', '2024-01-02');
 -- Block summaries answer blocks that lie inside one bucket: the same values.
 SELECT a.bucket, a.value = b.value AS same
   FROM aegis.aggregate('cpu{host="h1"}', 'sum', '2024-01-01', '2024-01-02', '1 day') a,

@@ -1,8 +1,10 @@
 // aegis.aggregate: bucketed aggregates computed inside the engine. Blocks
 // that lie wholly inside one bucket are answered from their stored summary;
 // the others are decoded and merged with the series' recent rows.
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/aggregate.h"
 #include "core/series_points.h"
@@ -25,16 +27,21 @@ void FeedRecent(core::BucketAggregator* aggregator, const core::SeriesPoints& re
   *next = end;
 }
 
+// Series whose blocks and recent rows are fetched with one query each.
+constexpr size_t kSeriesPerFetch = 256;
+
 // Folds one series' points in [since, until) into the aggregator, in time
 // order: summaries for blocks that allow it, decoded points otherwise.
-void AggregateSeries(int64_t series_id, core::Timestamp since, core::Timestamp until,
+// blocks are the series' blocks overlapping the range, in time order; recent
+// its recent rows in the range.
+void AggregateSeries(int64_t series_id, const BlockRef* blocks, size_t block_count,
+                     const core::SeriesPoints& recent, core::Timestamp since, core::Timestamp until,
                      core::BucketAggregator* aggregator) {
   aggregator->BeginSeries();
-  core::SeriesPoints recent = FetchRecent(series_id, since, until);
-  FetchedBlocks blocks = FetchBlocks(series_id, since, until - 1);
   size_t next_recent = 0;
   core::SeriesPoints decoded;
-  for (const BlockRef& block : blocks.blocks) {
+  for (size_t b = 0; b < block_count; ++b) {
+    const BlockRef& block = blocks[b];
     const core::BlockSummary& s = block.summary;
     FeedRecent(aggregator, recent, &next_recent, core::LowerBound(recent, s.ts_min));
     // A recent row inside the block's range replaces or adds a point, so the
@@ -53,8 +60,43 @@ void AggregateSeries(int64_t series_id, core::Timestamp since, core::Timestamp u
     CheckForInterrupts();
   }
   FeedRecent(aggregator, recent, &next_recent, recent.size());
-  Release(&blocks);
 }
+
+// The stored data of a run of series, fetched together.
+class SeriesData {
+ public:
+  // Fetches the blocks and recent rows of `ids` overlapping [since, until).
+  SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until)
+      : blocks_(FetchBlocksOfSeries(ids, since, until - 1)), recent_(FetchRecentOfSeries(ids, since, until)) {}
+
+  // Folds one of the fetched series into the aggregator.
+  void Aggregate(int64_t series_id, core::Timestamp since, core::Timestamp until,
+                 core::BucketAggregator* aggregator) const {
+    const auto block_range = std::equal_range(blocks_.blocks.begin(), blocks_.blocks.end(), series_id,
+                                              BlockSeriesLess());
+    const auto recent_begin = std::lower_bound(recent_.series_ids.begin(), recent_.series_ids.end(), series_id);
+    const auto recent_end = std::upper_bound(recent_begin, recent_.series_ids.end(), series_id);
+    core::SeriesPoints recent;
+    recent.Append(recent_.points, static_cast<size_t>(recent_begin - recent_.series_ids.begin()),
+                  static_cast<size_t>(recent_end - recent_.series_ids.begin()));
+    const BlockRef* first_block = blocks_.blocks.data() + (block_range.first - blocks_.blocks.begin());
+    AggregateSeries(series_id, first_block, static_cast<size_t>(block_range.second - block_range.first), recent,
+                    since, until, aggregator);
+  }
+
+  // Frees the fetched rows (success path).
+  void Release() { pg::Release(&blocks_); }
+
+ private:
+  // Orders blocks and series ids by series id.
+  struct BlockSeriesLess {
+    bool operator()(const BlockRef& b, int64_t id) const { return b.series_id < id; }
+    bool operator()(int64_t id, const BlockRef& b) const { return id < b.series_id; }
+  };
+
+  FetchedBlocks blocks_;
+  RecentOfSeries recent_;
+};
 
 // Whether two group tag sets are equal (jsonb equality).
 bool SameGroup(Datum a, Datum b) {
@@ -100,24 +142,37 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   aegis::pg::SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector, grouping);
   const bool per_series = grouping.mode == aegis::pg::SeriesGrouping::Mode::kPerSeries;
-  size_t group_begin = 0;
-  while (group_begin < matched.rows.size() && since < until) {
-    size_t group_end = group_begin + 1;
-    while (group_end < matched.rows.size() && !per_series &&
-           aegis::pg::SameGroup(matched.rows[group_begin].group, matched.rows[group_end].group))
-      ++group_end;
-    aegis::core::BucketAggregator aggregator(fn, bucketer, since, until);
-    for (size_t i = group_begin; i < group_end; ++i)
-      aegis::pg::AggregateSeries(matched.rows[i].series_id, since, until, &aggregator);
-    if (aggregator.bucket_count() > 0 || fill.mode != aegis::core::FillMode::kNone) {
-      for (const aegis::core::BucketValue& row : aggregator.Finish(fill)) {
-        Datum values[] = {TimestampTzGetDatum(row.bucket), matched.rows[group_begin].group, Float8GetDatum(row.value)};
-        bool nulls[] = {false, false, row.is_null};
-        aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
-      }
+  const size_t n = since < until ? matched.rows.size() : 0;
+  std::optional<aegis::core::BucketAggregator> aggregator;
+  size_t group_row = 0;
+  // Emits the finished group's rows.
+  auto finish_group = [&] {
+    if (!aggregator || (aggregator->bucket_count() == 0 && fill.mode == aegis::core::FillMode::kNone)) return;
+    for (const aegis::core::BucketValue& row : aggregator->Finish(fill)) {
+      Datum values[] = {TimestampTzGetDatum(row.bucket), matched.rows[group_row].group, Float8GetDatum(row.value)};
+      bool nulls[] = {false, false, row.is_null};
+      aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
     }
-    group_begin = group_end;
+  };
+  for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
+    const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
+    std::vector<int64_t> ids;
+    for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
+    std::sort(ids.begin(), ids.end());
+    aegis::pg::SeriesData data(ids, since, until);
+    for (size_t r = chunk; r < chunk_end; ++r) {
+      const bool new_group = !aggregator || per_series ||
+                             !aegis::pg::SameGroup(matched.rows[group_row].group, matched.rows[r].group);
+      if (new_group) {
+        finish_group();
+        aggregator.emplace(fn, bucketer, since, until);
+        group_row = r;
+      }
+      data.Aggregate(matched.rows[r].series_id, since, until, &*aggregator);
+    }
+    data.Release();
   }
+  finish_group();
   Release(&matched);
   aegis::pg::SpiFinish();
   return static_cast<Datum>(0);

@@ -22,6 +22,8 @@ SPIPlanPtr upsert_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
+SPIPlanPtr fetch_blocks_of_series_plan = nullptr;
+SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 
 // First key of the advisory locks that serialise block rewrites of a series
 // (the second key is the series id): "AEGS".
@@ -30,19 +32,20 @@ constexpr int32 kSeriesLockClass = 0x41454753;
 #define AEGIS_BLOCK_COLUMNS \
   "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
 
-// Reads the block columns (AEGIS_BLOCK_COLUMNS order) of row `row` of SPI_tuptable.
-BlockRef BlockAt(uint64 row) {
+// Reads the block columns (AEGIS_BLOCK_COLUMNS order, starting at column
+// first + 1) of row `row` of SPI_tuptable.
+BlockRef BlockAt(uint64 row, int first = 0) {
   bool isnull = false;
   BlockRef ref;
-  ref.summary.ts_min = DatumGetTimestampTz(ResultValue(row, 1, &isnull));
-  ref.summary.ts_max = DatumGetTimestampTz(ResultValue(row, 2, &isnull));
-  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(ResultValue(row, 3, &isnull)));
-  ref.summary.min = DatumGetFloat8(ResultValue(row, 4, &isnull));
-  ref.summary.max = DatumGetFloat8(ResultValue(row, 5, &isnull));
-  ref.summary.sum = DatumGetFloat8(ResultValue(row, 6, &isnull));
-  ref.summary.first = DatumGetFloat8(ResultValue(row, 7, &isnull));
-  ref.summary.last = DatumGetFloat8(ResultValue(row, 8, &isnull));
-  ref.data = ResultValue(row, 9, &isnull);
+  ref.summary.ts_min = DatumGetTimestampTz(ResultValue(row, first + 1, &isnull));
+  ref.summary.ts_max = DatumGetTimestampTz(ResultValue(row, first + 2, &isnull));
+  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(ResultValue(row, first + 3, &isnull)));
+  ref.summary.min = DatumGetFloat8(ResultValue(row, first + 4, &isnull));
+  ref.summary.max = DatumGetFloat8(ResultValue(row, first + 5, &isnull));
+  ref.summary.sum = DatumGetFloat8(ResultValue(row, first + 6, &isnull));
+  ref.summary.first = DatumGetFloat8(ResultValue(row, first + 7, &isnull));
+  ref.summary.last = DatumGetFloat8(ResultValue(row, first + 8, &isnull));
+  ref.data = ResultValue(row, first + 9, &isnull);
   return ref;
 }
 
@@ -135,6 +138,52 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
   fetched.blocks.reserve(SPI_processed);
   for (uint64 i = 0; i < SPI_processed; ++i) fetched.blocks.push_back(BlockAt(i));
   return fetched;
+}
+
+FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
+  FetchedBlocks fetched;
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    const char* sql = "SELECT series_id, " AEGIS_BLOCK_COLUMNS
+                      " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min <= $3"
+                      " ORDER BY series_id, ts_min";
+    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
+                      TimestampTzGetDatum(hi)};
+    ExecutePlan(KeptPlan(&fetch_blocks_of_series_plan, sql, 3, types), values, nullptr, true, 0);
+    pfree(DatumGetPointer(values[0]));
+  });
+  fetched.table = SPI_tuptable;
+  fetched.blocks.reserve(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    BlockRef ref = BlockAt(i, 1);
+    bool isnull = false;
+    ref.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+    fetched.blocks.push_back(ref);
+  }
+  return fetched;
+}
+
+RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
+  RecentOfSeries recent;
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
+                      TimestampTzGetDatum(hi)};
+    ExecutePlan(KeptPlan(&fetch_recent_of_series_plan,
+                         "SELECT ts, value, series_id FROM aegis.recent_points"
+                         " WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 ORDER BY series_id, ts",
+                         3, types),
+                values, nullptr, true, 0);
+    pfree(DatumGetPointer(values[0]));
+  });
+  ReadPointRows(&recent.points);
+  recent.series_ids.resize(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    recent.series_ids[i] = DatumGetInt64(ResultValue(i, 3, &isnull));
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  return recent;
 }
 
 void Release(FetchedBlocks* fetched) {

@@ -18,6 +18,7 @@ namespace aegis::pg {
 struct BlockRef {
   core::BlockSummary summary;
   Datum data;
+  int64_t series_id = 0;  // set by FetchBlocksOfSeries
 };
 
 // Blocks fetched by one query, in time order.
@@ -30,6 +31,18 @@ struct FetchedBlocks {
 // With latest, read with a fresh snapshot (after a lock) instead of the
 // statement's.
 FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest = false);
+
+// Blocks of several series that overlap [lo, hi], ordered by series id,
+// then time; one query for all of them.
+FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi);
+
+// Recent points of several series with lo <= ts < hi, ordered by series id,
+// then time: series_ids[i] is the series of points.ts[i].
+struct RecentOfSeries {
+  std::vector<int64_t> series_ids;
+  core::SeriesPoints points;
+};
+RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi);
 
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);
