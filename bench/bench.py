@@ -22,7 +22,10 @@ What it does, in a database of its own (aegis_bench, dropped and created):
      btree on (series_id, ts); VACUUM ANALYZE; compares the sizes;
   3. times, for the generated set, aegis.write against COPY, and the
      small-batch path: 100-point batches into aegis.recent_points, then
-     aegis.compress('0');
+     aegis.compress('0'); and one client's ingest through the aegis.points view:
+     \\copy of a CSV (metric, tags JSON, ts, value) and multi-row INSERTs of
+     1,000 rows (psql -f), rows in series then time order, each run checked
+     against the plain table's count and sum;
   4. checks that aegis.read returns what the plain table holds (count and sum
      of all points and of every series, and every point bit for bit through a
      per-series digest), and exits non-zero when it does not;
@@ -59,6 +62,10 @@ DB = "aegis_bench"
 BATCH_POINTS = 10_000  # points per aegis.write call on the batch path
 SMALL_BATCH_POINTS = 100  # points per aegis.write call on the small-batch path (below aegis.block_max_points)
 SMALL_PATH_POINTS = 1_000  # the small-batch path writes the first this many points of every series
+INGEST_COPY_POINTS = 5_000  # COPY ingest path: the first this many points of every series (None: every point;
+# all 10,000,000 took about 80 s a run, 5,000,000 keep it near 40 s)
+INGEST_INSERT_POINTS = 1_000  # multi-row INSERT ingest path: the first this many points of every series
+INSERT_ROWS = 1_000  # rows per INSERT INTO aegis.points VALUES statement
 REL_TOL = 1e-9
 
 
@@ -101,6 +108,77 @@ def one(res, key, col=0):
 
 def rel_close(a, b):
     return a == b or abs(a - b) <= REL_TOL * max(abs(a), abs(b))
+
+
+# ---------------------------------------------------------------------------
+# Ingest files: the generated set as a client would send it to aegis.points
+# ---------------------------------------------------------------------------
+
+def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
+    """From <ds>.points.csv (series_id,ts,value, in series then time order) and <ds>.series.csv writes
+    <ds>.ingest.csv (metric,tags JSON,ts,value: the first limit_copy points of every series, all when None) and
+    <ds>.ingest.sql (INSERT INTO aegis.points VALUES statements of INSERT_ROWS rows: the first limit_insert points
+    of every series). Rows stay in series then time order, as a collector flushing per series sends them.
+    Returns (copy points, insert points, insert statements)."""
+    import csv
+    series = {}
+    with open(os.path.join(tmp, ds_name + ".series.csv"), newline="") as f:
+        for sid, metric, tags, _first, _n in csv.reader(f):
+            series[sid] = (metric, tags)
+    copy_path = os.path.join(tmp, ds_name + ".ingest.csv")
+    sql_path = os.path.join(tmp, ds_name + ".ingest.sql")
+    n_copy = n_ins = n_stmt = 0
+    pending = []
+    cur, k = None, 0
+    with open(os.path.join(tmp, ds_name + ".points.csv")) as pf, open(copy_path, "w") as cf, \
+            open(sql_path, "w") as sf:
+        def flush():
+            sf.write("INSERT INTO aegis.points VALUES\n" + ",\n".join(pending) + ";\n")
+            pending.clear()
+        for line in pf:
+            sid, ts, value = line.rstrip("\n").split(",")
+            if sid != cur:
+                cur, k = sid, 0
+                metric, tags = series[sid]
+                csv_prefix = '%s,"%s",' % (metric, tags.replace('"', '""'))
+                sql_prefix = "('%s', '%s', '" % (metric.replace("'", "''"), tags.replace("'", "''"))
+            if limit_copy is None or k < limit_copy:
+                cf.write(csv_prefix + ts + "," + value + "\n")
+                n_copy += 1
+            if k < limit_insert:
+                pending.append(sql_prefix + ts + "', " + value + ")")
+                n_ins += 1
+                if len(pending) == INSERT_ROWS:
+                    flush()
+                    n_stmt += 1
+            k += 1
+        if pending:
+            flush()
+            n_stmt += 1
+    os.chmod(copy_path, 0o644)
+    os.chmod(sql_path, 0o644)
+    return n_copy, n_ins, n_stmt
+
+
+def ingest_runs(res, mode, path, limit, points, runs):
+    """ingest.sql `runs` times; each run must leave exactly the plain table's count and sum of the same points."""
+    e = psql("ingest_expect.sql", ds=res.ds.name, limit=limit)
+    e_n, e_sum = int(one(e, "plain_read", 0)), float(one(e, "plain_read", 1))
+    res.check("ingest %s: the plain table holds %d points for it" % (mode, points), e_n == points,
+              "%d vs %d" % (e_n, points))
+    for i in range(runs):
+        r = psql("ingest.sql", mode=mode, file=path)
+        a_n, a_sum = int(one(r, "aegis_read", 0)), float(one(r, "aegis_read", 1) or 0)
+        ok = a_n == e_n and rel_close(a_sum, e_sum)
+        res.check("ingest %s run %d: count, sum over aegis.read = plain table's" % (mode, i + 1), ok,
+                  "%d, %r vs %d, %r" % (a_n, a_sum, e_n, e_sum))
+        if not ok:
+            raise BenchError("ingest %s run %d: aegis.read holds %d points summing to %r, the plain table %d, %r"
+                             % (mode, i + 1, a_n, a_sum, e_n, e_sum))
+        res.timing.setdefault("ingest:" + mode, []).append(float(one(r, "load_s")))
+        res.timing.setdefault("ingest:%s:recent" % mode, []).append(int(one(r, "recent_rows")))
+        log("  ingest %s run %d: %.2f s, %s in recent_points" % (mode, i + 1, float(one(r, "load_s")),
+                                                                 one(r, "recent_rows")))
 
 
 # ---------------------------------------------------------------------------
@@ -174,6 +252,27 @@ def bench_dataset(ds, tmp, runs, timed):
                   res.timing["small:compressed"][-1] == res.small_points)
         psql(command="DROP TABLE bench.%s" % small)
 
+    for i in range(runs if timed else 1):
+        r = psql("plain_copy.sql", **files)
+        res.timing.setdefault("plain:copy", []).append(float(one(r, "copy_s")))
+        if timed:
+            log("  plain run %d: COPY %.2f s" % (i + 1, float(one(r, "copy_s"))))
+
+    if timed:
+        # Ingest through aegis.points (needs the plain table for its check); before the batch path, whose
+        # result is the one measured and queried.
+        t1 = time.monotonic()
+        res.ingest = write_ingest_files(tmp, ds.name, INGEST_COPY_POINTS, INGEST_INSERT_POINTS)
+        log("  wrote the ingest files: %d CSV rows, %d INSERT rows in %d statements (%.0f s)"
+            % (res.ingest + (time.monotonic() - t1,)))
+        per_series = ds.points // ds.series
+        ingest_runs(res, "copy", os.path.join(tmp, ds.name + ".ingest.csv"),
+                    per_series if INGEST_COPY_POINTS is None else INGEST_COPY_POINTS, res.ingest[0], runs)
+        ingest_runs(res, "insert", os.path.join(tmp, ds.name + ".ingest.sql"), INGEST_INSERT_POINTS,
+                    res.ingest[1], runs)
+        for ext in ("csv", "sql"):
+            os.remove(os.path.join(tmp, "%s.ingest.%s" % (ds.name, ext)))
+
     res.batches = int(psql(command="SELECT '@@', 'n', count(*) FROM bench.%s" % batches)["n"][0][0])
     batch_summary = write_runs(res, batches, ds.points, runs if timed else 1, "batch")
     if small_summary is not None and res.small_points == ds.points:
@@ -184,11 +283,6 @@ def bench_dataset(ds, tmp, runs, timed):
                   "%s vs %s" % (small_summary[3], batch_summary[3]))
         res.same_blocks = small_summary[:3] == batch_summary[:3]
 
-    for i in range(runs if timed else 1):
-        r = psql("plain_copy.sql", **files)
-        res.timing.setdefault("plain:copy", []).append(float(one(r, "copy_s")))
-        if timed:
-            log("  plain run %d: COPY %.2f s" % (i + 1, float(one(r, "copy_s"))))
 
     t1 = time.monotonic()
     m = psql("measure.sql", ds=ds.name)
@@ -587,6 +681,11 @@ def timing_table(r, markdown):
     add("COPY into the plain table (btree on series_id, ts)", "plain:copy")
     add("  for scale: COPY into the unlogged staging table (no index)", "staging:copy")
     add("  for scale: building the batches from it (array_agg)", "batch:build")
+    if "ingest:copy" in t:
+        cp, ip = r.ingest[0], r.ingest[1]
+        add("COPY into aegis.points, CSV with metric and tags%s" % ("" if cp == p else " †"), "ingest:copy", cp)
+        add("INSERT INTO aegis.points, %s rows per statement%s" % (fmt_int(INSERT_ROWS), "" if ip == p else " *"),
+            "ingest:insert", ip)
     sp = r.small_points
     add("aegis.write, %d-point batches (into recent_points)%s" % (SMALL_BATCH_POINTS, "" if sp == p else " *"),
         "small:write", sp)
@@ -597,6 +696,18 @@ def timing_table(r, markdown):
     rows.append(["read all: count, sum over the plain table", "%.2f" % rd["plain_s"], fmt_rate(p, rd["plain_s"]),
                  "1 run"])
     return render(headers, rows, "lrrl", markdown)
+
+
+def ingest_note(r):
+    cp, ip = r.ingest[0], r.ingest[1]
+    parts = []
+    if cp != r.ds.points:
+        parts.append("† the first %s points of each series, %s points (all %s took about 80 s a run)"
+                     % (fmt_int(INGEST_COPY_POINTS), fmt_int(cp), fmt_int(r.ds.points)))
+    if ip != r.ds.points:
+        parts.append("INSERT: the same %s points as the small-batch path" % fmt_int(ip)
+                     if ip == r.small_points else "INSERT: %s points" % fmt_int(ip))
+    return "; ".join(parts)
 
 
 def small_path_note(r):
@@ -747,7 +858,19 @@ METHOD = """\
   flushes would; `aegis.compress('0')` then packs them, and its time is the compress throughput. Both paths must
   end with the same points in the blocks (checked when the small-batch path covers every point). The "for
   scale" rows (one run) are the preparation steps: what the batch path costs on top when the arrays are built in
-  SQL from a staged copy rather than sent by a client. The "read all" rows are the sanity check's
+  SQL from a staged copy rather than sent by a client. The ingest rows write through the `aegis.points` view
+  from one client, on emptied extension tables (the same `TRUNCATE`s): `\\copy aegis.points (metric, tags, ts,
+  value) FROM` a CSV with one row per point (metric name, the series' tags as JSON text, ts, value; client-side, so
+  both COPY rows parse CSV), and multi-row `INSERT INTO aegis.points VALUES (...), ...` statements of
+  {insert_rows} rows from a SQL file run with `psql -f` (one transaction per statement); the time is from before
+  the load to its end. Both files hold their rows **ordered by series, then time**, as a collector flushing per
+  series would send them: INSERT and COPY into `aegis.points` buffer the rows per series for the statement and
+  write each series as one batch when the statement ends (straight into blocks when it holds at least
+  `aegis.block_max_points` points of that series, else into `aegis.recent_points`), so with this order every
+  series of a run goes into blocks (1,000-row INSERTs: one series per statement), where rows interleaved across
+  series in small statements would land in `aegis.recent_points`. After each ingest run `SELECT count(*),
+  sum(value)` over `aegis.read` must equal the plain table's for the same points (the first N of every series, by
+  time; 1e-9 relative), or the run fails. They run before the batch path, whose result is measured and queried. The "read all" rows are the sanity check's
   `SELECT count(*), sum(value)` (one run; the plain side may use a parallel sequential scan). The machine is shared: other work on its {nproc} cores shows
   up in the timings (load average at the start: {load}).
 - **Checks** (the run fails, exit status 1, and this file is not written when one fails): `aegis.write` returns
@@ -798,15 +921,19 @@ def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elap
     md.append("## Write and compress timing (informational)\n")
     md.append(timing_table(tsbs, True) + "\n")
     md.append("Batch path: %s aegis.write calls of up to %s points. Small-batch path: %s calls of %d points, %s. "
+              "Ingest rows (one client, through the `aegis.points` view): `\\copy` of a CSV with one row per point "
+              "(metric, tags as JSON text, ts, value), and %s multi-row `INSERT ... VALUES` statements of %s rows "
+              "fed with `psql -f`, both in series then time order%s. "
               "Median of %d runs; more precise timing is future work.\n"
               % (fmt_int(tsbs.batches), fmt_int(BATCH_POINTS), fmt_int(tsbs.small_batches), SMALL_BATCH_POINTS,
-                 small_path_note(tsbs), runs))
+                 small_path_note(tsbs), fmt_int(tsbs.ingest[2]), fmt_int(INSERT_ROWS),
+                 ("; " + ingest_note(tsbs)) if ingest_note(tsbs) else "", runs))
     md.append(queries_report(qresults, qparams, qruns, tsbs))
     md.append("## Core codec micro-benchmark\n")
     md.append(("```\n%s\n```\n" % micro) if micro else (micro_note[0].upper() + micro_note[1:] + ".\n"))
     md.append(METHOD.format(batch=fmt_int(BATCH_POINTS), small=SMALL_BATCH_POINTS, runs=runs, nproc=info["nproc"],
                             load=info["load"],
-                            small_path=fmt_int(SMALL_PATH_POINTS)))
+                            small_path=fmt_int(SMALL_PATH_POINTS), insert_rows=fmt_int(INSERT_ROWS)))
     g = tsbs.sizes
     md.append(QUERY_METHOD % dict(qruns=qruns, plain_mb=fmt_int(round(g["plain_total"] / 1e6)),
                                   aegis_mb=fmt_int(round(g["aegis_total"] / 1e6))))
@@ -878,6 +1005,8 @@ def main():
     print(timing_table(tsbs, False))
     if tsbs.small_points != tsbs.ds.points:
         print(small_path_note(tsbs))
+    if ingest_note(tsbs):
+        print(ingest_note(tsbs))
     print()
     print("Queries on the generated set (%s points; median of %d runs after 1 warm-up, ms)"
           % (fmt_int(tsbs.ds.points), qruns))
