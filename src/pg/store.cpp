@@ -49,6 +49,21 @@ BlockRef BlockAt(uint64 row, int first = 0) {
   return ref;
 }
 
+// The rows (series_id, AEGIS_BLOCK_COLUMNS) of SPI_tuptable as blocks; the
+// table stays alive until the result is released.
+FetchedBlocks TakeBlockRows() {
+  FetchedBlocks fetched;
+  fetched.table = SPI_tuptable;
+  fetched.blocks.reserve(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    BlockRef ref = BlockAt(i, 1);
+    bool isnull = false;
+    ref.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+    fetched.blocks.push_back(ref);
+  }
+  return fetched;
+}
+
 // Reads (ts, value) rows of SPI_tuptable into points, in row order.
 void ReadPointRows(core::SeriesPoints* points) {
   const uint64 n = SPI_processed;
@@ -120,10 +135,9 @@ std::string TimestampText(core::Timestamp ts) {
 }
 
 FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest) {
-  FetchedBlocks fetched;
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
+    const char* sql = "SELECT series_id, " AEGIS_BLOCK_COLUMNS
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
                       " ORDER BY ts_min";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
@@ -134,14 +148,10 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
       ExecutePlan(plan, values, nullptr, true, 0);
     }
   });
-  fetched.table = SPI_tuptable;
-  fetched.blocks.reserve(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) fetched.blocks.push_back(BlockAt(i));
-  return fetched;
+  return TakeBlockRows();
 }
 
 FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
-  FetchedBlocks fetched;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     const char* sql = "SELECT series_id, " AEGIS_BLOCK_COLUMNS
@@ -152,15 +162,7 @@ FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::
     ExecutePlan(KeptPlan(&fetch_blocks_of_series_plan, sql, 3, types), values, nullptr, true, 0);
     pfree(DatumGetPointer(values[0]));
   });
-  fetched.table = SPI_tuptable;
-  fetched.blocks.reserve(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    BlockRef ref = BlockAt(i, 1);
-    bool isnull = false;
-    ref.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
-    fetched.blocks.push_back(ref);
-  }
-  return fetched;
+  return TakeBlockRows();
 }
 
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {

@@ -18,7 +18,7 @@ namespace aegis::pg {
 struct BlockRef {
   core::BlockSummary summary;
   Datum data;
-  int64_t series_id = 0;  // set by FetchBlocksOfSeries
+  int64_t series_id = 0;
 };
 
 // Blocks fetched by one query, in time order.
