@@ -11,6 +11,8 @@ for the project's private cluster. Settings (environment):
                        SCALE=full, none for SCALE=small (a smoke run must not
                        overwrite the full-scale figures); "-" for none
   BENCH_KEEP=1         keep the CSV folder under /tmp
+  BENCH_MICRO_ARGS     arguments of the micro-benchmark programs; default
+                       --benchmark_min_time=0.2
 
 What it does, in a database of its own (aegis_bench, dropped and created):
   1. turns every file of ../shared/data and a generated TSBS cpu-only set into
@@ -35,12 +37,26 @@ What it does, in a database of its own (aegis_bench, dropped and created):
      over aegis.read; times them (median of BENCH_QUERY_RUNS runs after a
      warm-up) and checks that every form returns the plain table's rows,
      exiting non-zero when one does not;
-  6. runs the core codec micro-benchmarks when CMake has built any.
+  6. runs the core codec micro-benchmarks when CMake has built any:
+     build/bench/codec_bench with --benchmark_format=json (plus BENCH_MICRO_ARGS,
+     default --benchmark_min_time=0.2) becomes a table per data set, both
+     codecs' bits per value and speed next to xz -9 on the same values (from
+     codec_bench --dump_values) and the reference figures of ../shared/data;
+     any other build/bench/*_bench program's console output is shown as is.
+
+  python3 bench/bench.py --codec-only [--markdown]
+                       step 6's codec table alone (no PostgreSQL, nothing
+                       written): needs build/bench/codec_bench, built by
+                       cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release &&
+                       cmake --build build/bench --target codec_bench;
+                       --markdown prints the report's Markdown section instead.
 Python 3 standard library only.
 """
 
 import datetime as dt
 import glob
+import json
+import lzma
 import multiprocessing
 import os
 import platform
@@ -586,26 +602,242 @@ def queries_report(qresults, qparams, qruns, tsbs):
 # Micro-benchmarks (Google Benchmark programs built by CMake)
 # ---------------------------------------------------------------------------
 
+DEFAULT_MICRO_ARGS = "--benchmark_min_time=0.2"  # scripts/bench.sh sets the same in BENCH_MICRO_ARGS
+# Bits per value (values only) from ../shared/data/README.md: Gorilla-style XOR, ALP-style decimal estimate, xz
+# on the raw doubles.
+CODEC_REFERENCES = {
+    "machine_temperature": (56.6, 36.1, 50.4),
+    "cpu_utilization": (56.9, 32.5, 16.8),
+    "nyc_taxi": (17.9, 15.2, 17.2),
+    "etth1_ot": (58.9, 79.3, 9.1),
+    "city_temperature": (57.8, 10.7, 7.6),
+    "nyc29": (34.2, 39.9, 20.1),
+}
+TARGET_TSBS_BITS_PER_POINT = 12.0  # 1.5 bytes
+TARGET_DECODE_M = 1000.0  # M values/s, v2 decode on decimal-scheme sets
+TARGET_ENCODE_M = 100.0  # M values/s, v2 encode
+
+
+def micro_programs():
+    """Executable build/bench/*_bench and build/*_bench programs, sorted."""
+    return sorted(set(p for pattern in ("build/bench/*_bench", "build/*_bench")
+                      for p in glob.glob(os.path.join(ROOT, pattern))
+                      if os.path.isfile(p) and os.access(p, os.X_OK)))
+
+
+def micro_missing_note():
+    """Why there is no micro-benchmark program to run."""
+    sources = sorted(glob.glob(os.path.join(ROOT, "bench", "*_bench.cpp")))
+    if sources:
+        return ("skipped: %s exist(s) but no build/*_bench program; build with "
+                "`cmake -S . -B build && cmake --build build` (needs Google Benchmark)"
+                % ", ".join("bench/" + os.path.basename(s) for s in sources))
+    return "skipped: no core codec micro-benchmark exists yet (no bench/*_bench.cpp, no build/*_bench)"
+
+
+def micro_args():
+    return os.environ.get("BENCH_MICRO_ARGS", DEFAULT_MICRO_ARGS).split()
+
+
+def run_program(args, what):
+    """stdout of a program; BenchError (with its stderr) when it exits non-zero."""
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise BenchError("%s failed (exit %d):\n%s" % (what, r.returncode, (r.stderr or r.stdout)[-4000:]))
+    return r.stdout
+
+
+class CodecSet:
+    """One data set of codec_bench: points, xz size, and its benchmarks by (op, codec)."""
+
+    def __init__(self, name, points, xz_bits):
+        self.name = name
+        self.points = points
+        self.xz_bits = xz_bits  # bits per value of lzma.compress(raw float64, preset=9)
+        self.bench = {}  # ("encode"|"decode", "gorilla_v1"|"adaptive_v2") -> JSON record
+
+    def get(self, op, codec, key):
+        return self.bench[(op, codec)][key]
+
+    def mvals(self, op, codec):
+        return self.get(op, codec, "items_per_second") / 1e6
+
+    def schemes(self):
+        """The v2 blocks per value scheme, as codec_bench's label has it: "decimal:100,xor:3"."""
+        return self.bench[("encode", "adaptive_v2")].get("label", "")
+
+    def mostly(self, scheme):
+        """Whether more than half of the v2 blocks use `scheme`."""
+        counts = {}
+        for part in self.schemes().split(","):
+            if part:
+                name, n = part.rsplit(":", 1)
+                counts[name] = int(n)
+        return 2 * counts.get(scheme, 0) > sum(counts.values())
+
+
+def codec_results(prog):
+    """Runs codec_bench once with --dump_values (raw values for xz) and once with the JSON reporter.
+    Returns (command line, [CodecSet] in the program's order)."""
+    rel = os.path.relpath(prog, ROOT)
+    with tempfile.TemporaryDirectory(prefix="aegis-codec-") as d:
+        run_program([prog, "--dump_values=" + d], rel + " --dump_values")
+        raw = {}
+        for f in os.listdir(d):
+            if f.endswith(".f64"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    raw[f[:-4]] = fh.read()
+    args = micro_args() + ["--benchmark_format=json"]
+    out = run_program([prog] + args, rel)
+    sets = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("error_occurred"):
+            raise BenchError("%s: %s: %s" % (rel, b["name"], b.get("error_message", "error")))
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue  # with --benchmark_repetitions the median (written last) replaces the runs
+        op, codec, name = b.get("run_name", b["name"]).split("/", 2)
+        if name not in sets:
+            if name not in raw:
+                raise BenchError("%s --dump_values wrote no %s.f64" % (rel, name))
+            points = len(raw[name]) // 8
+            sets[name] = CodecSet(name, points, 8.0 * len(lzma.compress(raw[name], preset=9)) / points)
+        sets[name].bench[(op, codec)] = b
+    for cs in sets.values():
+        for key in (("encode", "gorilla_v1"), ("decode", "gorilla_v1"), ("encode", "adaptive_v2"),
+                    ("decode", "adaptive_v2")):
+            if key not in cs.bench:
+                raise BenchError("%s: no %s/%s/%s benchmark in its output" % (rel, key[0], key[1], cs.name))
+    return " ".join([rel] + args), list(sets.values())
+
+
+def fmt_bits(x):
+    return "%.2f" % x
+
+
+def fmt_mvals(x):
+    return "{:,.1f}".format(x)
+
+
+def codec_table(sets, markdown):
+    headers = ["data set", "points", "v1 bits/value", "v2 bits/value", "v2 bits/timestamp", "v2 bits/point (all)",
+               "xz -9 bits/value", "reference Gorilla / ALP-style / xz", "v2 encode M values/s",
+               "v2 decode M values/s", "v1 decode M values/s", "v2 schemes"]
+    rows = []
+    for cs in sets:
+        ref = CODEC_REFERENCES.get(cs.name)
+        rows.append([cs.name, fmt_int(cs.points), fmt_bits(cs.get("encode", "gorilla_v1", "bits_per_value")),
+                     fmt_bits(cs.get("encode", "adaptive_v2", "bits_per_value")),
+                     fmt_bits(cs.get("encode", "adaptive_v2", "bits_per_timestamp")),
+                     fmt_bits(cs.get("encode", "adaptive_v2", "bits_per_point")), fmt_bits(cs.xz_bits),
+                     " / ".join("%.1f" % r for r in ref) if ref else "-",
+                     fmt_mvals(cs.mvals("encode", "adaptive_v2")), fmt_mvals(cs.mvals("decode", "adaptive_v2")),
+                     fmt_mvals(cs.mvals("decode", "gorilla_v1")),
+                     (cs.schemes() or "-").replace(",", ", ")])
+    return render(headers, rows, "lrrrrrrrrrrl", markdown)
+
+
+def codec_summary(sets):
+    """The lines under the table: means over the files with references, then the targets, met or not."""
+    lines = []
+    ref_sets = [cs for cs in sets if cs.name in CODEC_REFERENCES]
+    if ref_sets:
+        lines.append("mean bits/value over the %d files with reference figures (%s): v2 %.2f, xz -9 %.2f"
+                     % (len(ref_sets), ", ".join(cs.name for cs in ref_sets),
+                        statistics.mean(cs.get("encode", "adaptive_v2", "bits_per_value") for cs in ref_sets),
+                        statistics.mean(cs.xz_bits for cs in ref_sets)))
+
+        def beat(cs):
+            v2 = cs.get("encode", "adaptive_v2", "bits_per_value")
+            best = min(CODEC_REFERENCES[cs.name][:2])
+            return "%s %s (%.2f %s %.1f)" % (cs.name, "yes" if v2 < best else "no", v2, "<" if v2 < best else ">=",
+                                             best)
+        met = sum(cs.get("encode", "adaptive_v2", "bits_per_value") < min(CODEC_REFERENCES[cs.name][:2])
+                  for cs in ref_sets)
+        lines.append("target v2 bits/value < min(Gorilla, ALP-style reference), met on %d of %d: %s"
+                     % (met, len(ref_sets), ", ".join(beat(cs) for cs in ref_sets)))
+    tsbs = [cs for cs in sets if cs.name.startswith("tsbs")]
+    for cs in tsbs:
+        bpp = cs.get("encode", "adaptive_v2", "bits_per_point")
+        lines.append("target %s v2 bits/point (all) <= %g (%g bytes): %s (%.2f)"
+                     % (cs.name, TARGET_TSBS_BITS_PER_POINT, TARGET_TSBS_BITS_PER_POINT / 8,
+                        "yes" if bpp <= TARGET_TSBS_BITS_PER_POINT else "no", bpp))
+    decimal = [cs for cs in sets if cs.mostly("decimal")]
+    if decimal:
+        lines.append("target v2 decode >= {:,.0f} M values/s on decimal-scheme sets (most v2 blocks decimal): %s"
+                     .format(TARGET_DECODE_M)
+                     % ", ".join("%s %s (%s)" % (cs.name, "yes" if cs.mvals("decode", "adaptive_v2") >= TARGET_DECODE_M
+                                                 else "no", fmt_mvals(cs.mvals("decode", "adaptive_v2")))
+                                 for cs in decimal))
+    else:
+        lines.append("target v2 decode >= {:,.0f} M values/s on decimal-scheme sets: no set has most of its v2 blocks "
+                     "in the decimal scheme".format(TARGET_DECODE_M))
+    met = sum(cs.mvals("encode", "adaptive_v2") >= TARGET_ENCODE_M for cs in sets)
+    lines.append("target v2 encode >= {:,.0f} M values/s, met on %d of %d: %s".format(TARGET_ENCODE_M)
+                 % (met, len(sets), ", ".join("%s %s (%s)" % (cs.name, "yes" if cs.mvals("encode", "adaptive_v2")
+                                                             >= TARGET_ENCODE_M else "no",
+                                                             fmt_mvals(cs.mvals("encode", "adaptive_v2")))
+                                              for cs in sets)))
+    return lines
+
+
+CODEC_NOTES = """\
+One core, Google Benchmark (`bench/codec_bench.cpp`); v1 = codec 1 (Gorilla), v2 = codec 2 (adaptive). Points go \
+into blocks of 1,000 (a series' last block shorter; etth1_all is ETTh1's 7 value columns, each its own run of \
+blocks, and etth1_ot its last column); CSV files keep their own timestamps (read as UTC, file order), the `.bin` \
+files and the generated random walk get one point every 10 s. Every block is decoded and compared with its input \
+(timestamps, value bit patterns) before the timing. **bits/value** and **bits/timestamp** are the value and \
+timestamp sections of the blocks (`MeasureBlock`) per point; **bits/point (all)** is the whole blocks, 16-byte \
+headers and padding included. **xz -9** is Python's `lzma.compress(preset=9)` over the same values as raw \
+little-endian float64 (the container's few dozen bytes included). **reference** is from `../shared/data/README.md` \
+(values only). M values/s: points per second of `EncodeBlock` / `DecodeBlock` (checksum included) over every \
+block of the set. **v2 schemes**: the value scheme of each v2 block, counted.
+"""
+
+
+def codec_section(prog):
+    """(console text, Markdown text) of the codec table for build/bench/codec_bench."""
+    cmd, sets = codec_results(prog)
+    rel = os.path.relpath(prog, ROOT)
+    rerun = ("`%s` (the xz figures use the values `%s --dump_values=DIR` writes); the table alone: "
+             "`python3 bench/bench.py --codec-only`" % (cmd, rel))
+    summary = codec_summary(sets)
+    console = "\n".join(["$ " + cmd, codec_table(sets, False)] + summary)
+    md = "\n".join(["Command: " + rerun + ".\n", codec_table(sets, True) + "\n"]
+                   + ["- " + line for line in summary] + ["", CODEC_NOTES])
+    return console, md
+
+
 def micro_benchmarks():
-    """Returns (text, note): the programs' console output, or why there is none."""
-    progs = sorted(set(p for pattern in ("build/bench/*_bench", "build/*_bench")
-                       for p in glob.glob(os.path.join(ROOT, pattern))
-                       if os.path.isfile(p) and os.access(p, os.X_OK)))
+    """Returns (console text, Markdown text, note): codec_bench as a table per data set (JSON reporter), any other
+    program's console output as it is; or (None, None, why there is none)."""
+    progs = micro_programs()
     if not progs:
-        sources = sorted(glob.glob(os.path.join(ROOT, "bench", "*_bench.cpp")))
-        if sources:
-            return None, ("skipped: %s exist(s) but no build/*_bench program; build with "
-                          "`cmake -S . -B build && cmake --build build` (needs Google Benchmark)"
-                          % ", ".join("bench/" + os.path.basename(s) for s in sources))
-        return None, "skipped: no core codec micro-benchmark exists yet (no bench/*_bench.cpp, no build/*_bench)"
-    out = []
+        return None, None, micro_missing_note()
+    console, md = [], []
     for p in progs:
-        args = [p] + os.environ.get("BENCH_MICRO_ARGS", "").split()
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out.append("$ %s\n%s" % (os.path.relpath(p, ROOT), r.stdout.rstrip()))
-        if r.returncode != 0:
-            raise BenchError("%s failed (exit %d)" % (p, r.returncode))
-    return "\n\n".join(out), None
+        if os.path.basename(p) == "codec_bench":
+            c, m = codec_section(p)
+        else:
+            args = [p] + micro_args()
+            out = run_program(args, os.path.relpath(p, ROOT))
+            c = "$ %s\n%s" % (" ".join([os.path.relpath(p, ROOT)] + args[1:]), out.rstrip())
+            m = "```\n%s\n```\n" % c
+        console.append(c)
+        md.append(m)
+    return "\n\n".join(console), "\n".join(md), None
+
+
+def codec_only(markdown):
+    """--codec-only: the codec table of build/bench/codec_bench alone, no PostgreSQL."""
+    prog = os.path.join(ROOT, "build", "bench", "codec_bench")
+    if not (os.path.isfile(prog) and os.access(prog, os.X_OK)):
+        print("codec table skipped: no build/bench/codec_bench; build it with `cmake -S . -B build/bench "
+              "-DCMAKE_BUILD_TYPE=Release && cmake --build build/bench --target codec_bench` (needs Google "
+              "Benchmark)", file=sys.stderr)
+        return 1
+    console, md = codec_section(prog)
+    print(md if markdown else console)
+    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -881,7 +1113,7 @@ METHOD = """\
 """
 
 
-def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks,
+def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, elapsed, started, n_checks,
                  qresults, qparams, qruns):
     md = []
     md.append("# Benchmarks\n")
@@ -930,7 +1162,7 @@ def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elap
                  ("; " + ingest_note(tsbs)) if ingest_note(tsbs) else "", runs))
     md.append(queries_report(qresults, qparams, qruns, tsbs))
     md.append("## Core codec micro-benchmark\n")
-    md.append(("```\n%s\n```\n" % micro) if micro else (micro_note[0].upper() + micro_note[1:] + ".\n"))
+    md.append(micro_md if micro_md else (micro_note[0].upper() + micro_note[1:] + ".\n"))
     md.append(METHOD.format(batch=fmt_int(BATCH_POINTS), small=SMALL_BATCH_POINTS, runs=runs, nproc=info["nproc"],
                             load=info["load"],
                             small_path=fmt_int(SMALL_PATH_POINTS), insert_rows=fmt_int(INSERT_ROWS)))
@@ -943,6 +1175,11 @@ def write_report(path, scale, runs, info, results, tsbs, micro, micro_note, elap
 
 def main():
     sys.stdout.reconfigure(line_buffering=True)
+    if "--codec-only" in sys.argv[1:]:
+        return codec_only("--markdown" in sys.argv[1:])
+    if len(sys.argv) > 1:
+        print("usage: bench.py [--codec-only [--markdown]]", file=sys.stderr)
+        return 2
     scale = os.environ.get("SCALE", "full")
     if scale not in datasets.SCALES:
         print("SCALE must be one of %s" % ", ".join(datasets.SCALES), file=sys.stderr)
@@ -984,7 +1221,7 @@ def main():
         results.append(tsbs)
         qresults, qparams = bench_queries(tsbs, scale, tmp, qruns)
         psql(command="DROP TABLE bench.staging")
-        micro, micro_note = micro_benchmarks()
+        micro, micro_md, micro_note = micro_benchmarks()
     finally:
         if gen is not None and gen.is_alive():
             gen.terminate()
@@ -1029,7 +1266,7 @@ def main():
         return 1
     print("Checks: %d passed" % n_checks)
     if doc != "-":
-        write_report(doc, scale, runs, info, results, tsbs, micro, micro_note, elapsed, started, n_checks,
+        write_report(doc, scale, runs, info, results, tsbs, micro_md, micro_note, elapsed, started, n_checks,
                      qresults, qparams, qruns)
         print("Wrote %s" % os.path.relpath(doc, ROOT) if doc.startswith(ROOT) else "Wrote %s" % doc)
     return 0

@@ -8,9 +8,12 @@
 #include <string>
 #include <utility>
 
+#include "bit_patterns.h"
 #include "bit_stream.h"
+#include "codec_v2.h"
 #include "crc32c.h"
 #include "error.h"
+#include "gorilla.h"
 
 namespace aegis::core {
 namespace {
@@ -49,6 +52,10 @@ constexpr unsigned kLengthBits = 6;                         // holds length - 1
 // point, then at least one bit per timestamp and one per value.
 constexpr uint64_t MinPayloadBits(uint64_t count) { return 128 + 2 * (count - 1); }
 
+// Fewest payload bytes of a codec 2 block: the timestamp scheme and the first
+// timestamp, and a value scheme byte.
+constexpr uint64_t kMinPayloadBytesV2 = 1 + 8 + 1;
+
 // Reads a little-endian u32 byte by byte.
 uint32_t LoadLittleEndian32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
@@ -71,27 +78,6 @@ inline uint64_t ToUnsigned(Timestamp t) { return static_cast<uint64_t>(t); }
 inline Timestamp ToSigned(uint64_t u) {
   if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return static_cast<int64_t>(u);
   return -static_cast<int64_t>(~u) - 1;
-}
-
-// Maps a wrapped signed difference to an unsigned number, small magnitudes
-// first: 0, -1, 1, -2, 2, ... -> 0, 1, 2, 3, 4, ...
-inline uint64_t ZigZag(uint64_t d) { return (d << 1) ^ (uint64_t{0} - (d >> 63)); }
-
-// Inverse of ZigZag.
-inline uint64_t UnZigZag(uint64_t z) { return (z >> 1) ^ (uint64_t{0} - (z & 1)); }
-
-// Bit pattern of a double.
-inline uint64_t DoubleBits(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof(bits));
-  return bits;
-}
-
-// Double with the given bit pattern.
-inline double BitsToDouble(uint64_t bits) {
-  double v;
-  std::memcpy(&v, &bits, sizeof(v));
-  return v;
 }
 
 // "1 byte" or "N bytes".
@@ -135,10 +121,95 @@ void EncodeTimestamps(BitWriter* w, const Timestamp* ts, size_t n) {
   }
 }
 
+// Decodes the timestamp section into out[0, n).
+void DecodeTimestamps(BitReader* r, Timestamp* out, size_t n) {
+  uint64_t prev = r->Read(64);
+  out[0] = ToSigned(prev);
+  uint64_t delta = 0;
+  for (size_t i = 1; i < n; ++i) {
+    const unsigned bucket = r->ReadUnary(kDodEscape);
+    uint64_t z = 0;
+    if (bucket != 0) z = kDodBase[bucket] + r->Read(kDodBits[bucket]);
+    delta += UnZigZag(z);
+    prev += delta;
+    out[i] = ToSigned(prev);
+  }
+}
+
+// Checks the stored checksum against the block's bytes.
+void VerifyChecksum(const uint8_t* data, size_t size, const BlockHeader& header) {
+  const uint32_t computed = ComputeBlockChecksum(data, size);
+  if (computed != header.checksum) {
+    char detail[96];
+    std::snprintf(detail, sizeof(detail), "Stored CRC-32C is 0x%08x, computed 0x%08x.", header.checksum, computed);
+    ThrowCorrupt("time-series block checksum mismatch", detail);
+  }
+}
+
+// Decodes a verified codec 1 payload into ts/values and measures its sections.
+BlockBitUsage DecodeGorillaPayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
+                                   std::vector<double>* values) {
+  BitReader reader(data + kBlockHeaderSize, header.payload_size);
+  DecodeTimestamps(&reader, ts->data(), header.count);
+  const uint64_t timestamp_bits = reader.BitPosition();
+  DecodeGorillaValues(&reader, values->data(), header.count);
+  const uint64_t end_bits = reader.BitPosition();
+  const uint64_t remaining = reader.RemainingBits();
+  if (remaining >= 8) {
+    ThrowCorrupt("corrupt time-series block payload",
+                 "The points end " + ByteCount(remaining / 8) + " before the end of the payload.");
+  }
+  if (!reader.RemainingBitsAreZero()) {
+    ThrowCorrupt("corrupt time-series block payload", "The padding bits after the last point are not zero.");
+  }
+  BlockBitUsage usage;
+  usage.count = header.count;
+  usage.timestamp_bits = timestamp_bits;
+  usage.value_bits = end_bits - timestamp_bits;
+  usage.padding_bits = remaining;
+  return usage;
+}
+
+// Decodes a verified block's payload with its codec.
+BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
+                            std::vector<double>* values) {
+  ts->resize(header.count);
+  values->resize(header.count);
+  if (header.codec == BlockCodec::kGorillaV1) return DecodeGorillaPayload(data, header, ts, values);
+  return DecodePayloadV2(data + kBlockHeaderSize, header.payload_size, header.count, ts->data(), values->data());
+}
+
+// DecodeBlock and MeasureBlock: header, checksum, payload; outputs left empty
+// on error.
+BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Timestamp>* ts,
+                             std::vector<double>* values) {
+  if (ts == nullptr || values == nullptr) {
+    throw Error(ErrorCategory::Internal, "DecodeBlock called without output vectors");
+  }
+  BlockHeader header;
+  try {
+    header = ReadBlockHeader(data, size);
+    VerifyChecksum(data, size, header);
+  } catch (...) {
+    ts->clear();
+    values->clear();
+    throw;
+  }
+  try {
+    return DecodePayload(data, header, ts, values);
+  } catch (...) {
+    ts->clear();
+    values->clear();
+    throw;
+  }
+}
+
+}  // namespace
+
 // Value section: first value raw, then per value '0' (same bits as before), or
 // '10' + the XOR's bits inside the current window, or '11' + a new window
 // (5-bit leading-zero count, 6-bit length - 1) + the XOR's bits inside it.
-void EncodeValues(BitWriter* w, const double* values, size_t n) {
+void EncodeGorillaValues(BitWriter* w, const double* values, size_t n) {
   uint64_t prev = DoubleBits(values[0]);
   w->Write(prev, 64);
   // Window of the last '11' record. Before the first one the window is the
@@ -174,26 +245,11 @@ void EncodeValues(BitWriter* w, const double* values, size_t n) {
   }
 }
 
-// Decodes the timestamp section into out[0, n).
-void DecodeTimestamps(BitReader* r, Timestamp* out, size_t n) {
-  uint64_t prev = r->Read(64);
-  out[0] = ToSigned(prev);
-  uint64_t delta = 0;
-  for (size_t i = 1; i < n; ++i) {
-    const unsigned bucket = r->ReadUnary(kDodEscape);
-    uint64_t z = 0;
-    if (bucket != 0) z = kDodBase[bucket] + r->Read(kDodBits[bucket]);
-    delta += UnZigZag(z);
-    prev += delta;
-    out[i] = ToSigned(prev);
-  }
-}
-
 // Decodes the value section into out[0, n). Each record's first 13 bits
 // (control, and the new-window fields when the control is '11') are looked at
 // in one go; Skip() then consumes only what the record really has, so a record
 // cut off by the end of the payload still fails.
-void DecodeValues(BitReader* r, double* out, size_t n) {
+void DecodeGorillaValues(BitReader* r, double* out, size_t n) {
   uint64_t prev = r->Read(64);
   out[0] = BitsToDouble(prev);
   unsigned window_length = 64;
@@ -223,66 +279,10 @@ void DecodeValues(BitReader* r, double* out, size_t n) {
   }
 }
 
-// Checks the stored checksum against the block's bytes.
-void VerifyChecksum(const uint8_t* data, size_t size, const BlockHeader& header) {
-  const uint32_t computed = ComputeBlockChecksum(data, size);
-  if (computed != header.checksum) {
-    char detail[96];
-    std::snprintf(detail, sizeof(detail), "Stored CRC-32C is 0x%08x, computed 0x%08x.", header.checksum, computed);
-    ThrowCorrupt("time-series block checksum mismatch", detail);
-  }
-}
+namespace {
 
-// Decodes a verified block's payload into ts/values and measures its sections.
-BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
-                            std::vector<double>* values) {
-  BitReader reader(data + kBlockHeaderSize, header.payload_size);
-  ts->resize(header.count);
-  values->resize(header.count);
-  DecodeTimestamps(&reader, ts->data(), header.count);
-  const uint64_t timestamp_bits = reader.BitPosition();
-  DecodeValues(&reader, values->data(), header.count);
-  const uint64_t end_bits = reader.BitPosition();
-  const uint64_t remaining = reader.RemainingBits();
-  if (remaining >= 8) {
-    ThrowCorrupt("corrupt time-series block payload",
-                 "The points end " + ByteCount(remaining / 8) + " before the end of the payload.");
-  }
-  if (!reader.RemainingBitsAreZero()) {
-    ThrowCorrupt("corrupt time-series block payload", "The padding bits after the last point are not zero.");
-  }
-  BlockBitUsage usage;
-  usage.count = header.count;
-  usage.timestamp_bits = timestamp_bits;
-  usage.value_bits = end_bits - timestamp_bits;
-  usage.padding_bits = remaining;
-  return usage;
-}
-
-// DecodeBlock and MeasureBlock: header, checksum, payload; outputs left empty
-// on error.
-BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Timestamp>* ts,
-                             std::vector<double>* values) {
-  if (ts == nullptr || values == nullptr) {
-    throw Error(ErrorCategory::Internal, "DecodeBlock called without output vectors");
-  }
-  ts->clear();
-  values->clear();
-  const BlockHeader header = ReadBlockHeader(data, size);
-  VerifyChecksum(data, size, header);
-  try {
-    return DecodePayload(data, header, ts, values);
-  } catch (...) {
-    ts->clear();
-    values->clear();
-    throw;
-  }
-}
-
-}  // namespace
-
-// Header first (payload length filled in afterwards), then the bit stream.
-std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size_t n) {
+// Checks EncodeBlock's arguments.
+void CheckPointsToEncode(const Timestamp* ts, const double* values, size_t n) {
   if (n == 0 || n > kMaxBlockPoints) {
     throw Error(ErrorCategory::InvalidParameter, "invalid number of points for a time-series block",
                 "A block holds 1 to " + std::to_string(kMaxBlockPoints) + " points, not " + std::to_string(n) + ".");
@@ -290,18 +290,47 @@ std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size
   if (ts == nullptr || values == nullptr) {
     throw Error(ErrorCategory::InvalidParameter, "missing points for a time-series block");
   }
+}
+
+// Fills in the header of a block whose payload follows its first 16 bytes.
+// At most 69 + 77 bits per point in codec 1 and 1 + 8 + 13 + 8 bytes per point
+// in codec 2's worst case, so the payload always fits in a u32.
+void FinishBlock(BlockCodec codec, size_t n, std::vector<uint8_t>* block) {
+  const uint32_t payload_size = static_cast<uint32_t>(block->size() - kBlockHeaderSize);
+  uint8_t* b = block->data();
+  b[kVersionOffset] = kBlockFormatVersion;
+  b[kCodecOffset] = static_cast<uint8_t>(codec);
+  StoreLittleEndian32(b + kCountOffset, static_cast<uint32_t>(n));
+  StoreLittleEndian32(b + kPayloadSizeOffset, payload_size);
+  StoreLittleEndian32(b + kChecksumOffset, ComputeBlockChecksum(b, block->size()));
+}
+
+}  // namespace
+
+// Header space first, then the payload, then the header.
+std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size_t n, BlockCodec codec) {
+  CheckPointsToEncode(ts, values, n);
   std::vector<uint8_t> block(kBlockHeaderSize, 0);
-  BitWriter writer(&block);
-  EncodeTimestamps(&writer, ts, n);
-  EncodeValues(&writer, values, n);
-  writer.Finish();
-  // At most 69 + 77 bits per point, so the payload always fits in a u32.
-  const uint32_t payload_size = static_cast<uint32_t>(block.size() - kBlockHeaderSize);
-  block[kVersionOffset] = kBlockFormatVersion;
-  block[kCodecOffset] = static_cast<uint8_t>(BlockCodec::kGorillaV1);
-  StoreLittleEndian32(&block[kCountOffset], static_cast<uint32_t>(n));
-  StoreLittleEndian32(&block[kPayloadSizeOffset], payload_size);
-  StoreLittleEndian32(&block[kChecksumOffset], ComputeBlockChecksum(block.data(), block.size()));
+  if (codec == BlockCodec::kGorillaV1) {
+    BitWriter writer(&block);
+    EncodeTimestamps(&writer, ts, n);
+    EncodeGorillaValues(&writer, values, n);
+    writer.Finish();
+  } else if (codec == BlockCodec::kAdaptiveV2) {
+    EncodePayloadV2(ts, values, n, &block);
+  } else {
+    throw Error(ErrorCategory::InvalidParameter,
+                "unknown time-series block codec " + std::to_string(static_cast<unsigned>(codec)));
+  }
+  FinishBlock(codec, n, &block);
+  return block;
+}
+
+std::vector<uint8_t> EncodeBlockWithScheme(const Timestamp* ts, const double* values, size_t n, ValueScheme scheme) {
+  CheckPointsToEncode(ts, values, n);
+  std::vector<uint8_t> block(kBlockHeaderSize, 0);
+  EncodePayloadV2(ts, values, n, &block, &scheme);
+  FinishBlock(BlockCodec::kAdaptiveV2, n, &block);
   return block;
 }
 
@@ -314,9 +343,10 @@ BlockHeader ReadBlockHeader(const uint8_t* data, size_t size) {
                 "unsupported time-series block format version " + std::to_string(data[kVersionOffset]),
                 "This build reads block format version " + std::to_string(kBlockFormatVersion) + ".");
   }
-  if (size > kCodecOffset && data[kCodecOffset] != static_cast<uint8_t>(BlockCodec::kGorillaV1)) {
+  if (size > kCodecOffset && data[kCodecOffset] != static_cast<uint8_t>(BlockCodec::kGorillaV1) &&
+      data[kCodecOffset] != static_cast<uint8_t>(BlockCodec::kAdaptiveV2)) {
     throw Error(ErrorCategory::DataCorrupted, "unknown time-series block codec " + std::to_string(data[kCodecOffset]),
-                "This build knows codec 1 (Gorilla v1).");
+                "This build knows codec 1 (Gorilla v1) and codec 2 (adaptive).");
   }
   if (size < kBlockHeaderSize) {
     ThrowCorrupt("truncated time-series block", "The block has " + std::to_string(size) + " bytes; its header needs " +
@@ -346,7 +376,9 @@ BlockHeader ReadBlockHeader(const uint8_t* data, size_t size) {
                  ByteCount(available - header.payload_size) + (available - header.payload_size == 1 ? " follows" : " follow") +
                      " the " + std::to_string(header.payload_size) + "-byte payload that the header announces.");
   }
-  if (MinPayloadBits(header.count) > uint64_t{8} * header.payload_size) {
+  const uint64_t min_bits =
+      header.codec == BlockCodec::kGorillaV1 ? MinPayloadBits(header.count) : 8 * kMinPayloadBytesV2;
+  if (min_bits > uint64_t{8} * header.payload_size) {
     ThrowCorrupt("corrupt time-series block header", "A " + std::to_string(header.payload_size) +
                                                          "-byte payload cannot hold " + std::to_string(header.count) +
                                                          " points.");
@@ -362,6 +394,29 @@ uint32_t ComputeBlockChecksum(const uint8_t* data, size_t size) {
   }
   const uint32_t header_crc = Crc32c(data, kChecksummedHeaderBytes);
   return Crc32c(data + kBlockHeaderSize, size - kBlockHeaderSize, header_crc);
+}
+
+const char* ValueSchemeName(uint8_t scheme) {
+  switch (scheme) {
+    case static_cast<uint8_t>(ValueScheme::kRaw):
+      return "raw";
+    case static_cast<uint8_t>(ValueScheme::kConstant):
+      return "constant";
+    case static_cast<uint8_t>(ValueScheme::kDecimal):
+      return "decimal";
+    case static_cast<uint8_t>(ValueScheme::kDictionary):
+      return "dictionary";
+    case static_cast<uint8_t>(ValueScheme::kRunLength):
+      return "run-length";
+    case static_cast<uint8_t>(ValueScheme::kSplit):
+      return "split";
+    case static_cast<uint8_t>(ValueScheme::kXor):
+      return "xor";
+    case 255:
+      return "gorilla";
+    default:
+      return "unknown";
+  }
 }
 
 // Verified decode into the caller's vectors.

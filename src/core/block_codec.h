@@ -29,8 +29,25 @@ namespace aegis::core {
 
 constexpr uint8_t kBlockFormatVersion = 1;
 
-// Payload encodings; the id is byte 1 of a block.
-enum class BlockCodec : uint8_t { kGorillaV1 = 1 };
+// Payload encodings; the id is byte 1 of a block. kAdaptiveV2 is what
+// EncodeBlock writes by default; kGorillaV1 blocks stay readable.
+enum class BlockCodec : uint8_t { kGorillaV1 = 1, kAdaptiveV2 = 2 };
+
+// How the values of an adaptive (codec 2) block are stored; the id is the
+// first byte of the value section (docs/block-format.md, section 6).
+enum class ValueScheme : uint8_t {
+  kRaw = 0,         // 64-bit patterns as they are
+  kConstant = 1,    // one value repeated
+  kDecimal = 2,     // decimal digits (ALP-style) bit-packed, with corrections
+  kDictionary = 3,  // sorted distinct values + bit-packed indices
+  kRunLength = 4,   // run values + run lengths
+  kSplit = 5,       // ALP-RD-style split: high bits and low bits packed apart
+  kXor = 6,         // Gorilla XOR, as codec 1's value section
+};
+
+// Lower-case name of a scheme ("decimal", ...), or "gorilla" for codec 1
+// blocks' value section (BlockBitUsage::value_scheme == 255).
+const char* ValueSchemeName(uint8_t scheme);
 
 // Most points one block may hold (bounds decoding memory on corrupt input).
 constexpr uint32_t kMaxBlockPoints = 1000000;
@@ -53,12 +70,19 @@ struct BlockBitUsage {
   uint64_t timestamp_bits = 0;  // bits of the timestamp section
   uint64_t value_bits = 0;      // bits of the value section
   uint64_t padding_bits = 0;    // zero bits up to the byte boundary (0..7)
+  uint8_t value_scheme = 255;   // ValueScheme of a codec 2 block; 255 for codec 1
 };
 
 // Encodes n points (timestamps in ANY order incl. repeats/decreasing; any
-// double bit pattern) into a self-describing block. Throws
-// Error(InvalidParameter) if n == 0 or n > kMaxBlockPoints.
-std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size_t n);
+// double bit pattern) into a self-describing block with the given codec.
+// Throws Error(InvalidParameter) if n == 0 or n > kMaxBlockPoints.
+std::vector<uint8_t> EncodeBlock(const Timestamp* ts, const double* values, size_t n,
+                                 BlockCodec codec = BlockCodec::kAdaptiveV2);
+
+// A codec 2 block whose values use `scheme` rather than the smallest one
+// (tests and benchmarks). Throws Error(InvalidParameter) when the scheme
+// cannot hold the values (kConstant for values that differ).
+std::vector<uint8_t> EncodeBlockWithScheme(const Timestamp* ts, const double* values, size_t n, ValueScheme scheme);
 
 // Validates and returns the fixed header (size, version, codec, count, payload
 // length). Throws Error(DataCorrupted, ...) on any inconsistency. Does not

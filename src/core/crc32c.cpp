@@ -1,8 +1,10 @@
-// Software CRC-32C, slicing-by-8: eight 256-entry tables let the loop fold eight
-// input bytes per step with independent table lookups.
+// CRC-32C: SSE4.2's crc32 instruction when the CPU has it (checked once at
+// start-up), else software slicing-by-8, whose eight 256-entry tables let the
+// loop fold eight input bytes per step with independent table lookups.
 #include "crc32c.h"
 
 #include <array>
+#include <cstring>
 
 namespace aegis::core {
 namespace {
@@ -39,10 +41,9 @@ inline uint32_t LoadLittleEndian32(const uint8_t* p) {
          (static_cast<uint32_t>(p[3]) << 24);
 }
 
-}  // namespace
 
-// Folds eight bytes per step, then the tail one byte at a time.
-uint32_t Crc32c(const uint8_t* data, size_t size, uint32_t crc) {
+// Software path: folds eight bytes per step, then the tail one byte at a time.
+uint32_t Crc32cSoftware(const uint8_t* data, size_t size, uint32_t crc) {
   crc = ~crc;
   const uint8_t* p = data;
   while (size >= 8) {
@@ -61,5 +62,41 @@ uint32_t Crc32c(const uint8_t* data, size_t size, uint32_t crc) {
   }
   return ~crc;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// SSE4.2's crc32 instruction computes exactly this CRC, eight bytes at a time.
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* data, size_t size, uint32_t crc) {
+  uint64_t c = ~crc;
+  while (size >= 8) {
+    uint64_t word;
+    std::memcpy(&word, data, sizeof(word));
+    c = __builtin_ia32_crc32di(c, word);
+    data += 8;
+    size -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (size > 0) {
+    c32 = __builtin_ia32_crc32qi(c32, *data);
+    ++data;
+    --size;
+  }
+  return ~c32;
+}
+
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
+}  // namespace
+
+// The crc32 instruction where the CPU has it, else slicing-by-8.
+uint32_t Crc32c(const uint8_t* data, size_t size, uint32_t crc) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHaveSse42) return Crc32cHardware(data, size, crc);
+#endif
+  return Crc32cSoftware(data, size, crc);
+}
+
+// Exposed for the unit test that compares both paths.
+uint32_t Crc32cPortable(const uint8_t* data, size_t size, uint32_t crc) { return Crc32cSoftware(data, size, crc); }
 
 }  // namespace aegis::core

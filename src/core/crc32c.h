@@ -11,7 +11,10 @@ namespace aegis::core {
 // value and final XOR 0xFFFFFFFF, the CRC of iSCSI, ext4 and PostgreSQL's
 // pg_crc32c; Crc32c("123456789") == 0xE3069283. `crc` is the result of a
 // previous call, so Crc32c(b, nb, Crc32c(a, na)) is the CRC of a followed by b.
-// Portable software slicing-by-8; needs no CPU-specific instructions.
+// Uses SSE4.2's crc32 instruction when the CPU has it, else software.
 uint32_t Crc32c(const uint8_t* data, size_t size, uint32_t crc = 0);
+
+// The same CRC, always computed in portable software (for tests).
+uint32_t Crc32cPortable(const uint8_t* data, size_t size, uint32_t crc = 0);
 
 }  // namespace aegis::core

@@ -163,7 +163,7 @@ void ExpectSameBits(const std::vector<double>& expected, const std::vector<doubl
 std::vector<uint8_t> RoundTrip(const std::vector<Timestamp>& ts, const std::vector<double>& values,
                                RecordStats* stats = nullptr) {
   EXPECT_EQ(ts.size(), values.size());
-  std::vector<uint8_t> block = EncodeBlock(ts.data(), values.data(), ts.size());
+  std::vector<uint8_t> block = EncodeBlock(ts.data(), values.data(), ts.size(), BlockCodec::kGorillaV1);
   std::vector<Timestamp> ts_out{123};
   std::vector<double> values_out{4.5, 6.7};
   DecodeBlock(block.data(), block.size(), &ts_out, &values_out);
@@ -368,7 +368,7 @@ TEST(BlockCodecEncode, RejectsBadPointCounts) {
   const double v = 0;
   for (size_t n : {size_t{0}, size_t{kMaxBlockPoints} + 1}) {
     try {
-      EncodeBlock(&t, &v, n);
+      EncodeBlock(&t, &v, n, BlockCodec::kGorillaV1);
       ADD_FAILURE() << "n = " << n << " accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.category(), ErrorCategory::InvalidParameter);
@@ -381,7 +381,7 @@ TEST(BlockCodecEncode, MaximumBlockRoundTrips) {
   std::vector<Timestamp> ts = Regular(0, 1000, kMaxBlockPoints);
   std::vector<double> values(kMaxBlockPoints);
   for (auto& v : values) v = FromBits(rng());
-  const std::vector<uint8_t> block = EncodeBlock(ts.data(), values.data(), ts.size());
+  const std::vector<uint8_t> block = EncodeBlock(ts.data(), values.data(), ts.size(), BlockCodec::kGorillaV1);
   std::vector<Timestamp> ts_out;
   std::vector<double> values_out;
   DecodeBlock(block.data(), block.size(), &ts_out, &values_out);
@@ -630,7 +630,7 @@ std::vector<uint8_t> SampleBlock() {
   std::vector<Timestamp> ts = {0, 10, 20, 30, 31, 25, 1000000, 1000010, kInt64Max, kInt64Min, 5, 5};
   std::vector<double> values = {1.0, 1.0, 1.5, 0.1, -0.3, 2.0, 2.0, 2.25, -0.0, 0.0,
                                 std::numeric_limits<double>::quiet_NaN(), 7.0};
-  return EncodeBlock(ts.data(), values.data(), ts.size());
+  return EncodeBlock(ts.data(), values.data(), ts.size(), BlockCodec::kGorillaV1);
 }
 
 TEST(BlockCodecCorruption, EverySingleBitFlipIsDetected) {
@@ -728,7 +728,7 @@ TEST(BlockCodecCorruption, HugeCountIsRejectedBeforeAllocating) {
 
 TEST(BlockCodecCorruption, PayloadStructureErrors) {
   // Count one more than encoded: the stream ends early.
-  std::vector<uint8_t> block = EncodeBlock(Regular(0, 10, 100).data(), std::vector<double>(100, 3.0).data(), 100);
+  std::vector<uint8_t> block = EncodeBlock(Regular(0, 10, 100).data(), std::vector<double>(100, 3.0).data(), 100, BlockCodec::kGorillaV1);
   PutU32(&block, 4, 101);
   FixChecksum(&block);
   EXPECT_NE(ExpectCorrupt(block, "payload").find("ends before"), std::string::npos);
@@ -737,13 +737,13 @@ TEST(BlockCodecCorruption, PayloadStructureErrors) {
   std::mt19937_64 rng(5);
   std::vector<double> noisy(100);
   for (auto& v : noisy) v = FromBits(rng());
-  block = EncodeBlock(Regular(0, 10, 100).data(), noisy.data(), 100);
+  block = EncodeBlock(Regular(0, 10, 100).data(), noisy.data(), 100, BlockCodec::kGorillaV1);
   PutU32(&block, 4, 99);
   FixChecksum(&block);
   ExpectCorrupt(block, "payload");
 
   // An extra zero byte inside the payload (payload length updated).
-  block = EncodeBlock(Regular(0, 10, 100).data(), std::vector<double>(100, 3.0).data(), 100);
+  block = EncodeBlock(Regular(0, 10, 100).data(), std::vector<double>(100, 3.0).data(), 100, BlockCodec::kGorillaV1);
   block.push_back(0);
   PutU32(&block, 8, static_cast<uint32_t>(block.size() - 16));
   FixChecksum(&block);
@@ -751,7 +751,7 @@ TEST(BlockCodecCorruption, PayloadStructureErrors) {
 
   // Nonzero padding: 3 points of constant values use 64+10+1+64+2 = 141 bits,
   // so the last byte has 3 padding bits.
-  block = EncodeBlock(Regular(0, 10, 3).data(), std::vector<double>(3, 3.0).data(), 3);
+  block = EncodeBlock(Regular(0, 10, 3).data(), std::vector<double>(3, 3.0).data(), 3, BlockCodec::kGorillaV1);
   ASSERT_EQ(block.size(), 16u + 18u);
   for (int bit = 0; bit < 3; ++bit) {
     std::vector<uint8_t> bad = block;
@@ -782,7 +782,7 @@ TEST(BlockCodecCorruption, RandomMutationsWithValidChecksum) {
   size_t decoded = 0, rejected = 0;
   for (int iter = 0; iter < 3000; ++iter) {
     const size_t n = 1 + rng() % 40;
-    std::vector<uint8_t> block = EncodeBlock(RandomTimestamps(rng, n).data(), RandomValues(rng, n).data(), n);
+    std::vector<uint8_t> block = EncodeBlock(RandomTimestamps(rng, n).data(), RandomValues(rng, n).data(), n, BlockCodec::kGorillaV1);
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits; ++e) {
       const size_t at = 16 + rng() % (block.size() - 16);
@@ -809,7 +809,7 @@ TEST(BlockCodecCorruption, RandomMutationsWithValidChecksum) {
       continue;
     }
     ++decoded;
-    const std::vector<uint8_t> again = EncodeBlock(ts.data(), values.data(), ts.size());
+    const std::vector<uint8_t> again = EncodeBlock(ts.data(), values.data(), ts.size(), BlockCodec::kGorillaV1);
     std::vector<Timestamp> ts2;
     std::vector<double> values2;
     DecodeBlock(again.data(), again.size(), &ts2, &values2);

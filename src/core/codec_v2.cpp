@@ -1,0 +1,1023 @@
+// Codec 2 ("adaptive"); docs/block-format.md, section 6, is the specification.
+//
+// Everything is built from one primitive, the packed integer sequence
+// (WritePacked/ReadPacked): integers stored as offsets from a base in a fixed
+// number of bits, with the few that do not fit kept whole as exceptions. The
+// encoder plans base and width by measuring the cost of a few candidates; the
+// decoder unpacks all of them in one branch-free loop and patches the
+// exceptions afterwards.
+//
+// Values are handled as their 64-bit patterns everywhere except in the decimal
+// scheme, which turns each value into decimal digits and back with one IEEE
+// division (exact for true decimals, deterministic for everything else) and
+// keeps the difference between a value's bits and its digits' value as a
+// packed correction, so every bit pattern round-trips.
+#include "codec_v2.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+#include "bit_pack.h"
+#include "bit_patterns.h"
+#include "bit_stream.h"
+#include "byte_io.h"
+#include "error.h"
+#include "gorilla.h"
+
+namespace aegis::core {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+constexpr uint64_t kSignBit = uint64_t{1} << 63;
+
+// out[i] += out[i - 1] from i = 1: turns deltas back into values.
+inline void PrefixSum(uint64_t* v, size_t m) {
+  for (size_t i = 1; i < m; ++i) v[i] += v[i - 1];
+}
+
+// Evenly spaced sample positions of a sequence of m values (all of them when
+// m <= kSampleSize).
+constexpr size_t kSampleSize = 64;
+inline size_t SampleCount(size_t m) { return std::min(m, kSampleSize); }
+inline size_t SampleIndex(size_t k, size_t m) { return k * m / SampleCount(m); }
+
+// ---------------------------------------------------------------------------
+// Packed integer sequences (section 6.1)
+// ---------------------------------------------------------------------------
+
+// Bytes of a packed sequence's fixed part: width, base, exception count.
+constexpr size_t kPackedHeaderBytes = 1 + 8 + 4;
+
+// Bytes of an exception's position: 2 when every position fits in 16 bits.
+inline size_t PositionBytes(size_t m) { return m <= 65536 ? 2 : 4; }
+
+// How a sequence will be packed.
+struct PackPlan {
+  uint64_t base = 0;   // subtracted from every value (as a pattern, mod 2^64)
+  unsigned width = 0;  // bits per packed offset
+  size_t exceptions = 0;
+  size_t bytes = 0;  // total encoded size
+};
+
+inline size_t PlanBytes(size_t m, unsigned width, size_t exceptions) {
+  return kPackedHeaderBytes + PackedBytes(m, width) + exceptions * (PositionBytes(m) + 8);
+}
+
+// Best width for `base` (given as a biased pattern, value ^ kSignBit, so that
+// unsigned order is the values' signed order): one pass building a histogram
+// of offset widths, then the width that minimises the encoded size. Values
+// below the base, or whose offset is wider than the width, are exceptions.
+PackPlan PlanForBase(const uint64_t* v, size_t m, uint64_t biased_base) {
+  std::array<size_t, 65> histogram{};
+  size_t below = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const uint64_t u = v[i] ^ kSignBit;
+    if (u < biased_base) {
+      ++below;
+    } else {
+      ++histogram[BitWidth(u - biased_base)];
+    }
+  }
+  PackPlan best;
+  best.base = biased_base ^ kSignBit;
+  best.bytes = SIZE_MAX;
+  size_t fitting = 0;
+  for (unsigned w = 0; w <= 64; ++w) {
+    fitting += histogram[w];
+    const size_t exceptions = m - fitting;
+    const size_t bytes = PlanBytes(m, w, exceptions);
+    if (bytes < best.bytes) {
+      best.width = w;
+      best.exceptions = exceptions;
+      best.bytes = bytes;
+    }
+  }
+  return best;
+}
+
+// Plans the packing of v[0, m) (signed 64-bit integers as patterns): the
+// minimum as base, and a few low sample quantiles as bases that turn low
+// outliers into exceptions; the cheapest wins.
+PackPlan PlanPacking(const uint64_t* v, size_t m) {
+  PackPlan plan;
+  if (m == 0) {
+    plan.bytes = kPackedHeaderBytes;
+    return plan;
+  }
+  uint64_t lo = v[0] ^ kSignBit;
+  uint64_t hi = lo;
+  for (size_t i = 1; i < m; ++i) {
+    const uint64_t u = v[i] ^ kSignBit;
+    lo = std::min(lo, u);
+    hi = std::max(hi, u);
+  }
+  plan.base = lo ^ kSignBit;
+  plan.width = BitWidth(hi - lo);
+  plan.bytes = PlanBytes(m, plan.width, 0);
+  if (plan.width == 0 || m < 8) return plan;
+  plan = PlanForBase(v, m, lo);
+  // Low quantiles of a sorted sample as alternative bases.
+  std::array<uint64_t, kSampleSize> sample;
+  const size_t s = SampleCount(m);
+  for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)] ^ kSignBit;
+  std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
+  uint64_t tried = lo;
+  for (size_t rank : {size_t{1}, size_t{3}}) {
+    if (rank >= s || sample[rank] == tried) continue;
+    tried = sample[rank];
+    const PackPlan other = PlanForBase(v, m, tried);
+    if (other.bytes < plan.bytes) plan = other;
+  }
+  return plan;
+}
+
+// Writes v[0, m) as planned: width, base, exception count, the packed
+// offsets (0 in exception slots), the exception positions, their values.
+void WritePacked(const uint64_t* v, size_t m, const PackPlan& plan, ByteWriter* out) {
+  out->U8(static_cast<uint8_t>(plan.width));
+  out->U64(plan.base);
+  const uint64_t mask = LowBitsMask(plan.width);
+  const uint64_t biased_base = plan.base ^ kSignBit;
+  std::vector<uint64_t> offsets(m);
+  std::vector<uint32_t> positions;
+  for (size_t i = 0; i < m; ++i) {
+    const uint64_t u = v[i] ^ kSignBit;
+    const uint64_t offset = u - biased_base;
+    if (u < biased_base || offset > mask) {
+      positions.push_back(static_cast<uint32_t>(i));
+      offsets[i] = 0;
+    } else {
+      offsets[i] = offset;
+    }
+  }
+  out->U32(static_cast<uint32_t>(positions.size()));
+  PackBits(offsets.data(), m, plan.width, out->Grow(PackedBytes(m, plan.width)));
+  const bool wide = PositionBytes(m) == 4;
+  for (uint32_t p : positions) {
+    if (wide) {
+      out->U32(p);
+    } else {
+      out->U16(static_cast<uint16_t>(p));
+    }
+  }
+  for (uint32_t p : positions) out->U64(v[p]);
+}
+
+// Plans and writes; returns the bytes written.
+size_t PackIntegers(const uint64_t* v, size_t m, ByteWriter* out) {
+  const PackPlan plan = PlanPacking(v, m);
+  WritePacked(v, m, plan, out);
+  return plan.bytes;
+}
+
+// Reads a sequence of m integers written by WritePacked into out[0, m).
+// Returns true when every integer equals the base (width 0, no exceptions);
+// then, if `uniform_base` is given, only *uniform_base is set and out is
+// left alone.
+bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint64_t* uniform_base = nullptr) {
+  const unsigned width = in->U8(what);
+  if (width > 64) {
+    ThrowCorruptPayload(std::string("The ") + what + " claim " + std::to_string(width) + " bits per integer.");
+  }
+  const uint64_t base = in->U64(what);
+  const uint32_t exceptions = in->U32(what);
+  if (exceptions > m) {
+    ThrowCorruptPayload(std::string("The ") + what + " claim " + std::to_string(exceptions) + " exceptions among " +
+                        std::to_string(m) + " integers.");
+  }
+  const uint8_t* packed = in->Take(PackedBytes(m, width), what);
+  if (width == 0 && exceptions == 0 && uniform_base != nullptr) {
+    *uniform_base = base;
+    return true;
+  }
+  UnpackBits(packed, m, width, base, out);
+  if (exceptions == 0) return width == 0;
+  const size_t position_bytes = PositionBytes(m);
+  const uint8_t* positions = in->Take(exceptions * position_bytes, what);
+  const uint8_t* values = in->Take(size_t{exceptions} * 8, what);
+  size_t previous = 0;
+  for (uint32_t k = 0; k < exceptions; ++k) {
+    const size_t p = static_cast<size_t>(ByteReader::Little(positions + k * position_bytes,
+                                                            static_cast<int>(position_bytes)));
+    if (p >= m || (k > 0 && p <= previous)) {
+      ThrowCorruptPayload(std::string("The ") + what + " have an exception at position " + std::to_string(p) +
+                          " (positions must rise and stay below " + std::to_string(m) + ").");
+    }
+    previous = p;
+    out[p] = ByteReader::Little(values + size_t{k} * 8, 8);
+  }
+  return false;
+}
+
+
+// Reusable decode buffers, one per nesting depth plus one for the block's
+// columns, so decoding allocates nothing once a thread has decoded a block of
+// the same size. Buffers above kKeptScratch integers are released after use.
+constexpr size_t kScratchSlots = 4;
+constexpr size_t kKeptScratch = 1 << 16;
+
+class DecodeScratch {
+ public:
+  uint64_t* Get(size_t slot, size_t m) {
+    if (buffers_[slot].size() < m) buffers_[slot].resize(m);
+    return buffers_[slot].data();
+  }
+  void Trim() {
+    for (auto& b : buffers_) {
+      if (b.size() > kKeptScratch) std::vector<uint64_t>().swap(b);
+    }
+  }
+
+ private:
+  std::array<std::vector<uint64_t>, kScratchSlots> buffers_;
+};
+
+constexpr size_t kColumnSlot = kScratchSlots - 1;
+
+// ---------------------------------------------------------------------------
+// Timestamps (section 6.2)
+// ---------------------------------------------------------------------------
+
+constexpr uint8_t kTimestampDeltas = 0;
+
+void FillArithmetic(uint64_t* t, size_t n, uint64_t step);  // with the vector loops below
+
+void EncodeTimestampsV2(const Timestamp* ts, size_t n, ByteWriter* out) {
+  out->U8(kTimestampDeltas);
+  out->U64(static_cast<uint64_t>(ts[0]));
+  if (n == 1) return;
+  std::vector<uint64_t> deltas(n - 1);
+  for (size_t i = 1; i < n; ++i) deltas[i - 1] = static_cast<uint64_t>(ts[i]) - static_cast<uint64_t>(ts[i - 1]);
+  PackIntegers(deltas.data(), n - 1, out);
+}
+
+void DecodeTimestampsV2(ByteReader* in, size_t n, Timestamp* ts) {
+  const uint8_t scheme = in->U8("timestamp section");
+  if (scheme != kTimestampDeltas) ThrowCorruptPayload("Unknown timestamp scheme " + std::to_string(scheme) + ".");
+  // Timestamp is int64_t; its unsigned counterpart may alias it.
+  uint64_t* t = reinterpret_cast<uint64_t*>(ts);
+  t[0] = in->U64("first timestamp");
+  if (n == 1) return;
+  uint64_t step;
+  if (ReadPacked(in, n - 1, t + 1, "timestamp deltas", &step)) {
+    FillArithmetic(t, n, step);  // regular: no running sum
+    return;
+  }
+  PrefixSum(t, n);
+}
+
+// ---------------------------------------------------------------------------
+// Values (section 6.3 onwards)
+// ---------------------------------------------------------------------------
+
+// Nesting: dictionary, run-length and split keep part of their data as an
+// inner value column; the inner column of an inner column may only use the
+// flat schemes, which bounds recursion at three levels.
+constexpr int kMaxNestedDepth = 2;
+
+inline bool IsNestingScheme(ValueScheme s) {
+  return s == ValueScheme::kDictionary || s == ValueScheme::kRunLength || s == ValueScheme::kSplit;
+}
+
+void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, const ValueScheme* forced = nullptr);
+void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch);
+
+// --- raw and constant ------------------------------------------------------
+
+void EncodeRaw(const uint64_t* v, size_t m, ByteWriter* out) {
+  out->U8(static_cast<uint8_t>(ValueScheme::kRaw));
+  for (size_t i = 0; i < m; ++i) out->U64(v[i]);
+}
+
+void DecodeRaw(ByteReader* in, size_t m, uint64_t* out) {
+  const uint8_t* p = in->Take(m * 8, "raw values");
+  for (size_t i = 0; i < m; ++i) out[i] = ByteReader::Little(p + 8 * i, 8);
+}
+
+// --- decimal (section 6.5) -------------------------------------------------
+
+constexpr unsigned kMaxDecimalExponent = 18;      // digits * 10^-e, e <= 18
+constexpr unsigned kMaxFloatDecimalExponent = 10;  // float32 mode, 10^10 exact in float
+constexpr double kDigitLimit = 2251799813685248.0;  // 2^51
+constexpr double kFloatDigitLimit = 16777216.0;     // 2^24
+
+constexpr uint8_t kDecimalDelta = 1;        // digits stored as deltas
+constexpr uint8_t kDecimalFloat32 = 2;      // values are float32 widened to double
+constexpr uint8_t kDecimalCorrections = 4;  // a correction sequence follows
+constexpr uint8_t kDecimalFlags = kDecimalDelta | kDecimalFloat32 | kDecimalCorrections;
+
+constexpr std::array<double, 19> kPow10 = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                           1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+constexpr std::array<float, 11> kPow10Float = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+// Digits as a double: for |d| < 2^51 (all the encoder writes), adding d to
+// the pattern of 1.5 * 2^52 and subtracting 1.5 * 2^52 again gives exactly d.
+// Unlike an int64 -> double conversion this vectorises with SSE2/AVX2, and it
+// is deterministic for every pattern, so a corrupt block still decodes the
+// same way everywhere.
+constexpr uint64_t kMagicBits = 0x4338000000000000ull;
+constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+
+inline double DigitsAsDouble(uint64_t d) { return BitsToDouble(d + kMagicBits) - kMagic; }
+
+constexpr std::array<double, 19> kInvPow10 = {1 / 1e0,  1 / 1e1,  1 / 1e2,  1 / 1e3,  1 / 1e4,  1 / 1e5,  1 / 1e6,
+                                              1 / 1e7,  1 / 1e8,  1 / 1e9,  1 / 1e10, 1 / 1e11, 1 / 1e12, 1 / 1e13,
+                                              1 / 1e14, 1 / 1e15, 1 / 1e16, 1 / 1e17, 1 / 1e18};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+// x / 10^e without a division: q = x * r with r = 1 / 10^e rounded, then one
+// Newton step with two fused multiply-adds, q + (x - q * 10^e) * r. For the
+// digits the encoder writes this equals the correctly rounded quotient (no
+// difference found over 2 * 10^7 digits at each exponent 1..12); wherever it
+// did not, the correction would keep the value exact. Fused multiply-add is
+// one IEEE rounding everywhere, so every machine decodes the same bits.
+__attribute__((target("fma"))) inline double FmaQuotientHardware(double x, double p, double r) {
+  const double q = x * r;
+  return __builtin_fma(__builtin_fma(-q, p, x), r, q);
+}
+#endif
+
+inline double FmaQuotient(double x, double p, double r) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHaveAvx2) return FmaQuotientHardware(x, p, r);
+#endif
+  const double q = x * r;
+  return std::fma(std::fma(-q, p, x), r, q);
+}
+
+// The value digits d stand for: d / 10^e by FmaQuotient, or in float32 mode
+// one correctly rounded float division, widened.
+inline double DigitsToValue(uint64_t d, unsigned e, bool float32) {
+  if (float32) return static_cast<double>(static_cast<float>(DigitsAsDouble(d)) / kPow10Float[e]);
+  return FmaQuotient(DigitsAsDouble(d), kPow10[e], kInvPow10[e]);
+}
+
+// The decimal hot loops. Each has a portable scalar form that also does the
+// tails, and on x86-64 an SSE2 form (every x86-64 CPU) and an AVX2 form picked
+// at run time. All give the same bits: the same IEEE operations in the same
+// order, no contraction into FMA.
+void DigitsToValuesScalar(const uint64_t* d, size_t from, size_t m, unsigned e, uint64_t* out) {
+  for (size_t i = from; i < m; ++i) out[i] = DoubleBits(FmaQuotient(DigitsAsDouble(d[i]), kPow10[e], kInvPow10[e]));
+}
+
+void DigitsToFloatsScalar(const uint64_t* d, size_t from, size_t m, float scale, uint64_t* out) {
+  for (size_t i = from; i < m; ++i) {
+    out[i] = DoubleBits(static_cast<double>(static_cast<float>(DigitsAsDouble(d[i])) / scale));
+  }
+}
+
+void AddCorrectionsScalar(const uint64_t* z, size_t from, size_t m, uint64_t* out) {
+  for (size_t i = from; i < m; ++i) out[i] += UnZigZag(z[i]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+// FmaQuotient on four lanes.
+__attribute__((target("avx2,fma"))) inline __m256d FmaQuotient4(__m256d x, __m256d p, __m256d r) {
+  const __m256d q = _mm256_mul_pd(x, r);
+  return _mm256_fmadd_pd(_mm256_fnmadd_pd(q, p, x), r, q);
+}
+
+__attribute__((target("avx2,fma"))) void DigitsToValuesAvx2(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
+  const __m256d magic = _mm256_set1_pd(kMagic);
+  const __m256d p = _mm256_set1_pd(kPow10[e]);
+  const __m256d r = _mm256_set1_pd(kInvPow10[e]);
+  size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const __m256i digits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(digits, magic_bits)), magic);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(FmaQuotient4(x, p, r)));
+  }
+  DigitsToValuesScalar(d, i, m, e, out);
+}
+
+__attribute__((target("avx2,fma"))) void DigitsToFloatsAvx2(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+  const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
+  const __m256d magic = _mm256_set1_pd(kMagic);
+  const __m128 divisor = _mm_set1_ps(scale);
+  size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const __m256i digits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(digits, magic_bits)), magic);
+    const __m128 f = _mm_div_ps(_mm256_cvtpd_ps(x), divisor);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(_mm256_cvtps_pd(f)));
+  }
+  DigitsToFloatsScalar(d, i, m, scale, out);
+}
+
+__attribute__((target("avx2,fma"))) void AddCorrectionsAvx2(const uint64_t* z, size_t m, uint64_t* out) {
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i zero = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const __m256i zz = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i));
+    const __m256i sign = _mm256_sub_epi64(zero, _mm256_and_si256(zz, one));
+    const __m256i delta = _mm256_xor_si256(_mm256_srli_epi64(zz, 1), sign);
+    const __m256i o = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_add_epi64(o, delta));
+  }
+  AddCorrectionsScalar(z, i, m, out);
+}
+
+// Like DigitsToValuesAvx2 on d[0] followed by deltas d[1, m): each group of
+// four is summed in its lanes (two shifted adds), then offset by the running
+// total of the groups before it, kept in a scalar register so the only serial
+// dependency is one add per four values. Leaves d untouched.
+__attribute__((target("avx2,fma"))) void DeltasToValuesAvx2(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
+  const __m256d magic = _mm256_set1_pd(kMagic);
+  const __m256d p = _mm256_set1_pd(kPow10[e]);
+  const __m256d r = _mm256_set1_pd(kInvPow10[e]);
+  const __m256i zero = _mm256_setzero_si256();
+  uint64_t running = 0;
+  size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    v = _mm256_add_epi64(v, _mm256_blend_epi32(_mm256_permute4x64_epi64(v, 0x90), zero, 0x03));  // + [0,a,b,c]
+    v = _mm256_add_epi64(v, _mm256_blend_epi32(_mm256_permute4x64_epi64(v, 0x40), zero, 0x0F));  // + [0,0,a,b]
+    const uint64_t group_total = static_cast<uint64_t>(_mm256_extract_epi64(v, 3));
+    v = _mm256_add_epi64(v, _mm256_set1_epi64x(static_cast<long long>(running)));
+    running += group_total;
+    const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_bits)), magic);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(FmaQuotient4(x, p, r)));
+  }
+  for (; i < m; ++i) {
+    running += d[i];
+    out[i] = DoubleBits(FmaQuotientHardware(DigitsAsDouble(running), kPow10[e], kInvPow10[e]));
+  }
+}
+
+void DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  if (kHaveAvx2) return DigitsToValuesAvx2(d, m, e, out);
+  DigitsToValuesScalar(d, 0, m, e, out);
+}
+
+// Values of d[0] followed by deltas d[1, m); may turn d into running sums.
+void DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  if (kHaveAvx2) return DeltasToValuesAvx2(d, m, e, out);
+  PrefixSum(d, m);
+  DigitsToValuesScalar(d, 0, m, e, out);
+}
+
+void DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+  if (kHaveAvx2) return DigitsToFloatsAvx2(d, m, scale, out);
+  DigitsToFloatsScalar(d, 0, m, scale, out);
+}
+
+void AddCorrections(const uint64_t* z, size_t m, uint64_t* out) {
+  if (kHaveAvx2) return AddCorrectionsAvx2(z, m, out);
+  AddCorrectionsScalar(z, 0, m, out);
+}
+
+// t[i] = t[0] + i * step for i in [1, n), four lanes at a time.
+__attribute__((target("avx2,fma"))) void FillArithmeticAvx2(uint64_t* t, size_t n, uint64_t step) {
+  const uint64_t start = t[0];
+  __m256i v = _mm256_set_epi64x(static_cast<long long>(start + 4 * step), static_cast<long long>(start + 3 * step),
+                                static_cast<long long>(start + 2 * step), static_cast<long long>(start + step));
+  const __m256i increment = _mm256_set1_epi64x(static_cast<long long>(4 * step));
+  size_t i = 1;
+  for (; i + 4 <= n; i += 4) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(t + i), v);
+    v = _mm256_add_epi64(v, increment);
+  }
+  for (; i < n; ++i) t[i] = start + i * step;
+}
+
+void FillArithmetic(uint64_t* t, size_t n, uint64_t step) {
+  if (kHaveAvx2) return FillArithmeticAvx2(t, n, step);
+  for (size_t i = 1; i < n; ++i) t[i] = t[0] + i * step;
+}
+
+#else
+
+void FillArithmetic(uint64_t* t, size_t n, uint64_t step) {
+  for (size_t i = 1; i < n; ++i) t[i] = t[0] + i * step;
+}
+void DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  DigitsToValuesScalar(d, 0, m, e, out);
+}
+void DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  PrefixSum(d, m);
+  DigitsToValuesScalar(d, 0, m, e, out);
+}
+void DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+  DigitsToFloatsScalar(d, 0, m, scale, out);
+}
+void AddCorrections(const uint64_t* z, size_t m, uint64_t* out) { AddCorrectionsScalar(z, 0, m, out); }
+
+#endif
+
+// Digits of x at exponent e, if x * 10^e is within the digit range.
+inline bool ValueToDigits(double x, unsigned e, bool float32, int64_t* d) {
+  const double scaled = x * kPow10[e];
+  if (!(std::fabs(scaled) < (float32 ? kFloatDigitLimit : kDigitLimit))) return false;  // also NaN
+  *d = static_cast<int64_t>(std::nearbyint(scaled));
+  return true;
+}
+
+// The exponent (and float32 mode) that the sample says is cheapest.
+struct DecimalChoice {
+  bool usable = false;
+  unsigned exponent = 0;
+  bool float32 = false;
+};
+
+DecimalChoice ChooseDecimal(const uint64_t* v, size_t m) {
+  const size_t s = SampleCount(m);
+  std::array<double, kSampleSize> sample;
+  bool all_float32 = true;
+  for (size_t k = 0; k < s; ++k) {
+    sample[k] = BitsToDouble(v[SampleIndex(k, m)]);
+    const float f = static_cast<float>(sample[k]);
+    if (DoubleBits(static_cast<double>(f)) != v[SampleIndex(k, m)] || f != f) all_float32 = false;
+  }
+  DecimalChoice best;
+  size_t best_cost = SIZE_MAX;
+  size_t best_exact = 0;
+  for (int mode = 0; mode < (all_float32 ? 2 : 1); ++mode) {
+    const bool float32 = mode == 1;
+    const unsigned max_e = float32 ? kMaxFloatDecimalExponent : kMaxDecimalExponent;
+    for (unsigned e = 0; e <= max_e; ++e) {
+      size_t exact = 0;
+      int64_t lo = INT64_MAX;
+      int64_t hi = INT64_MIN;
+      for (size_t k = 0; k < s; ++k) {
+        int64_t d;
+        if (!ValueToDigits(sample[k], e, float32, &d)) continue;
+        if (DoubleBits(DigitsToValue(static_cast<uint64_t>(d), e, float32)) != DoubleBits(sample[k])) continue;
+        ++exact;
+        lo = std::min(lo, d);
+        hi = std::max(hi, d);
+      }
+      if (exact == 0) continue;
+      const size_t cost =
+          exact * BitWidth(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) + (s - exact) * 80;
+      if (cost < best_cost) {
+        best_cost = cost;
+        best_exact = exact;
+        best.exponent = e;
+        best.float32 = float32;
+      }
+    }
+  }
+  best.usable = best_exact * 2 >= s;
+  return best;
+}
+
+void EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, ByteWriter* out) {
+  const unsigned e = choice.exponent;
+  const bool float32 = choice.float32;
+  std::vector<uint64_t> digits(m);
+  std::vector<uint64_t> corrections(m);
+  bool any_correction = false;
+  int64_t previous = 0;
+  for (size_t i = 0; i < m; ++i) {
+    int64_t d;
+    if (!ValueToDigits(BitsToDouble(v[i]), e, float32, &d)) d = previous;  // NaN, infinity, too large
+    digits[i] = static_cast<uint64_t>(d);
+    corrections[i] = ZigZag(v[i] - DoubleBits(DigitsToValue(static_cast<uint64_t>(d), e, float32)));
+    any_correction |= corrections[i] != 0;
+    previous = d;
+  }
+  // Frame of reference on the digits, or on their deltas.
+  const PackPlan direct = PlanPacking(digits.data(), m);
+  std::vector<uint64_t> deltas;
+  PackPlan delta_plan;
+  bool use_deltas = false;
+  if (m > 1) {
+    deltas.resize(m - 1);
+    for (size_t i = 1; i < m; ++i) deltas[i - 1] = digits[i] - digits[i - 1];
+    delta_plan = PlanPacking(deltas.data(), m - 1);
+    use_deltas = delta_plan.bytes + 8 < direct.bytes;
+  }
+  out->U8(static_cast<uint8_t>(ValueScheme::kDecimal));
+  out->U8(static_cast<uint8_t>((use_deltas ? kDecimalDelta : 0) | (float32 ? kDecimalFloat32 : 0) |
+                               (any_correction ? kDecimalCorrections : 0)));
+  out->U8(static_cast<uint8_t>(e));
+  if (use_deltas) {
+    out->U64(digits[0]);
+    WritePacked(deltas.data(), m - 1, delta_plan, out);
+  } else {
+    WritePacked(digits.data(), m, direct, out);
+  }
+  if (any_correction) PackIntegers(corrections.data(), m, out);
+}
+
+void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+  const uint8_t flags = in->U8("decimal flags");
+  const unsigned e = in->U8("decimal exponent");
+  const bool float32 = (flags & kDecimalFloat32) != 0;
+  if ((flags & ~kDecimalFlags) != 0) ThrowCorruptPayload("Unknown decimal flags " + std::to_string(flags) + ".");
+  if (e > (float32 ? kMaxFloatDecimalExponent : kMaxDecimalExponent)) {
+    ThrowCorruptPayload("Decimal exponent " + std::to_string(e) + " is out of range.");
+  }
+  uint64_t* digits = scratch->Get(static_cast<size_t>(depth), m);
+  const bool deltas = (flags & kDecimalDelta) != 0;
+  if (deltas) {
+    if (m < 2) ThrowCorruptPayload("A single decimal value cannot be stored as deltas.");
+    digits[0] = in->U64("first decimal digits");
+    ReadPacked(in, m - 1, digits + 1, "decimal digit deltas");
+  } else {
+    ReadPacked(in, m, digits, "decimal digits");
+  }
+  // The hot loops: one conversion and one division per value.
+  if (float32) {
+    if (deltas) PrefixSum(digits, m);
+    DigitsToFloats(digits, m, kPow10Float[e], out);
+  } else if (deltas) {
+    DeltasToValues(digits, m, e, out);
+  } else {
+    DigitsToValues(digits, m, e, out);
+  }
+  if ((flags & kDecimalCorrections) != 0) {
+    ReadPacked(in, m, digits, "decimal corrections");
+    AddCorrections(digits, m, out);
+  }
+}
+
+// --- dictionary (section 6.6) ----------------------------------------------
+
+// IEEE total order key of a pattern: negative values reversed below positive
+// ones, so sorted keys are sorted numbers (and their digits pack well).
+inline uint64_t OrderKey(uint64_t bits) { return (bits & kSignBit) ? ~bits : bits | kSignBit; }
+
+// Open-addressing set of patterns mapping each to a small number.
+class PatternTable {
+ public:
+  explicit PatternTable(size_t capacity_hint) {
+    size_t size = 16;
+    while (size < 2 * capacity_hint) size *= 2;
+    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(size));
+    keys_.assign(size, 0);
+    slots_.assign(size, 0);
+  }
+
+  // Slot of `key`, inserting it (with number `count() `) when absent.
+  uint32_t& Find(uint64_t key, bool* inserted) {
+    size_t i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    const size_t mask = keys_.size() - 1;
+    while (slots_[i] != 0 && keys_[i] != key) i = (i + 1) & mask;
+    *inserted = slots_[i] == 0;
+    if (*inserted) {
+      keys_[i] = key;
+      slots_[i] = static_cast<uint32_t>(++count_);
+    }
+    return slots_[i];
+  }
+
+  size_t count() const { return count_; }
+
+ private:
+  unsigned shift_;
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> slots_;  // 0 = empty, else a number >= 1
+  size_t count_ = 0;
+};
+
+// Writes the dictionary scheme when v has at most max_distinct distinct
+// patterns; returns false (writing nothing) otherwise.
+bool EncodeDictionary(const uint64_t* v, size_t m, size_t max_distinct, int depth, ByteWriter* out) {
+  PatternTable table(max_distinct + 1);
+  std::vector<uint64_t> distinct;
+  bool inserted;
+  for (size_t i = 0; i < m; ++i) {
+    table.Find(v[i], &inserted);
+    if (inserted) {
+      if (distinct.size() == max_distinct) return false;
+      distinct.push_back(v[i]);
+    }
+  }
+  std::sort(distinct.begin(), distinct.end(), [](uint64_t a, uint64_t b) { return OrderKey(a) < OrderKey(b); });
+  for (size_t k = 0; k < distinct.size(); ++k) table.Find(distinct[k], &inserted) = static_cast<uint32_t>(k + 1);
+  std::vector<uint64_t> indices(m);
+  for (size_t i = 0; i < m; ++i) indices[i] = table.Find(v[i], &inserted) - 1;
+  out->U8(static_cast<uint8_t>(ValueScheme::kDictionary));
+  out->U32(static_cast<uint32_t>(distinct.size()));
+  EncodeValueColumn(distinct.data(), distinct.size(), depth + 1, out);
+  PackIntegers(indices.data(), m, out);
+  return true;
+}
+
+void DecodeDictionary(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+  const uint32_t size = in->U32("dictionary size");
+  if (size == 0 || size > m) {
+    ThrowCorruptPayload("A dictionary of " + std::to_string(size) + " values for " + std::to_string(m) +
+                        " values.");
+  }
+  std::vector<uint64_t> dictionary(size);
+  DecodeValueColumn(in, size, depth + 1, dictionary.data(), scratch);
+  ReadPacked(in, m, out, "dictionary indices");
+  uint64_t largest = 0;
+  for (size_t i = 0; i < m; ++i) largest = std::max(largest, out[i]);
+  if (largest >= size) {
+    ThrowCorruptPayload("Dictionary index " + std::to_string(largest) + " is past the dictionary's " +
+                        std::to_string(size) + " values.");
+  }
+  for (size_t i = 0; i < m; ++i) out[i] = dictionary[out[i]];
+}
+
+// --- run-length (section 6.7) ----------------------------------------------
+
+void EncodeRunLength(const uint64_t* v, size_t m, int depth, ByteWriter* out) {
+  std::vector<uint64_t> run_values;
+  std::vector<uint64_t> run_lengths;
+  for (size_t i = 0; i < m;) {
+    size_t j = i + 1;
+    while (j < m && v[j] == v[i]) ++j;
+    run_values.push_back(v[i]);
+    run_lengths.push_back(j - i);
+    i = j;
+  }
+  out->U8(static_cast<uint8_t>(ValueScheme::kRunLength));
+  out->U32(static_cast<uint32_t>(run_values.size()));
+  EncodeValueColumn(run_values.data(), run_values.size(), depth + 1, out);
+  PackIntegers(run_lengths.data(), run_lengths.size(), out);
+}
+
+void DecodeRunLength(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+  const uint32_t runs = in->U32("run count");
+  if (runs == 0 || runs > m) {
+    ThrowCorruptPayload(std::to_string(runs) + " runs cannot make " + std::to_string(m) + " values.");
+  }
+  std::vector<uint64_t> run_values(runs);
+  std::vector<uint64_t> run_lengths(runs);
+  DecodeValueColumn(in, runs, depth + 1, run_values.data(), scratch);
+  ReadPacked(in, runs, run_lengths.data(), "run lengths");
+  uint64_t total = 0;
+  for (uint64_t length : run_lengths) {
+    if (length == 0 || length > m) ThrowCorruptPayload("A run of " + std::to_string(length) + " values.");
+    total += length;
+  }
+  if (total != m) {
+    ThrowCorruptPayload("The runs hold " + std::to_string(total) + " values, not " + std::to_string(m) + ".");
+  }
+  size_t at = 0;
+  for (uint32_t r = 0; r < runs; ++r) {
+    std::fill(out + at, out + at + run_lengths[r], run_values[r]);
+    at += run_lengths[r];
+  }
+}
+
+// --- split (section 6.8) ---------------------------------------------------
+
+// Low-bit count for the split scheme, from the sample: the split that
+// minimises low bits plus the cheaper of packing the high parts' range or
+// indexing their distinct values.
+unsigned ChooseSplit(const uint64_t* v, size_t m) {
+  const size_t s = SampleCount(m);
+  std::array<uint64_t, kSampleSize> sample;
+  for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)];
+  std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
+  unsigned best_shift = 32;
+  double best_bits = 1e300;
+  for (unsigned shift = 1; shift < 64; ++shift) {
+    size_t distinct = 1;
+    for (size_t k = 1; k < s; ++k) distinct += (sample[k] >> shift) != (sample[k - 1] >> shift);
+    const unsigned range_bits = BitWidth((sample[s - 1] >> shift) - (sample[0] >> shift));
+    const double dictionary_bits = BitWidth(distinct - 1) + static_cast<double>(distinct) * (64 - shift) / s;
+    const double bits = shift + std::min(static_cast<double>(range_bits), dictionary_bits);
+    if (bits < best_bits) {
+      best_bits = bits;
+      best_shift = shift;
+    }
+  }
+  return best_shift;
+}
+
+void EncodeSplit(const uint64_t* v, size_t m, unsigned shift, int depth, ByteWriter* out) {
+  std::vector<uint64_t> high(m);
+  std::vector<uint64_t> low(m);
+  for (size_t i = 0; i < m; ++i) {
+    high[i] = v[i] >> shift;
+    low[i] = v[i] & LowBitsMask(shift);
+  }
+  out->U8(static_cast<uint8_t>(ValueScheme::kSplit));
+  out->U8(static_cast<uint8_t>(shift));
+  EncodeValueColumn(high.data(), m, depth + 1, out);
+  PackIntegers(low.data(), m, out);
+}
+
+void DecodeSplit(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+  const unsigned shift = in->U8("split width");
+  if (shift == 0 || shift > 63) ThrowCorruptPayload("A split at bit " + std::to_string(shift) + ".");
+  DecodeValueColumn(in, m, depth + 1, out, scratch);
+  uint64_t* low = scratch->Get(static_cast<size_t>(depth), m);
+  ReadPacked(in, m, low, "split low bits");
+  for (size_t i = 0; i < m; ++i) out[i] = (out[i] << shift) | (low[i] & LowBitsMask(shift));
+}
+
+// --- XOR (section 6.9) -----------------------------------------------------
+
+void EncodeXor(const uint64_t* v, size_t m, ByteWriter* out) {
+  std::vector<double> values(m);
+  std::memcpy(values.data(), v, m * sizeof(double));
+  std::vector<uint8_t> stream;
+  BitWriter writer(&stream);
+  EncodeGorillaValues(&writer, values.data(), m);
+  writer.Finish();
+  out->U8(static_cast<uint8_t>(ValueScheme::kXor));
+  out->U32(static_cast<uint32_t>(stream.size()));
+  out->Append(stream);
+}
+
+void DecodeXor(ByteReader* in, size_t m, uint64_t* out) {
+  const uint32_t length = in->U32("XOR stream length");
+  const uint8_t* stream = in->Take(length, "XOR stream");
+  BitReader reader(stream, length);
+  std::vector<double> values(m);
+  DecodeGorillaValues(&reader, values.data(), m);
+  if (reader.RemainingBits() >= 8 || !reader.RemainingBitsAreZero()) {
+    ThrowCorruptPayload("The XOR stream does not end with its last value.");
+  }
+  std::memcpy(out, values.data(), m * sizeof(double));
+}
+
+// --- choosing --------------------------------------------------------------
+
+// Candidates are encoded whole into scratch buffers; the smallest is kept.
+class SmallestEncoding {
+ public:
+  explicit SmallestEncoding(size_t raw_bytes) : best_bytes_(raw_bytes) {}
+
+  // Encodes with `encode(ByteWriter*)`; keeps it if smaller than the best so
+  // far. `encode` may return false to withdraw.
+  template <typename Encode>
+  void Try(Encode encode) {
+    std::vector<uint8_t> candidate;
+    ByteWriter writer(&candidate);
+    if (!encode(&writer)) return;
+    if (candidate.size() < best_bytes_) {
+      best_bytes_ = candidate.size();
+      best_ = std::move(candidate);
+    }
+  }
+
+  size_t bytes() const { return best_bytes_; }
+  bool found() const { return !best_.empty(); }
+  const std::vector<uint8_t>& encoding() const { return best_; }
+
+ private:
+  size_t best_bytes_;
+  std::vector<uint8_t> best_;
+};
+
+// Writes the column in a scheme chosen by the caller (tests, benchmarks).
+void EncodeForced(const uint64_t* v, size_t m, int depth, ValueScheme scheme, size_t runs, ByteWriter* out) {
+  switch (scheme) {
+    case ValueScheme::kRaw:
+      return EncodeRaw(v, m, out);
+    case ValueScheme::kConstant:
+      if (runs != 1) break;
+      out->U8(static_cast<uint8_t>(ValueScheme::kConstant));
+      return out->U64(v[0]);
+    case ValueScheme::kDecimal: {
+      DecimalChoice choice = ChooseDecimal(v, m);
+      return EncodeDecimal(v, m, choice, out);
+    }
+    case ValueScheme::kDictionary:
+      EncodeDictionary(v, m, m, depth, out);
+      return;
+    case ValueScheme::kRunLength:
+      return EncodeRunLength(v, m, depth, out);
+    case ValueScheme::kSplit:
+      return EncodeSplit(v, m, ChooseSplit(v, m), depth, out);
+    case ValueScheme::kXor:
+      return EncodeXor(v, m, out);
+  }
+  throw Error(ErrorCategory::InvalidParameter,
+              "value scheme " + std::to_string(static_cast<unsigned>(scheme)) + " cannot store these values");
+}
+
+void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, const ValueScheme* forced) {
+  size_t runs = 1;
+  for (size_t i = 1; i < m; ++i) runs += v[i] != v[i - 1];
+  if (forced != nullptr) return EncodeForced(v, m, depth, *forced, runs, out);
+  if (runs == 1) {
+    out->U8(static_cast<uint8_t>(ValueScheme::kConstant));
+    out->U64(v[0]);
+    return;
+  }
+  const bool nesting = depth < kMaxNestedDepth;
+  SmallestEncoding best(1 + 8 * m);
+  const DecimalChoice decimal = ChooseDecimal(v, m);
+  if (decimal.usable) {
+    best.Try([&](ByteWriter* w) {
+      EncodeDecimal(v, m, decimal, w);
+      return true;
+    });
+  }
+  if (nesting && runs * 4 <= m) {
+    best.Try([&](ByteWriter* w) {
+      EncodeRunLength(v, m, depth, w);
+      return true;
+    });
+  }
+  if (nesting && m >= 4) {
+    best.Try([&](ByteWriter* w) { return EncodeDictionary(v, m, m / 2, depth, w); });
+  }
+  // Full-precision values: the split and XOR schemes, when nothing above
+  // reached 3 bytes per value.
+  if (best.bytes() > 3 * m) {
+    if (nesting && m >= 8) {
+      const unsigned shift = ChooseSplit(v, m);
+      best.Try([&](ByteWriter* w) {
+        EncodeSplit(v, m, shift, depth, w);
+        return true;
+      });
+    }
+    best.Try([&](ByteWriter* w) {
+      EncodeXor(v, m, w);
+      return true;
+    });
+  }
+  if (best.found()) {
+    out->Append(best.encoding());
+  } else {
+    EncodeRaw(v, m, out);
+  }
+}
+
+void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+  const uint8_t id = in->U8("value scheme");
+  const auto scheme = static_cast<ValueScheme>(id);
+  if (IsNestingScheme(scheme) && depth >= kMaxNestedDepth) {
+    ThrowCorruptPayload("Value scheme " + std::to_string(id) + " nested too deep.");
+  }
+  switch (scheme) {
+    case ValueScheme::kRaw:
+      DecodeRaw(in, m, out);
+      return;
+    case ValueScheme::kConstant: {
+      const uint64_t value = in->U64("constant value");
+      std::fill(out, out + m, value);
+      return;
+    }
+    case ValueScheme::kDecimal:
+      DecodeDecimal(in, m, depth, out, scratch);
+      return;
+    case ValueScheme::kDictionary:
+      DecodeDictionary(in, m, depth, out, scratch);
+      return;
+    case ValueScheme::kRunLength:
+      DecodeRunLength(in, m, depth, out, scratch);
+      return;
+    case ValueScheme::kSplit:
+      DecodeSplit(in, m, depth, out, scratch);
+      return;
+    case ValueScheme::kXor:
+      DecodeXor(in, m, out);
+      return;
+  }
+  ThrowCorruptPayload("Unknown value scheme " + std::to_string(id) + ".");
+}
+
+}  // namespace
+
+void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::vector<uint8_t>* out,
+                     const ValueScheme* forced) {
+  ByteWriter writer(out);
+  EncodeTimestampsV2(ts, n, &writer);
+  std::vector<uint64_t> bits(n);
+  std::memcpy(bits.data(), values, n * sizeof(double));
+  EncodeValueColumn(bits.data(), n, 0, &writer, forced);
+}
+
+BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values) {
+  thread_local DecodeScratch scratch;
+  struct Trim {
+    ~Trim() { scratch.Trim(); }
+  } trim;
+  ByteReader reader(payload, size);
+  DecodeTimestampsV2(&reader, n, ts);
+  const size_t timestamp_bytes = reader.Offset();
+  const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
+  uint64_t* bits = scratch.Get(kColumnSlot, n);
+  DecodeValueColumn(&reader, n, 0, bits, &scratch);
+  if (reader.Remaining() != 0) {
+    ThrowCorruptPayload("The points end " + std::to_string(reader.Remaining()) +
+                        " bytes before the end of the payload.");
+  }
+  std::memcpy(values, bits, n * sizeof(double));
+  BlockBitUsage usage;
+  usage.count = static_cast<uint32_t>(n);
+  usage.timestamp_bits = 8 * timestamp_bytes;
+  usage.value_bits = 8 * (size - timestamp_bytes);
+  usage.padding_bits = 0;
+  usage.value_scheme = scheme;
+  return usage;
+}
+
+}  // namespace aegis::core

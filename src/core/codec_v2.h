@@ -1,0 +1,31 @@
+// Codec 2 ("adaptive"): the payload of a block whose codec id is 2. Timestamps
+// are deltas bit-packed around a frame of reference with exceptions; values
+// take whichever of seven schemes is smallest for the block (constant, raw,
+// decimal, dictionary, run-length, split, XOR). docs/block-format.md, section
+// 6, is the specification this implements.
+#pragma once
+#include "cpp_only.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "block_codec.h"
+#include "types.h"
+
+namespace aegis::core {
+
+// Appends the codec 2 payload of n >= 1 points to `out`. The value scheme is
+// chosen per block unless `forced` names one (tests and benchmarks; throws
+// InvalidParameter if that scheme cannot hold the values, e.g. kConstant for
+// values that differ).
+void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::vector<uint8_t>* out,
+                     const ValueScheme* forced = nullptr);
+
+// Decodes a codec 2 payload of exactly `size` bytes holding n >= 1 points into
+// ts[0, n) and values[0, n), and reports the size of each section. Throws
+// DataCorrupted on anything malformed, including bytes left over; never reads
+// outside [payload, payload + size).
+BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values);
+
+}  // namespace aegis::core
