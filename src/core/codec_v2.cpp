@@ -78,16 +78,17 @@ inline size_t PlanBytes(size_t m, unsigned width, size_t exceptions) {
 // of offset widths, then the width that minimises the encoded size. Values
 // below the base, or whose offset is wider than the width, are exceptions.
 PackPlan PlanForBase(const uint64_t* v, size_t m, uint64_t biased_base) {
-  std::array<size_t, 65> histogram{};
-  size_t below = 0;
+  // Four interleaved histograms (counts of offset widths; slot 65 counts
+  // values below the base), so that runs of equal widths do not serialise on
+  // one counter.
+  std::array<std::array<uint32_t, 66>, 4> counts{};
   for (size_t i = 0; i < m; ++i) {
     const uint64_t u = v[i] ^ kSignBit;
-    if (u < biased_base) {
-      ++below;
-    } else {
-      ++histogram[BitWidth(u - biased_base)];
-    }
+    const unsigned slot = u < biased_base ? 65 : BitWidth(u - biased_base);
+    ++counts[i & 3][slot];
   }
+  std::array<size_t, 65> histogram{};
+  for (unsigned w = 0; w <= 64; ++w) histogram[w] = size_t{counts[0][w]} + counts[1][w] + counts[2][w] + counts[3][w];
   PackPlan best;
   best.base = biased_base ^ kSignBit;
   best.bytes = SIZE_MAX;
@@ -131,9 +132,15 @@ PackPlan PlanPacking(const uint64_t* v, size_t m) {
   const size_t s = SampleCount(m);
   for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)] ^ kSignBit;
   std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
+  // A higher base only helps when the bulk of the values, without the lowest
+  // few, spans fewer bits than the whole range does.
+  const uint64_t upper = sample[s - 1 - std::min<size_t>(s - 1, 1)];
   uint64_t tried = lo;
   for (size_t rank : {size_t{1}, size_t{3}}) {
-    if (rank >= s || sample[rank] == tried) continue;
+    if (rank >= s || sample[rank] == tried || upper < sample[rank] ||
+        BitWidth(upper - sample[rank]) >= BitWidth(upper - lo)) {
+      continue;
+    }
     tried = sample[rank];
     const PackPlan other = PlanForBase(v, m, tried);
     if (other.bytes < plan.bytes) plan = other;
@@ -535,45 +542,67 @@ struct DecimalChoice {
   bool float32 = false;
 };
 
+// Estimates, on the sample, the bits of each exponent (and of float32 mode
+// when at least half the sample is float32 widened to double): the digits'
+// range for every value, plus for a value whose digits miss it by a few ulps
+// (printing noise such as 11.529000000000002) the correction's width, and 80
+// bits for anything else (an exception). The cheapest wins; it is usable when
+// at least half the sample is exact or nearly so.
 DecimalChoice ChooseDecimal(const uint64_t* v, size_t m) {
+  constexpr unsigned kNearMissBits = 24;
   const size_t s = SampleCount(m);
   std::array<double, kSampleSize> sample;
-  bool all_float32 = true;
+  size_t float32_count = 0;
   for (size_t k = 0; k < s; ++k) {
     sample[k] = BitsToDouble(v[SampleIndex(k, m)]);
     const float f = static_cast<float>(sample[k]);
-    if (DoubleBits(static_cast<double>(f)) != v[SampleIndex(k, m)] || f != f) all_float32 = false;
+    if (DoubleBits(static_cast<double>(f)) == v[SampleIndex(k, m)] && f == f) ++float32_count;
   }
   DecimalChoice best;
   size_t best_cost = SIZE_MAX;
-  size_t best_exact = 0;
-  for (int mode = 0; mode < (all_float32 ? 2 : 1); ++mode) {
+  size_t best_good = 0;
+  for (int mode = 0; mode < (float32_count * 2 >= s ? 2 : 1); ++mode) {
     const bool float32 = mode == 1;
     const unsigned max_e = float32 ? kMaxFloatDecimalExponent : kMaxDecimalExponent;
     for (unsigned e = 0; e <= max_e; ++e) {
       size_t exact = 0;
+      size_t near = 0;
+      size_t others = 0;
+      unsigned correction_bits = 0;
       int64_t lo = INT64_MAX;
       int64_t hi = INT64_MIN;
       for (size_t k = 0; k < s; ++k) {
         int64_t d;
-        if (!ValueToDigits(sample[k], e, float32, &d)) continue;
-        if (DoubleBits(DigitsToValue(static_cast<uint64_t>(d), e, float32)) != DoubleBits(sample[k])) continue;
-        ++exact;
+        if (!ValueToDigits(sample[k], e, float32, &d)) {
+          ++others;
+          continue;
+        }
         lo = std::min(lo, d);
         hi = std::max(hi, d);
+        const uint64_t correction =
+            ZigZag(DoubleBits(sample[k]) - DoubleBits(DigitsToValue(static_cast<uint64_t>(d), e, float32)));
+        if (correction == 0) {
+          ++exact;
+        } else if (BitWidth(correction) <= kNearMissBits) {
+          ++near;
+          correction_bits = std::max(correction_bits, BitWidth(correction));
+        } else {
+          ++others;
+        }
       }
-      if (exact == 0) continue;
-      const size_t cost =
-          exact * BitWidth(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) + (s - exact) * 80;
+      if (exact + near == 0) continue;
+      const size_t cost = s * BitWidth(static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) +
+                          std::min(s * correction_bits, near * 80) + others * 80;
       if (cost < best_cost) {
         best_cost = cost;
-        best_exact = exact;
+        best_good = exact + near;
         best.exponent = e;
         best.float32 = float32;
       }
+      if (exact == s) break;  // a larger exponent only makes the digits longer
     }
   }
-  best.usable = best_exact * 2 >= s;
+  best.usable = best_good * 2 >= s;
   return best;
 }
 
@@ -686,6 +715,19 @@ class PatternTable {
   std::vector<uint32_t> slots_;  // 0 = empty, else a number >= 1
   size_t count_ = 0;
 };
+
+// Whether a sample of the values holds at least 4 repeated values: about what
+// a sample of 64 shows when half the values of a 1000-value block are
+// distinct (the dictionary's limit outside the fallback).
+bool SampleRepeats(const uint64_t* v, size_t m) {
+  const size_t s = SampleCount(m);
+  std::array<uint64_t, kSampleSize> sample;
+  for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)];
+  std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
+  size_t repeats = 0;
+  for (size_t k = 1; k < s; ++k) repeats += sample[k] == sample[k - 1];
+  return repeats >= std::min<size_t>(4, s / 4);
+}
 
 // Writes the dictionary scheme when v has at most max_distinct distinct
 // patterns; returns false (writing nothing) otherwise.
@@ -925,11 +967,13 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
       return true;
     });
   }
-  if (nesting && m >= 4) {
-    best.Try([&](ByteWriter* w) { return EncodeDictionary(v, m, m / 2, depth, w); });
+  // A dictionary when the sample repeats itself, or when nothing else went
+  // under 3 bytes per value and at most 90% of the values are distinct.
+  const bool fallback = best.bytes() > 3 * m;
+  if (nesting && m >= 4 && (fallback || SampleRepeats(v, m))) {
+    best.Try([&](ByteWriter* w) { return EncodeDictionary(v, m, fallback ? m * 9 / 10 : m / 2, depth, w); });
   }
-  // Full-precision values: the split and XOR schemes, when nothing above
-  // reached 3 bytes per value.
+  // Full-precision values: the split and XOR schemes.
   if (best.bytes() > 3 * m) {
     if (nesting && m >= 8) {
       const unsigned shift = ChooseSplit(v, m);
