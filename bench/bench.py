@@ -5,7 +5,7 @@ Run it through scripts/bench.sh (make bench), which sets PGHOST/PGPORT/PGUSER
 for the project's private cluster. Settings (environment):
 
   SCALE=full|small     generated set of 10,000,000 points (default) or 100,000
-  BENCH_RUNS=3         timed runs of the generated set's write paths (median shown)
+  BENCH_RUNS=5         timed runs of the generated set's write paths (median shown)
   BENCH_QUERY_RUNS=5   timed runs of every query form, after one warm-up (median shown)
   BENCH_DOC=path       where to write the report; default docs/benchmarks.md for
                        SCALE=full, none for SCALE=small (a smoke run must not
@@ -1122,7 +1122,7 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
               "holding the same points, on the same server.\n")
     md.append("- **Date:** %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     md.append("- **Command:** `%s`" % ("make bench" if scale == "full" else "SCALE=%s make bench" % scale)
-              + (" (BENCH_RUNS=%d)" % runs if runs != 3 else "")
+              + (" (BENCH_RUNS=%d)" % runs if runs != 5 else "")
               + (" (BENCH_QUERY_RUNS=%d)" % qruns if qruns != 5 else "") + "; total run time %.0f s" % elapsed)
     md.append("- **Machine:** nproc %s, memory %s, %s, %s" % (info["nproc"], info.get("mem", "?"),
                                                                info.get("cpu", "unknown CPU"), info["kernel"]))
@@ -1184,7 +1184,7 @@ def main():
     if scale not in datasets.SCALES:
         print("SCALE must be one of %s" % ", ".join(datasets.SCALES), file=sys.stderr)
         return 2
-    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
     qruns = int(os.environ.get("BENCH_QUERY_RUNS", "5"))
     if qruns < 1:
         print("BENCH_QUERY_RUNS must be at least 1", file=sys.stderr)

@@ -3,7 +3,7 @@
 # plain PostgreSQL table, on the project's private cluster (bench/bench.py).
 #
 #   SCALE=full|small   generated set of 10,000,000 points (default) or 100,000
-#   BENCH_RUNS=3       timed runs of the generated set's write paths
+#   BENCH_RUNS=5       timed runs of the generated set's write paths
 #   BENCH_QUERY_RUNS=5 timed runs of every query, after one warm-up
 #   BENCH_DOC=path     report file; default docs/benchmarks.md at SCALE=full,
 #                      none at SCALE=small ("-" for none)

@@ -158,6 +158,8 @@ void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Tim
       break;
     }
     case AggregateKind::kAvg:
+      if (!AddModestSum(values, n)) AddMoments(values, n);
+      break;
     case AggregateKind::kStddev:
     case AggregateKind::kVariance:
       AddMoments(values, n);
@@ -185,6 +187,31 @@ void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Tim
       break;
   }
   count_ += n;
+}
+
+// avg's fast path. avg needs only N and Sx; float8_accum also keeps Sxx, but
+// for avg Sxx matters only through its overflow error. While every value is
+// finite and at most 1e100 in magnitude, |Sx| stays below 1e116 and each Sxx
+// term below 1e233, so Sxx cannot overflow and is not computed (a division
+// per value). Sx is the same left-to-right sum float8_accum forms. Returns
+// false, adding nothing, when a value is not modest; the state then takes
+// AddMoments for good (Sxx restarting from 0, short of the true value by less
+// than 1e249, which cannot change whether a later Sxx overflows).
+constexpr double kModestMagnitude = 1e100;
+
+bool AggregateState::AddModestSum(const double* values, size_t n) {
+  if (!modest_) return false;
+  bool modest = true;
+  for (size_t i = 0; i < n; ++i) modest &= std::fabs(values[i]) <= kModestMagnitude;  // false for NaN
+  if (!modest) {
+    modest_ = false;
+    sxx_ = 0;
+    return false;
+  }
+  double sx = sum_;
+  for (size_t i = 0; i < n; ++i) sx += values[i];
+  sum_ = sx;
+  return true;
 }
 
 // float8_accum's Youngs-Cramer update, value by value, with its overflow rule:
@@ -330,6 +357,7 @@ void AggregateState::Combine(const AggregateFn& fn, const AggregateState& other)
       if (std::isinf(sxx) && !std::isinf(sxx_) && !std::isinf(other.sxx_)) ThrowOverflow();
       sum_ = Float8Pl(sum_, other.sum_);
       sxx_ = sxx;
+      modest_ = modest_ && other.modest_;
       break;
     }
     case AggregateKind::kFirst:

@@ -126,6 +126,7 @@ class AggregateState {
   };
 
   void AddMoments(const double* values, size_t n);
+  bool AddModestSum(const double* values, size_t n);
   void AddCounterPoints(uint64_t series, const Timestamp* ts, const double* values, size_t n);
   void CloseRun();
   static void JoinRuns(CounterRun& earlier, const CounterRun& later);
@@ -133,6 +134,9 @@ class AggregateState {
   uint64_t count_ = 0;
   double sum_ = 0;  // kSum: running float8 sum; kAvg/kStddev/kVariance: Sx
   double sxx_ = 0;  // Youngs-Cramer sum of squared deviations
+  // kAvg: every value so far was finite with magnitude <= kModestMagnitude,
+  // so Sxx cannot have overflowed and is not kept (AddModestSum).
+  bool modest_ = true;
   double min_ = 0;
   double max_ = 0;
   Timestamp first_ts_ = 0;
