@@ -315,7 +315,8 @@ void DecodeRaw(ByteReader* in, size_t m, uint64_t* out) {
 
 constexpr unsigned kMaxDecimalExponent = 18;      // digits * 10^-e, e <= 18
 constexpr unsigned kMaxFloatDecimalExponent = 10;  // float32 mode, 10^10 exact in float
-constexpr double kDigitLimit = 2251799813685248.0;  // 2^51
+constexpr double kDigitLimit = 2251799813685247.0;  // 2^51 - 1: rounded digits stay below 2^51
+constexpr uint64_t kDigitBias = uint64_t{1} << 51;  // d + bias < 2^52 iff -2^51 <= d < 2^51
 constexpr double kFloatDigitLimit = 16777216.0;     // 2^24
 
 constexpr uint8_t kDecimalDelta = 1;        // digits stored as deltas
@@ -375,14 +376,25 @@ inline double DigitsToValue(uint64_t d, unsigned e, bool float32) {
 // tails, and on x86-64 an SSE2 form (every x86-64 CPU) and an AVX2 form picked
 // at run time. All give the same bits: the same IEEE operations in the same
 // order, no contraction into FMA.
-void DigitsToValuesScalar(const uint64_t* d, size_t from, size_t m, unsigned e, uint64_t* out) {
-  for (size_t i = from; i < m; ++i) out[i] = DoubleBits(FmaQuotient(DigitsAsDouble(d[i]), kPow10[e], kInvPow10[e]));
+// Each returns a non-zero value when some digits lie outside (-2^51, 2^51),
+// which no encoder writes (section 6.9), so that the decoded bits never
+// depend on a platform's NaN rules.
+uint64_t DigitsToValuesScalar(const uint64_t* d, size_t from, size_t m, unsigned e, uint64_t* out) {
+  uint64_t outside = 0;
+  for (size_t i = from; i < m; ++i) {
+    outside |= (d[i] + kDigitBias) >> 52;
+    out[i] = DoubleBits(FmaQuotient(DigitsAsDouble(d[i]), kPow10[e], kInvPow10[e]));
+  }
+  return outside;
 }
 
-void DigitsToFloatsScalar(const uint64_t* d, size_t from, size_t m, float scale, uint64_t* out) {
+uint64_t DigitsToFloatsScalar(const uint64_t* d, size_t from, size_t m, float scale, uint64_t* out) {
+  uint64_t outside = 0;
   for (size_t i = from; i < m; ++i) {
+    outside |= (d[i] + kDigitBias) >> 52;
     out[i] = DoubleBits(static_cast<double>(static_cast<float>(DigitsAsDouble(d[i])) / scale));
   }
+  return outside;
 }
 
 void AddCorrectionsScalar(const uint64_t* z, size_t from, size_t m, uint64_t* out) {
@@ -397,32 +409,46 @@ __attribute__((target("avx2,fma"))) inline __m256d FmaQuotient4(__m256d x, __m25
   return _mm256_fmadd_pd(_mm256_fnmadd_pd(q, p, x), r, q);
 }
 
-__attribute__((target("avx2,fma"))) void DigitsToValuesAvx2(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+// Ors ((d + 2^51) >> 52) of four lanes into *outside.
+__attribute__((target("avx2,fma"))) inline void NoteOutside4(__m256i d, __m256i* outside) {
+  *outside = _mm256_or_si256(
+      *outside, _mm256_srli_epi64(_mm256_add_epi64(d, _mm256_set1_epi64x(static_cast<long long>(kDigitBias))), 52));
+}
+
+__attribute__((target("avx2,fma"))) uint64_t AnyLane(__m256i v) { return _mm256_testz_si256(v, v) ? 0 : 1; }
+
+__attribute__((target("avx2,fma"))) uint64_t DigitsToValuesAvx2(const uint64_t* d, size_t m, unsigned e,
+                                                                  uint64_t* out) {
   const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
   const __m256d magic = _mm256_set1_pd(kMagic);
   const __m256d p = _mm256_set1_pd(kPow10[e]);
   const __m256d r = _mm256_set1_pd(kInvPow10[e]);
+  __m256i outside = _mm256_setzero_si256();
   size_t i = 0;
   for (; i + 4 <= m; i += 4) {
     const __m256i digits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    NoteOutside4(digits, &outside);
     const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(digits, magic_bits)), magic);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(FmaQuotient4(x, p, r)));
   }
-  DigitsToValuesScalar(d, i, m, e, out);
+  return AnyLane(outside) | DigitsToValuesScalar(d, i, m, e, out);
 }
 
-__attribute__((target("avx2,fma"))) void DigitsToFloatsAvx2(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+__attribute__((target("avx2,fma"))) uint64_t DigitsToFloatsAvx2(const uint64_t* d, size_t m, float scale,
+                                                                  uint64_t* out) {
   const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
   const __m256d magic = _mm256_set1_pd(kMagic);
   const __m128 divisor = _mm_set1_ps(scale);
+  __m256i outside = _mm256_setzero_si256();
   size_t i = 0;
   for (; i + 4 <= m; i += 4) {
     const __m256i digits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + i));
+    NoteOutside4(digits, &outside);
     const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(digits, magic_bits)), magic);
     const __m128 f = _mm_div_ps(_mm256_cvtpd_ps(x), divisor);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(_mm256_cvtps_pd(f)));
   }
-  DigitsToFloatsScalar(d, i, m, scale, out);
+  return AnyLane(outside) | DigitsToFloatsScalar(d, i, m, scale, out);
 }
 
 __attribute__((target("avx2,fma"))) void AddCorrectionsAvx2(const uint64_t* z, size_t m, uint64_t* out) {
@@ -443,12 +469,14 @@ __attribute__((target("avx2,fma"))) void AddCorrectionsAvx2(const uint64_t* z, s
 // four is summed in its lanes (two shifted adds), then offset by the running
 // total of the groups before it, kept in a scalar register so the only serial
 // dependency is one add per four values. Leaves d untouched.
-__attribute__((target("avx2,fma"))) void DeltasToValuesAvx2(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+__attribute__((target("avx2,fma"))) uint64_t DeltasToValuesAvx2(const uint64_t* d, size_t m, unsigned e,
+                                                                  uint64_t* out) {
   const __m256i magic_bits = _mm256_set1_epi64x(static_cast<long long>(kMagicBits));
   const __m256d magic = _mm256_set1_pd(kMagic);
   const __m256d p = _mm256_set1_pd(kPow10[e]);
   const __m256d r = _mm256_set1_pd(kInvPow10[e]);
   const __m256i zero = _mm256_setzero_si256();
+  __m256i outside = zero;
   uint64_t running = 0;
   size_t i = 0;
   for (; i + 4 <= m; i += 4) {
@@ -458,30 +486,34 @@ __attribute__((target("avx2,fma"))) void DeltasToValuesAvx2(const uint64_t* d, s
     const uint64_t group_total = static_cast<uint64_t>(_mm256_extract_epi64(v, 3));
     v = _mm256_add_epi64(v, _mm256_set1_epi64x(static_cast<long long>(running)));
     running += group_total;
+    NoteOutside4(v, &outside);
     const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_bits)), magic);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_castpd_si256(FmaQuotient4(x, p, r)));
   }
+  uint64_t outside_tail = 0;
   for (; i < m; ++i) {
     running += d[i];
+    outside_tail |= (running + kDigitBias) >> 52;
     out[i] = DoubleBits(FmaQuotientHardware(DigitsAsDouble(running), kPow10[e], kInvPow10[e]));
   }
+  return AnyLane(outside) | outside_tail;
 }
 
-void DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+uint64_t DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
   if (kHaveAvx2) return DigitsToValuesAvx2(d, m, e, out);
-  DigitsToValuesScalar(d, 0, m, e, out);
+  return DigitsToValuesScalar(d, 0, m, e, out);
 }
 
 // Values of d[0] followed by deltas d[1, m); may turn d into running sums.
-void DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+uint64_t DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
   if (kHaveAvx2) return DeltasToValuesAvx2(d, m, e, out);
   PrefixSum(d, m);
-  DigitsToValuesScalar(d, 0, m, e, out);
+  return DigitsToValuesScalar(d, 0, m, e, out);
 }
 
-void DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+uint64_t DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
   if (kHaveAvx2) return DigitsToFloatsAvx2(d, m, scale, out);
-  DigitsToFloatsScalar(d, 0, m, scale, out);
+  return DigitsToFloatsScalar(d, 0, m, scale, out);
 }
 
 void AddCorrections(const uint64_t* z, size_t m, uint64_t* out) {
@@ -513,15 +545,15 @@ void FillArithmetic(uint64_t* t, size_t n, uint64_t step) {
 void FillArithmetic(uint64_t* t, size_t n, uint64_t step) {
   for (size_t i = 1; i < n; ++i) t[i] = t[0] + i * step;
 }
-void DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
-  DigitsToValuesScalar(d, 0, m, e, out);
+uint64_t DigitsToValues(const uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+  return DigitsToValuesScalar(d, 0, m, e, out);
 }
-void DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
+uint64_t DeltasToValues(uint64_t* d, size_t m, unsigned e, uint64_t* out) {
   PrefixSum(d, m);
-  DigitsToValuesScalar(d, 0, m, e, out);
+  return DigitsToValuesScalar(d, 0, m, e, out);
 }
-void DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
-  DigitsToFloatsScalar(d, 0, m, scale, out);
+uint64_t DigitsToFloats(const uint64_t* d, size_t m, float scale, uint64_t* out) {
+  return DigitsToFloatsScalar(d, 0, m, scale, out);
 }
 void AddCorrections(const uint64_t* z, size_t m, uint64_t* out) { AddCorrectionsScalar(z, 0, m, out); }
 
@@ -662,15 +694,17 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
   } else {
     ReadPacked(in, m, digits, "decimal digits");
   }
-  // The hot loops: one conversion and one division per value.
+  // The hot loops: one conversion and one quotient per value.
+  uint64_t outside;
   if (float32) {
     if (deltas) PrefixSum(digits, m);
-    DigitsToFloats(digits, m, kPow10Float[e], out);
+    outside = DigitsToFloats(digits, m, kPow10Float[e], out);
   } else if (deltas) {
-    DeltasToValues(digits, m, e, out);
+    outside = DeltasToValues(digits, m, e, out);
   } else {
-    DigitsToValues(digits, m, e, out);
+    outside = DigitsToValues(digits, m, e, out);
   }
+  if (outside != 0) ThrowCorruptPayload("Decimal digits lie outside (-2^51, 2^51).");
   if ((flags & kDecimalCorrections) != 0) {
     ReadPacked(in, m, digits, "decimal corrections");
     AddCorrections(digits, m, out);
