@@ -376,7 +376,7 @@ inline double DigitsToValue(uint64_t d, unsigned e, bool float32) {
 // tails, and on x86-64 an SSE2 form (every x86-64 CPU) and an AVX2 form picked
 // at run time. All give the same bits: the same IEEE operations in the same
 // order, no contraction into FMA.
-// Each returns a non-zero value when some digits lie outside (-2^51, 2^51),
+// Each returns a non-zero value when some digits lie outside [-2^51, 2^51),
 // which no encoder writes (section 6.9), so that the decoded bits never
 // depend on a platform's NaN rules.
 uint64_t DigitsToValuesScalar(const uint64_t* d, size_t from, size_t m, unsigned e, uint64_t* out) {
@@ -704,7 +704,7 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
   } else {
     outside = DigitsToValues(digits, m, e, out);
   }
-  if (outside != 0) ThrowCorruptPayload("Decimal digits lie outside (-2^51, 2^51).");
+  if (outside != 0) ThrowCorruptPayload("Decimal digits lie outside [-2^51, 2^51).");
   if ((flags & kDecimalCorrections) != 0) {
     ReadPacked(in, m, digits, "decimal corrections");
     AddCorrections(digits, m, out);
@@ -865,7 +865,7 @@ unsigned ChooseSplit(const uint64_t* v, size_t m) {
     const unsigned range_bits = BitWidth((sample[s - 1] >> shift) - (sample[0] >> shift));
     const double dictionary_bits = BitWidth(distinct - 1) + static_cast<double>(distinct) * (64 - shift) / s;
     const double bits = shift + std::min(static_cast<double>(range_bits), dictionary_bits);
-    if (bits < best_bits) {
+    if (bits <= best_bits) {  // ties go to the larger split: fewer, smaller high parts
       best_bits = bits;
       best_shift = shift;
     }

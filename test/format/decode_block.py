@@ -607,7 +607,7 @@ def read_decimal(r, m, depth=0):
         digits = read_packed(r, m, "decimal digits")
     for d in digits:                                        # 6.4 / 6.9: -2^51 <= G < 2^51
         if not ((d + (1 << 51)) & MASK64) < (1 << 52):
-            raise corrupt("decimal digits 0x%016x lie outside (-2^51, 2^51)" % d)
+            raise corrupt("decimal digits 0x%016x lie outside [-2^51, 2^51)" % d)
     cache = {}
     out = []
     for d in digits:
