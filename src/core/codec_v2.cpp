@@ -128,7 +128,7 @@ PackPlan PlanPacking(const uint64_t* v, size_t m) {
   if (plan.width == 0 || m < 8) return plan;
   plan = PlanForBase(v, m, lo);
   // Low quantiles of a sorted sample as alternative bases.
-  std::array<uint64_t, kSampleSize> sample;
+  std::array<uint64_t, kSampleSize> sample{};
   const size_t s = SampleCount(m);
   for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)] ^ kSignBit;
   std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
@@ -583,7 +583,7 @@ struct DecimalChoice {
 DecimalChoice ChooseDecimal(const uint64_t* v, size_t m) {
   constexpr unsigned kNearMissBits = 24;
   const size_t s = SampleCount(m);
-  std::array<double, kSampleSize> sample;
+  std::array<double, kSampleSize> sample{};
   size_t float32_count = 0;
   for (size_t k = 0; k < s; ++k) {
     sample[k] = BitsToDouble(v[SampleIndex(k, m)]);
@@ -755,7 +755,7 @@ class PatternTable {
 // distinct (the dictionary's limit outside the fallback).
 bool SampleRepeats(const uint64_t* v, size_t m) {
   const size_t s = SampleCount(m);
-  std::array<uint64_t, kSampleSize> sample;
+  std::array<uint64_t, kSampleSize> sample{};
   for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)];
   std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
   size_t repeats = 0;
@@ -854,7 +854,7 @@ void DecodeRunLength(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeS
 // indexing their distinct values.
 unsigned ChooseSplit(const uint64_t* v, size_t m) {
   const size_t s = SampleCount(m);
-  std::array<uint64_t, kSampleSize> sample;
+  std::array<uint64_t, kSampleSize> sample{};
   for (size_t k = 0; k < s; ++k) sample[k] = v[SampleIndex(k, m)];
   std::sort(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(s));
   unsigned best_shift = 32;
