@@ -50,13 +50,19 @@ void AggregateSeries(int64_t series_id, const BlockRef* blocks, size_t block_cou
     if (recent_end == next_recent && aggregator->TryAddBlockSummary(s)) continue;
     decoded.clear();
     DecodeStoredBlock(series_id, block, &decoded);
-    core::SeriesPoints overlay;
-    overlay.Append(recent, next_recent, recent_end);
-    next_recent = recent_end;
-    core::SeriesPoints merged = core::MergeNewerWins(decoded, overlay);
-    const size_t begin = core::LowerBound(merged, since);
-    const size_t end = core::LowerBound(merged, until);
-    if (end > begin) aggregator->AddSeriesPoints(merged.ts.data() + begin, merged.values.data() + begin, end - begin);
+    // Recent rows inside the block's range are merged over it (newer wins);
+    // usually there are none and the decoded points are used as they are.
+    core::SeriesPoints merged;
+    if (recent_end != next_recent) {
+      core::SeriesPoints overlay;
+      overlay.Append(recent, next_recent, recent_end);
+      next_recent = recent_end;
+      merged = core::MergeNewerWins(decoded, overlay);
+    }
+    const core::SeriesPoints& points = merged.empty() ? decoded : merged;
+    const size_t begin = core::LowerBound(points, since);
+    const size_t end = core::LowerBound(points, until);
+    if (end > begin) aggregator->AddSeriesPoints(points.ts.data() + begin, points.values.data() + begin, end - begin);
     CheckForInterrupts();
   }
   FeedRecent(aggregator, recent, &next_recent, recent.size());

@@ -198,7 +198,10 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
   struct varlena* raw = nullptr;
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(block.data));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
-  core::SeriesPoints decoded;
+  // Straight into `out` when it is empty (reusing its capacity), else into a
+  // temporary appended below.
+  core::SeriesPoints scratch;
+  core::SeriesPoints& decoded = out->empty() ? *out : scratch;
   try {
     core::DecodeBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), &decoded.ts,
                       &decoded.values);
@@ -215,11 +218,7 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
                       "Restore the series from a backup, or remove the block with aegis.delete_series().");
   }
   if (raw != stored) pfree(raw);
-  if (out->empty()) {
-    *out = std::move(decoded);
-  } else {
-    out->Append(decoded, 0, decoded.size());
-  }
+  if (&decoded != out) out->Append(decoded, 0, decoded.size());
 }
 
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
