@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/bit_stream.h"
+#include "core/bit_patterns.h"
 #include "core/block_codec.h"
 #include "core/crc32c.h"
 #include "core/error.h"
@@ -32,19 +33,9 @@ namespace {
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
-// Bit pattern of a double.
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof(b));
-  return b;
-}
-
-// Double with the given bit pattern.
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof(v));
-  return v;
-}
+// Bit pattern of a double, and back (core/bit_patterns.h).
+uint64_t Bits(double v) { return DoubleBits(v); }
+double FromBits(uint64_t b) { return BitsToDouble(b); }
 
 // Decoded contents of a block.
 struct Points {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/bit_pack.h"
+#include "core/bit_patterns.h"
 #include "core/block_codec.h"
 #include "core/error.h"
 #include "core/types.h"
@@ -49,19 +50,9 @@ constexpr uint8_t kRaw = 0, kConstant = 1, kDecimal = 2, kDictionary = 3, kRunLe
 // Decimal flag bits (byte after the decimal scheme id).
 constexpr uint8_t kFlagDeltas = 1, kFlagFloat32 = 2, kFlagCorrections = 4;
 
-// Bit pattern of a double.
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof(b));
-  return b;
-}
-
-// Double with the given bit pattern.
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof(v));
-  return v;
-}
+// Bit pattern of a double, and back (core/bit_patterns.h).
+uint64_t Bits(double v) { return DoubleBits(v); }
+double FromBits(uint64_t b) { return BitsToDouble(b); }
 
 // Zigzag of a wrapped difference, as the decimal corrections store it.
 uint64_t ZigZag64(uint64_t d) { return (d << 1) ^ (uint64_t{0} - (d >> 63)); }
