@@ -45,6 +45,13 @@ p=${p:-0}; f=${f:-0}
 if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; tail -n 40 "$logdir/unit.log"; fi
 [ "$f" != 0 ] && grep -E "FAILED|Failure|ERROR" "$logdir/unit.log" | head -n 40
 count unit "$p" "$f"
+# A skipped test (a data file of ../shared/data missing) is neither a pass nor
+# a failure; say so rather than let it vanish.
+s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$logdir/unit.log" | tail -n1)
+if [ -n "$s" ] && [ "$s" != 0 ]; then
+  echo "   unit: $s skipped, not counted:"
+  grep -A1 ': Skipped$' "$logdir/unit.log" | grep -v -e ': Skipped$' -e '^--$' | sed 's/^/     /'
+fi
 
 echo "== tier 2: pg_regress (sql/ -> expected/)"
 scripts/check-schedule.sh || count schedule 0 1
