@@ -26,6 +26,7 @@
 #include "core/crc32c.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "data_files.h"
 
 namespace aegis::core {
 namespace {
@@ -911,75 +912,8 @@ TEST(BlockCodecSummary, SumIsLeftToRight) {
 
 // ---------------------------------------------------------------- real data
 
-// Days from 1970-01-01 to a civil date (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Parses "YYYY-MM-DD HH:MM:SS" (read as UTC) to microseconds since 2000-01-01.
-bool ParseTimestamp(const std::string& text, Timestamp* out) {
-  int y, mo, d, h, mi, s;
-  if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) return false;
-  const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) - 10957;
-  *out = ((days * 24 + h) * 60 + mi) * 60 * kMicrosPerSecond + s * kMicrosPerSecond;
-  return true;
-}
-
-// Directory of the shared data files.
-std::string DataDir() { return std::string(AEGIS_SOURCE_DIR) + "/../shared/data/"; }
-
-// Loads a `timestamp,value...` CSV: the OT column if there is one, else the first value column.
-bool LoadCsv(const std::string& path, Points* p) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> header;
-  {
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) header.push_back(cell);
-  }
-  size_t column = 1;
-  for (size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == "OT" || header[i] == "OT\r") column = i;
-  }
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    Timestamp t;
-    if (cells.size() <= column || !ParseTimestamp(cells[0], &t)) return false;
-    p->ts.push_back(t);
-    p->values.push_back(std::strtod(cells[column].c_str(), nullptr));
-  }
-  return !p->ts.empty();
-}
-
-// Loads a file of little-endian float64 values, stamped every 10 s from 2020-01-01.
-bool LoadBin(const std::string& path, Points* p) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const Timestamp start = 631152000LL * kMicrosPerSecond;
-  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
-    uint64_t b = 0;
-    for (int k = 7; k >= 0; --k) b = (b << 8) | bytes[i + static_cast<size_t>(k)];
-    p->ts.push_back(start + static_cast<int64_t>(p->ts.size()) * 10 * kMicrosPerSecond);
-    p->values.push_back(FromBits(b));
-  }
-  return !p->ts.empty();
-}
-
 TEST(BlockCodecRealData, RoundTripAndBitsPerValue) {
-  const std::string dir = DataDir();
+  const std::string dir = test_data::DataDir();
   struct File {
     const char* name;
     bool csv;
@@ -995,8 +929,8 @@ TEST(BlockCodecRealData, RoundTripAndBitsPerValue) {
   };
   if (!std::ifstream(dir + files[0].name)) GTEST_SKIP() << "data directory " << dir << " is missing";
   for (const File& f : files) {
-    Points p;
-    const bool loaded = f.csv ? LoadCsv(dir + f.name, &p) : LoadBin(dir + f.name, &p);
+    test_data::Series p;
+    const bool loaded = f.csv ? test_data::LoadCsvColumn(dir + f.name, &p) : test_data::LoadBin(dir + f.name, &p);
     ASSERT_TRUE(loaded) << f.name;
     EXPECT_EQ(p.ts.size(), f.expected_points) << f.name;
     uint64_t ts_bits = 0, value_bits = 0, bytes = 0;

@@ -33,6 +33,7 @@
 #include "core/block_codec.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "data_files.h"
 
 namespace aegis::core {
 namespace {
@@ -1138,76 +1139,11 @@ TEST(BlockCodecV2DecimalPaths, ExactAtEveryExponentAndLength) {
 
 // ---------------------------------------------------------------- real data
 
-// Days from 1970-01-01 to a civil date (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Parses "YYYY-MM-DD HH:MM:SS" (read as UTC) to microseconds since 2000-01-01.
-bool ParseTimestamp(const std::string& text, Timestamp* out) {
-  int y, mo, d, h, mi, s;
-  if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) return false;
-  const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) - 10957;
-  *out = ((days * 24 + h) * 60 + mi) * 60 * kMicrosPerSecond + s * kMicrosPerSecond;
-  return true;
-}
-
-// Directory of the shared data files.
-std::string DataDir() { return std::string(AEGIS_SOURCE_DIR) + "/../shared/data/"; }
-
-// Loads every value column of a `timestamp,value...` CSV, one Points each,
-// named by the header.
-bool LoadCsv(const std::string& path, std::vector<std::pair<std::string, Points>>* columns) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::string line;
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  {
-    std::stringstream ss(line);
-    std::string cell;
-    std::getline(ss, cell, ',');
-    while (std::getline(ss, cell, ',')) columns->push_back({cell, Points{}});
-  }
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) cells.push_back(cell);
-    Timestamp t;
-    if (cells.size() != columns->size() + 1 || !ParseTimestamp(cells[0], &t)) return false;
-    for (size_t c = 0; c < columns->size(); ++c) {
-      (*columns)[c].second.ts.push_back(t);
-      (*columns)[c].second.values.push_back(std::strtod(cells[c + 1].c_str(), nullptr));
-    }
-  }
-  return !columns->empty() && !columns->front().second.ts.empty();
-}
-
-// Loads a file of little-endian float64 values, stamped every 10 s from 2020-01-01.
-bool LoadBin(const std::string& path, Points* p) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const Timestamp start = 631152000LL * kMicrosPerSecond;
-  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
-    p->ts.push_back(start + static_cast<int64_t>(p->ts.size()) * 10 * kMicrosPerSecond);
-    p->values.push_back(FromBits(LoadLe(bytes.data() + i, 8)));
-  }
-  return !p->ts.empty();
-}
-
 // Every 1000-point block of every data file (every column of ETTh1)
 // round-trips bit for bit through codec 2, and codec 2 takes fewer value bits
 // than codec 1 on each series.
 TEST(BlockCodecV2RealData, RoundTripAndFewerValueBitsThanCodec1) {
-  const std::string dir = DataDir();
+  const std::string dir = test_data::DataDir();
   const char* const files[] = {
       "machine_temperature_system_failure.csv", "cpu_utilization_asg_misconfiguration.csv", "nyc_taxi.csv",
       "ETTh1.csv", "city_temperature_f_tw.bin", "nyc29_tw.bin",
@@ -1215,16 +1151,16 @@ TEST(BlockCodecV2RealData, RoundTripAndFewerValueBitsThanCodec1) {
   for (const char* name : files) {
     if (!std::ifstream(dir + name)) GTEST_SKIP() << "data file " << dir << name << " is missing";
   }
-  std::vector<std::pair<std::string, Points>> series;
+  std::vector<std::pair<std::string, test_data::Series>> series;
   for (const char* name : files) {
     const std::string file = name;
     if (file.size() > 4 && file.compare(file.size() - 4, 4, ".csv") == 0) {
-      std::vector<std::pair<std::string, Points>> columns;
-      ASSERT_TRUE(LoadCsv(dir + file, &columns)) << file;
+      std::vector<std::pair<std::string, test_data::Series>> columns;
+      ASSERT_TRUE(test_data::LoadCsv(dir + file, &columns)) << file;
       for (auto& c : columns) series.push_back({columns.size() == 1 ? file : file + ":" + c.first, std::move(c.second)});
     } else {
-      Points p;
-      ASSERT_TRUE(LoadBin(dir + file, &p)) << file;
+      test_data::Series p;
+      ASSERT_TRUE(test_data::LoadBin(dir + file, &p)) << file;
       series.push_back({file, std::move(p)});
     }
   }
