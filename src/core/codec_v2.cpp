@@ -343,7 +343,13 @@ constexpr std::array<double, 19> kInvPow10 = {1 / 1e0,  1 / 1e1,  1 / 1e2,  1 / 
                                               1 / 1e14, 1 / 1e15, 1 / 1e16, 1 / 1e17, 1 / 1e18};
 
 #if defined(__x86_64__) && defined(__GNUC__)
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// Checked once when the library loads; __builtin_cpu_init first, since this
+// runs among the static initialisers.
+bool DetectAvx2Fma() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+const bool kHaveAvx2 = DetectAvx2Fma();
 
 // x / 10^e without a division: q = x * r with r = 1 / 10^e rounded, then one
 // Newton step with two fused multiply-adds, q + (x - q * 10^e) * r. For the

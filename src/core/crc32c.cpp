@@ -83,7 +83,13 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* data, s
   return ~c32;
 }
 
-const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+// Checked once when the library loads; __builtin_cpu_init first, since this
+// runs among the static initialisers.
+bool DetectSse42() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("sse4.2");
+}
+const bool kHaveSse42 = DetectSse42();
 #endif
 
 }  // namespace
