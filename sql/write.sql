@@ -27,6 +27,7 @@ SELECT name, kind, series FROM aegis.metrics ORDER BY name;
 -- Last write wins on (series, ts): in a single write, inside a batch, and
 -- when the earlier point is already compressed.
 SELECT aegis.write('temp', '{"room": "a"}', '2024-03-01 12:00:00+00', 99);
+-- (A batch returns the points it wrote after duplicates collapsed: 1 here.)
 SELECT aegis.write('temp', '{"room": "a"}',
                    ARRAY['2024-03-01 12:00:10+00', '2024-03-01 12:00:10+00']::timestamptz[],
                    ARRAY[1, 2]);
@@ -135,3 +136,37 @@ SELECT aegis.write('limited2', '{"i": "1"}', '2024-01-01', 1), aegis.write('limi
 RESET aegis.max_series_per_metric;
 SELECT name, series FROM aegis.metrics WHERE name LIKE 'limited%' ORDER BY name;
 SELECT tags FROM aegis.series WHERE metric LIKE 'limited%' ORDER BY series_id;
+
+-- A subtransaction that aborts while rows are buffered drops only the rows
+-- it buffered itself: here every row's value runs a PL/pgSQL block whose
+-- EXCEPTION clause rolls back a subtransaction.
+CREATE FUNCTION pg_temp.v(i int) RETURNS float8 LANGUAGE plpgsql AS $$
+BEGIN BEGIN PERFORM 1/0; EXCEPTION WHEN division_by_zero THEN NULL; END; RETURN i; END $$;
+INSERT INTO aegis.points SELECT 'subx', '{}', '2024-01-01'::timestamptz + i * interval '1 s', pg_temp.v(i)
+  FROM generate_series(1, 3) i;
+SELECT count(*) AS all_three FROM aegis.read('subx');
+-- A function that inserts inside its own exception block and fails for even
+-- i: the outer statement keeps all its rows, the inner ones of even i go.
+CREATE FUNCTION pg_temp.w(i int) RETURNS float8 LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    INSERT INTO aegis.points VALUES ('subx_inner', '{}', '2024-01-01'::timestamptz + i * interval '1 s', i);
+    IF i % 2 = 0 THEN RAISE division_by_zero; END IF;
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+  RETURN i;
+END $$;
+INSERT INTO aegis.points SELECT 'subx_outer', '{}', '2024-01-01'::timestamptz + i * interval '1 s', pg_temp.w(i)
+  FROM generate_series(1, 4) i;
+SELECT metric, string_agg(value::text, ',' ORDER BY ts) FROM aegis.read('{__name__=~"subx_.*"}') GROUP BY 1 ORDER BY 1;
+-- A savepoint rolled back by the client behaves the same way.
+BEGIN;
+INSERT INTO aegis.points VALUES ('subx_sp', '{}', '2024-01-01', 1);
+SAVEPOINT a;
+INSERT INTO aegis.points SELECT 'subx_sp', '{}', '2024-01-01'::timestamptz + i * interval '1 s', pg_temp.v(i)
+  FROM generate_series(2, 3) i;
+ROLLBACK TO SAVEPOINT a;
+INSERT INTO aegis.points SELECT 'subx_sp', '{}', '2024-01-01'::timestamptz + i * interval '1 s', pg_temp.v(i)
+  FROM generate_series(4, 5) i;
+COMMIT;
+SELECT string_agg(value::text, ',' ORDER BY ts) AS kept FROM aegis.read('subx_sp');

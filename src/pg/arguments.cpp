@@ -14,4 +14,10 @@ std::string TextArgument(FunctionCallInfo fcinfo, int index, const char* name) {
   return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+void CheckPointTimestamp(TimestampTz ts) {
+  if (TIMESTAMP_NOT_FINITE(ts))
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("point timestamp must be finite"),
+                    errdetail("Got %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity")));
+}
+
 }  // namespace aegis::pg

@@ -15,4 +15,7 @@ void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name);
 // Argument `index` (text, not NULL: checked with `name`) as a std::string.
 std::string TextArgument(FunctionCallInfo fcinfo, int index, const char* name);
 
+// Raises 22008 unless ts is a finite timestamp (a point's time).
+void CheckPointTimestamp(TimestampTz ts);
+
 }  // namespace aegis::pg

@@ -13,10 +13,6 @@ namespace aegis::pg {
 // invalidation of aegis.series); called from _PG_init.
 void InitSeriesCache();
 
-// Registers the callbacks that drop the rows buffered for aegis.points when
-// their statement fails; called from _PG_init.
-void InitWriteBuffer();
-
 // Raises ERROR (22023) unless tags is a flat JSON object of string values.
 // Plain PostgreSQL code: call it before C++ objects exist or inside PgCall.
 void CheckTags(Jsonb* tags);

@@ -1,4 +1,6 @@
 // Module entry: _PG_init wires up each subsystem.
+#include "pg/write.h"
+
 #include "pg/catalog.h"
 #include "pg/guc.h"
 
@@ -11,5 +13,5 @@ void _PG_init(void);
 void _PG_init(void) {
   aegis::pg::DefineSettings();
   aegis::pg::InitSeriesCache();
-  aegis::pg::InitWriteBuffer();
+  aegis::pg::InitPointsBuffer();
 }

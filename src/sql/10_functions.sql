@@ -103,7 +103,7 @@ CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz[], value dou
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_write_batch';
 COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
-  'Writes a batch of points of one series (arrays of equal length); returns the number of points given. '
+  'Writes a batch of points of one series (arrays of equal length); returns the points written (after duplicate timestamps collapsed to their last value). '
   'At least aegis.block_max_points points go straight into compressed blocks.';
 
 CREATE FUNCTION aegis.write_now(metric text, tags jsonb, value double precision)
