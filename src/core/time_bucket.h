@@ -23,15 +23,16 @@
 //  - A result outside PostgreSQL's timestamp range is an error.
 //
 // The time-zone variant time_bucket(width, ts, timezone, origin, "offset") is
-// computed by the PostgreSQL layer around this same math, exactly as
-// ts_timestamptz_timezone_bucket does:
-//     local  = ts AT TIME ZONE timezone               (timestamptz_zone)
-//     origin = origin AT TIME ZONE timezone, or nullopt when origin IS NULL
-//     b      = TimeBucket(width, local, origin, offset-or-zero)
-//     result = b AT TIME ZONE timezone                 (timestamp_zone)
+// computed by the PostgreSQL layer around this same math, as TimescaleDB
+// 2.28's ts_timestamptz_timezone_bucket does (src/pg/time_bucket.cpp):
+//     shifted = ts - offset                            (timestamptz_mi_interval)
+//     local   = shifted AT TIME ZONE timezone          (timestamptz_zone)
+//     b       = TimeBucket(width, local, origin AT TIME ZONE timezone)
+//     result  = b AT TIME ZONE timezone                (timestamp_zone)
+//     while result > shifted: result -= width           (repeated hour of a fall-back)
+//     result + offset
 // so with no origin the buckets start at local midnight of Monday 2000-01-03
-// (local 2000-01-01 for month widths), and the offset is applied in local
-// wall-clock time. NULL width/ts/timezone give NULL before any of this.
+// (local 2000-01-01 for month widths). NULL width/ts/timezone give NULL.
 //
 // The plain variant time_bucket(width, ts, "offset") applies the offset with
 // timestamptz - interval, i.e. days and months of the offset in the session

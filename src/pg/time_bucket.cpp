@@ -46,19 +46,52 @@ AEGIS_PG_FUNCTION(aegis_time_bucket_offset) {
   return aegis::pg::PgCall([&] { return DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(bucket), offset); });
 }
 
-// time_bucket(bucket_width, ts, timezone, origin, "offset"): buckets in the
-// wall-clock time of timezone (local midnight of Monday 2000-01-03 by
-// default), as TimescaleDB's ts_timestamptz_timezone_bucket.
+// time_bucket(bucket_width, ts, timezone, origin, "offset"), as TimescaleDB
+// 2.28's ts_timestamptz_timezone_bucket computes it:
+//   1. ts - offset, in UTC space (timestamptz arithmetic, so that the offset
+//      never lands in a wall-clock time that does not exist);
+//   2. bucketed in the wall-clock time of timezone (aligned to local midnight
+//      of Monday 2000-01-03, or to origin AT TIME ZONE timezone);
+//   3. the local bucket start back to timestamptz (an ambiguous local time in
+//      the repeated hour of a fall-back reads as standard time, the later
+//      instant, so the start can lie after ts: then it steps back by the
+//      width until it is not after ts);
+//   4. + offset.
+// TimescaleDB steps back one width at a time; a width of days or months
+// takes at most a step or two, a pure time width is stepped back in one
+// subtraction of the same total (for a width of a few seconds TimescaleDB
+// loops hundreds of times to the same result).
 AEGIS_PG_FUNCTION(aegis_time_bucket_timezone) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_NULL();
+  Datum width_datum = PG_GETARG_DATUM(0);
   aegis::core::Interval width = ToCoreInterval(PG_GETARG_INTERVAL_P(0));
   Datum zone = PG_GETARG_DATUM(2);
-  Timestamp local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone, PG_GETARG_DATUM(1)));
+  const bool has_offset = !PG_ARGISNULL(4);
+  Datum ts_datum = PG_GETARG_DATUM(1);
+  if (has_offset) ts_datum = DirectFunctionCall2(timestamptz_mi_interval, ts_datum, PG_GETARG_DATUM(4));
+  const TimestampTz ts = DatumGetTimestampTz(ts_datum);
+  Timestamp local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone, ts_datum));
   std::optional<aegis::core::Timestamp> origin;
   if (!PG_ARGISNULL(3))
     origin = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone, PG_GETARG_DATUM(3)));
-  aegis::core::Interval offset;
-  if (!PG_ARGISNULL(4)) offset = ToCoreInterval(PG_GETARG_INTERVAL_P(4));
-  Timestamp bucket = aegis::core::TimeBucket(width, local, origin, offset);
-  return aegis::pg::PgCall([&] { return DirectFunctionCall2(timestamp_zone, zone, TimestampGetDatum(bucket)); });
+  const Timestamp local_bucket = aegis::core::TimeBucket(width, local, origin);
+  return aegis::pg::PgCall([&] {
+    Datum result = DirectFunctionCall2(timestamp_zone, zone, TimestampGetDatum(local_bucket));
+    const TimestampTz start = DatumGetTimestampTz(result);
+    if (start > ts && width.months == 0 && width.days == 0) {
+      // width.micros > 0: TimeBucket validated it.
+      const int64 steps = (start - ts + width.micros - 1) / width.micros;
+      Interval back;
+      back.month = 0;
+      back.day = 0;
+      back.time = steps * width.micros;
+      result = DirectFunctionCall2(timestamptz_mi_interval, result, IntervalPGetDatum(&back));
+    }
+    while (DatumGetTimestampTz(result) > ts) {
+      CHECK_FOR_INTERRUPTS();
+      result = DirectFunctionCall2(timestamptz_mi_interval, result, width_datum);
+    }
+    if (has_offset) result = DirectFunctionCall2(timestamptz_pl_interval, result, PG_GETARG_DATUM(4));
+    return result;
+  });
 }

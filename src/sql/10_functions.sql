@@ -293,9 +293,11 @@ COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, interval) IS
 CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, timezone text,
                                   origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL)
     RETURNS timestamptz
-    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_timezone';
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_timezone';
 COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, text, timestamptz, interval) IS
-  'Start of the bucket holding ts, bucketed in the wall-clock time of timezone.';
+  'Start of the bucket holding ts, bucketed in the wall-clock time of timezone, as TimescaleDB 2.28 does '
+  '(offset applied in UTC; a start that falls after ts in a repeated hour steps back by the width). '
+  'STABLE: day parts of the offset and width follow the session time zone.';
 
 CREATE FUNCTION aegis.aggregate(selector text, fn text, since timestamptz, until timestamptz,
                                 step interval DEFAULT NULL, group_by text[] DEFAULT NULL, fill text DEFAULT 'none')
