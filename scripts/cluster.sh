@@ -28,10 +28,19 @@ fsync = off
 full_page_writes = off
 timezone = 'UTC'
 log_min_messages = warning
+# The supported set-up: with the library preloaded every aegis.* setting
+# exists from a session's first statement.
+shared_preload_libraries = 'aegis_timeseries'
 CONF
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR/data/aegis.conf"
   if as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status >/dev/null 2>&1; then
-    return 0
+    # A preloaded library is mapped by the postmaster and inherited by every
+    # backend: after an install, only a restart runs the new one.
+    if [ "$AEGIS_LIBRARY" -nt "$AEGIS_CLUSTER_DIR/data/postmaster.pid" ]; then
+      as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -m fast -w stop >/dev/null
+    else
+      return 0
+    fi
   fi
   as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -l "$AEGIS_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
     { tail -n 30 "$AEGIS_CLUSTER_DIR/server.log"; exit 1; }

@@ -10,7 +10,6 @@ echo "== build and install"; scripts/build.sh
 echo "== private PostgreSQL cluster in $AEGIS_CLUSTER_DIR (port $AEGIS_PORT)"; scripts/cluster.sh start
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_demo" -c "CREATE DATABASE aegis_demo"
-data="$AEGIS_ROOT/../shared/data/machine_temperature_system_failure.csv"
 echo "== loading sample data"
 psql -X -q -v ON_ERROR_STOP=1 -d aegis_demo >/dev/null <<SQL
 CREATE EXTENSION aegis_timeseries;
@@ -22,14 +21,16 @@ SELECT sum(aegis.write('cpu_usage', jsonb_build_object('host', 'web-' || h, 'reg
                        ARRAY(SELECT round((50 + 30 * sin(i / 500.0 + h) + random() * 5)::numeric, 2)::float8
                                FROM generate_series(0, 17279) i)))
   FROM generate_series(1, 4) h;
+-- A request counter per host and status code, scraped every 15 seconds for
+-- two days through COPY-style inserts; web-2's process restarts at noon on
+-- the first day (a counter reset).
+SELECT aegis.create_metric('http_requests_total', 'counter', 'requests', 'HTTP requests served');
+INSERT INTO aegis.points
+SELECT 'http_requests_total', jsonb_build_object('host', 'web-' || h, 'code', c::text),
+       '2024-01-01'::timestamptz + i * interval '15 s',
+       CASE WHEN h = 2 AND i >= 2880 THEN (i - 2880) * (c / 40)::int ELSE i * (c / 40)::int + h * 1000 END
+  FROM generate_series(1, 2) h, unnest(ARRAY[200, 500]) c, generate_series(0, 11519) i;
 SQL
-if [ -r "$data" ]; then
-  psql -X -q -v ON_ERROR_STOP=1 -d aegis_demo >/dev/null <<SQL
-CREATE TEMP TABLE nab (ts timestamp, value float8);
-\copy nab FROM '$data' WITH (FORMAT csv, HEADER true)
-INSERT INTO aegis.points SELECT 'machine_temperature', '{"source": "NAB"}', ts AT TIME ZONE 'UTC', value FROM nab;
-SQL
-fi
 psql -X -q -d aegis_demo -c "SELECT aegis.compress('0') AS points_compressed" >/dev/null
 
 show() {  # title, SQL
@@ -47,10 +48,8 @@ show "The same with plain SQL over aegis.read" \
   "SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'region' AS region, round(avg(value)::numeric, 2) AS avg FROM aegis.read('cpu_usage', '2024-01-01 00:00', '2024-01-01 04:00') GROUP BY 1, 2 ORDER BY 2, 1;"
 show "Raw points" "SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:01');"
 show "Write a point (last write wins)" "SELECT aegis.write('cpu_usage', '{\"host\": \"web-1\", \"region\": \"eu\"}', '2024-01-01 00:00:10+00', 99.5); SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:00:30');"
-if [ -r "$data" ]; then
-  show "Daily maximum of the NAB machine temperature" \
-    "SELECT bucket::date AS day, round(value::numeric, 1) AS max_temp FROM aegis.aggregate('machine_temperature', 'max', '2014-02-01', '2014-02-08', '1 day');"
-fi
+show "Requests per second per host (counter resets handled), computed in the engine" \
+  "SELECT bucket, tags->>'host' AS host, round(value::numeric, 2) AS per_second FROM aegis.aggregate('http_requests_total', 'rate', '2024-01-01 10:00', '2024-01-01 14:00', '1 hour', '{host}');"
 
 cat <<EOF2
 

@@ -52,6 +52,23 @@ SELECT * FROM aegis.find_series('{__name__=~"*"}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM aegis.find_series(NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Escapes that give a NUL byte or bytes that are not UTF-8 make a malformed
+-- selector (42601), not an encoding error of the server.
+SELECT * FROM aegis.find_series('cpu{host="\x00"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host=~"\xff"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A bad regex of 3,000 two-byte characters: the detail quotes it cut on a
+-- character boundary, so the message stays valid UTF-8.
+DO $$
+DECLARE detail text;
+BEGIN
+  PERFORM * FROM aegis.find_series('cpu{host=~"' || repeat('é', 3000) || '("}');
+EXCEPTION WHEN invalid_regular_expression THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+  RAISE NOTICE 'detail of % bytes, valid UTF-8: %, ends with: %', octet_length(detail),
+    convert_from(convert_to(detail, 'UTF8'), 'UTF8') = detail, right(detail, 8);
+END $$;
 
 -- Equality matchers are answered from the GIN index on tags.
 SET enable_seqscan = off;

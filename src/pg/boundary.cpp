@@ -18,10 +18,14 @@ char error_message[1024];
 char error_detail[2048];
 char error_hint[512];
 
-// Copies text into a fixed buffer, truncating; never allocates.
+// Copies text into a fixed buffer, truncating at a UTF-8 character boundary
+// (never in the middle of a multibyte character); never allocates.
 void CopyText(char* buffer, size_t size, const char* text) {
   size_t n = std::strlen(text);
-  if (n >= size) n = size - 1;
+  if (n >= size) {
+    n = size - 1;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  }
   std::memcpy(buffer, text, n);
   buffer[n] = '\0';
 }
@@ -39,6 +43,7 @@ int SqlStateFor(core::ErrorCategory category) {
     case core::ErrorCategory::LimitExceeded: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
     case core::ErrorCategory::NotSupported: return ERRCODE_FEATURE_NOT_SUPPORTED;
     case core::ErrorCategory::DataCorrupted: return ERRCODE_DATA_CORRUPTED;
+    case core::ErrorCategory::SerializationFailure: return ERRCODE_T_R_SERIALIZATION_FAILURE;
     case core::ErrorCategory::Internal: return ERRCODE_INTERNAL_ERROR;
   }
   return ERRCODE_INTERNAL_ERROR;

@@ -241,8 +241,10 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
     ClearSeriesCache();
     series_id = ResolveSeries(metric, tags, true);
   }
-  throw core::Error(core::ErrorCategory::Internal, "series of metric \"" + metric + "\" keeps being deleted",
-                    "Three attempts to write while other sessions deleted the series failed.");
+  throw core::Error(core::ErrorCategory::SerializationFailure,
+                    "series of metric \"" + metric + "\" keeps being deleted",
+                    "Three attempts to write while other sessions deleted the series failed.",
+                    "Retry the transaction.");
 }
 
 }  // namespace aegis::pg

@@ -11,35 +11,31 @@ int guc_max_series_per_metric = 100000;
 
 namespace {
 
-// Parses an interval without raising: NULL when the text is not one.
-Interval* ParseIntervalOrNull(const char* text) {
-  MemoryContext context = CurrentMemoryContext;
-  Interval* result = nullptr;
-  PG_TRY();
-  {
-    result = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
-                                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(context);
-    FlushErrorState();
-    result = nullptr;
-  }
-  PG_END_TRY();
-  return result;
+// Parses an interval as interval_in does, without raising: a check hook
+// runs where an ERROR could not be caught safely (no subtransaction, maybe
+// not even a transaction while the configuration file is read). Returns
+// false when the text is not an interval or does not fit one.
+bool ParseInterval(const char* text, Interval* result) {
+  char workbuf[256];
+  char* fields[MAXDATEFIELDS];
+  int field_types[MAXDATEFIELDS];
+  int field_count = 0;
+  int dtype = 0;
+  pg_itm_in parts{};
+  int error = ParseDateTime(text, workbuf, sizeof workbuf, fields, field_types, MAXDATEFIELDS, &field_count);
+  if (error == 0) error = DecodeInterval(fields, field_types, field_count, INTERVAL_FULL_RANGE, &dtype, &parts);
+  if (error == DTERR_BAD_FORMAT) error = DecodeISO8601Interval(const_cast<char*>(text), &dtype, &parts);
+  return error == 0 && dtype == DTK_DELTA && itmin2interval(&parts, result) == 0;
 }
 
 // check_hook for aegis.compress_after: a non-negative interval.
 bool CheckCompressAfter(char** newval, void** /*extra*/, GucSource /*source*/) {
-  Interval* interval = ParseIntervalOrNull(*newval);
-  if (interval == nullptr) {
+  Interval interval;
+  if (!ParseInterval(*newval, &interval)) {
     GUC_check_errdetail("\"%s\" is not an interval.", *newval);
     return false;
   }
-  bool negative = interval->month < 0 || interval->day < 0 || interval->time < 0;
-  pfree(interval);
-  if (negative) {
+  if (interval.month < 0 || interval.day < 0 || interval.time < 0) {
     GUC_check_errdetail("aegis.compress_after must not be negative.");
     return false;
   }
@@ -64,9 +60,12 @@ void DefineSettings() {
                              "Used when aegis.compress() is called without older_than.",
                              &guc_compress_after, "10 minutes", PGC_USERSET, 0, CheckCompressAfter,
                              nullptr, nullptr);
+  // Superuser-only: it protects the catalog from a writer that floods it with
+  // tag sets, so the writer must not be able to lift it.
   DefineCustomIntVariable("aegis.max_series_per_metric", "Largest number of series one metric may have.",
-                          "A write that would create one more series fails with SQLSTATE 54000.",
-                          &guc_max_series_per_metric, 100000, 1, INT_MAX, PGC_USERSET, 0, nullptr,
+                          "A write that would create one more series fails with SQLSTATE 54000. Only superusers "
+                          "may change it.",
+                          &guc_max_series_per_metric, 100000, 1, INT_MAX, PGC_SUSET, 0, nullptr,
                           nullptr, nullptr);
   MarkGUCPrefixReserved("aegis");
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/names.h"
 #include "core/selector.h"
 
 #include "pg/boundary.h"
@@ -83,13 +84,19 @@ void CheckRegex(const core::Matcher& m) {
     if (e.data()->sqlerrcode != ERRCODE_INVALID_REGULAR_EXPRESSION) throw;
     throw core::Error(core::ErrorCategory::InvalidRegex,
                       "invalid regular expression in selector at character " + std::to_string(m.position),
-                      std::string(e.what()) + " in " + m.label + core::MatchOpText(m.op) + "\"" + m.value + "\"");
+                      std::string(e.what()) + " in " + core::QuoteForMessage(m.label) + core::MatchOpText(m.op) +
+                          core::QuoteForMessage(m.value));
   }
 }
 
-// Checks that a selector string is valid in the server encoding.
-void CheckEncoding(const std::string& s) {
-  PgCall([&] { pg_verifymbstr(s.data(), static_cast<int>(s.size()), false); });
+// Checks that a label or value of the selector (escapes such as \x00 or
+// \xff give raw bytes) is text in the server encoding without NUL bytes:
+// otherwise the selector is malformed (42601) at the matcher's position.
+void CheckMatcherText(const std::string& text, const core::Matcher& m, const char* what) {
+  if (pg_verify_mbstr(GetDatabaseEncoding(), text.data(), static_cast<int>(text.size()), true)) return;
+  throw core::Error(core::ErrorCategory::Syntax, "syntax error in selector at character " + std::to_string(m.position),
+                    std::string("The ") + what + " of the matcher holds a NUL byte or a byte sequence that is not " +
+                        "valid " + GetDatabaseEncodingName() + ".");
 }
 
 // The SQL condition for one tag matcher. A missing tag compares as the empty
@@ -125,7 +132,9 @@ struct SeriesQuery {
 
 // Builds the query over aegis.series that answers a selector.
 SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGrouping& grouping) {
-  CheckEncoding(selector_text);
+  if (!pg_verify_mbstr(GetDatabaseEncoding(), selector_text.data(), static_cast<int>(selector_text.size()), true))
+    throw core::Error(core::ErrorCategory::Syntax, "syntax error in selector",
+                      std::string("The selector is not valid ") + GetDatabaseEncodingName() + ".");
   core::Selector selector = core::ParseSelector(selector_text);
   QueryParameters params;
   std::vector<std::string> conditions;
@@ -134,8 +143,8 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
   std::string containment;
   std::vector<std::string> contained_labels;
   for (const core::Matcher& m : selector.matchers) {
-    CheckEncoding(m.label);
-    CheckEncoding(m.value);
+    CheckMatcherText(m.label, m, "label");
+    CheckMatcherText(m.value, m, "value");
     if (m.op == core::MatchOp::kRegexMatch || m.op == core::MatchOp::kRegexNoMatch) CheckRegex(m);
     if (m.label == "__name__") {
       conditions.push_back(NameCondition(m, &params));
