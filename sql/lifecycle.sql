@@ -80,3 +80,28 @@ SELECT aegis.write('temp', '{"site": "x"}', '2030-01-01', 1);
 SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'temp';
 SELECT (SELECT count(*) FROM aegis.blocks) AS blocks, (SELECT count(*) FROM aegis.recent_points) AS recent;
 SELECT metric, series, points, blocks FROM aegis.stats;
+
+-- Counts are what aegis.read returns: a recent point that replaced a
+-- compressed point counts once, in stats and in drop_metric's result.
+SELECT aegis.write('twice', '{}', ARRAY['2024-01-01', '2024-01-02']::timestamptz[], ARRAY[1, 2]);
+SELECT aegis.compress('0');
+SELECT aegis.write('twice', '{}', '2024-01-01', 10);   -- replaces a compressed point
+SELECT aegis.write('twice', '{}', '2024-01-03', 3);    -- a new point
+SELECT count(*) AS read_points FROM aegis.read('twice');
+SELECT points, compressed_points, blocks FROM aegis.stats WHERE metric = 'twice';
+SELECT aegis.drop_metric('twice') AS dropped_points;
+
+-- Points left without their series by raw DML on the catalog are removed by
+-- compress (with a warning), which goes on with the other series; a series
+-- whose blocks are corrupt is skipped with a warning naming it.
+SELECT aegis.write('orphan', '{}', '2024-01-01', 1), aegis.write('kept', '{}', '2024-01-01', 2);
+DELETE FROM aegis.series WHERE metric = 'orphan';
+SELECT aegis.write('kept', '{}', ARRAY['2024-01-02', '2024-01-03']::timestamptz[], ARRAY[3, 4]);
+SELECT aegis.compress('0');
+SELECT (SELECT count(*) FROM aegis.recent_points) AS recent, (SELECT sum(point_count) FROM aegis.blocks) AS compressed;
+UPDATE aegis.blocks SET data = set_byte(data, 40, get_byte(data, 40) # 16)
+ WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'kept');
+SELECT aegis.write('kept', '{}', '2024-01-04', 5), aegis.write('other', '{}', '2024-01-04', 6);
+SELECT aegis.compress('0');
+SELECT s.metric, count(r.*) AS recent FROM aegis.series s LEFT JOIN aegis.recent_points r USING (series_id)
+ WHERE s.metric IN ('kept', 'other') GROUP BY 1 ORDER BY 1;

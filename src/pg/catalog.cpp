@@ -98,7 +98,7 @@ int64_t LookupSeries(Datum metric, Datum tags) {
   SPIPlanPtr plan =
       KeptPlan(&find_series_plan, "SELECT series_id FROM aegis.series WHERE metric = $1 AND tags = $2", 2, types);
   Datum values[] = {metric, tags};
-  ExecutePlanFresh(plan, values, nullptr, 1);
+  ExecuteWithLatestSnapshot(plan, values, nullptr, 1);
   if (SPI_processed == 0) return -1;
   bool isnull = false;
   return DatumGetInt64(ResultValue(0, 1, &isnull));
@@ -120,7 +120,7 @@ int64_t LockMetricAndCountSeries(Datum metric) {
               metric_arg, nullptr, false, 0);
   // The count needs a snapshot taken after the lock was granted, or it misses
   // series that the previous holder committed.
-  ExecutePlanFresh(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
+  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
                             metric_type),
                    metric_arg, nullptr, 0);
   return DatumGetInt64(ResultValue(0, 1, &isnull));
@@ -147,6 +147,11 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
 }
 
 }  // namespace
+
+void ForgetCachedSeries() {
+  ClearSeriesCache();
+  cache_stale = false;
+}
 
 void InitSeriesCache() {
   RegisterXactCallback(SeriesCacheXactCallback, nullptr);
@@ -226,7 +231,7 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
     const bool exists = PgCall([&] {
       static const Oid types[] = {INT8OID};
       Datum values[] = {Int64GetDatum(series_id)};
-      ExecutePlanFresh(KeptPlan(&lock_series_row_plan,
+      ExecuteWithLatestSnapshot(KeptPlan(&lock_series_row_plan,
                                 "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE", 1, types),
                        values, nullptr, 0);
       const bool found = SPI_processed == 1;

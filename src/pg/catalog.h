@@ -13,6 +13,10 @@ namespace aegis::pg {
 // invalidation of aegis.series); called from _PG_init.
 void InitSeriesCache();
 
+// Forgets every cached series of this backend (after this transaction
+// removed series).
+void ForgetCachedSeries();
+
 // Raises ERROR (22023) unless tags is a flat JSON object of string values.
 // Plain PostgreSQL code: call it before C++ objects exist or inside PgCall.
 void CheckTags(Jsonb* tags);

@@ -1,6 +1,17 @@
 // aegis.compress(): packs recent points older than a cutoff into blocks.
+//
+// Compress never waits for anyone, so it can never be part of a deadlock:
+// it takes each series' catalog row (KEY SHARE), the series' rewrite lock and
+// its recent rows with SKIP LOCKED or a try-lock, in ascending series id, and
+// leaves whatever is locked to the next round: a series being deleted, a
+// series another session is rewriting, rows a writer has not committed yet.
+// A series whose blocks do not decode is skipped with a WARNING (the error
+// names it); recent rows whose series no longer exists (left by raw DML on
+// the catalog) are removed.
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/series_points.h"
 
 #include "pg/arguments.h"
@@ -14,6 +25,12 @@ namespace aegis::pg {
 namespace {
 
 SPIPlanPtr series_to_compress_plan = nullptr;
+SPIPlanPtr lock_series_plan = nullptr;
+SPIPlanPtr series_exists_plan = nullptr;
+SPIPlanPtr take_recent_plan = nullptr;
+SPIPlanPtr delete_taken_plan = nullptr;
+SPIPlanPtr delete_orphan_recent_plan = nullptr;
+SPIPlanPtr delete_orphan_blocks_plan = nullptr;
 
 // Series that have recent points older than cutoff, in series order.
 std::vector<int64_t> SeriesWithRecentBefore(TimestampTz cutoff) {
@@ -21,9 +38,8 @@ std::vector<int64_t> SeriesWithRecentBefore(TimestampTz cutoff) {
   PgCall([&] {
     static const Oid types[] = {TIMESTAMPTZOID};
     Datum args[] = {TimestampTzGetDatum(cutoff)};
-    ExecutePlan(KeptPlan(&series_to_compress_plan,
-                         "SELECT DISTINCT series_id FROM aegis.recent_points WHERE ts < $1 ORDER BY 1", 1, types),
-                args, nullptr, true, 0);
+    RunPlan(&series_to_compress_plan, "SELECT DISTINCT series_id FROM aegis.recent_points WHERE ts < $1 ORDER BY 1",
+            1, types, args, Snap::kReadOnly);
   });
   ids.reserve(SPI_processed);
   for (uint64 i = 0; i < SPI_processed; ++i) {
@@ -34,19 +50,106 @@ std::vector<int64_t> SeriesWithRecentBefore(TimestampTz cutoff) {
   return ids;
 }
 
+enum class SeriesState { kLocked, kBusy, kGone };
+
+// Takes the KEY SHARE lock on the series' catalog row without waiting.
+SeriesState TryLockSeries(int64_t series_id) {
+  return PgCall([&] {
+    static const Oid types[] = {INT8OID};
+    Datum values[] = {Int64GetDatum(series_id)};
+    RunPlan(&lock_series_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE SKIP LOCKED", 1,
+            types, values, Snap::kLatest);
+    if (SPI_processed == 1) return SeriesState::kLocked;
+    RunPlan(&series_exists_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types, values,
+            Snap::kLatest);
+    return SPI_processed == 1 ? SeriesState::kBusy : SeriesState::kGone;
+  });
+}
+
+// Removes the points of a series that no longer exists; returns how many
+// recent rows went.
+uint64 RemoveOrphanPoints(int64_t series_id) {
+  return PgCall([&] {
+    static const Oid types[] = {INT8OID};
+    Datum values[] = {Int64GetDatum(series_id)};
+    RunPlan(&delete_orphan_recent_plan, "DELETE FROM aegis.recent_points WHERE series_id = $1", 1, types, values,
+            Snap::kLatest);
+    const uint64 removed = SPI_processed;
+    RunPlan(&delete_orphan_blocks_plan, "DELETE FROM aegis.blocks WHERE series_id = $1", 1, types, values,
+            Snap::kLatest);
+    return removed;
+  });
+}
+
+// The series' recent points older than cutoff that no one else holds, locked.
+core::SeriesPoints LockRecentBefore(int64_t series_id, TimestampTz cutoff) {
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(cutoff)};
+    RunPlan(&take_recent_plan,
+            "SELECT ts, value FROM aegis.recent_points WHERE series_id = $1 AND ts < $2 ORDER BY ts "
+            "FOR UPDATE SKIP LOCKED",
+            2, types, values, Snap::kLatest);
+  });
+  core::SeriesPoints points;
+  points.ts.resize(SPI_processed);
+  points.values.resize(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    points.ts[i] = DatumGetTimestampTz(ResultValue(i, 1, &isnull));
+    points.values[i] = DatumGetFloat8(ResultValue(i, 2, &isnull));
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  return points;
+}
+
+// Deletes the recent rows at the given timestamps (rows this transaction
+// locked).
+void DeleteRecentAt(int64_t series_id, const core::SeriesPoints& points) {
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
+    Datum values[] = {Int64GetDatum(series_id), Int64Array(points.ts.data(), points.size(), TIMESTAMPTZOID)};
+    RunPlan(&delete_taken_plan, "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts = ANY ($2)", 2, types,
+            values, Snap::kLatest);
+    pfree(DatumGetPointer(values[1]));
+  });
+}
+
 }  // namespace
 
 // Packs every series' recent points older than cutoff; returns points packed.
 int64_t CompressBefore(TimestampTz cutoff) {
   int64_t packed = 0;
   for (int64_t series_id : SeriesWithRecentBefore(cutoff)) {
-    // The series lock before anything else, so that compress and a batch
-    // writer never wait for each other's rows and lock in opposite orders.
-    LockSeriesForRewrite(series_id);
-    core::SeriesPoints points = TakeRecent(series_id, core::kTimestampMinusInfinity, cutoff);
-    MergeIntoBlocks(series_id, points, false);
-    packed += static_cast<int64_t>(points.size());
     CheckForInterrupts();
+    const SeriesState state = TryLockSeries(series_id);
+    if (state == SeriesState::kGone) {
+      const uint64 removed = RemoveOrphanPoints(series_id);
+      PgCall([&] {
+        ereport(WARNING, (errmsg("removed " UINT64_FORMAT " recent points of series " INT64_FORMAT
+                                 ", which no longer exists",
+                                 removed, series_id)));
+      });
+      continue;
+    }
+    if (state == SeriesState::kBusy || !TryLockSeriesForRewrite(series_id)) continue;
+    core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
+    if (points.empty()) continue;
+    try {
+      MergeIntoBlocks(series_id, points, false);
+    } catch (const core::Error& e) {
+      // A corrupt block is found while decoding, before anything is written.
+      if (e.category() != core::ErrorCategory::DataCorrupted) throw;
+      const std::string message = e.what();
+      const std::string detail = e.detail();
+      PgCall([&] {
+        ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
+                          errdetail("%s", detail.c_str()), errhint("aegis.compress() skipped this series.")));
+      });
+      continue;
+    }
+    DeleteRecentAt(series_id, points);
+    packed += static_cast<int64_t>(points.size());
   }
   return packed;
 }

@@ -34,13 +34,24 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
   return code;
 }
 
-int ExecutePlanFresh(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {
+int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {
   if (!IsolationUsesXactSnapshot()) return ExecutePlan(plan, values, nulls, false, count);
   CommandCounterIncrement();
   int code = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), GetTransactionSnapshot(), false, true,
                                   count);
   CheckSpiResult(code, "SPI_execute_snapshot");
   return code;
+}
+
+int RunPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values, Snap snap, long count,
+            const char* nulls) {
+  SPIPlanPtr plan = KeptPlan(slot, sql, nargs, types);
+  switch (snap) {
+    case Snap::kReadOnly: return ExecutePlan(plan, values, nulls, true, count);
+    case Snap::kWrite: return ExecutePlan(plan, values, nulls, false, count);
+    case Snap::kLatest: return ExecuteWithLatestSnapshot(plan, values, nulls, count);
+  }
+  return 0;
 }
 
 Datum ResultValue(uint64 row, int column, bool* isnull) {

@@ -18,7 +18,19 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
 // latest snapshot is used with the transaction's as crosscheck (as
 // ri_triggers.c does), so changing a row this transaction cannot see is a
 // serialization failure (40001) instead of a silent overwrite.
-int ExecutePlanFresh(SPIPlanPtr plan, Datum* values, const char* nulls, long count);
+int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count);
+
+// How RunPlan runs a statement.
+enum class Snap {
+  kReadOnly,  // a read with the statement's snapshot
+  kWrite,     // a write (or locking read) as SPI runs it
+  kLatest,    // ExecuteWithLatestSnapshot: after a lock, or to lock and change rows others may have written
+};
+
+// Prepares sql once per backend (kept in *slot) and runs it; rows in
+// SPI_tuptable. nulls as SPI takes them (NULL: no NULL argument).
+int RunPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values, Snap snap,
+            long count = 0, const char* nulls = nullptr);
 
 // Column `column` (1-based) of row `row` of SPI_tuptable; *isnull tells NULL.
 Datum ResultValue(uint64 row, int column, bool* isnull);

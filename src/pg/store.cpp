@@ -1,5 +1,6 @@
 // Reading and writing recent rows and compressed blocks of one series.
 #include <algorithm>
+#include <functional>
 #include <string>
 
 #include "core/block_codec.h"
@@ -22,6 +23,7 @@ SPIPlanPtr upsert_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
+SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr fetch_blocks_of_series_plan = nullptr;
 SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 
@@ -76,15 +78,6 @@ void ReadPointRows(core::SeriesPoints* points) {
   }
 }
 
-// Builds a palloc'd int8[] or timestamptz[] from 64-bit values.
-Datum Int64Array(const int64_t* values, size_t n, Oid element_type) {
-  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
-  for (size_t i = 0; i < n; ++i) elements[i] = Int64GetDatum(values[i]);
-  ArrayType* array = construct_array(elements, static_cast<int>(n), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-  pfree(elements);
-  return PointerGetDatum(array);
-}
-
 // Builds a palloc'd float8[].
 Datum Float8Array(const double* values, size_t n) {
   Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
@@ -117,12 +110,41 @@ void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vect
 
 }  // namespace
 
+Datum Int64Array(const int64_t* values, size_t n, Oid element_type) {
+  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+  for (size_t i = 0; i < n; ++i) elements[i] = Int64GetDatum(values[i]);
+  ArrayType* array = construct_array(elements, static_cast<int>(n), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+  pfree(elements);
+  return PointerGetDatum(array);
+}
+
+// The two int4 keys of the advisory lock that serialises rewrites of a
+// series.
+void RewriteLockKeys(int64_t series_id, Datum* keys) {
+  const uint64 id = static_cast<uint64>(series_id);
+  keys[0] = Int32GetDatum(static_cast<int32>(static_cast<uint32>(kSeriesLockClass) ^ (id >> 32)));
+  keys[1] = Int32GetDatum(static_cast<int32>(id & 0xffffffffu));
+}
+
+bool TryLockSeriesForRewrite(int64_t series_id) {
+  return PgCall([&] {
+    static const Oid types[] = {INT4OID, INT4OID};
+    Datum values[2];
+    RewriteLockKeys(series_id, values);
+    RunPlan(&try_lock_series_plan, "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", 2, types, values,
+            Snap::kWrite);
+    bool isnull = false;
+    const bool locked = DatumGetBool(ResultValue(0, 1, &isnull));
+    SPI_freetuptable(SPI_tuptable);
+    return locked;
+  });
+}
+
 void LockSeriesForRewrite(int64_t series_id) {
   PgCall([&] {
     static const Oid types[] = {INT4OID, INT4OID};
-    const uint64 id = static_cast<uint64>(series_id);
-    Datum values[] = {Int32GetDatum(static_cast<int32>(static_cast<uint32>(kSeriesLockClass) ^ (id >> 32))),
-                      Int32GetDatum(static_cast<int32>(id & 0xffffffffu))};
+    Datum values[2];
+    RewriteLockKeys(series_id, values);
     ExecutePlan(KeptPlan(&lock_series_plan, "SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", 2, types), values,
                 nullptr, false, 0);
     SPI_freetuptable(SPI_tuptable);
@@ -143,7 +165,7 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
     SPIPlanPtr plan = KeptPlan(&fetch_blocks_plan, sql, 3, types);
     if (latest) {
-      ExecutePlanFresh(plan, values, nullptr, 0);
+      ExecuteWithLatestSnapshot(plan, values, nullptr, 0);
     } else {
       ExecutePlan(plan, values, nullptr, true, 0);
     }
@@ -194,9 +216,10 @@ void Release(FetchedBlocks* fetched) {
   fetched->blocks.clear();
 }
 
-void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out) {
+void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
+                     const std::function<std::string()>& range, uint32_t expected_count) {
   struct varlena* raw = nullptr;
-  struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(block.data));
+  struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
   // Straight into `out` when it is empty (reusing its capacity), else into a
   // temporary appended below.
@@ -205,20 +228,27 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
   try {
     core::DecodeBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), &decoded.ts,
                       &decoded.values);
-    if (decoded.size() != block.summary.count)
+    if (expected_count != 0 && decoded.size() != expected_count)
       throw core::Error(core::ErrorCategory::DataCorrupted, "block point count does not match its catalog row",
                         "The block holds " + std::to_string(decoded.size()) + " points, its row says " +
-                            std::to_string(block.summary.count) + ".");
+                            std::to_string(expected_count) + ".");
   } catch (const core::Error& e) {
     if (e.category() != core::ErrorCategory::DataCorrupted) throw;
-    std::string range = TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max);
+    const std::string where = range ? " (" + range() + ")" : "";
     throw core::Error(core::ErrorCategory::DataCorrupted,
-                      "corrupt block in series " + std::to_string(series_id) + " (" + range + ")",
+                      "corrupt block in series " + std::to_string(series_id) + where,
                       std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
                       "Restore the series from a backup, or remove the block with aegis.delete_series().");
   }
-  if (raw != stored) pfree(raw);
+  if (raw != stored) PgCall([&] { pfree(raw); });
   if (&decoded != out) out->Append(decoded, 0, decoded.size());
+}
+
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out) {
+  DecodeBlockData(
+      series_id, block.data, out,
+      [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); },
+      block.summary.count);
 }
 
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
@@ -242,7 +272,7 @@ core::SeriesPoints TakeRecent(int64_t series_id, core::Timestamp lo, core::Times
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    ExecutePlanFresh(KeptPlan(&take_recent_plan,
+    ExecuteWithLatestSnapshot(KeptPlan(&take_recent_plan,
                               "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3 "
                               "RETURNING ts, value",
                               3, types),
@@ -289,7 +319,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
                       " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1";
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
-    ExecutePlanFresh(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, 1);
+    ExecuteWithLatestSnapshot(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, 1);
   });
   if (SPI_processed == 1) {
     BlockRef previous = BlockAt(0);
@@ -317,7 +347,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     PgCall([&] {
       static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
       Datum values[] = {Int64GetDatum(series_id), Int64Array(replaced.data(), replaced.size(), TIMESTAMPTZOID)};
-      ExecutePlanFresh(KeptPlan(&delete_blocks_plan,
+      ExecuteWithLatestSnapshot(KeptPlan(&delete_blocks_plan,
                                 "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
                        values, nullptr, 0);
       pfree(DatumGetPointer(values[1]));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,13 @@ void Release(FetchedBlocks* fetched);
 // ERROR (XX001) naming the series and the block's time range.
 void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out);
 
+// Decodes block data (a bytea Datum, maybe toasted) of a series and appends
+// its points to out. A corrupt block is an ERROR (XX001) naming the series
+// and, when range is given, the time range it returns; a non-zero
+// expected_count must equal the points decoded.
+void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
+                     const std::function<std::string()>& range = {}, uint32_t expected_count = 0);
+
 // Recent points of the series with lo <= ts < hi, in time order.
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
 
@@ -72,6 +80,13 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
 // Takes the transaction-level lock that serialises rewrites of one series'
 // blocks (re-entrant; held to the end of the transaction).
 void LockSeriesForRewrite(int64_t series_id);
+
+// The same lock without waiting: false when another transaction holds it.
+bool TryLockSeriesForRewrite(int64_t series_id);
+
+// A palloc'd int8[] or timestamptz[] (element_type) of 64-bit values.
+// PostgreSQL code: call inside PgCall.
+Datum Int64Array(const int64_t* values, size_t n, Oid element_type);
 
 // Formats a timestamp for messages.
 std::string TimestampText(core::Timestamp ts);

@@ -22,7 +22,7 @@ CREATE SEQUENCE aegis.series_id_seq;
 
 CREATE TABLE aegis.series (
     series_id bigint PRIMARY KEY DEFAULT nextval('aegis.series_id_seq'),
-    metric    text NOT NULL REFERENCES aegis.metric_catalog (name),
+    metric    text NOT NULL,
     tags      jsonb NOT NULL,
     UNIQUE (metric, tags)
 );
@@ -31,11 +31,15 @@ CREATE INDEX series_tags_idx ON aegis.series USING gin (tags jsonb_path_ops);
 COMMENT ON TABLE aegis.series IS
   'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
 
--- No point outlives its series, whatever runs concurrently: blocks have a
--- foreign key (one check per block); recent rows, written one by one, are
--- protected by writers holding a KEY SHARE lock on their series' row for the
--- transaction (taken once per series, src/pg/catalog.cpp) and removed by the
--- series_deleted trigger when their series goes.
+-- No foreign keys between these tables: a parallel pg_restore loads their
+-- data in any order (a key would be checked against a table not yet
+-- restored), and Citus cannot distribute tables tied by them. Integrity is
+-- kept by the functions instead, with one lock protocol
+-- (docs/architecture.md, "Locks"): writers, compress and the deletes lock a
+-- series' catalog row before touching its points (KEY SHARE to write, FOR
+-- UPDATE to delete), so no point outlives its series; a new series is only
+-- created under the lock on its metric's row, which drop_metric takes first.
+-- Rows left without a series by raw DML are removed by aegis.compress().
 
 -- Recent points, not yet packed into blocks. A row here is always newer than a
 -- block point with the same (series_id, ts): reads let it win.
@@ -52,7 +56,7 @@ COMMENT ON TABLE aegis.recent_points IS
 -- never overlap in time. The block column is stored EXTERNAL: the block is
 -- already compressed, so pglz would only spend CPU (docs/block-format.md).
 CREATE TABLE aegis.blocks (
-    series_id   bigint NOT NULL REFERENCES aegis.series ON DELETE CASCADE,
+    series_id   bigint NOT NULL,
     ts_min      timestamptz NOT NULL,
     ts_max      timestamptz NOT NULL,
     point_count integer NOT NULL CHECK (point_count > 0),
@@ -82,32 +86,21 @@ CREATE FUNCTION aegis._series_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
 COMMENT ON FUNCTION aegis._series_changed() IS
   'Trigger: invalidates the per-backend series cache after series are deleted.';
-
 REVOKE EXECUTE ON FUNCTION aegis._series_changed() FROM PUBLIC;
 
-CREATE FUNCTION aegis._series_deleted() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    DELETE FROM aegis.recent_points r USING old_series o WHERE r.series_id = o.series_id;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION aegis._series_deleted() IS
-  'Trigger: removes the recent points of deleted series (blocks go by their foreign key).';
-REVOKE EXECUTE ON FUNCTION aegis._series_deleted() FROM PUBLIC;
 CREATE FUNCTION aegis._series_truncated() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- DELETE, not TRUNCATE: the same statement may be truncating it already.
+    -- DELETE, not TRUNCATE: the same statement may be truncating them already.
     DELETE FROM aegis.recent_points;
+    DELETE FROM aegis.blocks;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points too (blocks need TRUNCATE ... CASCADE).';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points and aegis.blocks too.';
 REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
 CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();
-CREATE TRIGGER series_deleted AFTER DELETE ON aegis.series
-    REFERENCING OLD TABLE AS old_series FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_deleted();
 
 CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

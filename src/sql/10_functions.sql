@@ -13,31 +13,11 @@ COMMENT ON FUNCTION aegis.create_metric(text, text, text, text) IS
   'Registers a metric (kind gauge, counter, histogram or summary); an existing name is an error (42710).';
 
 CREATE FUNCTION aegis.drop_metric(name text) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    removed bigint;
-BEGIN
-    IF name IS NULL THEN
-        RAISE EXCEPTION 'metric name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM 1 FROM aegis.metric_catalog m WHERE m.name = drop_metric.name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'metric "%" does not exist', drop_metric.name USING ERRCODE = 'undefined_object';
-    END IF;
-    -- Lock the series first: writers and compress hold these rows' key
-    -- share locks until they commit, so the counts below see their work.
-    PERFORM 1 FROM aegis.series s WHERE s.metric = drop_metric.name FOR UPDATE;
-    SELECT coalesce(sum(b.point_count), 0) INTO removed
-      FROM aegis.series s JOIN aegis.blocks b ON b.series_id = s.series_id WHERE s.metric = drop_metric.name;
-    SELECT removed + count(*) INTO removed
-      FROM aegis.series s JOIN aegis.recent_points r ON r.series_id = s.series_id WHERE s.metric = drop_metric.name;
-    -- Points go with their series (foreign key and trigger).
-    DELETE FROM aegis.series s WHERE s.metric = drop_metric.name;
-    DELETE FROM aegis.metric_catalog m WHERE m.name = drop_metric.name;
-    RETURN removed;
-END $$;
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_drop_metric';
 COMMENT ON FUNCTION aegis.drop_metric(text) IS
-  'Removes a metric with its series and points; returns the number of stored points removed.';
+  'Removes a metric with its series and points; returns the points removed (as many as aegis.read returned). '
+  'Waits for writers of the metric; under REPEATABLE READ fails with 40001 when one committed after the snapshot.';
 
 CREATE VIEW aegis.metrics AS
     SELECT m.name, m.kind, m.unit, m.description, m.retention,
@@ -234,41 +214,58 @@ COMMENT ON FUNCTION aegis.compress(interval) IS
   'returns points packed.';
 
 CREATE FUNCTION aegis.delete_series(series_id bigint) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF series_id IS NULL THEN
-        RAISE EXCEPTION 'series_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- Points go with their series (foreign key and trigger).
-    DELETE FROM aegis.series s WHERE s.series_id = delete_series.series_id;
-    RETURN FOUND;
-END $$;
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_delete_series';
 COMMENT ON FUNCTION aegis.delete_series(bigint) IS
   'Removes one series and its points; false when there was no such series.';
 
-CREATE VIEW aegis.stats AS
+CREATE FUNCTION aegis._block_point_matches(series_id bigint, data bytea, ts timestamptz[]) RETURNS integer
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_block_point_matches';
+COMMENT ON FUNCTION aegis._block_point_matches(bigint, bytea, timestamptz[]) IS
+  'How many of the timestamps a block holds (a recent row at such a timestamp replaces the block''s point); '
+  'series_id names the series in the error a corrupt block raises.';
+
+-- The stored points of a set of series, counted as aegis.read returns them: a
+-- recent row that replaced a block point counts once.
+CREATE FUNCTION aegis._series_storage(series_ids bigint[])
+    RETURNS TABLE (points bigint, compressed_points bigint, recent_points bigint, block_points bigint,
+                   blocks bigint, compressed_bytes bigint, oldest timestamptz, newest timestamptz)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    WITH b AS (SELECT coalesce(sum(bl.point_count), 0)::bigint AS points, count(*) AS blocks,
+                      coalesce(sum(pg_catalog.pg_column_size(bl.data)), 0)::bigint AS bytes,
+                      min(bl.ts_min) AS oldest, max(bl.ts_max) AS newest
+                 FROM aegis.blocks bl WHERE bl.series_id = ANY (series_ids)),
+         r AS (SELECT count(*) AS points, min(rp.ts) AS oldest, max(rp.ts) AS newest
+                 FROM aegis.recent_points rp WHERE rp.series_id = ANY (series_ids)),
+         -- One index probe per block finds the few with recent rows inside.
+         replaced AS (
+           SELECT coalesce(sum(aegis._block_point_matches(bl.series_id, bl.data,
+                      ARRAY(SELECT rp.ts FROM aegis.recent_points rp
+                             WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max
+                             ORDER BY rp.ts))), 0)::bigint AS points
+             FROM aegis.blocks bl
+            WHERE bl.series_id = ANY (series_ids)
+              AND EXISTS (SELECT 1 FROM aegis.recent_points rp
+                           WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max))
+    SELECT b.points - x.points + r.points, b.points - x.points, r.points, b.points, b.blocks, b.bytes,
+           least(b.oldest, r.oldest), greatest(b.newest, r.newest)
+      FROM b, r, replaced x
+$$;
+COMMENT ON FUNCTION aegis._series_storage(bigint[]) IS
+  'Stored points of the series as aegis.read returns them (recent rows replacing block points counted once), '
+  'of them in blocks and recent rows, raw block points, blocks, block bytes, oldest and newest timestamp.';
+
+CREATE VIEW aegis.stats WITH (security_invoker = true) AS
     SELECT m.name AS metric,
            (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series,
-           coalesce(b.points, 0) + coalesce(r.points, 0) AS points,
-           coalesce(b.points, 0) AS compressed_points,
-           coalesce(b.blocks, 0) AS blocks,
-           coalesce(b.bytes, 0) AS compressed_bytes,
-           round(b.bytes::numeric / nullif(b.points, 0), 2) AS bytes_per_point,
-           least(b.oldest, r.oldest) AS oldest,
-           greatest(b.newest, r.newest) AS newest
+           st.points, st.compressed_points, st.blocks, st.compressed_bytes,
+           round(st.compressed_bytes::numeric / nullif(st.block_points, 0), 2) AS bytes_per_point,
+           st.oldest, st.newest
       FROM aegis.metric_catalog m
-      LEFT JOIN LATERAL (
-           SELECT sum(bl.point_count)::bigint AS points, count(*) AS blocks,
-                  sum(pg_column_size(bl.data))::bigint AS bytes, min(bl.ts_min) AS oldest, max(bl.ts_max) AS newest
-             FROM aegis.series s JOIN aegis.blocks bl ON bl.series_id = s.series_id
-            WHERE s.metric = m.name) b ON true
-      LEFT JOIN LATERAL (
-           SELECT count(*) AS points, min(rp.ts) AS oldest, max(rp.ts) AS newest
-             FROM aegis.series s JOIN aegis.recent_points rp ON rp.series_id = s.series_id
-            WHERE s.metric = m.name) r ON true;
+     CROSS JOIN LATERAL aegis._series_storage(ARRAY(SELECT s.series_id FROM aegis.series s WHERE s.metric = m.name)) st;
 COMMENT ON VIEW aegis.stats IS
-  'Per metric: series, stored points (recent rows plus block points), compressed points, blocks, '
-  'compressed bytes (block data as stored), bytes per compressed point, oldest and newest timestamp.';
+  'Per metric: series, points (as aegis.read returns them), of them compressed, blocks, '
+  'compressed bytes (block data as stored), bytes per point stored in blocks, oldest and newest timestamp.';
 
 -------------------------------------------------------------------------------
 -- Bucketing and the aggregation fast path (API.md section 5)
