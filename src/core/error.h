@@ -20,6 +20,7 @@ enum class ErrorCategory {
   LimitExceeded,      // 54000 program_limit_exceeded
   NotSupported,       // 0A000 feature_not_supported
   UndefinedObject,    // 42704 undefined_object
+  InsufficientPrivilege,  // 42501 insufficient_privilege
   DataCorrupted,      // XX001 data_corrupted
   SerializationFailure,  // 40001 serialization_failure: retry the transaction
   Internal,           // XX000 internal_error

@@ -43,6 +43,7 @@ int SqlStateFor(core::ErrorCategory category) {
     case core::ErrorCategory::LimitExceeded: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
     case core::ErrorCategory::NotSupported: return ERRCODE_FEATURE_NOT_SUPPORTED;
     case core::ErrorCategory::UndefinedObject: return ERRCODE_UNDEFINED_OBJECT;
+    case core::ErrorCategory::InsufficientPrivilege: return ERRCODE_INSUFFICIENT_PRIVILEGE;
     case core::ErrorCategory::DataCorrupted: return ERRCODE_DATA_CORRUPTED;
     case core::ErrorCategory::SerializationFailure: return ERRCODE_T_R_SERIALIZATION_FAILURE;
     case core::ErrorCategory::Internal: return ERRCODE_INTERNAL_ERROR;

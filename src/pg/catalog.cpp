@@ -10,6 +10,7 @@
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/guc.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 
 namespace aegis::pg {
@@ -278,6 +279,7 @@ AEGIS_PG_FUNCTION(aegis_create_metric) {
   char* kind_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
   aegis::core::ValidateMetricName(name);
   const char* kind = aegis::core::MetricKindName(aegis::core::ParseMetricKind(kind_text));
+  aegis::pg::AsTableOwner owner;
   aegis::pg::PgCall([&] {
     static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
     Datum values[] = {CStringGetTextDatum(name), CStringGetTextDatum(kind), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3)};

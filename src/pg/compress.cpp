@@ -17,6 +17,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/guc.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -164,7 +165,11 @@ AEGIS_PG_FUNCTION(aegis_compress) {
       timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
       IntervalPGetDatum(older_than)));
   aegis::pg::SpiConnect();
-  int64_t packed = aegis::pg::CompressBefore(cutoff);
+  int64_t packed = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    packed = aegis::pg::CompressBefore(cutoff);
+  }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(packed);
 }

@@ -8,6 +8,7 @@
 // read and deleted with a snapshot taken after the locks: under REPEATABLE
 // READ a point committed after the transaction's snapshot is a serialization
 // failure (40001), never left behind without its series.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -88,15 +90,25 @@ using aegis::pg::Snap;
 AEGIS_PG_FUNCTION(aegis_delete_series) {
   aegis::pg::RequireNotNull(fcinfo, 0, "series_id");
   const int64 series_id = PG_GETARG_INT64(0);
+  // With the caller's rights: it must be able to see the series.
+  aegis::pg::RequireSeriesSelect();
   aegis::pg::SpiConnect();
-  PgCall([&] {
-    static const Oid types[] = {INT8OID};
-    Datum values[] = {Int64GetDatum(series_id)};
-    RunPlan(&aegis::pg::lock_one_plan, "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE", 1,
-            types, values, Snap::kLatest);
-  });
-  const std::vector<int64_t> ids = aegis::pg::SeriesIdsOfResult();
-  if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids));
+  if (aegis::pg::SeriesRowSecurityApplies() && aegis::pg::VisibleSeries({series_id}).empty()) {
+    aegis::pg::SpiFinish();
+    PG_RETURN_BOOL(false);
+  }
+  std::vector<int64_t> ids;
+  {
+    aegis::pg::AsTableOwner owner;
+    PgCall([&] {
+      static const Oid types[] = {INT8OID};
+      Datum values[] = {Int64GetDatum(series_id)};
+      RunPlan(&aegis::pg::lock_one_plan, "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE", 1,
+              types, values, Snap::kLatest);
+    });
+    ids = aegis::pg::SeriesIdsOfResult();
+    if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids));
+  }
   aegis::pg::SpiFinish();
   PG_RETURN_BOOL(!ids.empty());
 }
@@ -106,7 +118,11 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
 AEGIS_PG_FUNCTION(aegis_drop_metric) {
   aegis::pg::RequireNotNull(fcinfo, 0, "metric name");
   Datum name = PG_GETARG_DATUM(0);
+  aegis::pg::RequireSeriesSelect();
+  const bool row_security = aegis::pg::SeriesRowSecurityApplies();
   aegis::pg::SpiConnect();
+  std::optional<aegis::pg::AsTableOwner> owner;
+  owner.emplace();
   // The metric's row first: writers creating a series of it hold it, and
   // none can start while it is held.
   const bool exists = PgCall([&] {
@@ -128,7 +144,22 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
             "SELECT series_id FROM aegis.series WHERE metric = $1 ORDER BY series_id FOR UPDATE", 1, types, values,
             Snap::kLatest);
   });
-  const Datum ids = aegis::pg::IdArray(aegis::pg::SeriesIdsOfResult());
+  const std::vector<int64_t> series = aegis::pg::SeriesIdsOfResult();
+  if (row_security) {
+    // With the caller's rights: a metric is dropped whole, so the caller
+    // must see every one of its series.
+    owner.reset();
+    const size_t visible = aegis::pg::VisibleSeries(series).size();
+    if (visible != series.size()) {
+      const std::string metric = aegis::pg::TextArgument(fcinfo, 0, "metric name");
+      throw aegis::core::Error(aegis::core::ErrorCategory::InsufficientPrivilege,
+                               "permission denied to drop metric " + aegis::core::QuoteForMessage(metric),
+                               "The metric has " + std::to_string(series.size() - visible) +
+                                   " series that row-level security hides from the current role.");
+    }
+    owner.emplace();
+  }
+  const Datum ids = aegis::pg::IdArray(series);
   const int64_t removed = aegis::pg::CountPoints(ids);
   aegis::pg::RemoveSeries(ids);
   PgCall([&] {
@@ -137,6 +168,7 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
     RunPlan(&aegis::pg::delete_metric_plan, "DELETE FROM aegis.metric_catalog WHERE name = $1", 1, types, values,
             Snap::kLatest);
   });
+  owner.reset();
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(removed);
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/names.h"
 #include "core/series_points.h"
 
@@ -12,11 +13,33 @@
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/guc.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 #include "pg/write.h"
 
 namespace aegis::pg {
+
+namespace {
+
+// Raises 42501 unless the current user sees every series of `order` through
+// the row-level security policies on aegis.series (a writer may only write
+// to the series it may read).
+void CheckSeriesVisible(const std::vector<SeriesWrite*>& order) {
+  std::vector<int64_t> ids;
+  ids.reserve(order.size());
+  for (const SeriesWrite* write : order) ids.push_back(write->series_id);
+  const std::vector<int64_t> visible = VisibleSeries(ids);
+  for (const SeriesWrite* write : order) {
+    if (std::binary_search(visible.begin(), visible.end(), write->series_id)) continue;
+    throw core::Error(core::ErrorCategory::InsufficientPrivilege,
+                      "new row violates row-level security policy for table \"series\"",
+                      "The series of metric " + core::QuoteForMessage(write->metric) +
+                          " with these tags is not visible to the current role, so it may not write to it.");
+  }
+}
+
+}  // namespace
 
 void WriteSeries(std::vector<SeriesWrite>* writes) {
   // Resolve (and create) series metric by metric: creating a series locks
@@ -28,11 +51,18 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->metric < b->metric; });
   SpiConnect();
-  for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true);
+  const bool row_security = SeriesRowSecurityApplies();
+  {
+    AsTableOwner owner;
+    for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true);
+  }
+  // With the caller's rights: its row-level security decides what it may write.
+  if (row_security) CheckSeriesVisible(order);
   // Then lock and write series in ascending id, the order compress and the
   // deletes use too.
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
+  AsTableOwner owner;
   for (SeriesWrite* write : order) {
     write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id);
     if (write->points.size() >= static_cast<size_t>(guc_block_max_points)) {

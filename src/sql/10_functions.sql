@@ -19,7 +19,7 @@ COMMENT ON FUNCTION aegis.drop_metric(text) IS
   'Removes a metric with its series and points; returns the points removed (as many as aegis.read returned). '
   'Waits for writers of the metric; under REPEATABLE READ fails with 40001 when one committed after the snapshot.';
 
-CREATE VIEW aegis.metrics AS
+CREATE VIEW aegis.metrics WITH (security_invoker = true) AS
     SELECT m.name, m.kind, m.unit, m.description, m.retention,
            (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series, m.created_at
       FROM aegis.metric_catalog m;
@@ -147,7 +147,7 @@ COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
 
 -- Joined laterally to the catalog, so that WHERE metric = ... or tags @> ...
 -- picks the series (through their indexes) before any point is read.
-CREATE VIEW aegis.points AS
+CREATE VIEW aegis.points WITH (security_invoker = true) AS
     SELECT s.metric, s.tags, p.ts, p.value
       FROM aegis.series s CROSS JOIN LATERAL aegis.series_points(s.series_id) p;
 COMMENT ON VIEW aegis.points IS
