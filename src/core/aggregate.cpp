@@ -471,8 +471,39 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
 // --- BucketAggregator ------------------------------------------------------------
 
 BucketAggregator::BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> bucketer, Timestamp since,
-                                   Timestamp until)
-    : fn_(fn), bucketer_(std::move(bucketer)), since_(since), until_(until) {}
+                                   Timestamp until, AggregateLimits limits)
+    : fn_(fn), bucketer_(std::move(bucketer)), since_(since), until_(until), limits_(std::move(limits)) {}
+
+// Calls the progress hook every 4096 steps of a long loop.
+void BucketAggregator::Progress(size_t step) const {
+  if ((step & 4095) == 4095 && limits_.progress) limits_.progress();
+}
+
+// A new bucket for the current series, within the bucket limit.
+AggregateState& BucketAggregator::NewBucket(Timestamp bucket) {
+  if (bucket_count() >= limits_.max_buckets)
+    throw Error(ErrorCategory::LimitExceeded, "too many buckets",
+                "The query would hold more than " + std::to_string(limits_.max_buckets) + " buckets with points.",
+                "Use a larger step or a shorter time range.");
+  new_keys_.push_back(bucket);
+  new_states_.emplace_back();
+  return new_states_.back();
+}
+
+// Folds points into a state, counting the values exact quantiles keep
+// against their memory limit.
+void BucketAggregator::AddToState(AggregateState& state, const Timestamp* ts, const double* values, size_t n) {
+  if (fn_.NeedsValues()) {
+    values_held_ += n;
+    if (values_held_ > limits_.max_value_bytes / sizeof(double))
+      throw Error(ErrorCategory::LimitExceeded, "exact quantiles need more memory than work_mem allows",
+                  "The query keeps more than " + std::to_string(limits_.max_value_bytes / sizeof(double)) +
+                      " values of 8 bytes for " + (fn_.kind == AggregateKind::kMedian ? "median" : "quantile") +
+                      ", more than work_mem (" + std::to_string(limits_.max_value_bytes / 1024) + " kB).",
+                  "Raise work_mem for this query, or aggregate a shorter range, a larger step or fewer series.");
+  }
+  state.AddPoints(fn_, series_, ts, values, n);
+}
 
 void BucketAggregator::BeginSeries() {
   MergeNewBuckets();
@@ -499,9 +530,7 @@ AggregateState& BucketAggregator::StateAt(Timestamp bucket) {
   }
   last_bucket_ = bucket;
   if (cursor_ < keys_.size() && keys_[cursor_] == bucket) return states_[cursor_];
-  new_keys_.push_back(bucket);
-  new_states_.emplace_back();
-  return new_states_.back();
+  return NewBucket(bucket);
 }
 
 // StateAt for a bucket below the current series' previous one.
@@ -510,6 +539,7 @@ AggregateState& BucketAggregator::StateAtOutOfOrder(Timestamp bucket) {
   const auto it = std::lower_bound(keys_.begin(), keys_.end(), bucket);
   const size_t position = static_cast<size_t>(it - keys_.begin());
   if (it == keys_.end() || *it != bucket) {
+    if (bucket_count() >= limits_.max_buckets) NewBucket(bucket);  // throws
     keys_.insert(it, bucket);
     states_.insert(states_.begin() + static_cast<std::ptrdiff_t>(position), AggregateState{});
   }
@@ -578,7 +608,7 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
   if (begin >= end) return;
 
   if (!bucketer_) {
-    StateAt(since_).AddPoints(fn_, series_, ts + begin, values + begin, end - begin);
+    AddToState(StateAt(since_), ts + begin, values + begin, end - begin);
     return;
   }
 
@@ -599,7 +629,7 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
       const Timestamp next = bucketer_->NextBucketStart(bucket);
       size_t j = i + 1;
       while (j < end && ts[j] < next) ++j;
-      StateAt(bucket).AddPoints(fn_, series_, ts + i, values + i, j - i);
+      AddToState(StateAt(bucket), ts + i, values + i, j - i);
       i = j;
     }
     return;
@@ -612,7 +642,7 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
     const Timestamp bucket = bucketer_->BucketStart(ts[i]);
     size_t j = i + 1;
     while (j < end && bucketer_->BucketStart(ts[j]) == bucket) ++j;
-    StateAt(bucket).AddPoints(fn_, series_, ts + i, values + i, j - i);
+    AddToState(StateAt(bucket), ts + i, values + i, j - i);
     i = j;
   }
 }
@@ -651,6 +681,7 @@ std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
   }
   for (Timestamp start = first; start < until_;) {
     if (starts.size() >= kMaxFilledBuckets) throw too_many();
+    Progress(starts.size());
     starts.push_back(start);
     const Timestamp next = bucketer_->NextBucketStart(start);
     if (next <= start) break;
@@ -665,6 +696,7 @@ std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
   if (fill.mode == FillMode::kNone) {
     out.reserve(buckets.size());
     for (const auto& [bucket, state] : buckets) {
+      Progress(out.size());
       const std::optional<double> value = state->Final(fn_);
       out.push_back(BucketValue{bucket, value.value_or(0.0), !value.has_value()});
     }
@@ -686,6 +718,7 @@ std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
   auto data = buckets.begin();
   size_t s = 0;
   while (s < starts.size() || data != buckets.end()) {
+    Progress(out.size());
     if (data != buckets.end() && (s == starts.size() || data->first <= starts[s])) {
       if (s < starts.size() && starts[s] == data->first) ++s;
       const std::optional<double> value = data->second->Final(fn_);

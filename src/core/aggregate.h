@@ -32,6 +32,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -158,6 +160,19 @@ struct BucketValue {
   bool is_null;
 };
 
+// What one BucketAggregator may hold, and how it lets a long loop be
+// interrupted.
+struct AggregateLimits {
+  // Bytes of values kept for exact median/quantile (8 per value); past it
+  // Error(LimitExceeded). The PostgreSQL layer sets work_mem.
+  size_t max_value_bytes = std::numeric_limits<size_t>::max();
+  // Buckets holding points; past it Error(LimitExceeded).
+  size_t max_buckets = 10000000;
+  // Called every few thousand steps of the long loops (Finish, fills, exact
+  // quantiles); it may throw to abandon the work (a query cancel).
+  std::function<void()> progress;
+};
+
 // Aggregates the points of one group (one or more series) into buckets.
 class BucketAggregator {
  public:
@@ -166,7 +181,8 @@ class BucketAggregator {
 
   // bucketer nullopt: one bucket [since, until) stamped `since`; otherwise a
   // point's bucket is bucketer->BucketStart(ts). Only since <= ts < until count.
-  BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> bucketer, Timestamp since, Timestamp until);
+  BucketAggregator(AggregateFn fn, std::optional<TimeBucketer> bucketer, Timestamp since, Timestamp until,
+                   AggregateLimits limits = {});
 
   // Starts the next series of the group: later points and summaries belong to
   // it (rate/increase count per series). Without it everything is one series.
@@ -198,10 +214,16 @@ class BucketAggregator {
   std::vector<std::pair<Timestamp, const AggregateState*>> SortedBuckets() const;
   std::vector<Timestamp> AllBucketStarts() const;
 
+  AggregateState& NewBucket(Timestamp bucket);
+  void AddToState(AggregateState& state, const Timestamp* ts, const double* values, size_t n);
+  void Progress(size_t step) const;
+
   AggregateFn fn_;
   std::optional<TimeBucketer> bucketer_;
   Timestamp since_;
   Timestamp until_;
+  AggregateLimits limits_;
+  size_t values_held_ = 0;  // values kept for median/quantile, all buckets
   uint64_t series_ = 0;
   // Buckets with points, ascending: states_[i] belongs to keys_[i]. A series
   // walks them with cursor_ (its buckets rise with time); buckets it is the

@@ -272,6 +272,10 @@ class SelectorParser {
       ++name_matchers_;
     }
     last_item_ = "the value of label " + QuoteForMessage(label);
+    if (matchers_.size() >= kMaxSelectorMatchers)
+      throw Error(ErrorCategory::LimitExceeded,
+                  "too many matchers in selector at character " + std::to_string(PositionOf(start)),
+                  "A selector may have at most " + std::to_string(kMaxSelectorMatchers) + " matchers.");
     matchers_.push_back(Matcher{std::move(label), op, std::move(value), PositionOf(start)});
   }
 

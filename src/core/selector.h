@@ -42,6 +42,11 @@ struct Matcher {
   size_t position;
 };
 
+// Most matchers a selector may have (each becomes a condition the planner
+// must handle; a few dozen is already unusual). More is
+// Error(ErrorCategory::LimitExceeded).
+constexpr size_t kMaxSelectorMatchers = 1000;
+
 // All matchers of a selector; a series matches when every matcher does.
 struct Selector {
   std::vector<Matcher> matchers;

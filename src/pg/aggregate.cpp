@@ -145,6 +145,11 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   std::optional<aegis::core::TimeBucketer> bucketer;
   if (step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(step));
 
+  // Exact quantiles keep their values within work_mem; long loops can be
+  // cancelled.
+  aegis::core::AggregateLimits limits;
+  limits.max_value_bytes = static_cast<size_t>(work_mem) * 1024;
+  limits.progress = [] { aegis::pg::CheckForInterrupts(); };
   aegis::pg::SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector, grouping);
   const bool per_series = grouping.mode == aegis::pg::SeriesGrouping::Mode::kPerSeries;
@@ -154,7 +159,9 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   // Emits the finished group's rows.
   auto finish_group = [&] {
     if (!aggregator || (aggregator->bucket_count() == 0 && fill.mode == aegis::core::FillMode::kNone)) return;
+    size_t emitted = 0;
     for (const aegis::core::BucketValue& row : aggregator->Finish(fill)) {
+      if ((++emitted & 4095) == 0) aegis::pg::CheckForInterrupts();
       Datum values[] = {TimestampTzGetDatum(row.bucket), matched.rows[group_row].group, Float8GetDatum(row.value)};
       bool nulls[] = {false, false, row.is_null};
       aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
@@ -171,7 +178,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
                              !aegis::pg::SameGroup(matched.rows[group_row].group, matched.rows[r].group);
       if (new_group) {
         finish_group();
-        aggregator.emplace(fn, bucketer, since, until);
+        aggregator.emplace(fn, bucketer, since, until, limits);
         group_row = r;
       }
       data.Aggregate(matched.rows[r].series_id, since, until, &*aggregator);

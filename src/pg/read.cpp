@@ -21,22 +21,49 @@ void EmitRow(FunctionCallInfo fcinfo, Datum* values, bool* nulls) {
   PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
 }
 
-// The points of one series with since <= ts < until, blocks and recent rows
-// merged in time order.
-core::SeriesPoints ReadSeries(int64_t series_id, core::Timestamp since, core::Timestamp until) {
-  core::SeriesPoints stored;
-  FetchedBlocks blocks = FetchBlocks(series_id, since, until - 1);
-  for (const BlockRef& block : blocks.blocks) DecodeStoredBlock(series_id, block, &stored);
-  Release(&blocks);
-  // Blocks may extend beyond the range on either side.
-  const size_t begin = core::LowerBound(stored, since);
-  const size_t end = core::LowerBound(stored, until);
-  if (begin > 0 || end < stored.size()) {
-    core::SeriesPoints inside;
-    inside.Append(stored, begin, end);
-    stored = std::move(inside);
+// Emits points [begin, end) of points as (ts, value) rows.
+void EmitPoints(FunctionCallInfo fcinfo, const core::SeriesPoints& points, size_t begin, size_t end) {
+  Datum values[2];
+  bool nulls[] = {false, false};
+  for (size_t i = begin; i < end; ++i) {
+    values[0] = TimestampTzGetDatum(points.ts[i]);
+    values[1] = Float8GetDatum(points.values[i]);
+    EmitRow(fcinfo, values, nulls);
   }
-  return core::MergeNewerWins(stored, FetchRecent(series_id, since, until));
+}
+
+// Emits the points of one series with since <= ts < until in time order:
+// blocks read through a cursor and decoded one at a time, recent rows
+// emitted between them or merged over the block whose range they fall in
+// (newer wins). Memory holds one block and the range's recent rows; the
+// rows go to the result's tuplestore, which spills past work_mem.
+void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  const core::SeriesPoints recent = FetchRecent(series_id, since, until);
+  size_t next_recent = 0;
+  core::SeriesPoints decoded;
+  BlockCursor blocks({series_id}, since, until);
+  while (const BlockRef* block = blocks.Next()) {
+    const core::BlockSummary& s = block->summary;
+    const size_t recent_before = core::LowerBound(recent, s.ts_min);
+    EmitPoints(fcinfo, recent, next_recent, recent_before);
+    const size_t recent_inside =
+        s.ts_max == core::kTimestampInfinity ? recent.size() : core::LowerBound(recent, s.ts_max + 1);
+    decoded.clear();
+    DecodeStoredBlock(series_id, *block, &decoded);
+    const core::SeriesPoints* points = &decoded;
+    core::SeriesPoints merged;
+    if (recent_inside > recent_before) {
+      core::SeriesPoints overlay;
+      overlay.Append(recent, recent_before, recent_inside);
+      merged = core::MergeNewerWins(decoded, overlay);
+      points = &merged;
+    }
+    next_recent = recent_inside;
+    // A block may extend beyond the range on either side.
+    EmitPoints(fcinfo, *points, core::LowerBound(*points, since), core::LowerBound(*points, until));
+    CheckForInterrupts();
+  }
+  EmitPoints(fcinfo, recent, next_recent, recent.size());
 }
 
 }  // namespace
@@ -57,6 +84,7 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
   SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   for (const aegis::pg::SeriesRow& row : matched.rows) {
+    if ((row.series_id & 1023) == 0) aegis::pg::CheckForInterrupts();
     Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags};
     bool nulls[] = {false, false, false};
     EmitRow(fcinfo, values, nulls);
@@ -90,14 +118,7 @@ AEGIS_PG_FUNCTION(aegis_series_points) {
   InitMaterializedSRF(fcinfo, 0);
   if (since >= until) return static_cast<Datum>(0);
   SpiConnect();
-  aegis::core::SeriesPoints points = aegis::pg::ReadSeries(series_id, since, until);
-  Datum values[2];
-  bool nulls[] = {false, false};
-  for (size_t i = 0; i < points.size(); ++i) {
-    values[0] = TimestampTzGetDatum(points.ts[i]);
-    values[1] = Float8GetDatum(points.values[i]);
-    EmitRow(fcinfo, values, nulls);
-  }
+  aegis::pg::EmitSeries(fcinfo, series_id, since, until);
   SpiFinish();
   return static_cast<Datum>(0);
 }

@@ -25,6 +25,10 @@ SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
 SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr fetch_blocks_of_series_plan = nullptr;
+SPIPlanPtr block_cursor_plan = nullptr;
+
+// Blocks a BlockCursor fetches at a time.
+constexpr long kCursorBatch = 64;
 SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 
 // First key of the advisory locks that serialise block rewrites of a series
@@ -35,19 +39,21 @@ constexpr int32 kSeriesLockClass = 0x41454753;
   "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
 
 // Reads the block columns (AEGIS_BLOCK_COLUMNS order, starting at column
-// first + 1) of row `row` of SPI_tuptable.
-BlockRef BlockAt(uint64 row, int first = 0) {
+// first + 1) of row `row` of table.
+BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   bool isnull = false;
+  const auto column = [&](int n) { return SPI_getbinval(table->vals[row], table->tupdesc, first + n, &isnull); };
   BlockRef ref;
-  ref.summary.ts_min = DatumGetTimestampTz(ResultValue(row, first + 1, &isnull));
-  ref.summary.ts_max = DatumGetTimestampTz(ResultValue(row, first + 2, &isnull));
-  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(ResultValue(row, first + 3, &isnull)));
-  ref.summary.min = DatumGetFloat8(ResultValue(row, first + 4, &isnull));
-  ref.summary.max = DatumGetFloat8(ResultValue(row, first + 5, &isnull));
-  ref.summary.sum = DatumGetFloat8(ResultValue(row, first + 6, &isnull));
-  ref.summary.first = DatumGetFloat8(ResultValue(row, first + 7, &isnull));
-  ref.summary.last = DatumGetFloat8(ResultValue(row, first + 8, &isnull));
-  ref.data = ResultValue(row, first + 9, &isnull);
+  ref.summary.ts_min = DatumGetTimestampTz(column(1));
+  ref.summary.ts_max = DatumGetTimestampTz(column(2));
+  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(column(3)));
+  ref.summary.min = DatumGetFloat8(column(4));
+  ref.summary.max = DatumGetFloat8(column(5));
+  ref.summary.sum = DatumGetFloat8(column(6));
+  ref.summary.first = DatumGetFloat8(column(7));
+  ref.summary.last = DatumGetFloat8(column(8));
+  ref.data = column(9);
+  if (first == 1) ref.series_id = DatumGetInt64(SPI_getbinval(table->vals[row], table->tupdesc, 1, &isnull));
   return ref;
 }
 
@@ -57,12 +63,7 @@ FetchedBlocks TakeBlockRows() {
   FetchedBlocks fetched;
   fetched.table = SPI_tuptable;
   fetched.blocks.reserve(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    BlockRef ref = BlockAt(i, 1);
-    bool isnull = false;
-    ref.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
-    fetched.blocks.push_back(ref);
-  }
+  for (uint64 i = 0; i < SPI_processed; ++i) fetched.blocks.push_back(BlockAt(SPI_tuptable, i, 1));
   return fetched;
 }
 
@@ -210,6 +211,51 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
   return recent;
 }
 
+BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until) {
+  failed_ = true;
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
+                      TimestampTzGetDatum(until)};
+    SPIPlanPtr plan = KeptPlan(&block_cursor_plan,
+                               "SELECT series_id, " AEGIS_BLOCK_COLUMNS
+                               " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+                               " ORDER BY series_id, ts_min",
+                               3, types);
+    portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
+  });
+  failed_ = false;
+}
+
+BlockCursor::~BlockCursor() {
+  // After an ERROR inside the cursor's own calls the portal is left to the
+  // transaction's abort (dropping a failed portal here is not safe); after
+  // an ERROR elsewhere, or on success, the portal is idle and closes cleanly.
+  if (failed_) return;
+  if (table_ != nullptr) SPI_freetuptable(table_);
+  if (portal_ != nullptr) SPI_cursor_close(portal_);
+}
+
+const BlockRef* BlockCursor::Next() {
+  if (next_row_ == rows_) {
+    if (done_) return nullptr;
+    failed_ = true;
+    PgCall([&] {
+      if (table_ != nullptr) SPI_freetuptable(table_);
+      table_ = nullptr;
+      SPI_cursor_fetch(portal_, true, kCursorBatch);
+      table_ = SPI_tuptable;
+      rows_ = SPI_processed;
+    });
+    failed_ = false;
+    next_row_ = 0;
+    if (rows_ < static_cast<uint64>(kCursorBatch)) done_ = true;
+    if (rows_ == 0) return nullptr;
+  }
+  current_ = BlockAt(table_, next_row_++, 1);
+  return &current_;
+}
+
 void Release(FetchedBlocks* fetched) {
   if (fetched->table != nullptr) PgCall([&] { SPI_freetuptable(fetched->table); });
   fetched->table = nullptr;
@@ -322,7 +368,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
     ExecuteWithLatestSnapshot(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, 1);
   });
   if (SPI_processed == 1) {
-    BlockRef previous = BlockAt(0);
+    BlockRef previous = BlockAt(SPI_tuptable, 0, 0);
     if (previous.summary.count < static_cast<uint32_t>(max_points)) {
       DecodeStoredBlock(series_id, previous, &base);
       replaced.push_back(previous.summary.ts_min);

@@ -45,6 +45,29 @@ struct RecentOfSeries {
 };
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi);
 
+// The blocks of a set of series that hold points in [since, until), in
+// (series id, time) order, read through a cursor a few rows at a time, so
+// memory stays bounded however many blocks there are.
+class BlockCursor {
+ public:
+  BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until);
+  ~BlockCursor();
+  BlockCursor(const BlockCursor&) = delete;
+  BlockCursor& operator=(const BlockCursor&) = delete;
+
+  // The next block, or nullptr at the end. Valid until the next call.
+  const BlockRef* Next();
+
+ private:
+  Portal portal_ = nullptr;
+  SPITupleTable* table_ = nullptr;
+  uint64 rows_ = 0;
+  uint64 next_row_ = 0;
+  bool done_ = false;
+  bool failed_ = false;  // an ERROR inside the cursor's own calls
+  BlockRef current_;
+};
+
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);
 

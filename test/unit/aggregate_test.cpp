@@ -775,6 +775,57 @@ TEST(AggregateTest, FillStopsAtTenMillionBuckets) {
   EXPECT_EQ(just_fits.Finish(ParseFill("null")).size(), BucketAggregator::kMaxFilledBuckets);
 }
 
+TEST(AggregateTest, ExactQuantilesStopAtTheirMemoryLimit) {
+  AggregateLimits limits;
+  limits.max_value_bytes = 1000 * sizeof(double);
+  BucketAggregator aggregator(ParseAggregateFn("quantile(0.9)"), std::nullopt, 0, kHour, limits);
+  std::vector<Timestamp> ts(1000);
+  std::vector<double> values(1000, 1.0);
+  for (size_t i = 0; i < ts.size(); ++i) ts[i] = static_cast<Timestamp>(i);
+  aggregator.AddSeriesPoints(ts.data(), values.data(), ts.size());  // exactly at the limit
+  EXPECT_EQ(aggregator.Finish(ParseFill("none")).size(), 1u);
+  aggregator.BeginSeries();
+  const Timestamp one_more = 5000;
+  const double value = 2.0;
+  ExpectError([&] { aggregator.AddSeriesPoints(&one_more, &value, 1); }, ErrorCategory::LimitExceeded,
+              "exact quantiles need more memory than work_mem allows");
+  // Functions that keep no values ignore the limit.
+  BucketAggregator sum(Fn(AggregateKind::kSum), std::nullopt, 0, kHour, limits);
+  sum.AddSeriesPoints(ts.data(), values.data(), ts.size());
+  sum.BeginSeries();
+  sum.AddSeriesPoints(&one_more, &value, 1);
+  EXPECT_EQ(sum.Finish(ParseFill("none"))[0].value, 1002.0);
+}
+
+TEST(AggregateTest, BucketsWithPointsStopAtTheirLimit) {
+  AggregateLimits limits;
+  limits.max_buckets = 10;
+  BucketAggregator aggregator(Fn(AggregateKind::kCount), TimeBucketer(Interval{0, 0, 1}), 0, kHour, limits);
+  std::vector<Timestamp> ts(11);
+  std::vector<double> values(11, 1.0);
+  for (size_t i = 0; i < ts.size(); ++i) ts[i] = static_cast<Timestamp>(i);
+  aggregator.AddSeriesPoints(ts.data(), values.data(), 10);
+  ExpectError([&] { aggregator.AddSeriesPoints(ts.data() + 10, values.data() + 10, 1); }, ErrorCategory::LimitExceeded,
+              "too many buckets");
+  // Also when a second series reaches a bucket below the first one's.
+  BucketAggregator two(Fn(AggregateKind::kCount), TimeBucketer(Interval{0, 0, 1}), 0, kHour, limits);
+  two.AddSeriesPoints(ts.data() + 1, values.data(), 10);
+  two.BeginSeries();
+  ExpectError([&] { two.AddSeriesPoints(ts.data(), values.data(), 1); }, ErrorCategory::LimitExceeded,
+              "too many buckets");
+}
+
+TEST(AggregateTest, ProgressHookCanAbandonLongLoops) {
+  AggregateLimits limits;
+  size_t calls = 0;
+  limits.progress = [&] {
+    if (++calls == 3) throw std::runtime_error("cancelled");
+  };
+  BucketAggregator aggregator(Fn(AggregateKind::kCount), TimeBucketer(Interval{0, 0, 1}), 0, 100000, limits);
+  EXPECT_THROW(aggregator.Finish(ParseFill("0")), std::runtime_error);
+  EXPECT_EQ(calls, 3u);
+}
+
 // --- Parsers ------------------------------------------------------------------
 
 TEST(AggregateTest, ParseAggregateFnNames) {

@@ -202,7 +202,7 @@ TEST(SelectorParseTest, PositionsCountCharactersNotBytes) {
 TEST(SelectorParseTest, ManyMatchers) {
   std::string text = "cpu{";
   Ms expected{{"__name__", kEq, "cpu", 1}};
-  for (int i = 0; i < 2000; ++i) {
+  for (int i = 0; i < static_cast<int>(kMaxSelectorMatchers); ++i) {
     const std::string label = "k" + std::to_string(i);
     expected.emplace_back(label, kNe, std::to_string(i), text.size() + 1);
     text += label + "!=\"" + std::to_string(i) + "\",";
@@ -862,6 +862,19 @@ TEST(SelectorRandomTest, MutatedSelectorsParseOrFailWithSyntaxError) {
   // Many mutations (inside strings, extra whitespace) leave a valid selector.
   EXPECT_GT(parsed, 1000);
   EXPECT_LT(parsed, 9000);
+}
+
+TEST(SelectorLimitTest, AtMostAThousandMatchers) {
+  std::string selector = "m{";
+  for (size_t i = 0; i < kMaxSelectorMatchers; ++i) selector += (i ? ",k=\"" : "k=\"") + std::to_string(i) + "\"";
+  EXPECT_EQ(ParseSelector(selector + "}").matchers.size(), kMaxSelectorMatchers + 1);  // with __name__
+  try {
+    ParseSelector(selector + ",k=\"x\"}");
+    FAIL() << "1,001 matchers parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::LimitExceeded);
+    EXPECT_NE(std::string(e.what()).find("too many matchers in selector"), std::string::npos);
+  }
 }
 
 }  // namespace
