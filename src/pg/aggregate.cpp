@@ -21,87 +21,103 @@ namespace aegis::pg {
 
 namespace {
 
-// Feeds recent[*next, end_index) to the aggregator and advances *next.
-void FeedRecent(core::BucketAggregator* aggregator, const core::SeriesPoints& recent, size_t* next, size_t end) {
-  if (end > *next) aggregator->AddSeriesPoints(recent.ts.data() + *next, recent.values.data() + *next, end - *next);
-  *next = end;
-}
-
-// Series whose blocks and recent rows are fetched with one query each.
+// Series whose recent rows are fetched with one query, and whose blocks are
+// read through one cursor.
 constexpr size_t kSeriesPerFetch = 256;
 
-// Folds one series' points in [since, until) into the aggregator, in time
-// order: summaries for blocks that allow it, decoded points otherwise.
-// blocks are the series' blocks overlapping the range, in time order; recent
-// its recent rows in the range.
-void AggregateSeries(int64_t series_id, const BlockRef* blocks, size_t block_count,
-                     const core::SeriesPoints& recent, core::Timestamp since, core::Timestamp until,
-                     core::BucketAggregator* aggregator) {
-  aggregator->BeginSeries();
-  size_t next_recent = 0;
-  core::SeriesPoints decoded;
-  for (size_t b = 0; b < block_count; ++b) {
-    const BlockRef& block = blocks[b];
+// Folds one series' points in [since, until) into an aggregator, in time
+// order: summaries for blocks that allow it, decoded points otherwise, and
+// the series' recent rows between and over them (newer wins).
+class SeriesFolder {
+ public:
+  SeriesFolder(int64_t series_id, const core::SeriesPoints& recent, core::Timestamp since, core::Timestamp until,
+               core::BucketAggregator* aggregator)
+      : series_id_(series_id), recent_(recent), since_(since), until_(until), aggregator_(aggregator) {
+    aggregator_->BeginSeries();
+  }
+
+  // Adds the series' next block (blocks arrive in time order).
+  void AddBlock(const BlockRef& block) {
     const core::BlockSummary& s = block.summary;
-    FeedRecent(aggregator, recent, &next_recent, core::LowerBound(recent, s.ts_min));
+    FeedRecent(core::LowerBound(recent_, s.ts_min));
     // A recent row inside the block's range replaces or adds a point, so the
     // stored summary no longer describes the series there.
-    const size_t recent_end = s.ts_max == core::kTimestampInfinity ? recent.size() : core::LowerBound(recent, s.ts_max + 1);
-    if (recent_end == next_recent && aggregator->TryAddBlockSummary(s)) continue;
-    decoded.clear();
-    DecodeStoredBlock(series_id, block, &decoded);
-    // Recent rows inside the block's range are merged over it (newer wins);
-    // usually there are none and the decoded points are used as they are.
+    const size_t recent_end =
+        s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
+    if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) return;
+    decoded_.clear();
+    DecodeStoredBlock(series_id_, block, &decoded_);
+    // Usually no recent row lies inside and the decoded points are used as
+    // they are.
     core::SeriesPoints merged;
-    if (recent_end != next_recent) {
+    if (recent_end != next_recent_) {
       core::SeriesPoints overlay;
-      overlay.Append(recent, next_recent, recent_end);
-      next_recent = recent_end;
-      merged = core::MergeNewerWins(decoded, overlay);
+      overlay.Append(recent_, next_recent_, recent_end);
+      next_recent_ = recent_end;
+      merged = core::MergeNewerWins(decoded_, overlay);
     }
-    const core::SeriesPoints& points = merged.empty() ? decoded : merged;
-    const size_t begin = core::LowerBound(points, since);
-    const size_t end = core::LowerBound(points, until);
-    if (end > begin) aggregator->AddSeriesPoints(points.ts.data() + begin, points.values.data() + begin, end - begin);
+    const core::SeriesPoints& points = merged.empty() ? decoded_ : merged;
+    const size_t begin = core::LowerBound(points, since_);
+    const size_t end = core::LowerBound(points, until_);
+    if (end > begin) aggregator_->AddSeriesPoints(points.ts.data() + begin, points.values.data() + begin, end - begin);
     CheckForInterrupts();
   }
-  FeedRecent(aggregator, recent, &next_recent, recent.size());
-}
 
-// The stored data of a run of series, fetched together.
+  // Adds the recent rows after the last block.
+  void Finish() { FeedRecent(recent_.size()); }
+
+ private:
+  // Feeds recent rows [next_recent_, end) and moves past them.
+  void FeedRecent(size_t end) {
+    if (end > next_recent_)
+      aggregator_->AddSeriesPoints(recent_.ts.data() + next_recent_, recent_.values.data() + next_recent_,
+                                   end - next_recent_);
+    next_recent_ = std::max(next_recent_, end);
+  }
+
+  int64_t series_id_;
+  const core::SeriesPoints& recent_;
+  core::Timestamp since_;
+  core::Timestamp until_;
+  core::BucketAggregator* aggregator_;
+  size_t next_recent_ = 0;
+  core::SeriesPoints decoded_;
+};
+
+// The stored data of a run of series: their recent rows in the range, fetched
+// at once, and their blocks, read through a cursor in the order the series
+// are aggregated, so that only a few blocks are in memory at a time.
 class SeriesData {
  public:
-  // Fetches the blocks and recent rows of `ids` overlapping [since, until).
+  // ids in the order Aggregate will be called for them.
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until)
-      : blocks_(FetchBlocksOfSeries(ids, since, until - 1)), recent_(FetchRecentOfSeries(ids, since, until)) {}
+      : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
+        blocks_(ids, since, until, BlockCursor::Order::kAsGiven),
+        next_block_(blocks_.Next()) {}
 
-  // Folds one of the fetched series into the aggregator.
+  // Folds the next series (in the order given) into the aggregator.
   void Aggregate(int64_t series_id, core::Timestamp since, core::Timestamp until,
-                 core::BucketAggregator* aggregator) const {
-    const auto block_range = std::equal_range(blocks_.blocks.begin(), blocks_.blocks.end(), series_id,
-                                              BlockSeriesLess());
+                 core::BucketAggregator* aggregator) {
     const auto recent_begin = std::lower_bound(recent_.series_ids.begin(), recent_.series_ids.end(), series_id);
     const auto recent_end = std::upper_bound(recent_begin, recent_.series_ids.end(), series_id);
     core::SeriesPoints recent;
     recent.Append(recent_.points, static_cast<size_t>(recent_begin - recent_.series_ids.begin()),
                   static_cast<size_t>(recent_end - recent_.series_ids.begin()));
-    const BlockRef* first_block = blocks_.blocks.data() + (block_range.first - blocks_.blocks.begin());
-    AggregateSeries(series_id, first_block, static_cast<size_t>(block_range.second - block_range.first), recent,
-                    since, until, aggregator);
+    SeriesFolder folder(series_id, recent, since, until, aggregator);
+    for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next())
+      folder.AddBlock(*next_block_);
+    folder.Finish();
   }
 
-  // Frees the fetched rows (success path).
-  void Release() { pg::Release(&blocks_); }
-
  private:
-  // Orders blocks and series ids by series id.
-  struct BlockSeriesLess {
-    bool operator()(const BlockRef& b, int64_t id) const { return b.series_id < id; }
-    bool operator()(int64_t id, const BlockRef& b) const { return id < b.series_id; }
-  };
+  static std::vector<int64_t> SortedIds(std::vector<int64_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
 
-  FetchedBlocks blocks_;
   RecentOfSeries recent_;
+  BlockCursor blocks_;
+  const BlockRef* next_block_;
 };
 
 // Whether two group tag sets are equal (jsonb equality).
@@ -171,7 +187,6 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
-    std::sort(ids.begin(), ids.end());
     aegis::pg::SeriesData data(ids, since, until);
     for (size_t r = chunk; r < chunk_end; ++r) {
       const bool new_group = !aggregator || per_series ||
@@ -183,7 +198,6 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
       }
       data.Aggregate(matched.rows[r].series_id, since, until, &*aggregator);
     }
-    data.Release();
   }
   finish_group();
   Release(&matched);

@@ -24,8 +24,8 @@ SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
 SPIPlanPtr try_lock_series_plan = nullptr;
-SPIPlanPtr fetch_blocks_of_series_plan = nullptr;
 SPIPlanPtr block_cursor_plan = nullptr;
+SPIPlanPtr block_cursor_as_given_plan = nullptr;
 
 // Blocks a BlockCursor fetches at a time.
 constexpr long kCursorBatch = 64;
@@ -174,20 +174,6 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
   return TakeBlockRows();
 }
 
-FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
-  PgCall([&] {
-    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    const char* sql = "SELECT series_id, " AEGIS_BLOCK_COLUMNS
-                      " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min <= $3"
-                      " ORDER BY series_id, ts_min";
-    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
-                      TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&fetch_blocks_of_series_plan, sql, 3, types), values, nullptr, true, 0);
-    pfree(DatumGetPointer(values[0]));
-  });
-  return TakeBlockRows();
-}
-
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
   RecentOfSeries recent;
   PgCall([&] {
@@ -211,17 +197,26 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
   return recent;
 }
 
-BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until) {
+BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
+                         Order order) {
   failed_ = true;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
                       TimestampTzGetDatum(until)};
-    SPIPlanPtr plan = KeptPlan(&block_cursor_plan,
-                               "SELECT series_id, " AEGIS_BLOCK_COLUMNS
-                               " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
-                               " ORDER BY series_id, ts_min",
-                               3, types);
+    SPIPlanPtr plan =
+        order == Order::kById
+            ? KeptPlan(&block_cursor_plan,
+                       "SELECT series_id, " AEGIS_BLOCK_COLUMNS
+                       " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+                       " ORDER BY series_id, ts_min",
+                       3, types)
+            : KeptPlan(&block_cursor_as_given_plan,
+                       "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS
+                       " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
+                       " JOIN aegis.blocks b ON b.series_id = s.series_id"
+                       " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min",
+                       3, types);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
   });
   failed_ = false;

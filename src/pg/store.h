@@ -33,10 +33,6 @@ struct FetchedBlocks {
 // statement's.
 FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest = false);
 
-// Blocks of several series that overlap [lo, hi], ordered by series id,
-// then time; one query for all of them.
-FetchedBlocks FetchBlocksOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi);
-
 // Recent points of several series with lo <= ts < hi, ordered by series id,
 // then time: series_ids[i] is the series of points.ts[i].
 struct RecentOfSeries {
@@ -50,7 +46,11 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 // memory stays bounded however many blocks there are.
 class BlockCursor {
  public:
-  BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until);
+  // kById: blocks in (series id, time) order; kAsGiven: the series in the
+  // order of series_ids, each in time order.
+  enum class Order { kById, kAsGiven };
+  BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
+              Order order = Order::kById);
   ~BlockCursor();
   BlockCursor(const BlockCursor&) = delete;
   BlockCursor& operator=(const BlockCursor&) = delete;
