@@ -73,6 +73,19 @@ cat "$logdir/regress.log" | grep -E '\.\.\. (ok|FAILED)' | sed 's/^/   /'
 [ "$f" != 0 ] && [ -f build/regress/regression.diffs ] && head -n 80 build/regress/regression.diffs
 count regress "$p" "$f"
 
+echo "== tier 2b: isolation tests (pg_isolation_regress: concurrent sessions step by step)"
+rm -rf build/isolation && mkdir -p build/isolation
+"$(dirname "$("$PG_CONFIG" --pgxs)")/../test/isolation/pg_isolation_regress" \
+  --inputdir=test/isolation --outputdir=build/isolation --dbname=aegis_isolation \
+  $(cat test/isolation/schedule) >"$logdir/isolation.log" 2>&1
+rc=$?
+p=$(grep -cE '\.\.\. ok' "$logdir/isolation.log")
+f=$(grep -cE '\.\.\. FAILED' "$logdir/isolation.log")
+if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; tail -n 20 "$logdir/isolation.log"; fi
+grep -E '\.\.\. (ok|FAILED)' "$logdir/isolation.log" | sed 's/^/   /'
+[ "$f" != 0 ] && [ -f build/isolation/regression.diffs ] && head -n 80 build/isolation/regression.diffs
+count isolation "$p" "$f"
+
 echo "== tier 3: pgTAP contract tests"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_tap" -c "CREATE DATABASE aegis_tap" >/dev/null
 psql -X -q -d aegis_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION aegis_timeseries" >/dev/null

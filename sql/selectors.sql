@@ -50,6 +50,12 @@ SELECT * FROM aegis.find_series('cpu{host=~"web-(.*"}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM aegis.find_series('{__name__=~"*"}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A back-reference can take exponential time to match (this one ran past any
+-- statement_timeout on a long tag value): refused, as RE2 has none.
+SELECT * FROM aegis.find_series('cpu{host=~"(.*)(.*)(.*)\\3\\2\\1!"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.find_series('cpu{host!~"(a)\\1"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM aegis.find_series(NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Escapes that give a NUL byte or bytes that are not UTF-8 make a malformed

@@ -137,6 +137,17 @@ RESET aegis.max_series_per_metric;
 SELECT name, series FROM aegis.metrics WHERE name LIKE 'limited%' ORDER BY name;
 SELECT tags FROM aegis.series WHERE metric LIKE 'limited%' ORDER BY series_id;
 
+-- A series key (metric name and tags) is limited to what the catalog's unique
+-- index can hold: beyond it a clear 54000, not the index's own error; an
+-- existing series is still found by its tags.
+SELECT aegis.write('bigtags', jsonb_build_object('k', repeat('v', 2560)), '2024-01-01', 1);
+SELECT aegis.write('bigtags', jsonb_build_object('k', repeat('v', 2600)), '2024-01-01', 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO aegis.points SELECT 'bigtags', jsonb_build_object('k', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 200) i)), '2024-01-01', 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.write('bigtags', jsonb_build_object('k', repeat('v', 2560)), '2024-01-02', 2);
+SELECT count(*) AS series, sum(octet_length(tags::text)) AS tag_bytes FROM aegis.series WHERE metric = 'bigtags';
+
 -- A subtransaction that aborts while rows are buffered drops only the rows
 -- it buffered itself: here every row's value runs a PL/pgSQL block whose
 -- EXCEPTION clause rolls back a subtransaction.

@@ -615,11 +615,16 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
   if (bucketer_->IsRegular()) {
     if (!bucketer_->IsMonthly()) {
       // Room for the buckets these points can reach, so the state vector
-      // grows once instead of by repeated doubling.
+      // grows once per call instead of by repeated doubling; when it must
+      // grow, at least double it, or one call per block would reallocate
+      // (and copy) every state each time.
       const Int128 reachable = (static_cast<Int128>(ts[end - 1]) - ts[begin]) / bucketer_->PeriodMicros() + 1;
-      const size_t estimate = static_cast<size_t>(std::min<Int128>(reachable, end - begin));
-      new_keys_.reserve(new_keys_.size() + estimate);
-      new_states_.reserve(new_states_.size() + estimate);
+      const size_t needed = new_keys_.size() + static_cast<size_t>(std::min<Int128>(reachable, end - begin));
+      if (needed > new_keys_.capacity()) {
+        const size_t room = std::max(needed, 2 * new_keys_.capacity());
+        new_keys_.reserve(room);
+        new_states_.reserve(room);
+      }
     }
     // One BucketStart and one NextBucketStart per bucket; points are only
     // compared against the boundary.

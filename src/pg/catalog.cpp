@@ -1,7 +1,6 @@
 // Series resolution and the cache behind it, plus the catalog's C functions.
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "core/names.h"
@@ -35,14 +34,16 @@ SPIPlanPtr count_series_plan = nullptr;
 // series (nobody else can while the lock is held).
 std::unordered_map<std::string, int64_t> series_counts;
 
-// Series whose row this transaction holds a KEY SHARE lock on.
-std::unordered_set<int64_t> locked_series;
-SPIPlanPtr lock_series_row_plan = nullptr;
+// Series whose row this transaction holds a lock on, and in which mode.
+std::unordered_map<int64_t, SeriesLock> locked_series;
 
 // Set by the relcache callback, which can run inside any lock acquisition,
 // i.e. in the middle of ResolveSeries: the maps are cleared at the start of
 // the next ResolveSeries, never under an iterator.
 bool cache_stale = false;
+
+// The largest metric name plus tags (jsonb, with its header) of a new series.
+constexpr size_t kMaxSeriesKeyBytes = 2600;
 
 // Beyond this many entries the cache starts over (it only saves lookups).
 constexpr size_t kMaxCachedSeries = 200000;
@@ -206,6 +207,16 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
   });
   int64_t series_id = PgCall([&] { return LookupSeries(metric_datum, PointerGetDatum(tags)); });
   if (series_id < 0 && create) {
+    // The catalog's unique index on (metric, tags) holds both, and a B-tree
+    // entry may take at most about a third of a page.
+    const size_t key_bytes = metric.size() + VARSIZE_ANY(tags);
+    if (key_bytes > kMaxSeriesKeyBytes)
+      throw core::Error(core::ErrorCategory::LimitExceeded,
+                        "tag set of metric " + core::QuoteForMessage(metric) + " is too large",
+                        "The metric name and tags of a series take " + std::to_string(key_bytes) +
+                            " bytes; at most " + std::to_string(kMaxSeriesKeyBytes) +
+                            " are allowed (they are kept in a B-tree index).",
+                        "Keep large values out of tags.");
     auto counted = series_counts.find(metric);
     if (counted == series_counts.end()) {
       int64_t series_count = 0;
@@ -226,31 +237,81 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
   return series_id;
 }
 
-int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (locked_series.count(series_id) != 0) return series_id;
-    const bool exists = PgCall([&] {
-      static const Oid types[] = {INT8OID};
-      Datum values[] = {Int64GetDatum(series_id)};
-      ExecuteWithLatestSnapshot(KeptPlan(&lock_series_row_plan,
-                                "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE", 1, types),
-                       values, nullptr, 0);
-      const bool found = SPI_processed == 1;
-      SPI_freetuptable(SPI_tuptable);
-      return found;
-    });
-    if (exists) {
-      locked_series.insert(series_id);
-      return series_id;
-    }
-    // Deleted since it was cached: look it up (or create it) again.
-    ClearSeriesCache();
-    series_id = ResolveSeries(metric, tags, true);
+namespace {
+
+// Locks the series' row in `mode`; when wait is false, a row another
+// transaction holds in a conflicting mode counts as not locked. Returns
+// whether the row exists and is now locked. PostgreSQL code.
+bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
+  static const Oid types[] = {INT8OID};
+  static SPIPlanPtr plans[2][2] = {};
+  static const char* const sql[2][2] = {
+      {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE SKIP LOCKED",
+       "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE"},
+      {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+       "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE"}};
+  const int m = mode == SeriesLock::kRewrite ? 1 : 0;
+  Datum values[] = {Int64GetDatum(series_id)};
+  ExecuteWithLatestSnapshot(KeptPlan(&plans[m][wait ? 1 : 0], sql[m][wait ? 1 : 0], 1, types), values, nullptr, 0);
+  const bool found = SPI_processed == 1;
+  SPI_freetuptable(SPI_tuptable);
+  return found;
+}
+
+// Creates the series without waiting for anybody: when the metric's row is
+// locked (another session creating series of it or dropping it) or gone,
+// returns -1. PostgreSQL code.
+int64_t CreateSeriesWithoutWaiting(const std::string& metric, Datum metric_datum, Datum tags) {
+  static const Oid types[] = {TEXTOID};
+  static SPIPlanPtr try_lock_metric_plan = nullptr;
+  Datum values[] = {metric_datum};
+  ExecuteWithLatestSnapshot(KeptPlan(&try_lock_metric_plan,
+                                     "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED", 1,
+                                     types),
+                            values, nullptr, 0);
+  if (SPI_processed != 1) return -1;
+  bool isnull = false;
+  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
+                                     types),
+                            values, nullptr, 0);
+  const int64_t series_count = DatumGetInt64(ResultValue(0, 1, &isnull));
+  // Nobody creates a series of the metric while its row is locked.
+  const int64_t series_id = LookupSeries(metric_datum, tags);
+  if (series_id >= 0) return series_id;
+  series_counts[metric] = series_count + 1;
+  return InsertSeries(metric.c_str(), series_count, metric_datum, tags);
+}
+
+}  // namespace
+
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock mode,
+                           bool* in_order) {
+  auto held = locked_series.find(series_id);
+  if (held != locked_series.end() && held->second >= mode) return series_id;
+  if (*in_order && PgCall([&] { return LockSeriesRow(series_id, mode, true); })) {
+    locked_series[series_id] = mode;
+    return series_id;
   }
-  throw core::Error(core::ErrorCategory::SerializationFailure,
-                    "series of metric \"" + metric + "\" keeps being deleted",
-                    "Three attempts to write while other sessions deleted the series failed.",
-                    "Retry the transaction.");
+  // Deleted after it was resolved: the write goes to the series as it is
+  // now (created anew), but out of the id order, so from here on this
+  // statement takes no lock it would have to wait for; a conflict is a
+  // serialization failure the client retries.
+  *in_order = false;
+  ClearSeriesCache();
+  const char* metric_name = metric.c_str();
+  const int64_t id = PgCall([&] {
+    Datum metric_datum = CStringGetTextDatum(metric_name);
+    int64_t found = LookupSeries(metric_datum, PointerGetDatum(tags));
+    if (found < 0) found = CreateSeriesWithoutWaiting(metric, metric_datum, PointerGetDatum(tags));
+    return found >= 0 && LockSeriesRow(found, mode, false) ? found : -1;
+  });
+  if (id < 0)
+    throw core::Error(core::ErrorCategory::SerializationFailure,
+                      "series of metric " + core::QuoteForMessage(metric) + " was deleted while it was written to",
+                      "Another session deleted the series or dropped the metric during this write.",
+                      "Retry the transaction.");
+  locked_series[id] = mode;
+  return id;
 }
 
 }  // namespace aegis::pg

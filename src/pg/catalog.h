@@ -27,10 +27,22 @@ void CheckTags(Jsonb* tags);
 // Needs an open SPI connection. Raises through C++ exceptions.
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create);
 
-// Takes (once per transaction) the KEY SHARE lock on the series' row that
-// keeps it from being deleted under a writer, and returns the series id to
-// write to: when the series was deleted meanwhile, it is resolved again
-// (created anew). Needs an open SPI connection.
-int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id);
+// How a writer locks a series' catalog row (docs/architecture.md, "Locks").
+// kAppend (FOR SHARE): small writes, which go to recent rows; any number at
+// once. kRewrite (FOR NO KEY UPDATE): a write that goes straight into blocks
+// and takes the series' recent rows in its range; it waits for the small
+// writers of the series and they wait for it, so the last to commit wins.
+// Both keep the series from being deleted under the writer (a delete locks
+// FOR UPDATE) and neither blocks compress (FOR KEY SHARE SKIP LOCKED).
+enum class SeriesLock { kAppend = 0, kRewrite = 1 };
+
+// Locks the series' row (once per transaction and mode) and returns the
+// series id to write to. Call it for a statement's series in ascending id
+// with *in_order true at first: while it stays true the lock may wait. When
+// the series was deleted since it was resolved, it is resolved again
+// (created anew), *in_order becomes false, and from then on no lock waits:
+// a conflict raises 40001. Needs an open SPI connection.
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock mode,
+                           bool* in_order);
 
 }  // namespace aegis::pg

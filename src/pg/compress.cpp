@@ -125,12 +125,16 @@ int64_t CompressBefore(TimestampTz cutoff) {
     CheckForInterrupts();
     const SeriesState state = TryLockSeries(series_id);
     if (state == SeriesState::kGone) {
+      // Usually a delete that committed after the list was made, which took
+      // its points with it; anything left is an orphan worth a warning.
       const uint64 removed = RemoveOrphanPoints(series_id);
-      PgCall([&] {
-        ereport(WARNING, (errmsg("removed " UINT64_FORMAT " recent points of series " INT64_FORMAT
-                                 ", which no longer exists",
-                                 removed, series_id)));
-      });
+      if (removed > 0) {
+        PgCall([&] {
+          ereport(WARNING, (errmsg("removed " UINT64_FORMAT " recent points of series " INT64_FORMAT
+                                   ", which no longer exists",
+                                   removed, series_id)));
+        });
+      }
       continue;
     }
     if (state == SeriesState::kBusy || !TryLockSeriesForRewrite(series_id)) continue;

@@ -73,10 +73,11 @@ std::string AnchoredRegex(const std::string& re) { return "^(?:" + re + ")$"; }
 // matcher's position when it is invalid.
 void CheckRegex(const core::Matcher& m) {
   std::string anchored = AnchoredRegex(m.value);
+  bool back_reference = false;
   try {
     PgCall([&] {
       text* re = cstring_to_text_with_len(anchored.data(), static_cast<int>(anchored.size()));
-      RE_compile_and_cache(re, REG_ADVANCED, DEFAULT_COLLATION_OID);
+      back_reference = (RE_compile_and_cache(re, REG_ADVANCED, DEFAULT_COLLATION_OID)->re_info & REG_UBACKREF) != 0;
     });
   } catch (const PgError& e) {
     // Only a bad regex is the selector's fault; a cancel or out-of-memory
@@ -87,6 +88,15 @@ void CheckRegex(const core::Matcher& m) {
                       std::string(e.what()) + " in " + core::QuoteForMessage(m.label) + core::MatchOpText(m.op) +
                           core::QuoteForMessage(m.value));
   }
+  // Matching a back-reference can take exponential time (PostgreSQL's
+  // engine backtracks for them, and checks for cancel only between rows);
+  // Prometheus' RE2 syntax has none.
+  if (back_reference)
+    throw core::Error(core::ErrorCategory::InvalidRegex,
+                      "invalid regular expression in selector at character " + std::to_string(m.position),
+                      "Back-references are not supported in selectors: " + core::QuoteForMessage(m.label) +
+                          core::MatchOpText(m.op) + core::QuoteForMessage(m.value),
+                      "Selectors use Prometheus (RE2) regular expressions, which have no back-references.");
 }
 
 // Checks that a label or value of the selector (escapes such as \x00 or

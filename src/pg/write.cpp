@@ -58,14 +58,24 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   }
   // With the caller's rights: its row-level security decides what it may write.
   if (row_security) CheckSeriesVisible(order);
-  // Then lock and write series in ascending id, the order compress and the
-  // deletes use too.
+  // Then lock every series in ascending id, the order compress and the
+  // deletes use too, before writing anything: a writer that holds data
+  // locks never waits for a series lock.
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
+  const size_t block_points = static_cast<size_t>(guc_block_max_points);
+  bool in_order = true;
   for (SeriesWrite* write : order) {
-    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id);
-    if (write->points.size() >= static_cast<size_t>(guc_block_max_points)) {
+    const SeriesLock mode = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
+    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, mode, &in_order);
+  }
+  // A series created anew above has a new id: write in id order again.
+  if (!in_order)
+    std::stable_sort(order.begin(), order.end(),
+                     [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
+  for (SeriesWrite* write : order) {
+    if (write->points.size() >= block_points) {
       MergeIntoBlocks(write->series_id, write->points, true);
     } else {
       UpsertRecent(write->series_id, write->points);
