@@ -5,6 +5,7 @@
 #   make test    the same set-up, then every test tier, ending with one
 #                "N passed, N failed" line
 #   make bench   storage and query benchmarks against a plain table
+#   make stress  long crash-recovery and concurrency runs (about 10 minutes)
 #
 # The module is built with PGXS; the C++17 core (src/core) is compiled into it
 # and linked with libstdc++. CMakeLists.txt builds the same core for the unit
@@ -57,7 +58,7 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
 	cat $^ > $@
 
-.PHONY: deps demo test bench unit format cluster-start cluster-stop
+.PHONY: deps demo test bench stress unit format cluster-start cluster-stop
 deps:
 	scripts/deps.sh
 demo:
@@ -66,6 +67,8 @@ test:
 	scripts/test.sh
 bench:
 	scripts/bench.sh
+stress:
+	scripts/stress.sh
 unit:
 	scripts/unit.sh
 cluster-start:

@@ -10,4 +10,8 @@ status=0
 for f in src/core/*.cpp src/pg/*.cpp test/unit/*.cpp test/fuzz/*.cpp; do
   "$CLANGXX" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Isrc -isystem "$inc" -DAEGIS_SOURCE_DIR=\"$AEGIS_ROOT\" "$f" || { echo "clang: $f"; status=1; }
 done
+# The stress client (test/stress, libpq only).
+for f in test/stress/*.cpp; do
+  "$CLANGXX" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -isystem "$("$PG_CONFIG" --includedir)" "$f" || { echo "clang: $f"; status=1; }
+done
 exit $status

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 
 namespace stress {
 namespace {
@@ -41,7 +43,44 @@ std::string BinaryArray(Oid element, const std::vector<uint64_t>& items) {
   return out;
 }
 
+// Server notices and warnings, counted by their text with numbers masked.
+struct Notices {
+  std::mutex mu;
+  std::map<std::string, std::pair<int64_t, std::string>> seen;  // masked -> (count, first example)
+};
+
+Notices& AllNotices() {
+  static Notices n;
+  return n;
+}
+
+void CollectNotice(void*, const char* message) {
+  std::string text = message;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::string masked;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (masked.empty() || masked.back() != '#') masked += '#';
+    } else {
+      masked += c;
+    }
+  }
+  Notices& n = AllNotices();
+  std::lock_guard<std::mutex> lock(n.mu);
+  auto& entry = n.seen[masked];
+  if (entry.first++ == 0) entry.second = text;
+}
+
 }  // namespace
+
+std::vector<std::string> NoticeSummary() {
+  Notices& n = AllNotices();
+  std::lock_guard<std::mutex> lock(n.mu);
+  std::vector<std::string> out;
+  for (const auto& [masked, entry] : n.seen)
+    out.push_back(std::to_string(entry.first) + " x " + Shorten(entry.second, 200));
+  return out;
+}
 
 uint64_t Bits(double v) {
   uint64_t b;
@@ -131,6 +170,7 @@ Connection::Connection(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str()))
     conn_ = nullptr;
     throw SqlError("", "connection failed: " + message, true);
   }
+  PQsetNoticeProcessor(conn_, CollectNotice, nullptr);
 }
 
 Connection::~Connection() {

@@ -118,6 +118,10 @@ std::string CanonicalTags(Tags tags);
 // The same object with keys in random order and random whitespace.
 std::string ScrambledTags(Tags tags, std::mt19937_64& rng);
 
+// The notices and warnings the server sent on every connection so far:
+// "COUNT x first message", one line per message with its numbers masked.
+std::vector<std::string> NoticeSummary();
+
 // A value's bit pattern.
 uint64_t Bits(double v);
 double FromBits(uint64_t b);

@@ -1,0 +1,27 @@
+// aegis_stress: the concurrency and crash-recovery test tiers of
+// aegis_timeseries, against a real server (test/server/concurrency.sh and
+// test/server/crash.sh run it; docs in those scripts).
+//
+//   aegis_stress concurrency  --dsn CONNINFO --clients N --seconds S --seed X
+//   aegis_stress crash-writer --dsn CONNINFO --log-dir DIR --run R --writers N --seconds S --seed X
+//   aegis_stress crash-verify --dsn CONNINFO [--state FILE] LOG...
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "stress.h"
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  try {
+    const stress::Args args(argc, argv, 2);
+    if (command == "concurrency") return stress::RunConcurrency(args);
+    if (command == "crash-writer") return stress::RunCrashWriter(args);
+    if (command == "crash-verify") return stress::RunCrashVerify(args);
+  } catch (const std::exception& e) {
+    std::cerr << "aegis_stress " << command << ": " << e.what() << std::endl;
+    return 2;
+  }
+  std::cerr << "usage: aegis_stress concurrency|crash-writer|crash-verify --dsn CONNINFO ...\n";
+  return 2;
+}
