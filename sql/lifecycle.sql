@@ -105,3 +105,10 @@ SELECT aegis.write('kept', '{}', '2024-01-04', 5), aegis.write('other', '{}', '2
 SELECT aegis.compress('0');
 SELECT s.metric, count(r.*) AS recent FROM aegis.series s LEFT JOIN aegis.recent_points r USING (series_id)
  WHERE s.metric IN ('kept', 'other') GROUP BY 1 ORDER BY 1;
+-- A corrupt block does not break the counts: aegis.stats (over every metric)
+-- and drop_metric warn and count the bad block from its summary, so the
+-- corrupt series can be dropped.
+SELECT aegis.write('kept', '{}', '2024-01-02', 30);   -- a recent row inside the corrupt block's range
+SELECT metric, points FROM aegis.stats WHERE metric IN ('kept', 'other') ORDER BY metric;
+SELECT aegis.drop_metric('kept') AS dropped_points;
+SELECT count(*) AS kept_blocks_left FROM aegis.blocks b WHERE NOT EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = b.series_id);

@@ -115,7 +115,15 @@ SELECT aegis.write('cpu', '{"host": "h9", "tenant": "a"}', '2024-01-03', 9);
 -- A metric with series the role cannot see cannot be dropped by it.
 SELECT aegis.drop_metric('cpu');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- At the series limit, the error does not tell how many series (of other
+-- tenants) the metric has.
 RESET ROLE;
+SET aegis.max_series_per_metric = 1;
+SET ROLE aegis_tenant_a;
+SELECT aegis.write('cpu', '{"host": "h10", "tenant": "a"}', '2024-01-03', 10);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+RESET aegis.max_series_per_metric;
 SELECT tags, count(*), min(value), max(value) FROM aegis.read('cpu', '2024-01-03', '2024-01-04') GROUP BY tags ORDER BY tags;
 SELECT count(*) AS series FROM aegis.series;
 

@@ -2,8 +2,10 @@
 // nothing but their arguments, so they run wherever the row is (a parallel
 // worker, a Citus worker; DESIGN-NOTES 2 and 8).
 #include <algorithm>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/series_points.h"
 
 #include "pg/boundary.h"
@@ -28,7 +30,20 @@ AEGIS_PG_FUNCTION(aegis_block_point_matches) {
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   aegis::core::SeriesPoints points;
-  aegis::pg::DecodeBlockData(series_id, data, &points);
+  try {
+    aegis::pg::DecodeBlockData(series_id, data, &points);
+  } catch (const aegis::core::Error& e) {
+    if (e.category() != aegis::core::ErrorCategory::DataCorrupted) throw;
+    // A count must not fail for one bad block (aegis.stats covers every
+    // metric; drop_metric is how a corrupt series is removed): the block's
+    // own count stands, possibly counting a replaced point twice.
+    const std::string message = e.what();
+    aegis::pg::PgCall([&] {
+      ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
+                        errdetail("Points are counted from the block's summary.")));
+    });
+    PG_RETURN_INT32(0);
+  }
   int32 matches = 0;
   for (int64_t ts : wanted)
     if (std::binary_search(points.ts.begin(), points.ts.end(), ts)) ++matches;

@@ -34,6 +34,10 @@ SPIPlanPtr count_series_plan = nullptr;
 // series (nobody else can while the lock is held).
 std::unordered_map<std::string, int64_t> series_counts;
 
+// Whether the writer is under row-level security on aegis.series (set by
+// HideSeriesCounts for each write).
+bool series_counts_hidden = false;
+
 // Series whose row this transaction holds a lock on, and in which mode.
 std::unordered_map<int64_t, SeriesLock> locked_series;
 
@@ -106,13 +110,25 @@ int64_t LookupSeries(Datum metric, Datum tags) {
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
+// The number of series of the metric, with a snapshot taken now (after the
+// lock on its row was granted, or the count misses series that the previous
+// holder committed). PostgreSQL code.
+int64_t CountSeries(Datum metric) {
+  static const Oid metric_type[] = {TEXTOID};
+  Datum metric_arg[] = {metric};
+  bool isnull = false;
+  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
+                                     metric_type),
+                            metric_arg, nullptr, 0);
+  return DatumGetInt64(ResultValue(0, 1, &isnull));
+}
+
 // Takes the lock on the metric's catalog row (creating the metric as a gauge
 // when it is new) that serialises series creation for the metric. Returns
 // the number of series the metric has. PostgreSQL code.
 int64_t LockMetricAndCountSeries(Datum metric) {
   static const Oid metric_type[] = {TEXTOID};
   Datum metric_arg[] = {metric};
-  bool isnull = false;
   // One statement creates the metric or locks its row, also when a
   // concurrent drop_metric removed it meanwhile.
   ExecutePlan(KeptPlan(&lock_metric_plan,
@@ -120,12 +136,34 @@ int64_t LockMetricAndCountSeries(Datum metric) {
                        "ON CONFLICT (name) DO UPDATE SET kind = m.kind",
                        1, metric_type),
               metric_arg, nullptr, false, 0);
-  // The count needs a snapshot taken after the lock was granted, or it misses
-  // series that the previous holder committed.
-  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
-                            metric_type),
-                   metric_arg, nullptr, 0);
-  return DatumGetInt64(ResultValue(0, 1, &isnull));
+  return CountSeries(metric);
+}
+
+// The same without waiting: -1 when another transaction holds the metric's
+// row (creating series of it, or dropping it). PostgreSQL code.
+int64_t TryLockMetricAndCountSeries(Datum metric) {
+  static const Oid metric_type[] = {TEXTOID};
+  static SPIPlanPtr try_lock_plan = nullptr;
+  static SPIPlanPtr exists_plan = nullptr;
+  static SPIPlanPtr insert_plan = nullptr;
+  Datum metric_arg[] = {metric};
+  ExecuteWithLatestSnapshot(KeptPlan(&try_lock_plan,
+                                     "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED", 1,
+                                     metric_type),
+                            metric_arg, nullptr, 0);
+  if (SPI_processed != 1) {
+    ExecuteWithLatestSnapshot(KeptPlan(&exists_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", 1,
+                                       metric_type),
+                              metric_arg, nullptr, 0);
+    if (SPI_processed != 0) return -1;  // locked by another transaction
+    // A new metric: this transaction's own row is as good as a lock.
+    ExecutePlan(KeptPlan(&insert_plan,
+                         "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", 1,
+                         metric_type),
+                metric_arg, nullptr, false, 0);
+    if (SPI_processed != 1) return -1;
+  }
+  return CountSeries(metric);
 }
 
 // Inserts the series, or raises 54000 when the metric already has
@@ -133,6 +171,13 @@ int64_t LockMetricAndCountSeries(Datum metric) {
 int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric, Datum tags) {
   static const Oid series_types[] = {TEXTOID, JSONBOID};
   if (series_count >= guc_max_series_per_metric) {
+    // A writer under row-level security does not learn how many series it
+    // cannot see.
+    if (series_counts_hidden)
+      ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("too many series for metric \"%s\"", metric_name),
+                      errdetail("Metric \"%s\" has reached the limit set by aegis.max_series_per_metric (%d).",
+                                metric_name, guc_max_series_per_metric),
+                      errhint("Ask an administrator to raise aegis.max_series_per_metric.")));
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("too many series for metric \"%s\"", metric_name),
                     errdetail("Metric \"%s\" already has " INT64_FORMAT
                               " series, the limit set by aegis.max_series_per_metric (%d).",
@@ -149,6 +194,8 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
 }
 
 }  // namespace
+
+void HideSeriesCounts(bool hidden) { series_counts_hidden = hidden; }
 
 void ForgetCachedSeries() {
   ClearSeriesCache();
@@ -217,14 +264,26 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
                             " bytes; at most " + std::to_string(kMaxSeriesKeyBytes) +
                             " are allowed (they are kept in a B-tree index).",
                         "Keep large values out of tags.");
+    // The metric's row is locked once per transaction; after that this
+    // transaction keeps the count. A transaction that already holds series
+    // rows must not wait for a metric row (metric rows come first in the
+    // lock order, docs/architecture.md "Locks"): a conflict is 40001.
     auto counted = series_counts.find(metric);
     if (counted == series_counts.end()) {
+      const bool wait = locked_series.empty();
       int64_t series_count = 0;
       series_id = PgCall([&] {
-        series_count = LockMetricAndCountSeries(metric_datum);
+        series_count = wait ? LockMetricAndCountSeries(metric_datum) : TryLockMetricAndCountSeries(metric_datum);
         // Another writer may have created it while we waited for the lock.
-        return LookupSeries(metric_datum, PointerGetDatum(tags));
+        return series_count < 0 ? -1 : LookupSeries(metric_datum, PointerGetDatum(tags));
       });
+      if (series_count < 0)
+        throw core::Error(core::ErrorCategory::SerializationFailure,
+                          "could not create a series of metric " + core::QuoteForMessage(metric) +
+                              " without waiting",
+                          "This transaction already writes to other series, and another session is creating "
+                          "series of the metric or dropping it.",
+                          "Retry the transaction.");
       if (series_id < 0) counted = series_counts.emplace(metric, series_count).first;
     }
     if (series_id < 0) {
@@ -258,59 +317,42 @@ bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
   return found;
 }
 
-// Creates the series without waiting for anybody: when the metric's row is
-// locked (another session creating series of it or dropping it) or gone,
-// returns -1. PostgreSQL code.
-int64_t CreateSeriesWithoutWaiting(const std::string& metric, Datum metric_datum, Datum tags) {
-  static const Oid types[] = {TEXTOID};
-  static SPIPlanPtr try_lock_metric_plan = nullptr;
-  Datum values[] = {metric_datum};
-  ExecuteWithLatestSnapshot(KeptPlan(&try_lock_metric_plan,
-                                     "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED", 1,
-                                     types),
-                            values, nullptr, 0);
-  if (SPI_processed != 1) return -1;
-  bool isnull = false;
-  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
-                                     types),
-                            values, nullptr, 0);
-  const int64_t series_count = DatumGetInt64(ResultValue(0, 1, &isnull));
-  // Nobody creates a series of the metric while its row is locked.
-  const int64_t series_id = LookupSeries(metric_datum, tags);
-  if (series_id >= 0) return series_id;
-  series_counts[metric] = series_count + 1;
-  return InsertSeries(metric.c_str(), series_count, metric_datum, tags);
-}
-
 }  // namespace
 
-int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock mode,
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
                            bool* in_order) {
   auto held = locked_series.find(series_id);
-  if (held != locked_series.end() && held->second >= mode) return series_id;
-  if (*in_order && PgCall([&] { return LockSeriesRow(series_id, mode, true); })) {
-    locked_series[series_id] = mode;
+  if (held != locked_series.end()) {
+    if (held->second >= *mode) return series_id;
+    // Holding FOR SHARE already: waiting for FOR NO KEY UPDATE could wait
+    // for another transaction that holds FOR SHARE and waits for us. Take it
+    // only when it is free, else write through recent rows under the lock
+    // this transaction has.
+    if (PgCall([&] { return LockSeriesRow(series_id, SeriesLock::kRewrite, false); })) {
+      held->second = SeriesLock::kRewrite;
+    } else {
+      *mode = SeriesLock::kAppend;
+    }
+    return series_id;
+  }
+  if (*in_order && PgCall([&] { return LockSeriesRow(series_id, *mode, true); })) {
+    locked_series.emplace(series_id, *mode);
     return series_id;
   }
   // Deleted after it was resolved: the write goes to the series as it is
   // now (created anew), but out of the id order, so from here on this
   // statement takes no lock it would have to wait for; a conflict is a
-  // serialization failure the client retries.
+  // serialization failure the client retries. (Creating the series waits
+  // for its metric's row only while this transaction holds no series row.)
   *in_order = false;
   ClearSeriesCache();
-  const char* metric_name = metric.c_str();
-  const int64_t id = PgCall([&] {
-    Datum metric_datum = CStringGetTextDatum(metric_name);
-    int64_t found = LookupSeries(metric_datum, PointerGetDatum(tags));
-    if (found < 0) found = CreateSeriesWithoutWaiting(metric, metric_datum, PointerGetDatum(tags));
-    return found >= 0 && LockSeriesRow(found, mode, false) ? found : -1;
-  });
-  if (id < 0)
+  const int64_t id = ResolveSeries(metric, tags, true);
+  if (!PgCall([&] { return LockSeriesRow(id, *mode, false); }))
     throw core::Error(core::ErrorCategory::SerializationFailure,
                       "series of metric " + core::QuoteForMessage(metric) + " was deleted while it was written to",
                       "Another session deleted the series or dropped the metric during this write.",
                       "Retry the transaction.");
-  locked_series[id] = mode;
+  locked_series.emplace(id, *mode);
   return id;
 }
 

@@ -17,6 +17,10 @@ void InitSeriesCache();
 // removed series).
 void ForgetCachedSeries();
 
+// Whether errors about the series limit leave out how many series the
+// metric has (the writer is under row-level security and may not see them).
+void HideSeriesCounts(bool hidden);
+
 // Raises ERROR (22023) unless tags is a flat JSON object of string values.
 // Plain PostgreSQL code: call it before C++ objects exist or inside PgCall.
 void CheckTags(Jsonb* tags);
@@ -41,8 +45,11 @@ enum class SeriesLock { kAppend = 0, kRewrite = 1 };
 // with *in_order true at first: while it stays true the lock may wait. When
 // the series was deleted since it was resolved, it is resolved again
 // (created anew), *in_order becomes false, and from then on no lock waits:
-// a conflict raises 40001. Needs an open SPI connection.
-int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock mode,
+// a conflict raises 40001. A transaction that holds kAppend on the series
+// gets kRewrite only when no other transaction holds the row; otherwise
+// *mode becomes kAppend (write to recent rows), as waiting could deadlock.
+// Needs an open SPI connection.
+int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
                            bool* in_order);
 
 }  // namespace aegis::pg

@@ -125,6 +125,9 @@ int64_t CompressBefore(TimestampTz cutoff) {
     CheckForInterrupts();
     const SeriesState state = TryLockSeries(series_id);
     if (state == SeriesState::kGone) {
+      // Another compress removing the same orphan holds its rewrite lock:
+      // leave it to that one rather than wait.
+      if (!TryLockSeriesForRewrite(series_id)) continue;
       // Usually a delete that committed after the list was made, which took
       // its points with it; anything left is an orphan worth a warning.
       const uint64 removed = RemoveOrphanPoints(series_id);

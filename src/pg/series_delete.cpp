@@ -3,8 +3,8 @@
 // There are no foreign keys between the extension's tables; what keeps every
 // point attached to a series is the lock protocol (docs/architecture.md,
 // "Locks"). A delete locks the series' catalog rows FOR UPDATE in ascending
-// id, which waits for every writer and compress holding them (KEY SHARE) and
-// keeps new ones out; then it removes the points and the rows. Everything is
+// id, which waits for every writer holding them (FOR SHARE or FOR NO KEY
+// UPDATE) and every compress (FOR KEY SHARE), and keeps new ones out; then it removes the points and the rows. Everything is
 // read and deleted with a snapshot taken after the locks: under REPEATABLE
 // READ a point committed after the transaction's snapshot is a serialization
 // failure (40001), never left behind without its series.
@@ -116,7 +116,8 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
 // aegis.drop_metric(name): removes the metric, its series and points;
 // returns the points removed.
 AEGIS_PG_FUNCTION(aegis_drop_metric) {
-  aegis::pg::RequireNotNull(fcinfo, 0, "metric name");
+  // PostgreSQL code (detoasting) before any C++ object with a destructor.
+  const std::string metric = aegis::pg::TextArgument(fcinfo, 0, "metric name");
   Datum name = PG_GETARG_DATUM(0);
   aegis::pg::RequireSeriesSelect();
   const bool row_security = aegis::pg::SeriesRowSecurityApplies();
@@ -133,7 +134,6 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
     return SPI_processed == 1;
   });
   if (!exists) {
-    const std::string metric = aegis::pg::TextArgument(fcinfo, 0, "metric name");
     throw aegis::core::Error(aegis::core::ErrorCategory::UndefinedObject,
                              "metric " + aegis::core::QuoteForMessage(metric) + " does not exist");
   }
@@ -151,11 +151,10 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
     owner.reset();
     const size_t visible = aegis::pg::VisibleSeries(series).size();
     if (visible != series.size()) {
-      const std::string metric = aegis::pg::TextArgument(fcinfo, 0, "metric name");
+      // Without a count: the caller may not learn how many it cannot see.
       throw aegis::core::Error(aegis::core::ErrorCategory::InsufficientPrivilege,
                                "permission denied to drop metric " + aegis::core::QuoteForMessage(metric),
-                               "The metric has " + std::to_string(series.size() - visible) +
-                                   " series that row-level security hides from the current role.");
+                               "The metric has series that row-level security hides from the current role.");
     }
     owner.emplace();
   }

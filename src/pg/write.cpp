@@ -52,6 +52,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->metric < b->metric; });
   SpiConnect();
   const bool row_security = SeriesRowSecurityApplies();
+  HideSeriesCounts(row_security);
   {
     AsTableOwner owner;
     for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true);
@@ -67,15 +68,15 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   const size_t block_points = static_cast<size_t>(guc_block_max_points);
   bool in_order = true;
   for (SeriesWrite* write : order) {
-    const SeriesLock mode = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
-    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, mode, &in_order);
+    write->lock = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
+    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &in_order);
   }
   // A series created anew above has a new id: write in id order again.
   if (!in_order)
     std::stable_sort(order.begin(), order.end(),
                      [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   for (SeriesWrite* write : order) {
-    if (write->points.size() >= block_points) {
+    if (write->lock == SeriesLock::kRewrite) {
       MergeIntoBlocks(write->series_id, write->points, true);
     } else {
       UpsertRecent(write->series_id, write->points);

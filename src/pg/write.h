@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/series_points.h"
+#include "pg/catalog.h"
 #include "pg/postgres_headers.h"
 
 namespace aegis::pg {
@@ -17,15 +18,17 @@ struct SeriesWrite {
   Jsonb* tags = nullptr;
   core::SeriesPoints points;  // time-ordered, duplicate-free
   int64_t series_id = -1;     // set by WriteSeries
+  SeriesLock lock = SeriesLock::kAppend;  // how WriteSeries locked it: kRewrite writes blocks
 };
 
 // Writes every series of one statement. Locks are taken in one global order,
 // so that writers, compress and deletes never wait for each other in a
 // cycle: first the series are resolved, metric by metric in name order (a new
-// series locks its metric's catalog row), then each series is locked and
-// written in ascending series id. A batch of at least aegis.block_max_points
-// points goes straight into compressed blocks. Opens and closes its own SPI
-// connection.
+// series locks its metric's catalog row), then every series is locked, and
+// then written, in ascending series id (docs/architecture.md, "Locks"). A
+// batch of at least aegis.block_max_points points goes straight into
+// compressed blocks unless the transaction could not get the series' row for
+// that without waiting. Opens and closes its own SPI connection.
 void WriteSeries(std::vector<SeriesWrite>* writes);
 
 // Registers the callbacks that keep the rows buffered for aegis.points true to

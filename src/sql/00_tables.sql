@@ -36,10 +36,13 @@ COMMENT ON TABLE aegis.series IS
 -- restored), and Citus cannot distribute tables tied by them. Integrity is
 -- kept by the functions instead, with one lock protocol
 -- (docs/architecture.md, "Locks"): writers, compress and the deletes lock a
--- series' catalog row before touching its points (KEY SHARE to write, FOR
--- UPDATE to delete), so no point outlives its series; a new series is only
--- created under the lock on its metric's row, which drop_metric takes first.
--- Rows left without a series by raw DML are removed by aegis.compress().
+-- series' catalog row before touching its points (FOR SHARE or FOR NO KEY
+-- UPDATE to write, FOR KEY SHARE to compress, FOR UPDATE to delete), so no
+-- point outlives its series; a new series is only created under the lock on
+-- its metric's row, which drop_metric takes first. Points left without a
+-- series by raw DML on aegis.series are never read (reads start from the
+-- catalog); aegis.compress() removes such a series' points when it still has
+-- recent rows, blocks alone stay until maintenance scans for them (issue 9).
 
 -- Recent points, not yet packed into blocks. A row here is always newer than a
 -- block point with the same (series_id, ts): reads let it win.
