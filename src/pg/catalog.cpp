@@ -25,13 +25,15 @@ std::unordered_map<std::string, int64_t> series_cache;
 Oid series_relid = InvalidOid;
 
 SPIPlanPtr find_series_plan = nullptr;
-SPIPlanPtr lock_metric_plan = nullptr;
 SPIPlanPtr insert_series_plan = nullptr;
 SPIPlanPtr count_series_plan = nullptr;
 
-// Series per metric, counted once per transaction under the lock on the
-// metric's catalog row and then kept up to date as this transaction creates
-// series (nobody else can while the lock is held).
+// Series per metric, counted once per transaction when it first creates a
+// series of the metric and then kept up to date as this transaction creates
+// series. Other transactions may create series at the same time, so
+// aegis.max_series_per_metric can be exceeded by what concurrent
+// transactions create together (the count of each sees only what was
+// committed when it was taken).
 std::unordered_map<std::string, int64_t> series_counts;
 
 // Whether the writer is under row-level security on aegis.series (set by
@@ -123,52 +125,71 @@ int64_t CountSeries(Datum metric) {
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
-// Takes the lock on the metric's catalog row (creating the metric as a gauge
-// when it is new) that serialises series creation for the metric. Returns
-// the number of series the metric has. PostgreSQL code.
-int64_t LockMetricAndCountSeries(Datum metric) {
+// Locks the metric's catalog row FOR KEY SHARE (waiting when wait) and
+// says whether it got it: series creators share the lock, drop_metric's
+// FOR UPDATE waits for them and keeps new ones out. PostgreSQL code.
+bool LockMetricRow(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
+  static SPIPlanPtr plans[2] = {};
+  static const char* const sql[2] = {
+      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR KEY SHARE SKIP LOCKED",
+      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR KEY SHARE"};
   Datum metric_arg[] = {metric};
-  // One statement creates the metric or locks its row, also when a
-  // concurrent drop_metric removed it meanwhile.
-  ExecutePlan(KeptPlan(&lock_metric_plan,
-                       "INSERT INTO aegis.metric_catalog AS m (name) VALUES ($1) "
-                       "ON CONFLICT (name) DO UPDATE SET kind = m.kind",
-                       1, metric_type),
-              metric_arg, nullptr, false, 0);
-  return CountSeries(metric);
+  ExecuteWithLatestSnapshot(KeptPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, metric_type), metric_arg, nullptr,
+                            0);
+  return SPI_processed == 1;
 }
 
-// The same without waiting: -1 when another transaction holds the metric's
-// row (creating series of it, or dropping it). PostgreSQL code.
-int64_t TryLockMetricAndCountSeries(Datum metric) {
+// Takes the advisory lock that serialises the creation of the metric's
+// catalog row, so that a transaction that must not wait can tell that
+// another one is inserting the row (an INSERT would wait for it).
+// PostgreSQL code.
+bool LockMetricCreation(Datum metric, bool wait) {
+  static const Oid types[] = {TEXTOID};
+  static SPIPlanPtr plans[2] = {};
+  static const char* const sql[2] = {
+      "SELECT pg_catalog.pg_try_advisory_xact_lock(1095059277, pg_catalog.hashtext($1))",  // "AEGM"
+      "SELECT pg_catalog.pg_advisory_xact_lock(1095059277, pg_catalog.hashtext($1))"};
+  Datum values[] = {metric};
+  ExecutePlan(KeptPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, types), values, nullptr, false, 0);
+  if (wait) return true;
+  bool isnull = false;
+  return DatumGetBool(ResultValue(0, 1, &isnull));
+}
+
+// Takes the lock on the metric's catalog row that keeps drop_metric out
+// while this transaction creates series of the metric, creating the metric
+// (as a gauge) when it is new, and returns the number of series the metric
+// has now. When wait is false nothing waits: returns -1 when a drop_metric
+// holds the row or another transaction is creating the metric.
+// PostgreSQL code.
+int64_t LockMetricAndCountSeries(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
-  static SPIPlanPtr try_lock_plan = nullptr;
   static SPIPlanPtr exists_plan = nullptr;
   static SPIPlanPtr insert_plan = nullptr;
   Datum metric_arg[] = {metric};
-  ExecuteWithLatestSnapshot(KeptPlan(&try_lock_plan,
-                                     "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED", 1,
-                                     metric_type),
-                            metric_arg, nullptr, 0);
-  if (SPI_processed != 1) {
-    ExecuteWithLatestSnapshot(KeptPlan(&exists_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", 1,
-                                       metric_type),
-                              metric_arg, nullptr, 0);
-    if (SPI_processed != 0) return -1;  // locked by another transaction
-    // A new metric: this transaction's own row is as good as a lock.
-    ExecutePlan(KeptPlan(&insert_plan,
-                         "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", 1,
-                         metric_type),
+  if (!LockMetricRow(metric, wait)) {
+    if (!wait) {
+      ExecuteWithLatestSnapshot(KeptPlan(&exists_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", 1,
+                                         metric_type),
+                                metric_arg, nullptr, 0);
+      if (SPI_processed != 0) return -1;  // a drop_metric holds it
+    }
+    // A new metric (or one dropped meanwhile). Every insert of a metric row
+    // holds the creation lock, so without waiting for it no insert below
+    // can wait either.
+    if (!LockMetricCreation(metric, wait)) return -1;
+    ExecutePlan(KeptPlan(&insert_plan, "INSERT INTO aegis.metric_catalog (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                         1, metric_type),
                 metric_arg, nullptr, false, 0);
-    if (SPI_processed != 1) return -1;
+    if (!LockMetricRow(metric, wait)) return -1;  // dropped again meanwhile
   }
   return CountSeries(metric);
 }
 
 // Inserts the series, or raises 54000 when the metric already has
 // series_count >= aegis.max_series_per_metric series. PostgreSQL code.
-int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric, Datum tags) {
+int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric, Datum tags, bool wait) {
   static const Oid series_types[] = {TEXTOID, JSONBOID};
   if (series_count >= guc_max_series_per_metric) {
     // A writer under row-level security does not learn how many series it
@@ -186,11 +207,20 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
   }
   Datum series_args[] = {metric, tags};
   bool isnull = false;
+  // Creators of series of one metric run at the same time: one that creates
+  // the same series waits for the other and then finds its row. A creator
+  // that must not wait gives up after a millisecond (lock_timeout, 55P03).
+  const int guc_level = wait ? 0 : NewGUCNestLevel();
+  if (!wait)
+    (void)set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
   ExecutePlan(KeptPlan(&insert_series_plan,
-                       "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) RETURNING series_id", 2,
-                       series_types),
+                       "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
+                       "ON CONFLICT (metric, tags) DO NOTHING RETURNING series_id",
+                       2, series_types),
               series_args, nullptr, false, 0);
-  return DatumGetInt64(ResultValue(0, 1, &isnull));
+  if (!wait) AtEOXact_GUC(true, guc_level);
+  if (SPI_processed == 1) return DatumGetInt64(ResultValue(0, 1, &isnull));
+  return LookupSeries(metric, tags);
 }
 
 }  // namespace
@@ -264,16 +294,18 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
                             " bytes; at most " + std::to_string(kMaxSeriesKeyBytes) +
                             " are allowed (they are kept in a B-tree index).",
                         "Keep large values out of tags.");
-    // The metric's row is locked once per transaction; after that this
-    // transaction keeps the count. A transaction that already holds series
-    // rows must not wait for a metric row (metric rows come first in the
-    // lock order, docs/architecture.md "Locks"): a conflict is 40001.
+    // The metric's row is locked (FOR KEY SHARE) once per transaction;
+    // after that this transaction keeps the count. A transaction that
+    // already holds series rows must not wait for a metric row (metric rows
+    // come first in the lock order, docs/architecture.md "Locks"): a
+    // conflict (a drop_metric, or another transaction creating the metric)
+    // is 40001.
     auto counted = series_counts.find(metric);
     if (counted == series_counts.end()) {
       const bool wait = locked_series.empty();
       int64_t series_count = 0;
       series_id = PgCall([&] {
-        series_count = wait ? LockMetricAndCountSeries(metric_datum) : TryLockMetricAndCountSeries(metric_datum);
+        series_count = LockMetricAndCountSeries(metric_datum, wait);
         // Another writer may have created it while we waited for the lock.
         return series_count < 0 ? -1 : LookupSeries(metric_datum, PointerGetDatum(tags));
       });
@@ -281,14 +313,26 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
         throw core::Error(core::ErrorCategory::SerializationFailure,
                           "could not create a series of metric " + core::QuoteForMessage(metric) +
                               " without waiting",
-                          "This transaction already writes to other series, and another session is creating "
-                          "series of the metric or dropping it.",
+                          "This transaction already writes to other series, and another session is dropping "
+                          "the metric or creating it.",
                           "Retry the transaction.");
       if (series_id < 0) counted = series_counts.emplace(metric, series_count).first;
     }
     if (series_id < 0) {
       const int64_t series_count = counted->second;
-      series_id = PgCall([&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags)); });
+      const bool wait = locked_series.empty();
+      try {
+        series_id = PgCall(
+            [&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags), wait); });
+      } catch (const PgError& e) {
+        if (e.data()->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) throw;
+        throw core::Error(core::ErrorCategory::SerializationFailure,
+                          "could not create a series of metric " + core::QuoteForMessage(metric) +
+                              " without waiting",
+                          "This transaction already writes to other series, and another session is creating the "
+                          "same series.",
+                          "Retry the transaction.");
+      }
       series_counts[metric] = series_count + 1;
     }
   }
@@ -319,8 +363,44 @@ bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
 
 }  // namespace
 
+bool HoldsSeriesLocks() { return !locked_series.empty(); }
+
+namespace {
+
+// Whether the series' catalog row exists (latest snapshot). PostgreSQL code.
+bool SeriesExists(int64_t series_id) {
+  static const Oid types[] = {INT8OID};
+  static SPIPlanPtr plan = nullptr;
+  Datum values[] = {Int64GetDatum(series_id)};
+  ExecuteWithLatestSnapshot(KeptPlan(&plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types), values,
+                            nullptr, 0);
+  return SPI_processed == 1;
+}
+
+// Locks the row without waiting, settling for kAppend (FOR SHARE) when
+// kRewrite is taken by another transaction; returns false when neither can
+// be had now (or the row is gone). PostgreSQL code.
+bool LockSeriesRowWithoutWaiting(int64_t series_id, SeriesLock* mode) {
+  if (LockSeriesRow(series_id, *mode, false)) return true;
+  if (*mode == SeriesLock::kRewrite && LockSeriesRow(series_id, SeriesLock::kAppend, false)) {
+    *mode = SeriesLock::kAppend;
+    return true;
+  }
+  return false;
+}
+
+[[noreturn]] void ThrowLockConflict(const std::string& metric) {
+  throw core::Error(core::ErrorCategory::SerializationFailure,
+                    "could not lock a series of metric " + core::QuoteForMessage(metric) + " without waiting",
+                    "This transaction already holds series of earlier statements, and another session is "
+                    "writing a batch to this series or deleting it.",
+                    "Retry the transaction.");
+}
+
+}  // namespace
+
 int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
-                           bool* in_order) {
+                           bool* may_wait) {
   auto held = locked_series.find(series_id);
   if (held != locked_series.end()) {
     if (held->second >= *mode) return series_id;
@@ -335,19 +415,29 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
     }
     return series_id;
   }
-  if (*in_order && PgCall([&] { return LockSeriesRow(series_id, *mode, true); })) {
-    locked_series.emplace(series_id, *mode);
-    return series_id;
+  if (*may_wait) {
+    if (PgCall([&] { return LockSeriesRow(series_id, *mode, true); })) {
+      locked_series.emplace(series_id, *mode);
+      return series_id;
+    }
+  } else {
+    bool exists = true;
+    if (PgCall([&] { return LockSeriesRowWithoutWaiting(series_id, mode) || !(exists = SeriesExists(series_id)); }) &&
+        exists) {
+      locked_series.emplace(series_id, *mode);
+      return series_id;
+    }
+    if (exists) ThrowLockConflict(metric);
   }
   // Deleted after it was resolved: the write goes to the series as it is
   // now (created anew), but out of the id order, so from here on this
   // statement takes no lock it would have to wait for; a conflict is a
   // serialization failure the client retries. (Creating the series waits
   // for its metric's row only while this transaction holds no series row.)
-  *in_order = false;
+  *may_wait = false;
   ClearSeriesCache();
   const int64_t id = ResolveSeries(metric, tags, true);
-  if (!PgCall([&] { return LockSeriesRow(id, *mode, false); }))
+  if (!PgCall([&] { return LockSeriesRowWithoutWaiting(id, mode); }))
     throw core::Error(core::ErrorCategory::SerializationFailure,
                       "series of metric " + core::QuoteForMessage(metric) + " was deleted while it was written to",
                       "Another session deleted the series or dropped the metric during this write.",
@@ -388,6 +478,13 @@ AEGIS_PG_FUNCTION(aegis_create_metric) {
     Datum values[] = {CStringGetTextDatum(name), CStringGetTextDatum(kind), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3)};
     char nulls[] = {' ', ' ', PG_ARGISNULL(2) ? 'n' : ' ', PG_ARGISNULL(3) ? 'n' : ' '};
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+    // Every insert of a metric row holds the metric's creation lock
+    // (LockMetricCreation).
+    static SPIPlanPtr creation_lock_plan = nullptr;
+    aegis::pg::ExecutePlan(
+        aegis::pg::KeptPlan(&creation_lock_plan,
+                            "SELECT pg_catalog.pg_advisory_xact_lock(1095059277, pg_catalog.hashtext($1))", 1, types),
+        values, nulls, false, 0);
     aegis::pg::ExecutePlan(aegis::pg::KeptPlan(&create_metric_plan,
                                                "INSERT INTO aegis.metric_catalog (name, kind, unit, description) "
                                                "VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",

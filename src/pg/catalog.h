@@ -40,16 +40,22 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create);
 // FOR UPDATE) and neither blocks compress (FOR KEY SHARE SKIP LOCKED).
 enum class SeriesLock { kAppend = 0, kRewrite = 1 };
 
+// Whether this transaction holds the row of any series (it wrote before).
+bool HoldsSeriesLocks();
+
 // Locks the series' row (once per transaction and mode) and returns the
-// series id to write to. Call it for a statement's series in ascending id
-// with *in_order true at first: while it stays true the lock may wait. When
-// the series was deleted since it was resolved, it is resolved again
-// (created anew), *in_order becomes false, and from then on no lock waits:
-// a conflict raises 40001. A transaction that holds kAppend on the series
-// gets kRewrite only when no other transaction holds the row; otherwise
-// *mode becomes kAppend (write to recent rows), as waiting could deadlock.
+// series id to write to. Call it for a statement's series in ascending id.
+// The lock waits only while *may_wait is true, which the caller sets when
+// the transaction held no series before the statement: a transaction that
+// holds points of earlier statements must not wait for a series lock (the
+// holder may be waiting for those points), so it takes the lock without
+// waiting, settles for kAppend when kRewrite is taken (*mode changes: write
+// to recent rows), and fails with 40001 when neither can be had. When the
+// series was deleted since it was resolved, it is resolved again (created
+// anew) and *may_wait becomes false. A transaction that holds kAppend on the
+// series gets kRewrite only when no other transaction holds the row.
 // Needs an open SPI connection.
 int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
-                           bool* in_order);
+                           bool* may_wait);
 
 }  // namespace aegis::pg

@@ -50,6 +50,8 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
     if (!write.points.empty()) order.push_back(&write);
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->metric < b->metric; });
+  // Locks of earlier statements of the transaction (see LockSeriesForWrite).
+  bool may_wait = !HoldsSeriesLocks();
   SpiConnect();
   const bool row_security = SeriesRowSecurityApplies();
   HideSeriesCounts(row_security);
@@ -66,13 +68,12 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
   const size_t block_points = static_cast<size_t>(guc_block_max_points);
-  bool in_order = true;
   for (SeriesWrite* write : order) {
     write->lock = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
-    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &in_order);
+    write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &may_wait);
   }
   // A series created anew above has a new id: write in id order again.
-  if (!in_order)
+  if (!may_wait)
     std::stable_sort(order.begin(), order.end(),
                      [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   for (SeriesWrite* write : order) {

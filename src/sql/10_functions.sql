@@ -22,9 +22,10 @@ COMMENT ON FUNCTION aegis.drop_metric(text) IS
 CREATE VIEW aegis.metrics WITH (security_invoker = true) AS
     SELECT m.name, m.kind, m.unit, m.description, m.retention,
            (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series, m.created_at
-      FROM aegis.metric_catalog m;
+      FROM aegis.metric_catalog m
+     ORDER BY m.name;
 COMMENT ON VIEW aegis.metrics IS
-  'Every metric, including those created implicitly by a first write, with its number of series.';
+  'Every metric, including those created implicitly by a first write, with its number of series (by name).';
 
 CREATE FUNCTION aegis.find_series(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb)
@@ -262,9 +263,10 @@ CREATE VIEW aegis.stats WITH (security_invoker = true) AS
            round(st.compressed_bytes::numeric / nullif(st.block_points, 0), 2) AS bytes_per_point,
            st.oldest, st.newest
       FROM aegis.metric_catalog m
-     CROSS JOIN LATERAL aegis._series_storage(ARRAY(SELECT s.series_id FROM aegis.series s WHERE s.metric = m.name)) st;
+     CROSS JOIN LATERAL aegis._series_storage(ARRAY(SELECT s.series_id FROM aegis.series s WHERE s.metric = m.name)) st
+     ORDER BY m.name;
 COMMENT ON VIEW aegis.stats IS
-  'Per metric: series, points (as aegis.read returns them), of them compressed, blocks, '
+  'Per metric (by name): series, points (as aegis.read returns them), of them compressed, blocks, '
   'compressed bytes (block data as stored), bytes per point stored in blocks, oldest and newest timestamp.';
 
 -------------------------------------------------------------------------------
