@@ -43,6 +43,11 @@ bool series_counts_hidden = false;
 // Series whose row this transaction holds a lock on, and in which mode.
 std::unordered_map<int64_t, SeriesLock> locked_series;
 
+// Whether this transaction has locked any series row (to write or delete);
+// stays true until the transaction ends, also after a savepoint's rollback,
+// since the rows locked before the savepoint stay locked.
+bool holds_series_rows = false;
+
 // Set by the relcache callback, which can run inside any lock acquisition,
 // i.e. in the middle of ResolveSeries: the maps are cleared at the start of
 // the next ResolveSeries, never under an iterator.
@@ -71,11 +76,13 @@ void SeriesCacheXactCallback(XactEvent event, void* /*arg*/) {
     case XACT_EVENT_PREPARE:
       ClearSeriesCache();
       locked_series.clear();
+      holds_series_rows = false;
       break;
     case XACT_EVENT_COMMIT:
     case XACT_EVENT_PARALLEL_COMMIT:
       series_counts.clear();
       locked_series.clear();
+      holds_series_rows = false;
       break;
     default:
       break;
@@ -87,7 +94,10 @@ void SeriesCacheSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, Su
                                 void* /*arg*/) {
   if (event == SUBXACT_EVENT_ABORT_SUB) {
     ClearSeriesCache();
-    locked_series.clear();  // the savepoint's locks are released
+    // The savepoint's locks are released, but not those taken before it:
+    // forget which are held (they are taken again, without waiting), keep
+    // holds_series_rows.
+    locked_series.clear();
   }
 }
 
@@ -302,7 +312,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
     // is 40001.
     auto counted = series_counts.find(metric);
     if (counted == series_counts.end()) {
-      const bool wait = locked_series.empty();
+      const bool wait = !holds_series_rows;
       int64_t series_count = 0;
       series_id = PgCall([&] {
         series_count = LockMetricAndCountSeries(metric_datum, wait);
@@ -320,7 +330,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
     }
     if (series_id < 0) {
       const int64_t series_count = counted->second;
-      const bool wait = locked_series.empty();
+      const bool wait = !holds_series_rows;
       try {
         series_id = PgCall(
             [&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags), wait); });
@@ -363,7 +373,9 @@ bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
 
 }  // namespace
 
-bool HoldsSeriesLocks() { return !locked_series.empty(); }
+bool HoldsSeriesLocks() { return holds_series_rows; }
+
+void NoteSeriesRowsHeld() { holds_series_rows = true; }
 
 namespace {
 
@@ -418,6 +430,7 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
   if (*may_wait) {
     if (PgCall([&] { return LockSeriesRow(series_id, *mode, true); })) {
       locked_series.emplace(series_id, *mode);
+      holds_series_rows = true;
       return series_id;
     }
   } else {
@@ -425,6 +438,7 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
     if (PgCall([&] { return LockSeriesRowWithoutWaiting(series_id, mode) || !(exists = SeriesExists(series_id)); }) &&
         exists) {
       locked_series.emplace(series_id, *mode);
+      holds_series_rows = true;
       return series_id;
     }
     if (exists) ThrowLockConflict(metric);
@@ -443,6 +457,7 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
                       "Another session deleted the series or dropped the metric during this write.",
                       "Retry the transaction.");
   locked_series.emplace(id, *mode);
+  holds_series_rows = true;
   return id;
 }
 

@@ -40,8 +40,12 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create);
 // FOR UPDATE) and neither blocks compress (FOR KEY SHARE SKIP LOCKED).
 enum class SeriesLock { kAppend = 0, kRewrite = 1 };
 
-// Whether this transaction holds the row of any series (it wrote before).
+// Whether this transaction has locked the row of any series (it wrote or
+// deleted before), so that it must not wait for series or metric locks.
 bool HoldsSeriesLocks();
+
+// Records that this transaction locked series rows (the deletes).
+void NoteSeriesRowsHeld();
 
 // Locks the series' row (once per transaction and mode) and returns the
 // series id to write to. Call it for a statement's series in ascending id.

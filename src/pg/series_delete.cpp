@@ -107,6 +107,7 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
               types, values, Snap::kLatest);
     });
     ids = aegis::pg::SeriesIdsOfResult();
+    aegis::pg::NoteSeriesRowsHeld();
     if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids));
   }
   aegis::pg::SpiFinish();
@@ -145,6 +146,7 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
             Snap::kLatest);
   });
   const std::vector<int64_t> series = aegis::pg::SeriesIdsOfResult();
+  aegis::pg::NoteSeriesRowsHeld();
   if (row_security) {
     // With the caller's rights: a metric is dropped whole, so the caller
     // must see every one of its series.
