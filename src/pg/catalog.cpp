@@ -53,6 +53,10 @@ bool holds_series_rows = false;
 // the next ResolveSeries, never under an iterator.
 bool cache_stale = false;
 
+// How long a creator that must not wait waits for a concurrent insert of the
+// same series (lock_timeout, in milliseconds).
+constexpr const char* kNoWaitInsertTimeout = "1";
+
 // The largest metric name plus tags (jsonb, with its header) of a new series.
 constexpr size_t kMaxSeriesKeyBytes = 2600;
 
@@ -197,6 +201,16 @@ int64_t LockMetricAndCountSeries(Datum metric, bool wait) {
   return CountSeries(metric);
 }
 
+// Runs a write plan with lock_timeout set to timeout (milliseconds) for it
+// alone. On an error the setting goes with the (sub)transaction's abort, as
+// for a function's SET clause (fmgr_security_definer). PostgreSQL code.
+void ExecuteWithLockTimeout(SPIPlanPtr plan, Datum* args, const char* timeout) {
+  const int guc_level = NewGUCNestLevel();
+  (void)set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  ExecutePlan(plan, args, nullptr, false, 0);
+  AtEOXact_GUC(true, guc_level);
+}
+
 // Inserts the series, or raises 54000 when the metric already has
 // series_count >= aegis.max_series_per_metric series. PostgreSQL code.
 int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric, Datum tags, bool wait) {
@@ -219,16 +233,17 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
   bool isnull = false;
   // Creators of series of one metric run at the same time: one that creates
   // the same series waits for the other and then finds its row. A creator
-  // that must not wait gives up after a millisecond (lock_timeout, 55P03).
-  const int guc_level = wait ? 0 : NewGUCNestLevel();
-  if (!wait)
-    (void)set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-  ExecutePlan(KeptPlan(&insert_series_plan,
-                       "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
-                       "ON CONFLICT (metric, tags) DO NOTHING RETURNING series_id",
-                       2, series_types),
-              series_args, nullptr, false, 0);
-  if (!wait) AtEOXact_GUC(true, guc_level);
+  // that must not wait gives up after kNoWaitInsertTimeout (lock_timeout,
+  // 55P03): a cycle it closed is broken long before deadlock_timeout.
+  SPIPlanPtr plan = KeptPlan(&insert_series_plan,
+                             "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
+                             "ON CONFLICT (metric, tags) DO NOTHING RETURNING series_id",
+                             2, series_types);
+  if (wait) {
+    ExecutePlan(plan, series_args, nullptr, false, 0);
+  } else {
+    ExecuteWithLockTimeout(plan, series_args, kNoWaitInsertTimeout);
+  }
   if (SPI_processed == 1) return DatumGetInt64(ResultValue(0, 1, &isnull));
   return LookupSeries(metric, tags);
 }
@@ -274,7 +289,7 @@ void CheckTags(Jsonb* tags) {
   }
 }
 
-int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
+int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait) {
   if (cache_stale || series_cache.size() >= kMaxCachedSeries) {
     ClearSeriesCache();
     cache_stale = false;
@@ -312,7 +327,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
     // is 40001.
     auto counted = series_counts.find(metric);
     if (counted == series_counts.end()) {
-      const bool wait = !holds_series_rows;
+      const bool wait = may_wait;
       int64_t series_count = 0;
       series_id = PgCall([&] {
         series_count = LockMetricAndCountSeries(metric_datum, wait);
@@ -330,12 +345,12 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create) {
     }
     if (series_id < 0) {
       const int64_t series_count = counted->second;
-      const bool wait = !holds_series_rows;
+      const bool wait = may_wait;
       try {
         series_id = PgCall(
             [&] { return InsertSeries(metric_name, series_count, metric_datum, PointerGetDatum(tags), wait); });
       } catch (const PgError& e) {
-        if (e.data()->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) throw;
+        if (wait || e.data()->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) throw;
         throw core::Error(core::ErrorCategory::SerializationFailure,
                           "could not create a series of metric " + core::QuoteForMessage(metric) +
                               " without waiting",
@@ -450,7 +465,7 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
   // for its metric's row only while this transaction holds no series row.)
   *may_wait = false;
   ClearSeriesCache();
-  const int64_t id = ResolveSeries(metric, tags, true);
+  const int64_t id = ResolveSeries(metric, tags, true, false);
   if (!PgCall([&] { return LockSeriesRowWithoutWaiting(id, mode); }))
     throw core::Error(core::ErrorCategory::SerializationFailure,
                       "series of metric " + core::QuoteForMessage(metric) + " was deleted while it was written to",
@@ -507,6 +522,9 @@ AEGIS_PG_FUNCTION(aegis_create_metric) {
                            values, nulls, false, 0);
     uint64 inserted = SPI_processed;
     SPI_finish();
+    // It holds the metric's creation lock now: later statements of the
+    // transaction must not wait (docs/architecture.md, "Locks").
+    aegis::pg::NoteSeriesRowsHeld();
     if (inserted == 0)
       ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT), errmsg("metric \"%s\" already exists", name)));
   });

@@ -28,8 +28,11 @@ void CheckTags(Jsonb* tags);
 // The series id of (metric, tags); creates the metric (as a gauge) and the
 // series when create is true and they do not exist, enforcing
 // aegis.max_series_per_metric. Returns -1 when absent and create is false.
-// Needs an open SPI connection. Raises through C++ exceptions.
-int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create);
+// Creating waits for locks (the metric's row, a concurrent insert of the same
+// series) only when may_wait; otherwise a conflict raises 40001 (see
+// LockSeriesForWrite). Needs an open SPI connection. Raises through C++
+// exceptions.
+int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait);
 
 // How a writer locks a series' catalog row (docs/architecture.md, "Locks").
 // kAppend (FOR SHARE): small writes, which go to recent rows; any number at

@@ -16,6 +16,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/catalog.h"
 #include "pg/guc.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
@@ -140,6 +141,7 @@ int64_t CompressBefore(TimestampTz cutoff) {
       }
       continue;
     }
+    if (state == SeriesState::kLocked) NoteSeriesRowsHeld();  // later statements must not wait
     if (state == SeriesState::kBusy || !TryLockSeriesForRewrite(series_id)) continue;
     core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
     if (points.empty()) continue;

@@ -3,6 +3,7 @@
 // included: src/pg/points_buffer.cpp).
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -42,14 +43,18 @@ void CheckSeriesVisible(const std::vector<SeriesWrite*>& order) {
 }  // namespace
 
 void WriteSeries(std::vector<SeriesWrite>* writes) {
-  // Resolve (and create) series metric by metric: creating a series locks
-  // its metric's row, so metric rows are locked in name order.
+  // Resolve (and create) series in (metric, tags) order: creating a series
+  // locks its metric's row and may wait for another transaction inserting
+  // the same series, so both are taken in one order.
   std::vector<SeriesWrite*> order;
   order.reserve(writes->size());
   for (SeriesWrite& write : *writes)
     if (!write.points.empty()) order.push_back(&write);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const SeriesWrite* a, const SeriesWrite* b) { return a->metric < b->metric; });
+  std::stable_sort(order.begin(), order.end(), [](const SeriesWrite* a, const SeriesWrite* b) {
+    if (a->metric != b->metric) return a->metric < b->metric;
+    const std::string_view a_tags(VARDATA_ANY(a->tags), VARSIZE_ANY_EXHDR(a->tags));
+    return a_tags < std::string_view(VARDATA_ANY(b->tags), VARSIZE_ANY_EXHDR(b->tags));
+  });
   // Locks of earlier statements of the transaction (see LockSeriesForWrite).
   bool may_wait = !HoldsSeriesLocks();
   SpiConnect();
@@ -57,7 +62,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   HideSeriesCounts(row_security);
   {
     AsTableOwner owner;
-    for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true);
+    for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true, may_wait);
   }
   // With the caller's rights: its row-level security decides what it may write.
   if (row_security) CheckSeriesVisible(order);
