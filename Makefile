@@ -5,7 +5,7 @@
 #   make test    the same set-up, then every test tier, ending with one
 #                "N passed, N failed" line
 #   make bench   storage and query benchmarks against a plain table
-#   make stress  long crash-recovery and concurrency runs (about 10 minutes)
+#   make stress  long crash-recovery, concurrency and fuzzing runs (about an hour)
 #
 # The module is built with PGXS; the C++17 core (src/core) is compiled into it
 # and linked with libstdc++. CMakeLists.txt builds the same core for the unit
