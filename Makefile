@@ -12,16 +12,19 @@
 # tests, fuzzers and micro-benchmarks.
 
 EXTENSION  = aegis_timeseries
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = aegis_timeseries
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-# The versioned install script is generated from the editable pieces in src/sql.
+# The current version's install script is generated from the editable pieces
+# in src/sql; released versions' install scripts and the upgrade scripts are
+# kept, frozen, in src/sql/versions (see its README).
 SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(sort $(wildcard src/sql/versions/$(EXTENSION)--*.sql))
 
 SHLIB_LINK = -lstdc++
 

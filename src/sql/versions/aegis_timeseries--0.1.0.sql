@@ -1,0 +1,447 @@
+-- aegis_timeseries: catalog and storage tables.
+--
+-- Everything is keyed by series_id: the series catalog is small and stands
+-- alone; recent points and compressed blocks carry the series id as their
+-- leading key (docs/architecture.md).
+
+\echo Use "CREATE EXTENSION aegis_timeseries" to load this file. \quit
+
+CREATE TABLE aegis.metric_catalog (
+    name         text PRIMARY KEY,
+    kind         text NOT NULL DEFAULT 'gauge'
+                 CHECK (kind IN ('gauge', 'counter', 'histogram', 'summary')),
+    unit         text,
+    description  text,
+    retention    interval,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE aegis.metric_catalog IS
+  'Registered metrics; read it through the aegis.metrics view.';
+
+CREATE SEQUENCE aegis.series_id_seq;
+
+CREATE TABLE aegis.series (
+    series_id bigint PRIMARY KEY DEFAULT nextval('aegis.series_id_seq'),
+    metric    text NOT NULL,
+    tags      jsonb NOT NULL,
+    UNIQUE (metric, tags)
+);
+ALTER SEQUENCE aegis.series_id_seq OWNED BY aegis.series.series_id;
+CREATE INDEX series_tags_idx ON aegis.series USING gin (tags jsonb_path_ops);
+COMMENT ON TABLE aegis.series IS
+  'One row per series: a metric plus a tag set. Tags are GIN-indexed for selector equality matchers.';
+
+-- No foreign keys between these tables: a parallel pg_restore loads their
+-- data in any order (a key would be checked against a table not yet
+-- restored), and Citus cannot distribute tables tied by them. Integrity is
+-- kept by the functions instead, with one lock protocol
+-- (docs/architecture.md, "Locks"): writers, compress and the deletes lock a
+-- series' catalog row before touching its points (FOR SHARE or FOR NO KEY
+-- UPDATE to write, FOR KEY SHARE to compress, FOR UPDATE to delete), so no
+-- point outlives its series; a new series is only created under the lock on
+-- its metric's row, which drop_metric takes first. Points left without a
+-- series by raw DML on aegis.series are never read (reads start from the
+-- catalog); aegis.compress() removes such a series' points when it still has
+-- recent rows, blocks alone stay until maintenance scans for them (issue 9).
+
+-- Recent points, not yet packed into blocks. A row here is always newer than a
+-- block point with the same (series_id, ts): reads let it win.
+CREATE TABLE aegis.recent_points (
+    series_id bigint NOT NULL,
+    ts        timestamptz NOT NULL,
+    value     double precision NOT NULL,
+    PRIMARY KEY (series_id, ts)
+);
+COMMENT ON TABLE aegis.recent_points IS
+  'Uncompressed points of every series; aegis.compress() packs them into aegis.blocks.';
+
+-- Compressed blocks: one row per block with its summary. Blocks of a series
+-- never overlap in time. The block column is stored EXTERNAL: the block is
+-- already compressed, so pglz would only spend CPU (docs/block-format.md).
+CREATE TABLE aegis.blocks (
+    series_id   bigint NOT NULL,
+    ts_min      timestamptz NOT NULL,
+    ts_max      timestamptz NOT NULL,
+    point_count integer NOT NULL CHECK (point_count > 0),
+    min_value   double precision NOT NULL,
+    max_value   double precision NOT NULL,
+    sum_value   double precision NOT NULL,
+    first_value double precision NOT NULL,
+    last_value  double precision NOT NULL,
+    data        bytea NOT NULL,
+    PRIMARY KEY (series_id, ts_min),
+    CHECK (ts_min <= ts_max)
+);
+ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+COMMENT ON TABLE aegis.blocks IS
+  'Compressed blocks of points (codec in the block header) with per-block summaries.';
+
+-- pg_dump keeps the data of extension tables only when they are marked.
+SELECT pg_catalog.pg_extension_config_dump('aegis.metric_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.series', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.blocks', '');
+
+-- Tell every backend's series cache when series go away, however they are
+-- removed.
+CREATE FUNCTION aegis._series_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
+COMMENT ON FUNCTION aegis._series_changed() IS
+  'Trigger: invalidates the per-backend series cache after series are deleted.';
+REVOKE EXECUTE ON FUNCTION aegis._series_changed() FROM PUBLIC;
+
+CREATE FUNCTION aegis._series_truncated() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- DELETE, not TRUNCATE: the same statement may be truncating them already.
+    DELETE FROM aegis.recent_points;
+    DELETE FROM aegis.blocks;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_truncated() IS
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points and aegis.blocks too.';
+REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
+CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();
+
+CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();
+-- aegis_timeseries: catalog, write, read and lifecycle functions.
+
+-------------------------------------------------------------------------------
+-- Catalog (API.md section 2)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.create_metric(name text, kind text DEFAULT 'gauge', unit text DEFAULT NULL,
+                                    description text DEFAULT NULL)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_create_metric';
+COMMENT ON FUNCTION aegis.create_metric(text, text, text, text) IS
+  'Registers a metric (kind gauge, counter, histogram or summary); an existing name is an error (42710).';
+
+CREATE FUNCTION aegis.drop_metric(name text) RETURNS bigint
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_drop_metric';
+COMMENT ON FUNCTION aegis.drop_metric(text) IS
+  'Removes a metric with its series and points; returns the points removed (as many as aegis.read returned). '
+  'Waits for writers of the metric; under REPEATABLE READ fails with 40001 when one committed after the snapshot.';
+
+CREATE VIEW aegis.metrics WITH (security_invoker = true) AS
+    SELECT m.name, m.kind, m.unit, m.description, m.retention,
+           (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series, m.created_at
+      FROM aegis.metric_catalog m
+     ORDER BY m.name;
+COMMENT ON VIEW aegis.metrics IS
+  'Every metric, including those created implicitly by a first write, with its number of series (by name).';
+
+CREATE FUNCTION aegis.find_series(selector text)
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_find_series';
+COMMENT ON FUNCTION aegis.find_series(text) IS
+  'The series a Prometheus-style selector matches, e.g. cpu{host=~"web-.*"}, ordered by series_id.';
+
+CREATE FUNCTION aegis.explain_selector(selector text) RETURNS SETOF text
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 10
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_explain_selector';
+COMMENT ON FUNCTION aegis.explain_selector(text) IS
+  'EXPLAIN (COSTS OFF) of the catalog query a selector runs: shows the indexes it uses.';
+
+CREATE FUNCTION aegis.metric_names() RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT name FROM aegis.metric_catalog ORDER BY name $$;
+COMMENT ON FUNCTION aegis.metric_names() IS 'Every metric name, sorted.';
+
+CREATE FUNCTION aegis.tag_keys(selector text DEFAULT NULL) RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT k
+      FROM aegis.series s, jsonb_object_keys(s.tags) AS k
+     WHERE selector IS NULL OR s.series_id IN (SELECT f.series_id FROM aegis.find_series(selector) f)
+     ORDER BY k
+$$;
+COMMENT ON FUNCTION aegis.tag_keys(text) IS
+  'Tag keys used by the series a selector matches (all series when NULL), sorted.';
+
+CREATE FUNCTION aegis.tag_values(key text, selector text DEFAULT NULL) RETURNS SETOF text
+    LANGUAGE sql STABLE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT DISTINCT s.tags ->> key
+      FROM aegis.series s
+     WHERE s.tags ? key
+       AND (selector IS NULL OR s.series_id IN (SELECT f.series_id FROM aegis.find_series(selector) f))
+     ORDER BY 1
+$$;
+COMMENT ON FUNCTION aegis.tag_values(text, text) IS
+  'Values of one tag key among the series a selector matches (all series when NULL), sorted.';
+
+-------------------------------------------------------------------------------
+-- Writing (API.md section 4)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz, value double precision)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_write_point';
+COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) IS
+  'Writes one point; an existing point at the same series and ts is replaced (last write wins).';
+
+CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz[], value double precision[])
+    RETURNS bigint LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_write_batch';
+COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
+  'Writes a batch of points of one series (arrays of equal length); returns the points written (after duplicate timestamps collapsed to their last value). '
+  'At least aegis.block_max_points points go straight into compressed blocks.';
+
+CREATE FUNCTION aegis.write_now(metric text, tags jsonb, value double precision)
+    RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_write_now';
+COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
+  'Writes one point stamped with the transaction''s now().';
+
+-------------------------------------------------------------------------------
+-- Reading (API.md section 5)
+-------------------------------------------------------------------------------
+
+-- Inlined SQL: per series, two index probes (the newest recent row, the
+-- newest block's last point); a recent row at the same ts is the newer write.
+CREATE FUNCTION aegis.latest(selector text)
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE sql STABLE PARALLEL UNSAFE ROWS 100 AS $$
+    SELECT s.series_id, s.metric, s.tags, n.ts, n.value
+      FROM aegis.find_series(selector) s
+     CROSS JOIN LATERAL (
+           SELECT c.ts, c.value
+             FROM ((SELECT r.ts, r.value, 1 AS newer
+                      FROM aegis.recent_points r WHERE r.series_id = s.series_id
+                     ORDER BY r.ts DESC LIMIT 1)
+                   UNION ALL
+                   (SELECT b.ts_max, b.last_value, 0
+                      FROM aegis.blocks b WHERE b.series_id = s.series_id
+                     ORDER BY b.ts_min DESC LIMIT 1)) c
+            ORDER BY c.ts DESC, c.newer DESC
+            LIMIT 1) n
+$$;
+COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
+
+CREATE FUNCTION aegis.series_points(series_id bigint, since timestamptz DEFAULT '-infinity',
+                                    until timestamptz DEFAULT 'infinity')
+    RETURNS TABLE (ts timestamptz, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 1000 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_series_points';
+COMMENT ON FUNCTION aegis.series_points(bigint, timestamptz, timestamptz) IS
+  'The points of one series with since <= ts < until, in time order (compressed and recent merged).';
+
+CREATE FUNCTION aegis._read_arguments(selector text, since timestamptz, until timestamptz) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_read_arguments';
+COMMENT ON FUNCTION aegis._read_arguments(text, timestamptz, timestamptz) IS
+  'Checks aegis.read''s arguments (22004 on NULL) and returns the selector.';
+
+-- A SQL function that PostgreSQL inlines: each series' points are joined to
+-- its catalog row, so tags are not copied into every point row of a
+-- function result, and EXPLAIN shows the plan.
+CREATE FUNCTION aegis.read(selector text, since timestamptz DEFAULT '-infinity',
+                           until timestamptz DEFAULT 'infinity')
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE sql STABLE PARALLEL UNSAFE ROWS 10000 AS $$
+    SELECT s.series_id, s.metric, s.tags, p.ts, p.value
+      FROM aegis.find_series(aegis._read_arguments(selector, since, until)) s
+     CROSS JOIN LATERAL aegis.series_points(s.series_id, since, until) p
+$$;
+COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
+  'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
+
+-- Joined laterally to the catalog, so that WHERE metric = ... or tags @> ...
+-- picks the series (through their indexes) before any point is read.
+CREATE VIEW aegis.points WITH (security_invoker = true) AS
+    SELECT s.metric, s.tags, p.ts, p.value
+      FROM aegis.series s CROSS JOIN LATERAL aegis.series_points(s.series_id) p;
+COMMENT ON VIEW aegis.points IS
+  'Every point of every series. Conditions on metric and tags choose series before points are read. '
+  'INSERT and COPY into it write points (last write wins).';
+
+-- No SET search_path here: it would cost a settings save and restore per
+-- row. The row trigger runs no SQL of its own except when a full buffer is
+-- written mid-statement, and every statement the engine runs names its
+-- objects with their schema.
+CREATE FUNCTION aegis._points_insert() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_points_insert';
+COMMENT ON FUNCTION aegis._points_insert() IS 'Trigger: writes a row inserted into aegis.points.';
+REVOKE EXECUTE ON FUNCTION aegis._points_insert() FROM PUBLIC;
+CREATE TRIGGER points_insert INSTEAD OF INSERT ON aegis.points
+    FOR EACH ROW EXECUTE FUNCTION aegis._points_insert();
+
+-- The row trigger buffers rows per series; this one writes them when the
+-- statement ends, each series as one batch (straight into blocks when it has
+-- at least aegis.block_max_points points).
+CREATE FUNCTION aegis._points_flush() RETURNS trigger
+    LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'aegis_points_flush';
+COMMENT ON FUNCTION aegis._points_flush() IS 'Trigger: writes the rows an INSERT or COPY into aegis.points buffered.';
+REVOKE EXECUTE ON FUNCTION aegis._points_flush() FROM PUBLIC;
+CREATE TRIGGER points_flush AFTER INSERT ON aegis.points
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._points_flush();
+
+-- first(value, ts) / last(value, ts)
+CREATE FUNCTION aegis._first_transfn(state bytea, value double precision, ts timestamptz) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_transfn';
+CREATE FUNCTION aegis._last_transfn(state bytea, value double precision, ts timestamptz) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_last_transfn';
+CREATE FUNCTION aegis._first_combinefn(a bytea, b bytea) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_combinefn';
+CREATE FUNCTION aegis._last_combinefn(a bytea, b bytea) RETURNS bytea
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_last_combinefn';
+CREATE FUNCTION aegis._first_last_finalfn(state bytea) RETURNS double precision
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_last_finalfn';
+COMMENT ON FUNCTION aegis._first_transfn(bytea, double precision, timestamptz) IS 'Transition of aegis.first.';
+COMMENT ON FUNCTION aegis._last_transfn(bytea, double precision, timestamptz) IS 'Transition of aegis.last.';
+COMMENT ON FUNCTION aegis._first_combinefn(bytea, bytea) IS 'Combines two partial states of aegis.first.';
+COMMENT ON FUNCTION aegis._last_combinefn(bytea, bytea) IS 'Combines two partial states of aegis.last.';
+COMMENT ON FUNCTION aegis._first_last_finalfn(bytea) IS 'Final function of aegis.first and aegis.last.';
+
+CREATE AGGREGATE aegis.first(value double precision, ts timestamptz) (
+    SFUNC = aegis._first_transfn, STYPE = bytea, COMBINEFUNC = aegis._first_combinefn,
+    FINALFUNC = aegis._first_last_finalfn, PARALLEL = SAFE);
+COMMENT ON AGGREGATE aegis.first(double precision, timestamptz) IS 'The value at the earliest ts.';
+CREATE AGGREGATE aegis.last(value double precision, ts timestamptz) (
+    SFUNC = aegis._last_transfn, STYPE = bytea, COMBINEFUNC = aegis._last_combinefn,
+    FINALFUNC = aegis._first_last_finalfn, PARALLEL = SAFE);
+COMMENT ON AGGREGATE aegis.last(double precision, timestamptz) IS 'The value at the latest ts.';
+
+-------------------------------------------------------------------------------
+-- Lifecycle (API.md section 6)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.compress(older_than interval DEFAULT NULL) RETURNS bigint
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_compress';
+COMMENT ON FUNCTION aegis.compress(interval) IS
+  'Packs recent points older than now() - older_than (default aegis.compress_after) into compressed blocks; '
+  'returns points packed.';
+
+CREATE FUNCTION aegis.delete_series(series_id bigint) RETURNS boolean
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_delete_series';
+COMMENT ON FUNCTION aegis.delete_series(bigint) IS
+  'Removes one series and its points; false when there was no such series.';
+
+CREATE FUNCTION aegis._block_point_matches(series_id bigint, data bytea, ts timestamptz[]) RETURNS integer
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_block_point_matches';
+COMMENT ON FUNCTION aegis._block_point_matches(bigint, bytea, timestamptz[]) IS
+  'How many of the timestamps a block holds (a recent row at such a timestamp replaces the block''s point); '
+  'series_id names the series in the error a corrupt block raises.';
+
+-- The stored points of a set of series, counted as aegis.read returns them: a
+-- recent row that replaced a block point counts once.
+CREATE FUNCTION aegis._series_storage(series_ids bigint[])
+    RETURNS TABLE (points bigint, compressed_points bigint, recent_points bigint, block_points bigint,
+                   blocks bigint, compressed_bytes bigint, oldest timestamptz, newest timestamptz)
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    WITH b AS (SELECT coalesce(sum(bl.point_count), 0)::bigint AS points, count(*) AS blocks,
+                      coalesce(sum(pg_catalog.pg_column_size(bl.data)), 0)::bigint AS bytes,
+                      min(bl.ts_min) AS oldest, max(bl.ts_max) AS newest
+                 FROM aegis.blocks bl WHERE bl.series_id = ANY (series_ids)),
+         r AS (SELECT count(*) AS points, min(rp.ts) AS oldest, max(rp.ts) AS newest
+                 FROM aegis.recent_points rp WHERE rp.series_id = ANY (series_ids)),
+         -- One index probe per block finds the few with recent rows inside.
+         replaced AS (
+           SELECT coalesce(sum(aegis._block_point_matches(bl.series_id, bl.data,
+                      ARRAY(SELECT rp.ts FROM aegis.recent_points rp
+                             WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max
+                             ORDER BY rp.ts))), 0)::bigint AS points
+             FROM aegis.blocks bl
+            WHERE bl.series_id = ANY (series_ids)
+              AND EXISTS (SELECT 1 FROM aegis.recent_points rp
+                           WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max))
+    SELECT b.points - x.points + r.points, b.points - x.points, r.points, b.points, b.blocks, b.bytes,
+           least(b.oldest, r.oldest), greatest(b.newest, r.newest)
+      FROM b, r, replaced x
+$$;
+COMMENT ON FUNCTION aegis._series_storage(bigint[]) IS
+  'Stored points of the series as aegis.read returns them (recent rows replacing block points counted once), '
+  'of them in blocks and recent rows, raw block points, blocks, block bytes, oldest and newest timestamp.';
+
+CREATE VIEW aegis.stats WITH (security_invoker = true) AS
+    SELECT m.name AS metric,
+           (SELECT count(*) FROM aegis.series s WHERE s.metric = m.name) AS series,
+           st.points, st.compressed_points, st.blocks, st.compressed_bytes,
+           round(st.compressed_bytes::numeric / nullif(st.block_points, 0), 2) AS bytes_per_point,
+           st.oldest, st.newest
+      FROM aegis.metric_catalog m
+     CROSS JOIN LATERAL aegis._series_storage(ARRAY(SELECT s.series_id FROM aegis.series s WHERE s.metric = m.name)) st
+     ORDER BY m.name;
+COMMENT ON VIEW aegis.stats IS
+  'Per metric (by name): series, points (as aegis.read returns them), of them compressed, blocks, '
+  'compressed bytes (block data as stored), bytes per point stored in blocks, oldest and newest timestamp.';
+
+-------------------------------------------------------------------------------
+-- Bucketing and the aggregation fast path (API.md section 5)
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz) RETURNS timestamptz
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz) IS
+  'Start of the bucket holding ts, as TimescaleDB''s time_bucket: aligned to Monday 2000-01-03 '
+  '(2000-01-01 for month widths), in UTC.';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, origin timestamptz) RETURNS timestamptz
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_origin';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, timestamptz) IS
+  'Start of the bucket holding ts, buckets aligned to origin.';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, "offset" interval) RETURNS timestamptz
+    LANGUAGE c STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_offset';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, interval) IS
+  'Start of the bucket holding ts, buckets shifted by offset (day and month parts in the session time zone).';
+
+CREATE FUNCTION aegis.time_bucket(bucket_width interval, ts timestamptz, timezone text,
+                                  origin timestamptz DEFAULT NULL, "offset" interval DEFAULT NULL)
+    RETURNS timestamptz
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_time_bucket_timezone';
+COMMENT ON FUNCTION aegis.time_bucket(interval, timestamptz, text, timestamptz, interval) IS
+  'Start of the bucket holding ts, bucketed in the wall-clock time of timezone, as TimescaleDB 2.28 does '
+  '(offset applied in UTC; a start that falls after ts in a repeated hour steps back by the width). '
+  'STABLE: day parts of the offset and width follow the session time zone.';
+
+CREATE FUNCTION aegis.aggregate(selector text, fn text, since timestamptz, until timestamptz,
+                                step interval DEFAULT NULL, group_by text[] DEFAULT NULL, fill text DEFAULT 'none')
+    RETURNS TABLE (bucket timestamptz, tags jsonb, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 1000
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_aggregate';
+COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interval, text[], text) IS
+  'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, delta, '
+  'rate, increase) of the matching series, per series or grouped by tags, computed in the engine; '
+  'rows ordered by tags, then bucket.';
+-- aegis_timeseries: privileges and row-level security (docs/security.md).
+--
+-- Reads run with the caller's rights: a reader needs USAGE on schema aegis
+-- and SELECT on its tables and views, and row-level security policies on
+-- aegis.series decide which series (and so which points) it sees, on every
+-- path. Writes and maintenance change the tables as their owner, so a writer
+-- needs no table privilege at all; EXECUTE on those functions is therefore
+-- not granted to PUBLIC, and INSERT on aegis.points is granted by the
+-- administrator like any table privilege.
+
+REVOKE EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.write_now(text, jsonb, double precision) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.create_metric(text, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.drop_metric(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.delete_series(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis.compress(interval) FROM PUBLIC;
+
+-- A point is visible exactly when its series is: these policies read
+-- aegis.series with the caller's rights, so its policies apply through them.
+-- The tables' owner (and so every write the engine makes) is not subject to
+-- them.
+ALTER TABLE aegis.recent_points ENABLE ROW LEVEL SECURITY;
+CREATE POLICY series_visible ON aegis.recent_points
+    USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = recent_points.series_id));
+ALTER TABLE aegis.blocks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY series_visible ON aegis.blocks
+    USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = blocks.series_id));
