@@ -23,8 +23,11 @@ OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 # in src/sql; released versions' install scripts and the upgrade scripts are
 # kept, frozen, in src/sql/versions (see its README).
 SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(sort $(wildcard src/sql/versions/$(EXTENSION)--*.sql))
+# The upgrade from the last release: its hand-written part (src/sql/updates),
+# then the pieces that are new since (run as they are).
+PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 
 SHLIB_LINK = -lstdc++
 
@@ -59,6 +62,9 @@ endif
 EXTRA_CLEAN = $(OBJS:.o=.d)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
+	cat $^ > $@
+
+$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0)
 	cat $^ > $@
 
 .PHONY: deps demo test bench stress unit format cluster-start cluster-stop

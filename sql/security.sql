@@ -127,10 +127,13 @@ RESET aegis.max_series_per_metric;
 SELECT tags, count(*), min(value), max(value) FROM aegis.read('cpu', '2024-01-03', '2024-01-04') GROUP BY tags ORDER BY tags;
 SELECT count(*) AS series FROM aegis.series;
 
--- No read path runs with its owner's rights, and every function that runs
+-- No read path runs with its owner's rights (the one SECURITY DEFINER
+-- function is run_maintenance, which records job state as the owner and is
+-- not executable by PUBLIC), and every function that runs
 -- SQL pins its search_path (the SQL functions PostgreSQL inlines excepted:
 -- a SET would stop the inlining; they name everything with its schema).
-SELECT p.oid::regprocedure AS security_definer FROM pg_proc p
+SELECT p.oid::regprocedure AS security_definer, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
+  FROM pg_proc p
  WHERE p.pronamespace = 'aegis'::regnamespace AND p.prosecdef;
 -- Listed here: the inlined SQL functions, and C functions that run no SQL
 -- (or only as the tables' owner with search_path pinned: the row trigger).

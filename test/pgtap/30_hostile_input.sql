@@ -877,6 +877,15 @@ SELECT format('compress(%s)', i.note), format('SELECT aegis.compress(pg_temp.hi(
 INSERT INTO hostile_calls (label, call, allowed) VALUES
   ('compress(''-292000 years'') again', $$SELECT aegis.compress('-292000 years')$$, '{}'),
   ('compress(''-300000 years'') (now() + 300,000 years is out of range)', $$SELECT aegis.compress('-300000 years')$$, '{22008}');
+-- A maintenance round over everything written so far (special values,
+-- extreme timestamps): one row per job, no failed job; under a 1 ms
+-- statement_timeout it ends (a job that is cancelled is recorded as failed).
+INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
+  ('run_maintenance over the hostile data, compress_after 0',
+   $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '1/1',
+   'SET aegis.compress_after = ''0''', NULL),
+  ('run_maintenance under a 1 ms statement_timeout ends within 5 s',
+   $$SELECT count(*) FROM aegis.run_maintenance()$$, '{57014}', NULL, 'SET statement_timeout = ''1ms''', '5 seconds');
 
 -------------------------------------------------------------------------------
 -- INSERT and COPY into aegis.points.
