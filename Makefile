@@ -26,7 +26,7 @@ SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA       = $(sort $(wildcard src/sql/versions/$(EXTENSION)--*.sql))
 # The upgrade from the last release: its hand-written part (src/sql/updates),
 # then the pieces that are new since (run as they are).
-PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql
+PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql src/sql/31_delete.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 
 SHLIB_LINK = -lstdc++

@@ -426,6 +426,30 @@ bool LockSeriesRowWithoutWaiting(int64_t series_id, SeriesLock* mode) {
 
 }  // namespace
 
+bool LockSeriesIfExists(int64_t series_id, SeriesLock mode, bool may_wait) {
+  auto held = locked_series.find(series_id);
+  if (held != locked_series.end() && held->second >= mode) return true;
+  const bool wait = may_wait && held == locked_series.end();
+  bool exists = true;
+  const bool locked = PgCall([&] {
+    if (LockSeriesRow(series_id, mode, wait)) return true;
+    if (!wait) exists = SeriesExists(series_id);
+    return false;
+  });
+  if (locked) {
+    locked_series[series_id] = mode;
+    holds_series_rows = true;
+    return true;
+  }
+  if (!wait && exists)
+    throw core::Error(core::ErrorCategory::SerializationFailure,
+                      "could not lock series " + std::to_string(series_id) + " without waiting",
+                      "This transaction already holds series, and another session is writing to this one or "
+                      "deleting it.",
+                      "Retry the transaction.");
+  return false;  // deleted meanwhile
+}
+
 int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
                            bool* may_wait) {
   auto held = locked_series.find(series_id);

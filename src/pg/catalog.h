@@ -47,6 +47,11 @@ enum class SeriesLock { kAppend = 0, kRewrite = 1 };
 // deleted before), so that it must not wait for series or metric locks.
 bool HoldsSeriesLocks();
 
+// Locks the row of an existing series in mode (waiting only when may_wait
+// and this transaction does not hold it in another mode; otherwise a
+// conflict is 40001); false when the series no longer exists.
+bool LockSeriesIfExists(int64_t series_id, SeriesLock mode, bool may_wait);
+
 // Records that this transaction locked series rows (the deletes).
 void NoteSeriesRowsHeld();
 

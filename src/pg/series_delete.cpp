@@ -19,6 +19,7 @@
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/privileges.h"
+#include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -219,6 +220,46 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
             Snap::kLatest);
   });
   owner.reset();
+  aegis::pg::SpiFinish();
+  PG_RETURN_INT64(removed);
+}
+
+// aegis.delete(selector, since, until): removes the points of the matching
+// series with since <= ts < until, compressed or not; returns how many
+// aegis.read returned. Series are found with the caller's rights (a role
+// deletes only what it can see), then locked FOR NO KEY UPDATE in ascending
+// id, like a write straight into blocks (docs/architecture.md, "Locks"), and
+// rewritten one by one as the tables' owner.
+AEGIS_PG_FUNCTION(aegis_delete_points) {
+  // PostgreSQL code (errors for NULLs, detoasting) before any C++ object
+  // with a destructor.
+  aegis::pg::RequireNotNull(fcinfo, 1, "since");
+  aegis::pg::RequireNotNull(fcinfo, 2, "until");
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(1);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(2);
+  const std::string selector = aegis::pg::TextArgument(fcinfo, 0, "selector");
+  aegis::pg::RequireSeriesSelect();
+  aegis::pg::SpiConnect();
+  std::vector<int64_t> ids;
+  {
+    aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
+    ids.reserve(matched.rows.size());
+    for (const aegis::pg::SeriesRow& row : matched.rows) ids.push_back(row.series_id);
+    aegis::pg::Release(&matched);
+  }
+  int64_t removed = 0;
+  if (since < until && !ids.empty()) {
+    const bool may_wait = !aegis::pg::HoldsSeriesLocks();
+    aegis::pg::AsTableOwner owner;
+    std::vector<int64_t> locked;
+    locked.reserve(ids.size());
+    for (int64_t id : ids)  // ascending: FindMatchingSeries orders by series_id
+      if (aegis::pg::LockSeriesIfExists(id, aegis::pg::SeriesLock::kRewrite, may_wait)) locked.push_back(id);
+    for (int64_t id : locked) {
+      removed += aegis::pg::DeletePointsOfSeries(id, since, until);
+      aegis::pg::CheckForInterrupts();
+    }
+  }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(removed);
 }

@@ -341,6 +341,33 @@ void UpsertRecent(int64_t series_id, const core::SeriesPoints& points) {
   });
 }
 
+// Deletes the series' blocks that start at the given times and writes
+// points (time-ordered, duplicate-free) as blocks of at most
+// aegis.block_max_points instead.
+void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
+                   const core::SeriesPoints& points) {
+  if (!block_starts.empty()) {
+    PgCall([&] {
+      static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
+      Datum values[] = {Int64GetDatum(series_id),
+                        Int64Array(block_starts.data(), block_starts.size(), TIMESTAMPTZOID)};
+      ExecuteWithLatestSnapshot(KeptPlan(&delete_blocks_plan,
+                                         "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2,
+                                         types),
+                                values, nullptr, 0);
+      pfree(DatumGetPointer(values[1]));
+    });
+  }
+  const size_t max_points = static_cast<size_t>(guc_block_max_points);
+  for (size_t begin = 0; begin < points.size(); begin += max_points) {
+    const size_t n = std::min(points.size() - begin, max_points);
+    const core::Timestamp* ts = points.ts.data() + begin;
+    const double* values = points.values.data() + begin;
+    InsertBlock(series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
+    CheckForInterrupts();
+  }
+}
+
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent) {
   if (newer.empty()) return 0;
   const core::Timestamp lo = newer.ts.front();
@@ -384,26 +411,41 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   }
   core::SeriesPoints merged = core::MergeNewerWins(base, newer);
 
-  if (!replaced.empty()) {
-    PgCall([&] {
-      static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
-      Datum values[] = {Int64GetDatum(series_id), Int64Array(replaced.data(), replaced.size(), TIMESTAMPTZOID)};
-      ExecuteWithLatestSnapshot(KeptPlan(&delete_blocks_plan,
-                                "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
-                       values, nullptr, 0);
-      pfree(DatumGetPointer(values[1]));
-    });
-  }
-  size_t written = 0;
-  for (size_t begin = 0; begin < merged.size(); begin += static_cast<size_t>(max_points)) {
-    const size_t n = std::min(merged.size() - begin, static_cast<size_t>(max_points));
-    const core::Timestamp* ts = merged.ts.data() + begin;
-    const double* values = merged.values.data() + begin;
-    InsertBlock(series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
-    ++written;
+  ReplaceBlocks(series_id, replaced, merged);
+  return (merged.size() + static_cast<size_t>(max_points) - 1) / static_cast<size_t>(max_points);
+}
+
+int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  if (since >= until) return 0;
+  // One rewriter per series at a time; everything below reads with a
+  // snapshot taken after the lock.
+  LockSeriesForRewrite(series_id);
+  // Recent rows first: they shadow block points at the same timestamps.
+  std::vector<core::Timestamp> shadowed = TakeRecent(series_id, since, until).ts;
+  int64_t removed = static_cast<int64_t>(shadowed.size());
+
+  FetchedBlocks blocks = FetchBlocks(series_id, since, until == core::kTimestampInfinity ? until : until - 1, true);
+  std::vector<core::Timestamp> replaced;
+  core::SeriesPoints kept;
+  for (const BlockRef& block : blocks.blocks) {
+    core::SeriesPoints points;
+    DecodeStoredBlock(series_id, block, &points);
+    const auto begin = std::lower_bound(points.ts.begin(), points.ts.end(), since);
+    const auto end = std::lower_bound(begin, points.ts.end(), until);
+    if (begin == end) continue;  // overlaps the range but has no point in it
+    for (auto it = begin; it != end; ++it)
+      if (!std::binary_search(shadowed.begin(), shadowed.end(), *it)) ++removed;
+    const size_t from = static_cast<size_t>(begin - points.ts.begin());
+    const size_t to = static_cast<size_t>(end - points.ts.begin());
+    kept.Append(points, 0, from);
+    kept.Append(points, to, points.size());
+    replaced.push_back(block.summary.ts_min);
     CheckForInterrupts();
   }
-  return written;
+  Release(&blocks);
+  // The blocks were disjoint, so what they keep is in time order.
+  if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
+  return removed;
 }
 
 }  // namespace aegis::pg

@@ -104,6 +104,12 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
 // blocks (re-entrant; held to the end of the transaction).
 void LockSeriesForRewrite(int64_t series_id);
 
+// Removes the series' points with since <= ts < until, recent and in blocks
+// (rewriting the blocks that held some), and returns how many aegis.read
+// returned. Takes the series' rewrite lock; the caller holds its row
+// (SeriesLock::kRewrite).
+int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Timestamp until);
+
 // The same lock without waiting: false when another transaction holds it.
 bool TryLockSeriesForRewrite(int64_t series_id);
 

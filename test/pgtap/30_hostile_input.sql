@@ -877,6 +877,18 @@ SELECT format('compress(%s)', i.note), format('SELECT aegis.compress(pg_temp.hi(
 INSERT INTO hostile_calls (label, call, allowed) VALUES
   ('compress(''-292000 years'') again', $$SELECT aegis.compress('-292000 years')$$, '{}'),
   ('compress(''-300000 years'') (now() + 300,000 years is out of range)', $$SELECT aegis.compress('-300000 years')$$, '{22008}');
+-- aegis.delete: NULLs, malformed selectors, inverted and infinite ranges,
+-- and a delete of everything in the hostile data written so far (special
+-- values, extreme timestamps) that must then read as empty.
+INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
+  ('delete(NULL)', $$SELECT aegis.delete(NULL)$$, '{22004}', NULL),
+  ('delete(selector, NULL, NULL)', $$SELECT aegis.delete('h_vals', NULL, NULL)$$, '{22004}', NULL),
+  ('delete with a malformed selector', $$SELECT aegis.delete('h_vals{')$$, '{42601}', NULL),
+  ('delete with a back-reference regex', $$SELECT aegis.delete('h_vals{p=~"(a)\\1"}')$$, '{2201B}', NULL),
+  ('delete over an inverted range', $$SELECT aegis.delete('h_vals', 'infinity', '-infinity')$$, '{}', '0'),
+  ('delete of every point of h_ext (extreme timestamps)', $$SELECT aegis.delete('h_ext') > 0$$, '{}', 'true'),
+  ('read of h_ext after its delete', $$SELECT count(*) FROM aegis.read('h_ext')$$, '{}', '0');
+UPDATE hostile_calls SET keep = true WHERE label = 'delete of every point of h_ext (extreme timestamps)';
 -- A maintenance round over everything written so far (special values,
 -- extreme timestamps): one row per job, no failed job; under a 1 ms
 -- statement_timeout it ends (a job that is cancelled is recorded as failed).
