@@ -28,12 +28,10 @@ SPIPlanPtr find_series_plan = nullptr;
 SPIPlanPtr insert_series_plan = nullptr;
 SPIPlanPtr count_series_plan = nullptr;
 
-// Series per metric, counted once per transaction when it first creates a
-// series of the metric and then kept up to date as this transaction creates
-// series. Other transactions may create series at the same time, so
-// aegis.max_series_per_metric can be exceeded by what concurrent
-// transactions create together (the count of each sees only what was
-// committed when it was taken).
+// Series per metric, counted once per transaction under the lock on the
+// metric's catalog row (taken after the previous holder committed) and then
+// kept up to date as this transaction creates series (nobody else can while
+// the lock is held).
 std::unordered_map<std::string, int64_t> series_counts;
 
 // Whether the writer is under row-level security on aegis.series (set by
@@ -139,15 +137,17 @@ int64_t CountSeries(Datum metric) {
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
-// Locks the metric's catalog row FOR KEY SHARE (waiting when wait) and
-// says whether it got it: series creators share the lock, drop_metric's
-// FOR UPDATE waits for them and keeps new ones out. PostgreSQL code.
+// Locks the metric's catalog row FOR UPDATE (waiting when wait) and says
+// whether it got it: one transaction at a time creates series of a metric,
+// so its count of the metric's series is exact (aegis.max_series_per_metric
+// holds under concurrency), and drop_metric's FOR UPDATE waits for it and
+// keeps new creators out. PostgreSQL code.
 bool LockMetricRow(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
   static SPIPlanPtr plans[2] = {};
   static const char* const sql[2] = {
-      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR KEY SHARE SKIP LOCKED",
-      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR KEY SHARE"};
+      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED",
+      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE"};
   Datum metric_arg[] = {metric};
   ExecuteWithLatestSnapshot(KeptPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, metric_type), metric_arg, nullptr,
                             0);
@@ -171,11 +171,12 @@ bool LockMetricCreation(Datum metric, bool wait) {
   return DatumGetBool(ResultValue(0, 1, &isnull));
 }
 
-// Takes the lock on the metric's catalog row that keeps drop_metric out
-// while this transaction creates series of the metric, creating the metric
+// Takes the lock on the metric's catalog row that serialises the creation of
+// its series (and keeps drop_metric out), creating the metric
 // (as a gauge) when it is new, and returns the number of series the metric
-// has now. When wait is false nothing waits: returns -1 when a drop_metric
-// holds the row or another transaction is creating the metric.
+// has now. When wait is false nothing waits: returns -1 when another
+// transaction holds the row (creating series, or dropping the metric) or is
+// creating the metric.
 // PostgreSQL code.
 int64_t LockMetricAndCountSeries(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
@@ -187,7 +188,7 @@ int64_t LockMetricAndCountSeries(Datum metric, bool wait) {
       ExecuteWithLatestSnapshot(KeptPlan(&exists_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", 1,
                                          metric_type),
                                 metric_arg, nullptr, 0);
-      if (SPI_processed != 0) return -1;  // a drop_metric holds it
+      if (SPI_processed != 0) return -1;  // another transaction holds it
     }
     // A new metric (or one dropped meanwhile). Every insert of a metric row
     // holds the creation lock, so without waiting for it no insert below
@@ -319,7 +320,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool 
                             " bytes; at most " + std::to_string(kMaxSeriesKeyBytes) +
                             " are allowed (they are kept in a B-tree index).",
                         "Keep large values out of tags.");
-    // The metric's row is locked (FOR KEY SHARE) once per transaction;
+    // The metric's row is locked (FOR UPDATE) once per transaction;
     // after that this transaction keeps the count. A transaction that
     // already holds series rows must not wait for a metric row (metric rows
     // come first in the lock order, docs/architecture.md "Locks"): a
