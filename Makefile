@@ -61,11 +61,11 @@ endif
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN = $(OBJS:.o=.d)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES)
-	cat $^ > $@
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES) Makefile
+	cat $(SQL_PIECES) > $@
 
-$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0)
-	cat $^ > $@
+$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) Makefile
+	cat src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) > $@
 
 .PHONY: deps demo test bench stress unit format cluster-start cluster-stop
 deps:

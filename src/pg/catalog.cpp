@@ -402,7 +402,9 @@ bool SeriesExists(int64_t series_id) {
   Datum values[] = {Int64GetDatum(series_id)};
   ExecuteWithLatestSnapshot(KeptPlan(&plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types), values,
                             nullptr, 0);
-  return SPI_processed == 1;
+  const bool exists = SPI_processed == 1;
+  SPI_freetuptable(SPI_tuptable);
+  return exists;
 }
 
 // Locks the row without waiting, settling for kAppend (FOR SHARE) when

@@ -443,7 +443,9 @@ int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Tim
     CheckForInterrupts();
   }
   Release(&blocks);
-  // The blocks were disjoint, so what they keep is in time order.
+  // Blocks of a series are disjoint, so kept is in time order already;
+  // sorting costs little and keeps a block valid should they ever overlap.
+  core::SortAndDeduplicate(&kept);
   if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
   return removed;
 }

@@ -28,6 +28,8 @@ COMMENT ON VIEW aegis.jobs IS
 
 -- Each job runs in a subtransaction of its own: a job that fails is
 -- recorded (and raised as a WARNING) and the round goes on with the next.
+-- A cancel (statement_timeout, pg_cancel_backend) is not caught: it ends the
+-- round, and what the round did and recorded is rolled back.
 -- SECURITY DEFINER to record job state as the owner; it reads nothing for
 -- the caller, and EXECUTE is revoked from PUBLIC (20_privileges.sql).
 CREATE FUNCTION aegis.run_maintenance()
@@ -40,6 +42,12 @@ DECLARE
     started timestamptz;
     error text;
 BEGIN
+    -- One round at a time per database: a second one returns no rows rather
+    -- than wait (for the job rows) while it holds what its jobs locked.
+    IF NOT pg_try_advisory_xact_lock(1095059274, 0) THEN  -- "AEGJ"
+        RAISE NOTICE 'another aegis maintenance round is running in this database; nothing done';
+        RETURN;
+    END IF;
     FOREACH job IN ARRAY ARRAY['compress'] LOOP
         started := clock_timestamp();
         error := NULL;
@@ -67,5 +75,6 @@ $$;
 COMMENT ON FUNCTION aegis.run_maintenance() IS
   'Runs one round of maintenance in this database (today: compress recent points older than '
   'aegis.compress_after) and returns one row per job: points processed (NULL if it failed) and duration. '
-  'A failed job is recorded in aegis.jobs and the round goes on.';
+  'A failed job is recorded in aegis.jobs and the round goes on; a round already running elsewhere in this '
+  'database makes it return no rows.';
 REVOKE EXECUTE ON FUNCTION aegis.run_maintenance() FROM PUBLIC;

@@ -891,7 +891,7 @@ INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
 UPDATE hostile_calls SET keep = true WHERE label = 'delete of every point of h_ext (extreme timestamps)';
 -- A maintenance round over everything written so far (special values,
 -- extreme timestamps): one row per job, no failed job; under a 1 ms
--- statement_timeout it ends (a job that is cancelled is recorded as failed).
+-- statement_timeout it ends (a cancel ends the whole round, rolled back).
 INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
   ('run_maintenance over the hostile data, compress_after 0',
    $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '1/1',
