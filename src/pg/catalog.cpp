@@ -124,18 +124,6 @@ int64_t LookupSeries(Datum metric, Datum tags) {
   return DatumGetInt64(ResultValue(0, 1, &isnull));
 }
 
-// The number of series of the metric, with a snapshot taken now (after the
-// lock on its row was granted, or the count misses series that the previous
-// holder committed). PostgreSQL code.
-int64_t CountSeries(Datum metric) {
-  static const Oid metric_type[] = {TEXTOID};
-  Datum metric_arg[] = {metric};
-  bool isnull = false;
-  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
-                                     metric_type),
-                            metric_arg, nullptr, 0);
-  return DatumGetInt64(ResultValue(0, 1, &isnull));
-}
 
 // Locks the metric's catalog row FOR UPDATE (waiting when wait) and says
 // whether it got it: one transaction at a time creates series of a metric,
@@ -145,12 +133,9 @@ int64_t CountSeries(Datum metric) {
 bool LockMetricRow(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
   static SPIPlanPtr plans[2] = {};
-  static const char* const sql[2] = {
-      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED",
-      "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE"};
   Datum metric_arg[] = {metric};
-  ExecuteWithLatestSnapshot(KeptPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, metric_type), metric_arg, nullptr,
-                            0);
+  ExecuteLocking(plans, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", wait, 1, metric_type,
+                 metric_arg);
   return SPI_processed == 1;
 }
 
@@ -180,16 +165,10 @@ bool LockMetricCreation(Datum metric, bool wait) {
 // PostgreSQL code.
 int64_t LockMetricAndCountSeries(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
-  static SPIPlanPtr exists_plan = nullptr;
   static SPIPlanPtr insert_plan = nullptr;
   Datum metric_arg[] = {metric};
   if (!LockMetricRow(metric, wait)) {
-    if (!wait) {
-      ExecuteWithLatestSnapshot(KeptPlan(&exists_plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", 1,
-                                         metric_type),
-                                metric_arg, nullptr, 0);
-      if (SPI_processed != 0) return -1;  // another transaction holds it
-    }
+    if (!wait && MetricExists(metric)) return -1;  // another transaction holds it
     // A new metric (or one dropped meanwhile). Every insert of a metric row
     // holds the creation lock, so without waiting for it no insert below
     // can wait either.
@@ -250,6 +229,41 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
 }
 
 }  // namespace
+
+namespace {
+
+// Whether the one-parameter query (SELECT 1 ... WHERE key = $1) finds a row,
+// with a snapshot taken now. PostgreSQL code.
+bool RowExists(SPIPlanPtr* slot, const char* sql, Oid type, Datum key) {
+  const Oid types[] = {type};
+  Datum values[] = {key};
+  ExecuteWithLatestSnapshot(KeptPlan(slot, sql, 1, types), values, nullptr, 0);
+  const bool exists = SPI_processed == 1;
+  SPI_freetuptable(SPI_tuptable);
+  return exists;
+}
+
+}  // namespace
+
+bool SeriesExists(int64_t series_id) {
+  static SPIPlanPtr plan = nullptr;
+  return RowExists(&plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", INT8OID, Int64GetDatum(series_id));
+}
+
+bool MetricExists(Datum metric) {
+  static SPIPlanPtr plan = nullptr;
+  return RowExists(&plan, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1", TEXTOID, metric);
+}
+
+int64_t CountSeries(Datum metric) {
+  static const Oid metric_type[] = {TEXTOID};
+  Datum metric_arg[] = {metric};
+  bool isnull = false;
+  ExecuteWithLatestSnapshot(KeptPlan(&count_series_plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", 1,
+                                     metric_type),
+                            metric_arg, nullptr, 0);
+  return DatumGetInt64(ResultValue(0, 1, &isnull));
+}
 
 void HideSeriesCounts(bool hidden) { series_counts_hidden = hidden; }
 
@@ -374,14 +388,11 @@ namespace {
 bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
   static const Oid types[] = {INT8OID};
   static SPIPlanPtr plans[2][2] = {};
-  static const char* const sql[2][2] = {
-      {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE SKIP LOCKED",
-       "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE"},
-      {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE SKIP LOCKED",
-       "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE"}};
+  static const char* const sql[2] = {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE",
+                                     "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE"};
   const int m = mode == SeriesLock::kRewrite ? 1 : 0;
   Datum values[] = {Int64GetDatum(series_id)};
-  ExecuteWithLatestSnapshot(KeptPlan(&plans[m][wait ? 1 : 0], sql[m][wait ? 1 : 0], 1, types), values, nullptr, 0);
+  ExecuteLocking(plans[m], sql[m], wait, 1, types, values);
   const bool found = SPI_processed == 1;
   SPI_freetuptable(SPI_tuptable);
   return found;
@@ -395,17 +406,6 @@ void NoteSeriesRowsHeld() { holds_series_rows = true; }
 
 namespace {
 
-// Whether the series' catalog row exists (latest snapshot). PostgreSQL code.
-bool SeriesExists(int64_t series_id) {
-  static const Oid types[] = {INT8OID};
-  static SPIPlanPtr plan = nullptr;
-  Datum values[] = {Int64GetDatum(series_id)};
-  ExecuteWithLatestSnapshot(KeptPlan(&plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types), values,
-                            nullptr, 0);
-  const bool exists = SPI_processed == 1;
-  SPI_freetuptable(SPI_tuptable);
-  return exists;
-}
 
 // Locks the row without waiting, settling for kAppend (FOR SHARE) when
 // kRewrite is taken by another transaction; returns false when neither can

@@ -17,6 +17,13 @@ void InitSeriesCache();
 // removed series).
 void ForgetCachedSeries();
 
+// PostgreSQL code (call inside PgCall), reading with a snapshot taken now:
+// whether the series or the metric exists, and how many series the metric
+// has.
+bool SeriesExists(int64_t series_id);
+bool MetricExists(Datum metric);
+int64_t CountSeries(Datum metric);
+
 // Whether errors about the series limit leave out how many series the
 // metric has (the writer is under row-level security and may not see them).
 void HideSeriesCounts(bool hidden);

@@ -75,34 +75,6 @@ void RemoveSeries(Datum ids) {
   ForgetCachedSeries();
 }
 
-// A count (or existence) with a snapshot taken now. PostgreSQL code.
-int64_t CountNow(SPIPlanPtr* slot, const char* sql, Oid type, Datum value) {
-  const Oid types[] = {type};
-  Datum values[] = {value};
-  RunPlan(slot, sql, 1, types, values, Snap::kLatest);
-  bool isnull = false;
-  return DatumGetInt64(ResultValue(0, 1, &isnull));
-}
-
-bool SeriesExist(int64_t series_id) {
-  static SPIPlanPtr plan = nullptr;
-  return PgCall([&] {
-    return CountNow(&plan, "SELECT count(*) FROM aegis.series WHERE series_id = $1", INT8OID,
-                    Int64GetDatum(series_id)) > 0;
-  });
-}
-
-bool MetricExists(Datum name) {
-  static SPIPlanPtr plan = nullptr;
-  return PgCall(
-      [&] { return CountNow(&plan, "SELECT count(*) FROM aegis.metric_catalog WHERE name = $1", TEXTOID, name) > 0; });
-}
-
-int64_t SeriesOfMetric(Datum name) {
-  static SPIPlanPtr plan = nullptr;
-  return PgCall([&] { return CountNow(&plan, "SELECT count(*) FROM aegis.series WHERE metric = $1", TEXTOID, name); });
-}
-
 // A delete in a transaction that holds series rows of earlier statements
 // found what it must lock held by another transaction: it may not wait.
 [[noreturn]] void ThrowBusy(const std::string& what) {
@@ -141,14 +113,13 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
     PgCall([&] {
       static const Oid types[] = {INT8OID};
       static SPIPlanPtr plans[2] = {};
-      static const char* const sql[2] = {
-          "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE SKIP LOCKED",
-          "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE"};
       Datum values[] = {Int64GetDatum(series_id)};
-      RunPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, types, values, Snap::kLatest);
+      aegis::pg::ExecuteLocking(plans, "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE", wait, 1,
+                                types, values);
     });
     ids = aegis::pg::SeriesIdsOfResult();
-    if (ids.empty() && !wait && aegis::pg::SeriesExist(series_id)) aegis::pg::ThrowBusy("series " + std::to_string(series_id));
+    if (ids.empty() && !wait && PgCall([&] { return aegis::pg::SeriesExists(series_id); }))
+      aegis::pg::ThrowBusy("series " + std::to_string(series_id));
     aegis::pg::NoteSeriesRowsHeld();
     if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids));
   }
@@ -170,16 +141,16 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
   // The metric's row first: writers creating a series of it hold it, and
   // none can start while it is held.
   const bool wait = !aegis::pg::HoldsSeriesLocks();
-  bool exists = PgCall([&] {
+  const bool exists = PgCall([&] {
     static const Oid types[] = {TEXTOID};
     static SPIPlanPtr plans[2] = {};
-    static const char* const sql[2] = {"SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE SKIP LOCKED",
-                                       "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE"};
     Datum values[] = {name};
-    RunPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, types, values, Snap::kLatest);
+    aegis::pg::ExecuteLocking(plans, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", wait, 1, types,
+                              values);
     return SPI_processed == 1;
   });
-  if (!exists && !wait && aegis::pg::MetricExists(name)) aegis::pg::ThrowBusy("metric " + aegis::core::QuoteForMessage(metric));
+  if (!exists && !wait && PgCall([&] { return aegis::pg::MetricExists(name); }))
+    aegis::pg::ThrowBusy("metric " + aegis::core::QuoteForMessage(metric));
   if (!exists) {
     throw aegis::core::Error(aegis::core::ErrorCategory::UndefinedObject,
                              "metric " + aegis::core::QuoteForMessage(metric) + " does not exist");
@@ -187,14 +158,12 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
   PgCall([&] {
     static const Oid types[] = {TEXTOID};
     static SPIPlanPtr plans[2] = {};
-    static const char* const sql[2] = {
-        "SELECT series_id FROM aegis.series WHERE metric = $1 ORDER BY series_id FOR UPDATE SKIP LOCKED",
-        "SELECT series_id FROM aegis.series WHERE metric = $1 ORDER BY series_id FOR UPDATE"};
     Datum values[] = {name};
-    RunPlan(&plans[wait ? 1 : 0], sql[wait ? 1 : 0], 1, types, values, Snap::kLatest);
+    aegis::pg::ExecuteLocking(plans, "SELECT series_id FROM aegis.series WHERE metric = $1 ORDER BY series_id FOR UPDATE",
+                              wait, 1, types, values);
   });
   const std::vector<int64_t> series = aegis::pg::SeriesIdsOfResult();
-  if (!wait && static_cast<int64_t>(series.size()) != aegis::pg::SeriesOfMetric(name))
+  if (!wait && static_cast<int64_t>(series.size()) != PgCall([&] { return aegis::pg::CountSeries(name); }))
     aegis::pg::ThrowBusy("a series of metric " + aegis::core::QuoteForMessage(metric));
   aegis::pg::NoteSeriesRowsHeld();
   if (row_security) {

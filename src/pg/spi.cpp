@@ -34,6 +34,12 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
   return code;
 }
 
+int ExecuteLocking(SPIPlanPtr (&slots)[2], const char* sql, bool wait, int nargs, const Oid* types, Datum* values) {
+  SPIPlanPtr* slot = &slots[wait ? 1 : 0];
+  const char* text = *slot == nullptr && !wait ? psprintf("%s SKIP LOCKED", sql) : sql;
+  return ExecuteWithLatestSnapshot(KeptPlan(slot, text, nargs, types), values, nullptr, 0);
+}
+
 int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {
   if (!IsolationUsesXactSnapshot()) return ExecutePlan(plan, values, nulls, false, count);
   CommandCounterIncrement();

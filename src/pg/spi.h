@@ -20,6 +20,12 @@ int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_onl
 // serialization failure (40001) instead of a silent overwrite.
 int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count);
 
+// Runs a locking statement (sql ends in FOR UPDATE, FOR SHARE, ...) with a
+// snapshot taken now: waiting for rows another transaction locked when
+// wait, else skipping them (SKIP LOCKED appended). Each variant is prepared
+// once, in slots[1] and slots[0].
+int ExecuteLocking(SPIPlanPtr (&slots)[2], const char* sql, bool wait, int nargs, const Oid* types, Datum* values);
+
 // How RunPlan runs a statement.
 enum class Snap {
   kReadOnly,  // a read with the statement's snapshot
