@@ -26,7 +26,8 @@ SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA       = $(sort $(wildcard src/sql/versions/$(EXTENSION)--*.sql))
 # The upgrade from the last release: its hand-written part (src/sql/updates),
 # then the pieces that are new since (run as they are).
-PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql src/sql/31_delete.sql
+PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql src/sql/31_delete.sql src/sql/32_partitions.sql \
+                      src/sql/33_retention.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 
 SHLIB_LINK = -lstdc++
@@ -64,8 +65,9 @@ EXTRA_CLEAN = $(OBJS:.o=.d)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES) Makefile
 	cat $(SQL_PIECES) > $@
 
-$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) Makefile
-	cat src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) > $@
+$(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) \
+                                src/sql/updates/0.1.0--0.2.0-after.sql Makefile
+	cat src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) src/sql/updates/0.1.0--0.2.0-after.sql > $@
 
 .PHONY: deps demo test bench stress unit format cluster-start cluster-stop
 deps:

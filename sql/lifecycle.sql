@@ -83,10 +83,10 @@ SELECT metric, series, points, blocks FROM aegis.stats;
 
 -- Counts are what aegis.read returns: a recent point that replaced a
 -- compressed point counts once, in stats and in drop_metric's result.
-SELECT aegis.write('twice', '{}', ARRAY['2024-01-01', '2024-01-02']::timestamptz[], ARRAY[1, 2]);
+SELECT aegis.write('twice', '{}', ARRAY['2024-01-01 01:00', '2024-01-01 02:00']::timestamptz[], ARRAY[1, 2]);
 SELECT aegis.compress('0');
-SELECT aegis.write('twice', '{}', '2024-01-01', 10);   -- replaces a compressed point
-SELECT aegis.write('twice', '{}', '2024-01-03', 3);    -- a new point
+SELECT aegis.write('twice', '{}', '2024-01-01 01:00', 10);   -- replaces a compressed point
+SELECT aegis.write('twice', '{}', '2024-01-01 03:00', 3);    -- a new point
 SELECT count(*) AS read_points FROM aegis.read('twice');
 SELECT points, compressed_points, blocks FROM aegis.stats WHERE metric = 'twice';
 SELECT aegis.drop_metric('twice') AS dropped_points;
@@ -94,21 +94,21 @@ SELECT aegis.drop_metric('twice') AS dropped_points;
 -- Points left without their series by raw DML on the catalog are removed by
 -- compress (with a warning), which goes on with the other series; a series
 -- whose blocks are corrupt is skipped with a warning naming it.
-SELECT aegis.write('orphan', '{}', '2024-01-01', 1), aegis.write('kept', '{}', '2024-01-01', 2);
+SELECT aegis.write('orphan', '{}', '2024-01-01 01:00', 1), aegis.write('kept', '{}', '2024-01-01 01:00', 2);
 DELETE FROM aegis.series WHERE metric = 'orphan';
-SELECT aegis.write('kept', '{}', ARRAY['2024-01-02', '2024-01-03']::timestamptz[], ARRAY[3, 4]);
+SELECT aegis.write('kept', '{}', ARRAY['2024-01-01 02:00', '2024-01-01 03:00']::timestamptz[], ARRAY[3, 4]);
 SELECT aegis.compress('0');
 SELECT (SELECT count(*) FROM aegis.recent_points) AS recent, (SELECT sum(point_count) FROM aegis.blocks) AS compressed;
 UPDATE aegis.blocks SET data = set_byte(data, 40, get_byte(data, 40) # 16)
  WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'kept');
-SELECT aegis.write('kept', '{}', '2024-01-04', 5), aegis.write('other', '{}', '2024-01-04', 6);
+SELECT aegis.write('kept', '{}', '2024-01-01 04:00', 5), aegis.write('other', '{}', '2024-01-01 04:00', 6);
 SELECT aegis.compress('0');
 SELECT s.metric, count(r.*) AS recent FROM aegis.series s LEFT JOIN aegis.recent_points r USING (series_id)
  WHERE s.metric IN ('kept', 'other') GROUP BY 1 ORDER BY 1;
 -- A corrupt block does not break the counts: aegis.stats (over every metric)
 -- and drop_metric warn and count the bad block from its summary, so the
 -- corrupt series can be dropped.
-SELECT aegis.write('kept', '{}', '2024-01-02', 30);   -- a recent row inside the corrupt block's range
+SELECT aegis.write('kept', '{}', '2024-01-01 02:00', 30);   -- a recent row inside the corrupt block's range
 SELECT metric, points FROM aegis.stats WHERE metric IN ('kept', 'other') ORDER BY metric;
 SELECT aegis.drop_metric('kept') AS dropped_points;
 SELECT count(*) AS kept_blocks_left FROM aegis.blocks b WHERE NOT EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = b.series_id);

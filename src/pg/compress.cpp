@@ -18,6 +18,7 @@
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/guc.h"
+#include "pg/maintenance.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -27,7 +28,7 @@ namespace aegis::pg {
 namespace {
 
 SPIPlanPtr series_to_compress_plan = nullptr;
-SPIPlanPtr lock_series_plan = nullptr;
+SPIPlanPtr lock_series_plans[2] = {nullptr, nullptr};
 SPIPlanPtr series_exists_plan = nullptr;
 SPIPlanPtr take_recent_plan = nullptr;
 SPIPlanPtr delete_taken_plan = nullptr;
@@ -52,21 +53,6 @@ std::vector<int64_t> SeriesWithRecentBefore(TimestampTz cutoff) {
   return ids;
 }
 
-enum class SeriesState { kLocked, kBusy, kGone };
-
-// Takes the KEY SHARE lock on the series' catalog row without waiting.
-SeriesState TryLockSeries(int64_t series_id) {
-  return PgCall([&] {
-    static const Oid types[] = {INT8OID};
-    Datum values[] = {Int64GetDatum(series_id)};
-    RunPlan(&lock_series_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE SKIP LOCKED", 1,
-            types, values, Snap::kLatest);
-    if (SPI_processed == 1) return SeriesState::kLocked;
-    RunPlan(&series_exists_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types, values,
-            Snap::kLatest);
-    return SPI_processed == 1 ? SeriesState::kBusy : SeriesState::kGone;
-  });
-}
 
 // Removes the points of a series that no longer exists; returns how many
 // recent rows went.
@@ -119,16 +105,36 @@ void DeleteRecentAt(int64_t series_id, const core::SeriesPoints& points) {
 
 }  // namespace
 
-// Packs every series' recent points older than cutoff; returns points packed.
-int64_t CompressBefore(TimestampTz cutoff) {
-  int64_t packed = 0;
-  for (int64_t series_id : SeriesWithRecentBefore(cutoff)) {
+SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait) {
+  const SeriesState state = PgCall([&] {
+    static const Oid types[] = {INT8OID};
+    Datum values[] = {Int64GetDatum(series_id)};
+    ExecuteLocking(lock_series_plans, "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE", wait, 1,
+                   types, values);
+    if (SPI_processed == 1) return SeriesState::kLocked;
+    RunPlan(&series_exists_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types, values,
+            Snap::kLatest);
+    return SPI_processed == 1 ? SeriesState::kBusy : SeriesState::kGone;
+  });
+  if (state != SeriesState::kLocked) return state;
+  NoteSeriesRowsHeld();  // later statements must not wait
+  if (wait) {
+    LockSeriesForRewrite(series_id);
+    return SeriesState::kLocked;
+  }
+  return TryLockSeriesForRewrite(series_id) ? SeriesState::kLocked : SeriesState::kBusy;
+}
+
+std::vector<int64_t> SeriesToCompress(TimestampTz cutoff) { return SeriesWithRecentBefore(cutoff); }
+
+int64_t CompressSeries(int64_t series_id, TimestampTz cutoff) {
+  {
     CheckForInterrupts();
-    const SeriesState state = TryLockSeries(series_id);
+    const SeriesState state = LockSeriesForMaintenance(series_id, false);
     if (state == SeriesState::kGone) {
       // Another compress removing the same orphan holds its rewrite lock:
       // leave it to that one rather than wait.
-      if (!TryLockSeriesForRewrite(series_id)) continue;
+      if (!TryLockSeriesForRewrite(series_id)) return 0;
       // Usually a delete that committed after the list was made, which took
       // its points with it; anything left is an orphan worth a warning.
       const uint64 removed = RemoveOrphanPoints(series_id);
@@ -139,12 +145,11 @@ int64_t CompressBefore(TimestampTz cutoff) {
                                    removed, series_id)));
         });
       }
-      continue;
+      return 0;
     }
-    if (state == SeriesState::kLocked) NoteSeriesRowsHeld();  // later statements must not wait
-    if (state == SeriesState::kBusy || !TryLockSeriesForRewrite(series_id)) continue;
+    if (state == SeriesState::kBusy) return 0;
     core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
-    if (points.empty()) continue;
+    if (points.empty()) return 0;
     try {
       MergeIntoBlocks(series_id, points, false);
     } catch (const core::Error& e) {
@@ -156,11 +161,16 @@ int64_t CompressBefore(TimestampTz cutoff) {
         ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
                           errdetail("%s", detail.c_str()), errhint("aegis.compress() skipped this series.")));
       });
-      continue;
+      return 0;
     }
     DeleteRecentAt(series_id, points);
-    packed += static_cast<int64_t>(points.size());
+    return static_cast<int64_t>(points.size());
   }
+}
+
+int64_t CompressBefore(TimestampTz cutoff) {
+  int64_t packed = 0;
+  for (int64_t series_id : SeriesToCompress(cutoff)) packed += CompressSeries(series_id, cutoff);
   return packed;
 }
 
@@ -177,6 +187,7 @@ AEGIS_PG_FUNCTION(aegis_compress) {
   int64_t packed = 0;
   {
     aegis::pg::AsTableOwner owner;
+    aegis::pg::PrepareUpcomingPartitions(GetCurrentTransactionStartTimestamp());
     packed = aegis::pg::CompressBefore(cutoff);
   }
   aegis::pg::SpiFinish();

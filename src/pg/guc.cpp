@@ -8,6 +8,9 @@ namespace aegis::pg {
 int guc_block_max_points = 1000;
 char* guc_compress_after = nullptr;
 int guc_max_series_per_metric = 100000;
+int guc_maintenance_interval = 60;
+int guc_partition_interval = static_cast<int>(PartitionInterval::kDay);
+char* guc_default_retention = nullptr;
 
 namespace {
 
@@ -42,7 +45,38 @@ bool CheckCompressAfter(char** newval, void** /*extra*/, GucSource /*source*/) {
   return true;
 }
 
+// check_hook for aegis.default_retention: empty (keep forever) or a positive
+// interval.
+bool CheckDefaultRetention(char** newval, void** /*extra*/, GucSource /*source*/) {
+  if (*newval == nullptr || **newval == '\0') return true;
+  Interval interval;
+  if (!ParseInterval(*newval, &interval)) {
+    GUC_check_errdetail("\"%s\" is not an interval.", *newval);
+    return false;
+  }
+  if (interval.month < 0 || interval.day < 0 || interval.time < 0 ||
+      (interval.month == 0 && interval.day == 0 && interval.time == 0)) {
+    GUC_check_errdetail("aegis.default_retention must be a positive interval, or empty to keep points forever.");
+    return false;
+  }
+  return true;
+}
+
+const config_enum_entry kPartitionIntervals[] = {
+    {"hour", static_cast<int>(PartitionInterval::kHour), false},
+    {"day", static_cast<int>(PartitionInterval::kDay), false},
+    {"week", static_cast<int>(PartitionInterval::kWeek), false},
+    {"month", static_cast<int>(PartitionInterval::kMonth), false},
+    {nullptr, 0, false},
+};
+
 }  // namespace
+
+Interval* DefaultRetention() {
+  if (guc_default_retention == nullptr || *guc_default_retention == '\0') return nullptr;
+  return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(guc_default_retention),
+                                               ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
 
 Interval* CompressAfter() {
   return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(guc_compress_after),
@@ -60,6 +94,20 @@ void DefineSettings() {
                              "Used when aegis.compress() is called without older_than.",
                              &guc_compress_after, "10 minutes", PGC_USERSET, 0, CheckCompressAfter,
                              nullptr, nullptr);
+  DefineCustomStringVariable("aegis.default_retention",
+                             "How long points of metrics without their own retention are kept.",
+                             "Empty (the default) keeps them forever; aegis.set_retention() sets a metric's own.",
+                             &guc_default_retention, "", PGC_SUSET, 0, CheckDefaultRetention, nullptr, nullptr);
+  DefineCustomIntVariable("aegis.maintenance_interval", "Time between two rounds of the maintenance worker.",
+                          "Takes effect on reload; the worker runs with aegis_timeseries in "
+                          "shared_preload_libraries.",
+                          &guc_maintenance_interval, 60, 1, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
+  DefineCustomEnumVariable("aegis.partition_interval", "Time span of each partition of aegis.blocks.",
+                           "Partitions are aligned in UTC (weeks start on Monday); a change applies to partitions "
+                           "created afterwards.",
+                           &guc_partition_interval, static_cast<int>(PartitionInterval::kDay), kPartitionIntervals,
+                           PGC_SUSET, 0, nullptr, nullptr, nullptr);
   // Superuser-only: it protects the catalog from a writer that floods it with
   // tag sets, so the writer must not be able to lift it.
   DefineCustomIntVariable("aegis.max_series_per_metric", "Largest number of series one metric may have.",

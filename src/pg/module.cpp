@@ -3,6 +3,7 @@
 
 #include "pg/catalog.h"
 #include "pg/guc.h"
+#include "pg/partitions.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -14,4 +15,5 @@ void _PG_init(void) {
   aegis::pg::DefineSettings();
   aegis::pg::InitSeriesCache();
   aegis::pg::InitPointsBuffer();
+  aegis::pg::InitPartitionCache();
 }

@@ -5,9 +5,11 @@
 
 #include "core/block_codec.h"
 #include "core/error.h"
+#include "core/series_points.h"
 
 #include "pg/boundary.h"
 #include "pg/guc.h"
+#include "pg/partitions.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -358,9 +360,13 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
       pfree(DatumGetPointer(values[1]));
     });
   }
+  // Blocks never cross a partition boundary (so a partition can be dropped
+  // whole once its end is past retention).
   const size_t max_points = static_cast<size_t>(guc_block_max_points);
-  for (size_t begin = 0; begin < points.size(); begin += max_points) {
-    const size_t n = std::min(points.size() - begin, max_points);
+  for (size_t begin = 0, n = 0; begin < points.size(); begin += n) {
+    const PartitionRange partition = EnsurePartition(points.ts[begin]);
+    const auto end = std::lower_bound(points.ts.begin() + static_cast<ptrdiff_t>(begin), points.ts.end(), partition.hi);
+    n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
     InsertBlock(series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));

@@ -58,20 +58,28 @@ COMMENT ON TABLE aegis.recent_points IS
 -- Compressed blocks: one row per block with its summary. Blocks of a series
 -- never overlap in time. The block column is stored EXTERNAL: the block is
 -- already compressed, so pglz would only spend CPU (docs/block-format.md).
+-- Partitioned by time (aegis.partition_interval, listed in
+-- aegis.block_partitions): a block never crosses a partition boundary, so
+-- retention drops whole partitions. The partitions are created on demand and
+-- are not members of the extension: pg_dump dumps them, with their data, as
+-- ordinary tables. Each has its own primary key (series_id, ts_min); the
+-- parent has none, because pg_dump would then restore each partition's key
+-- twice (once from the dump, once by ATTACH PARTITION), the parent being the
+-- extension's and not dumped. ts_min is the partition key, so the per-partition
+-- keys make (series_id, ts_min) unique over the whole table.
 CREATE TABLE aegis.blocks (
     series_id   bigint NOT NULL,
     ts_min      timestamptz NOT NULL,
     ts_max      timestamptz NOT NULL,
-    point_count integer NOT NULL CHECK (point_count > 0),
+    point_count integer NOT NULL CONSTRAINT blocks_point_count_check CHECK (point_count > 0),
     min_value   double precision NOT NULL,
     max_value   double precision NOT NULL,
     sum_value   double precision NOT NULL,
     first_value double precision NOT NULL,
     last_value  double precision NOT NULL,
     data        bytea NOT NULL,
-    PRIMARY KEY (series_id, ts_min),
-    CHECK (ts_min <= ts_max)
-);
+    CONSTRAINT blocks_check CHECK (ts_min <= ts_max)
+) PARTITION BY RANGE (ts_min);
 ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
@@ -81,7 +89,6 @@ SELECT pg_catalog.pg_extension_config_dump('aegis.metric_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.series', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
-SELECT pg_catalog.pg_extension_config_dump('aegis.blocks', '');
 
 -- Tell every backend's series cache when series go away, however they are
 -- removed.

@@ -12,19 +12,21 @@ CREATE TABLE aegis.job_state (
     last_duration  interval NOT NULL,
     points         bigint,
     last_error     text,
-    last_error_at  timestamptz
+    last_error_at  timestamptz,
+    next_start     timestamptz
 );
 COMMENT ON TABLE aegis.job_state IS
-  'What each maintenance job last did (written by aegis.run_maintenance); read it through aegis.jobs.';
+  'What each maintenance job last did (written by aegis.run_maintenance and the background worker); read it '
+  'through aegis.jobs.';
 
 CREATE VIEW aegis.jobs WITH (security_invoker = true) AS
     SELECT j.job, pg_catalog.current_database() AS database, j.last_start, j.last_duration,
-           j.points, j.last_error, j.last_error_at
+           j.points, j.next_start, j.last_error, j.last_error_at
       FROM aegis.job_state j
      ORDER BY j.job;
 COMMENT ON VIEW aegis.jobs IS
-  'Maintenance jobs of this database: last start, duration, points processed (NULL when it failed), '
-  'last error and when it happened.';
+  'Maintenance jobs of this database: last start, duration, points processed (NULL when it failed), when the '
+  'background worker runs it next (NULL without the worker), last error and when it happened.';
 
 -- Each job runs in a subtransaction of its own: a job that fails is
 -- recorded (and raised as a WARNING) and the round goes on with the next.
@@ -48,12 +50,14 @@ BEGIN
         RAISE NOTICE 'another aegis maintenance round is running in this database; nothing done';
         RETURN;
     END IF;
-    FOREACH job IN ARRAY ARRAY['compress'] LOOP
+    FOREACH job IN ARRAY ARRAY['compress', 'merge', 'retention'] LOOP
         started := clock_timestamp();
         error := NULL;
         BEGIN
             CASE job
                 WHEN 'compress' THEN points := aegis.compress();
+                WHEN 'merge' THEN points := aegis.merge_blocks();
+                WHEN 'retention' THEN points := aegis.apply_retention();
             END CASE;
         EXCEPTION WHEN OTHERS THEN
             points := NULL;
@@ -73,8 +77,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aegis.run_maintenance() IS
-  'Runs one round of maintenance in this database (today: compress recent points older than '
-  'aegis.compress_after) and returns one row per job: points processed (NULL if it failed) and duration. '
+  'Runs one round of maintenance in this database, as the background worker does: compress (recent points '
+  'older than aegis.compress_after into blocks), merge (small blocks into full ones), retention '
+  '(aegis.apply_retention). Returns one row per job: points processed (NULL if it failed) and duration. '
   'A failed job is recorded in aegis.jobs and the round goes on; a round already running elsewhere in this '
   'database makes it return no rows.';
 REVOKE EXECUTE ON FUNCTION aegis.run_maintenance() FROM PUBLIC;

@@ -894,10 +894,28 @@ UPDATE hostile_calls SET keep = true WHERE label = 'delete of every point of h_e
 -- statement_timeout it ends (a cancel ends the whole round, rolled back).
 INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
   ('run_maintenance over the hostile data, compress_after 0',
-   $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '1/1',
+   $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '3/3',
    'SET aegis.compress_after = ''0''', NULL),
   ('run_maintenance under a 1 ms statement_timeout ends within 5 s',
    $$SELECT count(*) FROM aegis.run_maintenance()$$, '{57014}', NULL, 'SET statement_timeout = ''1ms''', '5 seconds');
+-- Retention and merging: NULLs, unknown metrics, non-positive and
+-- out-of-range retentions, then retention and merging over the hostile
+-- data (extreme timestamps included).
+INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
+  ('set_retention(NULL, NULL)', $$SELECT aegis.set_retention(NULL, NULL)$$, '{22004}', NULL, NULL, NULL),
+  ('set_retention of an unknown metric', $$SELECT aegis.set_retention('h_no_such_metric', '1 day')$$, '{42704}', NULL, NULL, NULL),
+  ('set_retention(-1 day)', $$SELECT aegis.set_retention('h_vals', '-1 day')$$, '{22023}', NULL, NULL, NULL),
+  ('set_retention(0)', $$SELECT aegis.set_retention('h_vals', '0')$$, '{22023}', NULL, NULL, NULL),
+  ('set_retention(1 month -40 days)', $$SELECT aegis.set_retention('h_vals', '1 month -40 days')$$, '{22023}', NULL, NULL, NULL),
+  ('set_retention(300,000 years): the cutoff is out of range', $$SELECT aegis.set_retention('h_vals', '300000 years')$$, '{22008}', NULL, NULL, NULL),
+  ('set_retention(the largest interval)', $$SELECT aegis.set_retention('h_vals', '178000000 years')$$, '{22008}', NULL, NULL, NULL),
+  ('apply_retention with 1,000 years kept for every metric',
+   $$SELECT count(aegis.set_retention(name, '1000 years')) >= 0 AND aegis.apply_retention() >= 0 FROM aegis.metric_catalog$$, '{}', 'true', NULL, NULL),
+  ('apply_retention under a 1 ms statement_timeout ends within 5 s',
+   $$SELECT aegis.apply_retention()$$, '{57014}', NULL, 'SET statement_timeout = ''1ms''', '5 seconds'),
+  ('merge_blocks over the hostile data', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', NULL, NULL),
+  ('merge_blocks with aegis.block_max_points 1', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 1', NULL),
+  ('merge_blocks with aegis.block_max_points 100,000', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 100000', NULL);
 
 -------------------------------------------------------------------------------
 -- INSERT and COPY into aegis.points.

@@ -6,3 +6,46 @@
 -- upgraded database must equal a fresh 0.2.0 install (test/server/upgrade.sh
 -- compares them object by object).
 \echo Use "ALTER EXTENSION aegis_timeseries UPDATE TO '0.2.0'" to load this file. \quit
+
+-- aegis.blocks becomes partitioned by time. The 0.1.0 table is kept, without
+-- copying a block, as the first partition: it holds every block start up to
+-- just past the newest point it has (0.1.0 blocks may cross any later
+-- partition boundary); new partitions start there. With no blocks it goes.
+ALTER INDEX aegis.blocks_pkey RENAME TO blocks_legacy_pkey;
+ALTER TABLE aegis.blocks RENAME TO blocks_legacy;
+ALTER EXTENSION aegis_timeseries DROP TABLE aegis.blocks_legacy;
+DROP POLICY series_visible ON aegis.blocks_legacy;
+ALTER TABLE aegis.blocks_legacy DISABLE ROW LEVEL SECURITY;
+
+CREATE TABLE aegis.blocks (
+    series_id   bigint NOT NULL,
+    ts_min      timestamptz NOT NULL,
+    ts_max      timestamptz NOT NULL,
+    point_count integer NOT NULL CONSTRAINT blocks_point_count_check CHECK (point_count > 0),
+    min_value   double precision NOT NULL,
+    max_value   double precision NOT NULL,
+    sum_value   double precision NOT NULL,
+    first_value double precision NOT NULL,
+    last_value  double precision NOT NULL,
+    data        bytea NOT NULL,
+    CONSTRAINT blocks_check CHECK (ts_min <= ts_max)
+) PARTITION BY RANGE (ts_min);
+ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
+COMMENT ON TABLE aegis.blocks IS
+  'Compressed blocks of points (codec in the block header) with per-block summaries.';
+ALTER TABLE aegis.blocks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY series_visible ON aegis.blocks
+    USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = blocks.series_id));
+
+DO $$
+DECLARE
+    newest timestamptz;
+BEGIN
+    SELECT max(ts_max) INTO newest FROM aegis.blocks_legacy;
+    IF newest IS NULL THEN
+        DROP TABLE aegis.blocks_legacy;
+    ELSE
+        EXECUTE format('ALTER TABLE aegis.blocks ATTACH PARTITION aegis.blocks_legacy FOR VALUES FROM (%L) TO (%L)',
+                       '-infinity', newest + interval '1 microsecond');
+    END IF;
+END $$;

@@ -1,0 +1,103 @@
+-- Time partitions, retention and merging (API.md section 6). Runs last: it
+-- starts from an empty store, so partition drops depend only on its metrics.
+SET client_min_messages = warning;
+CREATE EXTENSION aegis_timeseries;
+SET aegis.partition_interval = 'day';
+SET aegis.block_max_points = 1000;
+
+-- Blocks are cut at partition boundaries (UTC days here): 96 hourly points
+-- over four days give four blocks, each inside its partition.
+SELECT aegis.write('ret', '{"h": "a"}',
+       ARRAY(SELECT t FROM generate_series('2024-03-01 00:00+00'::timestamptz, '2024-03-04 23:00+00', '1 hour') t),
+       ARRAY(SELECT g::float8 FROM generate_series(1, 96) g));
+SELECT aegis.compress('0');
+SELECT partition, range_start AT TIME ZONE 'UTC' AS range_start, range_end AT TIME ZONE 'UTC' AS range_end
+  FROM aegis.partitions WHERE range_end <= '2025-01-01';
+SELECT count(*) AS blocks, min(point_count), max(point_count) FROM aegis.blocks;
+SELECT count(*) AS blocks_crossing_a_boundary
+  FROM aegis.blocks b JOIN aegis.block_partitions p ON p.partition = b.tableoid
+ WHERE b.ts_min < p.lo OR b.ts_max >= p.hi;
+
+-- set_retention checks its input.
+SELECT aegis.set_retention('nope', '1 day');
+SELECT aegis.set_retention('ret', '-1 day');
+SELECT aegis.set_retention('ret', '0');
+SELECT aegis.set_retention(NULL, '1 day');
+SET aegis.default_retention = '-3 days';
+SET aegis.default_retention = 'soon';
+
+-- Retention up to 2024-03-02 12:00 UTC: the first day's partition is past
+-- every metric's cutoff and is dropped whole; the second day's block is
+-- trimmed at the cutoff; recent rows past the cutoff go too.
+SELECT aegis.write('ret', '{"h": "a"}', '2024-03-02 06:30+00', -1);
+BEGIN;
+SELECT aegis.set_retention('ret', now() - '2024-03-02 12:00+00');
+SELECT aegis.apply_retention() AS removed;
+COMMIT;
+SELECT count(*) AS points, min(ts) AT TIME ZONE 'UTC' AS oldest FROM aegis.read('ret{}');
+SELECT count(*) AS points_before_cutoff FROM aegis.points WHERE metric = 'ret' AND ts < '2024-03-02 12:00+00';
+SELECT sum(value) AS sum_after FROM aegis.aggregate('ret{}', 'count', '2024-01-01', '2025-01-01');
+SELECT range_start AT TIME ZONE 'UTC' AS range_start FROM aegis.partitions WHERE range_end <= '2025-01-01';
+SELECT retention IS NOT NULL AS has_retention FROM aegis.metrics WHERE name = 'ret';
+-- Applying it again removes nothing more.
+BEGIN;
+SELECT aegis.set_retention('ret', now() - '2024-03-02 12:00+00');
+SELECT aegis.apply_retention() AS removed_again;
+COMMIT;
+
+-- NULL falls back to aegis.default_retention; empty keeps forever.
+SELECT aegis.set_retention('ret', NULL);
+SET aegis.default_retention = '';
+SELECT aegis.apply_retention() AS kept_forever;
+BEGIN;
+SELECT set_config('aegis.default_retention', (now() - '2024-03-04 00:00+00')::text, true) IS NOT NULL AS set;
+SELECT aegis.apply_retention() AS removed_by_default;
+COMMIT;
+SELECT count(*) AS points, min(ts) AT TIME ZONE 'UTC' AS oldest FROM aegis.read('ret{}');
+SELECT range_start AT TIME ZONE 'UTC' AS range_start FROM aegis.partitions WHERE range_end <= '2025-01-01';
+
+-- A late write into a compressed range is visible at once; when it leaves
+-- more than one small block in a partition, merge_blocks rewrites them as
+-- full ones, and the newest write still wins.
+SET aegis.block_max_points = 10;
+SELECT aegis.write('frag', '{}',
+       ARRAY(SELECT t FROM generate_series('2024-03-04 00:00+00'::timestamptz, '2024-03-04 19:00+00', '1 hour') t),
+       ARRAY(SELECT g::float8 FROM generate_series(0, 19) g));
+SELECT aegis.write('frag', '{}', ARRAY['2024-03-04 21:00+00', '2024-03-04 22:00+00']::timestamptz[], ARRAY[21, 22]);
+SELECT aegis.compress('0');
+SELECT aegis.write('frag', '{}', '2024-03-04 20:00+00', 20);
+SELECT aegis.compress('0');
+SELECT aegis.write('frag', '{}', '2024-03-04 05:00+00', 99);
+SELECT array_agg(point_count ORDER BY ts_min) AS blocks_before FROM aegis.blocks
+ WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'frag');
+SELECT aegis.merge_blocks() AS rewritten;
+SELECT array_agg(point_count ORDER BY ts_min) AS blocks_after FROM aegis.blocks
+ WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'frag');
+SELECT aegis.merge_blocks() AS rewritten_again;
+SELECT count(*) AS points, sum(value) AS total, max(value) AS newest_wins FROM aegis.read('frag{}');
+
+-- A write far from every partition gets one of its own, and retention can
+-- drop it once it is empty of kept points.
+SELECT aegis.write('frag', '{}', ARRAY(SELECT t FROM generate_series('1999-12-31 00:00+00'::timestamptz,
+       '1999-12-31 00:11+00', '1 minute') t), ARRAY(SELECT 1.0::float8 FROM generate_series(1, 12)));
+SELECT range_start AT TIME ZONE 'UTC' AS range_start FROM aegis.partitions WHERE range_end <= '2000-01-02';
+SELECT aegis.delete('frag{}', '1999-01-01', '2000-01-01') AS deleted;
+SELECT aegis.apply_retention() >= 0 AS ran;
+SELECT count(*) AS partitions_of_1999 FROM aegis.partitions WHERE range_end <= '2000-01-02';
+
+-- Only the administrator manages retention.
+CREATE ROLE aegis_ret_user;
+GRANT USAGE ON SCHEMA aegis TO aegis_ret_user;
+SET ROLE aegis_ret_user;
+SELECT aegis.set_retention('ret', '1 day');
+SELECT aegis.apply_retention();
+SELECT aegis.merge_blocks();
+RESET ROLE;
+REVOKE USAGE ON SCHEMA aegis FROM aegis_ret_user;
+DROP ROLE aegis_ret_user;
+RESET aegis.block_max_points;
+
+-- DROP EXTENSION takes the partitions with it.
+DROP EXTENSION aegis_timeseries;
+SELECT count(*) AS blocks_tables_left FROM pg_class WHERE relname LIKE 'blocks%' AND relnamespace NOT IN
+       (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema'));

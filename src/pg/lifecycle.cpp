@@ -1,0 +1,262 @@
+// Retention and merging (API.md section 6): aegis.set_retention,
+// aegis.apply_retention and aegis.merge_blocks, job by job and series by
+// series (pg/maintenance.h).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/series_points.h"
+
+#include "pg/arguments.h"
+#include "pg/boundary.h"
+#include "pg/guc.h"
+#include "pg/maintenance.h"
+#include "pg/partitions.h"
+#include "pg/privileges.h"
+#include "pg/spi.h"
+#include "pg/store.h"
+
+namespace aegis::pg {
+
+namespace {
+
+SPIPlanPtr series_to_trim_plan = nullptr;
+SPIPlanPtr delete_old_blocks_plan = nullptr;
+SPIPlanPtr delete_old_recent_plan = nullptr;
+SPIPlanPtr global_cutoff_plan = nullptr;
+SPIPlanPtr series_to_merge_plan = nullptr;
+SPIPlanPtr partitions_to_merge_plan = nullptr;
+SPIPlanPtr set_retention_plan = nullptr;
+
+Datum DefaultRetentionDatum(char* isnull) {
+  Interval* keep = DefaultRetention();
+  *isnull = keep == nullptr ? 'n' : ' ';
+  return keep == nullptr ? Datum(0) : IntervalPGetDatum(keep);
+}
+
+std::vector<int64_t> SeriesIdsOfResult() {
+  std::vector<int64_t> ids(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    ids[i] = DatumGetInt64(ResultValue(i, 1, &isnull));
+  }
+  SPI_freetuptable(SPI_tuptable);
+  return ids;
+}
+
+}  // namespace
+
+std::vector<SeriesCutoff> SeriesToTrim(TimestampTz now) {
+  return PgCall([&] {
+    static const Oid types[] = {TIMESTAMPTZOID, INTERVALOID};
+    char nulls[] = {' ', ' '};
+    Datum values[] = {TimestampTzGetDatum(now), DefaultRetentionDatum(&nulls[1])};
+    RunPlan(&series_to_trim_plan,
+            "SELECT s.series_id, c.cutoff"
+            "  FROM aegis.metric_catalog m"
+            "  CROSS JOIN LATERAL (SELECT $1 - coalesce(m.retention, $2) AS cutoff) c"
+            "  JOIN aegis.series s ON s.metric = m.name"
+            " WHERE c.cutoff IS NOT NULL"
+            "   AND (EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < c.cutoff)"
+            "        OR EXISTS (SELECT 1 FROM aegis.recent_points r"
+            "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff))"
+            " ORDER BY 1",
+            2, types, values, Snap::kReadOnly, 0, nulls);
+    std::vector<SeriesCutoff> trims(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      trims[i].series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      trims[i].cutoff = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+    }
+    SPI_freetuptable(SPI_tuptable);
+    return trims;
+  });
+}
+
+int64_t TrimSeries(const SeriesCutoff& trim, bool wait) {
+  CheckForInterrupts();
+  if (LockSeriesForMaintenance(trim.series_id, wait) != SeriesState::kLocked) return 0;
+  // Whole blocks and recent rows by index; then the one block that holds
+  // the cutoff is decoded and rewritten.
+  const int64_t removed = PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(trim.series_id), TimestampTzGetDatum(trim.cutoff)};
+    RunPlan(&delete_old_blocks_plan,
+            "WITH gone AS (DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min < $2 AND ts_max < $2"
+            "              RETURNING point_count)"
+            "SELECT coalesce(sum(point_count), 0)::bigint FROM gone",
+            2, types, values, Snap::kLatest);
+    bool isnull = false;
+    int64_t count = DatumGetInt64(ResultValue(0, 1, &isnull));
+    SPI_freetuptable(SPI_tuptable);
+    RunPlan(&delete_old_recent_plan, "DELETE FROM aegis.recent_points WHERE series_id = $1 AND ts < $2", 2, types,
+            values, Snap::kLatest);
+    return count + static_cast<int64_t>(SPI_processed);
+  });
+  return removed + DeletePointsOfSeries(trim.series_id, DT_NOBEGIN, trim.cutoff);
+}
+
+int64_t DropExpiredPartitions(TimestampTz now) {
+  // The oldest cutoff of any metric that has series; none when one of them
+  // keeps its points forever.
+  const TimestampTz everyone_cutoff = PgCall([&] {
+    static const Oid types[] = {TIMESTAMPTZOID, INTERVALOID};
+    char nulls[] = {' ', ' '};
+    Datum values[] = {TimestampTzGetDatum(now), DefaultRetentionDatum(&nulls[1])};
+    RunPlan(&global_cutoff_plan,
+            "SELECT CASE WHEN bool_and(coalesce(m.retention, $2) IS NOT NULL)"
+            "            THEN min($1 - coalesce(m.retention, $2)) END"
+            "  FROM aegis.metric_catalog m WHERE EXISTS (SELECT 1 FROM aegis.series s WHERE s.metric = m.name)",
+            2, types, values, Snap::kReadOnly, 0, nulls);
+    bool isnull = false;
+    const Datum cutoff = ResultValue(0, 1, &isnull);
+    SPI_freetuptable(SPI_tuptable);
+    return isnull ? DT_NOBEGIN : DatumGetTimestampTz(cutoff);
+  });
+  int64_t removed = 0;
+  for (const PartitionRange& partition : ListPartitions()) {
+    if (partition.hi > now || !OidIsValid(partition.relid)) break;  // the present and the future stay
+    CheckForInterrupts();
+    int64_t points = 0;
+    int64_t blocks = 0;
+    PgCall([&] {
+      const std::string sql = std::string("SELECT coalesce(sum(point_count), 0)::bigint, count(*) FROM ") +
+                              quote_qualified_identifier("aegis", get_rel_name(partition.relid));
+      // Not read-only: the count must see what this transaction deleted.
+      CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "counting a partition");
+      bool isnull = false;
+      points = DatumGetInt64(ResultValue(0, 1, &isnull));
+      blocks = DatumGetInt64(ResultValue(0, 2, &isnull));
+      SPI_freetuptable(SPI_tuptable);
+    });
+    if ((partition.hi <= everyone_cutoff || blocks == 0) && TryDropPartition(partition)) removed += points;
+  }
+  return removed;
+}
+
+std::vector<int64_t> SeriesToMerge() {
+  return PgCall([] {
+    static const Oid types[] = {INT4OID};
+    Datum values[] = {Int32GetDatum(guc_block_max_points)};
+    RunPlan(&series_to_merge_plan,
+            "SELECT DISTINCT series_id FROM (SELECT series_id FROM aegis.blocks WHERE point_count < $1"
+            "                                 GROUP BY series_id, tableoid HAVING count(*) > 1) small ORDER BY 1",
+            1, types, values, Snap::kReadOnly);
+    return SeriesIdsOfResult();
+  });
+}
+
+int64_t MergeSeries(int64_t series_id) {
+  CheckForInterrupts();
+  if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
+  const std::vector<int64_t> relids = PgCall([&] {
+    static const Oid types[] = {INT8OID, INT4OID};
+    Datum values[] = {Int64GetDatum(series_id), Int32GetDatum(guc_block_max_points)};
+    RunPlan(&partitions_to_merge_plan,
+            "SELECT tableoid::oid::bigint FROM aegis.blocks WHERE series_id = $1 AND point_count < $2"
+            " GROUP BY tableoid HAVING count(*) > 1",
+            2, types, values, Snap::kLatest);
+    return SeriesIdsOfResult();
+  });
+  if (relids.empty()) return 0;
+  int64_t rewritten = 0;
+  for (const PartitionRange& partition : ListPartitions()) {
+    if (std::find(relids.begin(), relids.end(), static_cast<int64_t>(partition.relid)) == relids.end()) continue;
+    FetchedBlocks blocks = FetchBlocks(series_id, partition.lo, partition.hi == DT_NOEND ? DT_NOEND : partition.hi - 1,
+                                       true);
+    std::vector<core::Timestamp> starts;
+    core::SeriesPoints points;
+    for (const BlockRef& block : blocks.blocks) {
+      DecodeStoredBlock(series_id, block, &points);
+      starts.push_back(block.summary.ts_min);
+    }
+    Release(&blocks);
+    core::SortAndDeduplicate(&points);
+    ReplaceBlocks(series_id, starts, points);
+    rewritten += static_cast<int64_t>(points.size());
+  }
+  return rewritten;
+}
+
+void PrepareUpcomingPartitions(TimestampTz now) {
+  const PartitionRange current = EnsurePartition(now);
+  if (current.hi != DT_NOEND) EnsurePartition(current.hi);
+}
+
+}  // namespace aegis::pg
+
+namespace {
+
+TimestampTz StatementNow() { return GetCurrentTransactionStartTimestamp(); }
+
+}  // namespace
+
+// aegis.set_retention(metric, keep): keep the metric's points newer than
+// now() - keep; NULL falls back to aegis.default_retention.
+AEGIS_PG_FUNCTION(aegis_set_retention) {
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("metric must not be NULL")));
+  text* metric = PG_GETARG_TEXT_PP(0);
+  Interval* keep = PG_ARGISNULL(1) ? nullptr : PG_GETARG_INTERVAL_P(1);
+  if (keep != nullptr && (keep->month < 0 || keep->day < 0 || keep->time < 0 ||
+                          (keep->month == 0 && keep->day == 0 && keep->time == 0)))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("retention must be a positive interval"),
+                    errdetail("Got %s.", DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(keep)))),
+                    errhint("Pass NULL to use aegis.default_retention.")));
+  // The cutoff moves with now(); one that is out of range already (22008)
+  // would make every later retention round fail.
+  if (keep != nullptr)
+    (void)DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+                              IntervalPGetDatum(keep));
+  aegis::pg::SpiConnect();
+  uint64 updated = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    updated = aegis::pg::PgCall([&] {
+      static const Oid types[] = {TEXTOID, INTERVALOID};
+      Datum values[] = {PointerGetDatum(metric), keep == nullptr ? Datum(0) : IntervalPGetDatum(keep)};
+      const char nulls[] = {' ', keep == nullptr ? 'n' : ' '};
+      aegis::pg::RunPlan(&aegis::pg::set_retention_plan,
+                         "UPDATE aegis.metric_catalog SET retention = $2 WHERE name = $1", 2, types, values,
+                         aegis::pg::Snap::kWrite, 0, nulls);
+      return SPI_processed;
+    });
+  }
+  aegis::pg::SpiFinish();
+  if (updated == 0)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("metric \"%s\" does not exist", text_to_cstring(metric))));
+  PG_RETURN_VOID();
+}
+
+// aegis.apply_retention(): removes every point older than its metric's
+// cutoff; returns the points removed.
+AEGIS_PG_FUNCTION(aegis_apply_retention) {
+  (void)fcinfo;
+  const TimestampTz now = StatementNow();
+  aegis::pg::SpiConnect();
+  int64_t removed = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    // Whole partitions first (no row is deleted one by one), then the
+    // series, then the partitions that trimming left empty.
+    removed += aegis::pg::DropExpiredPartitions(now);
+    for (const aegis::pg::SeriesCutoff& trim : aegis::pg::SeriesToTrim(now)) removed += aegis::pg::TrimSeries(trim, true);
+    removed += aegis::pg::DropExpiredPartitions(now);
+  }
+  aegis::pg::SpiFinish();
+  PG_RETURN_INT64(removed);
+}
+
+// aegis.merge_blocks(): rewrites series' small blocks into full ones;
+// returns the points rewritten.
+AEGIS_PG_FUNCTION(aegis_merge_blocks) {
+  (void)fcinfo;
+  aegis::pg::SpiConnect();
+  int64_t rewritten = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    for (int64_t series_id : aegis::pg::SeriesToMerge()) rewritten += aegis::pg::MergeSeries(series_id);
+  }
+  aegis::pg::SpiFinish();
+  PG_RETURN_INT64(rewritten);
+}

@@ -1,0 +1,264 @@
+// Time partitions of aegis.blocks: finding, creating and dropping them.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+#include "pg/boundary.h"
+#include "pg/guc.h"
+#include "pg/partitions.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "storage/lmgr.h"
+#include "utils/syscache.h"
+}
+
+namespace aegis::pg {
+
+namespace {
+
+// Advisory lock class for partition DDL ("AEGP"): creators and droppers of
+// partitions take it for the rest of their transaction.
+constexpr int32 kPartitionLockClass = 0x41454750;
+// How long a creator waits for another one before giving up with 40001.
+constexpr int kCreateWaitMs = 500;
+
+std::vector<PartitionRange> cache;
+bool cache_valid = false;
+Oid blocks_relid = InvalidOid;
+
+SPIPlanPtr list_plan = nullptr;
+SPIPlanPtr try_lock_plan = nullptr;
+SPIPlanPtr register_plan = nullptr;
+SPIPlanPtr unregister_plan = nullptr;
+
+void OnRelcacheInvalidation(Datum /*arg*/, Oid relid) {
+  if (relid == InvalidOid || relid == blocks_relid) cache_valid = false;
+}
+
+// Reads aegis.block_partitions with a snapshot taken now. PostgreSQL code.
+void LoadCache() {
+  const Oid aegis_namespace = get_namespace_oid("aegis", false);
+  blocks_relid = get_relname_relid("blocks", aegis_namespace);
+  if (!OidIsValid(get_relname_relid("block_partitions", aegis_namespace))) {
+    // A database still at 0.1.0 (the library serves both versions): one
+    // unpartitioned table.
+    cache.assign(1, PartitionRange{DT_NOBEGIN, DT_NOEND, InvalidOid});
+    cache_valid = true;
+    return;
+  }
+  RunPlan(&list_plan, "SELECT partition::oid, lo, hi FROM aegis.block_partitions ORDER BY lo", 0, nullptr, nullptr,
+          Snap::kLatest);
+  std::vector<PartitionRange> loaded(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    loaded[i].relid = DatumGetObjectId(ResultValue(i, 1, &isnull));
+    loaded[i].lo = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+    loaded[i].hi = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+  }
+  SPI_freetuptable(SPI_tuptable);
+  cache.swap(loaded);
+  cache_valid = true;
+}
+
+// The cached partition holding ts, or nullptr. PostgreSQL code.
+const PartitionRange* FindCached(core::Timestamp ts) {
+  auto it = std::upper_bound(cache.begin(), cache.end(), ts,
+                             [](core::Timestamp t, const PartitionRange& p) { return t < p.lo; });
+  if (it == cache.begin()) return nullptr;
+  --it;
+  return ts < it->hi ? &*it : nullptr;
+}
+
+// ts broken down in UTC. PostgreSQL code.
+void BreakDown(core::Timestamp ts, pg_tm* tm) {
+  fsec_t fsec = 0;
+  if (timestamp2tm(ts, nullptr, tm, &fsec, nullptr, nullptr) != 0)
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
+}
+
+core::Timestamp FloorTo(core::Timestamp ts, int64 unit, int64 offset) {
+  const int64 shifted = ts - offset;
+  int64 q = shifted / unit;
+  if (shifted % unit < 0) --q;
+  return q * unit + offset;
+}
+
+// The aligned range of aegis.partition_interval that holds ts, in UTC.
+// PostgreSQL code.
+PartitionRange AlignedRange(core::Timestamp ts) {
+  PartitionRange range;
+  int64 unit = USECS_PER_DAY;
+  int64 offset = 0;
+  switch (static_cast<PartitionInterval>(guc_partition_interval)) {
+    case PartitionInterval::kHour: unit = USECS_PER_HOUR; break;
+    case PartitionInterval::kDay: break;
+    case PartitionInterval::kWeek: unit = 7 * USECS_PER_DAY; offset = 2 * USECS_PER_DAY; break;  // Mondays
+    case PartitionInterval::kMonth: {
+      pg_tm tm{};
+      BreakDown(ts, &tm);
+      tm.tm_mday = 1;
+      tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+      if (tm2timestamp(&tm, 0, nullptr, &range.lo) != 0) range.lo = DT_NOBEGIN;
+      if (++tm.tm_mon > MONTHS_PER_YEAR) {
+        tm.tm_mon = 1;
+        ++tm.tm_year;
+      }
+      if (tm2timestamp(&tm, 0, nullptr, &range.hi) != 0 || !IS_VALID_TIMESTAMP(range.hi)) range.hi = DT_NOEND;
+      return range;
+    }
+  }
+  range.lo = FloorTo(ts, unit, offset);
+  range.hi = range.lo >= END_TIMESTAMP - unit ? DT_NOEND : range.lo + unit;
+  return range;
+}
+
+// A timestamptz literal in UTC that any DateStyle reads back exactly.
+std::string Literal(core::Timestamp ts) {
+  if (TIMESTAMP_IS_NOBEGIN(ts)) return "'-infinity'";
+  if (TIMESTAMP_IS_NOEND(ts)) return "'infinity'";
+  pg_tm tm{};
+  fsec_t fsec = 0;
+  timestamp2tm(ts, nullptr, &tm, &fsec, nullptr, nullptr);
+  char text[64];
+  snprintf(text, sizeof text, "'%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s'", tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year,
+           tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec),
+           tm.tm_year > 0 ? "" : " BC");
+  return text;
+}
+
+// blocks_YYYYMMDD, with the time of day when the range does not start at
+// midnight UTC.
+std::string PartitionName(core::Timestamp lo) {
+  pg_tm tm{};
+  fsec_t fsec = 0;
+  timestamp2tm(lo, nullptr, &tm, &fsec, nullptr, nullptr);
+  char name[NAMEDATALEN];
+  int n = snprintf(name, sizeof name, "blocks_%s%04d%02d%02d", tm.tm_year > 0 ? "" : "bc",
+                   tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year, tm.tm_mon, tm.tm_mday);
+  if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
+    n += snprintf(name + n, sizeof name - n, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (fsec != 0) snprintf(name + n, sizeof name - n, "_%06d", static_cast<int>(fsec));
+  return name;
+}
+
+// Takes the partition DDL lock, waiting at most kCreateWaitMs. PostgreSQL
+// code.
+bool TakePartitionLock(int wait_ms) {
+  static const Oid types[] = {INT4OID, INT4OID};
+  Datum values[] = {Int32GetDatum(kPartitionLockClass), Int32GetDatum(0)};
+  for (int waited = 0;; waited += 10) {
+    RunPlan(&try_lock_plan, "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", 2, types, values, Snap::kWrite);
+    bool isnull = false;
+    const bool locked = DatumGetBool(ResultValue(0, 1, &isnull));
+    SPI_freetuptable(SPI_tuptable);
+    if (locked) return true;
+    if (waited >= wait_ms) return false;
+    pg_usleep(10000L);
+    CHECK_FOR_INTERRUPTS();
+  }
+}
+
+void RunDdl(const std::string& sql) {
+  CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "partition DDL");
+}
+
+// Creates the partition for ts (the caller holds the partition lock and has
+// found none). PostgreSQL code.
+PartitionRange CreatePartition(core::Timestamp ts) {
+  PartitionRange range = AlignedRange(ts);
+  // Clip to the partitions that exist: they may have come from another
+  // interval, or from the upgrade of a 0.1.0 database.
+  for (const PartitionRange& p : cache) {
+    if (p.hi <= ts) range.lo = std::max(range.lo, p.hi);
+    if (p.lo > ts) range.hi = std::min(range.hi, p.lo);
+  }
+  const std::string name = PartitionName(range.lo);
+  RunDdl("CREATE TABLE aegis." + name +
+         " (LIKE aegis.blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE,"
+         " PRIMARY KEY (series_id, ts_min))");
+  RunDdl("ALTER TABLE aegis.blocks ATTACH PARTITION aegis." + name + " FOR VALUES FROM (" + Literal(range.lo) +
+         ") TO (" + Literal(range.hi) + ")");
+  range.relid = get_relname_relid(name.c_str(), get_namespace_oid("aegis", false));
+  static const Oid types[] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+  Datum values[] = {ObjectIdGetDatum(range.relid), TimestampTzGetDatum(range.lo), TimestampTzGetDatum(range.hi)};
+  RunPlan(&register_plan, "INSERT INTO aegis.block_partitions (partition, lo, hi) VALUES ($1::regclass, $2, $3)", 3,
+          types, values, Snap::kWrite);
+  return range;
+}
+
+}  // namespace
+
+void InitPartitionCache() { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, PointerGetDatum(nullptr)); }
+
+PartitionRange EnsurePartition(core::Timestamp ts) {
+  return PgCall([&] {
+    for (int attempt = 0;; ++attempt) {
+      AcceptInvalidationMessages();
+      if (!cache_valid) LoadCache();
+      if (const PartitionRange* found = FindCached(ts)) {
+        const PartitionRange partition = *found;
+        if (!OidIsValid(partition.relid)) return partition;  // 0.1.0: not partitioned
+        // Once locked it cannot be dropped; a drop that committed before is
+        // seen here (the lock processes pending invalidations).
+        LockRelationOid(partition.relid, RowExclusiveLock);
+        if (cache_valid && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return partition;
+        cache_valid = false;
+        if (attempt < 3) continue;
+      }
+      if (attempt >= 3) elog(ERROR, "aegis: could not find or create the partition of aegis.blocks for %s",
+                             timestamptz_to_str(ts));
+      if (!TakePartitionLock(kCreateWaitMs))
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not create the partition of aegis.blocks for %s", timestamptz_to_str(ts)),
+                        errdetail("Another transaction is creating or dropping partitions."),
+                        errhint("Retry the transaction.")));
+      LoadCache();  // what other creators committed
+      if (FindCached(ts) != nullptr) continue;
+      PartitionRange created = CreatePartition(ts);
+      LockRelationOid(created.relid, RowExclusiveLock);
+      LoadCache();
+      return created;
+    }
+  });
+}
+
+std::vector<PartitionRange> ListPartitions() {
+  return PgCall([] {
+    LoadCache();
+    return cache;
+  });
+}
+
+bool TryDropPartition(const PartitionRange& partition) {
+  if (!OidIsValid(partition.relid)) return false;
+  return PgCall([&] {
+    if (!TakePartitionLock(0)) return false;
+    // ACCESS EXCLUSIVE on aegis.blocks and the partition, without queueing
+    // in front of readers and writers: a few tries, then leave it.
+    bool locked = false;
+    for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
+      locked = ConditionalLockRelationOid(blocks_relid, AccessExclusiveLock);
+      if (!locked) {
+        pg_usleep(20000L);
+        CHECK_FOR_INTERRUPTS();
+      }
+    }
+    if (!locked) return false;
+    if (!ConditionalLockRelationOid(partition.relid, AccessExclusiveLock)) return false;
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return false;
+    static const Oid types[] = {OIDOID};
+    Datum values[] = {ObjectIdGetDatum(partition.relid)};
+    RunPlan(&unregister_plan, "DELETE FROM aegis.block_partitions WHERE partition = $1::regclass", 1, types, values,
+            Snap::kWrite);
+    RunDdl(std::string("DROP TABLE ") + quote_qualified_identifier("aegis", get_rel_name(partition.relid)));
+    cache_valid = false;
+    return true;
+  });
+}
+
+}  // namespace aegis::pg

@@ -1,0 +1,42 @@
+// Time partitions of aegis.blocks (docs/architecture.md, "Partitions").
+//
+// aegis.blocks is partitioned by range of ts_min; every partition is listed
+// in aegis.block_partitions. A block never crosses a partition boundary, so
+// a partition whose end is older than a cutoff holds only points older than
+// it and can be dropped whole. Partitions are created on demand, aligned to
+// aegis.partition_interval in UTC, and clipped so they never overlap the ones
+// that exist (the interval may change over time). Every function here needs
+// an open SPI connection and runs as the tables' owner.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/types.h"
+#include "pg/postgres_headers.h"
+
+namespace aegis::pg {
+
+struct PartitionRange {
+  core::Timestamp lo = 0;  // inclusive
+  core::Timestamp hi = 0;  // exclusive
+  Oid relid = InvalidOid;
+};
+
+// The partition that holds blocks starting at ts, created when missing, and
+// locked (ROW EXCLUSIVE) so it cannot be dropped before this transaction
+// ends. Creating one waits at most a moment for another creator; a conflict
+// that lasts longer is a serialization failure (40001) worth retrying.
+PartitionRange EnsurePartition(core::Timestamp ts);
+
+// Every partition, in time order (with a fresh snapshot).
+std::vector<PartitionRange> ListPartitions();
+
+// Drops the partition if no one is using it (waits at most a moment for its
+// lock); returns false when it could not be taken now.
+bool TryDropPartition(const PartitionRange& partition);
+
+// Registers the cache invalidation callback; called from _PG_init.
+void InitPartitionCache();
+
+}  // namespace aegis::pg
