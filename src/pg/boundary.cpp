@@ -30,6 +30,8 @@ void CopyText(char* buffer, size_t size, const char* text) {
   buffer[n] = '\0';
 }
 
+}  // namespace
+
 // The SQLSTATE for each core error category.
 int SqlStateFor(core::ErrorCategory category) {
   switch (category) {
@@ -50,8 +52,6 @@ int SqlStateFor(core::ErrorCategory category) {
   }
   return ERRCODE_INTERNAL_ERROR;
 }
-
-}  // namespace
 
 const char* PgError::what() const noexcept {
   return data_ != nullptr && data_->message != nullptr ? data_->message : "PostgreSQL error";
@@ -92,6 +92,11 @@ Datum CallWithBoundary(PgFunction impl, FunctionCallInfo fcinfo) {
                   error_detail[0] != '\0' ? errdetail_internal("%s", error_detail) : 0,
                   error_hint[0] != '\0' ? errhint("%s", error_hint) : 0));
   pg_unreachable();
+}
+
+int SqlStateOf(const std::exception& e) {
+  const auto* error = dynamic_cast<const core::Error*>(&e);
+  return error != nullptr ? SqlStateFor(error->category()) : ERRCODE_INTERNAL_ERROR;
 }
 
 }  // namespace aegis::pg

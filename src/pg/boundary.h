@@ -30,6 +30,10 @@ class PgError : public std::exception {
   ErrorData* data_;
 };
 
+// The SQLSTATE the boundary raises for a C++ exception (a core::Error's
+// category, else internal_error).
+int SqlStateOf(const std::exception& e);
+
 // Runs impl and turns whatever C++ exception escapes it into ereport(ERROR).
 Datum CallWithBoundary(PgFunction impl, FunctionCallInfo fcinfo);
 

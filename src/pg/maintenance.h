@@ -50,4 +50,8 @@ int64_t DropExpiredPartitions(TimestampTz now);
 // holding now and the one after), so writers seldom create one themselves.
 void PrepareUpcomingPartitions(TimestampTz now);
 
+// Registers the launcher of the background worker when the library is
+// preloaded (shared_preload_libraries); called from _PG_init.
+void InitMaintenanceWorker();
+
 }  // namespace aegis::pg

@@ -3,6 +3,7 @@
 
 #include "pg/catalog.h"
 #include "pg/guc.h"
+#include "pg/maintenance.h"
 #include "pg/partitions.h"
 
 extern "C" {
@@ -16,4 +17,5 @@ void _PG_init(void) {
   aegis::pg::InitSeriesCache();
   aegis::pg::InitPointsBuffer();
   aegis::pg::InitPartitionCache();
+  aegis::pg::InitMaintenanceWorker();
 }
