@@ -38,6 +38,10 @@ PY
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<SQL
 CREATE EXTENSION aegis_timeseries;
+-- One partition for all time: the probe's block may be given any time range.
+CREATE TABLE aegis.blocks_all (LIKE aegis.blocks INCLUDING ALL, PRIMARY KEY (series_id, ts_min));
+ALTER TABLE aegis.blocks ATTACH PARTITION aegis.blocks_all FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+INSERT INTO aegis.block_partitions VALUES ('aegis.blocks_all', '-infinity', 'infinity');
 SELECT setseed(0.25);
 CREATE TEMP TABLE nan_src (i int, v float8);
 \copy nan_src FROM '$tmp/nan.copy' WITH (FORMAT binary)
