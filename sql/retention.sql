@@ -85,6 +85,19 @@ SELECT aegis.delete('frag{}', '1999-01-01', '2000-01-01') AS deleted;
 SELECT aegis.apply_retention() >= 0 AS ran;
 SELECT count(*) AS partitions_of_1999 FROM aegis.partitions WHERE range_end <= '2000-01-02';
 
+-- Week and month partitions at the very start of the timestamp range begin
+-- there (named blocks_first); later ones are clipped against it.
+SET aegis.partition_interval = 'month';
+SELECT aegis.write('edge', '{}', ARRAY['4714-11-24 00:00:00+00 BC', '4714-11-25 00:00:00+00 BC']::timestamptz[], ARRAY[1, 2]);
+SELECT aegis.compress('0');
+SET aegis.partition_interval = 'week';
+SELECT aegis.write('edge', '{}', '4714-12-02 00:00:00+00 BC', 3);
+SELECT aegis.compress('0');
+SELECT partition, range_start AT TIME ZONE 'UTC' AS range_start, range_end AT TIME ZONE 'UTC' AS range_end
+  FROM aegis.partitions WHERE range_end < '4713-01-01 BC';
+SELECT count(*) AS points FROM aegis.read('edge{}');
+SET aegis.partition_interval = 'day';
+
 -- Only the administrator manages retention.
 CREATE ROLE aegis_ret_user;
 GRANT USAGE ON SCHEMA aegis TO aegis_ret_user;

@@ -74,11 +74,16 @@ const PartitionRange* FindCached(core::Timestamp ts) {
   return ts < it->hi ? &*it : nullptr;
 }
 
-// ts broken down in UTC. PostgreSQL code.
-void BreakDown(core::Timestamp ts, pg_tm* tm) {
-  fsec_t fsec = 0;
-  if (timestamp2tm(ts, nullptr, tm, &fsec, nullptr, nullptr) != 0)
+// ts broken down in UTC, with its year as written (BC years positive; *bc
+// tells). PostgreSQL code.
+void BreakDown(core::Timestamp ts, pg_tm* tm, fsec_t* fsec = nullptr, bool* bc = nullptr) {
+  fsec_t ignored = 0;
+  if (timestamp2tm(ts, nullptr, tm, fsec != nullptr ? fsec : &ignored, nullptr, nullptr) != 0)
     ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
+  if (bc != nullptr) {
+    *bc = tm->tm_year <= 0;
+    if (*bc) tm->tm_year = 1 - tm->tm_year;
+  }
 }
 
 core::Timestamp FloorTo(core::Timestamp ts, int64 unit, int64 offset) {
@@ -113,6 +118,7 @@ PartitionRange AlignedRange(core::Timestamp ts) {
     }
   }
   range.lo = FloorTo(ts, unit, offset);
+  if (range.lo < MIN_TIMESTAMP) range.lo = DT_NOBEGIN;  // the first week or month of the range
   range.hi = range.lo >= END_TIMESTAMP - unit ? DT_NOEND : range.lo + unit;
   return range;
 }
@@ -123,23 +129,24 @@ std::string Literal(core::Timestamp ts) {
   if (TIMESTAMP_IS_NOEND(ts)) return "'infinity'";
   pg_tm tm{};
   fsec_t fsec = 0;
-  timestamp2tm(ts, nullptr, &tm, &fsec, nullptr, nullptr);
+  bool bc = false;
+  BreakDown(ts, &tm, &fsec, &bc);
   char text[64];
-  snprintf(text, sizeof text, "'%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s'", tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year,
-           tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec),
-           tm.tm_year > 0 ? "" : " BC");
+  snprintf(text, sizeof text, "'%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s'", tm.tm_year, tm.tm_mon, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec), bc ? " BC" : "");
   return text;
 }
 
 // blocks_YYYYMMDD, with the time of day when the range does not start at
 // midnight UTC.
 std::string PartitionName(core::Timestamp lo) {
+  if (TIMESTAMP_IS_NOBEGIN(lo)) return "blocks_first";
   pg_tm tm{};
   fsec_t fsec = 0;
-  timestamp2tm(lo, nullptr, &tm, &fsec, nullptr, nullptr);
+  bool bc = false;
+  BreakDown(lo, &tm, &fsec, &bc);
   char name[NAMEDATALEN];
-  int n = snprintf(name, sizeof name, "blocks_%s%04d%02d%02d", tm.tm_year > 0 ? "" : "bc",
-                   tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year, tm.tm_mon, tm.tm_mday);
+  int n = snprintf(name, sizeof name, "blocks_%s%04d%02d%02d", bc ? "bc" : "", tm.tm_year, tm.tm_mon, tm.tm_mday);
   if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
     n += snprintf(name + n, sizeof name - n, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
   if (fsec != 0) snprintf(name + n, sizeof name - n, "_%06d", static_cast<int>(fsec));

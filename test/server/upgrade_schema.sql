@@ -70,5 +70,5 @@ SELECT line FROM (
 ) lines
 -- The partitions of aegis.blocks (and their keys and constraints) are data:
 -- created on demand, and by the upgrade for the 0.1.0 blocks.
-WHERE line !~ 'aegis\.blocks_(legacy|[0-9bc_]+)(_pkey)?\M'
+WHERE line !~ 'aegis\.blocks_(legacy|first|[0-9bc_]+)(_pkey)?\M'
 ORDER BY line COLLATE "C";
