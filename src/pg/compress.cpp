@@ -128,50 +128,42 @@ SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait) {
 std::vector<int64_t> SeriesToCompress(TimestampTz cutoff) { return SeriesWithRecentBefore(cutoff); }
 
 int64_t CompressSeries(int64_t series_id, TimestampTz cutoff) {
-  {
-    CheckForInterrupts();
-    const SeriesState state = LockSeriesForMaintenance(series_id, false);
-    if (state == SeriesState::kGone) {
-      // Another compress removing the same orphan holds its rewrite lock:
-      // leave it to that one rather than wait.
-      if (!TryLockSeriesForRewrite(series_id)) return 0;
-      // Usually a delete that committed after the list was made, which took
-      // its points with it; anything left is an orphan worth a warning.
-      const uint64 removed = RemoveOrphanPoints(series_id);
-      if (removed > 0) {
-        PgCall([&] {
-          ereport(WARNING, (errmsg("removed " UINT64_FORMAT " recent points of series " INT64_FORMAT
-                                   ", which no longer exists",
-                                   removed, series_id)));
-        });
-      }
-      return 0;
-    }
-    if (state == SeriesState::kBusy) return 0;
-    core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
-    if (points.empty()) return 0;
-    try {
-      MergeIntoBlocks(series_id, points, false);
-    } catch (const core::Error& e) {
-      // A corrupt block is found while decoding, before anything is written.
-      if (e.category() != core::ErrorCategory::DataCorrupted) throw;
-      const std::string message = e.what();
-      const std::string detail = e.detail();
+  CheckForInterrupts();
+  const SeriesState state = LockSeriesForMaintenance(series_id, false);
+  if (state == SeriesState::kGone) {
+    // Another compress removing the same orphan holds its rewrite lock:
+    // leave it to that one rather than wait.
+    if (!TryLockSeriesForRewrite(series_id)) return 0;
+    // Usually a delete that committed after the list was made, which took
+    // its points with it; anything left is an orphan worth a warning.
+    const uint64 removed = RemoveOrphanPoints(series_id);
+    if (removed > 0) {
       PgCall([&] {
-        ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
-                          errdetail("%s", detail.c_str()), errhint("aegis.compress() skipped this series.")));
+        ereport(WARNING, (errmsg("removed " UINT64_FORMAT " recent points of series " INT64_FORMAT
+                                 ", which no longer exists",
+                                 removed, series_id)));
       });
-      return 0;
     }
-    DeleteRecentAt(series_id, points);
-    return static_cast<int64_t>(points.size());
+    return 0;
   }
-}
-
-int64_t CompressBefore(TimestampTz cutoff) {
-  int64_t packed = 0;
-  for (int64_t series_id : SeriesToCompress(cutoff)) packed += CompressSeries(series_id, cutoff);
-  return packed;
+  if (state == SeriesState::kBusy) return 0;
+  core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
+  if (points.empty()) return 0;
+  try {
+    MergeIntoBlocks(series_id, points, false);
+  } catch (const core::Error& e) {
+    // A corrupt block is found while decoding, before anything is written.
+    if (e.category() != core::ErrorCategory::DataCorrupted) throw;
+    const std::string message = e.what();
+    const std::string detail = e.detail();
+    PgCall([&] {
+      ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
+                        errdetail("%s", detail.c_str()), errhint("aegis.compress() skipped this series.")));
+    });
+    return 0;
+  }
+  DeleteRecentAt(series_id, points);
+  return static_cast<int64_t>(points.size());
 }
 
 }  // namespace aegis::pg
@@ -187,8 +179,7 @@ AEGIS_PG_FUNCTION(aegis_compress) {
   int64_t packed = 0;
   {
     aegis::pg::AsTableOwner owner;
-    aegis::pg::PrepareUpcomingPartitions(GetCurrentTransactionStartTimestamp());
-    packed = aegis::pg::CompressBefore(cutoff);
+    packed = aegis::pg::RunJob(aegis::pg::CompressJob(GetCurrentTransactionStartTimestamp(), cutoff));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(packed);

@@ -44,9 +44,7 @@ std::vector<int64_t> SeriesIdsOfResult() {
   return ids;
 }
 
-}  // namespace
-
-std::vector<SeriesCutoff> SeriesToTrim(TimestampTz now) {
+std::vector<SeriesWork> SeriesToTrim(TimestampTz now) {
   return PgCall([&] {
     static const Oid types[] = {TIMESTAMPTZOID, INTERVALOID};
     char nulls[] = {' ', ' '};
@@ -62,7 +60,7 @@ std::vector<SeriesCutoff> SeriesToTrim(TimestampTz now) {
             "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff))"
             " ORDER BY 1",
             2, types, values, Snap::kReadOnly, 0, nulls);
-    std::vector<SeriesCutoff> trims(SPI_processed);
+    std::vector<SeriesWork> trims(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
       trims[i].series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
@@ -73,7 +71,7 @@ std::vector<SeriesCutoff> SeriesToTrim(TimestampTz now) {
   });
 }
 
-int64_t TrimSeries(const SeriesCutoff& trim, bool wait) {
+int64_t TrimSeries(const SeriesWork& trim, bool wait) {
   CheckForInterrupts();
   if (LockSeriesForMaintenance(trim.series_id, wait) != SeriesState::kLocked) return 0;
   // Whole blocks and recent rows by index; then the one block that holds
@@ -117,19 +115,24 @@ int64_t DropExpiredPartitions(TimestampTz now) {
   for (const PartitionRange& partition : ListPartitions()) {
     if (partition.hi > now || !OidIsValid(partition.relid)) break;  // the present and the future stay
     CheckForInterrupts();
+    // Past every cutoff: its points are counted and it goes. Otherwise it
+    // goes only when empty, which one row tells.
+    const bool expired = partition.hi <= everyone_cutoff;
     int64_t points = 0;
-    int64_t blocks = 0;
+    bool empty = false;
     PgCall([&] {
-      const std::string sql = std::string("SELECT coalesce(sum(point_count), 0)::bigint, count(*) FROM ") +
-                              quote_qualified_identifier("aegis", get_rel_name(partition.relid));
-      // Not read-only: the count must see what this transaction deleted.
-      CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "counting a partition");
+      const std::string table = quote_qualified_identifier("aegis", get_rel_name(partition.relid));
+      const std::string sql = expired ? "SELECT coalesce(sum(point_count), 0)::bigint FROM " + table
+                                      : "SELECT NOT EXISTS (SELECT FROM " + table + ")";
+      // Not read-only: it must see what this transaction deleted.
+      CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "reading a partition");
       bool isnull = false;
-      points = DatumGetInt64(ResultValue(0, 1, &isnull));
-      blocks = DatumGetInt64(ResultValue(0, 2, &isnull));
+      const Datum value = ResultValue(0, 1, &isnull);
+      if (expired) points = DatumGetInt64(value);
+      else empty = DatumGetBool(value);
       SPI_freetuptable(SPI_tuptable);
     });
-    if ((partition.hi <= everyone_cutoff || blocks == 0) && TryDropPartition(partition)) removed += points;
+    if ((expired || empty) && TryDropPartition(partition)) removed += points;
   }
   return removed;
 }
@@ -183,13 +186,45 @@ void PrepareUpcomingPartitions(TimestampTz now) {
   if (current.hi != DT_NOEND) EnsurePartition(current.hi);
 }
 
-}  // namespace aegis::pg
-
-namespace {
-
-TimestampTz StatementNow() { return GetCurrentTransactionStartTimestamp(); }
+std::vector<SeriesWork> WithCutoff(const std::vector<int64_t>& ids, TimestampTz cutoff) {
+  std::vector<SeriesWork> work(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) work[i] = SeriesWork{ids[i], cutoff};
+  return work;
+}
 
 }  // namespace
+
+MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff) {
+  return MaintenanceJob{"compress",
+                        [now] {
+                          PrepareUpcomingPartitions(now);
+                          return int64_t{0};
+                        },
+                        [cutoff] { return WithCutoff(SeriesToCompress(cutoff), cutoff); },
+                        [](const SeriesWork& work) { return CompressSeries(work.series_id, work.cutoff); },
+                        nullptr};
+}
+
+MaintenanceJob MergeJob() {
+  return MaintenanceJob{"merge", nullptr, [] { return WithCutoff(SeriesToMerge(), DT_NOBEGIN); },
+                        [](const SeriesWork& work) { return MergeSeries(work.series_id); }, nullptr};
+}
+
+MaintenanceJob RetentionJob(TimestampTz now, bool wait) {
+  return MaintenanceJob{"retention", [now] { return DropExpiredPartitions(now); },
+                        [now] { return SeriesToTrim(now); },
+                        [wait](const SeriesWork& work) { return TrimSeries(work, wait); },
+                        [now] { return DropExpiredPartitions(now); }};
+}
+
+int64_t RunJob(const MaintenanceJob& job) {
+  int64_t points = job.before ? job.before() : 0;
+  for (const SeriesWork& work : job.series()) points += job.step(work);
+  if (job.after) points += job.after();
+  return points;
+}
+
+}  // namespace aegis::pg
 
 // aegis.set_retention(metric, keep): keep the metric's points newer than
 // now() - keep; NULL falls back to aegis.default_retention.
@@ -232,16 +267,12 @@ AEGIS_PG_FUNCTION(aegis_set_retention) {
 // cutoff; returns the points removed.
 AEGIS_PG_FUNCTION(aegis_apply_retention) {
   (void)fcinfo;
-  const TimestampTz now = StatementNow();
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
   aegis::pg::SpiConnect();
   int64_t removed = 0;
   {
     aegis::pg::AsTableOwner owner;
-    // Whole partitions first (no row is deleted one by one), then the
-    // series, then the partitions that trimming left empty.
-    removed += aegis::pg::DropExpiredPartitions(now);
-    for (const aegis::pg::SeriesCutoff& trim : aegis::pg::SeriesToTrim(now)) removed += aegis::pg::TrimSeries(trim, true);
-    removed += aegis::pg::DropExpiredPartitions(now);
+    removed = aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(removed);
@@ -255,7 +286,7 @@ AEGIS_PG_FUNCTION(aegis_merge_blocks) {
   int64_t rewritten = 0;
   {
     aegis::pg::AsTableOwner owner;
-    for (int64_t series_id : aegis::pg::SeriesToMerge()) rewritten += aegis::pg::MergeSeries(series_id);
+    rewritten = aegis::pg::RunJob(aegis::pg::MergeJob());
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(rewritten);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "pg/postgres_headers.h"
@@ -22,33 +23,49 @@ enum class SeriesState { kLocked, kBusy, kGone };
 // round.
 SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait);
 
-// compress: pack recent points older than cutoff into blocks.
-std::vector<int64_t> SeriesToCompress(TimestampTz cutoff);
-int64_t CompressSeries(int64_t series_id, TimestampTz cutoff);
-int64_t CompressBefore(TimestampTz cutoff);
-
-// merge: series with more than one block below aegis.block_max_points in one
-// partition (left by late writes and deletes) get those partitions' blocks
-// rewritten as full ones. Returns the points rewritten.
-std::vector<int64_t> SeriesToMerge();
-int64_t MergeSeries(int64_t series_id);
-
-// retention: the series that hold points older than their metric's cutoff
-// (aegis.set_retention, else aegis.default_retention), with that cutoff.
-struct SeriesCutoff {
+// One series a job visits, with the cutoff the job applies to it (compress:
+// points older than it are packed; retention: removed; merge: unused).
+struct SeriesWork {
   int64_t series_id;
   TimestampTz cutoff;
 };
-std::vector<SeriesCutoff> SeriesToTrim(TimestampTz now);
-// Removes the series' points older than cutoff; returns how many.
-int64_t TrimSeries(const SeriesCutoff& trim, bool wait);
-// Drops the partitions whose whole range is past every metric's cutoff, and
-// empty partitions of the past; returns the points they held.
-int64_t DropExpiredPartitions(TimestampTz now);
 
-// Creates the partitions that writes and compress will need next (the one
-// holding now and the one after), so writers seldom create one themselves.
-void PrepareUpcomingPartitions(TimestampTz now);
+// A maintenance job: a step over the whole database before and after (either
+// may be empty), the series to visit and the work for one series; each
+// returns points processed. aegis.run_maintenance() and the SQL functions run
+// a job in one transaction (RunJob); the worker runs each part in a
+// transaction of its own.
+struct MaintenanceJob {
+  const char* name;
+  std::function<int64_t()> before;
+  std::function<std::vector<SeriesWork>()> series;
+  std::function<int64_t(const SeriesWork&)> step;
+  std::function<int64_t()> after;
+};
+
+// compress: creates the partitions writes will need next (the one holding
+// now and the one after), then packs every series' recent points older than
+// cutoff into blocks.
+MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff);
+
+// merge: series with more than one block below aegis.block_max_points in one
+// partition (left by late writes and deletes) get those partitions' blocks
+// rewritten as full ones; points rewritten.
+MaintenanceJob MergeJob();
+
+// retention: drops the partitions past every metric's cutoff (and empty ones
+// of the past), then removes each series' points older than its metric's
+// cutoff (aegis.set_retention, else aegis.default_retention), then drops
+// the partitions that left empty. With wait, series other sessions are
+// rewriting are waited for; without, they are left to the next round.
+MaintenanceJob RetentionJob(TimestampTz now, bool wait);
+
+// Runs a whole job in the current transaction; returns points processed.
+int64_t RunJob(const MaintenanceJob& job);
+
+// The parts of the jobs, in compress.cpp and lifecycle.cpp.
+std::vector<int64_t> SeriesToCompress(TimestampTz cutoff);
+int64_t CompressSeries(int64_t series_id, TimestampTz cutoff);
 
 // Registers the launcher of the background worker when the library is
 // preloaded (shared_preload_libraries); called from _PG_init.

@@ -254,19 +254,19 @@ bool RoundLock(bool take) {
   return locked;
 }
 
-// One job: the list of series in one transaction, then each series in its
-// own. Stops at the first failure or on shutdown.
-template <typename Item, typename List, typename Step>
-void RunJob(const char* job, List&& list, Step&& step, TimestampTz next_start, int64_t* extra = nullptr) {
+// One job: each part in a transaction of its own (every series apart).
+// Stops at the first failure or on shutdown, and records what it did.
+void RunJobInSteps(const MaintenanceJob& job, TimestampTz next_start) {
   const TimestampTz started = GetCurrentTimestamp();
   std::string error;
-  std::vector<Item> items;
+  std::vector<SeriesWork> series;
   int64_t points = 0;
-  bool ok = InTransaction(job, [&] { items = list(); }, &error);
-  for (size_t i = 0; ok && i < items.size() && !ShutdownRequestPending; ++i)
-    ok = InTransaction(job, [&] { points += step(items[i]); }, &error);
-  if (extra != nullptr) points += *extra;
-  RecordJob(job, started, points, error, next_start);
+  bool ok = !job.before || InTransaction(job.name, [&] { points += job.before(); }, &error);
+  ok = ok && InTransaction(job.name, [&] { series = job.series(); }, &error);
+  for (size_t i = 0; ok && i < series.size() && !ShutdownRequestPending; ++i)
+    ok = InTransaction(job.name, [&] { points += job.step(series[i]); }, &error);
+  if (ok && job.after) InTransaction(job.name, [&] { points += job.after(); }, &error);
+  RecordJob(job.name, started, points, error, next_start);
 }
 
 void RunRound() {
@@ -274,26 +274,22 @@ void RunRound() {
   const TimestampTz next_start = now + static_cast<int64>(guc_maintenance_interval) * USECS_PER_SEC;
   TimestampTz compress_cutoff = now;
   std::string error;
-  InTransaction("compress", [&] {
-    PgCall([&] {
-      compress_cutoff = DatumGetTimestampTz(DirectFunctionCall2(
-          timestamptz_mi_interval, TimestampTzGetDatum(now), IntervalPGetDatum(CompressAfter())));
-    });
-    PrepareUpcomingPartitions(now);
-  }, &error);
-  RunJob<int64_t>("compress", [&] { return SeriesToCompress(compress_cutoff); },
-                  [&](int64_t id) { return CompressSeries(id, compress_cutoff); }, next_start);
-  RunJob<int64_t>("merge", [] { return SeriesToMerge(); }, [](int64_t id) { return MergeSeries(id); }, next_start);
-  // Retention: whole partitions first, then series, then emptied partitions.
-  int64_t dropped = 0;
-  InTransaction("retention", [&] { dropped += DropExpiredPartitions(now); }, &error);
-  RunJob<SeriesCutoff>("retention", [&] { return SeriesToTrim(now); },
-                       [&](const SeriesCutoff& trim) {
-                         const int64_t removed = TrimSeries(trim, false);
-                         return removed;
-                       },
-                       next_start, &dropped);
-  InTransaction("retention", [&] { (void)DropExpiredPartitions(now); }, &error);
+  std::vector<MaintenanceJob> jobs;
+  if (InTransaction("compress", [&] {
+        PgCall([&] {
+          compress_cutoff = DatumGetTimestampTz(DirectFunctionCall2(
+              timestamptz_mi_interval, TimestampTzGetDatum(now), IntervalPGetDatum(CompressAfter())));
+        });
+      }, &error))
+    jobs.push_back(CompressJob(now, compress_cutoff));
+  else
+    RecordJob("compress", now, 0, error, next_start);
+  jobs.push_back(MergeJob());
+  jobs.push_back(RetentionJob(now, false));
+  for (const MaintenanceJob& job : jobs) {
+    if (ShutdownRequestPending) break;
+    RunJobInSteps(job, next_start);
+  }
 }
 
 }  // namespace
