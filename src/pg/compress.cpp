@@ -8,6 +8,7 @@
 // A series whose blocks do not decode is skipped with a WARNING (the error
 // names it); recent rows whose series no longer exists (left by raw DML on
 // the catalog) are removed.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "pg/catalog.h"
 #include "pg/guc.h"
 #include "pg/maintenance.h"
+#include "pg/partitions.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -103,6 +105,19 @@ void DeleteRecentAt(int64_t series_id, const core::SeriesPoints& points) {
   });
 }
 
+// Finds or creates the partitions of every point, so that all of them go
+// into blocks (none stays a recent row, which compress then deletes); false
+// when one cannot be created now (another transaction is creating or
+// dropping partitions): the series waits for the next round.
+bool PartitionsReady(const core::SeriesPoints& points) {
+  for (size_t i = 0; i < points.size();) {
+    const PartitionRange partition = FindPartition(points.ts[i]);
+    if (!partition.exists) return false;
+    i = static_cast<size_t>(std::lower_bound(points.ts.begin(), points.ts.end(), partition.hi) - points.ts.begin());
+  }
+  return true;
+}
+
 }  // namespace
 
 SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait) {
@@ -148,7 +163,7 @@ int64_t CompressSeries(int64_t series_id, TimestampTz cutoff) {
   }
   if (state == SeriesState::kBusy) return 0;
   core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
-  if (points.empty()) return 0;
+  if (points.empty() || !PartitionsReady(points)) return 0;
   try {
     MergeIntoBlocks(series_id, points, false);
   } catch (const core::Error& e) {

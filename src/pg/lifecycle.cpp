@@ -182,8 +182,8 @@ int64_t MergeSeries(int64_t series_id) {
 }
 
 void PrepareUpcomingPartitions(TimestampTz now) {
-  const PartitionRange current = EnsurePartition(now);
-  if (current.hi != DT_NOEND) EnsurePartition(current.hi);
+  const PartitionRange current = FindPartition(now);
+  if (current.hi != DT_NOEND) FindPartition(current.hi);
 }
 
 std::vector<SeriesWork> WithCutoff(const std::vector<int64_t>& ids, TimestampTz cutoff) {

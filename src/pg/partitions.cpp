@@ -22,10 +22,8 @@ namespace aegis::pg {
 namespace {
 
 // Advisory lock class for partition DDL ("AEGP"): creators and droppers of
-// partitions take it for the rest of their transaction.
+// partitions take it, without waiting, for the rest of their transaction.
 constexpr int32 kPartitionLockClass = 0x41454750;
-// How long a creator waits for another one before giving up with 40001.
-constexpr int kCreateWaitMs = 500;
 
 std::vector<PartitionRange> cache;
 bool cache_valid = false;
@@ -72,6 +70,16 @@ const PartitionRange* FindCached(core::Timestamp ts) {
   if (it == cache.begin()) return nullptr;
   --it;
   return ts < it->hi ? &*it : nullptr;
+}
+
+// The time between the cached partitions around ts (which none holds).
+PartitionRange GapAround(core::Timestamp ts) {
+  PartitionRange gap{DT_NOBEGIN, DT_NOEND, InvalidOid, false};
+  for (const PartitionRange& p : cache) {
+    if (p.hi <= ts) gap.lo = std::max(gap.lo, p.hi);
+    if (p.lo > ts) gap.hi = std::min(gap.hi, p.lo);
+  }
+  return gap;
 }
 
 // ts broken down in UTC, with its year as written (BC years positive; *bc
@@ -153,21 +161,16 @@ std::string PartitionName(core::Timestamp lo) {
   return name;
 }
 
-// Takes the partition DDL lock, waiting at most kCreateWaitMs. PostgreSQL
-// code.
-bool TakePartitionLock(int wait_ms) {
+// Takes the partition DDL lock if no other transaction holds it.
+// PostgreSQL code.
+bool TakePartitionLock() {
   static const Oid types[] = {INT4OID, INT4OID};
   Datum values[] = {Int32GetDatum(kPartitionLockClass), Int32GetDatum(0)};
-  for (int waited = 0;; waited += 10) {
-    RunPlan(&try_lock_plan, "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", 2, types, values, Snap::kWrite);
-    bool isnull = false;
-    const bool locked = DatumGetBool(ResultValue(0, 1, &isnull));
-    SPI_freetuptable(SPI_tuptable);
-    if (locked) return true;
-    if (waited >= wait_ms) return false;
-    pg_usleep(10000L);
-    CHECK_FOR_INTERRUPTS();
-  }
+  RunPlan(&try_lock_plan, "SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", 2, types, values, Snap::kWrite);
+  bool isnull = false;
+  const bool locked = DatumGetBool(ResultValue(0, 1, &isnull));
+  SPI_freetuptable(SPI_tuptable);
+  return locked;
 }
 
 void RunDdl(const std::string& sql) {
@@ -180,10 +183,9 @@ PartitionRange CreatePartition(core::Timestamp ts) {
   PartitionRange range = AlignedRange(ts);
   // Clip to the partitions that exist: they may have come from another
   // interval, or from the upgrade of a 0.1.0 database.
-  for (const PartitionRange& p : cache) {
-    if (p.hi <= ts) range.lo = std::max(range.lo, p.hi);
-    if (p.lo > ts) range.hi = std::min(range.hi, p.lo);
-  }
+  const PartitionRange gap = GapAround(ts);
+  range.lo = std::max(range.lo, gap.lo);
+  range.hi = std::min(range.hi, gap.hi);
   const std::string name = PartitionName(range.lo);
   RunDdl("CREATE TABLE aegis." + name +
          " (LIKE aegis.blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE,"
@@ -202,7 +204,7 @@ PartitionRange CreatePartition(core::Timestamp ts) {
 
 void InitPartitionCache() { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, PointerGetDatum(nullptr)); }
 
-PartitionRange EnsurePartition(core::Timestamp ts) {
+PartitionRange FindPartition(core::Timestamp ts) {
   return PgCall([&] {
     for (int attempt = 0;; ++attempt) {
       AcceptInvalidationMessages();
@@ -213,23 +215,25 @@ PartitionRange EnsurePartition(core::Timestamp ts) {
         // Once locked it cannot be dropped; a drop that committed before is
         // seen here (the lock processes pending invalidations).
         LockRelationOid(partition.relid, RowExclusiveLock);
-        if (cache_valid && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return partition;
+        // (A partition's bounds never change while it exists.)
+        if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return partition;
         cache_valid = false;
         if (attempt < 3) continue;
+        elog(ERROR, "aegis: the partition of aegis.blocks for %s keeps disappearing", timestamptz_to_str(ts));
       }
-      if (attempt >= 3) elog(ERROR, "aegis: could not find or create the partition of aegis.blocks for %s",
-                             timestamptz_to_str(ts));
-      if (!TakePartitionLock(kCreateWaitMs))
-        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                        errmsg("could not create the partition of aegis.blocks for %s", timestamptz_to_str(ts)),
-                        errdetail("Another transaction is creating or dropping partitions."),
-                        errhint("Retry the transaction.")));
-      LoadCache();  // what other creators committed
-      if (FindCached(ts) != nullptr) continue;
-      PartitionRange created = CreatePartition(ts);
-      LockRelationOid(created.relid, RowExclusiveLock);
+      if (TakePartitionLock()) {
+        LoadCache();  // what other creators committed
+        if (FindCached(ts) != nullptr) continue;
+        PartitionRange created = CreatePartition(ts);
+        LockRelationOid(created.relid, RowExclusiveLock);
+        LoadCache();
+        return created;
+      }
+      // Someone else is creating or dropping partitions: perhaps ours was
+      // committed since the cache was read.
       LoadCache();
-      return created;
+      if (attempt < 3 && FindCached(ts) != nullptr) continue;
+      return GapAround(ts);
     }
   });
 }
@@ -244,7 +248,7 @@ std::vector<PartitionRange> ListPartitions() {
 bool TryDropPartition(const PartitionRange& partition) {
   if (!OidIsValid(partition.relid)) return false;
   return PgCall([&] {
-    if (!TakePartitionLock(0)) return false;
+    if (!TakePartitionLock()) return false;
     // ACCESS EXCLUSIVE on aegis.blocks and the partition, without queueing
     // in front of readers and writers: a few tries, then leave it.
     bool locked = false;

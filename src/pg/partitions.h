@@ -20,14 +20,18 @@ namespace aegis::pg {
 struct PartitionRange {
   core::Timestamp lo = 0;  // inclusive
   core::Timestamp hi = 0;  // exclusive
-  Oid relid = InvalidOid;
+  Oid relid = InvalidOid;  // InvalidOid for a 0.1.0 database's one table
+  bool exists = true;      // false: none now; [lo, hi) is the gap between partitions around ts
 };
 
-// The partition that holds blocks starting at ts, created when missing, and
-// locked (ROW EXCLUSIVE) so it cannot be dropped before this transaction
-// ends. Creating one waits at most a moment for another creator; a conflict
-// that lasts longer is a serialization failure (40001) worth retrying.
-PartitionRange EnsurePartition(core::Timestamp ts);
+// The partition that holds blocks starting at ts, locked (ROW EXCLUSIVE) so
+// it cannot be dropped before this transaction ends; created when missing.
+// Never waits for another transaction's partition work: creating one holds
+// a lock every other creator needs until the creating transaction ends, so a
+// partition another transaction is creating (or dropping) right now comes
+// back with exists false (the caller keeps those points as recent rows or
+// leaves them to the next round).
+PartitionRange FindPartition(core::Timestamp ts);
 
 // Every partition, in time order (with a fresh snapshot).
 std::vector<PartitionRange> ListPartitions();

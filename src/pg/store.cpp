@@ -361,11 +361,20 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
     });
   }
   // Blocks never cross a partition boundary (so a partition can be dropped
-  // whole once its end is past retention).
+  // whole once its end is past retention). Points whose partition another
+  // transaction is creating right now stay recent rows (newer than any
+  // block) until compress packs them.
   const size_t max_points = static_cast<size_t>(guc_block_max_points);
   for (size_t begin = 0, n = 0; begin < points.size(); begin += n) {
-    const PartitionRange partition = EnsurePartition(points.ts[begin]);
+    const PartitionRange partition = FindPartition(points.ts[begin]);
     const auto end = std::lower_bound(points.ts.begin() + static_cast<ptrdiff_t>(begin), points.ts.end(), partition.hi);
+    if (!partition.exists) {
+      n = static_cast<size_t>(end - points.ts.begin()) - begin;
+      core::SeriesPoints outside;
+      outside.Append(points, begin, begin + n);
+      UpsertRecent(series_id, outside);
+      continue;
+    }
     n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
