@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: storage, write and query benchmarks of the extension against a
-# plain PostgreSQL table, on the project's private cluster (bench/bench.py).
+# plain PostgreSQL table, on the project's private cluster (bench/bench.py),
+# then the lifecycle figures (bench/lifecycle.sh).
 #
 #   SCALE=full|small   generated set of 10,000,000 points (default) or 100,000
 #   BENCH_RUNS=5       timed runs of the generated set's write paths
@@ -23,4 +24,7 @@ scripts/cluster.sh start
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/bench -j"$(nproc)" --target codec_bench >/dev/null
 export BENCH_MICRO_ARGS="${BENCH_MICRO_ARGS:---benchmark_min_time=0.2}"
-PYTHONDONTWRITEBYTECODE=1 exec python3 bench/bench.py "$@"
+PYTHONDONTWRITEBYTECODE=1 python3 bench/bench.py "$@"
+# Maintenance throughput, retention and the size across retention cycles.
+[ "${SCALE:-full}" = small ] && export LIFECYCLE_SCALE=small
+bench/lifecycle.sh

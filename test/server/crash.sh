@@ -5,7 +5,9 @@
 # server is killed with SIGKILL at a random moment; after crash recovery
 # every acknowledged transaction must be there whole, every unacknowledged
 # one whole or absent, nothing else, and every block must decode. Each cycle
-# verifies all logs so far, so damage to earlier data is caught too.
+# verifies all logs so far, so damage to earlier data is caught too. The
+# maintenance worker runs every second (compressing every recent point,
+# merging), so kills land in the middle of its rounds too.
 #
 # Odd cycles kill only the postmaster (its backends finish what they are
 # doing and exit when they notice); even cycles kill the postmaster and then
@@ -28,7 +30,8 @@ db=aegis_crash
 logs="$dir/logs"
 RANDOM=$((seed % 32768))
 settings=("fsync = on" "synchronous_commit = on" "full_page_writes = on" "max_connections = 40"
-          "shared_buffers = 128MB" "checkpoint_timeout = 30s" "restart_after_crash = off")
+          "shared_buffers = 128MB" "checkpoint_timeout = 30s" "restart_after_crash = off"
+          "aegis.maintenance_interval = '1s'" "aegis.compress_after = '0'")
 
 writer_pid=""
 keep="$AEGIS_ROOT/build/crash-failed"
@@ -109,6 +112,9 @@ if grep -E "PANIC|TRAP:" "$dir/server.log" | head -n 5 | grep -q .; then
   grep -E "PANIC|TRAP:" "$dir/server.log" | head -n 5
   fail "the server log shows a PANIC or an assertion"
 fi
+worker_jobs=$(psql -X -At -h "$dir" -p "$port" -U postgres -d $db -c "SELECT count(*) FROM aegis.jobs WHERE next_start IS NOT NULL")
+[ "$worker_jobs" = 3 ] || fail "the maintenance worker recorded no round (aegis.jobs: $worker_jobs jobs)"
+echo "ok - the maintenance worker ran its rounds (compress, merge, retention) beside the writers, killed with them"
 recoveries=$(grep -c "automatic recovery in progress" "$dir/server.log" || true)
 [ "$recoveries" -ge "$cycles" ] || fail "the server log shows $recoveries crash recoveries for $cycles kills"
 last="$logs/verify-$cycles.out"
