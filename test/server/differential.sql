@@ -69,3 +69,73 @@ SELECT check_points('before compress (blocks from batches, recent rows)');
 SELECT aegis.compress('0');
 SELECT check_points('after compress');
 SELECT check_aggregates('after compress');
+
+-------------------------------------------------------------------------------
+-- Lifecycle (issue 9): deletes at point granularity, late writes into
+-- compressed ranges, merging, retention by trimming and by dropping whole
+-- partitions, and a maintenance round; the plain table gets the same change
+-- each time, and read and aggregate must still equal it.
+-------------------------------------------------------------------------------
+-- Deletes: a range of a few series (inside blocks), a whole day of one
+-- metric; aegis.delete's count must equal the plain table's.
+CREATE FUNCTION check_delete(selector text, series_filter text, since timestamptz, until timestamptz)
+    RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  got bigint; want bigint;
+BEGIN
+  got := aegis.delete(selector, since, until);
+  EXECUTE format('DELETE FROM truth WHERE %s AND ts >= $1 AND ts < $2', series_filter) USING since, until;
+  GET DIAGNOSTICS want = ROW_COUNT;
+  IF got <> want THEN
+    RAISE EXCEPTION 'aegis.delete(%, %, %) removed % points, the plain table %', selector, since, until, got, want;
+  END IF;
+  RAISE NOTICE 'ok - aegis.delete(%) removed % points, as the plain table', selector, got;
+END $$;
+SELECT check_delete('m1{s=~"1|4|7|10"}', 's IN (1, 4, 7, 10)', '2024-01-04 03:00+00', '2024-01-06 17:30+00');
+SELECT check_delete('m2', 's % 3 = 2', '2024-01-20 00:00+00', '2024-01-21 00:00+00');
+SELECT check_points('after deletes');
+
+-- Late writes into compressed ranges: new values for existing points and
+-- new timestamps, small batches (recent rows) and large ones (into blocks).
+CREATE TABLE late AS
+SELECT 2000000 + w AS seq, 1 + (w % 120) AS s,
+       '2024-01-01'::timestamptz + (floor(random() * 30 * 86400))::int * interval '1 second' AS ts,
+       round((random() * 10)::numeric, 2)::float8 AS value
+  FROM generate_series(1, 130000) w;
+INSERT INTO writes SELECT * FROM late;
+SELECT write_range(2000000, 2010000);   -- ~80 per series: recent rows inside compressed ranges
+SELECT write_range(2010000, 2130000);   -- ~1,000 per series: merged straight into blocks
+DELETE FROM truth t USING late l WHERE t.s = l.s AND t.ts = l.ts;
+INSERT INTO truth SELECT DISTINCT ON (s, ts) s, ts, value FROM late ORDER BY s, ts, seq DESC;
+SELECT check_points('after late writes into compressed ranges');
+SELECT aegis.merge_blocks() >= 0 AS merged;
+SELECT aegis.compress('0') >= 0 AS compressed;
+SELECT check_points('after merge and compress');
+SELECT check_aggregates('after deletes, late writes, merge and compress');
+
+-- Retention: metric m0 keeps points from 2024-01-10 (its blocks are
+-- trimmed; other metrics keep everything, so no partition may go), then
+-- every metric keeps points from 2024-01-05 (the partitions before it go
+-- whole).
+BEGIN;
+SELECT aegis.set_retention('m0', now() - timestamptz '2024-01-10 00:00+00');
+SELECT aegis.apply_retention() AS removed_m0;
+COMMIT;
+DELETE FROM truth WHERE s % 3 = 0 AND ts < '2024-01-10 00:00+00';
+SELECT check_points('after retention of one metric (rows trimmed)');
+BEGIN;
+SELECT aegis.set_retention('m' || m, now() - timestamptz '2024-01-05 00:00+00') FROM generate_series(0, 2) m;
+SELECT aegis.apply_retention() AS removed_all;
+COMMIT;
+DELETE FROM truth WHERE ts < '2024-01-05 00:00+00';
+SELECT check_points('after retention of every metric (partitions dropped)');
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM aegis.block_partitions WHERE hi <= '2024-01-05 00:00+00') THEN
+    RAISE EXCEPTION 'a partition wholly before the cutoff is left';
+  END IF;
+  RAISE NOTICE 'ok - no partition wholly before the cutoff is left';
+END $$;
+SELECT count(*) > 0 AS maintained FROM aegis.run_maintenance();
+SELECT check_points('after a maintenance round');
+SELECT check_aggregates('after retention and a maintenance round');
