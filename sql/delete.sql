@@ -56,4 +56,50 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA aegis FROM del_nobody;
 DROP ROLE del_nobody;
 SELECT aegis.drop_metric('del');
+
+-- DELETE FROM aegis.points: the points its WHERE finds, in blocks and in
+-- recent rows, each once (a recent row over a block point goes with it);
+-- RETURNING shows them; the count is what went.
+SELECT aegis.write('delv', '{"h": "a"}', ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s' FROM generate_series(0, 249) i),
+                   ARRAY(SELECT i::float8 FROM generate_series(0, 249) i));
+SELECT aegis.write('delv', '{"h": "a"}', '2024-01-01 00:00:10', -10);   -- a recent row over a block point
+SELECT aegis.write('delv', '{"h": "b"}', ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s' FROM generate_series(0, 9) i),
+                   ARRAY(SELECT i::float8 FROM generate_series(0, 9) i));
+DELETE FROM aegis.points
+ WHERE metric = 'delv' AND tags ->> 'h' = 'a' AND ts >= '2024-01-01 00:00:05' AND ts < '2024-01-01 00:00:15'
+RETURNING ts, value;
+WITH d AS (DELETE FROM aegis.points WHERE metric = 'delv' AND value >= 200 RETURNING 1) SELECT count(*) AS deleted FROM d;
+SELECT tags, count(*), min(ts), max(ts) FROM aegis.read('delv') GROUP BY 1 ORDER BY 1::text;
+SELECT count(*) AS block_points_left FROM aegis.blocks b JOIN aegis.series s USING (series_id)
+ WHERE s.metric = 'delv' AND b.ts_min <= '2024-01-01 00:00:14' AND b.ts_max >= '2024-01-01 00:00:05'
+   AND aegis._block_point_matches(b.series_id, b.data, ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s'
+                                                               FROM generate_series(5, 14) i)) > 0;
+-- In a transaction rolled back, nothing is lost.
+BEGIN;
+DELETE FROM aegis.points WHERE metric = 'delv';
+SELECT count(*) AS inside FROM aegis.read('delv');
+ROLLBACK;
+SELECT count(*) AS after_rollback FROM aegis.read('delv');
+-- A role needs DELETE on aegis.points; row-level security limits what it sees
+-- and so what it deletes.
+CREATE ROLE del_viewer;
+GRANT USAGE ON SCHEMA aegis TO del_viewer;
+GRANT SELECT ON aegis.series, aegis.recent_points, aegis.blocks, aegis.points TO del_viewer;
+SET ROLE del_viewer;
+DELETE FROM aegis.points WHERE metric = 'delv';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT DELETE ON aegis.points TO del_viewer;
+ALTER TABLE aegis.series ENABLE ROW LEVEL SECURITY;
+CREATE POLICY del_only_b ON aegis.series TO del_viewer USING (tags ->> 'h' = 'b');
+SET ROLE del_viewer;
+DELETE FROM aegis.points WHERE metric = 'delv';
+RESET ROLE;
+SELECT tags, count(*) FROM aegis.read('delv') GROUP BY 1 ORDER BY 1::text;
+DROP POLICY del_only_b ON aegis.series;
+ALTER TABLE aegis.series DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON aegis.series, aegis.recent_points, aegis.blocks, aegis.points FROM del_viewer;
+REVOKE USAGE ON SCHEMA aegis FROM del_viewer;
+DROP ROLE del_viewer;
+SELECT aegis.drop_metric('delv');
 RESET aegis.block_max_points;

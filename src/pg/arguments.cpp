@@ -10,8 +10,30 @@ void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name) {
 
 std::string TextArgument(FunctionCallInfo fcinfo, int index, const char* name) {
   RequireNotNull(fcinfo, index, name);
-  text* t = PG_GETARG_TEXT_PP(index);
+  return TextDatum(PG_GETARG_DATUM(index));
+}
+
+std::string TextDatum(Datum value) {
+  text* t = DatumGetTextPP(value);
   return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+TriggerData* PointsRowTrigger(FunctionCallInfo fcinfo, const char* function, TriggerEvent event) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("%s() must be called as a trigger", function)));
+  auto* trigger_data = reinterpret_cast<TriggerData*>(fcinfo->context);
+  TupleDesc desc = trigger_data->tg_relation->rd_att;
+  static const Oid column_types[] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, FLOAT8OID};
+  bool shape_ok = TRIGGER_FIRED_FOR_ROW(trigger_data->tg_event) && TRIGGER_FIRED_INSTEAD(trigger_data->tg_event) &&
+                  (trigger_data->tg_event & TRIGGER_EVENT_OPMASK) == event && desc->natts == 4;
+  for (int i = 0; shape_ok && i < 4; ++i)
+    shape_ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == column_types[i];
+  if (!shape_ok)
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("%s() must be an INSTEAD OF %s row trigger on aegis.points", function,
+                           event == TRIGGER_EVENT_DELETE ? "DELETE" : "INSERT")));
+  return trigger_data;
 }
 
 void CheckPointTimestamp(TimestampTz ts) {

@@ -15,6 +15,15 @@ void RequireNotNull(FunctionCallInfo fcinfo, int index, const char* name);
 // Argument `index` (text, not NULL: checked with `name`) as a std::string.
 std::string TextArgument(FunctionCallInfo fcinfo, int index, const char* name);
 
+// A text Datum (not NULL, maybe toasted) as a std::string.
+std::string TextDatum(Datum value);
+
+// The trigger data of an INSTEAD OF row trigger on aegis.points (metric
+// text, tags jsonb, ts timestamptz, value float8) fired by event
+// (TRIGGER_EVENT_INSERT or TRIGGER_EVENT_DELETE); raises 39P01 naming
+// function when it is called any other way.
+TriggerData* PointsRowTrigger(FunctionCallInfo fcinfo, const char* function, TriggerEvent event);
+
 // Raises 22008 unless ts is a finite timestamp (a point's time).
 void CheckPointTimestamp(TimestampTz ts);
 

@@ -200,19 +200,8 @@ void InitPointsBuffer() {
 
 // INSTEAD OF INSERT trigger on aegis.points: each row is one point.
 AEGIS_PG_FUNCTION(aegis_points_insert) {
-  if (!CALLED_AS_TRIGGER(fcinfo))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                    errmsg("aegis_points_insert() must be called as a trigger")));
-  auto* trigger_data = reinterpret_cast<TriggerData*>(fcinfo->context);
+  TriggerData* trigger_data = aegis::pg::PointsRowTrigger(fcinfo, "aegis_points_insert", TRIGGER_EVENT_INSERT);
   TupleDesc desc = trigger_data->tg_relation->rd_att;
-  static const Oid column_types[] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, FLOAT8OID};
-  bool shape_ok = TRIGGER_FIRED_FOR_ROW(trigger_data->tg_event) && TRIGGER_FIRED_INSTEAD(trigger_data->tg_event) &&
-                  TRIGGER_FIRED_BY_INSERT(trigger_data->tg_event) && desc->natts == 4;
-  for (int i = 0; shape_ok && i < 4; ++i)
-    shape_ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == column_types[i];
-  if (!shape_ok)
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                    errmsg("aegis_points_insert() must be an INSTEAD OF INSERT row trigger on aegis.points")));
   HeapTuple row = trigger_data->tg_trigtuple;
   bool nulls[4];
   Datum values[4];

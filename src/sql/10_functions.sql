@@ -153,7 +153,7 @@ CREATE VIEW aegis.points WITH (security_invoker = true) AS
       FROM aegis.series s CROSS JOIN LATERAL aegis.series_points(s.series_id) p;
 COMMENT ON VIEW aegis.points IS
   'Every point of every series. Conditions on metric and tags choose series before points are read. '
-  'INSERT and COPY into it write points (last write wins).';
+  'INSERT and COPY into it write points (last write wins); DELETE from it deletes the points it finds.';
 
 -- No SET search_path here: it would cost a settings save and restore per
 -- row. The row trigger runs no SQL of its own except when a full buffer is

@@ -49,3 +49,8 @@ BEGIN
                        '-infinity', newest + interval '1 microsecond');
     END IF;
 END $$;
+
+-- aegis.points now takes DELETE too (src/sql/31_delete.sql adds the trigger).
+COMMENT ON VIEW aegis.points IS
+  'Every point of every series. Conditions on metric and tags choose series before points are read. '
+  'INSERT and COPY into it write points (last write wins); DELETE from it deletes the points it finds.';
