@@ -9,6 +9,7 @@ int guc_block_max_points = 1000;
 char* guc_compress_after = nullptr;
 int guc_max_series_per_metric = 100000;
 int guc_maintenance_interval = 60;
+bool guc_maintenance_worker = true;
 int guc_partition_interval = static_cast<int>(PartitionInterval::kDay);
 char* guc_default_retention = nullptr;
 
@@ -103,6 +104,10 @@ void DefineSettings() {
                           "shared_preload_libraries.",
                           &guc_maintenance_interval, 60, 1, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);
+  DefineCustomBoolVariable("aegis.maintenance_worker", "Whether the background worker maintains a database.",
+                           "Set per database (ALTER DATABASE ... SET aegis.maintenance_worker = off) to keep the "
+                           "worker out of it and schedule aegis.run_maintenance() yourself.",
+                           &guc_maintenance_worker, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("aegis.partition_interval", "Time span of each partition of aegis.blocks.",
                            "Partitions are aligned in UTC (weeks start on Monday); a change applies to partitions "
                            "created afterwards.",

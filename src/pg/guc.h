@@ -9,6 +9,7 @@ extern int guc_block_max_points;
 extern char* guc_compress_after;
 extern int guc_max_series_per_metric;
 extern int guc_maintenance_interval;  // seconds
+extern bool guc_maintenance_worker;
 extern int guc_partition_interval;    // a PartitionInterval
 extern char* guc_default_retention;   // NULL or "": keep forever
 

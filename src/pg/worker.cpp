@@ -3,8 +3,9 @@
 // With aegis_timeseries in shared_preload_libraries, a launcher (connected to
 // no database) starts, every aegis.maintenance_interval, one short-lived
 // worker per database that allows connections. The worker runs one round of
-// maintenance when the database has the extension and exits; one without it
-// is checked again only every kAbsentRecheckSeconds. A worker that holds no
+// maintenance when the database has the extension (and does not set
+// aegis.maintenance_worker = off) and exits; one without it is checked again
+// only every kAbsentRecheckSeconds. A worker that holds no
 // connection between rounds never stands in the way of DROP DATABASE.
 //
 // A round runs each job series by series, a transaction per series, so no
@@ -363,7 +364,8 @@ void aegis_maintenance_worker(Datum arg) {
   pgstat_report_appname("aegis maintenance");
   // A compress or trim lost in a crash is simply done again.
   SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-  if (!aegis::pg::MaintenanceInstalled()) {
+  // The database's own settings apply from here (ALTER DATABASE ... SET).
+  if (!aegis::pg::guc_maintenance_worker || !aegis::pg::MaintenanceInstalled()) {
     aegis::pg::ReportAbsent(database);
     proc_exit(0);
   }

@@ -96,6 +96,15 @@ sleep 2.5
 [ "$(q "SELECT last_start > '$before' FROM aegis.jobs WHERE job = 'retention'")" = t ] || fail "the worker stopped after the failure"
 echo "ok - the worker keeps running its other jobs"
 
+# ALTER DATABASE ... SET aegis.maintenance_worker = off keeps the worker out.
+psql -X -q -d postgres -c "ALTER DATABASE $db SET aegis.maintenance_worker = off"
+sleep 1.5
+before=$(q "SELECT max(last_start) FROM aegis.jobs")
+sleep 3
+[ "$(q "SELECT max(last_start) = '$before' FROM aegis.jobs")" = t ] ||
+  fail "the worker still ran rounds with aegis.maintenance_worker = off for the database"
+echo "ok - with aegis.maintenance_worker = off for the database the worker runs no round there"
+
 # DROP DATABASE is never refused because of the worker.
 psql -X -q -d postgres -c "DROP DATABASE $db" || fail "DROP DATABASE failed while the worker runs every second"
 echo "ok - DROP DATABASE succeeds while the worker runs every second"
