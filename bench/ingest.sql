@@ -9,6 +9,8 @@
 SET client_min_messages = warning;
 TRUNCATE aegis.recent_points;
 TRUNCATE aegis.blocks, aegis.series, aegis.metric_catalog RESTART IDENTITY;
+-- The emptied partitions of earlier sets go (only partitions of the past).
+SELECT aegis.apply_retention() AS emptied_partitions \gset
 CHECKPOINT;
 SELECT :'mode' = 'copy' AS is_copy \gset
 SELECT clock_timestamp() AS t0 \gset

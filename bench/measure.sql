@@ -1,7 +1,8 @@
 -- make bench: sizes of one data set on both sides, after VACUUM ANALYZE.
--- The extension's size is everything it stores: aegis.blocks, recent_points,
--- series and metric_catalog with their indexes, TOAST, free-space and
--- visibility maps (pg_total_relation_size).
+-- The extension's size is everything it stores: the partitions of
+-- aegis.blocks, recent_points, series, metric_catalog and block_partitions
+-- with their indexes, TOAST, free-space and visibility maps
+-- (pg_total_relation_size).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 VACUUM ANALYZE aegis.blocks;
@@ -9,11 +10,15 @@ VACUUM ANALYZE aegis.recent_points;
 VACUUM ANALYZE aegis.series;
 VACUUM ANALYZE aegis.metric_catalog;
 VACUUM ANALYZE bench.plain_:ds;
-SELECT '@@', 'aegis_total', pg_total_relation_size('aegis.blocks') + pg_total_relation_size('aegis.recent_points')
-                            + pg_total_relation_size('aegis.series') + pg_total_relation_size('aegis.metric_catalog');
-SELECT '@@', 'aegis_blocks_table', pg_table_size('aegis.blocks');
-SELECT '@@', 'aegis_blocks_indexes', pg_indexes_size('aegis.blocks');
-SELECT '@@', 'aegis_catalog', pg_total_relation_size('aegis.series') + pg_total_relation_size('aegis.metric_catalog');
+-- aegis.blocks is partitioned: its sizes are its partitions'.
+CREATE TEMP VIEW block_partitions AS SELECT relid FROM pg_partition_tree('aegis.blocks') WHERE isleaf;
+SELECT '@@', 'aegis_total', (SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM block_partitions)
+                            + pg_total_relation_size('aegis.recent_points') + pg_total_relation_size('aegis.series')
+                            + pg_total_relation_size('aegis.metric_catalog') + pg_total_relation_size('aegis.block_partitions');
+SELECT '@@', 'aegis_blocks_table', (SELECT coalesce(sum(pg_table_size(relid)), 0) FROM block_partitions);
+SELECT '@@', 'aegis_blocks_indexes', (SELECT coalesce(sum(pg_indexes_size(relid)), 0) FROM block_partitions);
+SELECT '@@', 'aegis_catalog', pg_total_relation_size('aegis.series') + pg_total_relation_size('aegis.metric_catalog')
+                              + pg_total_relation_size('aegis.block_partitions');
 SELECT '@@', 'aegis_recent', pg_total_relation_size('aegis.recent_points');
 SELECT '@@', 'aegis_blocks', count(*), coalesce(sum(point_count), 0), coalesce(sum(pg_column_size(data)), 0)
   FROM aegis.blocks;
