@@ -10,7 +10,7 @@ char* guc_compress_after = nullptr;
 int guc_max_series_per_metric = 100000;
 int guc_maintenance_interval = 60;
 bool guc_maintenance_worker = true;
-int guc_partition_interval = static_cast<int>(PartitionInterval::kDay);
+int guc_partition_interval = static_cast<int>(PartitionInterval::kMonth);
 char* guc_default_retention = nullptr;
 
 namespace {
@@ -111,7 +111,7 @@ void DefineSettings() {
   DefineCustomEnumVariable("aegis.partition_interval", "Time span of each partition of aegis.blocks.",
                            "Partitions are aligned in UTC (weeks start on Monday); a change applies to partitions "
                            "created afterwards.",
-                           &guc_partition_interval, static_cast<int>(PartitionInterval::kDay), kPartitionIntervals,
+                           &guc_partition_interval, static_cast<int>(PartitionInterval::kMonth), kPartitionIntervals,
                            PGC_SUSET, 0, nullptr, nullptr, nullptr);
   // Superuser-only: it protects the catalog from a writer that floods it with
   // tag sets, so the writer must not be able to lift it.

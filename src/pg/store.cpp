@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include "core/block_codec.h"
 #include "core/error.h"
@@ -90,11 +91,39 @@ Datum Float8Array(const double* values, size_t n) {
   return PointerGetDatum(array);
 }
 
-// Writes one encoded block with its summary.
-void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes) {
+// The INSERT of a block into one partition of aegis.blocks, prepared once
+// per partition: inserting into the partition itself skips the tuple
+// routing an INSERT into the parent sets up for every statement. The plan
+// names the partition, so a replan finds it by name. Plans of partitions
+// that were dropped are never used again; the map is emptied when it grows
+// past kMaxInsertPlans.
+constexpr size_t kMaxInsertPlans = 64;
+std::unordered_map<Oid, SPIPlanPtr> insert_block_plans;
+
+SPIPlanPtr InsertBlockPlan(Oid partition) {
+  static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,   FLOAT8OID,
+                              FLOAT8OID, FLOAT8OID,      FLOAT8OID,      FLOAT8OID, BYTEAOID};
+  static const char* const columns =
+      " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+  if (!OidIsValid(partition))  // a 0.1.0 database: one table
+    return KeptPlan(&insert_block_plan, psprintf("INSERT INTO aegis.blocks%s", columns), 10, types);
+  auto found = insert_block_plans.find(partition);
+  if (found != insert_block_plans.end()) return found->second;
+  if (insert_block_plans.size() >= kMaxInsertPlans) {
+    for (auto& entry : insert_block_plans) SPI_freeplan(entry.second);
+    insert_block_plans.clear();
+  }
+  SPIPlanPtr plan = nullptr;
+  KeptPlan(&plan, psprintf("INSERT INTO %s%s", quote_qualified_identifier("aegis", get_rel_name(partition)), columns),
+           10, types);
+  insert_block_plans.emplace(partition, plan);
+  return plan;
+}
+
+// Writes one encoded block with its summary into its partition.
+void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes) {
   PgCall([&] {
-    static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,   FLOAT8OID,
-                                FLOAT8OID, FLOAT8OID,      FLOAT8OID,      FLOAT8OID, BYTEAOID};
     bytea* data = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
     SET_VARSIZE(data, VARHDRSZ + bytes.size());
     memcpy(VARDATA(data), bytes.data(), bytes.size());
@@ -102,11 +131,7 @@ void InsertBlock(int64_t series_id, const core::BlockSummary& s, const std::vect
                       Int32GetDatum(static_cast<int32>(s.count)), Float8GetDatum(s.min), Float8GetDatum(s.max),
                       Float8GetDatum(s.sum), Float8GetDatum(s.first), Float8GetDatum(s.last),
                       PointerGetDatum(data)};
-    ExecutePlan(KeptPlan(&insert_block_plan,
-                         "INSERT INTO aegis.blocks (series_id, ts_min, ts_max, point_count, min_value, max_value, "
-                         "sum_value, first_value, last_value, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                         10, types),
-                values, nullptr, false, 0);
+    ExecutePlan(InsertBlockPlan(partition), values, nullptr, false, 0);
     pfree(data);
   });
 }
@@ -378,7 +403,7 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
     n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
-    InsertBlock(series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
+    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
     CheckForInterrupts();
   }
 }

@@ -4,6 +4,8 @@
 \set ON_ERROR_STOP 1
 \timing off
 SET client_min_messages = warning;
+-- Daily partitions, so that retention can drop some of the month's.
+SET aegis.partition_interval = 'day';
 
 -- 1.2 million writes over 120 series: timestamps out of order, many
 -- (series, ts) written more than once (last write wins).
