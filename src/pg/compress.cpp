@@ -194,7 +194,7 @@ AEGIS_PG_FUNCTION(aegis_compress) {
   int64_t packed = 0;
   {
     aegis::pg::AsTableOwner owner;
-    packed = aegis::pg::RunJob(aegis::pg::CompressJob(GetCurrentTransactionStartTimestamp(), cutoff));
+    packed = aegis::pg::RunJob(aegis::pg::CompressJob(GetCurrentTransactionStartTimestamp(), cutoff, false));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(packed);

@@ -194,12 +194,14 @@ std::vector<SeriesWork> WithCutoff(const std::vector<int64_t>& ids, TimestampTz 
 
 }  // namespace
 
-MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff) {
-  return MaintenanceJob{"compress",
-                        [now] {
-                          PrepareUpcomingPartitions(now);
-                          return int64_t{0};
-                        },
+MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff, bool prepare_partitions) {
+  std::function<int64_t()> prepare;
+  if (prepare_partitions)
+    prepare = [now] {
+      PrepareUpcomingPartitions(now);
+      return int64_t{0};
+    };
+  return MaintenanceJob{"compress", prepare,
                         [cutoff] { return WithCutoff(SeriesToCompress(cutoff), cutoff); },
                         [](const SeriesWork& work) { return CompressSeries(work.series_id, work.cutoff); },
                         nullptr};

@@ -43,10 +43,13 @@ struct MaintenanceJob {
   std::function<int64_t()> after;
 };
 
-// compress: creates the partitions writes will need next (the one holding
-// now and the one after), then packs every series' recent points older than
-// cutoff into blocks.
-MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff);
+// compress: packs every series' recent points older than cutoff into
+// blocks; with prepare_partitions (the background worker) it first creates
+// the partitions writes will need next (the one holding now and the one
+// after), so writers seldom create one. aegis.compress() does not: an empty
+// partition costs about 80 kB, which a database maintained by hand (or a
+// benchmark) need not carry.
+MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff, bool prepare_partitions);
 
 // merge: series with more than one block below aegis.block_max_points in one
 // partition (left by late writes and deletes) get those partitions' blocks

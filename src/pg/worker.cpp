@@ -282,7 +282,7 @@ void RunRound() {
               timestamptz_mi_interval, TimestampTzGetDatum(now), IntervalPGetDatum(CompressAfter())));
         });
       }, &error))
-    jobs.push_back(CompressJob(now, compress_cutoff));
+    jobs.push_back(CompressJob(now, compress_cutoff, true));
   else
     RecordJob("compress", now, 0, error, next_start);
   jobs.push_back(MergeJob());
