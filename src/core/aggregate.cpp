@@ -327,6 +327,57 @@ void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const Bl
   count_ += summary.count;
 }
 
+void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step) {
+  if (step.count == 0) return;
+  // Where float8pl/float8_accum would have raised an overflow over the
+  // step's points (finite values, infinite sum or Sxx), reading it does.
+  const bool finite_values = std::isfinite(step.min) && std::isfinite(step.max);
+  switch (fn.kind) {
+    case AggregateKind::kStddev:
+    case AggregateKind::kVariance:
+      if (std::isinf(step.sxx) && finite_values) ThrowOverflow();
+      [[fallthrough]];
+    case AggregateKind::kAvg: {
+      if (std::isinf(step.sum) && finite_values) ThrowOverflow();
+      AggregateState other;
+      other.count_ = step.count;
+      other.sum_ = step.sum;
+      other.sxx_ = step.sxx;
+      other.modest_ = false;
+      Combine(fn, other);
+      return;
+    }
+    case AggregateKind::kMedian:
+    case AggregateKind::kQuantile:
+      throw Error(ErrorCategory::NotSupported, "median and quantile cannot be computed over rolled-up data",
+                  "A rolled-up step keeps count, sum, extremes, moments and counter state, not its values.",
+                  "Query a range newer than the metric's first downsampling tier, or use another function.");
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease: {
+      const CounterRun run{series, step.count, step.first_ts, step.last_ts, step.first, step.last, step.resets};
+      if (run_.points != 0 && run_.series != series) CloseRun();
+      if (run_.points == 0) run_ = run;
+      else JoinRuns(run_, run);
+      count_ += step.count;
+      return;
+    }
+    default: {
+      BlockSummary summary;
+      summary.count = 1;  // only tells AddSummary the step is not empty
+      summary.ts_min = step.first_ts;
+      summary.ts_max = step.last_ts;
+      summary.min = step.min;
+      summary.max = step.max;
+      summary.sum = step.sum;
+      summary.first = step.first;
+      summary.last = step.last;
+      AddSummary(fn, series, summary);
+      count_ += step.count - 1;
+      return;
+    }
+  }
+}
+
 void AggregateState::Combine(const AggregateFn& fn, const AggregateState& other) {
   if (other.count_ == 0) return;
   if (count_ == 0) {
@@ -650,6 +701,12 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
     AddToState(StateAt(bucket), ts + i, values + i, j - i);
     i = j;
   }
+}
+
+void BucketAggregator::AddStep(const StepSummary& step) {
+  if (step.bucket < since_ || step.bucket >= until_) return;
+  const Timestamp bucket = bucketer_ ? bucketer_->BucketStart(step.bucket) : since_;
+  StateAt(bucket).AddStepSummary(fn_, series_, step);
 }
 
 bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {

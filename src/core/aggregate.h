@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "rollup.h"
 #include "time_bucket.h"
 #include "types.h"
 
@@ -105,6 +106,10 @@ class AggregateState {
   void AddPoints(const AggregateFn& fn, uint64_t series, const Timestamp* ts, const double* values, size_t n);
   // Folds a block summary of one series (fn.UsesSummaries() must be true).
   void AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary);
+  // Folds a rolled-up step of one series (points earlier than any of that
+  // series added later). Every fn but median/quantile, which throws
+  // Error(NotSupported): a step does not keep its values.
+  void AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step);
   // Merges another state of the same fn: states of different series, or of
   // the same series over time ranges that do not overlap (rate/increase then
   // joins the two runs, counting the step between them).
@@ -194,6 +199,12 @@ class BucketAggregator {
   // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
   // returns false and the caller decodes the block and calls AddSeriesPoints.
   bool TryAddBlockSummary(const BlockSummary& summary);
+
+  // Folds a rolled-up step of the current series whole into the bucket that
+  // holds its start, when since <= step.bucket < until (a step counts where
+  // it starts; a query step finer than the stored one gets the stored one's
+  // buckets). median/quantile: Error(NotSupported).
+  void AddStep(const StepSummary& step);
 
   // Buckets in ascending order. kNone: only buckets with points. Other fills:
   // every bucket from BucketStart(since) up to the last one starting before

@@ -1,6 +1,7 @@
 // aegis.aggregate: bucketed aggregates computed inside the engine. Blocks
 // that lie wholly inside one bucket are answered from their stored summary;
-// the others are decoded and merged with the series' recent rows.
+// the others are decoded and merged with the series' recent rows. Rolled-up
+// steps (pg/rollup.h) are folded in whole, each where it starts.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/interval.h"
+#include "pg/rollup.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -34,6 +36,11 @@ class SeriesFolder {
                core::BucketAggregator* aggregator)
       : series_id_(series_id), recent_(recent), since_(since), until_(until), aggregator_(aggregator) {
     aggregator_->BeginSeries();
+  }
+
+  // Adds the series' rolled-up steps (before its blocks: they are older).
+  void AddSteps(const std::vector<core::StepSummary>& steps) {
+    for (const core::StepSummary& step : steps) aggregator_->AddStep(step);
   }
 
   // Adds the series' next block (blocks arrive in time order).
@@ -92,6 +99,7 @@ class SeriesData {
   // ids in the order Aggregate will be called for them.
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until)
       : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
+        steps_(ids, since, until),
         blocks_(ids, since, until, BlockCursor::Order::kAsGiven),
         next_block_(blocks_.Next()) {}
 
@@ -104,6 +112,7 @@ class SeriesData {
     recent.Append(recent_.points, static_cast<size_t>(recent_begin - recent_.series_ids.begin()),
                   static_cast<size_t>(recent_end - recent_.series_ids.begin()));
     SeriesFolder folder(series_id, recent, since, until, aggregator);
+    folder.AddSteps(steps_.Steps(series_id));
     for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next())
       folder.AddBlock(*next_block_);
     folder.Finish();
@@ -116,6 +125,7 @@ class SeriesData {
   }
 
   RecentOfSeries recent_;
+  RolledUpSteps steps_;
   BlockCursor blocks_;
   const BlockRef* next_block_;
 };

@@ -13,6 +13,7 @@
 #include "pg/maintenance.h"
 #include "pg/partitions.h"
 #include "pg/privileges.h"
+#include "pg/rollup.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -57,7 +58,8 @@ std::vector<SeriesWork> SeriesToTrim(TimestampTz now) {
             " WHERE c.cutoff IS NOT NULL"
             "   AND (EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < c.cutoff)"
             "        OR EXISTS (SELECT 1 FROM aegis.recent_points r"
-            "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff))"
+            "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff)"
+            "        OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < c.cutoff))"
             " ORDER BY 1",
             2, types, values, Snap::kReadOnly, 0, nulls);
     std::vector<SeriesWork> trims(SPI_processed);
@@ -91,7 +93,8 @@ int64_t TrimSeries(const SeriesWork& trim, bool wait) {
             values, Snap::kLatest);
     return count + static_cast<int64_t>(SPI_processed);
   });
-  return removed + DeletePointsOfSeries(trim.series_id, DT_NOBEGIN, trim.cutoff);
+  return removed + DeletePointsOfSeries(trim.series_id, DT_NOBEGIN, trim.cutoff) +
+         TrimRolledUpSteps(trim.series_id, trim.cutoff);
 }
 
 int64_t DropExpiredPartitions(TimestampTz now) {
@@ -274,7 +277,8 @@ AEGIS_PG_FUNCTION(aegis_apply_retention) {
   int64_t removed = 0;
   {
     aegis::pg::AsTableOwner owner;
-    removed = aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
+    // API.md: retention also rolls up what the downsampling tiers say.
+    removed = aegis::pg::RunJob(aegis::pg::RollupJob(now)) + aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(removed);

@@ -1,4 +1,5 @@
-// The maintenance jobs (API.md section 6): compress, merge and retention.
+// The maintenance jobs (API.md section 6): compress, rollup, merge and
+// retention (rollup in pg/rollup.h).
 //
 // Each job is a list of series to visit and a function that does the job for
 // one series, so the same code serves aegis.run_maintenance() (one
@@ -7,6 +8,7 @@
 // Every function needs an open SPI connection and runs as the tables' owner.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -28,6 +30,7 @@ SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait);
 struct SeriesWork {
   int64_t series_id;
   TimestampTz cutoff;
+  size_t plan = 0;  // rollup: which metric's tiers apply
 };
 
 // A maintenance job: a step over the whole database before and after (either

@@ -19,6 +19,7 @@
 #include "pg/boundary.h"
 #include "pg/catalog.h"
 #include "pg/privileges.h"
+#include "pg/rollup.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -30,6 +31,7 @@ namespace {
 SPIPlanPtr count_points_plan = nullptr;
 SPIPlanPtr delete_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
+SPIPlanPtr delete_rollups_plan = nullptr;
 SPIPlanPtr delete_series_plan = nullptr;
 SPIPlanPtr delete_metric_plan = nullptr;
 
@@ -69,6 +71,18 @@ void RemoveSeries(Datum ids) {
             Snap::kLatest);
     RunPlan(&delete_blocks_plan, "DELETE FROM aegis.blocks WHERE series_id = ANY ($1)", 1, types, values,
             Snap::kLatest);
+  });
+  if (RollupsExist()) {
+    PgCall([&] {
+      static const Oid types[] = {INT8ARRAYOID};
+      Datum values[] = {ids};
+      RunPlan(&delete_rollups_plan, "DELETE FROM aegis.rollups WHERE series_id = ANY ($1)", 1, types, values,
+              Snap::kLatest);
+    });
+  }
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID};
+    Datum values[] = {ids};
     RunPlan(&delete_series_plan, "DELETE FROM aegis.series WHERE series_id = ANY ($1)", 1, types, values,
             Snap::kLatest);
   });
@@ -225,7 +239,7 @@ AEGIS_PG_FUNCTION(aegis_delete_points) {
     for (int64_t id : ids)  // ascending: FindMatchingSeries orders by series_id
       if (aegis::pg::LockSeriesIfExists(id, aegis::pg::SeriesLock::kRewrite, may_wait)) locked.push_back(id);
     for (int64_t id : locked) {
-      removed += aegis::pg::DeletePointsOfSeries(id, since, until);
+      removed += aegis::pg::DeletePointsOfSeries(id, since, until) + aegis::pg::DeleteRolledUpSteps(id, since, until);
       aegis::pg::CheckForInterrupts();
     }
   }

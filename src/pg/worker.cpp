@@ -19,6 +19,7 @@
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/maintenance.h"
+#include "pg/rollup.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 
@@ -285,6 +286,7 @@ void RunRound() {
     jobs.push_back(CompressJob(now, compress_cutoff, true));
   else
     RecordJob("compress", now, 0, error, next_start);
+  jobs.push_back(RollupJob(now));
   jobs.push_back(MergeJob());
   jobs.push_back(RetentionJob(now, false));
   for (const MaintenanceJob& job : jobs) {

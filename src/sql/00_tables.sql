@@ -104,10 +104,11 @@ BEGIN
     -- DELETE, not TRUNCATE: the same statement may be truncating them already.
     DELETE FROM aegis.recent_points;
     DELETE FROM aegis.blocks;
+    DELETE FROM aegis.rollups;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points and aegis.blocks too.';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks and aegis.rollups too.';
 REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
 CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();

@@ -50,12 +50,13 @@ BEGIN
         RAISE NOTICE 'another aegis maintenance round is running in this database; nothing done';
         RETURN;
     END IF;
-    FOREACH job IN ARRAY ARRAY['compress', 'merge', 'retention'] LOOP
+    FOREACH job IN ARRAY ARRAY['compress', 'rollup', 'merge', 'retention'] LOOP
         started := clock_timestamp();
         error := NULL;
         BEGIN
             CASE job
                 WHEN 'compress' THEN points := aegis.compress();
+                WHEN 'rollup' THEN points := aegis.apply_downsampling();
                 WHEN 'merge' THEN points := aegis.merge_blocks();
                 WHEN 'retention' THEN points := aegis.apply_retention();
             END CASE;
@@ -78,7 +79,8 @@ END
 $$;
 COMMENT ON FUNCTION aegis.run_maintenance() IS
   'Runs one round of maintenance in this database, as the background worker does: compress (recent points '
-  'older than aegis.compress_after into blocks), merge (small blocks into full ones), retention '
+  'older than aegis.compress_after into blocks), rollup (aegis.apply_downsampling), merge (small blocks into '
+  'full ones), retention '
   '(aegis.apply_retention). Returns one row per job: points processed (NULL if it failed) and duration. '
   'A failed job is recorded in aegis.jobs and the round goes on; a round already running elsewhere in this '
   'database makes it return no rows.';

@@ -54,3 +54,16 @@ END $$;
 COMMENT ON VIEW aegis.points IS
   'Every point of every series. Conditions on metric and tags choose series before points are read. '
   'INSERT and COPY into it write points (last write wins); DELETE from it deletes the points it finds.';
+
+-- TRUNCATE of aegis.series empties aegis.rollups too (src/sql/00_tables.sql).
+CREATE OR REPLACE FUNCTION aegis._series_truncated() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- DELETE, not TRUNCATE: the same statement may be truncating them already.
+    DELETE FROM aegis.recent_points;
+    DELETE FROM aegis.blocks;
+    DELETE FROM aegis.rollups;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_truncated() IS
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks and aegis.rollups too.';

@@ -1,0 +1,558 @@
+// Roll-up and roll-off (API.md section 6): aegis.set_downsampling,
+// aegis.apply_downsampling and the rollup maintenance job, and the reads and
+// removals of rolled-up steps (docs/operations.md "Roll-ups").
+//
+// A metric's tiers [{after, step}, ..., {after, drop}] cut time at cutoffs
+// c_k = time_bucket(step_k, now - after_k): points newer than c_0 stay raw,
+// tier k holds steps of width step_k in [c_{k+1}, c_k), and steps older than
+// the drop cutoff go. Each step is a whole multiple of the one before, so
+// every cutoff is aligned to every finer step and no step straddles one.
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/rollup.h"
+#include "core/series_points.h"
+#include "core/time_bucket.h"
+
+#include "pg/rollup.h"
+
+#include "pg/arguments.h"
+#include "pg/boundary.h"
+#include "pg/privileges.h"
+#include "pg/spi.h"
+#include "pg/store.h"
+
+namespace aegis::pg {
+
+namespace {
+
+SPIPlanPtr tiers_plan = nullptr;
+SPIPlanPtr series_to_rollup_plan = nullptr;
+SPIPlanPtr rollups_to_redo_plan = nullptr;
+SPIPlanPtr rollups_overlapping_plan = nullptr;
+SPIPlanPtr rollups_in_range_plan = nullptr;
+SPIPlanPtr delete_rollup_plan = nullptr;
+SPIPlanPtr insert_rollup_plan = nullptr;
+SPIPlanPtr chunk_rollups_plan = nullptr;
+SPIPlanPtr set_downsampling_plan = nullptr;
+
+// One step tier of a metric: steps of `step` hold [next tier's cutoff, cutoff).
+struct Tier {
+  Interval step;
+  int64_t step_micros = 0;
+  TimestampTz cutoff = 0;
+};
+
+// What the rollup job does to the series of one metric.
+struct MetricPlan {
+  std::string metric;
+  std::vector<Tier> tiers;
+  TimestampTz drop = DT_NOBEGIN;  // steps and points before it go
+
+  // The tier holding ts: -1 when ts stays raw, tiers.size() when it goes.
+  int TierOf(TimestampTz ts) const {
+    if (ts >= tiers[0].cutoff) return -1;
+    for (size_t k = 1; k < tiers.size(); ++k)
+      if (ts >= tiers[k].cutoff) return static_cast<int>(k - 1);
+    return ts >= drop ? static_cast<int>(tiers.size() - 1) : static_cast<int>(tiers.size());
+  }
+};
+
+int64_t FixedMicros(const Interval& interval) {
+  return static_cast<int64_t>(interval.day) * USECS_PER_DAY + interval.time;
+}
+
+core::TimeBucketer Bucketer(int64_t step_micros) { return core::TimeBucketer(core::Interval{0, 0, step_micros}); }
+
+// A palloc'd interval[] (PostgreSQL code).
+Datum IntervalArray(const std::vector<Interval>& intervals) {
+  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (intervals.empty() ? 1 : intervals.size())));
+  for (size_t i = 0; i < intervals.size(); ++i) elements[i] = IntervalPGetDatum(&intervals[i]);
+  ArrayType* array =
+      construct_array(elements, static_cast<int>(intervals.size()), INTERVALOID, sizeof(Interval), false, TYPALIGN_DOUBLE);
+  pfree(elements);
+  return PointerGetDatum(array);
+}
+
+// The tiers of every metric that has series and downsampling, with their
+// cutoffs at `now`.
+std::vector<MetricPlan> LoadPlans(TimestampTz now) {
+  struct TierRow {
+    const char* metric;
+    Interval step;
+    bool drop;
+    TimestampTz moved;  // now - after
+  };
+  std::vector<TierRow> rows;
+  SPITupleTable* table = PgCall([&] {
+    RunPlan(&tiers_plan,
+            "SELECT m.name, (t.e->>'after')::interval, (t.e->>'step')::interval"
+            "  FROM aegis.metric_catalog m"
+            "  CROSS JOIN LATERAL jsonb_array_elements(m.downsampling) WITH ORDINALITY t(e, ord)"
+            " WHERE m.downsampling IS NOT NULL AND EXISTS (SELECT 1 FROM aegis.series s WHERE s.metric = m.name)"
+            " ORDER BY m.name, t.ord",
+            0, nullptr, nullptr, Snap::kReadOnly);
+    return SPI_tuptable;
+  });
+  rows.resize(SPI_processed);
+  PgCall([&] {
+    for (uint64 i = 0; i < table->numvals; ++i) {
+      bool isnull = false;
+      TierRow& row = rows[i];
+      row.metric = TextDatumGetCString(SPI_getbinval(table->vals[i], table->tupdesc, 1, &isnull));
+      const Datum after = SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull);
+      const Datum step = SPI_getbinval(table->vals[i], table->tupdesc, 3, &row.drop);
+      if (!row.drop) row.step = *DatumGetIntervalP(step);
+      row.moved = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now), after));
+    }
+  });
+  std::vector<MetricPlan> plans;
+  for (const TierRow& row : rows) {
+    if (plans.empty() || plans.back().metric != row.metric) plans.push_back(MetricPlan{row.metric, {}, DT_NOBEGIN});
+    MetricPlan& plan = plans.back();
+    if (row.drop) {
+      if (!plan.tiers.empty()) plan.drop = Bucketer(plan.tiers.back().step_micros).BucketStart(row.moved);
+      continue;
+    }
+    Tier tier;
+    tier.step = row.step;
+    tier.step_micros = FixedMicros(row.step);
+    tier.cutoff = Bucketer(tier.step_micros).BucketStart(row.moved);
+    plan.tiers.push_back(tier);
+  }
+  PgCall([&] { SPI_freetuptable(table); });
+  plans.erase(std::remove_if(plans.begin(), plans.end(), [](const MetricPlan& p) { return p.tiers.empty(); }),
+              plans.end());
+  return plans;
+}
+
+// The cutoffs and steps of a plan's tiers after the first, for the queries
+// that find steps to move.
+struct CoarserTiers {
+  std::vector<TimestampTz> cuts;
+  std::vector<Interval> steps;
+  explicit CoarserTiers(const MetricPlan& plan) {
+    for (size_t k = 1; k < plan.tiers.size(); ++k) {
+      cuts.push_back(plan.tiers[k].cutoff);
+      steps.push_back(plan.tiers[k].step);
+    }
+  }
+};
+
+// Series of the plan's metric with work to do: raw points older than the
+// first cutoff, steps older than a coarser tier's cutoff, or steps to drop.
+std::vector<int64_t> SeriesToRollUp(const MetricPlan& plan) {
+  const CoarserTiers coarser(plan);
+  PgCall([&] {
+    static const Oid types[] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TIMESTAMPTZOID};
+    Datum values[] = {CStringGetTextDatum(plan.metric.c_str()), TimestampTzGetDatum(plan.tiers[0].cutoff),
+                      Int64Array(coarser.cuts.data(), coarser.cuts.size(), TIMESTAMPTZOID),
+                      IntervalArray(coarser.steps), TimestampTzGetDatum(plan.drop)};
+    RunPlan(&series_to_rollup_plan,
+            "SELECT s.series_id FROM aegis.series s WHERE s.metric = $1 AND ("
+            "   EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < $2 AND b.ts_max < $2)"
+            "   OR EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id = s.series_id AND r.ts < $2)"
+            "   OR EXISTS (SELECT 1 FROM aegis.rollups u, unnest($3, $4) c(cut, step)"
+            "               WHERE u.series_id = s.series_id AND u.ts_min < c.cut AND u.step < c.step)"
+            "   OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < $5))"
+            " ORDER BY 1",
+            5, types, values, Snap::kReadOnly);
+  });
+  std::vector<int64_t> ids(SPI_processed);
+  for (uint64 i = 0; i < ids.size(); ++i) {
+    bool isnull = false;
+    ids[i] = DatumGetInt64(ResultValue(i, 1, &isnull));
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  return ids;
+}
+
+// Decodes a stored rollup block of a series; a damaged one is an ERROR
+// (XX001) naming the series.
+int64_t DecodeRollupData(int64_t series_id, Datum data, std::vector<core::StepSummary>* out) {
+  struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
+  struct varlena* raw = PgCall([&] { return pg_detoast_datum_packed(stored); });
+  int64_t step = 0;
+  try {
+    step = core::DecodeRollupBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), out);
+  } catch (const core::Error& e) {
+    if (e.category() != core::ErrorCategory::DataCorrupted) throw;
+    throw core::Error(core::ErrorCategory::DataCorrupted, "corrupt rollup block in series " + std::to_string(series_id),
+                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
+                      "Restore the series from a backup, or remove it with aegis.delete_series().");
+  }
+  if (raw != stored) PgCall([&] { pfree(raw); });
+  return step;
+}
+
+// A stored rollup block as read back for a rewrite.
+struct StoredRollup {
+  TimestampTz ts_min;
+  Interval step;
+  int64_t step_micros;
+  std::vector<core::StepSummary> steps;
+};
+
+// Reads the rows the last query returned (ts_min, data, step) of a series,
+// decoded.
+std::vector<StoredRollup> TakeRollupRows(int64_t series_id) {
+  std::vector<StoredRollup> rows(SPI_processed);
+  SPITupleTable* table = SPI_tuptable;
+  for (uint64 i = 0; i < rows.size(); ++i) {
+    bool isnull = false;
+    SPI_tuptable = table;
+    rows[i].ts_min = DatumGetTimestampTz(ResultValue(i, 1, &isnull));
+    rows[i].step = *DatumGetIntervalP(ResultValue(i, 3, &isnull));
+    const Datum data = ResultValue(i, 2, &isnull);
+    rows[i].step_micros = DecodeRollupData(series_id, data, &rows[i].steps);
+  }
+  PgCall([&] { SPI_freetuptable(table); });
+  return rows;
+}
+
+void DeleteRollupRows(int64_t series_id, const std::vector<TimestampTz>& starts) {
+  if (starts.empty()) return;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
+    Datum values[] = {Int64GetDatum(series_id), Int64Array(starts.data(), starts.size(), TIMESTAMPTZOID)};
+    RunPlan(&delete_rollup_plan, "DELETE FROM aegis.rollups WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types,
+            values, Snap::kLatest);
+  });
+}
+
+// Writes steps (bucket-ascending, one tier) as blocks of at most
+// kMaxRollupBlockSteps.
+void InsertRollupBlocks(int64_t series_id, const Interval& step, int64_t step_micros,
+                        const std::vector<core::StepSummary>& steps) {
+  for (size_t begin = 0; begin < steps.size(); begin += core::kMaxRollupBlockSteps) {
+    const size_t n = std::min(core::kMaxRollupBlockSteps, steps.size() - begin);
+    const std::vector<uint8_t> block = core::EncodeRollupBlock(step_micros, steps.data() + begin, n);
+    int64_t points = 0;
+    for (size_t i = begin; i < begin + n; ++i) points += static_cast<int64_t>(steps[i].count);
+    PgCall([&] {
+      bytea* data = static_cast<bytea*>(palloc(VARHDRSZ + block.size()));
+      SET_VARSIZE(data, VARHDRSZ + block.size());
+      memcpy(VARDATA(data), block.data(), block.size());
+      static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, INT4OID, INT8OID, BYTEAOID};
+      Datum values[] = {Int64GetDatum(series_id),
+                        TimestampTzGetDatum(steps[begin].bucket),
+                        TimestampTzGetDatum(steps[begin + n - 1].bucket),
+                        IntervalPGetDatum(&step),
+                        Int32GetDatum(static_cast<int32>(n)),
+                        Int64GetDatum(points),
+                        PointerGetDatum(data)};
+      RunPlan(&insert_rollup_plan,
+              "INSERT INTO aegis.rollups (series_id, ts_min, ts_max, step, step_count, point_count, data)"
+              " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              7, types, values, Snap::kWrite);
+      pfree(data);
+    });
+  }
+}
+
+// Adds steps (bucket-ascending) to the series' tier of width `step`: the
+// tier's blocks they overlap, and its newest block before them when it has
+// room, are merged with them (a step of the same bucket combines) and written
+// back.
+void WriteSteps(int64_t series_id, const Tier& tier, const std::vector<core::StepSummary>& steps) {
+  if (steps.empty()) return;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+    Datum values[] = {Int64GetDatum(series_id), IntervalPGetDatum(&tier.step), TimestampTzGetDatum(steps.front().bucket),
+                      TimestampTzGetDatum(steps.back().bucket),
+                      Int32GetDatum(static_cast<int32>(core::kMaxRollupBlockSteps))};
+    RunPlan(&rollups_overlapping_plan,
+            "SELECT ts_min, data, step FROM aegis.rollups"
+            " WHERE series_id = $1 AND step = $2 AND ts_max >= $3 AND ts_min <= $4"
+            " UNION ALL "
+            "(SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND step = $2 AND ts_max < $3"
+            "   AND step_count < $5 ORDER BY ts_min DESC LIMIT 1)",
+            5, types, values, Snap::kLatest);
+  });
+  const std::vector<StoredRollup> existing = TakeRollupRows(series_id);
+  std::vector<core::StepSummary> merged = steps;
+  std::vector<TimestampTz> starts;
+  for (const StoredRollup& row : existing) {
+    merged = core::MergeSteps(row.steps, merged);
+    starts.push_back(row.ts_min);
+  }
+  DeleteRollupRows(series_id, starts);
+  InsertRollupBlocks(series_id, tier.step, tier.step_micros, merged);
+}
+
+// Rolls up one series of a plan; returns the points rolled up or dropped.
+int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
+  CheckForInterrupts();
+  if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
+  const size_t tiers = plan.tiers.size();
+  const TimestampTz raw_cutoff = plan.tiers[0].cutoff;
+
+  // Raw points before the first cutoff, or before the first block that
+  // holds it (rolled up once it is wholly older), are taken out.
+  FetchedBlocks blocks = FetchBlocks(series_id, DT_NOBEGIN, raw_cutoff - 1, true);
+  TimestampTz end = raw_cutoff;
+  for (const BlockRef& block : blocks.blocks)
+    if (block.summary.ts_max >= raw_cutoff) end = std::min(end, block.summary.ts_min);
+  core::SeriesPoints old_points;
+  core::SeriesPoints kept;
+  std::vector<core::Timestamp> replaced;
+  for (const BlockRef& block : blocks.blocks) {
+    if (block.summary.ts_min >= end) continue;
+    core::SeriesPoints points;
+    DecodeStoredBlock(series_id, block, &points);
+    const size_t split = core::LowerBound(points, end);
+    old_points.Append(points, 0, split);
+    kept.Append(points, split, points.size());
+    replaced.push_back(block.summary.ts_min);
+  }
+  Release(&blocks);
+  // Recent rows are taken (deleted and returned) in one statement, so a late
+  // write that commits meanwhile either is taken here or stays raw.
+  const core::SeriesPoints recent = TakeRecent(series_id, DT_NOBEGIN, end);
+  core::SortAndDeduplicate(&old_points);
+  core::SortAndDeduplicate(&kept);
+  if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
+  const core::SeriesPoints raw = core::MergeNewerWins(old_points, recent);
+  int64_t processed = static_cast<int64_t>(raw.size());
+
+  // Fresh steps per tier from the raw points; points past the drop go.
+  std::vector<std::vector<core::StepSummary>> incoming(tiers);
+  for (size_t k = 0; k < tiers; ++k) {
+    const TimestampTz lo = k + 1 < tiers ? plan.tiers[k + 1].cutoff : plan.drop;
+    const size_t begin = core::LowerBound(raw, lo);
+    const size_t stop = core::LowerBound(raw, plan.tiers[k].cutoff);
+    if (stop > begin)
+      incoming[k] = core::SummarizeSteps(Bucketer(plan.tiers[k].step_micros), raw.ts.data() + begin,
+                                         raw.values.data() + begin, stop - begin);
+  }
+
+  // Stored steps older than their tier's cutoff (or past the drop) are taken
+  // out and go to the tier that now holds them; a block with none stays.
+  const CoarserTiers coarser(plan);
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID, INTERVALARRAYOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), Int64Array(coarser.cuts.data(), coarser.cuts.size(), TIMESTAMPTZOID),
+                      IntervalArray(coarser.steps), TimestampTzGetDatum(plan.drop)};
+    RunPlan(&rollups_to_redo_plan,
+            "SELECT u.ts_min, u.data, u.step FROM aegis.rollups u WHERE u.series_id = $1 AND (u.ts_min < $4"
+            "    OR EXISTS (SELECT 1 FROM unnest($2, $3) c(cut, step) WHERE u.ts_min < c.cut AND u.step < c.step))"
+            " ORDER BY u.ts_min",
+            4, types, values, Snap::kLatest);
+  });
+  const std::vector<StoredRollup> redo = TakeRollupRows(series_id);
+  std::vector<std::vector<core::StepSummary>> stay(tiers);
+  std::vector<std::vector<core::StepSummary>> moving(tiers);
+  std::vector<TimestampTz> redo_starts;
+  std::vector<StoredRollup> unchanged;  // steps of rewritten blocks that keep their own width
+  for (const StoredRollup& row : redo) {
+    std::vector<std::vector<core::StepSummary>> row_moving(tiers);
+    std::vector<core::StepSummary> row_stay;  // in tier k of the same width
+    std::vector<core::StepSummary> row_keep;  // kept at the block's own width
+    int64_t row_processed = 0;
+    bool changed = false;
+    for (const core::StepSummary& step : row.steps) {
+      const int k = plan.TierOf(step.bucket);
+      if (k >= static_cast<int>(tiers)) {
+        row_processed += static_cast<int64_t>(step.count);  // dropped
+        changed = true;
+        continue;
+      }
+      const int64_t target = k < 0 ? 0 : plan.tiers[static_cast<size_t>(k)].step_micros;
+      if (target == row.step_micros) {
+        row_stay.push_back(step);
+      } else if (k >= 0 && target > row.step_micros && target % row.step_micros == 0) {
+        row_moving[static_cast<size_t>(k)].push_back(step);
+        row_processed += static_cast<int64_t>(step.count);
+        changed = true;
+      } else {
+        // Newer than the raw cutoff, or of a width the tier cannot be made
+        // of (left by tiers set differently before): kept as it is.
+        row_keep.push_back(step);
+      }
+    }
+    if (!changed) continue;
+    processed += row_processed;
+    redo_starts.push_back(row.ts_min);
+    for (size_t k = 0; k < tiers; ++k)
+      moving[k].insert(moving[k].end(), row_moving[k].begin(), row_moving[k].end());
+    for (const core::StepSummary& step : row_stay) stay[static_cast<size_t>(plan.TierOf(step.bucket))].push_back(step);
+    if (!row_keep.empty()) unchanged.push_back(StoredRollup{row.ts_min, row.step, row.step_micros, row_keep});
+  }
+  DeleteRollupRows(series_id, redo_starts);
+  for (const StoredRollup& row : unchanged) InsertRollupBlocks(series_id, row.step, row.step_micros, row.steps);
+  for (size_t k = 0; k < tiers; ++k) {
+    std::vector<core::StepSummary>& promoted = moving[k];
+    std::stable_sort(promoted.begin(), promoted.end(),
+                     [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
+    const core::TimeBucketer bucketer = Bucketer(plan.tiers[k].step_micros);
+    std::vector<core::StepSummary> out = core::MergeSteps(stay[k], core::RegroupSteps(promoted, bucketer));
+    out = core::MergeSteps(out, incoming[k]);
+    WriteSteps(series_id, plan.tiers[k], out);
+  }
+  return processed;
+}
+
+// Removes the series' steps that `remove` picks among the blocks of rows
+// overlapping [lo, hi); returns their points.
+template <typename Remove>
+int64_t RemoveSteps(int64_t series_id, TimestampTz lo, TimestampTz hi, Remove remove) {
+  if (!RollupsExist() || lo >= hi) return 0;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+    RunPlan(&rollups_in_range_plan,
+            "SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND ts_max + step > $2 AND ts_min < $3"
+            " ORDER BY ts_min",
+            3, types, values, Snap::kLatest);
+  });
+  const std::vector<StoredRollup> rows = TakeRollupRows(series_id);
+  int64_t removed = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::vector<core::StepSummary> keep;
+    int64_t gone = 0;
+    for (const core::StepSummary& step : rows[i].steps) {
+      if (remove(step)) gone += static_cast<int64_t>(step.count);
+      else keep.push_back(step);
+    }
+    if (gone == 0) continue;
+    removed += gone;
+    DeleteRollupRows(series_id, {rows[i].ts_min});
+    InsertRollupBlocks(series_id, rows[i].step, rows[i].step_micros, keep);
+  }
+  return removed;
+}
+
+}  // namespace
+
+bool RollupsExist() {
+  return PgCall([] {
+    const Oid aegis = get_namespace_oid("aegis", true);
+    return OidIsValid(aegis) && OidIsValid(get_relname_relid("rollups", aegis));
+  });
+}
+
+MaintenanceJob RollupJob(TimestampTz now) {
+  auto plans = std::make_shared<std::vector<MetricPlan>>();
+  return MaintenanceJob{
+      "rollup", nullptr,
+      [now, plans] {
+        std::vector<SeriesWork> work;
+        if (!RollupsExist()) return work;
+        *plans = LoadPlans(now);
+        for (size_t p = 0; p < plans->size(); ++p)
+          for (int64_t id : SeriesToRollUp((*plans)[p])) work.push_back(SeriesWork{id, now, p});
+        return work;
+      },
+      [plans](const SeriesWork& work) { return RollUpSeries((*plans)[work.plan], work.series_id); }, nullptr};
+}
+
+RolledUpSteps::RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until)
+    : since_(since), until_(until) {
+  if (!RollupsExist() || since >= until) return;
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
+                      TimestampTzGetDatum(until)};
+    RunPlan(&chunk_rollups_plan,
+            "SELECT series_id, data FROM aegis.rollups WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+            " ORDER BY series_id, ts_min",
+            3, types, values, Snap::kReadOnly);
+    table_ = SPI_tuptable;
+  });
+  row_series_.resize(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    row_series_[i] = DatumGetInt64(ResultValue(i, 1, &isnull));
+  }
+}
+
+RolledUpSteps::~RolledUpSteps() {
+  // Freed with the SPI connection's memory otherwise; an ERROR unwinding
+  // past here leaves it to that.
+  if (table_ != nullptr && !std::uncaught_exceptions()) SPI_freetuptable(table_);
+}
+
+std::vector<core::StepSummary> RolledUpSteps::Steps(int64_t series_id) const {
+  std::vector<core::StepSummary> steps;
+  const auto begin = std::lower_bound(row_series_.begin(), row_series_.end(), series_id);
+  const auto stop = std::upper_bound(begin, row_series_.end(), series_id);
+  for (auto it = begin; it != stop; ++it) {
+    const uint64 row = static_cast<uint64>(it - row_series_.begin());
+    bool isnull = false;
+    const Datum data = PgCall([&] { return SPI_getbinval(table_->vals[row], table_->tupdesc, 2, &isnull); });
+    DecodeRollupData(series_id, data, &steps);
+  }
+  steps.erase(std::remove_if(steps.begin(), steps.end(),
+                             [&](const core::StepSummary& s) { return s.bucket < since_ || s.bucket >= until_; }),
+              steps.end());
+  return steps;
+}
+
+int64_t DeleteRolledUpSteps(int64_t series_id, TimestampTz since, TimestampTz until) {
+  return RemoveSteps(series_id, since, until, [&](const core::StepSummary& step) {
+    return step.first_ts >= since && step.last_ts < until;
+  });
+}
+
+int64_t TrimRolledUpSteps(int64_t series_id, TimestampTz cutoff) {
+  return RemoveSteps(series_id, DT_NOBEGIN, cutoff,
+                     [&](const core::StepSummary& step) { return step.first_ts < cutoff; });
+}
+
+}  // namespace aegis::pg
+
+// aegis.set_downsampling(metric, tiers): validates and stores the tiers.
+AEGIS_PG_FUNCTION(aegis_set_downsampling) {
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("metric must not be NULL")));
+  text* metric = PG_GETARG_TEXT_PP(0);
+  Jsonb* tiers = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
+  aegis::pg::SpiConnect();
+  uint64 updated = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    if (tiers != nullptr) {
+      // Validation in SQL: each element's keys and types, rising afters,
+      // fixed steps each a multiple of the one before, a drop only last.
+      aegis::pg::PgCall([&] {
+        static SPIPlanPtr check_plan = nullptr;
+        static const Oid types[] = {JSONBOID, TIMESTAMPTZOID};
+        Datum values[] = {JsonbPGetDatum(tiers), TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
+        aegis::pg::RunPlan(&check_plan, "SELECT aegis._check_downsampling($1, $2)", 2, types, values,
+                           aegis::pg::Snap::kReadOnly);
+      });
+    }
+    updated = aegis::pg::PgCall([&] {
+      static const Oid types[] = {TEXTOID, JSONBOID};
+      Datum values[] = {PointerGetDatum(metric), tiers == nullptr ? Datum(0) : JsonbPGetDatum(tiers)};
+      const char nulls[] = {' ', tiers == nullptr ? 'n' : ' '};
+      aegis::pg::RunPlan(&aegis::pg::set_downsampling_plan,
+                         "UPDATE aegis.metric_catalog SET downsampling = $2 WHERE name = $1", 2, types, values,
+                         aegis::pg::Snap::kWrite, 0, nulls);
+      return SPI_processed;
+    });
+  }
+  aegis::pg::SpiFinish();
+  if (updated == 0)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("metric \"%s\" does not exist", text_to_cstring(metric))));
+  PG_RETURN_VOID();
+}
+
+// aegis.apply_downsampling(): one rollup round; returns the points rolled up
+// or dropped.
+AEGIS_PG_FUNCTION(aegis_apply_downsampling) {
+  (void)fcinfo;
+  const TimestampTz now = GetCurrentTransactionStartTimestamp();
+  aegis::pg::SpiConnect();
+  int64_t points = 0;
+  {
+    aegis::pg::AsTableOwner owner;
+    points = aegis::pg::RunJob(aegis::pg::RollupJob(now));
+  }
+  aegis::pg::SpiFinish();
+  PG_RETURN_INT64(points);
+}

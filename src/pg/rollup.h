@@ -1,0 +1,56 @@
+// Roll-up and roll-off (API.md section 6): the rollup job, and the reads and
+// removals of rolled-up steps that aggregate, delete and retention make.
+// Every function needs an open SPI connection and is called from C++.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pg/maintenance.h"
+#include "pg/postgres_headers.h"
+
+namespace aegis::core {
+struct StepSummary;  // core/rollup.h, included before PostgreSQL's headers where used
+}
+
+namespace aegis::pg {
+
+// False in a database still at 0.1.0, which has no aegis.rollups.
+bool RollupsExist();
+
+// rollup: for every metric with downsampling tiers, rolls up raw points older
+// than the first tier, promotes steps into coarser tiers and drops steps past
+// a drop tier, one series per step (its transaction holds both the removal
+// and the summaries). Series other sessions are rewriting are left to the
+// next round.
+MaintenanceJob RollupJob(TimestampTz now);
+
+// The rolled-up steps of a run of series that start in [since, until), read
+// with one query; Steps decodes one series' (call in ascending series id or
+// in any order).
+class RolledUpSteps {
+ public:
+  RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until);
+  ~RolledUpSteps();
+  RolledUpSteps(const RolledUpSteps&) = delete;
+  RolledUpSteps& operator=(const RolledUpSteps&) = delete;
+
+  // The series' steps starting in [since, until), in time order.
+  std::vector<core::StepSummary> Steps(int64_t series_id) const;
+
+ private:
+  SPITupleTable* table_ = nullptr;
+  std::vector<int64_t> row_series_;  // series id of each row, ascending
+  TimestampTz since_;
+  TimestampTz until_;
+};
+
+// Removes the series' rolled-up steps that lie wholly in [since, until)
+// (aegis.delete); returns their points. The caller holds the series' locks.
+int64_t DeleteRolledUpSteps(int64_t series_id, TimestampTz since, TimestampTz until);
+
+// Removes the series' rolled-up steps holding any point older than cutoff
+// (retention); returns their points. The caller holds the series' locks.
+int64_t TrimRolledUpSteps(int64_t series_id, TimestampTz cutoff);
+
+}  // namespace aegis::pg
