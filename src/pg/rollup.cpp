@@ -154,7 +154,8 @@ std::vector<int64_t> SeriesToRollUp(const MetricPlan& plan) {
                       IntervalArray(coarser.steps), TimestampTzGetDatum(plan.drop)};
     RunPlan(&series_to_rollup_plan,
             "SELECT s.series_id FROM aegis.series s WHERE s.metric = $1 AND ("
-            "   EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < $2 AND b.ts_max < $2)"
+            "   EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < $2"
+            "            AND (b.ts_max < $2 OR $2 - b.ts_min >= b.ts_max - $2))"
             "   OR EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id = s.series_id AND r.ts < $2)"
             "   OR EXISTS (SELECT 1 FROM aegis.rollups u, unnest($3, $4) c(cut, step)"
             "               WHERE u.series_id = s.series_id AND u.ts_min < c.cut AND u.step < c.step)"
@@ -291,12 +292,16 @@ int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
   const size_t tiers = plan.tiers.size();
   const TimestampTz raw_cutoff = plan.tiers[0].cutoff;
 
-  // Raw points before the first cutoff, or before the first block that
-  // holds it (rolled up once it is wholly older), are taken out.
+  // Raw points before the first cutoff are taken out. A block that holds
+  // the cutoff is split there once at least half its time span is older;
+  // before that its points wait (so each block is rewritten at most once or
+  // twice, not every round).
   FetchedBlocks blocks = FetchBlocks(series_id, DT_NOBEGIN, raw_cutoff - 1, true);
   TimestampTz end = raw_cutoff;
-  for (const BlockRef& block : blocks.blocks)
-    if (block.summary.ts_max >= raw_cutoff) end = std::min(end, block.summary.ts_min);
+  for (const BlockRef& block : blocks.blocks) {
+    const core::BlockSummary& s = block.summary;
+    if (s.ts_max >= raw_cutoff && (raw_cutoff - s.ts_min) < (s.ts_max - raw_cutoff)) end = std::min(end, s.ts_min);
+  }
   core::SeriesPoints old_points;
   core::SeriesPoints kept;
   std::vector<core::Timestamp> replaced;

@@ -894,7 +894,7 @@ UPDATE hostile_calls SET keep = true WHERE label = 'delete of every point of h_e
 -- statement_timeout it ends (a cancel ends the whole round, rolled back).
 INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
   ('run_maintenance over the hostile data, compress_after 0',
-   $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '3/3',
+   $$SELECT count(*) FILTER (WHERE points IS NOT NULL) || '/' || count(*) FROM aegis.run_maintenance()$$, '{}', '4/4',
    'SET aegis.compress_after = ''0''', NULL),
   ('run_maintenance under a 1 ms statement_timeout ends within 5 s',
    $$SELECT count(*) FROM aegis.run_maintenance()$$, '{57014}', NULL, 'SET statement_timeout = ''1ms''', '5 seconds');
@@ -916,6 +916,31 @@ INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUE
   ('merge_blocks over the hostile data', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', NULL, NULL),
   ('merge_blocks with aegis.block_max_points 1', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 1', NULL),
   ('merge_blocks with aegis.block_max_points 100,000', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 100000', NULL);
+-- Roll-ups: malformed tiers, and a roll-up of everything written so far
+-- (special values, extreme timestamps) that aggregate then reads.
+INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
+  ('set_downsampling(NULL, NULL)', $$SELECT aegis.set_downsampling(NULL, NULL)$$, '{22004}', NULL),
+  ('set_downsampling of an unknown metric', $$SELECT aegis.set_downsampling('h_no_such_metric', NULL)$$, '{42704}', NULL),
+  ('set_downsampling with a JSON string', $$SELECT aegis.set_downsampling('h_vals', '"1 day"')$$, '{22023}', NULL),
+  ('set_downsampling with an array of numbers', $$SELECT aegis.set_downsampling('h_vals', '[1, 2]')$$, '{22023}', NULL),
+  ('set_downsampling with nested arrays', $$SELECT aegis.set_downsampling('h_vals', '[[{"after": "1 day", "step": "1 hour"}]]')$$, '{22023}', NULL),
+  ('set_downsampling with a NULL after', $$SELECT aegis.set_downsampling('h_vals', '[{"after": null, "step": "1 hour"}]')$$, '{22023}', NULL),
+  ('set_downsampling with an object step', $$SELECT aegis.set_downsampling('h_vals', '[{"after": "1 day", "step": {"a": 1}}]')$$, '{22023}', NULL),
+  ('set_downsampling with the largest interval', $$SELECT aegis.set_downsampling('h_vals', '[{"after": "178000000 years", "step": "1 hour"}]')$$, '{22008,22023}', NULL),
+  ('set_downsampling with a 1-microsecond step', $$SELECT aegis.set_downsampling('h_vals', '[{"after": "1 second", "step": "1 microsecond"}]')$$, '{}', ''),
+  ('set_downsampling with 10,000 tiers', $$SELECT aegis.set_downsampling('h_vals', (SELECT jsonb_agg(jsonb_build_object('after', g || ' seconds', 'step', (2 ^ least(g, 40))::bigint || ' microseconds')) FROM generate_series(1, 10000) g))$$, '{22023}', NULL),
+  ('downsampling_preset(NULL)', $$SELECT aegis.downsampling_preset(NULL) IS NULL$$, '{}', 'true'),
+  ('downsampling_preset of an unknown name', $$SELECT aegis.downsampling_preset('')$$, '{42704}', NULL),
+  ('apply_downsampling with the iot preset on every metric',
+   $$SELECT count(aegis.set_downsampling(name, aegis.downsampling_preset('iot'))) >= 0 AND aegis.apply_downsampling() >= 0 FROM aegis.metric_catalog$$, '{}', 'true'),
+  ('apply_downsampling with 1-microsecond steps after 1 second on every metric',
+   $$SELECT count(aegis.set_downsampling(name, '[{"after": "1 second", "step": "1 microsecond"}, {"after": "2 seconds", "step": "1 second"}]')) >= 0 AND aegis.apply_downsampling() >= 0 FROM aegis.metric_catalog$$, '{}', 'true'),
+  ('aggregate of every fn over rolled-up hostile data',
+   $$SELECT count(*) >= 0 FROM aegis.metric_catalog m, unnest(ARRAY['count','sum','min','max','avg','first','last','stddev','variance','delta','rate','increase']) f, aegis.aggregate(m.name || '{}', f, '-infinity', 'infinity', '1 day')$$, '{22003}', NULL);
+UPDATE hostile_calls SET keep = true WHERE label = 'apply_downsampling with the iot preset on every metric';
+INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
+  ('apply_downsampling under a 1 ms statement_timeout ends within 5 s',
+   $$SELECT aegis.apply_downsampling()$$, '{57014}', NULL, 'SET statement_timeout = ''1ms''', '5 seconds');
 
 -------------------------------------------------------------------------------
 -- INSERT and COPY into aegis.points.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The maintenance background worker on the preloaded cluster: it runs every
-# aegis.maintenance_interval (changed by a reload), compresses, merges and
-# applies retention in a database that has the extension, records each job in
+# aegis.maintenance_interval (changed by a reload), compresses, rolls up,
+# merges and applies retention in a database that has the extension, records each job in
 # aegis.jobs with its next start, logs and records a failing job and keeps
 # going, shows in pg_stat_activity, and never stands in the way of DROP
 # DATABASE.
@@ -28,6 +28,10 @@ CREATE EXTENSION aegis_timeseries;
 SELECT aegis.write('w_old', '{}', ARRAY(SELECT date_trunc('minute', now()) - g * interval '1 minute' FROM generate_series(20, 119) g),
                    ARRAY(SELECT g::float8 FROM generate_series(20, 119) g));
 SELECT aegis.set_retention('w_old', '1 hour');
+-- The same points, rolled up into 10-minute steps after 30 minutes.
+SELECT aegis.write('w_roll', '{}', ARRAY(SELECT date_trunc('minute', now()) - g * interval '1 minute' FROM generate_series(20, 119) g),
+                   ARRAY(SELECT g::float8 FROM generate_series(20, 119) g));
+SELECT aegis.set_downsampling('w_roll', '[{"after": "30 minutes", "step": "10 minutes"}]');
 -- Two small blocks in one partition (written with a block size of 2): the
 -- worker, at the default size, merges them.
 SET aegis.block_max_points = 2;
@@ -44,17 +48,25 @@ psql -X -q -d postgres -c "ALTER SYSTEM SET aegis.maintenance_interval = '1s'" -
 for i in $(seq 1 150); do
   done_jobs=$(q "SELECT count(*) FROM aegis.jobs WHERE next_start IS NOT NULL AND last_error IS NULL")
   left=$(q "SELECT count(*) FROM aegis.recent_points")
-  [ "$done_jobs" = 3 ] && [ "$left" = 0 ] && break
+  [ "$done_jobs" = 4 ] && [ "$left" = 0 ] && break
   sleep 0.5
 done
-[ "$done_jobs" = 3 ] || fail "the worker did not record its three jobs within 75 s"
-echo "ok - the worker ran compress, merge and retention and recorded them in aegis.jobs with their next start"
+[ "$done_jobs" = 4 ] || fail "the worker did not record its four jobs within 75 s"
+echo "ok - the worker ran compress, rollup, merge and retention and recorded them in aegis.jobs with their next start"
 [ "$(q "SELECT count(*) FROM aegis.recent_points")" = 0 ] || fail "the worker did not compress"
 echo "ok - it compressed every recent point older than aegis.compress_after"
 [ "$(q "SELECT count(*) FROM aegis.read('w_old') WHERE ts < now() - interval '1 hour' - interval '5 seconds'")" = 0 ] ||
   fail "points older than the retention are still there"
 [ "$(q "SELECT count(*) > 30 FROM aegis.read('w_old')")" = t ] || fail "retention removed kept points"
 echo "ok - it applied the metric's retention"
+[ "$(q "SELECT count(*) FROM aegis.read('w_roll') WHERE ts < now() - interval '40 minutes'")" = 0 ] ||
+  fail "points older than the roll-up tier are still raw"
+[ "$(q "SELECT count(*) > 0 FROM aegis.rollups")" = t ] || fail "no rolled-up steps were written"
+[ "$(q "SELECT value FROM aegis.aggregate('w_roll{}', 'count', '-infinity', 'infinity')")" = 100 ] ||
+  fail "rolling up changed the number of points aggregate counts"
+[ "$(q "SELECT value FROM aegis.aggregate('w_roll{}', 'sum', '-infinity', 'infinity')")" = 6950 ] ||
+  fail "rolling up changed the sum aggregate gives"
+echo "ok - it rolled up the points older than the metric's first tier; aggregate counts and sums the same"
 [ "$(q "SELECT count(*) FROM aegis.blocks WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'w_frag')")" = 1 ] ||
   fail "the two small blocks were not merged"
 [ "$(q "SELECT string_agg(value::text, ',' ORDER BY ts) FROM aegis.read('w_frag')")" = "1,2,3" ] || fail "merging changed the points"
