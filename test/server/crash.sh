@@ -113,8 +113,8 @@ if grep -E "PANIC|TRAP:" "$dir/server.log" | head -n 5 | grep -q .; then
   fail "the server log shows a PANIC or an assertion"
 fi
 worker_jobs=$(psql -X -At -h "$dir" -p "$port" -U postgres -d $db -c "SELECT count(*) FROM aegis.jobs WHERE next_start IS NOT NULL")
-[ "$worker_jobs" = 3 ] || fail "the maintenance worker recorded no round (aegis.jobs: $worker_jobs jobs)"
-echo "ok - the maintenance worker ran its rounds (compress, merge, retention) beside the writers, killed with them"
+[ "$worker_jobs" = 4 ] || fail "the maintenance worker recorded no round (aegis.jobs: $worker_jobs jobs)"
+echo "ok - the maintenance worker ran its rounds (compress, rollup, merge, retention) beside the writers, killed with them"
 recoveries=$(grep -c "automatic recovery in progress" "$dir/server.log" || true)
 [ "$recoveries" -ge "$cycles" ] || fail "the server log shows $recoveries crash recoveries for $cycles kills"
 last="$logs/verify-$cycles.out"
