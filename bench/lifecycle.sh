@@ -4,6 +4,9 @@
 #   2. apply_retention() on 10,000,000 points: whole partitions dropped, and
 #      the same with a second metric that keeps everything (rows trimmed)
 #   3. the stored size across 20 cycles of writing a day and expiring it
+#   4. roll-up: apply_downsampling() on 10,000,000 points (points rolled up
+#      per second), the bytes stored before and after, and aegis.aggregate
+#      over the whole range before and after
 # Medians of LIFECYCLE_RUNS runs (default 3). LIFECYCLE_SCALE=small divides
 # every set by 10. Runs with aegis.partition_interval = 'day'.
 set -euo pipefail
@@ -91,4 +94,35 @@ for c in $(seq 1 20); do
     "$(q "SELECT count(*) FROM aegis.block_partitions")" \
     "$(q "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_user_tables WHERE schemaname = 'aegis'")"
 done
+
+echo
+echo "== 4. roll-up of $((10000000 / div)) points (100 series x $((100000 / div)), 10 s apart, 11.6 days): 5-minute steps"
+echo "   after the newest day, hourly ones before the newest week"
+bytes_q="SELECT (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM aegis.block_partitions)
+                + pg_total_relation_size('aegis.rollups') + pg_total_relation_size('aegis.recent_points')"
+agg_q="SELECT count(*) FROM aegis.aggregate('r{}', 'avg', '2024-01-01', '2024-02-02', '1 hour')"
+times=(); before_ms=(); after_ms=()
+for r in $(seq 1 "$runs"); do
+  fresh
+  write_set r 100 $((100000 / div)) '2024-02-01 00:00+00'
+  bytes_before=$(q "$bytes_q")
+  for i in 1 2 3; do before_ms+=("$(timed "$agg_q")"); done
+  out=$(psql -X -At -v ON_ERROR_STOP=1 -d $db -c "\\timing on" -c "BEGIN" \
+        -c "SELECT aegis.set_downsampling('r', jsonb_build_array(
+              jsonb_build_object('after', (now() - timestamptz '2024-01-31 00:00+00')::text, 'step', '5 minutes'),
+              jsonb_build_object('after', (now() - timestamptz '2024-01-25 00:00+00')::text, 'step', '1 hour')))" \
+        -c "SELECT aegis.apply_downsampling()" -c "COMMIT")
+  times+=("$(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 3p)")
+  rolled=$(echo "$out" | grep -E '^[0-9]+$' | tail -1)
+  psql -X -q -d $db -c "VACUUM aegis.rollups" >/dev/null
+  for i in 1 2 3; do after_ms+=("$(timed "$agg_q")"); done
+  bytes_after=$(q "$bytes_q")
+done
+t=$(printf '%s\n' "${times[@]}" | median)
+printf '%-44s %12s %14s %14s\n' "step" "median ms" "points" "points/s"
+printf '%-44s %12.0f %14s %14.0f\n' "apply_downsampling (one transaction)" "$t" "$rolled" "$(echo "$rolled / ($t / 1000)" | bc -l)"
+printf '%-44s %12s %14s\n' "stored bytes (blocks, rollups, recent rows)" "before" "after"
+printf '%-44s %12s %14s\n' "" "$bytes_before" "$bytes_after"
+printf '%-44s %12s %14s\n' "aggregate avg, 1 hour steps, all 100 series" "before ms" "after ms"
+printf '%-44s %12.1f %14.1f\n' "" "$(printf '%s\n' "${before_ms[@]}" | median)" "$(printf '%s\n' "${after_ms[@]}" | median)"
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null

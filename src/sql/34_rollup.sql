@@ -174,3 +174,15 @@ COMMENT ON FUNCTION aegis.apply_downsampling() IS
   'past a drop tier are removed; each series in one step, so a crash leaves either the points or the summaries. '
   'Returns the points rolled up or dropped. A series another session is rewriting is left to the next call.';
 REVOKE EXECUTE ON FUNCTION aegis.apply_downsampling() FROM PUBLIC;
+
+CREATE VIEW aegis.rollup_stats WITH (security_invoker = true) AS
+    SELECT s.metric, u.step, count(DISTINCT u.series_id) AS series, sum(u.point_count)::bigint AS points,
+           sum(u.step_count)::bigint AS steps, count(*) AS blocks,
+           sum(pg_catalog.pg_column_size(u.data))::bigint AS bytes, min(u.ts_min) AS oldest,
+           max(u.ts_max + u.step) AS newest
+      FROM aegis.rollups u JOIN aegis.series s USING (series_id)
+     GROUP BY s.metric, u.step
+     ORDER BY s.metric, u.step;
+COMMENT ON VIEW aegis.rollup_stats IS
+  'Rolled-up data per metric and step width: series, points summarized, steps, rollup blocks, bytes stored, and '
+  'the time range the steps cover.';

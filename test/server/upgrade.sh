@@ -76,5 +76,21 @@ SQL
   check=$(psql -X -At -d $old -c "SELECT (SELECT value FROM aegis.read('up_cpu{host=\"a\"}') WHERE ts = '2024-01-01 00:05:00') || ' ' || (SELECT count(*) FROM aegis.series) || ' ' || (SELECT count(*) FROM aegis.recent_points)")
   [ "$check" = "42 3 0" ] || { echo "not ok - after the update writes, compress and deletes gave '$check', expected '42 3 0'"; exit 1; }
   echo "ok - after the update writes, late writes, compress and deletes work"
+  # Roll-ups over the data 0.1.0 wrote (its blocks are the legacy partition).
+  counts="SELECT string_agg(value::text, ' ' ORDER BY tags) FROM aegis.aggregate('up_cpu{}', 'count', '-infinity', 'infinity')"
+  before=$(psql -X -At -d $old -c "$counts")
+  rolled=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $old <<'SQL'
+BEGIN;
+SELECT aegis.set_downsampling('up_cpu', jsonb_build_array(jsonb_build_object(
+         'after', (now() - timestamptz '2024-01-02 12:00+00')::text, 'step', '1 hour')));
+SELECT aegis.apply_downsampling() > 0;
+COMMIT;
+SQL
+)
+  rolled=$(echo "$rolled" | tail -n 1)
+  after=$(psql -X -At -d $old -c "$counts")
+  [ "$rolled" = t ] && [ -n "$before" ] && [ "$before" = "$after" ] ||
+    { echo "not ok - rolling up upgraded data: rolled '$rolled', counts '$before' then '$after'"; exit 1; }
+  echo "ok - after the update roll-ups apply to the data 0.1.0 wrote; aggregate counts the same ($after)"
   psql -X -q -d postgres -c "DROP DATABASE $old" -c "DROP DATABASE aegis_upgrade_fresh"
 done
