@@ -50,8 +50,10 @@ show "Raw points" "SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}',
 show "Write a point (last write wins)" "SELECT aegis.write('cpu_usage', '{\"host\": \"web-1\", \"region\": \"eu\"}', '2024-01-01 00:00:10+00', 99.5); SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:00:30');"
 show "Requests per second per host (counter resets handled), computed in the engine" \
   "SELECT bucket, tags->>'host' AS host, round(value::numeric, 2) AS per_second FROM aegis.aggregate('http_requests_total', 'rate', '2024-01-01 10:00', '2024-01-01 14:00', '1 hour', '{host}');"
-show "One round of maintenance (from cron or pg_cron until the background worker exists), and what each job did" \
+show "One round of maintenance (the background worker runs one every minute), and what each job did" \
   "SELECT * FROM aegis.run_maintenance(); SELECT job, last_start, last_duration, points, last_error FROM aegis.jobs;"
+show "Roll the counter up into 5-minute summaries (points older than a day); the engine reads them the same way" \
+  "SELECT aegis.set_downsampling('http_requests_total', '[{\"after\": \"1 day\", \"step\": \"5 minutes\"}]'); SELECT aegis.apply_downsampling() AS points_rolled_up; SELECT metric, step, series, points, steps, bytes FROM aegis.rollup_stats; SELECT bucket, tags->>'host' AS host, round(value::numeric, 2) AS per_second FROM aegis.aggregate('http_requests_total', 'rate', '2024-01-01 10:00', '2024-01-01 14:00', '1 hour', '{host}');"
 
 cat <<EOF2
 
