@@ -5,6 +5,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
 CREATE EXTENSION aegis_timeseries;
 SET TIME ZONE 'UTC';
+\set SHOW_CONTEXT never
 
 SELECT aegis.downsampling_preset('monitoring');
 SELECT aegis.downsampling_preset('iot');
@@ -30,7 +31,10 @@ SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {
 SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "drop": true}]');
 SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {"after": "2 days", "drop": true}, {"after": "3 days", "step": "1 day"}]');
 SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {"after": "2 days", "drop": false}]');
-SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {"after": "300000 years", "drop": true}]');
+SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {"after": "100000000 days", "drop": true}]');
+SELECT aegis.set_downsampling('gauge', '[{"after": "1 mon", "step": "1 hour"}]');
+SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "3651 days"}]');
+SELECT aegis.set_downsampling('gauge', '[{"after": "1 day", "step": "1 hour"}, {"after": "90000000 days", "step": "2 hours"}]');
 
 -- Ten days of one-minute points ending at the start of today: a gauge with
 -- two series and a counter with resets, copied to a plain table.
@@ -134,6 +138,36 @@ SELECT aegis.set_retention('gauge', '6 days');
 SELECT aegis.apply_retention() > 0 AS removed;
 SELECT count(*) AS steps_before_cutoff
   FROM aegis.aggregate('gauge{}', 'count', '-infinity', now() - interval '6 days', '1 hour');
+
+-- A step appended after retention trimmed a tier's oldest block joins the
+-- newest block, not the trimmed one: blocks never overlap, and counters over
+-- them stay right. 1,024 one-minute steps fill four blocks of 256.
+CREATE TABLE ovl_base AS SELECT date_trunc('minute', now()) AS t0;
+CREATE TABLE ovl_plain AS
+SELECT t0 - interval '1100 minutes' + i * interval '1 minute' AS ts, (i % 700)::float8 AS value
+  FROM ovl_base, generate_series(0, 1023) i;
+SELECT aegis.write('ovl', '{}', ARRAY(SELECT ts FROM ovl_plain ORDER BY ts), ARRAY(SELECT value FROM ovl_plain ORDER BY ts));
+SELECT aegis.set_downsampling('ovl', '[{"after": "1 hour", "step": "1 minute"}]');
+SELECT aegis.apply_downsampling() AS rolled_up;
+SELECT count(*) AS blocks, min(step_count), max(step_count)
+  FROM aegis.rollups JOIN aegis.series USING (series_id) WHERE metric = 'ovl';
+BEGIN;
+SELECT aegis.set_retention('ovl', now() - (t0 - interval '1089 minutes 30 seconds')) FROM ovl_base;
+SELECT aegis.apply_retention() AS trimmed;
+COMMIT;
+DELETE FROM ovl_plain USING ovl_base WHERE ts < t0 - interval '1089 minutes 30 seconds';
+INSERT INTO ovl_plain SELECT t0 - interval '70 minutes', 5 FROM ovl_base;
+SELECT aegis.write('ovl', '{}', t0 - interval '70 minutes', 5) FROM ovl_base;
+SELECT aegis.apply_downsampling() AS appended;
+SELECT count(*) AS blocks, min(step_count), max(step_count)
+  FROM aegis.rollups JOIN aegis.series USING (series_id) WHERE metric = 'ovl';
+SELECT count(*) AS overlapping_blocks FROM aegis.rollups a JOIN aegis.rollups b
+    ON a.series_id = b.series_id AND a.ts_min < b.ts_min AND a.ts_max >= b.ts_min;
+SELECT (SELECT value FROM aegis.aggregate('ovl{}', 'increase', '-infinity', 'infinity'))
+     = (SELECT aegis.last(value, ts) - aegis.first(value, ts) + coalesce(sum(previous) FILTER (WHERE value < previous), 0)
+          FROM (SELECT ts, value, lag(value) OVER (ORDER BY ts) AS previous FROM ovl_plain) p) AS increase_matches;
+SELECT aegis.drop_metric('ovl') > 0 AS dropped;
+DROP TABLE ovl_plain, ovl_base;
 
 -- Roll-ups off: nothing more is rolled up; steps already stored stay.
 SELECT aegis.set_downsampling('ctr', NULL);

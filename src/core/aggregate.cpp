@@ -335,10 +335,9 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
   switch (fn.kind) {
     case AggregateKind::kStddev:
     case AggregateKind::kVariance:
-      if (std::isinf(step.sxx) && finite_values) ThrowOverflow();
-      [[fallthrough]];
     case AggregateKind::kAvg: {
-      if (std::isinf(step.sum) && finite_values) ThrowOverflow();
+      // avg runs float8_accum too, which raises on Sxx as on Sx.
+      if ((std::isinf(step.sum) || std::isinf(step.sxx)) && finite_values) ThrowOverflow();
       AggregateState other;
       other.count_ = step.count;
       other.sum_ = step.sum;

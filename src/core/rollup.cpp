@@ -43,6 +43,7 @@ void StartMoments(double value, StepSummary* s) {
 // error (finite inputs, infinite Sx or Sxx), Sxx becomes +Infinity: the
 // aggregates raise the error when they read the step.
 void AccumulateMoment(double value, double previous_count, StepSummary* s) {
+  const bool overflowed = s->sxx == kInfinity;  // stays marked: float8_accum raised already
   const double previous_sx = s->sum;
   const double count = previous_count + 1.0;
   s->sum += value;
@@ -52,7 +53,7 @@ void AccumulateMoment(double value, double previous_count, StepSummary* s) {
     const bool overflow = !std::isinf(previous_sx) && !std::isinf(value) && !std::isnan(s->sxx);
     sxx = overflow ? kInfinity : kNaN;
   }
-  s->sxx = sxx;
+  s->sxx = overflowed ? kInfinity : sxx;
 }
 
 bool Less(double a, double b) { return Float8Less(a, b); }
@@ -226,7 +227,7 @@ int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSumm
   if (Crc32c(data + kRollupHeaderSize, payload, Crc32c(data, 20)) != stored_crc)
     ThrowCorruptRollup("The checksum does not match the block's contents.");
 
-  std::vector<StepSummary> steps(n);
+  std::vector<StepSummary> steps;  // sized once the first column has shown n steps
   ByteReader reader(data + kRollupHeaderSize, payload);
   std::vector<Timestamp> buckets;
   std::vector<Timestamp> ts;
@@ -239,6 +240,7 @@ int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSumm
       ThrowCorruptRollup("Column " + std::to_string(c) + " holds " + std::to_string(column.size()) + " steps, not " +
                          std::to_string(n) + ".");
     if (c > 0 && ts != buckets) ThrowCorruptRollup("Column " + std::to_string(c) + " has other step starts.");
+    if (c == 0) steps.resize(n);
     for (uint32_t i = 0; i < n; ++i) {
       StepSummary& s = steps[i];
       const double v = column[i];

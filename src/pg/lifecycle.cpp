@@ -277,8 +277,9 @@ AEGIS_PG_FUNCTION(aegis_apply_retention) {
   int64_t removed = 0;
   {
     aegis::pg::AsTableOwner owner;
-    // API.md: retention also rolls up what the downsampling tiers say.
-    removed = aegis::pg::RunJob(aegis::pg::RollupJob(now)) + aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
+    // API.md: retention also rolls up what the downsampling tiers say, first.
+    removed = aegis::pg::RunJob(aegis::pg::RollupJob(now, false));
+    removed += aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(removed);

@@ -62,7 +62,13 @@ struct MetricPlan {
   }
 };
 
+// The longest step set_downsampling accepts: 3650 days.
+constexpr int64_t kMaxStepMicros = int64_t{3650} * USECS_PER_DAY;
+
+// Microseconds of a step without months (bounded by set_downsampling; a
+// stored value out of bounds gives 0, which LoadPlans refuses).
 int64_t FixedMicros(const Interval& interval) {
+  if (interval.day < 0 || interval.day > 3650 || interval.time < 0 || interval.time > kMaxStepMicros) return 0;
   return static_cast<int64_t>(interval.day) * USECS_PER_DAY + interval.time;
 }
 
@@ -111,21 +117,45 @@ std::vector<MetricPlan> LoadPlans(TimestampTz now) {
     }
   });
   std::vector<MetricPlan> plans;
+  std::vector<std::string> broken;  // metrics whose tiers cannot be applied (set around the validator)
   for (const TierRow& row : rows) {
     if (plans.empty() || plans.back().metric != row.metric) plans.push_back(MetricPlan{row.metric, {}, DT_NOBEGIN});
     MetricPlan& plan = plans.back();
-    if (row.drop) {
-      if (!plan.tiers.empty()) plan.drop = Bucketer(plan.tiers.back().step_micros).BucketStart(row.moved);
-      continue;
+    if (!broken.empty() && broken.back() == plan.metric) continue;
+    try {
+      // Each cutoff at most the finer tier's, floored to this tier's step,
+      // so that tiers never overlap whatever the stored intervals hold.
+      const TimestampTz finer = plan.tiers.empty() ? DT_NOEND : plan.tiers.back().cutoff;
+      if (row.drop) {
+        if (!plan.tiers.empty())
+          plan.drop = Bucketer(plan.tiers.back().step_micros).BucketStart(std::min(row.moved, finer));
+        continue;
+      }
+      Tier tier;
+      tier.step = row.step;
+      tier.step_micros = FixedMicros(row.step);
+      if (row.step.month != 0 || tier.step_micros <= 0 || tier.step_micros > kMaxStepMicros ||
+          (!plan.tiers.empty() && tier.step_micros % plan.tiers.back().step_micros != 0))
+        throw core::Error(core::ErrorCategory::InvalidParameter, "invalid step");
+      tier.cutoff = Bucketer(tier.step_micros).BucketStart(std::min(row.moved, finer));
+      plan.tiers.push_back(tier);
+    } catch (const core::Error&) {
+      broken.push_back(plan.metric);
     }
-    Tier tier;
-    tier.step = row.step;
-    tier.step_micros = FixedMicros(row.step);
-    tier.cutoff = Bucketer(tier.step_micros).BucketStart(row.moved);
-    plan.tiers.push_back(tier);
   }
   PgCall([&] { SPI_freetuptable(table); });
-  plans.erase(std::remove_if(plans.begin(), plans.end(), [](const MetricPlan& p) { return p.tiers.empty(); }),
+  for (const std::string& metric : broken) {
+    PgCall([&] {
+      ereport(WARNING, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("the downsampling tiers of metric \"%s\" cannot be applied; it is not rolled up",
+                               metric.c_str()),
+                        errhint("Set them again with aegis.set_downsampling, which checks them.")));
+    });
+  }
+  plans.erase(std::remove_if(plans.begin(), plans.end(),
+                             [&](const MetricPlan& p) {
+                               return p.tiers.empty() || std::find(broken.begin(), broken.end(), p.metric) != broken.end();
+                             }),
               plans.end());
   return plans;
 }
@@ -255,34 +285,83 @@ void InsertRollupBlocks(int64_t series_id, const Interval& step, int64_t step_mi
   }
 }
 
-// Adds steps (bucket-ascending) to the series' tier of width `step`: the
-// tier's blocks they overlap, and its newest block before them when it has
-// room, are merged with them (a step of the same bucket combines) and written
-// back.
-void WriteSteps(int64_t series_id, const Tier& tier, const std::vector<core::StepSummary>& steps) {
+// Adds steps (bucket-ascending, of width `step`) to the series' rolled-up
+// data. The blocks they overlap are merged with them: a block of the same
+// width step by step (a step of the same bucket combines), a finer one
+// regrouped into this width first, a coarser one (left by tiers set
+// differently before) takes the steps inside it regrouped into its width.
+// The newest block before them joins too when it has this width and room,
+// so that a round's few new steps do not make a block of their own.
+void WriteSteps(int64_t series_id, const Interval& step, int64_t step_micros, std::vector<core::StepSummary> steps) {
   if (steps.empty()) return;
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
+  const TimestampTz first = steps.front().bucket;
+  const TimestampTz past_last = steps.back().bucket + step_micros;
   PgCall([&] {
-    static const Oid types[] = {INT8OID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-    Datum values[] = {Int64GetDatum(series_id), IntervalPGetDatum(&tier.step), TimestampTzGetDatum(steps.front().bucket),
-                      TimestampTzGetDatum(steps.back().bucket),
-                      Int32GetDatum(static_cast<int32>(core::kMaxRollupBlockSteps))};
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(first), TimestampTzGetDatum(past_last)};
     RunPlan(&rollups_overlapping_plan,
             "SELECT ts_min, data, step FROM aegis.rollups"
-            " WHERE series_id = $1 AND step = $2 AND ts_max >= $3 AND ts_min <= $4"
+            " WHERE series_id = $1 AND ts_max + step > $2 AND ts_min < $3"
             " UNION ALL "
-            "(SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND step = $2 AND ts_max < $3"
-            "   AND step_count < $5 ORDER BY ts_min DESC LIMIT 1)",
-            5, types, values, Snap::kLatest);
+            "(SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND ts_min < $2"
+            "  ORDER BY ts_min DESC LIMIT 1)"
+            " ORDER BY 1",
+            3, types, values, Snap::kLatest);
   });
-  const std::vector<StoredRollup> existing = TakeRollupRows(series_id);
-  std::vector<core::StepSummary> merged = steps;
+  std::vector<StoredRollup> rows = TakeRollupRows(series_id);
+  std::vector<core::StepSummary> merged = std::move(steps);
   std::vector<TimestampTz> starts;
-  for (const StoredRollup& row : existing) {
-    merged = core::MergeSteps(row.steps, merged);
+  std::vector<StoredRollup> coarser;
+  const core::TimeBucketer bucketer = Bucketer(step_micros);
+  for (StoredRollup& row : rows) {
+    if (!starts.empty() && starts.back() == row.ts_min) continue;  // found by both queries
+    const TimestampTz row_end = row.steps.back().bucket + row.step_micros;
+    if (row_end <= first) {
+      // The block before: joined only when it is of this width with room.
+      if (row.step_micros != step_micros || row.steps.size() >= core::kMaxRollupBlockSteps) continue;
+    }
     starts.push_back(row.ts_min);
+    if (row.step_micros == step_micros) {
+      merged = core::MergeSteps(row.steps, merged);
+    } else if (step_micros % row.step_micros == 0) {
+      merged = core::MergeSteps(core::RegroupSteps(row.steps, bucketer), merged);
+    } else if (row.step_micros % step_micros == 0) {
+      coarser.push_back(std::move(row));
+    } else {
+      throw core::Error(core::ErrorCategory::NotSupported,
+                        "cannot combine rolled-up steps of " + std::to_string(step_micros) + " and " +
+                            std::to_string(row.step_micros) + " microseconds in series " + std::to_string(series_id),
+                        "Neither width is a multiple of the other; the downsampling tiers were changed to widths "
+                        "that do not divide the stored ones.",
+                        "Set tiers whose steps are multiples of the stored ones (aegis.rollup_stats lists them).");
+    }
+  }
+  // Steps inside a coarser block go into it.
+  std::vector<TimestampTz> barriers;
+  for (StoredRollup& row : coarser) {
+    const TimestampTz lo = row.steps.front().bucket;
+    const TimestampTz hi = row.steps.back().bucket + row.step_micros;
+    std::vector<core::StepSummary> inside;
+    std::vector<core::StepSummary> outside;
+    for (const core::StepSummary& s : merged) (s.bucket >= lo && s.bucket < hi ? inside : outside).push_back(s);
+    merged.swap(outside);
+    row.steps = core::MergeSteps(row.steps, core::RegroupSteps(inside, Bucketer(row.step_micros)));
+    barriers.push_back(lo);
   }
   DeleteRollupRows(series_id, starts);
-  InsertRollupBlocks(series_id, tier.step, tier.step_micros, merged);
+  for (const StoredRollup& row : coarser) InsertRollupBlocks(series_id, row.step, row.step_micros, row.steps);
+  // This width's steps, in blocks that do not reach across a coarser one.
+  std::sort(barriers.begin(), barriers.end());
+  size_t begin = 0;
+  for (const TimestampTz barrier : barriers) {
+    size_t stop = begin;
+    while (stop < merged.size() && merged[stop].bucket < barrier) ++stop;
+    InsertRollupBlocks(series_id, step, step_micros, {merged.begin() + begin, merged.begin() + stop});
+    begin = stop;
+  }
+  InsertRollupBlocks(series_id, step, step_micros, {merged.begin() + begin, merged.end()});
 }
 
 // Rolls up one series of a plan; returns the points rolled up or dropped.
@@ -389,16 +468,68 @@ int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
   }
   DeleteRollupRows(series_id, redo_starts);
   for (const StoredRollup& row : unchanged) InsertRollupBlocks(series_id, row.step, row.step_micros, row.steps);
+  // Each part is written on its own, so that a write reaches only the blocks
+  // near it: what stayed where its blocks were, the promoted steps at the
+  // newer end of their tier, the fresh ones wherever their points were.
   for (size_t k = 0; k < tiers; ++k) {
+    const Tier& tier = plan.tiers[k];
     std::vector<core::StepSummary>& promoted = moving[k];
     std::stable_sort(promoted.begin(), promoted.end(),
                      [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
-    const core::TimeBucketer bucketer = Bucketer(plan.tiers[k].step_micros);
-    std::vector<core::StepSummary> out = core::MergeSteps(stay[k], core::RegroupSteps(promoted, bucketer));
-    out = core::MergeSteps(out, incoming[k]);
-    WriteSteps(series_id, plan.tiers[k], out);
+    WriteSteps(series_id, tier.step, tier.step_micros, std::move(stay[k]));
+    WriteSteps(series_id, tier.step, tier.step_micros, core::RegroupSteps(promoted, Bucketer(tier.step_micros)));
+    WriteSteps(series_id, tier.step, tier.step_micros, std::move(incoming[k]));
   }
   return processed;
+}
+
+// RollUpSeries in a subtransaction: a series that fails (a corrupt block,
+// tiers whose widths the stored steps cannot take) is rolled back whole and
+// reported as a WARNING, and the job goes on with the next series. A cancel
+// or shutdown is not caught.
+// Series of a round that were not rolled up, and the first error.
+struct RollupFailures {
+  int64_t series = 0;
+  std::string first;
+};
+
+int64_t RollUpSeriesIsolated(const MetricPlan& plan, int64_t series_id, RollupFailures* failures) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  PgCall([] { BeginInternalSubTransaction(nullptr); });
+  int sqlstate = 0;
+  std::string message;
+  try {
+    const int64_t points = RollUpSeries(plan, series_id);
+    PgCall([&] {
+      ReleaseCurrentSubTransaction();
+      MemoryContextSwitchTo(context);
+      CurrentResourceOwner = owner;
+    });
+    return points;
+  } catch (const PgError& e) {
+    sqlstate = e.data()->sqlerrcode;
+    message = e.data()->message != nullptr ? e.data()->message : "";
+  } catch (const std::exception& e) {
+    sqlstate = SqlStateOf(e);
+    message = e.what();
+  }
+  PgCall([&] {
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(context);
+    CurrentResourceOwner = owner;
+  });
+  if (ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_OPERATOR_INTERVENTION ||
+      ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_INSUFFICIENT_RESOURCES)
+    PgCall([&] { ereport(ERROR, (errcode(sqlstate), errmsg("%s", message.c_str()))); });
+  if (failures->series++ == 0)
+    failures->first = std::string(unpack_sql_state(sqlstate)) + ": series " + std::to_string(series_id) + ": " + message;
+  PgCall([&] {
+    ereport(WARNING, (errcode(sqlstate), errmsg("series " INT64_FORMAT " was not rolled up: %s", series_id,
+                                                message.c_str()),
+                      errhint("The next maintenance round tries again; its points stay as they were.")));
+  });
+  return 0;
 }
 
 // Removes the series' steps that `remove` picks among the blocks of rows
@@ -440,19 +571,31 @@ bool RollupsExist() {
   });
 }
 
-MaintenanceJob RollupJob(TimestampTz now) {
+MaintenanceJob RollupJob(TimestampTz now, bool report_failures) {
   auto plans = std::make_shared<std::vector<MetricPlan>>();
+  auto failures = std::make_shared<RollupFailures>();
+  std::function<int64_t()> after;
+  if (report_failures)
+    after = [failures]() -> int64_t {
+      if (failures->series == 0) return 0;
+      throw core::Error(core::ErrorCategory::Internal,
+                        std::to_string(failures->series) + " series were not rolled up; the first: " + failures->first);
+    };
   return MaintenanceJob{
       "rollup", nullptr,
-      [now, plans] {
+      [now, plans, failures] {
         std::vector<SeriesWork> work;
+        *failures = RollupFailures{};
         if (!RollupsExist()) return work;
         *plans = LoadPlans(now);
         for (size_t p = 0; p < plans->size(); ++p)
           for (int64_t id : SeriesToRollUp((*plans)[p])) work.push_back(SeriesWork{id, now, p});
         return work;
       },
-      [plans](const SeriesWork& work) { return RollUpSeries((*plans)[work.plan], work.series_id); }, nullptr};
+      [plans, failures](const SeriesWork& work) {
+        return RollUpSeriesIsolated((*plans)[work.plan], work.series_id, failures.get());
+      },
+      after};
 }
 
 RolledUpSteps::RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until)
@@ -494,6 +637,9 @@ std::vector<core::StepSummary> RolledUpSteps::Steps(int64_t series_id) const {
   steps.erase(std::remove_if(steps.begin(), steps.end(),
                              [&](const core::StepSummary& s) { return s.bucket < since_ || s.bucket >= until_; }),
               steps.end());
+  // Blocks never overlap, so this is in order already; counters need it to be.
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
   return steps;
 }
 
@@ -556,7 +702,7 @@ AEGIS_PG_FUNCTION(aegis_apply_downsampling) {
   int64_t points = 0;
   {
     aegis::pg::AsTableOwner owner;
-    points = aegis::pg::RunJob(aegis::pg::RollupJob(now));
+    points = aegis::pg::RunJob(aegis::pg::RollupJob(now, false));
   }
   aegis::pg::SpiFinish();
   PG_RETURN_INT64(points);

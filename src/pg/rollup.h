@@ -22,8 +22,11 @@ bool RollupsExist();
 // than the first tier, promotes steps into coarser tiers and drops steps past
 // a drop tier, one series per step (its transaction holds both the removal
 // and the summaries). Series other sessions are rewriting are left to the
-// next round.
-MaintenanceJob RollupJob(TimestampTz now);
+// next round. A series that fails is rolled back alone, with a WARNING, and
+// the job goes on; with report_failures (the background worker, whose series
+// are committed one by one) the job then ends with an error naming how many
+// failed and the first error, so that aegis.jobs records it.
+MaintenanceJob RollupJob(TimestampTz now, bool report_failures);
 
 // The rolled-up steps of a run of series that start in [since, until), read
 // with one query; Steps decodes one series' (call in ascending series id or

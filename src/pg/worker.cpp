@@ -265,8 +265,17 @@ void RunJobInSteps(const MaintenanceJob& job, TimestampTz next_start) {
   int64_t points = 0;
   bool ok = !job.before || InTransaction(job.name, [&] { points += job.before(); }, &error);
   ok = ok && InTransaction(job.name, [&] { series = job.series(); }, &error);
-  for (size_t i = 0; ok && i < series.size() && !ShutdownRequestPending; ++i)
-    ok = InTransaction(job.name, [&] { points += job.step(series[i]); }, &error);
+  // A series that fails (a corrupt block, say) is logged and recorded, and
+  // the job goes on with the next one; after kMaxFailedSeries failures the
+  // cause is likely not one series, and the job stops until the next round.
+  constexpr int kMaxFailedSeries = 10;
+  int failed = 0;
+  for (size_t i = 0; ok && i < series.size() && !ShutdownRequestPending; ++i) {
+    std::string series_error;
+    if (InTransaction(job.name, [&] { points += job.step(series[i]); }, &series_error)) continue;
+    if (error.empty()) error = series_error;
+    ok = ++failed < kMaxFailedSeries;
+  }
   if (ok && job.after) InTransaction(job.name, [&] { points += job.after(); }, &error);
   RecordJob(job.name, started, points, error, next_start);
 }
@@ -286,7 +295,7 @@ void RunRound() {
     jobs.push_back(CompressJob(now, compress_cutoff, true));
   else
     RecordJob("compress", now, 0, error, next_start);
-  jobs.push_back(RollupJob(now));
+  jobs.push_back(RollupJob(now, true));
   jobs.push_back(MergeJob());
   jobs.push_back(RetentionJob(now, false));
   for (const MaintenanceJob& job : jobs) {

@@ -19,9 +19,10 @@ CREATE FUNCTION aegis.apply_retention()
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_apply_retention';
 COMMENT ON FUNCTION aegis.apply_retention() IS
-  'Removes every point older than its metric''s retention (aegis.set_retention, else aegis.default_retention): '
-  'blocks past the cutoff by index, the block holding it rewritten, and partitions of aegis.blocks past every '
-  'metric''s cutoff (or empty) dropped whole. Returns the points removed, as stored.';
+  'Rolls up what the downsampling tiers say (as aegis.apply_downsampling), then removes every point older than '
+  'its metric''s retention (aegis.set_retention, else aegis.default_retention): blocks past the cutoff by index, '
+  'the block holding it rewritten, rolled-up steps holding older points, and partitions of aegis.blocks past '
+  'every metric''s cutoff (or empty) dropped whole. Returns the points rolled up and removed.';
 REVOKE EXECUTE ON FUNCTION aegis.apply_retention() FROM PUBLIC;
 
 CREATE FUNCTION aegis.merge_blocks()

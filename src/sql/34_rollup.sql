@@ -98,6 +98,12 @@ BEGIN
             RAISE EXCEPTION 'downsampling tier % must have a positive "after"', position
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', tier);
         END IF;
+        IF extract(month FROM after) <> 0 OR extract(year FROM after) <> 0 OR after::text LIKE '%-%' THEN
+            RAISE EXCEPTION 'downsampling tier % must have an "after" of fixed length', position
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Got "%s"; months and years have no fixed length.', after),
+                      HINT = 'Write days, e.g. "365 days".';
+        END IF;
         IF after <= previous_after THEN
             RAISE EXCEPTION 'downsampling tier % must start after tier %', position, position - 1
                 USING ERRCODE = 'invalid_parameter_value',
@@ -120,8 +126,9 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', tier);
             END IF;
             IF extract(month FROM step) <> 0 OR extract(year FROM step) <> 0 OR step <= interval '0'
-               OR step::text LIKE '%-%' THEN
-                RAISE EXCEPTION 'downsampling tier % must have a positive step of fixed length', position
+               OR step::text LIKE '%-%' OR step > interval '3650 days' THEN
+                RAISE EXCEPTION 'downsampling tier % must have a positive step of fixed length, at most 3650 days',
+                                position
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = format('Got "%s"; months and years have no fixed length.', step);
             END IF;
@@ -137,8 +144,10 @@ BEGIN
             steps := steps + 1;
         END IF;
         BEGIN
-            cutoff := now - after;
-        EXCEPTION WHEN datetime_field_overflow THEN
+            -- The cutoff the roll-up computes (in the same C++ code), which
+            -- only moves forward from here.
+            cutoff := aegis.time_bucket(previous_step, now - after);
+        EXCEPTION WHEN datetime_field_overflow OR numeric_value_out_of_range THEN
             RAISE EXCEPTION 'downsampling tier % reaches past the oldest timestamp', position
                 USING ERRCODE = 'datetime_field_overflow', DETAIL = format('"after" is %s.', after);
         END;
