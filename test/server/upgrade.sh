@@ -93,4 +93,22 @@ SQL
     { echo "not ok - rolling up upgraded data: rolled '$rolled', counts '$before' then '$after'"; exit 1; }
   echo "ok - after the update roll-ups apply to the data 0.1.0 wrote; aggregate counts the same ($after)"
   psql -X -q -d postgres -c "DROP DATABASE $old" -c "DROP DATABASE aegis_upgrade_fresh"
+
+  # A reader granted SELECT on every table before the update can still read
+  # through aggregate (which now reads aegis.blocks and aegis.rollups).
+  grants=aegis_upgrade_grants
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $grants" -c "DROP ROLE IF EXISTS aegis_upgrade_reader" \
+       -c "CREATE DATABASE $grants" -c "CREATE ROLE aegis_upgrade_reader"
+  psql -X -q -v ON_ERROR_STOP=1 -d $grants >/dev/null <<SQL
+CREATE EXTENSION aegis_timeseries VERSION '$version';
+SELECT aegis.write('up_cpu', '{"host": "a"}', '2024-01-01', 1);
+GRANT USAGE ON SCHEMA aegis TO aegis_upgrade_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA aegis TO aegis_upgrade_reader;
+ALTER EXTENSION aegis_timeseries UPDATE;
+SQL
+  got=$(psql -X -At -d $grants -c "SET ROLE aegis_upgrade_reader" \
+          -c "SELECT value FROM aegis.aggregate('up_cpu', 'count', '-infinity', 'infinity')" 2>&1 | tail -n 1)
+  psql -X -q -d postgres -c "DROP DATABASE $grants" -c "DROP ROLE aegis_upgrade_reader"
+  [ "$got" = 1 ] || { echo "not ok - a reader of $version cannot aggregate after the update: $got"; exit 1; }
+  echo "ok - a role that could read every table of $version can still aggregate after the update"
 done

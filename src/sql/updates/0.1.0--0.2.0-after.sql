@@ -11,3 +11,20 @@ BEGIN
           FROM aegis.blocks_legacy;
     END IF;
 END $$;
+
+-- aegis.blocks is a new table and aegis.rollups a new one: a role that could
+-- read aegis.recent_points (a reader granted SELECT on every table of the
+-- schema) gets SELECT on them too, so aegis.aggregate keeps working for it.
+DO $$
+DECLARE
+    grantee oid;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT a.grantee
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid = 'aegis.recent_points'::regclass AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT SELECT ON aegis.blocks, aegis.rollups TO %s',
+                       CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
+    END LOOP;
+END $$;
