@@ -169,6 +169,23 @@ SELECT (SELECT value FROM aegis.aggregate('ovl{}', 'increase', '-infinity', 'inf
 SELECT aegis.drop_metric('ovl') > 0 AS dropped;
 DROP TABLE ovl_plain, ovl_base;
 
+-- A corrupt rollup block is an error naming the series when read, and a
+-- series that cannot be rolled up is left as it was (a WARNING) while the
+-- others are.
+SELECT aegis.write('bad', jsonb_build_object('host', h), date_trunc('hour', now()) - interval '3 days', 1)
+  FROM (VALUES ('h1'), ('h2')) hosts(h);
+SELECT aegis.set_downsampling('bad', '[{"after": "1 day", "step": "1 hour"}]');
+SELECT aegis.apply_downsampling() AS rolled_up;
+UPDATE aegis.rollups SET data = overlay(data PLACING '\xff'::bytea FROM 40 FOR 1)
+ WHERE series_id = (SELECT series_id FROM aegis.series WHERE metric = 'bad' AND tags = '{"host": "h1"}');
+SELECT * FROM aegis.aggregate('bad{host="h1"}', 'count', '-infinity', 'infinity');
+SELECT aegis.write('bad', jsonb_build_object('host', h), date_trunc('hour', now()) - interval '3 days' + interval '1 minute', 2)
+  FROM (VALUES ('h1'), ('h2')) hosts(h);
+SELECT aegis.apply_downsampling() AS rolled_up_but_one;
+SELECT value AS h2_points FROM aegis.aggregate('bad{host="h2"}', 'count', '-infinity', 'infinity');
+SELECT count(*) AS h1_raw_points_kept FROM aegis.read('bad{host="h1"}');
+SELECT aegis.drop_metric('bad') >= 0 AS dropped;
+
 -- Roll-ups off: nothing more is rolled up; steps already stored stay.
 SELECT aegis.set_downsampling('ctr', NULL);
 SELECT aegis.write('ctr', '{"host": "h1"}', now() - interval '2 days', 1);
