@@ -169,6 +169,30 @@ SELECT (SELECT value FROM aegis.aggregate('ovl{}', 'increase', '-infinity', 'inf
 SELECT aegis.drop_metric('ovl') > 0 AS dropped;
 DROP TABLE ovl_plain, ovl_base;
 
+-- Tiers changed to a coarser step: a late point's hourly step merges the
+-- 5-minute blocks it meets, and the blocks they reach, into hourly ones
+-- (blocks of 256 five-minute steps do not start on the hour); none overlap.
+CREATE TABLE chg_plain AS
+SELECT date_trunc('hour', now()) - interval '50 hours' + i * interval '1 minute' AS ts, (i % 300)::float8 AS value
+  FROM generate_series(0, 2699) i;
+SELECT aegis.write('chg', '{}', ARRAY(SELECT ts FROM chg_plain ORDER BY ts), ARRAY(SELECT value FROM chg_plain ORDER BY ts));
+SELECT aegis.set_downsampling('chg', '[{"after": "1 hour", "step": "5 minutes"}]');
+SELECT aegis.apply_downsampling() AS rolled_up;
+SELECT aegis.set_downsampling('chg', '[{"after": "1 hour", "step": "1 hour"}]');
+INSERT INTO chg_plain SELECT min(ts) + interval '21 hours 25 minutes 30 seconds', 7 FROM chg_plain;
+SELECT aegis.write('chg', '{}', (SELECT max(ts) FROM chg_plain WHERE value = 7 AND ts <> date_trunc('minute', ts)), 7);
+SELECT aegis.apply_downsampling() AS late_point;
+SELECT step, count(*) AS blocks FROM aegis.rollups JOIN aegis.series USING (series_id) WHERE metric = 'chg'
+ GROUP BY step ORDER BY step;
+SELECT count(*) AS overlapping_blocks FROM aegis.rollups a JOIN aegis.rollups b
+    ON a.series_id = b.series_id AND a.ts_min < b.ts_min AND a.ts_max + a.step > b.ts_min;
+SELECT (SELECT value FROM aegis.aggregate('chg{}', 'count', '-infinity', 'infinity')) = (SELECT count(*) FROM chg_plain)
+       AS count_matches,
+       (SELECT value FROM aegis.aggregate('chg{}', 'max', '-infinity', 'infinity')) = (SELECT max(value) FROM chg_plain)
+       AS max_matches;
+SELECT aegis.drop_metric('chg') >= 0 AS dropped;
+DROP TABLE chg_plain;
+
 -- A corrupt rollup block is an error naming the series when read, and a
 -- series that cannot be rolled up is left as it was (a WARNING) while the
 -- others are.

@@ -337,7 +337,9 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
     case AggregateKind::kVariance:
     case AggregateKind::kAvg: {
       // avg runs float8_accum too, which raises on Sxx as on Sx.
-      if ((std::isinf(step.sum) || std::isinf(step.sxx)) && finite_values) ThrowOverflow();
+      // Sxx = +Infinity only ever marks an overflow (non-finite values give
+      // NaN), which float8_accum raised when it happened, whatever came later.
+      if (std::isinf(step.sxx) || (std::isinf(step.sum) && finite_values)) ThrowOverflow();
       AggregateState other;
       other.count_ = step.count;
       other.sum_ = step.sum;

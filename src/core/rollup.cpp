@@ -110,8 +110,8 @@ StepSummary CombineSteps(const StepSummary& a, const StepSummary& b) {
   double sxx = a.sxx + b.sxx + n1 * n2 * tmp * tmp / (n1 + n2);
   const double sum = a.sum + b.sum;
   if ((std::isinf(sxx) && !std::isinf(a.sxx) && !std::isinf(b.sxx)) ||
-      (std::isinf(sum) && !std::isinf(a.sum) && !std::isinf(b.sum)))
-    sxx = kInfinity;  // float8_combine's overflow error, raised when read
+      (std::isinf(sum) && !std::isinf(a.sum) && !std::isinf(b.sum)) || a.sxx == kInfinity || b.sxx == kInfinity)
+    sxx = kInfinity;  // float8_combine's overflow error (or one raised before), raised when read
   out.sum = sum;
   out.sxx = sxx;
   out.resets = earlier.resets + later.resets + (later.first < earlier.last ? earlier.last : 0.0);

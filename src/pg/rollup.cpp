@@ -68,8 +68,10 @@ constexpr int64_t kMaxStepMicros = int64_t{3650} * USECS_PER_DAY;
 // Microseconds of a step without months (bounded by set_downsampling; a
 // stored value out of bounds gives 0, which LoadPlans refuses).
 int64_t FixedMicros(const Interval& interval) {
-  if (interval.day < 0 || interval.day > 3650 || interval.time < 0 || interval.time > kMaxStepMicros) return 0;
-  return static_cast<int64_t>(interval.day) * USECS_PER_DAY + interval.time;
+  if (interval.day < -3650 || interval.day > 3650 || interval.time < -kMaxStepMicros || interval.time > kMaxStepMicros)
+    return 0;
+  const int64_t micros = static_cast<int64_t>(interval.day) * USECS_PER_DAY + interval.time;
+  return micros > 0 && micros <= kMaxStepMicros ? micros : 0;
 }
 
 core::TimeBucketer Bucketer(int64_t step_micros) { return core::TimeBucketer(core::Interval{0, 0, step_micros}); }
@@ -113,7 +115,15 @@ std::vector<MetricPlan> LoadPlans(TimestampTz now) {
       const Datum after = SPI_getbinval(table->vals[i], table->tupdesc, 2, &isnull);
       const Datum step = SPI_getbinval(table->vals[i], table->tupdesc, 3, &row.drop);
       if (!row.drop) row.step = *DatumGetIntervalP(step);
-      row.moved = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now), after));
+      // Fixed-length intervals (set_downsampling refuses months): now minus
+      // their microseconds, the same in every session's time zone.
+      const Interval* keep = DatumGetIntervalP(after);
+      int64 micros = 0;
+      if (keep->month != 0 || pg_mul_s64_overflow(static_cast<int64>(keep->day), USECS_PER_DAY, &micros) ||
+          pg_add_s64_overflow(micros, keep->time, &micros) || pg_sub_s64_overflow(now, micros, &row.moved) ||
+          !IS_VALID_TIMESTAMP(row.moved))
+        row.moved = DT_NOBEGIN;  // LoadPlans marks the metric as broken below
+
     }
   });
   std::vector<MetricPlan> plans;
@@ -123,6 +133,7 @@ std::vector<MetricPlan> LoadPlans(TimestampTz now) {
     MetricPlan& plan = plans.back();
     if (!broken.empty() && broken.back() == plan.metric) continue;
     try {
+      if (row.moved == DT_NOBEGIN) throw core::Error(core::ErrorCategory::InvalidParameter, "invalid after");
       // Each cutoff at most the finer tier's, floored to this tier's step,
       // so that tiers never overlap whatever the stored intervals hold.
       const TimestampTz finer = plan.tiers.empty() ? DT_NOEND : plan.tiers.back().cutoff;
@@ -296,29 +307,46 @@ void WriteSteps(int64_t series_id, const Interval& step, int64_t step_micros, st
   if (steps.empty()) return;
   std::stable_sort(steps.begin(), steps.end(),
                    [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
-  const TimestampTz first = steps.front().bucket;
-  const TimestampTz past_last = steps.back().bucket + step_micros;
-  PgCall([&] {
-    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(first), TimestampTzGetDatum(past_last)};
-    RunPlan(&rollups_overlapping_plan,
-            "SELECT ts_min, data, step FROM aegis.rollups"
-            " WHERE series_id = $1 AND ts_max + step > $2 AND ts_min < $3"
-            " UNION ALL "
-            "(SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND ts_min < $2"
-            "  ORDER BY ts_min DESC LIMIT 1)"
-            " ORDER BY 1",
-            3, types, values, Snap::kLatest);
-  });
-  std::vector<StoredRollup> rows = TakeRollupRows(series_id);
+  const core::TimeBucketer bucketer = Bucketer(step_micros);
+  // The blocks overlapping [lo, hi) and the newest one before lo. A finer
+  // block is regrouped whole, so the span grows to its buckets of this width
+  // and is fetched again until no block reaches past it.
+  TimestampTz lo = steps.front().bucket;
+  TimestampTz hi = steps.back().bucket + step_micros;
+  std::vector<StoredRollup> rows;
+  for (;;) {
+    PgCall([&] {
+      static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+      Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+      RunPlan(&rollups_overlapping_plan,
+              "SELECT ts_min, data, step FROM aegis.rollups"
+              " WHERE series_id = $1 AND ts_max + step > $2 AND ts_min < $3"
+              " UNION ALL "
+              "(SELECT ts_min, data, step FROM aegis.rollups WHERE series_id = $1 AND ts_min < $2"
+              "  ORDER BY ts_min DESC LIMIT 1)"
+              " ORDER BY 1",
+              3, types, values, Snap::kLatest);
+    });
+    rows = TakeRollupRows(series_id);
+    TimestampTz wider_lo = lo;
+    TimestampTz wider_hi = hi;
+    for (const StoredRollup& row : rows) {
+      const TimestampTz row_end = row.steps.back().bucket + row.step_micros;
+      if (row_end <= lo || row.step_micros == step_micros || step_micros % row.step_micros != 0) continue;
+      wider_lo = std::min(wider_lo, bucketer.BucketStart(row.steps.front().bucket));
+      wider_hi = std::max(wider_hi, bucketer.BucketStart(row_end - 1) + step_micros);
+    }
+    if (wider_lo == lo && wider_hi == hi) break;
+    lo = wider_lo;
+    hi = wider_hi;
+  }
   std::vector<core::StepSummary> merged = std::move(steps);
   std::vector<TimestampTz> starts;
   std::vector<StoredRollup> coarser;
-  const core::TimeBucketer bucketer = Bucketer(step_micros);
   for (StoredRollup& row : rows) {
     if (!starts.empty() && starts.back() == row.ts_min) continue;  // found by both queries
     const TimestampTz row_end = row.steps.back().bucket + row.step_micros;
-    if (row_end <= first) {
+    if (row_end <= lo) {
       // The block before: joined only when it is of this width with room.
       if (row.step_micros != step_micros || row.steps.size() >= core::kMaxRollupBlockSteps) continue;
     }
@@ -483,10 +511,10 @@ int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
   return processed;
 }
 
-// RollUpSeries in a subtransaction: a series that fails (a corrupt block,
-// tiers whose widths the stored steps cannot take) is rolled back whole and
-// reported as a WARNING, and the job goes on with the next series. A cancel
-// or shutdown is not caught.
+// RollUpSeries in a subtransaction: a series that fails for a reason of its
+// own (a corrupt block, tiers whose widths the stored steps cannot take) is
+// rolled back whole and reported as a WARNING, and the job goes on with the
+// next series. Any other error ends the job.
 // Series of a round that were not rolled up, and the first error.
 struct RollupFailures {
   int64_t series = 0;
@@ -510,6 +538,9 @@ int64_t RollUpSeriesIsolated(const MetricPlan& plan, int64_t series_id, RollupFa
   } catch (const PgError& e) {
     sqlstate = e.data()->sqlerrcode;
     message = e.data()->message != nullptr ? e.data()->message : "";
+  } catch (const std::bad_alloc&) {
+    sqlstate = ERRCODE_OUT_OF_MEMORY;
+    message = "out of memory";
   } catch (const std::exception& e) {
     sqlstate = SqlStateOf(e);
     message = e.what();
@@ -519,9 +550,14 @@ int64_t RollUpSeriesIsolated(const MetricPlan& plan, int64_t series_id, RollupFa
     MemoryContextSwitchTo(context);
     CurrentResourceOwner = owner;
   });
-  if (ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_OPERATOR_INTERVENTION ||
-      ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_INSUFFICIENT_RESOURCES)
-    PgCall([&] { ereport(ERROR, (errcode(sqlstate), errmsg("%s", message.c_str()))); });
+  // Only what belongs to this series' data is set aside: a corrupt block,
+  // widths that cannot combine, a data exception. Anything else (a cancel,
+  // a serialization failure, a read-only transaction, resources) ends the
+  // job as it would have without the subtransaction.
+  const bool series_specific = sqlstate == ERRCODE_DATA_CORRUPTED || sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
+                               sqlstate == ERRCODE_UNIQUE_VIOLATION ||
+                               ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_DATA_EXCEPTION;
+  if (!series_specific) PgCall([&] { ereport(ERROR, (errcode(sqlstate), errmsg("%s", message.c_str()))); });
   if (failures->series++ == 0)
     failures->first = std::string(unpack_sql_state(sqlstate)) + ": series " + std::to_string(series_id) + ": " + message;
   PgCall([&] {

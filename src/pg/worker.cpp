@@ -274,7 +274,9 @@ void RunJobInSteps(const MaintenanceJob& job, TimestampTz next_start) {
     std::string series_error;
     if (InTransaction(job.name, [&] { points += job.step(series[i]); }, &series_error)) continue;
     if (error.empty()) error = series_error;
-    ok = ++failed < kMaxFailedSeries;
+    // A cancel (class 57) or lack of resources (53) is not one series' fault.
+    const bool stop = series_error.rfind("57", 0) == 0 || series_error.rfind("53", 0) == 0;
+    ok = !stop && ++failed < kMaxFailedSeries;
   }
   if (ok && job.after) InTransaction(job.name, [&] { points += job.after(); }, &error);
   RecordJob(job.name, started, points, error, next_start);
