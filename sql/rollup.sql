@@ -178,6 +178,7 @@ SELECT date_trunc('hour', now()) - interval '50 hours' + i * interval '1 minute'
 SELECT aegis.write('chg', '{}', ARRAY(SELECT ts FROM chg_plain ORDER BY ts), ARRAY(SELECT value FROM chg_plain ORDER BY ts));
 SELECT aegis.set_downsampling('chg', '[{"after": "1 hour", "step": "5 minutes"}]');
 SELECT aegis.apply_downsampling() AS rolled_up;
+SELECT aegis.set_downsampling('chg', '[{"after": "1 hour", "step": "7 minutes"}]');
 SELECT aegis.set_downsampling('chg', '[{"after": "1 hour", "step": "1 hour"}]');
 INSERT INTO chg_plain SELECT min(ts) + interval '21 hours 25 minutes 30 seconds', 7 FROM chg_plain;
 SELECT aegis.write('chg', '{}', (SELECT max(ts) FROM chg_plain WHERE value = 7 AND ts <> date_trunc('minute', ts)), 7);

@@ -704,12 +704,14 @@ AEGIS_PG_FUNCTION(aegis_set_downsampling) {
     aegis::pg::AsTableOwner owner;
     if (tiers != nullptr) {
       // Validation in SQL: each element's keys and types, rising afters,
-      // fixed steps each a multiple of the one before, a drop only last.
+      // fixed steps each a multiple of the one before, a drop only last,
+      // steps that combine with the metric's rolled-up ones.
       aegis::pg::PgCall([&] {
         static SPIPlanPtr check_plan = nullptr;
-        static const Oid types[] = {JSONBOID, TIMESTAMPTZOID};
-        Datum values[] = {JsonbPGetDatum(tiers), TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-        aegis::pg::RunPlan(&check_plan, "SELECT aegis._check_downsampling($1, $2)", 2, types, values,
+        static const Oid types[] = {JSONBOID, TIMESTAMPTZOID, TEXTOID};
+        Datum values[] = {JsonbPGetDatum(tiers), TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+                          PointerGetDatum(metric)};
+        aegis::pg::RunPlan(&check_plan, "SELECT aegis._check_downsampling($1, $2, $3)", 3, types, values,
                            aegis::pg::Snap::kReadOnly);
       });
     }

@@ -54,8 +54,9 @@ COMMENT ON FUNCTION aegis.downsampling_preset(text) IS
   'steps to 1 day, 15-minute to 7 days, hourly to 90 days, then dropped).';
 
 -- The rules aegis.set_downsampling enforces; `now` checks that every cutoff
--- is in range.
-CREATE FUNCTION aegis._check_downsampling(tiers jsonb, now timestamptz)
+-- is in range, and the metric's steps already rolled up must combine with
+-- every new step (one width a multiple of the other).
+CREATE FUNCTION aegis._check_downsampling(tiers jsonb, now timestamptz, metric_name text)
     RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -68,6 +69,8 @@ DECLARE
     previous_after interval;
     previous_step interval;
     steps int := 0;
+    stored interval;
+    new_micros numeric;
     dropped boolean := false;
     cutoff timestamptz;
 BEGIN
@@ -140,6 +143,22 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = format('"%s" is not a multiple of "%s" larger than it.', step, previous_step);
             END IF;
+            new_micros := (extract(epoch FROM step) * 1000000)::numeric;
+            SELECT u.width INTO stored
+              FROM (SELECT DISTINCT r.step AS width FROM aegis.series s JOIN aegis.rollups r USING (series_id)
+                     WHERE s.metric = metric_name) u
+             WHERE (extract(epoch FROM u.width) * 1000000)::numeric % new_micros <> 0
+               AND new_micros % (extract(epoch FROM u.width) * 1000000)::numeric <> 0
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'downsampling tier % has a step that cannot combine with steps already rolled up',
+                                position
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = format('The metric holds steps of "%s"; "%s" is neither a multiple nor a divisor '
+                                          'of it.', stored, step),
+                          HINT = 'Choose steps that are multiples or divisors of the stored ones (aegis.rollup_stats '
+                                 'lists them), or remove the rolled-up data with aegis.delete first.';
+            END IF;
             previous_step := step;
             steps := steps + 1;
         END IF;
@@ -155,9 +174,9 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION aegis._check_downsampling(jsonb, timestamptz) IS
+COMMENT ON FUNCTION aegis._check_downsampling(jsonb, timestamptz, text) IS
   'Raises the error aegis.set_downsampling gives for tiers that break its rules.';
-REVOKE EXECUTE ON FUNCTION aegis._check_downsampling(jsonb, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION aegis._check_downsampling(jsonb, timestamptz, text) FROM PUBLIC;
 
 CREATE FUNCTION aegis.set_downsampling(metric text, tiers jsonb)
     RETURNS void
