@@ -68,6 +68,34 @@ std::optional<double> ParseFloat8(std::string_view text) {
 
 }  // namespace
 
+uint16_t AggregateFn::RollupColumns() const {
+  // The overflow checks of sum, avg and the moments read min and max.
+  switch (kind) {
+    case AggregateKind::kCount:
+    case AggregateKind::kMedian:
+    case AggregateKind::kQuantile:
+      return kRollupCount;
+    case AggregateKind::kSum:
+      return kRollupCount | kRollupSum | kRollupMin | kRollupMax;
+    case AggregateKind::kMin:
+      return kRollupCount | kRollupMin;
+    case AggregateKind::kMax:
+      return kRollupCount | kRollupMax;
+    case AggregateKind::kAvg:
+    case AggregateKind::kStddev:
+    case AggregateKind::kVariance:
+      return kRollupCount | kRollupSum | kRollupSxx | kRollupMin | kRollupMax;
+    case AggregateKind::kFirst:
+    case AggregateKind::kLast:
+    case AggregateKind::kDelta:
+      return kRollupCount | kRollupFirst | kRollupLast | kRollupFirstTime | kRollupLastTime;
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease:
+      return kRollupCount | kRollupFirst | kRollupLast | kRollupResets | kRollupFirstTime | kRollupLastTime;
+  }
+  return kAllRollupColumns;
+}
+
 bool AggregateFn::UsesSummaries() const {
   switch (kind) {
     case AggregateKind::kCount:

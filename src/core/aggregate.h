@@ -73,6 +73,8 @@ struct AggregateFn {
   // True when the state keeps every value (median, quantile): its memory grows
   // with the points and no summary can answer it.
   bool NeedsValues() const;
+  // The rollup block columns (RollupColumn bits) AddStepSummary reads.
+  uint16_t RollupColumns() const;
 };
 
 // Parses "count", "sum", "min", "max", "avg", "first", "last", "median",

@@ -199,7 +199,7 @@ std::vector<uint8_t> EncodeRollupBlock(int64_t step_micros, const StepSummary* s
   return out;
 }
 
-int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSummary>* out) {
+int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSummary>* out, uint16_t columns) {
   if (size < kRollupHeaderSize)
     ThrowCorruptRollup("The block has " + std::to_string(size) + " bytes, fewer than its header's " +
                        std::to_string(kRollupHeaderSize) + ".");
@@ -211,9 +211,9 @@ int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSumm
   if (version != kRollupVersion)
     ThrowCorruptRollup("Rollup block version " + std::to_string(version) + " is not supported (this build reads " +
                        std::to_string(kRollupVersion) + ").");
-  const uint8_t columns = header.U8("the column count");
-  if (columns != kRollupColumns)
-    ThrowCorruptRollup("The block has " + std::to_string(columns) + " columns, not " +
+  const uint8_t column_count = header.U8("the column count");
+  if (column_count != kRollupColumns)
+    ThrowCorruptRollup("The block has " + std::to_string(column_count) + " columns, not " +
                        std::to_string(kRollupColumns) + ".");
   const uint32_t n = header.U32("the step count");
   const int64_t step = static_cast<int64_t>(header.U64("the step width"));
@@ -235,6 +235,11 @@ int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSumm
   for (uint8_t c = 0; c < kRollupColumns; ++c) {
     const uint32_t length = reader.U32("a column length");
     const uint8_t* bytes = reader.Take(length, "a column");
+    if (c > 0 && (columns & (1u << c)) == 0) {
+      if (c >= 8)
+        for (StepSummary& s : steps) (c == 8 ? s.first_ts : s.last_ts) = s.bucket;
+      continue;
+    }
     DecodeBlock(bytes, length, c == 0 ? &buckets : &ts, &column);
     if (column.size() != n)
       ThrowCorruptRollup("Column " + std::to_string(c) + " holds " + std::to_string(column.size()) + " steps, not " +
@@ -268,7 +273,8 @@ int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSumm
           if (c == 8) {
             s.first_ts = at;
           } else {
-            if (at < s.first_ts) ThrowCorruptRollup("Step " + std::to_string(i) + " ends before it starts.");
+            if (at < s.first_ts && (columns & kRollupFirstTime) != 0)
+              ThrowCorruptRollup("Step " + std::to_string(i) + " ends before it starts.");
             s.last_ts = at;
           }
           break;

@@ -70,11 +70,31 @@ std::vector<StepSummary> MergeSteps(const std::vector<StepSummary>& a, const std
 // list.
 std::vector<uint8_t> EncodeRollupBlock(int64_t step_micros, const StepSummary* steps, size_t n);
 
+// Columns of a rollup block (docs/block-format.md section 10), as bits for
+// DecodeRollupBlock's `columns`.
+enum RollupColumn : uint16_t {
+  kRollupCount = 1 << 0,
+  kRollupSum = 1 << 1,
+  kRollupSxx = 1 << 2,
+  kRollupMin = 1 << 3,
+  kRollupMax = 1 << 4,
+  kRollupFirst = 1 << 5,
+  kRollupLast = 1 << 6,
+  kRollupResets = 1 << 7,
+  kRollupFirstTime = 1 << 8,
+  kRollupLastTime = 1 << 9,
+  kAllRollupColumns = (1 << 10) - 1,
+};
+
 // Verifies and decodes a rollup block, appending its steps to out; returns
-// the step width in microseconds. Anything inconsistent (magic, version,
+// the step width in microseconds. Only the `columns` asked for are decoded
+// (the step starts and counts always are); the others are left 0, with the
+// first and last time at the step start. The checksum covers every column
+// either way. Anything inconsistent (magic, version,
 // checksum, lengths, a column's count, buckets not ascending, counts that
 // are not whole positive numbers, times outside their step) is
 // Error(DataCorrupted), and out is left as it was.
-int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSummary>* out);
+int64_t DecodeRollupBlock(const uint8_t* data, size_t size, std::vector<StepSummary>* out,
+                          uint16_t columns = kAllRollupColumns);
 
 }  // namespace aegis::core

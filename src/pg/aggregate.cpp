@@ -97,9 +97,9 @@ class SeriesFolder {
 class SeriesData {
  public:
   // ids in the order Aggregate will be called for them.
-  SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until)
+  SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns)
       : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
-        steps_(ids, since, until),
+        steps_(ids, since, until, step_columns),
         blocks_(ids, since, until, BlockCursor::Order::kAsGiven),
         next_block_(blocks_.Next()) {}
 
@@ -197,7 +197,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
-    aegis::pg::SeriesData data(ids, since, until);
+    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns());
     for (size_t r = chunk; r < chunk_end; ++r) {
       const bool new_group = !aggregator || per_series ||
                              !aegis::pg::SameGroup(matched.rows[group_row].group, matched.rows[r].group);

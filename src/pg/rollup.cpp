@@ -215,12 +215,14 @@ std::vector<int64_t> SeriesToRollUp(const MetricPlan& plan) {
 
 // Decodes a stored rollup block of a series; a damaged one is an ERROR
 // (XX001) naming the series.
-int64_t DecodeRollupData(int64_t series_id, Datum data, std::vector<core::StepSummary>* out) {
+int64_t DecodeRollupData(int64_t series_id, Datum data, std::vector<core::StepSummary>* out,
+                         uint16_t columns = core::kAllRollupColumns) {
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
   struct varlena* raw = PgCall([&] { return pg_detoast_datum_packed(stored); });
   int64_t step = 0;
   try {
-    step = core::DecodeRollupBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), out);
+    step = core::DecodeRollupBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), out,
+                                   columns);
   } catch (const core::Error& e) {
     if (e.category() != core::ErrorCategory::DataCorrupted) throw;
     throw core::Error(core::ErrorCategory::DataCorrupted, "corrupt rollup block in series " + std::to_string(series_id),
@@ -634,8 +636,9 @@ MaintenanceJob RollupJob(TimestampTz now, bool report_failures) {
       after};
 }
 
-RolledUpSteps::RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until)
-    : since_(since), until_(until) {
+RolledUpSteps::RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until,
+                             uint16_t columns)
+    : since_(since), until_(until), columns_(columns) {
   if (!RollupsExist() || since >= until) return;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -668,7 +671,7 @@ std::vector<core::StepSummary> RolledUpSteps::Steps(int64_t series_id) const {
     const uint64 row = static_cast<uint64>(it - row_series_.begin());
     bool isnull = false;
     const Datum data = PgCall([&] { return SPI_getbinval(table_->vals[row], table_->tupdesc, 2, &isnull); });
-    DecodeRollupData(series_id, data, &steps);
+    DecodeRollupData(series_id, data, &steps, columns_);
   }
   steps.erase(std::remove_if(steps.begin(), steps.end(),
                              [&](const core::StepSummary& s) { return s.bucket < since_ || s.bucket >= until_; }),

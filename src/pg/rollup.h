@@ -33,7 +33,8 @@ MaintenanceJob RollupJob(TimestampTz now, bool report_failures);
 // in any order).
 class RolledUpSteps {
  public:
-  RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until);
+  // columns: the rollup block columns to decode (core::RollupColumn bits).
+  RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until, uint16_t columns);
   ~RolledUpSteps();
   RolledUpSteps(const RolledUpSteps&) = delete;
   RolledUpSteps& operator=(const RolledUpSteps&) = delete;
@@ -46,6 +47,7 @@ class RolledUpSteps {
   std::vector<int64_t> row_series_;  // series id of each row, ascending
   TimestampTz since_;
   TimestampTz until_;
+  uint16_t columns_;
 };
 
 // Removes the series' rolled-up steps that lie wholly in [since, until)

@@ -175,6 +175,30 @@ TEST(RollupTest, BlocksRoundTripEveryField) {
   EXPECT_LT(block.size(), steps.size() * 40);
 }
 
+TEST(RollupTest, DecodingOnlyTheColumnsAFunctionReadsGivesTheSameResult) {
+  for (bool counter : {false, true}) {
+    const Points p = MakePoints(counter, 3000, counter ? 21 : 22);
+    const std::vector<StepSummary> steps =
+        SummarizeSteps(Step(5 * kMinute), p.ts.data(), p.values.data(), p.ts.size());
+    const std::vector<uint8_t> block = EncodeRollupBlock(5 * kMinute, steps.data(), steps.size());
+    for (AggregateKind kind : kStepKinds) {
+      std::vector<StepSummary> some;
+      DecodeRollupBlock(block.data(), block.size(), &some, AggregateFn{kind, 0.5}.RollupColumns());
+      ASSERT_EQ(some.size(), steps.size());
+      const std::vector<BucketValue> want = OverSteps(kind, steps, kHour);
+      const std::vector<BucketValue> got = OverSteps(kind, some, kHour);
+      ASSERT_EQ(want.size(), got.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(want[i].bucket, got[i].bucket);
+        EXPECT_EQ(want[i].is_null, got[i].is_null);
+        if (!want[i].is_null) {
+          EXPECT_EQ(want[i].value, got[i].value) << static_cast<int>(kind) << " " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(RollupTest, DamagedBlocksAreRefused) {
   const Points p = MakePoints(false, 500, 2);
   const std::vector<StepSummary> steps = SummarizeSteps(Step(kMinute), p.ts.data(), p.values.data(), p.ts.size());
