@@ -8,6 +8,9 @@
 #   scripts/test-cluster.sh stop DIR                      fast shutdown
 #   scripts/test-cluster.sh destroy DIR                   immediate shutdown, then remove DIR
 #   scripts/test-cluster.sh pid DIR                       the postmaster's pid (first line of postmaster.pid)
+#   scripts/test-cluster.sh kill DIR [all]                SIGKILL the postmaster (with all: and its processes,
+#                                                         like a machine losing power); waits up to 30 s for
+#                                                         every one of them to exit and prints how many it had
 #   scripts/test-cluster.sh dsn DIR PORT [DBNAME]         a libpq connection string for it
 #
 # DIR must be under /tmp (it is removed by destroy). The cluster is owned by
@@ -17,7 +20,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-usage() { echo "usage: $0 start DIR PORT [SETTING...] | stop DIR | destroy DIR | pid DIR | dsn DIR PORT [DB]" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR PORT [SETTING...] | stop DIR | destroy DIR | pid DIR | kill DIR [all] | dsn DIR PORT [DB]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1 dir=$2
 case "$dir" in /tmp/?*) ;; *) echo "$0: DIR must be under /tmp: $dir" >&2; exit 2 ;; esac
@@ -60,6 +63,21 @@ case "$cmd" in
     fi
     rm -rf "$dir" ;;
   pid) head -n 1 "$dir/data/postmaster.pid" ;;
+  kill)
+    postmaster=$(head -n 1 "$dir/data/postmaster.pid")
+    # Its processes, by parent pid (processes come and go while we look).
+    children=$( (grep -l "^PPid:[[:space:]]*$postmaster\$" /proc/[0-9]*/status 2>/dev/null || true) | cut -d/ -f3 | tr '\n' ' ')
+    if [ "${3:-}" = all ]; then kill -9 "$postmaster" $children 2>/dev/null || true; else kill -9 "$postmaster"; fi
+    # Backends left by a killed postmaster exit when they notice; the next
+    # postmaster cannot start while they hold the old shared memory.
+    for _ in $(seq 1 300); do
+      left=""
+      for p in $children; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+      [ -z "$left" ] && break
+      sleep 0.1
+    done
+    [ -z "$left" ] || { echo "$0: server processes$left still alive 30 s after the kill" >&2; exit 1; }
+    echo "$children" | wc -w ;;
   dsn) [ $# -ge 3 ] || usage; echo "host=$dir port=$3 user=postgres dbname=${4:-postgres}" ;;
   *) usage ;;
 esac

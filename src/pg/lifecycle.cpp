@@ -229,6 +229,38 @@ int64_t RunJob(const MaintenanceJob& job) {
   return points;
 }
 
+int64_t RunJobsAsOwner(const std::vector<MaintenanceJob>& jobs) {
+  SpiConnect();
+  int64_t points = 0;
+  {
+    AsTableOwner owner;
+    for (const MaintenanceJob& job : jobs) points += RunJob(job);
+  }
+  SpiFinish();
+  return points;
+}
+
+void SetMetricColumn(text* metric, SPIPlanPtr* plan, const char* sql, Oid value_type, Datum value, bool isnull) {
+  SpiConnect();
+  uint64 updated = 0;
+  {
+    AsTableOwner owner;
+    updated = PgCall([&] {
+      const Oid types[] = {TEXTOID, value_type};
+      Datum values[] = {PointerGetDatum(metric), isnull ? Datum(0) : value};
+      const char nulls[] = {' ', isnull ? 'n' : ' '};
+      RunPlan(plan, sql, 2, types, values, Snap::kWrite, 0, nulls);
+      return SPI_processed;
+    });
+  }
+  SpiFinish();
+  if (updated == 0)
+    PgCall([&] {
+      ereport(ERROR,
+              (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("metric \"%s\" does not exist", text_to_cstring(metric))));
+    });
+}
+
 }  // namespace aegis::pg
 
 // aegis.set_retention(metric, keep): keep the metric's points newer than
@@ -248,23 +280,9 @@ AEGIS_PG_FUNCTION(aegis_set_retention) {
   if (keep != nullptr)
     (void)DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
                               IntervalPGetDatum(keep));
-  aegis::pg::SpiConnect();
-  uint64 updated = 0;
-  {
-    aegis::pg::AsTableOwner owner;
-    updated = aegis::pg::PgCall([&] {
-      static const Oid types[] = {TEXTOID, INTERVALOID};
-      Datum values[] = {PointerGetDatum(metric), keep == nullptr ? Datum(0) : IntervalPGetDatum(keep)};
-      const char nulls[] = {' ', keep == nullptr ? 'n' : ' '};
-      aegis::pg::RunPlan(&aegis::pg::set_retention_plan,
-                         "UPDATE aegis.metric_catalog SET retention = $2 WHERE name = $1", 2, types, values,
-                         aegis::pg::Snap::kWrite, 0, nulls);
-      return SPI_processed;
-    });
-  }
-  aegis::pg::SpiFinish();
-  if (updated == 0)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("metric \"%s\" does not exist", text_to_cstring(metric))));
+  aegis::pg::SetMetricColumn(metric, &aegis::pg::set_retention_plan,
+                             "UPDATE aegis.metric_catalog SET retention = $2 WHERE name = $1", INTERVALOID,
+                             keep == nullptr ? Datum(0) : IntervalPGetDatum(keep), keep == nullptr);
   PG_RETURN_VOID();
 }
 
@@ -273,28 +291,13 @@ AEGIS_PG_FUNCTION(aegis_set_retention) {
 AEGIS_PG_FUNCTION(aegis_apply_retention) {
   (void)fcinfo;
   const TimestampTz now = GetCurrentTransactionStartTimestamp();
-  aegis::pg::SpiConnect();
-  int64_t removed = 0;
-  {
-    aegis::pg::AsTableOwner owner;
-    // API.md: retention also rolls up what the downsampling tiers say, first.
-    removed = aegis::pg::RunJob(aegis::pg::RollupJob(now, false));
-    removed += aegis::pg::RunJob(aegis::pg::RetentionJob(now, true));
-  }
-  aegis::pg::SpiFinish();
-  PG_RETURN_INT64(removed);
+  // API.md: retention also rolls up what the downsampling tiers say, first.
+  PG_RETURN_INT64(aegis::pg::RunJobsAsOwner({aegis::pg::RollupJob(now, false), aegis::pg::RetentionJob(now, true)}));
 }
 
 // aegis.merge_blocks(): rewrites series' small blocks into full ones;
 // returns the points rewritten.
 AEGIS_PG_FUNCTION(aegis_merge_blocks) {
   (void)fcinfo;
-  aegis::pg::SpiConnect();
-  int64_t rewritten = 0;
-  {
-    aegis::pg::AsTableOwner owner;
-    rewritten = aegis::pg::RunJob(aegis::pg::MergeJob());
-  }
-  aegis::pg::SpiFinish();
-  PG_RETURN_INT64(rewritten);
+  PG_RETURN_INT64(aegis::pg::RunJobsAsOwner({aegis::pg::MergeJob()}));
 }

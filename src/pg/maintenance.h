@@ -69,6 +69,16 @@ MaintenanceJob RetentionJob(TimestampTz now, bool wait);
 // Runs a whole job in the current transaction; returns points processed.
 int64_t RunJob(const MaintenanceJob& job);
 
+// What the SQL functions that run jobs do: connect to SPI, run the jobs in
+// order as the tables' owner, disconnect; returns the points processed.
+int64_t RunJobsAsOwner(const std::vector<MaintenanceJob>& jobs);
+
+// Sets one column of a metric's catalog row as the tables' owner (`sql`:
+// an UPDATE of aegis.metric_catalog with $1 the name and $2 the value, of
+// type value_type; NULL when isnull). A metric that does not exist is an
+// ERROR (42704). PostgreSQL code may call it only through the C++ boundary.
+void SetMetricColumn(text* metric, SPIPlanPtr* plan, const char* sql, Oid value_type, Datum value, bool isnull);
+
 // The parts of the jobs, in compress.cpp and lifecycle.cpp.
 std::vector<int64_t> SeriesToCompress(TimestampTz cutoff);
 int64_t CompressSeries(int64_t series_id, TimestampTz cutoff);

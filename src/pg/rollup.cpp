@@ -701,14 +701,13 @@ AEGIS_PG_FUNCTION(aegis_set_downsampling) {
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("metric must not be NULL")));
   text* metric = PG_GETARG_TEXT_PP(0);
   Jsonb* tiers = PG_ARGISNULL(1) ? nullptr : PG_GETARG_JSONB_P(1);
-  aegis::pg::SpiConnect();
-  uint64 updated = 0;
-  {
-    aegis::pg::AsTableOwner owner;
-    if (tiers != nullptr) {
-      // Validation in SQL: each element's keys and types, rising afters,
-      // fixed steps each a multiple of the one before, a drop only last,
-      // steps that combine with the metric's rolled-up ones.
+  if (tiers != nullptr) {
+    // Validation in SQL: each element's keys and types, rising afters,
+    // fixed steps each a multiple of the one before, a drop only last,
+    // steps that combine with the metric's rolled-up ones.
+    aegis::pg::SpiConnect();
+    {
+      aegis::pg::AsTableOwner owner;
       aegis::pg::PgCall([&] {
         static SPIPlanPtr check_plan = nullptr;
         static const Oid types[] = {JSONBOID, TIMESTAMPTZOID, TEXTOID};
@@ -718,19 +717,11 @@ AEGIS_PG_FUNCTION(aegis_set_downsampling) {
                            aegis::pg::Snap::kReadOnly);
       });
     }
-    updated = aegis::pg::PgCall([&] {
-      static const Oid types[] = {TEXTOID, JSONBOID};
-      Datum values[] = {PointerGetDatum(metric), tiers == nullptr ? Datum(0) : JsonbPGetDatum(tiers)};
-      const char nulls[] = {' ', tiers == nullptr ? 'n' : ' '};
-      aegis::pg::RunPlan(&aegis::pg::set_downsampling_plan,
-                         "UPDATE aegis.metric_catalog SET downsampling = $2 WHERE name = $1", 2, types, values,
-                         aegis::pg::Snap::kWrite, 0, nulls);
-      return SPI_processed;
-    });
+    aegis::pg::SpiFinish();
   }
-  aegis::pg::SpiFinish();
-  if (updated == 0)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("metric \"%s\" does not exist", text_to_cstring(metric))));
+  aegis::pg::SetMetricColumn(metric, &aegis::pg::set_downsampling_plan,
+                             "UPDATE aegis.metric_catalog SET downsampling = $2 WHERE name = $1", JSONBOID,
+                             tiers == nullptr ? Datum(0) : JsonbPGetDatum(tiers), tiers == nullptr);
   PG_RETURN_VOID();
 }
 
@@ -738,13 +729,5 @@ AEGIS_PG_FUNCTION(aegis_set_downsampling) {
 // or dropped.
 AEGIS_PG_FUNCTION(aegis_apply_downsampling) {
   (void)fcinfo;
-  const TimestampTz now = GetCurrentTransactionStartTimestamp();
-  aegis::pg::SpiConnect();
-  int64_t points = 0;
-  {
-    aegis::pg::AsTableOwner owner;
-    points = aegis::pg::RunJob(aegis::pg::RollupJob(now, false));
-  }
-  aegis::pg::SpiFinish();
-  PG_RETURN_INT64(points);
+  PG_RETURN_INT64(aegis::pg::RunJobsAsOwner({aegis::pg::RollupJob(GetCurrentTransactionStartTimestamp(), false)}));
 }

@@ -69,16 +69,10 @@ for cycle in $(seq 1 "$cycles"); do
   pause="$((2 + RANDOM % 4)).$((RANDOM % 10))"
   sleep "$pause"
   alive "$writer_pid" || { cat "$logs/writer-$cycle.out"; fail "cycle $cycle: the writers ended before the kill"; }
-  postmaster=$(scripts/test-cluster.sh pid "$dir")
-  # Its processes, by parent pid (processes come and go while we look).
-  children=$( (grep -l "^PPid:[[:space:]]*$postmaster\$" /proc/[0-9]*/status 2>/dev/null || true) | cut -d/ -f3 | tr '\n' ' ')
-  if [ $((cycle % 2)) = 1 ]; then
-    how="the postmaster"
-    kill -9 "$postmaster"
-  else
-    how="the postmaster and its $(echo $children | wc -w) processes"
-    kill -9 "$postmaster" $children 2>/dev/null || true
-  fi
+  kill_mode=""; [ $((cycle % 2)) = 0 ] && kill_mode=all
+  processes=$(scripts/test-cluster.sh kill "$dir" $kill_mode) ||
+    fail "cycle $cycle: server processes still alive 30 s after the kill"
+  how="the postmaster"; [ -n "$kill_mode" ] && how="the postmaster and its $processes processes"
   # The writers end when their connections go.
   for _ in $(seq 1 600); do alive "$writer_pid" || break; sleep 0.1; done
   if alive "$writer_pid"; then
@@ -88,15 +82,6 @@ for cycle in $(seq 1 "$cycles"); do
   writer_pid=""
   sed 's/^/  /' "$logs/writer-$cycle.out"
   [ "$writer_rc" = 0 ] || fail "cycle $cycle: a writer failed with an error other than a lost connection"
-  # Backends left by a killed postmaster exit when they notice; the next
-  # postmaster cannot start while they hold the old shared memory.
-  for _ in $(seq 1 300); do
-    left=""
-    for p in $children; do alive "$p" && left="$left $p"; done
-    [ -z "$left" ] && break
-    sleep 0.1
-  done
-  [ -z "$left" ] || fail "cycle $cycle: server processes$left still alive 30 s after the postmaster died"
   start=$(date +%s%N)
   scripts/test-cluster.sh start "$dir" "$port" "${settings[@]}" || fail "cycle $cycle: the server does not start after the kill"
   recovery=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -27,7 +27,6 @@ trap cleanup EXIT
 scripts/test-cluster.sh start "$dir" "$port" "${settings[@]}"
 q() { psql -X -At -h "$dir" -p "$port" -U postgres -d $db -c "$1"; }
 fail() { echo "not ok - $*"; exit 1; }
-alive() { kill -0 "$1" 2>/dev/null; }
 
 psql -X -q -h "$dir" -p "$port" -U postgres -d postgres -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d $db >/dev/null <<'SQL'
@@ -70,16 +69,7 @@ for cycle in $(seq 1 "$cycles"); do
   for _ in $(seq 1 400); do [ "$(rolled)" -gt "$before" ] && break; sleep 0.05; done
   pause="0.0$((RANDOM % 10))"
   sleep "$pause"
-  postmaster=$(scripts/test-cluster.sh pid "$dir")
-  children=$( (grep -l "^PPid:[[:space:]]*$postmaster\$" /proc/[0-9]*/status 2>/dev/null || true) | cut -d/ -f3 | tr '\n' ' ')
-  kill -9 "$postmaster" $children 2>/dev/null || true
-  for _ in $(seq 1 300); do
-    left=""
-    for p in $children; do alive "$p" && left="$left $p"; done
-    [ -z "$left" ] && break
-    sleep 0.1
-  done
-  [ -z "$left" ] || fail "cycle $cycle: server processes$left still alive 30 s after the kill"
+  scripts/test-cluster.sh kill "$dir" all >/dev/null || fail "cycle $cycle: server processes still alive 30 s after the kill"
   scripts/test-cluster.sh start "$dir" "$port" "${settings[@]}" || fail "cycle $cycle: the server does not start"
   done_series=$(rolled)
   [ "$done_series" -gt "$before" ] && [ "$done_series" -lt 400 ] && partial=$((partial + 1))
