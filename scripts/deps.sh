@@ -6,7 +6,8 @@ source "$(dirname "$0")/common.sh"
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libpq-dev
   libtap-parser-sourcehandler-pgtap-perl
-  make g++ clang cmake googletest libgtest-dev libbenchmark-dev python3
+  make g++ clang cmake googletest libgtest-dev libbenchmark-dev python3 curl
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -80,18 +80,19 @@ points AS (
 SELECT metric, tags, step, bucket, count(*)::float8 AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
        avg(value) AS avg, stddev_pop(value) AS stddev, var_pop(value) AS variance,
        aegis.first(value, ts) AS first, aegis.last(value, ts) AS last,
-       aegis.last(value, ts) - aegis.first(value, ts) AS delta,
-       aegis.last(value, ts) - aegis.first(value, ts) + coalesce(sum(previous) FILTER (WHERE value < previous), 0)
-           AS increase,
+       CASE WHEN count(*) > 1 THEN aegis.last(value, ts) - aegis.first(value, ts) END AS sample_delta,
+       CASE WHEN count(*) > 1 THEN aegis.last(value, ts) - aegis.first(value, ts)
+                                   + coalesce(sum(previous) FILTER (WHERE value < previous), 0) END
+           AS sample_increase,
        (aegis.last(value, ts) - aegis.first(value, ts) + coalesce(sum(previous) FILTER (WHERE value < previous), 0))
-           / extract(epoch FROM max(ts) - min(ts)) AS rate
+           / nullif(extract(epoch FROM max(ts) - min(ts)), 0) AS sample_rate
   FROM points GROUP BY metric, tags, step, bucket;
 
 SELECT f.fn, count(*) AS buckets,
        count(*) FILTER (WHERE abs(a.value - (to_jsonb(e) ->> f.fn)::float8)
                               > 1e-9 * greatest(1, abs((to_jsonb(e) ->> f.fn)::float8))) AS different
   FROM (VALUES ('count'), ('sum'), ('min'), ('max'), ('avg'), ('stddev'), ('variance'), ('first'), ('last'),
-               ('delta'), ('increase'), ('rate')) f(fn)
+               ('sample_delta'), ('sample_increase'), ('sample_rate')) f(fn)
   CROSS JOIN (VALUES ('gauge'), ('ctr')) m(metric)
   CROSS JOIN (VALUES (interval '1 hour'), (interval '6 hours'), (interval '1 day'), (NULL)) st(step)
   CROSS JOIN LATERAL aegis.aggregate(m.metric || '{}', f.fn, date_trunc('day', now()) - interval '7 days',
@@ -163,7 +164,7 @@ SELECT count(*) AS blocks, min(step_count), max(step_count)
   FROM aegis.rollups JOIN aegis.series USING (series_id) WHERE metric = 'ovl';
 SELECT count(*) AS overlapping_blocks FROM aegis.rollups a JOIN aegis.rollups b
     ON a.series_id = b.series_id AND a.ts_min < b.ts_min AND a.ts_max >= b.ts_min;
-SELECT (SELECT value FROM aegis.aggregate('ovl{}', 'increase', '-infinity', 'infinity'))
+SELECT (SELECT value FROM aegis.aggregate('ovl{}', 'sample_increase', '-infinity', 'infinity'))
      = (SELECT aegis.last(value, ts) - aegis.first(value, ts) + coalesce(sum(previous) FILTER (WHERE value < previous), 0)
           FROM (SELECT ts, value, lag(value) OVER (ORDER BY ts) AS previous FROM ovl_plain) p) AS increase_matches;
 SELECT aegis.drop_metric('ovl') > 0 AS dropped;

@@ -24,7 +24,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const char kValidFunctions[] =
     "Valid functions are count, sum, min, max, avg, first, last, median, quantile(q) with 0 <= q <= 1, "
-    "stddev, variance, delta, rate and increase.";
+    "stddev, variance, delta, rate, increase, sample_delta, sample_rate, sample_increase, irate, resets and "
+    "changes.";
 
 // PostgreSQL's float_overflow_error().
 [[noreturn]] void ThrowOverflow() { throw Error(ErrorCategory::NumericOutOfRange, "value out of range: overflow"); }
@@ -88,10 +89,17 @@ uint16_t AggregateFn::RollupColumns() const {
     case AggregateKind::kFirst:
     case AggregateKind::kLast:
     case AggregateKind::kDelta:
+    case AggregateKind::kSampleDelta:
       return kRollupCount | kRollupFirst | kRollupLast | kRollupFirstTime | kRollupLastTime;
     case AggregateKind::kRate:
     case AggregateKind::kIncrease:
+    case AggregateKind::kSampleRate:
+    case AggregateKind::kSampleIncrease:
       return kRollupCount | kRollupFirst | kRollupLast | kRollupResets | kRollupFirstTime | kRollupLastTime;
+    case AggregateKind::kIrate:
+    case AggregateKind::kResets:
+    case AggregateKind::kChanges:
+      return kRollupCount;  // refused over steps (AddStepSummary)
   }
   return kAllRollupColumns;
 }
@@ -106,6 +114,24 @@ bool AggregateFn::UsesSummaries() const {
     case AggregateKind::kFirst:
     case AggregateKind::kLast:
     case AggregateKind::kDelta:
+    case AggregateKind::kSampleDelta:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsPerSeries(AggregateKind kind) {
+  switch (kind) {
+    case AggregateKind::kDelta:
+    case AggregateKind::kRate:
+    case AggregateKind::kIncrease:
+    case AggregateKind::kSampleDelta:
+    case AggregateKind::kSampleRate:
+    case AggregateKind::kSampleIncrease:
+    case AggregateKind::kIrate:
+    case AggregateKind::kResets:
+    case AggregateKind::kChanges:
       return true;
     default:
       return false;
@@ -124,7 +150,9 @@ AggregateFn ParseAggregateFn(std::string_view text) {
       {"max", AggregateKind::kMax},         {"avg", AggregateKind::kAvg},        {"first", AggregateKind::kFirst},
       {"last", AggregateKind::kLast},       {"median", AggregateKind::kMedian},  {"stddev", AggregateKind::kStddev},
       {"variance", AggregateKind::kVariance}, {"delta", AggregateKind::kDelta},  {"rate", AggregateKind::kRate},
-      {"increase", AggregateKind::kIncrease},
+      {"increase", AggregateKind::kIncrease}, {"sample_delta", AggregateKind::kSampleDelta},
+      {"sample_rate", AggregateKind::kSampleRate}, {"sample_increase", AggregateKind::kSampleIncrease},
+      {"irate", AggregateKind::kIrate},     {"resets", AggregateKind::kResets}, {"changes", AggregateKind::kChanges},
   };
   for (const auto& entry : kNames) {
     if (name == entry.name) return AggregateFn{entry.kind, 0.5};
@@ -194,7 +222,6 @@ void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Tim
       break;
     case AggregateKind::kFirst:
     case AggregateKind::kLast:
-    case AggregateKind::kDelta:
       // Strict comparisons: on a tie the earlier-added point stays.
       if (count_ == 0 || ts[0] < first_ts_) {
         first_ts_ = ts[0];
@@ -209,10 +236,20 @@ void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Tim
     case AggregateKind::kQuantile:
       values_.insert(values_.end(), values, values + n);
       break;
-    case AggregateKind::kRate:
-    case AggregateKind::kIncrease:
-      AddCounterPoints(series, ts, values, n);
+    default: {  // the per-series functions
+      if (run_.run.points != 0 && run_.series != series) CloseRun(fn);
+      run_.series = series;
+      if (run_.run.points == 0 || ts[0] > run_.run.last_ts) {
+        run_.run.Add(ts, values, n);
+      } else {
+        // Points inside what the run holds already (late points inside a
+        // rolled-up step).
+        CounterRun late;
+        late.Add(ts, values, n);
+        run_.run.Append(late);
+      }
       break;
+    }
   }
   count_ += n;
 }
@@ -269,49 +306,198 @@ void AggregateState::AddMoments(const double* values, size_t n) {
   sxx_ = sxx;
 }
 
-// Extends the current series' run (or starts one), noting counter resets as
-// Prometheus does: a value below its predecessor adds the predecessor.
-void AggregateState::AddCounterPoints(uint64_t series, const Timestamp* ts, const double* values, size_t n) {
-  if (run_.points != 0 && run_.series != series) CloseRun();
+// --- CounterRun ------------------------------------------------------------------
+
+void CounterRun::Add(const Timestamp* ts, const double* values, size_t n) {
+  if (n == 0) return;
   size_t i = 0;
-  if (run_.points == 0) {
-    run_ = CounterRun{series, 1, ts[0], ts[0], values[0], values[0], 0.0};
+  if (points == 0) {
+    *this = CounterRun{};
+    first_ts = last_ts = previous_ts = ts[0];
+    first = last = previous = values[0];
+    points = 1;
     i = 1;
   }
-  double last = run_.last;
-  double resets = run_.resets;
+  double last_value = last;
+  double reset_sum = resets;
+  uint64_t drops = reset_count;
+  uint64_t changed = changes;
   for (size_t j = i; j < n; ++j) {
-    if (values[j] < last) resets += last;
-    last = values[j];
+    const double value = values[j];
+    // PromQL: a value below its predecessor is a counter reset; a change is
+    // any difference but NaN after NaN.
+    if (value < last_value) {
+      reset_sum += last_value;
+      ++drops;
+    }
+    if (value != last_value && !(std::isnan(value) && std::isnan(last_value))) ++changed;
+    last_value = value;
   }
-  run_.points += n - i;
-  run_.last = last;
-  run_.last_ts = ts[n - 1];
-  run_.resets = resets;
+  if (n - i >= 2) {
+    previous_ts = ts[n - 2];
+    previous = values[n - 2];
+  } else if (n - i == 1) {
+    previous_ts = last_ts;
+    previous = last;
+  }
+  points += n - i;
+  last = last_value;
+  last_ts = ts[n - 1];
+  resets = reset_sum;
+  reset_count = drops;
+  changes = changed;
 }
 
-// Moves the current run into the per-group totals.
-void AggregateState::CloseRun() {
-  if (run_.points >= 2) {
-    const double increase = run_.last - run_.first + run_.resets;
-    increase_total_ += increase;
-    rate_total_ += increase / (static_cast<double>(run_.last_ts - run_.first_ts) / kMicrosPerSecond);
+void CounterRun::Append(const CounterRun& later) {
+  if (later.points == 0) return;
+  if (points == 0) {
+    *this = later;
+    return;
+  }
+  if (later.first_ts <= last_ts) {
+    // Overlapping runs (late points inside a rolled-up step): the ends and
+    // the count stay exact, so delta does; drops and changes between them
+    // are unknown and left as they are.
+    if (later.first_ts < first_ts) {
+      first_ts = later.first_ts;
+      first = later.first;
+    }
+    if (later.last_ts >= last_ts) {
+      last_ts = later.last_ts;
+      last = later.last;
+    }
+    points += later.points;
+    resets += later.resets;
+    reset_count += later.reset_count;
+    changes += later.changes;
+    return;
+  }
+  if (later.first < last) {
+    resets += last;
+    ++reset_count;
+  }
+  if (later.first != last && !(std::isnan(later.first) && std::isnan(last))) ++changes;
+  resets += later.resets;
+  reset_count += later.reset_count;
+  changes += later.changes;
+  if (later.points >= 2) {
+    previous_ts = later.previous_ts;
+    previous = later.previous;
+  } else {
+    previous_ts = last_ts;
+    previous = last;
+  }
+  points += later.points;
+  last = later.last;
+  last_ts = later.last_ts;
+}
+
+namespace {
+
+// A run known only by its ends (a block summary or a rolled-up step): drops
+// and changes inside it are not known.
+CounterRun RunOfEnds(uint64_t points, Timestamp first_ts, Timestamp last_ts, double first, double last,
+                     double resets) {
+  CounterRun run;
+  run.points = points;
+  run.first_ts = first_ts;
+  run.last_ts = last_ts;
+  run.first = first;
+  run.last = last;
+  run.resets = resets;
+  return run;
+}
+
+// Seconds from a to b (b >= a); +Infinity when either is infinite.
+double SecondsBetween(Timestamp a, Timestamp b) {
+  if (a == kTimestampMinusInfinity || b == kTimestampInfinity) return std::numeric_limits<double>::infinity();
+  return static_cast<double>(b - a) / kMicrosPerSecond;
+}
+
+// PromQL's extrapolatedRate (Prometheus 2.42, promql/functions.go) for a run
+// of at least two points over the window [start, end); rate_seconds > 0 gives
+// the rate over that many seconds. The operations are Prometheus's, in its
+// order, so the results are the same to the bit (apart from the sum of the
+// values before several resets in one window, added in another order).
+double Extrapolate(const CounterRun& run, bool counter, Timestamp start, Timestamp end, double rate_seconds = 0) {
+  double result = run.last - run.first;
+  if (counter) result += run.resets;
+  double to_start = SecondsBetween(start, run.first_ts);
+  const double to_end = SecondsBetween(run.last_ts, end);
+  const double sampled = static_cast<double>(run.last_ts - run.first_ts) / kMicrosPerSecond;
+  const double average = sampled / static_cast<double>(run.points - 1);
+  if (counter && result > 0 && run.first >= 0) {
+    // A counter does not go below zero: extrapolate at most to where it
+    // would have been zero.
+    const double to_zero = sampled * (run.first / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  const double threshold = average * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : average / 2;
+  interval += to_end < threshold ? to_end : average / 2;
+  double factor = interval / sampled;
+  if (rate_seconds > 0) factor /= rate_seconds;
+  return result * factor;
+}
+
+}  // namespace
+
+std::optional<double> CounterRun::Value(AggregateKind kind, Timestamp window_start, Timestamp window_end) const {
+  if (points == 0) return std::nullopt;
+  switch (kind) {
+    case AggregateKind::kResets:
+      return static_cast<double>(reset_count);
+    case AggregateKind::kChanges:
+      return static_cast<double>(changes);
+    default:
+      break;
+  }
+  if (points < 2) return std::nullopt;
+  switch (kind) {
+    case AggregateKind::kDelta:
+      return Extrapolate(*this, false, window_start, window_end);
+    case AggregateKind::kIncrease:
+      return Extrapolate(*this, true, window_start, window_end);
+    case AggregateKind::kRate: {
+      const double seconds = SecondsBetween(window_start, window_end);
+      if (std::isinf(seconds)) return std::nullopt;
+      return Extrapolate(*this, true, window_start, window_end, seconds);
+    }
+    case AggregateKind::kSampleDelta:
+      return last - first;
+    case AggregateKind::kSampleIncrease:
+      return last - first + resets;
+    case AggregateKind::kSampleRate:
+      return (last - first + resets) / (static_cast<double>(last_ts - first_ts) / kMicrosPerSecond);
+    case AggregateKind::kIrate: {
+      const double change = last < previous ? last : last - previous;
+      return change / (static_cast<double>(last_ts - previous_ts) / kMicrosPerSecond);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// --- AggregateState (per-series functions) ----------------------------------------
+
+// Moves the current run into the per-group total.
+void AggregateState::CloseRun(const AggregateFn& fn) {
+  if (const std::optional<double> value = run_.run.Value(fn.kind, window_start_, window_end_)) {
+    series_total_ += *value;
     ++counted_series_;
   }
-  run_ = CounterRun{};
+  run_ = SeriesRun{};
 }
 
-// Appends `later` (same series, after `earlier` in time) to `earlier`.
-void AggregateState::JoinRuns(CounterRun& earlier, const CounterRun& later) {
-  if (later.first < earlier.last) earlier.resets += earlier.last;
-  earlier.resets += later.resets;
-  earlier.points += later.points;
-  earlier.last = later.last;
-  earlier.last_ts = later.last_ts;
+// Folds a run of `series` that lies after its points already in the state.
+void AggregateState::AddRun(const AggregateFn& fn, uint64_t series, const CounterRun& run) {
+  if (run_.run.points != 0 && run_.series != series) CloseRun(fn);
+  run_.series = series;
+  run_.run.Append(run);
 }
 
 void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary) {
-  (void)series;  // summaries never serve rate/increase
   if (summary.count == 0) return;
   // A block whose own sum overflowed from finite values: sum/avg over its
   // points would have raised the overflow error.
@@ -337,9 +523,14 @@ void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const Bl
       sum_ = count_ == 0 ? summary.sum : Float8Pl(sum_, summary.sum);
       sxx_ = kNaN;
       break;
+    case AggregateKind::kDelta:
+    case AggregateKind::kSampleDelta: {
+      // A gauge's change needs only the ends.
+      AddRun(fn, series, RunOfEnds(summary.count, summary.ts_min, summary.ts_max, summary.first, summary.last, 0));
+      break;
+    }
     case AggregateKind::kFirst:
     case AggregateKind::kLast:
-    case AggregateKind::kDelta:
       if (count_ == 0 || summary.ts_min < first_ts_) {
         first_ts_ = summary.ts_min;
         first_ = summary.first;
@@ -381,12 +572,20 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
       throw Error(ErrorCategory::NotSupported, "median and quantile cannot be computed over rolled-up data",
                   "A rolled-up step keeps count, sum, extremes, moments and counter state, not its values.",
                   "Query a range newer than the metric's first downsampling tier, or use another function.");
+    case AggregateKind::kIrate:
+    case AggregateKind::kResets:
+    case AggregateKind::kChanges:
+      throw Error(ErrorCategory::NotSupported, "irate, resets and changes cannot be computed over rolled-up data",
+                  "A rolled-up step keeps its first and last point and the sum of its counter resets, not its last "
+                  "two points, its drops or its changes.",
+                  "Query a range newer than the metric's first downsampling tier, or use rate or increase.");
+    case AggregateKind::kDelta:
     case AggregateKind::kRate:
-    case AggregateKind::kIncrease: {
-      const CounterRun run{series, step.count, step.first_ts, step.last_ts, step.first, step.last, step.resets};
-      if (run_.points != 0 && run_.series != series) CloseRun();
-      if (run_.points == 0) run_ = run;
-      else JoinRuns(run_, run);
+    case AggregateKind::kIncrease:
+    case AggregateKind::kSampleDelta:
+    case AggregateKind::kSampleRate:
+    case AggregateKind::kSampleIncrease: {
+      AddRun(fn, series, RunOfEnds(step.count, step.first_ts, step.last_ts, step.first, step.last, step.resets));
       count_ += step.count;
       return;
     }
@@ -442,7 +641,6 @@ void AggregateState::Combine(const AggregateFn& fn, const AggregateState& other)
     }
     case AggregateKind::kFirst:
     case AggregateKind::kLast:
-    case AggregateKind::kDelta:
       if (other.first_ts_ < first_ts_) {
         first_ts_ = other.first_ts_;
         first_ = other.first_;
@@ -456,27 +654,25 @@ void AggregateState::Combine(const AggregateFn& fn, const AggregateState& other)
     case AggregateKind::kQuantile:
       values_.insert(values_.end(), other.values_.begin(), other.values_.end());
       break;
-    case AggregateKind::kRate:
-    case AggregateKind::kIncrease: {
-      increase_total_ += other.increase_total_;
-      rate_total_ += other.rate_total_;
+    default: {  // the per-series functions
+      series_total_ += other.series_total_;
       counted_series_ += other.counted_series_;
-      if (other.run_.points == 0) break;
-      if (run_.points == 0) {
+      if (other.run_.run.points == 0) break;
+      if (run_.run.points == 0) {
         run_ = other.run_;
       } else if (run_.series == other.run_.series) {
-        if (run_.first_ts <= other.run_.first_ts) {
-          JoinRuns(run_, other.run_);
+        if (run_.run.first_ts <= other.run_.run.first_ts) {
+          run_.run.Append(other.run_.run);
         } else {
-          CounterRun joined = other.run_;
-          JoinRuns(joined, run_);
-          run_ = joined;
+          CounterRun joined = other.run_.run;
+          joined.Append(run_.run);
+          run_.run = joined;
         }
       } else {
         // Another series: its run is complete; keep ours open.
-        const CounterRun ours = run_;
+        const SeriesRun ours = run_;
         run_ = other.run_;
-        CloseRun();
+        CloseRun(fn);
         run_ = ours;
       }
       break;
@@ -503,8 +699,6 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
       return first_;
     case AggregateKind::kLast:
       return last_;
-    case AggregateKind::kDelta:
-      return last_ - first_;
     case AggregateKind::kStddev:
       return std::sqrt(sxx_ / count);
     case AggregateKind::kVariance:
@@ -530,19 +724,15 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
       const double second = *std::min_element(values_.begin() + first_row + 1, values_.end(), less);
       return first + (position - static_cast<double>(first_row)) * (second - first);
     }
-    case AggregateKind::kRate:
-    case AggregateKind::kIncrease: {
-      double increase = increase_total_;
-      double rate = rate_total_;
+    default: {  // the per-series functions
+      double total = series_total_;
       uint64_t counted = counted_series_;
-      if (run_.points >= 2) {
-        const double run_increase = run_.last - run_.first + run_.resets;
-        increase += run_increase;
-        rate += run_increase / (static_cast<double>(run_.last_ts - run_.first_ts) / kMicrosPerSecond);
+      if (const std::optional<double> value = run_.run.Value(fn.kind, window_start_, window_end_)) {
+        total += *value;
         ++counted;
       }
       if (counted == 0) return std::nullopt;
-      return fn.kind == AggregateKind::kRate ? rate : increase;
+      return total;
     }
   }
   return std::nullopt;
@@ -567,7 +757,20 @@ AggregateState& BucketAggregator::NewBucket(Timestamp bucket) {
                 "Use a larger step or a shorter time range.");
   new_keys_.push_back(bucket);
   new_states_.emplace_back();
+  SetWindow(new_states_.back(), bucket);
   return new_states_.back();
+}
+
+// The window of a bucket for the per-series functions: the bucket clipped to
+// [since, until).
+void BucketAggregator::SetWindow(AggregateState& state, Timestamp bucket) const {
+  if (!IsPerSeries(fn_.kind)) return;
+  if (!bucketer_) {
+    state.SetWindow(since_, until_);
+    return;
+  }
+  const Timestamp next = bucketer_->NextBucketStart(bucket);
+  state.SetWindow(std::max(bucket, since_), std::min(next, until_));
 }
 
 // Folds points into a state, counting the values exact quantiles keep
@@ -622,6 +825,7 @@ AggregateState& BucketAggregator::StateAtOutOfOrder(Timestamp bucket) {
     if (bucket_count() >= limits_.max_buckets) NewBucket(bucket);  // throws
     keys_.insert(it, bucket);
     states_.insert(states_.begin() + static_cast<std::ptrdiff_t>(position), AggregateState{});
+    SetWindow(states_[position], bucket);
   }
   cursor_ = position;
   cursor_valid_ = true;

@@ -12,19 +12,26 @@
 //  - median/quantile(q) is percentile_cont(q) WITHIN GROUP (ORDER BY value):
 //    exact, interpolating between the two closest ranks;
 //  - first/last: value at the smallest/largest ts; on a tie (several series
-//    of a group) the earlier-added point wins. delta = last - first.
-//  - increase/rate, per series, then summed over the series of a group.
-//    Counter resets are handled as Prometheus's extrapolatedRate does (a value
-//    below its predecessor is a reset; the predecessor's value is added), so
-//    increase = last - first + sum of values just before each reset. We do NOT
-//    extrapolate to the bucket edges as Prometheus does (its result depends on
-//    the query window and sample spacing, not only on the points), and rate is
-//    increase / (last ts - first ts) in seconds: the average per-second rate
-//    over the span the samples cover, which Prometheus's rate approaches when
-//    its extrapolation reaches the window edges. Both are computable from the
-//    points alone, so the SQL aggregates aegis.rate/aegis.increase(value, ts)
-//    give the same numbers for one series. A series with fewer than two points
-//    in a bucket contributes nothing; if no series has two, the value is NULL.
+//    of a group) the earlier-added point wins.
+//  - The counter family is computed per series, then summed over the series
+//    of a group (as PromQL's sum(rate(x[w])) does). A series with fewer than
+//    two points in a bucket contributes nothing to rate, increase, delta,
+//    irate and the sample_ forms; if no series contributes, the value is NULL.
+//    resets and changes count from one point on (0 for a lone point).
+//    - rate, increase, delta: Prometheus 2.42's extrapolatedRate over the
+//      bucket's window [start, end) (the bucket clipped to [since, until)):
+//      last - first, plus for counters the value just before each drop (a
+//      reset); extrapolated towards the window's edges when the first/last
+//      point lies within 1.1 average sample intervals of them (else by half
+//      an interval), a counter never below zero; rate divides by the
+//      window's length in seconds (NULL when the window is infinite).
+//    - sample_increase, sample_rate, sample_delta: the same change across the
+//      points without extrapolation (sample_rate over the seconds between the
+//      first and last point), so consecutive buckets add up to the increments
+//      inside them.
+//    - irate: the per-second change between the last two points (a drop
+//      counts the new value); resets: drops; changes: value changes (NaN to
+//      NaN is no change), as Prometheus's irate, resets and changes.
 //    Increments between a point in one bucket and the next point in a later
 //    bucket belong to neither bucket.
 #pragma once
@@ -60,6 +67,42 @@ enum class AggregateKind {
   kDelta,
   kRate,
   kIncrease,
+  kSampleDelta,
+  kSampleRate,
+  kSampleIncrease,
+  kIrate,
+  kResets,
+  kChanges,
+};
+
+// True for the functions computed per series and summed over a group: delta,
+// rate, increase, their sample_ forms, irate, resets and changes.
+bool IsPerSeries(AggregateKind kind);
+
+// One series' points in time order, as far as the per-series functions need
+// them (PromQL's extrapolatedRate, irate, resets, changes).
+struct CounterRun {
+  uint64_t points = 0;
+  Timestamp first_ts = 0;
+  Timestamp last_ts = 0;
+  Timestamp previous_ts = 0;  // the point before the last (irate)
+  double first = 0;
+  double last = 0;
+  double previous = 0;
+  double resets = 0;  // sum of the values just before each drop
+  uint64_t reset_count = 0;
+  uint64_t changes = 0;
+
+  // Appends points later than every point already in the run.
+  void Add(const Timestamp* ts, const double* values, size_t n);
+  // Appends `later`, a run of the same series after this one in time. Runs
+  // that overlap in time (late points inside a rolled-up step) keep exact
+  // ends and counts; their drops and changes in between are not known.
+  void Append(const CounterRun& later);
+  // The function's value for this series over [window_start, window_end);
+  // nullopt when the series contributes nothing (fewer than two points for
+  // every kind but resets/changes, an infinite window for rate).
+  std::optional<double> Value(AggregateKind kind, Timestamp window_start, Timestamp window_end) const;
 };
 
 // An aggregate function as named in aegis.aggregate's `fn` argument.
@@ -68,7 +111,7 @@ struct AggregateFn {
   double quantile = 0.5;  // kQuantile's q; kMedian uses 0.5
 
   // True when a BlockSummary (count, min, max, sum, first, last) answers it:
-  // count, sum, min, max, avg, first, last, delta.
+  // count, sum, min, max, avg, first, last, delta, sample_delta.
   bool UsesSummaries() const;
   // True when the state keeps every value (median, quantile): its memory grows
   // with the points and no summary can answer it.
@@ -78,7 +121,9 @@ struct AggregateFn {
 };
 
 // Parses "count", "sum", "min", "max", "avg", "first", "last", "median",
-// "stddev", "variance", "delta", "rate", "increase" or "quantile(q)" (lower
+// "stddev", "variance", "delta", "rate", "increase", "sample_delta",
+// "sample_rate", "sample_increase", "irate", "resets", "changes" or
+// "quantile(q)" (lower
 // case exactly; whitespace allowed around the name and inside the
 // parentheses). Unknown name -> Error(InvalidParameter, "unknown aggregate
 // function \"x\"", detail listing the valid names); quantile outside [0, 1],
@@ -102,43 +147,43 @@ Fill ParseFill(std::string_view text);
 // and summaries of each series in time order; merge states with Combine.
 class AggregateState {
  public:
+  // The window [start, end) the per-series functions extrapolate to and
+  // divide by (rate); by default infinite.
+  void SetWindow(Timestamp start, Timestamp end) {
+    window_start_ = start;
+    window_end_ = end;
+  }
   // Folds points of one series, ts strictly ascending and later than any
   // point of that series already in this state. `series` identifies the
-  // counter for rate/increase (any value unique per series).
+  // series for the per-series functions (any value unique per series).
   void AddPoints(const AggregateFn& fn, uint64_t series, const Timestamp* ts, const double* values, size_t n);
   // Folds a block summary of one series (fn.UsesSummaries() must be true).
   void AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary);
   // Folds a rolled-up step of one series (points earlier than any of that
-  // series added later). Every fn but median/quantile, which throws
-  // Error(NotSupported): a step does not keep its values.
+  // series added later). Every fn but median/quantile, irate, resets and
+  // changes, which throw Error(NotSupported): a step keeps neither its values
+  // nor its last two points, drops or changes.
   void AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step);
   // Merges another state of the same fn: states of different series, or of
   // the same series over time ranges that do not overlap (rate/increase then
   // joins the two runs, counting the step between them).
   void Combine(const AggregateFn& fn, const AggregateState& other);
-  // The aggregate's value; nullopt is SQL NULL (no points, or rate/increase
-  // without any series having two points).
+  // The aggregate's value; nullopt is SQL NULL (no points, or a per-series
+  // function to which no series contributes).
   std::optional<double> Final(const AggregateFn& fn) const;
   // Points folded in so far.
   uint64_t count() const { return count_; }
 
  private:
-  // One series' points inside the state, in time order (rate/increase).
-  struct CounterRun {
+  struct SeriesRun {
     uint64_t series = 0;
-    uint64_t points = 0;
-    Timestamp first_ts = 0;
-    Timestamp last_ts = 0;
-    double first = 0;
-    double last = 0;
-    double resets = 0;  // sum of the values just before each reset
+    CounterRun run;
   };
 
   void AddMoments(const double* values, size_t n);
   bool AddModestSum(const double* values, size_t n);
-  void AddCounterPoints(uint64_t series, const Timestamp* ts, const double* values, size_t n);
-  void CloseRun();
-  static void JoinRuns(CounterRun& earlier, const CounterRun& later);
+  void AddRun(const AggregateFn& fn, uint64_t series, const CounterRun& run);
+  void CloseRun(const AggregateFn& fn);
 
   uint64_t count_ = 0;
   double sum_ = 0;  // kSum: running float8 sum; kAvg/kStddev/kVariance: Sx
@@ -152,9 +197,10 @@ class AggregateState {
   Timestamp last_ts_ = 0;
   double first_ = 0;
   double last_ = 0;
-  CounterRun run_;               // the series whose points are still arriving
-  double increase_total_ = 0;    // closed runs with at least two points
-  double rate_total_ = 0;
+  Timestamp window_start_ = kTimestampMinusInfinity;
+  Timestamp window_end_ = kTimestampInfinity;
+  SeriesRun run_;                 // the series whose points are still arriving
+  double series_total_ = 0;       // closed runs that contributed
   uint64_t counted_series_ = 0;
   // Median/quantile: every value; Final reorders it (nth_element) in place.
   mutable std::vector<double> values_;
@@ -228,6 +274,7 @@ class BucketAggregator {
   std::vector<Timestamp> AllBucketStarts() const;
 
   AggregateState& NewBucket(Timestamp bucket);
+  void SetWindow(AggregateState& state, Timestamp bucket) const;
   void AddToState(AggregateState& state, const Timestamp* ts, const double* values, size_t n);
   void Progress(size_t step) const;
 

@@ -662,6 +662,8 @@ CREATE TEMP TABLE hostile_fn (fn text NOT NULL, valid boolean);
 INSERT INTO hostile_fn VALUES
   ('count', true), ('sum', true), ('min', true), ('max', true), ('avg', true), ('first', true), ('last', true),
   ('median', true), ('stddev', true), ('variance', true), ('delta', true), ('rate', true), ('increase', true),
+  ('sample_delta', true), ('sample_rate', true), ('sample_increase', true), ('irate', true), ('resets', true),
+  ('changes', true),
   ('quantile(0)', true), ('quantile(1)', true), ('quantile(0.99)', true), ('quantile(-0)', true), ('quantile( 0.5 )', true),
   (' count ', true),
   ('quantile(2)', false), ('quantile(-0.1)', false), ('quantile(1.0000000000000002)', false), ('quantile(NaN)', false),
@@ -671,7 +673,7 @@ INSERT INTO hostile_fn VALUES
   ('quantile(''0.5'')', false), ('quantile', false), ('quantiles(0.5)', false), ('COUNT', false), ('Count', false),
   ('count()', false), ('count(*)', false), ('sum(value)', false), ('avg; DROP TABLE aegis.series; --', false),
   ('percentile(0.5)', false), ('p99', false), ('median(0.5)', false), (E'count\n', false), ('rate(5m)', false),
-  ('irate', false), ('topk(3)', false), ('', false), ('quantile(0.' || repeat('0', 1048576) || '1)', false),
+  ('idelta', false), ('topk(3)', false), ('', false), ('quantile(0.' || repeat('0', 1048576) || '1)', false),
   ('quantile(' || repeat('9', 1048576) || ')', false), (repeat('a', 1048576), false);
 UPDATE hostile_fn SET valid = NULL WHERE fn IN ('quantile(-0)', 'quantile( 0.5 )', ' count ', 'quantile(1e-400)', 'quantile(0x1p-1)',
                                               E'count\n', 'quantile(0.' || repeat('0', 1048576) || '1)');
@@ -939,7 +941,7 @@ INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
   ('apply_downsampling with 1-microsecond steps after 1 second on every metric',
    $$SELECT count(aegis.set_downsampling(name, '[{"after": "1 second", "step": "1 microsecond"}, {"after": "2 seconds", "step": "1 second"}]')) >= 0 AND aegis.apply_downsampling() >= 0 FROM aegis.metric_catalog$$, '{}', 'true'),
   ('aggregate of every fn over rolled-up hostile data',
-   $$SELECT count(*) >= 0 FROM aegis.metric_catalog m, unnest(ARRAY['count','sum','min','max','avg','first','last','stddev','variance','delta','rate','increase']) f, aegis.aggregate(m.name || '{}', f, '-infinity', 'infinity', '1 day')$$, '{22003}', NULL);
+   $$SELECT count(*) >= 0 FROM aegis.metric_catalog m, unnest(ARRAY['count','sum','min','max','avg','first','last','stddev','variance','delta','rate','increase','sample_delta','sample_rate','sample_increase','irate','resets','changes']) f, aegis.aggregate(m.name || '{}', f, '-infinity', 'infinity', '1 day')$$, '{22003}', NULL);
 UPDATE hostile_calls SET keep = true WHERE label = 'apply_downsampling with the iot preset on every metric';
 INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
   ('apply_downsampling under a 1 ms statement_timeout ends within 5 s',

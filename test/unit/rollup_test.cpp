@@ -76,7 +76,9 @@ void ExpectSame(const std::vector<BucketValue>& want, const std::vector<BucketVa
 const AggregateKind kStepKinds[] = {AggregateKind::kCount, AggregateKind::kSum,      AggregateKind::kMin,
                                     AggregateKind::kMax,   AggregateKind::kAvg,      AggregateKind::kFirst,
                                     AggregateKind::kLast,  AggregateKind::kStddev,   AggregateKind::kVariance,
-                                    AggregateKind::kDelta, AggregateKind::kIncrease, AggregateKind::kRate};
+                                    AggregateKind::kDelta, AggregateKind::kIncrease, AggregateKind::kRate,
+                                    AggregateKind::kSampleDelta, AggregateKind::kSampleIncrease,
+                                    AggregateKind::kSampleRate};
 
 TEST(RollupTest, StepsAnswerEveryFunctionLikeThePoints) {
   for (bool counter : {false, true}) {
