@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "error.h"
+#include "float8.h"
 
 namespace aegis::core {
 
@@ -27,21 +28,7 @@ const char kValidFunctions[] =
     "stddev, variance, delta, rate, increase, sample_delta, sample_rate, sample_increase, irate, resets and "
     "changes.";
 
-// PostgreSQL's float_overflow_error().
-[[noreturn]] void ThrowOverflow() { throw Error(ErrorCategory::NumericOutOfRange, "value out of range: overflow"); }
-
-// float8pl: a + b, an error when finite inputs overflow to infinity.
-double Float8Pl(double a, double b) {
-  const double result = a + b;
-  if (std::isinf(result) && !std::isinf(a) && !std::isinf(b)) ThrowOverflow();
-  return result;
-}
-
-// float8smaller(a, b): a if a < b in float8 order, else b (so b on a tie).
-double Float8Smaller(double a, double b) { return Float8Less(a, b) ? a : b; }
-
-// float8larger(a, b): a if a > b in float8 order, else b (so b on a tie).
-double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b; }
+[[noreturn]] void ThrowOverflow() { ThrowFloat8Overflow(); }
 
 // True for C-locale white space, as PostgreSQL's scanner and float8in skip it.
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -454,6 +441,10 @@ std::optional<double> CounterRun::Value(AggregateKind kind, Timestamp window_sta
       break;
   }
   if (points < 2) return std::nullopt;
+  // Points at one time (a SQL group may hold such) span no time to
+  // extrapolate over or divide by.
+  if (last_ts == first_ts && kind != AggregateKind::kSampleDelta && kind != AggregateKind::kSampleIncrease)
+    return std::nullopt;
   switch (kind) {
     case AggregateKind::kDelta:
       return Extrapolate(*this, false, window_start, window_end);
@@ -471,6 +462,7 @@ std::optional<double> CounterRun::Value(AggregateKind kind, Timestamp window_sta
     case AggregateKind::kSampleRate:
       return (last - first + resets) / (static_cast<double>(last_ts - first_ts) / kMicrosPerSecond);
     case AggregateKind::kIrate: {
+      if (last_ts == previous_ts) return std::nullopt;  // as Prometheus: no interval, no value
       const double change = last < previous ? last : last - previous;
       return change / (static_cast<double>(last_ts - previous_ts) / kMicrosPerSecond);
     }

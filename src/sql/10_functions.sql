@@ -305,6 +305,7 @@ CREATE FUNCTION aegis.aggregate(selector text, fn text, since timestamptz, until
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_aggregate';
 COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interval, text[], text) IS
-  'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, delta, '
-  'rate, increase) of the matching series, per series or grouped by tags, computed in the engine; '
+  'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, and per '
+  'series then summed: rate, increase, delta as Prometheus, sample_rate, sample_increase, sample_delta, irate, '
+  'resets, changes) of the matching series, per series or grouped by tags, computed in the engine; '
   'rows ordered by tags, then bucket.';

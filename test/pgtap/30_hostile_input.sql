@@ -553,10 +553,40 @@ INSERT INTO hostile_calls (label, call, expected) VALUES
        WINDOW w AS (ORDER BY t ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)) y$$, NULL),
   ('first/last with DISTINCT and FILTER', $$SELECT aegis.first(DISTINCT v, t) FILTER (WHERE v <> 'NaN') FROM (VALUES ('NaN'::float8, '-infinity'::timestamptz), (2, pg_temp.tmin())) x(v, t)$$, '2'),
   ('first/last over 1,000,000 rows of NaN and ±Infinity', $$SELECT aegis.last(v, t)::text FROM (SELECT (ARRAY['NaN', 'Infinity', '-Infinity']::float8[])[1 + i % 3], pg_temp.tmin() + i * interval '1 day' FROM generate_series(1, 1000000) i) x(v, t)$$, 'Infinity');
+-- aegis.rolling and the counter aggregates aegis.rate/increase/delta.
+INSERT INTO hostile_calls (label, call, allowed, must_fail, expected) VALUES
+  ('rolling over the extreme series, every fn, a 365,000-day window',
+   $$SELECT count(*) FROM hostile_fn f, aegis.rolling('h_ext', f.fn, '365000 days') WHERE f.valid$$, '{}', false, NULL),
+  ('rolling over the extreme series, every fn, a 1-microsecond window',
+   $$SELECT count(*) FROM hostile_fn f, aegis.rolling('h_ext', f.fn, '1 microsecond') WHERE f.valid$$, '{}', false, NULL),
+  ('rolling with the largest width an interval holds',
+   $$SELECT count(value) FROM aegis.rolling('h_ext', 'rate', interval '2147483647 days' + interval '2562047788 hours')$$, '{}', false, NULL),
+  ('rolling between the smallest and largest timestamps',
+   $$SELECT count(*) FROM aegis.rolling('h_ext', 'increase', '1 day', pg_temp.tmin(), pg_temp.tmax())$$, '{}', false, '3003'),
+  ('rolling with a month width', $$SELECT count(*) FROM aegis.rolling('h_ext', 'sum', '1 month')$$, '{22023}', true, NULL),
+  ('rolling with a zero width', $$SELECT count(*) FROM aegis.rolling('h_ext', 'sum', '0')$$, '{22023}', true, NULL),
+  ('rolling with a width of -1 day +25 hours (positive)', $$SELECT count(*) FROM aegis.rolling('h_ext', 'sum', '-1 day 25 hours')$$, '{}', false, '3006'),
+  ('rolling with since = until', $$SELECT count(*) FROM aegis.rolling('h_ext', 'sum', '1 day', 'infinity', 'infinity')$$, '{}', false, '0'),
+  ('rolling with an unknown fn', $$SELECT count(*) FROM aegis.rolling('h_ext', 'sum(', '1 day')$$, '{22023}', true, NULL),
+  ('counter aggregates over NaN, ±Infinity and -0 at extreme timestamps',
+   $$SELECT concat_ws(' ', aegis.rate(v, t), aegis.increase(v, t), aegis.delta(v, t)) FROM (VALUES ('NaN'::float8, pg_temp.tmin()), ('Infinity', '2024-01-01'), ('-Infinity', pg_temp.tmax()), ('-0', '2024-01-02')) x(v, t)$$, '{}', false, NULL),
+  ('counter aggregates with an infinite window',
+   $$SELECT concat_ws(' ', aegis.rate(v, t, '-infinity', 'infinity'), aegis.increase(v, t, '-infinity', 'infinity'), aegis.delta(v, t, '-infinity', 'infinity')) FROM (VALUES (1::float8, pg_temp.tmin()), (5, pg_temp.tmax())) x(v, t)$$, '{}', false, NULL),
+  ('counter aggregates with the widest finite window',
+   $$SELECT concat_ws(' ', aegis.rate(v, t, pg_temp.tmin(), pg_temp.tmax()), aegis.increase(v, t, pg_temp.tmin(), pg_temp.tmax())) FROM (VALUES (1::float8, pg_temp.tmin()), (5, pg_temp.tmax() - interval '1 microsecond')) x(v, t)$$, '{}', false, NULL),
+  ('counter aggregates over samples at one timestamp', $$SELECT coalesce(aegis.rate(v, t)::text, 'NULL') FROM (VALUES (1::float8, '2024-01-01'::timestamptz), (2, '2024-01-01')) x(v, t)$$, '{}', false, 'NULL'),
+  ('counter aggregates: a window that changes within the group', $$SELECT aegis.rate(v, t, t, t + interval '1 s') FROM (VALUES (1::float8, now()), (2, now() + interval '1 s')) x(v, t)$$, '{22023}', true, NULL),
+  ('counter aggregates: an empty window', $$SELECT aegis.increase(1, now(), 'infinity', '-infinity')$$, '{22023}', true, NULL),
+  ('counter aggregates over 1,000,000 rows of NaN and ±Infinity', $$SELECT aegis.increase(v, t)::text FROM (SELECT (ARRAY['NaN', 'Infinity', '-Infinity']::float8[])[1 + i % 3], pg_temp.tmin() + i * interval '1 day' FROM generate_series(1, 1000000) i) x(v, t)$$, '{}', false, 'NaN'),
+  ('counter final functions refuse a malformed state', $$SELECT aegis._rate_finalfn('\x414301000300000000000000000000000000000000000000000000000000'::bytea)$$, '{22023}', true, NULL),
+  ('counter combine refuses a state of another window', $$SELECT aegis._counter_combinefn('\x414301010000000000000000000000000000000000000000'::bytea, '\x414301000000000000000000000000000000000000000000'::bytea)$$, '{22023}', true, NULL);
 -- Partial aggregation with combine functions (parallel workers when they start).
 INSERT INTO hostile_calls (label, call, expected, before) VALUES
   ('first/last in parallel: combine functions over NaN and extreme timestamps',
    $$SELECT aegis.first(v, t)::text || ' ' || aegis.last(v, t)::text FROM hostile_ff$$, '-Infinity NaN',
+   'SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2'),
+  ('counter aggregates in parallel: combine functions over NaN and extreme timestamps',
+   $$SELECT concat_ws(' ', aegis.increase(v, t), aegis.delta(v, t, pg_temp.tmin(), pg_temp.tmax())) FROM hostile_ff$$, 'NaN Infinity',
    'SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2');
 CREATE TABLE hostile_ff AS
   SELECT CASE WHEN i = 1 THEN '-Infinity'::float8 WHEN i = 200000 THEN 'NaN' ELSE i END AS v,

@@ -67,3 +67,12 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
   'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks and aegis.rollups too.';
+
+-- aegis.aggregate's counter family changed meaning (docs/queries.md): rate,
+-- increase and delta are Prometheus's, per series; the old rate and increase
+-- are sample_rate and sample_increase.
+COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interval, text[], text) IS
+  'Bucketed aggregate (count, sum, min, max, avg, first, last, median, quantile(q), stddev, variance, and per '
+  'series then summed: rate, increase, delta as Prometheus, sample_rate, sample_increase, sample_delta, irate, '
+  'resets, changes) of the matching series, per series or grouped by tags, computed in the engine; '
+  'rows ordered by tags, then bucket.';

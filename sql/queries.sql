@@ -1,0 +1,178 @@
+-- The query engine's semantics (API.md section 5, docs/queries.md): the
+-- counter family of aegis.aggregate, aegis.rolling, the SQL aggregates
+-- aegis.rate/increase/delta, and what every fn gives on empty and degenerate
+-- input.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+SET TimeZone = 'UTC';
+
+-- A counter: 10, 15, 3 (a reset), 7, 9 at :00 .. :40, then 12 at 01:30.
+SELECT count(aegis.write('req', '{"host": "a"}', t.ts, t.v)) FROM (VALUES
+  ('2024-03-02 00:00:00+00'::timestamptz, 10), ('2024-03-02 00:00:10+00', 15), ('2024-03-02 00:00:20+00', 3),
+  ('2024-03-02 00:00:30+00', 7), ('2024-03-02 00:00:40+00', 9), ('2024-03-02 00:01:30+00', 12)) t(ts, v);
+-- A second counter on another host; half of it compressed.
+SELECT count(aegis.write('req', '{"host": "b"}', '2024-03-02 00:00:05+00'::timestamptz + i * interval '15 seconds', i * 2.5))
+  FROM generate_series(0, 7) i;
+SELECT aegis.compress('0') > 0 AS compressed;
+
+-- Every per-series function for one-minute buckets: rate, increase and delta
+-- as Prometheus evaluates rate(req[1m]) at the bucket's end (the issue's
+-- example: increase 15.75 and rate 0.2625 for host a at 00:00); the sample_
+-- forms without extrapolation; irate, resets, changes.
+SELECT fn, bucket, tags ->> 'host' AS host, round(value::numeric, 6) AS value
+  FROM unnest(ARRAY['rate', 'increase', 'delta', 'sample_rate', 'sample_increase', 'sample_delta', 'irate',
+                    'resets', 'changes']) fn,
+       aegis.aggregate('req', fn, '2024-03-02 00:00', '2024-03-02 00:02', '1 minute')
+ ORDER BY fn, host, bucket;
+-- Grouped: the sum over the series that give a value.
+SELECT fn, bucket, round(value::numeric, 6) AS value
+  FROM unnest(ARRAY['increase', 'sample_increase', 'resets']) fn,
+       aegis.aggregate('req', fn, '2024-03-02 00:00', '2024-03-02 00:02', '1 minute', '{}')
+ ORDER BY fn, bucket;
+-- A window clipped by since: the bucket [00:00, 00:01) becomes [00:00:15,
+-- 00:01), and rate divides by its 45 seconds.
+SELECT bucket, tags ->> 'host' AS host, round(value::numeric, 6) AS value
+  FROM aegis.aggregate('req{host="a"}', 'rate', '2024-03-02 00:00:15', '2024-03-02 00:02', '1 minute');
+-- No step over an infinite range: increase is extrapolated by half an
+-- average interval at each open end; rate has no window length: NULL.
+SELECT fn, bucket, tags ->> 'host' AS host, round(value::numeric, 6) AS value
+  FROM unnest(ARRAY['increase', 'rate', 'sample_rate']) fn, aegis.aggregate('req', fn, '-infinity', 'infinity')
+ ORDER BY fn, host;
+
+-- aegis.rolling: for every point, fn over (ts - width, ts].
+SELECT ts, round(value::numeric, 6) AS increase
+  FROM aegis.rolling('req{host="a"}', 'increase', '1 minute') ORDER BY ts;
+SELECT r.ts, r.value AS sum, m.value AS median, c.value AS count
+  FROM aegis.rolling('req{host="a"}', 'sum', '25 seconds') r
+  JOIN aegis.rolling('req{host="a"}', 'median', '25 seconds') m USING (series_id, ts)
+  JOIN aegis.rolling('req{host="a"}', 'count', '25 seconds') c USING (series_id, ts)
+ ORDER BY r.ts;
+-- since/until choose the points that get a row; windows reach back before
+-- since (the point at :20 still sees :00 and :10).
+SELECT ts, value FROM aegis.rolling('req{host="a"}', 'count', '1 minute', '2024-03-02 00:00:20', '2024-03-02 00:00:40');
+-- Equal to the naive window query over the same points, for every fn that
+-- PostgreSQL has.
+SELECT fn, count(*) AS points,
+       count(*) FILTER (WHERE r.value IS DISTINCT FROM w.value
+                          AND NOT abs(r.value - w.value) <= 1e-12 * abs(w.value)) AS different
+  FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'avg', 'stddev', 'variance']) fn
+  CROSS JOIN LATERAL aegis.rolling('req', fn, '35 seconds') r
+  JOIN (SELECT p.series_id, p.ts,
+               count(*) OVER w AS count, sum(p.value) OVER w AS sum, min(p.value) OVER w AS min,
+               max(p.value) OVER w AS max, avg(p.value) OVER w AS avg, stddev_pop(p.value) OVER w AS stddev,
+               var_pop(p.value) OVER w AS variance
+          FROM (SELECT s.series_id, x.ts, x.value FROM aegis.series s, aegis.read('req') x
+                 WHERE s.tags = x.tags) p
+        WINDOW w AS (PARTITION BY p.series_id ORDER BY p.ts RANGE BETWEEN '35 seconds' PRECEDING AND CURRENT ROW
+                     EXCLUDE NO OTHERS)) e USING (series_id, ts)
+  CROSS JOIN LATERAL (SELECT (to_jsonb(e) ->> fn)::float8 AS value) w
+ GROUP BY fn ORDER BY fn;
+-- (PostgreSQL's RANGE '35 seconds' PRECEDING includes ts - 35 s; no point
+-- lies exactly 35 s before another here, so the windows are the same.)
+
+-- The SQL aggregates: without a window the change across the samples; with
+-- one, Prometheus's extrapolated value. The order of the rows does not
+-- matter, and the state is a concrete type (bytea).
+SELECT tags ->> 'host' AS host, aegis.increase(value, ts), aegis.rate(value, ts), aegis.delta(value, ts),
+       aegis.increase(value, ts, '2024-03-02 00:00', '2024-03-02 00:01'),
+       aegis.rate(value, ts, '2024-03-02 00:00', '2024-03-02 00:01'),
+       aegis.delta(value, ts, '2024-03-02 00:00', '2024-03-02 00:01')
+  FROM aegis.points WHERE metric = 'req' AND ts < '2024-03-02 00:01' GROUP BY tags ORDER BY host;
+SELECT aegis.increase(value, ts) AS reversed
+  FROM (SELECT * FROM aegis.points WHERE metric = 'req' AND tags = '{"host": "a"}' ORDER BY ts DESC) p;
+-- The same per bucket with any GROUP BY, equal to aegis.aggregate's
+-- sample_increase and increase.
+SELECT b.bucket, b.increase = a.value AS same, b.extrapolated = x.value AS same_extrapolated
+  FROM (SELECT aegis.time_bucket('1 minute', ts) AS bucket, aegis.increase(value, ts) AS increase,
+               aegis.increase(value, ts, aegis.time_bucket('1 minute', ts),
+                              aegis.time_bucket('1 minute', ts) + interval '1 minute') AS extrapolated
+          FROM aegis.points WHERE metric = 'req' AND tags = '{"host": "a"}' GROUP BY 1) b
+  JOIN aegis.aggregate('req{host="a"}', 'sample_increase', '2024-03-02', '2024-03-03', '1 minute') a USING (bucket)
+  JOIN aegis.aggregate('req{host="a"}', 'increase', '2024-03-02', '2024-03-03', '1 minute') x USING (bucket)
+ ORDER BY 1;
+-- Partial states combine in parallel workers, and the text form of a
+-- state reads back to the same state.
+CREATE TABLE par AS SELECT g, '2024-01-01'::timestamptz + i * interval '1 second' AS t, (i % 1000)::float8 AS v
+  FROM generate_series(1, 4) g, generate_series(1, 50000) i;
+ANALYZE par;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT g, aegis.increase(v, t) FROM par GROUP BY g;
+SELECT g, aegis.increase(v, t), aegis.rate(v, t, '2024-01-01', '2024-01-02') FROM par GROUP BY g ORDER BY g;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+CREATE AGGREGATE counter_state(float8, timestamptz) (SFUNC = aegis._counter_transfn, STYPE = bytea);
+SELECT aegis._increase_finalfn(s) AS direct, aegis._increase_finalfn(s::text::bytea) AS via_text,
+       s::text::bytea = s AS round_trip
+  FROM (SELECT counter_state(value, ts) AS s FROM aegis.points WHERE metric = 'req' AND tags = '{"host": "a"}') x;
+-- Errors: a different window within a group, since >= until, a malformed
+-- state, NULL bounds.
+SELECT aegis.increase(value, ts, ts, ts + interval '1 minute') FROM aegis.points WHERE metric = 'req';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.increase(value, ts, '2024-03-02 00:01', '2024-03-02 00:00') FROM aegis.points WHERE metric = 'req';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.increase(value, ts, NULL, '2024-03-02 00:00') FROM aegis.points WHERE metric = 'req';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._increase_finalfn('\x4143010000000000'::bytea);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._increase_finalfn(decode(repeat('00', 40), 'hex'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._counter_transfn(NULL, 1, now());
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.rolling('req', 'sum', '1 month');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.rolling('req', 'sum', '-1 second');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.rolling('req', 'sum', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis.rolling('req', 'p99', '1 minute');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- Empty and degenerate input, for every fn. Series: one with no points in
+-- the range, one with a single point, one of NaN only, one regular.
+SELECT aegis.write('edge', '{"s": "one"}', '2024-03-02 00:00:30', 5);
+SELECT aegis.write('edge', '{"s": "nan"}', '2024-03-02 00:00:00'::timestamptz + i * interval '10 seconds', 'NaN')
+  FROM generate_series(0, 5) i;
+SELECT aegis.write('edge', '{"s": "far"}', '2024-05-01', 1);
+CREATE TABLE fns(fn) AS SELECT unnest(ARRAY['count', 'sum', 'min', 'max', 'avg', 'first', 'last', 'median',
+  'quantile(0.5)', 'stddev', 'variance', 'delta', 'rate', 'increase', 'sample_delta', 'sample_rate',
+  'sample_increase', 'irate', 'resets', 'changes']);
+-- One point and all-NaN, one bucket [00:00, 00:01): a lone point gives
+-- count 1, its value for sum/min/max/avg/first/last/median, stddev and
+-- variance 0, resets and changes 0, and NULL for the functions that need two
+-- points; NaN values give NaN (changes: NaN after NaN is no change).
+SELECT f.fn, a.tags ->> 's' AS s, a.value
+  FROM fns f, aegis.aggregate('edge{s=~"one|nan"}', f.fn, '2024-03-02 00:00', '2024-03-02 00:01', '1 minute') a
+ ORDER BY f.fn, s;
+-- No points in the range: no rows (fill 'none'), or every bucket NULL with
+-- fill 'null'; since >= until: no rows for every fn.
+SELECT count(*) AS rows FROM fns f, aegis.aggregate('edge', f.fn, '2024-03-03', '2024-03-04', '1 hour');
+SELECT count(*) AS rows, count(value) AS non_null
+  FROM fns f, aegis.aggregate('edge{s="one"}', f.fn, '2024-03-03', '2024-03-03 03:00', '1 hour', NULL, 'null');
+SELECT count(*) AS rows FROM fns f, aegis.aggregate('edge', f.fn, '2024-03-02 01:00', '2024-03-02 00:00', '1 hour');
+SELECT count(*) AS rows FROM fns f, aegis.rolling('edge', f.fn, '1 hour', '2024-03-02 01:00', '2024-03-02 00:00');
+-- A step larger than the range: one bucket, starting before since; its
+-- window for rate/increase/delta is the part inside [since, until).
+SELECT f.fn, a.bucket, round(a.value::numeric, 6) AS value
+  FROM fns f, aegis.aggregate('req{host="a"}', f.fn, '2024-03-02 00:00:05', '2024-03-02 00:00:45', '1 day') a
+ ORDER BY f.fn;
+-- Month steps: calendar months in UTC, whatever the session's time zone
+-- (as aegis.time_bucket(width, ts) without a time zone).
+SET TimeZone = 'America/New_York';
+SELECT f.fn, a.bucket, a.value
+  FROM (VALUES ('count'), ('resets'), ('increase')) f(fn),
+       aegis.aggregate('edge', f.fn, '2024-02-01', '2024-06-01', '1 month', '{}') a
+ ORDER BY f.fn, a.bucket;
+RESET TimeZone;
+-- rolling over a lone point and NaN: one row per point.
+SELECT f.fn, r.tags ->> 's' AS s, count(*) AS rows, count(r.value) AS non_null
+  FROM fns f, aegis.rolling('edge{s=~"one|nan"}', f.fn, '1 minute') r
+ GROUP BY f.fn, s ORDER BY f.fn, s;
+-- The SQL aggregates over no rows, one row and NULLs: NULL.
+SELECT aegis.increase(value, ts) AS none FROM aegis.points WHERE false;
+SELECT aegis.increase(value, ts) AS one, aegis.delta(value, ts, '-infinity', 'infinity') AS one_windowed
+  FROM aegis.points WHERE metric = 'edge' AND tags = '{"s": "one"}';
+SELECT aegis.increase(NULL, now()) AS null_value, aegis.increase(1, NULL) AS null_time;

@@ -1,0 +1,32 @@
+// PostgreSQL's float8 arithmetic rules that the engine's aggregates keep
+// (utils/adt/float.c): overflow of finite inputs is an error; NaN sorts
+// above everything; on a tie the later input wins.
+#pragma once
+#include "cpp_only.h"
+
+#include <cmath>
+
+#include "error.h"
+#include "types.h"
+
+namespace aegis::core {
+
+// PostgreSQL's float_overflow_error().
+[[noreturn]] inline void ThrowFloat8Overflow() {
+  throw Error(ErrorCategory::NumericOutOfRange, "value out of range: overflow");
+}
+
+// float8pl: a + b, an error when finite inputs overflow to infinity.
+inline double Float8Pl(double a, double b) {
+  const double result = a + b;
+  if (std::isinf(result) && !std::isinf(a) && !std::isinf(b)) ThrowFloat8Overflow();
+  return result;
+}
+
+// float8smaller(a, b): a if a < b in float8 order, else b (so b on a tie).
+inline double Float8Smaller(double a, double b) { return Float8Less(a, b) ? a : b; }
+
+// float8larger(a, b): a if a > b in float8 order, else b (so b on a tie).
+inline double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b; }
+
+}  // namespace aegis::core

@@ -1,0 +1,135 @@
+// Reading the stored data of many series for the engine's read paths
+// (aegis.aggregate, aegis.rolling): recent rows of a run of series fetched
+// with one query, blocks read through one cursor, rolled-up steps with one
+// query, and each series folded into a sink in time order.
+//
+// A Sink has BeginSeries(), AddSeriesPoints(ts, values, n) (points of the
+// current series, ascending), TryAddBlockSummary(summary) (true when the
+// summary answered the block, else the block is decoded) and AddStep(step),
+// as core::BucketAggregator does.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/rollup.h"
+#include "core/series_points.h"
+
+#include "pg/boundary.h"
+#include "pg/rollup.h"
+#include "pg/store.h"
+
+namespace aegis::pg {
+
+// Series whose recent rows are fetched with one query, and whose blocks are
+// read through one cursor.
+constexpr size_t kSeriesPerFetch = 256;
+
+// Folds one series' points in [since, until) into an aggregator, in time
+// order: summaries for blocks that allow it, decoded points otherwise, and
+// the series' recent rows between and over them (newer wins).
+template <typename Sink>
+class SeriesFolder {
+ public:
+  SeriesFolder(int64_t series_id, const core::SeriesPoints& recent, core::Timestamp since, core::Timestamp until,
+               Sink* aggregator)
+      : series_id_(series_id), recent_(recent), since_(since), until_(until), aggregator_(aggregator) {
+    aggregator_->BeginSeries();
+  }
+
+  // Adds the series' rolled-up steps (before its blocks: they are older).
+  void AddSteps(const std::vector<core::StepSummary>& steps) {
+    for (const core::StepSummary& step : steps) aggregator_->AddStep(step);
+  }
+
+  // Adds the series' next block (blocks arrive in time order).
+  void AddBlock(const BlockRef& block) {
+    const core::BlockSummary& s = block.summary;
+    FeedRecent(core::LowerBound(recent_, s.ts_min));
+    // A recent row inside the block's range replaces or adds a point, so the
+    // stored summary no longer describes the series there.
+    const size_t recent_end =
+        s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
+    if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) return;
+    decoded_.clear();
+    DecodeStoredBlock(series_id_, block, &decoded_);
+    // Usually no recent row lies inside and the decoded points are used as
+    // they are.
+    core::SeriesPoints merged;
+    if (recent_end != next_recent_) {
+      core::SeriesPoints overlay;
+      overlay.Append(recent_, next_recent_, recent_end);
+      next_recent_ = recent_end;
+      merged = core::MergeNewerWins(decoded_, overlay);
+    }
+    const core::SeriesPoints& points = merged.empty() ? decoded_ : merged;
+    const size_t begin = core::LowerBound(points, since_);
+    const size_t end = core::LowerBound(points, until_);
+    if (end > begin) aggregator_->AddSeriesPoints(points.ts.data() + begin, points.values.data() + begin, end - begin);
+    CheckForInterrupts();
+  }
+
+  // Adds the recent rows after the last block.
+  void Finish() { FeedRecent(recent_.size()); }
+
+ private:
+  // Feeds recent rows [next_recent_, end) and moves past them.
+  void FeedRecent(size_t end) {
+    if (end > next_recent_)
+      aggregator_->AddSeriesPoints(recent_.ts.data() + next_recent_, recent_.values.data() + next_recent_,
+                                   end - next_recent_);
+    next_recent_ = std::max(next_recent_, end);
+  }
+
+  int64_t series_id_;
+  const core::SeriesPoints& recent_;
+  core::Timestamp since_;
+  core::Timestamp until_;
+  Sink* aggregator_;
+  size_t next_recent_ = 0;
+  core::SeriesPoints decoded_;
+};
+
+// The stored data of a run of series: their recent rows in the range, fetched
+// at once, and their blocks, read through a cursor in the order the series
+// are aggregated, so that only a few blocks are in memory at a time.
+class SeriesData {
+ public:
+  // ids in the order Fold will be called for them; with_steps false reads
+  // no rolled-up steps (a reader of points).
+  SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns,
+             bool with_steps)
+      : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
+        steps_(ids, since, with_steps ? until : since, step_columns),
+        blocks_(ids, since, until, BlockCursor::Order::kAsGiven),
+        next_block_(blocks_.Next()) {}
+
+  // Folds the next series (in the order given) into the sink.
+  template <typename Sink>
+  void Fold(int64_t series_id, core::Timestamp since, core::Timestamp until, Sink* aggregator) {
+    const auto recent_begin = std::lower_bound(recent_.series_ids.begin(), recent_.series_ids.end(), series_id);
+    const auto recent_end = std::upper_bound(recent_begin, recent_.series_ids.end(), series_id);
+    core::SeriesPoints recent;
+    recent.Append(recent_.points, static_cast<size_t>(recent_begin - recent_.series_ids.begin()),
+                  static_cast<size_t>(recent_end - recent_.series_ids.begin()));
+    SeriesFolder<Sink> folder(series_id, recent, since, until, aggregator);
+    folder.AddSteps(steps_.Steps(series_id));
+    for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next())
+      folder.AddBlock(*next_block_);
+    folder.Finish();
+  }
+
+ private:
+  static std::vector<int64_t> SortedIds(std::vector<int64_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  RecentOfSeries recent_;
+  RolledUpSteps steps_;
+  BlockCursor blocks_;
+  const BlockRef* next_block_;
+};
+
+}  // namespace aegis::pg
