@@ -95,13 +95,13 @@ SELECT b.bucket, b.increase = a.value AS same, b.extrapolated = x.value AS same_
  ORDER BY 1;
 -- Partial states combine in parallel workers, and the text form of a
 -- state reads back to the same state.
-CREATE TABLE par AS SELECT g, '2024-01-01'::timestamptz + i * interval '1 second' AS t, (i % 1000)::float8 AS v
+CREATE TABLE par_counter AS SELECT g, '2024-01-01'::timestamptz + i * interval '1 second' AS t, (i % 1000)::float8 AS v
   FROM generate_series(1, 4) g, generate_series(1, 50000) i;
-ANALYZE par;
+ANALYZE par_counter;
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-EXPLAIN (COSTS OFF) SELECT g, aegis.increase(v, t) FROM par GROUP BY g;
-SELECT g, aegis.increase(v, t), aegis.rate(v, t, '2024-01-01', '2024-01-02') FROM par GROUP BY g ORDER BY g;
+EXPLAIN (COSTS OFF) SELECT g, aegis.increase(v, t) FROM par_counter GROUP BY g;
+SELECT g, aegis.increase(v, t), aegis.rate(v, t, '2024-01-01', '2024-01-02') FROM par_counter GROUP BY g ORDER BY g;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 CREATE AGGREGATE counter_state(float8, timestamptz) (SFUNC = aegis._counter_transfn, STYPE = bytea);
@@ -176,3 +176,7 @@ SELECT aegis.increase(value, ts) AS none FROM aegis.points WHERE false;
 SELECT aegis.increase(value, ts) AS one, aegis.delta(value, ts, '-infinity', 'infinity') AS one_windowed
   FROM aegis.points WHERE metric = 'edge' AND tags = '{"s": "one"}';
 SELECT aegis.increase(NULL, now()) AS null_value, aegis.increase(1, NULL) AS null_time;
+DROP TABLE par_counter, fns;
+DROP AGGREGATE counter_state(float8, timestamptz);
+SET client_min_messages = warning;
+DROP EXTENSION aegis_timeseries CASCADE;

@@ -14,6 +14,7 @@ void _PG_init(void);
 // Called once per backend when the library is loaded.
 void _PG_init(void) {
   aegis::pg::DefineSettings();
+  aegis::pg::KeepFreedMemory();
   aegis::pg::InitSeriesCache();
   aegis::pg::InitPointsBuffer();
   aegis::pg::InitPartitionCache();
