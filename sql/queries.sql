@@ -176,6 +176,37 @@ SELECT aegis.increase(value, ts) AS none FROM aegis.points WHERE false;
 SELECT aegis.increase(value, ts) AS one, aegis.delta(value, ts, '-infinity', 'infinity') AS one_windowed
   FROM aegis.points WHERE metric = 'edge' AND tags = '{"s": "one"}';
 SELECT aegis.increase(NULL, now()) AS null_value, aegis.increase(1, NULL) AS null_time;
+-- aegis.latest reads aegis.last_points, which every write keeps current (at
+-- commit) and every removal recomputes.
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:10', 1);
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:05', 2);   -- older: the newest stays
+SELECT ts, value FROM aegis.latest('lv');
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:10', 3);   -- the newest overwritten
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;
+SAVEPOINT s;
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:20', 4);
+ROLLBACK TO SAVEPOINT s;                                   -- the newer write is gone
+SELECT aegis.write('lv', '{}', ARRAY['2024-03-02 00:00:15', '2024-03-02 00:00:12']::timestamptz[], ARRAY[5, 6]::float8[]);
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;                                                     -- a transaction sees its own writes
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:16', 8);
+SELECT ts, value FROM aegis.latest('lv');
+ROLLBACK;
+SELECT ts, value FROM aegis.latest('lv');
+SELECT aegis.compress('0') > 0 AS compressed;
+SELECT ts, value FROM aegis.latest('lv');
+SELECT aegis.delete('lv', '2024-03-02 00:00:13', 'infinity');  -- removes the newest (in a block)
+SELECT ts, value FROM aegis.latest('lv');
+DELETE FROM aegis.points WHERE metric = 'lv' AND ts >= '2024-03-02 00:00:11';
+SELECT ts, value FROM aegis.latest('lv');
+SELECT aegis.delete('lv', '-infinity', 'infinity');
+SELECT count(*) AS latest_rows FROM aegis.latest('lv');
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:30', 7);
+SELECT aegis.drop_metric('lv') > 0 AS dropped;
+SELECT count(*) AS last_points_left FROM aegis.last_points l
+ WHERE NOT EXISTS (SELECT FROM aegis.series s WHERE s.series_id = l.series_id);
 DROP TABLE par_counter, fns;
 DROP AGGREGATE counter_state(float8, timestamptz);
 SET client_min_messages = warning;

@@ -5,6 +5,7 @@
 #include "pg/guc.h"
 #include "pg/maintenance.h"
 #include "pg/partitions.h"
+#include "pg/store.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -17,6 +18,7 @@ void _PG_init(void) {
   aegis::pg::KeepFreedMemory();
   aegis::pg::InitSeriesCache();
   aegis::pg::InitPointsBuffer();
+  aegis::pg::InitLastPoints();
   aegis::pg::InitPartitionCache();
   aegis::pg::InitMaintenanceWorker();
 }

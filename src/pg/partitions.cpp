@@ -11,6 +11,7 @@
 #include "pg/guc.h"
 #include "pg/partitions.h"
 #include "pg/spi.h"
+#include "pg/store.h"
 
 extern "C" {
 #include "storage/lmgr.h"
@@ -33,6 +34,7 @@ SPIPlanPtr list_plan = nullptr;
 SPIPlanPtr try_lock_plan = nullptr;
 SPIPlanPtr register_plan = nullptr;
 SPIPlanPtr unregister_plan = nullptr;
+SPIPlanPtr refresh_dropped_plan = nullptr;
 
 void OnRelcacheInvalidation(Datum /*arg*/, Oid relid) {
   if (relid == InvalidOid || relid == blocks_relid) cache_valid = false;
@@ -247,6 +249,7 @@ std::vector<PartitionRange> ListPartitions() {
 
 bool TryDropPartition(const PartitionRange& partition) {
   if (!OidIsValid(partition.relid)) return false;
+  const bool last_points = LastPointsExist();
   return PgCall([&] {
     if (!TakePartitionLock()) return false;
     // ACCESS EXCLUSIVE on aegis.blocks and the partition, without queueing
@@ -268,6 +271,14 @@ bool TryDropPartition(const PartitionRange& partition) {
             Snap::kWrite);
     RunDdl(std::string("DROP TABLE ") + quote_qualified_identifier("aegis", get_rel_name(partition.relid)));
     cache_valid = false;
+    // Series whose newest point was in the partition.
+    if (last_points) {
+      Datum hi[] = {TimestampTzGetDatum(partition.hi)};
+      static const Oid hi_types[] = {TIMESTAMPTZOID};
+      RunPlan(&refresh_dropped_plan,
+              "SELECT aegis._refresh_last_points(ARRAY(SELECT series_id FROM aegis.last_points WHERE ts < $1))", 1,
+              hi_types, hi, Snap::kWrite);
+    }
     return true;
   });
 }

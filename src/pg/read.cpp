@@ -1,7 +1,11 @@
-// Reading: aegis.find_series and aegis.series_points (one series' points,
-// compressed blocks merged with recent rows, recent rows winning). aegis.read
-// and aegis.latest are inlined SQL over these (src/sql/10_functions.sql).
+// Reading: aegis.find_series, aegis.series_points (one series' points,
+// compressed blocks merged with recent rows, recent rows winning) and
+// aegis.latest. aegis.read is inlined SQL over the first two
+// (src/sql/10_functions.sql).
+#include <algorithm>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/series_points.h"
 
@@ -66,6 +70,45 @@ void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp sinc
   EmitPoints(fcinfo, recent, next_recent, recent.size());
 }
 
+SPIPlanPtr last_points_plan = nullptr;
+SPIPlanPtr newest_of_plan = nullptr;
+
+// The newest point of each series: for the ones this transaction wrote, read
+// from their recent rows and blocks (their aegis.last_points rows are only
+// brought up to date as it commits); for the others, from aegis.last_points.
+std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const std::vector<int64_t>& ids) {
+  std::unordered_map<int64_t, std::pair<TimestampTz, double>> newest;
+  const std::vector<int64_t> written = SeriesWrittenInTransaction();
+  std::vector<int64_t> from_storage;
+  std::set_intersection(ids.begin(), ids.end(), written.begin(), written.end(), std::back_inserter(from_storage));
+  const auto collect = [&](bool skip_written) {
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      const int64_t id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      if (skip_written && std::binary_search(from_storage.begin(), from_storage.end(), id)) continue;
+      const TimestampTz ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      newest[id] = {ts, DatumGetFloat8(ResultValue(i, 3, &isnull))};
+    }
+  };
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID};
+    Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
+    RunPlan(&last_points_plan, "SELECT series_id, ts, value FROM aegis.last_points WHERE series_id = ANY ($1)", 1,
+            types, values, Snap::kReadOnly);
+  });
+  collect(true);
+  if (!from_storage.empty()) {
+    PgCall([&] {
+      static const Oid types[] = {INT8ARRAYOID};
+      Datum values[] = {Int64Array(from_storage.data(), from_storage.size(), INT8OID)};
+      RunPlan(&newest_of_plan, "SELECT series_id, ts, value FROM aegis._newest_points($1)",
+              1, types, values, Snap::kReadOnly);
+    });
+    collect(false);
+  }
+  return newest;
+}
+
 }  // namespace
 
 }  // namespace aegis::pg
@@ -88,6 +131,33 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
     Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags};
     bool nulls[] = {false, false, false};
     EmitRow(fcinfo, values, nulls);
+  }
+  Release(&matched);
+  SpiFinish();
+  return static_cast<Datum>(0);
+}
+
+// aegis.latest(selector): the newest point of every matching series, in
+// series_id order.
+AEGIS_PG_FUNCTION(aegis_latest) {
+  RequireNotNull(fcinfo, 0, "selector");
+  InitMaterializedSRF(fcinfo, 0);
+  std::string selector = TextArgument(fcinfo, 0, "selector");
+  SpiConnect();
+  aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
+  std::vector<int64_t> ids;
+  ids.reserve(matched.rows.size());
+  for (const aegis::pg::SeriesRow& row : matched.rows) ids.push_back(row.series_id);
+  if (!ids.empty()) {
+    const auto newest = aegis::pg::NewestPoints(ids);
+    for (const aegis::pg::SeriesRow& row : matched.rows) {
+      const auto it = newest.find(row.series_id);
+      if (it == newest.end()) continue;
+      Datum values[] = {Int64GetDatum(row.series_id), row.metric, row.tags, TimestampTzGetDatum(it->second.first),
+                        Float8GetDatum(it->second.second)};
+      bool nulls[] = {false, false, false, false, false};
+      EmitRow(fcinfo, values, nulls);
+    }
   }
   Release(&matched);
   SpiFinish();

@@ -432,6 +432,8 @@ int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
   if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
   const core::SeriesPoints raw = core::MergeNewerWins(old_points, recent);
   int64_t processed = static_cast<int64_t>(raw.size());
+  // The series' newest raw point may have been among them.
+  if (!raw.empty()) RefreshLastPoints({series_id});
 
   // Fresh steps per tier from the raw points; points past the drop go.
   std::vector<std::vector<core::StepSummary>> incoming(tiers);

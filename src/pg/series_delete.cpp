@@ -32,6 +32,7 @@ SPIPlanPtr count_points_plan = nullptr;
 SPIPlanPtr delete_recent_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr delete_rollups_plan = nullptr;
+SPIPlanPtr delete_last_points_plan = nullptr;
 SPIPlanPtr delete_series_plan = nullptr;
 SPIPlanPtr delete_metric_plan = nullptr;
 
@@ -72,6 +73,14 @@ void RemoveSeries(Datum ids) {
     RunPlan(&delete_blocks_plan, "DELETE FROM aegis.blocks WHERE series_id = ANY ($1)", 1, types, values,
             Snap::kLatest);
   });
+  if (LastPointsExist()) {
+    PgCall([&] {
+      static const Oid types[] = {INT8ARRAYOID};
+      Datum values[] = {ids};
+      RunPlan(&delete_last_points_plan, "DELETE FROM aegis.last_points WHERE series_id = ANY ($1)", 1, types,
+              values, Snap::kLatest);
+    });
+  }
   if (RollupsExist()) {
     PgCall([&] {
       static const Oid types[] = {INT8ARRAYOID};

@@ -14,6 +14,11 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -29,6 +34,7 @@ SPIPlanPtr lock_series_plan = nullptr;
 SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr block_cursor_plan = nullptr;
 SPIPlanPtr block_cursor_as_given_plan = nullptr;
+SPIPlanPtr refresh_last_points_plan = nullptr;
 
 // Blocks a BlockCursor fetches at a time.
 constexpr long kCursorBatch = 64;
@@ -487,7 +493,107 @@ int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Tim
   // sorting costs little and keeps a block valid should they ever overlap.
   core::SortAndDeduplicate(&kept);
   if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
+  if (removed > 0) RefreshLastPoints({series_id});
   return removed;
+}
+
+bool LastPointsExist() {
+  return PgCall([] {
+    const Oid aegis = get_namespace_oid("aegis", true);
+    return OidIsValid(aegis) && OidIsValid(get_relname_relid("last_points", aegis));
+  });
+}
+
+namespace {
+
+// Series this transaction wrote, to bring aegis.last_points up to date just
+// before it commits.
+std::vector<int64_t> series_written;
+
+// At PRE_COMMIT (and PRE_PREPARE): the newest point of every series written,
+// read from storage with the latest snapshot, replaces the stored one unless
+// that is newer. Doing it here rather than in each write keeps writers of one
+// series from queueing behind each other's row lock in aegis.last_points
+// until commit: the row is locked only while the transaction commits, in
+// ascending series order (no cycles). A subtransaction rolled back took its
+// points with it, so reading storage is right for it too.
+//
+// Called by PostgreSQL (not inside the boundary): only plain data and
+// PostgreSQL calls below, and an ERROR aborts the commit.
+void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
+  if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+      series_written.clear();
+    return;
+  }
+  if (series_written.empty()) return;
+  std::sort(series_written.begin(), series_written.end());
+  const size_t n = static_cast<size_t>(std::unique(series_written.begin(), series_written.end()) -
+                                       series_written.begin());
+  Datum* ids = static_cast<Datum*>(palloc(n * sizeof(Datum)));
+  for (size_t i = 0; i < n; ++i) ids[i] = Int64GetDatum(series_written[i]);
+  series_written.clear();
+  const Oid aegis = get_namespace_oid("aegis", true);
+  if (!OidIsValid(aegis) || !OidIsValid(get_relname_relid("last_points", aegis))) return;
+  ArrayType* array = construct_array(ids, static_cast<int>(n), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+  // As the extension's owner, whoever wrote (a writer holds no table
+  // privilege; row-level security does not apply to the owner).
+  Oid saved_user;
+  int saved_context;
+  GetUserIdAndSecContext(&saved_user, &saved_context);
+  Oid owner = InvalidOid;
+  {
+    const Oid relid = get_relname_relid("last_points", aegis);
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (HeapTupleIsValid(tuple)) {
+      owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+      ReleaseSysCache(tuple);
+    }
+  }
+  if (OidIsValid(owner)) SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  static const Oid types[] = {INT8ARRAYOID};
+  static SPIPlanPtr plan = nullptr;
+  if (plan == nullptr) {
+    plan = SPI_prepare_cursor(
+        "INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points($1)"
+        " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
+        " WHERE excluded.ts >= l.ts",
+        1, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
+    if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
+  }
+  Datum values[] = {PointerGetDatum(array)};
+  // The newest committed points, also under REPEATABLE READ (no crosscheck:
+  // a point committed after this transaction's snapshot is newer still).
+  const int code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+  if (code < 0) elog(ERROR, "aegis: updating aegis.last_points failed: %s", SPI_result_code_string(code));
+  SPI_finish();
+  SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+}  // namespace
+
+void NoteSeriesWritten(const std::vector<int64_t>& series_ids) {
+  series_written.insert(series_written.end(), series_ids.begin(), series_ids.end());
+}
+
+void InitLastPoints() { RegisterXactCallback(LastPointsXactCallback, nullptr); }
+
+std::vector<int64_t> SeriesWrittenInTransaction() {
+  std::vector<int64_t> ids = series_written;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+void RefreshLastPoints(const std::vector<int64_t>& series_ids) {
+  if (series_ids.empty() || !LastPointsExist()) return;
+  PgCall([&] {
+    static const Oid types[] = {INT8ARRAYOID};
+    Datum args[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID)};
+    RunPlan(&refresh_last_points_plan, "SELECT aegis._refresh_last_points($1)", 1, types, args, Snap::kLatest);
+  });
 }
 
 }  // namespace aegis::pg

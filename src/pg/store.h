@@ -119,6 +119,23 @@ int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Tim
 // The same lock without waiting: false when another transaction holds it.
 bool TryLockSeriesForRewrite(int64_t series_id);
 
+// False in a database still at 0.1.0, which has no aegis.last_points.
+bool LastPointsExist();
+
+// Notes series the transaction wrote: just before it commits, their newest
+// points go into aegis.last_points (unless a stored one is newer).
+void NoteSeriesWritten(const std::vector<int64_t>& series_ids);
+
+// Registers the commit callback behind NoteSeriesWritten; from _PG_init.
+void InitLastPoints();
+
+// The series this transaction wrote so far (ascending, once each): their
+// aegis.last_points rows are brought up to date only as it commits.
+std::vector<int64_t> SeriesWrittenInTransaction();
+
+// Recomputes aegis.last_points for series whose points were removed.
+void RefreshLastPoints(const std::vector<int64_t>& series_ids);
+
 // A palloc'd int8[] or timestamptz[] (element_type) of 64-bit values.
 // PostgreSQL code: call inside PgCall.
 Datum Int64Array(const int64_t* values, size_t n, Oid element_type);

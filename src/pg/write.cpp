@@ -81,14 +81,17 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   if (!may_wait)
     std::stable_sort(order.begin(), order.end(),
                      [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
+  std::vector<int64_t> written;
   for (SeriesWrite* write : order) {
     if (write->lock == SeriesLock::kRewrite) {
       MergeIntoBlocks(write->series_id, write->points, true);
     } else {
       UpsertRecent(write->series_id, write->points);
     }
+    written.push_back(write->series_id);
     CheckForInterrupts();
   }
+  NoteSeriesWritten(written);
   SpiFinish();
 }
 

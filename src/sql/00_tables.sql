@@ -84,11 +84,23 @@ ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
 
+-- The newest point of every series with points (aegis.latest), kept current
+-- by every write (an upsert that keeps the newer point) and recomputed by
+-- whatever removes points (deletes, retention, roll-up).
+CREATE TABLE aegis.last_points (
+    series_id bigint PRIMARY KEY,
+    ts        timestamptz NOT NULL,
+    value     double precision NOT NULL
+);
+COMMENT ON TABLE aegis.last_points IS
+  'The newest point of every series, kept current by every write; read it through aegis.latest().';
+
 -- pg_dump keeps the data of extension tables only when they are marked.
 SELECT pg_catalog.pg_extension_config_dump('aegis.metric_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.series', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
+SELECT pg_catalog.pg_extension_config_dump('aegis.last_points', '');
 
 -- Tell every backend's series cache when series go away, however they are
 -- removed.
@@ -105,10 +117,11 @@ BEGIN
     DELETE FROM aegis.recent_points;
     DELETE FROM aegis.blocks;
     DELETE FROM aegis.rollups;
+    DELETE FROM aegis.last_points;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks and aegis.rollups too.';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
 REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
 CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();

@@ -102,22 +102,47 @@ COMMENT ON FUNCTION aegis.write_now(text, jsonb, double precision) IS
 -- newest block's last point); a recent row at the same ts is the newer write.
 CREATE FUNCTION aegis.latest(selector text)
     RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
-    LANGUAGE sql STABLE PARALLEL UNSAFE ROWS 100 AS $$
-    SELECT s.series_id, s.metric, s.tags, n.ts, n.value
-      FROM aegis.find_series(selector) s
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_latest';
+COMMENT ON FUNCTION aegis.latest(text) IS
+  'The newest point of every matching series (from aegis.last_points), ordered by series_id.';
+
+-- The newest point of each given series, from its recent rows and blocks
+-- (a recent row wins over a block point at the same time).
+CREATE FUNCTION aegis._newest_points(ids bigint[])
+    RETURNS TABLE (series_id bigint, ts timestamptz, value double precision)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT i.id, n.ts, n.value
+      FROM (SELECT DISTINCT unnest(ids) AS id) i
      CROSS JOIN LATERAL (
            SELECT c.ts, c.value
              FROM ((SELECT r.ts, r.value, 1 AS newer
-                      FROM aegis.recent_points r WHERE r.series_id = s.series_id
+                      FROM aegis.recent_points r WHERE r.series_id = i.id
                      ORDER BY r.ts DESC LIMIT 1)
                    UNION ALL
                    (SELECT b.ts_max, b.last_value, 0
-                      FROM aegis.blocks b WHERE b.series_id = s.series_id
+                      FROM aegis.blocks b WHERE b.series_id = i.id
                      ORDER BY b.ts_min DESC LIMIT 1)) c
             ORDER BY c.ts DESC, c.newer DESC
             LIMIT 1) n
+     ORDER BY i.id;
 $$;
-COMMENT ON FUNCTION aegis.latest(text) IS 'The newest point of every matching series.';
+COMMENT ON FUNCTION aegis._newest_points(bigint[]) IS
+  'The newest point of each given series, read from its recent rows and blocks.';
+REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
+
+-- Recomputes the newest point of the given series from their recent rows
+-- and blocks (after points were removed); the engine calls it as the tables'
+-- owner.
+CREATE FUNCTION aegis._refresh_last_points(ids bigint[]) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM aegis.last_points WHERE series_id = ANY (ids);
+    INSERT INTO aegis.last_points (series_id, ts, value) SELECT * FROM aegis._newest_points(ids);
+$$;
+COMMENT ON FUNCTION aegis._refresh_last_points(bigint[]) IS
+  'Recomputes aegis.last_points for the given series from their recent rows and blocks.';
+REVOKE EXECUTE ON FUNCTION aegis._refresh_last_points(bigint[]) FROM PUBLIC;
 
 CREATE FUNCTION aegis.series_points(series_id bigint, since timestamptz DEFAULT '-infinity',
                                     until timestamptz DEFAULT 'infinity')

@@ -26,3 +26,6 @@ CREATE POLICY series_visible ON aegis.recent_points
 ALTER TABLE aegis.blocks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY series_visible ON aegis.blocks
     USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = blocks.series_id));
+ALTER TABLE aegis.last_points ENABLE ROW LEVEL SECURITY;
+CREATE POLICY series_visible ON aegis.last_points
+    USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = last_points.series_id));

@@ -47,6 +47,23 @@ SELECT write_range(1200000, 1260000);     -- rewrites: ~500 per series, into rec
 CREATE VIEW ours AS
 SELECT (tags ->> 's')::int AS s, ts, value FROM aegis.read('{__name__=~"m[0-9]"}');
 
+-- aegis.latest (aegis.last_points, kept by every write and recomputed by
+-- every removal) against the newest row of every series of truth.
+CREATE FUNCTION check_latest(stage text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  bad bigint; n bigint;
+BEGIN
+  SELECT count(*), count(*) FILTER (WHERE l.s IS NULL OR t.s IS NULL OR l.ts <> t.ts
+                                       OR float8send(l.value) <> float8send(t.value))
+    INTO n, bad
+    FROM (SELECT DISTINCT ON (s) s, ts, value FROM truth ORDER BY s, ts DESC) t
+    FULL JOIN (SELECT (tags ->> 's')::int AS s, ts, value FROM aegis.latest('{__name__=~"m[0-9]"}')) l USING (s);
+  IF bad <> 0 OR n = 0 THEN
+    RAISE EXCEPTION '%: latest differs from the newest rows of the plain table for % of % series', stage, bad, n;
+  END IF;
+  RAISE NOTICE 'ok - %: aegis.latest equals the newest row of every series (% series)', stage, n;
+END $$;
+
 -- Compares ours with truth exactly (bit patterns of the values).
 CREATE FUNCTION check_points(stage text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -63,6 +80,7 @@ BEGIN
       stage, n_ours, n_truth, missing, extra;
   END IF;
   RAISE NOTICE 'ok - %: aegis.read equals the plain table (% points)', stage, n_ours;
+  PERFORM check_latest(stage);
 END $$;
 
 SET client_min_messages = notice;
@@ -138,6 +156,10 @@ BEGIN
   END IF;
   RAISE NOTICE 'ok - no partition wholly before the cutoff is left';
 END $$;
+-- A retention cutoff moves with now(): a day's slack keeps a later round
+-- (this one, or the background worker's) from trimming the points the
+-- seconds since then have aged past 2024-01-05.
+SELECT aegis.set_retention('m' || m, now() - timestamptz '2024-01-04 00:00+00') FROM generate_series(0, 2) m;
 SELECT count(*) > 0 AS maintained FROM aegis.run_maintenance();
 SELECT check_points('after a maintenance round');
 SELECT check_aggregates('after retention and a maintenance round');
@@ -176,6 +198,7 @@ BEGIN
   RAISE NOTICE 'ok - after roll-up: % raw points left (% newer than the cutoffs), every older m1 step hourly',
     raw_ours, raw_truth;
 END $$;
+SELECT check_latest('after roll-up');
 -- irate, resets and changes refuse rolled-up data (a step keeps neither its
 -- last two points nor its drops or changes; sql/rollup.sql checks the error).
 SELECT check_aggregates('after roll-up (raw and rolled-up data)', '2024-01-06 00:00+00', '2024-01-27 00:00+00',

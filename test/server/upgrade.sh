@@ -45,6 +45,7 @@ SELECT metric, tags, count(*), md5(string_agg(ts::text || '=' || float8send(valu
 SELECT bucket, tags, value FROM aegis.aggregate('up_cpu', 'avg', '2024-01-01', '2024-01-02', '1 hour') ORDER BY 1, 2::text;
 SELECT bucket, value FROM aegis.aggregate('up_req', 'increase', '2024-01-01', '2024-01-02', '30 minutes') ORDER BY 1;
 SELECT metric, series, points, compressed_points, blocks FROM aegis.stats ORDER BY 1;
+SELECT metric, tags, ts, value FROM aegis.latest('{__name__=~"up_.*"}') ORDER BY 1, 2::text;
 SQL
   }
   snapshot $old >"$work/before.txt"

@@ -12,7 +12,7 @@ BEGIN
     END IF;
 END $$;
 
--- aegis.blocks is a new table and aegis.rollups a new one: a role that could
+-- aegis.blocks, aegis.rollups and aegis.last_points are new tables: a role that could
 -- read aegis.recent_points (a reader granted SELECT on every table of the
 -- schema) gets SELECT on them too, so aegis.aggregate keeps working for it.
 DO $$
@@ -24,7 +24,10 @@ BEGIN
           FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
          WHERE c.oid = 'aegis.recent_points'::regclass AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
     LOOP
-        EXECUTE format('GRANT SELECT ON aegis.blocks, aegis.rollups TO %s',
+        EXECUTE format('GRANT SELECT ON aegis.blocks, aegis.rollups, aegis.last_points TO %s',
                        CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
     END LOOP;
 END $$;
+
+-- The newest point of every series written under 0.1.0.
+SELECT aegis._refresh_last_points(ARRAY(SELECT series_id FROM aegis.series));

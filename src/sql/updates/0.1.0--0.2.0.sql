@@ -63,10 +63,11 @@ BEGIN
     DELETE FROM aegis.recent_points;
     DELETE FROM aegis.blocks;
     DELETE FROM aegis.rollups;
+    DELETE FROM aegis.last_points;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks and aegis.rollups too.';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
 
 -- aegis.aggregate's counter family changed meaning (docs/queries.md): rate,
 -- increase and delta are Prometheus's, per series; the old rate and increase
@@ -76,3 +77,61 @@ COMMENT ON FUNCTION aegis.aggregate(text, text, timestamptz, timestamptz, interv
   'series then summed: rate, increase, delta as Prometheus, sample_rate, sample_increase, sample_delta, irate, '
   'resets, changes) of the matching series, per series or grouped by tags, computed in the engine; '
   'rows ordered by tags, then bucket.';
+
+-- The newest point of every series (src/sql/00_tables.sql), filled at the
+-- end of this update (0.1.0--0.2.0-after.sql); aegis.latest reads it.
+CREATE TABLE aegis.last_points (
+    series_id bigint PRIMARY KEY,
+    ts        timestamptz NOT NULL,
+    value     double precision NOT NULL
+);
+COMMENT ON TABLE aegis.last_points IS
+  'The newest point of every series, kept current by every write; read it through aegis.latest().';
+SELECT pg_catalog.pg_extension_config_dump('aegis.last_points', '');
+ALTER TABLE aegis.last_points ENABLE ROW LEVEL SECURITY;
+CREATE POLICY series_visible ON aegis.last_points
+    USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = last_points.series_id));
+
+-- The newest point of each given series, from its recent rows and blocks
+-- (a recent row wins over a block point at the same time).
+CREATE FUNCTION aegis._newest_points(ids bigint[])
+    RETURNS TABLE (series_id bigint, ts timestamptz, value double precision)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT i.id, n.ts, n.value
+      FROM (SELECT DISTINCT unnest(ids) AS id) i
+     CROSS JOIN LATERAL (
+           SELECT c.ts, c.value
+             FROM ((SELECT r.ts, r.value, 1 AS newer
+                      FROM aegis.recent_points r WHERE r.series_id = i.id
+                     ORDER BY r.ts DESC LIMIT 1)
+                   UNION ALL
+                   (SELECT b.ts_max, b.last_value, 0
+                      FROM aegis.blocks b WHERE b.series_id = i.id
+                     ORDER BY b.ts_min DESC LIMIT 1)) c
+            ORDER BY c.ts DESC, c.newer DESC
+            LIMIT 1) n
+     ORDER BY i.id;
+$$;
+COMMENT ON FUNCTION aegis._newest_points(bigint[]) IS
+  'The newest point of each given series, read from its recent rows and blocks.';
+REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
+
+-- Recomputes the newest point of the given series from their recent rows
+-- and blocks (after points were removed); the engine calls it as the tables'
+-- owner.
+CREATE FUNCTION aegis._refresh_last_points(ids bigint[]) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM aegis.last_points WHERE series_id = ANY (ids);
+    INSERT INTO aegis.last_points (series_id, ts, value) SELECT * FROM aegis._newest_points(ids);
+$$;
+COMMENT ON FUNCTION aegis._refresh_last_points(bigint[]) IS
+  'Recomputes aegis.last_points for the given series from their recent rows and blocks.';
+REVOKE EXECUTE ON FUNCTION aegis._refresh_last_points(bigint[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION aegis.latest(selector text)
+    RETURNS TABLE (series_id bigint, metric text, tags jsonb, ts timestamptz, value double precision)
+    LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'aegis_latest';
+COMMENT ON FUNCTION aegis.latest(text) IS
+  'The newest point of every matching series (from aegis.last_points), ordered by series_id.';
