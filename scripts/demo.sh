@@ -50,6 +50,12 @@ show "Raw points" "SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}',
 show "Write a point (last write wins)" "SELECT aegis.write('cpu_usage', '{\"host\": \"web-1\", \"region\": \"eu\"}', '2024-01-01 00:00:10+00', 99.5); SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:00:30');"
 show "Requests per second per host (counter resets handled), computed in the engine" \
   "SELECT bucket, tags->>'host' AS host, round(value::numeric, 2) AS per_second FROM aegis.aggregate('http_requests_total', 'rate', '2024-01-01 10:00', '2024-01-01 14:00', '1 hour', '{host}');"
+show "Prometheus's increase per 15 minutes next to the counted increase (sample_increase adds up exactly), one series" \
+  "SELECT a.bucket, round(a.value::numeric, 1) AS increase, round(s.value::numeric, 1) AS sample_increase FROM aegis.aggregate('http_requests_total{host=\"web-1\", code=\"200\"}', 'increase', '2024-01-01 10:00', '2024-01-01 11:00', '15 minutes', '{}') a JOIN aegis.aggregate('http_requests_total{host=\"web-1\", code=\"200\"}', 'sample_increase', '2024-01-01 10:00', '2024-01-01 11:00', '15 minutes', '{}') s USING (bucket);"
+show "A 5-minute rolling rate at every point (here, around a counter reset of web-2)" \
+  "SELECT tags->>'host' AS host, ts, round(value::numeric, 3) AS rate_5m FROM aegis.rolling('http_requests_total{host=\"web-2\", code=\"200\"}', 'rate', '5 minutes', '2024-01-01 11:58:30', '2024-01-01 12:01:00');"
+show "The SQL aggregates compose with GROUP BY: requests per series and hour" \
+  "SELECT tags->>'host' AS host, tags->>'code' AS code, aegis.time_bucket('1 hour', ts) AS hour, aegis.increase(value, ts) AS requests FROM aegis.points WHERE metric = 'http_requests_total' AND ts >= '2024-01-01 10:00' AND ts < '2024-01-01 12:00' GROUP BY tags, 3 ORDER BY 1, 2, 3;"
 show "One round of maintenance (the background worker runs one every minute), and what each job did" \
   "SELECT * FROM aegis.run_maintenance(); SELECT job, last_start, last_duration, points, last_error FROM aegis.jobs;"
 show "Roll the counter up into 5-minute summaries (points older than a day); the engine reads them the same way" \

@@ -574,6 +574,7 @@ INSERT INTO hostile_calls (label, call, allowed, must_fail, expected) VALUES
    $$SELECT concat_ws(' ', aegis.rate(v, t, '-infinity', 'infinity'), aegis.increase(v, t, '-infinity', 'infinity'), aegis.delta(v, t, '-infinity', 'infinity')) FROM (VALUES (1::float8, pg_temp.tmin()), (5, pg_temp.tmax())) x(v, t)$$, '{}', false, NULL),
   ('counter aggregates with the widest finite window',
    $$SELECT concat_ws(' ', aegis.rate(v, t, pg_temp.tmin(), pg_temp.tmax()), aegis.increase(v, t, pg_temp.tmin(), pg_temp.tmax())) FROM (VALUES (1::float8, pg_temp.tmin()), (5, pg_temp.tmax() - interval '1 microsecond')) x(v, t)$$, '{}', false, NULL),
+  ('counter aggregates in moving and growing window frames', $$SELECT round(sum(x)::numeric, 6)::text FROM (SELECT aegis.increase(v, t) OVER (ORDER BY t ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) + aegis.rate(v, t) OVER (ORDER BY t) AS x FROM (SELECT (i % 7)::float8, '2024-01-01'::timestamptz + i * interval '1 s' FROM generate_series(1, 2000) i) s(v, t)) y$$, '{}', false, NULL),
   ('counter aggregates over samples at one timestamp', $$SELECT coalesce(aegis.rate(v, t)::text, 'NULL') FROM (VALUES (1::float8, '2024-01-01'::timestamptz), (2, '2024-01-01')) x(v, t)$$, '{}', false, 'NULL'),
   ('counter aggregates: a window that changes within the group', $$SELECT aegis.rate(v, t, t, t + interval '1 s') FROM (VALUES (1::float8, now()), (2, now() + interval '1 s')) x(v, t)$$, '{22023}', true, NULL),
   ('counter aggregates: an empty window', $$SELECT aegis.increase(1, now(), 'infinity', '-infinity')$$, '{22023}', true, NULL),
