@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make bench: storage, write and query benchmarks of aegis_timeseries against a plain table.
+"""make bench: storage, write and query benchmarks of aegis_timeseries against plain tables (and, for the
+queries, TimescaleDB when it is installed).
 
 Run it through scripts/bench.sh (make bench), which sets PGHOST/PGPORT/PGUSER
 for the project's private cluster. Settings (environment):
@@ -11,10 +12,13 @@ for the project's private cluster. Settings (environment):
                        SCALE=full, none for SCALE=small (a smoke run must not
                        overwrite the full-scale figures); "-" for none
   BENCH_KEEP=1         keep the CSV folder under /tmp
+  BENCH_TIMESCALEDB=off  leave the TimescaleDB peer out even when it is
+                       installed (default: measured whenever it can be created)
   BENCH_MICRO_ARGS     arguments of the micro-benchmark programs; default
                        --benchmark_min_time=0.2
 
-What it does, in a database of its own (aegis_bench, dropped and created):
+What it does, in a database of its own (aegis_bench, dropped and created; the
+TimescaleDB peer in aegis_bench_tsdb, likewise):
   1. turns every file of ../shared/data and a generated TSBS cpu-only set into
      CSV (bench/datasets.py), loads each into a staging table with \\copy and
      builds aegis.write batches from it with array_agg ... GROUP BY series;
@@ -32,11 +36,28 @@ What it does, in a database of its own (aegis_bench, dropped and created):
      of all points and of every series, and every point bit for bit through a
      per-series digest), and exits non-zero when it does not;
   5. runs TSBS cpu-only queries on the generated set (bench/queries.py)
-     through the extension, as plain SQL on the plain table (joined to
-     bench.series_map for hosts and metrics) and, where it makes sense, as SQL
-     over aegis.read; times them (median of BENCH_QUERY_RUNS runs after a
-     warm-up) and checks that every form returns the plain table's rows,
-     exiting non-zero when one does not;
+     through the extension and against three peers on the same server:
+     the plain table CLUSTERed on its btree (series_id, ts), the same points
+     in a plain table loaded in arrival order (time, then series) with the
+     same btree (plain_peers.sql), and, when the timescaledb extension is
+     installed and preloaded, a compressed TimescaleDB hypertable in a
+     database of its own, aegis_bench_tsdb (tsdb_load.sql; otherwise its
+     column says why not, e.g. "not installed"); the plain forms join
+     bench.series_map for hosts and metrics; where it makes sense also as SQL
+     over aegis.read. Each database gets one psql session, fed statement by
+     statement: per query a warm-up run of every form, then BENCH_QUERY_RUNS
+     rounds of every form in turn (median shown); every form's rows are
+     checked equal to the clustered plain table's, and the run exits non-zero
+     when one is not. The report gives, per query, the fastest peer, its
+     ratio to the extension and whether the target holds (at least 2x faster
+     than the fastest peer, Q2, Q4 and Q5 at least 20x; never met without a
+     TimescaleDB figure). Then Q1 as the first statement of a new session
+     (psql -c, 5 new sessions per side) against its warm median; then the
+     late-data variant (late_data.sql, tsdb_late.sql): the last quarter (by
+     time) of every series written again with value + 0.5, through aegis.write
+     batches below aegis.block_max_points into aegis.recent_points over the
+     compressed blocks (no aegis maintenance afterwards), and as UPDATEs on
+     the peers; checked like step 4, then the queries again;
   6. runs the core codec micro-benchmarks when CMake has built any:
      build/bench/codec_bench with --benchmark_format=json (plus BENCH_MICRO_ARGS,
      default --benchmark_min_time=0.2) becomes a table per data set, both
@@ -346,26 +367,122 @@ def bench_dataset(ds, tmp, runs, timed):
 
 
 # ---------------------------------------------------------------------------
-# Queries (bench/queries.py) on the generated set
+# Queries (bench/queries.py) on the generated set, against three peers
 # ---------------------------------------------------------------------------
 
-FORM_NAMES = {"aegis": "extension", "plain": "plain table", "plain2": "plain table, other form",
-              "read": "SQL over aegis.read"}
+TSDB_DB = "aegis_bench_tsdb"  # the TimescaleDB peer's own database
+TSDB_VERSION = "2.28.3"  # the release the comparison is for (the last one supporting PostgreSQL 15)
+TSDB_CHUNK = "12 hours"  # chunk_time_interval of the hypertable: TSBS's default for TimescaleDB
+LATE_BATCH_POINTS = 500  # points per aegis.write call of the late-data rewrite: below aegis.block_max_points
+LATE_DELTA = 0.5  # what the late-data rewrite adds to every value it writes again
+SESSION_RUNS = 5  # new sessions for the first-query-of-a-session figure
+TARGET_DEFAULT = 2.0  # every query: at least this many times faster than the fastest peer
+TARGETS = {"Q2": 20.0, "Q4": 20.0, "Q5": 20.0}  # and these at least this many
+VARIANTS = {"clean": "clean data", "late": "late data"}
+
+FORM_NAMES = {"aegis": "extension", "plain": "plain clustered", "arrival": "plain arrival",
+              "tsdb": "TimescaleDB", "tsdb2": "TimescaleDB, other form", "read": "SQL over aegis.read"}
+PEERS = [("arrival", "plain arrival"), ("plain", "plain clustered"), ("tsdb", "TimescaleDB")]
+
+
+def form_db(form):
+    """The database a form runs in: the TimescaleDB forms in TSDB_DB, every other one in DB."""
+    return TSDB_DB if form.startswith("tsdb") else DB
+
+
+def form_name(q, form):
+    return FORM_NAMES[form] if form not in q.labels else "%s (%s)" % (FORM_NAMES[form].split(",")[0],
+                                                                      q.labels[form])
+
+
+class Session:
+    """One psql session kept open while a variant's queries run: bench.py writes commands to its standard input
+    and reads what they print up to a marker line. Each database (the extension's and plain tables', and the
+    TimescaleDB peer's) has a session of its own, and their queries run in turn. Times are psql's \\timing."""
+
+    def __init__(self, db, tmp):
+        self.db = db
+        self.err = open(os.path.join(tmp, "session.%s.err" % db), "w+")
+        self.p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", db],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                  bufsize=1)
+        self.marks = 0
+        self.run(["SET client_min_messages = warning;", "SET TimeZone = 'UTC';", "\\o /dev/null", "\\timing on"])
+
+    def run(self, lines):
+        """Runs psql commands; returns the lines they printed (query results go to \\o's file)."""
+        self.marks += 1
+        mark = "@@ done %d" % self.marks
+        try:
+            self.p.stdin.write("\n".join(lines + ["\\echo " + mark]) + "\n")
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            pass
+        out = []
+        for line in self.p.stdout:
+            line = line.rstrip("\n")
+            if line == mark:
+                return out
+            out.append(line)
+        self.p.wait()
+        self.err.seek(0)
+        err = self.err.read()
+        hint = ""
+        if "connection to server was lost" in err or "terminating connection" in err:
+            hint = "\nThe server went away during the run; the figures are incomplete: run make bench again."
+        raise BenchError("the query session on %s ended (exit %s) running:\n%s\n%s%s"
+                         % (self.db, self.p.returncode, "\n".join(lines)[-2000:], err[-4000:], hint))
+
+    def timed(self, sql, out=None):
+        """Milliseconds of one statement; its rows go to the file `out` (else /dev/null)."""
+        lines = ["\\o " + out, sql + ";", "\\o /dev/null"] if out else [sql + ";"]
+        times = [float(line.split()[1]) for line in self.run(lines) if line.startswith("Time: ")]
+        if len(times) != 1:
+            raise BenchError("no single \\timing line for: %s" % sql)
+        return times[0]
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.p.wait(timeout=120)
+        self.err.close()
 
 
 class QueryResult:
-    def __init__(self, q):
+    def __init__(self, q, variant):
         self.q = q
+        self.variant = variant
+        self.forms = []        # the forms run (the TimescaleDB ones only when it is installed)
         self.rows = None       # rows of the plain form
+        self.ref = None        # the plain form's parsed rows (_parse_output)
         self.runs = {}         # form -> [ms per timed run]
         self.warmup = {}       # form -> ms of the warm-up (checked) run
 
     def median(self, form):
-        return statistics.median(self.runs[form]) if form in self.runs else None
+        return statistics.median(self.runs[form]) if self.runs.get(form) else None
+
+    def peers(self):
+        """{peer: (median ms, form)} of the peers measured; TimescaleDB's faster form where it has two."""
+        out = {}
+        for peer, _ in PEERS:
+            meds = [(self.median(f), f) for f in (peer, peer + "2") if self.median(f) is not None]
+            if meds:
+                out[peer] = min(meds)
+        return out
+
+    def fastest(self):
+        """(peer, ms) of the fastest peer measured, or (None, None)."""
+        p = self.peers()
+        if not p:
+            return None, None
+        peer = min(p, key=lambda k: p[k][0])
+        return peer, p[peer][0]
 
 
 def _parse_output(path, q):
-    """Rows of one form's warm-up run: {key tuple: [value texts]}, and the number of rows."""
+    """Rows of one form's run: {key tuple: [value texts]}, and the number of rows."""
     ncols = len(q.keys) + len(q.values)
     out, n, dup, bad = {}, 0, 0, 0
     with open(path) as f:
@@ -421,66 +538,269 @@ def compare_forms(q, ref, other):
     return not problems, "; ".join(problems)
 
 
-def bench_queries(res, scale, tmp, runs):
-    """Runs every query of bench/queries.py: per query, one warm-up run of each form (its rows are saved and
-    compared), then `runs` timed rounds, each running every form once. One psql session; times are psql's
-    \\timing (client round trip: planning, execution, rows to the client)."""
+def timescaledb_status():
+    """(True, version) when TimescaleDB can be created on this server, else (False, why not)."""
+    if os.environ.get("BENCH_TIMESCALEDB", "auto") in ("0", "off", "no"):
+        return False, "skipped (BENCH_TIMESCALEDB=off)"
+    r = psql(db="postgres", command="SELECT '@@', 'tsdb', coalesce((SELECT default_version FROM "
+                                    "pg_available_extensions WHERE name = 'timescaledb'), ''), "
+                                    "current_setting('shared_preload_libraries')")
+    version, preload = r["tsdb"][0]
+    if not version:
+        return False, "not installed"
+    if "timescaledb" not in [p.strip() for p in preload.split(",")]:
+        return False, "not preloaded"
+    return True, version
+
+
+class Peers:
+    """What setup_peers and late_data found: build times, sizes, TimescaleDB's status."""
+
+    def __init__(self, tsdb_ok, tsdb_status):
+        self.tsdb = tsdb_ok        # whether the TimescaleDB peer is measured
+        self.tsdb_status = tsdb_status  # its version, or why it is not measured
+        self.build = {}            # name -> seconds
+        self.sizes = {}            # name -> bytes (clean data)
+        self.late = {}             # late-data facts: cutoff, points, seconds, sizes
+        self.plain_sum = None      # sum of the plain table's values (clean data)
+
+
+def setup_peers(res, scale, tmp):
+    """The query benchmark's peers, after the storage figures are measured: bench.series_map, the clustered plain
+    table (CLUSTER) and the arrival-order one (plain_peers.sql), and, when TimescaleDB is installed and preloaded,
+    its database with the compressed hypertable (tsdb_load.sql) and its own series map."""
+    ds = res.ds
+    tsdb_ok, status = timescaledb_status()
+    peers = Peers(tsdb_ok, status)
+    r = psql("query_setup.sql", ds=ds.name)
+    res.check("series map: one row per series", int(one(r, "series_map")) == ds.series, one(r, "series_map"))
     t0 = time.monotonic()
-    r = psql("query_setup.sql", ds=res.ds.name)
-    res.check("series map: one row per series", int(one(r, "series_map")) == res.ds.series, one(r, "series_map"))
+    r = psql("plain_peers.sql", ds=ds.name, arrival=queries.ARRIVAL)
+    peers.build["cluster"] = float(one(r, "cluster_s"))
+    peers.build["arrival"] = float(one(r, "arrival_s"))
+    peers.sizes["plain"], peers.sizes["arrival"] = (int(x) for x in r["sizes"][0])
+    peers.correlation = correlations(r)
+    res.check("plain table clustered on its (series_id, ts) btree", one(r, "clustered") == "t", one(r, "clustered"))
+    p_n, p_sum, a_n, a_sum = r["totals"][0]
+    peers.plain_sum = float(p_sum)
+    res.check("plain clustered and arrival tables: every point, same count and sum",
+              int(p_n) == int(a_n) == ds.points and rel_close(float(p_sum), float(a_sum)),
+              "%s, %s vs %s, %s (%d points)" % (p_n, p_sum, a_n, a_sum, ds.points))
+    log("  plain peers: CLUSTER %.1f s, arrival-order table %.1f s (%.0f s)"
+        % (peers.build["cluster"], peers.build["arrival"], time.monotonic() - t0))
+    if not tsdb_ok:
+        log("  TimescaleDB: %s" % status)
+        return peers
+    t0 = time.monotonic()
+    psql(db="postgres", command="DROP DATABASE IF EXISTS %s" % TSDB_DB)
+    psql(db="postgres", command="CREATE DATABASE %s" % TSDB_DB)
+    psql(db=TSDB_DB, command="SET client_min_messages = warning; CREATE EXTENSION timescaledb")
+    r = psql("tsdb_load.sql", db=TSDB_DB, ds=ds.name, chunk="'%s'" % TSDB_CHUNK,
+             series_file=os.path.join(tmp, ds.name + ".series.csv"),
+             points_file=os.path.join(tmp, ds.name + ".points.csv"))
+    peers.tsdb_status = one(r, "version")
+    peers.build["tsdb_copy"] = float(one(r, "copy_s"))
+    peers.build["tsdb_compress"] = float(one(r, "compress_s"))
+    peers.tsdb_chunks = [int(x) for x in r["chunks"][0]]
+    res.check("TimescaleDB: every chunk compressed", peers.tsdb_chunks[0] == peers.tsdb_chunks[1] > 0,
+              "%d of %d" % (peers.tsdb_chunks[1], peers.tsdb_chunks[0]))
+    m = psql("query_setup.sql", db=TSDB_DB, ds=ds.name)
+    res.check("TimescaleDB database: series map, one row per series", int(one(m, "series_map")) == ds.series,
+              one(m, "series_map"))
+    st = psql("tsdb_state.sql", db=TSDB_DB, ds=ds.name)
+    t_n, t_sum = int(one(st, "totals", 0)), float(one(st, "totals", 1))
+    res.check("TimescaleDB: same count and sum as the plain table",
+              t_n == ds.points and rel_close(t_sum, peers.plain_sum),
+              "%d, %r vs %d, %r" % (t_n, t_sum, ds.points, peers.plain_sum))
+    res.check("TimescaleDB: no point left uncompressed", tsdb_uncompressed(st) == 0, str(tsdb_uncompressed(st)))
+    peers.sizes["tsdb"] = int(one(st, "size"))
+    log("  TimescaleDB %s: %d chunks, \\copy %.1f s, compress_chunk %.1f s (%.0f s)"
+        % (peers.tsdb_status, peers.tsdb_chunks[0], peers.build["tsdb_copy"], peers.build["tsdb_compress"],
+           time.monotonic() - t0))
+    if peers.tsdb_status != TSDB_VERSION:
+        log("  note: TimescaleDB %s, not %s" % (peers.tsdb_status, TSDB_VERSION))
+    return peers
+
+
+def correlations(r):
+    """{"plain" | "arrival": "series_id c / ts c"}: pg_stats' correlation of the two plain tables' key columns
+    (1: the heap is in that column's order), from plain_peers.sql or late_data.sql."""
+    out = {}
+    for table, col, c in r.get("correlation", []):
+        form = "arrival" if table == queries.ARRIVAL.split(".")[1] else "plain"
+        out.setdefault(form, {})[col] = c
+    return {f: "%s / %s" % (v.get("series_id", "?"), v.get("ts", "?")) for f, v in out.items()}
+
+
+def tsdb_uncompressed(state):
+    """Rows in the TimescaleDB chunks' own heaps (uncompressed), from tsdb_state.sql."""
+    return sum(int(n) for _, n in state.get("chunk_rows", []))
+
+
+def open_sessions(peers, tmp):
+    sessions = {DB: Session(DB, tmp)}
+    if peers.tsdb:
+        sessions[TSDB_DB] = Session(TSDB_DB, tmp)
+    return sessions
+
+
+def close_sessions(sessions):
+    for s in sessions.values():
+        s.close()
+
+
+def bench_queries(res, qs, sessions, tmp, runs, variant):
+    """Runs every query of bench/queries.py on the current state: per query one warm-up run of each form (its
+    rows are saved and compared with the clustered plain table's), then `runs` rounds that run every form once
+    in turn, so that other load on the shared machine falls on all forms alike. Each form runs in its database's
+    session (Session), which stays open for the whole variant."""
+    t0 = time.monotonic()
+    log("queries, %s: %d queries, 1 warm-up + %d timed runs of each form" % (VARIANTS[variant], len(qs), runs))
+    results = []
+    for q in qs:
+        qr = QueryResult(q, variant)
+        forms = [(f, sql) for f, sql in q.forms if form_db(f) in sessions]
+        qr.forms = [f for f, _ in forms]
+        outputs = {}
+        for f, sql in forms:
+            outputs[f] = os.path.join(tmp, "%s.%s.%s.out" % (variant, q.qid, f))
+            qr.warmup[f] = sessions[form_db(f)].timed(sql, outputs[f])
+        for _ in range(runs):
+            for f, sql in forms:
+                qr.runs.setdefault(f, []).append(sessions[form_db(f)].timed(sql))
+        parsed = {f: _parse_output(outputs[f], q) for f in qr.forms}
+        qr.ref = parsed["plain"]
+        qr.rows = qr.ref[1]
+        for f in qr.forms:
+            if f != "plain":
+                ok, detail = compare_forms(q, qr.ref, parsed[f])
+                res.check("%s, %s: the %s returns the plain table's rows" % (VARIANTS[variant], q.qid,
+                                                                          form_name(q, f)), ok, detail)
+        log("  %s: %d rows; %s" % (query_label(q), qr.rows, ", ".join(
+            "%s %.1f ms" % (f, qr.median(f)) for f in qr.forms)))
+        results.append(qr)
+    log("queries, %s: %.0f s" % (VARIANTS[variant], time.monotonic() - t0))
+    return results
+
+
+def first_query_of_session(res, qr, tmp, n, peers):
+    """The first execution of a query in a brand-new connection (psql -c, the library preloaded), `n` new
+    sessions per form, forms in turn: extension, plain clustered, plain arrival, TimescaleDB. Each run's rows
+    must be the plain table's. Returns {form: [ms]}."""
+    q = qr.q
+    forms = [(f, sql) for f, sql in q.forms if f in ("aegis", "plain", "arrival", "tsdb")
+             and (peers.tsdb or not f.startswith("tsdb"))]
+    out = {}
+    env = dict(os.environ, PGTZ="UTC")  # a connection option, not a statement: the query stays the first
+    for i in range(n):
+        for f, sql in forms:
+            path = os.path.join(tmp, "session.%s.%s.%d.out" % (q.qid, f, i))
+            cmd = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", form_db(f),
+                   "-c", "\\o " + path, "-c", "\\timing on", "-c", sql]
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            times = [float(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("Time: ")]
+            if r.returncode != 0 or len(times) != 1:
+                raise BenchError("first query of a session (%s, %s) failed (exit %d):\n%s" % (
+                    q.qid, f, r.returncode, r.stderr[-4000:]))
+            ok, detail = compare_forms(q, qr.ref, _parse_output(path, q))
+            res.check("%s, new session %d: the %s returns the plain table's rows" % (q.qid, i + 1, form_name(q, f)),
+                      ok, detail)
+            out.setdefault(f, []).append(times[0])
+    log("  first query of a session, %s: %s" % (q.qid, ", ".join(
+        "%s %.1f ms (warm %.1f)" % (f, statistics.median(v), qr.median(f)) for f, v in out.items())))
+    return out
+
+
+def late_data(res, scale, peers):
+    """The late-data state: the last quarter (by time) of every series written again, value + LATE_DELTA,
+    through aegis.write batches of LATE_BATCH_POINTS points into aegis.recent_points over the compressed blocks,
+    and as UPDATEs on the plain tables (late_data.sql) and on TimescaleDB's compressed chunks (tsdb_late.sql);
+    no aegis maintenance afterwards. Checks that the rewritten points sit in recent_points, the blocks are
+    untouched, every peer holds the plain table's count and sum, and that aegis.read returns the clustered plain
+    table's points bit for bit (verify.sql)."""
+    ds = res.ds
+    t0 = time.monotonic()
+    _, per_series = datasets.SCALES[scale]
+    late_per_series = per_series // 4
+    cutoff = datasets.TSBS_START + dt.timedelta(seconds=datasets.TSBS_STEP_S * (per_series - late_per_series))
+    late_points = late_per_series * ds.series
+    lt = peers.late
+    lt.update(cutoff=cutoff, points=late_points, per_series=late_per_series)
+    r = psql("late_data.sql", ds=ds.name, arrival=queries.ARRIVAL, cutoff=cutoff.strftime("%Y-%m-%d %H:%M:%S+00"),
+             chunk=LATE_BATCH_POINTS)
+    n_batches, b_points, b_max = (int(x) for x in r["batches"][0])
+    lt["batches"] = n_batches
+    res.check("late data: batches hold the last %d points of every series" % late_per_series,
+              b_points == late_points, "%d vs %d" % (b_points, late_points))
+    bmp = int(one(psql(command="SELECT '@@', 'bmp', current_setting('aegis.block_max_points')"), "bmp"))
+    res.check("late data: every batch below aegis.block_max_points (%d)" % bmp, b_max < bmp, str(b_max))
+    res.check("late data: recent_points empty before the rewrite", int(one(r, "recent_before")) == 0,
+              one(r, "recent_before"))
+    res.check("late data: aegis.write returned every point", int(one(r, "written")) == late_points,
+              "%s vs %d" % (one(r, "written"), late_points))
+    rec_n, rec_series = int(one(r, "recent_after", 0)), int(one(r, "recent_after", 1))
+    res.check("late data: every rewritten point sits in aegis.recent_points",
+              rec_n == late_points and rec_series == ds.series, "%d rows of %d series" % (rec_n, rec_series))
+    res.check("late data: aegis.blocks untouched by the rewrite", r["blocks_before"][0] == r["blocks_after"][0],
+              "%s vs %s" % (r["blocks_before"][0], r["blocks_after"][0]))
+    res.check("late data: the UPDATE rewrote the same points of the plain table",
+              int(one(r, "late_rows")) == late_points, one(r, "late_rows"))
+    p_n, p_sum, a_n, a_sum = r["totals"][0]
+    expect = peers.plain_sum + LATE_DELTA * late_points
+    res.check("late data: plain tables' count and sum (clean sum + %g per rewritten point)" % LATE_DELTA,
+              int(p_n) == int(a_n) == ds.points and rel_close(float(p_sum), expect)
+              and rel_close(float(a_sum), expect), "%s, %s, %s, %s vs %r" % (p_n, p_sum, a_n, a_sum, expect))
+    lt["write_s"] = float(one(r, "write_s"))
+    lt["update_plain_s"] = float(one(r, "update_plain_s"))
+    lt["update_arrival_s"] = float(one(r, "update_arrival_s"))
+    lt["correlation"] = correlations(r)
+    lt["sizes"] = {"plain": int(one(r, "sizes", 0)), "arrival": int(one(r, "sizes", 1)),
+                   "recent": int(one(r, "sizes", 2))}
+    if peers.tsdb:
+        t = psql("tsdb_late.sql", db=TSDB_DB, ds=ds.name, cutoff=cutoff.strftime("%Y-%m-%d %H:%M:%S+00"))
+        lt["update_tsdb_s"] = float(one(t, "update_s"))
+        st = psql("tsdb_state.sql", db=TSDB_DB, ds=ds.name)
+        t_n, t_sum = int(one(st, "totals", 0)), float(one(st, "totals", 1))
+        res.check("late data: TimescaleDB's count and sum = the plain table's",
+                  t_n == ds.points and rel_close(t_sum, expect), "%d, %r vs %r" % (t_n, t_sum, expect))
+        lt["tsdb_uncompressed"] = tsdb_uncompressed(st)
+        lt["sizes"]["tsdb"] = int(one(st, "size"))
+    v = psql("verify.sql", ds=ds.name)
+    a_n, a_s = int(one(v, "aegis_read", 0)), float(one(v, "aegis_read", 1))
+    res.check("late data: aegis.read count, sum = the plain table's", a_n == ds.points and rel_close(a_s, expect),
+              "%d, %r vs %r" % (a_n, a_s, expect))
+    bad = v.get("series_mismatch", [])
+    res.check("late data: every series: same count, sum and points (bit for bit) as the plain table",
+              not bad and int(one(v, "series_compared")) == ds.series,
+              "%d series differ: %s" % (len(bad), "; ".join(" ".join(row) for row in bad[:5])))
+    log("late data: %s points rewritten from %s: aegis.write %.1f s, UPDATE clustered %.1f s, arrival %.1f s%s "
+        "(%.0f s with the checks)" % (fmt_int(late_points), cutoff.strftime("%Y-%m-%d %H:%M:%S"), lt["write_s"],
+                                      lt["update_plain_s"], lt["update_arrival_s"],
+                                      ", TimescaleDB %.1f s" % lt["update_tsdb_s"] if peers.tsdb else "",
+                                      time.monotonic() - t0))
+
+
+def run_query_benchmark(tsbs, scale, tmp, qruns):
+    """Step 5: the peers, the clean-data queries, the first query of a session, the late-data rewrite and its
+    queries. Returns ({"peers", "clean", "late", "first"}, the query parameters)."""
+    t0 = time.monotonic()
+    peers = setup_peers(tsbs, scale, tmp)
     q6_host = one(psql(command=queries.q6_host_sql(scale)), "q6_host")
     qs = queries.build(scale, q6_host)
-    lines = ["\\set ON_ERROR_STOP 1", "SET client_min_messages = warning;", "SET TimeZone = 'UTC';",
-             "\\o /dev/null", "\\timing on"]
-    outputs = {}
-    for q in qs:
-        for form, sql in q.forms:
-            outputs[(q.qid, form)] = os.path.join(tmp, "%s.%s.out" % (q.qid, form))
-            lines += ["\\echo @@ %s %s 0" % (q.qid, form), "\\o %s" % outputs[(q.qid, form)], sql + ";",
-                      "\\o /dev/null"]
-        for i in range(1, runs + 1):
-            for form, sql in q.forms:
-                lines += ["\\echo @@ %s %s %d" % (q.qid, form, i), sql + ";"]
-    script = os.path.join(tmp, "queries.sql")
-    with open(script, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    log("queries: %d queries, 1 warm-up + %d timed runs of each form" % (len(qs), runs))
-    cmd = ["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-d", DB, "-f", script]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        hint = ""
-        if "connection to server was lost" in p.stderr or "terminating connection" in p.stderr:
-            hint = "\nThe server went away during the run; the figures are incomplete: run make bench again."
-        raise BenchError("the query benchmark failed (exit %d):\n%s%s" % (p.returncode, p.stderr[-4000:], hint))
-    results = {q.qid: QueryResult(q) for q in qs}
-    mark = None
-    for line in p.stdout.splitlines():
-        if line.startswith("@@ "):
-            mark = line.split()[1:]
-        elif line.startswith("Time: ") and mark is not None:
-            ms = float(line.split()[1])
-            qr = results[mark[0]]
-            if mark[2] == "0":
-                qr.warmup[mark[1]] = ms
-            else:
-                qr.runs.setdefault(mark[1], []).append(ms)
-            mark = None
-    for q in qs:
-        qr = results[q.qid]
-        forms = [f for f, _ in q.forms]
-        res.check("%s: %d timed runs of every form" % (q.qid, runs),
-                  all(len(qr.runs.get(f, [])) == runs for f in forms), repr(qr.runs))
-        parsed = {f: _parse_output(outputs[(q.qid, f)], q) for f in forms}
-        qr.rows = parsed["plain"][1]
-        for f in forms:
-            if f == "plain":
-                continue
-            ok, detail = compare_forms(q, parsed["plain"], parsed[f])
-            res.check("%s: the %s returns the plain table's rows" % (q.qid, FORM_NAMES[f]), ok, detail)
-        log("  %s: %d rows; %s" % (query_label(q), qr.rows, ", ".join(
-            "%s %.1f ms" % (f, qr.median(f)) for f in forms if qr.runs.get(f))))
-    log("queries: %.0f s" % (time.monotonic() - t0))
-    return [results[q.qid] for q in qs], queries.describe(scale, q6_host)
+    sessions = open_sessions(peers, tmp)
+    try:
+        clean = bench_queries(tsbs, qs, sessions, tmp, qruns, "clean")
+    finally:
+        close_sessions(sessions)
+    first = first_query_of_session(tsbs, clean[0], tmp, SESSION_RUNS, peers)
+    late_data(tsbs, scale, peers)
+    sessions = open_sessions(peers, tmp)
+    try:
+        late = bench_queries(tsbs, qs, sessions, tmp, qruns, "late")
+    finally:
+        close_sessions(sessions)
+    log("query benchmark: %.0f s" % (time.monotonic() - t0))
+    return dict(peers=peers, clean=clean, late=late, first=first), queries.describe(scale, q6_host)
 
 
 def fmt_ms(ms):
@@ -504,29 +824,155 @@ def query_label(q):
     return q.qid + (" " + q.tsbs if q.tsbs else "")
 
 
-def query_table(qresults, markdown):
-    headers = ["query", "rows", "aegis ms", "plain ms", "plain/aegis", "aegis.read+SQL ms",
-               "issue: plain ms", "issue: TimescaleDB ms"]
+def target_of(q):
+    return TARGETS.get(q.qid, TARGET_DEFAULT)
+
+
+def target_met(qr, peers):
+    """"yes", "no", or, when the extension beats both plain tables by the target but TimescaleDB was not
+    measured, "no TimescaleDB" (never a pass)."""
+    _, ms = qr.fastest()
+    a = qr.median("aegis")
+    if ms is None or a is None or ms / a < target_of(qr.q):
+        return "no"
+    return "yes" if peers.tsdb else "no TimescaleDB"
+
+
+def tsdb_cell(qr, peers):
+    p = qr.peers().get("tsdb")
+    if p is None:
+        return peers.tsdb_status if not peers.tsdb else "-"
+    return fmt_ms(p[0]) + (" (%s)" % qr.q.labels[p[1]] if p[1] in qr.q.labels else "")
+
+
+def reads_late(q, peers):
+    """Whether the query's points include rewritten ones (its window reaches the late-data cutoff)."""
+    return q.window is None or q.window[1] > peers.late["cutoff"]
+
+
+def query_table(qresults, peers, markdown, clean=None):
+    """Per query: the extension, the three peers, the fastest peer and its ratio, the target. With `clean` (the
+    clean-data results) the late-data table: whether the query reads rewritten points, and the clean aegis ms."""
+    headers = ["query", "rows"] + (["reads late points", "aegis ms (clean)"] if clean else []) + [
+        "aegis ms", "plain arrival ms", "plain clustered ms", "TimescaleDB ms", "fastest peer",
+        "fastest peer / aegis", "target", "met", "aegis.read+SQL ms"]
+    names = dict(PEERS)
+    before = {c.q.qid: c for c in clean or []}
     rows = []
     for qr in qresults:
         q = qr.q
-        ref = queries.ISSUE_REFERENCE.get(q.qid, (None, None))
-        a, p = qr.median("aegis"), qr.median("plain")
-        rows.append([query_label(q), fmt_int(qr.rows), fmt_ms(a), fmt_ms(p), fmt_ratio(p, a),
-                     fmt_ms(qr.median("read")), fmt_ms(ref[0]), fmt_ms(ref[1])])
-        if "plain2" in qr.runs:
-            p2 = qr.median("plain2")
-            rows.append(["  %s, plain as LATERAL ... LIMIT 1" % q.qid, fmt_int(qr.rows), fmt_ms(a), fmt_ms(p2),
-                         fmt_ratio(p2, a), "-", "", ""])
-    return render(headers, rows, "lrrrrrrr", markdown)
+        a = qr.median("aegis")
+        peer, ms = qr.fastest()
+        row = [query_label(q), fmt_int(qr.rows)]
+        if clean:
+            row += ["yes" if reads_late(q, peers) else "no", fmt_ms(before[q.qid].median("aegis"))]
+        row += [fmt_ms(a), fmt_ms(qr.median("arrival")), fmt_ms(qr.median("plain")), tsdb_cell(qr, peers),
+                names.get(peer, "-"), fmt_ratio(ms, a), "%gx" % target_of(q), target_met(qr, peers),
+                fmt_ms(qr.median("read"))]
+        rows.append(row)
+    return render(headers, rows, "lr" + ("lr" if clean else "") + "rrrrlrrlr", markdown)
+
+
+def target_line(qresults, peers):
+    """One sentence: for each query, whether the target holds."""
+    held = [qr for qr in qresults if target_met(qr, peers) == "yes"]
+    parts = []
+    for qr in qresults:
+        peer, ms = qr.fastest()
+        a = qr.median("aegis")
+        met = target_met(qr, peers)
+        parts.append("%s %s (%s %s %gx)" % (qr.q.qid, {"yes": "holds", "no": "does not hold"}.get(
+            met, "not established"), fmt_ratio(ms, a), ">=" if met != "no" else "<", target_of(qr.q)))
+    line = ("Target (every query at least %gx faster than the fastest peer; %s at least %gx): %s; holds on %d of "
+            "%d." % (TARGET_DEFAULT, ", ".join(sorted(TARGETS)), max(TARGETS.values()), "; ".join(parts),
+                     len(held), len(qresults)))
+    if not peers.tsdb:
+        line += (" TimescaleDB %s: the fastest peer is the faster plain table, and no query counts as meeting the "
+                 "target (\"not established\" where the extension beats both plain tables by it)."
+                 % peers.tsdb_status)
+    return line
+
+
+def q3_note(qresults, peers):
+    """Which TimescaleDB form of Q3 is the one shown (the faster)."""
+    for qr in qresults:
+        p = qr.peers().get("tsdb")
+        if p is not None and len([f for f in qr.forms if f.startswith("tsdb")]) > 1:
+            other = [f for f in qr.forms if f.startswith("tsdb") and f != p[1]][0]
+            return ("%s on TimescaleDB: %s %s ms, %s %s ms; the faster (%s) is shown."
+                    % (qr.q.qid, qr.q.labels[p[1]], fmt_ms(p[0]), qr.q.labels[other], fmt_ms(qr.median(other)),
+                       qr.q.labels[p[1]]))
+    return None
+
+
+def session_table(first, qr, markdown):
+    headers = ["%s through" % qr.q.qid, "first query of a new session ms", "sessions (ms)", "warm ms",
+               "first / warm"]
+    rows = []
+    for f in first:
+        med = statistics.median(first[f])
+        rows.append([form_name(qr.q, f), fmt_ms(med), " ".join(fmt_ms(x) for x in first[f]), fmt_ms(qr.median(f)),
+                     fmt_ratio(med, qr.median(f))])
+    return render(headers, rows, "lrlrr", markdown)
+
+
+def session_lines(first, qr):
+    return ["%s, %s: first query of a session: %s ms vs warm %s ms" % (
+        qr.q.qid, form_name(qr.q, f), fmt_ms(statistics.median(first[f])), fmt_ms(qr.median(f))) for f in first]
+
+
+def peers_table(tsbs, peers, markdown):
+    """How each side of the query benchmark was built and what it stores (clean data)."""
+    p = tsbs.ds.points
+    t = tsbs.timing
+    headers = ["side", "built by", "s", "bytes", "B/pt", "correlation series_id / ts"]
+    rows = [["extension", "aegis.write batches of %s points, then aegis.compress('0')" % fmt_int(BATCH_POINTS),
+             "%.2f" % (statistics.median(t["batch:write"]) + statistics.median(t["batch:compress"])),
+             fmt_int(tsbs.sizes["aegis_total"]), "%.2f" % (tsbs.sizes["aegis_total"] / p), "-"],
+            ["plain clustered", "\\copy in series order (median), then CLUSTER on the btree (%.2f s)"
+             % peers.build["cluster"], "%.2f" % (statistics.median(t["plain:copy"]) + peers.build["cluster"]),
+             fmt_int(peers.sizes["plain"]), "%.2f" % (peers.sizes["plain"] / p), peers.correlation.get("plain", "-")],
+            ["plain arrival", "INSERT ... SELECT ... ORDER BY ts, series_id into the indexed table",
+             "%.2f" % peers.build["arrival"], fmt_int(peers.sizes["arrival"]), "%.2f" % (peers.sizes["arrival"] / p),
+             peers.correlation.get("arrival", "-")]]
+    if peers.tsdb:
+        rows.append(["TimescaleDB %s" % peers.tsdb_status, "\\copy (%.2f s), then compress_chunk on its %d chunk%s "
+                     "(%.2f s)" % (peers.build["tsdb_copy"], peers.tsdb_chunks[0],
+                                   "" if peers.tsdb_chunks[0] == 1 else "s", peers.build["tsdb_compress"]),
+                     "%.2f" % (peers.build["tsdb_copy"] + peers.build["tsdb_compress"]),
+                     fmt_int(peers.sizes["tsdb"]), "%.2f" % (peers.sizes["tsdb"] / p), "-"])
+    else:
+        rows.append(["TimescaleDB", peers.tsdb_status, "-", "-", "-", "-"])
+    return render(headers, rows, "llrrrr", markdown)
+
+
+def late_table(tsbs, peers, markdown):
+    """The late-data rewrite on each side (one run, informational)."""
+    lt = peers.late
+    n = lt["points"]
+    headers = ["side", "rewrite of %s points" % fmt_int(n), "s", "points/s", "bytes after",
+               "correlation series_id / ts after"]
+    rows = [["extension", "aegis.write, %s calls of <= %d points (into aegis.recent_points)"
+             % (fmt_int(lt["batches"]), LATE_BATCH_POINTS), "%.2f" % lt["write_s"], fmt_rate(n, lt["write_s"]),
+             fmt_int(tsbs.sizes["aegis_total"] + lt["sizes"]["recent"] - tsbs.sizes["aegis_recent"]), "-"],
+            ["plain clustered", "UPDATE ... SET value = value + %g" % LATE_DELTA, "%.2f" % lt["update_plain_s"],
+             fmt_rate(n, lt["update_plain_s"]), fmt_int(lt["sizes"]["plain"]), lt["correlation"].get("plain", "-")],
+            ["plain arrival", "UPDATE ... SET value = value + %g" % LATE_DELTA, "%.2f" % lt["update_arrival_s"],
+             fmt_rate(n, lt["update_arrival_s"]), fmt_int(lt["sizes"]["arrival"]),
+             lt["correlation"].get("arrival", "-")]]
+    if peers.tsdb:
+        rows.append(["TimescaleDB", "UPDATE on the compressed chunks (%s rows left uncompressed)"
+                     % fmt_int(lt["tsdb_uncompressed"]), "%.2f" % lt["update_tsdb_s"],
+                     fmt_rate(n, lt["update_tsdb_s"]), fmt_int(lt["sizes"]["tsdb"]), "-"])
+    return render(headers, rows, "llrrrr", markdown)
 
 
 def query_runs_table(qresults, markdown):
     headers = ["query", "form", "warm-up ms", "median ms", "runs (ms)"]
     rows = []
     for qr in qresults:
-        for form, _ in qr.q.forms:
-            rows.append([qr.q.qid, FORM_NAMES[form], fmt_ms(qr.warmup.get(form)), fmt_ms(qr.median(form)),
+        for form in qr.forms:
+            rows.append([qr.q.qid, form_name(qr.q, form), fmt_ms(qr.warmup.get(form)), fmt_ms(qr.median(form)),
                          " ".join(fmt_ms(x) for x in qr.runs[form])])
     return render(headers, rows, "llrrl", markdown)
 
@@ -535,31 +981,34 @@ def query_legend(qresults):
     return ["%s: %s" % (query_label(qr.q), qr.q.title) for qr in qresults]
 
 
-def slower_queries(qresults):
-    """[(label, plain ms, aegis ms)] of the queries where the extension's form is slower than a plain form."""
-    out = []
-    for qr in qresults:
-        a = qr.median("aegis")
-        for form, what in (("plain", ""), ("plain2", ", plain as LATERAL ... LIMIT 1")):
-            p = qr.median(form)
-            if p is not None and a is not None and a > p:
-                out.append((query_label(qr.q) + what, p, a))
-    return out
-
-
-def queries_report(qresults, qparams, qruns, tsbs):
+def queries_report(qr_clean, qr_late, first, peers, qparams, qruns, tsbs):
     """The Markdown section of the query benchmark."""
     md = ["## Queries\n"]
     md.append("TSBS cpu-only queries on the generated set (%s points, %s series), each through the extension and "
-              "as plain SQL on the plain table (`bench.plain_tsbs_cpu`, btree on `(series_id, ts)`), on the same "
-              "server, warm. Median of %d runs after one warm-up, in milliseconds as the client sees them "
-              "(planning, execution and the rows' transfer); **plain/aegis** above 1 means the extension is "
-              "faster. **aegis.read+SQL** is the same question asked in plain SQL over `aegis.read(...)` with "
-              "`aegis.time_bucket`. Every form returns the plain table's rows (checked, see Method).\n"
-              % (fmt_int(tsbs.ds.points), fmt_int(tsbs.ds.series), qruns))
-    md.append(query_table(qresults, True) + "\n")
+              "against three peers on the same server, in the same run, warm: **plain arrival**, a plain table "
+              "`(series_id int4, ts timestamptz, value float8)` loaded in arrival order (time, then series, as "
+              "collectors write it) with a btree on `(series_id, ts)`; **plain clustered**, the same table "
+              "CLUSTERed on that btree (each series' points together, in time order); **TimescaleDB**, a "
+              "compressed hypertable (`compress_segmentby = 'series_id'`, `compress_orderby = 'ts'`)%s. Median of "
+              "%d runs after one warm-up, in milliseconds as the client sees them (planning, execution and the "
+              "rows' transfer). **fastest peer / aegis** above 1 means the extension is faster than every peer. "
+              "**aegis.read+SQL** is the same question asked in plain SQL over `aegis.read(...)` with "
+              "`aegis.time_bucket` (informational). Every form returns the clustered plain table's rows (checked, "
+              "see Method).\n"
+              % (fmt_int(tsbs.ds.points), fmt_int(tsbs.ds.series),
+                 " (TimescaleDB %s)" % peers.tsdb_status if peers.tsdb else
+                 ": not measured in this run (**%s**), so its column says so and no query can meet the target"
+                 % peers.tsdb_status, qruns))
+    md.append("### Clean data\n")
+    md.append("Every point in the extension's compressed blocks (nothing in `aegis.recent_points`)%s.\n"
+              % (", and in the TimescaleDB peer's compressed chunks" if peers.tsdb else ""))
+    md.append(query_table(qr_clean, peers, True) + "\n")
+    md.append(target_line(qr_clean, peers) + "\n")
+    note = q3_note(qr_clean, peers)
+    md.append("Q3 on the plain tables is asked the fast way for a btree, `LATERAL (... ORDER BY ts DESC LIMIT 1)` "
+              "per series." + (" " + note if note else "") + "\n")
     since = qparams["since"].strftime("%Y-%m-%d %H:%M:%S")
-    md.append("- " + "\n- ".join(query_legend(qresults)))
+    md.append("- " + "\n- ".join(query_legend(qr_clean)))
     md.append("- Windows (UTC): Q1 and Q6 `[%s, %s)`, Q4 `[%s, %s)` (the 8 hosts %s), Q7 `[%s, %s)` (6 "
               "one-minute buckets, the first and last partial); Q6's host is %s, the first host whose "
               "`cpu_usage_user` goes above 90 in its window. Q2, Q3 and Q5 have no window: the whole data set, "
@@ -570,29 +1019,62 @@ def queries_report(qresults, qparams, qruns, tsbs):
                  qparams["q7_until"].strftime("%H:%M:%S"), qparams["q6_host"], "2024-01-01 00:00:00",
                  (datasets.TSBS_START + dt.timedelta(seconds=datasets.TSBS_STEP_S * (
                      tsbs.ds.points // tsbs.ds.series - 1))).strftime("%Y-%m-%d %H:%M:%S")))
-    slow = slower_queries(qresults)
-    if slow:
-        md.append("Slower through the extension than on the plain table in this run: %s. See \"Reading the query "
-                  "figures\" below.\n" % "; ".join("%s (%s ms vs %s ms)" % (l, fmt_ms(a), fmt_ms(p))
-                                                   for l, p, a in slow))
-    else:
-        md.append("The extension is at least as fast as the plain table on every query in this run.\n")
+    lt = peers.late
+    md.append("### Late data\n")
+    md.append("The same queries after the last quarter (by time) of every series (%s points from %s on, %s per "
+              "series) was written again with the same timestamps and value + %g: through %s `aegis.write` "
+              "batches of at most %d points, below `aegis.block_max_points`, so the new values sit in "
+              "`aegis.recent_points` over the compressed blocks that still hold the old ones, with no "
+              "`aegis.compress` or maintenance round afterwards; as `UPDATE ... SET value = value + %g` on both "
+              "plain tables%s, then `VACUUM ANALYZE` (also of `aegis.recent_points`). **reads late points**: "
+              "whether the query's window reaches the rewritten quarter; **aegis ms (clean)** is the extension's "
+              "figure from the table above.\n"
+              % (fmt_int(lt["points"]), lt["cutoff"].strftime("%Y-%m-%d %H:%M:%S"), fmt_int(lt["per_series"]),
+                 LATE_DELTA, fmt_int(lt["batches"]), LATE_BATCH_POINTS, LATE_DELTA,
+                 " and on TimescaleDB's compressed chunks (which decompresses the batches it touches; %s rows "
+                 "stay uncompressed)" % fmt_int(lt["tsdb_uncompressed"]) if peers.tsdb else ""))
+    md.append(query_table(qr_late, peers, True, qr_clean) + "\n")
+    md.append(target_line(qr_late, peers) + "\n")
+    note = q3_note(qr_late, peers)
+    if note:
+        md.append(note + "\n")
+    md.append(late_table(tsbs, peers, True) + "\n")
+    md.append("Each rewrite ran once, timed for information. The clustered plain table's new row versions land "
+              "wherever the heap has room (its pages were full), so after the UPDATE its last quarter is no longer "
+              "in clustered order; **correlation** is pg_stats' correlation of `series_id` and `ts` with the heap "
+              "order after the `ANALYZE` (1: in that column's order), which the planner goes by when it weighs a "
+              "btree scan against a sequential one, so the plain tables' plans may change also for queries that "
+              "read no rewritten point. After the rewrite `aegis.read` returns the clustered plain table's points "
+              "bit for bit (per-series digests, as for the clean data), and every peer holds its count and sum.\n")
+    md.append("### First query of a session\n")
+    md.append("Q1 (clean data) as the first statement of a brand-new connection (`psql -c`; the library is "
+              "preloaded, `shared_preload_libraries`), %d new sessions per side in turn, median, against the warm "
+              "median above; every run's rows are checked.\n" % SESSION_RUNS)
+    md.append(session_table(first, qr_clean[0], True) + "\n")
+    md.append("- " + "\n- ".join(session_lines(first, qr_clean[0])) + "\n")
+    md.append("### The peers\n")
+    md.append(peers_table(tsbs, peers, True) + "\n")
+    md.append("Sizes after `VACUUM ANALYZE` (`pg_total_relation_size`; TimescaleDB: `hypertable_size`, its "
+              "compressed chunks and indexes); the extension's is the Storage section's. Build times are one run "
+              "(the extension's and the clustered table's COPY: the medians of the write runs). **correlation**: "
+              "pg_stats' correlation of `series_id` and `ts` with the heap order (1: in that column's order).\n")
     md.append(QUERY_NOTES)
-    md.append("**issue:** figures quoted from issue 3 (TSBS on the same machine class: a plain table with a btree, "
-              "and TimescaleDB with compression). They come from the issue's own TSBS data and schema, not "
-              "from this run, so they give orders of magnitude, not ratios to the columns on their left; "
-              "issue 3 gives none for Q6 and Q7.\n")
-    md.append("### Query runs (ms)\n")
-    md.append(query_runs_table(qresults, True) + "\n")
+    for variant, qrs in (("clean", qr_clean), ("late", qr_late)):
+        md.append("### Query runs, %s (ms)\n" % VARIANTS[variant])
+        md.append(query_runs_table(qrs, True) + "\n")
     md.append("### Query texts\n")
     md.append("As run (bench/queries.py); `bench.series_map(series_id, metric, hostname)` is the plain side's "
-              "series mapping, 1 row per series, with a btree on `(metric, hostname)`.\n")
+              "series mapping, 1 row per series, with a btree on `(metric, hostname)` (the TimescaleDB database "
+              "holds the same table). `bench.plain_tsbs_cpu` is the clustered plain table, "
+              "`bench.plain_tsbs_cpu_arrival` the arrival-order one, `bench.tsdb_tsbs_cpu` the hypertable%s.\n"
+              % ("" if peers.tsdb else " (not run here: TimescaleDB %s)" % peers.tsdb_status))
     md.append("```sql")
-    for qr in qresults:
+    for qr in qr_clean:
         md.append("-- %s: %s" % (query_label(qr.q), qr.q.title))
         for form, sql in qr.q.forms:
-            md.append("-- %s" % FORM_NAMES[form])
-            md.append(sql + ";")
+            if form in qr.forms or form.startswith("tsdb"):
+                md.append("-- %s" % form_name(qr.q, form))
+                md.append(sql + ";")
         md.append("")
     md[-1] = "```\n"
     return "\n".join(md)
@@ -1002,53 +1484,81 @@ def machine_info():
 QUERY_NOTES = """\
 **Reading the query figures.**
 
-- The plain side pays for what a narrow table makes it do: one row per metric and point (TSBS's own schema has
+- The peers pay for what a narrow table makes them do: one row per metric and point (TSBS's own schema has
   one row per host and time with the 10 metrics as columns, so its Q4 reads a tenth of the rows), and a join to
   `bench.series_map` to find the series of a host or a metric. That join is how a user of such a table asks, so
-  it counts; it costs little in itself (1,000 rows, a btree on `(metric, hostname)`), but it shapes the plan: for
-  Q5 the planner hashes the 100 series ids of the metric and scans the whole table in parallel rather than
-  probing the btree 100 times (as it does for Q2).
-- Q3 and Q5 are where the layouts differ most. `aegis.latest` reads one block (or recent row) per series;
-  `aegis.aggregate` answers a block that lies wholly inside one bucket from its stored summary (count, sum, min,
-  max, first, last) without decoding it, and Q5's single bucket holds every block. The plain table sorts all its
-  rows for `DISTINCT ON` (Q3) and reads every row of the metric (Q5). The `LATERAL ... ORDER BY ts DESC LIMIT 1`
-  form, one backward btree probe per series, is the fast way to ask Q3 of a plain table.
-- Q1, Q2 and Q4 bucket by minute or hour, and no block (1,000 points: 2 h 47 min at 10 s) lies inside one such
-  bucket, so the extension decodes every point of the window (Q2: all 1,000,000 points of the metric); it wins by
-  decoding and aggregating in C over compressed blocks (8.6 B/pt, see Storage) instead of passing the plain
-  table's rows (84 B/pt) through the executor. On these three, **aegis.read+SQL**, the same buckets computed by
-  PostgreSQL over the decoded points, costs about as much as the plain table or more: the gain is in the
-  engine's aggregation, not in reading fewer points.
-- Q6 and Q7 touch few points per series: Q6 reads 12 h of one series (4,320 points) and filters them in SQL,
-  Q7 five minutes (30 points) of each of 100 series. The work is then about the same on both sides and the
-  extension's fixed costs show: for every series it looks up the series' recent rows and its blocks (two index
-  queries through SPI), and it fetches (TOAST, about 7 kB) and decodes a whole block to use Q7's 30 points of
-  it, where the plain side probes its btree once per series. An aggregate of the same 100 series over a window
-  that needs only block summaries took about half of Q7's time when we looked, so the two costs are roughly
-  even. Fetching the blocks of all series in one query, and cutting blocks at time boundaries (DESIGN-NOTES 7),
-  are where to win them back.
+  it counts; it costs little in itself (one row per series, a btree on `(metric, hostname)`), but it shapes
+  the plans (a hash of the metric's series ids and a scan of the table, or btree probes per series).
+- The two plain tables hold the same rows under the same btree; only the heap order differs. A heap page holds
+  about 157 rows (52 bytes each): in the clustered table a series' 12-hour window (Q1, Q6: 4,320 points) lies
+  on a few dozen consecutive pages, in the arrival table on about one page per point, each shared with the
+  other series' points of the same timestamps. Queries over a whole metric (Q2, Q5) read one row in ten either
+  way, spread over every page of the arrival table, over a tenth of the clustered one's.
+- `aegis.aggregate` answers a block that lies wholly inside one bucket, with no recent row in its time range,
+  from its stored summary (count, sum, min, max, first, last) without decoding it: Q5's single bucket holds
+  every block. Q1, Q2 and Q4 bucket by minute or hour, and no block (1,000 points: 2 h 47 min at 10 s) lies
+  inside one such bucket, so the extension decodes every point of their windows and aggregates them in C;
+  **aegis.read+SQL**, the same buckets computed by PostgreSQL over the decoded points, shows what that part
+  saves. `aegis.latest` (Q3) probes, per series, the newest recent row and the newest block's `last_value`; the
+  plain tables answer Q3 with one backward btree probe per series (`LATERAL ... LIMIT 1`).
+- Q6 and Q7 touch few points per series: Q6 12 h of one series (4,320 points, filtered in SQL), Q7 five
+  minutes (30 points) of each of 100 series. The extension still fetches (TOAST, about 7 kB) and decodes whole
+  blocks for them, where a plain table can read just the rows of the window through its btree.
+- Late data: the rewritten points are recent rows over blocks that still hold the old values, so every read
+  merges the two layers (the recent rows win), and a block with recent rows in its time range is decoded
+  rather than folded in from its summary. The plain tables' UPDATE leaves new row versions wherever the heap
+  had room (its pages were full) and dead ones that `VACUUM` marks free, and changes the heap order the
+  planner sees (the correlation), so their plans may change; TimescaleDB's UPDATE decompresses the batches it
+  touches into the chunks' uncompressed heaps, which its queries then read next to the compressed batches.
+- First query of a session: a new backend starts with empty caches (catalog entries, relation descriptors,
+  plans). The extension plans its internal queries (SPI) once per backend and keeps the plans; the first call
+  of a session pays for that, which is part of what its first-query figure shows. TimescaleDB's preloaded
+  library is its loader, which loads the versioned library in each backend that uses a database with the
+  extension.
 - Q4 asks `aegis.aggregate` once per metric (`LATERAL` over the 10 names, `group_by '{}'`): it groups by tags
   only, and a series' tags do not hold its metric name (`group_by '{__name__}'` puts every series in one group).
 """
 
 QUERY_METHOD = """\
-- **Queries** (generated set; `bench/queries.py`): after the write runs the extension's tables hold the
-  generated set (all in blocks; `aegis.recent_points` is empty) and the plain table the same points, both after
-  `VACUUM ANALYZE`. The plain side gets `bench.series_map(series_id, metric, hostname)` (one row per series, btree
-  on `(metric, hostname)`), built from the series list, and buckets with `date_bin(step, ts, '2000-01-03
-  00:00:00+00')`, the origin of `aegis.time_bucket`, so both sides cut the same buckets. All queries run in one
-  psql session with the server's defaults (so the plain side gets parallel workers, up to
-  `max_parallel_workers_per_gather`, and JIT; the extension's functions are PARALLEL UNSAFE and run in the
-  backend alone): per query one warm-up run of every form, whose rows are kept for the check, then %(qruns)d
-  rounds that run every form once in turn, so that other load on the shared machine falls on all forms alike; the
-  median of those %(qruns)d is shown. The time is psql's `\\timing`, the round trip a client sees: planning,
-  execution and the rows' transfer over the Unix socket (psql writes them to /dev/null). Both sides are in memory
-  (plain table and index %(plain_mb)s MB, the extension's tables %(aegis_mb)s MB; shared_buffers and the OS
-  cache): warm figures, not reads from disk.
+- **Query peers** (generated set; `bench/queries.py`): after the write runs and the storage figures the
+  extension's tables hold the generated set (all in blocks; `aegis.recent_points` is empty). The plain table of
+  the storage figures, loaded in series then time order, is CLUSTERed on its btree `(series_id, ts)`:
+  **plain clustered** (`bench.plain_tsbs_cpu`). **plain arrival** (`bench.plain_tsbs_cpu_arrival`) is created
+  empty with the same btree and filled with `INSERT ... SELECT ... ORDER BY ts, series_id` from it, the order
+  collectors write in, so its heap is in time order and its btree grew as the rows came. **TimescaleDB**
+  (`bench.tsdb_tsbs_cpu`, when the extension is installed and preloaded; `scripts/cluster.sh` preloads it when
+  `timescaledb.so` is installed, telemetry off) lives in a database of its own, `%(tsdb_db)s`, so that its
+  hooks never run in the other forms' sessions: a hypertable with %(tsdb_chunk)s chunks (TSBS's default) and
+  the plain tables' btree, loaded with `\\copy` from the same CSV, then `ALTER TABLE ... SET
+  (timescaledb.compress, timescaledb.compress_segmentby = 'series_id', timescaledb.compress_orderby = 'ts')`
+  and `compress_chunk` on every chunk (checked: every chunk compressed, no row left in a chunk's own heap).
+  All of them get `VACUUM ANALYZE`, and `bench.series_map(series_id, metric, hostname)` (one row per series,
+  btree on `(metric, hostname)`, built from the series list; the TimescaleDB database has its own copy). The
+  plain tables bucket with `date_bin(step, ts, '2000-01-03 00:00:00+00')`, TimescaleDB with its
+  `time_bucket(step, ts)`, both the buckets of `aegis.time_bucket`.
+- **Query timing**: each database has one psql session per variant, kept open and fed statement by statement,
+  with the server's defaults (so the peers get parallel workers, up to `max_parallel_workers_per_gather`, and
+  JIT; the extension's functions are PARALLEL UNSAFE and run in the backend alone): per query one warm-up run
+  of every form, whose rows are kept for the check, then %(qruns)d rounds that run every form once in turn, so
+  that other load on the shared machine falls on all forms alike; the median of those %(qruns)d is shown. The
+  time is psql's `\\timing`, the round trip a client sees: planning, execution and the rows' transfer over the
+  Unix socket (psql writes them to /dev/null). Everything is in memory (shared_buffers and the OS cache: the
+  plain tables take %(plain_mb)s and %(arrival_mb)s MB, the extension's tables %(aegis_mb)s MB): warm
+  figures, not reads from disk. The **fastest peer** is the one with the lowest median (TimescaleDB: its faster
+  form where it has two); the target holds for a query when fastest peer / aegis reaches it, and is never
+  counted as met without a TimescaleDB figure.
+- **Late data**: after the clean-data queries (and the first-query-of-a-session runs) the same databases are
+  rewritten as "Late data" describes, then the queries run again in new sessions.
+- **First query of a session**: `psql -c` per run (a new connection: a new backend, with
+  `shared_preload_libraries` already loaded), Q1 as its only statement; `\\timing` as above, so the
+  connection itself is not in the figure.
 - **Query checks** (the run fails, exit status 1, and this file is not written when one fails): every form of a
-  query returns what its plain form returns: the same number of rows, the same keys (bucket, host, metric or ts,
-  as the query has them), each once; counts, min, max, timestamps and raw values equal exactly, sums and averages
-  within 1e-9 relative; and the plain form returns at least one row.
+  query, in both variants and in every new session, returns what the clustered plain table's form returns: the
+  same number of rows, the same keys (bucket, host, metric or ts, as the query has them), each once; counts,
+  min, max, timestamps and raw values equal exactly, sums and averages within 1e-9 relative; and the plain
+  form returns at least one row. The peers hold the same count and sum of values as the plain table, and after
+  the late-data rewrite `aegis.read` returns the clustered plain table's points bit for bit (per-series
+  digests, as in Checks above), the rewritten points sit in `aegis.recent_points` and the blocks are untouched.
 """
 
 
@@ -1056,7 +1566,8 @@ METHOD = """\
 ## Method
 
 - **Database.** `aegis_bench`, dropped and created by each run on the project's private cluster
-  (`scripts/cluster.sh`); the benchmark's own tables live in schema `bench`, apart from the extension's.
+  (`scripts/cluster.sh`); the benchmark's own tables live in schema `bench`, apart from the extension's. The
+  TimescaleDB peer of the queries has a database of its own, `aegis_bench_tsdb`, likewise.
 - **Data.** `bench/datasets.py` turns each file of `../shared/data` into CSV (`series_id,ts,value`):
   the NAB files as one series each (`timestamp` read as UTC); ETTh1.csv as 7 series, one per column
   (metric `etth1`, tag `column`); each `.bin` file as one series of 131,072 float64 values stamped every 10 s from
@@ -1114,12 +1625,13 @@ METHOD = """\
 
 
 def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, elapsed, started, n_checks,
-                 qresults, qparams, qruns):
+                 qs, qparams, qruns):
     md = []
     md.append("# Benchmarks\n")
     md.append("Written by `make bench` (`scripts/bench.sh` runs `bench/bench.py`); regenerate it rather than "
-              "editing it. Storage, write and query speed of the extension against a plain PostgreSQL table "
-              "holding the same points, on the same server.\n")
+              "editing it. Storage, write and query speed of the extension against plain PostgreSQL tables "
+              "holding the same points, on the same server; the queries also against TimescaleDB's compressed "
+              "hypertable when it is installed.\n")
     md.append("- **Date:** %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     md.append("- **Command:** `%s`" % ("make bench" if scale == "full" else "SCALE=%s make bench" % scale)
               + (" (BENCH_RUNS=%d)" % runs if runs != 5 else "")
@@ -1130,8 +1642,10 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
     md.append("- **Server settings:** %s (the private cluster of `scripts/cluster.sh`)" % info["settings"])
     md.append("- **Extension:** aegis_timeseries %s, source %s; aegis.block_max_points = %s"
               % (info["ext"], info["git"], info["block_max_points"]))
-    md.append("- **Checks:** %d passed (aegis.read returns every point of every set, and every query the plain "
-              "table's rows; see Method)\n" % n_checks)
+    md.append("- **Query peers:** plain table in arrival order, plain table clustered, TimescaleDB %s"
+              % (qs["peers"].tsdb_status if qs["peers"].tsdb else "not measured: " + qs["peers"].tsdb_status))
+    md.append("- **Checks:** %d passed (aegis.read returns every point of every set, also after the late-data "
+              "rewrite, and every query of every peer the plain table's rows; see Method)\n" % n_checks)
     md.append("## Storage: bytes per point after compression\n")
     md.append(storage_table(results, True) + "\n")
     md.append("aegis B/pt counts everything the extension stores (blocks with their summaries, indexes, TOAST, "
@@ -1160,15 +1674,18 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
               % (fmt_int(tsbs.batches), fmt_int(BATCH_POINTS), fmt_int(tsbs.small_batches), SMALL_BATCH_POINTS,
                  small_path_note(tsbs), fmt_int(tsbs.ingest[2]), fmt_int(INSERT_ROWS),
                  ("; " + ingest_note(tsbs)) if ingest_note(tsbs) else "", runs))
-    md.append(queries_report(qresults, qparams, qruns, tsbs))
+    md.append(queries_report(qs["clean"], qs["late"], qs["first"], qs["peers"], qparams, qruns, tsbs))
     md.append("## Core codec micro-benchmark\n")
     md.append(micro_md if micro_md else (micro_note[0].upper() + micro_note[1:] + ".\n"))
     md.append(METHOD.format(batch=fmt_int(BATCH_POINTS), small=SMALL_BATCH_POINTS, runs=runs, nproc=info["nproc"],
                             load=info["load"],
                             small_path=fmt_int(SMALL_PATH_POINTS), insert_rows=fmt_int(INSERT_ROWS)))
     g = tsbs.sizes
-    md.append(QUERY_METHOD % dict(qruns=qruns, plain_mb=fmt_int(round(g["plain_total"] / 1e6)),
-                                  aegis_mb=fmt_int(round(g["aegis_total"] / 1e6))))
+    peers = qs["peers"]
+    md.append(QUERY_METHOD % dict(qruns=qruns, plain_mb=fmt_int(round(peers.sizes["plain"] / 1e6)),
+                                  arrival_mb=fmt_int(round(peers.sizes["arrival"] / 1e6)),
+                                  aegis_mb=fmt_int(round(g["aegis_total"] / 1e6)), tsdb_db=TSDB_DB,
+                                  tsdb_chunk=TSDB_CHUNK.replace("hours", "hour")))
     with open(path, "w") as f:
         f.write("\n".join(md))
 
@@ -1222,7 +1739,7 @@ def main():
                                                              time.monotonic() - t_start))
         tsbs = bench_dataset(tsbs_ds, tmp, runs, timed=True)
         results.append(tsbs)
-        qresults, qparams = bench_queries(tsbs, scale, tmp, qruns)
+        qs, qparams = run_query_benchmark(tsbs, scale, tmp, qruns)
         psql(command="DROP TABLE bench.staging")
         micro, micro_md, micro_note = micro_benchmarks()
     finally:
@@ -1248,11 +1765,34 @@ def main():
     if ingest_note(tsbs):
         print(ingest_note(tsbs))
     print()
-    print("Queries on the generated set (%s points; median of %d runs after 1 warm-up, ms)"
-          % (fmt_int(tsbs.ds.points), qruns))
-    print(query_table(qresults, False))
-    for line in query_legend(qresults):
+    peers = qs["peers"]
+    print("Queries on the generated set (%s points; median of %d runs after 1 warm-up, ms), clean data; "
+          "TimescaleDB: %s" % (fmt_int(tsbs.ds.points), qruns, peers.tsdb_status))
+    print(query_table(qs["clean"], peers, False))
+    print(target_line(qs["clean"], peers))
+    note = q3_note(qs["clean"], peers)
+    if note:
+        print(note)
+    for line in query_legend(qs["clean"]):
         print("  " + line)
+    print()
+    print("Late data: the last quarter of every series (%s points from %s) written again, in aegis.recent_points "
+          "over the blocks, UPDATEd on the peers" % (fmt_int(peers.late["points"]),
+                                                     peers.late["cutoff"].strftime("%Y-%m-%d %H:%M:%S")))
+    print(query_table(qs["late"], peers, False, qs["clean"]))
+    print(target_line(qs["late"], peers))
+    note = q3_note(qs["late"], peers)
+    if note:
+        print(note)
+    print(late_table(tsbs, peers, False))
+    print()
+    print("First query of a session (%d new sessions, median)" % SESSION_RUNS)
+    print(session_table(qs["first"], qs["clean"][0], False))
+    for line in session_lines(qs["first"], qs["clean"][0]):
+        print("  " + line)
+    print()
+    print("The peers")
+    print(peers_table(tsbs, peers, False))
     print()
     print("Core codec micro-benchmark")
     print(micro if micro else "  " + micro_note)
@@ -1270,7 +1810,7 @@ def main():
     print("Checks: %d passed" % n_checks)
     if doc != "-":
         write_report(doc, scale, runs, info, results, tsbs, micro_md, micro_note, elapsed, started, n_checks,
-                     qresults, qparams, qruns)
+                     qs, qparams, qruns)
         print("Wrote %s" % os.path.relpath(doc, ROOT) if doc.startswith(ROOT) else "Wrote %s" % doc)
     return 0
 

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# make bench: storage, write and query benchmarks of the extension against a
-# plain PostgreSQL table, on the project's private cluster (bench/bench.py),
-# then the lifecycle figures (bench/lifecycle.sh).
+# make bench: storage, write and query benchmarks of the extension against
+# plain PostgreSQL tables, on the project's private cluster (bench/bench.py),
+# then the lifecycle figures (bench/lifecycle.sh). The queries run against
+# three peers: the plain table in arrival order, the same table clustered, and
+# TimescaleDB's compressed hypertable when TimescaleDB is installed into this
+# PostgreSQL (scripts/cluster.sh then preloads it; ../shared/tools/
+# build-timescaledb.sh builds 2.28.3); without it that column says
+# "not installed". Clean data, then late data (the last quarter rewritten).
 #
 #   SCALE=full|small   generated set of 10,000,000 points (default) or 100,000
 #   BENCH_RUNS=5       timed runs of the generated set's write paths
@@ -9,9 +14,10 @@
 #   BENCH_DOC=path     report file; default docs/benchmarks.md at SCALE=full,
 #                      none at SCALE=small ("-" for none)
 #   BENCH_KEEP=1       keep the generated CSV folder under /tmp
+#   BENCH_TIMESCALEDB=off  leave the TimescaleDB peer out even when installed
 #
 # Prints the tables, writes the report, and exits non-zero when the extension
-# does not return what the plain table holds.
+# or a peer does not return what the plain table holds.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$AEGIS_ROOT"

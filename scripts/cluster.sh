@@ -12,6 +12,17 @@ start() {
       { cat "$AEGIS_CLUSTER_DIR/initdb.log"; exit 1; }
     echo "include_if_exists = 'aegis.conf'" >>"$AEGIS_CLUSTER_DIR/data/postgresql.conf"
   fi
+  # TimescaleDB, when it is installed into this PostgreSQL, is preloaded too
+  # (it must be, to be created): make bench compares the extension with its
+  # compressed hypertables. Without it the list is aegis_timeseries alone.
+  local preload='aegis_timeseries' timescaledb_conf=''
+  if [ -f "$(dirname "$AEGIS_LIBRARY")/timescaledb.so" ]; then
+    preload='aegis_timeseries,timescaledb'
+    timescaledb_conf="# TimescaleDB is installed (make bench's peer): no telemetry, and room for its
+# launcher and schedulers next to the parallel workers and aegis's worker.
+timescaledb.telemetry_level = off
+max_worker_processes = 16"
+  fi
   # Rewritten at every start, so a changed setting reaches existing clusters.
   cat >"$AEGIS_CLUSTER_DIR/data/aegis.conf" <<CONF
 # aegis_timeseries private development cluster (written by scripts/cluster.sh)
@@ -30,13 +41,18 @@ timezone = 'UTC'
 log_min_messages = warning
 # The supported set-up: with the library preloaded every aegis.* setting
 # exists from a session's first statement.
-shared_preload_libraries = 'aegis_timeseries'
+shared_preload_libraries = '$preload'
+$timescaledb_conf
 CONF
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR/data/aegis.conf"
   if as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status >/dev/null 2>&1; then
     # A preloaded library is mapped by the postmaster and inherited by every
-    # backend: after an install, only a restart runs the new one.
-    if [ "$AEGIS_LIBRARY" -nt "$AEGIS_CLUSTER_DIR/data/postmaster.pid" ]; then
+    # backend: after an install, only a restart runs the new one. A changed
+    # preload list (TimescaleDB installed or removed since) needs one too.
+    local running
+    running="$(psql -X -At -d postgres -c 'SHOW shared_preload_libraries' 2>/dev/null | tr -d ' ')" || running=''
+    if [ "$AEGIS_LIBRARY" -nt "$AEGIS_CLUSTER_DIR/data/postmaster.pid" ] ||
+      { [ -n "$running" ] && [ "$running" != "$preload" ]; }; then
       as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -m fast -w stop >/dev/null
     else
       return 0
