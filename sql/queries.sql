@@ -207,6 +207,24 @@ SELECT aegis.write('lv', '{}', '2024-03-02 00:00:30', 7);
 SELECT aegis.drop_metric('lv') > 0 AS dropped;
 SELECT count(*) AS last_points_left FROM aegis.last_points l
  WHERE NOT EXISTS (SELECT FROM aegis.series s WHERE s.series_id = l.series_id);
+-- A series no longer written, wholly older than its retention: latest
+-- forgets it (the trim deletes its blocks and rows by index).
+SELECT aegis.write('gone', '{}', ARRAY(SELECT '2024-03-02'::timestamptz + i * interval '1 minute' FROM generate_series(0, 1499) i),
+                   ARRAY(SELECT i::float8 FROM generate_series(0, 1499) i)) AS written;
+SELECT aegis.set_retention('gone', now() - timestamptz '2024-03-10');
+SELECT aegis.apply_retention() > 0 AS trimmed;
+SELECT count(*) AS latest_rows_of_gone FROM aegis.latest('gone');
+SELECT aegis.drop_metric('gone') >= 0 AS dropped;
+-- rolling never raises an overflow that no window's own sum raises.
+SELECT aegis.write('big', '{}', ARRAY['2024-03-02 00:00:00', '2024-03-02 00:00:01', '2024-03-02 00:00:20']::timestamptz[],
+                   ARRAY[0, 1e308, 1e308]::float8[]) AS written;
+SELECT ts, value FROM aegis.rolling('big', 'sum', '10 seconds');
+SELECT ts, value FROM aegis.rolling('big', 'avg', '10 seconds');
+SELECT ts, value FROM aegis.rolling('big', 'sum', '1 minute');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- The counter aggregates refuse infinite sample times.
+SELECT aegis.rate(v, t) FROM (VALUES (1.0::float8, '-infinity'::timestamptz), (2, '2024-01-01')) x(v, t);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 DROP TABLE par_counter, fns;
 DROP AGGREGATE counter_state(float8, timestamptz);
 SET client_min_messages = warning;

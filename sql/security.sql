@@ -34,6 +34,35 @@ INSERT INTO aegis.points VALUES ('cpu', '{"host": "b"}', '2024-01-01 00:00', 10)
 COPY aegis.points FROM stdin;
 cpu	{"host": "b"}	2024-01-01 00:01:00	11
 \.
+RESET ROLE;
+-- aegis.last_points is brought up to date as a write commits, as the
+-- tables' owner: nothing of the writer's session may run there. A writer
+-- that shadows >= for timestamps in its own schema on its search_path is not
+-- called (the commit would fail with "hijacked" otherwise).
+CREATE SCHEMA aegis_writer_own AUTHORIZATION aegis_writer;
+SET ROLE aegis_writer;
+CREATE FUNCTION aegis_writer_own.ge(timestamptz, timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'hijacked as %', current_user; END $$;
+CREATE OPERATOR aegis_writer_own.>= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = aegis_writer_own.ge);
+SET search_path = aegis_writer_own, pg_catalog;
+SELECT aegis.write('lv', '{"host": "a"}', '2024-01-01 00:05', 5);
+SELECT aegis.write('lv', '{"host": "a"}', '2024-01-01 00:06', 6);
+RESET search_path;
+RESET ROLE;
+SELECT ts, value FROM aegis.latest('lv{host="a"}');
+DROP SCHEMA aegis_writer_own CASCADE;
+-- A role that writes and reads sees its own writes in latest before it
+-- commits (read from storage with its own rights).
+GRANT EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) TO aegis_reader;
+BEGIN;
+SET LOCAL ROLE aegis_reader;
+SELECT aegis.write('lv', '{"host": "a"}', '2024-01-01 00:07', 7);
+SELECT ts, value FROM aegis.latest('lv{host="a"}');
+ROLLBACK;
+REVOKE EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision) FROM aegis_reader;
+SELECT aegis.drop_metric('lv') > 0 AS dropped;
+SET ROLE aegis_writer;
+
 -- ... and holds no privilege on the stored data: it can neither read nor
 -- change blocks, recent rows or the catalog, nor run maintenance.
 SELECT count(*) FROM aegis.blocks;

@@ -398,7 +398,7 @@ CounterRun RunOfEnds(uint64_t points, Timestamp first_ts, Timestamp last_ts, dou
 // Seconds from a to b (b >= a); +Infinity when either is infinite.
 double SecondsBetween(Timestamp a, Timestamp b) {
   if (a == kTimestampMinusInfinity || b == kTimestampInfinity) return std::numeric_limits<double>::infinity();
-  return static_cast<double>(b - a) / kMicrosPerSecond;
+  return static_cast<double>(static_cast<Int128>(b) - a) / kMicrosPerSecond;
 }
 
 // PromQL's extrapolatedRate (Prometheus 2.42, promql/functions.go) for a run
@@ -411,7 +411,7 @@ double Extrapolate(const CounterRun& run, bool counter, Timestamp start, Timesta
   if (counter) result += run.resets;
   double to_start = SecondsBetween(start, run.first_ts);
   const double to_end = SecondsBetween(run.last_ts, end);
-  const double sampled = static_cast<double>(run.last_ts - run.first_ts) / kMicrosPerSecond;
+  const double sampled = SecondsBetween(run.first_ts, run.last_ts);
   const double average = sampled / static_cast<double>(run.points - 1);
   if (counter && result > 0 && run.first >= 0) {
     // A counter does not go below zero: extrapolate at most to where it
@@ -460,11 +460,11 @@ std::optional<double> CounterRun::Value(AggregateKind kind, Timestamp window_sta
     case AggregateKind::kSampleIncrease:
       return last - first + resets;
     case AggregateKind::kSampleRate:
-      return (last - first + resets) / (static_cast<double>(last_ts - first_ts) / kMicrosPerSecond);
+      return (last - first + resets) / SecondsBetween(first_ts, last_ts);
     case AggregateKind::kIrate: {
       if (last_ts == previous_ts) return std::nullopt;  // as Prometheus: no interval, no value
       const double change = last < previous ? last : last - previous;
-      return change / (static_cast<double>(last_ts - previous_ts) / kMicrosPerSecond);
+      return change / SecondsBetween(previous_ts, last_ts);
     }
     default:
       return std::nullopt;

@@ -68,13 +68,17 @@ Moments MomentsOf(double value) {
   return Moments{1, value, std::isfinite(value) ? 0.0 : kNaN};
 }
 
+// float8_combine without its overflow checks: the sliding aggregate combines
+// partial states in an order no window's own sum takes, so an intermediate
+// overflow proves nothing; a non-finite result is checked against the
+// window's points instead (ExactWhereInfinite).
 Moments CombineMoments(const Moments& a, const Moments& b) {
   const double n = a.n + b.n;
   const double tmp = a.sx / a.n - b.sx / b.n;
-  const double sxx = a.sxx + b.sxx + a.n * b.n * tmp * tmp / n;
-  if (std::isinf(sxx) && !std::isinf(a.sxx) && !std::isinf(b.sxx)) ThrowFloat8Overflow();
-  return Moments{n, Float8Pl(a.sx, b.sx), sxx};
+  return Moments{n, a.sx + b.sx, a.sxx + b.sxx + a.n * b.n * tmp * tmp / n};
 }
+
+double AddPlain(double a, double b) { return a + b; }
 
 // A Fenwick tree of counts over value ranks: insert, remove and the k-th
 // smallest in O(log n).
@@ -141,7 +145,7 @@ std::vector<std::optional<double>> Slide(const Timestamp* ts, size_t n, size_t b
     window.Push(make(i));
     const size_t new_lo = AdvanceLow(ts, i, width, lo);
     for (; lo < new_lo; ++lo) window.Pop();
-    if (i >= begin) out.push_back(value(window.Query(), i));
+    if (i >= begin) out.push_back(value(window.Query(), lo, i));
   }
   return out;
 }
@@ -182,6 +186,29 @@ std::vector<std::optional<double>> RollingQuantile(double q, const Timestamp* ts
   return out;
 }
 
+// Where a sum or moment of finite values came out infinite or NaN, the
+// window is aggregated again point by point as aegis.aggregate (and
+// PostgreSQL) would: a finite result, or the overflow error they raise.
+class ExactWhereInfinite {
+ public:
+  ExactWhereInfinite(const AggregateFn& fn, const Timestamp* ts, const double* values, size_t n)
+      : fn_(fn), ts_(ts), values_(values), nonfinite_before_(n + 1, 0) {
+    for (size_t i = 0; i < n; ++i) nonfinite_before_[i + 1] = nonfinite_before_[i] + !std::isfinite(values[i]);
+  }
+  std::optional<double> operator()(double value, size_t lo, size_t i) const {
+    if (std::isfinite(value) || nonfinite_before_[i + 1] != nonfinite_before_[lo]) return value;
+    AggregateState state;
+    state.AddPoints(fn_, 1, ts_ + lo, values_ + lo, i - lo + 1);
+    return state.Final(fn_);
+  }
+
+ private:
+  AggregateFn fn_;
+  const Timestamp* ts_;
+  const double* values_;
+  std::vector<size_t> nonfinite_before_;
+};
+
 }  // namespace
 
 std::vector<std::optional<double>> RollingWindow(const AggregateFn& fn, int64_t width, const Timestamp* ts,
@@ -204,28 +231,35 @@ std::vector<std::optional<double>> RollingWindow(const AggregateFn& fn, int64_t 
       }
       return out;
     }
-    case AggregateKind::kSum:
+    case AggregateKind::kSum: {
+      const ExactWhereInfinite exact(fn, ts, values, n);
       return Slide<double>(
-          ts, n, begin, width, [&](size_t i) { return values[i]; }, Float8Pl,
-          [](double sum, size_t) { return std::optional<double>(sum); }, progress);
+          ts, n, begin, width, [&](size_t i) { return values[i]; }, AddPlain,
+          [&](double sum, size_t lo, size_t i) { return exact(sum, lo, i); }, progress);
+    }
     case AggregateKind::kMin:
     case AggregateKind::kMax: {
       const bool is_min = fn.kind == AggregateKind::kMin;
       return Slide<double>(
           ts, n, begin, width, [&](size_t i) { return values[i]; },
           [is_min](double a, double b) { return is_min ? Float8Smaller(a, b) : Float8Larger(a, b); },
-          [](double v, size_t) { return std::optional<double>(v); }, progress);
+          [](double v, size_t, size_t) { return std::optional<double>(v); }, progress);
     }
     case AggregateKind::kAvg:
     case AggregateKind::kStddev:
     case AggregateKind::kVariance: {
       const AggregateKind kind = fn.kind;
+      const ExactWhereInfinite exact(fn, ts, values, n);
       return Slide<Moments>(
           ts, n, begin, width, [&](size_t i) { return MomentsOf(values[i]); }, CombineMoments,
-          [kind](const Moments& m, size_t) -> std::optional<double> {
-            if (kind == AggregateKind::kAvg) return m.sx / m.n;
+          [&, kind](const Moments& m, size_t lo, size_t i) -> std::optional<double> {
             const double variance = m.sxx / m.n;
-            return kind == AggregateKind::kVariance ? variance : std::sqrt(variance);
+            const double value = kind == AggregateKind::kAvg        ? m.sx / m.n
+                                 : kind == AggregateKind::kVariance ? variance
+                                                                    : std::sqrt(variance);
+            // Sx or Sxx overflowed somewhere: decide as the aggregate does.
+            if (!std::isfinite(m.sx) || !std::isfinite(m.sxx)) return exact(value, lo, i);
+            return value;
           },
           progress);
     }
@@ -247,7 +281,9 @@ std::vector<std::optional<double>> RollingWindow(const AggregateFn& fn, int64_t 
             joined.Append(later);
             return joined;
           },
-          [&, kind](const CounterRun& run, size_t i) { return run.Value(kind, WindowStart(ts[i], width), ts[i]); },
+          [&, kind](const CounterRun& run, size_t, size_t i) {
+            return run.Value(kind, WindowStart(ts[i], width), ts[i]);
+          },
           progress);
     }
   }

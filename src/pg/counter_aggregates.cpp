@@ -103,6 +103,8 @@ bytea* StateWithRoom(FunctionCallInfo fcinfo, bytea* state, uint32 more) {
   if (AggCheckCallContext(fcinfo, nullptr) && needed <= Room(state)) return state;
   uint64 room = std::max<uint64>(kFirstRoom, Room(state));
   while (room < needed) room *= 2;
+  // Up to the limit exactly; past it NewState refuses.
+  if (room > kMaxSamples) room = std::max<uint64>(needed, kMaxSamples);
   bytea* grown = NewState(static_cast<uint32>(std::min<uint64>(room, static_cast<uint64>(kMaxSamples) + 1)), *header);
   std::memcpy(Samples(grown), Samples(state), header->count * sizeof(Sample));
   return grown;
@@ -146,6 +148,9 @@ Datum Transition(FunctionCallInfo fcinfo, bool windowed) {
     PG_RETURN_BYTEA_P(state);
   }
   const Sample sample{PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(1)};
+  if (TIMESTAMP_NOT_FINITE(sample.ts))
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range"),
+                    errdetail("aegis.rate, aegis.increase and aegis.delta need finite sample times.")));
   if (windowed && (sample.ts < window.since || sample.ts >= window.until)) {
     if (state == nullptr) PG_RETURN_NULL();
     PG_RETURN_BYTEA_P(state);

@@ -93,8 +93,12 @@ int64_t TrimSeries(const SeriesWork& trim, bool wait) {
             values, Snap::kLatest);
     return count + static_cast<int64_t>(SPI_processed);
   });
-  return removed + DeletePointsOfSeries(trim.series_id, DT_NOBEGIN, trim.cutoff) +
-         TrimRolledUpSteps(trim.series_id, trim.cutoff);
+  const int64_t points = DeletePointsOfSeries(trim.series_id, DT_NOBEGIN, trim.cutoff);
+  // The statements above may have taken the series' newest point (a series
+  // no longer written); DeletePointsOfSeries refreshed it only if it removed
+  // points itself.
+  if (removed > 0 && points == 0) RefreshLastPoints({trim.series_id});
+  return removed + points + TrimRolledUpSteps(trim.series_id, trim.cutoff);
 }
 
 int64_t DropExpiredPartitions(TimestampTz now) {

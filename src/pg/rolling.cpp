@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/aggregate.h"
+#include "core/error.h"
 #include "core/rolling.h"
 #include "core/series_points.h"
 
@@ -27,8 +28,17 @@ namespace {
 // A sink that keeps one series' points (no summaries, no steps).
 class PointCollector {
  public:
+  // A series' points in [since - width, until) are held at once (16 bytes
+  // each, several times that while the windows are computed): at most
+  // max(work_mem, 256 MB) of them.
+  explicit PointCollector(size_t max_points) : max_points_(max_points) {}
   void BeginSeries() { points_.clear(); }
   void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
+    if (points_.size() + n > max_points_)
+      throw core::Error(core::ErrorCategory::LimitExceeded, "rolling windows need more memory than allowed",
+                        "One series has more than " + std::to_string(max_points_) +
+                            " points between since - width and until; rolling holds a series' points at once.",
+                        "Pass a shorter since/until range, or raise work_mem.");
     points_.ts.insert(points_.ts.end(), ts, ts + n);
     points_.values.insert(points_.values.end(), values, values + n);
   }
@@ -37,6 +47,7 @@ class PointCollector {
   const core::SeriesPoints& points() const { return points_; }
 
  private:
+  size_t max_points_;
   core::SeriesPoints points_;
 };
 
@@ -82,7 +93,8 @@ AEGIS_PG_FUNCTION(aegis_rolling) {
   aegis::pg::SpiConnect();
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector);
   const size_t n = since < until ? matched.rows.size() : 0;
-  aegis::pg::PointCollector collector;
+  const size_t memory = std::max<size_t>(static_cast<size_t>(work_mem) * 1024, size_t{256} << 20);
+  aegis::pg::PointCollector collector(memory / 16);
   for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;

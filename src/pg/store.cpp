@@ -524,7 +524,7 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
   if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) {
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-      series_written.clear();
+      std::vector<int64_t>().swap(series_written);
     return;
   }
   if (series_written.empty()) return;
@@ -551,31 +551,63 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
       ReleaseSysCache(tuple);
     }
   }
-  if (OidIsValid(owner)) SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+  // The statements below run as the owner, so nothing of the session may
+  // reach into them: a pinned search_path (and operators named with their
+  // schema) and a security-restricted operation, as a SECURITY DEFINER
+  // function would run. An ERROR unwinds both with the transaction.
+  const int guc_level = NewGUCNestLevel();
+  (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                          false);
+  if (OidIsValid(owner))
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
   static const Oid types[] = {INT8ARRAYOID};
+  static SPIPlanPtr lock_plan = nullptr;
   static SPIPlanPtr plan = nullptr;
+  if (lock_plan == nullptr) {
+    // Committers of one series take turns (ascending series, so no cycle):
+    // the upsert then sees the other's committed row and never fails a
+    // REPEATABLE READ commit with a serialization error.
+    lock_plan = SPI_prepare_cursor(
+        "SELECT pg_catalog.pg_advisory_xact_lock(1095059284, pg_catalog.hashint8(i.id))"
+        " FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id) ORDER BY i.id",
+        1, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
+    if (lock_plan == nullptr || SPI_keepplan(lock_plan) != 0)
+      elog(ERROR, "aegis: preparing the last_points lock failed");
+  }
   if (plan == nullptr) {
     plan = SPI_prepare_cursor(
         "INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points($1)"
         " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
-        " WHERE excluded.ts >= l.ts",
+        " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts",
         1, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
     if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
   }
   Datum values[] = {PointerGetDatum(array)};
+  // No portal is left at commit: each statement gets its snapshot here.
+  int code = SPI_execute_snapshot(lock_plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+  if (code < 0) elog(ERROR, "aegis: locking aegis.last_points rows failed: %s", SPI_result_code_string(code));
   // The newest committed points, also under REPEATABLE READ (no crosscheck:
   // a point committed after this transaction's snapshot is newer still).
-  const int code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+  code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
   if (code < 0) elog(ERROR, "aegis: updating aegis.last_points failed: %s", SPI_result_code_string(code));
   SPI_finish();
   SetUserIdAndSecContext(saved_user, saved_context);
+  AtEOXact_GUC(true, guc_level);
 }
 
 }  // namespace
 
 void NoteSeriesWritten(const std::vector<int64_t>& series_ids) {
+  static size_t unique_size = 0;
+  if (series_written.empty()) unique_size = 0;
   series_written.insert(series_written.end(), series_ids.begin(), series_ids.end());
+  // A long transaction of many small writes: keep each series once.
+  if (series_written.size() > 2 * unique_size + 1024) {
+    std::sort(series_written.begin(), series_written.end());
+    series_written.erase(std::unique(series_written.begin(), series_written.end()), series_written.end());
+    unique_size = series_written.size();
+  }
 }
 
 void InitLastPoints() { RegisterXactCallback(LastPointsXactCallback, nullptr); }

@@ -121,8 +121,13 @@ REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
 -- owner.
 CREATE FUNCTION aegis._refresh_last_points(ids bigint[]) RETURNS void
     LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    DELETE FROM aegis.last_points WHERE series_id = ANY (ids);
-    INSERT INTO aegis.last_points (series_id, ts, value) SELECT * FROM aegis._newest_points(ids);
+    -- An upsert, not a delete and an insert: a writer committing meanwhile
+    -- (its own upsert) must meet a row, not a gap it could fill first.
+    INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points(ids)
+        ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value;
+    DELETE FROM aegis.last_points l
+     WHERE l.series_id = ANY (ids)
+       AND NOT EXISTS (SELECT FROM aegis._newest_points(ARRAY[l.series_id]));
 $$;
 COMMENT ON FUNCTION aegis._refresh_last_points(bigint[]) IS
   'Recomputes aegis.last_points for the given series from their recent rows and blocks.';
