@@ -229,3 +229,11 @@ DROP TABLE par_counter, fns;
 DROP AGGREGATE counter_state(float8, timestamptz);
 SET client_min_messages = warning;
 DROP EXTENSION aegis_timeseries CASCADE;
+-- The backend keeps the plans of the selector queries it ran: after the
+-- extension is dropped and created again in this session they are planned
+-- anew over the new tables.
+CREATE EXTENSION aegis_timeseries;
+SELECT aegis.write('again', '{"h":"a"}', '2024-01-01', 5);
+SELECT count(*) FROM aegis.find_series('again{h="a"}');
+SELECT value FROM aegis.aggregate('again{h="a"}', 'sum', '-infinity', 'infinity');
+DROP EXTENSION aegis_timeseries CASCADE;
