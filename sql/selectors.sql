@@ -32,6 +32,16 @@ SELECT series_id FROM aegis.find_series('cpu{host=~"WEB-1|db-1"}');  -- case-sen
 SELECT series_id FROM aegis.find_series('nosuchmetric');
 SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-2"}');   -- both must hold: nothing
 SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-1"}');
+-- Regexes that are alternations of literal texts are asked as set
+-- membership; they must match exactly what the regex matches.
+SELECT series_id FROM aegis.find_series('cpu{host=~"web-1|web-2|db-1"}');
+SELECT series_id FROM aegis.find_series('cpu{host=~"web-1"}');        -- one literal: an equality
+SELECT series_id FROM aegis.find_series('cpu{dc=~"|us"}');            -- lacks dc, or us
+SELECT series_id FROM aegis.find_series('cpu{dc!~"eu|"}');            -- has dc, not eu
+SELECT series_id FROM aegis.find_series('cpu{host!~"web-1|db-1"}');
+SELECT series_id FROM aegis.find_series('{__name__=~"cpu_temp|mem"}');
+SELECT series_id FROM aegis.find_series('{__name__!~"cpu|cpu_temp"}');
+SELECT series_id FROM aegis.find_series('{__name__=~"cpu"}');
 
 -- Errors point at the bad character.
 SELECT * FROM aegis.find_series('');
@@ -88,4 +98,6 @@ ANALYZE aegis.series;
 SELECT * FROM aegis.explain_selector('big{host="h42"}');
 SELECT * FROM aegis.explain_selector('{host="h42", dc="dc0"}');
 SELECT * FROM aegis.explain_selector('big{host=~"h4.*"}');
+SELECT * FROM aegis.explain_selector('big{host=~"h42|h43"}');
+SELECT * FROM aegis.explain_selector('big{host=~"h42"}');
 SELECT series_id, tags FROM aegis.find_series('big{host="h42"}');

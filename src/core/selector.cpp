@@ -471,4 +471,17 @@ std::string FormatSelector(const Selector& selector) {
   return out;
 }
 
+bool LiteralAlternatives(std::string_view regex, std::vector<std::string>* texts) {
+  static constexpr std::string_view kSpecial = "\\^$.[](){}*+?";
+  if (regex.find_first_of(kSpecial) != std::string_view::npos) return false;
+  texts->clear();
+  size_t begin = 0;
+  for (;;) {
+    const size_t bar = regex.find('|', begin);
+    texts->emplace_back(regex.substr(begin, bar == std::string_view::npos ? std::string_view::npos : bar - begin));
+    if (bar == std::string_view::npos) return true;
+    begin = bar + 1;
+  }
+}
+
 }  // namespace aegis::core

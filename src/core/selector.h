@@ -68,4 +68,12 @@ const char* MatchOpText(MatchOp op);
 // names quoted where needed, values double-quoted.
 std::string FormatSelector(const Selector& selector);
 
+// The texts a matcher's regex matches when it is an alternation of literal
+// texts ("web-1|web-2", "", "a||b"): a value matches it (anchored at both
+// ends, as selectors match) exactly when it equals one of them. False when
+// the regex has any character with a special meaning (\ ^ $ . [ ] ( ) { } * + ?)
+// besides the bars. Such a matcher can be asked as set membership, without
+// running the regex engine on every series (Prometheus does the same).
+bool LiteralAlternatives(std::string_view regex, std::vector<std::string>* texts);
+
 }  // namespace aegis::core

@@ -879,3 +879,33 @@ TEST(SelectorLimitTest, AtMostAThousandMatchers) {
 
 }  // namespace
 }  // namespace aegis::core
+
+namespace aegis::core {
+namespace {
+
+TEST(LiteralAlternativesTest, BarsBetweenLiteralTexts) {
+  std::vector<std::string> texts;
+  ASSERT_TRUE(LiteralAlternatives("web-1|web-2|db_3", &texts));
+  EXPECT_EQ(texts, (std::vector<std::string>{"web-1", "web-2", "db_3"}));
+  ASSERT_TRUE(LiteralAlternatives("host", &texts));
+  EXPECT_EQ(texts, std::vector<std::string>{"host"});
+  // Empty alternatives match the empty text (a missing label).
+  ASSERT_TRUE(LiteralAlternatives("", &texts));
+  EXPECT_EQ(texts, std::vector<std::string>{""});
+  ASSERT_TRUE(LiteralAlternatives("a||b|", &texts));
+  EXPECT_EQ(texts, (std::vector<std::string>{"a", "", "b", ""}));
+  // Characters that are plain in a regex stay plain: space, comma, slash,
+  // colon, non-ASCII, '-', '#', '=' and quotes.
+  ASSERT_TRUE(LiteralAlternatives("a b,c/d:e-é#=\"'", &texts));
+  EXPECT_EQ(texts, std::vector<std::string>{"a b,c/d:e-é#=\"'"});
+}
+
+TEST(LiteralAlternativesTest, AnySpecialCharacterIsARealRegex) {
+  std::vector<std::string> texts;
+  for (const char* re : {"web-.*", "a.b", "a\\|b", "^a", "a$", "[ab]", "(a|b)", "a{2}", "a*", "a+", "a?",
+                         "(?i)a", "***=a"})
+    EXPECT_FALSE(LiteralAlternatives(re, &texts)) << re;
+}
+
+}  // namespace
+}  // namespace aegis::core
