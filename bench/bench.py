@@ -1515,8 +1515,9 @@ QUERY_NOTES = """\
   of a session pays for that, which is part of what its first-query figure shows. TimescaleDB's preloaded
   library is its loader, which loads the versioned library in each backend that uses a database with the
   extension.
-- Q4 asks `aegis.aggregate` once per metric (`LATERAL` over the 10 names, `group_by '{}'`): it groups by tags
-  only, and a series' tags do not hold its metric name (`group_by '{__name__}'` puts every series in one group).
+- Q4 is one `aegis.aggregate` call over the 8 hosts' series (`{hostname=~"host_1|host_13|..."}`, a set of
+  literal names, which the selector asks as set membership), grouped by metric name (`group_by '{__name__}'`,
+  PromQL's `max by (__name__)`), as the peers' SQL groups by `m.metric`.
 """
 
 QUERY_METHOD = """\

@@ -88,7 +88,6 @@ def build(scale, q6_host):
     q4_hosts = ["host_%d" % (i * hosts // 8 + 1) for i in range(8)]
     q4_regex = "|".join(q4_hosts)
     q4_in = ", ".join("'%s'" % h for h in q4_hosts)
-    metrics = "ARRAY[%s]" % ", ".join("'%s'" % m for m in datasets.TSBS_METRICS)
     qs = []
 
     qs.append(Query(
@@ -130,9 +129,9 @@ def build(scale, q6_host):
     qs.append(Query(
         "Q4", "cpu-max-all-8", "max of all 10 metrics of 8 hosts per hour, 8 h",
         ["bucket", "metric"], [("max", "exact")],
-        [("aegis", "SELECT a.bucket, n.metric, a.value FROM unnest(%s) AS n(metric) CROSS JOIN LATERAL "
-                   "aegis.aggregate(n.metric || '{hostname=~\"%s\"}', 'max', %s, %s, '1 hour', '{}') a"
-                   % (metrics, q4_regex, s, u8))]
+        [("aegis", "SELECT a.bucket, a.tags ->> '__name__' AS metric, a.value FROM "
+                   "aegis.aggregate('{hostname=~\"%s\"}', 'max', %s, %s, '1 hour', '{__name__}') a"
+                   % (q4_regex, s, u8))]
         + peer_forms(lambda t, b: "SELECT %s AS bucket, m.metric, max(p.value) FROM %s p JOIN %s m "
                                   "USING (series_id) WHERE m.hostname IN (%s) AND p.ts >= %s AND p.ts < %s "
                                   "GROUP BY 1, 2 ORDER BY 1, 2" % (b("1 hour"), t, MAP, q4_in, s, u8))
