@@ -52,6 +52,7 @@ class SeriesFolder {
     const size_t recent_end =
         s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
     if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) return;
+    if (recent_end == next_recent_ && block.has_segments) return AddSegments(block);
     decoded_.clear();
     DecodeStoredBlock(series_id_, block, &decoded_);
     // Usually no recent row lies inside and the decoded points are used as
@@ -80,6 +81,22 @@ class SeriesFolder {
       aggregator_->AddSeriesPoints(recent_.ts.data() + next_recent_, recent_.values.data() + next_recent_,
                                    end - next_recent_);
     next_recent_ = std::max(next_recent_, end);
+  }
+
+  // Adds a block with no recent row in its range through its segment
+  // summaries, in time order: each segment the sink takes whole, and the
+  // points of the others (the block is decoded once, at the first of them).
+  void AddSegments(const BlockRef& block) {
+    const std::vector<core::BlockSummary> segments = DecodeStoredSegments(series_id_, block);
+    decoded_.clear();
+    for (const core::BlockSummary& segment : segments) {
+      if (aggregator_->TryAddBlockSummary(segment)) continue;
+      if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_);
+      const size_t begin = core::LowerBound(decoded_, std::max(segment.ts_min, since_));
+      const size_t end = std::min(core::LowerBound(decoded_, until_), core::LowerBound(decoded_, segment.ts_max + 1));
+      if (end > begin) aggregator_->AddSeriesPoints(decoded_.ts.data() + begin, decoded_.values.data() + begin, end - begin);
+    }
+    CheckForInterrupts();
   }
 
   int64_t series_id_;

@@ -6,6 +6,7 @@
 
 #include "core/block_codec.h"
 #include "core/error.h"
+#include "core/segments.h"
 #include "core/series_points.h"
 
 #include "pg/boundary.h"
@@ -32,8 +33,6 @@ SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
 SPIPlanPtr try_lock_series_plan = nullptr;
-SPIPlanPtr block_cursor_plan = nullptr;
-SPIPlanPtr block_cursor_as_given_plan = nullptr;
 SPIPlanPtr refresh_last_points_plan = nullptr;
 
 // Blocks a BlockCursor fetches at a time.
@@ -48,7 +47,8 @@ constexpr int32 kSeriesLockClass = 0x41454753;
   "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
 
 // Reads the block columns (AEGIS_BLOCK_COLUMNS order, starting at column
-// first + 1) of row `row` of table.
+// first + 1, and the segments column after them when the query has one) of
+// row `row` of table.
 BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   bool isnull = false;
   const auto column = [&](int n) { return SPI_getbinval(table->vals[row], table->tupdesc, first + n, &isnull); };
@@ -62,6 +62,10 @@ BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   ref.summary.first = DatumGetFloat8(column(7));
   ref.summary.last = DatumGetFloat8(column(8));
   ref.data = column(9);
+  if (table->tupdesc->natts >= first + 10) {
+    ref.segments = column(10);
+    ref.has_segments = !isnull;
+  }
   if (first == 1) ref.series_id = DatumGetInt64(SPI_getbinval(table->vals[row], table->tupdesc, 1, &isnull));
   return ref;
 }
@@ -107,13 +111,16 @@ constexpr size_t kMaxInsertPlans = 64;
 std::unordered_map<Oid, SPIPlanPtr> insert_block_plans;
 
 SPIPlanPtr InsertBlockPlan(Oid partition) {
-  static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,   FLOAT8OID,
-                              FLOAT8OID, FLOAT8OID,      FLOAT8OID,      FLOAT8OID, BYTEAOID};
+  static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,  FLOAT8OID, FLOAT8OID,
+                              FLOAT8OID, FLOAT8OID,      FLOAT8OID,      BYTEAOID, BYTEAOID};
   static const char* const columns =
-      " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-  if (!OidIsValid(partition))  // a 0.1.0 database: one table
-    return KeptPlan(&insert_block_plan, psprintf("INSERT INTO aegis.blocks%s", columns), 10, types);
+      " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data,"
+      " segments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+  if (!OidIsValid(partition))  // a 0.1.0 database: one table, without segments
+    return KeptPlan(&insert_block_plan,
+                    "INSERT INTO aegis.blocks (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,"
+                    " first_value, last_value, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    10, types);
   auto found = insert_block_plans.find(partition);
   if (found != insert_block_plans.end()) return found->second;
   if (insert_block_plans.size() >= kMaxInsertPlans) {
@@ -122,27 +129,44 @@ SPIPlanPtr InsertBlockPlan(Oid partition) {
   }
   SPIPlanPtr plan = nullptr;
   KeptPlan(&plan, psprintf("INSERT INTO %s%s", quote_qualified_identifier("aegis", get_rel_name(partition)), columns),
-           10, types);
+           11, types);
   insert_block_plans.emplace(partition, plan);
   return plan;
 }
 
-// Writes one encoded block with its summary into its partition.
-void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes) {
+// A palloc'd bytea of bytes.
+bytea* ByteaOf(const std::vector<uint8_t>& bytes) {
+  bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+  SET_VARSIZE(out, VARHDRSZ + bytes.size());
+  memcpy(VARDATA(out), bytes.data(), bytes.size());
+  return out;
+}
+
+// Writes one encoded block with its summary and segment summaries (none
+// when empty) into its partition.
+void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes,
+                 const std::vector<uint8_t>& segments) {
   PgCall([&] {
-    bytea* data = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-    SET_VARSIZE(data, VARHDRSZ + bytes.size());
-    memcpy(VARDATA(data), bytes.data(), bytes.size());
+    bytea* data = ByteaOf(bytes);
+    bytea* segments_data = segments.empty() ? nullptr : ByteaOf(segments);
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
                       Int32GetDatum(static_cast<int32>(s.count)), Float8GetDatum(s.min), Float8GetDatum(s.max),
                       Float8GetDatum(s.sum), Float8GetDatum(s.first), Float8GetDatum(s.last),
-                      PointerGetDatum(data)};
-    ExecutePlan(InsertBlockPlan(partition), values, nullptr, false, 0);
+                      PointerGetDatum(data), PointerGetDatum(segments_data)};
+    const char nulls[] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', segments_data == nullptr ? 'n' : ' '};
+    ExecutePlan(InsertBlockPlan(partition), values, nulls, false, 0);
     pfree(data);
+    if (segments_data != nullptr) pfree(segments_data);
   });
 }
 
 }  // namespace
+
+bool SegmentsColumnExists() {
+  const Oid aegis = get_namespace_oid("aegis", true);
+  const Oid blocks = OidIsValid(aegis) ? get_relname_relid("blocks", aegis) : InvalidOid;
+  return OidIsValid(blocks) && get_attnum(blocks, "segments") != InvalidAttrNumber;
+}
 
 Datum Int64Array(const int64_t* values, size_t n, Oid element_type) {
   Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
@@ -235,21 +259,29 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
   failed_ = true;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    // Plans by order, and by whether aegis.blocks has the segments column
+    // (a 0.1.0 database has not, until ALTER EXTENSION ... UPDATE).
+    static SPIPlanPtr plans[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
+    static const char* const sql[2][2] = {
+        {"SELECT series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
+         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+         " ORDER BY series_id, ts_min",
+         "SELECT series_id, " AEGIS_BLOCK_COLUMNS ", segments"
+         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+         " ORDER BY series_id, ts_min"},
+        {"SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
+         " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
+         " JOIN aegis.blocks b ON b.series_id = s.series_id"
+         " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min",
+         "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", b.segments"
+         " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
+         " JOIN aegis.blocks b ON b.series_id = s.series_id"
+         " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min"}};
+    const int by = order == Order::kById ? 0 : 1;
+    const int with_segments = SegmentsColumnExists() ? 1 : 0;
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
                       TimestampTzGetDatum(until)};
-    SPIPlanPtr plan =
-        order == Order::kById
-            ? KeptPlan(&block_cursor_plan,
-                       "SELECT series_id, " AEGIS_BLOCK_COLUMNS
-                       " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
-                       " ORDER BY series_id, ts_min",
-                       3, types)
-            : KeptPlan(&block_cursor_as_given_plan,
-                       "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS
-                       " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
-                       " JOIN aegis.blocks b ON b.series_id = s.series_id"
-                       " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min",
-                       3, types);
+    SPIPlanPtr plan = KeptPlan(&plans[by][with_segments], sql[by][with_segments], 3, types);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
   });
   failed_ = false;
@@ -323,6 +355,28 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
       series_id, block.data, out,
       [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); },
       block.summary.count);
+}
+
+std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block) {
+  if (!block.has_segments) return {};
+  struct varlena* raw = nullptr;
+  struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(block.segments));
+  PgCall([&] { raw = pg_detoast_datum_packed(stored); });
+  std::vector<core::BlockSummary> segments;
+  try {
+    segments = core::DecodeSegments(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw),
+                                    block.summary);
+  } catch (const core::Error& e) {
+    if (e.category() != core::ErrorCategory::DataCorrupted) throw;
+    throw core::Error(core::ErrorCategory::DataCorrupted,
+                      "corrupt segment summaries in series " + std::to_string(series_id) + " (" +
+                          TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max) + ")",
+                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
+                      "Rewrite the block (aegis.compress after a write into its range), or remove it with "
+                      "aegis.delete_series().");
+  }
+  if (raw != stored) PgCall([&] { pfree(raw); });
+  return segments;
 }
 
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi) {
@@ -409,7 +463,8 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
     n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
-    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n));
+    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n),
+                core::EncodeSegments(ts, values, n));
     CheckForInterrupts();
   }
 }

@@ -20,6 +20,10 @@ struct BlockRef {
   core::BlockSummary summary;
   Datum data;
   int64_t series_id = 0;
+  // The segment summaries (core/segments.h), when the query read them and
+  // the block has them.
+  Datum segments = 0;
+  bool has_segments = false;
 };
 
 // Blocks fetched by one query, in time order.
@@ -81,6 +85,14 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
 // expected_count must equal the points decoded.
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                      const std::function<std::string()>& range = {}, uint32_t expected_count = 0);
+
+// The segment summaries of a stored block (core/segments.h), in time order;
+// none when it has none. Corrupt ones are an ERROR (XX001) naming the series
+// and the block's time range.
+std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block);
+
+// Whether aegis.blocks has the segments column (a 0.1.0 database has not).
+bool SegmentsColumnExists();
 
 // Recent points of the series with lo <= ts < hi, in time order.
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);

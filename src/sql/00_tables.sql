@@ -78,11 +78,14 @@ CREATE TABLE aegis.blocks (
     first_value double precision NOT NULL,
     last_value  double precision NOT NULL,
     data        bytea NOT NULL,
+    segments    bytea,
     CONSTRAINT blocks_check CHECK (ts_min <= ts_max)
 ) PARTITION BY RANGE (ts_min);
 ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
+COMMENT ON COLUMN aegis.blocks.segments IS
+  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 8); NULL: none.';
 
 -- The newest point of every series with points (aegis.latest), kept current
 -- by every write (an upsert that keeps the newer point) and recomputed by

@@ -17,6 +17,13 @@ SELECT w AS seq,
        CASE WHEN random() < 0.01 THEN -0.0 ELSE round((random() * 2000 - 1000)::numeric, 3)::float8 END AS value
   FROM generate_series(1, 1200000) w;
 -- Rewrites of earlier points with new values.
+-- Six dense series (every 10 s for two days, two decimals): their blocks span
+-- several hours and carry segment summaries (docs/block-format.md section 8),
+-- which hourly and daily buckets read instead of decoding.
+INSERT INTO writes
+SELECT k + 1 AS seq, 121 + k % 6 AS s, '2024-01-03'::timestamptz + (k / 6) * interval '10 s' AS ts,
+       round((50 + 30 * sin(k / 1800.0) + random())::numeric, 2)::float8 AS value
+  FROM generate_series(0, 6 * 17280 - 1) k;
 INSERT INTO writes
 SELECT 1200000 + row_number() OVER (), s, ts, value + 0.5 FROM writes WHERE seq % 20 = 7;
 CREATE INDEX ON writes (seq);
@@ -42,7 +49,7 @@ SELECT write_range(0, 600000);           -- ~5,000 per series: straight into blo
 INSERT INTO aegis.points SELECT 'm' || (s % 3), jsonb_build_object('s', s::text), ts, value
   FROM writes WHERE seq > 600000 AND seq <= 660000 ORDER BY seq;
 SELECT write_range(660000 + k * 12000, 672000 + k * 12000) FROM generate_series(0, 44) k;  -- 100 per series
-SELECT write_range(1200000, 1260000);     -- rewrites: ~500 per series, into recent rows over blocks
+SELECT write_range(1200000, 1300000);     -- rewrites: ~500 per series, into recent rows over blocks
 
 CREATE VIEW ours AS
 SELECT (tags ->> 's')::int AS s, ts, value FROM aegis.read('{__name__=~"m[0-9]"}');
@@ -88,6 +95,17 @@ SELECT check_points('before compress (blocks from batches, recent rows)');
 \i test/server/differential_aggregate.sql
 SELECT aegis.compress('0');
 SELECT check_points('after compress');
+DO $$
+DECLARE
+  n bigint;
+BEGIN
+  SELECT count(*) INTO n FROM aegis.blocks b JOIN aegis.series s USING (series_id)
+   WHERE s.tags ->> 's' IN ('121', '122', '123', '124', '125', '126') AND b.segments IS NOT NULL;
+  IF n < 6 * 17 THEN
+    RAISE EXCEPTION 'the dense series have % blocks with segment summaries; expected at least %', n, 6 * 17;
+  END IF;
+  RAISE NOTICE 'ok - the dense series'' blocks carry segment summaries (% blocks)', n;
+END $$;
 SELECT check_aggregates('after compress');
 
 -------------------------------------------------------------------------------

@@ -28,11 +28,14 @@ CREATE TABLE aegis.blocks (
     first_value double precision NOT NULL,
     last_value  double precision NOT NULL,
     data        bytea NOT NULL,
+    segments    bytea,
     CONSTRAINT blocks_check CHECK (ts_min <= ts_max)
 ) PARTITION BY RANGE (ts_min);
 ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
+COMMENT ON COLUMN aegis.blocks.segments IS
+  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 8); NULL: none.';
 ALTER TABLE aegis.blocks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY series_visible ON aegis.blocks
     USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = blocks.series_id));
@@ -45,6 +48,7 @@ BEGIN
     IF newest IS NULL THEN
         DROP TABLE aegis.blocks_legacy;
     ELSE
+        ALTER TABLE aegis.blocks_legacy ADD COLUMN segments bytea;
         EXECUTE format('ALTER TABLE aegis.blocks ATTACH PARTITION aegis.blocks_legacy FOR VALUES FROM (%L) TO (%L)',
                        '-infinity', newest + interval '1 microsecond');
     END IF;
