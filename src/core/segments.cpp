@@ -23,6 +23,9 @@ constexpr unsigned kMaxSegmentExponent = 10;
 // years around 2000, beyond PostgreSQL's range either way), so that slot
 // arithmetic never overflows.
 constexpr Timestamp kMaxSegmentTimestamp = Timestamp{1} << 62;
+// Time offsets within a slot are stored in units of 10^u microseconds.
+constexpr unsigned kMaxTimeUnit = 6;
+constexpr uint64_t kTimeUnits[kMaxTimeUnit + 1] = {1, 10, 100, 1'000, 10'000, 100'000, 1'000'000};
 // Digits are kept below 2^51 in magnitude, where a double holds them exactly.
 constexpr double kMaxDigits = 2251799813685248.0;
 constexpr double kPow10[kMaxSegmentExponent + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10};
@@ -123,9 +126,22 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
     if (all) mode = static_cast<uint8_t>(e);
   }
 
+  // The largest power of ten (up to a second) that divides every offset of
+  // a segment from its slot's edges: regular series keep whole seconds.
+  unsigned unit = kMaxTimeUnit;
+  for (size_t j = 0; j < segments.size() && unit > 0; ++j) {
+    const Timestamp slot_start = slots[j] * span;
+    const uint64_t offsets[] = {static_cast<uint64_t>(segments[j].ts_min - slot_start),
+                                static_cast<uint64_t>(slot_start + span - 1 - segments[j].ts_max) + 1};
+    for (uint64_t offset : offsets)
+      while (unit > 0 && offset % kTimeUnits[unit] != 0) --unit;
+  }
+  const uint64_t unit_micros = kTimeUnits[unit];
+
   std::vector<uint8_t> out;
   out.push_back(kSegmentsVersion);
   out.push_back(static_cast<uint8_t>(span_index));
+  out.push_back(static_cast<uint8_t>(unit));
   out.push_back(mode);
   PutVarint(&out, segments.size());
   ByteWriter writer(&out);
@@ -135,8 +151,8 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
     const Timestamp slot_start = slots[j] * span;
     if (j > 0) PutVarint(&out, static_cast<uint64_t>(slots[j] - slots[j - 1] - 1));
     PutVarint(&out, s.count);
-    PutVarint(&out, static_cast<uint64_t>(s.ts_min - slot_start));
-    PutVarint(&out, static_cast<uint64_t>(slot_start + span - 1 - s.ts_max));
+    PutVarint(&out, static_cast<uint64_t>(s.ts_min - slot_start) / unit_micros);
+    PutVarint(&out, (static_cast<uint64_t>(slot_start + span - 1 - s.ts_max) + 1) / unit_micros);
     uint64_t bits = 0;
     std::memcpy(&bits, &s.sum, sizeof bits);
     writer.U64(bits);
@@ -165,6 +181,9 @@ std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const
   const uint8_t span_index = in.U8("segment span");
   if (span_index >= kSegmentSpanCount) ThrowCorruptSegments("Unknown segment span " + std::to_string(span_index) + ".");
   const Timestamp span = kSegmentSpans[span_index];
+  const uint8_t unit = in.U8("segment time unit");
+  if (unit > kMaxTimeUnit) ThrowCorruptSegments("Unknown segment time unit " + std::to_string(unit) + ".");
+  const uint64_t unit_micros = kTimeUnits[unit];
   const uint8_t mode = in.U8("segment value mode");
   if (mode != kRawValues && mode > kMaxSegmentExponent)
     ThrowCorruptSegments("Unknown segment value mode " + std::to_string(mode) + ".");
@@ -190,11 +209,15 @@ std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const
     s.count = static_cast<uint32_t>(count);
     total += count;
     const Int128 slot_start = slot * span;
-    const uint64_t start_offset = GetVarint(&in, "segment start");
-    const uint64_t end_offset = GetVarint(&in, "segment end");
-    if (start_offset >= static_cast<uint64_t>(span) || end_offset >= static_cast<uint64_t>(span) ||
-        start_offset + end_offset > static_cast<uint64_t>(span) - 1)
+    // Offsets from the slot's start to the first point and from the last
+    // point to the slot's end (exclusive), in the unit.
+    const uint64_t start_units = GetVarint(&in, "segment start");
+    const uint64_t end_units = GetVarint(&in, "segment end");
+    const uint64_t slot_units = static_cast<uint64_t>(span) / unit_micros;
+    if (start_units >= slot_units || end_units == 0 || end_units > slot_units || start_units + end_units > slot_units)
       ThrowCorruptSegments("A segment's time range does not lie in its slot.");
+    const uint64_t start_offset = start_units * unit_micros;
+    const uint64_t end_offset = end_units * unit_micros - 1;
     s.ts_min = static_cast<Timestamp>(slot_start + static_cast<Int128>(start_offset));
     s.ts_max = static_cast<Timestamp>(slot_start + span - 1 - static_cast<Int128>(end_offset));
     uint64_t bits = in.U64("segment sum");

@@ -66,7 +66,8 @@ TEST(SegmentsTest, TenSecondSeriesGetsHourSegmentsWithDecimalValues) {
   }
   ExpectSegments(ts, v, 3600 * kSecond);
   const std::vector<uint8_t> bytes = EncodeSegments(ts.data(), v.data(), ts.size());
-  EXPECT_EQ(bytes[2], 2);  // two decimals
+  EXPECT_EQ(bytes[2], 6);  // time offsets in whole seconds
+  EXPECT_EQ(bytes[3], 2);  // two decimals
   EXPECT_LT(bytes.size(), 4u * 24);  // about 20 bytes a segment
 }
 
@@ -84,7 +85,24 @@ TEST(SegmentsTest, RawDoublesNegativeTimesAndGaps) {
   }
   const std::vector<uint8_t> bytes = EncodeSegments(ts.data(), v.data(), ts.size());
   ASSERT_FALSE(bytes.empty());
-  EXPECT_EQ(bytes[2], 255);  // raw doubles
+  EXPECT_EQ(bytes[3], 255);  // raw doubles
+  ExpectSegments(ts, v, kSegmentSpans[bytes[1]]);
+}
+
+TEST(SegmentsTest, SubSecondTimesKeepTheirUnit) {
+  std::vector<Timestamp> ts;
+  std::vector<double> v;
+  for (int i = 0; i < 2000; ++i) {
+    ts.push_back(i * 250'000 + 3);  // every 250 ms, 3 us past
+    v.push_back(i);
+  }
+  std::vector<uint8_t> bytes = EncodeSegments(ts.data(), v.data(), ts.size());
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes[2], 0);  // microseconds
+  ExpectSegments(ts, v, kSegmentSpans[bytes[1]]);
+  for (Timestamp& t : ts) t -= 3;
+  bytes = EncodeSegments(ts.data(), v.data(), ts.size());
+  EXPECT_EQ(bytes[2], 4);  // 10 ms divides every offset, 100 ms does not
   ExpectSegments(ts, v, kSegmentSpans[bytes[1]]);
 }
 
