@@ -165,7 +165,7 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
       }
       continue;
     }
-    int64_t d[4];
+    int64_t d[4] = {0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) Digits(v[i], mode, &d[i]);
     PutVarint(&out, ZigZag(d[0] - previous_last));
     for (int i = 1; i < 4; ++i) PutVarint(&out, ZigZag(d[i] - d[0]));
@@ -229,7 +229,7 @@ std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const
         std::memcpy(&x, &bits, sizeof bits);
       }
     } else {
-      int64_t d[4];
+      int64_t d[4] = {0, 0, 0, 0};
       d[0] = static_cast<int64_t>(static_cast<uint64_t>(previous_last) + static_cast<uint64_t>(
                                                                             UnZigZag(GetVarint(&in, "segment digits"))));
       for (int i = 1; i < 4; ++i)
