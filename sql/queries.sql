@@ -236,4 +236,46 @@ CREATE EXTENSION aegis_timeseries;
 SELECT aegis.write('again', '{"h":"a"}', '2024-01-01', 5);
 SELECT count(*) FROM aegis.find_series('again{h="a"}');
 SELECT value FROM aegis.aggregate('again{h="a"}', 'sum', '-infinity', 'infinity');
+
+-- Segment summaries (docs/block-format.md section 11): the 1,000-point
+-- blocks of a 10-second series keep one per hour they touch, and hourly
+-- buckets read them instead of decoding; the results equal SQL over the
+-- points, also where since and until cut an hour.
+SELECT aegis.write('dense', '{"h":"a"}',
+                   ARRAY(SELECT '2024-01-01 00:07:13'::timestamptz + i * interval '10 s' FROM generate_series(0, 2999) i),
+                   ARRAY(SELECT round((50 + 20 * sin(i / 50.0))::numeric, 2)::float8 FROM generate_series(0, 2999) i));
+SELECT count(*) AS blocks, count(segments) AS with_segments FROM aegis.blocks b JOIN aegis.series s USING (series_id)
+ WHERE s.metric = 'dense';
+SELECT fn, count(*) AS buckets,
+       count(*) FILTER (WHERE a.value IS NOT DISTINCT FROM r.value) AS equal
+  FROM unnest(ARRAY['count', 'min', 'max', 'first', 'last']) fn
+ CROSS JOIN LATERAL aegis.aggregate('dense', fn, '2024-01-01 00:30', '2024-01-01 07:45', '1 hour') a
+  JOIN (SELECT aegis.time_bucket('1 hour', ts) AS bucket, count(*)::float8 AS n, min(value) AS lo, max(value) AS hi,
+               aegis.first(value, ts) AS f, aegis.last(value, ts) AS l
+          FROM aegis.read('dense', '2024-01-01 00:30', '2024-01-01 07:45') GROUP BY 1) x ON x.bucket = a.bucket
+ CROSS JOIN LATERAL (SELECT CASE fn WHEN 'count' THEN x.n WHEN 'min' THEN x.lo WHEN 'max' THEN x.hi
+                                    WHEN 'first' THEN x.f ELSE x.l END AS value) r
+ GROUP BY fn ORDER BY fn;
+-- The segments are not covered by the block's checksum: damaged ones are an
+-- error (XX001) where they are read, hourly buckets of a function that takes
+-- summaries; other functions and steps, aegis.read and aegis.rolling do not
+-- read them.
+UPDATE aegis.blocks SET segments = '\x01'::bytea
+ WHERE ts_min = (SELECT min(ts_min) FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'dense');
+SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM aegis.aggregate('dense', 'median', '-infinity', 'infinity', '1 hour');
+SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity');
+SELECT count(*) FROM aegis.read('dense');
+SELECT count(*) FROM aegis.rolling('dense', 'max', '1 hour', '-infinity', 'infinity');
+-- Another block's segments do not start and end where this block does.
+UPDATE aegis.blocks b SET segments = (SELECT segments FROM aegis.blocks WHERE ts_min > b.ts_min ORDER BY ts_min LIMIT 1)
+ WHERE segments = '\x01'::bytea;
+SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Without segments (NULL) the block is decoded, with the same result.
+UPDATE aegis.blocks b SET segments = NULL
+ WHERE ts_min = (SELECT min(ts_min) FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'dense');
+SELECT count(*), sum(value) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
+SELECT count(*), sum(m) FROM (SELECT max(value) AS m FROM aegis.read('dense') GROUP BY aegis.time_bucket('1 hour', ts)) x;
 DROP EXTENSION aegis_timeseries CASCADE;

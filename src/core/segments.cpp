@@ -1,4 +1,4 @@
-// Segment summaries of a block (segments.h; docs/block-format.md section 8).
+// Segment summaries of a block (segments.h; docs/block-format.md section 11).
 #include "segments.h"
 
 #include <cmath>
@@ -193,6 +193,10 @@ std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const
   if (k < 2 || k > block.count)
     ThrowCorruptSegments(std::to_string(k) + " segments for a block of " + std::to_string(block.count) + " points.");
 
+  // A segment takes at least 13 bytes (count, two offsets, the sum, and four
+  // values of at least a byte each).
+  if (k > in.Remaining() / 13 + 1)
+    ThrowCorruptSegments(std::to_string(k) + " segments cannot fit in " + std::to_string(size) + " bytes.");
   std::vector<BlockSummary> segments;
   segments.reserve(static_cast<size_t>(k));
   Int128 slot = SlotOf(block.ts_min, span);
@@ -220,6 +224,8 @@ std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const
     const uint64_t end_offset = end_units * unit_micros - 1;
     s.ts_min = static_cast<Timestamp>(slot_start + static_cast<Int128>(start_offset));
     s.ts_max = static_cast<Timestamp>(slot_start + span - 1 - static_cast<Int128>(end_offset));
+    if ((s.count == 1) != (s.ts_min == s.ts_max))
+      ThrowCorruptSegments("A segment's point count does not fit its time range.");
     uint64_t bits = in.U64("segment sum");
     std::memcpy(&s.sum, &bits, sizeof bits);
     double v[4];

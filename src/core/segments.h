@@ -1,7 +1,7 @@
 // Segment summaries: the summary of a block's points in each aligned time
 // slot, kept beside the block (the `segments` column of aegis.blocks), so
 // that a bucketed query whose buckets are whole slots reads them instead of
-// decoding the block (DESIGN-NOTES 7, docs/block-format.md section 8).
+// decoding the block (DESIGN-NOTES 7, docs/block-format.md section 11).
 //
 // A block is cut by point count, so it rarely starts or ends on a bucket
 // edge; its segments are cut where buckets are cut. The slot length (the
@@ -23,7 +23,7 @@
 namespace aegis::core {
 
 // Segment spans, in microseconds, in the order of their index in the
-// encoding (section 8 of docs/block-format.md).
+// encoding (section 11 of docs/block-format.md).
 constexpr Timestamp kSegmentSpans[] = {60'000'000LL, 300'000'000LL, 900'000'000LL,
                                        3'600'000'000LL, 21'600'000'000LL, 86'400'000'000LL};
 constexpr size_t kSegmentSpanCount = sizeof(kSegmentSpans) / sizeof(kSegmentSpans[0]);

@@ -86,11 +86,15 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
       aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
     }
   };
+  // Segment summaries answer buckets smaller than a block; without a step
+  // the block summaries serve (and only the blocks since and until cut are
+  // decoded).
+  const bool segments_help = bucketer.has_value() && bucketer->IsRegular() && fn.UsesSummaries();
   for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
-    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true);
+    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true, segments_help);
     for (size_t r = chunk; r < chunk_end; ++r) {
       const bool new_group = !aggregator || per_series ||
                              !aegis::pg::SameGroup(matched.rows[group_row].group, matched.rows[r].group);

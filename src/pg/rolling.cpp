@@ -99,7 +99,7 @@ AEGIS_PG_FUNCTION(aegis_rolling) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
-    aegis::pg::SeriesData data(ids, read_from, until, 0, false);
+    aegis::pg::SeriesData data(ids, read_from, until, 0, false, false);
     for (size_t r = chunk; r < chunk_end; ++r) {
       data.Fold(matched.rows[r].series_id, read_from, until, &collector);
       const aegis::core::SeriesPoints& points = collector.points();

@@ -11,8 +11,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/rollup.h"
 #include "core/series_points.h"
 
@@ -92,11 +94,27 @@ class SeriesFolder {
     for (const core::BlockSummary& segment : segments) {
       if (aggregator_->TryAddBlockSummary(segment)) continue;
       if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_);
+      const size_t first = core::LowerBound(decoded_, segment.ts_min);
+      const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);
+      if (last - first != segment.count) ThrowSegmentMismatch(block, segment);
       const size_t begin = core::LowerBound(decoded_, std::max(segment.ts_min, since_));
-      const size_t end = std::min(core::LowerBound(decoded_, until_), core::LowerBound(decoded_, segment.ts_max + 1));
+      const size_t end = std::min(core::LowerBound(decoded_, until_), last);
       if (end > begin) aggregator_->AddSeriesPoints(decoded_.ts.data() + begin, decoded_.values.data() + begin, end - begin);
     }
     CheckForInterrupts();
+  }
+
+  // A segment that does not hold the points the decoded block has in its
+  // range: the segments column was damaged (it is not covered by the
+  // block's checksum).
+  [[noreturn]] void ThrowSegmentMismatch(const BlockRef& block, const core::BlockSummary& segment) const {
+    throw core::Error(core::ErrorCategory::DataCorrupted,
+                      "corrupt segment summaries in series " + std::to_string(series_id_),
+                      "A segment of the block starting " + TimestampText(block.summary.ts_min) + " says " +
+                          std::to_string(segment.count) + " points from " + TimestampText(segment.ts_min) + " to " +
+                          TimestampText(segment.ts_max) + "; the block holds another number there.",
+                      "Rewrite the block (aegis.compress after a write into its range), or remove it with "
+                      "aegis.delete_series().");
   }
 
   int64_t series_id_;
@@ -114,12 +132,13 @@ class SeriesFolder {
 class SeriesData {
  public:
   // ids in the order Fold will be called for them; with_steps false reads
-  // no rolled-up steps (a reader of points).
+  // no rolled-up steps (a reader of points); with_segments reads the
+  // blocks' segment summaries (for a sink that may take them).
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns,
-             bool with_steps)
+             bool with_steps, bool with_segments)
       : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
         steps_(ids, since, with_steps ? until : since, step_columns),
-        blocks_(ids, since, until, BlockCursor::Order::kAsGiven),
+        blocks_(ids, since, until, BlockCursor::Order::kAsGiven, with_segments),
         next_block_(blocks_.Next()) {}
 
   // Folds the next series (in the order given) into the sink.

@@ -14,7 +14,10 @@
 
 extern "C" {
 #include "catalog/pg_collation.h"
+#include "commands/explain.h"
+#include "nodes/params.h"
 #include "regex/regex.h"
+#include "utils/plancache.h"
 }
 
 namespace aegis::pg {
@@ -229,10 +232,13 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
 // Prepared selector queries, by SQL text (the text names every parameter
 // and its type, so equal texts take the same plan). A dashboard asks the
 // same few selector shapes again and again; parsing and planning them anew
-// was a fifth of a small aggregate's time. The plans are generic (planned
-// once, for any parameter values: the conditions are equalities, set
-// membership and containment the catalog's indexes answer whatever the
-// values); the plan cache still replans them when the catalog changes.
+// was a fifth of a small aggregate's time. The plan cache chooses between
+// custom and generic plans as for any prepared statement: a generic plan
+// does not see the values, and for a containment test it estimates a
+// sequential scan of the catalog where the GIN index answers (the
+// selectors regression test shows the plan taken), so the cache keeps
+// planning with the values unless the generic plan is as cheap. It replans
+// them when the catalog changes.
 constexpr size_t kKeptSeriesQueries = 64;
 
 std::unordered_map<std::string, SPIPlanPtr>& KeptSeriesQueries() {
@@ -251,8 +257,7 @@ SPIPlanPtr SeriesQueryPlan(const std::string& sql, const QueryParameters& params
   }
   SPIPlanPtr plan = nullptr;
   PgCall([&] {
-    plan = SPI_prepare_cursor(sql.c_str(), static_cast<int>(params.types.size()),
-                              const_cast<Oid*>(params.types.data()), CURSOR_OPT_GENERIC_PLAN);
+    plan = SPI_prepare(sql.c_str(), static_cast<int>(params.types.size()), const_cast<Oid*>(params.types.data()));
     if (plan == nullptr)
       elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql.c_str());
     if (SPI_keepplan(plan) != 0) elog(ERROR, "aegis: SPI_keepplan failed");
@@ -261,19 +266,47 @@ SPIPlanPtr SeriesQueryPlan(const std::string& sql, const QueryParameters& params
   return plan;
 }
 
-// Runs sql with the query's parameters; rows in SPI_tuptable. A read-only
-// query runs through its kept plan; another (EXPLAIN) is planned each time.
-void RunWithParameters(const std::string& sql, const QueryParameters& params, bool read_only = true) {
-  SPIPlanPtr plan = read_only ? SeriesQueryPlan(sql, params) : nullptr;
-  PgCall([&] {
-    const size_t n = params.texts.size();
-    Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
-    for (size_t i = 0; i < n; ++i)
-      values[i] = params.types[i] == TEXTOID ? CStringGetTextDatum(params.texts[i].c_str()) : params.datums[i];
-    int code = plan != nullptr ? SPI_execute_plan(plan, values, nullptr, true, 0)
-                               : SPI_execute_with_args(sql.c_str(), static_cast<int>(n),
-                                                       const_cast<Oid*>(params.types.data()), values, nullptr, false, 0);
-    CheckSpiResult(code, "series query");
+// The parameter values of a query, palloc'd.
+Datum* ParameterValues(const QueryParameters& params) {
+  const size_t n = params.texts.size();
+  Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * (n + 1)));
+  for (size_t i = 0; i < n; ++i)
+    values[i] = params.types[i] == TEXTOID ? CStringGetTextDatum(params.texts[i].c_str()) : params.datums[i];
+  return values;
+}
+
+// Runs sql with the query's parameters through its kept plan (read-only);
+// rows in SPI_tuptable.
+void RunWithParameters(const std::string& sql, const QueryParameters& params) {
+  SPIPlanPtr plan = SeriesQueryPlan(sql, params);
+  PgCall([&] { CheckSpiResult(SPI_execute_plan(plan, ParameterValues(params), nullptr, true, 0), "series query"); });
+}
+
+// The EXPLAIN (COSTS OFF) text of the kept generic plan of sql, the plan
+// the engine runs (a palloc'd string).
+const char* ExplainKeptPlan(const std::string& sql, const QueryParameters& params) {
+  SPIPlanPtr plan = SeriesQueryPlan(sql, params);
+  return PgCall([&] {
+    const int n = static_cast<int>(params.types.size());
+    Datum* values = ParameterValues(params);
+    ParamListInfo bound = makeParamList(n);
+    for (int i = 0; i < n; ++i) {
+      bound->params[i].value = values[i];
+      bound->params[i].isnull = false;
+      bound->params[i].pflags = PARAM_FLAG_CONST;
+      bound->params[i].ptype = params.types[static_cast<size_t>(i)];
+    }
+    CachedPlanSource* source = static_cast<CachedPlanSource*>(linitial(SPI_plan_get_plan_sources(plan)));
+    CachedPlan* cached = GetCachedPlan(source, bound, CurrentResourceOwner, nullptr);
+    ExplainState* es = NewExplainState();
+    es->costs = false;
+    ExplainBeginOutput(es);
+    ListCell* cell;
+    foreach (cell, cached->stmt_list)
+      ExplainOnePlan(lfirst_node(PlannedStmt, cell), nullptr, es, sql.c_str(), bound, nullptr, nullptr, nullptr);
+    ExplainEndOutput(es);
+    ReleaseCachedPlan(cached, CurrentResourceOwner);
+    return static_cast<const char*>(es->str->data);
   });
 }
 
@@ -318,12 +351,16 @@ AEGIS_PG_FUNCTION(aegis_explain_selector) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
   });
   aegis::pg::SeriesQuery query = aegis::pg::BuildSeriesQuery(selector, {});
-  aegis::pg::RunWithParameters("EXPLAIN (COSTS OFF) " + query.sql, query.params, false);
+  const char* plan = aegis::pg::ExplainKeptPlan(query.sql, query.params);
   aegis::pg::PgCall([&] {
-    for (uint64 i = 0; i < SPI_processed; ++i) {
+    // One row per line, without the trailing newline.
+    for (const char* line = plan; *line != '\0';) {
+      const char* end = strchr(line, '\n');
+      const size_t length = end != nullptr ? static_cast<size_t>(end - line) : strlen(line);
+      Datum value = PointerGetDatum(cstring_to_text_with_len(line, static_cast<int>(length)));
       bool isnull = false;
-      Datum line = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &line, &isnull);
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+      line += length + (end != nullptr ? 1 : 0);
     }
     SPI_finish();
   });

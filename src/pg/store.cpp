@@ -255,7 +255,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 }
 
 BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-                         Order order) {
+                         Order order, bool with_segments) {
   failed_ = true;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -278,10 +278,10 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
          " JOIN aegis.blocks b ON b.series_id = s.series_id"
          " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min"}};
     const int by = order == Order::kById ? 0 : 1;
-    const int with_segments = SegmentsColumnExists() ? 1 : 0;
+    const int segments = with_segments && SegmentsColumnExists() ? 1 : 0;
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
                       TimestampTzGetDatum(until)};
-    SPIPlanPtr plan = KeptPlan(&plans[by][with_segments], sql[by][with_segments], 3, types);
+    SPIPlanPtr plan = KeptPlan(&plans[by][segments], sql[by][segments], 3, types);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
   });
   failed_ = false;
@@ -463,8 +463,9 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
     n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
+    // A 0.1.0 database (one table, no partitions) has no segments column.
     InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n),
-                core::EncodeSegments(ts, values, n));
+                OidIsValid(partition.relid) ? core::EncodeSegments(ts, values, n) : std::vector<uint8_t>());
     CheckForInterrupts();
   }
 }

@@ -51,10 +51,11 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 class BlockCursor {
  public:
   // kById: blocks in (series id, time) order; kAsGiven: the series in the
-  // order of series_ids, each in time order.
+  // order of series_ids, each in time order. with_segments: read the blocks'
+  // segment summaries too (BlockRef::segments).
   enum class Order { kById, kAsGiven };
   BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-              Order order = Order::kById);
+              Order order = Order::kById, bool with_segments = false);
   ~BlockCursor();
   BlockCursor(const BlockCursor&) = delete;
   BlockCursor& operator=(const BlockCursor&) = delete;

@@ -85,7 +85,7 @@ ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
 COMMENT ON COLUMN aegis.blocks.segments IS
-  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 8); NULL: none.';
+  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 11); NULL: none.';
 
 -- The newest point of every series with points (aegis.latest), kept current
 -- by every write (an upsert that keeps the newer point) and recomputed by

@@ -89,6 +89,22 @@ TEST(SegmentsTest, RawDoublesNegativeTimesAndGaps) {
   ExpectSegments(ts, v, kSegmentSpans[bytes[1]]);
 }
 
+TEST(SegmentsTest, OneValueThatIsNoDecimalMakesTheValuesRaw) {
+  for (double odd : {-0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), 1e300,
+                     0.1 + 0.2}) {
+    std::vector<Timestamp> ts;
+    std::vector<double> v;
+    for (int i = 0; i < 1000; ++i) {
+      ts.push_back(i * 10 * kSecond);
+      v.push_back(i == 720 ? odd : (i % 37) * 0.25);  // the first point of the third hour
+    }
+    const std::vector<uint8_t> bytes = EncodeSegments(ts.data(), v.data(), ts.size());
+    ASSERT_FALSE(bytes.empty());
+    EXPECT_EQ(bytes[3], 255) << odd;
+    ExpectSegments(ts, v, 3600 * kSecond);
+  }
+}
+
 TEST(SegmentsTest, SubSecondTimesKeepTheirUnit) {
   std::vector<Timestamp> ts;
   std::vector<double> v;

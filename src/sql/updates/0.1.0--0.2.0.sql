@@ -35,7 +35,7 @@ ALTER TABLE aegis.blocks ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE aegis.blocks IS
   'Compressed blocks of points (codec in the block header) with per-block summaries.';
 COMMENT ON COLUMN aegis.blocks.segments IS
-  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 8); NULL: none.';
+  'Summaries of the block''s points per aligned time slot (docs/block-format.md, section 11); NULL: none.';
 ALTER TABLE aegis.blocks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY series_visible ON aegis.blocks
     USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = blocks.series_id));
