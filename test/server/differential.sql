@@ -18,7 +18,7 @@ SELECT w AS seq,
   FROM generate_series(1, 1200000) w;
 -- Rewrites of earlier points with new values.
 -- Six dense series (every 10 s for two days, two decimals): their blocks span
--- several hours and carry segment summaries (docs/block-format.md section 8),
+-- several hours and carry segment summaries (docs/block-format.md section 11),
 -- which hourly and daily buckets read instead of decoding.
 INSERT INTO writes
 SELECT k + 1 AS seq, 121 + k % 6 AS s, '2024-01-03'::timestamptz + (k / 6) * interval '10 s' AS ts,
