@@ -1026,7 +1026,7 @@ def queries_report(qr_clean, qr_late, first, peers, qparams, qruns, tsbs):
               "batches of at most %d points, below `aegis.block_max_points`, so the new values sit in "
               "`aegis.recent_points` over the compressed blocks that still hold the old ones, with no "
               "`aegis.compress` or maintenance round afterwards; as `UPDATE ... SET value = value + %g` on both "
-              "plain tables%s, then `VACUUM ANALYZE` (also of `aegis.recent_points`). **reads late points**: "
+              "plain tables%s, then `VACUUM ANALYZE` (also of `aegis.recent_points` and `aegis.last_points`). **reads late points**: "
               "whether the query's window reaches the rewritten quarter; **aegis ms (clean)** is the extension's "
               "figure from the table above.\n"
               % (fmt_int(lt["points"]), lt["cutoff"].strftime("%Y-%m-%d %H:%M:%S"), fmt_int(lt["per_series"]),

@@ -8,8 +8,9 @@
 --                 no aegis.compress or run_maintenance afterwards (the
 --                 maintenance worker stays out of this database)
 --   plain tables  UPDATE ... SET value = value + 0.5 on both, then VACUUM
---                 ANALYZE (and VACUUM ANALYZE aegis.recent_points: what
---                 autovacuum would do to all three within a minute)
+--                 ANALYZE (and VACUUM ANALYZE aegis.recent_points and
+--                 aegis.last_points: what autovacuum would do to all of them
+--                 within a minute)
 -- The batches are built from the clustered plain table before it is updated,
 -- so both sides compute value + 0.5 from the same float8.
 --   ds        data set name (bench.plain_<ds>: the clustered table)
@@ -42,6 +43,7 @@ SELECT clock_timestamp() AS t3 \gset
 VACUUM ANALYZE bench.plain_:ds;
 VACUUM ANALYZE :arrival;
 VACUUM ANALYZE aegis.recent_points;
+VACUUM ANALYZE aegis.last_points;
 SELECT '@@', 'write_s', extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz);
 SELECT '@@', 'update_plain_s', extract(epoch FROM :'t2'::timestamptz - :'t1'::timestamptz);
 SELECT '@@', 'update_arrival_s', extract(epoch FROM :'t3'::timestamptz - :'t2'::timestamptz);

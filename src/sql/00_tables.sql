@@ -94,7 +94,7 @@ CREATE TABLE aegis.last_points (
     series_id bigint PRIMARY KEY,
     ts        timestamptz NOT NULL,
     value     double precision NOT NULL
-);
+) WITH (fillfactor = 50);
 COMMENT ON TABLE aegis.last_points IS
   'The newest point of every series, kept current by every write; read it through aegis.latest().';
 
