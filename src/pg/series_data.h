@@ -138,7 +138,9 @@ class SeriesData {
              bool with_steps, bool with_segments)
       : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
         steps_(ids, since, with_steps ? until : since, step_columns),
-        blocks_(ids, since, until, BlockCursor::Order::kAsGiven, with_segments),
+        blocks_(ids, since, until,
+                std::is_sorted(ids.begin(), ids.end()) ? BlockCursor::Order::kById : BlockCursor::Order::kAsGiven,
+                with_segments),
         next_block_(blocks_.Next()) {}
 
   // Folds the next series (in the order given) into the sink.
