@@ -1496,14 +1496,16 @@ QUERY_NOTES = """\
   way, spread over every page of the arrival table, over a tenth of the clustered one's.
 - `aegis.aggregate` answers a block that lies wholly inside one bucket, with no recent row in its time range,
   from its stored summary (count, sum, min, max, first, last) without decoding it: Q5's single bucket holds
-  every block. Q1, Q2 and Q4 bucket by minute or hour, and no block (1,000 points: 2 h 47 min at 10 s) lies
-  inside one such bucket, so the extension decodes every point of their windows and aggregates them in C;
-  **aegis.read+SQL**, the same buckets computed by PostgreSQL over the decoded points, shows what that part
-  saves. `aegis.latest` (Q3) probes, per series, the newest recent row and the newest block's `last_value`; the
-  plain tables answer Q3 with one backward btree probe per series (`LATERAL ... LIMIT 1`).
+  every block. No block (1,000 points: 2 h 47 min at 10 s) lies inside an hourly bucket, but its segment
+  summaries (one per hour it touches, docs/block-format.md section 11) do: Q2 and Q4 decode only the blocks
+  their `since` and `until` cut. Q1 buckets by minute, so it decodes every point of its window and aggregates
+  them in C; **aegis.read+SQL**, the same buckets computed by PostgreSQL over the decoded points, shows what
+  that part saves. `aegis.latest` (Q3) reads each series' row of `aegis.last_points`, the newest point a
+  commit left; the plain tables answer Q3 with one backward btree probe per series (`LATERAL ... LIMIT 1`).
 - Q6 and Q7 touch few points per series: Q6 12 h of one series (4,320 points, filtered in SQL), Q7 five
-  minutes (30 points) of each of 100 series. The extension still fetches (TOAST, about 7 kB) and decodes whole
-  blocks for them, where a plain table can read just the rows of the window through its btree.
+  minutes (30 points) of each of 100 series. The extension still reads (about 1.4 kB a block) and decodes
+  whole blocks for them, where a plain table can read just the rows of the window through its btree, and
+  `aegis.read` (Q6) hands its points to PostgreSQL through a function's tuplestore before the `WHERE` runs.
 - Late data: the rewritten points are recent rows over blocks that still hold the old values, so every read
   merges the two layers (the recent rows win), and a block with recent rows in its time range is decoded
   rather than folded in from its summary. The plain tables' UPDATE leaves new row versions wherever the heap
@@ -1660,8 +1662,10 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
     md.append(breakdown_table(results, True) + "\n")
     g = tsbs.sizes
     md.append("On the generated set the blocks' heap and TOAST take %s bytes for %s bytes of block data (+%.0f%%): "
-              "each block of up to %s points is stored out of line in TOAST chunks of about 2 kB, next to its "
-              "summary row and primary-key entry; the series catalog adds %s bytes (%.2f B/pt).\n"
+              "a block row holds its summary columns, its segment summaries (docs/block-format.md section 11) and "
+              "its block of up to %s points; a row under PostgreSQL's 2 kB TOAST threshold (a 1,000-point block "
+              "of this set is about 1.3 kB) stays in the heap, whole rows to a page, a larger one goes to TOAST "
+              "chunks of about 2 kB. The series catalog adds %s bytes (%.2f B/pt).\n"
               % (fmt_int(g["aegis_blocks_table"]), fmt_int(g["block_data"]),
                  100.0 * (g["aegis_blocks_table"] / g["block_data"] - 1), info["block_max_points"].split()[0],
                  fmt_int(g["aegis_catalog"]), g["aegis_catalog"] / tsbs.ds.points))
