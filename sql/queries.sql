@@ -278,4 +278,20 @@ UPDATE aegis.blocks b SET segments = NULL
  WHERE ts_min = (SELECT min(ts_min) FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'dense');
 SELECT count(*), sum(value) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
 SELECT count(*), sum(m) FROM (SELECT max(value) AS m FROM aegis.read('dense') GROUP BY aegis.time_bucket('1 hour', ts)) x;
+
+-- aegis.latest over many series reads aegis.last_points in one scan (at
+-- least 256 series and half the table), over few by index; both give each
+-- series' newest point, also for series this transaction wrote.
+SELECT count(aegis.write('many', jsonb_build_object('i', i::text), '2024-01-01'::timestamptz + j * interval '1 minute',
+                         i * 1000 + j))
+  FROM generate_series(1, 600) i, generate_series(1, 3) j;
+ANALYZE aegis.last_points;
+BEGIN;
+SELECT aegis.write('many', '{"i":"7"}', '2024-01-02', -7);
+SELECT count(*) AS series, count(*) FILTER (WHERE value = (tags->>'i')::int * 1000 + 3) AS newest_of_three,
+       count(*) FILTER (WHERE value = -7 AND ts = '2024-01-02') AS written_here
+  FROM aegis.latest('many');
+SELECT count(*) AS series, count(*) FILTER (WHERE value = (tags->>'i')::int * 1000 + 3) AS newest_of_three
+  FROM aegis.latest('many{i=~"1.*"}');
+COMMIT;
 DROP EXTENSION aegis_timeseries CASCADE;

@@ -42,6 +42,12 @@ SELECT series_id FROM aegis.find_series('cpu{host!~"web-1|db-1"}');
 SELECT series_id FROM aegis.find_series('{__name__=~"cpu_temp|mem"}');
 SELECT series_id FROM aegis.find_series('{__name__!~"cpu|cpu_temp"}');
 SELECT series_id FROM aegis.find_series('{__name__=~"cpu"}');
+-- A literal text followed by .* is asked as a prefix test.
+SELECT series_id FROM aegis.find_series('{__name__=~"cpu_.*"}');
+SELECT series_id FROM aegis.find_series('{__name__!~"cpu.*"}');
+SELECT series_id FROM aegis.find_series('cpu{host=~"web-.*"}');
+SELECT series_id FROM aegis.find_series('cpu{dc=~".*"}');            -- every series, with dc or not
+SELECT series_id FROM aegis.find_series('cpu{dc!~"e.*"}');           -- lacks dc, or not e...
 
 -- Errors point at the bad character.
 SELECT * FROM aegis.find_series('');

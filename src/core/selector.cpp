@@ -484,4 +484,13 @@ bool LiteralAlternatives(std::string_view regex, std::vector<std::string>* texts
   }
 }
 
+bool LiteralPrefix(std::string_view regex, std::string* prefix) {
+  static constexpr std::string_view kSpecial = "\\^$.[](){}*+?|";
+  if (regex.size() < 2 || regex.substr(regex.size() - 2) != ".*") return false;
+  const std::string_view head = regex.substr(0, regex.size() - 2);
+  if (head.find_first_of(kSpecial) != std::string_view::npos) return false;
+  prefix->assign(head);
+  return true;
+}
+
 }  // namespace aegis::core

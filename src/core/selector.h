@@ -76,4 +76,10 @@ std::string FormatSelector(const Selector& selector);
 // running the regex engine on every series (Prometheus does the same).
 bool LiteralAlternatives(std::string_view regex, std::vector<std::string>* texts);
 
+// The literal text a regex begins with when it is that text followed by
+// ".*" ("cpu_.*", "web-.*", ".*"): a value matches it (anchored at both ends,
+// where "." matches any character) exactly when it starts with the text.
+// False for any other regex.
+bool LiteralPrefix(std::string_view regex, std::string* prefix);
+
 }  // namespace aegis::core

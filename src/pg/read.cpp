@@ -15,6 +15,10 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "access/table.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -71,11 +75,29 @@ void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp sinc
 }
 
 SPIPlanPtr last_points_plan = nullptr;
+SPIPlanPtr all_last_points_plan = nullptr;
 SPIPlanPtr newest_of_plan = nullptr;
 
 // The newest point of each series: for the ones this transaction wrote, read
 // from their recent rows and blocks (their aegis.last_points rows are only
 // brought up to date as it commits); for the others, from aegis.last_points.
+// Asking for at least this many series may scan aegis.last_points whole.
+constexpr size_t kScanLastPointsAbove = 256;
+
+// The planner's estimate of the rows of aegis.last_points (0 when unknown).
+double LastPointsRowEstimate() {
+  return PgCall([] {
+    const Oid aegis = get_namespace_oid("aegis", false);
+    const Oid relid = get_relname_relid("last_points", aegis);
+    if (!OidIsValid(relid)) return 0.0;
+    Relation rel = table_open(relid, AccessShareLock);
+    const double tuples = rel->rd_rel->reltuples;
+    table_close(rel, AccessShareLock);
+    return tuples;
+  });
+}
+
+// ids sorted ascending.
 std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const std::vector<int64_t>& ids) {
   std::unordered_map<int64_t, std::pair<TimestampTz, double>> newest;
   const std::vector<int64_t> written = SeriesWrittenInTransaction();
@@ -90,13 +112,33 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
       newest[id] = {ts, DatumGetFloat8(ResultValue(i, 3, &isnull))};
     }
   };
+  // Many of the table's series (a dashboard's "newest of everything"): one
+  // scan of the table, filtered here, instead of an index probe per series.
+  const bool scan = ids.size() >= kScanLastPointsAbove && ids.size() * 2 >= LastPointsRowEstimate();
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID};
+    if (scan) {
+      RunPlan(&all_last_points_plan, "SELECT series_id, ts, value FROM aegis.last_points", 0, nullptr, nullptr,
+              Snap::kReadOnly);
+      return;
+    }
     Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
     RunPlan(&last_points_plan, "SELECT series_id, ts, value FROM aegis.last_points WHERE series_id = ANY ($1)", 1,
             types, values, Snap::kReadOnly);
   });
-  collect(true);
+  if (scan) {
+    // Only the rows of the series asked for (ids is sorted).
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      const int64_t id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      if (!std::binary_search(ids.begin(), ids.end(), id) ||
+          std::binary_search(from_storage.begin(), from_storage.end(), id))
+        continue;
+      newest[id] = {DatumGetTimestampTz(ResultValue(i, 2, &isnull)), DatumGetFloat8(ResultValue(i, 3, &isnull))};
+    }
+  } else {
+    collect(true);
+  }
   if (!from_storage.empty()) {
     PgCall([&] {
       static const Oid types[] = {INT8ARRAYOID};

@@ -124,12 +124,16 @@ Datum TextArray(const std::vector<std::string>& texts) {
 }
 
 // The SQL condition that value_expr matches a regex matcher: set membership
-// when the regex is an alternation of literal texts, else the regex.
+// when the regex is an alternation of literal texts, a prefix test when it
+// is a literal text followed by ".*", else the regex.
 std::string RegexCondition(const std::string& value_expr, const core::Matcher& m, QueryParameters* params) {
   const bool match = m.op == core::MatchOp::kRegexMatch;
   std::vector<std::string> texts;
   if (core::LiteralAlternatives(m.value, &texts))
     return value_expr + (match ? " = ANY (" : " <> ALL (") + params->AddDatum(TextArray(texts), TEXTARRAYOID) + ")";
+  std::string prefix;
+  if (core::LiteralPrefix(m.value, &prefix))
+    return std::string(match ? "" : "NOT ") + "starts_with(" + value_expr + ", " + params->AddText(prefix) + ")";
   return value_expr + (match ? " ~ " : " !~ ") + params->AddText(AnchoredRegex(m.value));
 }
 

@@ -900,6 +900,19 @@ TEST(LiteralAlternativesTest, BarsBetweenLiteralTexts) {
   EXPECT_EQ(texts, std::vector<std::string>{"a b,c/d:e-é#=\"'"});
 }
 
+TEST(LiteralPrefixTest, ATextFollowedByDotStar) {
+  std::string prefix;
+  ASSERT_TRUE(LiteralPrefix("cpu_.*", &prefix));
+  EXPECT_EQ(prefix, "cpu_");
+  ASSERT_TRUE(LiteralPrefix(".*", &prefix));
+  EXPECT_EQ(prefix, "");
+  ASSERT_TRUE(LiteralPrefix("a b-é.*", &prefix));
+  EXPECT_EQ(prefix, "a b-é");
+  for (const char* re : {"cpu_", "cpu.", "cpu_.+", "a|b.*", "a.*b", "a\\.*", "(a).*", "a.**", "a?.*", "[a].*", "^a.*",
+                         "a.*$", ".", "*"})
+    EXPECT_FALSE(LiteralPrefix(re, &prefix)) << re;
+}
+
 TEST(LiteralAlternativesTest, AnySpecialCharacterIsARealRegex) {
   std::vector<std::string> texts;
   for (const char* re : {"web-.*", "a.b", "a\\|b", "^a", "a$", "[ab]", "(a|b)", "a{2}", "a*", "a+", "a?",
