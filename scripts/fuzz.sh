@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for DecodeBlock (test/fuzz/block_decode_fuzz.cpp,
+# Builds the libFuzzer targets for DecodeBlock (test/fuzz/block_decode_fuzz.cpp,
 # whose check lives in test/fuzz/block_decode_check.h) with ASan and UBSan into
 # build-fuzz/, writes a seed corpus of valid blocks, and runs the fuzzer. RUNS
 # (default 1000000) sets the number of executions; extra arguments go to
-# libFuzzer (e.g. -max_total_time=600).
+# libFuzzer (e.g. -max_total_time=600). Then the same for DecodeSegments
+# (test/fuzz/segments_fuzz.cpp, at the end).
 #
 # Seeds (build-fuzz/seeds/, rewritten on every run): about a thousand valid
 # blocks of 1..100 points in codec 1 and in codec 2 with every value scheme
@@ -21,18 +22,30 @@ RUNS="${RUNS:-1000000}"
 OUT=build-fuzz
 mkdir -p "$OUT"
 
-# Seed generator: the same file built as a plain program.
-"$CXX" -std=c++17 -g -O1 -DAEGIS_FUZZ_SEED_MAIN -Isrc src/core/*.cpp test/fuzz/block_decode_fuzz.cpp \
-  -o "$OUT/block_decode_seeds"
-rm -rf "$OUT/seeds"
-mkdir -p "$OUT/seeds" "$OUT/corpus"
-"$OUT/block_decode_seeds" "$OUT/seeds"
-
-"$CXX" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc src/core/*.cpp \
-  test/fuzz/block_decode_fuzz.cpp -o "$OUT/block_decode_fuzz"
+# Builds test/fuzz/$1.cpp twice (as its seed generator, -DAEGIS_FUZZ_SEED_MAIN,
+# and as the libFuzzer target), writes its seeds into $OUT/$2 and runs it for
+# $3 executions with -max_len=$4 over $OUT/$5 (new inputs, kept between runs),
+# the seeds and any further corpora given.
+fuzz_target() {
+  local name=$1 seeds=$OUT/$2 runs=$3 max_len=$4 corpus=$OUT/$5
+  shift 5
+  "$CXX" -std=c++17 -g -O1 -DAEGIS_FUZZ_SEED_MAIN -Isrc src/core/*.cpp "test/fuzz/$name.cpp" -o "$OUT/${name}_seeds"
+  rm -rf "$seeds"
+  mkdir -p "$seeds" "$corpus"
+  "$OUT/${name}_seeds" "$seeds"
+  "$CXX" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc src/core/*.cpp \
+    "test/fuzz/$name.cpp" -o "$OUT/$name"
+  "$OUT/$name" -runs="$runs" -max_len="$max_len" -print_final_stats=1 "${EXTRA_ARGS[@]}" "$corpus" "$seeds" "$@"
+}
 
 # New inputs go to build-fuzz/corpus/ (kept between runs); seeds/ and the
 # checked-in test/fuzz/corpus/ are read only.
-CORPORA=("$OUT/corpus" "$OUT/seeds")
-if [ -d test/fuzz/corpus ]; then CORPORA+=(test/fuzz/corpus); fi
-"$OUT/block_decode_fuzz" -runs="$RUNS" -max_len=8192 -print_final_stats=1 "$@" "${CORPORA[@]}"
+EXTRA_ARGS=("$@")
+CHECKED_IN=()
+if [ -d test/fuzz/corpus ]; then CHECKED_IN+=(test/fuzz/corpus); fi
+fuzz_target block_decode_fuzz seeds "$RUNS" 8192 corpus "${CHECKED_IN[@]}"
+
+# Segment summaries: DecodeSegments over a block summary and segment bytes;
+# SEGMENT_RUNS executions (default 2000000).
+EXTRA_ARGS=()
+fuzz_target segments_fuzz segment_seeds "${SEGMENT_RUNS:-2000000}" 4096 segment_corpus
