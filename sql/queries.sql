@@ -268,9 +268,15 @@ SELECT count(*) FROM aegis.aggregate('dense', 'median', '-infinity', 'infinity',
 SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity');
 SELECT count(*) FROM aegis.read('dense');
 SELECT count(*) FROM aegis.rolling('dense', 'max', '1 hour', '-infinity', 'infinity');
+-- One byte changed: the segments' own checksum does not match.
+UPDATE aegis.blocks b SET segments = set_byte(s.segments, 6, get_byte(s.segments, 6) # 1)
+  FROM aegis.blocks s WHERE b.segments = '\x01'::bytea AND s.ts_min > b.ts_min AND s.segments IS NOT NULL
+   AND s.ts_min = (SELECT min(ts_min) FROM aegis.blocks x WHERE x.ts_min > b.ts_min);
+SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Another block's segments do not start and end where this block does.
 UPDATE aegis.blocks b SET segments = (SELECT segments FROM aegis.blocks WHERE ts_min > b.ts_min ORDER BY ts_min LIMIT 1)
- WHERE segments = '\x01'::bytea;
+ WHERE ts_min = (SELECT min(ts_min) FROM aegis.blocks x JOIN aegis.series s USING (series_id) WHERE s.metric = 'dense');
 SELECT count(*) FROM aegis.aggregate('dense', 'max', '-infinity', 'infinity', '1 hour');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Without segments (NULL) the block is decoded, with the same result.

@@ -7,6 +7,7 @@
 
 #include "block_codec.h"
 #include "byte_io.h"
+#include "crc32c.h"
 #include "error.h"
 
 namespace aegis::core {
@@ -171,10 +172,17 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
     for (int i = 1; i < 4; ++i) PutVarint(&out, ZigZag(d[i] - d[0]));
     previous_last = d[3];
   }
+  // The CRC-32C of everything before it, little-endian.
+  writer.U32(Crc32c(out.data(), out.size()));
   return out;
 }
 
 std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const BlockSummary& block) {
+  if (size < 4) ThrowCorruptSegments("Segment summaries need at least their 4-byte checksum.");
+  size -= 4;
+  const uint32_t stored = static_cast<uint32_t>(data[size]) | static_cast<uint32_t>(data[size + 1]) << 8 |
+                          static_cast<uint32_t>(data[size + 2]) << 16 | static_cast<uint32_t>(data[size + 3]) << 24;
+  if (stored != Crc32c(data, size)) ThrowCorruptSegments("The checksum of the segment summaries does not match.");
   ByteReader in(data, size);
   const uint8_t version = in.U8("segments version");
   if (version != kSegmentsVersion) ThrowCorruptSegments("Unknown segments version " + std::to_string(version) + ".");

@@ -1,6 +1,8 @@
 // libFuzzer target for DecodeSegments (src/core/segments.h). An input is a
 // block summary (point count u32, ts_min and ts_max as i64, little-endian:
-// 20 bytes) followed by the segment bytes. Each decode must either throw
+// 20 bytes) followed by the segment bytes, decoded with the trailing CRC-32C
+// rewritten to the correct one (so that mutations reach the parser; a wrong
+// checksum is refused before anything is read). Each decode must either throw
 // Error(DataCorrupted) or return segments in time order, each inside the
 // block, whose point counts add up to the block's and which start at its
 // ts_min and end at its ts_max; anything else aborts.
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "core/block_codec.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 #include "core/segments.h"
 
@@ -33,8 +36,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&block.ts_min, data + 4, 8);
   std::memcpy(&block.ts_max, data + 12, 8);
   block.count = count;
+  std::vector<uint8_t> bytes(data + 20, data + size);
+  if (bytes.size() >= 4) {
+    const uint32_t crc = aegis::core::Crc32c(bytes.data(), bytes.size() - 4);
+    for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + static_cast<size_t>(i)] = static_cast<uint8_t>(crc >> (8 * i));
+  }
   try {
-    const std::vector<BlockSummary> s = aegis::core::DecodeSegments(data + 20, size - 20, block);
+    const std::vector<BlockSummary> s = aegis::core::DecodeSegments(bytes.data(), bytes.size(), block);
     uint64_t total = 0;
     for (size_t i = 0; i < s.size(); ++i) {
       total += s[i].count;
