@@ -103,11 +103,15 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
   const std::vector<int64_t> written = SeriesWrittenInTransaction();
   std::vector<int64_t> from_storage;
   std::set_intersection(ids.begin(), ids.end(), written.begin(), written.end(), std::back_inserter(from_storage));
+  // Keeps the rows of SPI_tuptable; from last_points (skip_written) only
+  // those of series asked for (ids is sorted) and not written here.
   const auto collect = [&](bool skip_written) {
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
       const int64_t id = DatumGetInt64(ResultValue(i, 1, &isnull));
-      if (skip_written && std::binary_search(from_storage.begin(), from_storage.end(), id)) continue;
+      if (skip_written && (std::binary_search(from_storage.begin(), from_storage.end(), id) ||
+                           !std::binary_search(ids.begin(), ids.end(), id)))
+        continue;
       const TimestampTz ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
       newest[id] = {ts, DatumGetFloat8(ResultValue(i, 3, &isnull))};
     }
@@ -126,19 +130,7 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
     RunPlan(&last_points_plan, "SELECT series_id, ts, value FROM aegis.last_points WHERE series_id = ANY ($1)", 1,
             types, values, Snap::kReadOnly);
   });
-  if (scan) {
-    // Only the rows of the series asked for (ids is sorted).
-    for (uint64 i = 0; i < SPI_processed; ++i) {
-      bool isnull = false;
-      const int64_t id = DatumGetInt64(ResultValue(i, 1, &isnull));
-      if (!std::binary_search(ids.begin(), ids.end(), id) ||
-          std::binary_search(from_storage.begin(), from_storage.end(), id))
-        continue;
-      newest[id] = {DatumGetTimestampTz(ResultValue(i, 2, &isnull)), DatumGetFloat8(ResultValue(i, 3, &isnull))};
-    }
-  } else {
-    collect(true);
-  }
+  collect(true);
   if (!from_storage.empty()) {
     PgCall([&] {
       static const Oid types[] = {INT8ARRAYOID};

@@ -256,15 +256,15 @@ SPIPlanPtr SeriesQueryPlan(const std::string& sql, const QueryParameters& params
   auto found = plans.find(sql);
   if (found != plans.end()) return found->second;
   if (plans.size() >= kKeptSeriesQueries) {
-    for (auto& entry : plans) PgCall([&] { SPI_freeplan(entry.second); });
+    // Forgotten before they are freed, so that the map never holds a freed plan.
+    std::vector<SPIPlanPtr> evicted;
+    for (auto& entry : plans) evicted.push_back(entry.second);
     plans.clear();
+    for (SPIPlanPtr old : evicted) PgCall([&] { SPI_freeplan(old); });
   }
   SPIPlanPtr plan = nullptr;
   PgCall([&] {
-    plan = SPI_prepare(sql.c_str(), static_cast<int>(params.types.size()), const_cast<Oid*>(params.types.data()));
-    if (plan == nullptr)
-      elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql.c_str());
-    if (SPI_keepplan(plan) != 0) elog(ERROR, "aegis: SPI_keepplan failed");
+    plan = PrepareKept(sql.c_str(), static_cast<int>(params.types.size()), params.types.data(), 0);
   });
   plans.emplace(sql, plan);
   return plan;

@@ -4,6 +4,13 @@
 
 namespace aegis::pg {
 
+SPIPlanPtr PrepareKept(const char* sql, int nargs, const Oid* types, int cursor_options) {
+  SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), cursor_options);
+  if (plan == nullptr) elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
+  if (SPI_keepplan(plan) != 0) elog(ERROR, "aegis: SPI_keepplan failed");
+  return plan;
+}
+
 SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types) {
   if (*slot == nullptr) {
     // A generic plan, planned once per backend: the engine's statements
@@ -12,10 +19,7 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
     // execution anew (custom plans looked cheaper), which cost a quarter of
     // a small aggregate's time. Partitions are still pruned, at executor
     // start.
-    SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
-    if (plan == nullptr) elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
-    if (SPI_keepplan(plan) != 0) elog(ERROR, "aegis: SPI_keepplan failed");
-    *slot = plan;
+    *slot = PrepareKept(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
   }
   return *slot;
 }

@@ -6,7 +6,12 @@
 
 namespace aegis::pg {
 
-// Returns the plan in *slot, preparing and keeping it on first use.
+// Prepares sql with the cursor options (CURSOR_OPT_*; 0: the plan cache
+// chooses custom or generic plans) and keeps the plan for the backend.
+SPIPlanPtr PrepareKept(const char* sql, int nargs, const Oid* types, int cursor_options);
+
+// Returns the plan in *slot, preparing and keeping it (a generic plan) on
+// first use.
 SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types);
 
 // Runs a kept plan; raises if SPI reports failure.
