@@ -256,6 +256,15 @@ SELECT fn, count(*) AS buckets,
  CROSS JOIN LATERAL (SELECT CASE fn WHEN 'count' THEN x.n WHEN 'min' THEN x.lo WHEN 'max' THEN x.hi
                                     WHEN 'first' THEN x.f ELSE x.l END AS value) r
  GROUP BY fn ORDER BY fn;
+-- Steps shorter than the segments' hour decode the blocks (their segments
+-- are not even decoded), a day takes whole segments: every bucket equals SQL
+-- over the points.
+SELECT step, count(*) AS buckets, count(*) FILTER (WHERE a.value = x.hi) AS equal
+  FROM unnest(ARRAY['1 minute', '5 minutes', '1 day']::interval[]) step
+ CROSS JOIN LATERAL aegis.aggregate('dense', 'max', '2024-01-01 00:30', '2024-01-01 07:45', step) a
+ CROSS JOIN LATERAL (SELECT max(value) AS hi FROM aegis.read('dense', greatest(a.bucket, '2024-01-01 00:30'),
+                                                             least(a.bucket + step, '2024-01-01 07:45'))) x
+ GROUP BY step ORDER BY step;
 -- The segments are not covered by the block's checksum: damaged ones are an
 -- error (XX001) where they are read, hourly buckets of a function that takes
 -- summaries; other functions and steps, aegis.read and aegis.rolling do not

@@ -949,6 +949,14 @@ bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {
   return true;
 }
 
+Timestamp BucketAggregator::WidestSummary() const {
+  if (!fn_.UsesSummaries()) return 0;
+  if (!bucketer_) return kTimestampInfinity;
+  if (!bucketer_->IsRegular()) return 0;
+  // Month buckets hold 28 days or more, longer than any segment.
+  return bucketer_->IsMonthly() ? kTimestampInfinity : bucketer_->PeriodMicros();
+}
+
 // Every bucket start from BucketStart(since) below until, for the fills.
 std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
   if (!bucketer_) return {since_};

@@ -247,6 +247,11 @@ class BucketAggregator {
   // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
   // returns false and the caller decodes the block and calls AddSeriesPoints.
   bool TryAddBlockSummary(const BlockSummary& summary);
+  // The longest time a summary may span and still fit in one bucket: the
+  // step of fixed regular buckets, kTimestampInfinity for one bucket or
+  // months, 0 when TryAddBlockSummary takes nothing. A reader need not look
+  // at summaries spanning longer.
+  Timestamp WidestSummary() const;
 
   // Folds a rolled-up step of the current series whole into the bucket that
   // holds its start, when since <= step.bucket < until (a step counts where

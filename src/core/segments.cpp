@@ -177,6 +177,11 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
   return out;
 }
 
+Timestamp SegmentSpanOf(const uint8_t* data, size_t size) {
+  if (size < 2 + 4 || data[0] != kSegmentsVersion || data[1] >= kSegmentSpanCount) return 0;
+  return kSegmentSpans[data[1]];
+}
+
 std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const BlockSummary& block) {
   if (size < 4) ThrowCorruptSegments("Segment summaries need at least their 4-byte checksum.");
   size -= 4;

@@ -44,4 +44,9 @@ std::vector<uint8_t> EncodeSegments(const Timestamp* ts, const double* values, s
 // first and last timestamp). Never reads outside [data, data + size).
 std::vector<BlockSummary> DecodeSegments(const uint8_t* data, size_t size, const BlockSummary& block);
 
+// The span of encoded segments, read from their header without checking the
+// rest (DecodeSegments does): 0 when the header is too short or names an
+// unknown version or span, which DecodeSegments reports as corrupt.
+Timestamp SegmentSpanOf(const uint8_t* data, size_t size);
+
 }  // namespace aegis::core

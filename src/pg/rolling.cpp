@@ -43,6 +43,7 @@ class PointCollector {
     points_.values.insert(points_.values.end(), values, values + n);
   }
   bool TryAddBlockSummary(const core::BlockSummary&) { return false; }
+  core::Timestamp WidestSummary() const { return 0; }
   void AddStep(const core::StepSummary&) {}
   const core::SeriesPoints& points() const { return points_; }
 

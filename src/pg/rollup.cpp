@@ -26,6 +26,11 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "access/table.h"
+#include "storage/bufmgr.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -604,10 +609,30 @@ int64_t RemoveSteps(int64_t series_id, TimestampTz lo, TimestampTz hi, Remove re
 
 }  // namespace
 
+namespace {
+
+// The oid of aegis.rollups, or InvalidOid in a database still at 0.1.0.
+Oid RollupsRelid() {
+  const Oid aegis = get_namespace_oid("aegis", true);
+  return OidIsValid(aegis) ? get_relname_relid("rollups", aegis) : InvalidOid;
+}
+
+}  // namespace
+
 bool RollupsExist() {
+  return PgCall([] { return OidIsValid(RollupsRelid()); });
+}
+
+bool RollupsMayHaveRows() {
   return PgCall([] {
-    const Oid aegis = get_namespace_oid("aegis", true);
-    return OidIsValid(aegis) && OidIsValid(get_relname_relid("rollups", aegis));
+    const Oid relid = RollupsRelid();
+    if (!OidIsValid(relid)) return false;
+    // A row any snapshot of this statement can see, committed before it
+    // began, lies on a page that exists now; a table without pages has none.
+    Relation rel = table_open(relid, AccessShareLock);
+    const BlockNumber pages = RelationGetNumberOfBlocks(rel);
+    table_close(rel, AccessShareLock);
+    return pages > 0;
   });
 }
 
@@ -641,7 +666,7 @@ MaintenanceJob RollupJob(TimestampTz now, bool report_failures) {
 RolledUpSteps::RolledUpSteps(const std::vector<int64_t>& series_ids, TimestampTz since, TimestampTz until,
                              uint16_t columns)
     : since_(since), until_(until), columns_(columns) {
-  if (!RollupsExist() || since >= until) return;
+  if (since >= until || !RollupsMayHaveRows()) return;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),

@@ -18,6 +18,11 @@ namespace aegis::pg {
 // False in a database still at 0.1.0, which has no aegis.rollups.
 bool RollupsExist();
 
+// False when aegis.rollups is missing or has no page (no metric was ever
+// rolled up, or VACUUM gave its pages back): the read path then skips asking
+// it for steps.
+bool RollupsMayHaveRows();
+
 // rollup: for every metric with downsampling tiers, rolls up raw points older
 // than the first tier, promotes steps into coarser tiers and drops steps past
 // a drop tier, one series per step (its transaction holds both the removal

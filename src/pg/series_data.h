@@ -54,7 +54,7 @@ class SeriesFolder {
     const size_t recent_end =
         s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
     if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) return;
-    if (recent_end == next_recent_ && block.has_segments) return AddSegments(block);
+    if (recent_end == next_recent_ && block.has_segments && AddSegments(block)) return;
     decoded_.clear();
     DecodeStoredBlock(series_id_, block, &decoded_);
     // Usually no recent row lies inside and the decoded points are used as
@@ -88,8 +88,12 @@ class SeriesFolder {
   // Adds a block with no recent row in its range through its segment
   // summaries, in time order: each segment the sink takes whole, and the
   // points of the others (the block is decoded once, at the first of them).
-  void AddSegments(const BlockRef& block) {
-    const std::vector<core::BlockSummary> segments = DecodeStoredSegments(series_id_, block);
+  // False, having added nothing, when the segments span longer than the sink
+  // can take whole.
+  bool AddSegments(const BlockRef& block) {
+    const std::vector<core::BlockSummary> segments =
+        DecodeStoredSegments(series_id_, block, aggregator_->WidestSummary());
+    if (segments.empty()) return false;
     decoded_.clear();
     for (const core::BlockSummary& segment : segments) {
       if (aggregator_->TryAddBlockSummary(segment)) continue;
@@ -102,6 +106,7 @@ class SeriesFolder {
       if (end > begin) aggregator_->AddSeriesPoints(decoded_.ts.data() + begin, decoded_.values.data() + begin, end - begin);
     }
     CheckForInterrupts();
+    return true;
   }
 
   // A segment that does not hold the points the decoded block has in its

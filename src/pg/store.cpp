@@ -357,12 +357,19 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
       block.summary.count);
 }
 
-std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block) {
+std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block,
+                                                     core::Timestamp widest_use) {
   if (!block.has_segments) return {};
   struct varlena* raw = nullptr;
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(block.segments));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
   std::vector<core::BlockSummary> segments;
+  const core::Timestamp span =
+      core::SegmentSpanOf(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw));
+  if (span > widest_use) {
+    if (raw != stored) PgCall([&] { pfree(raw); });
+    return segments;
+  }
   try {
     segments = core::DecodeSegments(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw),
                                     block.summary);

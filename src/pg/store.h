@@ -88,9 +88,11 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                      const std::function<std::string()>& range = {}, uint32_t expected_count = 0);
 
 // The segment summaries of a stored block (core/segments.h), in time order;
-// none when it has none. Corrupt ones are an ERROR (XX001) naming the series
-// and the block's time range.
-std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block);
+// none when it has none, or when their span is longer than widest_use (a
+// reader that could take none of them whole: they are not decoded). Corrupt
+// ones are an ERROR (XX001) naming the series and the block's time range.
+std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block,
+                                                     core::Timestamp widest_use = core::kTimestampInfinity);
 
 // Whether aegis.blocks has the segments column (a 0.1.0 database has not).
 bool SegmentsColumnExists();

@@ -69,6 +69,18 @@ TEST(SegmentsTest, TenSecondSeriesGetsHourSegmentsWithDecimalValues) {
   EXPECT_EQ(bytes[2], 6);  // time offsets in whole seconds
   EXPECT_EQ(bytes[3], 2);  // two decimals
   EXPECT_LT(bytes.size(), 4u * 24);  // about 20 bytes a segment
+  // The span read from the header alone, as readers check it before decoding.
+  EXPECT_EQ(SegmentSpanOf(bytes.data(), bytes.size()), 3600 * kSecond);
+}
+
+TEST(SegmentsTest, SpanOfABadHeaderIsZero) {
+  const uint8_t good[] = {1, 3, 6, 2, 0, 0, 0, 0};
+  EXPECT_EQ(SegmentSpanOf(good, sizeof good), 3600 * kSecond);
+  EXPECT_EQ(SegmentSpanOf(good, 5), 0);  // shorter than a header and checksum
+  const uint8_t version[] = {2, 3, 6, 2, 0, 0, 0, 0};
+  EXPECT_EQ(SegmentSpanOf(version, sizeof version), 0);
+  const uint8_t span[] = {1, static_cast<uint8_t>(kSegmentSpanCount), 6, 2, 0, 0, 0, 0};
+  EXPECT_EQ(SegmentSpanOf(span, sizeof span), 0);
 }
 
 TEST(SegmentsTest, RawDoublesNegativeTimesAndGaps) {
