@@ -10,7 +10,7 @@
 #
 #   SCALE=full|small   generated set of 10,000,000 points (default) or 100,000
 #   BENCH_RUNS=5       timed runs of the generated set's write paths
-#   BENCH_QUERY_RUNS=5 timed runs of every query, after one warm-up
+#   BENCH_QUERY_RUNS=9 timed runs of every query, after one warm-up
 #   BENCH_DOC=path     report file; default docs/benchmarks.md at SCALE=full,
 #                      none at SCALE=small ("-" for none)
 #   BENCH_KEEP=1       keep the generated CSV folder under /tmp
