@@ -247,10 +247,11 @@ class BucketAggregator {
   // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
   // returns false and the caller decodes the block and calls AddSeriesPoints.
   bool TryAddBlockSummary(const BlockSummary& summary);
-  // The longest time a summary may span and still fit in one bucket: the
-  // step of fixed regular buckets, kTimestampInfinity for one bucket or
-  // months, 0 when TryAddBlockSummary takes nothing. A reader need not look
-  // at summaries spanning longer.
+  // The longest slot whose summaries are worth offering: the step of fixed
+  // regular buckets, kTimestampInfinity for one bucket or months, 0 when
+  // TryAddBlockSummary takes nothing. A longer slot's summary fits a bucket
+  // only when its points happen to bunch up; a reader may skip such
+  // summaries and decode the points instead, with the same result.
   Timestamp WidestSummary() const;
 
   // Folds a rolled-up step of the current series whole into the bucket that

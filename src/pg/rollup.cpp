@@ -631,7 +631,7 @@ bool RollupsMayHaveRows() {
     // began, lies on a page that exists now; a table without pages has none.
     Relation rel = table_open(relid, AccessShareLock);
     const BlockNumber pages = RelationGetNumberOfBlocks(rel);
-    table_close(rel, AccessShareLock);
+    table_close(rel, NoLock);  // held to the end of the transaction, as the query would
     return pages > 0;
   });
 }
