@@ -44,6 +44,25 @@ WITH a AS (SELECT bucket, tags ->> 'g' AS g, value FROM aegis.aggregate('many', 
 SELECT count(*) AS buckets, count(*) FILTER (WHERE a.value IS DISTINCT FROM p.value) AS differ
   FROM a FULL JOIN p USING (bucket, g);
 SELECT count(*) AS rows, count(DISTINCT tags) AS series FROM aegis.aggregate('many', 'count', '2024-01-01', '2024-01-02');
+-- Seven groups whose series interleave by series_id are aggregated side by
+-- side (their blocks read in series_id order): every function equals SQL over
+-- the points, and the rows come group by group, each group's buckets in order.
+WITH a AS (SELECT fn, row_number() OVER () AS rn, bucket, tags ->> 'g' AS g, value
+             FROM unnest(ARRAY['count', 'min', 'max', 'avg', 'first', 'last']) fn,
+                  LATERAL aegis.aggregate('many', fn, '2024-01-01', '2024-01-02', '5 minutes', '{g}')),
+     p AS (SELECT aegis.time_bucket('5 minutes', ts) AS bucket, tags ->> 'g' AS g, count(*)::float8 AS n,
+                  min(value) AS lo, max(value) AS hi, avg(value) AS mean, aegis.first(value, ts) AS f,
+                  aegis.last(value, ts) AS l
+             FROM aegis.read('many') GROUP BY 1, 2),
+     o AS (SELECT a.*, (g, bucket) > (lag(g) OVER w, lag(bucket) OVER w) AS after_previous
+             FROM a WINDOW w AS (PARTITION BY fn ORDER BY rn))
+SELECT o.fn, count(*) AS buckets,
+       count(*) FILTER (WHERE o.value IS DISTINCT FROM CASE o.fn WHEN 'count' THEN p.n WHEN 'min' THEN p.lo
+                                                      WHEN 'max' THEN p.hi WHEN 'avg' THEN p.mean
+                                                      WHEN 'first' THEN p.f ELSE p.l END) AS differ,
+       bool_and(o.after_previous IS NOT FALSE) AS in_order
+  FROM o JOIN p USING (bucket, g)
+ GROUP BY o.fn ORDER BY o.fn;
 -- Block summaries answer blocks that lie inside one bucket: the same values.
 SELECT a.bucket, a.value = b.value AS same
   FROM aegis.aggregate('cpu{host="h1"}', 'sum', '2024-01-01', '2024-01-02', '1 day') a,

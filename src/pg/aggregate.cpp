@@ -23,6 +23,10 @@ namespace aegis::pg {
 
 namespace {
 
+// At most this many groups are aggregated side by side (each keeps its
+// buckets until the end).
+constexpr size_t kGroupsSideBySide = 64;
+
 // Whether two group tag sets are equal (jsonb equality).
 bool SameGroup(Datum a, Datum b) {
   return PgCall([&] { return DatumGetBool(DirectFunctionCall2(jsonb_eq, a, b)); });
@@ -73,15 +77,23 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   aegis::pg::MatchedSeries matched = aegis::pg::FindMatchingSeries(selector, grouping);
   const bool per_series = grouping.mode == aegis::pg::SeriesGrouping::Mode::kPerSeries;
   const size_t n = since < until ? matched.rows.size() : 0;
-  std::optional<aegis::core::BucketAggregator> aggregator;
-  size_t group_row = 0;
-  // Emits the finished group's rows.
-  auto finish_group = [&] {
-    if (!aggregator || (aggregator->bucket_count() == 0 && fill.mode == aegis::core::FillMode::kNone)) return;
+  // The group of each matched row (rows come ordered by group), and each
+  // group's first row (whose group value the output carries).
+  std::vector<size_t> group_of(n);
+  std::vector<size_t> group_first;
+  for (size_t r = 0; r < n; ++r) {
+    if (r == 0 || per_series || !aegis::pg::SameGroup(matched.rows[group_first.back()].group, matched.rows[r].group))
+      group_first.push_back(r);
+    group_of[r] = group_first.size() - 1;
+  }
+  // Emits a finished group's rows.
+  auto finish_group = [&](aegis::core::BucketAggregator& aggregator, size_t group) {
+    if (aggregator.bucket_count() == 0 && fill.mode == aegis::core::FillMode::kNone) return;
     size_t emitted = 0;
-    for (const aegis::core::BucketValue& row : aggregator->Finish(fill)) {
+    for (const aegis::core::BucketValue& row : aggregator.Finish(fill)) {
       if ((++emitted & 4095) == 0) aegis::pg::CheckForInterrupts();
-      Datum values[] = {TimestampTzGetDatum(row.bucket), matched.rows[group_row].group, Float8GetDatum(row.value)};
+      Datum values[] = {TimestampTzGetDatum(row.bucket), matched.rows[group_first[group]].group,
+                        Float8GetDatum(row.value)};
       bool nulls[] = {false, false, row.is_null};
       aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
     }
@@ -90,23 +102,45 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   // the block summaries serve (and only the blocks since and until cut are
   // decoded).
   const bool segments_help = bucketer.has_value() && bucketer->IsRegular() && fn.UsesSummaries();
+  // Series to fold, in the order their blocks are read.
+  std::vector<size_t> fold_order(n);
+  for (size_t r = 0; r < n; ++r) fold_order[r] = r;
+  // A few groups whose states stay small (no kept values) are aggregated side
+  // by side, folding the series in series_id order: their blocks are then read
+  // in the index's order, with no sort. Otherwise one group at a time, in
+  // group order, each finished (and its memory freed) before the next.
+  const bool side_by_side = !per_series && group_first.size() > 1 &&
+                            group_first.size() <= aegis::pg::kGroupsSideBySide && !fn.NeedsValues();
+  if (side_by_side) {
+    std::sort(fold_order.begin(), fold_order.end(),
+              [&](size_t a, size_t b) { return matched.rows[a].series_id < matched.rows[b].series_id; });
+  }
+  std::vector<std::optional<aegis::core::BucketAggregator>> aggregators(side_by_side ? group_first.size() : 1);
+  size_t current_group = 0;
   for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
-    for (size_t r = chunk; r < chunk_end; ++r) ids.push_back(matched.rows[r].series_id);
+    for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true, segments_help);
-    for (size_t r = chunk; r < chunk_end; ++r) {
-      const bool new_group = !aggregator || per_series ||
-                             !aegis::pg::SameGroup(matched.rows[group_row].group, matched.rows[r].group);
-      if (new_group) {
-        finish_group();
-        aggregator.emplace(fn, bucketer, since, until, limits);
-        group_row = r;
+    for (size_t k = chunk; k < chunk_end; ++k) {
+      const size_t r = fold_order[k];
+      const size_t group = group_of[r];
+      std::optional<aegis::core::BucketAggregator>& aggregator = aggregators[side_by_side ? group : 0];
+      if (!side_by_side && aggregator && group != current_group) {
+        finish_group(*aggregator, current_group);
+        aggregator.reset();
       }
+      if (!aggregator) aggregator.emplace(fn, bucketer, since, until, limits);
+      current_group = group;
       data.Fold(matched.rows[r].series_id, since, until, &*aggregator);
     }
   }
-  finish_group();
+  if (side_by_side) {
+    for (size_t g = 0; g < aggregators.size(); ++g)
+      if (aggregators[g]) finish_group(*aggregators[g], g);
+  } else if (aggregators[0]) {
+    finish_group(*aggregators[0], current_group);
+  }
   Release(&matched);
   aegis::pg::SpiFinish();
   return static_cast<Datum>(0);
