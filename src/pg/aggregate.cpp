@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/aggregate.h"
+#include "core/segments.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
 
@@ -26,6 +27,26 @@ namespace {
 // At most this many groups are aggregated side by side (each keeps its
 // buckets until the end).
 constexpr size_t kGroupsSideBySide = 64;
+
+// The block data the reads may leave out: with summaries, blocks one bucket
+// holds whole (no step) or whose segments no bucket edge cuts (fixed steps
+// that are whole multiples of the segment span, with edges on its slots).
+LeanRead LeanReadFor(const core::AggregateFn& fn, const std::optional<core::TimeBucketer>& bucketer) {
+  LeanRead lean;
+  if (!fn.UsesSummaries()) return lean;
+  if (!bucketer) {
+    lean.whole_blocks = true;
+    return lean;
+  }
+  if (!bucketer->IsRegular() || bucketer->IsMonthly()) return lean;
+  const int64_t period = bucketer->PeriodMicros();
+  const core::Timestamp edge = bucketer->BucketStart(0);
+  for (size_t i = 0; i < core::kSegmentSpanCount; ++i) {
+    const core::Timestamp span = core::kSegmentSpans[i];
+    if (period % span == 0 && edge % span == 0) lean.max_span_index = static_cast<int>(i);
+  }
+  return lean;
+}
 
 // Whether two group tag sets are equal (jsonb equality).
 bool SameGroup(Datum a, Datum b) {
@@ -102,6 +123,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   // the block summaries serve (and only the blocks since and until cut are
   // decoded).
   const bool segments_help = bucketer.has_value() && bucketer->IsRegular() && fn.UsesSummaries();
+  const aegis::pg::LeanRead lean = aegis::pg::LeanReadFor(fn, bucketer);
   // Series to fold, in the order their blocks are read.
   std::vector<size_t> fold_order(n);
   for (size_t r = 0; r < n; ++r) fold_order[r] = r;
@@ -121,7 +143,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
-    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true, segments_help);
+    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
     for (size_t k = chunk; k < chunk_end; ++k) {
       const size_t r = fold_order[k];
       const size_t group = group_of[r];

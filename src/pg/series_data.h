@@ -139,13 +139,15 @@ class SeriesData {
   // ids in the order Fold will be called for them; with_steps false reads
   // no rolled-up steps (a reader of points); with_segments reads the
   // blocks' segment summaries (for a sink that may take them).
+  // lean: which blocks' data may be left out (LeanRead), when none of the
+  // series has recent rows in the range (blocks under them are decoded).
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns,
-             bool with_steps, bool with_segments)
+             bool with_steps, bool with_segments, const LeanRead& lean = {})
       : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
         steps_(ids, since, with_steps ? until : since, step_columns),
         blocks_(ids, since, until,
                 std::is_sorted(ids.begin(), ids.end()) ? BlockCursor::Order::kById : BlockCursor::Order::kAsGiven,
-                with_segments),
+                with_segments, recent_.points.empty() ? lean : LeanRead{}),
         next_block_(blocks_.Next()) {}
 
   // Folds the next series (in the order given) into the sink.

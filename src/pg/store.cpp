@@ -62,6 +62,7 @@ BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   ref.summary.first = DatumGetFloat8(column(7));
   ref.summary.last = DatumGetFloat8(column(8));
   ref.data = column(9);
+  ref.has_data = !isnull;
   if (table->tupdesc->natts >= first + 10) {
     ref.segments = column(10);
     ref.has_segments = !isnull;
@@ -255,10 +256,10 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 }
 
 BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-                         Order order, bool with_segments) {
+                         Order order, bool with_segments, const LeanRead& lean) {
   failed_ = true;
   PgCall([&] {
-    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID};
     // Plans by order, and by whether aegis.blocks has the segments column
     // (a 0.1.0 database has not, until ALTER EXTENSION ... UPDATE).
     static SPIPlanPtr plans[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
@@ -277,11 +278,27 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
          " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
          " JOIN aegis.blocks b ON b.series_id = s.series_id"
          " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min"}};
+    // The lean forms: no data for a block inside [since, until) that one
+    // bucket holds ($4) or whose segments' span (the header's second byte)
+    // the buckets never cut ($5).
+    static SPIPlanPtr lean_plans[2] = {nullptr, nullptr};
+    static const char* const lean_sql[2] = {
+        "SELECT series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value,"
+        " CASE WHEN ts_min >= $2 AND ts_max < $3 AND $4 THEN NULL ELSE data END, NULL::bytea"
+        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+        " ORDER BY series_id, ts_min",
+        "SELECT series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value,"
+        " CASE WHEN ts_min >= $2 AND ts_max < $3 AND ($4 OR CASE WHEN length(segments) >= 6"
+        " THEN get_byte(segments, 1) END <= $5) THEN NULL ELSE data END, segments"
+        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+        " ORDER BY series_id, ts_min"};
     const int by = order == Order::kById ? 0 : 1;
     const int segments = with_segments && SegmentsColumnExists() ? 1 : 0;
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
-                      TimestampTzGetDatum(until)};
-    SPIPlanPtr plan = KeptPlan(&plans[by][segments], sql[by][segments], 3, types);
+                      TimestampTzGetDatum(until), BoolGetDatum(lean.whole_blocks),
+                      Int32GetDatum(lean.max_span_index)};
+    SPIPlanPtr plan = by == 0 && lean.enabled() ? KeptPlan(&lean_plans[segments], lean_sql[segments], 5, types)
+                                                : KeptPlan(&plans[by][segments], sql[by][segments], 3, types);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
   });
   failed_ = false;
@@ -351,10 +368,30 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
 }
 
 void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out) {
-  DecodeBlockData(
-      series_id, block.data, out,
-      [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); },
-      block.summary.count);
+  const auto range = [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); };
+  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count);
+  // Left out by a lean cursor: read by the block's key, with the statement's
+  // snapshot (the cursor's), so it is the same row.
+  static SPIPlanPtr block_data_plan = nullptr;
+  SPITupleTable* table = nullptr;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(block.summary.ts_min)};
+    ExecutePlan(KeptPlan(&block_data_plan, "SELECT data FROM aegis.blocks WHERE series_id = $1 AND ts_min = $2", 2,
+                         types),
+                values, nullptr, true, 0);
+    table = SPI_tuptable;
+  });
+  if (SPI_processed != 1) {
+    PgCall([&] { SPI_freetuptable(table); });
+    throw core::Error(core::ErrorCategory::Internal,
+                      "block of series " + std::to_string(series_id) + " from " + range() + " not found again",
+                      "The block the cursor read is not there when its data is read by its key.");
+  }
+  bool isnull = false;
+  const Datum data = PgCall([&] { return SPI_getbinval(table->vals[0], table->tupdesc, 1, &isnull); });
+  DecodeBlockData(series_id, data, out, range, block.summary.count);
+  PgCall([&] { SPI_freetuptable(table); });
 }
 
 std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const BlockRef& block,

@@ -24,6 +24,9 @@ struct BlockRef {
   // the block has them.
   Datum segments = 0;
   bool has_segments = false;
+  // False when the cursor left the data out (LeanRead); DecodeStoredBlock
+  // then reads it by the block's key.
+  bool has_data = true;
 };
 
 // Blocks fetched by one query, in time order.
@@ -48,14 +51,27 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 // The blocks of a set of series that hold points in [since, until), in
 // (series id, time) order, read through a cursor a few rows at a time, so
 // memory stays bounded however many blocks there are.
+// Which blocks' data a BlockCursor may leave out, for a reader that answers
+// them from summaries: blocks inside [since, until) that one bucket holds
+// whole (whole_blocks: there is one bucket, [since, until)), or whose
+// segments span at most kSegmentSpans[max_span_index] (spans the buckets
+// never cut). A block the reader must decode after all (recent rows in its
+// range, a damaged segment) has its data read by its key.
+struct LeanRead {
+  bool whole_blocks = false;
+  int max_span_index = -1;
+  bool enabled() const { return whole_blocks || max_span_index >= 0; }
+};
+
 class BlockCursor {
  public:
   // kById: blocks in (series id, time) order; kAsGiven: the series in the
   // order of series_ids, each in time order. with_segments: read the blocks'
   // segment summaries too (BlockRef::segments).
   enum class Order { kById, kAsGiven };
+  // lean: see LeanRead (kById only; ignored otherwise).
   BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-              Order order = Order::kById, bool with_segments = false);
+              Order order = Order::kById, bool with_segments = false, const LeanRead& lean = {});
   ~BlockCursor();
   BlockCursor(const BlockCursor&) = delete;
   BlockCursor& operator=(const BlockCursor&) = delete;
