@@ -131,8 +131,18 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   // by side, folding the series in series_id order: their blocks are then read
   // in the index's order, with no sort. Otherwise one group at a time, in
   // group order, each finished (and its memory freed) before the next.
+  // The buckets all groups may hold together stay within one group's
+  // limit (limits.max_buckets), as one group at a time bounds them: known
+  // without a step, or for a fixed step over a finite range.
+  const auto buckets_bounded = [&] {
+    if (!bucketer) return true;
+    if (bucketer->IsMonthly() || since == DT_NOBEGIN || until == DT_NOEND) return false;
+    const long double per_group = (static_cast<long double>(until) - since) / bucketer->PeriodMicros() + 1;
+    return per_group * static_cast<long double>(group_first.size()) <= static_cast<long double>(limits.max_buckets);
+  };
   const bool side_by_side = !per_series && group_first.size() > 1 &&
-                            group_first.size() <= aegis::pg::kGroupsSideBySide && !fn.NeedsValues();
+                            group_first.size() <= aegis::pg::kGroupsSideBySide && !fn.NeedsValues() &&
+                            buckets_bounded();
   if (side_by_side) {
     std::sort(fold_order.begin(), fold_order.end(),
               [&](size_t a, size_t b) { return matched.rows[a].series_id < matched.rows[b].series_id; });

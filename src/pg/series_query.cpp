@@ -173,18 +173,20 @@ core::Matcher Simplified(const core::Matcher& m) {
 
 // The non-NULL texts of a text[] Datum.
 std::vector<std::string> TextArrayElements(Datum array) {
-  std::vector<std::string> texts;
+  Datum* elements = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
   PgCall([&] {
-    Datum* elements = nullptr;
-    bool* nulls = nullptr;
-    int n = 0;
     deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &n);
-    for (int i = 0; i < n; ++i) {
-      if (nulls[i]) continue;
-      text* t = DatumGetTextPP(elements[i]);
-      texts.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    }
   });
+  // Built outside PgCall: a std::bad_alloc must not cross PG_TRY.
+  std::vector<std::string> texts;
+  for (int i = 0; i < n; ++i) {
+    if (nulls[i]) continue;
+    text* t = reinterpret_cast<text*>(DatumGetPointer(elements[i]));
+    if (VARATT_IS_EXTENDED(t)) t = PgCall([&] { return DatumGetTextPP(elements[i]); });
+    texts.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  }
   return texts;
 }
 

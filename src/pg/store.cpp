@@ -1,5 +1,6 @@
 // Reading and writing recent rows and compressed blocks of one series.
 #include <algorithm>
+#include <exception>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -305,10 +306,11 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
 }
 
 BlockCursor::~BlockCursor() {
-  // After an ERROR inside the cursor's own calls the portal is left to the
-  // transaction's abort (dropping a failed portal here is not safe); after
-  // an ERROR elsewhere, or on success, the portal is idle and closes cleanly.
-  if (failed_) return;
+  // Closed here only on success. While an error unwinds (an ERROR inside the
+  // cursor's own calls, or one from another query run while it was open, such
+  // as the re-read of left-out block data) the portal is left to the
+  // transaction's abort: no SPI call after an ERROR caught mid-execution.
+  if (failed_ || std::uncaught_exceptions() > 0) return;
   if (table_ != nullptr) SPI_freetuptable(table_);
   if (portal_ != nullptr) SPI_cursor_close(portal_);
 }

@@ -48,9 +48,6 @@ struct RecentOfSeries {
 };
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi);
 
-// The blocks of a set of series that hold points in [since, until), in
-// (series id, time) order, read through a cursor a few rows at a time, so
-// memory stays bounded however many blocks there are.
 // Which blocks' data a BlockCursor may leave out, for a reader that answers
 // them from summaries: blocks inside [since, until) that one bucket holds
 // whole (whole_blocks: there is one bucket, [since, until)), or whose
@@ -63,6 +60,9 @@ struct LeanRead {
   bool enabled() const { return whole_blocks || max_span_index >= 0; }
 };
 
+// The blocks of a set of series that hold points in [since, until), in
+// (series id, time) order, read through a cursor a few rows at a time, so
+// memory stays bounded however many blocks there are.
 class BlockCursor {
  public:
   // kById: blocks in (series id, time) order; kAsGiven: the series in the
