@@ -31,6 +31,10 @@ SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'avg', '2024-01-01', '202
 SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2024-01-02', NULL, '{region,host,nope}');
 -- A repeated key counts once: the same groups as '{region}'.
 SELECT bucket, tags, value FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2024-01-02', NULL, '{region,region}');
+-- More keys than one jsonb_build_object takes (50 pairs): the same groups.
+SELECT bucket, tags, value
+  FROM aegis.aggregate('cpu', 'count', '2024-01-01', '2024-01-02', NULL,
+                       ARRAY(SELECT 'k' || i FROM generate_series(1, 59) i) || '{region}'::text[]);
 SELECT aegis.write('mem', jsonb_build_object('host', 'h' || h), '2024-01-01 00:10', h) FROM generate_series(1, 2) h;
 SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'count', '2024-01-01', '2024-01-02', NULL, '{__name__}');
 SELECT bucket, tags, value FROM aegis.aggregate('{__name__=~"cpu|mem"}', 'max', '2024-01-01', '2024-01-02', NULL, '{__name__,region}');

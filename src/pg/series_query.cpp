@@ -190,24 +190,23 @@ std::vector<std::string> TextArrayElements(Datum array) {
   return texts;
 }
 
-// A group_by's group of a series as one jsonb_build_object call: the key
-// "__name__" takes the metric, every other key the series' tag, and keys the
-// series has no tag for are left out (tags are flat strings, so the only
-// JSON nulls jsonb_strip_nulls removes are the missing tags'). Cheaper than
-// a subquery per series over the unnested keys, which it replaces when the
-// keys fit one call (an empty string when they do not).
+// A group_by's group of a series: jsonb_build_object calls over the keys
+// (50 pairs each, FUNC_MAX_ARGS being 100, joined by ||), the key "__name__"
+// taking the metric and every other key the series' tag; keys the series has
+// no tag for are left out (tags are flat strings, so the only JSON nulls
+// jsonb_strip_nulls removes are the missing tags'). keys is not empty
+// (group_by '{}' is Mode::kAll).
 std::string GroupByKeysExpression(Datum keys_array, QueryParameters* params) {
-  // jsonb_build_object takes at most FUNC_MAX_ARGS (100) arguments.
-  constexpr size_t kMaxKeys = 50;
+  constexpr size_t kPairsPerCall = 50;
   const std::vector<std::string> keys = TextArrayElements(keys_array);
-  if (keys.empty() || keys.size() > kMaxKeys) return {};
-  std::string args;
-  for (const std::string& key : keys) {
-    const std::string name = params->AddText(key);
-    if (!args.empty()) args += ", ";
-    args += name + ", " + (key == "__name__" ? std::string("to_jsonb(s.metric)") : "s.tags -> " + name);
+  std::string calls;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i % kPairsPerCall == 0) calls += (i == 0 ? "jsonb_build_object(" : ") || jsonb_build_object(");
+    else calls += ", ";
+    const std::string name = params->AddText(keys[i]);
+    calls += name + ", " + (keys[i] == "__name__" ? std::string("to_jsonb(s.metric)") : "s.tags -> " + name);
   }
-  return "jsonb_strip_nulls(jsonb_build_object(" + args + "))";
+  return calls.empty() ? "'{}'::jsonb" : "jsonb_strip_nulls(" + calls + "))";
 }
 
 // The SQL text and parameters of a selector's series query.
@@ -259,13 +258,8 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
     case SeriesGrouping::Mode::kPerSeries: group_expr = "s.tags"; break;
     case SeriesGrouping::Mode::kAll: group_expr = "'{}'::jsonb"; break;
     case SeriesGrouping::Mode::kByKeys:
-      group_expr = GroupByKeysExpression(grouping.keys, &params);
-      if (!group_expr.empty()) break;
       // __name__ groups by the metric name, as in Prometheus's by (__name__).
-      group_expr =
-          "coalesce((SELECT jsonb_object_agg(k, CASE WHEN k = '__name__' THEN to_jsonb(s.metric) ELSE s.tags -> k END)"
-          " FROM unnest(" +
-          params.AddDatum(grouping.keys, TEXTARRAYOID) + ") AS k WHERE k = '__name__' OR s.tags ? k), '{}'::jsonb)";
+      group_expr = GroupByKeysExpression(grouping.keys, &params);
       break;
   }
   std::string sql = "SELECT s.series_id, s.metric, s.tags, " + group_expr + " AS grp FROM aegis.series s";
@@ -327,8 +321,9 @@ void RunWithParameters(const std::string& sql, const QueryParameters& params) {
   PgCall([&] { CheckSpiResult(SPI_execute_plan(plan, ParameterValues(params), nullptr, true, 0), "series query"); });
 }
 
-// The EXPLAIN (COSTS OFF) text of the kept generic plan of sql, the plan
-// the engine runs (a palloc'd string).
+// The EXPLAIN (COSTS OFF) text of the plan the kept statement of sql runs
+// with these values (custom or generic, as the plan cache chooses; a
+// palloc'd string).
 const char* ExplainKeptPlan(const std::string& sql, const QueryParameters& params) {
   SPIPlanPtr plan = SeriesQueryPlan(sql, params);
   return PgCall([&] {

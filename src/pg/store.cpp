@@ -44,8 +44,9 @@ SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 // (the second key is the series id): "AEGS".
 constexpr int32 kSeriesLockClass = 0x41454753;
 
-#define AEGIS_BLOCK_COLUMNS \
-  "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data"
+#define AEGIS_BLOCK_SUMMARY_COLUMNS \
+  "ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value"
+#define AEGIS_BLOCK_COLUMNS AEGIS_BLOCK_SUMMARY_COLUMNS ", data"
 
 // Reads the block columns (AEGIS_BLOCK_COLUMNS order, starting at column
 // first + 1, and the segments column after them when the query has one) of
@@ -284,11 +285,11 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     // the buckets never cut ($5).
     static SPIPlanPtr lean_plans[2] = {nullptr, nullptr};
     static const char* const lean_sql[2] = {
-        "SELECT series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value,"
+        "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
         " CASE WHEN ts_min >= $2 AND ts_max < $3 AND $4 THEN NULL ELSE data END, NULL::bytea"
         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
         " ORDER BY series_id, ts_min",
-        "SELECT series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value,"
+        "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
         " CASE WHEN ts_min >= $2 AND ts_max < $3 AND ($4 OR CASE WHEN length(segments) >= 6"
         " THEN get_byte(segments, 1) END <= $5) THEN NULL ELSE data END, segments"
         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
