@@ -46,13 +46,13 @@ SELECT * FROM aegis.latest(NULL);
 SELECT * FROM aegis.series_points((SELECT series_id FROM aegis.series WHERE tags = '{"host": "a"}'),
                                   '2024-01-01 00:00:10+00', '2024-01-01 00:00:30+00');
 EXPLAIN (COSTS OFF) SELECT * FROM aegis.read('cpu');
--- Conditions on the points view's metric and tags choose series through the
+-- Conditions on aegis.points' metric and tags choose series through the
 -- catalog's indexes before any point is read.
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM aegis.points WHERE metric = 'cpu' AND tags @> '{"host": "a"}';
 RESET enable_seqscan;
 SELECT count(*), sum(value) FROM aegis.points WHERE metric = 'cpu' AND tags @> '{"host": "a"}';
 
--- The points view reads everything and composes with plain SQL.
+-- aegis.points reads everything and composes with plain SQL.
 SELECT metric, tags ->> 'host' AS host, count(*), min(ts), max(ts), sum(value)
   FROM aegis.points GROUP BY 1, 2 ORDER BY 1, 2;

@@ -65,12 +65,19 @@ ErrorData* TakeCurrentError(MemoryContext context) {
 }
 
 Datum CallWithBoundary(PgFunction impl, FunctionCallInfo fcinfo) {
+  Datum result = 0;
+  Guarded([&] { result = impl(fcinfo); });
+  return result;
+}
+
+void RunWithBoundary(void (*fn)(void*), void* arg) {
   ErrorData* pg_error = nullptr;
   int sqlstate = ERRCODE_INTERNAL_ERROR;
   error_detail[0] = '\0';
   error_hint[0] = '\0';
   try {
-    return impl(fcinfo);
+    fn(arg);
+    return;
   } catch (const PgError& e) {
     pg_error = e.data();
   } catch (const core::Error& e) {

@@ -37,6 +37,19 @@ int SqlStateOf(const std::exception& e);
 // Runs impl and turns whatever C++ exception escapes it into ereport(ERROR).
 Datum CallWithBoundary(PgFunction impl, FunctionCallInfo fcinfo);
 
+// Runs fn(arg) and turns whatever C++ exception escapes it into
+// ereport(ERROR), raised after every C++ frame of fn has unwound.
+void RunWithBoundary(void (*fn)(void*), void* arg);
+
+// The boundary for C++ code that PostgreSQL calls through a callback other
+// than a SQL function (a foreign-data wrapper's, a hook's):
+// `Guarded([&] { ... });`.
+template <typename Fn>
+void Guarded(Fn&& fn) {
+  using Body = std::remove_reference_t<Fn>;
+  RunWithBoundary([](void* body) { (*static_cast<Body*>(body))(); }, &fn);
+}
+
 // Copies the current PostgreSQL error out of the error context (after a
 // longjmp into PG_CATCH) and clears the error state.
 ErrorData* TakeCurrentError(MemoryContext context);

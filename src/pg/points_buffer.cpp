@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/names.h"
 #include "core/series_points.h"
 
@@ -190,6 +191,23 @@ void Append(text* metric_text, Jsonb* tags, TimestampTz ts, double value) {
 
 }  // namespace
 
+void AppendPointRow(const Datum* values, const bool* nulls) {
+  static const char* const names[] = {"metric", "tags", "ts", "value"};
+  for (int i = 0; i < 4; ++i)
+    if (nulls[i]) throw core::Error(core::ErrorCategory::NullValue, std::string(names[i]) + " must not be NULL");
+  text* metric_text = nullptr;
+  Jsonb* tags = nullptr;
+  const TimestampTz ts = DatumGetTimestampTz(values[2]);
+  PgCall([&] {
+    metric_text = DatumGetTextPP(values[0]);
+    tags = DatumGetJsonbP(values[1]);
+    CheckPointTimestamp(ts);
+  });
+  Append(metric_text, tags, ts, DatumGetFloat8(values[3]));
+}
+
+void FlushPoints() { Flush(); }
+
 void InitPointsBuffer() {
   buffer.flush_at = kMaxBufferedPoints;
   RegisterXactCallback(BufferXactCallback, nullptr);
@@ -198,33 +216,26 @@ void InitPointsBuffer() {
 
 }  // namespace aegis::pg
 
-// INSTEAD OF INSERT trigger on aegis.points: each row is one point.
+// The 0.1.0 install script's INSTEAD OF INSERT trigger on the aegis.points
+// view: each row is one point. (0.2.0 makes aegis.points a foreign table,
+// src/pg/points_fdw.cpp; the symbol stays for the released script.)
 AEGIS_PG_FUNCTION(aegis_points_insert) {
   TriggerData* trigger_data = aegis::pg::PointsRowTrigger(fcinfo, "aegis_points_insert", TRIGGER_EVENT_INSERT);
   TupleDesc desc = trigger_data->tg_relation->rd_att;
   HeapTuple row = trigger_data->tg_trigtuple;
   bool nulls[4];
   Datum values[4];
-  static const char* const names[] = {"metric", "tags", "ts", "value"};
-  for (int i = 0; i < 4; ++i) {
-    values[i] = heap_getattr(row, i + 1, desc, &nulls[i]);
-    if (nulls[i])
-      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", names[i])));
-  }
-  text* metric_text = DatumGetTextPP(values[0]);
-  Jsonb* tags = DatumGetJsonbP(values[1]);
-  TimestampTz ts = DatumGetTimestampTz(values[2]);
-  aegis::pg::CheckPointTimestamp(ts);
-  aegis::pg::Append(metric_text, tags, ts, DatumGetFloat8(values[3]));
+  for (int i = 0; i < 4; ++i) values[i] = heap_getattr(row, i + 1, desc, &nulls[i]);
+  aegis::pg::AppendPointRow(values, nulls);
   return PointerGetDatum(row);
 }
 
-// AFTER INSERT statement trigger on aegis.points: writes the rows the
-// statement buffered.
+// The 0.1.0 AFTER INSERT statement trigger on the aegis.points view: writes
+// the rows the statement buffered.
 AEGIS_PG_FUNCTION(aegis_points_flush) {
   if (!CALLED_AS_TRIGGER(fcinfo))
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                     errmsg("aegis_points_flush() must be called as a trigger")));
-  aegis::pg::Flush();
+  aegis::pg::FlushPoints();
   return PointerGetDatum(nullptr);
 }

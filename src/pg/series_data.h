@@ -24,6 +24,16 @@
 
 namespace aegis::pg {
 
+// What a read did, for EXPLAIN ANALYZE: blocks the cursor returned, how
+// each was used, and the recent rows fetched.
+struct ReadStats {
+  uint64_t blocks = 0;              // block rows read
+  uint64_t blocks_summarized = 0;   // answered from the block's summary
+  uint64_t blocks_segmented = 0;    // answered through its segment summaries
+  uint64_t blocks_decoded = 0;      // decoded (whole)
+  uint64_t recent_rows = 0;         // recent rows fetched
+};
+
 // Series whose recent rows are fetched with one query, and whose blocks are
 // read through one cursor.
 constexpr size_t kSeriesPerFetch = 256;
@@ -35,8 +45,9 @@ template <typename Sink>
 class SeriesFolder {
  public:
   SeriesFolder(int64_t series_id, const core::SeriesPoints& recent, core::Timestamp since, core::Timestamp until,
-               Sink* aggregator)
-      : series_id_(series_id), recent_(recent), since_(since), until_(until), aggregator_(aggregator) {
+               Sink* aggregator, ReadStats* stats = nullptr)
+      : series_id_(series_id), recent_(recent), since_(since), until_(until), aggregator_(aggregator),
+        stats_(stats != nullptr ? stats : &ignored_) {
     aggregator_->BeginSeries();
   }
 
@@ -48,13 +59,21 @@ class SeriesFolder {
   // Adds the series' next block (blocks arrive in time order).
   void AddBlock(const BlockRef& block) {
     const core::BlockSummary& s = block.summary;
+    ++stats_->blocks;
     FeedRecent(core::LowerBound(recent_, s.ts_min));
     // A recent row inside the block's range replaces or adds a point, so the
     // stored summary no longer describes the series there.
     const size_t recent_end =
         s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
-    if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) return;
-    if (recent_end == next_recent_ && block.has_segments && AddSegments(block)) return;
+    if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) {
+      ++stats_->blocks_summarized;
+      return;
+    }
+    if (recent_end == next_recent_ && block.has_segments && AddSegments(block)) {
+      ++stats_->blocks_segmented;
+      return;
+    }
+    ++stats_->blocks_decoded;
     decoded_.clear();
     DecodeStoredBlock(series_id_, block, &decoded_);
     // Usually no recent row lies inside and the decoded points are used as
@@ -127,6 +146,8 @@ class SeriesFolder {
   core::Timestamp since_;
   core::Timestamp until_;
   Sink* aggregator_;
+  ReadStats ignored_;
+  ReadStats* stats_;
   size_t next_recent_ = 0;
   core::SeriesPoints decoded_;
 };
@@ -141,14 +162,18 @@ class SeriesData {
   // blocks' segment summaries (for a sink that may take them).
   // lean: which blocks' data may be left out (LeanRead), when none of the
   // series has recent rows in the range (blocks under them are decoded).
+  // stats, when given, counts what the read does.
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns,
-             bool with_steps, bool with_segments, const LeanRead& lean = {})
-      : recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
+             bool with_steps, bool with_segments, const LeanRead& lean = {}, ReadStats* stats = nullptr)
+      : stats_(stats),
+        recent_(FetchRecentOfSeries(SortedIds(ids), since, until)),
         steps_(ids, since, with_steps ? until : since, step_columns),
         blocks_(ids, since, until,
                 std::is_sorted(ids.begin(), ids.end()) ? BlockCursor::Order::kById : BlockCursor::Order::kAsGiven,
                 with_segments, recent_.points.empty() ? lean : LeanRead{}),
-        next_block_(blocks_.Next()) {}
+        next_block_(blocks_.Next()) {
+    if (stats_ != nullptr) stats_->recent_rows += recent_.points.size();
+  }
 
   // Folds the next series (in the order given) into the sink.
   template <typename Sink>
@@ -158,7 +183,7 @@ class SeriesData {
     core::SeriesPoints recent;
     recent.Append(recent_.points, static_cast<size_t>(recent_begin - recent_.series_ids.begin()),
                   static_cast<size_t>(recent_end - recent_.series_ids.begin()));
-    SeriesFolder<Sink> folder(series_id, recent, since, until, aggregator);
+    SeriesFolder<Sink> folder(series_id, recent, since, until, aggregator, stats_);
     folder.AddSteps(steps_.Steps(series_id));
     for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next())
       folder.AddBlock(*next_block_);
@@ -171,6 +196,7 @@ class SeriesData {
     return ids;
   }
 
+  ReadStats* stats_;
   RecentOfSeries recent_;
   RolledUpSteps steps_;
   BlockCursor blocks_;

@@ -256,33 +256,28 @@ AEGIS_PG_FUNCTION(aegis_delete_points) {
   PG_RETURN_INT64(removed);
 }
 
-// INSTEAD OF DELETE row trigger on aegis.points: removes the point the row
-// shows (its recent row and the block point under it), as aegis.delete does
-// for a one-microsecond range. The rows come from the caller's scan of the
-// view, so row-level security has chosen them already. Returns the row when
-// a point went (so DELETE counts it and RETURNING shows it), else NULL.
-AEGIS_PG_FUNCTION(aegis_points_delete) {
-  TriggerData* trigger_data = aegis::pg::PointsRowTrigger(fcinfo, "aegis_points_delete", TRIGGER_EVENT_DELETE);
-  TupleDesc desc = trigger_data->tg_relation->rd_att;
-  HeapTuple row = trigger_data->tg_trigtuple;
-  bool nulls[3];
-  Datum values[3];
-  for (int i = 0; i < 3; ++i) values[i] = heap_getattr(row, i + 1, desc, &nulls[i]);
-  if (nulls[0] || nulls[1] || nulls[2]) return PointerGetDatum(nullptr);  // no such point
-  Jsonb* tags = DatumGetJsonbP(values[1]);
+namespace aegis::pg {
+
+bool DeletePointRow(const Datum* values, const bool* nulls) {
+  if (nulls[0] || nulls[1] || nulls[2]) return false;  // no such point
+  Jsonb* tags = nullptr;
+  std::string metric;
+  PgCall([&] { tags = DatumGetJsonbP(values[1]); });
+  metric = PgCall([&] { return TextDatum(values[0]); });
   const TimestampTz ts = DatumGetTimestampTz(values[2]);
-  const std::string metric = aegis::pg::TextDatum(values[0]);
-  aegis::pg::SpiConnect();
+  SpiConnect();
   int64_t removed = 0;
   {
-    const bool may_wait = !aegis::pg::HoldsSeriesLocks();
-    const int64_t series_id = aegis::pg::ResolveSeries(metric, tags, false, may_wait);
+    const bool may_wait = !HoldsSeriesLocks();
+    const int64_t series_id = ResolveSeries(metric, tags, false, may_wait);
     if (series_id >= 0) {
-      aegis::pg::AsTableOwner owner;
-      if (aegis::pg::LockSeriesIfExists(series_id, aegis::pg::SeriesLock::kRewrite, may_wait))
-        removed = aegis::pg::DeletePointsOfSeries(series_id, ts, ts + 1);
+      AsTableOwner owner;
+      if (LockSeriesIfExists(series_id, SeriesLock::kRewrite, may_wait))
+        removed = DeletePointsOfSeries(series_id, ts, ts + 1);
     }
   }
-  aegis::pg::SpiFinish();
-  return removed > 0 ? PointerGetDatum(row) : PointerGetDatum(nullptr);
+  SpiFinish();
+  return removed > 0;
 }
+
+}  // namespace aegis::pg

@@ -147,6 +147,12 @@ void LockSeriesForRewrite(int64_t series_id);
 // (SeriesLock::kRewrite).
 int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Timestamp until);
 
+// Deletes the point a row of aegis.points shows (metric text, tags jsonb,
+// ts timestamptz: values[0..2]): its recent row and the block point under
+// it, as aegis.delete does for a one-microsecond range. False when there was
+// no such point (or a column is NULL). Opens its own SPI connection.
+bool DeletePointRow(const Datum* values, const bool* nulls);
+
 // The same lock without waiting: false when another transaction holds it.
 bool TryLockSeriesForRewrite(int64_t series_id);
 

@@ -31,6 +31,17 @@ struct SeriesWrite {
 // that without waiting. Opens and closes its own SPI connection.
 void WriteSeries(std::vector<SeriesWrite>* writes);
 
+// Buffers one row inserted into aegis.points (metric text, tags jsonb, ts
+// timestamptz, value float8): rows are kept per series and written when the
+// statement ends (FlushPoints), or mid-statement once a million are
+// buffered. A NULL column is an error (22004), as is a bad name or tag set
+// the first time a series is seen in the statement.
+void AppendPointRow(const Datum* values, const bool* nulls);
+
+// Writes the rows buffered in the innermost open subtransaction; at the end
+// of an INSERT or COPY into aegis.points.
+void FlushPoints();
+
 // Registers the callbacks that keep the rows buffered for aegis.points true to
 // their (sub)transactions; called from _PG_init.
 void InitPointsBuffer();

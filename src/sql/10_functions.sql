@@ -176,36 +176,6 @@ $$;
 COMMENT ON FUNCTION aegis.read(text, timestamptz, timestamptz) IS
   'Raw points of the matching series with since <= ts < until, ordered by series_id, ts.';
 
--- Joined laterally to the catalog, so that WHERE metric = ... or tags @> ...
--- picks the series (through their indexes) before any point is read.
-CREATE VIEW aegis.points WITH (security_invoker = true) AS
-    SELECT s.metric, s.tags, p.ts, p.value
-      FROM aegis.series s CROSS JOIN LATERAL aegis.series_points(s.series_id) p;
-COMMENT ON VIEW aegis.points IS
-  'Every point of every series. Conditions on metric and tags choose series before points are read. '
-  'INSERT and COPY into it write points (last write wins); DELETE from it deletes the points it finds.';
-
--- No SET search_path here: it would cost a settings save and restore per
--- row. The row trigger runs no SQL of its own except when a full buffer is
--- written mid-statement, and every statement the engine runs names its
--- objects with their schema.
-CREATE FUNCTION aegis._points_insert() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_points_insert';
-COMMENT ON FUNCTION aegis._points_insert() IS 'Trigger: writes a row inserted into aegis.points.';
-REVOKE EXECUTE ON FUNCTION aegis._points_insert() FROM PUBLIC;
-CREATE TRIGGER points_insert INSTEAD OF INSERT ON aegis.points
-    FOR EACH ROW EXECUTE FUNCTION aegis._points_insert();
-
--- The row trigger buffers rows per series; this one writes them when the
--- statement ends, each series as one batch (straight into blocks when it has
--- at least aegis.block_max_points points).
-CREATE FUNCTION aegis._points_flush() RETURNS trigger
-    LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'aegis_points_flush';
-COMMENT ON FUNCTION aegis._points_flush() IS 'Trigger: writes the rows an INSERT or COPY into aegis.points buffered.';
-REVOKE EXECUTE ON FUNCTION aegis._points_flush() FROM PUBLIC;
-CREATE TRIGGER points_flush AFTER INSERT ON aegis.points
-    FOR EACH STATEMENT EXECUTE FUNCTION aegis._points_flush();
-
 -- first(value, ts) / last(value, ts)
 CREATE FUNCTION aegis._first_transfn(state bytea, value double precision, ts timestamptz) RETURNS bytea
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'aegis_first_transfn';

@@ -25,9 +25,11 @@ SELECT has_function('aegis', 'write', ARRAY['text', 'jsonb', 'timestamp with tim
 SELECT has_function('aegis', 'write', ARRAY['text', 'jsonb', 'timestamp with time zone[]', 'double precision[]']);
 SELECT function_returns('aegis', 'write', ARRAY['text', 'jsonb', 'timestamp with time zone[]', 'double precision[]'], 'bigint');
 SELECT has_function('aegis', 'write_now', ARRAY['text', 'jsonb', 'double precision']);
-SELECT has_view('aegis', 'points', 'aegis.points is a view');
+SELECT has_foreign_table('aegis', 'points', 'aegis.points is a foreign table');
 SELECT columns_are('aegis', 'points', ARRAY['metric', 'tags', 'ts', 'value']);
-SELECT trigger_is('aegis', 'points', 'points_insert', 'aegis', '_points_insert');
+SELECT is((SELECT w.fdwname::text FROM pg_foreign_table t JOIN pg_foreign_server s ON s.oid = t.ftserver
+            JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE t.ftrelid = 'aegis.points'::regclass),
+          'aegis_points', 'aegis.points is served by the extension''s wrapper');
 -- Section 5: reading.
 SELECT has_function('aegis', 'read', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']);
 SELECT has_function('aegis', 'latest', ARRAY['text']);

@@ -31,3 +31,24 @@ END $$;
 
 -- The newest point of every series written under 0.1.0.
 SELECT aegis._refresh_last_points(ARRAY(SELECT series_id FROM aegis.series));
+
+-- The grants on the 0.1.0 aegis.points view go to the foreign table, then
+-- the view and its trigger functions go.
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT a.grantee, a.privilege_type, a.is_grantable
+          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+         WHERE c.oid = 'aegis.points_0_1_0'::regclass AND a.grantee <> c.relowner
+           AND a.privilege_type IN ('SELECT', 'INSERT', 'DELETE')
+    LOOP
+        EXECUTE format('GRANT %s ON aegis.points TO %s%s', g.privilege_type,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END $$;
+DROP VIEW aegis.points_0_1_0;
+DROP FUNCTION aegis._points_insert();
+DROP FUNCTION aegis._points_flush();

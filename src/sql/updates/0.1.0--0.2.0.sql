@@ -54,10 +54,12 @@ BEGIN
     END IF;
 END $$;
 
--- aegis.points now takes DELETE too (src/sql/31_delete.sql adds the trigger).
-COMMENT ON VIEW aegis.points IS
-  'Every point of every series. Conditions on metric and tags choose series before points are read. '
-  'INSERT and COPY into it write points (last write wins); DELETE from it deletes the points it finds.';
+-- aegis.points becomes a foreign table (src/sql/36_points.sql). The 0.1.0
+-- view steps aside here and goes after the new pieces, once its grants have
+-- been copied to the table (0.1.0--0.2.0-after.sql). A view of the user's
+-- over aegis.points stops the upgrade there: drop it first and create it
+-- again afterwards.
+ALTER VIEW aegis.points RENAME TO points_0_1_0;
 
 -- TRUNCATE of aegis.series empties aegis.rollups too (src/sql/00_tables.sql).
 CREATE OR REPLACE FUNCTION aegis._series_truncated() RETURNS trigger

@@ -1,0 +1,122 @@
+-- SQL over aegis.points (a foreign table of the extension's wrapper):
+-- conditions on metric and tags are evaluated once per series (and narrow
+-- the catalog query), conditions on ts become the read's time range, and
+-- every other condition stays with PostgreSQL. Every answer must be the one
+-- the same question gets from aegis.read.
+DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+SET timezone = 'UTC';
+
+-- Three hosts of one metric, one of another; each host's points partly in
+-- blocks, partly recent (late writes over the blocks, and newer points).
+SELECT aegis.write('pt_cpu', jsonb_build_object('host', h, 'dc', CASE WHEN h = 'c' THEN 'east' ELSE 'west' END),
+                   array_agg('2024-01-01'::timestamptz + i * interval '1 minute' ORDER BY i),
+                   array_agg((i * 1.5 + ascii(h))::float8 ORDER BY i))
+  FROM generate_series(0, 2999) i, unnest(ARRAY['a', 'b', 'c']) h GROUP BY h;
+SELECT aegis.write('pt_mem', '{"host": "a"}', array_agg('2024-01-01'::timestamptz + i * interval '1 minute'),
+                   array_agg(i::float8)) FROM generate_series(0, 2999) i;
+SELECT aegis.write('pt_cpu', '{"host": "a", "dc": "west"}', '2024-01-01'::timestamptz + i * interval '1 minute', -i::float8)
+  FROM generate_series(100, 104) i;
+SELECT aegis.write('pt_cpu', '{"host": "b", "dc": "west"}', '2024-01-03'::timestamptz + i * interval '1 minute', i::float8)
+  FROM generate_series(0, 9) i;
+SELECT count(*) AS blocks FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric LIKE 'pt_%';
+SELECT count(*) AS recent FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric LIKE 'pt_%';
+
+-- The reference: every point through aegis.read.
+CREATE TEMP TABLE ref AS SELECT metric, tags, ts, value FROM aegis.read('{__name__=~"pt_.*"}');
+
+-- Each query of this table is asked of aegis.points and of ref; both must
+-- give the same rows (count and a digest).
+CREATE TEMP TABLE cases (name text, cond text);
+INSERT INTO cases VALUES
+  ('metric =', $$metric = 'pt_cpu'$$),
+  ('metric = and tag ->> =', $$metric = 'pt_cpu' AND tags ->> 'host' = 'b'$$),
+  ('tag ->> = (reversed)', $$'a' = tags ->> 'host'$$),
+  ('tags @>', $$tags @> '{"dc": "west"}'$$),
+  ('tags @> and tag ->> =', $$tags @> '{"dc": "west"}' AND tags ->> 'host' = 'a'$$),
+  ('two tags ->> =', $$tags ->> 'host' = 'c' AND tags ->> 'dc' = 'east'$$),
+  ('clashing tags ->> =', $$tags ->> 'host' = 'a' AND tags ->> 'host' = 'b'$$),
+  ('metric IN', $$metric IN ('pt_mem', 'pt_nothing')$$),
+  ('metric = ANY (NULL)', $$metric = ANY (NULL::text[])$$),
+  ('metric LIKE', $$metric LIKE 'pt\_m%'$$),
+  ('metric = NULL', $$metric = NULL$$),
+  ('tag <> (a missing tag is not <>)', $$tags ->> 'dc' <> 'east'$$),
+  ('tag IS NULL', $$tags ->> 'rack' IS NULL AND metric = 'pt_mem'$$),
+  ('tag IN', $$tags ->> 'host' IN ('a', 'c')$$),
+  ('OR of series conditions', $$(metric = 'pt_mem' OR tags ->> 'host' = 'b')$$),
+  ('ts >= and <', $$ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00'$$),
+  ('ts > and <=', $$ts > '2024-01-01 01:00' AND ts <= '2024-01-01 02:00'$$),
+  ('ts BETWEEN', $$ts BETWEEN '2024-01-01 01:40' AND '2024-01-01 01:45' AND tags ->> 'host' = 'a'$$),
+  ('ts =', $$ts = '2024-01-01 01:41'$$),
+  ('reversed ts bound', $$'2024-01-02 23:00' < ts$$),
+  ('ts over infinity', $$ts <= 'infinity' AND ts > '-infinity'$$),
+  ('ts > infinity', $$ts > 'infinity'$$),
+  ('ts < -infinity', $$ts < '-infinity'$$),
+  ('empty range', $$ts >= '2024-01-02' AND ts < '2024-01-01'$$),
+  ('ts = NULL', $$ts = NULL$$),
+  ('ts against a stable expression', $$ts >= '2024-01-03'::timestamptz - interval '1 day' + interval '23 hours'$$),
+  ('value condition (PostgreSQL''s)', $$value > 4000 AND metric = 'pt_cpu'$$),
+  ('mixed columns (PostgreSQL''s)', $$value > extract(epoch FROM ts - '2024-01-01') / 60 AND tags ->> 'host' = 'a'$$),
+  ('date bound (PostgreSQL''s)', $$ts >= '2024-01-03'::date$$),
+  ('everything', $$true$$);
+
+DO $$
+DECLARE
+    c record;
+    got text;
+    want text;
+BEGIN
+    FOR c IN SELECT * FROM cases LOOP
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
+                       'ORDER BY metric, tags::text, ts)), ''-'') FROM aegis.points WHERE %s', c.cond) INTO got;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
+                       'ORDER BY metric, tags::text, ts)), ''-'') FROM ref WHERE %s', c.cond) INTO want;
+        RAISE NOTICE '%: % rows%', c.name, split_part(got, ' ', 1), CASE WHEN got = want THEN '' ELSE ', DIFFERS from aegis.read: ' || want END;
+    END LOOP;
+END $$;
+
+-- EXPLAIN shows which conditions the engine took and which PostgreSQL keeps.
+EXPLAIN (COSTS OFF) SELECT ts, value FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00' AND value > 100;
+EXPLAIN (COSTS OFF) SELECT * FROM aegis.points;
+-- EXPLAIN ANALYZE: what the scan read. One series, one hour: one block of
+-- 1,000 points (none of the hour's points is recent).
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'c' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00';
+-- The whole of host a: its three blocks and the recent rows over them.
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a';
+
+-- Parameters: a prepared statement with a generic plan evaluates its
+-- bounds and series conditions each time it runs.
+SET plan_cache_mode = force_generic_plan;
+PREPARE q(text, timestamptz, timestamptz) AS
+  SELECT count(*), sum(value) FROM aegis.points WHERE tags ->> 'host' = $1 AND ts >= $2 AND ts < $3;
+EXECUTE q('a', '2024-01-01 01:00', '2024-01-01 02:00');
+EXECUTE q('b', '2024-01-03', 'infinity');
+EXECUTE q(NULL, '2024-01-01', '2024-01-02');
+SELECT count(*), sum(value) FROM ref WHERE tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00';
+DEALLOCATE q;
+RESET plan_cache_mode;
+
+-- A scan run again with new parameters (the inner side of a nested loop).
+SELECT h, (SELECT count(*) FROM aegis.points WHERE tags ->> 'host' = h AND ts < '2024-01-01 00:10') AS n
+  FROM unnest(ARRAY['a', 'b', 'c', 'z']) h ORDER BY h;
+
+-- Grafana-style panel query.
+SELECT aegis.time_bucket('10 minutes', ts) AS time, tags ->> 'host' AS host, max(value)
+  FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' IN ('a', 'b') AND ts >= '2024-01-01 01:35' AND ts < '2024-01-01 02:00'
+ GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- DELETE takes the same conditions; the count is the points deleted.
+DELETE FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:40' AND ts < '2024-01-01 01:45';
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:38' AND ts < '2024-01-01 01:47';
+DELETE FROM aegis.points WHERE metric = 'pt_mem' AND value >= 2990 RETURNING ts, value;
+
+-- What the wrapper does not do, it refuses clearly.
+UPDATE aegis.points SET value = 0 WHERE metric = 'pt_cpu';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO aegis.points VALUES ('pt_cpu', NULL, '2024-01-01', 1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
