@@ -79,13 +79,16 @@ END $$;
 EXPLAIN (COSTS OFF) SELECT ts, value FROM aegis.points
  WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00' AND value > 100;
 EXPLAIN (COSTS OFF) SELECT * FROM aegis.points;
--- EXPLAIN ANALYZE: what the scan read. One series, one hour: one block of
--- 1,000 points (none of the hour's points is recent).
+-- EXPLAIN ANALYZE: what the scan read (the aggregate computed by
+-- PostgreSQL here). One series, one hour: one block of 1,000 points (none
+-- of the hour's points is recent).
+SET aegis.aggregate_pushdown = off;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM aegis.points
  WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'c' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 02:00';
 -- The whole of host a: its three blocks and the recent rows over them.
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM aegis.points
  WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a';
+RESET aegis.aggregate_pushdown;
 
 -- Parameters: a prepared statement with a generic plan evaluates its
 -- bounds and series conditions each time it runs.
@@ -113,6 +116,78 @@ SELECT aegis.time_bucket('10 minutes', ts) AS time, tags ->> 'host' AS host, max
 DELETE FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:40' AND ts < '2024-01-01 01:45';
 SELECT count(*) FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:38' AND ts < '2024-01-01 01:47';
 DELETE FROM aegis.points WHERE metric = 'pt_mem' AND value >= 2990 RETURNING ts, value;
+
+-- Aggregates pushed down: GROUP BY aegis.time_bucket(width, ts) and any
+-- expressions of metric and tags, with count, sum, min, max, avg,
+-- stddev_pop, var_pop, aegis.first and aegis.last, are computed by the
+-- engine (from block and segment summaries where they answer). Each query
+-- gives the rows PostgreSQL computes with aegis.aggregate_pushdown off (the
+-- values are multiples of 0.5, so even sums are exact in any order).
+CREATE TEMP TABLE agg_cases (name text, q text);
+INSERT INTO agg_cases VALUES
+  ('10-minute buckets per host, every function', $$SELECT aegis.time_bucket('10 minutes', ts), tags ->> 'host',
+     count(*), sum(value), min(value), max(value), avg(value), stddev_pop(value), var_pop(value),
+     aegis.first(value, ts), aegis.last(value, ts) FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1, 2$$),
+  ('hours cut by the range', $$SELECT aegis.time_bucket('1 hour', ts) AS h, metric, count(*), sum(value), max(value)
+     FROM aegis.points WHERE ts >= '2024-01-01 00:37' AND ts < '2024-01-02 05:11' GROUP BY h, metric$$),
+  ('per series, no bucket', $$SELECT metric, tags, count(*), sum(value), aegis.last(value, ts) FROM aegis.points GROUP BY 1, 2$$),
+  ('no GROUP BY', $$SELECT count(*), sum(value), min(value), max(value), avg(value) FROM aegis.points$$),
+  ('no GROUP BY, no point', $$SELECT count(*), sum(value), min(value), aegis.first(value, ts) FROM aegis.points WHERE metric = 'pt_none'$$),
+  ('GROUP BY, no point', $$SELECT metric, count(*) FROM aegis.points WHERE ts > 'infinity' GROUP BY metric$$),
+  ('count of columns', $$SELECT tags ->> 'dc', count(value), count(ts), count(metric), count(tags) FROM aegis.points GROUP BY 1$$),
+  ('expressions over aggregates and keys', $$SELECT upper(tags ->> 'host') || '!', max(value) - min(value), count(*) * 2
+     FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY tags ->> 'host'$$),
+  ('a day bucket, recent rows inside', $$SELECT aegis.time_bucket('1 day', ts), tags, count(*), sum(value), min(value)
+     FROM aegis.points WHERE tags ->> 'host' = 'a' GROUP BY 1, 2$$),
+  ('a NULL width', $$SELECT aegis.time_bucket(NULL::interval, ts), count(*) FROM aegis.points GROUP BY 1$$),
+  ('HAVING (PostgreSQL''s)', $$SELECT metric, count(*) FROM aegis.points GROUP BY metric HAVING count(*) > 3000$$),
+  ('value condition (PostgreSQL''s)', $$SELECT metric, count(*) FROM aegis.points WHERE value > 100 GROUP BY metric$$),
+  ('counter aggregate (PostgreSQL''s)', $$SELECT tags ->> 'host', aegis.increase(value, ts) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
+  ('GROUP BY alone', $$SELECT aegis.time_bucket('1 hour', ts), metric FROM aegis.points GROUP BY 1, 2$$),
+  ('grouped rows counted (the groups by the engine)', $$SELECT count(*) FROM (SELECT tags ->> 'host',
+     aegis.time_bucket('1 hour', ts), avg(value) FROM aegis.points GROUP BY 1, 2) g$$),
+  ('DISTINCT aggregate (PostgreSQL''s)', $$SELECT metric, count(DISTINCT tags) FROM aegis.points GROUP BY metric$$);
+
+DO $$
+DECLARE
+    c record;
+    pushed text;
+    plain text;
+    plan text;
+BEGIN
+    FOR c IN SELECT * FROM agg_cases LOOP
+        EXECUTE format('EXPLAIN (COSTS OFF) %s', c.q) INTO plan;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO pushed;
+        SET LOCAL aegis.aggregate_pushdown = off;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO plain;
+        RESET aegis.aggregate_pushdown;
+        RAISE NOTICE '%: % rows, %', c.name, split_part(pushed, ' ', 1),
+            CASE WHEN plan LIKE 'Foreign Scan%' THEN 'by the engine' ELSE 'by PostgreSQL' END
+            || CASE WHEN pushed = plain THEN '' ELSE ', DIFFERS from PostgreSQL''s: ' || plain END;
+    END LOOP;
+END $$;
+
+-- EXPLAIN names the groups and aggregates the engine computes; ANALYZE
+-- what it read: a one-minute series' blocks have a segment summary per day,
+-- so its day buckets come from them, except where the range cuts.
+EXPLAIN (COSTS OFF) SELECT aegis.time_bucket('1 hour', ts) AS h, tags ->> 'host' AS host, max(value)
+  FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1, 2 ORDER BY 1, 2;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT aegis.time_bucket('1 day', ts), count(*), max(value)
+  FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'c' AND ts < '2024-01-03'
+ GROUP BY 1;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*), sum(value) FROM aegis.points WHERE metric = 'pt_mem';
+
+-- A width as a parameter of a generic plan.
+SET plan_cache_mode = force_generic_plan;
+PREPARE b(interval) AS SELECT aegis.time_bucket($1, ts) AS b, count(*) FROM aegis.points
+  WHERE metric = 'pt_mem' AND ts < '2024-01-01 03:00' GROUP BY 1 ORDER BY 1;
+EXECUTE b('1 hour');
+EXECUTE b('90 minutes');
+DEALLOCATE b;
+RESET plan_cache_mode;
+-- A width the engine refuses, as time_bucket does.
+SELECT aegis.time_bucket('1 month 1 day', ts), count(*) FROM aegis.points GROUP BY 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- What the wrapper does not do, it refuses clearly.
 UPDATE aegis.points SET value = 0 WHERE metric = 'pt_cpu';

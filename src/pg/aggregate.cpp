@@ -28,26 +28,6 @@ namespace {
 // buckets until the end).
 constexpr size_t kGroupsSideBySide = 64;
 
-// The block data the reads may leave out: with summaries, blocks one bucket
-// holds whole (no step) or whose segments no bucket edge cuts (fixed steps
-// that are whole multiples of the segment span, with edges on its slots).
-LeanRead LeanReadFor(const core::AggregateFn& fn, const std::optional<core::TimeBucketer>& bucketer) {
-  LeanRead lean;
-  if (!fn.UsesSummaries()) return lean;
-  if (!bucketer) {
-    lean.whole_blocks = true;
-    return lean;
-  }
-  if (!bucketer->IsRegular() || bucketer->IsMonthly()) return lean;
-  const int64_t period = bucketer->PeriodMicros();
-  const core::Timestamp edge = bucketer->BucketStart(0);
-  for (size_t i = 0; i < core::kSegmentSpanCount; ++i) {
-    const core::Timestamp span = core::kSegmentSpans[i];
-    if (period % span == 0 && edge % span == 0) lean.max_span_index = static_cast<int>(i);
-  }
-  return lean;
-}
-
 // Whether two group tag sets are equal (jsonb equality).
 bool SameGroup(Datum a, Datum b) {
   return PgCall([&] { return DatumGetBool(DirectFunctionCall2(jsonb_eq, a, b)); });
@@ -123,7 +103,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   // the block summaries serve (and only the blocks since and until cut are
   // decoded).
   const bool segments_help = bucketer.has_value() && bucketer->IsRegular() && fn.UsesSummaries();
-  const aegis::pg::LeanRead lean = aegis::pg::LeanReadFor(fn, bucketer);
+  const aegis::pg::LeanRead lean = aegis::pg::LeanReadFor(fn.UsesSummaries(), bucketer);
   // Series to fold, in the order their blocks are read.
   std::vector<size_t> fold_order(n);
   for (size_t r = 0; r < n; ++r) fold_order[r] = r;

@@ -17,6 +17,7 @@ char* guc_compress_after = nullptr;
 int guc_max_series_per_metric = 100000;
 int guc_maintenance_interval = 60;
 int guc_memory_kept = 16384;
+bool guc_aggregate_pushdown = true;
 bool guc_maintenance_worker = true;
 int guc_partition_interval = static_cast<int>(PartitionInterval::kMonth);
 char* guc_default_retention = nullptr;
@@ -138,6 +139,11 @@ void DefineSettings() {
                            "Set per database (ALTER DATABASE ... SET aegis.maintenance_worker = off) to keep the "
                            "worker out of it and schedule aegis.run_maintenance() yourself.",
                            &guc_maintenance_worker, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("aegis.aggregate_pushdown",
+                           "Whether aggregates over aegis.points are computed by the engine.",
+                           "With it off, PostgreSQL aggregates the points the scan returns (the same result; "
+                           "sums and averages may differ in the last bits, as a parallel plan's do).",
+                           &guc_aggregate_pushdown, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("aegis.partition_interval", "Time span of each partition of aegis.blocks.",
                            "Partitions are aligned in UTC (weeks start on Monday); a change applies to partitions "
                            "created afterwards.",

@@ -13,6 +13,7 @@ extern int guc_memory_kept;           // kB
 extern bool guc_maintenance_worker;
 extern int guc_partition_interval;    // a PartitionInterval
 extern char* guc_default_retention;   // NULL or "": keep forever
+extern bool guc_aggregate_pushdown;
 
 // aegis.partition_interval's values.
 enum class PartitionInterval { kHour, kDay, kWeek, kMonth };

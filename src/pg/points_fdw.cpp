@@ -31,14 +31,19 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/aggregate.h"
 #include "core/error.h"
 #include "core/series_points.h"
+#include "core/time_bucket.h"
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/guc.h"
+#include "pg/interval.h"
 #include "pg/privileges.h"
 #include "pg/series_data.h"
 #include "pg/spi.h"
@@ -51,12 +56,16 @@ extern "C" {
 #include "foreign/fdwapi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/clauses.h"
+#include "optimizer/tlist.h"
+#include "parser/parse_func.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "rewrite/rewriteManip.h"
+#include "catalog/pg_aggregate_d.h"
 #include "catalog/pg_collation_d.h"
 #include "optimizer/appendinfo.h"
 #include "utils/datum.h"
@@ -236,28 +245,275 @@ void GetPaths(PlannerInfo* root, RelOptInfo* baserel, Oid /*table*/) {
                                                                     total, NIL, nullptr, nullptr, NIL)));
 }
 
-// fdw_exprs: the series conditions, the hints, then the bounds.
-// fdw_private: (counts: series, hints, bounds), hint kinds, hint keys, bound
-// kinds, then the EXPLAIN texts of the series conditions and the time bounds
-// (NULL when none).
-ForeignScan* GetPlan(PlannerInfo* /*root*/, RelOptInfo* baserel, Oid table, ForeignPath* /*path*/, List* tlist,
+// What a column of an aggregating scan's tuple holds.
+enum ColumnKind : int {
+  kColSeries = 0,     // a GROUP BY expression of metric and tags: per series
+  kColBucket = 1,     // the GROUP BY's aegis.time_bucket(width, ts): the bucket start
+  kColAggregate = 2,  // an aggregate (its code in the plan's aggregate list)
+  kColJunk = 3,       // metric or tags, there for the planner's references
+};
+
+// An aggregate the engine computes: core::AggregateKind, plus kAsCount when
+// the SQL aggregate returns bigint (count).
+constexpr int kAsCount = 100;
+
+// The OID of aegis.<name>(double precision, timestamptz), InvalidOid if none.
+Oid AegisAggregate(const char* name) {
+  Oid args[] = {FLOAT8OID, TIMESTAMPTZOID};
+  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup(name))), 2, args, true);
+}
+
+// The engine's code for an aggregate over aegis.points' columns, -1 when it
+// cannot compute it exactly as PostgreSQL does.
+int AggregateCode(Aggref* aggref, Index relid) {
+  if (aggref->aggorder != NIL || aggref->aggdistinct != NIL || aggref->aggfilter != nullptr ||
+      aggref->aggkind != AGGKIND_NORMAL || aggref->aggsplit != AGGSPLIT_SIMPLE || aggref->agglevelsup != 0)
+    return -1;
+  auto arg = [&](int i) { return reinterpret_cast<Node*>(lfirst_node(TargetEntry, list_nth_cell(aggref->args, i))->expr); };
+  const int nargs = list_length(aggref->args);
+  using K = core::AggregateKind;
+  if (aggref->aggfnoid == F_COUNT_) return static_cast<int>(K::kCount) + kAsCount;
+  if (aggref->aggfnoid == F_COUNT_ANY) {
+    // Every column of a point is non-NULL: count(column) is count(*).
+    Node* a = nargs == 1 ? arg(0) : nullptr;
+    const bool column = a != nullptr && (IsColumn(a, relid, kMetric) || IsColumn(a, relid, kTags) ||
+                                         IsColumn(a, relid, kTs) || IsColumn(a, relid, kValue));
+    return column ? static_cast<int>(K::kCount) + kAsCount : -1;
+  }
+  if (nargs == 1 && IsColumn(arg(0), relid, kValue)) {
+    switch (aggref->aggfnoid) {
+      case F_SUM_FLOAT8: return static_cast<int>(K::kSum);
+      case F_MIN_FLOAT8: return static_cast<int>(K::kMin);
+      case F_MAX_FLOAT8: return static_cast<int>(K::kMax);
+      case F_AVG_FLOAT8: return static_cast<int>(K::kAvg);
+      case F_STDDEV_POP_FLOAT8: return static_cast<int>(K::kStddev);
+      case F_VAR_POP_FLOAT8: return static_cast<int>(K::kVariance);
+      default: return -1;
+    }
+  }
+  if (nargs == 2 && IsColumn(arg(0), relid, kValue) && IsColumn(arg(1), relid, kTs)) {
+    if (aggref->aggfnoid == AegisAggregate("first")) return static_cast<int>(K::kFirst);
+    if (aggref->aggfnoid == AegisAggregate("last")) return static_cast<int>(K::kLast);
+  }
+  return -1;
+}
+
+// aegis.time_bucket(width, ts) with a width the scan can evaluate once: the
+// width expression, else nullptr.
+Expr* BucketWidth(Node* expr, Index relid) {
+  if (!IsA(expr, FuncExpr)) return nullptr;
+  FuncExpr* call = castNode(FuncExpr, expr);
+  if (list_length(call->args) != 2) return nullptr;
+  Oid args[] = {INTERVALOID, TIMESTAMPTZOID};
+  const Oid time_bucket = LookupFuncName(
+      list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket"))), 2, args, true);
+  if (call->funcid != time_bucket || !IsColumn(static_cast<Node*>(lsecond(call->args)), relid, kTs)) return nullptr;
+  Node* width = static_cast<Node*>(linitial(call->args));
+  return IsRunConstant(width) ? reinterpret_cast<Expr*>(width) : nullptr;
+}
+
+// Only metric and tags (of relid) in expr, and nothing volatile.
+bool IsSeriesExpression(Node* expr, Index relid) {
+  if (contain_volatile_functions(expr) || contain_subplans(expr) || contain_agg_clause(expr)) return false;
+  Bitmapset* columns = nullptr;
+  pull_varattnos(expr, relid, &columns);
+  const int offset = FirstLowInvalidHeapAttributeNumber;
+  int column = -1;
+  while ((column = bms_next_member(columns, column)) >= 0)
+    if (column + offset != kMetric && column + offset != kTags) return false;
+  // No Var of another relation or level either.
+  List* vars = pull_var_clause(expr, PVC_RECURSE_PLACEHOLDERS);
+  ListCell* cell;
+  foreach (cell, vars) {
+    Var* var = lfirst_node(Var, cell);
+    if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0) return false;
+  }
+  return true;
+}
+
+// The analysis of a GROUP BY query over aegis.points alone that the engine
+// can answer: the scan tuple's columns and what each holds.
+struct AggregatePlan {
+  List* scan_tlist = NIL;  // TargetEntry
+  List* column_kinds = NIL;
+  List* aggregate_codes = NIL;  // per kColAggregate column, in order
+  Expr* width = nullptr;        // the bucket width, when there is a bucket
+};
+
+// Appends a column to the scan tuple of an aggregating plan.
+void AddColumn(AggregatePlan* plan, int* resno, Expr* expr, ColumnKind kind) {
+  plan->scan_tlist =
+      lappend(plan->scan_tlist, makeTargetEntry(expr, static_cast<AttrNumber>(++*resno), nullptr, false));
+  plan->column_kinds = lappend_int(plan->column_kinds, kind);
+}
+
+// Whether an output expression can be computed from an aggregating scan's
+// columns: a group expression, an aggregate the engine computes (added to
+// the scan's columns), or an expression of those. Returns true to stop at
+// something it cannot.
+struct ComputableContext {
+  List* group_exprs;
+  AggregatePlan* plan;
+  Index relid;
+  int* resno;
+};
+
+bool NotComputable(Node* node, void* arg) {
+  auto* context = static_cast<ComputableContext*>(arg);
+  if (node == nullptr || list_member(context->group_exprs, node)) return false;
+  if (IsA(node, Var) || IsA(node, SubPlan) || IsA(node, SubLink) || IsA(node, WindowFunc) ||
+      IsA(node, GroupingFunc) || IsA(node, PlaceHolderVar))
+    return true;
+  if (IsA(node, Aggref)) {
+    Aggref* aggref = castNode(Aggref, node);
+    const int code = AggregateCode(aggref, context->relid);
+    if (code < 0) return true;
+    AggregatePlan* plan = context->plan;
+    if (tlist_member(reinterpret_cast<Expr*>(aggref), plan->scan_tlist) == nullptr) {
+      AddColumn(plan, context->resno, reinterpret_cast<Expr*>(aggref), kColAggregate);
+      plan->aggregate_codes = lappend_int(plan->aggregate_codes, code);
+    }
+    return false;
+  }
+  // PostgreSQL 15 declares the walker without its parameters.
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(NotComputable)), arg);
+}
+
+bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, AggregatePlan* plan) {
+  Query* parse = root->parse;
+  if (parse->groupingSets != NIL || parse->havingQual != nullptr || parse->hasTargetSRFs ||
+      (!parse->hasAggs && parse->groupClause == NIL))
+    return false;
+  int resno = 0;
+  auto add_column = [&](Expr* expr, ColumnKind kind) { AddColumn(plan, &resno, expr, kind); };
+  ListCell* cell;
+  foreach (cell, parse->groupClause) {
+    SortGroupClause* clause = lfirst_node(SortGroupClause, cell);
+    Expr* expr = reinterpret_cast<Expr*>(get_sortgroupclause_expr(clause, parse->targetList));
+    if (Expr* width = BucketWidth(reinterpret_cast<Node*>(expr), relid)) {
+      if (plan->width != nullptr) return false;  // one time bucket at most
+      plan->width = width;
+      add_column(expr, kColBucket);
+    } else if (IsSeriesExpression(reinterpret_cast<Node*>(expr), relid)) {
+      add_column(expr, kColSeries);
+    } else {
+      return false;
+    }
+  }
+  List* group_exprs = NIL;
+  foreach (cell, plan->scan_tlist) group_exprs = lappend(group_exprs, lfirst_node(TargetEntry, cell)->expr);
+  ComputableContext context{group_exprs, plan, relid, &resno};
+  foreach (cell, target->exprs) {
+    if (NotComputable(static_cast<Node*>(lfirst(cell)), &context)) return false;
+  }
+  // The series conditions may name metric and tags: the planner finds them
+  // here.
+  add_column(reinterpret_cast<Expr*>(makeVar(relid, kMetric, TEXTOID, -1, DEFAULT_COLLATION_OID, 0)), kColJunk);
+  add_column(reinterpret_cast<Expr*>(makeVar(relid, kTags, JSONBOID, -1, InvalidOid, 0)), kColJunk);
+  return true;
+}
+
+void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input_rel, RelOptInfo* output_rel,
+                   void* /*extra*/) {
+  if (!guc_aggregate_pushdown || stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
+      output_rel->fdw_private != nullptr)
+    return;
+  const Conditions c = Classify(input_rel->baserestrictinfo, input_rel->relid);
+  if (c.local != NIL) return;  // a condition PostgreSQL must check on each point
+  PathTarget* target = root->upper_targets[UPPERREL_GROUP_AGG];
+  AggregatePlan plan;
+  if (!AnalyzeAggregate(root, input_rel->relid, target, &plan)) return;
+  output_rel->fdw_private = plan.scan_tlist;  // marks the rel as done
+  // Far cheaper than reading the points: fewer rows, summaries.
+  const double groups = list_length(root->parse->groupClause) == 0 ? 1 : 100;
+  const Cost startup = 10 + input_rel->rows * 0.0005;
+  List* priv = list_make5(list_make1_int(static_cast<int>(input_rel->relid)), plan.scan_tlist, plan.column_kinds,
+                          plan.aggregate_codes, plan.width);
+  add_path(output_rel, reinterpret_cast<Path*>(create_foreign_upper_path(
+                           root, output_rel, target, groups, startup, startup + groups * cpu_tuple_cost, NIL,
+                           nullptr, priv)));
+}
+
+// The plan. fdw_exprs: the series conditions (only so that the planner
+// tracks their parameters; the ones evaluated are fdw_private's copy), the
+// hints, the bounds, then the bucket width. fdw_private: see PlanPart.
+enum PlanPart : int {
+  kPartCounts = 0,   // int: series conditions, hints, bounds, has width, aggregating
+  kPartHintKinds,    // int per hint
+  kPartHintKeys,     // String per hint
+  kPartBoundKinds,   // int per bound
+  kPartTexts,        // String: series conditions, time range, groups, aggregates (EXPLAIN)
+  kPartSeries,       // the series conditions, evaluated on catalog rows
+  kPartColumnKinds,  // aggregating: ColumnKind per scan column
+  kPartAggregates,   // aggregating: code per aggregate column
+  kPartCount
+};
+
+// Deparsed expressions, comma-separated.
+char* DeparseList(List* exprs, Index relid, Oid table) {
+  StringInfoData text;
+  initStringInfo(&text);
+  ListCell* cell;
+  foreach (cell, exprs) {
+    Node* expr = static_cast<Node*>(copyObjectImpl(lfirst(cell)));
+    if (relid != 1) ChangeVarNodes(expr, relid, 1, 0);
+    if (text.len > 0) appendStringInfoString(&text, ", ");
+    appendStringInfoString(&text, deparse_expression(expr, deparse_context_for("points", table), false, false));
+  }
+  return text.data;
+}
+
+ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignPath* path, List* tlist,
                      List* scan_clauses, Plan* outer_plan) {
-  const Conditions c = Classify(scan_clauses, baserel->relid);
-  List* local = extract_actual_clauses(c.local, false);
-  List* exprs = list_concat(list_concat(list_copy(c.series), c.hints), c.bounds);
+  const bool upper = IS_UPPER_REL(rel);
+  const Index relid = upper ? static_cast<Index>(linitial_int(static_cast<List*>(linitial(path->fdw_private))))
+                            : rel->relid;
+  RelOptInfo* base = root->simple_rel_array[relid];
+  const Oid table = root->simple_rte_array[relid]->relid;
+  const Conditions c = Classify(upper ? base->baserestrictinfo : scan_clauses, relid);
+  List* local = upper ? NIL : extract_actual_clauses(c.local, false);
   List* time_clauses = NIL;
   ListCell* cell;
   foreach (cell, c.pushed) {
     Expr* clause = lfirst_node(RestrictInfo, cell)->clause;
     if (!list_member_ptr(c.series, clause)) time_clauses = lappend(time_clauses, clause);
   }
-  char* series_text = Deparse(c.series, baserel->relid, table);
-  char* time_text = Deparse(time_clauses, baserel->relid, table);
-  List* counts = list_make3_int(list_length(c.series), list_length(c.hints), list_length(c.bounds));
-  List* priv = list_make5(counts, c.hint_kinds, c.hint_keys, c.bound_kinds,
-                          list_make2(makeString(series_text != nullptr ? series_text : pstrdup("")),
-                                     makeString(time_text != nullptr ? time_text : pstrdup(""))));
-  return make_foreignscan(tlist, local, baserel->relid, exprs, priv, NIL, NIL, outer_plan);
+  List* scan_tlist = NIL;
+  List* column_kinds = NIL;
+  List* aggregate_codes = NIL;
+  Expr* width = nullptr;
+  List* group_exprs = NIL;
+  List* aggregates = NIL;
+  if (upper) {
+    scan_tlist = static_cast<List*>(lsecond(path->fdw_private));
+    column_kinds = static_cast<List*>(lthird(path->fdw_private));
+    aggregate_codes = static_cast<List*>(lfourth(path->fdw_private));
+    width = static_cast<Expr*>(list_nth(path->fdw_private, 4));
+    ListCell* kind_cell;
+    forboth (cell, scan_tlist, kind_cell, column_kinds) {
+      Expr* expr = lfirst_node(TargetEntry, cell)->expr;
+      if (lfirst_int(kind_cell) == kColSeries || lfirst_int(kind_cell) == kColBucket)
+        group_exprs = lappend(group_exprs, expr);
+      else if (lfirst_int(kind_cell) == kColAggregate)
+        aggregates = lappend(aggregates, expr);
+    }
+  }
+  List* exprs = list_concat(list_concat(list_copy(c.series), c.hints), c.bounds);
+  if (width != nullptr) exprs = lappend(exprs, width);
+  auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
+  List* priv = NIL;
+  priv = lappend(priv, list_make5_int(list_length(c.series), list_length(c.hints), list_length(c.bounds),
+                                      width != nullptr ? 1 : 0, upper ? 1 : 0));
+  priv = lappend(priv, c.hint_kinds);
+  priv = lappend(priv, c.hint_keys);
+  priv = lappend(priv, c.bound_kinds);
+  priv = lappend(priv, list_make4(text(Deparse(c.series, relid, table)), text(Deparse(time_clauses, relid, table)),
+                                  text(upper ? DeparseList(group_exprs, relid, table) : nullptr),
+                                  text(upper ? DeparseList(aggregates, relid, table) : nullptr)));
+  priv = lappend(priv, copyObjectImpl(c.series));
+  priv = lappend(priv, column_kinds);
+  priv = lappend(priv, aggregate_codes);
+  return make_foreignscan(tlist, local, upper ? 0 : relid, exprs, priv, scan_tlist, NIL, outer_plan);
 }
 
 // ---------------------------------------------------------------------------
@@ -289,6 +545,35 @@ class PointSink {
   uint32_t current_ = 0;
 };
 
+// Folds the same points into one aggregator per SQL aggregate. A summary is
+// taken only when every aggregator takes it (the answer depends on the
+// summary, the buckets and the range, which they share).
+class MultiSink {
+ public:
+  void BeginSeries() {
+    for (core::BucketAggregator& a : aggregators_) a.BeginSeries();
+  }
+  void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
+    for (core::BucketAggregator& a : aggregators_) a.AddSeriesPoints(ts, values, n);
+  }
+  bool TryAddBlockSummary(const core::BlockSummary& summary) {
+    if (!summaries_ || !aggregators_[0].TryAddBlockSummary(summary)) return false;
+    for (size_t i = 1; i < aggregators_.size(); ++i)
+      if (!aggregators_[i].TryAddBlockSummary(summary))
+        throw core::Error(core::ErrorCategory::Internal, "aggregators disagree on a block summary");
+    return true;
+  }
+  core::Timestamp WidestSummary() const {
+    core::Timestamp widest = core::kTimestampInfinity;
+    for (const core::BucketAggregator& a : aggregators_) widest = std::min(widest, a.WidestSummary());
+    return widest;
+  }
+  void AddStep(const core::StepSummary&) {}
+
+  std::vector<core::BucketAggregator> aggregators_;
+  bool summaries_ = true;  // every function takes summaries
+};
+
 // A buffer this size (points) is enough: the next group of series is not
 // made larger.
 constexpr size_t kBufferTarget = 65536;
@@ -299,14 +584,24 @@ constexpr size_t kBufferTarget = 65536;
 struct ScanState {
   // Planned.
   int n_series = 0, n_hints = 0, n_bounds = 0;
+  bool aggregating = false;
   List* hint_kinds = NIL;
   List* hint_keys = NIL;
   List* bound_kinds = NIL;
   ExprState* series_conditions = nullptr;  // all of them, ANDed
   List* hints = NIL;                       // ExprState
   List* bounds = NIL;                      // ExprState
-  const char* series_text = "";
-  const char* time_text = "";
+  ExprState* width = nullptr;              // aggregating with a bucket
+  Interval width_value;                    // its value, when not NULL
+  List* column_kinds = NIL;                // aggregating
+  List* group_states = NIL;                // ExprState per kColSeries column
+  int group_columns = 0;
+  int16* group_typlen = nullptr;           // per kColSeries column
+  bool* group_typbyval = nullptr;
+  std::vector<int> aggregate_codes;
+  bool summaries = true;                   // every aggregate takes block summaries
+  bool grouped = false;                    // the query has a GROUP BY
+  TupleTableSlot* series_slot = nullptr;   // a catalog row as aegis.points' columns
   MemoryContext memory = nullptr;
 
   // Run.
@@ -321,6 +616,23 @@ struct ScanState {
   core::SeriesPoints points;
   std::vector<uint32_t> owners;  // index into series of each point
   size_t next_point = 0;
+
+  // Run, aggregating.
+  std::optional<core::TimeBucketer> bucketer;
+  bool bucket_null = false;    // the width is NULL: so is every bucket
+  Datum* group_values = nullptr;  // n_chosen x group_columns, palloc'd
+  bool* group_nulls = nullptr;
+  std::vector<size_t> order;      // series in group order
+  std::vector<size_t> group_of;   // group of each series
+  size_t next_in_order = 0;
+  std::optional<MultiSink> sink;  // the current group's aggregators
+  size_t current_group = 0;
+  size_t current_first = 0;       // a series of the current group
+  std::vector<Datum> out_values;  // finished rows, row-major
+  std::vector<char> out_nulls;
+  size_t out_rows = 0;
+  size_t next_out = 0;
+  bool emitted = false;           // a row was produced
 
   // EXPLAIN ANALYZE.
   uint64_t candidates = 0;  // catalog rows the narrowed query returned
@@ -510,7 +822,7 @@ void StartScan(ForeignScanState* node, ScanState* s) {
   }
   PgCall([] { RequireSeriesSelect(); });
   SpiConnect();
-  PgCall([&] { ChooseSeries(s, econtext, node->ss.ss_ScanTupleSlot, filter); });
+  PgCall([&] { ChooseSeries(s, econtext, s->series_slot, filter); });
   SpiFinish();
 }
 
@@ -539,8 +851,8 @@ void ReadGroup(ScanState* s) {
   if (s->points.size() < kBufferTarget) s->group = std::min(s->group * 2, kSeriesPerFetch);
 }
 
-// The next row into the slot; false at the end.
-bool NextRow(ForeignScanState* node, ScanState* s) {
+// The next point into the slot; false at the end.
+bool NextPoint(ForeignScanState* node, ScanState* s) {
   if (!s->started) StartScan(node, s);
   if (s->empty) return false;
   while (s->next_point == s->points.size()) {
@@ -561,6 +873,242 @@ bool NextRow(ForeignScanState* node, ScanState* s) {
   return true;
 }
 
+// The bucket width and every series' GROUP BY values (PostgreSQL code).
+// False when the width is NULL.
+bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
+  bool width_null = false;
+  if (s->width != nullptr) {
+    const Datum value = ExecEvalExprSwitchContext(s->width, econtext, &width_null);
+    if (!width_null) s->width_value = *DatumGetIntervalP(value);
+  }
+  const size_t columns = static_cast<size_t>(s->group_columns);
+  s->group_values = static_cast<Datum*>(MemoryContextAllocZero(s->memory, sizeof(Datum) * (s->n_chosen * columns + 1)));
+  s->group_nulls = static_cast<bool*>(MemoryContextAllocZero(s->memory, sizeof(bool) * (s->n_chosen * columns + 1)));
+  for (size_t r = 0; r < s->n_chosen; ++r) {
+    ExecClearTuple(s->series_slot);
+    std::fill(s->series_slot->tts_isnull, s->series_slot->tts_isnull + kColumns, true);
+    s->series_slot->tts_values[kMetric - 1] = s->series[r].metric;
+    s->series_slot->tts_isnull[kMetric - 1] = false;
+    s->series_slot->tts_values[kTags - 1] = s->series[r].tags;
+    s->series_slot->tts_isnull[kTags - 1] = false;
+    ExecStoreVirtualTuple(s->series_slot);
+    econtext->ecxt_scantuple = s->series_slot;
+    size_t j = 0;
+    ListCell* cell;
+    foreach (cell, s->group_states) {
+      bool isnull = false;
+      Datum value = ExecEvalExprSwitchContext(static_cast<ExprState*>(lfirst(cell)), econtext, &isnull);
+      if (!isnull && s->group_typlen[j] == -1) value = PointerGetDatum(PG_DETOAST_DATUM_PACKED(value));
+      MemoryContext old = MemoryContextSwitchTo(s->memory);
+      s->group_values[r * columns + j] = isnull ? 0 : datumCopy(value, s->group_typbyval[j], s->group_typlen[j]);
+      MemoryContextSwitchTo(old);
+      s->group_nulls[r * columns + j] = isnull;
+      ++j;
+    }
+    ResetExprContext(econtext);
+  }
+  return !width_null;
+}
+
+// Orders the series by their GROUP BY values (equal values: equal bytes, as
+// GROUP BY compares them for text and jsonb) and numbers the groups.
+void PrepareGroups(ForeignScanState* node, ScanState* s) {
+  const bool has_width = s->width != nullptr;
+  const bool width_given = PgCall([&] { return EvaluateGroups(s, node->ss.ps.ps_ExprContext); });
+  if (has_width && width_given) s->bucketer.emplace(ToCoreInterval(&s->width_value));
+  s->bucket_null = has_width && !width_given;
+  const size_t columns = static_cast<size_t>(s->group_columns);
+  std::vector<std::string> keys(s->n_chosen);
+  for (size_t r = 0; r < s->n_chosen; ++r) {
+    std::string& key = keys[r];
+    for (size_t j = 0; j < columns; ++j) {
+      if (s->group_nulls[r * columns + j]) {
+        key.push_back('\0');
+        continue;
+      }
+      key.push_back('\1');
+      const Datum value = s->group_values[r * columns + j];
+      const char* bytes = reinterpret_cast<const char*>(&value);
+      size_t size = sizeof(Datum);
+      if (!s->group_typbyval[j]) {
+        bytes = DatumGetPointer(value);
+        if (s->group_typlen[j] == -1) {
+          size = VARSIZE_ANY_EXHDR(bytes);
+          bytes = VARDATA_ANY(bytes);
+        } else if (s->group_typlen[j] == -2) {
+          size = std::strlen(bytes);
+        } else {
+          size = static_cast<size_t>(s->group_typlen[j]);
+        }
+      }
+      const uint64_t length = size;
+      key.append(reinterpret_cast<const char*>(&length), sizeof length).append(bytes, size);
+    }
+  }
+  s->order.resize(s->n_chosen);
+  for (size_t r = 0; r < s->n_chosen; ++r) s->order[r] = r;
+  std::stable_sort(s->order.begin(), s->order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  s->group_of.assign(s->n_chosen, 0);
+  size_t group = 0;
+  for (size_t k = 0; k < s->order.size(); ++k) {
+    if (k > 0 && keys[s->order[k]] != keys[s->order[k - 1]]) ++group;
+    s->group_of[s->order[k]] = group;
+  }
+}
+
+// Appends one output row of the current group: bucket `i` of its
+// aggregators, or, with no bucket, the aggregates over nothing.
+void EmitAggregateRow(ScanState* s, const std::vector<std::vector<core::BucketValue>>* buckets, size_t i) {
+  const size_t group_columns = static_cast<size_t>(s->group_columns);
+  size_t series_column = 0;
+  size_t aggregate = 0;
+  size_t junk = 0;
+  ListCell* cell;
+  foreach (cell, s->column_kinds) {
+    Datum value = 0;
+    bool isnull = false;
+    switch (lfirst_int(cell)) {
+      case kColSeries: {
+        const size_t at = s->current_first * group_columns + series_column++;
+        value = s->group_values[at];
+        isnull = s->group_nulls[at];
+        break;
+      }
+      case kColBucket:
+        isnull = s->bucket_null || buckets == nullptr;
+        if (!isnull) value = TimestampTzGetDatum((*buckets)[0][i].bucket);
+        break;
+      case kColAggregate: {
+        const int code = s->aggregate_codes[aggregate];
+        const bool as_count = code >= kAsCount;
+        if (buckets == nullptr) {
+          isnull = !as_count;  // count over nothing is 0, the others NULL
+          value = Int64GetDatum(0);
+        } else {
+          const core::BucketValue& v = (*buckets)[aggregate][i];
+          isnull = v.is_null;
+          value = as_count ? Int64GetDatum(static_cast<int64>(v.value)) : Float8GetDatum(v.value);
+        }
+        ++aggregate;
+        break;
+      }
+      default: {  // kColJunk: metric, then tags, of a series of the group
+        const ChosenSeries* first = s->n_chosen > 0 ? &s->series[s->current_first] : nullptr;
+        isnull = first == nullptr;
+        if (first != nullptr) value = junk == 0 ? first->metric : first->tags;
+        ++junk;
+        break;
+      }
+    }
+    s->out_values.push_back(value);
+    s->out_nulls.push_back(isnull ? 1 : 0);
+  }
+  ++s->out_rows;
+  s->emitted = true;
+}
+
+// Finishes the current group: its rows go to the output buffer.
+void FinishGroup(ScanState* s) {
+  std::vector<std::vector<core::BucketValue>> buckets;
+  for (const core::BucketAggregator& a : s->sink->aggregators_) buckets.push_back(a.Finish(core::Fill{}));
+  for (size_t i = 0; i < buckets[0].size(); ++i) {
+    for (const auto& b : buckets)
+      if (b.size() != buckets[0].size() || b[i].bucket != buckets[0][i].bucket)
+        throw core::Error(core::ErrorCategory::Internal, "aggregators disagree on the buckets of a group");
+    EmitAggregateRow(s, &buckets, i);
+    if ((i & 4095) == 4095) CheckForInterrupts();
+  }
+  s->sink.reset();
+}
+
+// Starts the aggregators of the group of series r.
+void StartGroup(ScanState* s, size_t r) {
+  s->current_group = s->group_of[r];
+  s->current_first = r;
+  core::AggregateLimits limits;
+  limits.progress = [] { CheckForInterrupts(); };
+  s->sink.emplace();
+  // With no aggregate (GROUP BY alone), a count finds the groups' buckets.
+  static const std::vector<int> kJustCount = {static_cast<int>(core::AggregateKind::kCount)};
+  s->sink->summaries_ = s->summaries;
+  for (int code : s->aggregate_codes.empty() ? kJustCount : s->aggregate_codes) {
+    core::AggregateFn fn;
+    fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
+    s->sink->aggregators_.emplace_back(fn, s->bucketer, s->since, s->until, limits);
+  }
+}
+
+// Aggregates the next run of series (in group order) into the buffer.
+void AggregateRun(ScanState* s) {
+  s->out_values.clear();
+  s->out_nulls.clear();
+  s->out_rows = 0;
+  s->next_out = 0;
+  const size_t end = std::min(s->order.size(), s->next_in_order + kSeriesPerFetch);
+  std::vector<int64_t> ids;
+  for (size_t k = s->next_in_order; k < end; ++k) ids.push_back(s->series[s->order[k]].id);
+  const bool summaries = s->summaries;
+  const bool segments = s->bucket_null ? false : (!s->bucketer || s->bucketer->IsRegular()) && summaries;
+  const LeanRead lean = LeanReadFor(summaries, s->bucket_null ? std::nullopt : s->bucketer);
+  SpiConnect();
+  {
+    SeriesData data(ids, s->since, s->until, 0, false, segments, lean, &s->stats);
+    for (size_t k = s->next_in_order; k < end; ++k) {
+      const size_t r = s->order[k];
+      if (s->sink && s->group_of[r] != s->current_group) FinishGroup(s);
+      if (!s->sink) StartGroup(s, r);
+      data.Fold(s->series[r].id, s->since, s->until, &*s->sink);
+    }
+  }
+  SpiFinish();
+  ++s->reads;
+  s->next_in_order = end;
+  if (end == s->order.size() && s->sink) FinishGroup(s);
+}
+
+// The next aggregated row into the slot; false at the end.
+bool NextAggregate(ForeignScanState* node, ScanState* s) {
+  if (!s->started) {
+    StartScan(node, s);
+    if (!s->empty) PrepareGroups(node, s);
+  }
+  while (s->next_out == s->out_rows) {
+    if (s->empty || s->next_in_order == s->order.size()) {
+      // Without GROUP BY there is one row, also over no points.
+      if (s->grouped || s->emitted) return false;
+      s->out_values.clear();
+      s->out_nulls.clear();
+      s->out_rows = 0;
+      s->next_out = 0;
+      s->current_first = 0;
+      EmitAggregateRow(s, nullptr, 0);
+      break;
+    }
+    AggregateRun(s);
+    CheckForInterrupts();
+  }
+  TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
+  const size_t columns = static_cast<size_t>(list_length(s->column_kinds));
+  const size_t row = s->next_out++;
+  PgCall([&] { ExecClearTuple(slot); });
+  for (size_t j = 0; j < columns; ++j) {
+    slot->tts_values[j] = s->out_values[row * columns + j];
+    slot->tts_isnull[j] = s->out_nulls[row * columns + j] != 0;
+  }
+  PgCall([&] { ExecStoreVirtualTuple(slot); });
+  return true;
+}
+
+// aegis.points' columns, for catalog rows.
+TupleDesc PointsDescriptor() {
+  TupleDesc desc = CreateTemplateTupleDesc(kColumns);
+  TupleDescInitEntry(desc, kMetric, "metric", TEXTOID, -1, 0);
+  TupleDescInitEntry(desc, kTags, "tags", JSONBOID, -1, 0);
+  TupleDescInitEntry(desc, kTs, "ts", TIMESTAMPTZOID, -1, 0);
+  TupleDescInitEntry(desc, kValue, "value", FLOAT8OID, -1, 0);
+  return desc;
+}
+
 void BeginScan(ForeignScanState* node, int eflags) {
   ForeignScan* plan = castNode(ForeignScan, node->ss.ps.plan);
   MemoryContext memory = AllocSetContextCreate(CurrentMemoryContext, "aegis points scan", ALLOCSET_DEFAULT_SIZES);
@@ -575,39 +1123,67 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->memory = memory;
   node->fdw_state = s;
 
-  List* counts = static_cast<List*>(linitial(plan->fdw_private));
+  List* counts = static_cast<List*>(list_nth(plan->fdw_private, kPartCounts));
   s->n_series = linitial_int(counts);
   s->n_hints = lsecond_int(counts);
   s->n_bounds = lthird_int(counts);
-  s->hint_kinds = static_cast<List*>(lsecond(plan->fdw_private));
-  s->hint_keys = static_cast<List*>(lthird(plan->fdw_private));
-  s->bound_kinds = static_cast<List*>(lfourth(plan->fdw_private));
-  List* texts = static_cast<List*>(list_nth(plan->fdw_private, 4));
-  s->series_text = strVal(linitial(texts));
-  s->time_text = strVal(lsecond(texts));
+  const bool has_width = lfourth_int(counts) != 0;
+  s->aggregating = list_nth_int(counts, 4) != 0;
+  s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));
+  s->hint_keys = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKeys));
+  s->bound_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartBoundKinds));
+  s->column_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartColumnKinds));
   if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
 
-  List* series = NIL;
   int i = 0;
   ListCell* cell;
   foreach (cell, plan->fdw_exprs) {
     Expr* expr = static_cast<Expr*>(lfirst(cell));
-    if (i < s->n_series) {
-      series = lappend(series, expr);
-    } else {
+    if (i >= s->n_series) {
       ExprState* state = ExecInitExpr(expr, &node->ss.ps);
       if (i < s->n_series + s->n_hints) s->hints = lappend(s->hints, state);
-      else s->bounds = lappend(s->bounds, state);
+      else if (i < s->n_series + s->n_hints + s->n_bounds) s->bounds = lappend(s->bounds, state);
+      else if (has_width) s->width = state;
     }
     ++i;
   }
+  List* series = static_cast<List*>(list_nth(plan->fdw_private, kPartSeries));
   if (series != NIL) s->series_conditions = ExecInitQual(series, &node->ss.ps);
+  s->series_slot = ExecInitExtraTupleSlot(node->ss.ps.state, PointsDescriptor(), &TTSOpsVirtual);
+  if (!s->aggregating) return;
+
+  // The GROUP BY columns of metric and tags, evaluated per series.
+  const int columns = list_length(plan->fdw_scan_tlist);
+  s->group_typlen = static_cast<int16*>(MemoryContextAllocZero(memory, sizeof(int16) * (columns + 1)));
+  s->group_typbyval = static_cast<bool*>(MemoryContextAllocZero(memory, sizeof(bool) * (columns + 1)));
+  ListCell* kind_cell;
+  forboth (cell, plan->fdw_scan_tlist, kind_cell, s->column_kinds) {
+    if (lfirst_int(kind_cell) != kColSeries) continue;
+    Expr* expr = lfirst_node(TargetEntry, cell)->expr;
+    s->group_states = lappend(s->group_states, ExecInitExpr(expr, &node->ss.ps));
+    get_typlenbyval(exprType(reinterpret_cast<Node*>(expr)), &s->group_typlen[s->group_columns],
+                    &s->group_typbyval[s->group_columns]);
+    ++s->group_columns;
+  }
+  s->grouped = list_length(s->column_kinds) > 0 &&
+               (s->group_columns > 0 || list_member_int(s->column_kinds, kColBucket));
+  List* codes = static_cast<List*>(list_nth(plan->fdw_private, kPartAggregates));
+  Guarded([&] {
+    ListCell* code_cell;
+    foreach (code_cell, codes) {
+      const int code = lfirst_int(code_cell);
+      s->aggregate_codes.push_back(code);
+      core::AggregateFn fn;
+      fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
+      s->summaries = s->summaries && fn.UsesSummaries();
+    }
+  });
 }
 
 TupleTableSlot* IterateScan(ForeignScanState* node) {
   auto* s = static_cast<ScanState*>(node->fdw_state);
   bool found = false;
-  Guarded([&] { found = NextRow(node, s); });
+  Guarded([&] { found = s->aggregating ? NextAggregate(node, s) : NextPoint(node, s); });
   if (!found) ExecClearTuple(node->ss.ss_ScanTupleSlot);
   return node->ss.ss_ScanTupleSlot;
 }
@@ -626,6 +1202,17 @@ void ReScan(ForeignScanState* node) {
     s->points.clear();
     s->owners.clear();
     s->next_point = 0;
+    s->bucketer.reset();
+    s->bucket_null = false;
+    s->order.clear();
+    s->group_of.clear();
+    s->next_in_order = 0;
+    s->sink.reset();
+    s->out_values.clear();
+    s->out_nulls.clear();
+    s->out_rows = 0;
+    s->next_out = 0;
+    s->emitted = false;
   });
 }
 
@@ -637,11 +1224,19 @@ void EndScan(ForeignScanState* node) {
 
 void ExplainScan(ForeignScanState* node, ExplainState* es) {
   ForeignScan* plan = castNode(ForeignScan, node->ss.ps.plan);
-  List* texts = static_cast<List*>(list_nth(plan->fdw_private, 4));
+  List* texts = static_cast<List*>(list_nth(plan->fdw_private, kPartTexts));
   const char* series_text = strVal(linitial(texts));
   const char* time_text = strVal(lsecond(texts));
+  const char* group_text = strVal(lthird(texts));
+  const char* aggregate_text = strVal(lfourth(texts));
+  const bool aggregating = list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 4) != 0;
+  if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
   ExplainPropertyText("Series Conditions", series_text[0] != '\0' ? series_text : "none (every series)", es);
   ExplainPropertyText("Time Range", time_text[0] != '\0' ? time_text : "none (every point)", es);
+  if (aggregating) {
+    ExplainPropertyText("Engine Group Keys", group_text[0] != '\0' ? group_text : "none (one row)", es);
+    ExplainPropertyText("Engine Aggregates", aggregate_text, es);
+  }
   auto* s = static_cast<ScanState*>(node->fdw_state);
   if (es->analyze && s != nullptr) {
     ExplainPropertyInteger("Catalog Rows", nullptr, static_cast<int64>(s->candidates), es);
@@ -649,6 +1244,11 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
     ExplainPropertyInteger("Series Reads", nullptr, static_cast<int64>(s->reads), es);
     ExplainPropertyInteger("Blocks Read", nullptr, static_cast<int64>(s->stats.blocks), es);
     ExplainPropertyInteger("Blocks Decoded", nullptr, static_cast<int64>(s->stats.blocks_decoded), es);
+    if (aggregating) {
+      ExplainPropertyInteger("Blocks From Summaries", nullptr, static_cast<int64>(s->stats.blocks_summarized), es);
+      ExplainPropertyInteger("Blocks From Segment Summaries", nullptr,
+                             static_cast<int64>(s->stats.blocks_segmented), es);
+    }
     ExplainPropertyInteger("Recent Rows", nullptr, static_cast<int64>(s->stats.recent_rows), es);
   }
 }
@@ -744,6 +1344,7 @@ Datum aegis_points_fdw_handler(PG_FUNCTION_ARGS) {
   routine->ReScanForeignScan = aegis::pg::ReScan;
   routine->EndForeignScan = aegis::pg::EndScan;
   routine->ExplainForeignScan = aegis::pg::ExplainScan;
+  routine->GetForeignUpperPaths = aegis::pg::GetUpperPaths;
   routine->AddForeignUpdateTargets = aegis::pg::AddUpdateTargets;
   routine->PlanForeignModify = aegis::pg::PlanModify;
   routine->BeginForeignModify = aegis::pg::BeginModify;

@@ -10,13 +10,16 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/rollup.h"
+#include "core/segments.h"
 #include "core/series_points.h"
+#include "core/time_bucket.h"
 
 #include "pg/boundary.h"
 #include "pg/rollup.h"
@@ -33,6 +36,27 @@ struct ReadStats {
   uint64_t blocks_decoded = 0;      // decoded (whole)
   uint64_t recent_rows = 0;         // recent rows fetched
 };
+
+// The block data the reads of an aggregator may leave out: with summaries
+// (uses_summaries: its functions take them), blocks one bucket
+// holds whole (no step) or whose segments no bucket edge cuts (fixed steps
+// that are whole multiples of the segment span, with edges on its slots).
+inline LeanRead LeanReadFor(bool uses_summaries, const std::optional<core::TimeBucketer>& bucketer) {
+  LeanRead lean;
+  if (!uses_summaries) return lean;
+  if (!bucketer) {
+    lean.whole_blocks = true;
+    return lean;
+  }
+  if (!bucketer->IsRegular() || bucketer->IsMonthly()) return lean;
+  const int64_t period = bucketer->PeriodMicros();
+  const core::Timestamp edge = bucketer->BucketStart(0);
+  for (size_t i = 0; i < core::kSegmentSpanCount; ++i) {
+    const core::Timestamp span = core::kSegmentSpans[i];
+    if (period % span == 0 && edge % span == 0) lean.max_span_index = static_cast<int>(i);
+  }
+  return lean;
+}
 
 // Series whose recent rows are fetched with one query, and whose blocks are
 // read through one cursor.
