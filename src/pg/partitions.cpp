@@ -252,18 +252,22 @@ bool TryDropPartition(const PartitionRange& partition) {
   const bool last_points = LastPointsExist();
   return PgCall([&] {
     if (!TakePartitionLock()) return false;
-    // ACCESS EXCLUSIVE on aegis.blocks and the partition, without queueing
-    // in front of readers and writers: a few tries, then leave it.
-    bool locked = false;
-    for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
-      locked = ConditionalLockRelationOid(blocks_relid, AccessExclusiveLock);
-      if (!locked) {
+    // ACCESS EXCLUSIVE on the partition, then on aegis.blocks, without
+    // queueing in front of readers and writers: a few tries each (an
+    // autovacuum of the partition, likely after retention trimmed it, holds
+    // it for a while), then leave it to the next round. The partition
+    // first: holding it while waiting blocks only readers of its expired
+    // points.
+    const auto try_lock = [](Oid relid, int attempts) {
+      for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (ConditionalLockRelationOid(relid, AccessExclusiveLock)) return true;
         pg_usleep(20000L);
         CHECK_FOR_INTERRUPTS();
       }
-    }
-    if (!locked) return false;
-    if (!ConditionalLockRelationOid(partition.relid, AccessExclusiveLock)) return false;
+      return false;
+    };
+    if (!try_lock(partition.relid, 250)) return false;
+    if (!try_lock(blocks_relid, 50)) return false;
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return false;
     static const Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(partition.relid)};
