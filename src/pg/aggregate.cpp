@@ -15,6 +15,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/interval.h"
 #include "pg/series_data.h"
 #include "pg/series_query.h"
@@ -39,6 +40,7 @@ bool SameGroup(Datum a, Datum b) {
 
 // aegis.aggregate(selector, fn, since, until, step, group_by, fill).
 AEGIS_PG_FUNCTION(aegis_aggregate) {
+  aegis::pg::CountStat(aegis::pg::Stat::kQueries, 1);
   using aegis::pg::RequireNotNull;
   RequireNotNull(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "fn");

@@ -2,6 +2,7 @@
 #include "pg/write.h"
 
 #include "pg/catalog.h"
+#include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/maintenance.h"
 #include "pg/partitions.h"
@@ -21,4 +22,6 @@ void _PG_init(void) {
   aegis::pg::InitLastPoints();
   aegis::pg::InitPartitionCache();
   aegis::pg::InitMaintenanceWorker();
+  aegis::pg::InitEngineStats();
+  aegis::pg::InitPointsCopy();
 }

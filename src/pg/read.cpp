@@ -11,6 +11,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -185,6 +186,7 @@ AEGIS_PG_FUNCTION(aegis_find_series) {
 // aegis.latest(selector): the newest point of every matching series, in
 // series_id order.
 AEGIS_PG_FUNCTION(aegis_latest) {
+  aegis::pg::CountStat(aegis::pg::Stat::kQueries, 1);
   RequireNotNull(fcinfo, 0, "selector");
   InitMaterializedSRF(fcinfo, 0);
   std::string selector = TextArgument(fcinfo, 0, "selector");
@@ -213,6 +215,7 @@ AEGIS_PG_FUNCTION(aegis_latest) {
 // made once per call of the SQL function that joins find_series and
 // series_points; returns the selector.
 AEGIS_PG_FUNCTION(aegis_read_arguments) {
+  aegis::pg::CountStat(aegis::pg::Stat::kQueries, 1);
   RequireNotNull(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "since");
   RequireNotNull(fcinfo, 2, "until");

@@ -17,6 +17,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/series_data.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
@@ -64,6 +65,7 @@ core::Timestamp ReadFrom(core::Timestamp since, int64_t width) {
 }  // namespace aegis::pg
 
 AEGIS_PG_FUNCTION(aegis_rolling) {
+  aegis::pg::CountStat(aegis::pg::Stat::kQueries, 1);
   using aegis::pg::RequireNotNull;
   RequireNotNull(fcinfo, 0, "selector");
   RequireNotNull(fcinfo, 1, "fn");

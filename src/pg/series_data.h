@@ -22,6 +22,7 @@
 #include "core/time_bucket.h"
 
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/rollup.h"
 #include "pg/store.h"
 
@@ -91,10 +92,13 @@ class SeriesFolder {
         s.ts_max == core::kTimestampInfinity ? recent_.size() : core::LowerBound(recent_, s.ts_max + 1);
     if (recent_end == next_recent_ && aggregator_->TryAddBlockSummary(s)) {
       ++stats_->blocks_summarized;
+      CountStat(Stat::kBlocksFromSummaries, 1);
+      CountStat(Stat::kPointsFromSummaries, s.count);
       return;
     }
     if (recent_end == next_recent_ && block.has_segments && AddSegments(block)) {
       ++stats_->blocks_segmented;
+      CountStat(Stat::kBlocksFromSummaries, 1);
       return;
     }
     ++stats_->blocks_decoded;
@@ -139,7 +143,10 @@ class SeriesFolder {
     if (segments.empty()) return false;
     decoded_.clear();
     for (const core::BlockSummary& segment : segments) {
-      if (aggregator_->TryAddBlockSummary(segment)) continue;
+      if (aggregator_->TryAddBlockSummary(segment)) {
+        CountStat(Stat::kPointsFromSummaries, segment.count);
+        continue;
+      }
       if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_);
       const size_t first = core::LowerBound(decoded_, segment.ts_min);
       const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);

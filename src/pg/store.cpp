@@ -11,6 +11,7 @@
 #include "core/series_points.h"
 
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/partitions.h"
 #include "pg/spi.h"
@@ -248,6 +249,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
     pfree(DatumGetPointer(values[0]));
   });
   ReadPointRows(&recent.points);
+  CountStat(Stat::kRecentRowsRead, recent.points.size());
   recent.series_ids.resize(SPI_processed);
   for (uint64 i = 0; i < SPI_processed; ++i) {
     bool isnull = false;
@@ -333,6 +335,7 @@ const BlockRef* BlockCursor::Next() {
     if (rows_ == 0) return nullptr;
   }
   current_ = BlockAt(table_, next_row_++, 1);
+  CountStat(Stat::kBlocksRead, 1);
   return &current_;
 }
 
@@ -367,6 +370,8 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                       "Restore the series from a backup, or remove the block with aegis.delete_series().");
   }
   if (raw != stored) PgCall([&] { pfree(raw); });
+  CountStat(Stat::kBlocksDecoded, 1);
+  CountStat(Stat::kPointsDecoded, decoded.size());
   if (&decoded != out) out->Append(decoded, 0, decoded.size());
 }
 
@@ -438,6 +443,7 @@ core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Time
                 values, nullptr, true, 0);
   });
   ReadPointRows(&points);
+  CountStat(Stat::kRecentRowsRead, points.size());
   PgCall([] { SPI_freetuptable(SPI_tuptable); });
   return points;
 }

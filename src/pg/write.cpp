@@ -13,6 +13,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
+#include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
@@ -89,6 +90,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
       UpsertRecent(write->series_id, write->points);
     }
     written.push_back(write->series_id);
+    CountStat(Stat::kPointsWritten, write->points.size());
     CheckForInterrupts();
   }
   NoteSeriesWritten(written);

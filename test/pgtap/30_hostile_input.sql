@@ -1070,7 +1070,11 @@ INSERT INTO hostile_calls (label, call, allowed) VALUES
   ('drop_metric(NULL)', $$SELECT aegis.drop_metric(NULL)$$, '{22004}'),
   ('tag_values(1 MB key, NULL)', $$SELECT count(*) FROM aegis.tag_values(pg_temp.ht('1 MB of a'), NULL)$$, '{}'),
   ('explain_selector(NULL)', $$SELECT count(*) FROM aegis.explain_selector(NULL)$$, '{22004}'),
-  ('first(NULL, infinity) and last(NaN, NULL)', $$SELECT aegis.first(NULL::float8, 'infinity'::timestamptz)::text || aegis.last('NaN'::float8, NULL::timestamptz)::text$$, '{}');
+  ('first(NULL, infinity) and last(NaN, NULL)', $$SELECT aegis.first(NULL::float8, 'infinity'::timestamptz)::text || aegis.last('NaN'::float8, NULL::timestamptz)::text$$, '{}'),
+  ('reset_stats() twice in one statement', $$SELECT aegis.reset_stats() <= aegis.reset_stats()$$, '{}'),
+  ('aegis.points: hostile bounds and keys pushed down', $$SELECT count(*) FROM aegis.points WHERE ts > 'infinity' OR ts < '-infinity'$$, '{}'),
+  ('aegis.points: a NULL bucket width and NaN comparisons', $$SELECT count(*) FROM (SELECT aegis.time_bucket(NULL::interval, ts), max(value) FROM aegis.points WHERE tags ->> repeat('k', 100000) = 'NaN' GROUP BY 1) g$$, '{}'),
+  ('aegis.points: a zero bucket width', $$SELECT count(*) FROM (SELECT aegis.time_bucket('0', ts), count(*) FROM aegis.points GROUP BY 1) g$$, '{22023}');
 UPDATE hostile_calls SET must_fail = true
  WHERE allowed @> '{22004}' AND label ~ '(NULL|^write.*\(NULL)' AND label NOT LIKE 'time_bucket%' AND label NOT LIKE 'tag_values%'
    AND label NOT LIKE 'aggregate(group_by%';
