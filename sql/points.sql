@@ -189,6 +189,116 @@ RESET plan_cache_mode;
 SELECT aegis.time_bucket('1 month 1 day', ts), count(*) FROM aegis.points GROUP BY 1;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+-- aegis.engine_stats sums what every backend's engine did since
+-- aegis.reset_stats(); a backend adds its counts when its transaction ends
+-- (the maintenance worker's reads count too, so only lower bounds of the
+-- read counters are shown).
+SELECT aegis.reset_stats() BETWEEN now() - interval '1 hour' AND clock_timestamp() AS reset;
+SELECT points_written, queries FROM aegis.engine_stats;
+SELECT aegis.write('pt_stats', '{}', array_agg('2024-01-01'::timestamptz + i * interval '1 s'), array_agg(i::float8))
+  FROM generate_series(1, 100) i;
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_stats';
+SELECT count(*) FROM aegis.aggregate('pt_stats', 'max', '-infinity', 'infinity', '10 s');
+BEGIN;
+SELECT aegis.write('pt_stats', '{}', '2024-01-02', 1);
+ROLLBACK;
+SELECT points_written, queries, points_scanned >= 200 AS scanned, recent_rows_read >= 200 AS recent, server_wide
+  FROM aegis.engine_stats;
+CREATE ROLE pt_nobody;
+GRANT USAGE ON SCHEMA aegis TO pt_nobody;
+SET ROLE pt_nobody;
+SELECT points_written FROM aegis.engine_stats;  -- granted like the tables
+SELECT aegis.reset_stats();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE USAGE ON SCHEMA aegis FROM pt_nobody;
+DROP ROLE pt_nobody;
+
+-- COPY FROM STDIN, text and CSV, is read by the engine: each distinct tag
+-- text is parsed once, ISO timestamps by an exact parser of its own. Every
+-- row must land as PostgreSQL's own COPY reads it into a table.
+CREATE TEMP TABLE copy_ref (metric text, tags jsonb, ts timestamptz, value double precision);
+-- The rows as written, loaded as text, then sent as a text file and as CSV.
+CREATE TEMP TABLE copy_raw (metric text, tags text, ts text, value text);
+COPY copy_raw FROM STDIN;
+pt_copy	{"host": "a"}	2024-01-01 00:00:00+00	1
+pt_copy	{"host":"a"}	2024-01-01T00:00:01Z	2
+pt_copy	{"host": "a"}	2024-01-01 00:00:02.5+00	3.25
+pt_copy	{"host": "a"}	2024-01-01 00:00:03.123456-05	-4
+pt_copy	{"host": "a"}	2024-01-01 00:00:04+05:30	5e3
+pt_copy	{"host": "a"}	2024-01-01 00:00:05+0530	NaN
+pt_copy	{"host": "a"}	2024-02-29 12:00:00+00	Infinity
+pt_copy	{"host": "a"}	2024-01-01 00:00:06	-Infinity
+pt_copy	{"host": "a"}	Jan 1 2024 00:00:07 UTC	7
+pt_copy	{"host": "a"}	2024-01-01 24:00:00+00	8
+pt_copy	{"host": "a"}	2024-01-01 00:00:08.1234567+00	9
+pt_copy	{"host": "a"}	1999-12-31 23:59:59.999999+00	10
+pt_copy	{"host": "a"}	2024-01-01 00:00:09+15	11
+pt_copy	{"host": "a"}	2024-01-01 00:00:10 +00	12
+pt_copy	{"host": "a"}	1000-03-01 00:00:00+00	13
+pt_copy	{"host": "a"}	2100-02-28 00:00:00-00:30	14
+pt_copy	{"host": "b", "dc": "x\\ty"}	2024-01-01 00:00:00.000001+00	15
+pt_copy	{"dc": "x\\ty", "host": "b"}	2024-01-01 00:00:00.000002+00	16
+pt_copy	{"host": "a"}	0999-01-01 00:00:00+00	18
+\.
+\copy (SELECT * FROM copy_raw) TO '/tmp/aegis_regress_points.txt'
+\copy (SELECT * FROM copy_raw) TO '/tmp/aegis_regress_points.csv' WITH (FORMAT csv)
+SET timezone = 'America/New_York';
+\copy copy_ref FROM '/tmp/aegis_regress_points.txt'
+\copy aegis.points FROM '/tmp/aegis_regress_points.txt'
+\copy aegis.points FROM '/tmp/aegis_regress_points.csv' WITH (FORMAT csv)
+SELECT count(*) AS rows,
+       (SELECT count(*) FROM (SELECT * FROM aegis.points WHERE metric = 'pt_copy' EXCEPT SELECT * FROM copy_ref) d) AS not_in_ref,
+       (SELECT count(*) FROM (SELECT * FROM copy_ref EXCEPT SELECT * FROM aegis.points WHERE metric = 'pt_copy') d) AS missing
+  FROM aegis.points WHERE metric = 'pt_copy';
+SET timezone = 'UTC';
+-- CSV with a header and the columns in another order.
+COPY aegis.points (ts, value, metric, tags) FROM STDIN WITH (FORMAT csv, HEADER);
+ts,value,metric,tags
+2024-01-01 00:00:00+00,1.5,pt_csv,"{""host"": ""a""}"
+2024-01-01 00:00:10+00,2.5,pt_csv,"{""host"": ""a""}"
+2024-01-01 00:00:00+00,3.5,pt_csv,"{""host"": ""b""}"
+\.
+SELECT tags ->> 'host' AS host, ts, value FROM aegis.points WHERE metric = 'pt_csv' ORDER BY 1, 2;
+-- A bad row fails the whole COPY, naming its line; nothing is written.
+-- (psql keeps no SQLSTATE of a failed COPY: the messages show what was
+-- wrong.)
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"}	2024-01-01 00:00:00+00	1
+pt_bad	{"host": "a"}	2024-01-01 00:00:01+00	1	extra
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"}	2024-01-01 00:00:00+00
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	\N	2024-01-01 00:00:00+00	1
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"}	2023-02-29 00:00:00+00	1
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"}	2024-01-01 00:00:00+00	one
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": 1}	2024-01-01 00:00:00+00	1
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"	2024-01-01 00:00:00+00	1
+\.
+COPY aegis.points FROM STDIN;
+pt bad	{"host": "a"}	2024-01-01 00:00:00+00	1
+\.
+COPY aegis.points FROM STDIN;
+pt_bad	{"host": "a"}	infinity	1
+\.
+SELECT count(*) AS pt_bad_points FROM aegis.points WHERE metric = 'pt_bad';
+-- COPY with WHERE takes PostgreSQL's path (the wrapper's row inserts).
+COPY aegis.points FROM STDIN WHERE value > 1;
+pt_where	{}	2024-01-01 00:00:00+00	1
+pt_where	{}	2024-01-01 00:00:01+00	2
+\.
+SELECT ts, value FROM aegis.points WHERE metric = 'pt_where';
+
 -- What the wrapper does not do, it refuses clearly.
 UPDATE aegis.points SET value = 0 WHERE metric = 'pt_cpu';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

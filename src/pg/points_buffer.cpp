@@ -14,7 +14,9 @@
 // the rows of the innermost open subtransaction (the suffix from its mark):
 // rows of an outer statement are never written from inside a subtransaction
 // that could still roll them back.
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -50,6 +52,7 @@ struct PointsBuffer {
   std::vector<std::pair<SubTransactionId, uint64_t>> marks;
   // A flush inside a statement happens when this many points are buffered.
   size_t flush_at = 0;
+  size_t last = 0;  // the series of the last row (checked before use)
 };
 PointsBuffer buffer;
 
@@ -162,13 +165,36 @@ void Flush() {
   for (SeriesWrite& write : writes) PgCall([&] { pfree(write.tags); });
 }
 
-// Appends one row: metric name, tags (checked once per series and
-// statement) and the point.
-void Append(text* metric_text, Jsonb* tags, TimestampTz ts, double value) {
+// Appends a point to the buffered series at `at`.
+void AddToSeries(size_t at, TimestampTz ts, double value) {
+  BufferedSeries& s = buffer.series[at];
+  s.points.push_back(ts, value);
+  s.numbers.push_back(buffer.next_number++);
+  if (++buffer.points >= buffer.flush_at) Flush();
+}
+
+// Whether the buffered series at `at` is (metric, tags).
+bool IsSeries(size_t at, std::string_view metric, Jsonb* tags) {
+  if (at >= buffer.series.size()) return false;
+  const BufferedSeries& s = buffer.series[at];
+  const size_t tag_size = VARSIZE_ANY_EXHDR(tags);
+  return s.metric_length == metric.size() && s.key.size() == metric.size() + 1 + tag_size &&
+         std::memcmp(s.key.data(), metric.data(), metric.size()) == 0 &&
+         std::memcmp(s.key.data() + metric.size() + 1, VARDATA_ANY(tags), tag_size) == 0;
+}
+
+}  // namespace
+
+void AppendPoint(std::string_view metric, Jsonb* tags, TimestampTz ts, double value) {
+  // Rows usually come a series at a time: the series of the last row first.
+  if (IsSeries(buffer.last, metric, tags)) {
+    AddToSeries(buffer.last, ts, value);
+    return;
+  }
   std::string key;
-  const size_t metric_length = VARSIZE_ANY_EXHDR(metric_text);
+  const size_t metric_length = metric.size();
   key.reserve(metric_length + 1 + VARSIZE_ANY_EXHDR(tags));
-  key.append(VARDATA_ANY(metric_text), metric_length).push_back('\0');
+  key.append(metric.data(), metric_length).push_back('\0');
   key.append(VARDATA_ANY(tags), VARSIZE_ANY_EXHDR(tags));
   auto found = buffer.index.find(key);
   size_t at;
@@ -183,13 +209,9 @@ void Append(text* metric_text, Jsonb* tags, TimestampTz ts, double value) {
     buffer.series.push_back({key, metric_length, {}, {}});
     buffer.index.emplace(std::move(key), at);
   }
-  BufferedSeries& s = buffer.series[at];
-  s.points.push_back(ts, value);
-  s.numbers.push_back(buffer.next_number++);
-  if (++buffer.points >= buffer.flush_at) Flush();
+  buffer.last = at;
+  AddToSeries(at, ts, value);
 }
-
-}  // namespace
 
 void AppendPointRow(const Datum* values, const bool* nulls) {
   static const char* const names[] = {"metric", "tags", "ts", "value"};
@@ -203,7 +225,8 @@ void AppendPointRow(const Datum* values, const bool* nulls) {
     tags = DatumGetJsonbP(values[1]);
     CheckPointTimestamp(ts);
   });
-  Append(metric_text, tags, ts, DatumGetFloat8(values[3]));
+  AppendPoint(std::string_view(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text)), tags, ts,
+              DatumGetFloat8(values[3]));
 }
 
 void FlushPoints() { Flush(); }

@@ -42,6 +42,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/interval.h"
 #include "pg/privileges.h"
@@ -808,6 +809,7 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
 // inside PgCall).
 void StartScan(ForeignScanState* node, ScanState* s) {
   s->started = true;
+  CountStat(Stat::kQueries, 1);
   ExprContext* econtext = node->ss.ps.ps_ExprContext;
   CatalogFilter filter;
   const bool possible = PgCall([&] {
@@ -1324,6 +1326,10 @@ void EndInsert(EState* estate, ResultRelInfo* rinfo) { EndModify(estate, rinfo);
 int IsUpdatable(Relation /*rel*/) { return (1 << CMD_INSERT) | (1 << CMD_DELETE); }
 
 }  // namespace
+
+bool IsPointsRoutine(const FdwRoutine* routine) {
+  return routine != nullptr && routine->GetForeignUpperPaths == GetUpperPaths;
+}
 
 }  // namespace aegis::pg
 

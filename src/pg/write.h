@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/series_points.h"
@@ -38,9 +39,18 @@ void WriteSeries(std::vector<SeriesWrite>* writes);
 // the first time a series is seen in the statement.
 void AppendPointRow(const Datum* values, const bool* nulls);
 
+// Buffers one point of the series (metric, tags), as AppendPointRow does;
+// the metric name and tags are checked the first time the statement buffers
+// the series.
+void AppendPoint(std::string_view metric, Jsonb* tags, TimestampTz ts, double value);
+
 // Writes the rows buffered in the innermost open subtransaction; at the end
 // of an INSERT or COPY into aegis.points.
 void FlushPoints();
+
+// Takes over COPY aegis.points FROM STDIN (text, CSV): src/pg/points_copy.cpp.
+// From _PG_init.
+void InitPointsCopy();
 
 // Registers the callbacks that keep the rows buffered for aegis.points true to
 // their (sub)transactions; called from _PG_init.
