@@ -382,7 +382,7 @@ TARGET_LATE = 1.0  # late-data variant: at least as fast as the faster plain tab
 VARIANTS = {"clean": "clean data", "late": "late data"}
 
 FORM_NAMES = {"aegis": "extension", "plain": "plain clustered", "arrival": "plain arrival",
-              "tsdb": "TimescaleDB", "tsdb2": "TimescaleDB, other form", "read": "SQL over aegis.read"}
+              "tsdb": "TimescaleDB", "tsdb2": "TimescaleDB, other form", "read": "SQL over aegis.points"}
 PEERS = [("arrival", "plain arrival"), ("plain", "plain clustered"), ("tsdb", "TimescaleDB")]
 
 
@@ -871,7 +871,7 @@ def query_table(qresults, peers, markdown, clean=None):
     headers = ["query", "rows"] + (["reads late points", "aegis ms (clean)"] if clean else []) + [
         "aegis ms", "plain arrival ms", "plain clustered ms", "TimescaleDB ms", "fastest peer",
         "fastest peer / aegis"] + (["faster plain / aegis"] if clean else []) + ["target", "met",
-                                                                                  "aegis.read+SQL ms"]
+                                                                                  "aegis.points SQL ms"]
     names = dict(PEERS)
     before = {c.q.qid: c for c in clean or []}
     rows = []
@@ -1016,8 +1016,9 @@ def queries_report(qr_clean, qr_late, first, peers, qparams, qruns, tsbs):
               "compressed hypertable (`compress_segmentby = 'series_id'`, `compress_orderby = 'ts'`)%s. Median of "
               "%d runs after one warm-up, in milliseconds as the client sees them (planning, execution and the "
               "rows' transfer). **fastest peer / aegis** above 1 means the extension is faster than every peer. "
-              "**aegis.read+SQL** is the same question asked in plain SQL over `aegis.read(...)` with "
-              "`aegis.time_bucket` (informational). Every form returns the clustered plain table's rows (checked, "
+              "**aegis.points SQL** is the same question asked in plain SQL over the `aegis.points` foreign "
+              "table, as Grafana or a BI tool would ask it: conditions and `GROUP BY aegis.time_bucket(...)` "
+              "with its aggregates go to the engine (informational). Every form returns the clustered plain table's rows (checked, "
               "see Method).\n"
               % (fmt_int(tsbs.ds.points), fmt_int(tsbs.ds.series),
                  " (TimescaleDB %s)" % peers.tsdb_status if peers.tsdb else
@@ -1523,13 +1524,15 @@ QUERY_NOTES = """\
   every block. No block (1,000 points: 2 h 47 min at 10 s) lies inside an hourly bucket, but its segment
   summaries (one per hour it touches, docs/block-format.md section 11) do: Q2 and Q4 decode only the blocks
   their `since` and `until` cut. Q1 buckets by minute, so it decodes every point of its window and aggregates
-  them in C; **aegis.read+SQL**, the same buckets computed by PostgreSQL over the decoded points, shows what
-  that part saves. `aegis.latest` (Q3) reads each series' row of `aegis.last_points`, the newest point a
+  them in C. **aegis.points SQL** asks the same in plain SQL: the foreign table hands the conditions, the
+  `GROUP BY` and the aggregates to the same engine (docs/queries.md, SQL over aegis.points). `aegis.latest` (Q3) reads each series' row of `aegis.last_points`, the newest point a
   commit left; the plain tables answer Q3 with one backward btree probe per series (`LATERAL ... LIMIT 1`).
-- Q6 and Q7 touch few points per series: Q6 12 h of one series (4,320 points, filtered in SQL), Q7 five
-  minutes (30 points) of each of 100 series. The extension still reads (about 1.4 kB a block) and decodes
-  whole blocks for them, where a plain table can read just the rows of the window through its btree, and
-  `aegis.read` (Q6) hands its points to PostgreSQL through a function's tuplestore before the `WHERE` runs.
+- Q6 and Q7 touch few points per series: Q6 12 h of one series (4,320 points), Q7 five minutes (30 points)
+  of each of 100 series. The extension still reads (about 1.4 kB a block) and decodes whole blocks for them,
+  where a plain table can read just the rows of the window through its btree. Q6 is asked as SQL over
+  `aegis.points`: its series, time and value conditions go to the engine, which returns only the 596 points
+  above 90 (through `aegis.read` the 4,320 points of the window went to PostgreSQL through a function's
+  tuplestore before the `WHERE` ran).
 - Late data: the rewritten points are recent rows over blocks that still hold the old values, so every read
   merges the two layers (the recent rows win), and a block with recent rows in its time range is decoded
   rather than folded in from its summary. The plain tables' UPDATE leaves new row versions wherever the heap

@@ -9,12 +9,13 @@ tables joined to bench.series_map (series_id -> metric, hostname) where the quer
                                  database of its own (bench.py's TSDB_DB) with its own copy of bench.series_map
 
 Every query has forms (variants) that must return the same rows:
-  aegis     the extension's own API (aegis.aggregate, aegis.latest, aegis.read)
+  aegis     the extension's own API (aegis.aggregate, aegis.latest; Q6, a filter on raw points, is SQL over
+            aegis.points, whose value condition goes to the engine)
   plain     plain SQL on the clustered plain table, date_bin(step, ts, ORIGIN) buckets: the reference rows
   arrival   the same SQL on the arrival-order plain table
   tsdb      the same SQL on the hypertable, with TimescaleDB's time_bucket(step, ts) (same origin)
   tsdb2     another TimescaleDB form (Q3: DISTINCT ON, where tsdb is the LATERAL form)
-  read      plain SQL over aegis.read(...) with aegis.time_bucket, where that makes sense
+  read      plain SQL over aegis.points (the foreign table), as Grafana or a BI tool would ask it
 For Q3 (lastpoint) every plain form is the fast one for a btree, LATERAL ... ORDER BY ts DESC LIMIT 1 per series.
 Each form's SQL returns its key columns first, then its value columns; bench.py compares every form with the
 plain one: same keys, each key once, values equal ("exact") or within 1e-9 relative ("rel").
@@ -98,8 +99,9 @@ def build(scale, q6_host):
         + peer_forms(lambda t, b: "SELECT %s AS bucket, max(p.value) FROM %s p JOIN %s m USING (series_id) "
                                   "WHERE m.metric = 'cpu_usage_user' AND m.hostname = 'host_0' AND p.ts >= %s "
                                   "AND p.ts < %s GROUP BY 1 ORDER BY 1" % (b("1 minute"), t, MAP, s, u12))
-        + [("read", "SELECT aegis.time_bucket('1 minute', ts) AS bucket, max(value) FROM "
-                    "aegis.read('cpu_usage_user{hostname=\"host_0\"}', %s, %s) GROUP BY 1 ORDER BY 1" % (s, u12))],
+        + [("read", "SELECT aegis.time_bucket('1 minute', ts) AS bucket, max(value) FROM aegis.points "
+                    "WHERE metric = 'cpu_usage_user' AND tags->>'hostname' = 'host_0' AND ts >= %s AND ts < %s "
+                    "GROUP BY 1 ORDER BY 1" % (s, u12))],
         (since, until12)))
 
     qs.append(Query(
@@ -111,7 +113,7 @@ def build(scale, q6_host):
                                   "USING (series_id) WHERE m.metric = 'cpu_usage_user' GROUP BY 1, 2 ORDER BY 2, 1"
                                   % (b("1 hour"), t, MAP))
         + [("read", "SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'hostname' AS hostname, avg(value) "
-                    "FROM aegis.read('cpu_usage_user') GROUP BY 1, 2 ORDER BY 2, 1")]))
+                    "FROM aegis.points WHERE metric = 'cpu_usage_user' GROUP BY 1, 2 ORDER BY 2, 1")]))
 
     qs.append(Query(
         "Q3", "lastpoint", "newest point of every series",
@@ -135,9 +137,9 @@ def build(scale, q6_host):
         + peer_forms(lambda t, b: "SELECT %s AS bucket, m.metric, max(p.value) FROM %s p JOIN %s m "
                                   "USING (series_id) WHERE m.hostname IN (%s) AND p.ts >= %s AND p.ts < %s "
                                   "GROUP BY 1, 2 ORDER BY 1, 2" % (b("1 hour"), t, MAP, q4_in, s, u8))
-        + [("read", "SELECT aegis.time_bucket('1 hour', ts) AS bucket, metric, max(value) FROM "
-                    "aegis.read('{__name__=~\"cpu_.*\", hostname=~\"%s\"}', %s, %s) GROUP BY 1, 2 ORDER BY 1, 2"
-                    % (q4_regex, s, u8))],
+        + [("read", "SELECT aegis.time_bucket('1 hour', ts) AS bucket, metric, max(value) FROM aegis.points "
+                    "WHERE tags->>'hostname' IN (%s) AND ts >= %s AND ts < %s GROUP BY 1, 2 ORDER BY 1, 2"
+                    % (q4_in, s, u8))],
         (since, until8)))
 
     qs.append(Query(
@@ -148,13 +150,13 @@ def build(scale, q6_host):
                    "aegis.aggregate('cpu_usage_user', 'sum', '-infinity', 'infinity', NULL, '{}') s")]
         + peer_forms(lambda t, b: "SELECT count(*), sum(p.value) FROM %s p JOIN %s m USING (series_id) "
                                   "WHERE m.metric = 'cpu_usage_user'" % (t, MAP))
-        + [("read", "SELECT count(*), sum(value) FROM aegis.read('cpu_usage_user')")]))
+        + [("read", "SELECT count(*), sum(value) FROM aegis.points WHERE metric = 'cpu_usage_user'")]))
 
     qs.append(Query(
         "Q6", "high-cpu-1", "points of 1 metric of 1 host above 90, 12 h",
         ["ts"], [("value", "exact")],
-        [("aegis", "SELECT ts, value FROM aegis.read('cpu_usage_user{hostname=\"%s\"}', %s, %s) WHERE value > 90"
-                   % (q6_host, s, u12))]
+        [("aegis", "SELECT ts, value FROM aegis.points WHERE metric = 'cpu_usage_user' AND tags->>'hostname' = '%s' "
+                   "AND ts >= %s AND ts < %s AND value > 90 ORDER BY ts" % (q6_host, s, u12))]
         + peer_forms(lambda t, b: "SELECT p.ts, p.value FROM %s p JOIN %s m USING (series_id) "
                                   "WHERE m.metric = 'cpu_usage_user' AND m.hostname = '%s' AND p.ts >= %s "
                                   "AND p.ts < %s AND p.value > 90 ORDER BY p.ts" % (t, MAP, q6_host, s, u12)),
@@ -168,8 +170,8 @@ def build(scale, q6_host):
         + peer_forms(lambda t, b: "SELECT %s AS bucket, max(p.value) FROM %s p JOIN %s m USING (series_id) "
                                   "WHERE m.metric = 'cpu_usage_user' AND p.ts >= %s AND p.ts < %s "
                                   "GROUP BY 1 ORDER BY 1 DESC" % (b("1 minute"), t, MAP, s7, u7))
-        + [("read", "SELECT aegis.time_bucket('1 minute', ts) AS bucket, max(value) FROM "
-                    "aegis.read('cpu_usage_user', %s, %s) GROUP BY 1 ORDER BY 1 DESC" % (s7, u7))],
+        + [("read", "SELECT aegis.time_bucket('1 minute', ts) AS bucket, max(value) FROM aegis.points "
+                    "WHERE metric = 'cpu_usage_user' AND ts >= %s AND ts < %s GROUP BY 1 ORDER BY 1 DESC" % (s7, u7))],
         (q7_since, q7_until)))
     return qs
 

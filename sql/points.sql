@@ -22,6 +22,10 @@ SELECT aegis.write('pt_cpu', '{"host": "b", "dc": "west"}', '2024-01-03'::timest
 SELECT count(*) AS blocks FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric LIKE 'pt_%';
 SELECT count(*) AS recent FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric LIKE 'pt_%';
 
+SELECT aegis.write('pt_special', '{"host": "s"}', ARRAY['2024-01-01 00:00', '2024-01-01 00:01', '2024-01-01 00:02',
+                   '2024-01-01 00:03', '2024-01-01 00:04', '2024-01-01 00:05']::timestamptz[],
+                   ARRAY['NaN', 'Infinity', '-Infinity', '-0', '0', '4500']::float8[]);
+
 -- The reference: every point through aegis.read.
 CREATE TEMP TABLE ref AS SELECT metric, tags, ts, value FROM aegis.read('{__name__=~"pt_.*"}');
 
@@ -55,7 +59,17 @@ INSERT INTO cases VALUES
   ('empty range', $$ts >= '2024-01-02' AND ts < '2024-01-01'$$),
   ('ts = NULL', $$ts = NULL$$),
   ('ts against a stable expression', $$ts >= '2024-01-03'::timestamptz - interval '1 day' + interval '23 hours'$$),
-  ('value condition (PostgreSQL''s)', $$value > 4000 AND metric = 'pt_cpu'$$),
+  ('value >', $$value > 4000 AND metric = 'pt_cpu'$$),
+  ('value conditions, NaN above everything', $$value >= 4500$$),
+  ('value = NaN', $$value = 'NaN'$$),
+  ('value <> NaN', $$value <> 'NaN' AND metric = 'pt_special'$$),
+  ('value = -0 is 0', $$value = 0 AND metric = 'pt_special'$$),
+  ('value < -Infinity', $$value < '-Infinity'$$),
+  ('value <= -Infinity', $$value <= '-Infinity'$$),
+  ('reversed value condition', $$4490 < value$$),
+  ('value = NULL', $$value = NULL$$),
+  ('value against a parameter-like expression', $$value > (SELECT 4400)::float8 AND tags ->> 'host' = 'a'$$),
+  ('OR of value conditions (PostgreSQL''s)', $$(value < 100 OR value > 4000) AND metric = 'pt_cpu'$$),
   ('mixed columns (PostgreSQL''s)', $$value > extract(epoch FROM ts - '2024-01-01') / 60 AND tags ->> 'host' = 'a'$$),
   ('date bound (PostgreSQL''s)', $$ts >= '2024-01-03'::date$$),
   ('everything', $$true$$);
@@ -141,7 +155,8 @@ INSERT INTO agg_cases VALUES
      FROM aegis.points WHERE tags ->> 'host' = 'a' GROUP BY 1, 2$$),
   ('a NULL width', $$SELECT aegis.time_bucket(NULL::interval, ts), count(*) FROM aegis.points GROUP BY 1$$),
   ('HAVING (PostgreSQL''s)', $$SELECT metric, count(*) FROM aegis.points GROUP BY metric HAVING count(*) > 3000$$),
-  ('value condition (PostgreSQL''s)', $$SELECT metric, count(*) FROM aegis.points WHERE value > 100 GROUP BY metric$$),
+  ('value condition', $$SELECT metric, count(*), max(value), sum(value) FROM aegis.points WHERE value > 100 GROUP BY metric$$),
+  ('value conditions with NaN', $$SELECT tags, count(*), min(value), max(value) FROM aegis.points WHERE value >= 0 GROUP BY tags$$),
   ('counter aggregate (PostgreSQL''s)', $$SELECT tags ->> 'host', aegis.increase(value, ts) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
   ('GROUP BY alone', $$SELECT aegis.time_bucket('1 hour', ts), metric FROM aegis.points GROUP BY 1, 2$$),
   ('grouped rows counted (the groups by the engine)', $$SELECT count(*) FROM (SELECT tags ->> 'host',

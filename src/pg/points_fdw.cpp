@@ -29,6 +29,7 @@
 // and write them when the statement ends; DELETE removes the point each row
 // of its scan shows.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -97,7 +98,15 @@ enum ExprKind : int {
   kTsBefore = 7,         // ts < it
   kTsAtMost = 8,         // ts <= it
   kTsIs = 9,             // ts = it
+  kValueAtLeast = 10,    // float8: value >= it
+  kValueAbove = 11,      // value > it
+  kValueBelow = 12,      // value < it
+  kValueAtMost = 13,     // value <= it
+  kValueIs = 14,         // value = it
+  kValueIsNot = 15,      // value <> it
 };
+
+bool IsValueKind(int kind) { return kind >= kValueAtLeast; }
 
 // The conditions of a scan, sorted (from the relation's restriction clauses).
 struct Conditions {
@@ -105,8 +114,10 @@ struct Conditions {
   List* hints = NIL;      // Expr: operands that narrow the catalog query
   List* hint_kinds = NIL; // int: their ExprKind
   List* hint_keys = NIL;  // String: the tag key of a kTagIs hint, "" otherwise
-  List* bounds = NIL;     // Expr: the other side of a time bound
+  List* bounds = NIL;     // Expr: the other side of a time bound or value condition
   List* bound_kinds = NIL;
+  List* time_clauses = NIL;   // Expr: the time bounds' clauses (EXPLAIN)
+  List* value_clauses = NIL;  // Expr: the value conditions' clauses (EXPLAIN)
   List* local = NIL;      // RestrictInfo: left to PostgreSQL
   List* pushed = NIL;     // RestrictInfo: taken by the engine (series and time conditions)
 };
@@ -167,7 +178,8 @@ void AddHint(Conditions* c, Expr* clause, Index relid) {
   }
 }
 
-// A time bound: ts <op> x or x <op> ts, op one of timestamptz's comparisons.
+// A time bound (ts <op> x or x <op> ts, op one of timestamptz's
+// comparisons) or a value condition (the same with value and float8's).
 bool AddBound(Conditions* c, Expr* clause, Index relid) {
   if (!IsA(clause, OpExpr) || list_length(castNode(OpExpr, clause)->args) != 2) return false;
   OpExpr* op = castNode(OpExpr, clause);
@@ -178,20 +190,33 @@ bool AddBound(Conditions* c, Expr* clause, Index relid) {
     case F_TIMESTAMPTZ_LT: kind = kTsBefore; break;
     case F_TIMESTAMPTZ_LE: kind = kTsAtMost; break;
     case F_TIMESTAMPTZ_EQ: kind = kTsIs; break;
+    case F_FLOAT8GE: kind = kValueAtLeast; break;
+    case F_FLOAT8GT: kind = kValueAbove; break;
+    case F_FLOAT8LT: kind = kValueBelow; break;
+    case F_FLOAT8LE: kind = kValueAtMost; break;
+    case F_FLOAT8EQ: kind = kValueIs; break;
+    case F_FLOAT8NE: kind = kValueIsNot; break;
     default: return false;
   }
+  const AttrNumber column = IsValueKind(kind) ? kValue : kTs;
   Node* left = static_cast<Node*>(linitial(op->args));
   Node* right = static_cast<Node*>(lsecond(op->args));
-  if (IsColumn(right, relid, kTs) && IsRunConstant(left)) {
+  if (IsColumn(right, relid, column) && IsRunConstant(left)) {
     // x < ts is ts > x.
     static const ExprKind mirrored[] = {kSeriesCondition, kMetricIs, kMetricIn, kTagIs, kTagsContain,
-                                        kTsAtMost, kTsBefore, kTsAfter, kTsAtLeast, kTsIs};
+                                        kTsAtMost, kTsBefore, kTsAfter, kTsAtLeast, kTsIs,
+                                        kValueAtMost, kValueBelow, kValueAbove, kValueAtLeast, kValueIs, kValueIsNot};
     kind = mirrored[kind];
     std::swap(left, right);
   }
-  if (!IsColumn(left, relid, kTs) || !IsRunConstant(right)) return false;
+  if (!IsColumn(left, relid, column) || !IsRunConstant(right)) return false;
   c->bounds = lappend(c->bounds, right);
   c->bound_kinds = lappend_int(c->bound_kinds, kind);
+  if (IsValueKind(kind)) {
+    c->value_clauses = lappend(c->value_clauses, clause);
+  } else {
+    c->time_clauses = lappend(c->time_clauses, clause);
+  }
   return true;
 }
 
@@ -443,7 +468,7 @@ enum PlanPart : int {
   kPartHintKinds,    // int per hint
   kPartHintKeys,     // String per hint
   kPartBoundKinds,   // int per bound
-  kPartTexts,        // String: series conditions, time range, groups, aggregates (EXPLAIN)
+  kPartTexts,        // String: series conditions, time range, groups, aggregates, value conditions (EXPLAIN)
   kPartSeries,       // the series conditions, evaluated on catalog rows
   kPartColumnKinds,  // aggregating: ColumnKind per scan column
   kPartAggregates,   // aggregating: code per aggregate column
@@ -473,12 +498,7 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   const Oid table = root->simple_rte_array[relid]->relid;
   const Conditions c = Classify(upper ? base->baserestrictinfo : scan_clauses, relid);
   List* local = upper ? NIL : extract_actual_clauses(c.local, false);
-  List* time_clauses = NIL;
   ListCell* cell;
-  foreach (cell, c.pushed) {
-    Expr* clause = lfirst_node(RestrictInfo, cell)->clause;
-    if (!list_member_ptr(c.series, clause)) time_clauses = lappend(time_clauses, clause);
-  }
   List* scan_tlist = NIL;
   List* column_kinds = NIL;
   List* aggregate_codes = NIL;
@@ -508,9 +528,10 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   priv = lappend(priv, c.hint_kinds);
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
-  priv = lappend(priv, list_make4(text(Deparse(c.series, relid, table)), text(Deparse(time_clauses, relid, table)),
+  priv = lappend(priv, list_make5(text(Deparse(c.series, relid, table)), text(Deparse(c.time_clauses, relid, table)),
                                   text(upper ? DeparseList(group_exprs, relid, table) : nullptr),
-                                  text(upper ? DeparseList(aggregates, relid, table) : nullptr)));
+                                  text(upper ? DeparseList(aggregates, relid, table) : nullptr),
+                                  text(Deparse(c.value_clauses, relid, table))));
   priv = lappend(priv, copyObjectImpl(c.series));
   priv = lappend(priv, column_kinds);
   priv = lappend(priv, aggregate_codes);
@@ -546,6 +567,38 @@ class PointSink {
   uint32_t current_ = 0;
 };
 
+// float8's comparison: NaN equals NaN and sorts above every other value.
+int CompareFloat8(double a, double b) {
+  if (std::isnan(a)) return std::isnan(b) ? 0 : 1;
+  if (std::isnan(b)) return -1;
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+// The value conditions of a scan, evaluated.
+struct ValueConditions {
+  int n = 0;
+  int* kinds = nullptr;  // ExprKind (kValue...), palloc'd
+  double* args = nullptr;
+};
+
+// Whether a point's value meets every value condition.
+bool PassesValues(const ValueConditions& v, double value) {
+  for (int i = 0; i < v.n; ++i) {
+    const int c = CompareFloat8(value, v.args[i]);
+    bool ok = false;
+    switch (v.kinds[i]) {
+      case kValueAtLeast: ok = c >= 0; break;
+      case kValueAbove: ok = c > 0; break;
+      case kValueBelow: ok = c < 0; break;
+      case kValueAtMost: ok = c <= 0; break;
+      case kValueIs: ok = c == 0; break;
+      default: ok = c != 0; break;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Folds the same points into one aggregator per SQL aggregate. A summary is
 // taken only when every aggregator takes it (the answer depends on the
 // summary, the buckets and the range, which they share).
@@ -555,16 +608,27 @@ class MultiSink {
     for (core::BucketAggregator& a : aggregators_) a.BeginSeries();
   }
   void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
+    if (values_.n > 0) {
+      // Only the points that meet the value conditions.
+      kept_.clear();
+      for (size_t i = 0; i < n; ++i)
+        if (PassesValues(values_, values[i])) kept_.push_back(ts[i], values[i]);
+      ts = kept_.ts.data();
+      values = kept_.values.data();
+      n = kept_.size();
+      if (n == 0) return;
+    }
     for (core::BucketAggregator& a : aggregators_) a.AddSeriesPoints(ts, values, n);
   }
   bool TryAddBlockSummary(const core::BlockSummary& summary) {
-    if (!summaries_ || !aggregators_[0].TryAddBlockSummary(summary)) return false;
+    if (!summaries_ || values_.n > 0 || !aggregators_[0].TryAddBlockSummary(summary)) return false;
     for (size_t i = 1; i < aggregators_.size(); ++i)
       if (!aggregators_[i].TryAddBlockSummary(summary))
         throw core::Error(core::ErrorCategory::Internal, "aggregators disagree on a block summary");
     return true;
   }
   core::Timestamp WidestSummary() const {
+    if (values_.n > 0) return 0;
     core::Timestamp widest = core::kTimestampInfinity;
     for (const core::BucketAggregator& a : aggregators_) widest = std::min(widest, a.WidestSummary());
     return widest;
@@ -573,6 +637,10 @@ class MultiSink {
 
   std::vector<core::BucketAggregator> aggregators_;
   bool summaries_ = true;  // every function takes summaries
+  ValueConditions values_;  // points must meet them (no summary then)
+
+ private:
+  core::SeriesPoints kept_;
 };
 
 // A buffer this size (points) is enough: the next group of series is not
@@ -592,6 +660,7 @@ struct ScanState {
   ExprState* series_conditions = nullptr;  // all of them, ANDed
   List* hints = NIL;                       // ExprState
   List* bounds = NIL;                      // ExprState
+  ValueConditions values;                  // evaluated when the scan starts
   ExprState* width = nullptr;              // aggregating with a bucket
   Interval width_value;                    // its value, when not NULL
   List* column_kinds = NIL;                // aggregating
@@ -643,9 +712,10 @@ struct ScanState {
 
 void DestroyScanState(void* arg) { static_cast<ScanState*>(arg)->~ScanState(); }
 
-// Evaluates the time bounds into [since, until); false when they exclude
-// every row.
+// Evaluates the time bounds into [since, until) and the value conditions'
+// operands; false when they exclude every row.
 bool EvaluateBounds(ScanState* s, ExprContext* econtext) {
+  s->values.n = 0;
   ListCell* kind_cell = list_head(s->bound_kinds);
   ListCell* cell;
   foreach (cell, s->bounds) {
@@ -655,6 +725,12 @@ bool EvaluateBounds(ScanState* s, ExprContext* econtext) {
     bool isnull = false;
     const Datum value = ExecEvalExprSwitchContext(state, econtext, &isnull);
     if (isnull) return false;
+    if (IsValueKind(kind)) {
+      s->values.kinds[s->values.n] = kind;
+      s->values.args[s->values.n] = DatumGetFloat8(value);
+      ++s->values.n;
+      continue;
+    }
     const core::Timestamp t = DatumGetTimestampTz(value);
     // The first instant after t (t itself when nothing follows it).
     const core::Timestamp next = t == core::kTimestampInfinity ? t : t + 1;
@@ -857,13 +933,16 @@ void ReadGroup(ScanState* s) {
 bool NextPoint(ForeignScanState* node, ScanState* s) {
   if (!s->started) StartScan(node, s);
   if (s->empty) return false;
-  while (s->next_point == s->points.size()) {
-    if (s->next_series == s->n_chosen) return false;
-    ReadGroup(s);
-    CheckForInterrupts();
-  }
+  size_t i;
+  do {
+    while (s->next_point == s->points.size()) {
+      if (s->next_series == s->n_chosen) return false;
+      ReadGroup(s);
+      CheckForInterrupts();
+    }
+    i = s->next_point++;
+  } while (s->values.n > 0 && !PassesValues(s->values, s->points.values[i]));
   TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
-  const size_t i = s->next_point++;
   const ChosenSeries& series = s->series[s->owners[i]];
   PgCall([&] { ExecClearTuple(slot); });
   slot->tts_values[kMetric - 1] = series.metric;
@@ -1033,6 +1112,7 @@ void StartGroup(ScanState* s, size_t r) {
   // With no aggregate (GROUP BY alone), a count finds the groups' buckets.
   static const std::vector<int> kJustCount = {static_cast<int>(core::AggregateKind::kCount)};
   s->sink->summaries_ = s->summaries;
+  s->sink->values_ = s->values;
   for (int code : s->aggregate_codes.empty() ? kJustCount : s->aggregate_codes) {
     core::AggregateFn fn;
     fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
@@ -1049,7 +1129,7 @@ void AggregateRun(ScanState* s) {
   const size_t end = std::min(s->order.size(), s->next_in_order + kSeriesPerFetch);
   std::vector<int64_t> ids;
   for (size_t k = s->next_in_order; k < end; ++k) ids.push_back(s->series[s->order[k]].id);
-  const bool summaries = s->summaries;
+  const bool summaries = s->summaries && s->values.n == 0;
   const bool segments = s->bucket_null ? false : (!s->bucketer || s->bucketer->IsRegular()) && summaries;
   const LeanRead lean = LeanReadFor(summaries, s->bucket_null ? std::nullopt : s->bucketer);
   SpiConnect();
@@ -1149,6 +1229,8 @@ void BeginScan(ForeignScanState* node, int eflags) {
     }
     ++i;
   }
+  s->values.kinds = static_cast<int*>(MemoryContextAllocZero(memory, sizeof(int) * (s->n_bounds + 1)));
+  s->values.args = static_cast<double*>(MemoryContextAllocZero(memory, sizeof(double) * (s->n_bounds + 1)));
   List* series = static_cast<List*>(list_nth(plan->fdw_private, kPartSeries));
   if (series != NIL) s->series_conditions = ExecInitQual(series, &node->ss.ps);
   s->series_slot = ExecInitExtraTupleSlot(node->ss.ps.state, PointsDescriptor(), &TTSOpsVirtual);
@@ -1235,6 +1317,8 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
   if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
   ExplainPropertyText("Series Conditions", series_text[0] != '\0' ? series_text : "none (every series)", es);
   ExplainPropertyText("Time Range", time_text[0] != '\0' ? time_text : "none (every point)", es);
+  const char* value_text = strVal(list_nth(texts, 4));
+  if (value_text[0] != '\0') ExplainPropertyText("Value Conditions", value_text, es);
   if (aggregating) {
     ExplainPropertyText("Engine Group Keys", group_text[0] != '\0' ? group_text : "none (one row)", es);
     ExplainPropertyText("Engine Aggregates", aggregate_text, es);
