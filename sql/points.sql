@@ -26,6 +26,8 @@ SELECT aegis.write('pt_special', '{"host": "s"}', ARRAY['2024-01-01 00:00', '202
                    '2024-01-01 00:03', '2024-01-01 00:04', '2024-01-01 00:05']::timestamptz[],
                    ARRAY['NaN', 'Infinity', '-Infinity', '-0', '0', '4500']::float8[]);
 
+SELECT aegis.write('pt_num', jsonb_build_object('v', v), '2024-01-01', 1) FROM unnest(ARRAY['1.0', '1.00']) v;
+
 -- The reference: every point through aegis.read.
 CREATE TEMP TABLE ref AS SELECT metric, tags, ts, value FROM aegis.read('{__name__=~"pt_.*"}');
 
@@ -137,6 +139,7 @@ DELETE FROM aegis.points WHERE metric = 'pt_mem' AND value >= 2990 RETURNING ts,
 -- engine (from block and segment summaries where they answer). Each query
 -- gives the rows PostgreSQL computes with aegis.aggregate_pushdown off (the
 -- values are multiples of 0.5, so even sums are exact in any order).
+CREATE COLLATION pt_nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE TEMP TABLE agg_cases (name text, q text);
 INSERT INTO agg_cases VALUES
   ('10-minute buckets per host, every function', $$SELECT aegis.time_bucket('10 minutes', ts), tags ->> 'host',
@@ -158,6 +161,10 @@ INSERT INTO agg_cases VALUES
   ('value condition', $$SELECT metric, count(*), max(value), sum(value) FROM aegis.points WHERE value > 100 GROUP BY metric$$),
   ('value conditions with NaN', $$SELECT tags, count(*), min(value), max(value) FROM aegis.points WHERE value >= 0 GROUP BY tags$$),
   ('counter aggregate (PostgreSQL''s)', $$SELECT tags ->> 'host', aegis.increase(value, ts) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
+  ('numeric group key, equal values of other scales (PostgreSQL''s)', $$SELECT (tags ->> 'v')::numeric, count(*)
+     FROM aegis.points WHERE metric = 'pt_num' GROUP BY 1$$),
+  ('a collation that is not deterministic (PostgreSQL''s)', $$SELECT lower(metric), count(*) FROM aegis.points
+     WHERE metric = 'PT_NUM' COLLATE pt_nocase GROUP BY 1$$),
   ('GROUP BY alone', $$SELECT aegis.time_bucket('1 hour', ts), metric FROM aegis.points GROUP BY 1, 2$$),
   ('grouped rows counted (the groups by the engine)', $$SELECT count(*) FROM (SELECT tags ->> 'host',
      aegis.time_bucket('1 hour', ts), avg(value) FROM aegis.points GROUP BY 1, 2) g$$),
@@ -217,6 +224,11 @@ SELECT count(*) FROM aegis.aggregate('pt_stats', 'max', '-infinity', 'infinity',
 BEGIN;
 SELECT aegis.write('pt_stats', '{}', '2024-01-02', 1);
 ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+SELECT aegis.write('pt_stats', '{}', '2024-01-03', 1);
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
 SELECT points_written, queries, points_scanned >= 200 AS scanned, recent_rows_read >= 200 AS recent, server_wide
   FROM aegis.engine_stats;
 CREATE ROLE pt_nobody;
@@ -313,6 +325,44 @@ pt_where	{}	2024-01-01 00:00:00+00	1
 pt_where	{}	2024-01-01 00:00:01+00	2
 \.
 SELECT ts, value FROM aegis.points WHERE metric = 'pt_where';
+
+-- A condition with no column of aegis.points gates the aggregate too (a
+-- generic plan of a parameter, false at run time).
+SET plan_cache_mode = force_generic_plan;
+PREPARE g(boolean) AS SELECT count(*) FROM aegis.points WHERE $1;
+EXECUTE g(false);
+EXECUTE g(true);
+DEALLOCATE g;
+RESET plan_cache_mode;
+-- A time bound equal to a GROUP BY expression (which PostgreSQL's planner
+-- would rewrite as a reference to the grouped column).
+SELECT count(*) AS n FROM aegis.points WHERE ts >= date_trunc('day', now() - interval '100000 days')
+ GROUP BY date_trunc('day', now() - interval '100000 days');
+-- A role that may read aegis.points but not aegis.series gets an error.
+CREATE ROLE pt_reader;
+GRANT USAGE ON SCHEMA aegis TO pt_reader;
+GRANT SELECT ON aegis.points TO pt_reader;
+SET ROLE pt_reader;
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_cpu';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM (SELECT ts FROM aegis.points WHERE metric = 'pt_cpu' LIMIT 1) p;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE ALL ON aegis.points FROM pt_reader;
+REVOKE USAGE ON SCHEMA aegis FROM pt_reader;
+DROP ROLE pt_reader;
+-- Another foreign table on the wrapper's server must have aegis.points'
+-- columns.
+CREATE FOREIGN TABLE pt_other (a int) SERVER aegis_points;
+SELECT * FROM pt_other;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO pt_other VALUES (1);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DROP FOREIGN TABLE pt_other;
+-- COPY with FORCE_NULL takes PostgreSQL's path, which applies it.
+COPY aegis.points FROM STDIN WITH (FORMAT csv, FORCE_NULL (value));
+pt_force,{},2024-01-01 00:00:00+00,""
+\.
 
 -- What the wrapper does not do, it refuses clearly.
 UPDATE aegis.points SET value = 0 WHERE metric = 'pt_cpu';

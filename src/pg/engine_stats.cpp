@@ -3,6 +3,8 @@
 // aegis.reset_stats().
 #include "pg/engine_stats.h"
 
+#include <vector>
+
 #include "pg/boundary.h"
 
 extern "C" {
@@ -30,8 +32,10 @@ SharedStats* shared_stats = nullptr;
 uint64_t pending[kStats];
 uint64_t local_totals[kStats];
 TimestampTz local_reset_at = 0;
-// Writes wait for their commit.
+// Writes wait for their commit; what each open subtransaction found when it
+// started, so that its abort takes back what it wrote.
 uint64_t pending_written = 0;
+std::vector<uint64_t> written_marks;
 
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
@@ -57,6 +61,7 @@ void StartShared() {
 void Publish(bool committed) {
   if (committed) pending[static_cast<int>(Stat::kPointsWritten)] += pending_written;
   pending_written = 0;
+  written_marks.clear();
   for (int i = 0; i < kStats; ++i) {
     if (pending[i] == 0) continue;
     if (shared_stats != nullptr) pg_atomic_fetch_add_u64(&shared_stats->counters[i], static_cast<int64>(pending[i]));
@@ -81,6 +86,29 @@ void StatsXactCallback(XactEvent event, void* /*arg*/) {
   }
 }
 
+void StatsSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
+                          void* /*arg*/) {
+  switch (event) {
+    case SUBXACT_EVENT_START_SUB:
+      try {
+        written_marks.push_back(pending_written);
+      } catch (...) {  // out of memory: the count may then keep an aborted write
+      }
+      break;
+    case SUBXACT_EVENT_COMMIT_SUB:
+      if (!written_marks.empty()) written_marks.pop_back();
+      break;
+    case SUBXACT_EVENT_ABORT_SUB:
+      if (!written_marks.empty()) {
+        pending_written = written_marks.back();
+        written_marks.pop_back();
+      }
+      break;
+    default:
+      break;
+  }
+}
+
 }  // namespace
 
 void CountStat(Stat stat, uint64_t n) {
@@ -94,6 +122,7 @@ void CountStat(Stat stat, uint64_t n) {
 void InitEngineStats() {
   local_reset_at = GetCurrentTimestamp();
   RegisterXactCallback(StatsXactCallback, nullptr);
+  RegisterSubXactCallback(StatsSubXactCallback, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   previous_request_hook = shmem_request_hook;
   shmem_request_hook = RequestShared;

@@ -256,8 +256,7 @@ bool TryDropPartition(const PartitionRange& partition) {
     // queueing in front of readers and writers: a few tries each (an
     // autovacuum of the partition, likely after retention trimmed it, holds
     // it for a while), then leave it to the next round. The partition
-    // first: holding it while waiting blocks only readers of its expired
-    // points.
+    // first, held for at most a second while aegis.blocks is tried.
     const auto try_lock = [](Oid relid, int attempts) {
       for (int attempt = 0; attempt < attempts; ++attempt) {
         if (ConditionalLockRelationOid(relid, AccessExclusiveLock)) return true;
@@ -267,7 +266,12 @@ bool TryDropPartition(const PartitionRange& partition) {
       return false;
     };
     if (!try_lock(partition.relid, 250)) return false;
-    if (!try_lock(blocks_relid, 50)) return false;
+    if (!try_lock(blocks_relid, 50)) {
+      // Not kept to the end of the transaction: a generic plan of an engine
+      // read locks every partition when it starts.
+      UnlockRelationOid(partition.relid, AccessExclusiveLock);
+      return false;
+    }
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return false;
     static const Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(partition.relid)};

@@ -10,7 +10,8 @@
 // (2024-01-01 00:00:10+00, with a fraction or 'T' or 'Z') are read by a small
 // exact parser, any other form by timestamptz_in. Rows go into the same
 // per-series buffer as INSERT's. A COPY from a file or program, in binary,
-// with WHERE or FREEZE, or that the caller may not INSERT into, takes
+// with WHERE, FREEZE, FORCE_NULL or FORCE_NOT_NULL, into a table with
+// triggers or column defaults, or that the caller may not INSERT into, takes
 // PostgreSQL's path (the wrapper's ExecForeignInsert).
 #include <cstring>
 #include <optional>
@@ -51,8 +52,9 @@ bool FastOptions(List* options) {
     if (strcmp(option->defname, "format") == 0) {
       const char* format = defGetString(option);
       if (strcmp(format, "text") != 0 && strcmp(format, "csv") != 0) return false;
-    } else if (strcmp(option->defname, "freeze") == 0) {
-      return false;
+    } else if (strcmp(option->defname, "freeze") == 0 || strcmp(option->defname, "force_null") == 0 ||
+               strcmp(option->defname, "force_not_null") == 0) {
+      return false;  // applied by NextCopyFrom, which this path does not use
     }
   }
   return true;
@@ -237,7 +239,11 @@ void PointsUtility(PlannedStmt* pstmt, const char* query, bool read_only_tree, P
       if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE &&
           pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) == ACLCHECK_OK) {
         Relation rel = table_open(relid, NoLock);
-        if (IsPointsRoutine(GetFdwRoutineForRelation(rel, false))) {
+        // The foreign table as the extension made it: no trigger or column
+        // default of the owner's (PostgreSQL's COPY applies them).
+        if (IsPointsRoutine(GetFdwRoutineForRelation(rel, false)) && rel->trigdesc == nullptr &&
+            (RelationGetDescr(rel)->constr == nullptr || RelationGetDescr(rel)->constr->num_defval == 0) &&
+            RelationGetDescr(rel)->natts == 4) {
           // What standard_ProcessUtility checks before a COPY FROM.
           PreventCommandIfReadOnly("COPY FROM");
           PreventCommandIfParallelMode("COPY FROM");

@@ -67,6 +67,7 @@ extern "C" {
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "rewrite/rewriteManip.h"
+#include "access/table.h"
 #include "catalog/pg_aggregate_d.h"
 #include "catalog/pg_collation_d.h"
 #include "optimizer/appendinfo.h"
@@ -151,6 +152,9 @@ const char* TagFieldKey(Node* node, Index relid) {
 // Adds a narrowing hint when a series condition is one of the shapes the
 // catalog's indexes answer.
 void AddHint(Conditions* c, Expr* clause, Index relid) {
+  // The catalog query compares with the default collation.
+  const Oid collation = exprInputCollation(reinterpret_cast<Node*>(clause));
+  if (OidIsValid(collation) && !get_collation_isdeterministic(collation)) return;
   auto add = [&](ExprKind kind, Node* operand, const char* key) {
     c->hints = lappend(c->hints, operand);
     c->hint_kinds = lappend_int(c->hint_kinds, kind);
@@ -220,7 +224,7 @@ bool AddBound(Conditions* c, Expr* clause, Index relid) {
   return true;
 }
 
-Conditions Classify(List* restrictinfos, Index relid) {
+Conditions Classify(List* restrictinfos, RelOptInfo* rel, Index relid) {
   Conditions c;
   ListCell* cell;
   foreach (cell, restrictinfos) {
@@ -233,7 +237,10 @@ Conditions Classify(List* restrictinfos, Index relid) {
     Bitmapset* series_columns = bms_add_member(bms_make_singleton(kMetric - offset), kTags - offset);
     const bool safe = !contain_volatile_functions(reinterpret_cast<Node*>(clause)) &&
                       !contain_subplans(reinterpret_cast<Node*>(clause));
-    if (safe && !bms_is_empty(columns) && bms_is_subset(columns, series_columns)) {
+    // A condition is evaluated on catalog rows before the others: only one
+    // that leaks nothing, or that no security barrier's condition precedes.
+    const bool promotable = rel == nullptr || restriction_is_securely_promotable(ri, rel);
+    if (safe && promotable && !bms_is_empty(columns) && bms_is_subset(columns, series_columns)) {
       c.series = lappend(c.series, clause);
       c.pushed = lappend(c.pushed, ri);
       AddHint(&c, clause, relid);
@@ -254,8 +261,27 @@ char* Deparse(List* clauses, Index relid, Oid table) {
   return deparse_expression(expr, deparse_context_for("points", table), false, false);
 }
 
-void GetRelSize(PlannerInfo* /*root*/, RelOptInfo* baserel, Oid /*table*/) {
-  const Conditions c = Classify(baserel->baserestrictinfo, baserel->relid);
+// Raises unless the relation has aegis.points' columns: (metric text, tags
+// jsonb, ts timestamptz, value double precision).
+void CheckPointsShape(Relation rel) {
+  static const Oid types[] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, FLOAT8OID};
+  TupleDesc desc = RelationGetDescr(rel);
+  bool ok = desc->natts == kColumns;
+  for (int i = 0; ok && i < kColumns; ++i)
+    ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == types[i];
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_FDW_INVALID_COLUMN_NUMBER),
+                    errmsg("foreign table \"%s\" does not have the columns of aegis.points", RelationGetRelationName(rel)),
+                    errdetail("The aegis_points wrapper serves (metric text, tags jsonb, ts timestamptz, value double "
+                              "precision).")));
+}
+
+void GetRelSize(PlannerInfo* /*root*/, RelOptInfo* baserel, Oid table) {
+  Relation rel = table_open(table, NoLock);
+  CheckPointsShape(rel);
+  table_close(rel, NoLock);
+  baserel->fdw_private = list_make1_int(1);  // this wrapper planned it (GetUpperPaths checks)
+  const Conditions c = Classify(baserel->baserestrictinfo, baserel, baserel->relid);
   // No statistics: a guess that ranks a narrowed scan below a full one.
   double rows = 1e6;
   if (c.hints != NIL) rows /= 100;
@@ -357,6 +383,31 @@ bool IsSeriesExpression(Node* expr, Index relid) {
   return true;
 }
 
+// Whether two values of expr's type are equal exactly when their bytes are:
+// the engine groups series by the bytes of their GROUP BY values.
+bool BytesEqualMeansEqual(Node* expr, Index relid) {
+  switch (exprType(expr)) {
+    case JSONBOID:
+      return IsColumn(expr, relid, kTags);  // strings only (a number's bytes depend on its scale)
+    case TEXTOID:
+    case VARCHAROID:
+    case NAMEOID: {
+      const Oid collation = exprCollation(expr);
+      return !OidIsValid(collation) || get_collation_isdeterministic(collation);
+    }
+    case BOOLOID:
+    case INT2OID:
+    case INT4OID:
+    case INT8OID:
+    case OIDOID:
+    case DATEOID:
+    case TIMESTAMPTZOID:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // The analysis of a GROUP BY query over aegis.points alone that the engine
 // can answer: the scan tuple's columns and what each holds.
 struct AggregatePlan {
@@ -420,7 +471,8 @@ bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, Aggreg
       if (plan->width != nullptr) return false;  // one time bucket at most
       plan->width = width;
       add_column(expr, kColBucket);
-    } else if (IsSeriesExpression(reinterpret_cast<Node*>(expr), relid)) {
+    } else if (IsSeriesExpression(reinterpret_cast<Node*>(expr), relid) &&
+               BytesEqualMeansEqual(reinterpret_cast<Node*>(expr), relid)) {
       add_column(expr, kColSeries);
     } else {
       return false;
@@ -441,10 +493,13 @@ bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, Aggreg
 
 void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input_rel, RelOptInfo* output_rel,
                    void* /*extra*/) {
+  // Not for conditions without a column (PostgreSQL gates a base scan on
+  // them, not an upper one), nor for a relation this wrapper did not size
+  // (an inheritance parent).
   if (!guc_aggregate_pushdown || stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
-      output_rel->fdw_private != nullptr)
+      output_rel->fdw_private != nullptr || input_rel->fdw_private == nullptr || root->hasPseudoConstantQuals)
     return;
-  const Conditions c = Classify(input_rel->baserestrictinfo, input_rel->relid);
+  const Conditions c = Classify(input_rel->baserestrictinfo, input_rel, input_rel->relid);
   if (c.local != NIL) return;  // a condition PostgreSQL must check on each point
   PathTarget* target = root->upper_targets[UPPERREL_GROUP_AGG];
   AggregatePlan plan;
@@ -472,6 +527,8 @@ enum PlanPart : int {
   kPartSeries,       // the series conditions, evaluated on catalog rows
   kPartColumnKinds,  // aggregating: ColumnKind per scan column
   kPartAggregates,   // aggregating: code per aggregate column
+  kPartOperands,     // the hints, the bounds and the width, evaluated (fdw_exprs' copies may be
+                     // rewritten against the scan tuple by setrefs when they match a group key)
   kPartCount
 };
 
@@ -496,7 +553,7 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
                             : rel->relid;
   RelOptInfo* base = root->simple_rel_array[relid];
   const Oid table = root->simple_rte_array[relid]->relid;
-  const Conditions c = Classify(upper ? base->baserestrictinfo : scan_clauses, relid);
+  const Conditions c = Classify(upper ? base->baserestrictinfo : scan_clauses, base, relid);
   List* local = upper ? NIL : extract_actual_clauses(c.local, false);
   ListCell* cell;
   List* scan_tlist = NIL;
@@ -519,8 +576,9 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
         aggregates = lappend(aggregates, expr);
     }
   }
-  List* exprs = list_concat(list_concat(list_copy(c.series), c.hints), c.bounds);
-  if (width != nullptr) exprs = lappend(exprs, width);
+  List* operands = list_concat(list_copy(c.hints), c.bounds);
+  if (width != nullptr) operands = lappend(operands, width);
+  List* exprs = list_concat(list_copy(c.series), operands);
   auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
   List* priv = NIL;
   priv = lappend(priv, list_make5_int(list_length(c.series), list_length(c.hints), list_length(c.bounds),
@@ -535,6 +593,7 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   priv = lappend(priv, copyObjectImpl(c.series));
   priv = lappend(priv, column_kinds);
   priv = lappend(priv, aggregate_codes);
+  priv = lappend(priv, copyObjectImpl(operands));
   return make_foreignscan(tlist, local, upper ? 0 : relid, exprs, priv, scan_tlist, NIL, outer_plan);
 }
 
@@ -673,9 +732,11 @@ struct ScanState {
   bool grouped = false;                    // the query has a GROUP BY
   TupleTableSlot* series_slot = nullptr;   // a catalog row as aegis.points' columns
   MemoryContext memory = nullptr;
+  MemoryContext run_memory = nullptr;       // a child of memory, reset by a rescan
 
   // Run.
   bool started = false;
+  bool counted = false;  // in aegis.engine_stats' queries
   bool empty = false;  // a condition can hold for no row
   core::Timestamp since = core::kTimestampMinusInfinity;
   core::Timestamp until = core::kTimestampInfinity;
@@ -690,6 +751,7 @@ struct ScanState {
   // Run, aggregating.
   std::optional<core::TimeBucketer> bucketer;
   bool bucket_null = false;    // the width is NULL: so is every bucket
+  bool has_width = false;      // width_value holds the bucket width
   Datum* group_values = nullptr;  // n_chosen x group_columns, palloc'd
   bool* group_nulls = nullptr;
   std::vector<size_t> order;      // series in group order
@@ -854,7 +916,7 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
   if (code != SPI_OK_SELECT) elog(ERROR, "aegis: catalog query of the points scan failed: %s",
                                   SPI_result_code_string(code));
   s->candidates += SPI_processed;
-  MemoryContext old = MemoryContextSwitchTo(s->memory);
+  MemoryContext old = MemoryContextSwitchTo(s->run_memory);
   s->series = static_cast<ChosenSeries*>(palloc(sizeof(ChosenSeries) * (SPI_processed + 1)));
   s->n_chosen = 0;
   for (uint64 row = 0; row < SPI_processed; ++row) {
@@ -885,11 +947,12 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
 // inside PgCall).
 void StartScan(ForeignScanState* node, ScanState* s) {
   s->started = true;
-  CountStat(Stat::kQueries, 1);
+  if (!s->counted) CountStat(Stat::kQueries, 1);  // a rescan is the same query
+  s->counted = true;
   ExprContext* econtext = node->ss.ps.ps_ExprContext;
   CatalogFilter filter;
   const bool possible = PgCall([&] {
-    MemoryContext old = MemoryContextSwitchTo(s->memory);
+    MemoryContext old = MemoryContextSwitchTo(s->run_memory);
     const bool ok = EvaluateBounds(s, econtext) && EvaluateHints(s, econtext, &filter);
     MemoryContextSwitchTo(old);
     return ok;
@@ -898,7 +961,7 @@ void StartScan(ForeignScanState* node, ScanState* s) {
     s->empty = true;
     return;
   }
-  PgCall([] { RequireSeriesSelect(); });
+  RequireSeriesSelect("Reading aegis.points");
   SpiConnect();
   PgCall([&] { ChooseSeries(s, econtext, s->series_slot, filter); });
   SpiFinish();
@@ -963,8 +1026,8 @@ bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
     if (!width_null) s->width_value = *DatumGetIntervalP(value);
   }
   const size_t columns = static_cast<size_t>(s->group_columns);
-  s->group_values = static_cast<Datum*>(MemoryContextAllocZero(s->memory, sizeof(Datum) * (s->n_chosen * columns + 1)));
-  s->group_nulls = static_cast<bool*>(MemoryContextAllocZero(s->memory, sizeof(bool) * (s->n_chosen * columns + 1)));
+  s->group_values = static_cast<Datum*>(MemoryContextAllocZero(s->run_memory, sizeof(Datum) * (s->n_chosen * columns + 1)));
+  s->group_nulls = static_cast<bool*>(MemoryContextAllocZero(s->run_memory, sizeof(bool) * (s->n_chosen * columns + 1)));
   for (size_t r = 0; r < s->n_chosen; ++r) {
     ExecClearTuple(s->series_slot);
     std::fill(s->series_slot->tts_isnull, s->series_slot->tts_isnull + kColumns, true);
@@ -980,7 +1043,7 @@ bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
       bool isnull = false;
       Datum value = ExecEvalExprSwitchContext(static_cast<ExprState*>(lfirst(cell)), econtext, &isnull);
       if (!isnull && s->group_typlen[j] == -1) value = PointerGetDatum(PG_DETOAST_DATUM_PACKED(value));
-      MemoryContext old = MemoryContextSwitchTo(s->memory);
+      MemoryContext old = MemoryContextSwitchTo(s->run_memory);
       s->group_values[r * columns + j] = isnull ? 0 : datumCopy(value, s->group_typbyval[j], s->group_typlen[j]);
       MemoryContextSwitchTo(old);
       s->group_nulls[r * columns + j] = isnull;
@@ -996,7 +1059,7 @@ bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
 void PrepareGroups(ForeignScanState* node, ScanState* s) {
   const bool has_width = s->width != nullptr;
   const bool width_given = PgCall([&] { return EvaluateGroups(s, node->ss.ps.ps_ExprContext); });
-  if (has_width && width_given) s->bucketer.emplace(ToCoreInterval(&s->width_value));
+  s->has_width = has_width && width_given;  // the bucketer is built by the first read
   s->bucket_null = has_width && !width_given;
   const size_t columns = static_cast<size_t>(s->group_columns);
   std::vector<std::string> keys(s->n_chosen);
@@ -1129,6 +1192,9 @@ void AggregateRun(ScanState* s) {
   const size_t end = std::min(s->order.size(), s->next_in_order + kSeriesPerFetch);
   std::vector<int64_t> ids;
   for (size_t k = s->next_in_order; k < end; ++k) ids.push_back(s->series[s->order[k]].id);
+  // Built here, so that a width the engine refuses is an error only when
+  // some series is chosen (PostgreSQL's time_bucket errs per row).
+  if (s->has_width && !s->bucketer) s->bucketer.emplace(ToCoreInterval(&s->width_value));
   const bool summaries = s->summaries && s->values.n == 0;
   const bool segments = s->bucket_null ? false : (!s->bucketer || s->bucketer->IsRegular()) && summaries;
   const LeanRead lean = LeanReadFor(summaries, s->bucket_null ? std::nullopt : s->bucketer);
@@ -1203,6 +1269,7 @@ void BeginScan(ForeignScanState* node, int eflags) {
   callback->arg = s;
   MemoryContextRegisterResetCallback(memory, callback);
   s->memory = memory;
+  s->run_memory = AllocSetContextCreate(memory, "aegis points scan run", ALLOCSET_DEFAULT_SIZES);
   node->fdw_state = s;
 
   List* counts = static_cast<List*>(list_nth(plan->fdw_private, kPartCounts));
@@ -1219,14 +1286,11 @@ void BeginScan(ForeignScanState* node, int eflags) {
 
   int i = 0;
   ListCell* cell;
-  foreach (cell, plan->fdw_exprs) {
-    Expr* expr = static_cast<Expr*>(lfirst(cell));
-    if (i >= s->n_series) {
-      ExprState* state = ExecInitExpr(expr, &node->ss.ps);
-      if (i < s->n_series + s->n_hints) s->hints = lappend(s->hints, state);
-      else if (i < s->n_series + s->n_hints + s->n_bounds) s->bounds = lappend(s->bounds, state);
-      else if (has_width) s->width = state;
-    }
+  foreach (cell, static_cast<List*>(list_nth(plan->fdw_private, kPartOperands))) {
+    ExprState* state = ExecInitExpr(static_cast<Expr*>(lfirst(cell)), &node->ss.ps);
+    if (i < s->n_hints) s->hints = lappend(s->hints, state);
+    else if (i < s->n_hints + s->n_bounds) s->bounds = lappend(s->bounds, state);
+    else if (has_width) s->width = state;
     ++i;
   }
   s->values.kinds = static_cast<int*>(MemoryContextAllocZero(memory, sizeof(int) * (s->n_bounds + 1)));
@@ -1274,6 +1338,7 @@ TupleTableSlot* IterateScan(ForeignScanState* node) {
 
 void ReScan(ForeignScanState* node) {
   auto* s = static_cast<ScanState*>(node->fdw_state);
+  MemoryContextReset(s->run_memory);
   Guarded([&] {
     s->started = false;
     s->empty = false;
@@ -1288,6 +1353,7 @@ void ReScan(ForeignScanState* node) {
     s->next_point = 0;
     s->bucketer.reset();
     s->bucket_null = false;
+    s->has_width = false;
     s->order.clear();
     s->group_of.clear();
     s->next_in_order = 0;
@@ -1359,6 +1425,7 @@ struct ModifyState {
 
 void BeginModify(ModifyTableState* mtstate, ResultRelInfo* rinfo, List* /*priv*/, int /*subplan_index*/,
                  int eflags) {
+  CheckPointsShape(rinfo->ri_RelationDesc);
   auto* m = static_cast<ModifyState*>(palloc0(sizeof(ModifyState)));
   m->operation = mtstate->operation;
   if (m->operation == CMD_DELETE && !(eflags & EXEC_FLAG_EXPLAIN_ONLY)) {
@@ -1369,13 +1436,17 @@ void BeginModify(ModifyTableState* mtstate, ResultRelInfo* rinfo, List* /*priv*/
   rinfo->ri_FdwState = m;
 }
 
-TupleTableSlot* Insert(EState* /*estate*/, ResultRelInfo* /*rinfo*/, TupleTableSlot* slot, TupleTableSlot* /*plan*/) {
+// The row's memory (its detoasted tags) goes with the row: the executor
+// resets the per-tuple context for each one.
+TupleTableSlot* Insert(EState* estate, ResultRelInfo* /*rinfo*/, TupleTableSlot* slot, TupleTableSlot* /*plan*/) {
   slot_getallattrs(slot);
+  MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
   Guarded([&] { AppendPointRow(slot->tts_values, slot->tts_isnull); });
+  MemoryContextSwitchTo(old);
   return slot;
 }
 
-TupleTableSlot* Delete(EState* /*estate*/, ResultRelInfo* rinfo, TupleTableSlot* slot, TupleTableSlot* plan_slot) {
+TupleTableSlot* Delete(EState* estate, ResultRelInfo* rinfo, TupleTableSlot* slot, TupleTableSlot* plan_slot) {
   auto* m = static_cast<ModifyState*>(rinfo->ri_FdwState);
   bool isnull = false;
   Datum row = ExecGetJunkAttribute(plan_slot, m->wholerow, &isnull);
@@ -1390,7 +1461,9 @@ TupleTableSlot* Delete(EState* /*estate*/, ResultRelInfo* rinfo, TupleTableSlot*
   heap_deform_tuple(&tuple, RelationGetDescr(rinfo->ri_RelationDesc), slot->tts_values, slot->tts_isnull);
   ExecStoreVirtualTuple(slot);
   bool removed = false;
+  MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
   Guarded([&] { removed = DeletePointRow(slot->tts_values, slot->tts_isnull); });
+  MemoryContextSwitchTo(old);
   return removed ? slot : nullptr;
 }
 
@@ -1400,6 +1473,7 @@ void EndModify(EState* /*estate*/, ResultRelInfo* rinfo) {
 }
 
 void BeginInsert(ModifyTableState* /*mtstate*/, ResultRelInfo* rinfo) {
+  CheckPointsShape(rinfo->ri_RelationDesc);
   auto* m = static_cast<ModifyState*>(palloc0(sizeof(ModifyState)));
   m->operation = CMD_INSERT;
   rinfo->ri_FdwState = m;

@@ -65,12 +65,12 @@ bool SeriesRowSecurityApplies() {
   return PgCall([&] { return check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED; });
 }
 
-void RequireSeriesSelect() {
+void RequireSeriesSelect(const char* what) {
   const Oid relid = SeriesRelationId();
   PgCall([&] {
     if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
       ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("permission denied for table series"),
-                      errhint("Deleting series needs SELECT on aegis.series: GRANT SELECT ON aegis.series TO %s.",
+                      errhint("%s needs SELECT on aegis.series: GRANT SELECT ON aegis.series TO %s.", what,
                               GetUserNameFromId(GetUserId(), false))));
   });
 }

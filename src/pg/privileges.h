@@ -36,8 +36,9 @@ class AsTableOwner {
 // (enabled on the table, and the user is neither its owner nor BYPASSRLS).
 bool SeriesRowSecurityApplies();
 
-// Raises 42501 unless the current user may SELECT from aegis.series.
-void RequireSeriesSelect();
+// Raises 42501 unless the current user may SELECT from aegis.series (the
+// hint says what needs it). C++ code: it calls PostgreSQL inside PgCall.
+void RequireSeriesSelect(const char* what = "Deleting series");
 
 // The ids among `ids` that the current user can see in aegis.series (its
 // row-level security policies applied). Needs an open SPI connection.

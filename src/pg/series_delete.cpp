@@ -261,9 +261,12 @@ namespace aegis::pg {
 bool DeletePointRow(const Datum* values, const bool* nulls) {
   if (nulls[0] || nulls[1] || nulls[2]) return false;  // no such point
   Jsonb* tags = nullptr;
-  std::string metric;
-  PgCall([&] { tags = DatumGetJsonbP(values[1]); });
-  metric = PgCall([&] { return TextDatum(values[0]); });
+  text* metric_text = nullptr;
+  PgCall([&] {
+    tags = DatumGetJsonbP(values[1]);
+    metric_text = DatumGetTextPP(values[0]);
+  });
+  const std::string metric(VARDATA_ANY(metric_text), VARSIZE_ANY_EXHDR(metric_text));
   const TimestampTz ts = DatumGetTimestampTz(values[2]);
   SpiConnect();
   int64_t removed = 0;

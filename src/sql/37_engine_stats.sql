@@ -9,6 +9,7 @@ CREATE FUNCTION aegis._engine_stats(
     OUT blocks_from_summaries bigint, OUT stats_reset timestamptz, OUT server_wide boolean)
     RETURNS record LANGUAGE c VOLATILE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'aegis_engine_stats';
 COMMENT ON FUNCTION aegis._engine_stats() IS 'The counters behind aegis.engine_stats.';
+REVOKE EXECUTE ON FUNCTION aegis._engine_stats() FROM PUBLIC;
 
 CREATE VIEW aegis.engine_stats AS
     SELECT points_written, queries,
