@@ -44,8 +44,10 @@ show "Series matching a Prometheus selector" "SELECT * FROM aegis.find_series('c
 show "The newest point of each series" "SELECT tags->>'host' AS host, ts, value FROM aegis.latest('cpu_usage');"
 show "Hourly average per region, computed in the engine" \
   "SELECT bucket, tags->>'region' AS region, round(value::numeric, 2) AS avg FROM aegis.aggregate('cpu_usage', 'avg', '2024-01-01 00:00', '2024-01-01 04:00', '1 hour', '{region}');"
-show "The same with plain SQL over aegis.read" \
-  "SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'region' AS region, round(avg(value)::numeric, 2) AS avg FROM aegis.read('cpu_usage', '2024-01-01 00:00', '2024-01-01 04:00') GROUP BY 1, 2 ORDER BY 2, 1;"
+show "The same in plain SQL over aegis.points (conditions, GROUP BY and avg go to the engine, as EXPLAIN shows)" \
+  "SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'region' AS region, round(avg(value)::numeric, 2) AS avg FROM aegis.points WHERE metric = 'cpu_usage' AND ts >= '2024-01-01 00:00' AND ts < '2024-01-01 04:00' GROUP BY 1, 2 ORDER BY 2, 1; EXPLAIN (COSTS OFF) SELECT aegis.time_bucket('1 hour', ts) AS bucket, tags->>'region' AS region, avg(value) FROM aegis.points WHERE metric = 'cpu_usage' AND ts >= '2024-01-01 00:00' AND ts < '2024-01-01 04:00' GROUP BY 1, 2;"
+show "What the engine did since the last reset" \
+  "SELECT points_written, queries, points_scanned, blocks_decoded, blocks_from_summaries FROM aegis.engine_stats;"
 show "Raw points" "SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:01');"
 show "Write a point (last write wins)" "SELECT aegis.write('cpu_usage', '{\"host\": \"web-1\", \"region\": \"eu\"}', '2024-01-01 00:00:10+00', 99.5); SELECT ts, value FROM aegis.read('cpu_usage{host=\"web-1\"}', '2024-01-01 00:00', '2024-01-01 00:00:30');"
 show "Requests per second per host (counter resets handled), computed in the engine" \
