@@ -43,6 +43,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/catalog.h"
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/interval.h"
@@ -1481,6 +1482,68 @@ void BeginInsert(ModifyTableState* /*mtstate*/, ResultRelInfo* rinfo) {
 
 void EndInsert(EState* estate, ResultRelInfo* rinfo) { EndModify(estate, rinfo); }
 
+// DELETE whose every condition went to the engine (series and time, no
+// value or other condition, no RETURNING) is done by the engine as
+// aegis.delete does it: each chosen series' points in [since, until) go at
+// once, each block rewritten once, instead of once per deleted point.
+bool PlanDirect(PlannerInfo* /*root*/, ModifyTable* plan, Index result_relation, int /*subplan_index*/) {
+  if (plan->operation != CMD_DELETE || plan->returningLists != NIL) return false;
+  Plan* subplan = outerPlan(plan);
+  if (subplan == nullptr || !IsA(subplan, ForeignScan)) return false;
+  ForeignScan* scan = castNode(ForeignScan, subplan);
+  if (scan->scan.scanrelid != result_relation || scan->scan.plan.qual != NIL) return false;
+  List* counts = static_cast<List*>(list_nth(scan->fdw_private, kPartCounts));
+  if (list_nth_int(counts, 4) != 0) return false;  // aggregating
+  ListCell* cell;
+  foreach (cell, static_cast<List*>(list_nth(scan->fdw_private, kPartBoundKinds)))
+    if (IsValueKind(lfirst_int(cell))) return false;  // a point-by-point condition
+  scan->operation = CMD_DELETE;
+  scan->resultRelation = result_relation;
+  // Whether the deleted points count for the statement's tag (not in a CTE).
+  scan->fdw_private = lappend(list_copy(scan->fdw_private), makeInteger(plan->canSetTag ? 1 : 0));
+  return true;
+}
+
+void BeginDirect(ForeignScanState* node, int eflags) { BeginScan(node, eflags); }
+
+// Deletes the chosen series' points in the range; C++ code.
+uint64 DeleteChosen(ForeignScanState* node, ScanState* s) {
+  StartScan(node, s);
+  if (s->empty || s->n_chosen == 0) return 0;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < s->n_chosen; ++i) ids.push_back(s->series[i].id);
+  int64_t removed = 0;
+  SpiConnect();
+  {
+    const bool may_wait = !HoldsSeriesLocks();
+    AsTableOwner owner;
+    for (int64_t id : ids) {  // ascending: the catalog query orders by series_id
+      if (LockSeriesIfExists(id, SeriesLock::kRewrite, may_wait)) removed += DeletePointsOfSeries(id, s->since, s->until);
+      CheckForInterrupts();
+    }
+  }
+  SpiFinish();
+  return static_cast<uint64>(removed);
+}
+
+TupleTableSlot* IterateDirect(ForeignScanState* node) {
+  auto* s = static_cast<ScanState*>(node->fdw_state);
+  if (!s->started) {
+    uint64 removed = 0;
+    Guarded([&] { removed = DeleteChosen(node, s); });
+    List* priv = castNode(ForeignScan, node->ss.ps.plan)->fdw_private;
+    if (intVal(list_nth(priv, kPartCount)) != 0) node->ss.ps.state->es_processed += removed;
+  }
+  return ExecClearTuple(node->ss.ss_ScanTupleSlot);
+}
+
+void EndDirect(ForeignScanState* node) { EndScan(node); }
+
+void ExplainDirect(ForeignScanState* node, ExplainState* es) {
+  ExplainScan(node, es);
+  ExplainPropertyText("Engine Delete", "every point of the chosen series in the time range, as aegis.delete", es);
+}
+
 int IsUpdatable(Relation /*rel*/) { return (1 << CMD_INSERT) | (1 << CMD_DELETE); }
 
 }  // namespace
@@ -1518,5 +1581,10 @@ Datum aegis_points_fdw_handler(PG_FUNCTION_ARGS) {
   routine->BeginForeignInsert = aegis::pg::BeginInsert;
   routine->EndForeignInsert = aegis::pg::EndInsert;
   routine->IsForeignRelUpdatable = aegis::pg::IsUpdatable;
+  routine->PlanDirectModify = aegis::pg::PlanDirect;
+  routine->BeginDirectModify = aegis::pg::BeginDirect;
+  routine->IterateDirectModify = aegis::pg::IterateDirect;
+  routine->EndDirectModify = aegis::pg::EndDirect;
+  routine->ExplainDirectModify = aegis::pg::ExplainDirect;
   PG_RETURN_POINTER(routine);
 }
