@@ -152,9 +152,10 @@ DELETE FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND t
 SELECT count(*) FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts >= '2024-01-01 01:38' AND ts < '2024-01-01 01:47';
 DELETE FROM aegis.points WHERE metric = 'pt_mem' AND value >= 2990 RETURNING ts, value;
 
--- Aggregates pushed down: GROUP BY aegis.time_bucket(width, ts) and any
--- expressions of metric and tags, with count, sum, min, max, avg,
--- stddev_pop, var_pop, aegis.first and aegis.last, are computed by the
+-- Aggregates pushed down: GROUP BY one expression of ts (aegis.time_bucket,
+-- date_trunc, date_bin, or any other, then evaluated per point) and any
+-- expressions of metric and tags, with count, sum, min, max, avg, stddev and
+-- variance (pop and samp), aegis.first and aegis.last, are computed by the
 -- engine (from block and segment summaries where they answer). Each query
 -- gives the rows PostgreSQL computes with aegis.aggregate_pushdown off (the
 -- values are multiples of 0.5, so even sums are exact in any order).
@@ -187,7 +188,25 @@ INSERT INTO agg_cases VALUES
   ('GROUP BY alone', $$SELECT aegis.time_bucket('1 hour', ts), metric FROM aegis.points GROUP BY 1, 2$$),
   ('grouped rows counted (the groups by the engine)', $$SELECT count(*) FROM (SELECT tags ->> 'host',
      aegis.time_bucket('1 hour', ts), avg(value) FROM aegis.points GROUP BY 1, 2) g$$),
-  ('DISTINCT aggregate (PostgreSQL''s)', $$SELECT metric, count(DISTINCT tags) FROM aegis.points GROUP BY metric$$);
+  ('DISTINCT aggregate (PostgreSQL''s)', $$SELECT metric, count(DISTINCT tags) FROM aegis.points GROUP BY metric$$),
+  ('sample stddev and variance (single-point groups give NULL)', $$SELECT tags, count(*), stddev(value),
+     stddev_samp(value), variance(value), var_samp(value) FROM aegis.points GROUP BY tags$$),
+  ('date_trunc per host, cut by the range', $$SELECT date_trunc('hour', ts), tags ->> 'host', count(*), sum(value),
+     stddev_samp(value) FROM aegis.points WHERE metric = 'pt_cpu' AND ts >= '2024-01-01 07:31' GROUP BY 1, 2$$),
+  ('date_bin with an origin before every point', $$SELECT date_bin('25 minutes', ts, '2023-12-31 23:53'), count(*),
+     min(value), aegis.last(value, ts) FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1$$),
+  ('date_bin with an origin among the points', $$SELECT date_bin('25 minutes', ts, '2024-01-02 00:10'), count(*),
+     max(value) FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1$$),
+  ('time_bucket with an origin', $$SELECT aegis.time_bucket('45 minutes', ts, '2024-01-01 00:20'::timestamptz),
+     count(*), sum(value) FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1$$),
+  ('time_bucket with an offset (per point)', $$SELECT aegis.time_bucket('1 day', ts, '6 hours'::interval), count(*),
+     sum(value) FROM aegis.points GROUP BY 1$$),
+  ('any expression of ts (per point)', $$SELECT date_trunc('hour', ts) + interval '30 minutes', metric, count(*)
+     FROM aegis.points GROUP BY 1, 2$$),
+  ('a timestamp without time zone key (per point)', $$SELECT date_trunc('day', ts AT TIME ZONE 'Asia/Tokyo'), count(*)
+     FROM aegis.points GROUP BY 1$$),
+  ('a key that is NULL for some points (per point)', $$SELECT CASE WHEN ts < '2024-01-02' THEN date_trunc('day', ts) END,
+     count(*), sum(value) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$);
 
 DO $$
 DECLARE
@@ -207,6 +226,63 @@ BEGIN
             || CASE WHEN pushed = plain THEN '' ELSE ', DIFFERS from PostgreSQL''s: ' || plain END;
     END LOOP;
 END $$;
+
+-- date_trunc and date_bin in other time zones. date_trunc follows the
+-- session's time zone: with a fixed offset from UTC the engine buckets by its
+-- own arithmetic (and summaries); across daylight saving changes it asks
+-- PostgreSQL per point (EXPLAIN ANALYZE counts the calls). A series every 30
+-- minutes over the spring changes of America/New_York and Europe/Berlin.
+SELECT aegis.write('pt_dst', '{"host": "d"}', array_agg('2024-03-08'::timestamptz + i * interval '30 minutes' ORDER BY i),
+                   array_agg(i::float8 / 2 ORDER BY i)) FROM generate_series(0, 1199) i;
+CREATE TEMP TABLE tz_cases (q text);
+INSERT INTO tz_cases VALUES
+  ($$SELECT date_trunc('day', ts), count(*), sum(value), max(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_trunc('hour', ts), count(*), min(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_trunc('week', ts), count(*), sum(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_trunc('month', ts), count(*), sum(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_trunc('Quarter', ts), count(*) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_trunc('day', ts, 'Europe/Berlin'), count(*), sum(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT date_bin('1 day', ts, '2024-03-09 05:00'), count(*), sum(value) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1$$),
+  ($$SELECT aegis.time_bucket('1 day', ts, 'America/New_York'), count(*), sum(value) FROM aegis.points
+     WHERE metric = 'pt_dst' GROUP BY 1$$);
+DO $$
+DECLARE
+    zone text;
+    c record;
+    pushed text;
+    plain text;
+    plan text;
+BEGIN
+    FOREACH zone IN ARRAY ARRAY['UTC', '+05:30', 'Asia/Kolkata', 'America/New_York', 'Europe/Berlin'] LOOP
+        PERFORM set_config('timezone', zone, true);
+        FOR c IN SELECT * FROM tz_cases LOOP
+            EXECUTE format('EXPLAIN (COSTS OFF) %s', c.q) INTO plan;
+            EXECUTE format('SELECT count(*) || '' '' || md5(string_agg(t::text, '','' ORDER BY t::text)) FROM (%s) t', c.q) INTO pushed;
+            SET LOCAL aegis.aggregate_pushdown = off;
+            EXECUTE format('SELECT count(*) || '' '' || md5(string_agg(t::text, '','' ORDER BY t::text)) FROM (%s) t', c.q) INTO plain;
+            SET LOCAL aegis.aggregate_pushdown = on;
+            IF plan NOT LIKE 'Foreign Scan%' OR pushed <> plain THEN
+                RAISE NOTICE '% in %: % rows, %, %', c.q, zone, split_part(pushed, ' ', 1),
+                    CASE WHEN plan LIKE 'Foreign Scan%' THEN 'by the engine' ELSE 'by PostgreSQL' END,
+                    CASE WHEN pushed = plain THEN 'same' ELSE 'DIFFERS from PostgreSQL''s: ' || plain END;
+            END IF;
+        END LOOP;
+        RAISE NOTICE '%: % queries checked', zone, (SELECT count(*) FROM tz_cases);
+    END LOOP;
+END $$;
+SET timezone = 'America/New_York';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT date_trunc('day', ts), count(*) FROM aegis.points
+  WHERE metric = 'pt_dst' AND ts < '2024-03-12' GROUP BY 1;
+SET timezone = '+05:30';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT date_trunc('day', ts), count(*) FROM aegis.points
+  WHERE metric = 'pt_dst' AND ts < '2024-03-12' GROUP BY 1;
+SET timezone = 'UTC';
+-- What date_trunc and date_bin refuse, they refuse as PostgreSQL does.
+SELECT date_trunc('fortnight', ts), count(*) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT date_bin('1 month', ts, '2024-01-01'), count(*) FROM aegis.points WHERE metric = 'pt_dst' GROUP BY 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.drop_metric('pt_dst');
 
 -- EXPLAIN names the groups and aggregates the engine computes; ANALYZE
 -- what it read: a one-minute series' blocks have a segment summary per day,

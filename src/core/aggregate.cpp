@@ -692,9 +692,12 @@ std::optional<double> AggregateState::Final(const AggregateFn& fn) const {
     case AggregateKind::kLast:
       return last_;
     case AggregateKind::kStddev:
-      return std::sqrt(sxx_ / count);
-    case AggregateKind::kVariance:
-      return sxx_ / count;
+    case AggregateKind::kVariance: {
+      // float8_var_pop / float8_var_samp (and the stddev forms' sqrt).
+      if (fn.sample && count_ < 2) return std::nullopt;
+      const double variance = sxx_ / (fn.sample ? count - 1 : count);
+      return fn.kind == AggregateKind::kStddev ? std::sqrt(variance) : variance;
+    }
     case AggregateKind::kMedian:
     case AggregateKind::kQuantile: {
       // percentile_cont: rows floor(q * (n - 1)) and ceil(q * (n - 1)) of the

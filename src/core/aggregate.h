@@ -8,7 +8,8 @@
 //    later input wins, as in PostgreSQL), avg (float8_accum then Sx / N);
 //  - stddev/variance are the POPULATION forms (stddev_pop/var_pop) from the
 //    Youngs-Cramer state (N, Sx, Sxx) of float8_accum, merged as
-//    float8_combine does;
+//    float8_combine does (AggregateFn::sample selects the sample forms,
+//    stddev_samp/var_samp, for SQL over aegis.points);
 //  - median/quantile(q) is percentile_cont(q) WITHIN GROUP (ORDER BY value):
 //    exact, interpolating between the two closest ranks;
 //  - first/last: value at the smallest/largest ts; on a tie (several series
@@ -109,6 +110,9 @@ struct CounterRun {
 struct AggregateFn {
   AggregateKind kind = AggregateKind::kCount;
   double quantile = 0.5;  // kQuantile's q; kMedian uses 0.5
+  // kStddev/kVariance: the sample forms (stddev_samp/var_samp: Sxx / (N - 1),
+  // NULL below two points) instead of the population ones.
+  bool sample = false;
 
   // True when a BlockSummary (count, min, max, sum, first, last) answers it:
   // count, sum, min, max, avg, first, last, delta, sample_delta.

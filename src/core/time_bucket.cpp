@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "error.h"
 
@@ -172,7 +173,16 @@ TimeBucketer::TimeBucketer(Interval width, std::optional<Timestamp> origin, Inte
   }
 }
 
+TimeBucketer TimeBucketer::FromFunction(std::function<Timestamp(Timestamp)> bucket_of) {
+  TimeBucketer bucketer(Interval{0, 0, 1});
+  bucketer.function_ = std::move(bucket_of);
+  bucketer.regular_ = false;
+  bucketer.period_ = 0;
+  return bucketer;
+}
+
 Timestamp TimeBucketer::BucketStart(Timestamp ts) const {
+  if (function_) return function_(ts);
   if (IsInfinite(ts)) return ts;
   if (ts < kTimestampMinValid || ts >= kTimestampEndValid) ThrowOutOfRange();
   const Timestamp shifted = has_offset_ ? SubtractInterval(ts, offset_) : ts;
@@ -202,6 +212,7 @@ Timestamp TimeBucketer::BucketStart(Timestamp ts) const {
 }
 
 Timestamp TimeBucketer::NextBucketStart(Timestamp bucket_start) const {
+  if (function_) throw Error(ErrorCategory::Internal, "a bucketing function has no next bucket");
   if (IsInfinite(bucket_start)) return bucket_start;
   const auto in_range_or_infinity = [](Int128 v) {
     return v < kTimestampMinValid || v >= kTimestampEndValid ? kTimestampInfinity : static_cast<Timestamp>(v);

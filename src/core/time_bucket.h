@@ -44,6 +44,7 @@
 #include "cpp_only.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "types.h"
@@ -81,6 +82,14 @@ class TimeBucketer {
   // and rejected for month widths (Error(InvalidParameter)).
   explicit TimeBucketer(Interval width, std::optional<Timestamp> origin = std::nullopt, Interval offset = {});
 
+  // A bucketer whose bucket of ts is bucket_of(ts): the PostgreSQL layer's
+  // evaluation of a GROUP BY expression of ts (date_trunc in a time zone with
+  // daylight saving time, any other expression). Irregular, so every point
+  // is bucketed by it and no summary is taken; NextBucketStart is not
+  // available (Error(Internal)), so neither are fills nor the per-series
+  // functions' windows.
+  static TimeBucketer FromFunction(std::function<Timestamp(Timestamp)> bucket_of);
+
   // Start of the bucket holding ts; infinite ts is returned unchanged. Throws
   // Error(DatetimeOverflow) when the result (or ts - offset) is out of range,
   // and Error(NumericOutOfRange) where TimescaleDB's own overflow guard fires
@@ -115,6 +124,7 @@ class TimeBucketer {
   int64_t period_ = 0;        // fixed widths: width in microseconds
   int64_t shift_ = 0;         // fixed widths: origin % period_ (C remainder)
   int64_t origin_month_ = 0;  // month widths: origin as year * 12 + month - 1
+  std::function<Timestamp(Timestamp)> function_;  // FromFunction's
 };
 
 // One call of SQL time_bucket(width, ts [, origin] [, offset]) in TimescaleDB's

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ extern "C" {
 #include "catalog/pg_aggregate_d.h"
 #include "catalog/pg_collation_d.h"
 #include "optimizer/appendinfo.h"
+#include "parser/scansup.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/ruleutils.h"
@@ -307,8 +312,21 @@ enum ColumnKind : int {
 };
 
 // An aggregate the engine computes: core::AggregateKind, plus kAsCount when
-// the SQL aggregate returns bigint (count).
+// the SQL aggregate returns bigint (count), plus kSampleForm for stddev and
+// variance's sample forms.
 constexpr int kAsCount = 100;
+constexpr int kSampleForm = 1000;
+
+// The engine's function for an aggregate code, and whether the SQL aggregate
+// returns bigint.
+core::AggregateFn FnOfCode(int code, bool* as_count = nullptr) {
+  core::AggregateFn fn;
+  fn.sample = code >= kSampleForm;
+  code %= kSampleForm;
+  if (as_count != nullptr) *as_count = code >= kAsCount;
+  fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
+  return fn;
+}
 
 // The OID of aegis.<name>(double precision, timestamptz), InvalidOid if none.
 Oid AegisAggregate(const char* name) {
@@ -341,6 +359,10 @@ int AggregateCode(Aggref* aggref, Index relid) {
       case F_AVG_FLOAT8: return static_cast<int>(K::kAvg);
       case F_STDDEV_POP_FLOAT8: return static_cast<int>(K::kStddev);
       case F_VAR_POP_FLOAT8: return static_cast<int>(K::kVariance);
+      case F_STDDEV_FLOAT8:
+      case F_STDDEV_SAMP_FLOAT8: return static_cast<int>(K::kStddev) + kSampleForm;
+      case F_VARIANCE_FLOAT8:
+      case F_VAR_SAMP_FLOAT8: return static_cast<int>(K::kVariance) + kSampleForm;
       default: return -1;
     }
   }
@@ -351,23 +373,77 @@ int AggregateCode(Aggref* aggref, Index relid) {
   return -1;
 }
 
-// aegis.time_bucket(width, ts) with a width the scan can evaluate once: the
-// width expression, else nullptr.
-Expr* BucketWidth(Node* expr, Index relid) {
-  if (!IsA(expr, FuncExpr)) return nullptr;
+// Whether expr holds a parameter of an outer plan (a correlated subquery's or
+// a lateral reference): its value changes between rescans, and only
+// fdw_exprs' parameters are tracked for those.
+bool ContainsExecParam(Node* node, void* /*context*/) {
+  if (node == nullptr) return false;
+  if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXEC) return true;
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(ContainsExecParam)),
+                                nullptr);
+}
+
+// How the engine buckets points by the GROUP BY's expression of ts. The
+// named kinds have operands the scan evaluates once; with them the engine
+// buckets by its own arithmetic (and from summaries) where that is provably
+// what the function computes, else it evaluates the expression per point.
+enum BucketKind : int {
+  kBucketNone = 0,
+  kBucketTimeBucket,        // aegis.time_bucket(width, ts): width
+  kBucketTimeBucketOrigin,  // aegis.time_bucket(width, ts, origin): width, origin
+  kBucketDateBin,           // date_bin(stride, ts, origin): stride, origin
+  kBucketDateTrunc,         // date_trunc(unit, ts), in the session's time zone: unit
+  kBucketExpression,        // any other expression of ts alone: per point
+};
+
+// The OID of aegis.time_bucket(interval, timestamptz [, timestamptz]).
+Oid AegisTimeBucket(bool origin) {
+  Oid args[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket"))),
+                        origin ? 3 : 2, args, true);
+}
+
+// Whether expr is a timestamp computed from ts (of relid) alone, with nothing
+// volatile: a bucket the engine can compute per point. Its kind, and the
+// operands of the named kinds in *operands.
+BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
+  const Oid type = exprType(expr);
+  if ((type != TIMESTAMPTZOID && type != TIMESTAMPOID) || contain_volatile_functions(expr) ||
+      contain_subplans(expr) || contain_agg_clause(expr) || contain_window_function(expr) ||
+      expression_returns_set(expr) || ContainsExecParam(expr, nullptr))
+    return kBucketNone;
+  List* vars = pull_var_clause(expr, PVC_RECURSE_PLACEHOLDERS);
+  if (vars == NIL) return kBucketNone;  // a constant: PostgreSQL's
+  ListCell* cell;
+  foreach (cell, vars) {
+    Var* var = lfirst_node(Var, cell);
+    if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0 || var->varattno != kTs) return kBucketNone;
+  }
+  *operands = NIL;
+  if (!IsA(expr, FuncExpr)) return kBucketExpression;
   FuncExpr* call = castNode(FuncExpr, expr);
-  if (list_length(call->args) != 2) return nullptr;
-  Oid args[] = {INTERVALOID, TIMESTAMPTZOID};
-  const Oid time_bucket = LookupFuncName(
-      list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket"))), 2, args, true);
-  if (call->funcid != time_bucket || !IsColumn(static_cast<Node*>(lsecond(call->args)), relid, kTs)) return nullptr;
-  Node* width = static_cast<Node*>(linitial(call->args));
-  return IsRunConstant(width) ? reinterpret_cast<Expr*>(width) : nullptr;
+  const int nargs = list_length(call->args);
+  auto arg = [&](int i) { return static_cast<Node*>(list_nth(call->args, i)); };
+  // The named functions with ts as their second argument and the other
+  // arguments evaluated once.
+  if (nargs < 2 || !IsColumn(arg(1), relid, kTs) || !IsRunConstant(arg(0)) || (nargs == 3 && !IsRunConstant(arg(2))))
+    return kBucketExpression;
+  BucketKind kind = kBucketExpression;
+  if (nargs == 2 && call->funcid == AegisTimeBucket(false)) kind = kBucketTimeBucket;
+  else if (nargs == 3 && call->funcid == AegisTimeBucket(true)) kind = kBucketTimeBucketOrigin;
+  else if (nargs == 3 && call->funcid == F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ) kind = kBucketDateBin;
+  else if (nargs == 2 && call->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ) kind = kBucketDateTrunc;
+  if (kind == kBucketExpression) return kind;
+  *operands = list_make1(arg(0));
+  if (nargs == 3) *operands = lappend(*operands, arg(2));
+  return kind;
 }
 
 // Only metric and tags (of relid) in expr, and nothing volatile.
 bool IsSeriesExpression(Node* expr, Index relid) {
-  if (contain_volatile_functions(expr) || contain_subplans(expr) || contain_agg_clause(expr)) return false;
+  if (contain_volatile_functions(expr) || contain_subplans(expr) || contain_agg_clause(expr) ||
+      ContainsExecParam(expr, nullptr))
+    return false;
   Bitmapset* columns = nullptr;
   pull_varattnos(expr, relid, &columns);
   const int offset = FirstLowInvalidHeapAttributeNumber;
@@ -415,7 +491,8 @@ struct AggregatePlan {
   List* scan_tlist = NIL;  // TargetEntry
   List* column_kinds = NIL;
   List* aggregate_codes = NIL;  // per kColAggregate column, in order
-  Expr* width = nullptr;        // the bucket width, when there is a bucket
+  BucketKind bucket_kind = kBucketNone;  // the GROUP BY's bucket of ts, if any
+  List* bucket_operands = NIL;           // its operands evaluated once
 };
 
 // Appends a column to the scan tuple of an aggregating plan.
@@ -468,9 +545,11 @@ bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, Aggreg
   foreach (cell, parse->groupClause) {
     SortGroupClause* clause = lfirst_node(SortGroupClause, cell);
     Expr* expr = reinterpret_cast<Expr*>(get_sortgroupclause_expr(clause, parse->targetList));
-    if (Expr* width = BucketWidth(reinterpret_cast<Node*>(expr), relid)) {
-      if (plan->width != nullptr) return false;  // one time bucket at most
-      plan->width = width;
+    List* operands = NIL;
+    if (const BucketKind kind = AnalyzeBucket(reinterpret_cast<Node*>(expr), relid, &operands)) {
+      if (plan->bucket_kind != kBucketNone) return false;  // one bucket of ts at most
+      plan->bucket_kind = kind;
+      plan->bucket_operands = operands;
       add_column(expr, kColBucket);
     } else if (IsSeriesExpression(reinterpret_cast<Node*>(expr), relid) &&
                BytesEqualMeansEqual(reinterpret_cast<Node*>(expr), relid)) {
@@ -509,8 +588,8 @@ void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input
   // Far cheaper than reading the points: fewer rows, summaries.
   const double groups = list_length(root->parse->groupClause) == 0 ? 1 : 100;
   const Cost startup = 10 + input_rel->rows * 0.0005;
-  List* priv = list_make5(list_make1_int(static_cast<int>(input_rel->relid)), plan.scan_tlist, plan.column_kinds,
-                          plan.aggregate_codes, plan.width);
+  List* priv = list_make5(list_make2_int(static_cast<int>(input_rel->relid), plan.bucket_kind), plan.scan_tlist,
+                          plan.column_kinds, plan.aggregate_codes, plan.bucket_operands);
   add_path(output_rel, reinterpret_cast<Path*>(create_foreign_upper_path(
                            root, output_rel, target, groups, startup, startup + groups * cpu_tuple_cost, NIL,
                            nullptr, priv)));
@@ -520,7 +599,7 @@ void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input
 // tracks their parameters; the ones evaluated are fdw_private's copy), the
 // hints, the bounds, then the bucket width. fdw_private: see PlanPart.
 enum PlanPart : int {
-  kPartCounts = 0,   // int: series conditions, hints, bounds, has width, aggregating
+  kPartCounts = 0,   // int: series conditions, hints, bounds, bucket operands, aggregating, BucketKind
   kPartHintKinds,    // int per hint
   kPartHintKeys,     // String per hint
   kPartBoundKinds,   // int per bound
@@ -528,7 +607,7 @@ enum PlanPart : int {
   kPartSeries,       // the series conditions, evaluated on catalog rows
   kPartColumnKinds,  // aggregating: ColumnKind per scan column
   kPartAggregates,   // aggregating: code per aggregate column
-  kPartOperands,     // the hints, the bounds and the width, evaluated (fdw_exprs' copies may be
+  kPartOperands,     // the hints, the bounds and the bucket operands, evaluated (fdw_exprs' copies may be
                      // rewritten against the scan tuple by setrefs when they match a group key)
   kPartCount
 };
@@ -560,14 +639,16 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   List* scan_tlist = NIL;
   List* column_kinds = NIL;
   List* aggregate_codes = NIL;
-  Expr* width = nullptr;
+  int bucket_kind = kBucketNone;
+  List* bucket_operands = NIL;
   List* group_exprs = NIL;
   List* aggregates = NIL;
   if (upper) {
     scan_tlist = static_cast<List*>(lsecond(path->fdw_private));
     column_kinds = static_cast<List*>(lthird(path->fdw_private));
     aggregate_codes = static_cast<List*>(lfourth(path->fdw_private));
-    width = static_cast<Expr*>(list_nth(path->fdw_private, 4));
+    bucket_kind = lsecond_int(static_cast<List*>(linitial(path->fdw_private)));
+    bucket_operands = static_cast<List*>(list_nth(path->fdw_private, 4));
     ListCell* kind_cell;
     forboth (cell, scan_tlist, kind_cell, column_kinds) {
       Expr* expr = lfirst_node(TargetEntry, cell)->expr;
@@ -577,13 +658,13 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
         aggregates = lappend(aggregates, expr);
     }
   }
-  List* operands = list_concat(list_copy(c.hints), c.bounds);
-  if (width != nullptr) operands = lappend(operands, width);
+  List* operands = list_concat(list_concat(list_copy(c.hints), c.bounds), bucket_operands);
   List* exprs = list_concat(list_copy(c.series), operands);
   auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
   List* priv = NIL;
-  priv = lappend(priv, list_make5_int(list_length(c.series), list_length(c.hints), list_length(c.bounds),
-                                      width != nullptr ? 1 : 0, upper ? 1 : 0));
+  priv = lappend(priv, lappend_int(list_make5_int(list_length(c.series), list_length(c.hints), list_length(c.bounds),
+                                                  list_length(bucket_operands), upper ? 1 : 0),
+                                   bucket_kind));
   priv = lappend(priv, c.hint_kinds);
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
@@ -707,6 +788,19 @@ class MultiSink {
 // made larger.
 constexpr size_t kBufferTarget = 65536;
 
+// A point's bucket as its expression gave it.
+struct BucketMemo {
+  core::Timestamp ts = 0;
+  core::Timestamp bucket = 0;
+  bool valid = false;
+};
+constexpr size_t kBucketMemo = 1024;  // a power of two
+
+// The bucket of a point whose bucket expression is NULL: no timestamp is
+// this value (finite ones start at kTimestampMinValid, -infinity is
+// INT64_MIN).
+constexpr core::Timestamp kNullBucket = std::numeric_limits<int64_t>::min() + 1;
+
 // The state of one scan. Lives in the scan's memory context, whose reset
 // callback destroys it (also when the query fails), so it may hold only
 // memory: no PostgreSQL resource is open between calls.
@@ -721,8 +815,14 @@ struct ScanState {
   List* hints = NIL;                       // ExprState
   List* bounds = NIL;                      // ExprState
   ValueConditions values;                  // evaluated when the scan starts
-  ExprState* width = nullptr;              // aggregating with a bucket
-  Interval width_value;                    // its value, when not NULL
+  int bucket_kind = kBucketNone;           // aggregating: the GROUP BY's bucket of ts
+  List* bucket_operands = NIL;             // ExprState per operand of a named bucket kind
+  ExprState* bucket_expr = nullptr;        // the bucket expression, for BucketOfPoint
+  TupleTableSlot* bucket_slot = nullptr;   // a point's ts, for bucket_expr
+  ExprContext* bucket_context = nullptr;
+  Interval width_value;                    // the operands' values: a width or stride,
+  core::Timestamp origin_value = 0;        //   an origin,
+  char* unit_value = nullptr;              //   date_trunc's unit (in run_memory)
   List* column_kinds = NIL;                // aggregating
   List* group_states = NIL;                // ExprState per kColSeries column
   int group_columns = 0;
@@ -752,7 +852,9 @@ struct ScanState {
   // Run, aggregating.
   std::optional<core::TimeBucketer> bucketer;
   bool bucket_null = false;    // the width is NULL: so is every bucket
-  bool has_width = false;      // width_value holds the bucket width
+  bool has_bucket = false;     // the bucket's operands are known (none NULL)
+  std::vector<BucketMemo> bucket_memo;  // BucketOfPoint's recent answers
+  uint64_t bucket_calls = 0;   // evaluations of bucket_expr (EXPLAIN ANALYZE)
   Datum* group_values = nullptr;  // n_chosen x group_columns, palloc'd
   bool* group_nulls = nullptr;
   std::vector<size_t> order;      // series in group order
@@ -1018,13 +1120,26 @@ bool NextPoint(ForeignScanState* node, ScanState* s) {
   return true;
 }
 
-// The bucket width and every series' GROUP BY values (PostgreSQL code).
-// False when the width is NULL.
+// The bucket's operands and every series' GROUP BY values (PostgreSQL
+// code). False when an operand is NULL (the named bucket functions are
+// strict: every bucket is NULL).
 bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
-  bool width_null = false;
-  if (s->width != nullptr) {
-    const Datum value = ExecEvalExprSwitchContext(s->width, econtext, &width_null);
-    if (!width_null) s->width_value = *DatumGetIntervalP(value);
+  bool bucket_null = false;
+  int operand = 0;
+  ListCell* operand_cell;
+  foreach (operand_cell, s->bucket_operands) {
+    const Datum value = ExecEvalExprSwitchContext(static_cast<ExprState*>(lfirst(operand_cell)), econtext, &bucket_null);
+    if (bucket_null) break;
+    if (operand == 0 && s->bucket_kind == kBucketDateTrunc) {
+      MemoryContext old = MemoryContextSwitchTo(s->run_memory);
+      s->unit_value = TextDatumGetCString(value);
+      MemoryContextSwitchTo(old);
+    } else if (operand == 0) {
+      s->width_value = *DatumGetIntervalP(value);
+    } else {
+      s->origin_value = DatumGetTimestampTz(value);
+    }
+    ++operand;
   }
   const size_t columns = static_cast<size_t>(s->group_columns);
   s->group_values = static_cast<Datum*>(MemoryContextAllocZero(s->run_memory, sizeof(Datum) * (s->n_chosen * columns + 1)));
@@ -1052,16 +1167,16 @@ bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
     }
     ResetExprContext(econtext);
   }
-  return !width_null;
+  return !bucket_null;
 }
 
 // Orders the series by their GROUP BY values (equal values: equal bytes, as
 // GROUP BY compares them for text and jsonb) and numbers the groups.
 void PrepareGroups(ForeignScanState* node, ScanState* s) {
-  const bool has_width = s->width != nullptr;
-  const bool width_given = PgCall([&] { return EvaluateGroups(s, node->ss.ps.ps_ExprContext); });
-  s->has_width = has_width && width_given;  // the bucketer is built by the first read
-  s->bucket_null = has_width && !width_given;
+  const bool has_bucket = s->bucket_kind != kBucketNone;
+  const bool operands_given = PgCall([&] { return EvaluateGroups(s, node->ss.ps.ps_ExprContext); });
+  s->has_bucket = has_bucket && operands_given;  // the bucketer is built by the first read
+  s->bucket_null = has_bucket && !operands_given;
   const size_t columns = static_cast<size_t>(s->group_columns);
   std::vector<std::string> keys(s->n_chosen);
   for (size_t r = 0; r < s->n_chosen; ++r) {
@@ -1119,13 +1234,15 @@ void EmitAggregateRow(ScanState* s, const std::vector<std::vector<core::BucketVa
         isnull = s->group_nulls[at];
         break;
       }
-      case kColBucket:
-        isnull = s->bucket_null || buckets == nullptr;
-        if (!isnull) value = TimestampTzGetDatum((*buckets)[0][i].bucket);
+      case kColBucket: {
+        const core::Timestamp bucket = buckets == nullptr ? kNullBucket : (*buckets)[0][i].bucket;
+        isnull = s->bucket_null || bucket == kNullBucket;
+        if (!isnull) value = TimestampTzGetDatum(bucket);
         break;
+      }
       case kColAggregate: {
-        const int code = s->aggregate_codes[aggregate];
-        const bool as_count = code >= kAsCount;
+        bool as_count = false;
+        FnOfCode(s->aggregate_codes[aggregate], &as_count);
         if (buckets == nullptr) {
           isnull = !as_count;  // count over nothing is 0, the others NULL
           value = Int64GetDatum(0);
@@ -1177,11 +1294,92 @@ void StartGroup(ScanState* s, size_t r) {
   static const std::vector<int> kJustCount = {static_cast<int>(core::AggregateKind::kCount)};
   s->sink->summaries_ = s->summaries;
   s->sink->values_ = s->values;
-  for (int code : s->aggregate_codes.empty() ? kJustCount : s->aggregate_codes) {
-    core::AggregateFn fn;
-    fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
-    s->sink->aggregators_.emplace_back(fn, s->bucketer, s->since, s->until, limits);
+  for (int code : s->aggregate_codes.empty() ? kJustCount : s->aggregate_codes)
+    s->sink->aggregators_.emplace_back(FnOfCode(code), s->bucketer, s->since, s->until, limits);
+}
+
+// A point's bucket from the GROUP BY's expression (PostgreSQL evaluates it):
+// kNullBucket when NULL. Each aggregator asks for the same points, so
+// recent answers are kept.
+core::Timestamp BucketOfPoint(ScanState* s, core::Timestamp ts) {
+  const uint64_t mixed = static_cast<uint64_t>(ts) * 0x9E3779B97F4A7C15ull;
+  BucketMemo& memo = s->bucket_memo[(mixed >> 32) & (kBucketMemo - 1)];
+  if (memo.valid && memo.ts == ts) return memo.bucket;
+  ExprContext* econtext = s->bucket_context;
+  bool isnull = false;
+  const Datum value = PgCall([&] {
+    s->bucket_slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
+    econtext->ecxt_scantuple = s->bucket_slot;
+    const Datum result = ExecEvalExprSwitchContext(s->bucket_expr, econtext, &isnull);
+    return result;
+  });
+  if ((++s->bucket_calls & 1023) == 0) PgCall([&] { ResetExprContext(econtext); });
+  memo = BucketMemo{ts, isnull ? kNullBucket : DatumGetTimestampTz(value), true};
+  return memo.bucket;
+}
+
+// date_trunc(unit, ts) as the engine's bucketing, when the session's time
+// zone has one fixed offset from UTC: truncating the local time is then
+// time_bucket of ts + offset, less the offset (weeks start on Monday, as
+// time_bucket's default origin does; months, quarters and years start in
+// January 2000 as its month origin does). nullopt for other zones and units
+// (decade, century, millennium) and for a unit date_trunc refuses.
+std::optional<core::TimeBucketer> DateTruncBucketer(const char* unit) {
+  int type = 0;
+  int field = 0;
+  long offset = 0;
+  bool fixed = false;
+  PgCall([&] {
+    char* lower = downcase_truncate_identifier(unit, static_cast<int>(strlen(unit)), false);
+    type = DecodeUnits(0, lower, &field);
+    fixed = pg_get_timezone_offset(session_timezone, &offset);
+  });
+  if (type != UNITS || !fixed) return std::nullopt;
+  core::Interval width;
+  switch (field) {
+    case DTK_MICROSEC: width.micros = 1; break;
+    case DTK_MILLISEC: width.micros = 1000; break;
+    case DTK_SECOND: width.micros = USECS_PER_SEC; break;
+    case DTK_MINUTE: width.micros = USECS_PER_MINUTE; break;
+    case DTK_HOUR: width.micros = USECS_PER_HOUR; break;
+    case DTK_DAY: width.days = 1; break;
+    case DTK_WEEK: width.days = 7; break;
+    case DTK_MONTH: width.months = 1; break;
+    case DTK_QUARTER: width.months = 3; break;
+    case DTK_YEAR: width.months = 12; break;
+    default: return std::nullopt;
   }
+  return core::TimeBucketer(width, std::nullopt, core::Interval{0, 0, -static_cast<int64_t>(offset) * USECS_PER_SEC});
+}
+
+// The bucketing of the GROUP BY's bucket of ts: the engine's arithmetic where
+// it is what the SQL function computes, else the expression per point.
+core::TimeBucketer MakeBucketer(ScanState* s) {
+  switch (s->bucket_kind) {
+    case kBucketTimeBucket:
+      return core::TimeBucketer(ToCoreInterval(&s->width_value));
+    case kBucketTimeBucketOrigin:
+      return core::TimeBucketer(ToCoreInterval(&s->width_value), s->origin_value);
+    case kBucketDateBin: {
+      // date_bin floors ts - origin to a multiple of the stride (days as 24
+      // hours): time_bucket's rule with that origin. Where a point may lie
+      // before the origin (PostgreSQL 15 releases differ there), and where
+      // date_bin raises, PostgreSQL's own.
+      const Interval& stride = s->width_value;
+      const __int128 micros = static_cast<__int128>(stride.day) * USECS_PER_DAY + stride.time;
+      if (stride.month == 0 && micros > 0 && micros <= std::numeric_limits<int64_t>::max() &&
+          !TIMESTAMP_NOT_FINITE(s->origin_value) && s->since >= s->origin_value)
+        return core::TimeBucketer(core::Interval{0, 0, static_cast<int64_t>(micros)}, s->origin_value);
+      break;
+    }
+    case kBucketDateTrunc:
+      if (std::optional<core::TimeBucketer> bucketer = DateTruncBucketer(s->unit_value)) return *bucketer;
+      break;
+    default:
+      break;
+  }
+  s->bucket_memo.assign(kBucketMemo, BucketMemo{});
+  return core::TimeBucketer::FromFunction([s](core::Timestamp ts) { return BucketOfPoint(s, ts); });
 }
 
 // Aggregates the next run of series (in group order) into the buffer.
@@ -1195,7 +1393,7 @@ void AggregateRun(ScanState* s) {
   for (size_t k = s->next_in_order; k < end; ++k) ids.push_back(s->series[s->order[k]].id);
   // Built here, so that a width the engine refuses is an error only when
   // some series is chosen (PostgreSQL's time_bucket errs per row).
-  if (s->has_width && !s->bucketer) s->bucketer.emplace(ToCoreInterval(&s->width_value));
+  if (s->has_bucket && !s->bucketer) s->bucketer.emplace(MakeBucketer(s));
   const bool summaries = s->summaries && s->values.n == 0;
   const bool segments = s->bucket_null ? false : (!s->bucketer || s->bucketer->IsRegular()) && summaries;
   const LeanRead lean = LeanReadFor(summaries, s->bucket_null ? std::nullopt : s->bucketer);
@@ -1277,8 +1475,9 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->n_series = linitial_int(counts);
   s->n_hints = lsecond_int(counts);
   s->n_bounds = lthird_int(counts);
-  const bool has_width = lfourth_int(counts) != 0;
+  const int n_bucket_operands = lfourth_int(counts);
   s->aggregating = list_nth_int(counts, 4) != 0;
+  s->bucket_kind = list_nth_int(counts, 5);
   s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));
   s->hint_keys = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKeys));
   s->bound_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartBoundKinds));
@@ -1291,7 +1490,7 @@ void BeginScan(ForeignScanState* node, int eflags) {
     ExprState* state = ExecInitExpr(static_cast<Expr*>(lfirst(cell)), &node->ss.ps);
     if (i < s->n_hints) s->hints = lappend(s->hints, state);
     else if (i < s->n_hints + s->n_bounds) s->bounds = lappend(s->bounds, state);
-    else if (has_width) s->width = state;
+    else if (i < s->n_hints + s->n_bounds + n_bucket_operands) s->bucket_operands = lappend(s->bucket_operands, state);
     ++i;
   }
   s->values.kinds = static_cast<int*>(MemoryContextAllocZero(memory, sizeof(int) * (s->n_bounds + 1)));
@@ -1307,6 +1506,15 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->group_typbyval = static_cast<bool*>(MemoryContextAllocZero(memory, sizeof(bool) * (columns + 1)));
   ListCell* kind_cell;
   forboth (cell, plan->fdw_scan_tlist, kind_cell, s->column_kinds) {
+    if (lfirst_int(kind_cell) == kColBucket && s->bucket_kind != kBucketTimeBucket) {
+      // Evaluated per point where the engine's arithmetic does not apply.
+      s->bucket_expr = ExecInitExpr(lfirst_node(TargetEntry, cell)->expr, &node->ss.ps);
+      s->bucket_context = node->ss.ps.ps_ExprContext;
+      s->bucket_slot = ExecInitExtraTupleSlot(node->ss.ps.state, PointsDescriptor(), &TTSOpsVirtual);
+      std::fill(s->bucket_slot->tts_isnull, s->bucket_slot->tts_isnull + kColumns, true);
+      s->bucket_slot->tts_isnull[kTs - 1] = false;
+      ExecStoreVirtualTuple(s->bucket_slot);
+    }
     if (lfirst_int(kind_cell) != kColSeries) continue;
     Expr* expr = lfirst_node(TargetEntry, cell)->expr;
     s->group_states = lappend(s->group_states, ExecInitExpr(expr, &node->ss.ps));
@@ -1322,9 +1530,7 @@ void BeginScan(ForeignScanState* node, int eflags) {
     foreach (code_cell, codes) {
       const int code = lfirst_int(code_cell);
       s->aggregate_codes.push_back(code);
-      core::AggregateFn fn;
-      fn.kind = static_cast<core::AggregateKind>(code % kAsCount);
-      s->summaries = s->summaries && fn.UsesSummaries();
+      s->summaries = s->summaries && FnOfCode(code).UsesSummaries();
     }
   });
 }
@@ -1354,7 +1560,8 @@ void ReScan(ForeignScanState* node) {
     s->next_point = 0;
     s->bucketer.reset();
     s->bucket_null = false;
-    s->has_width = false;
+    s->has_bucket = false;
+    s->bucket_memo.clear();
     s->order.clear();
     s->group_of.clear();
     s->next_in_order = 0;
@@ -1403,6 +1610,8 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
                              static_cast<int64>(s->stats.blocks_segmented), es);
     }
     ExplainPropertyInteger("Recent Rows", nullptr, static_cast<int64>(s->stats.recent_rows), es);
+    if (s->bucket_calls > 0)
+      ExplainPropertyInteger("Bucket Expression Calls", nullptr, static_cast<int64>(s->bucket_calls), es);
   }
 }
 

@@ -555,6 +555,55 @@ TEST(AggregateTest, StddevAndVarianceArePopulationForms) {
   EXPECT_DOUBLE_EQ(*Aggregate(Fn(AggregateKind::kAvg), Seconds(8), values), 5.0);
 }
 
+TEST(AggregateTest, SampleFormsDivideByNMinusOneAndNeedTwoPoints) {
+  // stddev_samp/var_samp: the same squared deviations 32 over n - 1 = 7.
+  const std::vector<double> values = {2, 4, 4, 4, 5, 5, 7, 9};
+  AggregateFn variance = Fn(AggregateKind::kVariance);
+  variance.sample = true;
+  AggregateFn stddev = Fn(AggregateKind::kStddev);
+  stddev.sample = true;
+  EXPECT_DOUBLE_EQ(*Aggregate(variance, Seconds(8), values), 32.0 / 7.0);
+  EXPECT_DOUBLE_EQ(*Aggregate(stddev, Seconds(8), values), std::sqrt(32.0 / 7.0));
+  EXPECT_FALSE(Aggregate(variance, Seconds(1), {3}).has_value());
+  EXPECT_FALSE(Aggregate(stddev, Seconds(1), {3}).has_value());
+  EXPECT_DOUBLE_EQ(*Aggregate(Fn(AggregateKind::kVariance), Seconds(1), {3}), 0.0);
+}
+
+TEST(AggregateTest, BucketsFromAFunctionNeedNotRiseWithTime) {
+  // A bucketing function that folds the hours of a day onto three buckets
+  // (as no time_bucket does): every point lands in its function's bucket.
+  const auto fold = [](Timestamp ts) { return ((ts / kHour) % 3) * kHour; };
+  const TimeBucketer bucketer = TimeBucketer::FromFunction(fold);
+  EXPECT_FALSE(bucketer.IsRegular());
+  EXPECT_EQ(bucketer.BucketStart(7 * kHour + 5), kHour);
+  ExpectError([&] { bucketer.NextBucketStart(0); }, ErrorCategory::Internal, "a bucketing function has no next bucket");
+  std::vector<Timestamp> ts;
+  std::vector<double> values;
+  for (int i = 0; i < 24 * 6; ++i) {
+    ts.push_back(i * 10 * 60 * kSecond);
+    values.push_back(i);
+  }
+  for (AggregateKind kind : {AggregateKind::kCount, AggregateKind::kSum, AggregateKind::kFirst}) {
+    BucketAggregator aggregator(Fn(kind), bucketer, 0, 24 * kHour);
+    aggregator.BeginSeries();
+    aggregator.AddSeriesPoints(ts.data(), values.data(), ts.size());
+    const std::vector<BucketValue> rows = aggregator.Finish(Fill{});
+    ASSERT_EQ(rows.size(), 3u);
+    for (int b = 0; b < 3; ++b) {
+      // Hours b, b + 3, ...: 8 hours of 6 points each.
+      double count = 0, sum = 0, first = -1;
+      for (size_t i = 0; i < ts.size(); ++i) {
+        if (fold(ts[i]) != b * kHour) continue;
+        count += 1;
+        sum += values[i];
+        if (first < 0) first = values[i];
+      }
+      EXPECT_EQ(rows[b].bucket, b * kHour);
+      EXPECT_EQ(rows[b].value, kind == AggregateKind::kCount ? count : kind == AggregateKind::kSum ? sum : first);
+    }
+  }
+}
+
 // --- percentile_cont ----------------------------------------------------------------
 
 TEST(AggregateTest, QuantileInterpolatesLikePercentileCont) {
