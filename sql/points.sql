@@ -76,20 +76,45 @@ INSERT INTO cases VALUES
   ('date bound (PostgreSQL''s)', $$ts >= '2024-01-03'::date$$),
   ('everything', $$true$$);
 
+-- Each is also asked newest first (ORDER BY ts DESC, read a time window at a
+-- time from the newest back): the same rows, in non-increasing ts.
 DO $$
 DECLARE
     c record;
     got text;
     want text;
+    newest text;
+    plan text;
+    ordered int := 0;
 BEGIN
     FOR c IN SELECT * FROM cases LOOP
         EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
                        'ORDER BY metric, tags::text, ts)), ''-'') FROM aegis.points WHERE %s', c.cond) INTO got;
         EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
                        'ORDER BY metric, tags::text, ts)), ''-'') FROM ref WHERE %s', c.cond) INTO want;
-        RAISE NOTICE '%: % rows%', c.name, split_part(got, ' ', 1), CASE WHEN got = want THEN '' ELSE ', DIFFERS from aegis.read: ' || want END;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
+                       'ORDER BY metric, tags::text, ts)), ''-'') || '' '' || coalesce(bool_and(ok), true) '
+                       'FROM (SELECT *, ts <= lag(ts, 1, ''infinity'') OVER (ORDER BY n) AS ok FROM '
+                       '(SELECT *, row_number() OVER () AS n FROM (SELECT * FROM aegis.points WHERE %s '
+                       'ORDER BY ts DESC LIMIT 1000000) a) b) c', c.cond) INTO newest;
+        FOR plan IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT * FROM aegis.points WHERE %s ORDER BY ts DESC LIMIT 5', c.cond) LOOP
+            IF plan LIKE '%Order: ts DESC%' THEN
+                ordered := ordered + 1;
+            END IF;
+        END LOOP;
+        RAISE NOTICE '%: % rows%', c.name, split_part(got, ' ', 1),
+            CASE WHEN got = want THEN '' ELSE ', DIFFERS from aegis.read: ' || want END
+            || CASE WHEN newest = want || ' true' THEN '' ELSE ', newest first DIFFERS: ' || newest END;
     END LOOP;
+    RAISE NOTICE 'newest first by the engine for % of % conditions', ordered, (SELECT count(*) FROM cases);
 END $$;
+SET aegis.aggregate_pushdown = off;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ts, value FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' ORDER BY ts DESC LIMIT 3;
+SELECT ts, value FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' ORDER BY ts DESC LIMIT 3;
+SELECT ts, value FROM aegis.points WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND ts < '2024-01-01 01:45'
+ ORDER BY ts DESC LIMIT 3;
+RESET aegis.aggregate_pushdown;
 
 -- EXPLAIN shows which conditions the engine took and which PostgreSQL keeps.
 EXPLAIN (COSTS OFF) SELECT ts, value FROM aegis.points

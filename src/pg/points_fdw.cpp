@@ -72,6 +72,10 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/pg_aggregate_d.h"
 #include "catalog/pg_collation_d.h"
+#include "catalog/pg_am_d.h"
+#include "access/stratnum.h"
+#include "commands/defrem.h"
+#include "utils/lsyscache.h"
 #include "optimizer/appendinfo.h"
 #include "parser/scansup.h"
 #include "pgtime.h"
@@ -296,11 +300,35 @@ void GetRelSize(PlannerInfo* /*root*/, RelOptInfo* baserel, Oid table) {
   baserel->tuples = 1e6;
 }
 
+// The query's ORDER BY when it is `ts DESC` alone, as pathkeys the scan can
+// produce (the newest points first: ORDER BY ts DESC LIMIT n); else NIL.
+List* NewestFirstPathkeys(PlannerInfo* root, RelOptInfo* baserel) {
+  if (list_length(root->query_pathkeys) != 1) return NIL;
+  PathKey* key = linitial_node(PathKey, root->query_pathkeys);
+  const Oid opclass = GetDefaultOpClass(TIMESTAMPTZOID, BTREE_AM_OID);
+  if (key->pk_strategy != BTGreaterStrategyNumber || !OidIsValid(opclass) ||
+      key->pk_opfamily != get_opclass_family(opclass))
+    return NIL;
+  ListCell* cell;
+  foreach (cell, key->pk_eclass->ec_members) {
+    Node* expr = reinterpret_cast<Node*>(lfirst_node(EquivalenceMember, cell)->em_expr);
+    while (IsA(expr, RelabelType)) expr = reinterpret_cast<Node*>(castNode(RelabelType, expr)->arg);
+    if (IsColumn(expr, baserel->relid, kTs)) return root->query_pathkeys;
+  }
+  return NIL;
+}
+
 void GetPaths(PlannerInfo* root, RelOptInfo* baserel, Oid /*table*/) {
   const Cost startup = 10;
   const Cost total = startup + baserel->rows * (cpu_tuple_cost + 0.001);
   add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(root, baserel, nullptr, baserel->rows, startup,
                                                                     total, NIL, nullptr, nullptr, NIL)));
+  // Newest first: time windows read from the newest back, so a LIMIT stops
+  // the reading early; a little dearer in total than reading in any order.
+  if (List* pathkeys = NewestFirstPathkeys(root, baserel))
+    add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
+                          root, baserel, nullptr, baserel->rows, startup + 1, total * 1.05, pathkeys, nullptr,
+                          nullptr, list_make1_int(1))));
 }
 
 // What a column of an aggregating scan's tuple holds.
@@ -599,7 +627,8 @@ void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input
 // tracks their parameters; the ones evaluated are fdw_private's copy), the
 // hints, the bounds, then the bucket width. fdw_private: see PlanPart.
 enum PlanPart : int {
-  kPartCounts = 0,   // int: series conditions, hints, bounds, bucket operands, aggregating, BucketKind
+  kPartCounts = 0,   // int: series conditions, hints, bounds, bucket operands, aggregating, BucketKind,
+                     // newest first
   kPartHintKinds,    // int per hint
   kPartHintKeys,     // String per hint
   kPartBoundKinds,   // int per bound
@@ -662,9 +691,12 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   List* exprs = list_concat(list_copy(c.series), operands);
   auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
   List* priv = NIL;
-  priv = lappend(priv, lappend_int(list_make5_int(list_length(c.series), list_length(c.hints), list_length(c.bounds),
-                                                  list_length(bucket_operands), upper ? 1 : 0),
-                                   bucket_kind));
+  const bool newest_first = !upper && path->fdw_private != NIL;
+  priv = lappend(priv, lappend_int(lappend_int(list_make5_int(list_length(c.series), list_length(c.hints),
+                                                              list_length(c.bounds), list_length(bucket_operands),
+                                                              upper ? 1 : 0),
+                                               bucket_kind),
+                                   newest_first ? 1 : 0));
   priv = lappend(priv, c.hint_kinds);
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
@@ -848,6 +880,14 @@ struct ScanState {
   core::SeriesPoints points;
   std::vector<uint32_t> owners;  // index into series of each point
   size_t next_point = 0;
+
+  // Run, newest first: the points are read a time window at a time, from
+  // the newest back, each window's points sorted newest first.
+  bool newest_first = false;
+  bool windows_ready = false;
+  core::Timestamp window_top = 0;  // the next window ends here (exclusive)
+  core::Timestamp window_low = 0;  // no chosen point is older
+  int64_t window_width = 0;
 
   // Run, aggregating.
   std::optional<core::TimeBucketer> bucketer;
@@ -1095,6 +1135,85 @@ void ReadGroup(ScanState* s) {
   if (s->points.size() < kBufferTarget) s->group = std::min(s->group * 2, kSeriesPerFetch);
 }
 
+// The first window of a newest-first scan: the chosen series' newest and
+// oldest stored points bound the windows.
+void StartWindows(ScanState* s) {
+  s->windows_ready = true;
+  s->window_top = s->window_low = s->since;
+  if (s->n_chosen == 0) return;
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < s->n_chosen; ++i) ids.push_back(s->series[i].id);
+  static SPIPlanPtr plan = nullptr;
+  bool null_newest = true;
+  bool null_oldest = true;
+  core::Timestamp newest = 0;
+  core::Timestamp oldest = 0;
+  SpiConnect();
+  PgCall([&] {
+    Oid types[] = {INT8ARRAYOID};
+    Datum args[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
+    RunPlan(&plan,
+            "SELECT max(newest), min(oldest) FROM ("
+            "SELECT max(ts_max), min(ts_min) FROM aegis.blocks WHERE series_id = ANY($1) UNION ALL "
+            "SELECT max(ts), min(ts) FROM aegis.recent_points WHERE series_id = ANY($1)) AS e (newest, oldest)",
+            1, types, args, Snap::kReadOnly);
+    newest = DatumGetTimestampTz(ResultValue(0, 1, &null_newest));
+    oldest = DatumGetTimestampTz(ResultValue(0, 2, &null_oldest));
+  });
+  SpiFinish();
+  if (null_newest || null_oldest) return;
+  s->window_low = std::max(s->since, oldest);
+  s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
+  s->window_width = USECS_PER_HOUR;
+}
+
+// Reads the next window of a newest-first scan into the buffer, newest
+// first; false when no window is left.
+bool ReadWindow(ScanState* s) {
+  if (!s->windows_ready) StartWindows(s);
+  if (s->window_top <= s->window_low) return false;
+  const core::Timestamp top = s->window_top;
+  const core::Timestamp low =
+      static_cast<core::Timestamp>(std::max<__int128>(s->window_low, static_cast<__int128>(top) - s->window_width));
+  core::SeriesPoints points;
+  std::vector<uint32_t> owners;
+  PointSink sink;
+  sink.points_ = &points;
+  sink.owners_ = &owners;
+  for (size_t first = 0; first < s->n_chosen; first += kSeriesPerFetch) {
+    const size_t end = std::min(s->n_chosen, first + kSeriesPerFetch);
+    std::vector<int64_t> ids;
+    for (size_t i = first; i < end; ++i) ids.push_back(s->series[i].id);
+    SpiConnect();
+    {
+      SeriesData data(ids, low, top, 0, false, false, {}, &s->stats);
+      for (size_t i = first; i < end; ++i) {
+        sink.current_ = static_cast<uint32_t>(i);
+        data.Fold(s->series[i].id, low, top, &sink);
+      }
+    }
+    SpiFinish();
+    ++s->reads;
+  }
+  std::vector<uint32_t> order(points.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return points.ts[a] > points.ts[b]; });
+  s->points.clear();
+  s->owners.clear();
+  s->next_point = 0;
+  for (uint32_t i : order) {
+    s->points.push_back(points.ts[i], points.values[i]);
+    s->owners.push_back(owners[i]);
+  }
+  s->window_top = low;
+  // Wider windows while they hold few points, narrower when many.
+  if (points.size() < kBufferTarget / 4 && s->window_width < std::numeric_limits<int64_t>::max() / 4)
+    s->window_width *= 4;
+  else if (points.size() > 2 * kBufferTarget && s->window_width > 1)
+    s->window_width /= 2;
+  return true;
+}
+
 // The next point into the slot; false at the end.
 bool NextPoint(ForeignScanState* node, ScanState* s) {
   if (!s->started) StartScan(node, s);
@@ -1102,8 +1221,12 @@ bool NextPoint(ForeignScanState* node, ScanState* s) {
   size_t i;
   do {
     while (s->next_point == s->points.size()) {
-      if (s->next_series == s->n_chosen) return false;
-      ReadGroup(s);
+      if (s->newest_first) {
+        if (!ReadWindow(s)) return false;
+      } else {
+        if (s->next_series == s->n_chosen) return false;
+        ReadGroup(s);
+      }
       CheckForInterrupts();
     }
     i = s->next_point++;
@@ -1478,6 +1601,7 @@ void BeginScan(ForeignScanState* node, int eflags) {
   const int n_bucket_operands = lfourth_int(counts);
   s->aggregating = list_nth_int(counts, 4) != 0;
   s->bucket_kind = list_nth_int(counts, 5);
+  s->newest_first = list_nth_int(counts, 6) != 0;
   s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));
   s->hint_keys = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKeys));
   s->bound_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartBoundKinds));
@@ -1562,6 +1686,7 @@ void ReScan(ForeignScanState* node) {
     s->bucket_null = false;
     s->has_bucket = false;
     s->bucket_memo.clear();
+    s->windows_ready = false;
     s->order.clear();
     s->group_of.clear();
     s->next_in_order = 0;
@@ -1591,6 +1716,8 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
   if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
   ExplainPropertyText("Series Conditions", series_text[0] != '\0' ? series_text : "none (every series)", es);
   ExplainPropertyText("Time Range", time_text[0] != '\0' ? time_text : "none (every point)", es);
+  if (list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 6) != 0)
+    ExplainPropertyText("Order", "ts DESC (time windows read from the newest back)", es);
   const char* value_text = strVal(list_nth(texts, 4));
   if (value_text[0] != '\0') ExplainPropertyText("Value Conditions", value_text, es);
   if (aggregating) {
