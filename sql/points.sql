@@ -252,6 +252,62 @@ BEGIN
     END LOOP;
 END $$;
 
+-- DISTINCT ON (metric, tags) ... ORDER BY metric, tags, ts DESC: each
+-- series' newest point, from aegis.last_points where it answers (no value
+-- condition, the newest point inside the time range), else read newest first
+-- until found. The same rows as PostgreSQL's DISTINCT ON over the scan.
+CREATE TEMP TABLE distinct_cases (name text, q text);
+INSERT INTO distinct_cases VALUES
+  ('every series', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts DESC$$),
+  ('tags first, expressions', $$SELECT DISTINCT ON (tags, metric) tags ->> 'host', ts, value * 2 FROM aegis.points
+     ORDER BY tags, metric, ts DESC$$),
+  ('an upper time bound inside the series', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points
+     WHERE ts < '2024-01-02 12:00' ORDER BY metric, tags, ts DESC$$),
+  ('a time range with no point of some series', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points
+     WHERE ts >= '2024-01-02 23:00' ORDER BY metric, tags, ts DESC$$),
+  ('value conditions', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points WHERE value < 1000 AND metric = 'pt_cpu'
+     ORDER BY metric, tags, ts DESC$$),
+  ('value conditions no point meets', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points WHERE value > 1e9
+     ORDER BY metric, tags, ts DESC$$),
+  ('tags that only look alike ("1.0", "1.00")', $$SELECT DISTINCT ON (metric, tags) metric, ts, value FROM aegis.points
+     WHERE metric = 'pt_num' ORDER BY metric, tags, ts DESC$$),
+  ('then more sort keys', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags DESC, ts DESC, value$$),
+  ('oldest first (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts$$),
+  ('a condition PostgreSQL keeps (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points
+     WHERE value > extract(minute FROM ts) ORDER BY metric, tags, ts DESC$$);
+CREATE FUNCTION pt_check_distinct() RETURNS SETOF text LANGUAGE plpgsql AS $f$
+DECLARE
+    c record;
+    pushed text;
+    plain text;
+    plan text;
+    engine boolean;
+BEGIN
+    FOR c IN SELECT * FROM distinct_cases LOOP
+        engine := false;
+        FOR plan IN EXECUTE format('EXPLAIN (COSTS OFF) %s', c.q) LOOP
+            engine := engine OR plan LIKE '%Engine Distinct%';
+        END LOOP;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO pushed;
+        SET LOCAL aegis.aggregate_pushdown = off;
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO plain;
+        SET LOCAL aegis.aggregate_pushdown = on;
+        RETURN NEXT c.name || ': ' || split_part(pushed, ' ', 1) || ' rows, '
+            || CASE WHEN engine THEN 'by the engine' ELSE 'by PostgreSQL' END
+            || CASE WHEN pushed = plain THEN '' ELSE ', DIFFERS from PostgreSQL''s: ' || plain END;
+    END LOOP;
+END $f$;
+SELECT * FROM pt_check_distinct();
+-- A point this transaction wrote is the newest before aegis.last_points has
+-- it (it is brought up to date at commit).
+BEGIN;
+SELECT aegis.write('pt_mem', '{"host": "a"}', '2024-01-05', 42);
+SELECT * FROM pt_check_distinct() LIMIT 1;
+SELECT DISTINCT ON (metric, tags) ts, value FROM aegis.points WHERE metric = 'pt_mem' ORDER BY metric, tags, ts DESC;
+ROLLBACK;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT DISTINCT ON (metric, tags) metric, tags ->> 'host', ts, value
+  FROM aegis.points WHERE metric = 'pt_cpu' AND ts < '2024-01-03 01:00' ORDER BY metric, tags, ts DESC;
+
 -- date_trunc and date_bin in other time zones. date_trunc follows the
 -- session's time zone: with a fixed offset from UTC the engine buckets by its
 -- own arithmetic (and summaries); across daylight saving changes it asks

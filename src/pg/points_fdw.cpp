@@ -331,6 +331,13 @@ void GetPaths(PlannerInfo* root, RelOptInfo* baserel, Oid /*table*/) {
                           nullptr, list_make1_int(1))));
 }
 
+// What a scan returns (fdw_private's counts).
+enum ScanMode : int {
+  kModePoints = 0,           // the points (of aegis.points' base relation)
+  kModeAggregate = 1,        // GROUP BY rows the engine computes
+  kModeNewestPerSeries = 2,  // DISTINCT ON (metric, tags) ... ORDER BY ..., ts DESC
+};
+
 // What a column of an aggregating scan's tuple holds.
 enum ColumnKind : int {
   kColSeries = 0,     // a GROUP BY expression of metric and tags: per series
@@ -599,14 +606,84 @@ bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, Aggreg
   return true;
 }
 
+// Whether a sort operator orders timestamptz descending (ts DESC).
+bool IsTimestampDescending(Oid sortop) {
+  Oid opfamily = InvalidOid;
+  Oid input_type = InvalidOid;
+  int16 strategy = 0;
+  const Oid opclass = GetDefaultOpClass(TIMESTAMPTZOID, BTREE_AM_OID);
+  return get_ordering_op_properties(sortop, &opfamily, &input_type, &strategy) &&
+         strategy == BTGreaterStrategyNumber && OidIsValid(opclass) && opfamily == get_opclass_family(opclass);
+}
+
+// DISTINCT ON (metric, tags) ... ORDER BY metric, tags, ts DESC over the
+// points relation alone, every condition with the engine: each series'
+// newest point, as aegis.latest finds it (PostgreSQL sorts the rows after).
+void AddNewestPerSeriesPath(PlannerInfo* root, RelOptInfo* input_rel, RelOptInfo* output_rel) {
+  Query* parse = root->parse;
+  const Index relid = input_rel->relid;
+  if (!parse->hasDistinctOn || parse->hasAggs || parse->groupClause != NIL || parse->groupingSets != NIL ||
+      parse->hasWindowFuncs || parse->hasTargetSRFs || parse->havingQual != nullptr ||
+      list_length(parse->distinctClause) != 2 || list_length(parse->sortClause) < 3)
+    return;
+  bool metric = false;
+  bool tags = false;
+  ListCell* cell;
+  foreach (cell, parse->distinctClause) {
+    Node* expr = get_sortgroupclause_expr(lfirst_node(SortGroupClause, cell), parse->targetList);
+    metric = metric || IsColumn(expr, relid, kMetric);
+    tags = tags || IsColumn(expr, relid, kTags);
+  }
+  // PostgreSQL made the ORDER BY start with the DISTINCT ON expressions.
+  SortGroupClause* third = list_nth_node(SortGroupClause, parse->sortClause, 2);
+  if (!metric || !tags || !IsColumn(get_sortgroupclause_expr(third, parse->targetList), relid, kTs) ||
+      !IsTimestampDescending(third->sortop))
+    return;
+  PathTarget* target = root->upper_targets[UPPERREL_DISTINCT];
+  foreach (cell, target->exprs) {
+    Node* expr = static_cast<Node*>(lfirst(cell));
+    if (contain_volatile_functions(expr) || contain_subplans(expr) || contain_agg_clause(expr) ||
+        contain_window_function(expr) || expression_returns_set(expr))
+      return;
+    List* vars = pull_var_clause(expr, PVC_RECURSE_PLACEHOLDERS);
+    ListCell* var_cell;
+    foreach (var_cell, vars) {
+      Var* var = lfirst_node(Var, var_cell);
+      if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0) return;
+    }
+  }
+  if (Classify(input_rel->baserestrictinfo, input_rel, relid).local != NIL) return;
+  // The scan tuple: aegis.points' columns.
+  List* scan_tlist = NIL;
+  const Oid types[] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, FLOAT8OID};
+  const Oid collations[] = {DEFAULT_COLLATION_OID, InvalidOid, InvalidOid, InvalidOid};
+  for (int column = kMetric; column <= kValue; ++column)
+    scan_tlist = lappend(scan_tlist, makeTargetEntry(reinterpret_cast<Expr*>(makeVar(relid, column, types[column - 1], -1,
+                                                                                     collations[column - 1], 0)),
+                                                     static_cast<AttrNumber>(column), nullptr, false));
+  output_rel->fdw_private = scan_tlist;  // marks the rel as done
+  const double rows = 100;
+  const Cost startup = 10 + rows * 0.01;
+  List* priv = list_make5(list_make3_int(static_cast<int>(relid), kBucketNone, kModeNewestPerSeries), scan_tlist, NIL,
+                          NIL, NIL);
+  add_path(output_rel, reinterpret_cast<Path*>(create_foreign_upper_path(
+                           root, output_rel, target, rows, startup, startup + rows * cpu_tuple_cost, NIL, nullptr,
+                           priv)));
+}
+
 void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input_rel, RelOptInfo* output_rel,
                    void* /*extra*/) {
   // Not for conditions without a column (PostgreSQL gates a base scan on
   // them, not an upper one), nor for a relation this wrapper did not size
   // (an inheritance parent).
-  if (!guc_aggregate_pushdown || stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
-      output_rel->fdw_private != nullptr || input_rel->fdw_private == nullptr || root->hasPseudoConstantQuals)
+  if (!guc_aggregate_pushdown || input_rel->reloptkind != RELOPT_BASEREL || output_rel->fdw_private != nullptr ||
+      input_rel->fdw_private == nullptr || root->hasPseudoConstantQuals)
     return;
+  if (stage == UPPERREL_DISTINCT) {
+    AddNewestPerSeriesPath(root, input_rel, output_rel);
+    return;
+  }
+  if (stage != UPPERREL_GROUP_AGG) return;
   const Conditions c = Classify(input_rel->baserestrictinfo, input_rel, input_rel->relid);
   if (c.local != NIL) return;  // a condition PostgreSQL must check on each point
   PathTarget* target = root->upper_targets[UPPERREL_GROUP_AGG];
@@ -616,8 +693,8 @@ void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input
   // Far cheaper than reading the points: fewer rows, summaries.
   const double groups = list_length(root->parse->groupClause) == 0 ? 1 : 100;
   const Cost startup = 10 + input_rel->rows * 0.0005;
-  List* priv = list_make5(list_make2_int(static_cast<int>(input_rel->relid), plan.bucket_kind), plan.scan_tlist,
-                          plan.column_kinds, plan.aggregate_codes, plan.bucket_operands);
+  List* priv = list_make5(list_make3_int(static_cast<int>(input_rel->relid), plan.bucket_kind, kModeAggregate),
+                          plan.scan_tlist, plan.column_kinds, plan.aggregate_codes, plan.bucket_operands);
   add_path(output_rel, reinterpret_cast<Path*>(create_foreign_upper_path(
                            root, output_rel, target, groups, startup, startup + groups * cpu_tuple_cost, NIL,
                            nullptr, priv)));
@@ -627,7 +704,7 @@ void GetUpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input
 // tracks their parameters; the ones evaluated are fdw_private's copy), the
 // hints, the bounds, then the bucket width. fdw_private: see PlanPart.
 enum PlanPart : int {
-  kPartCounts = 0,   // int: series conditions, hints, bounds, bucket operands, aggregating, BucketKind,
+  kPartCounts = 0,   // int: series conditions, hints, bounds, bucket operands, ScanMode, BucketKind,
                      // newest first
   kPartHintKinds,    // int per hint
   kPartHintKeys,     // String per hint
@@ -669,6 +746,7 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   List* column_kinds = NIL;
   List* aggregate_codes = NIL;
   int bucket_kind = kBucketNone;
+  int mode = kModePoints;
   List* bucket_operands = NIL;
   List* group_exprs = NIL;
   List* aggregates = NIL;
@@ -677,6 +755,7 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
     column_kinds = static_cast<List*>(lthird(path->fdw_private));
     aggregate_codes = static_cast<List*>(lfourth(path->fdw_private));
     bucket_kind = lsecond_int(static_cast<List*>(linitial(path->fdw_private)));
+    mode = lthird_int(static_cast<List*>(linitial(path->fdw_private)));
     bucket_operands = static_cast<List*>(list_nth(path->fdw_private, 4));
     ListCell* kind_cell;
     forboth (cell, scan_tlist, kind_cell, column_kinds) {
@@ -694,15 +773,16 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   const bool newest_first = !upper && path->fdw_private != NIL;
   priv = lappend(priv, lappend_int(lappend_int(list_make5_int(list_length(c.series), list_length(c.hints),
                                                               list_length(c.bounds), list_length(bucket_operands),
-                                                              upper ? 1 : 0),
+                                                              mode),
                                                bucket_kind),
                                    newest_first ? 1 : 0));
   priv = lappend(priv, c.hint_kinds);
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
+  const bool aggregating = mode == kModeAggregate;
   priv = lappend(priv, list_make5(text(Deparse(c.series, relid, table)), text(Deparse(c.time_clauses, relid, table)),
-                                  text(upper ? DeparseList(group_exprs, relid, table) : nullptr),
-                                  text(upper ? DeparseList(aggregates, relid, table) : nullptr),
+                                  text(aggregating ? DeparseList(group_exprs, relid, table) : nullptr),
+                                  text(aggregating ? DeparseList(aggregates, relid, table) : nullptr),
                                   text(Deparse(c.value_clauses, relid, table))));
   priv = lappend(priv, copyObjectImpl(c.series));
   priv = lappend(priv, column_kinds);
@@ -884,6 +964,8 @@ struct ScanState {
   // Run, newest first: the points are read a time window at a time, from
   // the newest back, each window's points sorted newest first.
   bool newest_first = false;
+  bool newest_per_series = false;  // one row per DISTINCT ON (metric, tags) group
+  std::vector<size_t> window_series;  // the series the windows read
   bool windows_ready = false;
   core::Timestamp window_top = 0;  // the next window ends here (exclusive)
   core::Timestamp window_low = 0;  // no chosen point is older
@@ -1135,14 +1217,17 @@ void ReadGroup(ScanState* s) {
   if (s->points.size() < kBufferTarget) s->group = std::min(s->group * 2, kSeriesPerFetch);
 }
 
-// The first window of a newest-first scan: the chosen series' newest and
-// oldest stored points bound the windows.
+// The first window of a newest-first read of s->window_series (all the
+// chosen series when empty): their newest and oldest stored points bound the
+// windows.
 void StartWindows(ScanState* s) {
   s->windows_ready = true;
   s->window_top = s->window_low = s->since;
-  if (s->n_chosen == 0) return;
+  if (s->window_series.empty())
+    for (size_t i = 0; i < s->n_chosen; ++i) s->window_series.push_back(i);
+  if (s->window_series.empty()) return;
   std::vector<int64_t> ids;
-  for (size_t i = 0; i < s->n_chosen; ++i) ids.push_back(s->series[i].id);
+  for (size_t i : s->window_series) ids.push_back(s->series[i].id);
   static SPIPlanPtr plan = nullptr;
   bool null_newest = true;
   bool null_oldest = true;
@@ -1180,14 +1265,16 @@ bool ReadWindow(ScanState* s) {
   PointSink sink;
   sink.points_ = &points;
   sink.owners_ = &owners;
-  for (size_t first = 0; first < s->n_chosen; first += kSeriesPerFetch) {
-    const size_t end = std::min(s->n_chosen, first + kSeriesPerFetch);
+  const size_t n = s->window_series.size();
+  for (size_t first = 0; first < n; first += kSeriesPerFetch) {
+    const size_t end = std::min(n, first + kSeriesPerFetch);
     std::vector<int64_t> ids;
-    for (size_t i = first; i < end; ++i) ids.push_back(s->series[i].id);
+    for (size_t k = first; k < end; ++k) ids.push_back(s->series[s->window_series[k]].id);
     SpiConnect();
     {
       SeriesData data(ids, low, top, 0, false, false, {}, &s->stats);
-      for (size_t i = first; i < end; ++i) {
+      for (size_t k = first; k < end; ++k) {
+        const size_t i = s->window_series[k];
         sink.current_ = static_cast<uint32_t>(i);
         data.Fold(s->series[i].id, low, top, &sink);
       }
@@ -1214,13 +1301,81 @@ bool ReadWindow(ScanState* s) {
   return true;
 }
 
+// DISTINCT ON (metric, tags) ... ts DESC: the buffer gets the newest point
+// (passing the value conditions) of each chosen series. The newest
+// point of each series comes from aegis.last_points, as aegis.latest reads
+// it, when no value condition applies and it lies in the time range; other
+// series are read newest first, a time window at a time, until each has
+// its point or no window is left.
+void NewestPerSeries(ScanState* s) {
+  s->points.clear();
+  s->owners.clear();
+  s->next_point = 0;
+  struct Best {
+    core::Timestamp ts = 0;
+    double value = 0;
+    bool found = false;
+  };
+  std::vector<Best> best(s->n_chosen);
+  s->window_series.clear();
+  bool read = true;  // some series' point is not known yet
+  if (s->values.n == 0) {
+    std::vector<int64_t> ids;
+    for (size_t i = 0; i < s->n_chosen; ++i) ids.push_back(s->series[i].id);
+    std::sort(ids.begin(), ids.end());
+    SpiConnect();
+    const auto newest = NewestPoints(ids);
+    SpiFinish();
+    for (size_t i = 0; i < s->n_chosen; ++i) {
+      const auto it = newest.find(s->series[i].id);
+      if (it == newest.end() || it->second.first < s->since) continue;  // no point in the range
+      if (it->second.first < s->until)
+        best[i] = Best{it->second.first, it->second.second, true};
+      else
+        s->window_series.push_back(i);
+    }
+    read = !s->window_series.empty();
+  }
+  if (read) {
+    s->windows_ready = false;
+    while (ReadWindow(s)) {
+      for (size_t k = 0; k < s->points.size(); ++k) {
+        Best& b = best[s->owners[k]];
+        if (b.found || (s->values.n > 0 && !PassesValues(s->values, s->points.values[k]))) continue;
+        b = Best{s->points.ts[k], s->points.values[k], true};
+      }
+      std::vector<size_t> left;
+      for (size_t i : s->window_series)
+        if (!best[i].found) left.push_back(i);
+      if (left.empty()) break;
+      s->window_series.swap(left);
+      CheckForInterrupts();
+    }
+  }
+  // One row per series: aegis.series is UNIQUE (metric, tags) under the
+  // equality DISTINCT ON uses (text under the default collation, jsonb), so
+  // every series is a group of its own.
+  s->points.clear();
+  s->owners.clear();
+  s->next_point = 0;
+  for (size_t i = 0; i < s->n_chosen; ++i) {
+    if (!best[i].found) continue;
+    s->points.push_back(best[i].ts, best[i].value);
+    s->owners.push_back(static_cast<uint32_t>(i));
+  }
+}
+
 // The next point into the slot; false at the end.
 bool NextPoint(ForeignScanState* node, ScanState* s) {
-  if (!s->started) StartScan(node, s);
+  if (!s->started) {
+    StartScan(node, s);
+    if (!s->empty && s->newest_per_series) NewestPerSeries(s);
+  }
   if (s->empty) return false;
   size_t i;
   do {
     while (s->next_point == s->points.size()) {
+      if (s->newest_per_series) return false;
       if (s->newest_first) {
         if (!ReadWindow(s)) return false;
       } else {
@@ -1599,7 +1754,8 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->n_hints = lsecond_int(counts);
   s->n_bounds = lthird_int(counts);
   const int n_bucket_operands = lfourth_int(counts);
-  s->aggregating = list_nth_int(counts, 4) != 0;
+  s->aggregating = list_nth_int(counts, 4) == kModeAggregate;
+  s->newest_per_series = list_nth_int(counts, 4) == kModeNewestPerSeries;
   s->bucket_kind = list_nth_int(counts, 5);
   s->newest_first = list_nth_int(counts, 6) != 0;
   s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));
@@ -1687,6 +1843,7 @@ void ReScan(ForeignScanState* node) {
     s->has_bucket = false;
     s->bucket_memo.clear();
     s->windows_ready = false;
+    s->window_series.clear();
     s->order.clear();
     s->group_of.clear();
     s->next_in_order = 0;
@@ -1712,12 +1869,15 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
   const char* time_text = strVal(lsecond(texts));
   const char* group_text = strVal(lthird(texts));
   const char* aggregate_text = strVal(lfourth(texts));
-  const bool aggregating = list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 4) != 0;
+  const int mode = list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 4);
+  const bool aggregating = mode == kModeAggregate;
   if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
   ExplainPropertyText("Series Conditions", series_text[0] != '\0' ? series_text : "none (every series)", es);
   ExplainPropertyText("Time Range", time_text[0] != '\0' ? time_text : "none (every point)", es);
   if (list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 6) != 0)
     ExplainPropertyText("Order", "ts DESC (time windows read from the newest back)", es);
+  if (mode == kModeNewestPerSeries)
+    ExplainPropertyText("Engine Distinct", "the newest point of each series (DISTINCT ON (metric, tags) ... ts DESC)", es);
   const char* value_text = strVal(list_nth(texts, 4));
   if (value_text[0] != '\0') ExplainPropertyText("Value Conditions", value_text, es);
   if (aggregating) {

@@ -98,7 +98,8 @@ double LastPointsRowEstimate() {
   });
 }
 
-// ids sorted ascending.
+}  // namespace
+
 std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const std::vector<int64_t>& ids) {
   std::unordered_map<int64_t, std::pair<TimestampTz, double>> newest;
   const std::vector<int64_t> written = SeriesWrittenInTransaction();
@@ -154,8 +155,6 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
   }
   return newest;
 }
-
-}  // namespace
 
 }  // namespace aegis::pg
 

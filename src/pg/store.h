@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/series_points.h"
@@ -169,6 +171,11 @@ void InitLastPoints();
 // The series this transaction wrote so far (ascending, once each): their
 // aegis.last_points rows are brought up to date only as it commits.
 std::vector<int64_t> SeriesWrittenInTransaction();
+
+// The newest point (ts, value) of each of the series (ids ascending) that
+// has one: from aegis.last_points, and for the series this transaction wrote
+// from their stored data. C++ code, inside an SPI connection.
+std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const std::vector<int64_t>& ids);
 
 // Recomputes aegis.last_points for series whose points were removed.
 void RefreshLastPoints(const std::vector<int64_t>& series_ids);
