@@ -180,8 +180,9 @@ DELETE FROM aegis.points WHERE metric = 'pt_mem' AND value >= 2990 RETURNING ts,
 -- Aggregates pushed down: GROUP BY one expression of ts (aegis.time_bucket,
 -- date_trunc, date_bin, or any other, then evaluated per point) and any
 -- expressions of metric and tags, with count, sum, min, max, avg, stddev and
--- variance (pop and samp), aegis.first and aegis.last, are computed by the
--- engine (from block and segment summaries where they answer). Each query
+-- variance (pop and samp), aegis.first and aegis.last, and where each group
+-- is one series (GROUP BY metric, tags) aegis.rate, increase and delta, are
+-- computed by the engine (from block and segment summaries where they answer). Each query
 -- gives the rows PostgreSQL computes with aegis.aggregate_pushdown off (the
 -- values are multiples of 0.5, so even sums are exact in any order).
 CREATE COLLATION pt_nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
@@ -206,6 +207,15 @@ INSERT INTO agg_cases VALUES
   ('value condition', $$SELECT metric, count(*), max(value), sum(value) FROM aegis.points WHERE value > 100 GROUP BY metric$$),
   ('value conditions with NaN', $$SELECT tags, count(*), min(value), max(value) FROM aegis.points WHERE value >= 0 GROUP BY tags$$),
   ('counter aggregate (PostgreSQL''s)', $$SELECT tags ->> 'host', aegis.increase(value, ts) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
+  ('counter aggregates, one series per group', $$SELECT metric, tags, aegis.time_bucket('1 hour', ts), aegis.rate(value, ts),
+     aegis.increase(value, ts), aegis.delta(value, ts), count(*) FROM aegis.points WHERE metric IN ('pt_cpu', 'pt_mem')
+     GROUP BY 1, 2, 3$$),
+  ('counter aggregates, one series per group, per-point buckets', $$SELECT tags, metric, date_trunc('hour', ts) + interval '1 minute',
+     aegis.increase(value, ts), aegis.rate(value, ts) FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1, 2, 3$$),
+  ('counter aggregates, one series per group, no bucket', $$SELECT metric, tags, aegis.increase(value, ts), aegis.delta(value, ts)
+     FROM aegis.points GROUP BY metric, tags$$),
+  ('counter aggregate with a window (PostgreSQL''s)', $$SELECT metric, tags, aegis.increase(value, ts, '2024-01-01', '2024-01-02')
+     FROM aegis.points WHERE metric = 'pt_cpu' GROUP BY 1, 2$$),
   ('numeric group key, equal values of other scales (PostgreSQL''s)', $$SELECT (tags ->> 'v')::numeric, count(*)
      FROM aegis.points WHERE metric = 'pt_num' GROUP BY 1$$),
   ('a collation that is not deterministic (PostgreSQL''s)', $$SELECT lower(metric), count(*) FROM aegis.points

@@ -764,6 +764,14 @@ void BucketAggregator::SetWindow(AggregateState& state, Timestamp bucket) const 
     state.SetWindow(since_, until_);
     return;
   }
+  if (bucketer_->IsFunction()) {
+    // A function's buckets have no known span: only the functions that do
+    // not extrapolate to a window may be bucketed by one.
+    if (fn_.kind == AggregateKind::kRate || fn_.kind == AggregateKind::kIncrease || fn_.kind == AggregateKind::kDelta)
+      throw Error(ErrorCategory::Internal, "an extrapolating counter function cannot use a bucketing function");
+    state.SetWindow(since_, until_);
+    return;
+  }
   const Timestamp next = bucketer_->NextBucketStart(bucket);
   state.SetWindow(std::max(bucket, since_), std::min(next, until_));
 }

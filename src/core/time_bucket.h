@@ -100,6 +100,9 @@ class TimeBucketer {
   // BucketStart returned); kTimestampInfinity when it would be out of range.
   Timestamp NextBucketStart(Timestamp bucket_start) const;
 
+  // True for a FromFunction bucketer.
+  bool IsFunction() const { return static_cast<bool>(function_); }
+
   // True for month/year widths.
   bool IsMonthly() const { return monthly_; }
 

@@ -370,8 +370,11 @@ Oid AegisAggregate(const char* name) {
 }
 
 // The engine's code for an aggregate over aegis.points' columns, -1 when it
-// cannot compute it exactly as PostgreSQL does.
-int AggregateCode(Aggref* aggref, Index relid) {
+// cannot compute it exactly as PostgreSQL does. per_series: every group holds
+// one series (the GROUP BY has metric and tags), so aegis.rate, increase and
+// delta (value, ts), the change across a group's samples, are the engine's
+// per-series sample_rate, sample_increase and sample_delta.
+int AggregateCode(Aggref* aggref, Index relid, bool per_series) {
   if (aggref->aggorder != NIL || aggref->aggdistinct != NIL || aggref->aggfilter != nullptr ||
       aggref->aggkind != AGGKIND_NORMAL || aggref->aggsplit != AGGSPLIT_SIMPLE || aggref->agglevelsup != 0)
     return -1;
@@ -404,6 +407,9 @@ int AggregateCode(Aggref* aggref, Index relid) {
   if (nargs == 2 && IsColumn(arg(0), relid, kValue) && IsColumn(arg(1), relid, kTs)) {
     if (aggref->aggfnoid == AegisAggregate("first")) return static_cast<int>(K::kFirst);
     if (aggref->aggfnoid == AegisAggregate("last")) return static_cast<int>(K::kLast);
+    if (per_series && aggref->aggfnoid == AegisAggregate("rate")) return static_cast<int>(K::kSampleRate);
+    if (per_series && aggref->aggfnoid == AegisAggregate("increase")) return static_cast<int>(K::kSampleIncrease);
+    if (per_series && aggref->aggfnoid == AegisAggregate("delta")) return static_cast<int>(K::kSampleDelta);
   }
   return -1;
 }
@@ -546,6 +552,7 @@ struct ComputableContext {
   AggregatePlan* plan;
   Index relid;
   int* resno;
+  bool per_series;  // every group is one series
 };
 
 bool NotComputable(Node* node, void* arg) {
@@ -556,7 +563,7 @@ bool NotComputable(Node* node, void* arg) {
     return true;
   if (IsA(node, Aggref)) {
     Aggref* aggref = castNode(Aggref, node);
-    const int code = AggregateCode(aggref, context->relid);
+    const int code = AggregateCode(aggref, context->relid, context->per_series);
     if (code < 0) return true;
     AggregatePlan* plan = context->plan;
     if (tlist_member(reinterpret_cast<Expr*>(aggref), plan->scan_tlist) == nullptr) {
@@ -594,8 +601,15 @@ bool AnalyzeAggregate(PlannerInfo* root, Index relid, PathTarget* target, Aggreg
     }
   }
   List* group_exprs = NIL;
-  foreach (cell, plan->scan_tlist) group_exprs = lappend(group_exprs, lfirst_node(TargetEntry, cell)->expr);
-  ComputableContext context{group_exprs, plan, relid, &resno};
+  bool has_metric = false;
+  bool has_tags = false;
+  foreach (cell, plan->scan_tlist) {
+    Expr* expr = lfirst_node(TargetEntry, cell)->expr;
+    group_exprs = lappend(group_exprs, expr);
+    has_metric = has_metric || IsColumn(reinterpret_cast<Node*>(expr), relid, kMetric);
+    has_tags = has_tags || IsColumn(reinterpret_cast<Node*>(expr), relid, kTags);
+  }
+  ComputableContext context{group_exprs, plan, relid, &resno, has_metric && has_tags};
   foreach (cell, target->exprs) {
     if (NotComputable(static_cast<Node*>(lfirst(cell)), &context)) return false;
   }

@@ -602,6 +602,16 @@ TEST(AggregateTest, BucketsFromAFunctionNeedNotRiseWithTime) {
       EXPECT_EQ(rows[b].value, kind == AggregateKind::kCount ? count : kind == AggregateKind::kSum ? sum : first);
     }
   }
+  // The change across a bucket's samples needs no span; extrapolating to
+  // the bucket's edges does, and is refused.
+  BucketAggregator increase(Fn(AggregateKind::kSampleIncrease), bucketer, 0, 24 * kHour);
+  increase.BeginSeries();
+  increase.AddSeriesPoints(ts.data(), values.data(), ts.size());
+  EXPECT_EQ(increase.Finish(Fill{}).size(), 3u);
+  BucketAggregator rate(Fn(AggregateKind::kRate), bucketer, 0, 24 * kHour);
+  rate.BeginSeries();
+  ExpectError([&] { rate.AddSeriesPoints(ts.data(), values.data(), ts.size()); }, ErrorCategory::Internal,
+              "an extrapolating counter function cannot use a bucketing function");
 }
 
 // --- percentile_cont ----------------------------------------------------------------
