@@ -473,6 +473,39 @@ ts,value,metric,tags
 2024-01-01 00:00:00+00,3.5,pt_csv,"{""host"": ""b""}"
 \.
 SELECT tags ->> 'host' AS host, ts, value FROM aegis.points WHERE metric = 'pt_csv' ORDER BY 1, 2;
+-- CSV is read by the engine's own reader, with PostgreSQL's rules: quoted
+-- fields holding delimiters and doubled quotes, a quoted empty
+-- string (not NULL), CRLF line ends, other delimiters, quotes, escapes and
+-- NULL strings. Each file is also loaded into a plain table by PostgreSQL's
+-- COPY with the same options: the rows must be the same.
+CREATE TEMP TABLE csv_ref (metric text, tags jsonb, ts timestamptz, value double precision);
+\! printf 'pt_csv2,"{""host"": ""x,y""}",2024-01-01 00:00:00+00,1\n"pt_csv2","{""host"": ""line\\\\nbreak""}","2024-01-01 00:00:01+00","2.5"\npt_csv2,{},2024-01-01T00:00:02Z,-3e2\npt_csv2,"{""note"": """"}",2024-01-01 00:00:03+00,4\n' > /tmp/aegis_regress_csv1.csv
+\! printf 'pt_csv3;%s{"host": "a;b"}%s;2024-01-01 00:00:00+00;1\r\npt_csv3;%s{"host": "it\\%ss"}%s;2024-01-01 00:00:01+00;NaN\r\n' "'" "'" "'" "'" "'" > /tmp/aegis_regress_csv2.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv1.csv' WITH (FORMAT csv)
+\copy csv_ref FROM '/tmp/aegis_regress_csv1.csv' WITH (FORMAT csv)
+\copy aegis.points FROM '/tmp/aegis_regress_csv2.csv' WITH (FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\')
+\copy csv_ref FROM '/tmp/aegis_regress_csv2.csv' WITH (FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\')
+SELECT metric, tags, ts, value FROM aegis.points WHERE metric IN ('pt_csv2', 'pt_csv3') ORDER BY metric, ts;
+SELECT (SELECT count(*) FROM (SELECT * FROM aegis.points WHERE metric IN ('pt_csv2', 'pt_csv3') EXCEPT SELECT * FROM csv_ref) d) AS not_in_ref,
+       (SELECT count(*) FROM (SELECT * FROM csv_ref EXCEPT SELECT * FROM aegis.points WHERE metric IN ('pt_csv2', 'pt_csv3')) d) AS missing;
+-- Bad CSV fails the COPY, naming the line: an unquoted empty field is NULL,
+-- a quote left open, a carriage return where lines end with a newline,
+-- bytes that are not UTF-8.
+COPY aegis.points FROM STDIN WITH (FORMAT csv);
+pt_bad,{},2024-01-01 00:00:00+00,1
+pt_bad,{},2024-01-01 00:00:01+00,
+\.
+COPY aegis.points FROM STDIN WITH (FORMAT csv, NULL 'NA');
+pt_bad,{},2024-01-01 00:00:00+00,NA
+\.
+\! printf 'pt_bad,{},2024-01-01 00:00:00+00,1\npt_bad,"{}\n' > /tmp/aegis_regress_csv3.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv3.csv' WITH (FORMAT csv)
+\! printf 'pt_bad,{},2024-01-01 00:00:00+00,1\npt_bad,{},2024-01-01 00:00:01+00,1\rpt_bad,{},2024-01-01 00:00:02+00,1\n' > /tmp/aegis_regress_csv4.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv4.csv' WITH (FORMAT csv)
+\! printf 'pt_bad,{},2024-01-01 00:00:00+00,1\npt_bad,{},2024-01-01 00:00:01+00,1\npt_\377bad,{},2024-01-01 00:00:02+00,1\n' > /tmp/aegis_regress_csv5.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv5.csv' WITH (FORMAT csv)
+SELECT count(*) AS pt_bad_points FROM aegis.points WHERE metric = 'pt_bad';
+
 -- A bad row fails the whole COPY, naming its line; nothing is written.
 -- (psql keeps no SQLSTATE of a failed COPY: the messages show what was
 -- wrong.)

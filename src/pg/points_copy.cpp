@@ -3,16 +3,29 @@
 // PostgreSQL's COPY into a foreign table converts every field with its
 // type's input function before the wrapper sees the row: jsonb_in parses the
 // same tag text again for each of a series' points, and it costs more than the
-// rest of the row together. This ProcessUtility hook takes such a COPY over:
-// PostgreSQL's own COPY reader splits and unescapes the lines
-// (BeginCopyFrom, NextCopyFromRawFields), and each distinct tag text of the
-// statement is parsed once; timestamps in the ISO form collectors write
-// (2024-01-01 00:00:10+00, with a fraction or 'T' or 'Z') are read by a small
-// exact parser, any other form by timestamptz_in. Rows go into the same
-// per-series buffer as INSERT's. A COPY from a file or program, in binary,
+// rest of the row together. This ProcessUtility hook takes such a COPY over,
+// and each distinct tag text of the statement is parsed once; timestamps in
+// the ISO form collectors write (2024-01-01 00:00:10+00, with a fraction or
+// 'T' or 'Z') are read by a small exact parser, any other form by
+// timestamptz_in; values by std::from_chars where it reads the whole field
+// (what strtod reads, so what float8in gives), else by float8in. Rows go into
+// the same per-series buffer as INSERT's.
+//
+// CSV is read by CsvReader straight from the client's CopyData messages:
+// PostgreSQL's reader copies every byte twice and tests it against each
+// special character one at a time, which for rows of ten tags costs more
+// than the plain table's whole COPY. The reader finds each field's extent
+// with one table lookup per byte, unescapes a quoted field only when its
+// value is needed (the tag cache is keyed by the field as written), checks
+// the bytes are valid in the server encoding, and keeps PostgreSQL's rules
+// (quotes, escapes, the NULL string, HEADER, line endings, \. alone on a
+// line, errors naming the line). Text format, and CSV needing transcoding or
+// HEADER MATCH, go through PostgreSQL's reader (BeginCopyFrom,
+// NextCopyFromRawFields). A COPY from a file or program, in binary,
 // with WHERE, FREEZE, FORCE_NULL or FORCE_NOT_NULL, into a table with
 // triggers or column defaults, or that the caller may not INSERT into, takes
 // PostgreSQL's path (the wrapper's ExecForeignInsert).
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -30,11 +43,25 @@ extern "C" {
 #include "commands/copy.h"
 #include "commands/defrem.h"
 #include "commands/copyfrom_internal.h"
+#include "commands/progress.h"
 #include "foreign/fdwapi.h"
+#include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "utils/backend_progress.h"
 #include "parser/parse_node.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 }
+
+// From libpq/libpq.h, whose libpq-be.h needs the GSSAPI headers: the
+// protocol reads CopyGetData makes.
+extern "C" {
+void pq_startmsgread(void);
+int pq_getbyte(void);
+int pq_getmessage(StringInfo s, int maxlen);
+}
+constexpr int kSmallMessageLimit = 10000;            // PQ_SMALL_MESSAGE_LIMIT
+constexpr int kLargeMessageLimit = MaxAllocSize - 1;  // PQ_LARGE_MESSAGE_LIMIT
 
 namespace aegis::pg {
 
@@ -83,8 +110,9 @@ int64_t DaysSince2000(int y, int m, int d) {
 // YYYY-MM-DD[ T]HH:MM:SS[.ffffff](Z|+HH|+HH:MM|+HHMM), exactly as
 // timestamptz_in reads it; false for anything else (timestamptz_in then
 // reads it: other forms, a zone name, no zone at all, leap seconds, 24:00).
-bool ParseIsoTimestamp(const char* s, TimestampTz* out) {
-  const size_t n = strlen(s);
+bool ParseIsoTimestamp(std::string_view text, TimestampTz* out) {
+  const char* s = text.data();
+  const size_t n = text.size();
   if (n < 20) return false;
   const int year = Digits(s, 4), month = Digits(s + 5, 2), day = Digits(s + 8, 2);
   const int hour = Digits(s + 11, 2), minute = Digits(s + 14, 2), second = Digits(s + 17, 2);
@@ -134,6 +162,311 @@ bool ParseIsoTimestamp(const char* s, TimestampTz* out) {
   return true;
 }
 
+// A float8 field as float8in reads it, where std::from_chars reads the whole
+// field and nothing is out of range (false: ask float8in).
+bool ParseFloat8(std::string_view text, double* out) {
+  if (text.empty() || text.front() == ' ' || text.back() == ' ') return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// Reads CSV COPY data from the client itself (see the file comment).
+class CsvReader {
+ public:
+  explicit CsvReader(CopyFromState cstate)
+      : cstate_(cstate),
+        delim_(cstate->opts.delim[0]),
+        quote_(cstate->opts.quote[0]),
+        escape_(cstate->opts.escape[0]),
+        null_(cstate->opts.null_print, static_cast<size_t>(cstate->opts.null_print_len)),
+        skip_header_(cstate->opts.header_line == COPY_HEADER_TRUE),
+        encoding_(GetDatabaseEncoding()) {
+    for (unsigned c : {static_cast<unsigned char>(delim_), static_cast<unsigned char>(quote_),
+                       static_cast<unsigned char>(escape_), static_cast<unsigned char>('\n'),
+                       static_cast<unsigned char>('\r')})
+      special_[c] = true;
+  }
+
+  // The next record; false at the end of the data (then the rest of the
+  // client's data has been read).
+  bool Next() {
+    for (;;) {
+      const Scan scan = ScanRecord();
+      if (scan == Scan::kNeedMore) {
+        if (!Fill()) eof_ = true;
+        continue;
+      }
+      if (scan == Scan::kEnd) {
+        while (!eof_ && Fill()) buffer_.clear();  // after \., the rest is read and ignored
+        return false;
+      }
+      ++line_;
+      if (skip_header_) {
+        skip_header_ = false;
+        continue;
+      }
+      return true;
+    }
+  }
+
+  size_t fields() const { return starts_.size(); }
+  // Field k as written (quotes included); whether it is NULL.
+  std::string_view Raw(size_t k) const { return {buffer_.data() + starts_[k], ends_[k] - starts_[k]}; }
+  bool IsNull(size_t k) const { return !quoted_[k] && Raw(k) == null_; }
+  // Field k's value (quotes and escapes removed); valid until the next call
+  // of Value.
+  std::string_view Value(size_t k) {
+    if (!quoted_[k]) return Raw(k);
+    Unescape(Raw(k), &scratch_);
+    return scratch_;
+  }
+  // Field k's value as a C string (for PostgreSQL's input functions); valid
+  // until the next call of CString.
+  const char* CString(size_t k) {
+    if (quoted_[k]) {
+      Unescape(Raw(k), &c_string_);
+    } else {
+      const std::string_view raw = Raw(k);
+      c_string_.assign(raw.data(), raw.size());
+    }
+    return c_string_.c_str();
+  }
+
+  // The current record as written, for the error context.
+  std::string_view Record() const { return {buffer_.data() + record_start_, record_end_ - record_start_}; }
+  uint64 line() const { return line_; }
+
+ private:
+  enum class Scan { kRecord, kNeedMore, kEnd };
+  enum class Eol { kUnknown, kNl, kCr, kCrNl };
+
+  // Finds the extent of the record at pos_ and of its fields.
+  Scan ScanRecord() {
+    const char* b = buffer_.data();
+    const size_t n = buffer_.size();
+    size_t i = pos_;
+    if (i == n) return eof_ ? Scan::kEnd : Scan::kNeedMore;
+    // \. alone on a line ends the data.
+    if (b[i] == '\\') {
+      if (i + 2 >= n && !eof_) return Scan::kNeedMore;
+      if (i + 1 < n && b[i + 1] == '.' && (i + 2 == n || b[i + 2] == '\n' || b[i + 2] == '\r')) return Scan::kEnd;
+    }
+    starts_.clear();
+    ends_.clear();
+    quoted_.clear();
+    record_start_ = i;
+    size_t start = i;
+    bool quoted = false;
+    bool in_quote = false;
+    for (;;) {
+      while (i < n && !special_[static_cast<unsigned char>(b[i])]) ++i;
+      if (i == n) {
+        if (!eof_) return Scan::kNeedMore;
+        if (in_quote) RaiseBadFormat("unterminated CSV quoted field");
+        EndField(start, i, quoted);
+        record_end_ = pos_ = i;
+        return Scan::kRecord;
+      }
+      const char c = b[i];
+      if (in_quote) {
+        if (c == escape_ && escape_ != quote_) {
+          if (i + 1 == n && !eof_) return Scan::kNeedMore;
+          if (i + 1 < n && (b[i + 1] == quote_ || b[i + 1] == escape_)) {
+            i += 2;
+            continue;
+          }
+        }
+        if (c == quote_) in_quote = false;
+        ++i;  // newlines and delimiters inside quotes are data
+        continue;
+      }
+      if (c == quote_) {
+        in_quote = quoted = true;
+        ++i;
+      } else if (c == delim_) {
+        EndField(start, i, quoted);
+        start = ++i;
+        quoted = false;
+      } else if (c == '\n' || c == '\r') {
+        if (c == '\r' && i + 1 == n && !eof_) return Scan::kNeedMore;  // \r\n or \r?
+        EndField(start, i, quoted);
+        record_end_ = i;
+        pos_ = i + LineEnd(b, n, i);
+        return Scan::kRecord;
+      } else {
+        ++i;  // the escape character outside quotes is data
+      }
+    }
+  }
+
+  // A quoted field's value, as CopyReadAttributesCSV makes it.
+  void Unescape(std::string_view raw, std::string* out) const {
+    out->clear();
+    bool in_quote = false;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const char c = raw[i];
+      if (!in_quote) {
+        if (c == quote_) in_quote = true;
+        else out->push_back(c);
+      } else if (c == escape_ && i + 1 < raw.size() && (raw[i + 1] == quote_ || raw[i + 1] == escape_) &&
+                 (escape_ != quote_ || raw[i + 1] == quote_)) {
+        out->push_back(raw[++i]);
+      } else if (c == quote_) {
+        in_quote = false;
+      } else {
+        out->push_back(c);
+      }
+    }
+  }
+
+  void EndField(size_t start, size_t end, bool quoted) {
+    starts_.push_back(start);
+    ends_.push_back(end);
+    quoted_.push_back(quoted);
+  }
+
+  // The length of the line end at i, checked against the first one's kind,
+  // as PostgreSQL does.
+  size_t LineEnd(const char* b, size_t n, size_t i) {
+    const bool crnl = b[i] == '\r' && i + 1 < n && b[i + 1] == '\n';
+    const Eol eol = b[i] == '\n' ? Eol::kNl : crnl ? Eol::kCrNl : Eol::kCr;
+    if (eol_ == Eol::kUnknown) eol_ = eol;
+    if (eol != eol_) {
+      if (eol == Eol::kNl || (eol_ == Eol::kCr && crnl))
+        RaiseBadFormat("unquoted newline found in data", "Use quoted CSV field to represent newline.");
+      RaiseBadFormat("unquoted carriage return found in data", "Use quoted CSV field to represent carriage return.");
+    }
+    return crnl ? 2 : 1;
+  }
+
+  [[noreturn]] void RaiseBadFormat(const char* message, const char* hint = nullptr) {
+    ++line_;  // the line being read
+    record_end_ = std::min(buffer_.size(), record_start_ + 200);
+    PgCall([&] {
+      ereport(ERROR, (errcode(ERRCODE_BAD_COPY_FILE_FORMAT), errmsg("%s", message), hint ? errhint("%s", hint) : 0));
+    });
+    pg_unreachable();
+  }
+
+  // Appends the next CopyData message to the buffer (dropping what was
+  // read); false at CopyDone. CopyFail raises, as PostgreSQL's reader does.
+  bool Fill() {
+    if (eof_) return false;
+    if (pos_ > 0) {
+      buffer_.erase(0, pos_);
+      verified_ -= pos_;
+      pos_ = 0;
+    }
+    StringInfo message = cstate_->fe_msgbuf;
+    bool done = false;
+    PgCall([&] {
+      for (;;) {
+        HOLD_CANCEL_INTERRUPTS();
+        pq_startmsgread();
+        const int type = pq_getbyte();
+        if (type == EOF)
+          ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
+                          errmsg("unexpected EOF on client connection with an open transaction")));
+        if (type != 'd' && type != 'c' && type != 'f' && type != 'H' && type != 'S')
+          ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+                          errmsg("unexpected message type 0x%02X during COPY from stdin", type)));
+        if (pq_getmessage(message, type == 'd' ? kLargeMessageLimit : kSmallMessageLimit))
+          ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
+                          errmsg("unexpected EOF on client connection with an open transaction")));
+        RESUME_CANCEL_INTERRUPTS();
+        if (type == 'd') break;
+        if (type == 'c') {
+          done = true;
+          break;
+        }
+        if (type == 'f')
+          ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
+                          errmsg("COPY from stdin failed: %s", pq_getmsgstring(message))));
+        // Flush and Sync are ignored, as PostgreSQL's reader does.
+      }
+    });
+    if (done) {
+      eof_ = true;
+      Verify(true);
+      return false;
+    }
+    buffer_.append(message->data, static_cast<size_t>(message->len));
+    bytes_ += static_cast<uint64>(message->len);
+    Verify(false);
+    PgCall([&] { pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED, static_cast<int64>(bytes_)); });
+    return true;
+  }
+
+  // Checks that the bytes read are valid in the server encoding (a
+  // character may continue in the next message).
+  void Verify(bool at_end) {
+    while (verified_ < buffer_.size()) {
+      const char* from = buffer_.data() + verified_;
+      const int length = static_cast<int>(buffer_.size() - verified_);
+      const int valid = PgCall([&] { return pg_encoding_verifymbstr(encoding_, from, length); });
+      verified_ += static_cast<size_t>(valid);
+      if (valid == length) return;
+      const int rest = length - valid;
+      if (!at_end && from[valid] != '\0' && rest < pg_encoding_max_length(encoding_) &&
+          pg_encoding_mblen(encoding_, from + valid) > rest)
+        return;  // a character cut by the message's end
+      // The line of the bad byte: the lines before it, and its text so far.
+      const size_t bad = verified_;
+      size_t line_start = pos_;
+      for (size_t i = pos_; i < bad; ++i) {
+        if (buffer_[i] == '\n') {
+          ++line_;
+          line_start = i + 1;
+        }
+      }
+      ++line_;
+      record_start_ = line_start;
+      record_end_ = bad;
+      PgCall([&] { report_invalid_encoding(encoding_, from + valid, rest); });
+    }
+  }
+
+  CopyFromState cstate_;
+  const char delim_;
+  const char quote_;
+  const char escape_;
+  const std::string null_;
+  bool skip_header_;
+  const int encoding_;
+  bool special_[256] = {};
+  std::string buffer_;
+  size_t pos_ = 0;        // the next record starts here
+  size_t verified_ = 0;   // bytes checked against the encoding
+  bool eof_ = false;      // CopyDone came
+  Eol eol_ = Eol::kUnknown;
+  uint64 line_ = 0;
+  uint64 bytes_ = 0;
+  size_t record_start_ = 0;
+  size_t record_end_ = 0;
+  std::vector<size_t> starts_;
+  std::vector<size_t> ends_;
+  std::vector<bool> quoted_;
+  std::string scratch_;
+  std::string c_string_;
+};
+
+// The error context of a row CsvReader read: "COPY points, line N: "...""
+// as PostgreSQL's (the record cut to 100 bytes).
+struct CsvContext {
+  const char* relname;
+  const CsvReader* reader;
+};
+
+void CsvErrorContext(void* arg) {
+  const auto* context = static_cast<const CsvContext*>(arg);
+  const std::string_view record = context->reader->Record();
+  const size_t shown = std::min<size_t>(record.size(), 100);
+  char* text = pnstrdup(record.data(), shown);
+  if (shown < record.size()) text = psprintf("%s...", text);
+  errcontext("COPY %s, line %llu: \"%s\"", context->relname, static_cast<unsigned long long>(context->reader->line()),
+             text);
+}
+
 // Raises a row's error as PostgreSQL's, so that the COPY's error context
 // (the line) is attached to it.
 [[noreturn]] void RaiseRowError(int sqlstate, const std::string& message, const std::string& detail = {}) {
@@ -161,6 +494,103 @@ class ErrorContext {
   ErrorContextCallback context_;
 };
 
+// Turns a COPY's fields into points in the points buffer: each distinct tag
+// text parsed once (by the field as written), timestamps and values by the
+// fast parsers where they apply.
+class PointRows {
+ public:
+  // One row. tags_key identifies the tag text (the field as written);
+  // the *_text callables give a field's value as a C string for
+  // PostgreSQL's input functions.
+  template <typename TagsText, typename TsText, typename ValueText>
+  void Add(std::string_view metric, std::string_view tags_key, TagsText tags_text, std::string_view ts,
+           TsText ts_text, std::string_view value_field, ValueText value_text) {
+    // Rows usually come a series at a time: the last row's tags first.
+    if (last_tags_ == nullptr || last_key_ != tags_key) {
+      last_key_.assign(tags_key.data(), tags_key.size());
+      Jsonb*& parsed = tags_of_[last_key_];
+      if (parsed == nullptr) {
+        const char* text = tags_text();
+        PgCall([&] { parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text))); });
+      }
+      last_tags_ = parsed;
+    }
+    TimestampTz t = 0;
+    if (!ParseIsoTimestamp(ts, &t)) {
+      const char* text = ts_text();
+      PgCall([&] {
+        t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+                                                    ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+      });
+    }
+    double value = 0;
+    if (!ParseFloat8(value_field, &value)) {
+      const char* text = value_text();
+      value = PgCall([&] { return DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(text))); });
+    }
+    if (TIMESTAMP_NOT_FINITE(t)) PgCall([&] { CheckPointTimestamp(t); });
+    try {
+      AppendPoint(metric, last_tags_, t, value);
+    } catch (const core::Error& e) {
+      RaiseRowError(SqlStateOf(e), e.what(), e.detail());
+    }
+    if ((++rows_ & 4095) == 0) {
+      CheckForInterrupts();
+      PgCall([&] { pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, static_cast<int64>(rows_)); });
+    }
+  }
+
+  uint64 rows() const { return rows_; }
+
+ private:
+  // The tags of each distinct text (palloc'd in the statement's memory).
+  std::unordered_map<std::string, Jsonb*> tags_of_;
+  std::string last_key_;
+  Jsonb* last_tags_ = nullptr;
+  uint64 rows_ = 0;
+};
+
+const char* const kColumnNames[] = {"metric", "tags", "ts", "value"};
+
+// Reads a CSV COPY FROM STDIN with CsvReader; returns the rows.
+uint64 CopyCsvPoints(CopyFromState cstate, const int (&columns)[4], int nfields_expected) {
+  CsvReader reader(cstate);
+  CsvContext context_arg{cstate->cur_relname, &reader};
+  ErrorContext context(CsvErrorContext, &context_arg);
+  PointRows rows;
+  while (reader.Next()) {
+    if (static_cast<int>(reader.fields()) > nfields_expected)
+      RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
+    if (static_cast<int>(reader.fields()) < nfields_expected)
+      RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "missing data for a column");
+    for (int c = 0; c < 4; ++c)
+      if (columns[c] < 0 || reader.IsNull(static_cast<size_t>(columns[c])))
+        RaiseRowError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(kColumnNames[c]) + " must not be NULL");
+    const auto field = [&](int c) { return static_cast<size_t>(columns[c]); };
+    // The metric's value is kept while the others are read: copy it when
+    // it had to be unescaped.
+    std::string_view metric = reader.Value(field(0));
+    std::string metric_copy;
+    if (metric.data() != reader.Raw(field(0)).data()) {
+      metric_copy.assign(metric.data(), metric.size());
+      metric = metric_copy;
+    }
+    const size_t ts_field = field(2);
+    const size_t value_field = field(3);
+    const std::string_view ts = reader.Value(ts_field);
+    std::string ts_copy;
+    std::string_view ts_view = ts;
+    if (ts.data() != reader.Raw(ts_field).data()) {
+      ts_copy.assign(ts.data(), ts.size());
+      ts_view = ts_copy;
+    }
+    rows.Add(
+        metric, reader.Raw(field(1)), [&] { return reader.CString(field(1)); }, ts_view,
+        [&] { return reader.CString(ts_field); }, reader.Value(value_field), [&] { return reader.CString(value_field); });
+  }
+  return rows.rows();
+}
+
 // Reads the COPY's rows into the points buffer; returns how many.
 uint64 CopyPoints(ParseState* pstate, CopyStmt* stmt, Relation rel) {
   // PostgreSQL code first: the reader, the column order.
@@ -175,57 +605,37 @@ uint64 CopyPoints(ParseState* pstate, CopyStmt* stmt, Relation rel) {
     foreach (cell, attnums) columns[lfirst_int(cell) - 1] = field++;
     nfields_expected = field;
   });
-  std::optional<ErrorContext> context(std::in_place, CopyFromErrorCallback, cstate);
-  // The tags of each distinct text, parsed once (palloc'd in the statement's
-  // memory, as the reader's own allocations).
-  std::unordered_map<std::string, Jsonb*> tags_of;
-  std::string last_tags_text;
-  Jsonb* last_tags = nullptr;
-  static const char* const names[] = {"metric", "tags", "ts", "value"};
-  uint64 rows = 0;
-  for (;;) {
-    char** fields = nullptr;
-    int nfields = 0;
-    const bool more = PgCall([&] { return NextCopyFromRawFields(cstate, &fields, &nfields); });
-    if (!more) break;
-    if (nfields > nfields_expected) RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
-    if (nfields < nfields_expected) RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "missing data for a column");
-    const char* value_of[4];
-    for (int c = 0; c < 4; ++c) {
-      value_of[c] = columns[c] >= 0 ? fields[columns[c]] : nullptr;
-      if (value_of[c] == nullptr) RaiseRowError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(names[c]) + " must not be NULL");
-    }
-    // Rows usually come a series at a time: the last row's tags first.
-    if (last_tags == nullptr || last_tags_text != value_of[1]) {
-      Jsonb*& parsed = tags_of[value_of[1]];
-      if (parsed == nullptr) {
-        PgCall([&] { parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(value_of[1]))); });
+  uint64 count = 0;
+  if (cstate->opts.csv_mode && cstate->copy_src == COPY_FRONTEND && cstate->file_encoding == GetDatabaseEncoding() &&
+      cstate->opts.header_line != COPY_HEADER_MATCH) {
+    count = CopyCsvPoints(cstate, columns, nfields_expected);
+  } else {
+    std::optional<ErrorContext> context(std::in_place, CopyFromErrorCallback, cstate);
+    PointRows rows;
+    for (;;) {
+      char** fields = nullptr;
+      int nfields = 0;
+      const bool more = PgCall([&] { return NextCopyFromRawFields(cstate, &fields, &nfields); });
+      if (!more) break;
+      if (nfields > nfields_expected)
+        RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "extra data after last expected column");
+      if (nfields < nfields_expected) RaiseRowError(ERRCODE_BAD_COPY_FILE_FORMAT, "missing data for a column");
+      const char* value_of[4];
+      for (int c = 0; c < 4; ++c) {
+        value_of[c] = columns[c] >= 0 ? fields[columns[c]] : nullptr;
+        if (value_of[c] == nullptr)
+          RaiseRowError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(kColumnNames[c]) + " must not be NULL");
       }
-      last_tags = parsed;
-      last_tags_text = value_of[1];
+      rows.Add(
+          value_of[0], value_of[1], [&] { return value_of[1]; }, value_of[2], [&] { return value_of[2]; }, value_of[3],
+          [&] { return value_of[3]; });
     }
-    Jsonb* tags = last_tags;
-    TimestampTz ts = 0;
-    if (!ParseIsoTimestamp(value_of[2], &ts)) {
-      PgCall([&] {
-        ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(value_of[2]),
-                                                     ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-      });
-    }
-    const double value =
-        PgCall([&] { return DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(value_of[3]))); });
-    PgCall([&] { CheckPointTimestamp(ts); });
-    try {
-      AppendPoint(std::string_view(value_of[0]), tags, ts, value);
-    } catch (const core::Error& e) {
-      RaiseRowError(SqlStateOf(e), e.what(), e.detail());
-    }
-    if ((++rows & 4095) == 0) CheckForInterrupts();
+    context.reset();
+    count = rows.rows();
   }
-  context.reset();
   PgCall([&] { EndCopyFrom(cstate); });
   FlushPoints();
-  return rows;
+  return count;
 }
 
 void PointsUtility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
