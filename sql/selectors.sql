@@ -29,6 +29,10 @@ SELECT series_id FROM aegis.find_series('{"my.key"="x"}');
 SELECT series_id FROM aegis.find_series('{"cpu", host=''web-2''}');
 SELECT series_id FROM aegis.find_series('  cpu { host = `web-1` , } ');
 SELECT series_id FROM aegis.find_series('cpu{host=~"WEB-1|db-1"}');  -- case-sensitive
+-- Grafana's ${host:regex} of web-1 and db-1 is (web\-1|db\-1): a backslash
+-- before punctuation in a regex value is kept for the expression.
+SELECT series_id FROM aegis.find_series('cpu{host=~"(web\-1|db\-1)"}');
+SELECT series_id FROM aegis.find_series('cpu{host="web\-1"}');  -- not in an equality
 SELECT series_id FROM aegis.find_series('nosuchmetric');
 SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-2"}');   -- both must hold: nothing
 SELECT series_id FROM aegis.find_series('cpu{host="web-1", host="web-1"}');

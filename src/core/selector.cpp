@@ -2,6 +2,7 @@
 // one character of lookahead, so every error knows exactly where it is.
 #include "core/selector.h"
 
+#include <cctype>
 #include <cstdint>
 #include <utility>
 
@@ -16,7 +17,8 @@ constexpr const char* kOperators = "\"=\", \"!=\", \"=~\" or \"!~\"";
 constexpr const char* kOperatorsOrEnd = "\"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\"";
 constexpr const char* kEscapeHint =
     "Valid escapes are \\\\, \\\", \\', \\a, \\b, \\f, \\n, \\r, \\t, \\v, \\xHH, \\NNN (octal), \\uHHHH and "
-    "\\UHHHHHHHH; backtick strings take none.";
+    "\\UHHHHHHHH; backtick strings take none. In the value of =~ and !~, a backslash before punctuation "
+    "is kept for the regular expression (Grafana's ${var:regex}).";
 
 // True for the whitespace allowed between tokens.
 bool IsWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -262,7 +264,7 @@ class SelectorParser {
       FailExpected(pos_, "a quoted string as the value of label " + QuoteForMessage(label));
     }
     const size_t value_offset = pos_;
-    std::string value = ParseString();
+    std::string value = ParseString(op == MatchOp::kRegexMatch || op == MatchOp::kRegexNoMatch);
     if (label == kNameLabel) {
       if (has_metric_) {
         Fail(start, "Expected the metric name only once, found a \"__name__\" matcher after " +
@@ -296,8 +298,11 @@ class SelectorParser {
     return false;
   }
 
-  // Reads a "double", 'single' or `raw` string and returns its value.
-  std::string ParseString() {
+  // Reads a "double", 'single' or `raw` string and returns its value. In a
+  // regular expression (regex), a backslash before punctuation that is no
+  // escape of the string (\- \. \( \|, as Grafana's ${var:regex} writes
+  // them) is kept for the expression.
+  std::string ParseString(bool regex = false) {
     const size_t open = pos_;
     const char quote = Peek();
     ++pos_;
@@ -311,7 +316,7 @@ class SelectorParser {
       }
       if (c == '\0') FailExpected(pos_, "a string without NUL bytes");
       if (c == '\\' && quote != '`') {
-        ParseEscape(open, &value);
+        ParseEscape(open, &value, regex);
       } else {
         value.push_back(c);
         ++pos_;
@@ -320,7 +325,7 @@ class SelectorParser {
   }
 
   // Reads the escape sequence at pos_ (a backslash) of the string opened at `open`.
-  void ParseEscape(size_t open, std::string* value) {
+  void ParseEscape(size_t open, std::string* value, bool regex) {
     const size_t start = pos_;
     if (start + 1 >= text_.size()) FailUnterminated(open);
     const char kind = text_[start + 1];
@@ -372,6 +377,11 @@ class SelectorParser {
       if (code > 0xFF) {
         Fail(start, "Expected an octal escape no greater than \\377, found " + EscapeText(start) + ".");
       }
+    } else if (regex && std::ispunct(static_cast<unsigned char>(kind))) {
+      value->push_back('\\');
+      value->push_back(kind);
+      pos_ = start + 2;
+      return;
     } else {
       Fail(start, "Expected an escape sequence after \"\\\", found " + Found(start + 1) + ".", kEscapeHint);
     }

@@ -8,7 +8,9 @@
 // string (Prometheus 3), and a quoted string alone inside the braces is the
 // metric name. Values are "double-quoted", 'single-quoted' (both take the
 // escapes \\ \" \' \a \b \f \n \r \t \v \xHH \NNN \uHHHH \UHHHHHHHH) or
-// `raw`. The metric name may be given only once: by a bare name, by a quoted
+// `raw`; in the value of =~ and !~ a backslash before punctuation that is no
+// such escape (\- \. \(, as Grafana's ${var:regex} writes them) is kept for
+// the regular expression. The metric name may be given only once: by a bare name, by a quoted
 // name in the braces, or by __name__ matchers. Regexes are not checked here;
 // the PostgreSQL layer compiles them and uses Matcher::position in its errors.
 //

@@ -31,7 +31,8 @@ const std::string kOpsOrEnd = "\"=\", \"!=\", \"=~\", \"!~\", \",\" or \"}\"";
 const std::string kNamePattern = "metric names must match ^[A-Za-z_][A-Za-z0-9_.:-]*$.";
 const std::string kEscapeHint =
     "Valid escapes are \\\\, \\\", \\', \\a, \\b, \\f, \\n, \\r, \\t, \\v, \\xHH, \\NNN (octal), \\uHHHH and "
-    "\\UHHHHHHHH; backtick strings take none.";
+    "\\UHHHHHHHH; backtick strings take none. In the value of =~ and !~, a backslash before punctuation "
+    "is kept for the regular expression (Grafana's ${var:regex}).";
 
 // The matchers of a parsed selector as comparable tuples.
 Ms Parsed(std::string_view text) {
@@ -310,6 +311,16 @@ TEST(SelectorErrorTest, UnknownEscapes) {
   EXPECT_SYNTAX_ERROR_HINT("{h=\"\\ \"}", 5, "Expected an escape sequence after \"\\\", found \" \".", kEscapeHint);
   EXPECT_SYNTAX_ERROR_HINT("{h=\"\\\xC3\xA9\"}", 5, "Expected an escape sequence after \"\\\", found \"\xC3\xA9\".",
                            kEscapeHint);
+}
+
+TEST(SelectorParseTest, RegexValuesKeepBackslashBeforePunctuation) {
+  // Grafana's ${var:regex} of app-001 and app.002: (app\-001|app\.002).
+  EXPECT_EQ(Parsed("{h=~\"(app\\-001|app\\.002)\"}"), (Ms{{"h", kRe, "(app\\-001|app\\.002)", 2}}));
+  EXPECT_EQ(Parsed("{h!~'a\\(b\\)'}"), (Ms{{"h", kNre, "a\\(b\\)", 2}}));
+  // The string's own escapes still apply; letters and other matchers are not kept.
+  EXPECT_EQ(Parsed("{h=~\"a\\\\b\\tc\"}"), (Ms{{"h", kRe, "a\\b\tc", 2}}));
+  EXPECT_SYNTAX_ERROR_HINT("{h=\"a\\-b\"}", 6, "Expected an escape sequence after \"\\\", found \"-\".", kEscapeHint);
+  EXPECT_SYNTAX_ERROR_HINT("{h=~\"a\\qb\"}", 7, "Expected an escape sequence after \"\\\", found \"q\".", kEscapeHint);
 }
 
 TEST(SelectorErrorTest, BadHexDigits) {
