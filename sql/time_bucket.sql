@@ -58,3 +58,40 @@ SELECT aegis.time_bucket('1 year', '294276-12-31 00:00:00+00'::timestamptz, '-1 
 SELECT count(*) AS differs_from_date_bin
   FROM generate_series('2023-12-01'::timestamptz, '2024-02-01', '7 minutes 13 seconds') ts
  WHERE aegis.time_bucket('20 minutes', ts) <> date_bin('20 minutes', ts, '2000-01-03');
+
+-- date, timestamp and integer time, with TimescaleDB's signatures and rules.
+SELECT aegis.time_bucket('1 day', '2024-01-05 13:45:10'::timestamp) AS ts_day,
+       aegis.time_bucket('15 minutes', '2024-01-05 13:45:10'::timestamp) AS ts_15m,
+       aegis.time_bucket('1 month', '2024-01-05 13:45:10'::timestamp) AS ts_month,
+       aegis.time_bucket('1 hour', '2024-01-05 13:45:10'::timestamp, '2024-01-01 00:20'::timestamp) AS ts_origin,
+       aegis.time_bucket('1 day', '2024-01-05 13:45:10'::timestamp, '6 hours'::interval) AS ts_offset,
+       aegis.time_bucket('1 hour', 'infinity'::timestamp) AS ts_infinite;
+-- A plain timestamp buckets the same whatever the session's time zone.
+SET timezone = 'America/New_York';
+SELECT aegis.time_bucket('1 day', '2024-03-10 12:00'::timestamp) AS ny_day,
+       aegis.time_bucket('1 day', '2024-03-10 12:00'::timestamp)
+         = aegis.time_bucket('1 day', '2024-03-10 12:00'::timestamptz AT TIME ZONE 'UTC') AS utc_rules;
+RESET timezone;
+SELECT aegis.time_bucket('1 week', '2024-01-05'::date) AS week,     -- weeks from Monday 2000-01-03
+       aegis.time_bucket('2 days', '2024-01-05'::date) AS two_days,
+       aegis.time_bucket('3 months', '2024-05-20'::date) AS quarter,
+       aegis.time_bucket('1 year', '2024-05-20'::date) AS year,
+       aegis.time_bucket('10 days', '2024-01-05'::date, '2024-01-01'::date) AS from_origin,
+       aegis.time_bucket('1 month', '2024-05-20'::date, '15 days'::interval) AS offset_month,
+       aegis.time_bucket('1 day', 'infinity'::date) AS infinite;
+SELECT aegis.time_bucket(10, 23) AS i4, aegis.time_bucket(10, -3) AS i4_negative, aegis.time_bucket(10, 23, 5) AS i4_offset,
+       aegis.time_bucket(10::smallint, 32767::smallint) AS i2_max, aegis.time_bucket(1000::bigint, -1::bigint) AS i8,
+       aegis.time_bucket(10::bigint, 23::bigint, -2::bigint) AS i8_offset;
+-- What TimescaleDB refuses, refused the same way.
+SELECT aegis.time_bucket('1 hour', '2024-01-05'::date);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket('36 hours', '2024-01-05'::date);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket('0 days', '2024-01-05'::date);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket(0, 5);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket(10::smallint, (-32768)::smallint);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket('1 month 1 day', '2024-01-05'::timestamp);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -262,4 +262,20 @@ Timestamp TimeBucket(const Interval& width, Timestamp ts, std::optional<Timestam
   return TimeBucketer(width, origin, offset).BucketStart(ts);
 }
 
+int64_t IntegerTimeBucket(int64_t width, int64_t ts, int64_t offset, int64_t min, int64_t max) {
+  if (width <= 0) throw Error(ErrorCategory::InvalidParameter, "period must be greater than 0");
+  if (offset != 0) {
+    // The shifted timestamp must stay in the type's range.
+    offset %= width;
+    if ((offset > 0 && ts < min + offset) || (offset < 0 && ts > max + offset)) ThrowOutOfRange();
+    ts -= offset;
+  }
+  int64_t result = (ts / width) * width;
+  if (ts < 0 && ts % width != 0) {
+    if (result < min + width) ThrowOutOfRange();
+    result -= width;
+  }
+  return result + offset;
+}
+
 }  // namespace aegis::core

@@ -135,4 +135,11 @@ class TimeBucketer {
 Timestamp TimeBucket(const Interval& width, Timestamp ts, std::optional<Timestamp> origin = std::nullopt,
                      const Interval& offset = {});
 
+// TimescaleDB's integer time_bucket(width, ts [, offset]) for a type of
+// range [min, max]: ts - offset floored to a multiple of width, plus offset
+// (the offset taken modulo width). width <= 0 -> Error(InvalidParameter,
+// "period must be greater than 0"); a result or shifted ts outside the range
+// -> Error(DatetimeOverflow, "timestamp out of range"), as TimescaleDB.
+int64_t IntegerTimeBucket(int64_t width, int64_t ts, int64_t offset, int64_t min, int64_t max);
+
 }  // namespace aegis::core

@@ -2,10 +2,16 @@
 // overloads, with the bucketing math in the core (src/core/time_bucket.h).
 #include <optional>
 
+#include "core/error.h"
 #include "core/time_bucket.h"
 
 #include "pg/boundary.h"
 #include "pg/interval.h"
+
+extern "C" {
+#include "utils/date.h"
+#include "utils/fmgrprotos.h"
+}
 
 namespace aegis::pg {
 
@@ -94,4 +100,95 @@ AEGIS_PG_FUNCTION(aegis_time_bucket_timezone) {
     if (has_offset) result = DirectFunctionCall2(timestamptz_pl_interval, result, PG_GETARG_DATUM(4));
     return result;
   });
+}
+
+// time_bucket(width, ts timestamp [, origin timestamp]): the timestamptz
+// rules on the plain timestamp's clock (TimescaleDB's ts_timestamp_bucket).
+AEGIS_PG_FUNCTION(aegis_time_bucket_timestamp) {
+  aegis::core::Interval width = ToCoreInterval(PG_GETARG_INTERVAL_P(0));
+  std::optional<aegis::core::Timestamp> origin;
+  if (PG_NARGS() > 2) origin = PG_GETARG_TIMESTAMP(2);
+  PG_RETURN_TIMESTAMP(aegis::core::TimeBucket(width, PG_GETARG_TIMESTAMP(1), origin));
+}
+
+// time_bucket(width, ts timestamp, "offset"): ts - offset bucketed, offset
+// added back, with timestamp arithmetic (no time zone is involved).
+AEGIS_PG_FUNCTION(aegis_time_bucket_timestamp_offset) {
+  aegis::core::Interval width = ToCoreInterval(PG_GETARG_INTERVAL_P(0));
+  aegis::core::Interval offset = ToCoreInterval(PG_GETARG_INTERVAL_P(2));
+  const Timestamp ts = PG_GETARG_TIMESTAMP(1);
+  if (TIMESTAMP_NOT_FINITE(ts)) PG_RETURN_TIMESTAMP(ts);
+  const Timestamp shifted = aegis::core::SubtractInterval(ts, offset);
+  PG_RETURN_TIMESTAMP(aegis::core::AddInterval(aegis::core::TimeBucket(width, shifted), offset));
+}
+
+namespace {
+
+// A date's time_bucket as TimescaleDB's ts_date_bucket computes it: the date
+// as a timestamp, bucketed, back to a date; a width without months must be a
+// whole number of days.
+DateADT DateBucket(const Interval* width_arg, DateADT date, std::optional<DateADT> origin_date) {
+  const aegis::core::Interval width = ToCoreInterval(width_arg);
+  if (width.months == 0) {
+    const __int128 period = static_cast<__int128>(width.days) * USECS_PER_DAY + width.micros;
+    if (period <= 0)
+      throw aegis::core::Error(aegis::core::ErrorCategory::InvalidParameter, "period must be greater than 0");
+    if (period < USECS_PER_DAY)
+      throw aegis::core::Error(aegis::core::ErrorCategory::NotSupported, "interval must not have sub-day precision");
+    if (period % USECS_PER_DAY != 0)
+      throw aegis::core::Error(aegis::core::ErrorCategory::NotSupported, "interval must be a multiple of a day");
+  }
+  const Timestamp ts = aegis::pg::PgCall([&] { return DatumGetTimestamp(DirectFunctionCall1(date_timestamp, DateADTGetDatum(date))); });
+  std::optional<aegis::core::Timestamp> origin;
+  if (origin_date) {
+    origin = aegis::pg::PgCall(
+        [&] { return DatumGetTimestamp(DirectFunctionCall1(date_timestamp, DateADTGetDatum(*origin_date))); });
+  }
+  const Timestamp bucket = aegis::core::TimeBucket(width, ts, origin);
+  return aegis::pg::PgCall([&] { return DatumGetDateADT(DirectFunctionCall1(timestamp_date, TimestampGetDatum(bucket))); });
+}
+
+}  // namespace
+
+// time_bucket(width, ts date [, origin date]).
+AEGIS_PG_FUNCTION(aegis_time_bucket_date) {
+  const DateADT date = PG_GETARG_DATEADT(1);
+  if (DATE_NOT_FINITE(date)) PG_RETURN_DATEADT(date);
+  std::optional<DateADT> origin;
+  if (PG_NARGS() > 2) origin = PG_GETARG_DATEADT(2);
+  PG_RETURN_DATEADT(DateBucket(PG_GETARG_INTERVAL_P(0), date, origin));
+}
+
+// time_bucket(width, ts date, "offset"): date - offset (a timestamp, cut to
+// its date) bucketed, then + offset cut to a date, as TimescaleDB.
+AEGIS_PG_FUNCTION(aegis_time_bucket_date_offset) {
+  const DateADT date = PG_GETARG_DATEADT(1);
+  if (DATE_NOT_FINITE(date)) PG_RETURN_DATEADT(date);
+  const Datum offset = PG_GETARG_DATUM(2);
+  const DateADT shifted = aegis::pg::PgCall([&] {
+    return DatumGetDateADT(
+        DirectFunctionCall1(timestamp_date, DirectFunctionCall2(date_mi_interval, DateADTGetDatum(date), offset)));
+  });
+  const DateADT bucket = DateBucket(PG_GETARG_INTERVAL_P(0), shifted, std::nullopt);
+  return aegis::pg::PgCall([&] {
+    return DirectFunctionCall1(timestamp_date, DirectFunctionCall2(date_pl_interval, DateADTGetDatum(bucket), offset));
+  });
+}
+
+// time_bucket(width, ts [, offset]) for smallint, integer and bigint time.
+AEGIS_PG_FUNCTION(aegis_time_bucket_int2) {
+  const int64_t offset = PG_NARGS() > 2 ? PG_GETARG_INT16(2) : 0;
+  PG_RETURN_INT16(static_cast<int16>(
+      aegis::core::IntegerTimeBucket(PG_GETARG_INT16(0), PG_GETARG_INT16(1), offset, PG_INT16_MIN, PG_INT16_MAX)));
+}
+
+AEGIS_PG_FUNCTION(aegis_time_bucket_int4) {
+  const int64_t offset = PG_NARGS() > 2 ? PG_GETARG_INT32(2) : 0;
+  PG_RETURN_INT32(static_cast<int32>(
+      aegis::core::IntegerTimeBucket(PG_GETARG_INT32(0), PG_GETARG_INT32(1), offset, PG_INT32_MIN, PG_INT32_MAX)));
+}
+
+AEGIS_PG_FUNCTION(aegis_time_bucket_int8) {
+  const int64_t offset = PG_NARGS() > 2 ? PG_GETARG_INT64(2) : 0;
+  PG_RETURN_INT64(aegis::core::IntegerTimeBucket(PG_GETARG_INT64(0), PG_GETARG_INT64(1), offset, PG_INT64_MIN, PG_INT64_MAX));
 }

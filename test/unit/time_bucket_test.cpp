@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <random>
 
@@ -73,6 +74,30 @@ void ExpectError(Fn fn, ErrorCategory category, const char* message) {
 }
 
 // --- Fixed widths -----------------------------------------------------------
+
+TEST(IntegerTimeBucketTest, FloorsToMultiplesWithOffset) {
+  constexpr int64_t kMin = std::numeric_limits<int16_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int16_t>::max();
+  EXPECT_EQ(IntegerTimeBucket(10, 23, 0, kMin, kMax), 20);
+  EXPECT_EQ(IntegerTimeBucket(10, 20, 0, kMin, kMax), 20);
+  EXPECT_EQ(IntegerTimeBucket(10, -3, 0, kMin, kMax), -10);
+  EXPECT_EQ(IntegerTimeBucket(10, -10, 0, kMin, kMax), -10);
+  EXPECT_EQ(IntegerTimeBucket(10, 23, 5, kMin, kMax), 15);
+  EXPECT_EQ(IntegerTimeBucket(10, 23, 25, kMin, kMax), 15);  // the offset modulo the width
+  EXPECT_EQ(IntegerTimeBucket(10, 23, -2, kMin, kMax), 18);
+  EXPECT_EQ(IntegerTimeBucket(10, kMax, 0, kMin, kMax), 32760);
+  // The bucket below the type's minimum, and a shifted ts outside the range.
+  EXPECT_THROW(IntegerTimeBucket(10, kMin, 0, kMin, kMax), Error);
+  EXPECT_EQ(IntegerTimeBucket(8, kMin, 0, kMin, kMax), kMin);
+  EXPECT_THROW(IntegerTimeBucket(10, kMin + 2, 3, kMin, kMax), Error);
+  EXPECT_THROW(IntegerTimeBucket(10, kMax - 1, -3, kMin, kMax), Error);
+  EXPECT_THROW(IntegerTimeBucket(0, 5, 0, kMin, kMax), Error);
+  EXPECT_THROW(IntegerTimeBucket(-10, 5, 0, kMin, kMax), Error);
+  const int64_t lo = std::numeric_limits<int64_t>::min();
+  const int64_t hi = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(IntegerTimeBucket(hi, hi, 0, lo, hi), hi);
+  EXPECT_EQ(IntegerTimeBucket(hi, -1, 0, lo, hi), -hi);
+}
 
 TEST(TimeBucketTest, OneDay) {
   EXPECT_EQ(Bucket(Days(1), Ts(2011, 1, 2, 1, 1, 1)), Ts(2011, 1, 2));
