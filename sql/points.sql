@@ -589,3 +589,19 @@ UPDATE aegis.points SET value = 0 WHERE metric = 'pt_cpu';
 INSERT INTO aegis.points VALUES ('pt_cpu', NULL, '2024-01-01', 1);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 
+
+-- aegis.load: a wide table (a row per time, a column per metric) in one
+-- statement; NULL metrics are no point, NULL tags are left out.
+CREATE TABLE pt_wide (t timestamptz, host text, dc text, cpu float8, mem int, note text);
+INSERT INTO pt_wide VALUES ('2024-01-01', 'a', 'x', 1.5, 10, 'n'), ('2024-01-01 00:01', 'a', NULL, NULL, 11, 'n'),
+                           ('2024-01-01', 'b', 'y', 2.5, NULL, NULL);
+SELECT aegis.load('pt_wide', 't', tag_columns => '{host,dc}', metric_prefix => 'pt_wide_') AS written;
+SELECT metric, tags, ts, value FROM aegis.points WHERE metric LIKE 'pt\_wide\_%' ORDER BY metric, tags::text, ts;
+SELECT aegis.load('pt_wide', 'nope');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.load('pt_wide', 'host');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.load('pt_wide', 't', '{note}', '{}', 'pt_wide_');  -- not a number: nothing is written
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS notes FROM aegis.points WHERE metric = 'pt_wide_note';
+DROP TABLE pt_wide;
