@@ -125,7 +125,9 @@ def build(scale, q6_host):
                                   "ORDER BY p.ts DESC LIMIT 1) l WHERE m.metric ~ '^cpu_'" % (MAP, t))
         + [("tsdb2", "SELECT m.metric, m.hostname, l.ts, l.value FROM (SELECT DISTINCT ON (series_id) series_id, "
                      "ts, value FROM %s ORDER BY series_id, ts DESC) l JOIN %s m USING (series_id) "
-                     "WHERE m.metric ~ '^cpu_'" % (TSDB, MAP))],
+                     "WHERE m.metric ~ '^cpu_'" % (TSDB, MAP))]
+        + [("read", "SELECT DISTINCT ON (metric, tags) metric, tags->>'hostname' AS hostname, ts, value "
+                    "FROM aegis.points WHERE metric ~ '^cpu_' ORDER BY metric, tags, ts DESC")],
         labels={"tsdb": "LATERAL", "tsdb2": "DISTINCT ON"}))
 
     qs.append(Query(

@@ -318,6 +318,42 @@ ROLLBACK;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT DISTINCT ON (metric, tags) metric, tags ->> 'host', ts, value
   FROM aegis.points WHERE metric = 'pt_cpu' AND ts < '2024-01-03 01:00' ORDER BY metric, tags, ts DESC;
 
+-- Gap filling in plain SQL: GROUP BY aegis.time_bucket_gapfill(...) adds the
+-- missing buckets of [start, finish) (NULL: the query's ts range) to every
+-- group that has points; aegis.locf and aegis.interpolate fill them. The
+-- same as aegis.aggregate's fill modes.
+SELECT aegis.write('pt_gap', jsonb_build_object('host', h), array_agg('2024-01-01'::timestamptz + s * interval '10 minutes' ORDER BY s),
+                   array_agg((s * 3 % 17)::float8 ORDER BY s))
+  FROM (VALUES ('a', 0), ('a', 1), ('a', 20), ('a', 21), ('a', 40), ('b', 7), ('b', 30)) v(h, s) GROUP BY h;
+SELECT aegis.time_bucket_gapfill('1 hour', ts) AS hour, tags ->> 'host' AS host, count(*), avg(value),
+       aegis.locf(avg(value)) AS locf, aegis.interpolate(avg(value)) AS interpolate, aegis.locf(count(*)) AS locf_count
+  FROM aegis.points WHERE metric = 'pt_gap' AND ts >= '2024-01-01' AND ts < '2024-01-01 08:00'
+ GROUP BY 1, 2 ORDER BY 2, 1;
+SELECT f.fill, (SELECT md5(string_agg(hour || host || coalesce(v::text, '-'), ',' ORDER BY host, hour)) FROM (
+         SELECT aegis.time_bucket_gapfill('30 minutes', ts) AS hour, tags ->> 'host' AS host,
+                CASE f.fill WHEN 'null' THEN max(value) WHEN 'previous' THEN aegis.locf(max(value))
+                            ELSE aegis.interpolate(max(value)) END AS v
+           FROM aegis.points WHERE metric = 'pt_gap' AND ts >= '2024-01-01 00:30' AND ts < '2024-01-01 07:30'
+          GROUP BY 1, 2) q)
+     = (SELECT md5(string_agg(bucket || (tags ->> 'host') || coalesce(value::text, '-'), ',' ORDER BY tags ->> 'host', bucket))
+          FROM aegis.aggregate('pt_gap', 'max', '2024-01-01 00:30', '2024-01-01 07:30', '30 minutes', '{host}', f.fill))
+       AS same_as_aggregate
+  FROM (VALUES ('null'), ('previous'), ('linear')) f(fill);
+-- start and finish given: points outside them keep their buckets.
+SELECT aegis.time_bucket_gapfill('1 hour', ts, '2024-01-01 02:00', '2024-01-01 05:00') AS hour, max(value)
+  FROM aegis.points WHERE metric = 'pt_gap' AND tags ->> 'host' = 'b' GROUP BY 1 ORDER BY 1;
+EXPLAIN (COSTS OFF) SELECT aegis.time_bucket_gapfill('1 hour', ts) AS hour, aegis.locf(avg(value))
+  FROM aegis.points WHERE metric = 'pt_gap' AND ts >= '2024-01-01' AND ts < '2024-01-02' GROUP BY 1;
+-- Where the engine does not take the query, or the range is unknown, an error says why.
+SELECT aegis.time_bucket_gapfill('1 hour', ts) AS hour, max(value) FROM aegis.points WHERE metric = 'pt_gap' GROUP BY 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.locf(max(value)) FROM aegis.points WHERE metric = 'pt_gap';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.time_bucket_gapfill('1 hour', ts) AS hour, max(value) FROM aegis.points
+ WHERE metric = 'pt_gap' AND ts >= '2024-01-01' AND ts < '2024-01-02' AND value > extract(hour FROM ts) GROUP BY 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.drop_metric('pt_gap');
+
 -- date_trunc and date_bin in other time zones. date_trunc follows the
 -- session's time zone: with a fixed offset from UTC the engine buckets by its
 -- own arithmetic (and summaries); across daylight saving changes it asks

@@ -969,23 +969,23 @@ Timestamp BucketAggregator::WidestSummary() const {
 }
 
 // Every bucket start from BucketStart(since) below until, for the fills.
-std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
-  if (!bucketer_) return {since_};
+std::vector<Timestamp> BucketAggregator::AllBucketStarts(Timestamp since, Timestamp until) const {
+  if (!bucketer_) return {since};
   const auto too_many = [] {
     return Error(ErrorCategory::LimitExceeded, "too many buckets to fill",
                  "A fill other than none would produce more than " + std::to_string(kMaxFilledBuckets) +
                      " buckets between since and until.",
                  "Use a larger step, a shorter time range or fill 'none'.");
   };
-  const Timestamp first = bucketer_->BucketStart(since_);
+  const Timestamp first = bucketer_->BucketStart(since);
   std::vector<Timestamp> starts;
-  if (first >= until_) return starts;
+  if (first >= until) return starts;
   if (bucketer_->IsRegular() && !bucketer_->IsMonthly()) {
-    const Int128 count = (static_cast<Int128>(until_) - 1 - first) / bucketer_->PeriodMicros() + 1;
+    const Int128 count = (static_cast<Int128>(until) - 1 - first) / bucketer_->PeriodMicros() + 1;
     if (count > static_cast<Int128>(kMaxFilledBuckets)) throw too_many();
     starts.reserve(static_cast<size_t>(count));
   }
-  for (Timestamp start = first; start < until_;) {
+  for (Timestamp start = first; start < until;) {
     if (starts.size() >= kMaxFilledBuckets) throw too_many();
     Progress(starts.size());
     starts.push_back(start);
@@ -996,7 +996,9 @@ std::vector<Timestamp> BucketAggregator::AllBucketStarts() const {
   return starts;
 }
 
-std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
+std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const { return Finish(fill, since_, until_); }
+
+std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill, Timestamp grid_since, Timestamp grid_until) const {
   std::vector<BucketValue> out;
   const std::vector<std::pair<Timestamp, const AggregateState*>> buckets = SortedBuckets();
   if (fill.mode == FillMode::kNone) {
@@ -1010,14 +1012,14 @@ std::vector<BucketValue> BucketAggregator::Finish(const Fill& fill) const {
   }
 
   const auto infinite = [](Timestamp ts) { return ts == kTimestampMinusInfinity || ts == kTimestampInfinity; };
-  if (infinite(since_) || infinite(until_))
+  if (infinite(grid_since) || infinite(grid_until))
     throw Error(ErrorCategory::InvalidParameter, "fill needs a finite time range",
                 "since and until must be finite unless fill is 'none'.");
-  if (since_ >= until_) return out;
+  if (grid_since >= grid_until) return out;
 
   // Merge the bucket grid with the buckets that hold points (for regular
   // bucketing the latter are a subset of the former).
-  const std::vector<Timestamp> starts = AllBucketStarts();
+  const std::vector<Timestamp> starts = AllBucketStarts(grid_since, grid_until);
   std::vector<bool> has_points;
   out.reserve(starts.size());
   has_points.reserve(starts.size());

@@ -270,8 +270,12 @@ class BucketAggregator {
   // Error(LimitExceeded) past kMaxFilledBuckets). Empty buckets take NULL,
   // the fill value, the closest earlier non-NULL value (previous) or the
   // straight line between the closest non-NULL buckets on both sides, by
-  // bucket start time (linear; NULL at the edges).
+  // bucket start time (linear; NULL at the edges). The overload fills the
+  // buckets of [grid_since, grid_until) instead of [since, until) (a
+  // gap-filling query whose range differs from its points' range); buckets
+  // with points outside it are still returned.
   std::vector<BucketValue> Finish(const Fill& fill) const;
+  std::vector<BucketValue> Finish(const Fill& fill, Timestamp grid_since, Timestamp grid_until) const;
 
   // Buckets holding at least one point.
   size_t bucket_count() const { return keys_.size() + new_keys_.size(); }
@@ -281,7 +285,7 @@ class BucketAggregator {
   AggregateState& StateAtOutOfOrder(Timestamp bucket);
   void MergeNewBuckets();
   std::vector<std::pair<Timestamp, const AggregateState*>> SortedBuckets() const;
-  std::vector<Timestamp> AllBucketStarts() const;
+  std::vector<Timestamp> AllBucketStarts(Timestamp since, Timestamp until) const;
 
   AggregateState& NewBucket(Timestamp bucket);
   void SetWindow(AggregateState& state, Timestamp bucket) const;

@@ -351,10 +351,13 @@ enum ColumnKind : int {
 // variance's sample forms.
 constexpr int kAsCount = 100;
 constexpr int kSampleForm = 1000;
+constexpr int kFillForm = 10000;  // times the fill (kFillPrevious, kFillLinear) of aegis.locf/interpolate
 
-// The engine's function for an aggregate code, and whether the SQL aggregate
-// returns bigint.
-core::AggregateFn FnOfCode(int code, bool* as_count = nullptr) {
+// The engine's function for an aggregate code, whether the SQL aggregate
+// returns bigint, and the fill of its gaps.
+core::AggregateFn FnOfCode(int code, bool* as_count = nullptr, int* fill = nullptr) {
+  if (fill != nullptr) *fill = code / kFillForm;
+  code %= kFillForm;
   core::AggregateFn fn;
   fn.sample = code >= kSampleForm;
   code %= kSampleForm;
@@ -435,7 +438,30 @@ enum BucketKind : int {
   kBucketDateBin,           // date_bin(stride, ts, origin): stride, origin
   kBucketDateTrunc,         // date_trunc(unit, ts), in the session's time zone: unit
   kBucketExpression,        // any other expression of ts alone: per point
+  kBucketGapfill,           // aegis.time_bucket_gapfill(width, ts, start, finish): width, start, finish
 };
+
+// The OID of aegis.time_bucket_gapfill(interval, timestamptz, timestamptz,
+// timestamptz), InvalidOid if none.
+Oid AegisGapfill() {
+  Oid args[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket_gapfill"))), 4,
+                        args, true);
+}
+
+// The fill an aegis.locf or aegis.interpolate call asks for, kFillNone for
+// any other function.
+constexpr int kFillNone = 0;
+constexpr int kFillPrevious = 1;  // aegis.locf(aggregate)
+constexpr int kFillLinear = 2;    // aegis.interpolate(aggregate)
+int FillOfCall(Oid funcid) {
+  Oid any[] = {ANYELEMENTOID};
+  Oid float8[] = {FLOAT8OID};
+  auto name = [](const char* n) { return list_make2(makeString(pstrdup("aegis")), makeString(pstrdup(n))); };
+  if (funcid == LookupFuncName(name("locf"), 1, any, true)) return kFillPrevious;
+  if (funcid == LookupFuncName(name("interpolate"), 1, float8, true)) return kFillLinear;
+  return kFillNone;
+}
 
 // The OID of aegis.time_bucket(interval, timestamptz [, timestamptz]).
 Oid AegisTimeBucket(bool origin) {
@@ -467,16 +493,18 @@ BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
   auto arg = [&](int i) { return static_cast<Node*>(list_nth(call->args, i)); };
   // The named functions with ts as their second argument and the other
   // arguments evaluated once.
-  if (nargs < 2 || !IsColumn(arg(1), relid, kTs) || !IsRunConstant(arg(0)) || (nargs == 3 && !IsRunConstant(arg(2))))
-    return kBucketExpression;
+  if (nargs < 2 || !IsColumn(arg(1), relid, kTs)) return kBucketExpression;
+  for (int i = 0; i < nargs; ++i)
+    if (i != 1 && !IsRunConstant(arg(i))) return kBucketExpression;
   BucketKind kind = kBucketExpression;
   if (nargs == 2 && call->funcid == AegisTimeBucket(false)) kind = kBucketTimeBucket;
   else if (nargs == 3 && call->funcid == AegisTimeBucket(true)) kind = kBucketTimeBucketOrigin;
   else if (nargs == 3 && call->funcid == F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ) kind = kBucketDateBin;
   else if (nargs == 2 && call->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ) kind = kBucketDateTrunc;
+  else if (nargs == 4 && call->funcid == AegisGapfill()) kind = kBucketGapfill;
   if (kind == kBucketExpression) return kind;
-  *operands = list_make1(arg(0));
-  if (nargs == 3) *operands = lappend(*operands, arg(2));
+  for (int i = 0; i < nargs; ++i)
+    if (i != 1) *operands = lappend(*operands, arg(i));
   return kind;
 }
 
@@ -561,14 +589,25 @@ bool NotComputable(Node* node, void* arg) {
   if (IsA(node, Var) || IsA(node, SubPlan) || IsA(node, SubLink) || IsA(node, WindowFunc) ||
       IsA(node, GroupingFunc) || IsA(node, PlaceHolderVar))
     return true;
-  if (IsA(node, Aggref)) {
-    Aggref* aggref = castNode(Aggref, node);
+  // aegis.locf(aggregate) and aegis.interpolate(aggregate) of a gap-filling
+  // query: the aggregate with its gaps filled is one column.
+  int fill = kFillNone;
+  Aggref* aggref = nullptr;
+  if (IsA(node, FuncExpr) && list_length(castNode(FuncExpr, node)->args) == 1 &&
+      (fill = FillOfCall(castNode(FuncExpr, node)->funcid)) != kFillNone) {
+    Node* arg = static_cast<Node*>(linitial(castNode(FuncExpr, node)->args));
+    if (!IsA(arg, Aggref) || context->plan->bucket_kind != kBucketGapfill) return true;
+    aggref = castNode(Aggref, arg);
+  } else if (IsA(node, Aggref)) {
+    aggref = castNode(Aggref, node);
+  }
+  if (aggref != nullptr) {
     const int code = AggregateCode(aggref, context->relid, context->per_series);
     if (code < 0) return true;
     AggregatePlan* plan = context->plan;
-    if (tlist_member(reinterpret_cast<Expr*>(aggref), plan->scan_tlist) == nullptr) {
-      AddColumn(plan, context->resno, reinterpret_cast<Expr*>(aggref), kColAggregate);
-      plan->aggregate_codes = lappend_int(plan->aggregate_codes, code);
+    if (tlist_member(reinterpret_cast<Expr*>(node), plan->scan_tlist) == nullptr) {
+      AddColumn(plan, context->resno, reinterpret_cast<Expr*>(node), kColAggregate);
+      plan->aggregate_codes = lappend_int(plan->aggregate_codes, code + fill * kFillForm);
     }
     return false;
   }
@@ -949,6 +988,10 @@ struct ScanState {
   Interval width_value;                    // the operands' values: a width or stride,
   core::Timestamp origin_value = 0;        //   an origin,
   char* unit_value = nullptr;              //   date_trunc's unit (in run_memory)
+  core::Timestamp gap_start = 0;           //   time_bucket_gapfill's start and finish
+  core::Timestamp gap_finish = 0;
+  bool gap_start_given = false;
+  bool gap_finish_given = false;
   List* column_kinds = NIL;                // aggregating
   List* group_states = NIL;                // ExprState per kColSeries column
   int group_columns = 0;
@@ -1419,8 +1462,18 @@ bool EvaluateGroups(ScanState* s, ExprContext* econtext) {
   bool bucket_null = false;
   int operand = 0;
   ListCell* operand_cell;
+  s->gap_start_given = s->gap_finish_given = false;
   foreach (operand_cell, s->bucket_operands) {
-    const Datum value = ExecEvalExprSwitchContext(static_cast<ExprState*>(lfirst(operand_cell)), econtext, &bucket_null);
+    bool isnull = false;
+    const Datum value = ExecEvalExprSwitchContext(static_cast<ExprState*>(lfirst(operand_cell)), econtext, &isnull);
+    if (s->bucket_kind == kBucketGapfill && operand > 0) {
+      // start and finish: NULL is taken from the time range.
+      if (!isnull) (operand == 1 ? s->gap_start : s->gap_finish) = DatumGetTimestampTz(value);
+      (operand == 1 ? s->gap_start_given : s->gap_finish_given) = !isnull;
+      ++operand;
+      continue;
+    }
+    bucket_null = isnull;
     if (bucket_null) break;
     if (operand == 0 && s->bucket_kind == kBucketDateTrunc) {
       MemoryContext old = MemoryContextSwitchTo(s->run_memory);
@@ -1561,10 +1614,51 @@ void EmitAggregateRow(ScanState* s, const std::vector<std::vector<core::BucketVa
   s->emitted = true;
 }
 
+// time_bucket_gapfill's range: start and finish, or the query's time range
+// where they are NULL.
+std::pair<core::Timestamp, core::Timestamp> GapRange(const ScanState* s) {
+  const core::Timestamp start = s->gap_start_given ? s->gap_start : s->since;
+  const core::Timestamp finish = s->gap_finish_given ? s->gap_finish : s->until;
+  const auto infinite = [](core::Timestamp t) {
+    return t == core::kTimestampMinusInfinity || t == core::kTimestampInfinity;
+  };
+  if (infinite(start) || infinite(finish))
+    throw core::Error(core::ErrorCategory::InvalidParameter,
+                      std::string("missing time_bucket_gapfill argument: could not infer ") +
+                          (infinite(start) ? "start" : "finish") + " from WHERE clause",
+                      "", "Give start and finish, or bound ts in the WHERE clause (ts >= ... AND ts < ...).");
+  if (start >= finish)
+    throw core::Error(core::ErrorCategory::InvalidParameter,
+                      "invalid time_bucket_gapfill argument: start must be before finish");
+  return {start, finish};
+}
+
 // Finishes the current group: its rows go to the output buffer.
 void FinishGroup(ScanState* s) {
   std::vector<std::vector<core::BucketValue>> buckets;
-  for (const core::BucketAggregator& a : s->sink->aggregators_) buckets.push_back(a.Finish(core::Fill{}));
+  const bool gapfill = s->bucket_kind == kBucketGapfill && !s->bucket_null;
+  bool any_points = false;
+  for (const core::BucketAggregator& a : s->sink->aggregators_) any_points = any_points || a.bucket_count() > 0;
+  if (gapfill && !any_points) {  // a group with no point has no row, filled or not
+    s->sink.reset();
+    return;
+  }
+  size_t k = 0;
+  for (const core::BucketAggregator& a : s->sink->aggregators_) {
+    if (!gapfill) {
+      buckets.push_back(a.Finish(core::Fill{}));
+      continue;
+    }
+    int fill = kFillNone;
+    if (!s->aggregate_codes.empty()) FnOfCode(s->aggregate_codes[k], nullptr, &fill);
+    core::Fill mode;
+    mode.mode = fill == kFillPrevious ? core::FillMode::kPrevious
+                : fill == kFillLinear ? core::FillMode::kLinear
+                                      : core::FillMode::kNull;
+    const auto [start, finish] = GapRange(s);
+    buckets.push_back(a.Finish(mode, start, finish));
+    ++k;
+  }
   for (size_t i = 0; i < buckets[0].size(); ++i) {
     for (const auto& b : buckets)
       if (b.size() != buckets[0].size() || b[i].bucket != buckets[0][i].bucket)
@@ -1649,6 +1743,7 @@ std::optional<core::TimeBucketer> DateTruncBucketer(const char* unit) {
 core::TimeBucketer MakeBucketer(ScanState* s) {
   switch (s->bucket_kind) {
     case kBucketTimeBucket:
+    case kBucketGapfill:
       return core::TimeBucketer(ToCoreInterval(&s->width_value));
     case kBucketTimeBucketOrigin:
       return core::TimeBucketer(ToCoreInterval(&s->width_value), s->origin_value);

@@ -1,6 +1,7 @@
 // aegis.time_bucket: TimescaleDB's time_bucket on timestamptz, all four
 // overloads, with the bucketing math in the core (src/core/time_bucket.h).
 #include <optional>
+#include <string>
 
 #include "core/error.h"
 #include "core/time_bucket.h"
@@ -191,4 +192,34 @@ AEGIS_PG_FUNCTION(aegis_time_bucket_int4) {
 AEGIS_PG_FUNCTION(aegis_time_bucket_int8) {
   const int64_t offset = PG_NARGS() > 2 ? PG_GETARG_INT64(2) : 0;
   PG_RETURN_INT64(aegis::core::IntegerTimeBucket(PG_GETARG_INT64(0), PG_GETARG_INT64(1), offset, PG_INT64_MIN, PG_INT64_MAX));
+}
+
+// aegis.time_bucket_gapfill, aegis.locf and aegis.interpolate are computed by
+// the engine in a GROUP BY over aegis.points (points_fdw.cpp); PostgreSQL
+// calls these bodies only where the engine did not take the query.
+namespace {
+
+[[noreturn]] void GapfillOutsideEngine(const char* function) {
+  throw aegis::core::Error(
+      aegis::core::ErrorCategory::NotSupported,
+      std::string(function) + " is computed only by the engine, in a GROUP BY over aegis.points",
+      "The query must group by aegis.time_bucket_gapfill(width, ts [, start, finish]) and expressions of metric "
+      "and tags, have every condition on metric, tags, ts or value, and aggregate with functions the engine "
+      "computes; aegis.locf and aegis.interpolate wrap such an aggregate directly.",
+      "See docs/queries.md, \"Gap filling\"; aegis.aggregate(..., fill => 'previous') fills gaps too.");
+}
+
+}  // namespace
+
+AEGIS_PG_FUNCTION(aegis_time_bucket_gapfill) {
+  (void)fcinfo;
+  GapfillOutsideEngine("aegis.time_bucket_gapfill");
+}
+AEGIS_PG_FUNCTION(aegis_locf) {
+  (void)fcinfo;
+  GapfillOutsideEngine("aegis.locf");
+}
+AEGIS_PG_FUNCTION(aegis_interpolate) {
+  (void)fcinfo;
+  GapfillOutsideEngine("aegis.interpolate");
 }
