@@ -93,6 +93,8 @@ END $$;
 SET client_min_messages = notice;
 SELECT check_points('before compress (blocks from batches, recent rows)');
 \i test/server/differential_aggregate.sql
+\i test/server/differential_points.sql
+SELECT check_points_sql('before compress (blocks from batches, recent rows)');
 SELECT aegis.compress('0');
 SELECT check_points('after compress');
 DO $$
@@ -107,6 +109,7 @@ BEGIN
   RAISE NOTICE 'ok - the dense series'' blocks carry segment summaries (% blocks)', n;
 END $$;
 SELECT check_aggregates('after compress');
+SELECT check_points_sql('after compress');
 
 -------------------------------------------------------------------------------
 -- Lifecycle (issue 9): deletes at point granularity, late writes into
@@ -181,6 +184,7 @@ SELECT aegis.set_retention('m' || m, now() - timestamptz '2024-01-04 00:00+00') 
 SELECT count(*) > 0 AS maintained FROM aegis.run_maintenance();
 SELECT check_points('after a maintenance round');
 SELECT check_aggregates('after retention and a maintenance round');
+SELECT check_points_sql('after retention and a maintenance round');
 
 -------------------------------------------------------------------------------
 -- Roll-up (issue 9): m1 rolled into 10-minute steps before 2024-01-20 and
