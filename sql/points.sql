@@ -240,6 +240,12 @@ INSERT INTO agg_cases VALUES
      FROM aegis.points GROUP BY 1, 2$$),
   ('a timestamp without time zone key (per point)', $$SELECT date_trunc('day', ts AT TIME ZONE 'Asia/Tokyo'), count(*)
      FROM aegis.points GROUP BY 1$$),
+  ('Grafana''s $__timeGroupAlias(ts, 10m)', $$SELECT floor(extract(epoch from ts)/600)*600 AS "time", tags ->> 'host', avg(value)
+     FROM aegis.points WHERE ts BETWEEN '2024-01-01T00:00:00Z' AND '2024-01-02T06:00:00Z' AND metric = 'pt_cpu' GROUP BY 1, 2$$),
+  ('Grafana''s $__timeGroup(ts, 1.5s)', $$SELECT floor(extract(epoch from ts)/1.5)*1.5, count(*), max(value)
+     FROM aegis.points WHERE metric = 'pt_special' GROUP BY 1$$),
+  ('floor of epoch over n times another m (PostgreSQL''s)', $$SELECT floor(extract(epoch from ts)/60)*30, count(*)
+     FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
   ('a key that is NULL for some points (per point)', $$SELECT CASE WHEN ts < '2024-01-02' THEN date_trunc('day', ts) END,
      count(*), sum(value) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$);
 

@@ -439,6 +439,7 @@ enum BucketKind : int {
   kBucketDateTrunc,         // date_trunc(unit, ts), in the session's time zone: unit
   kBucketExpression,        // any other expression of ts alone: per point
   kBucketGapfill,           // aegis.time_bucket_gapfill(width, ts, start, finish): width, start, finish
+  kBucketEpochFloor,        // floor(extract(epoch from ts) / n) * n (Grafana's $__timeGroup): n seconds
 };
 
 // The OID of aegis.time_bucket_gapfill(interval, timestamptz, timestamptz,
@@ -470,12 +471,58 @@ Oid AegisTimeBucket(bool origin) {
                         origin ? 3 : 2, args, true);
 }
 
+// floor(extract(epoch from ts) / n) * n with the same constant n > 0, a whole
+// number of microseconds (what Grafana's PostgreSQL data source writes for
+// $__timeGroup(ts, interval)): n as an interval constant, else nullptr.
+// Its value is constant over time_bucket(n seconds, ts) with the Unix
+// epoch as origin.
+Const* EpochFloorSeconds(Node* expr, Index relid) {
+  auto call_args = [](Node* node, Oid function, int nargs) -> List* {
+    if (IsA(node, OpExpr) && castNode(OpExpr, node)->opfuncid == function &&
+        list_length(castNode(OpExpr, node)->args) == nargs)
+      return castNode(OpExpr, node)->args;
+    if (IsA(node, FuncExpr) && castNode(FuncExpr, node)->funcid == function &&
+        list_length(castNode(FuncExpr, node)->args) == nargs)
+      return castNode(FuncExpr, node)->args;
+    return NIL;
+  };
+  List* product = call_args(expr, F_NUMERIC_MUL, 2);
+  if (product == NIL) return nullptr;
+  List* floor = call_args(static_cast<Node*>(linitial(product)), F_FLOOR_NUMERIC, 1);
+  if (floor == NIL) return nullptr;
+  List* quotient = call_args(static_cast<Node*>(linitial(floor)), F_NUMERIC_DIV, 2);
+  if (quotient == NIL) return nullptr;
+  List* extract = call_args(static_cast<Node*>(linitial(quotient)), F_EXTRACT_TEXT_TIMESTAMPTZ, 2);
+  if (extract == NIL || !IsColumn(static_cast<Node*>(lsecond(extract)), relid, kTs)) return nullptr;
+  Node* field = static_cast<Node*>(linitial(extract));
+  Node* divisor = static_cast<Node*>(lsecond(quotient));
+  Node* factor = static_cast<Node*>(lsecond(product));
+  if (!IsA(field, Const) || castNode(Const, field)->constisnull || !IsA(divisor, Const) || !IsA(factor, Const) ||
+      castNode(Const, divisor)->constisnull || castNode(Const, factor)->constisnull ||
+      pg_strcasecmp(TextDatumGetCString(castNode(Const, field)->constvalue), "epoch") != 0)
+    return nullptr;
+  const Datum n = castNode(Const, divisor)->constvalue;
+  if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n, castNode(Const, factor)->constvalue)) != 0 ||
+      DatumGetInt32(DirectFunctionCall2(numeric_cmp, n, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+    return nullptr;
+  // n seconds in microseconds, when whole and below 100,000 years.
+  const Datum micros = DirectFunctionCall2(numeric_mul, n, DirectFunctionCall1(int4_numeric, Int32GetDatum(1000000)));
+  const Datum limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(3155760000000000000LL));
+  if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, micros, limit)) >= 0 ||
+      DatumGetInt32(DirectFunctionCall2(numeric_cmp, micros,
+                                        DirectFunctionCall1(numeric_floor, micros))) != 0)
+    return nullptr;
+  auto* width = static_cast<Interval*>(palloc0(sizeof(Interval)));
+  width->time = DatumGetInt64(DirectFunctionCall1(numeric_int8, micros));
+  return makeConst(INTERVALOID, -1, InvalidOid, sizeof(Interval), PointerGetDatum(width), false, false);
+}
+
 // Whether expr is a timestamp computed from ts (of relid) alone, with nothing
 // volatile: a bucket the engine can compute per point. Its kind, and the
 // operands of the named kinds in *operands.
 BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
   const Oid type = exprType(expr);
-  if ((type != TIMESTAMPTZOID && type != TIMESTAMPOID) || contain_volatile_functions(expr) ||
+  if ((type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != NUMERICOID) || contain_volatile_functions(expr) ||
       contain_subplans(expr) || contain_agg_clause(expr) || contain_window_function(expr) ||
       expression_returns_set(expr) || ContainsExecParam(expr, nullptr))
     return kBucketNone;
@@ -487,6 +534,11 @@ BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
     if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0 || var->varattno != kTs) return kBucketNone;
   }
   *operands = NIL;
+  if (Const* seconds = EpochFloorSeconds(expr, relid)) {
+    *operands = list_make1(seconds);
+    return kBucketEpochFloor;
+  }
+  if (type == NUMERICOID) return kBucketNone;  // only that shape: the engine's keys are timestamps
   if (!IsA(expr, FuncExpr)) return kBucketExpression;
   FuncExpr* call = castNode(FuncExpr, expr);
   const int nargs = list_length(call->args);
@@ -1561,6 +1613,24 @@ void PrepareGroups(ForeignScanState* node, ScanState* s) {
   }
 }
 
+// The GROUP BY expression's value for a bucket whose points all share it
+// (floor(extract(epoch from ts) / n) * n): the expression at the bucket's
+// start, kept in the run's memory.
+Datum BucketLabel(ScanState* s, core::Timestamp bucket) {
+  ExprContext* econtext = s->bucket_context;
+  return PgCall([&] {
+    s->bucket_slot->tts_values[kTs - 1] = TimestampTzGetDatum(bucket);
+    econtext->ecxt_scantuple = s->bucket_slot;
+    bool isnull = false;
+    const Datum label = ExecEvalExprSwitchContext(s->bucket_expr, econtext, &isnull);
+    MemoryContext old = MemoryContextSwitchTo(s->run_memory);
+    const Datum copy = isnull ? 0 : datumCopy(label, false, -1);
+    MemoryContextSwitchTo(old);
+    ResetExprContext(econtext);
+    return copy;
+  });
+}
+
 // Appends one output row of the current group: bucket `i` of its
 // aggregators, or, with no bucket, the aggregates over nothing.
 void EmitAggregateRow(ScanState* s, const std::vector<std::vector<core::BucketValue>>* buckets, size_t i) {
@@ -1582,7 +1652,7 @@ void EmitAggregateRow(ScanState* s, const std::vector<std::vector<core::BucketVa
       case kColBucket: {
         const core::Timestamp bucket = buckets == nullptr ? kNullBucket : (*buckets)[0][i].bucket;
         isnull = s->bucket_null || bucket == kNullBucket;
-        if (!isnull) value = TimestampTzGetDatum(bucket);
+        if (!isnull) value = s->bucket_kind == kBucketEpochFloor ? BucketLabel(s, bucket) : TimestampTzGetDatum(bucket);
         break;
       }
       case kColAggregate: {
@@ -1745,6 +1815,9 @@ core::TimeBucketer MakeBucketer(ScanState* s) {
     case kBucketTimeBucket:
     case kBucketGapfill:
       return core::TimeBucketer(ToCoreInterval(&s->width_value));
+    case kBucketEpochFloor:  // buckets of n seconds from the Unix epoch
+      return core::TimeBucketer(ToCoreInterval(&s->width_value), -static_cast<core::Timestamp>(
+                                                                     (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
     case kBucketTimeBucketOrigin:
       return core::TimeBucketer(ToCoreInterval(&s->width_value), s->origin_value);
     case kBucketDateBin: {
