@@ -246,6 +246,8 @@ INSERT INTO agg_cases VALUES
      FROM aegis.points WHERE metric = 'pt_special' GROUP BY 1$$),
   ('floor of epoch over n times another m (PostgreSQL''s)', $$SELECT floor(extract(epoch from ts)/60)*30, count(*)
      FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
+  ('GROUP BY ts itself (PostgreSQL''s)', $$SELECT ts, count(*), max(value) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY ts$$),
+  ('GROUP BY ts cast (PostgreSQL''s)', $$SELECT ts::timestamp, count(*) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$),
   ('a key that is NULL for some points (per point)', $$SELECT CASE WHEN ts < '2024-01-02' THEN date_trunc('day', ts) END,
      count(*), sum(value) FROM aegis.points WHERE metric = 'pt_mem' GROUP BY 1$$);
 
@@ -289,8 +291,14 @@ INSERT INTO distinct_cases VALUES
      WHERE metric = 'pt_num' ORDER BY metric, tags, ts DESC$$),
   ('then more sort keys', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags DESC, ts DESC, value$$),
   ('oldest first (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts$$),
+  ('metrics equal under a collation (PostgreSQL''s)', $$SELECT DISTINCT ON (metric COLLATE pt_nocase, tags) lower(metric), ts, value
+     FROM aegis.points WHERE lower(metric) = 'pt_case' ORDER BY metric COLLATE pt_nocase, tags, ts DESC$$),
+  ('a system column (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) tableoid::regclass, metric, ts FROM aegis.points
+     ORDER BY metric, tags, ts DESC$$),
   ('a condition PostgreSQL keeps (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points
      WHERE value > extract(minute FROM ts) ORDER BY metric, tags, ts DESC$$);
+SELECT aegis.write(m, '{"host": "a"}', '2024-01-01'::timestamptz + n * interval '1 minute', n)
+  FROM (VALUES ('PT_CASE', 1), ('pt_case', 2)) v(m, n);
 CREATE FUNCTION pt_check_distinct() RETURNS SETOF text LANGUAGE plpgsql AS $f$
 DECLARE
     c record;
@@ -547,6 +555,19 @@ pt_bad,{},2024-01-01 00:00:00+00,NA
 \! printf 'pt_bad,{},2024-01-01 00:00:00+00,1\npt_bad,{},2024-01-01 00:00:01+00,1\npt_\377bad,{},2024-01-01 00:00:02+00,1\n' > /tmp/aegis_regress_csv5.csv
 \copy aegis.points FROM '/tmp/aegis_regress_csv5.csv' WITH (FORMAT csv)
 SELECT count(*) AS pt_bad_points FROM aegis.points WHERE metric = 'pt_bad';
+-- \. alone on a line ends the data; what follows is read and ignored, even
+-- bytes that are not UTF-8. \. with another line end than the file's, or at
+-- the end without one, is refused as PostgreSQL refuses it.
+\! printf 'pt_end,{},2024-01-01 00:00:00+00,1\n\\.\n\377 ignored\n' > /tmp/aegis_regress_csv6.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv6.csv' WITH (FORMAT csv)
+SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
+\! printf 'pt_end,{},2024-01-01 00:00:01+00,1\n\\.\r\n' > /tmp/aegis_regress_csv7.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv7.csv' WITH (FORMAT csv)
+\! printf 'pt_end,{},2024-01-01 00:00:01+00,1\n\\.' > /tmp/aegis_regress_csv8.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv8.csv' WITH (FORMAT csv)
+\copy csv_ref FROM '/tmp/aegis_regress_csv7.csv' WITH (FORMAT csv)
+\copy csv_ref FROM '/tmp/aegis_regress_csv8.csv' WITH (FORMAT csv)
+SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
 
 -- A bad row fails the whole COPY, naming its line; nothing is written.
 -- (psql keeps no SQLSTATE of a failed COPY: the messages show what was

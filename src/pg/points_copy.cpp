@@ -190,17 +190,21 @@ class CsvReader {
   // The next record; false at the end of the data (then the rest of the
   // client's data has been read).
   bool Next() {
+    record_valid_ = false;
     for (;;) {
       const Scan scan = ScanRecord();
       if (scan == Scan::kNeedMore) {
         if (!Fill()) eof_ = true;
+        CheckForInterrupts();
         continue;
       }
       if (scan == Scan::kEnd) {
-        while (!eof_ && Fill()) buffer_.clear();  // after \., the rest is read and ignored
+        record_valid_ = false;
+        Drain();
         return false;
       }
       ++line_;
+      record_valid_ = true;
       if (skip_header_) {
         skip_header_ = false;
         continue;
@@ -232,37 +236,75 @@ class CsvReader {
     return c_string_.c_str();
   }
 
-  // The current record as written, for the error context.
-  std::string_view Record() const { return {buffer_.data() + record_start_, record_end_ - record_start_}; }
+  // The record the error context shows (empty when none is being read), and
+  // its line.
+  std::string_view Record() const {
+    if (!record_valid_ || record_end_ < record_start_ || record_end_ > buffer_.size()) return {};
+    return {buffer_.data() + record_start_, record_end_ - record_start_};
+  }
   uint64 line() const { return line_; }
 
  private:
   enum class Scan { kRecord, kNeedMore, kEnd };
   enum class Eol { kUnknown, kNl, kCr, kCrNl };
 
-  // Finds the extent of the record at pos_ and of its fields.
+  // Finds the extent of the record at pos_ and of its fields. A record the
+  // buffer ends inside is resumed where the scan stopped once more data
+  // came, so a long record is scanned once.
   Scan ScanRecord() {
     const char* b = buffer_.data();
     const size_t n = buffer_.size();
-    size_t i = pos_;
-    if (i == n) return eof_ ? Scan::kEnd : Scan::kNeedMore;
-    // \. alone on a line ends the data.
-    if (b[i] == '\\') {
-      if (i + 2 >= n && !eof_) return Scan::kNeedMore;
-      if (i + 1 < n && b[i + 1] == '.' && (i + 2 == n || b[i + 2] == '\n' || b[i + 2] == '\r')) return Scan::kEnd;
+    size_t i = scan_i_;
+    size_t start = scan_start_;
+    bool quoted = scan_quoted_;
+    bool in_quote = scan_in_quote_;
+    if (!resuming_) {
+      i = pos_;
+      if (i == n) return eof_ ? Scan::kEnd : Scan::kNeedMore;
+      // \. alone on a line ends the data (in CSV, only with a line end after
+      // it; else it is data).
+      if (b[i] == '\\') {
+        if (i + 3 >= n && !eof_) return Scan::kNeedMore;
+        if (i + 2 < n && b[i + 1] == '.' && (b[i + 2] == '\n' || b[i + 2] == '\r')) {
+          const bool crnl = b[i + 2] == '\r' && i + 3 < n && b[i + 3] == '\n';
+          const Eol eol = b[i + 2] == '\n' ? Eol::kNl : crnl ? Eol::kCrNl : Eol::kCr;
+          if (eol_ != Eol::kUnknown && eol != eol_) {
+            record_start_ = i;
+            record_end_ = i + 2;
+            RaiseBadFormat("end-of-copy marker does not match previous newline style");
+          }
+          return Scan::kEnd;
+        }
+      }
+      starts_.clear();
+      ends_.clear();
+      quoted_.clear();
+      record_start_ = i;
+      start = i;
+      quoted = false;
+      in_quote = false;
     }
-    starts_.clear();
-    ends_.clear();
-    quoted_.clear();
-    record_start_ = i;
-    size_t start = i;
-    bool quoted = false;
-    bool in_quote = false;
+    const auto need_more = [&](size_t at) {
+      resuming_ = true;
+      scan_i_ = at;
+      scan_start_ = start;
+      scan_quoted_ = quoted;
+      scan_in_quote_ = in_quote;
+      if (n - pos_ >= static_cast<size_t>(MaxAllocSize)) {
+        record_end_ = std::min(n, record_start_ + 200);
+        RaiseLimit();
+      }
+      return Scan::kNeedMore;
+    };
     for (;;) {
       while (i < n && !special_[static_cast<unsigned char>(b[i])]) ++i;
       if (i == n) {
-        if (!eof_) return Scan::kNeedMore;
-        if (in_quote) RaiseBadFormat("unterminated CSV quoted field");
+        if (!eof_) return need_more(i);
+        resuming_ = false;
+        if (in_quote) {
+          record_end_ = std::min(n, record_start_ + 200);
+          RaiseBadFormat("unterminated CSV quoted field");
+        }
         EndField(start, i, quoted);
         record_end_ = pos_ = i;
         return Scan::kRecord;
@@ -270,7 +312,7 @@ class CsvReader {
       const char c = b[i];
       if (in_quote) {
         if (c == escape_ && escape_ != quote_) {
-          if (i + 1 == n && !eof_) return Scan::kNeedMore;
+          if (i + 1 == n && !eof_) return need_more(i);
           if (i + 1 < n && (b[i + 1] == quote_ || b[i + 1] == escape_)) {
             i += 2;
             continue;
@@ -288,7 +330,8 @@ class CsvReader {
         start = ++i;
         quoted = false;
       } else if (c == '\n' || c == '\r') {
-        if (c == '\r' && i + 1 == n && !eof_) return Scan::kNeedMore;  // \r\n or \r?
+        if (c == '\r' && i + 1 == n && !eof_) return need_more(i);  // \r\n or \r?
+        resuming_ = false;
         EndField(start, i, quoted);
         record_end_ = i;
         pos_ = i + LineEnd(b, n, i);
@@ -297,6 +340,12 @@ class CsvReader {
         ++i;  // the escape character outside quotes is data
       }
     }
+  }
+
+  void EndField(size_t start, size_t end, bool quoted) {
+    starts_.push_back(start);
+    ends_.push_back(end);
+    quoted_.push_back(quoted);
   }
 
   // A quoted field's value, as CopyReadAttributesCSV makes it.
@@ -319,12 +368,6 @@ class CsvReader {
     }
   }
 
-  void EndField(size_t start, size_t end, bool quoted) {
-    starts_.push_back(start);
-    ends_.push_back(end);
-    quoted_.push_back(quoted);
-  }
-
   // The length of the line end at i, checked against the first one's kind,
   // as PostgreSQL does.
   size_t LineEnd(const char* b, size_t n, size_t i) {
@@ -341,24 +384,29 @@ class CsvReader {
 
   [[noreturn]] void RaiseBadFormat(const char* message, const char* hint = nullptr) {
     ++line_;  // the line being read
-    record_end_ = std::min(buffer_.size(), record_start_ + 200);
+    record_valid_ = true;
     PgCall([&] {
       ereport(ERROR, (errcode(ERRCODE_BAD_COPY_FILE_FORMAT), errmsg("%s", message), hint ? errhint("%s", hint) : 0));
     });
     pg_unreachable();
   }
 
-  // Appends the next CopyData message to the buffer (dropping what was
-  // read); false at CopyDone. CopyFail raises, as PostgreSQL's reader does.
-  bool Fill() {
-    if (eof_) return false;
-    if (pos_ > 0) {
-      buffer_.erase(0, pos_);
-      verified_ -= pos_;
-      pos_ = 0;
-    }
+  [[noreturn]] void RaiseLimit() {
+    ++line_;
+    record_valid_ = true;
+    PgCall([&] {
+      ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("COPY record is too long"),
+                      errdetail("A record may hold at most %d bytes.", static_cast<int>(MaxAllocSize) - 1)));
+    });
+    pg_unreachable();
+  }
+
+  // Reads the next message of the COPY into cstate_->fe_msgbuf: true for
+  // CopyData, false for CopyDone; CopyFail raises, as PostgreSQL's reader
+  // does (Flush and Sync are skipped).
+  bool ReadMessage() {
     StringInfo message = cstate_->fe_msgbuf;
-    bool done = false;
+    bool data = false;
     PgCall([&] {
       for (;;) {
         HOLD_CANCEL_INTERRUPTS();
@@ -374,27 +422,53 @@ class CsvReader {
           ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
                           errmsg("unexpected EOF on client connection with an open transaction")));
         RESUME_CANCEL_INTERRUPTS();
-        if (type == 'd') break;
-        if (type == 'c') {
-          done = true;
+        if (type == 'd') {
+          data = true;
           break;
         }
+        if (type == 'c') break;
         if (type == 'f')
           ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
                           errmsg("COPY from stdin failed: %s", pq_getmsgstring(message))));
-        // Flush and Sync are ignored, as PostgreSQL's reader does.
       }
     });
-    if (done) {
+    return data;
+  }
+
+  // Appends the next CopyData message to the buffer (dropping what was
+  // read); false at CopyDone.
+  bool Fill() {
+    if (eof_) return false;
+    if (pos_ > 0) {
+      // Offsets into the buffer move with its start.
+      buffer_.erase(0, pos_);
+      verified_ -= pos_;
+      record_start_ = record_start_ >= pos_ ? record_start_ - pos_ : 0;
+      record_end_ = record_end_ >= pos_ ? record_end_ - pos_ : 0;
+      if (resuming_) {
+        scan_i_ -= pos_;
+        scan_start_ -= pos_;
+        for (size_t& at : starts_) at -= pos_;
+        for (size_t& at : ends_) at -= pos_;
+      }
+      pos_ = 0;
+    }
+    if (!ReadMessage()) {
       eof_ = true;
       Verify(true);
       return false;
     }
+    const StringInfo message = cstate_->fe_msgbuf;
     buffer_.append(message->data, static_cast<size_t>(message->len));
     bytes_ += static_cast<uint64>(message->len);
     Verify(false);
     PgCall([&] { pgstat_progress_update_param(PROGRESS_COPY_BYTES_PROCESSED, static_cast<int64>(bytes_)); });
     return true;
+  }
+
+  // After \., the rest of the client's data is read and ignored.
+  void Drain() {
+    while (!eof_) eof_ = !ReadMessage();
   }
 
   // Checks that the bytes read are valid in the server encoding (a
@@ -422,6 +496,7 @@ class CsvReader {
       ++line_;
       record_start_ = line_start;
       record_end_ = bad;
+      record_valid_ = true;
       PgCall([&] { report_invalid_encoding(encoding_, from + valid, rest); });
     }
   }
@@ -441,8 +516,16 @@ class CsvReader {
   Eol eol_ = Eol::kUnknown;
   uint64 line_ = 0;
   uint64 bytes_ = 0;
+  // The record being read or last read, for the error context.
   size_t record_start_ = 0;
   size_t record_end_ = 0;
+  bool record_valid_ = false;
+  // A record the buffer ended inside: where its scan stopped.
+  bool resuming_ = false;
+  size_t scan_i_ = 0;
+  size_t scan_start_ = 0;
+  bool scan_quoted_ = false;
+  bool scan_in_quote_ = false;
   std::vector<size_t> starts_;
   std::vector<size_t> ends_;
   std::vector<bool> quoted_;
@@ -460,11 +543,16 @@ struct CsvContext {
 void CsvErrorContext(void* arg) {
   const auto* context = static_cast<const CsvContext*>(arg);
   const std::string_view record = context->reader->Record();
-  const size_t shown = std::min<size_t>(record.size(), 100);
-  char* text = pnstrdup(record.data(), shown);
-  if (shown < record.size()) text = psprintf("%s...", text);
-  errcontext("COPY %s, line %llu: \"%s\"", context->relname, static_cast<unsigned long long>(context->reader->line()),
-             text);
+  const auto line = static_cast<unsigned long long>(context->reader->line());
+  if (record.empty()) {
+    errcontext("COPY %s, line %llu", context->relname, line);
+    return;
+  }
+  // At most 100 bytes, cut at a character's end (the bytes were verified).
+  const int shown = pg_mbcliplen(record.data(), static_cast<int>(std::min<size_t>(record.size(), 1000)), 100);
+  char* text = pnstrdup(record.data(), static_cast<Size>(shown));
+  if (static_cast<size_t>(shown) < record.size()) text = psprintf("%s...", text);
+  errcontext("COPY %s, line %llu: \"%s\"", context->relname, line, text);
 }
 
 // Raises a row's error as PostgreSQL's, so that the COPY's error context

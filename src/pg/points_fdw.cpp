@@ -539,6 +539,15 @@ BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
     return kBucketEpochFloor;
   }
   if (type == NUMERICOID) return kBucketNone;  // only that shape: the engine's keys are timestamps
+  // ts itself, or cast: a bucket per point, which PostgreSQL's hash
+  // aggregate (spilling to disk) does better than the engine's buckets.
+  Node* stripped = expr;
+  while (IsA(stripped, RelabelType)) stripped = reinterpret_cast<Node*>(castNode(RelabelType, stripped)->arg);
+  if (IsColumn(stripped, relid, kTs) ||
+      (IsA(stripped, FuncExpr) && castNode(FuncExpr, stripped)->funcformat != COERCE_EXPLICIT_CALL &&
+       list_length(castNode(FuncExpr, stripped)->args) == 1 &&
+       IsColumn(static_cast<Node*>(linitial(castNode(FuncExpr, stripped)->args)), relid, kTs)))
+    return kBucketNone;
   if (!IsA(expr, FuncExpr)) return kBucketExpression;
   FuncExpr* call = castNode(FuncExpr, expr);
   const int nargs = list_length(call->args);
@@ -734,10 +743,15 @@ void AddNewestPerSeriesPath(PlannerInfo* root, RelOptInfo* input_rel, RelOptInfo
   bool metric = false;
   bool tags = false;
   ListCell* cell;
+  // The columns themselves (a COLLATE would make other series equal).
+  auto is_column = [&](Node* expr, AttrNumber column) {
+    return IsA(expr, Var) && IsColumn(expr, relid, column) &&
+           (!OidIsValid(exprCollation(expr)) || get_collation_isdeterministic(exprCollation(expr)));
+  };
   foreach (cell, parse->distinctClause) {
     Node* expr = get_sortgroupclause_expr(lfirst_node(SortGroupClause, cell), parse->targetList);
-    metric = metric || IsColumn(expr, relid, kMetric);
-    tags = tags || IsColumn(expr, relid, kTags);
+    metric = metric || is_column(expr, kMetric);
+    tags = tags || is_column(expr, kTags);
   }
   // PostgreSQL made the ORDER BY start with the DISTINCT ON expressions.
   SortGroupClause* third = list_nth_node(SortGroupClause, parse->sortClause, 2);
@@ -754,7 +768,9 @@ void AddNewestPerSeriesPath(PlannerInfo* root, RelOptInfo* input_rel, RelOptInfo
     ListCell* var_cell;
     foreach (var_cell, vars) {
       Var* var = lfirst_node(Var, var_cell);
-      if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0) return;
+      if (var->varno != static_cast<int>(relid) || var->varlevelsup != 0 || var->varattno < kMetric ||
+          var->varattno > kValue)
+        return;  // no system column: the scan tuple has aegis.points' columns only
     }
   }
   if (Classify(input_rel->baserestrictinfo, input_rel, relid).local != NIL) return;
@@ -1358,7 +1374,10 @@ void StartWindows(ScanState* s) {
   if (null_newest || null_oldest) return;
   s->window_low = std::max(s->since, oldest);
   s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
-  s->window_width = USECS_PER_HOUR;
+  // An hour, shorter when many series share the windows (a LIMIT usually
+  // needs few points; wider windows follow while they hold few).
+  s->window_width = std::max<int64_t>(USECS_PER_SEC, USECS_PER_HOUR / static_cast<int64_t>(std::max<size_t>(
+                                                                          1, s->window_series.size() / 16)));
 }
 
 // Reads the next window of a newest-first scan into the buffer, newest
