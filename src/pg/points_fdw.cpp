@@ -1092,6 +1092,7 @@ struct ScanState {
   bool newest_per_series = false;  // one row per DISTINCT ON (metric, tags) group
   std::vector<size_t> window_series;  // the series the windows read
   bool windows_ready = false;
+  bool oldest_known = false;   // window_low is past the oldest stored point
   core::Timestamp window_top = 0;  // the next window ends here (exclusive)
   core::Timestamp window_low = 0;  // no chosen point is older
   int64_t window_width = 0;
@@ -1343,41 +1344,53 @@ void ReadGroup(ScanState* s) {
 }
 
 // The first window of a newest-first read of s->window_series (all the
-// chosen series when empty): their newest and oldest stored points bound the
-// windows.
+// chosen series when empty): it ends after their newest point, as
+// aegis.latest finds it (aegis.last_points, and this transaction's writes).
+// The oldest point is looked up only when a window comes back empty.
 void StartWindows(ScanState* s) {
   s->windows_ready = true;
+  s->oldest_known = false;
   s->window_top = s->window_low = s->since;
   if (s->window_series.empty())
     for (size_t i = 0; i < s->n_chosen; ++i) s->window_series.push_back(i);
   if (s->window_series.empty()) return;
   std::vector<int64_t> ids;
   for (size_t i : s->window_series) ids.push_back(s->series[i].id);
+  std::sort(ids.begin(), ids.end());
+  SpiConnect();
+  const auto newest_of = NewestPoints(ids);
+  SpiFinish();
+  if (newest_of.empty()) return;  // none of them has a point
+  core::Timestamp newest = core::kTimestampMinusInfinity;
+  for (const auto& [id, point] : newest_of) newest = std::max<core::Timestamp>(newest, point.first);
+  s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
+  // An hour, shorter when many series share the windows (a LIMIT usually
+  // needs few points; wider windows follow while they hold few).
+  s->window_width = std::max<int64_t>(USECS_PER_SEC, USECS_PER_HOUR / static_cast<int64_t>(std::max<size_t>(
+                                                                          1, s->window_series.size() / 16)));
+}
+
+// After an empty window: the windows stop at the oldest stored point of
+// s->window_series (the since bound until then).
+void LearnOldest(ScanState* s) {
+  s->oldest_known = true;
+  std::vector<int64_t> ids;
+  for (size_t i : s->window_series) ids.push_back(s->series[i].id);
   static SPIPlanPtr plan = nullptr;
-  bool null_newest = true;
-  bool null_oldest = true;
-  core::Timestamp newest = 0;
+  bool none = true;
   core::Timestamp oldest = 0;
   SpiConnect();
   PgCall([&] {
     Oid types[] = {INT8ARRAYOID};
     Datum args[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
     RunPlan(&plan,
-            "SELECT max(newest), min(oldest) FROM ("
-            "SELECT max(ts_max), min(ts_min) FROM aegis.blocks WHERE series_id = ANY($1) UNION ALL "
-            "SELECT max(ts), min(ts) FROM aegis.recent_points WHERE series_id = ANY($1)) AS e (newest, oldest)",
+            "SELECT min(oldest) FROM (SELECT min(ts_min) FROM aegis.blocks WHERE series_id = ANY($1) UNION ALL "
+            "SELECT min(ts) FROM aegis.recent_points WHERE series_id = ANY($1)) AS e (oldest)",
             1, types, args, Snap::kReadOnly);
-    newest = DatumGetTimestampTz(ResultValue(0, 1, &null_newest));
-    oldest = DatumGetTimestampTz(ResultValue(0, 2, &null_oldest));
+    oldest = DatumGetTimestampTz(ResultValue(0, 1, &none));
   });
   SpiFinish();
-  if (null_newest || null_oldest) return;
-  s->window_low = std::max(s->since, oldest);
-  s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
-  // An hour, shorter when many series share the windows (a LIMIT usually
-  // needs few points; wider windows follow while they hold few).
-  s->window_width = std::max<int64_t>(USECS_PER_SEC, USECS_PER_HOUR / static_cast<int64_t>(std::max<size_t>(
-                                                                          1, s->window_series.size() / 16)));
+  s->window_low = none ? s->window_top : std::max(s->window_low, oldest);
 }
 
 // Reads the next window of a newest-first scan into the buffer, newest
@@ -1421,6 +1434,7 @@ bool ReadWindow(ScanState* s) {
     s->owners.push_back(owners[i]);
   }
   s->window_top = low;
+  if (points.size() == 0 && !s->oldest_known) LearnOldest(s);
   // Wider windows while they hold few points, narrower when many.
   if (points.size() < kBufferTarget / 4 && s->window_width < std::numeric_limits<int64_t>::max() / 4)
     s->window_width *= 4;
