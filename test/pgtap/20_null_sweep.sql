@@ -4,6 +4,9 @@
 BEGIN;
 
 CREATE TEMP TABLE sweep_calls (fn regprocedure, position int, call text);
+-- A wide table for aegis.load.
+CREATE TEMP TABLE sweep_wide (ts timestamptz, host text, v float8);
+INSERT INTO sweep_wide VALUES ('2024-01-01', 'a', 1.5);
 
 -- A valid sample value for an argument, by name and type.
 CREATE FUNCTION pg_temp.sample(arg_name text, arg_type regtype) RETURNS text LANGUAGE sql AS $$
@@ -21,13 +24,23 @@ CREATE FUNCTION pg_temp.sample(arg_name text, arg_type regtype) RETURNS text LAN
     WHEN arg_type = 'interval'::regtype THEN '''1 hour''::interval'
     WHEN arg_type = 'bigint'::regtype THEN '1::bigint'
     WHEN arg_type = 'text[]'::regtype THEN '''{host}''::text[]'
+    WHEN arg_type = 'integer'::regtype THEN '60'
+    WHEN arg_type = 'smallint'::regtype THEN '60::smallint'
+    WHEN arg_type = 'date'::regtype THEN '''2024-01-01''::date'
+    WHEN arg_type = 'timestamp'::regtype THEN '''2024-01-01''::timestamp'
+    WHEN arg_type = 'anyelement'::regtype THEN '1.5::float8'
+    WHEN arg_type = 'regclass'::regtype THEN '''pg_temp.sweep_wide''::regclass'
+    WHEN arg_type = 'name'::regtype THEN '''ts''::name'
+    WHEN arg_type = 'name[]'::regtype THEN
+         CASE arg_name WHEN 'tag_columns' THEN '''{host}''::name[]' ELSE '''{v}''::name[]' END
     ELSE NULL END
 $$;
 
 INSERT INTO sweep_calls
 SELECT p.oid::regprocedure, i,
        format('SELECT count(*) FROM %s(%s)', p.oid::regproc,
-              (SELECT string_agg(CASE WHEN j = i THEN 'NULL::' || format_type(t, NULL)
+              (SELECT string_agg(CASE WHEN j = i THEN 'NULL::' || CASE WHEN t = 'anyelement'::regtype THEN 'float8'
+                                                                     ELSE format_type(t, NULL) END
                                       ELSE pg_temp.sample(p.proargnames[j], t) END, ', ' ORDER BY j)
                  FROM unnest(p.proargtypes::regtype[]) WITH ORDINALITY a(t, j)))
   FROM pg_proc p, generate_series(1, p.pronargs) i

@@ -1034,6 +1034,15 @@ INSERT INTO hostile_calls (label, call, allowed) VALUES
    format('COPY aegis.points FROM PROGRAM %L', $p$awk 'BEGIN { split("NaN Infinity -Infinity -0", v, " "); for (i = 0; i < 200000; i++) printf "h_copy_many\t{}\t2024-01-01 00:00:00.%06d+00\t%s\n", i, v[i % 4 + 1] }'$p$), '{}');
 UPDATE hostile_calls SET must_fail = true WHERE label = 'COPY aegis.points: a 1 MB metric name';
 UPDATE hostile_calls SET keep = true WHERE label = 'COPY aegis.points: 200,000 lines of NaN, ±Infinity and -0';
+-- aegis.load, and the gap-filling functions outside a query the engine takes.
+INSERT INTO hostile_calls (label, call, allowed, must_fail) VALUES
+  ('load: a SQL fragment as the time column', $$SELECT aegis.load('aegis.series', pg_temp.ht('SQL fragment'))$$, '{42703}', true),
+  ('load: a SQL fragment as a metric column', $$SELECT aegis.load('aegis.series', 'series_id', ARRAY[pg_temp.ht('SQL fragment')]::name[])$$, '{42703,42804}', true),
+  ('load: a 1 MB tag column name', $$SELECT aegis.load('aegis.series', 'series_id', NULL, ARRAY[pg_temp.ht('1 MB of a')]::name[])$$, '{42703,42804}', true),
+  ('locf outside a gap-filling query', $$SELECT aegis.locf(pg_temp.ht('SQL fragment'))$$, '{0A000}', true),
+  ('interpolate outside a gap-filling query', $$SELECT aegis.interpolate('NaN')$$, '{0A000}', true),
+  ('time_bucket_gapfill outside aegis.points', $$SELECT aegis.time_bucket_gapfill('1 hour', 'infinity', NULL, pg_temp.tmin())$$, '{0A000}', true),
+  ('time_bucket_gapfill over aegis.points, start after finish', $$SELECT count(*) FROM (SELECT aegis.time_bucket_gapfill('1 hour', ts, '2024-01-02', '2024-01-01'), count(*) FROM aegis.points WHERE metric = 'h_copy_many' GROUP BY 1) g$$, '{22023}', false);
 INSERT INTO hostile_calls (label, call, expected) VALUES
   ('read: the 200,000 copied lines keep their bits', $$SELECT count(*) || '/' || count(DISTINCT encode(float8send(value), 'hex')) FROM aegis.read('h_copy_many')$$, '200000/4');
 
