@@ -1344,26 +1344,31 @@ void ReadGroup(ScanState* s) {
 }
 
 // The first window of a newest-first read of s->window_series (all the
-// chosen series when empty): it ends after their newest point, as
-// aegis.latest finds it (aegis.last_points, and this transaction's writes).
-// The oldest point is looked up only when a window comes back empty.
-void StartWindows(ScanState* s) {
+// chosen series when empty): it ends at top when the caller knows it, else
+// after their newest point, as aegis.latest finds it (aegis.last_points, and
+// this transaction's writes). The oldest point is looked up only when a
+// window comes back empty.
+void StartWindows(ScanState* s, std::optional<core::Timestamp> top = std::nullopt) {
   s->windows_ready = true;
   s->oldest_known = false;
   s->window_top = s->window_low = s->since;
   if (s->window_series.empty())
     for (size_t i = 0; i < s->n_chosen; ++i) s->window_series.push_back(i);
   if (s->window_series.empty()) return;
-  std::vector<int64_t> ids;
-  for (size_t i : s->window_series) ids.push_back(s->series[i].id);
-  std::sort(ids.begin(), ids.end());
-  SpiConnect();
-  const auto newest_of = NewestPoints(ids);
-  SpiFinish();
-  if (newest_of.empty()) return;  // none of them has a point
-  core::Timestamp newest = core::kTimestampMinusInfinity;
-  for (const auto& [id, point] : newest_of) newest = std::max<core::Timestamp>(newest, point.first);
-  s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
+  if (top) {
+    s->window_top = *top;
+  } else {
+    std::vector<int64_t> ids;
+    for (size_t i : s->window_series) ids.push_back(s->series[i].id);
+    std::sort(ids.begin(), ids.end());
+    SpiConnect();
+    const auto newest_of = NewestPoints(ids);
+    SpiFinish();
+    if (newest_of.empty()) return;  // none of them has a point
+    core::Timestamp newest = core::kTimestampMinusInfinity;
+    for (const auto& [id, point] : newest_of) newest = std::max<core::Timestamp>(newest, point.first);
+    s->window_top = std::min(s->until, newest == core::kTimestampInfinity ? newest : newest + 1);
+  }
   // An hour, shorter when many series share the windows (a LIMIT usually
   // needs few points; wider windows follow while they hold few).
   s->window_width = std::max<int64_t>(USECS_PER_SEC, USECS_PER_HOUR / static_cast<int64_t>(std::max<size_t>(
@@ -1479,7 +1484,10 @@ void NewestPerSeries(ScanState* s) {
     read = !s->window_series.empty();
   }
   if (read) {
-    s->windows_ready = false;
+    // The series left have a point at or after until (no value condition):
+    // their windows start there, without asking for their newest points
+    // again.
+    StartWindows(s, s->values.n == 0 ? std::optional<core::Timestamp>(s->until) : std::nullopt);
     while (ReadWindow(s)) {
       for (size_t k = 0; k < s->points.size(); ++k) {
         Best& b = best[s->owners[k]];
@@ -1646,16 +1654,22 @@ void PrepareGroups(ForeignScanState* node, ScanState* s) {
   }
 }
 
+// The GROUP BY's bucket expression at ts (PostgreSQL code), in the scan's
+// per-tuple memory.
+Datum EvaluateBucketExpr(ScanState* s, core::Timestamp ts, bool* isnull) {
+  s->bucket_slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
+  s->bucket_context->ecxt_scantuple = s->bucket_slot;
+  return ExecEvalExprSwitchContext(s->bucket_expr, s->bucket_context, isnull);
+}
+
 // The GROUP BY expression's value for a bucket whose points all share it
 // (floor(extract(epoch from ts) / n) * n): the expression at the bucket's
 // start, kept in the run's memory.
 Datum BucketLabel(ScanState* s, core::Timestamp bucket) {
   ExprContext* econtext = s->bucket_context;
   return PgCall([&] {
-    s->bucket_slot->tts_values[kTs - 1] = TimestampTzGetDatum(bucket);
-    econtext->ecxt_scantuple = s->bucket_slot;
     bool isnull = false;
-    const Datum label = ExecEvalExprSwitchContext(s->bucket_expr, econtext, &isnull);
+    const Datum label = EvaluateBucketExpr(s, bucket, &isnull);
     MemoryContext old = MemoryContextSwitchTo(s->run_memory);
     const Datum copy = isnull ? 0 : datumCopy(label, false, -1);
     MemoryContextSwitchTo(old);
@@ -1794,15 +1808,9 @@ core::Timestamp BucketOfPoint(ScanState* s, core::Timestamp ts) {
   const uint64_t mixed = static_cast<uint64_t>(ts) * 0x9E3779B97F4A7C15ull;
   BucketMemo& memo = s->bucket_memo[(mixed >> 32) & (kBucketMemo - 1)];
   if (memo.valid && memo.ts == ts) return memo.bucket;
-  ExprContext* econtext = s->bucket_context;
   bool isnull = false;
-  const Datum value = PgCall([&] {
-    s->bucket_slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
-    econtext->ecxt_scantuple = s->bucket_slot;
-    const Datum result = ExecEvalExprSwitchContext(s->bucket_expr, econtext, &isnull);
-    return result;
-  });
-  if ((++s->bucket_calls & 1023) == 0) PgCall([&] { ResetExprContext(econtext); });
+  const Datum value = PgCall([&] { return EvaluateBucketExpr(s, ts, &isnull); });
+  if ((++s->bucket_calls & 1023) == 0) PgCall([&] { ResetExprContext(s->bucket_context); });
   memo = BucketMemo{ts, isnull ? kNullBucket : DatumGetTimestampTz(value), true};
   return memo.bucket;
 }
