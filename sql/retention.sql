@@ -98,6 +98,47 @@ SELECT partition, range_start AT TIME ZONE 'UTC' AS range_start, range_end AT TI
 SELECT count(*) AS points FROM aegis.read('edge{}');
 SET aegis.partition_interval = 'day';
 
+-- Reads prune blocks by time at both ends: a block that reaches into a range
+-- starts at most its partition's max_span before the range (and inside the
+-- partition), so nothing older is read. Every block write keeps max_span at
+-- least the longest block of the partition, also when a subtransaction that
+-- raised it rolls back and the same transaction writes such a block again.
+SET aegis.block_max_points = 10;
+CREATE FUNCTION pg_temp.spans_too_short() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM (
+    SELECT p.partition FROM aegis.block_partitions p JOIN aegis.blocks b ON b.tableoid = p.partition
+     GROUP BY p.partition, p.max_span
+    HAVING p.max_span IS NULL
+        OR max((extract(epoch FROM b.ts_max - b.ts_min) * 1000000)::bigint) > p.max_span) t $$;
+-- 10-minute points over a day: blocks of 10 points, 90 minutes each.
+SELECT aegis.write('span_fast', '{}',
+       ARRAY(SELECT t FROM generate_series('2024-04-01 00:00+00'::timestamptz, '2024-04-01 23:50+00', '10 minutes') t),
+       ARRAY(SELECT g::float8 FROM generate_series(1, 144) g));
+SELECT max_span / 60000000 AS max_span_minutes FROM aegis.block_partitions WHERE lo = '2024-04-01 00:00+00';
+BEGIN;
+SAVEPOINT s;
+-- A batch of 10 points two hours apart goes straight into one block of 18 hours.
+SELECT aegis.write('span_slow', '{}',
+       ARRAY(SELECT t FROM generate_series('2024-04-01 00:30+00'::timestamptz, '2024-04-01 18:30+00', '2 hours') t),
+       ARRAY(SELECT g::float8 FROM generate_series(1, 10) g));
+ROLLBACK TO SAVEPOINT s;
+SELECT max_span / 60000000 AS max_span_minutes FROM aegis.block_partitions WHERE lo = '2024-04-01 00:00+00';
+SELECT aegis.write('span_slow', '{}',
+       ARRAY(SELECT t FROM generate_series('2024-04-01 00:30+00'::timestamptz, '2024-04-01 18:30+00', '2 hours') t),
+       ARRAY(SELECT g::float8 FROM generate_series(1, 10) g));
+COMMIT;
+SELECT max_span / 60000000 AS max_span_minutes FROM aegis.block_partitions WHERE lo = '2024-04-01 00:00+00';
+SELECT pg_temp.spans_too_short() AS partitions_with_a_longer_block;
+-- Windows that start inside the long block, inside a short one, and on the
+-- partition's first instant: every point of the window, from both series.
+SELECT metric, count(*), min(ts) AT TIME ZONE 'UTC' AS first, max(ts) AT TIME ZONE 'UTC' AS last
+  FROM aegis.read('{__name__=~"span_.*"}', '2024-04-01 16:45+00', '2024-04-01 19:00+00') GROUP BY 1 ORDER BY 1;
+SELECT tags, value FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '2024-04-01 17:55+00', '2024-04-01 18:45+00',
+       NULL, '{__name__}') ORDER BY 1;
+SELECT metric, count(*) FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00' GROUP BY 1 ORDER BY 1;
+RESET aegis.block_max_points;
+
 -- Only the administrator manages retention.
 CREATE ROLE aegis_ret_user;
 GRANT USAGE ON SCHEMA aegis TO aegis_ret_user;

@@ -171,18 +171,30 @@ BlockBitUsage DecodeGorillaPayload(const uint8_t* data, const BlockHeader& heade
 }
 
 // Decodes a verified block's payload with its codec.
+// Only the points before `until` are kept (all of them for
+// kTimestampInfinity); codec 2 leaves the values after them uncomputed.
 BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
-                            std::vector<double>* values) {
+                            std::vector<double>* values, Timestamp until) {
   ts->resize(header.count);
   values->resize(header.count);
-  if (header.codec == BlockCodec::kGorillaV1) return DecodeGorillaPayload(data, header, ts, values);
-  return DecodePayloadV2(data + kBlockHeaderSize, header.payload_size, header.count, ts->data(), values->data());
+  size_t kept = header.count;
+  BlockBitUsage usage;
+  if (header.codec == BlockCodec::kGorillaV1) {
+    usage = DecodeGorillaPayload(data, header, ts, values);
+    if (until != kTimestampInfinity) kept = static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), until) - ts->begin());
+  } else {
+    usage = DecodePayloadV2Before(data + kBlockHeaderSize, header.payload_size, header.count, until, ts->data(),
+                                  values->data(), &kept);
+  }
+  ts->resize(kept);
+  values->resize(kept);
+  return usage;
 }
 
 // DecodeBlock and MeasureBlock: header, checksum, payload; outputs left empty
 // on error.
 BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Timestamp>* ts,
-                             std::vector<double>* values) {
+                             std::vector<double>* values, Timestamp until = kTimestampInfinity) {
   if (ts == nullptr || values == nullptr) {
     throw Error(ErrorCategory::Internal, "DecodeBlock called without output vectors");
   }
@@ -196,7 +208,7 @@ BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Times
     throw;
   }
   try {
-    return DecodePayload(data, header, ts, values);
+    return DecodePayload(data, header, ts, values, until);
   } catch (...) {
     ts->clear();
     values->clear();
@@ -422,6 +434,11 @@ const char* ValueSchemeName(uint8_t scheme) {
 // Verified decode into the caller's vectors.
 void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, std::vector<double>* values) {
   DecodeVerified(data, size, ts, values);
+}
+
+size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std::vector<Timestamp>* ts,
+                         std::vector<double>* values) {
+  return DecodeVerified(data, size, ts, values, until).count;
 }
 
 // Verified decode into scratch vectors, keeping only the section sizes.

@@ -100,6 +100,14 @@ uint32_t ComputeBlockChecksum(const uint8_t* data, size_t size);
 // reserves more than the payload can hold.
 void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, std::vector<double>* values);
 
+// DecodeBlock for a reader that needs only the points before `until`: ts and
+// values hold those points (a prefix of the block); the values after them are
+// not computed (codec 2). The header, the checksum and the payload's structure
+// are checked as by DecodeBlock; `until` = kTimestampInfinity keeps every
+// point. Returns the number of points in the block.
+size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std::vector<Timestamp>* ts,
+                         std::vector<double>* values);
+
 // Decodes a block like DecodeBlock and reports how many payload bits each
 // section takes.
 BlockBitUsage MeasureBlock(const uint8_t* data, size_t size);

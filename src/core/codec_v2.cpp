@@ -191,7 +191,13 @@ size_t PackIntegers(const uint64_t* v, size_t m, ByteWriter* out) {
 // Returns true when every integer equals the base (width 0, no exceptions);
 // then, if `uniform_base` is given, only *uniform_base is set and out is
 // left alone.
-bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint64_t* uniform_base = nullptr) {
+//
+// `limit` (at most m) is how many of them the caller needs: only out[0, limit)
+// is written, but the whole sequence is read and checked, so the reader ends
+// where it would after all m.
+bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint64_t* uniform_base = nullptr,
+                size_t limit = SIZE_MAX) {
+  limit = std::min(limit, m);
   const unsigned width = in->U8(what);
   if (width > 64) {
     ThrowCorruptPayload(std::string("The ") + what + " claim " + std::to_string(width) + " bits per integer.");
@@ -207,7 +213,7 @@ bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint6
     *uniform_base = base;
     return true;
   }
-  UnpackBits(packed, m, width, base, out);
+  UnpackBits(packed, limit, width, base, out);
   if (exceptions == 0) return width == 0;
   const size_t position_bytes = PositionBytes(m);
   const uint8_t* positions = in->Take(exceptions * position_bytes, what);
@@ -221,7 +227,7 @@ bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint6
                           " (positions must rise and stay below " + std::to_string(m) + ").");
     }
     previous = p;
-    out[p] = ByteReader::Little(values + size_t{k} * 8, 8);
+    if (p < limit) out[p] = ByteReader::Little(values + size_t{k} * 8, 8);
   }
   return false;
 }
@@ -297,7 +303,12 @@ inline bool IsNestingScheme(ValueScheme s) {
 }
 
 void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, const ValueScheme* forced = nullptr);
-void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch);
+// Decodes a column of m values; `limit` (at most m) is how many of the first
+// ones the caller needs: the flat schemes write only out[0, limit), the
+// nesting ones all of out[0, m). The whole column is read and checked either
+// way.
+void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch,
+                       size_t limit = SIZE_MAX);
 
 // --- raw and constant ------------------------------------------------------
 
@@ -683,7 +694,8 @@ void EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, Byt
   if (any_correction) PackIntegers(corrections.data(), m, out);
 }
 
-void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit) {
+  limit = std::min(limit, m);
   const uint8_t flags = in->U8("decimal flags");
   const unsigned e = in->U8("decimal exponent");
   const bool float32 = (flags & kDecimalFloat32) != 0;
@@ -696,24 +708,24 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
   if (deltas) {
     if (m < 2) ThrowCorruptPayload("A single decimal value cannot be stored as deltas.");
     digits[0] = in->U64("first decimal digits");
-    ReadPacked(in, m - 1, digits + 1, "decimal digit deltas");
+    ReadPacked(in, m - 1, digits + 1, "decimal digit deltas", nullptr, limit - 1);
   } else {
-    ReadPacked(in, m, digits, "decimal digits");
+    ReadPacked(in, m, digits, "decimal digits", nullptr, limit);
   }
   // The hot loops: one conversion and one quotient per value.
   uint64_t outside;
   if (float32) {
-    if (deltas) PrefixSum(digits, m);
-    outside = DigitsToFloats(digits, m, kPow10Float[e], out);
+    if (deltas) PrefixSum(digits, limit);
+    outside = DigitsToFloats(digits, limit, kPow10Float[e], out);
   } else if (deltas) {
-    outside = DeltasToValues(digits, m, e, out);
+    outside = DeltasToValues(digits, limit, e, out);
   } else {
-    outside = DigitsToValues(digits, m, e, out);
+    outside = DigitsToValues(digits, limit, e, out);
   }
   if (outside != 0) ThrowCorruptPayload("Decimal digits lie outside [-2^51, 2^51).");
   if ((flags & kDecimalCorrections) != 0) {
-    ReadPacked(in, m, digits, "decimal corrections");
-    AddCorrections(digits, m, out);
+    ReadPacked(in, m, digits, "decimal corrections", nullptr, limit);
+    AddCorrections(digits, limit, out);
   }
 }
 
@@ -1034,7 +1046,8 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
   }
 }
 
-void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch) {
+void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit) {
+  limit = std::min(limit, m);
   const uint8_t id = in->U8("value scheme");
   const auto scheme = static_cast<ValueScheme>(id);
   if (IsNestingScheme(scheme) && depth >= kMaxNestedDepth) {
@@ -1046,11 +1059,11 @@ void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, Decod
       return;
     case ValueScheme::kConstant: {
       const uint64_t value = in->U64("constant value");
-      std::fill(out, out + m, value);
+      std::fill(out, out + limit, value);
       return;
     }
     case ValueScheme::kDecimal:
-      DecodeDecimal(in, m, depth, out, scratch);
+      DecodeDecimal(in, m, depth, out, scratch, limit);
       return;
     case ValueScheme::kDictionary:
       DecodeDictionary(in, m, depth, out, scratch);
@@ -1080,21 +1093,31 @@ void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::v
 }
 
 BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values) {
+  return DecodePayloadV2Before(payload, size, n, kTimestampInfinity, ts, values, nullptr);
+}
+
+BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
+                                    double* values, size_t* kept) {
   thread_local DecodeScratch scratch;
   struct Trim {
     ~Trim() { scratch.Trim(); }
   } trim;
   ByteReader reader(payload, size);
   DecodeTimestampsV2(&reader, n, ts);
+  // The points before `until` (timestamps rise within a block); a block wholly
+  // before it is decoded whole.
+  const size_t limit =
+      (until == kTimestampInfinity || ts[n - 1] < until) ? n : static_cast<size_t>(std::lower_bound(ts, ts + n, until) - ts);
   const size_t timestamp_bytes = reader.Offset();
   const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
   uint64_t* bits = scratch.Get(kColumnSlot, n);
-  DecodeValueColumn(&reader, n, 0, bits, &scratch);
+  DecodeValueColumn(&reader, n, 0, bits, &scratch, limit);
   if (reader.Remaining() != 0) {
     ThrowCorruptPayload("The points end " + std::to_string(reader.Remaining()) +
                         " bytes before the end of the payload.");
   }
-  std::memcpy(values, bits, n * sizeof(double));
+  std::memcpy(values, bits, limit * sizeof(double));
+  if (kept != nullptr) *kept = limit;
   BlockBitUsage usage;
   usage.count = static_cast<uint32_t>(n);
   usage.timestamp_bits = 8 * timestamp_bytes;

@@ -28,4 +28,12 @@ void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::v
 // outside [payload, payload + size).
 BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values);
 
+// DecodePayloadV2 for a reader that needs only the points before `until`:
+// fills ts[0, n) and, of the values, only values[0, *kept), where *kept is the
+// number of points before `until`. The payload is read and checked whole (its
+// structure, not the values it does not compute), and the values past *kept
+// are not computed, which is most of the cost of decoding them.
+BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
+                                    double* values, size_t* kept);
+
 }  // namespace aegis::core

@@ -14,7 +14,9 @@
 #include "pg/store.h"
 
 extern "C" {
+#include "access/xact.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/syscache.h"
 }
 
@@ -35,6 +37,8 @@ SPIPlanPtr try_lock_plan = nullptr;
 SPIPlanPtr register_plan = nullptr;
 SPIPlanPtr unregister_plan = nullptr;
 SPIPlanPtr refresh_dropped_plan = nullptr;
+SPIPlanPtr note_span_plan = nullptr;
+SPIPlanPtr scan_start_plan = nullptr;
 
 void OnRelcacheInvalidation(Datum /*arg*/, Oid relid) {
   if (relid == InvalidOid || relid == blocks_relid) cache_valid = false;
@@ -197,12 +201,72 @@ PartitionRange CreatePartition(core::Timestamp ts) {
   range.relid = get_relname_relid(name.c_str(), get_namespace_oid("aegis", false));
   static const Oid types[] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
   Datum values[] = {ObjectIdGetDatum(range.relid), TimestampTzGetDatum(range.lo), TimestampTzGetDatum(range.hi)};
-  RunPlan(&register_plan, "INSERT INTO aegis.block_partitions (partition, lo, hi) VALUES ($1::regclass, $2, $3)", 3,
+  RunPlan(&register_plan,
+          "INSERT INTO aegis.block_partitions (partition, lo, hi, max_span) VALUES ($1::regclass, $2, $3, 0)", 3,
           types, values, Snap::kWrite);
   return range;
 }
 
 }  // namespace
+
+void NoteBlockSpan(Oid partition, int64_t span) {
+  if (!OidIsValid(partition)) return;  // a 0.1.0 database: no partitions
+  // The spans this (sub)transaction has made sure of, by partition. A
+  // subtransaction id is never reused within a transaction, so work a rolled
+  // back subtransaction did is never taken for done.
+  static LocalTransactionId noted_lxid = InvalidLocalTransactionId;
+  static SubTransactionId noted_subxid = InvalidSubTransactionId;
+  static std::vector<std::pair<Oid, int64_t>> noted;
+  const LocalTransactionId lxid = MyProc->lxid;
+  const SubTransactionId subxid = PgCall([] { return GetCurrentSubTransactionId(); });
+  if (lxid != noted_lxid || subxid != noted_subxid) {
+    noted.clear();
+    noted_lxid = lxid;
+    noted_subxid = subxid;
+  }
+  auto it = std::find_if(noted.begin(), noted.end(), [&](const auto& n) { return n.first == partition; });
+  if (it != noted.end() && it->second >= span) return;
+  PgCall([&] {
+    static const Oid types[] = {OIDOID, INT8OID};
+    Datum values[] = {ObjectIdGetDatum(partition), Int64GetDatum(span)};
+    RunPlan(&note_span_plan,
+            "UPDATE aegis.block_partitions SET max_span = $2 WHERE partition = $1::regclass AND max_span < $2", 2,
+            types, values, Snap::kWrite);
+  });
+  if (it != noted.end()) {
+    it->second = span;
+  } else {
+    noted.emplace_back(partition, span);
+  }
+}
+
+core::Timestamp BlockScanStart(core::Timestamp since, bool latest) {
+  if (since == DT_NOBEGIN) return since;
+  return PgCall([&] {
+    const Oid aegis_namespace = get_namespace_oid("aegis", false);
+    if (!OidIsValid(get_relname_relid("block_partitions", aegis_namespace))) return core::Timestamp{DT_NOBEGIN};
+    static const Oid types[] = {TIMESTAMPTZOID};
+    Datum values[] = {TimestampTzGetDatum(since)};
+    RunPlan(&scan_start_plan, "SELECT lo, max_span FROM aegis.block_partitions WHERE lo <= $1 AND hi > $1", 1,
+            types, values, latest ? Snap::kLatest : Snap::kReadOnly);
+    // No partition holds `since`: every block that starts before it lies in
+    // an older partition, so it ends before it too.
+    core::Timestamp start = since;
+    if (SPI_processed == 1) {
+      bool lo_null = false;
+      bool span_null = false;
+      const core::Timestamp lo = DatumGetTimestampTz(ResultValue(0, 1, &lo_null));
+      const Datum span = ResultValue(0, 2, &span_null);
+      // A block lies inside one partition: it starts at lo or later.
+      start = lo;
+      if (!span_null && DatumGetInt64(span) < since - lo) start = since - DatumGetInt64(span);
+    } else if (SPI_processed > 1) {
+      start = DT_NOBEGIN;  // overlapping partitions are not made; read as if there were no bound
+    }
+    SPI_freetuptable(SPI_tuptable);
+    return start;
+  });
+}
 
 void InitPartitionCache() { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, PointerGetDatum(nullptr)); }
 

@@ -40,6 +40,19 @@ std::vector<PartitionRange> ListPartitions();
 // lock); returns false when it could not be taken now.
 bool TryDropPartition(const PartitionRange& partition);
 
+// Records that a block spanning `span` microseconds (ts_max - ts_min) was
+// written into the partition: raises its max_span in aegis.block_partitions
+// when needed (once per partition and subtransaction for spans already
+// recorded).
+void NoteBlockSpan(Oid partition, int64_t span);
+
+// The earliest ts_min a block holding points at or after `since` can have:
+// the start of the partition that holds `since`, or `since` minus that
+// partition's max_span when later; `since` itself when no partition holds
+// it; -infinity for -infinity and for a 0.1.0 database. Read with the
+// statement's snapshot, or the latest one (a rewriter after its lock).
+core::Timestamp BlockScanStart(core::Timestamp since, bool latest = false);
+
 // Registers the cache invalidation callback; called from _PG_init.
 void InitPartitionCache();
 

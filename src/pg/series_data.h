@@ -103,7 +103,7 @@ class SeriesFolder {
     }
     ++stats_->blocks_decoded;
     decoded_.clear();
-    DecodeStoredBlock(series_id_, block, &decoded_);
+    DecodeStoredBlock(series_id_, block, &decoded_, until_);
     // Usually no recent row lies inside and the decoded points are used as
     // they are.
     core::SeriesPoints merged;
@@ -147,10 +147,12 @@ class SeriesFolder {
         CountStat(Stat::kPointsFromSummaries, segment.count);
         continue;
       }
-      if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_);
+      if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_, until_);
       const size_t first = core::LowerBound(decoded_, segment.ts_min);
       const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);
-      if (last - first != segment.count) ThrowSegmentMismatch(block, segment);
+      // decoded_ ends before until_: a segment reaching past it is cut there.
+      const size_t held = last - first;
+      if (segment.ts_max < until_ ? held != segment.count : held > segment.count) ThrowSegmentMismatch(block, segment);
       const size_t begin = core::LowerBound(decoded_, std::max(segment.ts_min, since_));
       const size_t end = std::min(core::LowerBound(decoded_, until_), last);
       if (end > begin) aggregator_->AddSeriesPoints(decoded_.ts.data() + begin, decoded_.values.data() + begin, end - begin);

@@ -162,6 +162,7 @@ void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, 
     pfree(data);
     if (segments_data != nullptr) pfree(segments_data);
   });
+  NoteBlockSpan(partition, s.ts_max - s.ts_min);
 }
 
 }  // namespace
@@ -219,13 +220,15 @@ std::string TimestampText(core::Timestamp ts) {
 }
 
 FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp hi, bool latest) {
+  const core::Timestamp scan_start = BlockScanStart(lo, latest);
   PgCall([&] {
-    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     const char* sql = "SELECT series_id, " AEGIS_BLOCK_COLUMNS
-                      " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3"
+                      " FROM aegis.blocks WHERE series_id = $1 AND ts_max >= $2 AND ts_min <= $3 AND ts_min >= $4"
                       " ORDER BY ts_min";
-    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-    SPIPlanPtr plan = KeptPlan(&fetch_blocks_plan, sql, 3, types);
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi),
+                      TimestampTzGetDatum(scan_start)};
+    SPIPlanPtr plan = KeptPlan(&fetch_blocks_plan, sql, 4, types);
     if (latest) {
       ExecuteWithLatestSnapshot(plan, values, nullptr, 0);
     } else {
@@ -261,27 +264,30 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
 
 BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
                          Order order, bool with_segments, const LeanRead& lean) {
+  // Blocks that reach into [since, until) start at scan_start or later ($6;
+  // $4 and $5 are the lean forms' own).
+  const core::Timestamp scan_start = BlockScanStart(since);
   failed_ = true;
   PgCall([&] {
-    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID};
+    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, TIMESTAMPTZOID};
     // Plans by order, and by whether aegis.blocks has the segments column
     // (a 0.1.0 database has not, until ALTER EXTENSION ... UPDATE).
     static SPIPlanPtr plans[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
     static const char* const sql[2][2] = {
         {"SELECT series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
-         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
          " ORDER BY series_id, ts_min",
          "SELECT series_id, " AEGIS_BLOCK_COLUMNS ", segments"
-         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
          " ORDER BY series_id, ts_min"},
         {"SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
          " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
          " JOIN aegis.blocks b ON b.series_id = s.series_id"
-         " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min",
+         " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min",
          "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", b.segments"
          " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
          " JOIN aegis.blocks b ON b.series_id = s.series_id"
-         " WHERE b.ts_max >= $2 AND b.ts_min < $3 ORDER BY s.position, b.ts_min"}};
+         " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min"}};
     // The lean forms: no data for a block inside [since, until) that one
     // bucket holds ($4) or whose segments' span (the header's second byte)
     // the buckets never cut ($5).
@@ -289,20 +295,20 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     static const char* const lean_sql[2] = {
         "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
         " CASE WHEN ts_min >= $2 AND ts_max < $3 AND $4 THEN NULL ELSE data END, NULL::bytea"
-        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
         " ORDER BY series_id, ts_min",
         "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
         " CASE WHEN ts_min >= $2 AND ts_max < $3 AND ($4 OR CASE WHEN length(segments) >= 6"
         " THEN get_byte(segments, 1) END <= $5) THEN NULL ELSE data END, segments"
-        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3"
+        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
         " ORDER BY series_id, ts_min"};
     const int by = order == Order::kById ? 0 : 1;
     const int segments = with_segments && SegmentsColumnExists() ? 1 : 0;
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
                       TimestampTzGetDatum(until), BoolGetDatum(lean.whole_blocks),
-                      Int32GetDatum(lean.max_span_index)};
-    SPIPlanPtr plan = by == 0 && lean.enabled() ? KeptPlan(&lean_plans[segments], lean_sql[segments], 5, types)
-                                                : KeptPlan(&plans[by][segments], sql[by][segments], 3, types);
+                      Int32GetDatum(lean.max_span_index), TimestampTzGetDatum(scan_start)};
+    SPIPlanPtr plan = by == 0 && lean.enabled() ? KeptPlan(&lean_plans[segments], lean_sql[segments], 6, types)
+                                                : KeptPlan(&plans[by][segments], sql[by][segments], 6, types);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
   });
   failed_ = false;
@@ -346,7 +352,7 @@ void Release(FetchedBlocks* fetched) {
 }
 
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
-                     const std::function<std::string()>& range, uint32_t expected_count) {
+                     const std::function<std::string()>& range, uint32_t expected_count, core::Timestamp until) {
   struct varlena* raw = nullptr;
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
@@ -355,11 +361,11 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   core::SeriesPoints scratch;
   core::SeriesPoints& decoded = out->empty() ? *out : scratch;
   try {
-    core::DecodeBlock(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)), VARSIZE_ANY_EXHDR(raw), &decoded.ts,
-                      &decoded.values);
-    if (expected_count != 0 && decoded.size() != expected_count)
+    const size_t held = core::DecodeBlockBefore(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)),
+                                                VARSIZE_ANY_EXHDR(raw), until, &decoded.ts, &decoded.values);
+    if (expected_count != 0 && held != expected_count)
       throw core::Error(core::ErrorCategory::DataCorrupted, "block point count does not match its catalog row",
-                        "The block holds " + std::to_string(decoded.size()) + " points, its row says " +
+                        "The block holds " + std::to_string(held) + " points, its row says " +
                             std::to_string(expected_count) + ".");
   } catch (const core::Error& e) {
     if (e.category() != core::ErrorCategory::DataCorrupted) throw;
@@ -375,9 +381,9 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   if (&decoded != out) out->Append(decoded, 0, decoded.size());
 }
 
-void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out) {
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out, core::Timestamp until) {
   const auto range = [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); };
-  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count);
+  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count, until);
   // Left out by a lean cursor: read by the block's key, with the statement's
   // snapshot (the cursor's), so it is the same row.
   static SPIPlanPtr block_data_plan = nullptr;
@@ -398,7 +404,7 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
   }
   bool isnull = false;
   const Datum data = PgCall([&] { return SPI_getbinval(table->vals[0], table->tupdesc, 1, &isnull); });
-  DecodeBlockData(series_id, data, out, range, block.summary.count);
+  DecodeBlockData(series_id, data, out, range, block.summary.count, until);
   PgCall([&] { SPI_freetuptable(table); });
 }
 

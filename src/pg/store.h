@@ -94,16 +94,20 @@ class BlockCursor {
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);
 
-// Decodes a stored block and appends its points to out. A corrupt block is an
-// ERROR (XX001) naming the series and the block's time range.
-void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out);
+// Decodes a stored block and appends its points before `until` to out (a
+// reader that needs none after it leaves the rest of the block's values
+// uncomputed). A corrupt block is an ERROR (XX001) naming the series and the
+// block's time range.
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out,
+                       core::Timestamp until = core::kTimestampInfinity);
 
 // Decodes block data (a bytea Datum, maybe toasted) of a series and appends
-// its points to out. A corrupt block is an ERROR (XX001) naming the series
-// and, when range is given, the time range it returns; a non-zero
-// expected_count must equal the points decoded.
+// its points before `until` to out. A corrupt block is an ERROR (XX001) naming
+// the series and, when range is given, the time range it returns; a non-zero
+// expected_count must equal the points the block holds.
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
-                     const std::function<std::string()>& range = {}, uint32_t expected_count = 0);
+                     const std::function<std::string()>& range = {}, uint32_t expected_count = 0,
+                     core::Timestamp until = core::kTimestampInfinity);
 
 // The segment summaries of a stored block (core/segments.h), in time order;
 // none when it has none, or when their span is longer than widest_use (a

@@ -17,6 +17,7 @@
 // still decoded, since the header check rejects them before any allocation.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -57,6 +58,31 @@ inline std::string CheckDecode(const std::vector<uint8_t>& block) {
     return {};
   }
   if (ts.empty() || ts.size() != values.size()) return "decode returned no points or mismatched vectors";
+  // A prefix decode of a block that decodes whole succeeds, counts every
+  // point and, where the timestamps rise (as in every stored block), gives
+  // the points before its bound.
+  {
+    const core::Timestamp until = ts[ts.size() / 2];
+    std::vector<core::Timestamp> ts_prefix;
+    std::vector<double> values_prefix;
+    try {
+      if (core::DecodeBlockBefore(block.data(), block.size(), until, &ts_prefix, &values_prefix) != ts.size())
+        return "a prefix decode counted another number of points";
+    } catch (const core::Error& e) {
+      return std::string("a prefix decode failed where the whole decode did not: ") + e.what();
+    }
+    if (ts_prefix.size() != values_prefix.size() || ts_prefix.size() > ts.size())
+      return "a prefix decode returned mismatched vectors";
+    bool rising = true;
+    for (size_t i = 1; i < ts.size() && rising; ++i) rising = ts[i - 1] <= ts[i];
+    if (rising) {
+      size_t kept = 0;
+      while (kept < ts.size() && (ts[kept] < until || until == core::kTimestampInfinity)) ++kept;
+      if (ts_prefix.size() != kept || !std::equal(ts_prefix.begin(), ts_prefix.end(), ts.begin()) ||
+          std::memcmp(values_prefix.data(), values.data(), kept * sizeof(double)) != 0)
+        return "a prefix decode differs from the whole decode's points before its bound";
+    }
+  }
   std::vector<core::Timestamp> ts2;
   std::vector<double> values2;
   try {

@@ -88,6 +88,17 @@ BEGIN
   END IF;
   RAISE NOTICE 'ok - %: aegis.read equals the plain table (% points)', stage, n_ours;
   PERFORM check_latest(stage);
+  -- Reads look back at most a partition's max_span for blocks reaching into
+  -- a range: no block may be longer.
+  SELECT count(*) INTO missing FROM (
+    SELECT p.partition FROM aegis.block_partitions p JOIN aegis.blocks b ON b.tableoid = p.partition
+     GROUP BY p.partition, p.max_span
+    HAVING p.max_span IS NULL
+        OR max((extract(epoch FROM b.ts_max - b.ts_min) * 1000000)::bigint) > p.max_span) t;
+  IF missing <> 0 THEN
+    RAISE EXCEPTION '%: % partitions hold a block longer than their max_span', stage, missing;
+  END IF;
+  RAISE NOTICE 'ok - %: every partition''s max_span covers its longest block', stage;
 END $$;
 
 SET client_min_messages = notice;

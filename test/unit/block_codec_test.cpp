@@ -150,6 +150,9 @@ void ExpectSameBits(const std::vector<double>& expected, const std::vector<doubl
   }
 }
 
+// The next timestamp after t (t itself at the largest).
+Timestamp JustAfter(Timestamp t) { return t == std::numeric_limits<Timestamp>::max() ? t : t + 1; }
+
 // Encodes, decodes with DecodeBlock and the reference decoder, and checks both
 // return exactly the input; returns the block.
 std::vector<uint8_t> RoundTrip(const std::vector<Timestamp>& ts, const std::vector<double>& values,
@@ -164,6 +167,21 @@ std::vector<uint8_t> RoundTrip(const std::vector<Timestamp>& ts, const std::vect
   const Points ref = ReferenceDecode(block, stats);
   EXPECT_EQ(ts, ref.ts);
   ExpectSameBits(values, ref.values);
+  // A prefix: the points before `until`, and the block's count (stored
+  // blocks hold rising timestamps; a prefix means nothing otherwise).
+  if (!ts.empty() && std::is_sorted(ts.begin(), ts.end())) {
+    for (Timestamp until : {ts.front(), JustAfter(ts[ts.size() / 2]), JustAfter(ts.back())}) {
+      const size_t kept = until == kTimestampInfinity
+                              ? ts.size()
+                              : static_cast<size_t>(std::lower_bound(ts.begin(), ts.end(), until) - ts.begin());
+      std::vector<Timestamp> ts_prefix;
+      std::vector<double> values_prefix;
+      EXPECT_EQ(DecodeBlockBefore(block.data(), block.size(), until, &ts_prefix, &values_prefix), ts.size());
+      EXPECT_EQ(std::vector<Timestamp>(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(kept)), ts_prefix);
+      ExpectSameBits(std::vector<double>(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(kept)),
+                     values_prefix);
+    }
+  }
   return block;
 }
 

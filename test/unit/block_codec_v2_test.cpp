@@ -213,6 +213,37 @@ std::vector<uint8_t> SchemeChain(const std::vector<uint8_t>& block) {
   return chain;
 }
 
+// The next timestamp after t (t itself at the largest).
+Timestamp JustAfter(Timestamp t) { return t == std::numeric_limits<Timestamp>::max() ? t : t + 1; }
+
+// DecodeBlockBefore at `until` gives the points before it, bit for bit, and
+// the block's point count.
+void ExpectPrefixAt(const std::vector<uint8_t>& block, const std::vector<Timestamp>& ts,
+                    const std::vector<double>& values, Timestamp until) {
+  SCOPED_TRACE("until " + std::to_string(until));
+  const size_t kept = until == kTimestampInfinity
+                          ? ts.size()
+                          : static_cast<size_t>(std::lower_bound(ts.begin(), ts.end(), until) - ts.begin());
+  std::vector<Timestamp> ts_out{7};
+  std::vector<double> values_out{7.5, 8.5};
+  EXPECT_EQ(DecodeBlockBefore(block.data(), block.size(), until, &ts_out, &values_out), ts.size());
+  ExpectSameTimestamps(std::vector<Timestamp>(ts.begin(), ts.begin() + static_cast<std::ptrdiff_t>(kept)), ts_out);
+  ExpectSameBits(std::vector<double>(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(kept)),
+                 values_out);
+}
+
+// Prefix decodes at the edges of the block and between its points.
+void ExpectPrefixDecodes(const std::vector<uint8_t>& block, const std::vector<Timestamp>& ts,
+                         const std::vector<double>& values) {
+  // Stored blocks hold rising timestamps; a prefix means nothing otherwise.
+  if (!std::is_sorted(ts.begin(), ts.end())) return;
+  const size_t n = ts.size();
+  for (Timestamp until : {ts[0], JustAfter(ts[0]), ts[n / 3], JustAfter(ts[n / 2]), ts[n - 1], JustAfter(ts[n - 1]), kTimestampInfinity,
+                          std::numeric_limits<Timestamp>::min()}) {
+    ExpectPrefixAt(block, ts, values, until);
+  }
+}
+
 // Encodes with codec 2 (automatic choice, or `forced`), checks the header,
 // checksum and section sizes, decodes and checks the points come back bit for
 // bit; returns the block.
@@ -234,6 +265,7 @@ std::vector<uint8_t> RoundTripV2(const std::vector<Timestamp>& ts, const std::ve
   const Points p = Decode(block);
   ExpectSameTimestamps(ts, p.ts);
   ExpectSameBits(values, p.values);
+  ExpectPrefixDecodes(block, ts, values);
   const BlockBitUsage usage = MeasureBlock(block.data(), block.size());
   EXPECT_EQ(usage.count, n);
   EXPECT_EQ(usage.padding_bits, 0u);

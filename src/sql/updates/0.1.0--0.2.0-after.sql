@@ -6,8 +6,9 @@
 DO $$
 BEGIN
     IF to_regclass('aegis.blocks_legacy') IS NOT NULL THEN
-        INSERT INTO aegis.block_partitions (partition, lo, hi)
-        SELECT 'aegis.blocks_legacy'::regclass, '-infinity', max(ts_max) + interval '1 microsecond'
+        INSERT INTO aegis.block_partitions (partition, lo, hi, max_span)
+        SELECT 'aegis.blocks_legacy'::regclass, '-infinity', max(ts_max) + interval '1 microsecond',
+               coalesce(max((extract(epoch FROM ts_max - ts_min) * 1000000)::bigint), 0)
           FROM aegis.blocks_legacy;
     END IF;
 END $$;
