@@ -153,7 +153,8 @@ def rel_close(a, b):
 
 def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
     """From <ds>.points.csv (series_id,ts,value, in series then time order) and <ds>.series.csv writes
-    <ds>.ingest.csv (metric,tags JSON,ts,value: the first limit_copy points of every series, all when None) and
+    <ds>.ingest.csv (metric,tags JSON,ts,value: the first limit_copy points of every series, all when None), the
+    same rows in COPY's text format in <ds>.ingest.txt, and
     <ds>.ingest.sql (INSERT INTO aegis.points VALUES statements of INSERT_ROWS rows: the first limit_insert points
     of every series). Rows stay in series then time order, as a collector flushing per series sends them.
     Returns (copy points, insert points, insert statements)."""
@@ -163,12 +164,15 @@ def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
         for sid, metric, tags, _first, _n in csv.reader(f):
             series[sid] = (metric, tags)
     copy_path = os.path.join(tmp, ds_name + ".ingest.csv")
+    text_path = os.path.join(tmp, ds_name + ".ingest.txt")
     sql_path = os.path.join(tmp, ds_name + ".ingest.sql")
     n_copy = n_ins = n_stmt = 0
     pending = []
     cur, k = None, 0
+    def text_field(v):  # COPY's text format: backslash, tab and line ends escaped
+        return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     with open(os.path.join(tmp, ds_name + ".points.csv")) as pf, open(copy_path, "w") as cf, \
-            open(sql_path, "w") as sf:
+            open(text_path, "w") as tf, open(sql_path, "w") as sf:
         def flush():
             sf.write("INSERT INTO aegis.points VALUES\n" + ",\n".join(pending) + ";\n")
             pending.clear()
@@ -178,9 +182,11 @@ def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
                 cur, k = sid, 0
                 metric, tags = series[sid]
                 csv_prefix = '%s,"%s",' % (metric, tags.replace('"', '""'))
+                text_prefix = "%s\t%s\t" % (text_field(metric), text_field(tags))
                 sql_prefix = "('%s', '%s', '" % (metric.replace("'", "''"), tags.replace("'", "''"))
             if limit_copy is None or k < limit_copy:
                 cf.write(csv_prefix + ts + "," + value + "\n")
+                tf.write(text_prefix + ts + "\t" + value + "\n")
                 n_copy += 1
             if k < limit_insert:
                 pending.append(sql_prefix + ts + "', " + value + ")")
@@ -192,8 +198,8 @@ def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
         if pending:
             flush()
             n_stmt += 1
-    os.chmod(copy_path, 0o644)
-    os.chmod(sql_path, 0o644)
+    for path in (copy_path, text_path, sql_path):
+        os.chmod(path, 0o644)
     return n_copy, n_ins, n_stmt
 
 
@@ -305,9 +311,11 @@ def bench_dataset(ds, tmp, runs, timed):
         per_series = ds.points // ds.series
         ingest_runs(res, "copy", os.path.join(tmp, ds.name + ".ingest.csv"),
                     per_series if INGEST_COPY_POINTS is None else INGEST_COPY_POINTS, res.ingest[0], runs)
+        ingest_runs(res, "text", os.path.join(tmp, ds.name + ".ingest.txt"),
+                    per_series if INGEST_COPY_POINTS is None else INGEST_COPY_POINTS, res.ingest[0], runs)
         ingest_runs(res, "insert", os.path.join(tmp, ds.name + ".ingest.sql"), INGEST_INSERT_POINTS,
                     res.ingest[1], runs)
-        for ext in ("csv", "sql"):
+        for ext in ("csv", "txt", "sql"):
             os.remove(os.path.join(tmp, "%s.ingest.%s" % (ds.name, ext)))
 
     res.batches = int(psql(command="SELECT '@@', 'n', count(*) FROM bench.%s" % batches)["n"][0][0])
@@ -1423,6 +1431,9 @@ def timing_table(r, markdown):
     if "ingest:copy" in t:
         cp, ip = r.ingest[0], r.ingest[1]
         add("COPY into aegis.points, CSV with metric and tags%s" % ("" if cp == p else " †"), "ingest:copy", cp)
+        if "ingest:text" in t:
+            add("COPY into aegis.points, the same rows in text format%s" % ("" if cp == p else " †"), "ingest:text",
+                cp)
         add("INSERT INTO aegis.points, %s rows per statement%s" % (fmt_int(INSERT_ROWS), "" if ip == p else " *"),
             "ingest:insert", ip)
     sp = r.small_points
@@ -1634,7 +1645,7 @@ METHOD = """\
   SQL from a staged copy rather than sent by a client. The ingest rows write through the `aegis.points` view
   from one client, on emptied extension tables (the same `TRUNCATE`s): `\\copy aegis.points (metric, tags, ts,
   value) FROM` a CSV with one row per point (metric name, the series' tags as JSON text, ts, value; client-side, so
-  both COPY rows parse CSV), and multi-row `INSERT INTO aegis.points VALUES (...), ...` statements of
+  both COPY rows parse CSV) and from the same rows in COPY's text format, and multi-row `INSERT INTO aegis.points VALUES (...), ...` statements of
   {insert_rows} rows from a SQL file run with `psql -f` (one transaction per statement); the time is from before
   the load to its end. Both files hold their rows **ordered by series, then time**, as a collector flushing per
   series would send them: INSERT and COPY into `aegis.points` buffer the rows per series for the statement and
@@ -1700,7 +1711,8 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
     md.append(timing_table(tsbs, True) + "\n")
     md.append("Batch path: %s aegis.write calls of up to %s points. Small-batch path: %s calls of %d points, %s. "
               "Ingest rows (one client, through the `aegis.points` view): `\\copy` of a CSV with one row per point "
-              "(metric, tags as JSON text, ts, value), and %s multi-row `INSERT ... VALUES` statements of %s rows "
+              "(metric, tags as JSON text, ts, value), of the same rows in COPY's text format (tab-separated), and "
+              "%s multi-row `INSERT ... VALUES` statements of %s rows "
               "fed with `psql -f`, both in series then time order%s. "
               "Median of %d runs; more precise timing is future work.\n"
               % (fmt_int(tsbs.batches), fmt_int(BATCH_POINTS), fmt_int(tsbs.small_batches), SMALL_BATCH_POINTS,

@@ -1,5 +1,6 @@
 -- make bench: one run of an ingest path into the aegis.points view, one client.
 --   mode    copy:   \copy aegis.points (metric, tags, ts, value) FROM :'file' (CSV)
+--           text:   the same in COPY's text format
 --           insert: \i :'file', multi-row INSERT INTO aegis.points VALUES ... statements
 --   file    the CSV or SQL file (bench.py writes it, rows in series then time order)
 -- Empties the extension's tables as aegis_write.sql does, times the load, then
@@ -12,10 +13,10 @@ TRUNCATE aegis.blocks, aegis.series, aegis.metric_catalog RESTART IDENTITY;
 -- The emptied partitions of earlier sets go (only partitions of the past).
 SELECT aegis.apply_retention() AS emptied_partitions \gset
 CHECKPOINT;
-SELECT :'mode' = 'copy' AS is_copy \gset
+SELECT :'mode' IN ('copy', 'text') AS is_copy, CASE :'mode' WHEN 'copy' THEN 'csv' ELSE 'text' END AS copy_format \gset
 SELECT clock_timestamp() AS t0 \gset
 \if :is_copy
-\set cmd '\\copy aegis.points (metric, tags, ts, value) FROM ' :'file' ' WITH (FORMAT csv)'
+\set cmd '\\copy aegis.points (metric, tags, ts, value) FROM ' :'file' ' WITH (FORMAT ' :copy_format ')'
 :cmd
 \else
 \i :file

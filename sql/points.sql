@@ -569,6 +569,37 @@ SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
 \copy csv_ref FROM '/tmp/aegis_regress_csv8.csv' WITH (FORMAT csv)
 SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
 
+-- Text format is read by the same reader with PostgreSQL 15's text rules:
+-- backslash escapes (\t, \\, octal and hex bytes, any other character as it
+-- is, an escaped line end as data), \N as NULL as written, HEADER, and \.
+-- ending the data also inside a line (the line's data before it is the last
+-- row). Each file also goes into a plain table by PostgreSQL's COPY.
+CREATE TEMP TABLE text_ref (metric text, tags jsonb, ts timestamptz, value double precision);
+\! printf 'pt_txt\t{"host": "a\\\\tb"}\t2024-01-01 00:00:00+00\t1\npt\\x5ftxt\t{"host": "\\303\\251"}\t2024-01-01\\04000:00:01+00\t\\x32.5\npt_t\\170t\t{"host": "back\\\\\\\\slash"}\t2024-01-01 00:00:02+00\t2\\e1\n' > /tmp/aegis_regress_text1.txt
+\! printf 'metric\ttags\tts\tvalue\r\npt_txt2\t{}\t2024-01-01 00:00:00+00\t1\r\npt_txt2\t{}\t2024-01-01 00:00:01+00\t2\\.\r\nnot read\r\n' > /tmp/aegis_regress_text2.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text1.txt'
+\copy text_ref FROM '/tmp/aegis_regress_text1.txt'
+\copy aegis.points FROM '/tmp/aegis_regress_text2.txt' WITH (HEADER)
+\copy text_ref FROM '/tmp/aegis_regress_text2.txt' WITH (HEADER)
+SELECT metric, tags, ts, value FROM aegis.points WHERE metric LIKE 'pt_tx%' ORDER BY metric, ts;
+SELECT (SELECT count(*) FROM (SELECT * FROM aegis.points WHERE metric LIKE 'pt_tx%' EXCEPT SELECT * FROM text_ref) d) AS not_in_ref,
+       (SELECT count(*) FROM (SELECT * FROM text_ref EXCEPT SELECT * FROM aegis.points WHERE metric LIKE 'pt_tx%') d) AS missing;
+-- Bad text fails the COPY as PostgreSQL's reader fails it: a literal
+-- carriage return in newline-ended data, an end marker with something after
+-- it or another line end, an escape making bytes that are not UTF-8, \N in a
+-- column that takes no NULL.
+\! printf 'pt_bad\t{}\t2024-01-01 00:00:00+00\t1\npt_bad\t{}\t2024-01-01 00:00:01+00\t1\rpt_bad\t{}\t2024-01-01 00:00:02+00\t1\n' > /tmp/aegis_regress_text3.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text3.txt'
+\! printf 'pt_bad\t{}\t2024-01-01 00:00:00+00\t1\n\\.x\n' > /tmp/aegis_regress_text4.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text4.txt'
+\! printf 'pt_bad\t{}\t2024-01-01 00:00:00+00\t1\r\n\\.\n' > /tmp/aegis_regress_text5.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text5.txt'
+\! printf 'pt_bad\t{"host": "\\377"}\t2024-01-01 00:00:00+00\t1\n' > /tmp/aegis_regress_text6.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text6.txt'
+\! printf 'pt_bad\t{}\t2024-01-01 00:00:00+00\t\\N\n' > /tmp/aegis_regress_text7.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text7.txt'
+SELECT count(*) AS pt_bad_points FROM aegis.points WHERE metric = 'pt_bad';
+
 -- A bad row fails the whole COPY, naming its line; nothing is written.
 -- (psql keeps no SQLSTATE of a failed COPY: the messages show what was
 -- wrong.)

@@ -11,20 +11,21 @@
 // (what strtod reads, so what float8in gives), else by float8in. Rows go into
 // the same per-series buffer as INSERT's.
 //
-// CSV is read by CsvReader straight from the client's CopyData messages:
-// PostgreSQL's reader copies every byte twice and tests it against each
-// special character one at a time, which for rows of ten tags costs more
+// Text and CSV are read by CopyDataReader straight from the client's CopyData
+// messages: PostgreSQL's reader copies every byte twice and tests it against
+// each special character one at a time, which for rows of ten tags costs more
 // than the plain table's whole COPY. The reader finds each field's extent
-// with one table lookup per byte, unescapes a quoted field only when its
-// value is needed (the tag cache is keyed by the field as written), checks
-// the bytes are valid in the server encoding, and keeps PostgreSQL's rules
-// (quotes, escapes, the NULL string, HEADER, line endings, \. alone on a
-// line, errors naming the line). Text format, and CSV needing transcoding or
-// HEADER MATCH, go through PostgreSQL's reader (BeginCopyFrom,
-// NextCopyFromRawFields). A COPY from a file or program, in binary,
+// with one table lookup per byte, unescapes a quoted (CSV) or backslashed
+// (text) field only when its value is needed (the tag cache is keyed by the
+// field as written), checks the bytes are valid in the server encoding, and
+// keeps PostgreSQL 15's rules (quotes, escapes, backslash sequences, the NULL
+// string, HEADER, line endings, the \. end marker, errors naming the line).
+// Data needing transcoding, and HEADER MATCH, go through PostgreSQL's reader
+// (BeginCopyFrom, NextCopyFromRawFields). A COPY from a file or program, in binary,
 // with WHERE, FREEZE, FORCE_NULL or FORCE_NOT_NULL, into a table with
 // triggers or column defaults, or that the caller may not INSERT into, takes
 // PostgreSQL's path (the wrapper's ExecForeignInsert).
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <optional>
@@ -170,17 +171,20 @@ bool ParseFloat8(std::string_view text, double* out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// Reads CSV COPY data from the client itself (see the file comment).
-class CsvReader {
+// Reads text or CSV COPY data from the client itself (see the file comment).
+class CopyDataReader {
  public:
-  explicit CsvReader(CopyFromState cstate)
+  explicit CopyDataReader(CopyFromState cstate)
       : cstate_(cstate),
+        text_(!cstate->opts.csv_mode),
         delim_(cstate->opts.delim[0]),
-        quote_(cstate->opts.quote[0]),
-        escape_(cstate->opts.escape[0]),
+        quote_(text_ ? '\\' : cstate->opts.quote[0]),
+        escape_(text_ ? '\\' : cstate->opts.escape[0]),
         null_(cstate->opts.null_print, static_cast<size_t>(cstate->opts.null_print_len)),
         skip_header_(cstate->opts.header_line == COPY_HEADER_TRUE),
         encoding_(GetDatabaseEncoding()) {
+    // Text: the delimiter, backslash and line ends; CSV: also the quote and
+    // escape characters.
     for (unsigned c : {static_cast<unsigned char>(delim_), static_cast<unsigned char>(quote_),
                        static_cast<unsigned char>(escape_), static_cast<unsigned char>('\n'),
                        static_cast<unsigned char>('\r')})
@@ -214,9 +218,11 @@ class CsvReader {
   }
 
   size_t fields() const { return starts_.size(); }
-  // Field k as written (quotes included); whether it is NULL.
+  // Field k as written (quotes and backslashes included); whether it is
+  // NULL (in text, the field as written is the NULL string, whatever its
+  // backslashes; in CSV, an unquoted one).
   std::string_view Raw(size_t k) const { return {buffer_.data() + starts_[k], ends_[k] - starts_[k]}; }
-  bool IsNull(size_t k) const { return !quoted_[k] && Raw(k) == null_; }
+  bool IsNull(size_t k) const { return (text_ || !quoted_[k]) && Raw(k) == null_; }
   // Field k's value (quotes and escapes removed); valid until the next call
   // of Value.
   std::string_view Value(size_t k) {
@@ -258,12 +264,13 @@ class CsvReader {
     size_t start = scan_start_;
     bool quoted = scan_quoted_;
     bool in_quote = scan_in_quote_;
+    if (ended_) return Scan::kEnd;
     if (!resuming_) {
       i = pos_;
       if (i == n) return eof_ ? Scan::kEnd : Scan::kNeedMore;
       // \. alone on a line ends the data (in CSV, only with a line end after
-      // it; else it is data).
-      if (b[i] == '\\') {
+      // it; else it is data; text looks for it at every backslash, below).
+      if (!text_ && b[i] == '\\') {
         if (i + 3 >= n && !eof_) return Scan::kNeedMore;
         if (i + 2 < n && b[i + 1] == '.' && (b[i + 2] == '\n' || b[i + 2] == '\r')) {
           const bool crnl = b[i + 2] == '\r' && i + 3 < n && b[i + 3] == '\n';
@@ -310,6 +317,32 @@ class CsvReader {
         return Scan::kRecord;
       }
       const char c = b[i];
+      if (text_ && c == '\\') {
+        // A backslash makes the next character data (its field is
+        // unescaped when read), except \. which ends the data.
+        if (i + 1 == n) {
+          if (!eof_) return need_more(i);
+          // A backslash that ends the data is dropped, as PostgreSQL does.
+          resuming_ = false;
+          EndField(start, i, quoted);
+          record_end_ = pos_ = n;
+          return Scan::kRecord;
+        }
+        if (b[i + 1] == '.') {
+          const int end = TextEndMarker(b, n, i);
+          if (end < 0) return need_more(i);
+          // The line's data before the marker is the last record.
+          resuming_ = false;
+          ended_ = true;
+          if (i == record_start_) return Scan::kEnd;
+          EndField(start, i, quoted);
+          record_end_ = pos_ = i;
+          return Scan::kRecord;
+        }
+        quoted = true;
+        i += 2;
+        continue;
+      }
       if (in_quote) {
         if (c == escape_ && escape_ != quote_) {
           if (i + 1 == n && !eof_) return need_more(i);
@@ -348,8 +381,63 @@ class CsvReader {
     quoted_.push_back(quoted);
   }
 
-  // A quoted field's value, as CopyReadAttributesCSV makes it.
   void Unescape(std::string_view raw, std::string* out) const {
+    if (text_) {
+      UnescapeText(raw, out);
+    } else {
+      UnescapeCsv(raw, out);
+    }
+  }
+
+  // A text field's value, as CopyReadAttributesText makes it: \b \f \n \r
+  // \t \v, up to three octal digits, \x and one or two hex digits, any other
+  // character after a backslash as it is. Bytes an escape made that are NUL
+  // or not ASCII must leave the value valid in the server encoding.
+  void UnescapeText(std::string_view raw, std::string* out) const {
+    out->clear();
+    bool non_ascii = false;
+    const auto octal = [](char c) { return c >= '0' && c <= '7'; };
+    const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    const auto hex_value = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10; };
+    for (size_t i = 0; i < raw.size(); ++i) {
+      char c = raw[i];
+      if (c == '\\' && i + 1 < raw.size()) {
+        c = raw[++i];
+        if (octal(c)) {
+          int value = c - '0';
+          for (int more = 0; more < 2 && i + 1 < raw.size() && octal(raw[i + 1]); ++more) value = value * 8 + (raw[++i] - '0');
+          c = static_cast<char>(value & 0xff);
+          non_ascii = non_ascii || c == '\0' || IS_HIGHBIT_SET(c);
+        } else if (c == 'x' && i + 1 < raw.size() && hex(raw[i + 1])) {
+          int value = hex_value(raw[++i]);
+          if (i + 1 < raw.size() && hex(raw[i + 1])) value = value * 16 + hex_value(raw[++i]);
+          c = static_cast<char>(value & 0xff);
+          non_ascii = non_ascii || c == '\0' || IS_HIGHBIT_SET(c);
+        } else {
+          switch (c) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            default: break;
+          }
+        }
+      } else if (c == '\\') {
+        break;  // a backslash ending the field is dropped
+      }
+      out->push_back(c);
+    }
+    if (non_ascii) {
+      const char* data = out->data();
+      const int length = static_cast<int>(out->size());
+      PgCall([&] { pg_verifymbstr(data, length, false); });
+    }
+  }
+
+  // A quoted field's value, as CopyReadAttributesCSV makes it.
+  void UnescapeCsv(std::string_view raw, std::string* out) const {
     out->clear();
     bool in_quote = false;
     for (size_t i = 0; i < raw.size(); ++i) {
@@ -375,11 +463,36 @@ class CsvReader {
     const Eol eol = b[i] == '\n' ? Eol::kNl : crnl ? Eol::kCrNl : Eol::kCr;
     if (eol_ == Eol::kUnknown) eol_ = eol;
     if (eol != eol_) {
-      if (eol == Eol::kNl || (eol_ == Eol::kCr && crnl))
+      if (eol == Eol::kNl || (eol_ == Eol::kCr && crnl)) {
+        if (text_) RaiseBadFormat("literal newline found in data", "Use \"\\n\" to represent newline.");
         RaiseBadFormat("unquoted newline found in data", "Use quoted CSV field to represent newline.");
+      }
+      if (text_) RaiseBadFormat("literal carriage return found in data", "Use \"\\r\" to represent carriage return.");
       RaiseBadFormat("unquoted carriage return found in data", "Use quoted CSV field to represent carriage return.");
     }
     return crnl ? 2 : 1;
+  }
+
+  // Text: the backslash at i is followed by '.': checks the end-of-copy
+  // marker as CopyReadLineText does (a line end of the data's kind must
+  // follow, \r\n when that is the kind). -1 when more data is needed.
+  int TextEndMarker(const char* b, size_t n, size_t i) {
+    // The character at k, NUL past the end of the data, -1 if not here yet.
+    const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof_ ? 0 : -1; };
+    record_end_ = i + 2;
+    size_t k = i + 2;
+    if (eol_ == Eol::kCrNl) {
+      const int c = at(k++);
+      if (c < 0) return -1;
+      if (c == '\n') RaiseBadFormat("end-of-copy marker does not match previous newline style");
+      if (c != '\r') RaiseBadFormat("end-of-copy marker corrupt");
+    }
+    const int c = at(k);
+    if (c < 0) return -1;
+    if (c != '\r' && c != '\n') RaiseBadFormat("end-of-copy marker corrupt");
+    if ((eol_ == Eol::kNl && c != '\n') || (eol_ == Eol::kCrNl && c != '\n') || (eol_ == Eol::kCr && c != '\r'))
+      RaiseBadFormat("end-of-copy marker does not match previous newline style");
+    return 1;
   }
 
   [[noreturn]] void RaiseBadFormat(const char* message, const char* hint = nullptr) {
@@ -502,6 +615,7 @@ class CsvReader {
   }
 
   CopyFromState cstate_;
+  const bool text_;  // text format (else CSV)
   const char delim_;
   const char quote_;
   const char escape_;
@@ -513,6 +627,7 @@ class CsvReader {
   size_t pos_ = 0;        // the next record starts here
   size_t verified_ = 0;   // bytes checked against the encoding
   bool eof_ = false;      // CopyDone came
+  bool ended_ = false;    // text: the end-of-copy marker was read
   Eol eol_ = Eol::kUnknown;
   uint64 line_ = 0;
   uint64 bytes_ = 0;
@@ -533,15 +648,15 @@ class CsvReader {
   std::string c_string_;
 };
 
-// The error context of a row CsvReader read: "COPY points, line N: "...""
-// as PostgreSQL's (the record cut to 100 bytes).
-struct CsvContext {
+// The error context of a row CopyDataReader read: "COPY points, line N:
+// "..."" as PostgreSQL's (the record cut to 100 bytes).
+struct CopyContext {
   const char* relname;
-  const CsvReader* reader;
+  const CopyDataReader* reader;
 };
 
-void CsvErrorContext(void* arg) {
-  const auto* context = static_cast<const CsvContext*>(arg);
+void CopyErrorContext(void* arg) {
+  const auto* context = static_cast<const CopyContext*>(arg);
   const std::string_view record = context->reader->Record();
   const auto line = static_cast<unsigned long long>(context->reader->line());
   if (record.empty()) {
@@ -640,11 +755,11 @@ class PointRows {
 
 const char* const kColumnNames[] = {"metric", "tags", "ts", "value"};
 
-// Reads a CSV COPY FROM STDIN with CsvReader; returns the rows.
-uint64 CopyCsvPoints(CopyFromState cstate, const int (&columns)[4], int nfields_expected) {
-  CsvReader reader(cstate);
-  CsvContext context_arg{cstate->cur_relname, &reader};
-  ErrorContext context(CsvErrorContext, &context_arg);
+// Reads a text or CSV COPY FROM STDIN with CopyDataReader; returns the rows.
+uint64 CopyDataPoints(CopyFromState cstate, const int (&columns)[4], int nfields_expected) {
+  CopyDataReader reader(cstate);
+  CopyContext context_arg{cstate->cur_relname, &reader};
+  ErrorContext context(CopyErrorContext, &context_arg);
   PointRows rows;
   while (reader.Next()) {
     if (static_cast<int>(reader.fields()) > nfields_expected)
@@ -694,9 +809,9 @@ uint64 CopyPoints(ParseState* pstate, CopyStmt* stmt, Relation rel) {
     nfields_expected = field;
   });
   uint64 count = 0;
-  if (cstate->opts.csv_mode && cstate->copy_src == COPY_FRONTEND && cstate->file_encoding == GetDatabaseEncoding() &&
+  if (!cstate->opts.binary && cstate->copy_src == COPY_FRONTEND && cstate->file_encoding == GetDatabaseEncoding() &&
       cstate->opts.header_line != COPY_HEADER_MATCH) {
-    count = CopyCsvPoints(cstate, columns, nfields_expected);
+    count = CopyDataPoints(cstate, columns, nfields_expected);
   } else {
     std::optional<ErrorContext> context(std::in_place, CopyFromErrorCallback, cstate);
     PointRows rows;
