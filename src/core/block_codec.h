@@ -103,8 +103,10 @@ void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, s
 // DecodeBlock for a reader that needs only the points before `until`: ts and
 // values hold those points (a prefix of the block); the values after them are
 // not computed (codec 2). The header, the checksum and the payload's structure
-// are checked as by DecodeBlock; `until` = kTimestampInfinity keeps every
-// point. Returns the number of points in the block.
+// are checked as by DecodeBlock, the values only as far as they are computed
+// (a decimal digit out of range past `until` goes unnoticed); `until` =
+// kTimestampInfinity keeps every point. Returns the number of points in the
+// block.
 size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std::vector<Timestamp>* ts,
                          std::vector<double>* values);
 

@@ -37,6 +37,8 @@ SPIPlanPtr try_lock_plan = nullptr;
 SPIPlanPtr register_plan = nullptr;
 SPIPlanPtr unregister_plan = nullptr;
 SPIPlanPtr refresh_dropped_plan = nullptr;
+SPIPlanPtr unregister_spans_plan = nullptr;
+SPIPlanPtr span_of_plan = nullptr;
 SPIPlanPtr note_span_plan = nullptr;
 SPIPlanPtr scan_start_plan = nullptr;
 
@@ -201,8 +203,7 @@ PartitionRange CreatePartition(core::Timestamp ts) {
   range.relid = get_relname_relid(name.c_str(), get_namespace_oid("aegis", false));
   static const Oid types[] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
   Datum values[] = {ObjectIdGetDatum(range.relid), TimestampTzGetDatum(range.lo), TimestampTzGetDatum(range.hi)};
-  RunPlan(&register_plan,
-          "INSERT INTO aegis.block_partitions (partition, lo, hi, max_span) VALUES ($1::regclass, $2, $3, 0)", 3,
+  RunPlan(&register_plan, "INSERT INTO aegis.block_partitions (partition, lo, hi) VALUES ($1::regclass, $2, $3)", 3,
           types, values, Snap::kWrite);
   return range;
 }
@@ -211,9 +212,9 @@ PartitionRange CreatePartition(core::Timestamp ts) {
 
 void NoteBlockSpan(Oid partition, int64_t span) {
   if (!OidIsValid(partition)) return;  // a 0.1.0 database: no partitions
-  // The spans this (sub)transaction has made sure of, by partition. A
-  // subtransaction id is never reused within a transaction, so work a rolled
-  // back subtransaction did is never taken for done.
+  // The spans this (sub)transaction knows its partitions' rows to cover. A
+  // subtransaction id is never reused within a transaction, so a row a
+  // rolled back subtransaction inserted is never taken for written.
   static LocalTransactionId noted_lxid = InvalidLocalTransactionId;
   static SubTransactionId noted_subxid = InvalidSubTransactionId;
   static std::vector<std::pair<Oid, int64_t>> noted;
@@ -226,17 +227,29 @@ void NoteBlockSpan(Oid partition, int64_t span) {
   }
   auto it = std::find_if(noted.begin(), noted.end(), [&](const auto& n) { return n.first == partition; });
   if (it != noted.end() && it->second >= span) return;
-  PgCall([&] {
+  // What the rows say now (the latest committed ones and this transaction's);
+  // a longer block adds a row. Rows are only inserted: concurrent writers
+  // may both add one, and neither waits for the other.
+  const int64_t covered = PgCall([&] {
     static const Oid types[] = {OIDOID, INT8OID};
     Datum values[] = {ObjectIdGetDatum(partition), Int64GetDatum(span)};
-    RunPlan(&note_span_plan,
-            "UPDATE aegis.block_partitions SET max_span = $2 WHERE partition = $1::regclass AND max_span < $2", 2,
-            types, values, Snap::kWrite);
+    RunPlan(&span_of_plan, "SELECT max(max_span) FROM aegis.block_spans WHERE partition = $1::regclass", 1, types,
+            values, Snap::kWrite);
+    bool isnull = false;
+    const Datum max = ResultValue(0, 1, &isnull);
+    int64_t known = isnull ? -1 : DatumGetInt64(max);
+    SPI_freetuptable(SPI_tuptable);
+    if (known < span) {
+      RunPlan(&note_span_plan, "INSERT INTO aegis.block_spans (partition, max_span) VALUES ($1::regclass, $2)", 2,
+              types, values, Snap::kWrite);
+      known = span;
+    }
+    return known;
   });
   if (it != noted.end()) {
-    it->second = span;
+    it->second = covered;
   } else {
-    noted.emplace_back(partition, span);
+    noted.emplace_back(partition, covered);
   }
 }
 
@@ -244,22 +257,39 @@ core::Timestamp BlockScanStart(core::Timestamp since, bool latest) {
   if (since == DT_NOBEGIN) return since;
   return PgCall([&] {
     const Oid aegis_namespace = get_namespace_oid("aegis", false);
-    if (!OidIsValid(get_relname_relid("block_partitions", aegis_namespace))) return core::Timestamp{DT_NOBEGIN};
+    const Oid spans = get_relname_relid("block_spans", aegis_namespace);
+    if (!OidIsValid(spans)) return core::Timestamp{DT_NOBEGIN};  // a 0.1.0 database
+    // Read as the tables' owner: a reader needs no privilege on these two
+    // tables. The statement names every operator and function with its
+    // schema, and runs as a security-restricted operation.
+    Oid saved_user = InvalidOid;
+    int saved_context = 0;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(spans));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "aegis: cache lookup failed for aegis.block_spans");
+    const Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     static const Oid types[] = {TIMESTAMPTZOID};
     Datum values[] = {TimestampTzGetDatum(since)};
-    RunPlan(&scan_start_plan, "SELECT lo, max_span FROM aegis.block_partitions WHERE lo <= $1 AND hi > $1", 1,
-            types, values, latest ? Snap::kLatest : Snap::kReadOnly);
+    RunPlan(&scan_start_plan,
+            "SELECT p.lo, (SELECT pg_catalog.max(s.max_span) FROM aegis.block_spans s"
+            " WHERE s.partition OPERATOR(pg_catalog.=) p.partition)"
+            " FROM aegis.block_partitions p WHERE p.lo OPERATOR(pg_catalog.<=) $1 AND p.hi OPERATOR(pg_catalog.>) $1",
+            1, types, values, latest ? Snap::kLatest : Snap::kReadOnly);
+    SetUserIdAndSecContext(saved_user, saved_context);
     // No partition holds `since`: every block that starts before it lies in
     // an older partition, so it ends before it too.
     core::Timestamp start = since;
     if (SPI_processed == 1) {
       bool lo_null = false;
       bool span_null = false;
-      const core::Timestamp lo = DatumGetTimestampTz(ResultValue(0, 1, &lo_null));
+      // A block lies inside one partition: it starts at lo or later, and at
+      // most the partition's longest span before `since`.
+      start = DatumGetTimestampTz(ResultValue(0, 1, &lo_null));
       const Datum span = ResultValue(0, 2, &span_null);
-      // A block lies inside one partition: it starts at lo or later.
-      start = lo;
-      if (!span_null && DatumGetInt64(span) < since - lo) start = since - DatumGetInt64(span);
+      core::Timestamp back = 0;
+      if (!span_null && !__builtin_sub_overflow(since, DatumGetInt64(span), &back)) start = std::max(start, back);
     } else if (SPI_processed > 1) {
       start = DT_NOBEGIN;  // overlapping partitions are not made; read as if there were no bound
     }
@@ -340,6 +370,8 @@ bool TryDropPartition(const PartitionRange& partition) {
     static const Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(partition.relid)};
     RunPlan(&unregister_plan, "DELETE FROM aegis.block_partitions WHERE partition = $1::regclass", 1, types, values,
+            Snap::kWrite);
+    RunPlan(&unregister_spans_plan, "DELETE FROM aegis.block_spans WHERE partition = $1::regclass", 1, types, values,
             Snap::kWrite);
     RunDdl(std::string("DROP TABLE ") + quote_qualified_identifier("aegis", get_rel_name(partition.relid)));
     cache_valid = false;

@@ -41,16 +41,17 @@ std::vector<PartitionRange> ListPartitions();
 bool TryDropPartition(const PartitionRange& partition);
 
 // Records that a block spanning `span` microseconds (ts_max - ts_min) was
-// written into the partition: raises its max_span in aegis.block_partitions
-// when needed (once per partition and subtransaction for spans already
-// recorded).
+// written into the partition: adds a row to aegis.block_spans when the
+// partition's rows say less (looked up once per partition and
+// subtransaction for spans already covered).
 void NoteBlockSpan(Oid partition, int64_t span);
 
 // The earliest ts_min a block holding points at or after `since` can have:
-// the start of the partition that holds `since`, or `since` minus that
-// partition's max_span when later; `since` itself when no partition holds
-// it; -infinity for -infinity and for a 0.1.0 database. Read with the
-// statement's snapshot, or the latest one (a rewriter after its lock).
+// the later of the start of the partition that holds `since` and `since`
+// minus the partition's longest block (aegis.block_spans); `since` itself
+// when no partition holds it; -infinity for -infinity and for a 0.1.0
+// database. Read as the tables' owner, with the statement's snapshot or the
+// latest one (a rewriter after its lock).
 core::Timestamp BlockScanStart(core::Timestamp since, bool latest = false);
 
 // Registers the cache invalidation callback; called from _PG_init.

@@ -6,9 +6,11 @@
 DO $$
 BEGIN
     IF to_regclass('aegis.blocks_legacy') IS NOT NULL THEN
-        INSERT INTO aegis.block_partitions (partition, lo, hi, max_span)
-        SELECT 'aegis.blocks_legacy'::regclass, '-infinity', max(ts_max) + interval '1 microsecond',
-               coalesce(max((extract(epoch FROM ts_max - ts_min) * 1000000)::bigint), 0)
+        INSERT INTO aegis.block_partitions (partition, lo, hi)
+        SELECT 'aegis.blocks_legacy'::regclass, '-infinity', max(ts_max) + interval '1 microsecond'
+          FROM aegis.blocks_legacy;
+        INSERT INTO aegis.block_spans (partition, max_span)
+        SELECT 'aegis.blocks_legacy'::regclass, coalesce(max((extract(epoch FROM ts_max - ts_min) * 1000000)::bigint), 0)
           FROM aegis.blocks_legacy;
     END IF;
 END $$;
