@@ -581,6 +581,11 @@ CREATE TEMP TABLE text_ref (metric text, tags jsonb, ts timestamptz, value doubl
 \copy text_ref FROM '/tmp/aegis_regress_text1.txt'
 \copy aegis.points FROM '/tmp/aegis_regress_text2.txt' WITH (HEADER)
 \copy text_ref FROM '/tmp/aegis_regress_text2.txt' WITH (HEADER)
+-- What follows \. is not read, not even bytes that are not UTF-8 (psql sends
+-- them: it stops only at a \. that starts a line).
+\! printf 'pt_txt3\t{}\t2024-01-01 00:00:00+00\t1\\.\n\377 not read\n' > /tmp/aegis_regress_text8.txt
+\copy aegis.points FROM '/tmp/aegis_regress_text8.txt'
+\copy text_ref FROM '/tmp/aegis_regress_text8.txt'
 SELECT metric, tags, ts, value FROM aegis.points WHERE metric LIKE 'pt_tx%' ORDER BY metric, ts;
 SELECT (SELECT count(*) FROM (SELECT * FROM aegis.points WHERE metric LIKE 'pt_tx%' EXCEPT SELECT * FROM text_ref) d) AS not_in_ref,
        (SELECT count(*) FROM (SELECT * FROM text_ref EXCEPT SELECT * FROM aegis.points WHERE metric LIKE 'pt_tx%') d) AS missing;

@@ -198,6 +198,8 @@ class CopyDataReader {
     for (;;) {
       const Scan scan = ScanRecord();
       if (scan == Scan::kNeedMore) {
+        // The record goes on into bytes that are not valid in the encoding.
+        if (bad_encoding_) RaiseBadEncoding();
         if (!Fill()) eof_ = true;
         CheckForInterrupts();
         continue;
@@ -259,7 +261,11 @@ class CopyDataReader {
   // came, so a long record is scanned once.
   Scan ScanRecord() {
     const char* b = buffer_.data();
-    const size_t n = buffer_.size();
+    // Only the bytes checked against the encoding: an invalid byte is an
+    // error once a record reaches it (what a \. before it ends is ignored,
+    // as PostgreSQL ignores it).
+    const size_t n = verified_;
+    const bool eof = eof_ && !bad_encoding_;
     size_t i = scan_i_;
     size_t start = scan_start_;
     bool quoted = scan_quoted_;
@@ -267,11 +273,11 @@ class CopyDataReader {
     if (ended_) return Scan::kEnd;
     if (!resuming_) {
       i = pos_;
-      if (i == n) return eof_ ? Scan::kEnd : Scan::kNeedMore;
+      if (i == n) return eof ? Scan::kEnd : Scan::kNeedMore;
       // \. alone on a line ends the data (in CSV, only with a line end after
       // it; else it is data; text looks for it at every backslash, below).
       if (!text_ && b[i] == '\\') {
-        if (i + 3 >= n && !eof_) return Scan::kNeedMore;
+        if (i + 3 >= n && !eof) return Scan::kNeedMore;
         if (i + 2 < n && b[i + 1] == '.' && (b[i + 2] == '\n' || b[i + 2] == '\r')) {
           const bool crnl = b[i + 2] == '\r' && i + 3 < n && b[i + 3] == '\n';
           const Eol eol = b[i + 2] == '\n' ? Eol::kNl : crnl ? Eol::kCrNl : Eol::kCr;
@@ -306,7 +312,7 @@ class CopyDataReader {
     for (;;) {
       while (i < n && !special_[static_cast<unsigned char>(b[i])]) ++i;
       if (i == n) {
-        if (!eof_) return need_more(i);
+        if (!eof) return need_more(i);
         resuming_ = false;
         if (in_quote) {
           record_end_ = std::min(n, record_start_ + 200);
@@ -321,7 +327,7 @@ class CopyDataReader {
         // A backslash makes the next character data (its field is
         // unescaped when read), except \. which ends the data.
         if (i + 1 == n) {
-          if (!eof_) return need_more(i);
+          if (!eof) return need_more(i);
           // A backslash that ends the data is dropped, as PostgreSQL does.
           resuming_ = false;
           EndField(start, i, quoted);
@@ -345,7 +351,7 @@ class CopyDataReader {
       }
       if (in_quote) {
         if (c == escape_ && escape_ != quote_) {
-          if (i + 1 == n && !eof_) return need_more(i);
+          if (i + 1 == n && !eof) return need_more(i);
           if (i + 1 < n && (b[i + 1] == quote_ || b[i + 1] == escape_)) {
             i += 2;
             continue;
@@ -363,7 +369,7 @@ class CopyDataReader {
         start = ++i;
         quoted = false;
       } else if (c == '\n' || c == '\r') {
-        if (c == '\r' && i + 1 == n && !eof_) return need_more(i);  // \r\n or \r?
+        if (c == '\r' && i + 1 == n && !eof) return need_more(i);  // \r\n or \r?
         resuming_ = false;
         EndField(start, i, quoted);
         record_end_ = i;
@@ -478,7 +484,8 @@ class CopyDataReader {
   // follow, \r\n when that is the kind). -1 when more data is needed.
   int TextEndMarker(const char* b, size_t n, size_t i) {
     // The character at k, NUL past the end of the data, -1 if not here yet.
-    const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof_ ? 0 : -1; };
+    const bool eof = eof_ && !bad_encoding_;
+    const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof ? 0 : -1; };
     record_end_ = i + 2;
     size_t k = i + 2;
     if (eol_ == Eol::kCrNl) {
@@ -585,9 +592,10 @@ class CopyDataReader {
   }
 
   // Checks that the bytes read are valid in the server encoding (a
-  // character may continue in the next message).
+  // character may continue in the next message); verified_ stops before the
+  // first invalid one, which is reported when a record reaches it.
   void Verify(bool at_end) {
-    while (verified_ < buffer_.size()) {
+    while (!bad_encoding_ && verified_ < buffer_.size()) {
       const char* from = buffer_.data() + verified_;
       const int length = static_cast<int>(buffer_.size() - verified_);
       const int valid = PgCall([&] { return pg_encoding_verifymbstr(encoding_, from, length); });
@@ -597,21 +605,29 @@ class CopyDataReader {
       if (!at_end && from[valid] != '\0' && rest < pg_encoding_max_length(encoding_) &&
           pg_encoding_mblen(encoding_, from + valid) > rest)
         return;  // a character cut by the message's end
-      // The line of the bad byte: the lines before it, and its text so far.
-      const size_t bad = verified_;
-      size_t line_start = pos_;
-      for (size_t i = pos_; i < bad; ++i) {
-        if (buffer_[i] == '\n') {
-          ++line_;
-          line_start = i + 1;
-        }
-      }
-      ++line_;
-      record_start_ = line_start;
-      record_end_ = bad;
-      record_valid_ = true;
-      PgCall([&] { report_invalid_encoding(encoding_, from + valid, rest); });
+      bad_encoding_ = true;
     }
+  }
+
+  // The invalid byte at verified_, named with its line.
+  [[noreturn]] void RaiseBadEncoding() {
+    // The line of the bad byte: the lines before it, and its text so far.
+    const size_t bad = verified_;
+    size_t line_start = pos_;
+    for (size_t i = pos_; i < bad; ++i) {
+      if (buffer_[i] == '\n') {
+        ++line_;
+        line_start = i + 1;
+      }
+    }
+    ++line_;
+    record_start_ = line_start;
+    record_end_ = bad;
+    record_valid_ = true;
+    const char* from = buffer_.data() + bad;
+    const int rest = static_cast<int>(buffer_.size() - bad);
+    PgCall([&] { report_invalid_encoding(encoding_, from, rest); });
+    pg_unreachable();
   }
 
   CopyFromState cstate_;
@@ -627,6 +643,7 @@ class CopyDataReader {
   size_t pos_ = 0;        // the next record starts here
   size_t verified_ = 0;   // bytes checked against the encoding
   bool eof_ = false;      // CopyDone came
+  bool bad_encoding_ = false;  // the byte at verified_ is not valid in the encoding
   bool ended_ = false;    // text: the end-of-copy marker was read
   Eol eol_ = Eol::kUnknown;
   uint64 line_ = 0;

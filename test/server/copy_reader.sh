@@ -9,7 +9,9 @@
 #   text: backslash escapes of every kind (\t, \\, \N, octal and hex bytes,
 #     some not UTF-8 or NUL, a backslash before any other character or a line
 #     end), \. at a line's start, inside it and at the end of the data, stray
-#     backslashes, tabs and line ends, the same bad rows.
+#     backslashes, tabs and line ends, the same bad rows;
+#   and long documents of valid rows in both formats (psql sends them in
+#   messages of about 8 kB, so the reader resumes records cut anywhere).
 # Each document is loaded
 #   1. by PostgreSQL's COPY into a table of four text columns;
 #   2. when that worked, by INSERT INTO aegis.points SELECT the casts of those
@@ -27,7 +29,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
 CREATE EXTENSION aegis_timeseries;
-CREATE TABLE raw_fields (metric text, tags text, ts text, value text);
+CREATE TABLE raw_fields (metric text, tags text, ts text, value text, line bigserial);
 CREATE TABLE expected (metric text, tags jsonb, ts timestamptz, value double precision);
 SQL
 
@@ -47,6 +49,7 @@ FORMATS = {
         stamps=(['2024-01-01 00:00:0%d+00', '"2024-01-01T00:00:0%dZ"', '2024-01-01 00:00:0%d',
                  '2024-01-01 00:00:0%d.5+05:30'], ['infinity', 'junk', '']),
         values=(['1', '2.5', ' 3', 'NaN', '"4"', '-0', '1e-320', 'Infinity'], ['', 'x', '1e999', '0x10']),
+        loadable=['fz_a', 'fz_b', '"fz_c"'],
         delim=',',
         mutations=[b'"', b'""', b',', b'\r', b'\n', b'\xff', b'\xc3', b'\\.\n', b'\xc3\xa9', b';']),
     'text': dict(
@@ -59,6 +62,7 @@ FORMATS = {
                 ['infinity', 'junk', '', r'\N', r'2024-01-01\t00:00:0%d']),
         values=(['1', '2.5', ' 3', 'NaN', r'\x31', '-0', '1e-320', 'Infinity', r'\0614'],
                 ['', 'x', '1e999', '0x10', r'\N', '\\']),
+        loadable=['fz_a', r'fz\x41', r'fz\101e', r'fz\q', r'fz\x'],
         delim='\t',
         mutations=[b'\t', b'\\', b'\\.\n', b'\\.', b'\r', b'\n', b'\xff', b'\xc3', b'\\\n', b'\\\r\n', b'\\N',
                    b'\\.\r\n', b'\\\\']),
@@ -92,30 +96,42 @@ for case in range(cases):
     p_valid = 0.99 if clean else 0.75
     eol = rng.choice(['\n', '\n', '\n', '\r\n', '\r'])
     rows = []
-    for i in range(rng.randint(1, 6)):
+    # Every tenth document of each format is long (psql sends a file in
+    # messages of about 8 kB, so records, escapes and line ends are cut
+    # between messages at many places), with valid rows only.
+    big = case % 20 in (4, 5)
+    if big:
+        p_valid = 1.0
+    for i in range(rng.randint(1500, 3000) if big else rng.randint(1, 6)):
         ts = draw(f['stamps'], p_valid)
         if '%d' in ts:
             ts = ts % (i % 10)
-        fields = [draw(f['metrics'], p_valid), draw(f['tags'], p_valid), ts, draw(f['values'], p_valid)]
-        if rng.random() < (0.01 if clean else 0.1):
+        metric = rng.choice(f['loadable']) if big else draw(f['metrics'], p_valid)
+        fields = [metric, draw(f['tags'], p_valid), ts, draw(f['values'], p_valid)]
+        if not big and rng.random() < (0.01 if clean else 0.1):
             fields.append('extra')
-        if rng.random() < (0.01 if clean else 0.1):
+        if not big and rng.random() < (0.01 if clean else 0.1):
             fields.pop()
         rows.append(f['delim'].join(fields))
-    doc = bytearray((eol.join(rows) + (eol if rng.random() < 0.9 else '')).encode())
-    for _ in range(rng.choice([0, 0, 1] if clean else [0, 1, 2])):
+    doc = bytearray((eol.join(rows) + (eol if big or rng.random() < 0.9 else '')).encode())
+    for _ in range(0 if big else rng.choice([0, 0, 1] if clean else [0, 1, 2])):
         at = rng.randrange(len(doc) + 1)
         doc[at:at] = rng.choice(f['mutations'])
-    if rng.random() < 0.05 and len(doc) > 3:
+    if big and fmt == 'text' and rng.random() < 0.5:
+        doc[-len(eol.encode()):] = b'\\.' + eol.encode() + b'\xff not read' + eol.encode()
+    if not big and rng.random() < 0.05 and len(doc) > 3:
         del doc[rng.randrange(len(doc))]
     path = os.path.join(tmp, 'case%d.%s' % (case, fmt))
     with open(path, 'wb') as out:
         out.write(bytes(doc))
     os.chmod(path, 0o644)
     read_ok, _ = psql('TRUNCATE raw_fields, expected',
-                      "\\copy raw_fields FROM '%s' WITH (FORMAT %s)" % (path, fmt))
+                      "\\copy raw_fields (metric, tags, ts, value) FROM '%s' WITH (FORMAT %s)" % (path, fmt))
     insert_ok = read_ok and psql(
-        'INSERT INTO aegis.points SELECT metric, tags::jsonb, ts::timestamptz, value::float8 FROM raw_fields',
+        # In the file's order (the heap need not keep it), so that of points
+        # written twice the last one wins as in COPY.
+        'INSERT INTO aegis.points SELECT metric, tags::jsonb, ts::timestamptz, value::float8 FROM raw_fields '
+        'ORDER BY line',
         "INSERT INTO expected SELECT * FROM aegis.points WHERE metric LIKE 'fz%'",
         "DELETE FROM aegis.points WHERE metric LIKE 'fz%'")[0]
     copy_ok, compared = psql(
