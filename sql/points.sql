@@ -568,6 +568,17 @@ SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
 \copy csv_ref FROM '/tmp/aegis_regress_csv7.csv' WITH (FORMAT csv)
 \copy csv_ref FROM '/tmp/aegis_regress_csv8.csv' WITH (FORMAT csv)
 SELECT count(*) AS pt_end_points FROM aegis.points WHERE metric = 'pt_end';
+-- With carriage returns for line ends psql sends what follows \. too; a
+-- byte that is not UTF-8 there is not read, as PostgreSQL reads only the
+-- marker and its line end. A \. followed by another character is data.
+\! printf 'pt_end2,{},2024-01-01 00:00:00+00,1\r\\.\r\377 not read\r' > /tmp/aegis_regress_csv9.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv9.csv' WITH (FORMAT csv)
+\copy csv_ref FROM '/tmp/aegis_regress_csv9.csv' WITH (FORMAT csv)
+\! printf 'pt_end2,{},2024-01-01 00:00:01+00,2\n\\.x,{},2024-01-01 00:00:02+00,3\n' > /tmp/aegis_regress_csv10.csv
+\copy aegis.points FROM '/tmp/aegis_regress_csv10.csv' WITH (FORMAT csv)
+\copy csv_ref FROM '/tmp/aegis_regress_csv10.csv' WITH (FORMAT csv)
+SELECT metric, ts, value FROM aegis.points WHERE metric = 'pt_end2' ORDER BY ts;
+SELECT metric, ts, value FROM csv_ref WHERE metric IN ('pt_end2', '\.x') ORDER BY ts;
 
 -- Text format is read by the same reader with PostgreSQL 15's text rules:
 -- backslash escapes (\t, \\, octal and hex bytes, any other character as it

@@ -277,17 +277,9 @@ class CopyDataReader {
       // \. alone on a line ends the data (in CSV, only with a line end after
       // it; else it is data; text looks for it at every backslash, below).
       if (!text_ && b[i] == '\\') {
-        if (i + 3 >= n && !eof) return Scan::kNeedMore;
-        if (i + 2 < n && b[i + 1] == '.' && (b[i + 2] == '\n' || b[i + 2] == '\r')) {
-          const bool crnl = b[i + 2] == '\r' && i + 3 < n && b[i + 3] == '\n';
-          const Eol eol = b[i + 2] == '\n' ? Eol::kNl : crnl ? Eol::kCrNl : Eol::kCr;
-          if (eol_ != Eol::kUnknown && eol != eol_) {
-            record_start_ = i;
-            record_end_ = i + 2;
-            RaiseBadFormat("end-of-copy marker does not match previous newline style");
-          }
-          return Scan::kEnd;
-        }
+        const int end = CsvEndMarker(b, n, i, eof);
+        if (end < 0) return Scan::kNeedMore;
+        if (end > 0) return Scan::kEnd;
       }
       starts_.clear();
       ends_.clear();
@@ -477,6 +469,32 @@ class CopyDataReader {
       RaiseBadFormat("unquoted carriage return found in data", "Use quoted CSV field to represent carriage return.");
     }
     return crnl ? 2 : 1;
+  }
+
+  // CSV: whether the backslash that starts a line at i is the end-of-copy
+  // marker, as CopyReadLineText decides it (reading only the bytes it
+  // reads): 1 if it is, 0 if it is data, -1 when more data is needed. A line
+  // end of another kind than the data's after it is an error.
+  int CsvEndMarker(const char* b, size_t n, size_t i, bool eof) {
+    // The character at k, NUL past the end of the data, -1 if not here yet.
+    const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof ? 0 : -1; };
+    const int dot = at(i + 1);
+    if (dot != '.') return dot < 0 ? -1 : 0;
+    size_t k = i + 2;
+    if (eol_ == Eol::kCrNl) {
+      const int c = at(k++);
+      if (c < 0) return -1;
+      if (c != '\r') return 0;
+    }
+    const int c = at(k);
+    if (c < 0) return -1;
+    if (c != '\r' && c != '\n') return 0;
+    if ((eol_ == Eol::kNl && c != '\n') || (eol_ == Eol::kCrNl && c != '\n') || (eol_ == Eol::kCr && c != '\r')) {
+      record_start_ = i;
+      record_end_ = i + 2;
+      RaiseBadFormat("end-of-copy marker does not match previous newline style");
+    }
+    return 1;
   }
 
   // Text: the backslash at i is followed by '.': checks the end-of-copy

@@ -26,6 +26,11 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
+# Where the server log stands now: a backend that crashes on a document is
+# found there afterwards (a crash could hide behind a document both sides
+# refuse, and the server is back by the end).
+log="$AEGIS_CLUSTER_DIR/server.log"
+log_start=$(stat -c %s "$log" 2>/dev/null || echo 0)
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
 CREATE EXTENSION aegis_timeseries;
@@ -163,4 +168,12 @@ print('%s - %d CSV and text documents: COPY aegis.points agrees with PostgreSQL\
           counts['refused']))
 sys.exit(1 if bad else 0)
 PY
+crashes=$(tail -c +$((log_start + 1)) "$log" 2>/dev/null |
+          grep -E "PANIC|TRAP:|terminated by signal|server process .* was terminated" | head -n 3 || true)
+if [ -n "$crashes" ]; then
+  echo "$crashes"
+  echo "not ok - the server log shows a crashed backend while the documents were loaded"
+  exit 1
+fi
+echo "ok - no backend crashed while the documents were loaded (server log)"
 psql -X -q -d postgres -c "DROP DATABASE $db"
