@@ -277,7 +277,7 @@ class CopyDataReader {
       // \. alone on a line ends the data (in CSV, only with a line end after
       // it; else it is data; text looks for it at every backslash, below).
       if (!text_ && b[i] == '\\') {
-        const int end = CsvEndMarker(b, n, i, eof);
+        const int end = EndMarker(b, n, i, eof);
         if (end < 0) return Scan::kNeedMore;
         if (end > 0) return Scan::kEnd;
       }
@@ -327,7 +327,7 @@ class CopyDataReader {
           return Scan::kRecord;
         }
         if (b[i + 1] == '.') {
-          const int end = TextEndMarker(b, n, i);
+          const int end = EndMarker(b, n, i, eof);
           if (end < 0) return need_more(i);
           // The line's data before the marker is the last record.
           resuming_ = false;
@@ -471,50 +471,36 @@ class CopyDataReader {
     return crnl ? 2 : 1;
   }
 
-  // CSV: whether the backslash that starts a line at i is the end-of-copy
-  // marker, as CopyReadLineText decides it (reading only the bytes it
-  // reads): 1 if it is, 0 if it is data, -1 when more data is needed. A line
-  // end of another kind than the data's after it is an error.
-  int CsvEndMarker(const char* b, size_t n, size_t i, bool eof) {
+  // Whether the backslash at i (at a line's start in CSV, anywhere in text)
+  // is the end-of-copy marker, as CopyReadLineText decides it, reading only
+  // the bytes it reads: "\." then a line end of the data's kind ("\r\n" when
+  // that is the kind). 1 if it is, 0 if it is data, -1 when more data is
+  // needed. A line end of another kind after it is an error; in text, where
+  // "\." cannot be data, so is anything else after it.
+  int EndMarker(const char* b, size_t n, size_t i, bool eof) {
     // The character at k, NUL past the end of the data, -1 if not here yet.
     const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof ? 0 : -1; };
+    // What an error's context shows: the line up to the marker.
+    if (!text_) record_start_ = i;
+    record_end_ = i + 2;
     const int dot = at(i + 1);
     if (dot != '.') return dot < 0 ? -1 : 0;
     size_t k = i + 2;
     if (eol_ == Eol::kCrNl) {
       const int c = at(k++);
       if (c < 0) return -1;
-      if (c != '\r') return 0;
+      if (c != '\r') {
+        if (!text_) return 0;
+        RaiseBadFormat(c == '\n' ? "end-of-copy marker does not match previous newline style"
+                                  : "end-of-copy marker corrupt");
+      }
     }
     const int c = at(k);
     if (c < 0) return -1;
-    if (c != '\r' && c != '\n') return 0;
-    if ((eol_ == Eol::kNl && c != '\n') || (eol_ == Eol::kCrNl && c != '\n') || (eol_ == Eol::kCr && c != '\r')) {
-      record_start_ = i;
-      record_end_ = i + 2;
-      RaiseBadFormat("end-of-copy marker does not match previous newline style");
+    if (c != '\r' && c != '\n') {
+      if (!text_) return 0;
+      RaiseBadFormat("end-of-copy marker corrupt");
     }
-    return 1;
-  }
-
-  // Text: the backslash at i is followed by '.': checks the end-of-copy
-  // marker as CopyReadLineText does (a line end of the data's kind must
-  // follow, \r\n when that is the kind). -1 when more data is needed.
-  int TextEndMarker(const char* b, size_t n, size_t i) {
-    // The character at k, NUL past the end of the data, -1 if not here yet.
-    const bool eof = eof_ && !bad_encoding_;
-    const auto at = [&](size_t k) -> int { return k < n ? static_cast<unsigned char>(b[k]) : eof ? 0 : -1; };
-    record_end_ = i + 2;
-    size_t k = i + 2;
-    if (eol_ == Eol::kCrNl) {
-      const int c = at(k++);
-      if (c < 0) return -1;
-      if (c == '\n') RaiseBadFormat("end-of-copy marker does not match previous newline style");
-      if (c != '\r') RaiseBadFormat("end-of-copy marker corrupt");
-    }
-    const int c = at(k);
-    if (c < 0) return -1;
-    if (c != '\r' && c != '\n') RaiseBadFormat("end-of-copy marker corrupt");
     if ((eol_ == Eol::kNl && c != '\n') || (eol_ == Eol::kCrNl && c != '\n') || (eol_ == Eol::kCr && c != '\r'))
       RaiseBadFormat("end-of-copy marker does not match previous newline style");
     return 1;
