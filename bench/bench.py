@@ -31,7 +31,9 @@ TimescaleDB peer in aegis_bench_tsdb, likewise):
      aegis.compress('0'); and one client's ingest through the aegis.points view:
      \\copy of a CSV (metric, tags JSON, ts, value) and multi-row INSERTs of
      1,000 rows (psql -f), rows in series then time order, each run checked
-     against the plain table's count and sum;
+     against the plain table's count and sum; the same INSERTs into a plain
+     table with aegis.points' columns, bare and with a btree (metric, tags, ts)
+     (plain_ingest.sql), as that path's peers;
   4. checks that aegis.read returns what the plain table holds (count and sum
      of all points and of every series, and every point bit for bit through a
      per-series digest), and exits non-zero when it does not;
@@ -103,6 +105,7 @@ INGEST_COPY_POINTS = 5_000  # COPY ingest path: the first this many points of ev
 # all 10,000,000 took about 80 s a run, 5,000,000 keep it near 40 s)
 INGEST_INSERT_POINTS = 1_000  # multi-row INSERT ingest path: the first this many points of every series
 INSERT_ROWS = 1_000  # rows per INSERT INTO aegis.points VALUES statement
+PLAIN_INSERT_RUNS = 3  # runs of each plain INSERT peer (the INSERT path's runs are the longest of the set)
 REL_TOL = 1e-9
 
 
@@ -222,6 +225,29 @@ def ingest_runs(res, mode, path, limit, points, runs):
         res.timing.setdefault("ingest:%s:recent" % mode, []).append(int(one(r, "recent_rows")))
         log("  ingest %s run %d: %.2f s, %s in recent_points" % (mode, i + 1, float(one(r, "load_s")),
                                                                  one(r, "recent_rows")))
+    return e_n, e_sum
+
+
+def plain_insert_runs(res, aegis_path, expected, runs):
+    """The multi-row INSERT path's peers (plain_ingest.sql): the same statements into a plain table with
+    aegis.points' columns, without and with a btree on (metric, tags, ts), `runs` times each in turn; each run
+    must hold the expected count and sum."""
+    path = aegis_path[:-len(".sql")] + ".plain.sql"
+    with open(aegis_path) as src, open(path, "w") as dst:
+        for line in src:
+            dst.write("INSERT INTO bench.plain_ingest VALUES\n" if line == "INSERT INTO aegis.points VALUES\n"
+                      else line)
+    e_n, e_sum = expected
+    for i in range(runs):
+        for index in ("off", "on"):
+            r = psql("plain_ingest.sql", file=path, index=index)
+            n, total = int(one(r, "plain_read", 0)), float(one(r, "plain_read", 1) or 0)
+            res.check("plain INSERT peer (index %s) run %d: count, sum = plain table's" % (index, i + 1),
+                      n == e_n and rel_close(total, e_sum), "%d, %r vs %d, %r" % (n, total, e_n, e_sum))
+            res.timing.setdefault("plain_insert:" + index, []).append(float(one(r, "load_s")))
+            res.sizes["plain_insert_bytes"] = int(one(r, "bytes"))
+            log("  plain INSERT peer, index %s, run %d: %.2f s" % (index, i + 1, float(one(r, "load_s"))))
+    os.remove(path)
 
 
 # ---------------------------------------------------------------------------
@@ -313,8 +339,9 @@ def bench_dataset(ds, tmp, runs, timed):
                     per_series if INGEST_COPY_POINTS is None else INGEST_COPY_POINTS, res.ingest[0], runs)
         ingest_runs(res, "text", os.path.join(tmp, ds.name + ".ingest.txt"),
                     per_series if INGEST_COPY_POINTS is None else INGEST_COPY_POINTS, res.ingest[0], runs)
-        ingest_runs(res, "insert", os.path.join(tmp, ds.name + ".ingest.sql"), INGEST_INSERT_POINTS,
-                    res.ingest[1], runs)
+        insert_path = os.path.join(tmp, ds.name + ".ingest.sql")
+        expected = ingest_runs(res, "insert", insert_path, INGEST_INSERT_POINTS, res.ingest[1], runs)
+        plain_insert_runs(res, insert_path, expected, min(runs, PLAIN_INSERT_RUNS))
         for ext in ("csv", "txt", "sql"):
             os.remove(os.path.join(tmp, "%s.ingest.%s" % (ds.name, ext)))
 
@@ -1436,6 +1463,9 @@ def timing_table(r, markdown):
                 cp)
         add("INSERT INTO aegis.points, %s rows per statement%s" % (fmt_int(INSERT_ROWS), "" if ip == p else " *"),
             "ingest:insert", ip)
+        if "plain_insert:off" in t:
+            add("  the same INSERTs into a plain table of its columns, no index ‡", "plain_insert:off", ip)
+            add("  the same INSERTs into that table with a btree (metric, tags, ts) ‡", "plain_insert:on", ip)
     sp = r.small_points
     add("aegis.write, %d-point batches (into recent_points)%s" % (SMALL_BATCH_POINTS, "" if sp == p else " *"),
         "small:write", sp)
@@ -1458,6 +1488,32 @@ def ingest_note(r):
         parts.append("INSERT: the same %s points as the small-batch path" % fmt_int(ip)
                      if ip == r.small_points else "INSERT: %s points" % fmt_int(ip))
     return "; ".join(parts)
+
+
+def write_targets_line(r):
+    """Issue 11's write targets from the timing table, as rates (the paths write different numbers of points):
+    COPY into aegis.points (CSV, text) at least as fast as COPY into the plain table, multi-row INSERT at least
+    as fast as the same statements into a plain table with aegis.points' columns. '' without the ingest runs."""
+    t = r.timing
+    if "ingest:copy" not in t or "plain_insert:off" not in t:
+        return ""
+    cp, ip, p = r.ingest[0], r.ingest[1], r.ds.points
+    rate = lambda key, n: n / statistics.median(t[key])
+    plain_copy = rate("plain:copy", p)
+    parts = []
+    for key, name in (("ingest:copy", "COPY CSV"), ("ingest:text", "COPY text")):
+        if key in t:
+            x = rate(key, cp) / plain_copy
+            parts.append("%s %.2fx the plain table's COPY (%s)" % (name, x, "holds" if x >= 1 else "does not hold"))
+    for key, name in (("plain_insert:off", "no index"), ("plain_insert:on", "btree (metric, tags, ts)")):
+        x = rate("ingest:insert", ip) / rate(key, ip)
+        parts.append("INSERT %.2fx the same INSERTs into the plain table of its columns, %s (%s)"
+                     % (x, name, "holds" if x >= 1 else "does not hold"))
+    return ("Write targets (points/s over the peer's points/s, at least 1x): " + "; ".join(parts) + ". "
+            "‡ The peer of the INSERT path is a plain table with aegis.points' columns (metric text, tags jsonb, "
+            "ts timestamptz, value float8) fed the same statements: PostgreSQL's parser turns every row's tag text "
+            "into jsonb before either table sees it, which is most of both sides' time; the series-keyed plain "
+            "table of the COPY row has no tags to parse.")
 
 
 def small_path_note(r):
@@ -1654,7 +1710,11 @@ METHOD = """\
   series of a run goes into blocks (1,000-row INSERTs: one series per statement), where rows interleaved across
   series in small statements would land in `aegis.recent_points`. After each ingest run `SELECT count(*),
   sum(value)` over `aegis.read` must equal the plain table's for the same points (the first N of every series, by
-  time; 1e-9 relative), or the run fails. They run before the batch path, whose result is measured and queried. The "read all" rows are the sanity check's
+  time; 1e-9 relative), or the run fails. The INSERT path's peers (`bench/plain_ingest.sql`, {plain_insert_runs}
+  runs each, in turn) run the same statements into a new plain table with `aegis.points`' columns, `(metric
+  text, tags jsonb, ts timestamptz, value float8)`, once as a bare heap and once with a btree on `(metric, tags,
+  ts)`, each checked the same way: the same tag text reaches both sides, and PostgreSQL's parser makes jsonb of
+  every row's text before either table's code runs. They run before the batch path, whose result is measured and queried. The "read all" rows are the sanity check's
   `SELECT count(*), sum(value)` (one run; the plain side may use a parallel sequential scan). The machine is shared: other work on its {nproc} cores shows
   up in the timings (load average at the start: {load}).
 - **Checks** (the run fails, exit status 1, and this file is not written when one fails): `aegis.write` returns
@@ -1718,12 +1778,15 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
               % (fmt_int(tsbs.batches), fmt_int(BATCH_POINTS), fmt_int(tsbs.small_batches), SMALL_BATCH_POINTS,
                  small_path_note(tsbs), fmt_int(tsbs.ingest[2]), fmt_int(INSERT_ROWS),
                  ("; " + ingest_note(tsbs)) if ingest_note(tsbs) else "", runs))
+    if write_targets_line(tsbs):
+        md.append(write_targets_line(tsbs) + "\n")
     md.append(queries_report(qs["clean"], qs["late"], qs["first"], qs["peers"], qparams, qruns, tsbs))
     md.append("## Core codec micro-benchmark\n")
     md.append(micro_md if micro_md else (micro_note[0].upper() + micro_note[1:] + ".\n"))
     md.append(METHOD.format(batch=fmt_int(BATCH_POINTS), small=SMALL_BATCH_POINTS, runs=runs, nproc=info["nproc"],
                             load=info["load"],
-                            small_path=fmt_int(SMALL_PATH_POINTS), insert_rows=fmt_int(INSERT_ROWS)))
+                            small_path=fmt_int(SMALL_PATH_POINTS), insert_rows=fmt_int(INSERT_ROWS),
+                            plain_insert_runs=min(runs, PLAIN_INSERT_RUNS)))
     g = tsbs.sizes
     peers = qs["peers"]
     md.append(QUERY_METHOD % dict(qruns=qruns, plain_mb=fmt_int(round(peers.sizes["plain"] / 1e6)),
@@ -1808,6 +1871,8 @@ def main():
         print(small_path_note(tsbs))
     if ingest_note(tsbs):
         print(ingest_note(tsbs))
+    if write_targets_line(tsbs):
+        print(write_targets_line(tsbs))
     print()
     peers = qs["peers"]
     print("Queries on the generated set (%s points; median of %d runs after 1 warm-up, ms), clean data; "
