@@ -290,6 +290,14 @@ INSERT INTO distinct_cases VALUES
   ('tags that only look alike ("1.0", "1.00")', $$SELECT DISTINCT ON (metric, tags) metric, ts, value FROM aegis.points
      WHERE metric = 'pt_num' ORDER BY metric, tags, ts DESC$$),
   ('then more sort keys', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags DESC, ts DESC, value$$),
+  ('more sort keys, tags ascending', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts DESC, value$$),
+  ('metrics descending', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric DESC, tags, ts DESC$$),
+  ('tags of one host (metric key first)', $$SELECT DISTINCT ON (metric, tags) metric, ts FROM aegis.points
+     WHERE tags @> '{"host": "a"}' ORDER BY metric, tags, ts DESC$$),
+  ('one metric (its key dropped)', $$SELECT DISTINCT ON (metric, tags) tags, ts, value FROM aegis.points
+     WHERE metric = 'pt_cpu' ORDER BY metric, tags, ts DESC$$),
+  ('metrics of a list', $$SELECT DISTINCT ON (metric, tags) metric, tags, ts FROM aegis.points
+     WHERE metric IN ('pt_cpu', 'pt_mem', 'pt_num') ORDER BY metric, tags, ts DESC$$),
   ('oldest first (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts$$),
   ('metrics equal under a collation (PostgreSQL''s)', $$SELECT DISTINCT ON (metric COLLATE pt_nocase, tags) lower(metric), ts, value
      FROM aegis.points WHERE lower(metric) = 'pt_case' ORDER BY metric COLLATE pt_nocase, tags, ts DESC$$),
@@ -299,26 +307,43 @@ INSERT INTO distinct_cases VALUES
      WHERE value > extract(minute FROM ts) ORDER BY metric, tags, ts DESC$$);
 SELECT aegis.write(m, '{"host": "a"}', '2024-01-01'::timestamptz + n * interval '1 minute', n)
   FROM (VALUES ('PT_CASE', 1), ('pt_case', 2)) v(m, n);
+-- Besides the rows, their order: the rows as the query returns them
+-- (numbered by row_number() OVER () in arrival order) must come in
+-- PostgreSQL's order. Where the ORDER BY starts with metric, tags under the
+-- default collation and operator classes, the engine returns the series in
+-- that order (the catalog's (metric, tags) index) and PostgreSQL sorts
+-- nothing ("in name order").
 CREATE FUNCTION pt_check_distinct() RETURNS SETOF text LANGUAGE plpgsql AS $f$
 DECLARE
     c record;
     pushed text;
     plain text;
+    pushed_order text;
+    plain_order text;
     plan text;
     engine boolean;
+    sorted boolean;
+    ordered text := 'SELECT coalesce(md5(string_agg(n || '':'' || r, '','' ORDER BY n)), ''-'') '
+                    'FROM (SELECT row_number() OVER () AS n, t::text AS r FROM (%s) t) x';
 BEGIN
     FOR c IN SELECT * FROM distinct_cases LOOP
         engine := false;
+        sorted := false;
         FOR plan IN EXECUTE format('EXPLAIN (COSTS OFF) %s', c.q) LOOP
             engine := engine OR plan LIKE '%Engine Distinct%';
+            sorted := sorted OR plan ~ '^ *(->  )?(Incremental )?Sort';
         END LOOP;
         EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO pushed;
+        EXECUTE format(ordered, c.q) INTO pushed_order;
         SET LOCAL aegis.aggregate_pushdown = off;
         EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''-'') FROM (%s) t', c.q) INTO plain;
+        EXECUTE format(ordered, c.q) INTO plain_order;
         SET LOCAL aegis.aggregate_pushdown = on;
         RETURN NEXT c.name || ': ' || split_part(pushed, ' ', 1) || ' rows, '
             || CASE WHEN engine THEN 'by the engine' ELSE 'by PostgreSQL' END
-            || CASE WHEN pushed = plain THEN '' ELSE ', DIFFERS from PostgreSQL''s: ' || plain END;
+            || CASE WHEN engine AND NOT sorted THEN ' in name order' ELSE '' END
+            || CASE WHEN pushed = plain THEN '' ELSE ', DIFFERS from PostgreSQL''s: ' || plain END
+            || CASE WHEN pushed_order = plain_order THEN '' ELSE ', in ANOTHER ORDER than PostgreSQL''s' END;
     END LOOP;
 END $f$;
 SELECT * FROM pt_check_distinct();
