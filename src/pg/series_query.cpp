@@ -262,7 +262,12 @@ SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGroup
       group_expr = GroupByKeysExpression(grouping.keys, &params);
       break;
   }
-  std::string sql = "SELECT s.series_id, s.metric, s.tags, " + group_expr + " AS grp FROM aegis.series s";
+  // Grouped into all-series or by-key groups, the rows' own metric and tags
+  // are not wanted (only the group), and copying them out costs.
+  const bool rows_wanted = grouping.mode != SeriesGrouping::Mode::kAll && grouping.mode != SeriesGrouping::Mode::kByKeys;
+  std::string sql = std::string("SELECT s.series_id, ") +
+                    (rows_wanted ? "s.metric, s.tags, " : "NULL::text, NULL::jsonb, ") + group_expr +
+                    " AS grp FROM aegis.series s";
   for (size_t i = 0; i < conditions.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + conditions[i];
   sql += grouping.mode == SeriesGrouping::Mode::kNone ? " ORDER BY s.series_id" : " ORDER BY grp, s.series_id";
   return SeriesQuery{std::move(sql), std::move(params)};

@@ -31,8 +31,9 @@ struct MatchedSeries {
 };
 
 // Parses the selector, checks its regexes, and returns the matching series
-// ordered by series_id (or by group, then series_id, when grouping). Needs an
-// open SPI connection.
+// ordered by series_id (or by group, then series_id, when grouping; grouped
+// into all-series or by-key groups, metric and tags are NULL). Needs an open
+// SPI connection.
 MatchedSeries FindMatchingSeries(const std::string& selector, const SeriesGrouping& grouping = {});
 
 // Frees the rows behind matched.
