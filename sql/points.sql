@@ -740,3 +740,14 @@ SELECT aegis.load('pt_wide', 't', '{note}', '{}', 'pt_wide_');  -- not a number:
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) AS notes FROM aegis.points WHERE metric = 'pt_wide_note';
 DROP TABLE pt_wide;
+
+-- The planner integration knows the extension's functions by OID, looked up
+-- once per session and again after pg_proc changes: with the extension made
+-- again in this session, aegis.first and aegis.time_bucket are still taken
+-- by the engine (with the old OIDs the aggregate would be PostgreSQL's).
+EXPLAIN (COSTS OFF) SELECT aegis.time_bucket('1 hour', ts), aegis.first(value, ts) FROM aegis.points
+ WHERE metric = 'pt_cpu' GROUP BY 1;
+DROP EXTENSION aegis_timeseries CASCADE;
+CREATE EXTENSION aegis_timeseries;
+EXPLAIN (COSTS OFF) SELECT aegis.time_bucket('1 hour', ts), aegis.first(value, ts) FROM aegis.points
+ WHERE metric = 'pt_cpu' GROUP BY 1;

@@ -74,6 +74,7 @@ extern "C" {
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_opfamily_d.h"
+#include "utils/syscache.h"
 #include "access/stratnum.h"
 #include "commands/defrem.h"
 #include "utils/lsyscache.h"
@@ -388,10 +389,60 @@ core::AggregateFn FnOfCode(int code, bool* as_count = nullptr, int* fill = nullp
   return fn;
 }
 
-// The OID of aegis.<name>(double precision, timestamptz), InvalidOid if none.
-Oid AegisAggregate(const char* name) {
-  Oid args[] = {FLOAT8OID, TIMESTAMPTZOID};
-  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup(name))), 2, args, true);
+// The extension's functions the planner integration recognises, by OID.
+// Looked up once per backend and again after any change to pg_proc (a
+// CREATE, DROP or ALTER EXTENSION may give them new OIDs): every query over
+// aegis.points asks for them while it is planned.
+enum class Known : int {
+  kFirst, kLast, kRate, kIncrease, kDelta,  // aegis.<name>(double precision, timestamptz)
+  kGapfill,                                 // aegis.time_bucket_gapfill(interval, timestamptz x 3)
+  kLocf,                                    // aegis.locf(anyelement)
+  kInterpolate,                             // aegis.interpolate(double precision)
+  kTimeBucket,                              // aegis.time_bucket(interval, timestamptz)
+  kTimeBucketOrigin,                        // aegis.time_bucket(interval, timestamptz, timestamptz)
+  kCount
+};
+
+bool known_valid = false;
+uint64 known_generation = 0;  // pg_proc invalidations seen
+Oid known_oids[static_cast<int>(Known::kCount)];
+
+void ForgetKnownFunctions(Datum /*arg*/, int /*cache_id*/, uint32 /*hash*/) {
+  known_valid = false;
+  ++known_generation;
+}
+
+// The OID of a known function, InvalidOid if it does not exist.
+Oid KnownFunction(Known which) {
+  if (!known_valid) {
+    static bool registered = false;
+    if (!registered) {
+      CacheRegisterSyscacheCallback(PROCOID, ForgetKnownFunctions, PointerGetDatum(nullptr));
+      registered = true;
+    }
+    auto lookup = [](const char* name, int nargs, const Oid* args) {
+      return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup(name))), nargs, args, true);
+    };
+    const Oid sample[] = {FLOAT8OID, TIMESTAMPTZOID};
+    const Oid gapfill[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    const Oid any[] = {ANYELEMENTOID};
+    const Oid float8[] = {FLOAT8OID};
+    const Oid bucket[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    const uint64 generation = known_generation;
+    known_oids[static_cast<int>(Known::kFirst)] = lookup("first", 2, sample);
+    known_oids[static_cast<int>(Known::kLast)] = lookup("last", 2, sample);
+    known_oids[static_cast<int>(Known::kRate)] = lookup("rate", 2, sample);
+    known_oids[static_cast<int>(Known::kIncrease)] = lookup("increase", 2, sample);
+    known_oids[static_cast<int>(Known::kDelta)] = lookup("delta", 2, sample);
+    known_oids[static_cast<int>(Known::kGapfill)] = lookup("time_bucket_gapfill", 4, gapfill);
+    known_oids[static_cast<int>(Known::kLocf)] = lookup("locf", 1, any);
+    known_oids[static_cast<int>(Known::kInterpolate)] = lookup("interpolate", 1, float8);
+    known_oids[static_cast<int>(Known::kTimeBucket)] = lookup("time_bucket", 2, bucket);
+    known_oids[static_cast<int>(Known::kTimeBucketOrigin)] = lookup("time_bucket", 3, bucket);
+    // Kept unless pg_proc changed during the lookups (or one of them failed).
+    known_valid = generation == known_generation;
+  }
+  return known_oids[static_cast<int>(which)];
 }
 
 // The engine's code for an aggregate over aegis.points' columns, -1 when it
@@ -430,11 +481,11 @@ int AggregateCode(Aggref* aggref, Index relid, bool per_series) {
     }
   }
   if (nargs == 2 && IsColumn(arg(0), relid, kValue) && IsColumn(arg(1), relid, kTs)) {
-    if (aggref->aggfnoid == AegisAggregate("first")) return static_cast<int>(K::kFirst);
-    if (aggref->aggfnoid == AegisAggregate("last")) return static_cast<int>(K::kLast);
-    if (per_series && aggref->aggfnoid == AegisAggregate("rate")) return static_cast<int>(K::kSampleRate);
-    if (per_series && aggref->aggfnoid == AegisAggregate("increase")) return static_cast<int>(K::kSampleIncrease);
-    if (per_series && aggref->aggfnoid == AegisAggregate("delta")) return static_cast<int>(K::kSampleDelta);
+    if (aggref->aggfnoid == KnownFunction(Known::kFirst)) return static_cast<int>(K::kFirst);
+    if (aggref->aggfnoid == KnownFunction(Known::kLast)) return static_cast<int>(K::kLast);
+    if (per_series && aggref->aggfnoid == KnownFunction(Known::kRate)) return static_cast<int>(K::kSampleRate);
+    if (per_series && aggref->aggfnoid == KnownFunction(Known::kIncrease)) return static_cast<int>(K::kSampleIncrease);
+    if (per_series && aggref->aggfnoid == KnownFunction(Known::kDelta)) return static_cast<int>(K::kSampleDelta);
   }
   return -1;
 }
@@ -464,33 +515,16 @@ enum BucketKind : int {
   kBucketEpochFloor,        // floor(extract(epoch from ts) / n) * n (Grafana's $__timeGroup): n seconds
 };
 
-// The OID of aegis.time_bucket_gapfill(interval, timestamptz, timestamptz,
-// timestamptz), InvalidOid if none.
-Oid AegisGapfill() {
-  Oid args[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket_gapfill"))), 4,
-                        args, true);
-}
-
 // The fill an aegis.locf or aegis.interpolate call asks for, kFillNone for
 // any other function.
 constexpr int kFillNone = 0;
 constexpr int kFillPrevious = 1;  // aegis.locf(aggregate)
 constexpr int kFillLinear = 2;    // aegis.interpolate(aggregate)
 int FillOfCall(Oid funcid) {
-  Oid any[] = {ANYELEMENTOID};
-  Oid float8[] = {FLOAT8OID};
-  auto name = [](const char* n) { return list_make2(makeString(pstrdup("aegis")), makeString(pstrdup(n))); };
-  if (funcid == LookupFuncName(name("locf"), 1, any, true)) return kFillPrevious;
-  if (funcid == LookupFuncName(name("interpolate"), 1, float8, true)) return kFillLinear;
+  if (!OidIsValid(funcid)) return kFillNone;
+  if (funcid == KnownFunction(Known::kLocf)) return kFillPrevious;
+  if (funcid == KnownFunction(Known::kInterpolate)) return kFillLinear;
   return kFillNone;
-}
-
-// The OID of aegis.time_bucket(interval, timestamptz [, timestamptz]).
-Oid AegisTimeBucket(bool origin) {
-  Oid args[] = {INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-  return LookupFuncName(list_make2(makeString(pstrdup("aegis")), makeString(pstrdup("time_bucket"))),
-                        origin ? 3 : 2, args, true);
 }
 
 // floor(extract(epoch from ts) / n) * n with the same constant n > 0, a whole
@@ -580,11 +614,11 @@ BucketKind AnalyzeBucket(Node* expr, Index relid, List** operands) {
   for (int i = 0; i < nargs; ++i)
     if (i != 1 && !IsRunConstant(arg(i))) return kBucketExpression;
   BucketKind kind = kBucketExpression;
-  if (nargs == 2 && call->funcid == AegisTimeBucket(false)) kind = kBucketTimeBucket;
-  else if (nargs == 3 && call->funcid == AegisTimeBucket(true)) kind = kBucketTimeBucketOrigin;
+  if (nargs == 2 && call->funcid == KnownFunction(Known::kTimeBucket)) kind = kBucketTimeBucket;
+  else if (nargs == 3 && call->funcid == KnownFunction(Known::kTimeBucketOrigin)) kind = kBucketTimeBucketOrigin;
   else if (nargs == 3 && call->funcid == F_DATE_BIN_INTERVAL_TIMESTAMPTZ_TIMESTAMPTZ) kind = kBucketDateBin;
   else if (nargs == 2 && call->funcid == F_DATE_TRUNC_TEXT_TIMESTAMPTZ) kind = kBucketDateTrunc;
-  else if (nargs == 4 && call->funcid == AegisGapfill()) kind = kBucketGapfill;
+  else if (nargs == 4 && call->funcid == KnownFunction(Known::kGapfill)) kind = kBucketGapfill;
   if (kind == kBucketExpression) return kind;
   for (int i = 0; i < nargs; ++i)
     if (i != 1) *operands = lappend(*operands, arg(i));
