@@ -741,6 +741,30 @@ SELECT aegis.load('pt_wide', 't', '{note}', '{}', 'pt_wide_');  -- not a number:
 SELECT count(*) AS notes FROM aegis.points WHERE metric = 'pt_wide_note';
 DROP TABLE pt_wide;
 
+-- A series with more points in the range than the scan buffers (65,536) is
+-- read a piece at a time: every point once, series after series, each in
+-- time order, late rows (recent, between points and over them) included;
+-- the same as aegis.read. pt_long_check returns the scan's rows that break the
+-- order and the count and sum of both.
+SELECT sum(w) AS written FROM (
+  SELECT aegis.write('pt_long', jsonb_build_object('s', s::text),
+                     array_agg('2024-01-01'::timestamptz + i * interval '1 s' ORDER BY i),
+                     array_agg((i % 97)::float8 ORDER BY i)) AS w
+    FROM generate_series(1, 3) s, generate_series(0, 69999) i GROUP BY s) x;
+SELECT aegis.write('pt_long', '{"s": "2"}', array_agg('2024-01-01'::timestamptz + i * interval '1 s' + interval '0.5 s' ORDER BY i),
+                   array_agg(-1::float8 ORDER BY i)) FROM generate_series(0, 69999, 997) i;
+SELECT aegis.write('pt_long', '{"s": "2"}', array_agg('2024-01-01'::timestamptz + i * interval '1 s' ORDER BY i),
+                   array_agg(-2::float8 ORDER BY i)) FROM generate_series(3, 69999, 1009) i;
+CREATE FUNCTION pt_long_check(since timestamptz) RETURNS TABLE (out_of_order bigint, scan text, read text)
+LANGUAGE sql AS $$
+  SELECT count(*) FILTER (WHERE (prev_s, prev_ts) >= (tags ->> 's', ts)),
+         count(*) || ' ' || sum(value), (SELECT count(*) || ' ' || sum(value) FROM aegis.read('pt_long', since))
+    FROM (SELECT tags, ts, value, lag(tags ->> 's') OVER () AS prev_s, lag(ts) OVER () AS prev_ts
+            FROM aegis.points WHERE metric = 'pt_long' AND ts >= since) p $$;
+SELECT * FROM pt_long_check('-infinity');
+SELECT * FROM pt_long_check('2024-01-01 03:00');
+DROP FUNCTION pt_long_check(timestamptz);
+
 -- The planner integration knows the extension's functions by OID, looked up
 -- once per session and again after pg_proc changes: with the extension made
 -- again in this session, aegis.first and aegis.time_bucket are still taken

@@ -1188,6 +1188,7 @@ struct ScanState {
   ChosenSeries* series = nullptr;  // palloc'd in memory
   size_t n_chosen = 0;
   size_t next_series = 0;  // the first series not read yet
+  std::optional<core::Timestamp> resume_since;  // it was read up to here (ReadGroup)
   size_t group = 1;        // series per read
   core::SeriesPoints points;
   std::vector<uint32_t> owners;  // index into series of each point
@@ -1442,28 +1443,42 @@ void StartScan(ForeignScanState* node, ScanState* s) {
 }
 
 // Reads the next group of series into the buffer.
+// The buffer holds about kBufferTarget points at most (plus one block): a
+// series with more points in the range is read a piece at a time, each
+// piece stopping after the block that fills the buffer, the next one read
+// alone from there (s->resume_since).
 void ReadGroup(ScanState* s) {
   s->points.clear();
   s->owners.clear();
   s->next_point = 0;
-  const size_t end = std::min(s->n_chosen, s->next_series + s->group);
+  const std::optional<core::Timestamp> resume = s->resume_since;
+  s->resume_since.reset();
+  const core::Timestamp since = resume ? *resume : s->since;
+  const size_t end = resume ? s->next_series + 1 : std::min(s->n_chosen, s->next_series + s->group);
   std::vector<int64_t> ids;
   for (size_t i = s->next_series; i < end; ++i) ids.push_back(s->series[i].id);
   PointSink sink;
   sink.points_ = &s->points;
   sink.owners_ = &s->owners;
+  size_t next = end;
   SpiConnect();
   {
-    SeriesData data(ids, s->since, s->until, 0, false, false, {}, &s->stats);
+    SeriesData data(ids, since, s->until, 0, false, false, {}, &s->stats);
     for (size_t i = s->next_series; i < end; ++i) {
       sink.current_ = static_cast<uint32_t>(i);
-      data.Fold(s->series[i].id, s->since, s->until, &sink);
+      s->resume_since = data.FoldUntil(s->series[i].id, since, s->until, &sink,
+                                       [s] { return s->points.size() >= kBufferTarget; });
+      if (s->resume_since) {
+        next = i;
+        break;
+      }
     }
   }
   SpiFinish();
   ++s->reads;
-  s->next_series = end;
-  if (s->points.size() < kBufferTarget) s->group = std::min(s->group * 2, kSeriesPerFetch);
+  s->next_series = next;
+  if (!resume && !s->resume_since && s->points.size() < kBufferTarget)
+    s->group = std::min(s->group * 2, kSeriesPerFetch);
 }
 
 // The first window of a newest-first read of s->window_series (all the
@@ -2182,6 +2197,7 @@ void ReScan(ForeignScanState* node) {
     s->series = nullptr;
     s->n_chosen = 0;
     s->next_series = 0;
+    s->resume_since.reset();
     s->group = 1;
     s->points.clear();
     s->owners.clear();

@@ -211,6 +211,18 @@ class SeriesData {
   // Folds the next series (in the order given) into the sink.
   template <typename Sink>
   void Fold(int64_t series_id, core::Timestamp since, core::Timestamp until, Sink* aggregator) {
+    FoldUntil(series_id, since, until, aggregator, [] { return false; });
+  }
+
+  // Fold, stopping after a block when stop() says so and the series has
+  // points left before until: returns where they start (the block's ts_max
+  // plus one: blocks of a series do not overlap, and every recent row up to
+  // there went in with the block), nullopt once the series is folded whole.
+  // After a stop this object is done with (its cursor is inside the series);
+  // the caller reads the rest with a new one from the returned time.
+  template <typename Sink, typename Stop>
+  std::optional<core::Timestamp> FoldUntil(int64_t series_id, core::Timestamp since, core::Timestamp until,
+                                           Sink* aggregator, Stop stop) {
     const auto recent_begin = std::lower_bound(recent_.series_ids.begin(), recent_.series_ids.end(), series_id);
     const auto recent_end = std::upper_bound(recent_begin, recent_.series_ids.end(), series_id);
     core::SeriesPoints recent;
@@ -218,9 +230,13 @@ class SeriesData {
                   static_cast<size_t>(recent_end - recent_.series_ids.begin()));
     SeriesFolder<Sink> folder(series_id, recent, since, until, aggregator, stats_);
     folder.AddSteps(steps_.Steps(series_id));
-    for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next())
+    for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next()) {
       folder.AddBlock(*next_block_);
+      const core::Timestamp last = next_block_->summary.ts_max;
+      if (last < until - 1 && stop()) return last + 1;  // (until - 1: until may be infinity, never the minimum)
+    }
     folder.Finish();
+    return std::nullopt;
   }
 
  private:
