@@ -206,6 +206,16 @@ def write_ingest_files(tmp, ds_name, limit_copy, limit_insert):
     return n_copy, n_ins, n_stmt
 
 
+def check_loaded(res, what, got, expected):
+    """Records that a load run holds the expected (count, sum) of the plain table's points; stops the run with
+    BenchError when it does not."""
+    (n, total), (e_n, e_sum) = got, expected
+    ok = n == e_n and rel_close(total, e_sum)
+    res.check("%s count, sum = plain table's" % what, ok, "%d, %r vs %d, %r" % (n, total, e_n, e_sum))
+    if not ok:
+        raise BenchError("%s holds %d points summing to %r, the plain table %d, %r" % (what, n, total, e_n, e_sum))
+
+
 def ingest_runs(res, mode, path, limit, points, runs):
     """ingest.sql `runs` times; each run must leave exactly the plain table's count and sum of the same points."""
     e = psql("ingest_expect.sql", ds=res.ds.name, limit=limit)
@@ -214,13 +224,8 @@ def ingest_runs(res, mode, path, limit, points, runs):
               "%d vs %d" % (e_n, points))
     for i in range(runs):
         r = psql("ingest.sql", mode=mode, file=path)
-        a_n, a_sum = int(one(r, "aegis_read", 0)), float(one(r, "aegis_read", 1) or 0)
-        ok = a_n == e_n and rel_close(a_sum, e_sum)
-        res.check("ingest %s run %d: count, sum over aegis.read = plain table's" % (mode, i + 1), ok,
-                  "%d, %r vs %d, %r" % (a_n, a_sum, e_n, e_sum))
-        if not ok:
-            raise BenchError("ingest %s run %d: aegis.read holds %d points summing to %r, the plain table %d, %r"
-                             % (mode, i + 1, a_n, a_sum, e_n, e_sum))
+        check_loaded(res, "ingest %s run %d, over aegis.read," % (mode, i + 1),
+                     (int(one(r, "aegis_read", 0)), float(one(r, "aegis_read", 1) or 0)), (e_n, e_sum))
         res.timing.setdefault("ingest:" + mode, []).append(float(one(r, "load_s")))
         res.timing.setdefault("ingest:%s:recent" % mode, []).append(int(one(r, "recent_rows")))
         log("  ingest %s run %d: %.2f s, %s in recent_points" % (mode, i + 1, float(one(r, "load_s")),
@@ -237,17 +242,16 @@ def plain_insert_runs(res, aegis_path, expected, runs):
         for line in src:
             dst.write("INSERT INTO bench.plain_ingest VALUES\n" if line == "INSERT INTO aegis.points VALUES\n"
                       else line)
-    e_n, e_sum = expected
-    for i in range(runs):
-        for index in ("off", "on"):
-            r = psql("plain_ingest.sql", file=path, index=index)
-            n, total = int(one(r, "plain_read", 0)), float(one(r, "plain_read", 1) or 0)
-            res.check("plain INSERT peer (index %s) run %d: count, sum = plain table's" % (index, i + 1),
-                      n == e_n and rel_close(total, e_sum), "%d, %r vs %d, %r" % (n, total, e_n, e_sum))
-            res.timing.setdefault("plain_insert:" + index, []).append(float(one(r, "load_s")))
-            res.sizes["plain_insert_bytes"] = int(one(r, "bytes"))
-            log("  plain INSERT peer, index %s, run %d: %.2f s" % (index, i + 1, float(one(r, "load_s"))))
-    os.remove(path)
+    try:
+        for i in range(runs):
+            for index in ("off", "on"):
+                r = psql("plain_ingest.sql", file=path, index=index)
+                check_loaded(res, "plain INSERT peer (index %s) run %d" % (index, i + 1),
+                             (int(one(r, "plain_read", 0)), float(one(r, "plain_read", 1) or 0)), expected)
+                res.timing.setdefault("plain_insert:" + index, []).append(float(one(r, "load_s")))
+                log("  plain INSERT peer, index %s, run %d: %.2f s" % (index, i + 1, float(one(r, "load_s"))))
+    finally:
+        os.remove(path)
 
 
 # ---------------------------------------------------------------------------

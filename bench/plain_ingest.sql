@@ -6,7 +6,7 @@
 --   index   on:  with a btree on (metric, tags, ts), what finding a series' points needs
 --           off: a bare heap (the cheapest a table with these columns can be written)
 -- Recreates the table, times the load, prints count and sum (bench.py compares
--- them with the plain table's for the same points) and the table's size.
+-- them with the plain table's for the same points).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench.plain_ingest;
@@ -20,5 +20,4 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT clock_timestamp() AS t1 \gset
 SELECT '@@', 'load_s', extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz);
 SELECT '@@', 'plain_read', count(*), sum(value) FROM bench.plain_ingest;
-SELECT '@@', 'bytes', pg_total_relation_size('bench.plain_ingest');
 DROP TABLE bench.plain_ingest;

@@ -742,28 +742,45 @@ SELECT count(*) AS notes FROM aegis.points WHERE metric = 'pt_wide_note';
 DROP TABLE pt_wide;
 
 -- A series with more points in the range than the scan buffers (65,536) is
--- read a piece at a time: every point once, series after series, each in
--- time order, late rows (recent, between points and over them) included;
--- the same as aegis.read. pt_long_check returns the scan's rows that break the
--- order and the count and sum of both.
+-- read a piece at a time, each piece ending after a block (blocks of 1,000
+-- points here, the last at i = 999 of every thousand): every point once,
+-- series after series, each in time order, the same as aegis.read. Late
+-- rows in aegis.recent_points lie over points (newer wins), inside blocks,
+-- between every two blocks and after the last one; series 4 ends with the
+-- block that fills the buffer, then only recent rows are left.
+-- pt_long_check gives the scan's rows out of order and the count and sum of
+-- both over [since, until).
 SELECT sum(w) AS written FROM (
   SELECT aegis.write('pt_long', jsonb_build_object('s', s::text),
                      array_agg('2024-01-01'::timestamptz + i * interval '1 s' ORDER BY i),
                      array_agg((i % 97)::float8 ORDER BY i)) AS w
-    FROM generate_series(1, 3) s, generate_series(0, 69999) i GROUP BY s) x;
-SELECT aegis.write('pt_long', '{"s": "2"}', array_agg('2024-01-01'::timestamptz + i * interval '1 s' + interval '0.5 s' ORDER BY i),
-                   array_agg(-1::float8 ORDER BY i)) FROM generate_series(0, 69999, 997) i;
+    FROM generate_series(1, 4) s, generate_series(0, CASE s WHEN 4 THEN 65999 ELSE 69999 END) i GROUP BY s) x;
+SELECT count(*) AS between_blocks FROM (
+  SELECT aegis.write('pt_long', jsonb_build_object('s', s::text), '2024-01-01'::timestamptz + i * interval '1 s' + interval '0.5 s', -1)
+    FROM generate_series(1, 3) s, generate_series(999, 69999, 1000) i) x;
 SELECT aegis.write('pt_long', '{"s": "2"}', array_agg('2024-01-01'::timestamptz + i * interval '1 s' ORDER BY i),
-                   array_agg(-2::float8 ORDER BY i)) FROM generate_series(3, 69999, 1009) i;
-CREATE FUNCTION pt_long_check(since timestamptz) RETURNS TABLE (out_of_order bigint, scan text, read text)
+                   array_agg(-2::float8 ORDER BY i)) AS over_points FROM generate_series(3, 69999, 1009) i;
+SELECT aegis.write('pt_long', '{"s": "4"}', array_agg('2024-01-01'::timestamptz + i * interval '1 s' ORDER BY i),
+                   array_agg(-3::float8 ORDER BY i)) AS after_the_last_block FROM generate_series(66000, 66009) i;
+SELECT count(*) AS recent_rows FROM aegis.recent_points r JOIN aegis.series USING (series_id) WHERE metric = 'pt_long';
+CREATE FUNCTION pt_long_check(since timestamptz, until timestamptz) RETURNS TABLE (out_of_order bigint, scan text, read text)
 LANGUAGE sql AS $$
   SELECT count(*) FILTER (WHERE (prev_s, prev_ts) >= (tags ->> 's', ts)),
-         count(*) || ' ' || sum(value), (SELECT count(*) || ' ' || sum(value) FROM aegis.read('pt_long', since))
+         count(*) || ' ' || sum(value), (SELECT count(*) || ' ' || sum(value) FROM aegis.read('pt_long', since, until))
     FROM (SELECT tags, ts, value, lag(tags ->> 's') OVER () AS prev_s, lag(ts) OVER () AS prev_ts
-            FROM aegis.points WHERE metric = 'pt_long' AND ts >= since) p $$;
-SELECT * FROM pt_long_check('-infinity');
-SELECT * FROM pt_long_check('2024-01-01 03:00');
-DROP FUNCTION pt_long_check(timestamptz);
+            FROM aegis.points WHERE metric = 'pt_long' AND ts >= since AND ts < until) p $$;
+SELECT * FROM pt_long_check('-infinity', 'infinity');
+SELECT * FROM pt_long_check('2024-01-01 03:00', 'infinity');
+SELECT * FROM pt_long_check('-infinity', '2024-01-01 18:00');
+-- The reads: each series in two pieces (series 4's second holds only its
+-- recent rows after the block that filled the buffer), every block read
+-- once, every recent row counted once.
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT sum(value * 2) FROM aegis.points WHERE metric = 'pt_long';
+-- Rescanned per series (a parameter from the outer query): the same sums.
+SELECT s, (SELECT sum(value * 2) / 2 FROM aegis.points p WHERE p.metric = 'pt_long' AND p.tags ->> 's' = s::text) AS scan,
+       (SELECT sum(value) FROM aegis.read('pt_long{s="' || s || '"}')) AS read
+  FROM generate_series(1, 4) s;
+DROP FUNCTION pt_long_check(timestamptz, timestamptz);
 
 -- The planner integration knows the extension's functions by OID, looked up
 -- once per session and again after pg_proc changes: with the extension made

@@ -1361,19 +1361,20 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
     contains = object;
     by_tags = true;
   }
-  // By series_id, or by metric and tags (the columns' collation and
-  // default operator classes, as SeriesOrderSatisfies requires).
+  // By series_id, or by metric (under the default collation, whatever the
+  // column's) and tags, with the default operator classes, as
+  // SeriesOrderSatisfies requires.
   static const char* const sql[8] = {
       "SELECT series_id, metric, tags FROM aegis.series ORDER BY series_id",
       "SELECT series_id, metric, tags FROM aegis.series WHERE metric = ANY ($1) ORDER BY series_id",
       "SELECT series_id, metric, tags FROM aegis.series WHERE tags @> $2 ORDER BY series_id",
       ("SELECT series_id, metric, tags FROM aegis.series WHERE metric = ANY ($1) AND tags @> $2"
        " ORDER BY series_id"),
-      "SELECT series_id, metric, tags FROM aegis.series ORDER BY metric, tags",
-      "SELECT series_id, metric, tags FROM aegis.series WHERE metric = ANY ($1) ORDER BY metric, tags",
-      "SELECT series_id, metric, tags FROM aegis.series WHERE tags @> $2 ORDER BY metric, tags",
+      "SELECT series_id, metric, tags FROM aegis.series ORDER BY metric COLLATE \"default\", tags",
+      "SELECT series_id, metric, tags FROM aegis.series WHERE metric = ANY ($1) ORDER BY metric COLLATE \"default\", tags",
+      "SELECT series_id, metric, tags FROM aegis.series WHERE tags @> $2 ORDER BY metric COLLATE \"default\", tags",
       ("SELECT series_id, metric, tags FROM aegis.series WHERE metric = ANY ($1) AND tags @> $2"
-       " ORDER BY metric, tags")};
+       " ORDER BY metric COLLATE \"default\", tags")};
   static const Oid types[] = {TEXTARRAYOID, JSONBOID};
   const int variant = (f.any_metric ? 0 : 1) + (by_tags ? 2 : 0) + (s->series_by_name ? 4 : 0);
   Datum values[] = {f.any_metric ? 0 : f.metrics, by_tags ? contains : 0};

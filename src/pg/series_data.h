@@ -204,9 +204,7 @@ class SeriesData {
         blocks_(ids, since, until,
                 std::is_sorted(ids.begin(), ids.end()) ? BlockCursor::Order::kById : BlockCursor::Order::kAsGiven,
                 with_segments, recent_.points.empty() ? lean : LeanRead{}),
-        next_block_(blocks_.Next()) {
-    if (stats_ != nullptr) stats_->recent_rows += recent_.points.size();
-  }
+        next_block_(blocks_.Next()) {}
 
   // Folds the next series (in the order given) into the sink.
   template <typename Sink>
@@ -233,13 +231,25 @@ class SeriesData {
     for (; next_block_ != nullptr && next_block_->series_id == series_id; next_block_ = blocks_.Next()) {
       folder.AddBlock(*next_block_);
       const core::Timestamp last = next_block_->summary.ts_max;
-      if (last < until - 1 && stop()) return last + 1;  // (until - 1: until may be infinity, never the minimum)
+      if (last < until - 1 && stop()) {  // (until - 1: until may be infinity, never the minimum)
+        // The recent rows after the block are read again from there.
+        CountRecent(core::LowerBound(recent, last + 1));
+        return last + 1;
+      }
     }
     folder.Finish();
+    CountRecent(recent.size());
     return std::nullopt;
   }
 
  private:
+  // Counts n recent rows as read (those a fold used: a series left for a
+  // later read is counted there).
+  void CountRecent(size_t n) {
+    if (stats_ != nullptr) stats_->recent_rows += n;
+    CountStat(Stat::kRecentRowsRead, n);
+  }
+
   static std::vector<int64_t> SortedIds(std::vector<int64_t> ids) {
     std::sort(ids.begin(), ids.end());
     return ids;

@@ -251,8 +251,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
                 values, nullptr, true, 0);
     pfree(DatumGetPointer(values[0]));
   });
-  ReadPointRows(&recent.points);
-  CountStat(Stat::kRecentRowsRead, recent.points.size());
+  ReadPointRows(&recent.points);  // counted as read when folded (SeriesData)
   recent.series_ids.resize(SPI_processed);
   for (uint64 i = 0; i < SPI_processed; ++i) {
     bool isnull = false;
