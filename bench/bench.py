@@ -48,7 +48,7 @@ TimescaleDB peer in aegis_bench_tsdb, likewise):
      bench.series_map for hosts and metrics; where it makes sense also as SQL
      over aegis.read. Each database gets one psql session, fed statement by
      statement: per query a warm-up run of every form, then BENCH_QUERY_RUNS
-     rounds of every form in turn, the order turned by one each round
+     rounds of every form in turn, in a new (seeded) order each round
      (median shown); every form's rows are
      checked equal to the clustered plain table's, and the run exits non-zero
      when one is not. The report gives, per query, the fastest peer, its
@@ -84,6 +84,7 @@ import lzma
 import multiprocessing
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -693,8 +694,8 @@ def close_sessions(sessions):
 def bench_queries(res, qs, sessions, tmp, runs, variant):
     """Runs every query of bench/queries.py on the current state: per query one warm-up run of each form (its
     rows are saved and compared with the clustered plain table's), then `runs` rounds that run every form once
-    in turn, so that other load on the shared machine falls on all forms alike, the order turned by one form
-    each round (each form follows each other one). Each form runs in its database's
+    in turn, so that other load on the shared machine falls on all forms alike, in a new order each round
+    (random.Random(round).shuffle: the same orders in every run). Each form runs in its database's
     session (Session), which stays open for the whole variant."""
     t0 = time.monotonic()
     log("queries, %s: %d queries, 1 warm-up + %d timed runs of each form" % (VARIANTS[variant], len(qs), runs))
@@ -708,10 +709,12 @@ def bench_queries(res, qs, sessions, tmp, runs, variant):
             outputs[f] = os.path.join(tmp, "%s.%s.%s.out" % (variant, q.qid, f))
             qr.warmup[f] = sessions[form_db(f)].timed(sql, outputs[f])
         for r in range(runs):
-            # The order turns by one form each round: a form run right after a peer's large scan finds the
-            # CPU caches cold, and in a fixed order the same form would always pay for it.
-            k = r % len(forms)
-            for f, sql in forms[k:] + forms[:k]:
+            # A new order each round (the same shuffles in every run): a form run right after a peer's large
+            # scan finds the CPU caches cold, and in a fixed order (or one only rotated, which keeps who
+            # follows whom) the same form would always pay for it.
+            order = list(forms)
+            random.Random(r).shuffle(order)
+            for f, sql in order:
                 qr.runs.setdefault(f, []).append(sessions[form_db(f)].timed(sql))
         parsed = {f: _parse_output(outputs[f], q) for f in qr.forms}
         qr.ref = parsed["plain"]
@@ -1646,11 +1649,12 @@ QUERY_METHOD = """\
   with the server's defaults (so the peers get parallel workers, up to `max_parallel_workers_per_gather`, and
   JIT; the extension's functions are PARALLEL UNSAFE and run in the backend alone): per query one warm-up run
   of every form, whose rows are kept for the check, then %(qruns)d rounds that run every form once in turn, so
-  that other load on the shared machine falls on all forms alike; the median of those %(qruns)d is shown. The
-  order turns by one form each round (round 2 starts with the second form, and so on): a query that runs right
-  after a peer's large scan finds the CPU caches cold (measured on Q2: `aegis.aggregate` took 4.2 ms after the
-  SQL form and 4.6 ms after the clustered plain table's scan, the SQL form 4.1 and 4.3 ms), and in a fixed
-  order the same form would always pay for it. The
+  that other load on the shared machine falls on all forms alike; the median of those %(qruns)d is shown. Each
+  round runs the forms in a new order (shuffled with the round's number as seed, so every run uses the same
+  orders): a query that runs right after a peer's large scan finds the CPU caches cold (measured on Q3:
+  `aegis.latest` 1.1 ms and the `DISTINCT ON` form 1.4 ms after each other, 3.2 and 3.5 ms right after the
+  plain table's Q2 scan), and in a fixed order, or one only rotated, the same form would always follow the
+  same peer. The
   time is psql's `\\timing`, the round trip a client sees: planning, execution and the rows' transfer over the
   Unix socket (psql writes them to /dev/null). Everything is in memory (shared_buffers and the OS cache: the
   plain tables take %(plain_mb)s and %(arrival_mb)s MB, the extension's tables %(aegis_mb)s MB): warm
