@@ -10,6 +10,7 @@
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/partitions.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
@@ -255,29 +256,25 @@ void NoteBlockSpan(Oid partition, int64_t span) {
 
 core::Timestamp BlockScanStart(core::Timestamp since, bool latest) {
   if (since == DT_NOBEGIN) return since;
+  const bool spans_exist =
+      PgCall([] { return OidIsValid(get_relname_relid("block_spans", get_namespace_oid("aegis", false))); });
+  if (!spans_exist) return DT_NOBEGIN;  // a 0.1.0 database
+  {
+    // Read as the tables' owner (a reader needs no privilege on these two
+    // tables), as a security-restricted operation; the statement names every
+    // operator and function with its schema.
+    AsTableOwner owner(AsTableOwner::kRestrictedQualified);
+    PgCall([&] {
+      static const Oid types[] = {TIMESTAMPTZOID};
+      Datum values[] = {TimestampTzGetDatum(since)};
+      RunPlan(&scan_start_plan,
+              "SELECT p.lo, (SELECT pg_catalog.max(s.max_span) FROM aegis.block_spans s"
+              " WHERE s.partition OPERATOR(pg_catalog.=) p.partition)"
+              " FROM aegis.block_partitions p WHERE p.lo OPERATOR(pg_catalog.<=) $1 AND p.hi OPERATOR(pg_catalog.>) $1",
+              1, types, values, latest ? Snap::kLatest : Snap::kReadOnly);
+    });
+  }
   return PgCall([&] {
-    const Oid aegis_namespace = get_namespace_oid("aegis", false);
-    const Oid spans = get_relname_relid("block_spans", aegis_namespace);
-    if (!OidIsValid(spans)) return core::Timestamp{DT_NOBEGIN};  // a 0.1.0 database
-    // Read as the tables' owner: a reader needs no privilege on these two
-    // tables. The statement names every operator and function with its
-    // schema, and runs as a security-restricted operation.
-    Oid saved_user = InvalidOid;
-    int saved_context = 0;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(spans));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "aegis: cache lookup failed for aegis.block_spans");
-    const Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    static const Oid types[] = {TIMESTAMPTZOID};
-    Datum values[] = {TimestampTzGetDatum(since)};
-    RunPlan(&scan_start_plan,
-            "SELECT p.lo, (SELECT pg_catalog.max(s.max_span) FROM aegis.block_spans s"
-            " WHERE s.partition OPERATOR(pg_catalog.=) p.partition)"
-            " FROM aegis.block_partitions p WHERE p.lo OPERATOR(pg_catalog.<=) $1 AND p.hi OPERATOR(pg_catalog.>) $1",
-            1, types, values, latest ? Snap::kLatest : Snap::kReadOnly);
-    SetUserIdAndSecContext(saved_user, saved_context);
     // No partition holds `since`: every block that starts before it lies in
     // an older partition, so it ends before it too.
     core::Timestamp start = since;

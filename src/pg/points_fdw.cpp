@@ -1443,11 +1443,11 @@ void StartScan(ForeignScanState* node, ScanState* s) {
   SpiFinish();
 }
 
-// Reads the next group of series into the buffer.
-// The buffer holds about kBufferTarget points at most (plus one block): a
-// series with more points in the range is read a piece at a time, each
-// piece stopping after the block that fills the buffer, the next one read
-// alone from there (s->resume_since).
+// Reads the next group of series into the buffer. The buffer holds about
+// kBufferTarget points at most (plus one block): a series with more points
+// in the range is read a piece at a time, each piece stopping after the block
+// that fills the buffer, the next one read alone from there
+// (s->resume_since).
 void ReadGroup(ScanState* s) {
   s->points.clear();
   s->owners.clear();
@@ -2116,10 +2116,10 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->n_hints = lsecond_int(counts);
   s->n_bounds = lthird_int(counts);
   const int n_bucket_operands = lfourth_int(counts);
-  s->aggregating = list_nth_int(counts, 4) == kModeAggregate;
-  s->newest_per_series = list_nth_int(counts, 4) == kModeNewestPerSeries ||
-                         list_nth_int(counts, 4) == kModeNewestPerSeriesByName;
-  s->series_by_name = list_nth_int(counts, 4) == kModeNewestPerSeriesByName;
+  const int mode = list_nth_int(counts, 4);
+  s->aggregating = mode == kModeAggregate;
+  s->newest_per_series = mode == kModeNewestPerSeries || mode == kModeNewestPerSeriesByName;
+  s->series_by_name = mode == kModeNewestPerSeriesByName;
   s->bucket_kind = list_nth_int(counts, 5);
   s->newest_first = list_nth_int(counts, 6) != 0;
   s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));

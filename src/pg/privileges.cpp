@@ -42,14 +42,17 @@ Oid SeriesRelationId() {
   });
 }
 
-AsTableOwner::AsTableOwner() {
+AsTableOwner::AsTableOwner(Mode mode) {
   PgCall([&] {
     const Oid owner = TableOwner();
     GetUserIdAndSecContext(&saved_user_, &saved_context_);
-    guc_level_ = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                            true, 0, false);
-    SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+    if (mode == kPinnedSearchPath) {
+      guc_level_ = NewGUCNestLevel();
+      (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                              true, 0, false);
+    }
+    SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE |
+                                      (mode == kRestrictedQualified ? SECURITY_RESTRICTED_OPERATION : 0));
   });
 }
 

@@ -19,9 +19,15 @@ namespace aegis::pg {
 // search_path is pg_catalog, pg_temp (so no operator or function of the
 // caller's schemas can run with the owner's rights). Restores both when it
 // goes out of scope; an ERROR restores them through the transaction abort.
+// kRestrictedQualified instead leaves search_path alone and makes it a
+// security-restricted operation: for a read path's lookups whose statements
+// name every operator and function with its schema (a search_path set and
+// restored on every read would put a GUC change and a search-path
+// recomputation on the hot path).
 class AsTableOwner {
  public:
-  AsTableOwner();
+  enum Mode { kPinnedSearchPath, kRestrictedQualified };
+  explicit AsTableOwner(Mode mode = kPinnedSearchPath);
   ~AsTableOwner();
   AsTableOwner(const AsTableOwner&) = delete;
   AsTableOwner& operator=(const AsTableOwner&) = delete;
