@@ -1439,7 +1439,7 @@ def storage_table(results, markdown):
 
 
 def breakdown_table(results, markdown):
-    headers = ["data set", "blocks", "blocks heap+TOAST", "blocks index", "series+catalog", "recent_points",
+    headers = ["data set", "blocks", "blocks heap+TOAST", "blocks index", "catalogs", "recent_points",
                "aegis total", "plain heap", "plain index", "plain total"]
     rows = []
     for r in results:
@@ -1766,8 +1766,9 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
               "rewrite, and every query of every peer the plain table's rows; see Method)\n" % n_checks)
     md.append("## Storage: bytes per point after compression\n")
     md.append(storage_table(results, True) + "\n")
-    md.append("aegis B/pt counts everything the extension stores (blocks with their summaries, indexes, TOAST, "
-              "series catalog); on the small files the fixed cost of the catalog tables and their indexes "
+    md.append("aegis B/pt counts everything the extension stores (every table of the `aegis` schema with its "
+              "indexes, TOAST and free-space maps: blocks with their summaries, recent rows, the series catalog, "
+              "`last_points`, the metric catalog and bookkeeping); on the small files the fixed cost of the catalog tables and their indexes "
               "(a few pages each) is a visible part of it, see the breakdown. block bits/pt includes the "
               "timestamps (about 0.2 bit per point when regular, codec 2) and the 16-byte block header (0.13 bit per point "
               "in full 1,000-point blocks). For comparison, data/README.md gives bits per *value* (values only) "
@@ -1778,11 +1779,13 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
     g = tsbs.sizes
     md.append("On the generated set the blocks' heap and TOAST take %s bytes for %s bytes of block data (+%.0f%%): "
               "a block row holds its summary columns, its segment summaries (docs/block-format.md section 11) and "
-              "its block of up to %s points; a row under PostgreSQL's 2 kB TOAST threshold (a 1,000-point block "
-              "of this set is about 1.3 kB) stays in the heap, whole rows to a page, a larger one goes to TOAST "
-              "chunks of about 2 kB. The series catalog adds %s bytes (%.2f B/pt).\n"
+              "its block of up to %s points; a row under PostgreSQL's 2 kB TOAST threshold (a block of this set "
+              "averages %s bytes) stays in the heap, whole rows to a page, a larger one goes to TOAST "
+              "chunks of about 2 kB. The catalogs (the series catalog with its GIN and btree indexes, `last_points`, "
+              "the metric catalog and bookkeeping tables) add %s bytes (%.2f B/pt).\n"
               % (fmt_int(g["aegis_blocks_table"]), fmt_int(g["block_data"]),
                  100.0 * (g["aegis_blocks_table"] / g["block_data"] - 1), info["block_max_points"].split()[0],
+                 fmt_int(round(g["block_data"] / max(1, g["blocks"]))),
                  fmt_int(g["aegis_catalog"]), g["aegis_catalog"] / tsbs.ds.points))
     md.append("## Write and compress timing (informational)\n")
     md.append(timing_table(tsbs, True) + "\n")

@@ -9,19 +9,6 @@
 namespace aegis::core {
 namespace {
 
-// Loads 8 bytes as a little-endian 64-bit word (unaligned access is fine).
-inline uint64_t LoadLittleEndian64(const uint8_t* p) {
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint64_t word;
-  std::memcpy(&word, p, sizeof(word));
-  return word;
-#else
-  uint64_t word = 0;
-  for (int i = 7; i >= 0; --i) word = (word << 8) | p[i];
-  return word;
-#endif
-}
-
 // Integer i read bit by bit-group from the packed bytes, touching only bytes
 // inside [in, in + total): the safe path for the tail and for w > 56.
 inline uint64_t UnpackOne(const uint8_t* in, size_t total, size_t i, unsigned w) {

@@ -16,11 +16,25 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace aegis::core {
 
 // Bytes taken by n packed integers of w bits.
 constexpr size_t PackedBytes(size_t n, unsigned w) { return (n * w + 7) / 8; }
+
+// Loads 8 bytes as a little-endian 64-bit word (unaligned access is fine).
+inline uint64_t LoadLittleEndian64(const uint8_t* p) {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t word;
+  std::memcpy(&word, p, sizeof(word));
+  return word;
+#else
+  uint64_t word = 0;
+  for (int i = 7; i >= 0; --i) word = (word << 8) | p[i];
+  return word;
+#endif
+}
 
 // Mask of the low w bits (w <= 64).
 constexpr uint64_t LowBitsMask(unsigned w) { return w >= 64 ? ~uint64_t{0} : (uint64_t{1} << w) - 1; }

@@ -424,6 +424,8 @@ const char* ValueSchemeName(uint8_t scheme) {
       return "split";
     case static_cast<uint8_t>(ValueScheme::kXor):
       return "xor";
+    case static_cast<uint8_t>(ValueScheme::kDecimalRice):
+      return "decimal-rice";
     case 255:
       return "gorilla";
     default:

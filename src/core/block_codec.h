@@ -43,6 +43,7 @@ enum class ValueScheme : uint8_t {
   kRunLength = 4,   // run values + run lengths
   kSplit = 5,       // ALP-RD-style split: high bits and low bits packed apart
   kXor = 6,         // Gorilla XOR, as codec 1's value section
+  kDecimalRice = 7, // decimal digits as Rice-coded differences, with corrections
 };
 
 // Lower-case name of a scheme ("decimal", ...), or "gorilla" for codec 1

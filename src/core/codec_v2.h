@@ -1,7 +1,8 @@
 // Codec 2 ("adaptive"): the payload of a block whose codec id is 2. Timestamps
 // are deltas bit-packed around a frame of reference with exceptions; values
-// take whichever of seven schemes is smallest for the block (constant, raw,
-// decimal, dictionary, run-length, split, XOR). docs/block-format.md, section
+// take whichever of eight schemes is smallest for the block (constant, raw,
+// decimal, decimal with Rice-coded differences, dictionary, run-length,
+// split, XOR). docs/block-format.md, section
 // 6, is the specification this implements.
 #pragma once
 #include "cpp_only.h"

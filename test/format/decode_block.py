@@ -8,7 +8,10 @@ stored order. Any broken rule raises BlockError, whose `message` is the one of s
 
 Command line:
     decode_block.py HEX            decode one block given in hex, print "ts<TAB>value-bits" lines
-    decode_block.py --selftest     check CRC-32C, the binary32/binary64 rounding and fma against the platform
+    decode_block.py --help         print this text
+    decode_block.py --selftest     check CRC-32C, the worked examples of 5.6, 6.4.1 and 6.7, the decimal-rice
+                                   scheme's codes and corruption rules, and the binary32/binary64 rounding and
+                                   fma against the platform
 """
 
 import struct
@@ -108,7 +111,8 @@ def read_header(block):
 def decode_block(block, trace=None):
     """Decodes a whole block (sections 2-6). Returns (timestamps as signed int64, values as uint64 patterns).
     When `trace` is a list, codec 2 appends ("column", depth, scheme id) for every value column it reads
-    (("column", depth, 2, flags, e) for a decimal one) and ("packed", m, w, k) for every PACKED(m)."""
+    (("column", depth, 2, flags, e) for a decimal one, ("column", depth, 7, flags, e) for a decimal-rice one),
+    ("packed", m, w, k) for every PACKED(m) and ("rice", m, k, x, L) for every RICE(m)."""
     block = bytes(block)
     codec, n, payload = read_header(block)
     if codec == 1:
@@ -258,6 +262,36 @@ class ByteReader:
         return struct.unpack("<Q", self.take(8, what))[0]
 
 
+def unpack_fields(packed, m, w):
+    """6.1 packing: field i of m is bits i*w .. i*w+w-1 of the little-endian number the bytes form (bit i*w
+    being its least significant bit); unused high bits of the last byte are ignored. Eight fields take exactly
+    w bytes, so the bytes are read eight fields at a time."""
+    if w == 0:
+        return [0] * m
+    mask = (1 << w) - 1
+    frombytes = int.from_bytes
+    out = []
+    for group in range(0, m, 8):
+        first = (group >> 3) * w                            # byte where field `group` starts
+        word = frombytes(packed[first:first + w], "little")
+        out.extend((word >> (j * w)) & mask for j in range(min(8, m - group)))
+    return out
+
+
+def read_exceptions(r, m, count, what):
+    """The exception fields of 6.1 (and of RICE(m), 6.4.1): `count` positions, u16 when m <= 65,536 else u32,
+    strictly rising and each < m, then `count` u64 values in the same order. Returns [(position, value)]."""
+    pos_size, pos_fmt = (2, "<%dH") if m <= 65536 else (4, "<%dI")
+    positions = struct.unpack(pos_fmt % count, r.take(pos_size * count, what + " exception positions"))
+    values = struct.unpack("<%dQ" % count, r.take(8 * count, what + " exception values"))
+    previous = -1
+    for pos in positions:
+        if pos <= previous or pos >= m:
+            raise corrupt("%s: exception positions not strictly rising or >= m" % what)
+        previous = pos
+    return list(zip(positions, values))
+
+
 def read_packed(r, m, what):
     """6.1 PACKED(m): u8 w, u64 base, u32 k, the m w-bit offsets LSB first, k positions, k values."""
     w = r.u8(what + " width")
@@ -269,28 +303,43 @@ def read_packed(r, m, what):
         raise corrupt("%s: k = %d > m = %d" % (what, k, m))
     if r.trace is not None:
         r.trace.append(("packed", m, w, k))
-    packed = r.take((m * w + 7) // 8, what + " offsets")
-    pos_size, pos_fmt = (2, "<%dH") if m <= 65536 else (4, "<%dI")
-    positions = struct.unpack(pos_fmt % k, r.take(pos_size * k, what + " exception positions"))
-    values = struct.unpack("<%dQ" % k, r.take(8 * k, what + " exception values"))
-    # Offsets: offset i is bits i*w .. i*w+w-1 of the little-endian number the bytes form.
-    out = []
-    if w == 0:
-        out = [base] * m
-    else:
-        mask = (1 << w) - 1
-        frombytes = int.from_bytes
-        for i in range(m):
-            lo = i * w
-            first, last = lo >> 3, (lo + w + 7) >> 3
-            off = (frombytes(packed[first:last], "little") >> (lo & 7)) & mask
-            out.append((base + off) & MASK64)
-    previous = -1
-    for pos, val in zip(positions, values):
-        if pos <= previous or pos >= m:
-            raise corrupt("%s: exception positions not strictly rising or >= m" % what)
-        previous = pos
+    offsets = unpack_fields(r.take((m * w + 7) // 8, what + " offsets"), m, w)
+    exceptions = read_exceptions(r, m, k, what)
+    out = [(base + off) & MASK64 for off in offsets]
+    for pos, val in exceptions:
         out[pos] = val                                      # the slot's offset is ignored
+    return out
+
+
+def read_rice(r, m, what):
+    """6.4.1 RICE(m): u8 k (0..63); u32 x exceptions (0..m); the m k-bit low parts packed as in 6.1; u32 L and
+    L bytes of quotients, each q zero bits then a one bit, in 6.1's bit order (bit 0 of byte 0 first), exactly
+    m one bits with the last of them in the last byte; x exception positions and x u64 values as in 6.1.
+    Integer i is q[i]*2^k + low[i] mod 2^64, or at an exception position the exception value (the slot's low
+    part and quotient are ignored)."""
+    k = r.u8(what + " k")
+    if k > 63:
+        raise corrupt("%s: Rice k = %d > 63" % (what, k))
+    x = r.u32(what + " exception count")
+    if x > m:
+        raise corrupt("%s: %d Rice exceptions for m = %d" % (what, x, m))
+    lows = unpack_fields(r.take((m * k + 7) // 8, what + " low parts"), m, k)
+    length = r.u32(what + " quotient stream length")
+    stream = r.take(length, what + " quotient stream")     # 6.9: L must not run past the payload
+    if r.trace is not None:
+        r.trace.append(("rice", m, k, x, length))
+    # The stream as a string of 8L bits, bit 0 (of byte 0) first. Cut at its one bits, it falls into the zero
+    # runs before each one bit, which are the quotients, and the zero bits after the last one bit.
+    bits = format(int.from_bytes(stream, "little"), "0%db" % (8 * length))[::-1] if length else ""
+    runs = bits.split("1")
+    if len(runs) - 1 != m:
+        raise corrupt("%s: the quotient stream holds %d one bits, not m = %d" % (what, len(runs) - 1, m))
+    if length and stream[-1] == 0:                          # the last one bit must be in the last byte
+        raise corrupt("%s: the quotient stream's last byte is 0" % what)
+    exceptions = read_exceptions(r, m, x, what)
+    out = [((len(q) << k) + low) & MASK64 for q, low in zip(runs, lows)]
+    for pos, val in exceptions:
+        out[pos] = val                                      # the slot's low part and quotient are ignored
     return out
 
 
@@ -339,6 +388,8 @@ def read_column(r, m, depth):
         return read_split(r, m, depth)
     if scheme == 6:
         return read_xor(r, m)
+    if scheme == 7:
+        return read_decimal(r, m, depth, scheme=7)
     raise corrupt("unknown value scheme %d" % scheme)
 
 
@@ -584,23 +635,31 @@ def decimal_value(digits, e, float32):
     return fma64(fma64(neg64(q), P64[e], x), R64[e], q)
 
 
-def read_decimal(r, m, depth=0):
-    """6.4: u8 flags, u8 e, digits (u64 first + PACKED(m-1) differences, or PACKED(m)), PACKED(m) z."""
+def read_decimal(r, m, depth=0, scheme=2):
+    """6.4 (scheme 2): u8 flags, u8 e, digits (u64 first + PACKED(m-1) differences, or PACKED(m)), PACKED(m) z.
+    6.4.1 (scheme 7, decimal-rice): the same with the deltas flag required and the differences stored as
+    RICE(m-1) of zigzagged differences."""
     flags = r.u8("decimal flags")
     if flags & 0xF8:
         raise corrupt("decimal flag bits 3-7 set: 0x%02x" % flags)
     deltas, float32, corrections = flags & 1, flags & 2, flags & 4
+    if scheme == 7 and not deltas:                          # 6.4.1 / 6.9: bit 0 (deltas) must be 1
+        raise corrupt("decimal-rice without the deltas flag: flags 0x%02x" % flags)
     e = r.u8("decimal exponent")
     if e > (10 if float32 else 18):
         raise corrupt("decimal exponent %d above its limit" % e)
     if r.trace is not None:
-        r.trace[-1] = ("column", depth, 2, flags, e)
+        r.trace[-1] = ("column", depth, scheme, flags, e)
     if deltas:
         if m < 2:
             raise corrupt("decimal deltas with m = %d" % m)
         d = r.u64("first digits")
         digits = [d]
-        for diff in read_packed(r, m - 1, "decimal differences"):
+        if scheme == 7:                                     # 6.4.1: difference[i] = unzigzag(u[i])
+            diffs = [unzigzag(u) for u in read_rice(r, m - 1, "decimal-rice differences")]
+        else:
+            diffs = read_packed(r, m - 1, "decimal differences")
+        for diff in diffs:
             d = (d + diff) & MASK64
             digits.append(d)
     else:
@@ -639,6 +698,8 @@ def selftest():
                         "00809698000000000000000000" "020002" "03280900000000000000000000190c")
     assert decode_block(ex2) == ([0, 10**7, 2 * 10**7, 3 * 10**7],
                                  [bits64(v) for v in (23.45, 23.47, 23.44, 23.50)])
+    assert make_block(2, 4, ex2[16:]) == ex2                   # make_block's header and CRC, against 6.7's
+    selftest_decimal_rice(ex2)
 
     def rand_double():
         kind = rnd.random()
@@ -705,9 +766,201 @@ def selftest():
     print("selftest ok")
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Writers for hand-made RICE sequences (the self-test's and test/server/block_format.sh's probes).
+# ---------------------------------------------------------------------------------------------------------
+
+def pack_u8(x): return struct.pack("<B", x)
+def pack_u32(x): return struct.pack("<I", x)
+def pack_u64(x): return struct.pack("<Q", x & MASK64)
+
+
+def lsb_bytes(bits):
+    """A string of bits, the first being bit 0 of byte 0 (6.1's order), as bytes padded with 0 bits."""
+    bits += "0" * (-len(bits) % 8)
+    return int(bits[::-1], 2).to_bytes(len(bits) // 8, "little") if bits else b""
+
+
+def rice(us, k, exc=(), slot=(0, 0), x=None, length=None, stream=None, tail=b"", positions=None, pos_size=None,
+         low_junk=False):
+    """6.4.1 RICE(len(us)): u8 k, u32 x, the k-bit low parts packed as in 6.1, u32 L, the quotient stream (q
+    zero bits and a one bit each, bit 0 of byte 0 first), x positions, x u64 values. An entry of `us` is an
+    integer u (q = u >> k, low = u mod 2^k) or a pair (q, low) written as it is. The integers at the positions
+    `exc` are exceptions, stored whole, with `slot` = (q, low) in their slot (0, 0 as the encoder writes it).
+    `low_junk` sets the unused high bits of the low parts' last byte; `tail` is appended to the quotient
+    stream; `x`, `length`, `stream`, `positions` and `pos_size` override those fields."""
+    exc = sorted(exc)
+    exc_set = set(exc)
+    lows, quotients = [], []
+    for i, u in enumerate(us):
+        q, low = slot if i in exc_set else u if isinstance(u, tuple) else (u >> k, u & ((1 << k) - 1))
+        lows.append(format(low, "0%db" % k)[::-1] if k else "")
+        quotients.append("0" * q + "1")
+    low_bits = "".join(lows)
+    if low_junk:
+        low_bits += "1" * (-len(low_bits) % 8)
+    stream = (lsb_bytes("".join(quotients)) if stream is None else stream) + tail
+    pos_size = pos_size or (2 if len(us) <= 65536 else 4)
+    return (pack_u8(k) + pack_u32(len(exc) if x is None else x) + lsb_bytes(low_bits)
+            + pack_u32(len(stream) if length is None else length) + stream
+            + b"".join(struct.pack("<H" if pos_size == 2 else "<I", p) for p in (exc if positions is None else positions))
+            + b"".join(pack_u64(us[p]) for p in exc))
+
+
+
+def selftest_decimal_rice(ex2):
+    """6.4.1: the RICE example, the 6.7 points as a scheme 7 block, k = 0 and 63, long quotients, exceptions,
+    scheme 7 against scheme 2 on random walks, and one block breaking each 6.9 rule of scheme 7."""
+    import random
+    rnd = random.Random(777)
+
+    u8, u32, u64 = pack_u8, pack_u32, pack_u64
+
+    def long_quotients(us, k, limit=32):
+        """The encoder's rule (6.4.1, non-normative): u is an exception when q = u >> k would be `limit` or more."""
+        return [i for i, u in enumerate(us) if u >> k >= limit]
+
+    def read(seq, m):
+        return read_rice(ByteReader(seq), m, "t")
+
+    def packed64(ints):
+        """PACKED(m) with w = 64, base 0, no exceptions: the integers as they are (6.1)."""
+        return u8(64) + u64(0) + u32(0) + b"".join(u64(x) for x in ints)
+
+    def ts_section(n):
+        return u8(0) + u64(0) + (u8(0) + u64(10 ** 7) + u32(0) if n > 1 else b"")
+
+    def rejects(payload, n, why):
+        try:
+            decode_block(make_block(2, n, payload))
+        except BlockError as err:
+            assert err.message == BAD_PAYLOAD, (why, err)
+            return
+        raise AssertionError("decimal-rice block accepted: " + why)
+
+    # The example of 6.4.1: u = 4, 5, 12 with k = 2: low parts 0, 1, 0 (04), quotients 1, 1, 3 (8A).
+    example = bytes.fromhex("02 00000000 04 01000000 8A")
+    assert [zigzag(d & MASK64) for d in (2, -3, 6)] == [4, 5, 12]
+    assert rice([4, 5, 12], 2) == example
+    assert read(example, 3) == [4, 5, 12]
+    # 6.7's points with scheme 7: flags 1 (deltas), e = 2, digits[0] = 2345, RICE(3) of the example.
+    ts4 = ex2[16:16 + 22]
+    head = u8(7) + u8(1) + u8(2) + u64(2345)
+    block7 = make_block(2, 4, ts4 + head + example)
+    assert len(block7) == 16 + 22 + 11 + 11
+    trace = []
+    assert decode_block(block7, trace) == ([0, 10**7, 2 * 10**7, 3 * 10**7],
+                                           [bits64(v) for v in (23.45, 23.47, 23.44, 23.50)])
+    assert ("column", 0, 7, 1, 2) in trace and ("rice", 3, 2, 0, 1) in trace, trace
+
+    # k = 0 (no low-part bytes); RICE(0) (no bytes, an empty stream).
+    assert rice([0, 1, 31, 7], 0)[:9] == u8(0) + u32(0) + u32(6)          # 43 stream bits
+    assert read(rice([0, 1, 31, 7], 0), 4) == [0, 1, 31, 7]
+    assert rice([], 5) == u8(5) + u32(0) + u32(0) and read(rice([], 5), 0) == []
+    # Quotients of any length: 40 zero bits, 1000, 70000 (a stream of 8.8 kB), 32 and 33 (the encoder's limit).
+    for us, k in (([40, 0, 1000, 70000 << 3], 0), ([(40 << 3) + 5, 3, 32 << 3, (33 << 3) + 7], 3)):
+        assert read(rice(us, k), len(us)) == us
+    # k = 63: q * 2^63 wraps modulo 2^64 (q = 3 gives 2^63, q = 2 and q = 4 give 0), and the largest u.
+    assert read(rice([(3, 5), (2, 6), (4, 2 ** 63 - 1), (1, 0), MASK64], 63), 5) == [2 ** 63 + 5, 6, 2 ** 63 - 1,
+                                                                                    2 ** 63, MASK64]
+    # Exceptions: any 64-bit value, at the first and last positions, of small u too, all m of them; the slot's
+    # low part and quotient are ignored.
+    us = [MASK64, 5, 2 ** 63, 7, 2 ** 40 + 1]
+    for exc in ([0, 2, 4], [0, 1, 2, 4], [0, 2, 3, 4], range(5)):
+        for slot in ((0, 0), (3, 2), (45, 1)):
+            assert read(rice(us, 2, exc=exc, slot=slot), 5) == us, (exc, slot)
+    # u16 positions up to m = 65,536, u32 above; as RICE(m) directly and in blocks of m + 1 points.
+    for m, pos_size in ((65536, 2), (65537, 4)):
+        us = [zigzag((-3, 1, 5, -3)[i % 4] & MASK64) for i in range(m)]     # few distinct digits: fast to decode
+        us[0], us[m - 1] = zigzag(2 ** 50), zigzag(-(2 ** 45) & MASK64)
+        seq = rice(us, 1, exc=[0, m - 1])
+        assert len(seq) == 1 + 4 + (m + 7) // 8 + 4 + (sum(u >> 1 for u in us[1:-1]) + m + 7) // 8 + 2 * (pos_size + 8)
+        assert read(seq, m) == us
+        _, vals = decode_block(make_block(2, m + 1, ts_section(m + 1) + u8(7) + u8(1) + u8(0) + u64(0) + seq))
+        digits = [0]
+        for u in us:
+            digits.append(digits[-1] + signed64(unzigzag(u)))
+        assert vals == [bits64(float(d)) for d in digits]
+        rejects(ts_section(m + 1) + u8(7) + u8(1) + u8(0) + u64(0) + rice(us[:-1] + [4], 1, exc=[0], pos_size=6 - pos_size),
+                m + 1, "exception positions of %d bytes for m = %d" % (6 - pos_size, m))
+
+    # Scheme 7 decodes exactly as scheme 2 with the same differences (PACKED), on random walks with jumps,
+    # with and without float32 and corrections, at every k, with the encoder's exceptions and others (some
+    # with junk in their slot), at depth 0 and inside a dictionary (depth 1).
+    for trial in range(300):
+        m = rnd.choice([2, 3, 5, 64, 200])
+        float32 = rnd.random() < 0.3
+        e = rnd.randrange(0, 11 if float32 else 19)
+        d = rnd.randrange(-(2 ** 40), 2 ** 40)
+        digits = [d]
+        for _ in range(m - 1):
+            step = rnd.choice([rnd.randrange(-3, 4), rnd.randrange(-300, 301), rnd.randrange(-(2 ** 45), 2 ** 45)])
+            d = max(-(2 ** 51), min(2 ** 51 - 1, d + step))
+            digits.append(d)
+        us = [zigzag((b - a) & MASK64) for a, b in zip(digits, digits[1:])]
+        k = trial % 64
+        exc = set(long_quotients(us, k, rnd.choice([32, 1000])))
+        if trial % 4 == 0:
+            exc |= set(rnd.sample(range(m - 1), rnd.randrange(0, m)))
+        slot = (rnd.randrange(0, 40), rnd.getrandbits(k)) if trial % 8 == 0 else (0, 0)
+        flags = 1 | (2 if float32 else 0) | (4 if trial % 3 == 0 else 0)
+        z = packed64([rnd.choice([0, 1, 2, rnd.getrandbits(64)]) for _ in range(m)]) if flags & 4 else b""
+        col7 = u8(7) + u8(flags) + u8(e) + u64(digits[0]) + rice(us, k, exc=exc, slot=slot) + z
+        col2 = u8(2) + u8(flags) + u8(e) + u64(digits[0]) + packed64([unzigzag(u) for u in us]) + z
+        if trial % 5 == 0:      # as a dictionary's inner column: the indices pick every word once
+            col7, col2 = [u8(3) + u32(m) + c + packed64(range(m)) for c in (col7, col2)]
+        _, v7 = decode_block(make_block(2, m, ts_section(m) + col7))
+        _, v2 = decode_block(make_block(2, m, ts_section(m) + col2))
+        assert v7 == v2, (trial, m, k, flags, e)
+
+    # One block breaking each 6.9 rule of scheme 7 (6.7's example otherwise: m = 3, k = 2, low 04, stream 8A).
+    ex = [4, 5, 12]
+    rejects(ts_section(1) + head + rice([], 2), 1, "m = 1")
+    for flags in (0, 2, 4, 6):
+        rejects(ts4 + u8(7) + u8(flags) + u8(2) + u64(2345) + example, 4, "flags %d: no deltas" % flags)
+    for flags in (1 | 8, 1 | 0x10, 1 | 0x80, 0xFF):
+        rejects(ts4 + u8(7) + u8(flags) + u8(2) + u64(2345) + example, 4, "flags 0x%02x: bits 3-7" % flags)
+    rejects(ts4 + u8(7) + u8(1) + u8(19) + u64(2345) + example, 4, "e = 19")
+    rejects(ts4 + u8(7) + u8(3) + u8(11) + u64(2345) + example, 4, "float32 e = 11")
+    rejects(ts4 + u8(7) + u8(1) + u8(2) + u64(2 ** 51) + rice([0, 0, 0], 0), 4, "digits[0] = 2^51")
+    rejects(ts4 + head + rice([zigzag(2 ** 52), 0, 0], 0, exc=[0]), 4, "digits past 2^51 by a difference")
+    rejects(ts4 + head + rice([MASK64, 0, 0], 0, exc=[0]), 4, "digits past -2^51 by an exception value")
+    for k in (64, 65, 255):
+        rejects(ts4 + head + u8(k) + example[1:], 4, "Rice k = %d" % k)
+    rejects(ts4 + head + rice(ex, 2, exc=[0, 1, 2], x=4) + bytes(10), 4, "x = 4 > m = 3")
+    rejects(ts4 + head + rice(ex, 2, x=2 ** 32 - 1), 4, "x = 2^32 - 1")
+    rejects(ts4 + head + u8(8) + u32(0) + b"\x04\x01", 4, "the payload ends inside the low parts")
+    rejects(ts4 + head + example[:6], 4, "the payload ends before L")
+    rejects(ts4 + head + rice(ex, 2, length=2), 4, "L one byte past the payload")
+    rejects(ts4 + head + rice(ex, 2, length=2 ** 32 - 1), 4, "L = 2^32 - 1")
+    for stream, why in ((b"", "L = 0"), (b"\x0a", "2 one bits"), (b"\x00\x0a", "2 one bits in 2 bytes"),
+                        (b"\x8b", "4 one bits"), (b"\x8a\x01", "4 one bits in 2 bytes"), (b"\xff", "8 one bits"),
+                        (b"\x00", "no one bit"), (b"\x8a\x00", "3 one bits, last byte 0"),
+                        (b"\x8a\x00\x00", "3 one bits, two zero bytes after them")):
+        rejects(ts4 + head + rice(ex, 2, stream=stream), 4, "quotient stream %s: %s" % (stream.hex(), why))
+    try:
+        read(u8(0) + u32(0) + u32(1) + b"\x00", 0)
+        raise AssertionError("RICE(0) with a zero stream byte accepted")
+    except BlockError as err:
+        assert err.message == BAD_PAYLOAD
+    for positions, why in (([1, 1], "equal"), ([2, 1], "falling"), ([0, 3], "= m"), ([0, 65535], "= 65,535")):
+        rejects(ts4 + head + rice(ex, 2, exc=[0, 2], positions=positions), 4, "exception positions %s (%s)" % (positions, why))
+    with_exc = rice(ex, 2, exc=[1])
+    assert read(with_exc, 3) == ex
+    for cut, why in ((1, "a value byte"), (8, "the value"), (9, "the value and a position byte"), (10, "all")):
+        rejects(ts4 + head + with_exc[:-cut], 4, "exception fields cut: %s" % why)
+    rejects(ts4 + head + example + b"\0", 4, "a byte after the value column")
+    rejects(ts4 + u8(7) + u8(5) + u8(2) + u64(2345) + example, 4, "corrections missing")
+    rejects(ts4 + head[:-1], 4, "digits[0] cut")
+    rejects(ts4 + head + example[:3], 4, "x cut")
+
+
 def main(argv):
     if len(argv) == 2 and argv[1] == "--selftest":
         selftest()
+        return 0
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
+        sys.stdout.write(__doc__)
         return 0
     if len(argv) != 2:
         sys.stderr.write(__doc__)

@@ -16,7 +16,7 @@ started=$(date +%s)
 
 python3 "$decoder_dir/decode_block.py" --selftest >/dev/null \
   || { echo "not ok - decode_block.py --selftest"; exit 1; }
-echo "ok - decoder self-test (CRC-32C check value, worked examples 5.6 and 6.7, binary32/binary64 rounding, fma)"
+echo "ok - decoder self-test (CRC-32C check value, worked examples 5.6, 6.4.1 and 6.7, decimal-rice codes and rules, binary32/binary64 rounding, fma)"
 
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 
@@ -56,6 +56,12 @@ SELECT pg_temp.w('probe', pg_temp.reg(1000, '100 s'), ARRAY(SELECT i::float8 FRO
 -- 2-decimal random walk
 SELECT pg_temp.w('walk2', pg_temp.reg(5000, '10 s'),
   ARRAY(SELECT round((100 + sum(random() - 0.5) OVER (ORDER BY i))::numeric, 2)::float8
+          FROM generate_series(0, 4999) i ORDER BY i));
+-- 2-decimal random walk whose steps (in cents) are mostly small with a geometric tail: the kind of
+-- differences Rice codes suit (6.4.1), so the encoder should write decimal-rice (scheme 7)
+SELECT pg_temp.w('walk_geometric', pg_temp.reg(5000, '10 s'),
+  ARRAY(SELECT ((2000 + sum((CASE WHEN random() < 0.5 THEN -1 ELSE 1 END) * floor(ln(1 - random()) / ln(0.75)))
+                 OVER (ORDER BY i))::numeric / 100)::float8
           FROM generate_series(0, 4999) i ORDER BY i));
 -- integers, small and beyond 2^53
 SELECT pg_temp.w('ints', pg_temp.reg(3000, '1 s'), ARRAY(SELECT floor(random() * 2000 - 1000) FROM generate_series(1, 3000)));
@@ -165,7 +171,8 @@ psql -X -At -F'|' -d "$db" -c "SELECT series_id FROM aegis.series WHERE tags->>'
 set +e
 PYTHONPATH="$decoder_dir" python3 - "$tmp" "$db" <<'PY'
 import collections, struct, subprocess, sys
-from decode_block import BlockError, MASK64, bits64, crc32c, decode_block, f64, make_block, signed64, zigzag
+from decode_block import (BlockError, MASK64, bits64, crc32c, decode_block, f64, lsb_bytes, make_block, rice,
+                          signed64, zigzag)
 
 tmp, db = sys.argv[1], sys.argv[2]
 failures = 0
@@ -184,7 +191,7 @@ def hex_i64(h):
 
 
 # --- every block the server wrote, against the server's own reading ----------------------------------------
-SCHEMES = ["raw", "constant", "decimal", "dictionary", "run-length", "split", "xor"]
+SCHEMES = ["raw", "constant", "decimal", "dictionary", "run-length", "split", "xor", "decimal-rice"]
 points = collections.defaultdict(list)
 for line in open(tmp + "/points"):
     sid, tsmin, ts, val = line.rstrip("\n").split("|")
@@ -193,7 +200,9 @@ for line in open(tmp + "/points"):
 checked = bad = bad_summary = 0
 top = collections.Counter()
 nested = collections.Counter()
-decimals = collections.Counter()           # (flags, e) of decimal columns
+decimals = collections.Counter()           # (scheme, flags, e) of decimal (2) and decimal-rice (7) columns
+rice_ks = collections.Counter()            # k of every RICE sequence
+rice_exceptions = [0, 0]                   # RICE sequences with exceptions, and their exceptions in all
 exceptions = collections.Counter()         # PACKED sequences with exceptions, by position size
 largest_m_u16 = 0
 per_series = collections.defaultdict(collections.Counter)
@@ -243,9 +252,13 @@ for line in open(tmp + "/blocks"):
     for c in columns[1:]:
         nested[c[1]] += 1
     for c in columns:
-        if c[1] == 2:
-            decimals[(c[2], c[3])] += 1
+        if c[1] in (2, 7):
+            decimals[(c[1], c[2], c[3])] += 1
     for t in trace:
+        if t[0] == "rice":
+            rice_ks[t[2]] += 1                      # ("rice", m, k, x, L)
+            rice_exceptions[0] += t[3] > 0
+            rice_exceptions[1] += t[3]
         if t[0] == "packed" and t[3]:
             exceptions["u16" if t[1] <= 65536 else "u32"] += 1
             largest_m_u16 = max(largest_m_u16, t[1]) if t[1] <= 65536 else largest_m_u16
@@ -264,10 +277,15 @@ for line in open(tmp + "/blocks"):
 
 ok(checked > 0 and bad == 0, "%d blocks (%d points, %d bytes) decoded by decode_block.py equal aegis.series_points bit for bit"
    % (checked, sum(n for _, n in sizes), sum(b for b, _ in sizes)))
+# The scheme 6.4.1 added must be among them, or the comparison above says nothing about the server's Rice codes.
+ok(top[7] + nested[7] > 0, "the server wrote decimal-rice (scheme 7) columns, decoded above: %d top-level, %d inner (%s)"
+   % (top[7], nested[7], ", ".join("%s x%d" % kv for kv in sorted(per_series["walk_geometric"].items()))))
 print("# top-level value schemes: " + ", ".join("%s %d" % (SCHEMES[s], c) for s, c in sorted(top.items())))
 print("# inner value schemes:     " + ", ".join("%s %d" % (SCHEMES[s], c) for s, c in sorted(nested.items())))
 print("# decimal columns (flags: 1 deltas, 2 float32, 4 corrections): " +
-      ", ".join("flags %d e %d: %d" % (fl, e, c) for (fl, e), c in sorted(decimals.items())))
+      ", ".join("%s flags %d e %d: %d" % (SCHEMES[sc], fl, e, c) for (sc, fl, e), c in sorted(decimals.items())))
+print("# RICE sequences by k: " + ", ".join("k %d: %d" % kv for kv in sorted(rice_ks.items()))
+      + "; %d of them with exceptions, %d exceptions in all" % tuple(rice_exceptions))
 print("# PACKED sequences with exceptions: %d with u16 positions (largest m %d), %d with u32 positions"
       % (exceptions["u16"], largest_m_u16, exceptions["u32"]))
 for name in sorted(per_series):
@@ -375,6 +393,17 @@ def dictionary(d, inner, idx): return u8(3) + u32(d) + inner + idx
 def runlength(r, inner, lens): return u8(4) + u32(r) + inner + lens
 def split(s, inner, low): return u8(5) + u8(s) + inner + low
 def xor_column(stream, length=None): return u8(6) + u32(len(stream) if length is None else length) + stream
+def decimal_rice(flags, e, first, rice_seq, z=b""): return u8(7) + u8(flags) + u8(e) + u64(first) + rice_seq + z
+
+
+def long_quotients(us, k):
+    """The reference encoder's exceptions (6.4.1, non-normative): the u whose q = u >> k would be 32 or more."""
+    return [i for i, u in enumerate(us) if u >> k >= 32]
+
+
+def zz_diffs(digits):
+    """6.4.1: u[i] = zigzag(digits[i] - digits[i-1]), modulo 2^64."""
+    return [zigzag((b - a) & MASK64) for a, b in zip(digits, digits[1:])]
 
 
 class BitWriter:
@@ -482,6 +511,61 @@ add("decimal float32 with deltas and corrections, e = 3",
     block2(n, decimal(7, 3, u64(12345) + packed([(-7) & MASK64, 3] * 5 + [1]) + packed([zigzag(-1 & MASK64), 5] * 6))), n)
 add("decimal with deltas, corrections, e = 0", block2(n, decimal(5, 0, u64(5) + packed([3] * (n - 1)) + packed([0, 1, 2, 3] * 3))), n)
 
+# Decimal-rice (6.4.1): the worked example, every k, exceptions (first, last, all, with junk in their slots,
+# u16 and u32 positions), long quotients, k = 63 wrapping, float32 and corrections, m = 2, and as an inner
+# column at depths 1 and 2.
+D4 = [2345, 2347, 2344, 2350]
+add("decimal-rice: 6.4.1's example (6.7's points, k = 2, low parts 04, quotient stream 8A)",
+    block2(4, decimal_rice(1, 2, 2345, bytes.fromhex("02 00000000 04 01000000 8A"))), 4)
+add("decimal-rice: m = 2, k = 0", block2(2, decimal_rice(1, 2, 2345, rice(zz_diffs(D4[:2]), 0))), 2)
+add("decimal-rice: unused high bits of the low parts' last byte set (ignored, as in 6.1)",
+    block2(4, decimal_rice(1, 2, 2345, rice(zz_diffs(D4), 2, low_junk=True))), 4)
+add("decimal-rice: the last one bit is bit 0 of the last byte (7 zero bits after it)",
+    block2(4, decimal_rice(1, 0, 0, rice([1, 0, 5], 0))), 4)
+walk = [100000]
+for i in range(299):
+    walk.append(walk[-1] + (((i * 7919) % 13) - 6) * (1 + (i % 17 == 0) * 997))
+wu = zz_diffs(walk)
+for k in (0, 1, 3, 5, 10, 31, 32, 62, 63):
+    add("decimal-rice: a 300-point walk with jumps, k = %d, the encoder's exceptions (%d)" % (k, len(long_quotients(wu, k))),
+        block2(300, decimal_rice(1, 3, walk[0], rice(wu, k, exc=long_quotients(wu, k)))), 300)
+add("decimal-rice: every integer an exception (x = m), slots 0",
+    block2(300, decimal_rice(1, 3, walk[0], rice(wu, 4, exc=range(299)))), 300)
+add("decimal-rice: every integer an exception, junk in every slot (q = 5, low = 9: ignored)",
+    block2(300, decimal_rice(1, 3, walk[0], rice(wu, 4, exc=range(299), slot=(5, 9)))), 300)
+add("decimal-rice: exceptions at the first and last positions and of small u, junk in their slots",
+    block2(300, decimal_rice(1, 3, walk[0], rice(wu, 2, exc=sorted(set(long_quotients(wu, 2)) | {0, 1, 150, 298}),
+                                                 slot=(40, 3)))), 300)
+add("decimal-rice: long quotients (walk with k = 0 and no exceptions: q up to %d)" % max(wu),
+    block2(300, decimal_rice(1, 3, walk[0], rice(wu, 0))), 300)
+add("decimal-rice: quotients of 0, 31, 32, 40 and 70000 zero bits",
+    block2(6, decimal_rice(1, 0, 0, rice([2, 31 * 4 + 3, 32 * 4, 40 * 4 + 1, 70000 * 4 + 2], 2))), 6)
+add("decimal-rice: exceptions of differences 2^51 - 1, -(2^52 - 1), 2^51 (digits 0 -> 2^51 - 1 -> -2^51 -> 0)",
+    block2(4, decimal_rice(1, 0, 0, rice(zz_diffs([0, 2 ** 51 - 1, -(2 ** 51), 0]), 0, exc=[0, 1, 2]))), 4)
+# k = 63: q * 2^63 wraps modulo 2^64; q = 2 and 4 give 0, so u is the low part alone (6.4.1: "modulo 2^64").
+add("decimal-rice: k = 63, q = 2 and q = 4 (q * 2^k wraps modulo 2^64)",
+    block2(3, decimal_rice(1, 1, 1000, rice([(2, 5), (4, 6)], 63))), 3)
+add("decimal-rice: k = 63, q = 1000 and q = 1002 (wrapping to 0 too; an odd q would leave the digits' range)",
+    block2(3, decimal_rice(1, 1, 1000, rice([(1000, 7), (1002, 0)], 63))), 3)
+add("decimal-rice: float32 with corrections, e = 3",
+    block2(n, decimal_rice(7, 3, 12345, rice([zigzag(-7 & MASK64), 6] * 5 + [2], 2), packed([zigzag(-1 & MASK64), 5] * 6))), n)
+add("decimal-rice: corrections making NaN, -0.0 and infinity", block2(4, decimal_rice(5, 2, 2345, rice(zz_diffs(D4), 2),
+    packed([zigzag((f(float("nan")) - f(23.45)) & MASK64), zigzag((f(-0.0) - f(23.47)) & MASK64),
+            zigzag((f(float("inf")) - f(23.44)) & MASK64), 0]))), 4)
+add("decimal-rice: digits at -2^51 and 2^51 - 1", block2(3, decimal_rice(1, 18, (-(2 ** 51)) & MASK64,
+    rice([zigzag(2 ** 52 - 1), zigzag((-(2 ** 52) + 1) & MASK64)], 40))), 3)
+for big in (65537, 65538):              # RICE(65536): u16 positions; RICE(65537): u32 positions
+    bu = [zigzag((-3, 1, 5, -3)[i % 4] & MASK64) for i in range(big - 1)]
+    bu[0], bu[-1] = zigzag(2 ** 50), zigzag(-(2 ** 45) & MASK64)
+    add("decimal-rice: RICE(%d), %s exception positions" % (big - 1, "u16" if big - 1 <= 65536 else "u32"),
+        block2(big, decimal_rice(1, 0, 0, rice(bu, 1, exc=[0, 7, big - 2], slot=(1, 1)))), big)
+add("decimal-rice inside a dictionary (depth 1)", block2(n, dictionary(4, decimal_rice(1, 2, 2345, rice(zz_diffs(D4), 2)),
+                                                                     packed([i % 4 for i in range(n)]))), n)
+add("decimal-rice inside a run-length inside a dictionary (depth 2)",
+    block2(n, dictionary(3, runlength(2, decimal_rice(1, 1, 15, rice([zigzag(-5 & MASK64)], 1, exc=[0])), packed([2, 1])),
+                         packed([i % 3 for i in range(n)]))), n)
+add("decimal-rice as split's high parts", block2(4, split(8, decimal_rice(1, 0, 1, rice([2, 2, 2], 1)), packed([1, 2, 3, 4]))), 4)
+
 P_ = "corrupt time-series block payload"
 H_ = "corrupt time-series block header"
 # Decimal digits outside -2^51 <= G < 2^51 (x would be infinite, NaN, huge or fractional): a 6.9 rule.
@@ -538,7 +622,8 @@ add("codec 1: padding bit 1 (check 14)", make_block(1, 2, w_.data(pad_bits=[0, 0
 add("bytes after the value column", block2(n, raw(V) + b"\0"), n, P_)
 add("truncated payload field", block2(n, raw(V)[:-1]), n, P_)
 add("timestamp scheme 1", block2(n, raw(V), u8(1) + ts_section(n)[1:]), n, P_)
-add("value scheme 7", block2(n, u8(7) + bytes(16)), n, P_)
+add("value scheme 8", block2(n, u8(8) + bytes(16)), n, P_)
+add("value scheme 255", block2(n, u8(255) + bytes(16)), n, P_)
 add("nesting scheme at depth 2", block2(n, runlength(1, runlength(1, runlength(1, const(1), packed([1])), packed([1])), packed([n]))), n, P_)
 add("w = 65", block2(n, raw(V), u8(0) + u64(T0) + u8(65) + u64(0) + u32(0) + bytes((65 * (n - 1) + 7) // 8)), n, P_)
 add("k > m", block2(n, raw(V), u8(0) + u64(T0) + u8(0) + u64(10 ** 6) + u32(n) + bytes(2 * n + 8 * n)), n, P_)
@@ -548,6 +633,63 @@ add("decimal flag bit 3", block2(n, decimal(8, 2, packed([1] * n))), n, P_)
 add("decimal e = 19", block2(n, decimal(0, 19, packed([1] * n))), n, P_)
 add("decimal float32 e = 11", block2(n, decimal(2, 11, packed([1] * n))), n, P_)
 add("decimal deltas with m = 1", block2(1, decimal(1, 2, u64(1) + packed([]))), 1, P_)
+# Decimal-rice (6.4.1), each rule of 6.9 for it, around 6.7's points (u = 4, 5, 12, k = 2: low parts 04,
+# quotient stream 8A).
+ex = rice([4, 5, 12], 2)
+assert ex == bytes.fromhex("02 00000000 04 01000000 8A")
+add("decimal-rice with m = 1", block2(1, decimal_rice(1, 2, 2345, rice([], 2))), 1, P_)
+add("decimal-rice with m = 1, no deltas", block2(1, decimal_rice(0, 2, 2345, rice([], 2))), 1, P_)
+for flags in (0, 2, 4, 6):
+    add("decimal-rice without the deltas flag, flags %d" % flags, block2(4, decimal_rice(flags, 2, 2345, ex)), 4, P_)
+for flags in (1 | 8, 1 | 16, 1 | 128, 255):
+    add("decimal-rice flag bits 3-7 set, flags 0x%02x" % flags, block2(4, decimal_rice(flags, 2, 2345, ex)), 4, P_)
+add("decimal-rice e = 19", block2(4, decimal_rice(1, 19, 2345, ex)), 4, P_)
+add("decimal-rice float32 e = 11", block2(4, decimal_rice(3, 11, 2345, ex)), 4, P_)
+add("decimal-rice digits[0] = 2^51", block2(4, decimal_rice(1, 2, 2 ** 51, rice([0, 0, 0], 0))), 4, P_)
+add("decimal-rice digits[0] = -2^51 - 1", block2(4, decimal_rice(1, 2, -(2 ** 51) - 1, rice([0, 0, 0], 0))), 4, P_)
+add("decimal-rice digits leaving the range by a difference", block2(4, decimal_rice(1, 2, 2 ** 51 - 2, rice([2, 2, 0], 0))), 4, P_)
+add("decimal-rice digits leaving the range by a wrapping exception value",
+    block2(4, decimal_rice(1, 2, 0, rice([MASK64, 0, 0], 0, exc=[0]))), 4, P_)
+add("decimal-rice digits leaving the range by a k = 63 code", block2(3, decimal_rice(1, 2, 0, rice([(1, 0), (1, 0)], 63))), 3, P_)
+for k in (64, 65, 255):
+    add("decimal-rice Rice k = %d" % k, block2(4, decimal_rice(1, 2, 2345, u8(k) + ex[1:])), 4, P_)
+add("decimal-rice x = m + 1 exceptions (bytes for 4 positions and values present)",
+    block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, exc=[0, 1, 2], x=4) + u16(2) + u64(0))), 4, P_)
+add("decimal-rice x = 2^32 - 1", block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, x=2 ** 32 - 1))), 4, P_)
+add("decimal-rice: the payload ends inside the low parts", block2(4, decimal_rice(1, 2, 2345, u8(8) + u32(0) + b"\x04\x01")), 4, P_)
+add("decimal-rice: the payload ends before L", block2(4, decimal_rice(1, 2, 2345, ex[:7])), 4, P_)
+add("decimal-rice L one byte past the payload", block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, length=2))), 4, P_)
+add("decimal-rice L = 2^32 - 1", block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, length=2 ** 32 - 1))), 4, P_)
+add("decimal-rice L past the payload, corrections after it", block2(4, decimal_rice(5, 2, 2345, rice([4, 5, 12], 2, length=40),
+                                                                                    packed([0, 0, 0, 0]))), 4, P_)
+for stream, why in ((b"", "L = 0"), (b"\x0a", "2 one bits"), (b"\x00\x0a", "2 one bits in 2 bytes"),
+                    (b"\x8b", "4 one bits"), (b"\x8a\x01", "4 one bits in 2 bytes"), (b"\xff", "8 one bits"),
+                    (b"\x00", "no one bit"), (b"\x00\x00\x00", "three zero bytes"),
+                    (b"\x8a\x00", "3 one bits, the last byte 0"), (b"\x8a\x00\x00", "3 one bits, two zero bytes after them")):
+    add("decimal-rice: quotient stream %s (%s)" % (stream.hex() or "empty", why),
+        block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, stream=stream))), 4, P_)
+add("decimal-rice: the quotient stream without an exception's one bit (m - 1 one bits)",
+    block2(4, decimal_rice(1, 0, 5, rice([2, 3, 2 ** 40], 0, exc=[2], stream=b"\x0c"))), 4, P_)
+add("decimal-rice: a zero byte after a 40-zero-bit quotient", block2(3, decimal_rice(1, 0, 5, rice([40, 1], 0, tail=b"\0"))), 3, P_)
+for positions, why in (([1, 1], "equal"), ([2, 1], "falling"), ([0, 3], "= m"), ([0, 65535], "65,535 >= m")):
+    add("decimal-rice: exception positions %s (%s)" % (positions, why),
+        block2(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, exc=[0, 2], positions=positions))), 4, P_)
+with_exc = rice([4, 5, 12], 2, exc=[1])
+for cut, why in ((1, "a value byte"), (8, "the value"), (9, "the value and a position byte"), (10, "position and value")):
+    add("decimal-rice: exception fields cut (%s)" % why, block2(4, decimal_rice(1, 2, 2345, with_exc[:-cut])), 4, P_)
+bu = [zigzag((-3, 1, 5, -3)[i % 4] & MASK64) for i in range(65536)] + [4]
+add("decimal-rice: RICE(65537) with u16 positions (u32 required)",
+    block2(65538, decimal_rice(1, 0, 0, rice(bu, 1, exc=[3], pos_size=2))), 65538, P_)
+add("decimal-rice: RICE(65536) with u32 positions (u16 required)",
+    block2(65537, decimal_rice(1, 0, 0, rice(bu[:65536], 1, exc=[3], pos_size=4))), 65537, P_)
+add("decimal-rice: corrections missing", block2(4, decimal_rice(5, 2, 2345, ex)), 4, P_)
+add("decimal-rice: a byte after the column", block2(4, decimal_rice(1, 2, 2345, ex) + b"\0"), 4, P_)
+add("decimal-rice: digits[0] cut", block2(4, u8(7) + u8(1) + u8(2) + u64(2345)[:5]), 4, P_)
+add("decimal-rice: x cut", block2(4, u8(7) + u8(1) + u8(2) + u64(2345) + u8(2) + b"\x00\x00"), 4, P_)
+add("decimal-rice inside a dictionary, k = 64", block2(n, dictionary(4, decimal_rice(1, 2, 2345, u8(64) + ex[1:]),
+                                                                   packed([i % 4 for i in range(n)]))), n, P_)
+add("decimal-rice inside a dictionary, quotient stream with a zero last byte",
+    block2(n, dictionary(4, decimal_rice(1, 2, 2345, rice([4, 5, 12], 2, tail=b"\0")), packed([i % 4 for i in range(n)]))), n, P_)
 add("dictionary D = 0", block2(n, dictionary(0, raw([]), packed([0] * n))), n, P_)
 add("dictionary D > m", block2(2, dictionary(3, raw(V[:3]), packed([0, 1]))), 2, P_)
 add("dictionary index >= D", block2(n, dictionary(2, raw(V[:2]), packed([0] * (n - 1) + [2]))), n, P_)

@@ -46,7 +46,8 @@ constexpr ValueScheme kVaryingSchemes[] = {ValueScheme::kRaw,       ValueScheme:
                                            ValueScheme::kRunLength, ValueScheme::kSplit,   ValueScheme::kXor};
 
 // Scheme ids as bytes, for building blocks by hand.
-constexpr uint8_t kRaw = 0, kConstant = 1, kDecimal = 2, kDictionary = 3, kRunLength = 4, kSplit = 5, kXor = 6;
+constexpr uint8_t kRaw = 0, kConstant = 1, kDecimal = 2, kDictionary = 3, kRunLength = 4, kSplit = 5, kXor = 6,
+                  kDecimalRice = 7;
 
 // Decimal flag bits (byte after the decimal scheme id).
 constexpr uint8_t kFlagDeltas = 1, kFlagFloat32 = 2, kFlagCorrections = 4;
@@ -127,6 +128,40 @@ Bytes& Packed(Bytes* b, unsigned width, uint64_t base, const std::vector<uint64_
   for (const Exception& e : exceptions) b->Le(e.position, position_bytes);
   for (const Exception& e : exceptions) b->U64(e.value);
   return *b;
+}
+
+// A Rice-coded sequence by hand (section 6.4.1): u8 k, u32 exception count,
+// the low parts packed in k bits, u32 stream length, the quotient stream, the
+// exception positions and values.
+Bytes& RiceParts(Bytes* b, unsigned k, const std::vector<uint64_t>& low, const std::vector<uint8_t>& quotients,
+                 const std::vector<Exception>& exceptions = {}) {
+  b->U8(k).U32(exceptions.size()).Raw(ReferencePack(low, k)).U32(quotients.size()).Raw(quotients);
+  const int position_bytes = low.size() <= 65536 ? 2 : 4;
+  for (const Exception& e : exceptions) b->Le(e.position, position_bytes);
+  for (const Exception& e : exceptions) b->U64(e.value);
+  return *b;
+}
+
+// RICE(m) of u with k low bits, written one bit at a time: q = u >> k zero
+// bits and a one per integer, least significant bit first; an integer whose
+// q is 32 or more is an exception (q and low part 0). Independent of the
+// codec's writer.
+Bytes& ReferenceRice(Bytes* b, const std::vector<uint64_t>& u, unsigned k) {
+  std::vector<bool> bits;
+  std::vector<uint64_t> low;
+  std::vector<Exception> exceptions;
+  for (size_t i = 0; i < u.size(); ++i) {
+    const uint64_t q = u[i] >> k;
+    if (q >= 32) exceptions.push_back({i, u[i]});
+    for (uint64_t z = 0; q < 32 && z < q; ++z) bits.push_back(false);
+    bits.push_back(true);
+    low.push_back(q < 32 ? u[i] & ((uint64_t{1} << k) - 1 + (k == 64)) : 0);
+  }
+  std::vector<uint8_t> quotients((bits.size() + 7) / 8, 0);
+  for (size_t i = 0; i < bits.size(); ++i) {
+    if (bits[i]) quotients[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+  }
+  return RiceParts(b, k, low, quotients, exceptions);
 }
 
 // Timestamp section of n points `step` apart from `start`: scheme 0, the first
@@ -295,6 +330,14 @@ void RoundTripEveryScheme(const std::vector<Timestamp>& ts, const std::vector<do
     SCOPED_TRACE("forced " + SchemeName(s));
     RoundTripV2(ts, values, &s);
     if (testing::Test::HasFatalFailure()) return;
+  }
+  const ValueScheme rice = ValueScheme::kDecimalRice;
+  if (values.size() >= 2) {
+    SCOPED_TRACE("forced decimal-rice");
+    RoundTripV2(ts, values, &rice);
+    if (testing::Test::HasFatalFailure()) return;
+  } else {
+    EXPECT_THROW(EncodeBlockWithScheme(ts.data(), values.data(), values.size(), rice), Error);
   }
   const ValueScheme c = ValueScheme::kConstant;
   if (constant) {
@@ -760,7 +803,8 @@ TEST(BlockCodecV2Layout, SchemeNames) {
   EXPECT_STREQ(ValueSchemeName(4), "run-length");
   EXPECT_STREQ(ValueSchemeName(5), "split");
   EXPECT_STREQ(ValueSchemeName(6), "xor");
-  EXPECT_STREQ(ValueSchemeName(7), "unknown");
+  EXPECT_STREQ(ValueSchemeName(7), "decimal-rice");
+  EXPECT_STREQ(ValueSchemeName(8), "unknown");
   EXPECT_STREQ(ValueSchemeName(255), "gorilla");
 }
 
@@ -1249,7 +1293,8 @@ std::vector<SampleBlock> SampleBlocks() {
     out.push_back({name, std::move(chain), RoundTripV2(ts, values, forced)});
   };
   const ValueScheme raw = ValueScheme::kRaw, dictionary = ValueScheme::kDictionary, split = ValueScheme::kSplit,
-                    run_length = ValueScheme::kRunLength, xor_scheme = ValueScheme::kXor;
+                    run_length = ValueScheme::kRunLength, xor_scheme = ValueScheme::kXor,
+                    decimal = ValueScheme::kDecimal, rice = ValueScheme::kDecimalRice;
   // Full-precision doubles near 1000 (differing in the low 32 bits).
   auto near_1000 = [&]() { return FromBits(Bits(1000.0) ^ (rng() & 0xFFFFFFFF)); };
   add("raw", {kRaw}, MakeTimestamps(1, 3, &rng), RandomPatterns(3, &rng), &raw);
@@ -1267,7 +1312,7 @@ std::vector<SampleBlock> SampleBlocks() {
   {
     std::vector<double> v(6);
     for (double& x : v) x = Float32Decimal(static_cast<int64_t>(rng() % 100000), 3);
-    add("decimal float32", {kDecimal}, Regular(0, 10, 6), v, nullptr);
+    add("decimal float32", {kDecimal}, Regular(0, 10, 6), v, &decimal);
   }
   {
     const std::vector<double> pool = {near_1000(), near_1000(), near_1000()};
@@ -1288,6 +1333,18 @@ std::vector<SampleBlock> SampleBlocks() {
     add("split of dictionary", {kSplit, kDictionary, kRaw}, Regular(0, 10, 8), v, &split);
   }
   add("xor", {kXor}, Regular(0, 10, 4), Smooth(4), &xor_scheme);
+  {
+    // Rice codes with an escape (a jump), a correction and float32 off.
+    std::vector<double> v = TwoDecimalWalk(12, &rng);
+    v[5] += 1e9;
+    v[9] = FromBits(0x7FF8000000000123ull);
+    add("decimal-rice, escape, corrections", {kDecimalRice}, Regular(0, 10, 12), v, &rice);
+  }
+  {
+    std::vector<double> v(7);
+    for (double& x : v) x = Float32Decimal(static_cast<int64_t>(rng() % 100000), 3);
+    add("decimal-rice float32", {kDecimalRice}, Regular(0, 10, 7), v, &rice);
+  }
   return out;
 }
 
@@ -1558,9 +1615,82 @@ TEST(BlockCodecV2Corruption, CraftedValueSchemes) {
   ExpectCorrupt(nested(kDictionary, kRunLength), "Value scheme 4 nested too deep");
   ExpectCorrupt(nested(kSplit, kSplit), "Value scheme 5 nested too deep");
 
+  // Decimal-rice (scheme 7): flags, exponent 2, first digits, RICE(n - 1).
+  auto rice = [](uint8_t flags, uint64_t first, const Bytes& codes, uint32_t n) {
+    Bytes c;
+    c.U8(kDecimalRice).U8(flags).U8(2).U64(first).Raw(codes.data);
+    return BlockWithValues(n, c);
+  };
+  auto codes = [](const std::vector<uint64_t>& u, unsigned k) {
+    Bytes b;
+    ReferenceRice(&b, u, k);
+    return b;
+  };
+  // The example of section 6.4.1: differences +2, -3, +6 of 6.7's digits,
+  // zigzag 4, 5, 12, k = 2.
+  EXPECT_EQ(codes({4, 5, 12}, 2).data, (std::vector<uint8_t>{0x02, 0, 0, 0, 0, 0x04, 0x01, 0, 0, 0, 0x8A}));
+  ExpectValues(rice(kFlagDeltas, 2345, codes({4, 5, 12}, 2), 4), {23.45, 23.47, 23.44, 23.50});
+  // k = 0 (quotients only), long quotients, and exceptions.
+  ExpectValues(rice(kFlagDeltas, 100, codes({0, 1, 2, 31}, 0), 5), {1.00, 1.00, 0.99, 1.00, 0.84});
+  ExpectValues(rice(kFlagDeltas, 100, codes({ZigZag64(uint64_t{1} << 40), 256, ZigZag64(-(uint64_t{1} << 40))}, 3), 4),
+               {1.00, Decimal(100 + (int64_t{1} << 40), 2), Decimal(100 + (int64_t{1} << 40) + 128, 2), 2.28});
+  {
+    // A quotient of 40 zero bits is allowed (the encoder would write an
+    // exception), and at k = 63 a quotient of 2 shifts out of 64 bits and
+    // wraps: 2 * 2^63 + 3 = 3.
+    Bytes b;
+    RiceParts(&b, 0, {0}, {0, 0, 0, 0, 0, 0x01});
+    ExpectValues(rice(kFlagDeltas, 100, b, 2), {1.00, 1.20});
+    Bytes w;
+    RiceParts(&w, 63, {3}, {0x04});
+    ExpectValues(rice(kFlagDeltas, 100, w, 2), {1.00, 0.98});
+    // An exception's slot holds anything; the exception wins.
+    Bytes x;
+    RiceParts(&x, 2, {3, 1}, {0x48}, {{0, 2}});
+    ExpectValues(rice(kFlagDeltas, 100, x, 3), {1.00, 1.01, 0.96});
+  }
+  ExpectValues(rice(kFlagDeltas | kFlagFloat32, 1, codes({2}, 1), 2),
+               {static_cast<double>(1.0f / 100.0f), static_cast<double>(2.0f / 100.0f)});
+  ExpectCorrupt(rice(0, 2345, codes({4, 5, 12}, 2), 4), "Rice-coded decimal digits without the deltas flag");
+  ExpectCorrupt(rice(kFlagDeltas | 8, 2345, codes({4, 5, 12}, 2), 4), "Unknown decimal flags 9");
+  ExpectCorrupt(rice(kFlagDeltas, 2345, codes({}, 2), 1), "A single decimal value cannot be stored as deltas");
+  ExpectCorrupt(rice(kFlagDeltas, uint64_t{1} << 51, codes({4, 5, 12}, 2), 4), "outside [-2^51, 2^51)");
+  {
+    Bytes b;
+    RiceParts(&b, 64, {}, {});
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 2), "claim 64 low bits per integer");
+  }
+  {
+    Bytes b;
+    RiceParts(&b, 2, {0, 1, 0}, {0x8A}, {{0, 1}, {1, 1}, {2, 1}, {2, 1}});
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "claim 4 exceptions among 3 integers");
+  }
+  for (const std::vector<Exception>& bad : {std::vector<Exception>{{3, 1}}, std::vector<Exception>{{1, 1}, {1, 2}},
+                                            std::vector<Exception>{{2, 1}, {0, 2}}}) {
+    Bytes b;
+    RiceParts(&b, 2, {0, 1, 0}, {0x8A}, bad);
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "positions must rise and stay below 3");
+  }
+  {
+    Bytes b;  // the stream length runs past the payload
+    b.U8(2).U32(0).Raw({0x04}).U32(2).Raw({0x8A});
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "The payload ends inside");
+  }
+  for (const std::vector<uint8_t>& stream : {std::vector<uint8_t>{0x0A}, std::vector<uint8_t>{}, std::vector<uint8_t>{0, 0}}) {
+    Bytes b;  // fewer than 3 one bits
+    RiceParts(&b, 2, {0, 1, 0}, stream);
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "quotients, not 3");
+  }
+  for (const std::vector<uint8_t>& stream : {std::vector<uint8_t>{0x8A, 0x00}, std::vector<uint8_t>{0x8A, 0x01},
+                                             std::vector<uint8_t>{0xAA}, std::vector<uint8_t>{0x8A, 0, 0, 0, 0, 0, 0, 0, 0}}) {
+    Bytes b;  // bits after the third one bit: a byte too many, or a fourth one
+    RiceParts(&b, 2, {0, 1, 0}, stream);
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "bits after the last quotient");
+  }
+
   // Unknown schemes.
   ExpectValues(BlockWithValues(1, Bytes().U8(kConstant).F64(1.0)), {1.0});
-  for (uint8_t id : {7, 8, 128, 255}) {
+  for (uint8_t id : {8, 9, 128, 255}) {
     ExpectCorrupt(BlockWithValues(1, Bytes().U8(id).F64(1.0)), "Unknown value scheme " + std::to_string(id));
   }
   for (uint8_t id : {1, 2, 255}) {
