@@ -174,27 +174,35 @@ BlockBitUsage DecodeGorillaPayload(const uint8_t* data, const BlockHeader& heade
 // Only the points before `until` are kept (all of them for
 // kTimestampInfinity); codec 2 leaves the values after them uncomputed.
 BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
-                            std::vector<double>* values, Timestamp until) {
+                            std::vector<double>* values, Timestamp since, Timestamp until) {
   ts->resize(header.count);
   values->resize(header.count);
+  size_t first = 0;
   size_t kept = header.count;
   BlockBitUsage usage;
   if (header.codec == BlockCodec::kGorillaV1) {
     usage = DecodeGorillaPayload(data, header, ts, values);
     if (until != kTimestampInfinity) kept = static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), until) - ts->begin());
+    if (since != kTimestampMinusInfinity)
+      first = std::min(kept, static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), since) - ts->begin()));
   } else {
-    usage = DecodePayloadV2Before(data + kBlockHeaderSize, header.payload_size, header.count, until, ts->data(),
-                                  values->data(), &kept);
+    usage = DecodePayloadV2Between(data + kBlockHeaderSize, header.payload_size, header.count, since, until,
+                                   ts->data(), values->data(), &first, &kept);
   }
-  ts->resize(kept);
-  values->resize(kept);
+  if (first > 0) {
+    ts->erase(ts->begin(), ts->begin() + static_cast<std::ptrdiff_t>(first));
+    values->erase(values->begin(), values->begin() + static_cast<std::ptrdiff_t>(first));
+  }
+  ts->resize(kept - first);
+  values->resize(kept - first);
   return usage;
 }
 
 // DecodeBlock and MeasureBlock: header, checksum, payload; outputs left empty
 // on error.
 BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Timestamp>* ts,
-                             std::vector<double>* values, Timestamp until = kTimestampInfinity) {
+                             std::vector<double>* values, Timestamp since = kTimestampMinusInfinity,
+                             Timestamp until = kTimestampInfinity) {
   if (ts == nullptr || values == nullptr) {
     throw Error(ErrorCategory::Internal, "DecodeBlock called without output vectors");
   }
@@ -208,7 +216,7 @@ BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Times
     throw;
   }
   try {
-    return DecodePayload(data, header, ts, values, until);
+    return DecodePayload(data, header, ts, values, since, until);
   } catch (...) {
     ts->clear();
     values->clear();
@@ -440,7 +448,12 @@ void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, s
 
 size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std::vector<Timestamp>* ts,
                          std::vector<double>* values) {
-  return DecodeVerified(data, size, ts, values, until).count;
+  return DecodeVerified(data, size, ts, values, kTimestampMinusInfinity, until).count;
+}
+
+size_t DecodeBlockBetween(const uint8_t* data, size_t size, Timestamp since, Timestamp until,
+                          std::vector<Timestamp>* ts, std::vector<double>* values) {
+  return DecodeVerified(data, size, ts, values, since, until).count;
 }
 
 // Verified decode into scratch vectors, keeping only the section sizes.

@@ -111,6 +111,14 @@ void DecodeBlock(const uint8_t* data, size_t size, std::vector<Timestamp>* ts, s
 size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std::vector<Timestamp>* ts,
                          std::vector<double>* values);
 
+// DecodeBlockBefore for the points in [since, until): ts and values hold only
+// those (the block's timestamps rise, so they are a run of it); the values
+// before since are not computed either where the codec can skip them (codec
+// 2's decimal schemes compute their digits but not the values), nor checked
+// beyond the payload's structure.
+size_t DecodeBlockBetween(const uint8_t* data, size_t size, Timestamp since, Timestamp until,
+                          std::vector<Timestamp>* ts, std::vector<double>* values);
+
 // Decodes a block like DecodeBlock and reports how many payload bits each
 // section takes.
 BlockBitUsage MeasureBlock(const uint8_t* data, size_t size);

@@ -331,9 +331,10 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
 // Decodes a column of m values; `limit` (at most m) is how many of the first
 // ones the caller needs: the flat schemes write only out[0, limit), the
 // nesting ones all of out[0, m). The whole column is read and checked either
-// way.
+// way. The decimal schemes also leave out the values before `from` (at most
+// limit): they sum their digits but do not turn them into values.
 void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch,
-                       size_t limit = SIZE_MAX);
+                       size_t limit = SIZE_MAX, size_t from = 0);
 
 // --- raw and constant ------------------------------------------------------
 
@@ -981,8 +982,9 @@ void EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, Byt
 // The decimal scheme's fields (2), or decimal-rice's (7: `rice`), after the
 // scheme id.
 void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit,
-                   bool rice = false) {
+                   size_t from, bool rice = false) {
   limit = std::min(limit, m);
+  from = std::min(from, limit);
   const uint8_t flags = in->U8("decimal flags");
   const unsigned e = in->U8("decimal exponent");
   const bool float32 = (flags & kDecimalFloat32) != 0;
@@ -1005,19 +1007,20 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
     ReadPacked(in, m, digits, "decimal digits", nullptr, limit);
   }
   // The hot loops: one conversion and one quotient per value.
+  // Values only from `from` on; the digits before it are summed.
   uint64_t outside;
+  if (deltas && (float32 || from > 0)) PrefixSum(digits, limit);
   if (float32) {
-    if (deltas) PrefixSum(digits, limit);
-    outside = DigitsToFloats(digits, limit, kPow10Float[e], out);
-  } else if (deltas) {
+    outside = DigitsToFloats(digits + from, limit - from, kPow10Float[e], out + from);
+  } else if (deltas && from == 0) {
     outside = DeltasToValues(digits, limit, e, out);
   } else {
-    outside = DigitsToValues(digits, limit, e, out);
+    outside = DigitsToValues(digits + from, limit - from, e, out + from);
   }
   if (outside != 0) ThrowCorruptPayload("Decimal digits lie outside [-2^51, 2^51).");
   if ((flags & kDecimalCorrections) != 0) {
     ReadPacked(in, m, digits, "decimal corrections", nullptr, limit);
-    AddCorrections(digits, limit, out);
+    AddCorrections(digits + from, limit - from, out + from);
   }
 }
 
@@ -1342,8 +1345,10 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
   }
 }
 
-void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit) {
+void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit,
+                       size_t from) {
   limit = std::min(limit, m);
+  from = std::min(from, limit);
   const uint8_t id = in->U8("value scheme");
   const auto scheme = static_cast<ValueScheme>(id);
   if (IsNestingScheme(scheme) && depth >= kMaxNestedDepth) {
@@ -1359,7 +1364,7 @@ void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, Decod
       return;
     }
     case ValueScheme::kDecimal:
-      DecodeDecimal(in, m, depth, out, scratch, limit);
+      DecodeDecimal(in, m, depth, out, scratch, limit, from);
       return;
     case ValueScheme::kDictionary:
       DecodeDictionary(in, m, depth, out, scratch);
@@ -1374,7 +1379,7 @@ void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, Decod
       DecodeXor(in, m, out);
       return;
     case ValueScheme::kDecimalRice:
-      DecodeDecimal(in, m, depth, out, scratch, limit, true);
+      DecodeDecimal(in, m, depth, out, scratch, limit, from, true);
       return;
   }
   ThrowCorruptPayload("Unknown value scheme " + std::to_string(id) + ".");
@@ -1397,25 +1402,35 @@ BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Tim
 
 BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
                                     double* values, size_t* kept) {
+  size_t first = 0;
+  return DecodePayloadV2Between(payload, size, n, kTimestampMinusInfinity, until, ts, values, &first, kept);
+}
+
+BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,
+                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept) {
   thread_local DecodeScratch scratch;
   struct Trim {
     ~Trim() { scratch.Trim(); }
   } trim;
   ByteReader reader(payload, size);
   DecodeTimestampsV2(&reader, n, ts);
-  // The points before `until` (timestamps rise within a block); a block wholly
-  // before it is decoded whole.
+  // The points in [since, until) (timestamps rise within a block); a block
+  // wholly inside is decoded whole.
   const size_t limit =
       (until == kTimestampInfinity || ts[n - 1] < until) ? n : static_cast<size_t>(std::lower_bound(ts, ts + n, until) - ts);
+  const size_t from =
+      (since == kTimestampMinusInfinity || ts[0] >= since) ? 0
+                                                           : std::min(limit, static_cast<size_t>(std::lower_bound(ts, ts + n, since) - ts));
   const size_t timestamp_bytes = reader.Offset();
   const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
   uint64_t* bits = scratch.Get(kColumnSlot, n);
-  DecodeValueColumn(&reader, n, 0, bits, &scratch, limit);
+  DecodeValueColumn(&reader, n, 0, bits, &scratch, limit, from);
   if (reader.Remaining() != 0) {
     ThrowCorruptPayload("The points end " + std::to_string(reader.Remaining()) +
                         " bytes before the end of the payload.");
   }
-  std::memcpy(values, bits, limit * sizeof(double));
+  std::memcpy(values + from, bits + from, (limit - from) * sizeof(double));
+  if (first != nullptr) *first = from;
   if (kept != nullptr) *kept = limit;
   BlockBitUsage usage;
   usage.count = static_cast<uint32_t>(n);

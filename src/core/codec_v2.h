@@ -37,4 +37,11 @@ BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Tim
 BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
                                     double* values, size_t* kept);
 
+// DecodePayloadV2Before that also leaves out the values before `since`:
+// *first is the number of points before it (at most *kept); ts[0, n) is
+// filled, values only in [*first, *kept), and the decimal schemes skip
+// computing the values before *first (their digits are still summed).
+BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,
+                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept);
+
 }  // namespace aegis::core

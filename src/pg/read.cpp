@@ -58,7 +58,7 @@ void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp sinc
     const size_t recent_inside =
         s.ts_max == core::kTimestampInfinity ? recent.size() : core::LowerBound(recent, s.ts_max + 1);
     decoded.clear();
-    DecodeStoredBlock(series_id, *block, &decoded, until);
+    DecodeStoredBlock(series_id, *block, &decoded, until, since);
     const core::SeriesPoints* points = &decoded;
     core::SeriesPoints merged;
     if (recent_inside > recent_before) {

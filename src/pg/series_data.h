@@ -103,7 +103,7 @@ class SeriesFolder {
     }
     ++stats_->blocks_decoded;
     decoded_.clear();
-    DecodeStoredBlock(series_id_, block, &decoded_, until_);
+    DecodeStoredBlock(series_id_, block, &decoded_, until_, since_);
     // Usually no recent row lies inside and the decoded points are used as
     // they are.
     core::SeriesPoints merged;

@@ -351,7 +351,8 @@ void Release(FetchedBlocks* fetched) {
 }
 
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
-                     const std::function<std::string()>& range, uint32_t expected_count, core::Timestamp until) {
+                     const std::function<std::string()>& range, uint32_t expected_count, core::Timestamp until,
+                     core::Timestamp since) {
   struct varlena* raw = nullptr;
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
@@ -360,8 +361,8 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   core::SeriesPoints scratch;
   core::SeriesPoints& decoded = out->empty() ? *out : scratch;
   try {
-    const size_t held = core::DecodeBlockBefore(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)),
-                                                VARSIZE_ANY_EXHDR(raw), until, &decoded.ts, &decoded.values);
+    const size_t held = core::DecodeBlockBetween(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)),
+                                                 VARSIZE_ANY_EXHDR(raw), since, until, &decoded.ts, &decoded.values);
     if (expected_count != 0 && held != expected_count)
       throw core::Error(core::ErrorCategory::DataCorrupted, "block point count does not match its catalog row",
                         "The block holds " + std::to_string(held) + " points, its row says " +
@@ -380,9 +381,10 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   if (&decoded != out) out->Append(decoded, 0, decoded.size());
 }
 
-void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out, core::Timestamp until) {
+void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out, core::Timestamp until,
+                       core::Timestamp since) {
   const auto range = [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); };
-  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count, until);
+  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count, until, since);
   // Left out by a lean cursor: read by the block's key, with the statement's
   // snapshot (the cursor's), so it is the same row.
   static SPIPlanPtr block_data_plan = nullptr;
@@ -403,7 +405,7 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
   }
   bool isnull = false;
   const Datum data = PgCall([&] { return SPI_getbinval(table->vals[0], table->tupdesc, 1, &isnull); });
-  DecodeBlockData(series_id, data, out, range, block.summary.count, until);
+  DecodeBlockData(series_id, data, out, range, block.summary.count, until, since);
   PgCall([&] { SPI_freetuptable(table); });
 }
 

@@ -94,20 +94,22 @@ class BlockCursor {
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);
 
-// Decodes a stored block and appends its points before `until` to out (a
-// reader that needs none after it leaves the rest of the block's values
-// uncomputed). A corrupt block is an ERROR (XX001) naming the series and the
+// Decodes a stored block and appends its points in [since, until) to out (a
+// reader that needs no others leaves the values outside uncomputed where the
+// codec can). A corrupt block is an ERROR (XX001) naming the series and the
 // block's time range.
 void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out,
-                       core::Timestamp until = core::kTimestampInfinity);
+                       core::Timestamp until = core::kTimestampInfinity,
+                       core::Timestamp since = core::kTimestampMinusInfinity);
 
 // Decodes block data (a bytea Datum, maybe toasted) of a series and appends
-// its points before `until` to out. A corrupt block is an ERROR (XX001) naming
+// its points in [since, until) to out. A corrupt block is an ERROR (XX001) naming
 // the series and, when range is given, the time range it returns; a non-zero
 // expected_count must equal the points the block holds.
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                      const std::function<std::string()>& range = {}, uint32_t expected_count = 0,
-                     core::Timestamp until = core::kTimestampInfinity);
+                     core::Timestamp until = core::kTimestampInfinity,
+                     core::Timestamp since = core::kTimestampMinusInfinity);
 
 // The segment summaries of a stored block (core/segments.h), in time order;
 // none when it has none, or when their span is longer than widest_use (a

@@ -267,7 +267,23 @@ void ExpectPrefixAt(const std::vector<uint8_t>& block, const std::vector<Timesta
                  values_out);
 }
 
-// Prefix decodes at the edges of the block and between its points.
+// DecodeBlockBetween over [since, until) gives the points in it, bit for
+// bit, and the block's point count.
+void ExpectRangeAt(const std::vector<uint8_t>& block, const std::vector<Timestamp>& ts,
+                   const std::vector<double>& values, Timestamp since, Timestamp until) {
+  SCOPED_TRACE("since " + std::to_string(since) + ", until " + std::to_string(until));
+  const auto at = [&](Timestamp t) { return std::lower_bound(ts.begin(), ts.end(), t) - ts.begin(); };
+  const std::ptrdiff_t end = until == kTimestampInfinity ? static_cast<std::ptrdiff_t>(ts.size()) : at(until);
+  const std::ptrdiff_t begin = std::min(end, since == kTimestampMinusInfinity ? 0 : at(since));
+  std::vector<Timestamp> ts_out{7};
+  std::vector<double> values_out{7.5, 8.5};
+  EXPECT_EQ(DecodeBlockBetween(block.data(), block.size(), since, until, &ts_out, &values_out), ts.size());
+  ExpectSameTimestamps(std::vector<Timestamp>(ts.begin() + begin, ts.begin() + end), ts_out);
+  ExpectSameBits(std::vector<double>(values.begin() + begin, values.begin() + end), values_out);
+}
+
+// Prefix decodes at the edges of the block and between its points, and
+// range decodes from its points to its end and to a later point.
 void ExpectPrefixDecodes(const std::vector<uint8_t>& block, const std::vector<Timestamp>& ts,
                          const std::vector<double>& values) {
   // Stored blocks hold rising timestamps; a prefix means nothing otherwise.
@@ -276,6 +292,13 @@ void ExpectPrefixDecodes(const std::vector<uint8_t>& block, const std::vector<Ti
   for (Timestamp until : {ts[0], JustAfter(ts[0]), ts[n / 3], JustAfter(ts[n / 2]), ts[n - 1], JustAfter(ts[n - 1]), kTimestampInfinity,
                           std::numeric_limits<Timestamp>::min()}) {
     ExpectPrefixAt(block, ts, values, until);
+  }
+  for (Timestamp since : {kTimestampMinusInfinity, ts[0], JustAfter(ts[0]), ts[n / 4], JustAfter(ts[n / 2]), ts[n - 1],
+                          JustAfter(ts[n - 1]), kTimestampInfinity}) {
+    for (Timestamp until : {ts[n / 3], JustAfter(ts[(3 * n) / 4]), kTimestampInfinity}) {
+      ExpectRangeAt(block, ts, values, since, until);
+      if (testing::Test::HasFatalFailure()) return;
+    }
   }
 }
 
