@@ -7,6 +7,9 @@
 -- compares them object by object).
 \echo Use "ALTER EXTENSION aegis_timeseries UPDATE TO '0.2.0'" to load this file. \quit
 
+-- A metric's series in id order (src/sql/00_tables.sql).
+CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
+
 -- aegis.blocks becomes partitioned by time. The 0.1.0 table is kept, without
 -- copying a block, as the first partition: it holds every block start up to
 -- just past the newest point it has (0.1.0 blocks may cross any later
