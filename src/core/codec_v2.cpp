@@ -646,17 +646,39 @@ size_t RiceBytes(const uint64_t* u, size_t m, unsigned k) {
          exceptions * (PositionBytes(m) + 8);
 }
 
-// The k that makes u[0, m) smallest, tried just below the bit length of
-// their mean (where the optimum of a geometric-like spread lies: about
-// log2(mean * ln 2)).
+// The k that makes u[0, m) smallest. Each k's size is estimated from a
+// histogram of the integers' bit widths (an integer of width w is an
+// exception exactly when w >= k + 6, and its quotient is about u / 2^k
+// otherwise), so that a few large jumps, which the exceptions take, do not
+// pull k up for every other integer; the best estimate and its neighbours
+// are then measured exactly.
 RicePlan PlanRice(const uint64_t* u, size_t m) {
-  long double mean = 0;
-  for (size_t i = 0; i < m; ++i) mean += static_cast<long double>(u[i]);
-  mean = m > 0 ? mean / static_cast<long double>(m) : 0;
-  const unsigned centre =
-      mean < 1 ? 0 : BitWidth(static_cast<uint64_t>(std::min<long double>(mean, static_cast<long double>(UINT64_MAX / 2))));
+  std::array<size_t, 65> count{};
+  std::array<long double, 65> sum{};
+  for (size_t i = 0; i < m; ++i) {
+    const unsigned w = BitWidth(u[i]);
+    ++count[w];
+    sum[w] += static_cast<long double>(u[i]);
+  }
+  const long double exception_bits = 1 + 8.0L * static_cast<long double>(PositionBytes(m) + 8);
+  unsigned guess = 0;
+  long double guess_bits = 0;
+  for (unsigned k = 0; k < 64; ++k) {
+    long double bits = 0;
+    const long double scale = std::ldexp(1.0L, -static_cast<int>(k));
+    for (unsigned w = 0; w <= 64; ++w) {
+      if (count[w] == 0) continue;
+      bits += static_cast<long double>(count[w]) * k;
+      bits += w >= k + 6 ? static_cast<long double>(count[w]) * exception_bits
+                         : static_cast<long double>(count[w]) + sum[w] * scale;
+    }
+    if (k == 0 || bits < guess_bits) {
+      guess = k;
+      guess_bits = bits;
+    }
+  }
   RicePlan best;
-  for (unsigned k = centre > 2 ? centre - 2 : 0; k <= std::min(63u, centre); ++k) {
+  for (unsigned k = guess > 0 ? guess - 1 : 0; k <= std::min(63u, guess + 1); ++k) {
     const size_t bytes = RiceBytes(u, m, k);
     if (bytes < best.bytes) {
       best.bytes = bytes;
@@ -798,9 +820,9 @@ size_t ExpandQuotients(const uint8_t* stream, size_t size, size_t limit, uint64_
 }
 
 // Reads RICE(m) into out[0, limit) (at most m), unzigzagged when `unzigzag`.
-// The quotients after the limit are not decoded: the reader skips the rest
-// of their stream, whose end rule (exactly m one bits, the last in the last
-// byte) only a whole read checks.
+// The quotients after the limit are not decoded, but the whole stream is
+// checked (exactly m one bits, the last in the last byte), so that a range
+// read rejects what a whole read rejects.
 void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t limit, bool unzigzag) {
   limit = std::min(limit, m);
   const unsigned k = in->U8(what);
@@ -818,23 +840,23 @@ void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t 
   const Exceptions listed(in, m, exceptions, what);
   // Quotients a byte at a time: each byte's gaps are stored in 8 slots
   // (those past its count are overwritten by the next byte's), the first
-  // one plus the zeros carried from the bytes before.
+  // one plus the zeros carried from the bytes before. A large buffer is
+  // released after use, also when the stream is corrupt.
   thread_local std::vector<uint64_t> quotients;
+  struct Release {
+    ~Release() {
+      if (quotients.size() > kKeptRiceScratch) std::vector<uint64_t>().swap(quotients);
+    }
+  } release;
   if (quotients.size() < limit + 8) quotients.resize(limit + 8);
   uint64_t* q = quotients.data();
   size_t byte = 0;
   size_t found = ExpandQuotients(stream, size, limit, q, &byte);
-  if (found < limit) {
-    ThrowCorruptPayload(std::string("The ") + what + " hold " + std::to_string(found) + " quotients, not " +
-                        std::to_string(m) + ".");
-  }
-  if (limit == m) {
-    for (size_t b = byte; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
-    if (found != m || (size > 0 && stream[size - 1] == 0)) {
-      ThrowCorruptPayload(std::string("The ") + what + " hold " + std::to_string(found) +
-                          " one bits, or bits after the last quotient (" + std::to_string(m) +
-                          " one bits, the last in the last byte, allowed).");
-    }
+  for (size_t b = byte; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
+  if (found != m || (size > 0 && stream[size - 1] == 0)) {
+    ThrowCorruptPayload(std::string("The ") + what + " hold " + std::to_string(found) +
+                        " one bits, or bits after the last quotient (" + std::to_string(m) +
+                        " one bits, the last in the last byte, allowed).");
   }
   UnpackBits(low, limit, k, 0, out);
   if (unzigzag) {
@@ -843,7 +865,6 @@ void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t 
     for (size_t i = 0; i < limit; ++i) out[i] += q[i] << k;
   }
   listed.Apply(limit, what, [out, unzigzag](size_t p, uint64_t v) { out[p] = unzigzag ? UnZigZag(v) : v; });
-  if (quotients.size() > kKeptRiceScratch) std::vector<uint64_t>().swap(quotients);
 }
 
 
@@ -921,10 +942,14 @@ DecimalChoice ChooseDecimal(const uint64_t* v, size_t m) {
 enum class DecimalForm { kSmaller, kPackedOnly, kRiceOnly };
 
 // Writes the decimal scheme (2), or decimal-rice (7) when Rice-coded
-// differences are clearly smaller than packed ones (decoding them costs
-// more); `form` may force either (decimal-rice needs m >= 2).
-void EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, ByteWriter* out,
-                   DecimalForm form = DecimalForm::kSmaller) {
+// differences are more than a sixteenth smaller than packed ones (decoding
+// them costs more); `form` may force either (decimal-rice needs m >= 2).
+// Returns the bytes the decimal scheme takes (what was written, or what it
+// would have been in place of decimal-rice), which the choice of the other
+// candidates goes by.
+size_t EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, ByteWriter* out,
+                     DecimalForm form = DecimalForm::kSmaller) {
+  const size_t start = out->Size();
   const unsigned e = choice.exponent;
   const bool float32 = choice.float32;
   std::vector<uint64_t> digits(m);
@@ -977,6 +1002,8 @@ void EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, Byt
     WritePacked(digits.data(), m, direct, out);
   }
   if (any_correction) PackIntegers(corrections.data(), m, out);
+  const size_t written = out->Size() - start;
+  return use_rice ? written - (8 + rice_plan.bytes) + (use_deltas ? 8 + delta_plan.bytes : direct.bytes) : written;
 }
 
 // The decimal scheme's fields (2), or decimal-rice's (7: `rice`), after the
@@ -1243,15 +1270,18 @@ class SmallestEncoding {
 
   // Encodes with `encode(ByteWriter*)`; keeps it if smaller than the best so
   // far. `encode` may return false to withdraw.
+  // Returns the candidate's size (SIZE_MAX when withdrawn).
   template <typename Encode>
-  void Try(Encode encode) {
+  size_t Try(Encode encode) {
     std::vector<uint8_t> candidate;
     ByteWriter writer(&candidate);
-    if (!encode(&writer)) return;
-    if (candidate.size() < best_bytes_) {
-      best_bytes_ = candidate.size();
+    if (!encode(&writer)) return SIZE_MAX;
+    const size_t size = candidate.size();
+    if (size < best_bytes_) {
+      best_bytes_ = size;
       best_ = std::move(candidate);
     }
+    return size;
   }
 
   size_t bytes() const { return best_bytes_; }
@@ -1274,7 +1304,8 @@ void EncodeForced(const uint64_t* v, size_t m, int depth, ValueScheme scheme, si
       return out->U64(v[0]);
     case ValueScheme::kDecimal: {
       DecimalChoice choice = ChooseDecimal(v, m);
-      return EncodeDecimal(v, m, choice, out, DecimalForm::kPackedOnly);
+      EncodeDecimal(v, m, choice, out, DecimalForm::kPackedOnly);
+      return;
     }
     case ValueScheme::kDictionary:
       EncodeDictionary(v, m, m, depth, out);
@@ -1287,7 +1318,8 @@ void EncodeForced(const uint64_t* v, size_t m, int depth, ValueScheme scheme, si
       return EncodeXor(v, m, out);
     case ValueScheme::kDecimalRice: {
       DecimalChoice choice = ChooseDecimal(v, m);
-      return EncodeDecimal(v, m, choice, out, DecimalForm::kRiceOnly);
+      EncodeDecimal(v, m, choice, out, DecimalForm::kRiceOnly);
+      return;
     }
   }
   throw Error(ErrorCategory::InvalidParameter,
@@ -1305,27 +1337,33 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
   }
   const bool nesting = depth < kMaxNestedDepth;
   SmallestEncoding best(1 + 8 * m);
+  // Which further candidates to try goes by the smallest encoding without
+  // Rice codes (`reference`), so that decimal-rice, smaller than decimal,
+  // never keeps a smaller dictionary, split or XOR from being tried.
+  size_t reference = 1 + 8 * m;
   const DecimalChoice decimal = ChooseDecimal(v, m);
   if (decimal.usable) {
     best.Try([&](ByteWriter* w) {
-      EncodeDecimal(v, m, decimal, w);
+      reference = std::min(reference, EncodeDecimal(v, m, decimal, w));
       return true;
     });
   }
   if (nesting && runs * 4 <= m) {
-    best.Try([&](ByteWriter* w) {
+    reference = std::min(reference, best.Try([&](ByteWriter* w) {
       EncodeRunLength(v, m, depth, w);
       return true;
-    });
+    }));
   }
   // A dictionary when the sample repeats itself, or when nothing else went
   // under 3 bytes per value and at most 90% of the values are distinct.
-  const bool fallback = best.bytes() > 3 * m;
+  const bool fallback = reference > 3 * m;
   if (nesting && m >= 4 && (fallback || SampleRepeats(v, m))) {
-    best.Try([&](ByteWriter* w) { return EncodeDictionary(v, m, fallback ? m * 9 / 10 : m / 2, depth, w); });
+    reference = std::min(reference, best.Try([&](ByteWriter* w) {
+      return EncodeDictionary(v, m, fallback ? m * 9 / 10 : m / 2, depth, w);
+    }));
   }
   // Full-precision values: the split and XOR schemes.
-  if (best.bytes() > 3 * m) {
+  if (reference > 3 * m) {
     if (nesting && m >= 8) {
       const unsigned shift = ChooseSplit(v, m);
       best.Try([&](ByteWriter* w) {

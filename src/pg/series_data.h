@@ -34,7 +34,7 @@ struct ReadStats {
   uint64_t blocks = 0;              // block rows read
   uint64_t blocks_summarized = 0;   // answered from the block's summary
   uint64_t blocks_segmented = 0;    // answered through its segment summaries
-  uint64_t blocks_decoded = 0;      // decoded (whole)
+  uint64_t blocks_decoded = 0;      // decoded (their points in the range)
   uint64_t recent_rows = 0;         // recent rows fetched
 };
 

@@ -398,6 +398,22 @@ std::string ExpectCorrupt(const std::vector<uint8_t>& block, const std::string& 
   return {};
 }
 
+// Checks that a read of `block` cut at `until` (DecodeBlockBefore, and
+// DecodeBlockBetween from its second point on) rejects it as a whole read
+// does: the structure is checked whole, whatever the range.
+void ExpectCorruptCutAt(const std::vector<uint8_t>& block, Timestamp until) {
+  std::vector<Timestamp> ts;
+  std::vector<double> values;
+  for (Timestamp since : {kTimestampMinusInfinity, until - 1}) {
+    try {
+      DecodeBlockBetween(block.data(), block.size(), since, until, &ts, &values);
+      ADD_FAILURE() << "a read cut at " << until << " accepted a corrupt block";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::DataCorrupted) << e.what();
+    }
+  }
+}
+
 // ---------------------------------------------------------------- value shapes
 
 // Special doubles: every class of IEEE value, NaNs of both signs, quiet and
@@ -1169,6 +1185,54 @@ TEST(BlockCodecV2Selection, NeverBiggerThanRaw) {
   }
 }
 
+// Decimal-rice only ever makes a block smaller: a walk whose Rice-coded
+// differences go just under 3 bytes per value (the packed ones being over)
+// still has the dictionary tried, as the packed size calls for. The walk's
+// 500 values come twice, the second time rotated, so that the 64-value
+// sample sees no repeat (which would have the dictionary tried anyway).
+TEST(BlockCodecV2Selection, DecimalRiceNeverKeepsASmallerSchemeOut) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::exponential_distribution<double> step(1.0 / std::ldexp(1.0, 20) / std::sqrt(2.0));
+    std::vector<double> values;
+    int64_t digits = 0;
+    for (int i = 0; i < 500; ++i) {
+      digits += static_cast<int64_t>(step(rng)) * ((rng() & 1) ? 1 : -1);
+      values.push_back(Decimal(digits, 2));
+    }
+    for (int i = 0; i < 500; ++i) values.push_back(values[static_cast<size_t>((i + 7) % 500)]);
+    const std::vector<Timestamp> ts = Regular(0, 10, values.size());
+    const size_t chosen = RoundTripV2(ts, values).size();
+    for (ValueScheme s : {ValueScheme::kDictionary, ValueScheme::kDecimal, ValueScheme::kDecimalRice}) {
+      EXPECT_LE(chosen, EncodeBlockWithScheme(ts.data(), values.data(), values.size(), s).size())
+          << "seed " << seed << ", " << SchemeName(s);
+    }
+  }
+}
+
+// A few large jumps in a walk of small steps become Rice exceptions instead
+// of widening every integer's low part.
+TEST(BlockCodecV2Selection, DecimalRiceJumpsBecomeExceptions) {
+  std::mt19937_64 rng(5);
+  std::geometric_distribution<int> step(0.25);
+  std::vector<double> smooth, jumpy;
+  int64_t digits = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t d = (rng() & 1) ? step(rng) : -step(rng);
+    digits += d;
+    smooth.push_back(Decimal(digits, 2));
+    jumpy.push_back(Decimal(digits + (i >= 300 && i < 700 ? 100000 : 0), 2));
+  }
+  const std::vector<Timestamp> ts = Regular(0, 10, 1000);
+  const std::vector<uint8_t> a = RoundTripV2(ts, smooth);
+  const std::vector<uint8_t> b = RoundTripV2(ts, jumpy);
+  const size_t at = ValueColumnOffset(b);
+  ASSERT_EQ(b[at], kDecimalRice);
+  // scheme, flags, exponent, first digits, k, then the exception count.
+  EXPECT_EQ(LoadLe(b.data() + at + 12, 4), 2u) << "the two jumps";
+  EXPECT_LE(b.size(), a.size() + 2 * (2 + 8 + 1)) << "two exceptions' worth more than the smooth walk";
+}
+
 TEST(BlockCodecV2Selection, RegularTimestampsCostUnderOneBit) {
   for (Timestamp start : {Timestamp{0}, kInt64Min, Timestamp{631152000} * kMicrosPerSecond}) {
     for (int64_t step : {int64_t{1}, 10 * kMicrosPerSecond, int64_t{-1}, int64_t{0}}) {
@@ -1702,13 +1766,15 @@ TEST(BlockCodecV2Corruption, CraftedValueSchemes) {
   for (const std::vector<uint8_t>& stream : {std::vector<uint8_t>{0x0A}, std::vector<uint8_t>{}, std::vector<uint8_t>{0, 0}}) {
     Bytes b;  // fewer than 3 one bits
     RiceParts(&b, 2, {0, 1, 0}, stream);
-    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "quotients, not 3");
+    ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "one bits");
+    ExpectCorruptCutAt(rice(kFlagDeltas, 100, b, 4), 1010);
   }
   for (const std::vector<uint8_t>& stream : {std::vector<uint8_t>{0x8A, 0x00}, std::vector<uint8_t>{0x8A, 0x01},
                                              std::vector<uint8_t>{0xAA}, std::vector<uint8_t>{0x8A, 0, 0, 0, 0, 0, 0, 0, 0}}) {
     Bytes b;  // bits after the third one bit: a byte too many, or a fourth one
     RiceParts(&b, 2, {0, 1, 0}, stream);
     ExpectCorrupt(rice(kFlagDeltas, 100, b, 4), "bits after the last quotient");
+    ExpectCorruptCutAt(rice(kFlagDeltas, 100, b, 4), 1010);
   }
 
   // Unknown schemes.
