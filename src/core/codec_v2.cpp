@@ -259,9 +259,9 @@ bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint6
 
 
 // Reusable decode buffers, one per nesting depth plus one for the block's
-// columns, so decoding allocates nothing once a thread has decoded a block of
+// columns and one for Rice quotients, so decoding allocates nothing once a thread has decoded a block of
 // the same size. Buffers above kKeptScratch integers are released after use.
-constexpr size_t kScratchSlots = 4;
+constexpr size_t kScratchSlots = 5;
 constexpr size_t kKeptScratch = 1 << 16;
 
 class DecodeScratch {
@@ -280,7 +280,8 @@ class DecodeScratch {
   std::array<std::vector<uint64_t>, kScratchSlots> buffers_;
 };
 
-constexpr size_t kColumnSlot = kScratchSlots - 1;
+constexpr size_t kColumnSlot = kScratchSlots - 2;
+constexpr size_t kQuotientSlot = kScratchSlots - 1;  // RICE quotients (ReadRice)
 
 // ---------------------------------------------------------------------------
 // Timestamps (section 6.2)
@@ -625,7 +626,6 @@ inline bool ValueToDigits(double x, unsigned e, bool float32, int64_t* d) {
 // exceptions, stored whole.
 
 constexpr uint64_t kRiceLongQuotient = 32;  // from here on an integer is an exception
-constexpr size_t kKeptRiceScratch = 1 << 16;  // quotient buffers above this are released after use
 
 struct RicePlan {
   unsigned k = 0;
@@ -823,7 +823,8 @@ size_t ExpandQuotients(const uint8_t* stream, size_t size, size_t limit, uint64_
 // The quotients after the limit are not decoded, but the whole stream is
 // checked (exactly m one bits, the last in the last byte), so that a range
 // read rejects what a whole read rejects.
-void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t limit, bool unzigzag) {
+void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t limit, bool unzigzag,
+              DecodeScratch* scratch) {
   limit = std::min(limit, m);
   const unsigned k = in->U8(what);
   if (k > 63) {
@@ -840,16 +841,8 @@ void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t 
   const Exceptions listed(in, m, exceptions, what);
   // Quotients a byte at a time: each byte's gaps are stored in 8 slots
   // (those past its count are overwritten by the next byte's), the first
-  // one plus the zeros carried from the bytes before. A large buffer is
-  // released after use, also when the stream is corrupt.
-  thread_local std::vector<uint64_t> quotients;
-  struct Release {
-    ~Release() {
-      if (quotients.size() > kKeptRiceScratch) std::vector<uint64_t>().swap(quotients);
-    }
-  } release;
-  if (quotients.size() < limit + 8) quotients.resize(limit + 8);
-  uint64_t* q = quotients.data();
+  // one plus the zeros carried from the bytes before.
+  uint64_t* q = scratch->Get(kQuotientSlot, limit + 8);
   size_t byte = 0;
   size_t found = ExpandQuotients(stream, size, limit, q, &byte);
   for (size_t b = byte; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
@@ -1026,7 +1019,7 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
     if (m < 2) ThrowCorruptPayload("A single decimal value cannot be stored as deltas.");
     digits[0] = in->U64("first decimal digits");
     if (rice) {
-      ReadRice(in, m - 1, digits + 1, "Rice-coded decimal digit deltas", limit == 0 ? 0 : limit - 1, true);
+      ReadRice(in, m - 1, digits + 1, "Rice-coded decimal digit deltas", limit == 0 ? 0 : limit - 1, true, scratch);
     } else {
       ReadPacked(in, m - 1, digits + 1, "decimal digit deltas", nullptr, limit - 1);
     }
@@ -1435,13 +1428,8 @@ void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::v
 }
 
 BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values) {
-  return DecodePayloadV2Before(payload, size, n, kTimestampInfinity, ts, values, nullptr);
-}
-
-BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
-                                    double* values, size_t* kept) {
-  size_t first = 0;
-  return DecodePayloadV2Between(payload, size, n, kTimestampMinusInfinity, until, ts, values, &first, kept);
+  return DecodePayloadV2Between(payload, size, n, kTimestampMinusInfinity, kTimestampInfinity, ts, values, nullptr,
+                                nullptr);
 }
 
 BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,

@@ -29,18 +29,13 @@ void EncodePayloadV2(const Timestamp* ts, const double* values, size_t n, std::v
 // outside [payload, payload + size).
 BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Timestamp* ts, double* values);
 
-// DecodePayloadV2 for a reader that needs only the points before `until`:
-// fills ts[0, n) and, of the values, only values[0, *kept), where *kept is the
-// number of points before `until`. The payload is read and checked whole (its
-// structure, not the values it does not compute), and the values past *kept
-// are not computed, which is most of the cost of decoding them.
-BlockBitUsage DecodePayloadV2Before(const uint8_t* payload, size_t size, size_t n, Timestamp until, Timestamp* ts,
-                                    double* values, size_t* kept);
-
-// DecodePayloadV2Before that also leaves out the values before `since`:
-// *first is the number of points before it (at most *kept); ts[0, n) is
-// filled, values only in [*first, *kept), and the decimal schemes skip
-// computing the values before *first (their digits are still summed).
+// DecodePayloadV2 for a reader that needs only the points in [since, until)
+// (timestamps rise within a block): fills ts[0, n) and, of the values, only
+// values[*first, *kept), where *first and *kept count the points before
+// since and before until. The payload is read and checked whole (its
+// structure, not the values it does not compute), and the values outside are
+// not computed, which is most of the cost of decoding them (the decimal
+// schemes still sum the digit differences before since).
 BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,
                                      Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept);
 
