@@ -139,7 +139,8 @@ int64_t DropExpiredPartitions(TimestampTz now) {
       else empty = DatumGetBool(value);
       SPI_freetuptable(SPI_tuptable);
     });
-    if ((expired || empty) && TryDropPartition(partition)) removed += points;
+    if ((expired || empty) && TryDropPartition(partition, expired ? DropReason::kExpired : DropReason::kEmpty))
+      removed += points;
   }
   return removed;
 }

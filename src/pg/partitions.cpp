@@ -15,8 +15,11 @@
 #include "pg/store.h"
 
 extern "C" {
+#include "access/heapam.h"
 #include "access/xact.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "storage/proc.h"
 #include "utils/syscache.h"
 }
@@ -338,7 +341,33 @@ std::vector<PartitionRange> ListPartitions() {
   });
 }
 
-bool TryDropPartition(const PartitionRange& partition) {
+namespace {
+
+// Whether no snapshot, however old, can see a row of the relation: every
+// tuple version in it is dead to every transaction, as VACUUM would judge
+// it (a delete committed before the oldest snapshot of the database). The
+// caller holds ACCESS EXCLUSIVE on it, so no one adds rows meanwhile.
+// PostgreSQL code.
+bool NoSnapshotSeesRows(Oid relid) {
+  Relation rel = table_open(relid, NoLock);
+  const TransactionId horizon = GetOldestNonRemovableTransactionId(rel);
+  TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, nullptr);
+  const Buffer* buffer = &reinterpret_cast<HeapScanDesc>(scan)->rs_cbuf;
+  bool none = true;
+  for (HeapTuple tuple; none && (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr;) {
+    // The visibility check may set hint bits: it needs the page locked.
+    LockBuffer(*buffer, BUFFER_LOCK_SHARE);
+    none = HeapTupleSatisfiesVacuum(tuple, horizon, *buffer) == HEAPTUPLE_DEAD;
+    LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
+  }
+  table_endscan(scan);
+  table_close(rel, NoLock);
+  return none;
+}
+
+}  // namespace
+
+bool TryDropPartition(const PartitionRange& partition, DropReason reason) {
   if (!OidIsValid(partition.relid)) return false;
   const bool last_points = LastPointsExist();
   return PgCall([&] {
@@ -364,6 +393,10 @@ bool TryDropPartition(const PartitionRange& partition) {
       return false;
     }
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return false;
+    // Emptied by deletes some snapshot predates (this transaction's own, or
+    // a reader's that has not opened aegis.blocks yet): not now. The locks
+    // are kept to the end of the transaction, as after a drop.
+    if (reason == DropReason::kEmpty && !NoSnapshotSeesRows(partition.relid)) return false;
     static const Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(partition.relid)};
     RunPlan(&unregister_plan, "DELETE FROM aegis.block_partitions WHERE partition = $1::regclass", 1, types, values,

@@ -36,9 +36,17 @@ PartitionRange FindPartition(core::Timestamp ts);
 // Every partition, in time order (with a fresh snapshot).
 std::vector<PartitionRange> ListPartitions();
 
+// Why a partition is dropped. Retention drops an expired one with its rows;
+// an empty one goes only once no snapshot can see a row of it (dropping a
+// table is not MVCC-safe: a reader whose snapshot predates the deletes
+// that emptied it, and that opens aegis.blocks only after the drop, would
+// silently miss those rows).
+enum class DropReason { kExpired, kEmpty };
+
 // Drops the partition if no one is using it (waits at most a moment for its
-// lock); returns false when it could not be taken now.
-bool TryDropPartition(const PartitionRange& partition);
+// lock) and, for kEmpty, no snapshot can still see one of its rows; returns
+// false when it cannot go now (the next round tries again).
+bool TryDropPartition(const PartitionRange& partition, DropReason reason);
 
 // Records that a block spanning `span` microseconds (ts_max - ts_min) was
 // written into the partition: adds a row to aegis.block_spans when the
