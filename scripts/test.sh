@@ -10,6 +10,10 @@ failed=0
 logdir="$AEGIS_ROOT/build/test-logs"
 mkdir -p "$logdir"
 
+# Each tier's heading says how long the run has taken so far.
+SECONDS=0
+tier() { echo "== $* ($((SECONDS / 60)) min $((SECONDS % 60)) s so far)"; }
+
 # Adds a tier's counts to the totals and prints them.
 count() {  # tier passed failed
   echo "   $1: $2 passed, $3 failed"
@@ -17,7 +21,7 @@ count() {  # tier passed failed
   failed=$((failed + $3))
 }
 
-echo "== set-up: packages, build (g++ -Werror), install, cluster"
+tier "set-up: packages, build (g++ -Werror), install, cluster"
 # Stop the cluster at the end when this run started it (a cluster that was
 # already running, e.g. for make demo, is left running).
 if ! scripts/cluster.sh status >/dev/null 2>&1; then
@@ -28,7 +32,7 @@ if ! scripts/deps.sh || ! scripts/build.sh || ! scripts/cluster.sh start; then
   exit 1
 fi
 
-echo "== tier 0: warning-free under clang too, and under g++ -O3"
+tier "tier 0: warning-free under clang too, and under g++ -O3"
 if scripts/check-clang.sh >"$logdir/clang.log" 2>&1; then
   count clang 1 0
 else
@@ -46,7 +50,7 @@ else
   count release-build 0 1
 fi
 
-echo "== tier 1: C++ unit tests (GoogleTest, ASan+UBSan)"
+tier "tier 1: C++ unit tests (GoogleTest, ASan+UBSan)"
 scripts/unit.sh >"$logdir/unit.log" 2>&1
 rc=$?
 p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$logdir/unit.log" | tail -n1)
@@ -63,7 +67,7 @@ if [ -n "$s" ] && [ "$s" != 0 ]; then
   grep -A1 ': Skipped$' "$logdir/unit.log" | grep -v -e ': Skipped$' -e '^--$' | sed 's/^/     /'
 fi
 
-echo "== tier 2: pg_regress (sql/ -> expected/)"
+tier "tier 2: pg_regress (sql/ -> expected/)"
 scripts/check-schedule.sh || count schedule 0 1
 mkdir -p build/regress
 make -s installcheck PG_CONFIG="$PG_CONFIG" >"$logdir/regress.log" 2>&1
@@ -73,7 +77,7 @@ cat "$logdir/regress.log" | grep -E '\.\.\. (ok|FAILED)' | sed 's/^/   /'
 [ "$f" != 0 ] && [ -f build/regress/regression.diffs ] && head -n 80 build/regress/regression.diffs
 count regress "$p" "$f"
 
-echo "== tier 2b: isolation tests (pg_isolation_regress: concurrent sessions step by step)"
+tier "tier 2b: isolation tests (pg_isolation_regress: concurrent sessions step by step)"
 rm -rf build/isolation && mkdir -p build/isolation
 "$(dirname "$("$PG_CONFIG" --pgxs)")/../test/isolation/pg_isolation_regress" \
   --inputdir=test/isolation --outputdir=build/isolation --dbname=aegis_isolation \
@@ -86,7 +90,7 @@ grep -E '\.\.\. (ok|FAILED)' "$logdir/isolation.log" | sed 's/^/   /'
 [ "$f" != 0 ] && [ -f build/isolation/regression.diffs ] && head -n 80 build/isolation/regression.diffs
 count isolation "$p" "$f"
 
-echo "== tier 3: pgTAP contract tests"
+tier "tier 3: pgTAP contract tests"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_tap" -c "CREATE DATABASE aegis_tap" >/dev/null
 psql -X -q -d aegis_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION aegis_timeseries" >/dev/null
 pg_prove -v -d aegis_tap test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
@@ -98,17 +102,19 @@ tail -n 3 "$logdir/pgtap.log" | sed 's/^/   /'
 [ "$f" != 0 ] && grep -E '^not ok|^#' "$logdir/pgtap.log" | head -n 40
 count pgtap "$p" "$f"
 
-echo "== tier 4: server-level tests"
+tier "tier 4: server-level tests"
 p=0; f=0
 for t in test/server/*.sh; do
   name=$(basename "$t" .sh)
+  started=$SECONDS
   if bash "$t" >"$logdir/server-$name.log" 2>&1; then
-    p=$((p + 1)); echo "   ok     $name"
+    p=$((p + 1)); echo "   ok     $name ($((SECONDS - started)) s)"
   else
-    f=$((f + 1)); echo "   FAILED $name"; tail -n 30 "$logdir/server-$name.log"
+    f=$((f + 1)); echo "   FAILED $name ($((SECONDS - started)) s)"; tail -n 30 "$logdir/server-$name.log"
   fi
 done
 count server "$p" "$f"
 
+echo "   (all tiers: $((SECONDS / 60)) min $((SECONDS % 60)) s)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
