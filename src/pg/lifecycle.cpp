@@ -128,11 +128,11 @@ int64_t DropExpiredPartitions(TimestampTz now) {
     int64_t points = 0;
     bool empty = false;
     PgCall([&] {
-      const std::string table = quote_qualified_identifier("aegis", get_rel_name(partition.relid));
-      const std::string sql = expired ? "SELECT coalesce(sum(point_count), 0)::bigint FROM " + table
-                                      : "SELECT NOT EXISTS (SELECT FROM " + table + ")";
+      const char* table = quote_qualified_identifier("aegis", get_rel_name(partition.relid));
+      const char* sql = expired ? psprintf("SELECT coalesce(sum(point_count), 0)::bigint FROM %s", table)
+                                : psprintf("SELECT NOT EXISTS (SELECT FROM %s)", table);
       // Not read-only: it must see what this transaction deleted.
-      CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "reading a partition");
+      CheckSpiResult(SPI_execute(sql, false, 0), "reading a partition");
       bool isnull = false;
       const Datum value = ResultValue(0, 1, &isnull);
       if (expired) points = DatumGetInt64(value);

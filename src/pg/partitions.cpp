@@ -144,7 +144,7 @@ PartitionRange AlignedRange(core::Timestamp ts) {
 }
 
 // A timestamptz literal in UTC that any DateStyle reads back exactly.
-std::string Literal(core::Timestamp ts) {
+const char* Literal(core::Timestamp ts) {
   if (TIMESTAMP_IS_NOBEGIN(ts)) return "'-infinity'";
   if (TIMESTAMP_IS_NOEND(ts)) return "'infinity'";
   pg_tm tm{};
@@ -154,12 +154,12 @@ std::string Literal(core::Timestamp ts) {
   char text[64];
   snprintf(text, sizeof text, "'%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s'", tm.tm_year, tm.tm_mon, tm.tm_mday,
            tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec), bc ? " BC" : "");
-  return text;
+  return pstrdup(text);
 }
 
 // blocks_YYYYMMDD, with the time of day when the range does not start at
 // midnight UTC.
-std::string PartitionName(core::Timestamp lo) {
+const char* PartitionName(core::Timestamp lo) {
   if (TIMESTAMP_IS_NOBEGIN(lo)) return "blocks_first";
   pg_tm tm{};
   fsec_t fsec = 0;
@@ -170,7 +170,7 @@ std::string PartitionName(core::Timestamp lo) {
   if (tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0 || fsec != 0)
     n += snprintf(name + n, sizeof name - n, "_%02d%02d%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
   if (fsec != 0) snprintf(name + n, sizeof name - n, "_%06d", static_cast<int>(fsec));
-  return name;
+  return pstrdup(name);
 }
 
 // Takes the partition DDL lock if no other transaction holds it.
@@ -185,9 +185,7 @@ bool TakePartitionLock() {
   return locked;
 }
 
-void RunDdl(const std::string& sql) {
-  CheckSpiResult(SPI_execute(sql.c_str(), false, 0), "partition DDL");
-}
+void RunDdl(const char* sql) { CheckSpiResult(SPI_execute(sql, false, 0), "partition DDL"); }
 
 // Creates the partition for ts (the caller holds the partition lock and has
 // found none). PostgreSQL code.
@@ -198,13 +196,13 @@ PartitionRange CreatePartition(core::Timestamp ts) {
   const PartitionRange gap = GapAround(ts);
   range.lo = std::max(range.lo, gap.lo);
   range.hi = std::min(range.hi, gap.hi);
-  const std::string name = PartitionName(range.lo);
-  RunDdl("CREATE TABLE aegis." + name +
-         " (LIKE aegis.blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE,"
-         " PRIMARY KEY (series_id, ts_min))");
-  RunDdl("ALTER TABLE aegis.blocks ATTACH PARTITION aegis." + name + " FOR VALUES FROM (" + Literal(range.lo) +
-         ") TO (" + Literal(range.hi) + ")");
-  range.relid = get_relname_relid(name.c_str(), get_namespace_oid("aegis", false));
+  const char* name = PartitionName(range.lo);
+  RunDdl(psprintf("CREATE TABLE aegis.%s (LIKE aegis.blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+                  " INCLUDING STORAGE, PRIMARY KEY (series_id, ts_min))",
+                  name));
+  RunDdl(psprintf("ALTER TABLE aegis.blocks ATTACH PARTITION aegis.%s FOR VALUES FROM (%s) TO (%s)", name,
+                  Literal(range.lo), Literal(range.hi)));
+  range.relid = get_relname_relid(name, get_namespace_oid("aegis", false));
   static const Oid types[] = {OIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
   Datum values[] = {ObjectIdGetDatum(range.relid), TimestampTzGetDatum(range.lo), TimestampTzGetDatum(range.hi)};
   RunPlan(&register_plan, "INSERT INTO aegis.block_partitions (partition, lo, hi) VALUES ($1::regclass, $2, $3)", 3,
@@ -386,24 +384,26 @@ bool TryDropPartition(const PartitionRange& partition, DropReason reason) {
       return false;
     };
     if (!try_lock(partition.relid, 250)) return false;
-    if (!try_lock(blocks_relid, 50)) {
-      // Not kept to the end of the transaction: a generic plan of an engine
-      // read locks every partition when it starts.
+    // The partition's own lock is not kept when it stays: a generic plan of
+    // an engine read locks every partition when it starts.
+    const auto keep = [&] {
       UnlockRelationOid(partition.relid, AccessExclusiveLock);
       return false;
-    }
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return false;
+    };
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(partition.relid))) return keep();
     // Emptied by deletes some snapshot predates (this transaction's own, or
-    // a reader's that has not opened aegis.blocks yet): not now. The locks
-    // are kept to the end of the transaction, as after a drop.
-    if (reason == DropReason::kEmpty && !NoSnapshotSeesRows(partition.relid)) return false;
+    // a reader's that has not opened aegis.blocks yet): not now. Checked
+    // before aegis.blocks is locked, and a partition that stays is unlocked
+    // at once, so a round that keeps it holds no lock anyone waits for.
+    if (reason == DropReason::kEmpty && !NoSnapshotSeesRows(partition.relid)) return keep();
+    if (!try_lock(blocks_relid, 50)) return keep();
     static const Oid types[] = {OIDOID};
     Datum values[] = {ObjectIdGetDatum(partition.relid)};
     RunPlan(&unregister_plan, "DELETE FROM aegis.block_partitions WHERE partition = $1::regclass", 1, types, values,
             Snap::kWrite);
     RunPlan(&unregister_spans_plan, "DELETE FROM aegis.block_spans WHERE partition = $1::regclass", 1, types, values,
             Snap::kWrite);
-    RunDdl(std::string("DROP TABLE ") + quote_qualified_identifier("aegis", get_rel_name(partition.relid)));
+    RunDdl(psprintf("DROP TABLE %s", quote_qualified_identifier("aegis", get_rel_name(partition.relid))));
     cache_valid = false;
     // Series whose newest point was in the partition.
     if (last_points) {
