@@ -17,6 +17,10 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "storage/lmgr.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -127,8 +131,17 @@ int64_t DropExpiredPartitions(TimestampTz now) {
     const bool expired = partition.hi <= everyone_cutoff;
     int64_t points = 0;
     bool empty = false;
+    bool exists = true;
     PgCall([&] {
-      const char* table = quote_qualified_identifier("aegis", get_rel_name(partition.relid));
+      // Locked as the query would lock it; a drop another round committed
+      // since the list was read is seen here (no name), and skipped.
+      LockRelationOid(partition.relid, AccessShareLock);
+      const char* name = get_rel_name(partition.relid);
+      if (name == nullptr) {
+        exists = false;
+        return;
+      }
+      const char* table = quote_qualified_identifier("aegis", name);
       const char* sql = expired ? psprintf("SELECT coalesce(sum(point_count), 0)::bigint FROM %s", table)
                                 : psprintf("SELECT NOT EXISTS (SELECT FROM %s)", table);
       // Not read-only: it must see what this transaction deleted.
@@ -139,7 +152,7 @@ int64_t DropExpiredPartitions(TimestampTz now) {
       else empty = DatumGetBool(value);
       SPI_freetuptable(SPI_tuptable);
     });
-    if ((expired || empty) && TryDropPartition(partition, expired ? DropReason::kExpired : DropReason::kEmpty))
+    if (exists && (expired || empty) && TryDropPartition(partition, expired ? DropReason::kExpired : DropReason::kEmpty))
       removed += points;
   }
   return removed;
