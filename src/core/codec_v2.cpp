@@ -259,8 +259,9 @@ bool ReadPacked(ByteReader* in, size_t m, uint64_t* out, const char* what, uint6
 
 
 // Reusable decode buffers, one per nesting depth plus one for the block's
-// columns and one for Rice quotients, so decoding allocates nothing once a thread has decoded a block of
-// the same size. Buffers above kKeptScratch integers are released after use.
+// columns and one for Rice quotients, so decoding allocates nothing once a
+// thread has decoded a block of the same size. Buffers above kKeptScratch
+// integers are released after use.
 constexpr size_t kScratchSlots = 5;
 constexpr size_t kKeptScratch = 1 << 16;
 

@@ -152,8 +152,8 @@ int64_t DropExpiredPartitions(TimestampTz now) {
       else empty = DatumGetBool(value);
       SPI_freetuptable(SPI_tuptable);
     });
-    if (exists && (expired || empty) && TryDropPartition(partition, expired ? DropReason::kExpired : DropReason::kEmpty))
-      removed += points;
+    if (!exists || !(expired || empty)) continue;
+    if (TryDropPartition(partition, expired ? DropReason::kExpired : DropReason::kEmpty)) removed += points;
   }
   return removed;
 }

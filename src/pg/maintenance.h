@@ -63,8 +63,9 @@ MaintenanceJob MergeJob();
 // of the past), then removes each series' points older than its metric's
 // cutoff (aegis.set_retention, else aegis.default_retention), then drops
 // the partitions that left empty, each once no snapshot sees a row of it
-// (one emptied by this transaction waits for a later round). With wait, series other sessions are
-// rewriting are waited for; without, they are left to the next round.
+// (one emptied by this transaction waits for a later round). With wait,
+// series other sessions are rewriting are waited for; without, they are
+// left to the next round.
 MaintenanceJob RetentionJob(TimestampTz now, bool wait);
 
 // Runs a whole job in the current transaction; returns points processed.

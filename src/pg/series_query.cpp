@@ -153,7 +153,8 @@ Datum ContainmentArray(const std::string& label, const std::vector<std::string>&
     Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (objects.size() + 1)));
     for (size_t i = 0; i < objects.size(); ++i)
       elements[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(objects[i].c_str()));
-    return PointerGetDatum(construct_array(elements, static_cast<int>(objects.size()), JSONBOID, -1, false, TYPALIGN_INT));
+    return PointerGetDatum(
+        construct_array(elements, static_cast<int>(objects.size()), JSONBOID, -1, false, TYPALIGN_INT));
   });
 }
 
