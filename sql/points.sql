@@ -45,6 +45,8 @@ INSERT INTO cases VALUES
   ('metric IN', $$metric IN ('pt_mem', 'pt_nothing')$$),
   ('metric = ANY (NULL)', $$metric = ANY (NULL::text[])$$),
   ('metric LIKE', $$metric LIKE 'pt\_m%'$$),
+  ('metric pattern (decided once per run of one metric)', $$metric ~ '^pt_(cpu|num)$'$$),
+  ('metric pattern and a tag', $$metric ~ '^pt_' AND tags ->> 'host' = 'a'$$),
   ('metric = NULL', $$metric = NULL$$),
   ('tag <> (a missing tag is not <>)', $$tags ->> 'dc' <> 'east'$$),
   ('tag IS NULL', $$tags ->> 'rack' IS NULL AND metric = 'pt_mem'$$),
@@ -298,6 +300,8 @@ INSERT INTO distinct_cases VALUES
      WHERE metric = 'pt_cpu' ORDER BY metric, tags, ts DESC$$),
   ('metrics of a list', $$SELECT DISTINCT ON (metric, tags) metric, tags, ts FROM aegis.points
      WHERE metric IN ('pt_cpu', 'pt_mem', 'pt_num') ORDER BY metric, tags, ts DESC$$),
+  ('metrics of a pattern', $$SELECT DISTINCT ON (metric, tags) metric, tags, ts FROM aegis.points
+     WHERE metric ~ '^pt_(cpu|num)$' ORDER BY metric, tags, ts DESC$$),
   ('oldest first (PostgreSQL''s)', $$SELECT DISTINCT ON (metric, tags) * FROM aegis.points ORDER BY metric, tags, ts$$),
   ('metrics equal under a collation (PostgreSQL''s)', $$SELECT DISTINCT ON (metric COLLATE pt_nocase, tags) lower(metric), ts, value
      FROM aegis.points WHERE lower(metric) = 'pt_case' ORDER BY metric COLLATE pt_nocase, tags, ts DESC$$),
