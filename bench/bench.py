@@ -423,7 +423,8 @@ TARGET_LATE = 1.0  # late-data variant: at least as fast as the faster plain tab
 VARIANTS = {"clean": "clean data", "late": "late data"}
 
 FORM_NAMES = {"aegis": "extension", "plain": "plain clustered", "arrival": "plain arrival",
-              "tsdb": "TimescaleDB", "tsdb2": "TimescaleDB, other form", "read": "SQL over aegis.points"}
+              "tsdb": "TimescaleDB", "tsdb2": "TimescaleDB, other form", "read": "SQL over aegis.points",
+              "rows": "plain rows read back from a table"}
 PEERS = [("arrival", "plain arrival"), ("plain", "plain clustered"), ("tsdb", "TimescaleDB")]
 
 
@@ -703,6 +704,13 @@ def bench_queries(res, qs, sessions, tmp, runs, variant):
     for q in qs:
         qr = QueryResult(q, variant)
         forms = [(f, sql) for f, sql in q.forms if form_db(f) in sessions]
+        # The rows alone: the same rows read from a table that holds them, the floor of any form (the
+        # client's time to receive and print them, and the server's to send them).
+        rows_table = "bench.rows_%s" % q.qid.lower()
+        sessions[DB].run(["DROP TABLE IF EXISTS %s;" % rows_table,
+                          "CREATE UNLOGGED TABLE %s AS %s;" % (rows_table, dict(forms)["plain"]),
+                          "VACUUM ANALYZE %s;" % rows_table])
+        forms.append(("rows", "SELECT * FROM %s" % rows_table))
         qr.forms = [f for f, _ in forms]
         outputs = {}
         for f, sql in forms:
@@ -918,7 +926,8 @@ def query_table(qresults, peers, markdown, clean=None):
     headers = ["query", "rows"] + (["reads late points", "aegis ms (clean)"] if clean else []) + [
         "aegis ms", "plain arrival ms", "plain clustered ms", "TimescaleDB ms", "fastest peer",
         "fastest peer / aegis"] + (["faster plain / aegis"] if clean else []) + ["target", "met",
-                                                                                  "aegis.points SQL ms"]
+                                                                                  "aegis.points SQL ms",
+                                                                                  "rows alone ms"]
     names = dict(PEERS)
     before = {c.q.qid: c for c in clean or []}
     rows = []
@@ -933,9 +942,9 @@ def query_table(qresults, peers, markdown, clean=None):
                 names.get(peer, "-"), fmt_ratio(ms, a)]
         if clean:
             row.append(fmt_ratio(target_peer(qr)[1], a))
-        row += ["%gx" % target_of(qr), target_met(qr, peers), fmt_ms(qr.median("read"))]
+        row += ["%gx" % target_of(qr), target_met(qr, peers), fmt_ms(qr.median("read")), fmt_ms(qr.median("rows"))]
         rows.append(row)
-    return render(headers, rows, "lr" + ("lr" if clean else "") + "rrrrlr" + ("r" if clean else "") + "rlr",
+    return render(headers, rows, "lr" + ("lr" if clean else "") + "rrrrlr" + ("r" if clean else "") + "rlrr",
                   markdown)
 
 
@@ -1065,8 +1074,11 @@ def queries_report(qr_clean, qr_late, first, peers, qparams, qruns, tsbs):
               "rows' transfer). **fastest peer / aegis** above 1 means the extension is faster than every peer. "
               "**aegis.points SQL** is the same question asked in plain SQL over the `aegis.points` foreign "
               "table, as Grafana or a BI tool would ask it: conditions and `GROUP BY aegis.time_bucket(...)` "
-              "with its aggregates go to the engine (informational). Every form returns the clustered plain table's rows (checked, "
-              "see Method).\n"
+              "with its aggregates go to the engine (informational). **rows alone** is the same rows read "
+              "with `SELECT *` from an unlogged table that holds them, in the same rounds: the floor under "
+              "every form, the time to send the rows and for psql to receive and print them, which no engine "
+              "can remove (a form twice as fast as a peer must be so with this floor included). Every form "
+              "returns the clustered plain table's rows (checked, see Method).\n"
               % (fmt_int(tsbs.ds.points), fmt_int(tsbs.ds.series),
                  " (TimescaleDB %s)" % peers.tsdb_status if peers.tsdb else
                  ": not measured in this run (**%s**), so its column says so and no query can meet the target"
