@@ -174,7 +174,8 @@ BlockBitUsage DecodeGorillaPayload(const uint8_t* data, const BlockHeader& heade
 // Only the points before `until` are kept (all of them for
 // kTimestampInfinity); codec 2 leaves the values after them uncomputed.
 BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
-                            std::vector<double>* values, Timestamp since, Timestamp until) {
+                            std::vector<double>* values, Timestamp since, Timestamp until,
+                            const ValueAnchor* anchor) {
   ts->resize(header.count);
   values->resize(header.count);
   size_t first = 0;
@@ -187,7 +188,7 @@ BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std:
       first = std::min(kept, static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), since) - ts->begin()));
   } else {
     usage = DecodePayloadV2Between(data + kBlockHeaderSize, header.payload_size, header.count, since, until,
-                                   ts->data(), values->data(), &first, &kept);
+                                   ts->data(), values->data(), &first, &kept, anchor);
   }
   if (first > 0) {
     ts->erase(ts->begin(), ts->begin() + static_cast<std::ptrdiff_t>(first));
@@ -202,7 +203,7 @@ BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std:
 // on error.
 BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Timestamp>* ts,
                              std::vector<double>* values, Timestamp since = kTimestampMinusInfinity,
-                             Timestamp until = kTimestampInfinity) {
+                             Timestamp until = kTimestampInfinity, const ValueAnchor* anchor = nullptr) {
   if (ts == nullptr || values == nullptr) {
     throw Error(ErrorCategory::Internal, "DecodeBlock called without output vectors");
   }
@@ -216,7 +217,7 @@ BlockBitUsage DecodeVerified(const uint8_t* data, size_t size, std::vector<Times
     throw;
   }
   try {
-    return DecodePayload(data, header, ts, values, since, until);
+    return DecodePayload(data, header, ts, values, since, until, anchor);
   } catch (...) {
     ts->clear();
     values->clear();
@@ -452,8 +453,8 @@ size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std:
 }
 
 size_t DecodeBlockBetween(const uint8_t* data, size_t size, Timestamp since, Timestamp until,
-                          std::vector<Timestamp>* ts, std::vector<double>* values) {
-  return DecodeVerified(data, size, ts, values, since, until).count;
+                          std::vector<Timestamp>* ts, std::vector<double>* values, const ValueAnchor* anchor) {
+  return DecodeVerified(data, size, ts, values, since, until, anchor).count;
 }
 
 // Verified decode into scratch vectors, keeping only the section sizes.

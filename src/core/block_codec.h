@@ -74,6 +74,20 @@ struct BlockBitUsage {
   uint8_t value_scheme = 255;   // ValueScheme of a codec 2 block; 255 for codec 1
 };
 
+// A run of a block's points whose first and last values are known (a
+// segment summary's, core/segments.h): a reader that needs the points from
+// the run on has them decoded from there instead of from the block's start,
+// where the value scheme sums differences (codec 2's decimal-rice), and the
+// block's value at last_ts is checked against last_value (DataCorrupted when
+// it differs, or when the block has no point at first_ts or last_ts). A
+// scheme that cannot start there decodes as without it.
+struct ValueAnchor {
+  Timestamp first_ts = 0;
+  double first_value = 0;
+  Timestamp last_ts = 0;
+  double last_value = 0;
+};
+
 // Encodes n points (timestamps in ANY order incl. repeats/decreasing; any
 // double bit pattern) into a self-describing block with the given codec.
 // Throws Error(InvalidParameter) if n == 0 or n > kMaxBlockPoints.
@@ -115,9 +129,11 @@ size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std:
 // those (the block's timestamps rise, so they are a run of it); the values
 // before since are not computed either where the codec can skip them (codec
 // 2's decimal schemes compute their digits but not the values), nor checked
-// beyond the payload's structure.
+// beyond the payload's structure. With an anchor at or before since, the
+// values before it are not even summed (ValueAnchor).
 size_t DecodeBlockBetween(const uint8_t* data, size_t size, Timestamp since, Timestamp until,
-                          std::vector<Timestamp>* ts, std::vector<double>* values);
+                          std::vector<Timestamp>* ts, std::vector<double>* values,
+                          const ValueAnchor* anchor = nullptr);
 
 // Decodes a block like DecodeBlock and reports how many payload bits each
 // section takes.

@@ -40,6 +40,14 @@ namespace {
 
 constexpr uint64_t kSignBit = uint64_t{1} << 63;
 
+// Raises the error for a segment summary given as a ValueAnchor that the
+// block contradicts (the segments column is not covered by the block's
+// checksum).
+[[noreturn]] void ThrowCorruptSegments(const std::string& detail) {
+  throw Error(ErrorCategory::DataCorrupted, "corrupt segment summaries", "The segment summaries disagree with the "
+              "block: " + detail + ".");
+}
+
 // out[i] += out[i - 1] from i = 1: turns deltas back into values.
 inline void PrefixSum(uint64_t* v, size_t m) {
   for (size_t i = 1; i < m; ++i) v[i] += v[i - 1];
@@ -330,13 +338,22 @@ inline bool IsNestingScheme(ValueScheme s) {
 }
 
 void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, const ValueScheme* forced = nullptr);
+
+// A value the caller knows (ValueAnchor): the column's value at `index`.
+// Only the top-level decimal-rice column starts from it; `used` says
+// whether it did (the caller then checks the values it decoded).
+struct ColumnAnchor {
+  size_t index = 0;
+  double value = 0;
+  bool used = false;
+};
 // Decodes a column of m values; `limit` (at most m) is how many of the first
 // ones the caller needs: the flat schemes write only out[0, limit), the
 // nesting ones all of out[0, m). The whole column is read and checked either
 // way. The decimal schemes also leave out the values before `from` (at most
 // limit): they sum their digits but do not turn them into values.
 void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch,
-                       size_t limit = SIZE_MAX, size_t from = 0);
+                       size_t limit = SIZE_MAX, size_t from = 0, ColumnAnchor* anchor = nullptr);
 
 // --- raw and constant ------------------------------------------------------
 
@@ -767,14 +784,14 @@ const QuotientByte* QuotientTable() {
 // entry, carry) writes each byte's gaps to 8 slots (those past its count are
 // overwritten by the next byte's), the first one plus the zeros carried from
 // the bytes before. Returns how many were found (up to limit + 7); *end is
-// the byte after the last one read.
+// the byte after the last one read. Starts at stream[byte] with `carry`
+// zeros carried into it (0, 0: the stream's start).
 template <typename Store>
 inline size_t ExpandQuotientsWith(const uint8_t* stream, size_t size, size_t limit,
-                                                                 uint64_t* q, size_t* end, Store store) {
+                                                                 uint64_t* q, size_t* end, Store store,
+                                                                 size_t byte = 0, uint64_t carry = 0) {
   const QuotientByte* table = QuotientTable();
   size_t found = 0;
-  size_t byte = 0;
-  uint64_t carry = 0;
   for (; byte < size && found < limit; ++byte) {
     const QuotientByte& e = table[stream[byte]];
     store(q + found, e, carry);
@@ -808,25 +825,57 @@ struct StoreGapsAvx2 {
 };
 
 __attribute__((target("avx2"), flatten)) size_t ExpandQuotientsAvx2(const uint8_t* stream, size_t size, size_t limit,
-                                                            uint64_t* q, size_t* end) {
-  return ExpandQuotientsWith(stream, size, limit, q, end, StoreGapsAvx2());
+                                                            uint64_t* q, size_t* end, size_t byte, uint64_t carry) {
+  return ExpandQuotientsWith(stream, size, limit, q, end, StoreGapsAvx2(), byte, carry);
 }
 #endif
 
-size_t ExpandQuotients(const uint8_t* stream, size_t size, size_t limit, uint64_t* q, size_t* end) {
+size_t ExpandQuotients(const uint8_t* stream, size_t size, size_t limit, uint64_t* q, size_t* end, size_t byte = 0,
+                       uint64_t carry = 0) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (kHaveAvx2) return ExpandQuotientsAvx2(stream, size, limit, q, end);
+  if (kHaveAvx2) return ExpandQuotientsAvx2(stream, size, limit, q, end, byte, carry);
 #endif
-  return ExpandQuotientsWith(stream, size, limit, q, end, StoreGapsScalar());
+  return ExpandQuotientsWith(stream, size, limit, q, end, StoreGapsScalar(), byte, carry);
 }
 
-// Reads RICE(m) into out[0, limit) (at most m), unzigzagged when `unzigzag`.
-// The quotients after the limit are not decoded, but the whole stream is
-// checked (exactly m one bits, the last in the last byte), so that a range
-// read rejects what a whole read rejects.
+// Moves past the first `skip` quotients of stream[0, size): whole bytes
+// while they hold no more of them, so that ExpandQuotients from *byte with
+// *carry finds quotient number *found (<= skip) first. Returns the one bits
+// of the bytes passed (*found).
+void SkipQuotients(const uint8_t* stream, size_t size, size_t skip, size_t* byte, uint64_t* carry, size_t* found) {
+  const QuotientByte* table = QuotientTable();
+  size_t b = 0;
+  size_t n = 0;
+  uint64_t c = 0;
+  // Eight bytes at a time (LSB first: the zeros after a word's last one bit
+  // are its leading zeros), then a byte at a time.
+  for (; b + 8 <= size; b += 8) {
+    const uint64_t word = LoadLittleEndian64(stream + b);
+    const size_t ones = static_cast<size_t>(__builtin_popcountll(word));
+    if (n + ones > skip) break;
+    c = word != 0 ? static_cast<uint64_t>(__builtin_clzll(word)) : c + 64;
+    n += ones;
+  }
+  for (; b < size && n + table[stream[b]].count <= skip; ++b) {
+    const QuotientByte& e = table[stream[b]];
+    c = e.count != 0 ? e.tail : c + 8;
+    n += e.count;
+  }
+  *byte = b;
+  *carry = c;
+  *found = n;
+}
+
+// Reads RICE(m) into out[0, limit) (at most m), unzigzagged when `unzigzag`;
+// with `skip` (a multiple of 8, at most limit) only out[skip, limit), the
+// integers before it left undecoded (out[0, skip) may hold exceptions'
+// values). The quotients after the limit are not decoded, but the whole
+// stream is checked (exactly m one bits, the last in the last byte), so that
+// a range read rejects what a whole read rejects.
 void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t limit, bool unzigzag,
-              DecodeScratch* scratch) {
+              DecodeScratch* scratch, size_t skip = 0) {
   limit = std::min(limit, m);
+  skip = std::min(skip, limit) & ~size_t{7};
   const unsigned k = in->U8(what);
   if (k > 63) {
     ThrowCorruptPayload(std::string("The ") + what + " claim " + std::to_string(k) + " low bits per integer.");
@@ -843,20 +892,29 @@ void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t 
   // Quotients a byte at a time: each byte's gaps are stored in 8 slots
   // (those past its count are overwritten by the next byte's), the first
   // one plus the zeros carried from the bytes before.
-  uint64_t* q = scratch->Get(kQuotientSlot, limit + 8);
+  // q[i - base] is quotient i, from base (quotients before skip, in the
+  // byte where the skipped ones end, come first and are not used).
+  size_t start = 0;
+  uint64_t carry = 0;
+  size_t base = 0;
+  if (skip > 0) SkipQuotients(stream, size, skip, &start, &carry, &base);
+  uint64_t* q = scratch->Get(kQuotientSlot, limit - base + 8);
   size_t byte = 0;
-  size_t found = ExpandQuotients(stream, size, limit, q, &byte);
-  for (size_t b = byte; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
+  size_t found = base + ExpandQuotients(stream, size, limit - base, q, &byte, start, carry);
+  size_t b = byte;
+  for (; b + 8 <= size; b += 8) found += static_cast<size_t>(__builtin_popcountll(LoadLittleEndian64(stream + b)));
+  for (; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
   if (found != m || (size > 0 && stream[size - 1] == 0)) {
     ThrowCorruptPayload(std::string("The ") + what + " hold " + std::to_string(found) +
                         " one bits, or bits after the last quotient (" + std::to_string(m) +
                         " one bits, the last in the last byte, allowed).");
   }
-  UnpackBits(low, limit, k, 0, out);
+  // 8 integers of k bits are k whole bytes: integer skip starts a byte.
+  UnpackBits(low + skip / 8 * k, limit - skip, k, 0, out + skip);
   if (unzigzag) {
-    for (size_t i = 0; i < limit; ++i) out[i] = UnZigZag(out[i] + (q[i] << k));
+    for (size_t i = skip; i < limit; ++i) out[i] = UnZigZag(out[i] + (q[i - base] << k));
   } else {
-    for (size_t i = 0; i < limit; ++i) out[i] += q[i] << k;
+    for (size_t i = skip; i < limit; ++i) out[i] += q[i - base] << k;
   }
   listed.Apply(limit, what, [out, unzigzag](size_t p, uint64_t v) { out[p] = unzigzag ? UnZigZag(v) : v; });
 }
@@ -1001,9 +1059,11 @@ size_t EncodeDecimal(const uint64_t* v, size_t m, const DecimalChoice& choice, B
 }
 
 // The decimal scheme's fields (2), or decimal-rice's (7: `rice`), after the
-// scheme id.
+// scheme id. With an anchor (decimal-rice without corrections, in double
+// mode, anchor->index in [1, from]), the digits start at the anchor's value
+// instead of being summed from the first; anchor->used says whether they did.
 void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit,
-                   size_t from, bool rice = false) {
+                   size_t from, bool rice = false, ColumnAnchor* anchor = nullptr) {
   limit = std::min(limit, m);
   from = std::min(from, limit);
   const uint8_t flags = in->U8("decimal flags");
@@ -1016,11 +1076,23 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
   uint64_t* digits = scratch->Get(static_cast<size_t>(depth), m);
   const bool deltas = (flags & kDecimalDelta) != 0;
   if (rice && !deltas) ThrowCorruptPayload("Rice-coded decimal digits without the deltas flag.");
+  // The anchor's digits, when it can be used: the digits whose value is its
+  // value, bit for bit (distinct digits in range give distinct values).
+  int64_t anchor_digits = 0;
+  const bool anchored = anchor != nullptr && rice && deltas && !float32 && (flags & kDecimalCorrections) == 0 &&
+                        anchor->index >= 1 && anchor->index <= from && from <= limit &&
+                        ValueToDigits(anchor->value, e, false, &anchor_digits) &&
+                        DoubleBits(DigitsToValue(static_cast<uint64_t>(anchor_digits), e, false)) ==
+                            DoubleBits(anchor->value);
+  if (anchor != nullptr) anchor->used = anchored;
   if (deltas) {
     if (m < 2) ThrowCorruptPayload("A single decimal value cannot be stored as deltas.");
     digits[0] = in->U64("first decimal digits");
     if (rice) {
-      ReadRice(in, m - 1, digits + 1, "Rice-coded decimal digit deltas", limit == 0 ? 0 : limit - 1, true, scratch);
+      // Anchored: the differences from the anchor's on (digits[i] is the
+      // Rice integer i - 1), from the group of 8 that holds it.
+      ReadRice(in, m - 1, digits + 1, "Rice-coded decimal digit deltas", limit == 0 ? 0 : limit - 1, true, scratch,
+               anchored ? anchor->index : 0);
     } else {
       ReadPacked(in, m - 1, digits + 1, "decimal digit deltas", nullptr, limit - 1);
     }
@@ -1030,7 +1102,12 @@ void DecodeDecimal(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScr
   // The hot loops: one conversion and one quotient per value.
   // Values only from `from` on; the digits before it are summed.
   uint64_t outside;
-  if (deltas && (float32 || from > 0)) PrefixSum(digits, limit);
+  if (anchored) {
+    digits[anchor->index] = static_cast<uint64_t>(anchor_digits);
+    PrefixSum(digits + anchor->index, limit - anchor->index);
+  } else if (deltas && (float32 || from > 0)) {
+    PrefixSum(digits, limit);
+  }
   if (float32) {
     outside = DigitsToFloats(digits + from, limit - from, kPow10Float[e], out + from);
   } else if (deltas && from == 0) {
@@ -1378,7 +1455,7 @@ void EncodeValueColumn(const uint64_t* v, size_t m, int depth, ByteWriter* out, 
 }
 
 void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, DecodeScratch* scratch, size_t limit,
-                       size_t from) {
+                       size_t from, ColumnAnchor* anchor) {
   limit = std::min(limit, m);
   from = std::min(from, limit);
   const uint8_t id = in->U8("value scheme");
@@ -1411,7 +1488,7 @@ void DecodeValueColumn(ByteReader* in, size_t m, int depth, uint64_t* out, Decod
       DecodeXor(in, m, out);
       return;
     case ValueScheme::kDecimalRice:
-      DecodeDecimal(in, m, depth, out, scratch, limit, from, true);
+      DecodeDecimal(in, m, depth, out, scratch, limit, from, true, anchor);
       return;
   }
   ThrowCorruptPayload("Unknown value scheme " + std::to_string(id) + ".");
@@ -1434,7 +1511,8 @@ BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Tim
 }
 
 BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,
-                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept) {
+                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept,
+                                     const ValueAnchor* anchor) {
   thread_local DecodeScratch scratch;
   struct Trim {
     ~Trim() { scratch.Trim(); }
@@ -1451,10 +1529,31 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
   const size_t timestamp_bytes = reader.Offset();
   const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
   uint64_t* bits = scratch.Get(kColumnSlot, n);
-  DecodeValueColumn(&reader, n, 0, bits, &scratch, limit, from);
+  // An anchor's run [a, b] (its first and last point): the values are
+  // computed from min(from, b) to past b as well, to check the last one.
+  ColumnAnchor column_anchor;
+  size_t check = 0;
+  const bool anchor_helps = anchor != nullptr && from > 0 && from < n && anchor->first_ts <= ts[from] &&
+                            anchor->first_ts <= anchor->last_ts;
+  if (anchor_helps) {
+    const size_t a = static_cast<size_t>(std::lower_bound(ts, ts + n, anchor->first_ts) - ts);
+    const size_t b = static_cast<size_t>(std::lower_bound(ts, ts + n, anchor->last_ts) - ts);
+    if (a == n || ts[a] != anchor->first_ts || b == n || ts[b] != anchor->last_ts) {
+      ThrowCorruptSegments("the block has no point at the first or last time of a segment summary");
+    }
+    column_anchor.index = a;
+    column_anchor.value = anchor->first_value;
+    check = b;
+  }
+  const size_t value_limit = anchor_helps ? std::max(limit, check + 1) : limit;
+  const size_t value_from = anchor_helps ? std::min(from, check) : from;
+  DecodeValueColumn(&reader, n, 0, bits, &scratch, value_limit, value_from, anchor_helps ? &column_anchor : nullptr);
   if (reader.Remaining() != 0) {
     ThrowCorruptPayload("The points end " + std::to_string(reader.Remaining()) +
                         " bytes before the end of the payload.");
+  }
+  if (column_anchor.used && bits[check] != DoubleBits(anchor->last_value)) {
+    ThrowCorruptSegments("the block's values differ from a segment summary's first or last value");
   }
   std::memcpy(values + from, bits + from, (limit - from) * sizeof(double));
   if (first != nullptr) *first = from;

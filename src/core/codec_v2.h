@@ -35,8 +35,10 @@ BlockBitUsage DecodePayloadV2(const uint8_t* payload, size_t size, size_t n, Tim
 // since and before until. The payload is read and checked whole (its
 // structure, not the values it does not compute), and the values outside are
 // not computed, which is most of the cost of decoding them (the decimal
-// schemes still sum the digit differences before since).
+// schemes still sum the digit differences before since, unless an anchor at
+// or before since lets decimal-rice start there: ValueAnchor).
 BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t n, Timestamp since,
-                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept);
+                                     Timestamp until, Timestamp* ts, double* values, size_t* first, size_t* kept,
+                                     const ValueAnchor* anchor = nullptr);
 
 }  // namespace aegis::core

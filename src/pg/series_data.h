@@ -103,7 +103,8 @@ class SeriesFolder {
     }
     ++stats_->blocks_decoded;
     decoded_.clear();
-    DecodeStoredBlock(series_id_, block, &decoded_, until_, since_);
+    const std::optional<core::ValueAnchor> anchor = AnchorFor(block);
+    DecodeStoredBlock(series_id_, block, &decoded_, until_, since_, anchor ? &*anchor : nullptr);
     // Usually no recent row lies inside and the decoded points are used as
     // they are.
     core::SeriesPoints merged;
@@ -147,7 +148,12 @@ class SeriesFolder {
         CountStat(Stat::kPointsFromSummaries, segment.count);
         continue;
       }
-      if (decoded_.empty()) DecodeStoredBlock(series_id_, block, &decoded_, until_);
+      // The points from this segment on: decoded from its first value
+      // where the codec can start there (core::ValueAnchor).
+      if (decoded_.empty()) {
+        const core::ValueAnchor anchor{segment.ts_min, segment.first, segment.ts_max, segment.last};
+        DecodeStoredBlock(series_id_, block, &decoded_, until_, segment.ts_min, &anchor);
+      }
       const size_t first = core::LowerBound(decoded_, segment.ts_min);
       const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);
       // decoded_ ends before until_: a segment reaching past it is cut there.
@@ -159,6 +165,19 @@ class SeriesFolder {
     }
     CheckForInterrupts();
     return true;
+  }
+
+  // The segment of a block that since_ falls in (or the last one before it),
+  // as the anchor a decode of the block from since_ starts at; none when
+  // since_ is in the block's first segment or the block has no segments.
+  std::optional<core::ValueAnchor> AnchorFor(const BlockRef& block) const {
+    if (!block.has_segments || since_ <= block.summary.ts_min) return std::nullopt;
+    const std::vector<core::BlockSummary> segments = DecodeStoredSegments(series_id_, block);
+    const auto after = std::upper_bound(segments.begin(), segments.end(), since_,
+                                        [](core::Timestamp t, const core::BlockSummary& s) { return t < s.ts_min; });
+    if (after == segments.begin() || std::prev(after) == segments.begin()) return std::nullopt;
+    const core::BlockSummary& s = *std::prev(after);
+    return core::ValueAnchor{s.ts_min, s.first, s.ts_max, s.last};
   }
 
   // A segment that does not hold the points the decoded block has in its

@@ -352,7 +352,7 @@ void Release(FetchedBlocks* fetched) {
 
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                      const std::function<std::string()>& range, uint32_t expected_count, core::Timestamp until,
-                     core::Timestamp since) {
+                     core::Timestamp since, const core::ValueAnchor* anchor) {
   struct varlena* raw = nullptr;
   struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
   PgCall([&] { raw = pg_detoast_datum_packed(stored); });
@@ -362,7 +362,8 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   core::SeriesPoints& decoded = out->empty() ? *out : scratch;
   try {
     const size_t held = core::DecodeBlockBetween(reinterpret_cast<const uint8_t*>(VARDATA_ANY(raw)),
-                                                 VARSIZE_ANY_EXHDR(raw), since, until, &decoded.ts, &decoded.values);
+                                                 VARSIZE_ANY_EXHDR(raw), since, until, &decoded.ts, &decoded.values,
+                                                 anchor);
     if (expected_count != 0 && held != expected_count)
       throw core::Error(core::ErrorCategory::DataCorrupted, "block point count does not match its catalog row",
                         "The block holds " + std::to_string(held) + " points, its row says " +
@@ -370,10 +371,16 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
   } catch (const core::Error& e) {
     if (e.category() != core::ErrorCategory::DataCorrupted) throw;
     const std::string where = range ? " (" + range() + ")" : "";
+    // A segment summary the block contradicts (core::ValueAnchor): the
+    // segments are damaged, not the block.
+    const bool segments = std::string(e.what()) == "corrupt segment summaries";
     throw core::Error(core::ErrorCategory::DataCorrupted,
-                      "corrupt block in series " + std::to_string(series_id) + where,
-                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
-                      "Restore the series from a backup, or remove the block with aegis.delete_series().");
+                      (segments ? "corrupt segment summaries in series " : "corrupt block in series ") +
+                          std::to_string(series_id) + where,
+                      segments ? e.detail() : std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
+                      segments ? "Rewrite the block (aegis.compress after a write into its range), or remove it with "
+                                 "aegis.delete_series()."
+                               : "Restore the series from a backup, or remove the block with aegis.delete_series().");
   }
   if (raw != stored) PgCall([&] { pfree(raw); });
   CountStat(Stat::kBlocksDecoded, 1);
@@ -382,9 +389,10 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
 }
 
 void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out, core::Timestamp until,
-                       core::Timestamp since) {
+                       core::Timestamp since, const core::ValueAnchor* anchor) {
   const auto range = [&] { return TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max); };
-  if (block.has_data) return DecodeBlockData(series_id, block.data, out, range, block.summary.count, until, since);
+  if (block.has_data)
+    return DecodeBlockData(series_id, block.data, out, range, block.summary.count, until, since, anchor);
   // Left out by a lean cursor: read by the block's key, with the statement's
   // snapshot (the cursor's), so it is the same row.
   static SPIPlanPtr block_data_plan = nullptr;
@@ -405,7 +413,7 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
   }
   bool isnull = false;
   const Datum data = PgCall([&] { return SPI_getbinval(table->vals[0], table->tupdesc, 1, &isnull); });
-  DecodeBlockData(series_id, data, out, range, block.summary.count, until, since);
+  DecodeBlockData(series_id, data, out, range, block.summary.count, until, since, anchor);
   PgCall([&] { SPI_freetuptable(table); });
 }
 

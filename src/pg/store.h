@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/block_codec.h"
 #include "core/series_points.h"
 #include "core/types.h"
 #include "pg/postgres_headers.h"
@@ -96,11 +97,13 @@ void Release(FetchedBlocks* fetched);
 
 // Decodes a stored block and appends its points in [since, until) to out (a
 // reader that needs no others leaves the values outside uncomputed where the
-// codec can). A corrupt block is an ERROR (XX001) naming the series and the
-// block's time range.
+// codec can, from `anchor` on when one is given: core::ValueAnchor). A
+// corrupt block is an ERROR (XX001) naming the series and the block's time
+// range.
 void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoints* out,
                        core::Timestamp until = core::kTimestampInfinity,
-                       core::Timestamp since = core::kTimestampMinusInfinity);
+                       core::Timestamp since = core::kTimestampMinusInfinity,
+                       const core::ValueAnchor* anchor = nullptr);
 
 // Decodes block data (a bytea Datum, maybe toasted) of a series and appends
 // its points in [since, until) to out. A corrupt block is an ERROR (XX001) naming
@@ -109,7 +112,8 @@ void DecodeStoredBlock(int64_t series_id, const BlockRef& block, core::SeriesPoi
 void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
                      const std::function<std::string()>& range = {}, uint32_t expected_count = 0,
                      core::Timestamp until = core::kTimestampInfinity,
-                     core::Timestamp since = core::kTimestampMinusInfinity);
+                     core::Timestamp since = core::kTimestampMinusInfinity,
+                     const core::ValueAnchor* anchor = nullptr);
 
 // The segment summaries of a stored block (core/segments.h), in time order;
 // none when it has none, or when their span is longer than widest_use (a

@@ -280,6 +280,23 @@ void ExpectRangeAt(const std::vector<uint8_t>& block, const std::vector<Timestam
   EXPECT_EQ(DecodeBlockBetween(block.data(), block.size(), since, until, &ts_out, &values_out), ts.size());
   ExpectSameTimestamps(std::vector<Timestamp>(ts.begin() + begin, ts.begin() + end), ts_out);
   ExpectSameBits(std::vector<double>(values.begin() + begin, values.begin() + end), values_out);
+  // The same range from an anchor (a run of the block's points known by its
+  // first and last value) at or before since: the same points.
+  if (begin == 0 || !std::is_sorted(ts.begin(), ts.end()) ||
+      std::adjacent_find(ts.begin(), ts.end()) != ts.end())
+    return;
+  const size_t n = ts.size();
+  const size_t from = static_cast<size_t>(begin);
+  for (size_t a : {size_t{1}, from / 2, from - 1 - (from - 1) % 8, from}) {
+    if (a == 0 || a >= n) continue;
+    for (size_t b : {a, std::min(n - 1, a + 37), n - 1}) {
+      SCOPED_TRACE("anchor at points " + std::to_string(a) + " to " + std::to_string(b));
+      const ValueAnchor anchor{ts[a], values[a], ts[b], values[b]};
+      EXPECT_EQ(DecodeBlockBetween(block.data(), block.size(), since, until, &ts_out, &values_out, &anchor), n);
+      ExpectSameTimestamps(std::vector<Timestamp>(ts.begin() + begin, ts.begin() + end), ts_out);
+      ExpectSameBits(std::vector<double>(values.begin() + begin, values.begin() + end), values_out);
+    }
+  }
 }
 
 // Prefix decodes at the edges of the block and between its points, and
@@ -486,6 +503,40 @@ std::vector<double> TwoDecimalWalk(size_t n, std::mt19937_64* rng) {
 
 // A 2-decimal walk with special doubles at about one position in 8, always
 // including the first and the last.
+// A decimal-rice block read from an anchor that the block contradicts (a
+// damaged segments column: another first or last value, or times the block
+// has no point at) is an error, never other values.
+TEST(BlockCodecV2Ranges, AnchorThatDisagreesWithTheBlock) {
+  std::mt19937_64 rng(71);
+  const size_t n = 1000;
+  std::vector<Timestamp> ts(n);
+  for (size_t i = 0; i < n; ++i) ts[i] = 1'700'000'000'000'000 + static_cast<Timestamp>(i) * 10'000'000;
+  const std::vector<double> values = TwoDecimalWalk(n, &rng);
+  const std::vector<uint8_t> block = EncodeBlockWithScheme(ts.data(), values.data(), n, ValueScheme::kDecimalRice);
+  std::vector<Timestamp> ts_out;
+  std::vector<double> values_out;
+  const Timestamp since = ts[500];
+  const auto read = [&](const ValueAnchor& anchor) {
+    return DecodeBlockBetween(block.data(), block.size(), since, kTimestampInfinity, &ts_out, &values_out, &anchor);
+  };
+  // Agreeing: the points from since on.
+  EXPECT_EQ(read({ts[360], values[360], ts[719], values[719]}), n);
+  ExpectSameBits(std::vector<double>(values.begin() + 500, values.end()), values_out);
+  const auto expect_corrupt = [&](const ValueAnchor& anchor) {
+    try {
+      read(anchor);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::DataCorrupted);
+      EXPECT_STREQ(e.what(), "corrupt segment summaries");
+    }
+  };
+  expect_corrupt({ts[360], values[360] + 0.01, ts[719], values[719]});   // another first value
+  expect_corrupt({ts[360], values[360], ts[719], values[719] - 0.01});   // another last value
+  expect_corrupt({ts[360] + 1, values[360], ts[719], values[719]});      // no point at its first time
+  expect_corrupt({ts[360], values[360], ts[719] + 1, values[719]});      // nor at its last
+}
+
 std::vector<double> WalkWithSpecials(size_t n, std::mt19937_64* rng) {
   const std::vector<double> specials = SpecialDoubles();
   std::vector<double> v = TwoDecimalWalk(n, rng);
