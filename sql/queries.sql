@@ -304,21 +304,20 @@ SELECT count(*), sum(m) FROM (SELECT max(value) AS m FROM aegis.read('dense') GR
 -- points.
 CREATE TEMP TABLE walk_points AS
 SELECT '2024-01-01 00:07:13'::timestamptz + i * interval '10 s' AS ts,
-       (5000 + sum((i * 7919) % 201 + (i * 104729) % 201 + (i * 1299709) % 201 - 300) OVER (ORDER BY i)) / 100.0 AS v,
-       (3000 + sum((i * 6271) % 201 + (i * 15485863) % 201 + (i * 32452843) % 201 - 300) OVER (ORDER BY i)) / 100.0 AS w
+       (5000 + sum((i * 7919) % 201 + (i * 104729) % 201 + (i * 1299709) % 201 - 300) OVER (ORDER BY i)) / 100.0 AS v
   FROM generate_series(0::bigint, 2999) i;
 SELECT aegis.write('walk', '{"h":"a"}', array_agg(ts ORDER BY ts), array_agg(v::float8 ORDER BY ts)),
-       aegis.write('walk_twin', '{"h":"a"}', array_agg(ts ORDER BY ts), array_agg(w::float8 ORDER BY ts))
+       aegis.write('walk_twin', '{"h":"a"}', array_agg(ts ORDER BY ts), array_agg((v + 20)::float8 ORDER BY ts))
   FROM walk_points;
 SELECT count(*) AS buckets, count(*) FILTER (WHERE a.value = x.hi) AS equal
   FROM aegis.aggregate('walk', 'max', '2024-01-01 07:30', 'infinity', '1 minute') a
   JOIN (SELECT aegis.time_bucket('1 minute', ts) AS bucket, max(v)::float8 AS hi FROM walk_points
          WHERE ts >= '2024-01-01 07:30' GROUP BY 1) x USING (bucket);
 -- Segments with a valid checksum that belong to another series over the same
--- times (their counts and times agree with the block, their values do not):
--- the decode that starts from a segment's first value checks the block's
--- value at the segment's last point, and the disagreement is an error
--- (XX001), never other values.
+-- times, the same walk 20 higher (their counts, times and differences agree
+-- with the block, their values do not): the decode that starts from a
+-- segment's first value checks the block's last value against its catalog
+-- row's, and the disagreement is an error (XX001), never other values.
 UPDATE aegis.blocks b SET segments = o.segments
   FROM aegis.blocks o, aegis.series sb, aegis.series so
  WHERE sb.series_id = b.series_id AND sb.metric = 'walk' AND so.series_id = o.series_id AND so.metric = 'walk_twin'

@@ -74,13 +74,17 @@ struct BlockBitUsage {
   uint8_t value_scheme = 255;   // ValueScheme of a codec 2 block; 255 for codec 1
 };
 
-// A run of a block's points whose first and last values are known (a
-// segment summary's, core/segments.h): a reader that needs the points from
-// the run on has them decoded from there instead of from the block's start,
-// where the value scheme sums differences (codec 2's decimal-rice), and the
-// block's value at last_ts is checked against last_value (DataCorrupted when
-// it differs, or when the block has no point at first_ts or last_ts). A
-// scheme that cannot start there decodes as without it.
+// Two of a block's points whose values are known from elsewhere: a reader
+// that needs the points from first_ts on has them decoded from there instead
+// of from the block's start, where the value scheme sums differences (codec
+// 2's decimal-rice) and that is less work, and the block's value at last_ts
+// (at or after first_ts) is checked against last_value, bit for bit
+// (DataCorrupted when it differs, or when the block has no point at first_ts
+// or last_ts). The check catches a wrong first value only when last_value
+// comes from another source: the reads take first_ts and first_value from a
+// segment summary and last_ts and last_value from the block's catalog row
+// (its ts_max and last value). A scheme that cannot start there decodes as
+// without it.
 struct ValueAnchor {
   Timestamp first_ts = 0;
   double first_value = 0;

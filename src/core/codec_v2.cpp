@@ -1529,21 +1529,23 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
   const size_t timestamp_bytes = reader.Offset();
   const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
   uint64_t* bits = scratch.Get(kColumnSlot, n);
-  // An anchor's run [a, b] (its first and last point): the values are
-  // computed from min(from, b) to past b as well, to check the last one.
+  // An anchor's points a (where the digits start) and b (whose value is
+  // checked): the values are computed from min(from, b) to past b as well.
+  // Used only where that is less work than summing from the start.
   ColumnAnchor column_anchor;
   size_t check = 0;
-  const bool anchor_helps = anchor != nullptr && from > 0 && from < n && anchor->first_ts <= ts[from] &&
-                            anchor->first_ts <= anchor->last_ts;
+  bool anchor_helps = anchor != nullptr && from > 0 && from < n && anchor->first_ts <= ts[from] &&
+                      anchor->first_ts <= anchor->last_ts;
   if (anchor_helps) {
     const size_t a = static_cast<size_t>(std::lower_bound(ts, ts + n, anchor->first_ts) - ts);
-    const size_t b = static_cast<size_t>(std::lower_bound(ts, ts + n, anchor->last_ts) - ts);
-    if (a == n || ts[a] != anchor->first_ts || b == n || ts[b] != anchor->last_ts) {
+    const size_t b_end = static_cast<size_t>(std::upper_bound(ts, ts + n, anchor->last_ts) - ts);
+    if (a == n || ts[a] != anchor->first_ts || b_end == 0 || ts[b_end - 1] != anchor->last_ts) {
       ThrowCorruptSegments("the block has no point at the first or last time of a segment summary");
     }
     column_anchor.index = a;
     column_anchor.value = anchor->first_value;
-    check = b;
+    check = b_end - 1;
+    anchor_helps = std::max(limit, check + 1) - a < limit;
   }
   const size_t value_limit = anchor_helps ? std::max(limit, check + 1) : limit;
   const size_t value_from = anchor_helps ? std::min(from, check) : from;

@@ -143,16 +143,18 @@ class SeriesFolder {
         DecodeStoredSegments(series_id_, block, aggregator_->WidestSummary());
     if (segments.empty()) return false;
     decoded_.clear();
+    bool decoded = false;
     for (const core::BlockSummary& segment : segments) {
       if (aggregator_->TryAddBlockSummary(segment)) {
         CountStat(Stat::kPointsFromSummaries, segment.count);
         continue;
       }
-      // The points from this segment on: decoded from its first value
-      // where the codec can start there (core::ValueAnchor).
-      if (decoded_.empty()) {
-        const core::ValueAnchor anchor{segment.ts_min, segment.first, segment.ts_max, segment.last};
+      // The points from this segment on (once): decoded from its first
+      // value where the codec can start there (core::ValueAnchor).
+      if (!decoded) {
+        const core::ValueAnchor anchor = AnchorAt(block, segment);
         DecodeStoredBlock(series_id_, block, &decoded_, until_, segment.ts_min, &anchor);
+        decoded = true;
       }
       const size_t first = core::LowerBound(decoded_, segment.ts_min);
       const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);
@@ -176,8 +178,13 @@ class SeriesFolder {
     const auto after = std::upper_bound(segments.begin(), segments.end(), since_,
                                         [](core::Timestamp t, const core::BlockSummary& s) { return t < s.ts_min; });
     if (after == segments.begin() || std::prev(after) == segments.begin()) return std::nullopt;
-    const core::BlockSummary& s = *std::prev(after);
-    return core::ValueAnchor{s.ts_min, s.first, s.ts_max, s.last};
+    return AnchorAt(block, *std::prev(after));
+  }
+
+  // A decode of the block from `segment` on: its first value, checked by
+  // the block's last (its catalog row's), which the segments do not supply.
+  static core::ValueAnchor AnchorAt(const BlockRef& block, const core::BlockSummary& segment) {
+    return core::ValueAnchor{segment.ts_min, segment.first, block.summary.ts_max, block.summary.last};
   }
 
   // A segment that does not hold the points the decoded block has in its

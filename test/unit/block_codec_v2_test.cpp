@@ -501,8 +501,6 @@ std::vector<double> TwoDecimalWalk(size_t n, std::mt19937_64* rng) {
   return v;
 }
 
-// A 2-decimal walk with special doubles at about one position in 8, always
-// including the first and the last.
 // A decimal-rice block read from an anchor that the block contradicts (a
 // damaged segments column: another first or last value, or times the block
 // has no point at) is an error, never other values.
@@ -537,6 +535,8 @@ TEST(BlockCodecV2Ranges, AnchorThatDisagreesWithTheBlock) {
   expect_corrupt({ts[360], values[360], ts[719] + 1, values[719]});      // nor at its last
 }
 
+// A 2-decimal walk with special doubles at about one position in 8, always
+// including the first and the last.
 std::vector<double> WalkWithSpecials(size_t n, std::mt19937_64* rng) {
   const std::vector<double> specials = SpecialDoubles();
   std::vector<double> v = TwoDecimalWalk(n, rng);
