@@ -133,8 +133,9 @@ size_t DecodeBlockBefore(const uint8_t* data, size_t size, Timestamp until, std:
 // those (the block's timestamps rise, so they are a run of it); the values
 // before since are not computed either where the codec can skip them (codec
 // 2's decimal schemes compute their digits but not the values), nor checked
-// beyond the payload's structure. With an anchor at or before since, the
-// values before it are not even summed (ValueAnchor).
+// beyond the payload's structure. With an anchor at or before since, a
+// decimal-rice block does not even sum the digits before it, where that is
+// less work (ValueAnchor).
 size_t DecodeBlockBetween(const uint8_t* data, size_t size, Timestamp since, Timestamp until,
                           std::vector<Timestamp>* ts, std::vector<double>* values,
                           const ValueAnchor* anchor = nullptr);

@@ -1545,7 +1545,9 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
     column_anchor.index = a;
     column_anchor.value = anchor->first_value;
     check = b_end - 1;
-    anchor_helps = std::max(limit, check + 1) - a < limit;
+    // Digits summed plus values converted, either way.
+    const size_t to = std::max(limit, check + 1);
+    anchor_helps = (to - a) + (to - std::min(from, check)) < limit + (limit - from);
   }
   const size_t value_limit = anchor_helps ? std::max(limit, check + 1) : limit;
   const size_t value_from = anchor_helps ? std::min(from, check) : from;
@@ -1555,7 +1557,8 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
                         " bytes before the end of the payload.");
   }
   if (column_anchor.used && bits[check] != DoubleBits(anchor->last_value)) {
-    ThrowCorruptSegments("the block's values differ from a segment summary's first or last value");
+    ThrowCorruptSegments("the block's differences from a segment summary's first value do not end at the "
+                         "block's last value");
   }
   std::memcpy(values + from, bits + from, (limit - from) * sizeof(double));
   if (first != nullptr) *first = from;

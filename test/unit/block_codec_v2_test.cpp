@@ -533,6 +533,12 @@ TEST(BlockCodecV2Ranges, AnchorThatDisagreesWithTheBlock) {
   expect_corrupt({ts[360], values[360], ts[719], values[719] - 0.01});   // another last value
   expect_corrupt({ts[360] + 1, values[360], ts[719], values[719]});      // no point at its first time
   expect_corrupt({ts[360], values[360], ts[719] + 1, values[719]});      // nor at its last
+  // An anchor that would cost more than summing from the block's start (a
+  // short range early in the block, checked at its end) is not used: the
+  // points come from the block, whatever the anchor says.
+  const ValueAnchor costly{ts[5], values[5] + 1, ts[n - 1], 0.5};
+  EXPECT_EQ(DecodeBlockBetween(block.data(), block.size(), ts[10], ts[20], &ts_out, &values_out, &costly), n);
+  ExpectSameBits(std::vector<double>(values.begin() + 10, values.begin() + 20), values_out);
 }
 
 // A 2-decimal walk with special doubles at about one position in 8, always
