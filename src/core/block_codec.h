@@ -85,6 +85,10 @@ struct BlockBitUsage {
 // segment summary and last_ts and last_value from the block's catalog row
 // (its ts_max and last value). A scheme that cannot start there decodes as
 // without it.
+// The message of that DataCorrupted error (a reader tells it from a corrupt
+// block by it: the segments are damaged, not the block).
+inline constexpr char kAnchorDisagrees[] = "corrupt segment summaries";
+
 struct ValueAnchor {
   Timestamp first_ts = 0;
   double first_value = 0;

@@ -44,7 +44,7 @@ constexpr uint64_t kSignBit = uint64_t{1} << 63;
 // block contradicts (the segments column is not covered by the block's
 // checksum).
 [[noreturn]] void ThrowCorruptSegments(const std::string& detail) {
-  throw Error(ErrorCategory::DataCorrupted, "corrupt segment summaries", "The segment summaries disagree with the "
+  throw Error(ErrorCategory::DataCorrupted, kAnchorDisagrees, "The segment summaries disagree with the "
               "block: " + detail + ".");
 }
 

@@ -196,8 +196,7 @@ class SeriesFolder {
                       "A segment of the block starting " + TimestampText(block.summary.ts_min) + " says " +
                           std::to_string(segment.count) + " points from " + TimestampText(segment.ts_min) + " to " +
                           TimestampText(segment.ts_max) + "; the block holds another number there.",
-                      "Rewrite the block (aegis.compress after a write into its range), or remove it with "
-                      "aegis.delete_series().");
+                      kSegmentsHint);
   }
 
   int64_t series_id_;

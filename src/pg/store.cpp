@@ -373,13 +373,12 @@ void DecodeBlockData(int64_t series_id, Datum data, core::SeriesPoints* out,
     const std::string where = range ? " (" + range() + ")" : "";
     // A segment summary the block contradicts (core::ValueAnchor): the
     // segments are damaged, not the block.
-    const bool segments = std::string(e.what()) == "corrupt segment summaries";
+    const bool segments = std::string(e.what()) == core::kAnchorDisagrees;
     throw core::Error(core::ErrorCategory::DataCorrupted,
                       (segments ? "corrupt segment summaries in series " : "corrupt block in series ") +
                           std::to_string(series_id) + where,
                       segments ? e.detail() : std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
-                      segments ? "Rewrite the block (aegis.compress after a write into its range), or remove it with "
-                                 "aegis.delete_series()."
+                      segments ? kSegmentsHint
                                : "Restore the series from a backup, or remove the block with aegis.delete_series().");
   }
   if (raw != stored) PgCall([&] { pfree(raw); });
@@ -438,9 +437,7 @@ std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const Bl
     throw core::Error(core::ErrorCategory::DataCorrupted,
                       "corrupt segment summaries in series " + std::to_string(series_id) + " (" +
                           TimestampText(block.summary.ts_min) + " to " + TimestampText(block.summary.ts_max) + ")",
-                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
-                      "Rewrite the block (aegis.compress after a write into its range), or remove it with "
-                      "aegis.delete_series().");
+                      std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()), kSegmentsHint);
   }
   if (raw != stored) PgCall([&] { pfree(raw); });
   return segments;

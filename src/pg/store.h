@@ -95,6 +95,10 @@ class BlockCursor {
 // Frees the rows behind fetched (success path only).
 void Release(FetchedBlocks* fetched);
 
+// The hint of every error about a block's damaged segment summaries.
+inline constexpr char kSegmentsHint[] =
+    "Rewrite the block (aegis.compress after a write into its range), or remove it with aegis.delete_series().";
+
 // Decodes a stored block and appends its points in [since, until) to out (a
 // reader that needs no others leaves the values outside uncomputed where the
 // codec can, from `anchor` on when one is given: core::ValueAnchor). A
