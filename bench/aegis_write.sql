@@ -7,6 +7,9 @@ SET client_min_messages = warning;
 -- recent_points on its own: a TRUNCATE of aegis.series empties it through a
 -- trigger, which fails when the same statement truncates it too.
 TRUNCATE aegis.recent_points;
+-- last_points too: the TRUNCATE of aegis.series empties it with a DELETE, and
+-- the dead rows of the previous run would be measured as its size.
+TRUNCATE aegis.last_points;
 TRUNCATE aegis.blocks, aegis.series, aegis.metric_catalog RESTART IDENTITY;
 -- The emptied partitions of earlier sets go (only partitions of the past).
 SELECT aegis.apply_retention() AS emptied_partitions \gset

@@ -9,6 +9,9 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 TRUNCATE aegis.recent_points;
+-- last_points too: the TRUNCATE of aegis.series empties it with a DELETE, and
+-- the dead rows of the previous run would be measured as its size.
+TRUNCATE aegis.last_points;
 TRUNCATE aegis.blocks, aegis.series, aegis.metric_catalog RESTART IDENTITY;
 -- The emptied partitions of earlier sets go (only partitions of the past).
 SELECT aegis.apply_retention() AS emptied_partitions \gset

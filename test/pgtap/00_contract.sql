@@ -1,7 +1,7 @@
 -- pgTAP: the SQL contract of API.md — objects, signatures, comments, settings.
 LOAD 'aegis_timeseries';
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 SELECT has_schema('aegis');
 -- Section 2: catalog.
@@ -16,6 +16,8 @@ SELECT col_type_is('aegis', 'series', 'series_id', 'bigint', 'series.series_id i
 SELECT col_type_is('aegis', 'series', 'metric', 'text', 'series.metric is text');
 SELECT col_type_is('aegis', 'series', 'tags', 'jsonb', 'series.tags is jsonb');
 SELECT index_is_type('aegis', 'series', 'series_tags_idx', 'gin');
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'aegis.series_tags_idx'::regclass), ARRAY['fastupdate=off'],
+          'the tags index has no pending list: selector scans never read one');
 SELECT has_function('aegis', 'find_series', ARRAY['text']);
 SELECT has_function('aegis', 'metric_names', ARRAY[]::text[]);
 SELECT has_function('aegis', 'tag_keys', ARRAY['text']);

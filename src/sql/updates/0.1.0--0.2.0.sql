@@ -7,6 +7,10 @@
 -- compares them object by object).
 \echo Use "ALTER EXTENSION aegis_timeseries UPDATE TO '0.2.0'" to load this file. \quit
 
+-- Selector entries go straight into the GIN tree, no pending list
+-- (src/sql/00_tables.sql).
+ALTER INDEX aegis.series_tags_idx SET (fastupdate = off);
+
 -- A metric's series in id order (src/sql/00_tables.sql).
 CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
 
