@@ -62,7 +62,7 @@ endif
 
 # Header dependencies written by -MMD beside each object.
 -include $(OBJS:.o=.d)
-EXTRA_CLEAN = $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d) build/gateway
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES) Makefile
 	cat $(SQL_PIECES) > $@
@@ -70,6 +70,37 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PIECES) Makefile
 $(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) \
                                 src/sql/updates/0.1.0--0.2.0-after.sql Makefile
 	cat src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN_0.2.0) src/sql/updates/0.1.0--0.2.0-after.sql > $@
+
+# aegis-gateway (src/gateway): a client program, installed beside PostgreSQL's
+# own (pg_config --bindir). libpq, cpp-httplib, protobuf and snappy from Debian.
+GATEWAY      = build/gateway/aegis-gateway
+GATEWAY_SRCS = $(sort $(wildcard src/gateway/*.cpp))
+GATEWAY_OBJS = $(patsubst src/gateway/%.cpp,build/gateway/%.o,$(GATEWAY_SRCS)) build/gateway/remote.pb.o
+GATEWAY_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wextra -Werror -MMD -MP -Isrc -Ibuild/gateway \
+                   -isystem $(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags cpp-httplib protobuf)
+GATEWAY_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs cpp-httplib protobuf) -lsnappy -pthread
+
+all: $(GATEWAY)
+build/gateway/remote.pb.cc build/gateway/remote.pb.h: src/gateway/remote.proto
+	@mkdir -p build/gateway
+	protoc --proto_path=src/gateway --cpp_out=build/gateway $<
+# Generated code: compiled without -Werror (protoc's output is not ours).
+build/gateway/remote.pb.o: build/gateway/remote.pb.cc
+	$(CXX) -std=c++17 -O2 -g -Ibuild/gateway $(shell pkg-config --cflags protobuf) -c -o $@ $<
+build/gateway/%.o: src/gateway/%.cpp build/gateway/remote.pb.h
+	@mkdir -p build/gateway
+	$(CXX) $(GATEWAY_CXXFLAGS) -c -o $@ $<
+$(GATEWAY): $(GATEWAY_OBJS)
+	$(CXX) -o $@ $^ $(GATEWAY_LIBS)
+-include $(GATEWAY_OBJS:.o=.d)
+install: install-gateway
+.PHONY: install-gateway
+install-gateway: $(GATEWAY)
+	$(INSTALL_PROGRAM) $(GATEWAY) '$(DESTDIR)$(bindir)/aegis-gateway'
+uninstall: uninstall-gateway
+.PHONY: uninstall-gateway
+uninstall-gateway:
+	rm -f '$(DESTDIR)$(bindir)/aegis-gateway'
 
 .PHONY: deps demo test bench stress unit format cluster-start cluster-stop
 deps:

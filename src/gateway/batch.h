@@ -1,0 +1,59 @@
+// aegis-gateway: the samples of one request, as the database receives them.
+//
+// A request (a remote-write body, a line-protocol body, a chunk of a file) is
+// parsed into one Batch and written in one transaction (writer.h): all of it
+// is committed or none of it. Pure C++, no libpq or protobuf, so the parsers
+// are unit-tested on their own (test/unit/gateway_*_test.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace aegis::gateway {
+
+// PostgreSQL's epoch (2000-01-01 00:00 UTC) in microseconds since the Unix
+// epoch: timestamps travel to the server as microseconds since the former.
+constexpr int64_t kPgEpochUnixUs = 946684800LL * 1000000;
+// PostgreSQL's timestamptz range, in microseconds since its epoch: from
+// 4713-11-24 BC to just before 294277-01-01 (MIN_TIMESTAMP, END_TIMESTAMP).
+constexpr int64_t kMinPgUs = -211813488000000000LL;
+constexpr int64_t kEndPgUs = 9223371331200000000LL;
+
+struct Batch {
+    struct Series {
+        std::string metric;
+        std::string tags_json;  // a JSON object of string keys to string values, keys sorted
+    };
+    struct Point {
+        uint32_t series;  // index into `series`
+        int64_t ts;       // microseconds since 2000-01-01 00:00 UTC
+        double value;
+    };
+    std::vector<Series> series;
+    std::vector<Point> points;
+
+    void Clear() {
+        series.clear();
+        points.clear();
+    }
+};
+
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
+// Appends `s` as a JSON string (quoted, escaped).
+void AppendJsonString(std::string &out, std::string_view s);
+// The tags as a JSON object with the keys in byte order. The caller makes the
+// keys unique.
+std::string TagsJson(Tags &tags);
+// Whether `s` is valid UTF-8 (what a PostgreSQL database in UTF8 accepts).
+bool IsUtf8(std::string_view s);
+// A metric name the extension accepts (^[A-Za-z_][A-Za-z0-9_.:-]*$, at most
+// 200 bytes), made from `name` the way Telegraf's Prometheus output names
+// metrics: every other byte becomes '_', and a name that does not start with
+// a letter or '_' gets a '_' in front. Empty when nothing usable is left.
+std::string MetricName(std::string_view name);
+
+}  // namespace aegis::gateway

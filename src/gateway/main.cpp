@@ -1,0 +1,492 @@
+// aegis-gateway: Prometheus remote write and InfluxDB line protocol into
+// aegis_timeseries (docs/gateway.md).
+//
+//   aegis-gateway [--listen 127.0.0.1:9201] [--dsn CONNINFO] [options]
+//   aegis-gateway load [--format lp] [--dsn CONNINFO] FILE... | -
+#include <httplib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/line_protocol.h"
+#include "gateway/metrics.h"
+#include "gateway/prom.h"
+#include "gateway/writer.h"
+
+namespace aegis::gateway {
+namespace {
+
+constexpr const char *kVersion = "0.2.0";
+
+struct Options {
+    std::string listen = "127.0.0.1:9201";
+    std::string dsn;
+    size_t connections = 4;
+    size_t threads = 8;
+    size_t max_request_bytes = 32u << 20;
+    long queue_timeout_ms = 5000;
+    std::string bearer_token;
+    std::string basic_auth;  // user:password
+    std::string db_tag = "db";
+    // load
+    std::string format = "lp";
+    std::string precision = "ns";
+    size_t batch_lines = 50000;
+    std::vector<std::string> files;
+};
+
+const char *kUsage = R"(aegis-gateway: Prometheus remote write and InfluxDB line protocol into PostgreSQL
+(the aegis_timeseries extension).
+
+Usage:
+  aegis-gateway [OPTION]...                 serve HTTP
+  aegis-gateway load [OPTION]... FILE...    write files (or - for standard input)
+
+Serving:
+  --listen HOST:PORT        where to listen (default 127.0.0.1:9201: loopback only)
+  --dsn CONNINFO            libpq connection string (default: libpq's environment, PGHOST...)
+  --connections N           database connections, so writes at once (default 4)
+  --threads N               HTTP worker threads (default 8)
+  --max-request-bytes N     largest request body, and largest decompressed remote-write
+                            body (default 33554432)
+  --queue-timeout MS        how long a request waits for a free connection before it is
+                            answered 503, to be retried (default 5000)
+  --bearer-token TOKEN      require "Authorization: Bearer TOKEN" (also AEGIS_GATEWAY_TOKEN)
+  --basic-auth USER:PASS    require HTTP basic authentication
+  --db-tag KEY              tag that carries a line-protocol request's database or bucket
+                            (default db; empty: none)
+  --config FILE             read options from FILE, one "name = value" per line (names
+                            without the leading --); the command line wins
+Loading:
+  --format lp               line protocol (the only format so far)
+  --precision P             timestamps' unit: ns (default), us, ms, s, m, h
+  --batch-lines N           lines per transaction (default 50000)
+Other:
+  --help, --version
+
+Endpoints: POST /api/v1/write (remote write 1.0), POST /write (InfluxDB 1.x: db, precision),
+POST /api/v2/write (bucket, org, precision), GET /metrics, GET /-/healthy, GET /-/ready.
+)";
+
+[[noreturn]] void Usage(const std::string &problem) {
+    std::fprintf(stderr, "aegis-gateway: %s\nTry 'aegis-gateway --help'.\n", problem.c_str());
+    std::exit(2);
+}
+
+size_t ParseCount(const std::string &name, const std::string &v) {
+    char *end = nullptr;
+    unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n == 0 || n > (1ull << 40)) Usage("--" + name + " needs a positive number");
+    return static_cast<size_t>(n);
+}
+
+void SetOption(Options *o, const std::string &name, const std::string &v) {
+    if (name == "listen") o->listen = v;
+    else if (name == "dsn") o->dsn = v;
+    else if (name == "connections") o->connections = ParseCount(name, v);
+    else if (name == "threads") o->threads = ParseCount(name, v);
+    else if (name == "max-request-bytes") o->max_request_bytes = ParseCount(name, v);
+    else if (name == "queue-timeout") o->queue_timeout_ms = static_cast<long>(ParseCount(name, v));
+    else if (name == "bearer-token") o->bearer_token = v;
+    else if (name == "basic-auth") o->basic_auth = v;
+    else if (name == "db-tag") o->db_tag = v;
+    else if (name == "format") o->format = v;
+    else if (name == "precision") o->precision = v;
+    else if (name == "batch-lines") o->batch_lines = ParseCount(name, v);
+    else Usage("unknown option --" + name);
+}
+
+void ReadConfig(Options *o, const std::string &path) {
+    std::ifstream in(path);
+    if (!in) Usage("cannot read the config file " + path);
+    std::string line;
+    int no = 0;
+    while (std::getline(in, line)) {
+        no++;
+        size_t start = line.find_first_not_of(" \t");
+        if (start == std::string::npos || line[start] == '#') continue;
+        size_t eq = line.find('=');
+        if (eq == std::string::npos) Usage(path + ":" + std::to_string(no) + ": expected name = value");
+        auto trim = [](std::string s) {
+            size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t\r");
+            return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+        };
+        SetOption(o, trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    }
+}
+
+// Parses the command line; `*load` tells the subcommand.
+Options ParseArgs(int argc, char **argv, bool *load) {
+    Options o;
+    if (const char *t = std::getenv("AEGIS_GATEWAY_TOKEN")) o.bearer_token = t;
+    std::vector<std::pair<std::string, std::string>> given;
+    std::string config;
+    int i = 1;
+    *load = argc > 1 && std::string(argv[1]) == "load";
+    if (*load) i = 2;
+    for (; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        }
+        if (a == "--version") {
+            std::printf("aegis-gateway %s\n", kVersion);
+            std::exit(0);
+        }
+        if (a.rfind("--", 0) == 0 && a.size() > 2) {
+            std::string name = a.substr(2), value;
+            size_t eq = name.find('=');
+            if (eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            } else {
+                if (i + 1 >= argc) Usage("--" + name + " needs a value");
+                value = argv[++i];
+            }
+            if (name == "config") {
+                config = value;
+            } else {
+                given.emplace_back(name, value);
+            }
+        } else if (*load) {
+            o.files.push_back(a);
+        } else {
+            Usage("unexpected argument " + a);
+        }
+    }
+    if (!config.empty()) ReadConfig(&o, config);
+    for (const auto &[n, v] : given) SetOption(&o, n, v);
+    return o;
+}
+
+int64_t NowUnixNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string JsonError(const std::string &msg) {
+    std::string out = "{\"error\":";
+    AppendJsonString(out, msg);
+    return out + "}";
+}
+
+class Gateway {
+public:
+    explicit Gateway(const Options &o) : o_(o), pool_(o.dsn, o.connections) {}
+
+    int Serve() {
+        std::string host = o_.listen;
+        size_t colon = host.rfind(':');
+        if (colon == std::string::npos) Usage("--listen needs HOST:PORT");
+        int port = std::atoi(host.substr(colon + 1).c_str());
+        host = host.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (port <= 0 || port > 65535) Usage("--listen needs a port from 1 to 65535");
+
+        size_t threads = o_.threads;
+        server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+        server_.set_payload_max_length(o_.max_request_bytes);
+        server_.set_read_timeout(30, 0);
+        server_.set_write_timeout(30, 0);
+        // Bodies are read through a ContentReader: cpp-httplib parses (and caps
+        // at 8 kB) a body sent as application/x-www-form-urlencoded, which is
+        // what `curl --data-binary` sends to /write unless told otherwise.
+        using Reader = httplib::ContentReader;
+        server_.Post("/api/v1/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
+            Handle("remote_write", q, r, [&] { RemoteWrite(ReadBody(rd), r); });
+        });
+        server_.Post("/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
+            Handle("influx_v1", q, r, [&] { InfluxWrite(q, ReadBody(rd), r, false); });
+        });
+        server_.Post("/api/v2/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
+            Handle("influx_v2", q, r, [&] { InfluxWrite(q, ReadBody(rd), r, true); });
+        });
+        server_.Get("/metrics", [this](const httplib::Request &q, httplib::Response &r) {
+            Handle("metrics", q, r, [&] {
+                r.set_content(metrics_.Render(pool_.InUse(), pool_.Size()), "text/plain; version=0.0.4");
+            });
+        });
+        server_.Get("/-/healthy", [](const httplib::Request &, httplib::Response &r) {
+            r.set_content("Healthy.\n", "text/plain");
+        });
+        server_.Get("/-/ready", [this](const httplib::Request &q, httplib::Response &r) {
+            Handle("ready", q, r, [&] { Ready(r); });
+        });
+
+        // SIGTERM and SIGINT stop the server: requests being answered finish.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        std::thread waiter([this, set] {
+            int sig = 0;
+            sigwait(&set, &sig);
+            server_.stop();
+        });
+        waiter.detach();
+
+        if (!server_.bind_to_port(host.c_str(), port)) {
+            std::fprintf(stderr, "aegis-gateway: cannot listen on %s\n", o_.listen.c_str());
+            return 1;
+        }
+        std::fprintf(stderr, "aegis-gateway %s listening on %s\n", kVersion, o_.listen.c_str());
+        server_.listen_after_bind();
+        std::fprintf(stderr, "aegis-gateway stopped\n");
+        return 0;
+    }
+
+private:
+    // The whole body (cpp-httplib has already refused one longer than
+    // --max-request-bytes with 413).
+    static std::string ReadBody(const httplib::ContentReader &reader) {
+        std::string body;
+        reader([&](const char *data, size_t n) {
+            body.append(data, n);
+            return true;
+        });
+        return body;
+    }
+
+    template <typename F>
+    void Handle(const char *handler, const httplib::Request &q, httplib::Response &r, F &&body) {
+        auto start = std::chrono::steady_clock::now();
+        try {
+            if (Authorized(q)) {
+                body();
+            } else {
+                r.status = 401;
+                r.set_header("WWW-Authenticate", o_.basic_auth.empty() ? "Bearer" : "Basic realm=\"aegis-gateway\"");
+                r.set_content("unauthorized\n", "text/plain");
+            }
+        } catch (const std::exception &e) {
+            r.status = 500;
+            r.set_content(std::string("internal error: ") + e.what() + "\n", "text/plain");
+        }
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        metrics_.Request(handler, r.status, s);
+    }
+
+    bool Authorized(const httplib::Request &q) const {
+        if (o_.bearer_token.empty() && o_.basic_auth.empty()) return true;
+        std::string auth = q.get_header_value("Authorization");
+        if (!o_.bearer_token.empty() && auth == "Bearer " + o_.bearer_token) return true;
+        if (!o_.basic_auth.empty()) {
+            auto [user, pass] = [&] {
+                size_t c = o_.basic_auth.find(':');
+                return std::make_pair(o_.basic_auth.substr(0, c),
+                                      c == std::string::npos ? std::string() : o_.basic_auth.substr(c + 1));
+            }();
+            if (auth == httplib::make_basic_authentication_header(user, pass).second) return true;
+        }
+        return false;
+    }
+
+    // Writes `batch` in one transaction; the outcome as the answer's status.
+    Outcome Commit(const Batch &batch, const char *protocol) {
+        if (batch.points.empty()) return {};
+        Outcome o;
+        Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
+        if (!conn) return o;
+        auto start = std::chrono::steady_clock::now();
+        o = WriteBatch(conn.get(), batch);
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        metrics_.Add("aegis_gateway_db_write_duration_seconds_sum", s);
+        metrics_.Add("aegis_gateway_db_write_duration_seconds_count", 1);
+        if (o.Ok()) {
+            metrics_.Add(std::string("aegis_gateway_samples_written_total{protocol=\"") + protocol + "\"}",
+                         static_cast<double>(batch.points.size()));
+        }
+        return o;
+    }
+
+    static void Answer(httplib::Response &r, const Outcome &o) {
+        r.status = o.status;
+        if (o.status == 503) r.set_header("Retry-After", "1");
+        if (!o.Ok()) {
+            std::string text = o.message;
+            if (!o.sqlstate.empty()) text += " (SQLSTATE " + o.sqlstate + ")";
+            r.set_content(text + "\n", "text/plain");
+        }
+    }
+
+    void RemoteWrite(const std::string &body, httplib::Response &r) {
+        Batch batch;
+        std::vector<MetricMetadata> metadata;
+        RemoteWriteStats stats;
+        std::string error;
+        if (!DecodeRemoteWrite(body, o_.max_request_bytes, &batch, &metadata, &stats, &error)) {
+            r.status = 400;
+            r.set_content(error + "\n", "text/plain");
+            return;
+        }
+        if (stats.exemplars > 0) {
+            metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"exemplar\"}", double(stats.exemplars));
+        }
+        if (stats.histograms > 0) {
+            metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"histogram\"}", double(stats.histograms));
+        }
+        if (stats.metadata > 0) metrics_.Add("aegis_gateway_metadata_received_total", double(stats.metadata));
+        Answer(r, Commit(batch, "remote_write"));
+    }
+
+    void InfluxWrite(const httplib::Request &q, const std::string &body, httplib::Response &r, bool v2) {
+        auto fail = [&](int status, const std::string &msg) {
+            r.status = status;
+            if (v2) {
+                std::string body = "{\"code\":\"invalid\",\"message\":";
+                AppendJsonString(body, msg);
+                r.set_content(body + "}", "application/json");
+            } else {
+                r.set_content(JsonError(msg), "application/json");
+            }
+        };
+        std::string db = q.get_param_value(v2 ? "bucket" : "db");
+        if (db.empty()) return fail(v2 ? 400 : 400, v2 ? "bucket is required" : "database is required");
+        LineProtocolOptions lp;
+        if (!ParsePrecision(q.get_param_value("precision"), v2, &lp.precision)) {
+            return fail(400, "invalid precision \"" + q.get_param_value("precision") + "\"");
+        }
+        lp.now_unix_ns = NowUnixNs();
+        lp.extra_tag_key = o_.db_tag;
+        lp.extra_tag_value = db;
+        Batch batch;
+        LineProtocolResult result;
+        ParseLineProtocol(body, lp, &batch, &result);
+        if (result.dropped_fields > 0) {
+            metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"string_field\"}", double(result.dropped_fields));
+        }
+        if (result.dropped_lines > 0) {
+            metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"bad_line\"}", double(result.dropped_lines));
+        }
+        Outcome o = Commit(batch, "influx");
+        if (!o.Ok()) {
+            std::string msg = o.message + (o.sqlstate.empty() ? "" : " (SQLSTATE " + o.sqlstate + ")");
+            return fail(o.status, msg);
+        }
+        if (result.Dropped() > 0) return fail(400, result.PartialWriteMessage());
+        r.status = 204;
+    }
+
+    void Ready(httplib::Response &r) {
+        Outcome o;
+        Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(1000), &o);
+        if (conn) {
+            o = Exec(conn.get(), "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'aegis_timeseries'", {});
+        }
+        if (o.Ok()) {
+            r.set_content("Ready.\n", "text/plain");
+        } else {
+            r.status = 503;
+            r.set_content("not ready: " + o.message + "\n", "text/plain");
+        }
+    }
+
+    const Options &o_;
+    Pool pool_;
+    Metrics metrics_;
+    httplib::Server server_;
+};
+
+// aegis-gateway load: each chunk of --batch-lines lines is one
+// transaction; a progress line on a terminal, a summary at the end.
+int Load(const Options &o) {
+    if (o.format != "lp") Usage("--format " + o.format + " is not supported yet (lp is)");
+    LineProtocolOptions lp;
+    if (!ParsePrecision(o.precision, false, &lp.precision)) Usage("unknown --precision " + o.precision);
+    std::vector<std::string> files = o.files;
+    if (files.empty()) Usage("load needs a FILE (or - for standard input)");
+    Pool pool(o.dsn, 1);
+    Outcome oc;
+    Pool::Lease conn = pool.Acquire(std::chrono::milliseconds(10000), &oc);
+    if (!conn) {
+        std::fprintf(stderr, "aegis-gateway load: %s\n", oc.message.c_str());
+        return 1;
+    }
+    bool tty = isatty(STDERR_FILENO) != 0;
+    auto start = std::chrono::steady_clock::now();
+    size_t points = 0, lines = 0, dropped = 0;
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    for (const std::string &path : files) {
+        std::ifstream file;
+        std::istream *in = &std::cin;
+        if (path != "-") {
+            file.open(path, std::ios::binary);
+            if (!file) {
+                std::fprintf(stderr, "aegis-gateway load: cannot read %s\n", path.c_str());
+                return 1;
+            }
+            in = &file;
+        }
+        std::string chunk, line;
+        size_t chunk_lines = 0;
+        auto flush = [&]() -> bool {
+            Batch batch;
+            LineProtocolResult result;
+            lp.now_unix_ns = NowUnixNs();
+            ParseLineProtocol(chunk, lp, &batch, &result);
+            for (const auto &e : result.errors) {
+                std::fprintf(stderr, "aegis-gateway load: %s: skipped: %s (%s)\n", path.c_str(), e.text.c_str(),
+                             e.reason.c_str());
+            }
+            Outcome w = WriteBatch(conn.get(), batch);
+            if (!w.Ok()) {
+                std::fprintf(stderr,
+                             "aegis-gateway load: %s: the database refused a batch: %s%s; %zu points were committed "
+                             "before it\n",
+                             path.c_str(), w.message.c_str(),
+                             w.sqlstate.empty() ? "" : (" (SQLSTATE " + w.sqlstate + ")").c_str(), points);
+                return false;
+            }
+            points += result.points;
+            lines += result.lines;
+            dropped += result.Dropped();
+            chunk.clear();
+            chunk_lines = 0;
+            if (tty) {
+                std::fprintf(stderr, "\r%s: %zu points, %.0f points/s   ", path.c_str(), points,
+                             points / std::max(elapsed(), 1e-9));
+            }
+            return true;
+        };
+        while (std::getline(*in, line)) {
+            chunk += line;
+            chunk += '\n';
+            if (++chunk_lines >= o.batch_lines && !flush()) return 1;
+        }
+        if (!chunk.empty() && !flush()) return 1;
+    }
+    if (tty) std::fputc('\n', stderr);
+    double s = elapsed();
+    std::printf("loaded %zu points from %zu lines in %.2f s (%.0f points/s), %zu dropped\n", points, lines, s,
+                points / std::max(s, 1e-9), dropped);
+    return dropped > 0 ? 3 : 0;
+}
+
+}  // namespace
+}  // namespace aegis::gateway
+
+int main(int argc, char **argv) {
+    using namespace aegis::gateway;
+    try {
+        bool load = false;
+        Options o = ParseArgs(argc, argv, &load);
+        if (load) return Load(o);
+        Gateway g(o);
+        return g.Serve();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "aegis-gateway: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,96 @@
+// aegis-gateway: Prometheus remote write decoding (prom.h).
+#include "gateway/prom.h"
+
+#include <snappy.h>
+
+#include "remote.pb.h"
+
+namespace aegis::gateway {
+
+namespace {
+
+const char *KindOf(prompb::MetricMetadata::MetricType type) {
+    switch (type) {
+        case prompb::MetricMetadata::COUNTER:
+            return "counter";
+        case prompb::MetricMetadata::GAUGE:
+            return "gauge";
+        case prompb::MetricMetadata::HISTOGRAM:
+        case prompb::MetricMetadata::GAUGEHISTOGRAM:
+            return "histogram";
+        case prompb::MetricMetadata::SUMMARY:
+            return "summary";
+        default:
+            return "";
+    }
+}
+
+}  // namespace
+
+bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
+                       RemoteWriteStats *stats, std::string *error) {
+    size_t decoded_size = 0;
+    if (!snappy::GetUncompressedLength(body.data(), body.size(), &decoded_size)) {
+        *error = "the body is not snappy-compressed (remote write 1.0 sends a snappy block)";
+        return false;
+    }
+    if (decoded_size > max_decoded) {
+        *error = "the request decompresses to " + std::to_string(decoded_size) + " bytes, more than the limit of " +
+                 std::to_string(max_decoded) + " (--max-request-bytes)";
+        return false;
+    }
+    std::string raw;
+    if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
+        *error = "the body's snappy data is corrupt";
+        return false;
+    }
+    prompb::WriteRequest req;
+    if (!req.ParseFromString(raw)) {
+        *error = "the body is not a protobuf WriteRequest";
+        return false;
+    }
+    Tags tags;
+    for (const prompb::TimeSeries &ts : req.timeseries()) {
+        stats->series++;
+        stats->exemplars += static_cast<size_t>(ts.exemplars_size());
+        stats->histograms += static_cast<size_t>(ts.histograms_size());
+        if (ts.samples_size() == 0) continue;
+        std::string name;
+        tags.clear();
+        for (const prompb::Label &l : ts.labels()) {
+            if (l.name() == "__name__") {
+                name = l.value();
+            } else if (!l.value().empty()) {  // an empty label is an absent one
+                tags.emplace_back(l.name(), l.value());
+            }
+        }
+        std::string metric = MetricName(name);
+        if (metric.empty()) {
+            *error = name.empty() ? "a series has no __name__ label"
+                                  : "metric name \"" + name.substr(0, 100) + "\" is longer than 200 bytes";
+            return false;
+        }
+        auto index = static_cast<uint32_t>(out->series.size());
+        out->series.push_back({std::move(metric), TagsJson(tags)});
+        for (const prompb::Sample &s : ts.samples()) {
+            int64_t us = 0, pg = 0;
+            if (__builtin_mul_overflow(s.timestamp(), int64_t{1000}, &us) ||
+                __builtin_sub_overflow(us, kPgEpochUnixUs, &pg) || pg < kMinPgUs || pg >= kEndPgUs) {
+                *error = "a sample's timestamp (" + std::to_string(s.timestamp()) +
+                         " ms) is outside PostgreSQL's range";
+                return false;
+            }
+            out->points.push_back({index, pg, s.value()});
+            stats->samples++;
+        }
+    }
+    for (const prompb::MetricMetadata &m : req.metadata()) {
+        stats->metadata++;
+        std::string metric = MetricName(m.metric_family_name());
+        if (metric.empty()) continue;
+        metadata->push_back({std::move(metric), KindOf(m.type()), m.unit(), m.help()});
+    }
+    return true;
+}
+
+}  // namespace aegis::gateway

@@ -1,0 +1,36 @@
+// aegis-gateway: Prometheus remote write 1.0 (a snappy-compressed protobuf
+// WriteRequest, src/gateway/remote.proto) into a Batch.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/batch.h"
+
+namespace aegis::gateway {
+
+struct MetricMetadata {
+    std::string metric;
+    std::string kind;  // the extension's: gauge, counter, histogram, summary; empty: none
+    std::string unit;
+    std::string help;
+};
+
+struct RemoteWriteStats {
+    size_t series = 0;
+    size_t samples = 0;
+    size_t exemplars = 0;   // skipped
+    size_t histograms = 0;  // native histogram samples, skipped
+    size_t metadata = 0;
+};
+
+// Decodes `body` into `out` (appending) and `metadata`; false with `error`
+// (the 400 answer's text) when it is not a snappy-compressed WriteRequest
+// that decompresses to at most `max_decoded` bytes, or when a series has no
+// metric name or a sample's time is outside PostgreSQL's range.
+bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
+                       RemoteWriteStats *stats, std::string *error);
+
+}  // namespace aegis::gateway

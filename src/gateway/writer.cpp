@@ -1,0 +1,166 @@
+// aegis-gateway: connection pool and the binary COPY of a batch (writer.h).
+#include "gateway/writer.h"
+
+#include <cstring>
+
+namespace aegis::gateway {
+
+int StatusForSqlstate(const std::string &sqlstate) {
+    if (sqlstate.size() != 5) return 503;
+    std::string cls = sqlstate.substr(0, 2);
+    if (cls == "22" || cls == "23" || cls == "42" || cls == "54" || cls == "2F" || cls == "0A") return 400;
+    return 503;
+}
+
+Pool::~Pool() {
+    for (PGconn *c : idle_) PQfinish(c);
+}
+
+Pool::Lease::~Lease() {
+    if (conn_ != nullptr) pool_->Release(conn_);
+}
+
+size_t Pool::InUse() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return open_ - idle_.size();
+}
+
+Pool::Lease Pool::Acquire(std::chrono::milliseconds wait, Outcome *outcome) {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool ready = cv_.wait_for(lock, wait, [&] { return !idle_.empty() || open_ < size_; });
+    if (!ready) {
+        *outcome = {503, "every database connection of the gateway is busy; retry later", ""};
+        return Lease(this, nullptr);
+    }
+    if (!idle_.empty()) {
+        PGconn *c = idle_.back();
+        idle_.pop_back();
+        return Lease(this, c);
+    }
+    open_++;
+    lock.unlock();
+    PGconn *c = PQconnectdb(dsn_.c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+        std::string err = PQerrorMessage(c);
+        while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+        PQfinish(c);
+        lock.lock();
+        open_--;
+        cv_.notify_one();
+        *outcome = {503, "cannot connect to the database: " + err, "08006"};
+        return Lease(this, nullptr);
+    }
+    // Writes and reads are the gateway's own statements: no surprises from
+    // the role's or database's settings.
+    PGresult *r = PQexec(c, "SET search_path = pg_catalog, pg_temp; SET TimeZone = 'UTC'");
+    PQclear(r);
+    return Lease(this, c);
+}
+
+void Pool::Release(PGconn *conn) {
+    bool broken = PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE;
+    if (broken) PQfinish(conn);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken) {
+        open_--;
+    } else {
+        idle_.push_back(conn);
+    }
+    cv_.notify_one();
+}
+
+namespace {
+
+void Put16(std::string &b, int16_t v) {
+    auto u = static_cast<uint16_t>(v);
+    b += static_cast<char>(u >> 8);
+    b += static_cast<char>(u & 0xFF);
+}
+void Put32(std::string &b, int32_t v) {
+    auto u = static_cast<uint32_t>(v);
+    for (int s = 24; s >= 0; s -= 8) b += static_cast<char>((u >> s) & 0xFF);
+}
+void Put64(std::string &b, uint64_t u) {
+    for (int s = 56; s >= 0; s -= 8) b += static_cast<char>((u >> s) & 0xFF);
+}
+
+Outcome FromResult(PGresult *r, PGconn *conn) {
+    Outcome o;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return o;
+    const char *state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const char *msg = r != nullptr ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    o.sqlstate = state != nullptr ? state : "";
+    o.message = msg != nullptr ? msg : PQerrorMessage(conn);
+    while (!o.message.empty() && o.message.back() == '\n') o.message.pop_back();
+    o.status = PQstatus(conn) != CONNECTION_OK ? 503 : StatusForSqlstate(o.sqlstate);
+    return o;
+}
+
+}  // namespace
+
+Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &params) {
+    std::vector<const char *> values;
+    values.reserve(params.size());
+    for (const std::string &p : params) values.push_back(p.c_str());
+    PGresult *r = PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                               nullptr, 0);
+    Outcome o = FromResult(r, conn);
+    PQclear(r);
+    return o;
+}
+
+Outcome WriteBatch(PGconn *conn, const Batch &batch) {
+    PGresult *r = PQexec(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT binary)");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        Outcome o = FromResult(r, conn);
+        PQclear(r);
+        return o;
+    }
+    PQclear(r);
+    static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its NUL: 11 bytes
+    static constexpr size_t kFlush = 1 << 20;
+    std::string buf(kSignature, 11);
+    Put32(buf, 0);  // flags
+    Put32(buf, 0);  // header extension length
+    bool sent = true;
+    for (const Batch::Point &p : batch.points) {
+        const Batch::Series &s = batch.series[p.series];
+        Put16(buf, 4);
+        Put32(buf, static_cast<int32_t>(s.metric.size()));
+        buf += s.metric;
+        Put32(buf, static_cast<int32_t>(s.tags_json.size() + 1));
+        buf += '\1';  // jsonb's binary form: version 1, then the text
+        buf += s.tags_json;
+        Put32(buf, 8);
+        Put64(buf, static_cast<uint64_t>(p.ts));
+        Put32(buf, 8);
+        uint64_t bits;
+        std::memcpy(&bits, &p.value, 8);
+        Put64(buf, bits);
+        if (buf.size() >= kFlush) {
+            if (PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) != 1) {
+                sent = false;
+                break;
+            }
+            buf.clear();
+        }
+    }
+    if (sent) {
+        Put16(buf, -1);
+        sent = PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) == 1;
+    }
+    PQputCopyEnd(conn, sent ? nullptr : "the gateway could not send the batch");
+    Outcome o;
+    while ((r = PQgetResult(conn)) != nullptr) {
+        Outcome one = FromResult(r, conn);
+        if (!one.Ok() && o.Ok()) o = one;
+        PQclear(r);
+    }
+    if (o.Ok() && (!sent || PQstatus(conn) != CONNECTION_OK)) {
+        o = {503, "the connection to the database broke during the write", "08006"};
+    }
+    return o;
+}
+
+}  // namespace aegis::gateway

@@ -1,0 +1,84 @@
+// aegis-gateway: the database side. A fixed pool of libpq connections; a
+// Batch is written with one binary COPY into aegis.points, one statement and
+// so one transaction: all of the batch is committed, or nothing.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gateway/batch.h"
+
+namespace aegis::gateway {
+
+// What became of a request's database work, as the HTTP answer says it.
+struct Outcome {
+    // HTTP status: 2xx, 400 (the data: not retried), 503 (retry later). Never
+    // 429: Prometheus 2.42 drops a request answered 429 unless its
+    // queue_config says retry_on_http_429.
+    int status = 204;
+    std::string message;
+    std::string sqlstate;
+    bool Ok() const { return status < 300; }
+};
+
+// The HTTP status for a failed statement's SQLSTATE: the data's fault (class
+// 22, 23, 42, 54: bad values, a cardinality limit) is 400, which Prometheus
+// does not retry; everything else (connection, shutdown, resources,
+// serialization, a server bug) is 503, which it retries.
+int StatusForSqlstate(const std::string &sqlstate);
+
+class Pool {
+public:
+    Pool(std::string dsn, size_t size) : dsn_(std::move(dsn)), size_(size) {}
+    ~Pool();
+    Pool(const Pool &) = delete;
+    Pool &operator=(const Pool &) = delete;
+
+    // A connection for one request, returned to the pool when it goes out of
+    // scope (closed instead when it broke).
+    class Lease {
+    public:
+        Lease(Pool *pool, PGconn *conn) : pool_(pool), conn_(conn) {}
+        Lease(Lease &&o) noexcept : pool_(o.pool_), conn_(o.conn_) { o.conn_ = nullptr; }
+        Lease &operator=(Lease &&) = delete;
+        ~Lease();
+        PGconn *get() const { return conn_; }
+        explicit operator bool() const { return conn_ != nullptr; }
+
+    private:
+        Pool *pool_;
+        PGconn *conn_;
+    };
+
+    // Waits up to `wait` for a free connection (opening one when the pool has
+    // room). An empty lease and `*outcome` 503 (the pool stayed busy, or the
+    // database cannot be reached) when there is none.
+    Lease Acquire(std::chrono::milliseconds wait, Outcome *outcome);
+
+    size_t Size() const { return size_; }
+    size_t InUse();
+
+private:
+    void Release(PGconn *conn);
+
+    std::string dsn_;
+    size_t size_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<PGconn *> idle_;
+    size_t open_ = 0;  // idle plus lent
+};
+
+// Writes every point of `batch` into aegis.points (binary COPY).
+Outcome WriteBatch(PGconn *conn, const Batch &batch);
+
+// Runs `sql` with text parameters; the outcome of the statement.
+Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &params);
+
+}  // namespace aegis::gateway

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# aegis-gateway against the real Prometheus (Debian's prometheus 2.42 and
+# prometheus-node-exporter): Prometheus scrapes itself and a node exporter
+# every second and remote-writes to the gateway for a minute, while the
+# gateway is killed with SIGKILL and started again, and PostgreSQL is
+# restarted. Afterwards every sample that Prometheus itself stored in that
+# minute (asked through its HTTP API) must be in the database with the same
+# labels, the same millisecond timestamp and a bit-identical value.
+#
+# Its own cluster (scripts/test-cluster.sh, fsync on), so restarting it
+# disturbs no other test; the gateway connects as a role with only the
+# writer privileges of docs/security.md.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+cd "$AEGIS_ROOT"
+
+dir="/tmp/aegis-gateway-prom-$AEGIS_TAG"
+pgport=$((AEGIS_PORT + 2200))
+base=$((20000 + (AEGIS_TAG % 1000) * 5))
+gw_port=$base prom_port=$((base + 1)) node_port=$((base + 2))
+db=aegis_gateway
+seconds=${GATEWAY_SECONDS:-60}
+gw_pid= prom_pid= node_pid=
+cleanup() {
+  set +e
+  for p in $gw_pid $prom_pid $node_pid; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  scripts/test-cluster.sh destroy "$dir"
+}
+scripts/test-cluster.sh destroy "$dir"
+trap cleanup EXIT
+for prog in prometheus prometheus-node-exporter aegis-gateway; do
+  command -v "$prog" >/dev/null || [ -x "$PGBIN/$prog" ] ||
+    { echo "not ok - $prog is not installed (scripts/deps.sh, make install)"; exit 1; }
+done
+gateway="$PGBIN/aegis-gateway"
+
+scripts/test-cluster.sh start "$dir" "$pgport" "fsync = on" "synchronous_commit = on"
+psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$pgport" -U postgres -d postgres <<SQL
+CREATE DATABASE $db;
+\c $db
+CREATE EXTENSION aegis_timeseries;
+CREATE ROLE gateway_writer LOGIN;
+GRANT USAGE ON SCHEMA aegis TO gateway_writer;
+GRANT EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision),
+                          aegis.write(text, jsonb, timestamptz[], double precision[]),
+                          aegis.write_now(text, jsonb, double precision) TO gateway_writer;
+GRANT INSERT ON aegis.points TO gateway_writer;
+SQL
+dsn="host=$dir port=$pgport dbname=$db user=gateway_writer"
+
+start_gateway() {
+  "$gateway" --listen "127.0.0.1:$gw_port" --dsn "$dsn" >>"$dir/gateway.log" 2>&1 &
+  gw_pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$gw_port/-/healthy" >/dev/null && return; sleep 0.1; done
+  echo "not ok - the gateway did not start"; cat "$dir/gateway.log"; exit 1
+}
+start_gateway
+curl -sf "http://127.0.0.1:$gw_port/-/ready" >/dev/null || { echo "not ok - /-/ready"; exit 1; }
+echo "ok - the gateway is ready (connected as gateway_writer)"
+
+prometheus-node-exporter --web.listen-address="127.0.0.1:$node_port" >"$dir/node.log" 2>&1 &
+node_pid=$!
+cat >"$dir/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{targets: ['127.0.0.1:$prom_port']}]
+  - job_name: node
+    static_configs: [{targets: ['127.0.0.1:$node_port']}]
+remote_write:
+  - url: http://127.0.0.1:$gw_port/api/v1/write
+    queue_config: {batch_send_deadline: 1s, min_backoff: 50ms, max_backoff: 1s}
+    metadata_config: {send_interval: 10s}
+YML
+prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$dir/prometheus.log" 2>&1 &
+prom_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null || { tail "$dir/prometheus.log"; echo "not ok - prometheus did not start"; exit 1; }
+t_start=$(date +%s)
+echo "# prometheus on :$prom_port scraping itself and node exporter :$node_port every second, writing to :$gw_port for $seconds s"
+
+sleep $((seconds / 3))
+kill -9 "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+echo "# killed the gateway (SIGKILL)"
+sleep 3
+start_gateway
+echo "# started it again"
+sleep $((seconds / 3))
+scripts/test-cluster.sh stop "$dir"
+echo "# stopped PostgreSQL"
+sleep 3
+scripts/test-cluster.sh start "$dir" "$pgport" "fsync = on" "synchronous_commit = on"
+echo "# started PostgreSQL again"
+sleep $((seconds - 2 * (seconds / 3) - 6))
+cutoff=$(( $(date +%s) - 2 ))
+
+# Wait until Prometheus has sent everything up to the cutoff.
+sent=0
+for _ in $(seq 1 60); do
+  sent=$(curl -sf "http://127.0.0.1:$prom_port/api/v1/query" \
+          --data-urlencode 'query=min(prometheus_remote_storage_queue_highest_sent_timestamp_seconds)' |
+        python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')
+  [ "$sent" -ge "$cutoff" ] && break
+  sleep 1
+done
+[ "$sent" -ge "$cutoff" ] || { echo "not ok - prometheus had not sent up to the cutoff after 60 s ($sent < $cutoff)"; exit 1; }
+echo "ok - prometheus sent everything up to the cutoff"
+
+window=$((cutoff - t_start + 5))
+curl -sf "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query={__name__=~\".+\"}[${window}s]" \
+  --data-urlencode "time=$cutoff" >"$dir/prom.json"
+curl -sf "http://127.0.0.1:$prom_port/api/v1/query" \
+  --data-urlencode 'query=sum(prometheus_remote_storage_samples_retried_total) or vector(0)' >"$dir/retried.json"
+psql -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -h "$dir" -p "$pgport" -U postgres -d $db >"$dir/db.tsv" <<SQL
+SELECT metric, tags::text, (extract(epoch FROM ts) * 1000)::bigint, encode(float8send(value), 'hex')
+  FROM aegis.read('{__name__=~".+"}', to_timestamp($cutoff - $window), to_timestamp($cutoff) + interval '1 ms');
+SQL
+python3 - "$dir/prom.json" "$dir/db.tsv" "$dir/retried.json" "$cutoff" "$window" <<'PY'
+import json, math, struct, sys
+prom = json.load(open(sys.argv[1]))["data"]["result"]
+retried = json.load(open(sys.argv[3]))["data"]["result"]
+cutoff_ms, start_ms = int(sys.argv[4]) * 1000, (int(sys.argv[4]) - int(sys.argv[5])) * 1000
+db = {}
+for line in open(sys.argv[2]):
+    metric, tags, ms, bits = line.rstrip("\n").split("\t")
+    key = (metric, tuple(sorted(json.loads(tags).items())))
+    db[(key, int(ms))] = int(bits, 16)
+stale = 0x7ff0000000000002  # Prometheus's staleness marker
+checked, missing, differ = 0, [], []
+for s in prom:
+    labels = dict(s["metric"])
+    key = (labels.pop("__name__"), tuple(sorted(labels.items())))
+    for t, v in s["values"]:
+        ms = round(float(t) * 1000)
+        if not (start_ms <= ms <= cutoff_ms):
+            continue
+        checked += 1
+        got = db.get((key, ms))
+        want = float(v)
+        if got is None:
+            missing.append((key, ms, v))
+        elif math.isnan(want):
+            if not math.isnan(struct.unpack(">d", struct.pack(">Q", got))[0]) or got == stale:
+                differ.append((key, ms, v, hex(got)))
+        elif struct.unpack(">Q", struct.pack(">d", want))[0] != got:
+            differ.append((key, ms, v, hex(got)))
+series = len({k for k, _ in db})
+print("# %d samples of %d series in Prometheus's window, %d rows of %d series in the database; %s retried by Prometheus"
+      % (checked, len(prom), len(db), series, retried[0]["value"][1] if retried else "?"))
+ok = checked > 10000 and not missing and not differ
+for m in missing[:10]:
+    print("# missing:", m)
+for d in differ[:10]:
+    print("# differs:", d)
+print(("ok" if ok else "not ok") + " - every sample Prometheus stored is in the database, bit for bit"
+      + ("" if ok else " (%d missing, %d different, %d checked)" % (len(missing), len(differ), checked)))
+sys.exit(0 if ok else 1)
+PY
+grep -q "panic\|fatal" "$dir/gateway.log" && { echo "not ok - the gateway logged a crash"; cat "$dir/gateway.log"; exit 1; }
+echo "ok - the gateway log has no crash"
