@@ -37,6 +37,108 @@ std::string TagsJson(Tags &tags) {
     return out;
 }
 
+namespace {
+
+void AppendUtf8(std::string &out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+class JsonReader {
+public:
+    explicit JsonReader(std::string_view s) : s_(s) {}
+    void Space() {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) i_++;
+    }
+    bool Take(char c) {
+        Space();
+        if (i_ < s_.size() && s_[i_] == c) {
+            i_++;
+            return true;
+        }
+        return false;
+    }
+    bool AtEnd() {
+        Space();
+        return i_ == s_.size();
+    }
+    bool Hex4(uint32_t *v) {
+        if (i_ + 4 > s_.size()) return false;
+        *v = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = s_[i_++];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0) return false;
+            *v = *v * 16 + static_cast<uint32_t>(d);
+        }
+        return true;
+    }
+    bool String(std::string *out) {
+        out->clear();
+        if (!Take('"')) return false;
+        while (i_ < s_.size()) {
+            char c = s_[i_++];
+            if (c == '"') return true;
+            if (c != '\\') {
+                *out += c;
+                continue;
+            }
+            if (i_ >= s_.size()) return false;
+            char e = s_[i_++];
+            static constexpr std::string_view kFrom = "\"\\/bfnrt", kTo = "\"\\/\b\f\n\r\t";
+            size_t k = kFrom.find(e);
+            if (k != std::string_view::npos) {
+                *out += kTo[k];
+                continue;
+            }
+            uint32_t cp = 0, low = 0;
+            if (e != 'u' || !Hex4(&cp)) return false;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return false;
+                i_ += 2;
+                if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return false;
+            }
+            AppendUtf8(*out, cp);
+        }
+        return false;
+    }
+
+private:
+    std::string_view s_;
+    size_t i_ = 0;
+};
+
+}  // namespace
+
+bool ParseTagsJson(std::string_view json, Tags *tags) {
+    tags->clear();
+    JsonReader r(json);
+    if (!r.Take('{')) return false;
+    if (r.Take('}')) return r.AtEnd();
+    std::string k, v;
+    do {
+        if (!r.String(&k) || !r.Take(':') || !r.String(&v)) return false;
+        tags->emplace_back(k, v);
+    } while (r.Take(','));
+    return r.Take('}') && r.AtEnd();
+}
+
 bool IsUtf8(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {

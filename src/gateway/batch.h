@@ -48,6 +48,11 @@ void AppendJsonString(std::string &out, std::string_view s);
 // The tags as a JSON object with the keys in byte order. The caller makes the
 // keys unique.
 std::string TagsJson(Tags &tags);
+// Reads a JSON object of string keys to string values, as PostgreSQL writes
+// a jsonb tag set ({"k": "v", ...}; escapes \" \\ \/ \b \f \n \r \t \uXXXX,
+// surrogate pairs too) into `tags`, in the text's order; false when it is
+// anything else.
+bool ParseTagsJson(std::string_view json, Tags *tags);
 // Whether `s` is valid UTF-8 (what a PostgreSQL database in UTF8 accepts).
 bool IsUtf8(std::string_view s);
 // A metric name the extension accepts (^[A-Za-z_][A-Za-z0-9_.:-]*$, at most

@@ -21,6 +21,7 @@
 #include "gateway/line_protocol.h"
 #include "gateway/metrics.h"
 #include "gateway/prom.h"
+#include "gateway/reader.h"
 #include "gateway/writer.h"
 
 namespace aegis::gateway {
@@ -31,7 +32,9 @@ constexpr const char *kVersion = "0.2.0";
 struct Options {
     std::string listen = "127.0.0.1:9201";
     std::string dsn;
+    std::string read_dsn;  // empty: dsn
     size_t connections = 4;
+    size_t read_sample_limit = 50000000;
     size_t threads = 8;
     size_t max_request_bytes = 32u << 20;
     long queue_timeout_ms = 5000;
@@ -55,7 +58,10 @@ Usage:
 Serving:
   --listen HOST:PORT        where to listen (default 127.0.0.1:9201: loopback only)
   --dsn CONNINFO            libpq connection string (default: libpq's environment, PGHOST...)
-  --connections N           database connections, so writes at once (default 4)
+  --read-dsn CONNINFO       connection string for remote read (default: --dsn), e.g. a role
+                            with only the reader privileges
+  --connections N           database connections for writes, and as many for reads (default 4)
+  --read-sample-limit N     most samples one remote read returns (default 50000000)
   --threads N               HTTP worker threads (default 8)
   --max-request-bytes N     largest request body, and largest decompressed remote-write
                             body (default 33554432)
@@ -74,7 +80,7 @@ Loading:
 Other:
   --help, --version
 
-Endpoints: POST /api/v1/write (remote write 1.0), POST /write (InfluxDB 1.x: db, precision),
+Endpoints: POST /api/v1/write (remote write 1.0), POST /api/v1/read (remote read), POST /write (InfluxDB 1.x: db, precision),
 POST /api/v2/write (bucket, org, precision), GET /metrics, GET /-/healthy, GET /-/ready.
 )";
 
@@ -93,6 +99,8 @@ size_t ParseCount(const std::string &name, const std::string &v) {
 void SetOption(Options *o, const std::string &name, const std::string &v) {
     if (name == "listen") o->listen = v;
     else if (name == "dsn") o->dsn = v;
+    else if (name == "read-dsn") o->read_dsn = v;
+    else if (name == "read-sample-limit") o->read_sample_limit = ParseCount(name, v);
     else if (name == "connections") o->connections = ParseCount(name, v);
     else if (name == "threads") o->threads = ParseCount(name, v);
     else if (name == "max-request-bytes") o->max_request_bytes = ParseCount(name, v);
@@ -183,7 +191,8 @@ std::string JsonError(const std::string &msg) {
 
 class Gateway {
 public:
-    explicit Gateway(const Options &o) : o_(o), pool_(o.dsn, o.connections) {}
+    explicit Gateway(const Options &o)
+        : o_(o), pool_(o.dsn, o.connections), read_pool_(o.read_dsn.empty() ? o.dsn : o.read_dsn, o.connections) {}
 
     int Serve() {
         std::string host = o_.listen;
@@ -205,6 +214,9 @@ public:
         using Reader = httplib::ContentReader;
         server_.Post("/api/v1/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
             Handle("remote_write", q, r, [&] { RemoteWrite(ReadBody(rd), r); });
+        });
+        server_.Post("/api/v1/read", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
+            Handle("remote_read", q, r, [&] { RemoteRead(ReadBody(rd), r); });
         });
         server_.Post("/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
             Handle("influx_v1", q, r, [&] { InfluxWrite(q, ReadBody(rd), r, false); });
@@ -341,6 +353,30 @@ private:
         Answer(r, Commit(batch, "remote_write"));
     }
 
+    void RemoteRead(const std::string &body, httplib::Response &r) {
+        std::vector<PromQuery> queries;
+        std::string error;
+        if (!DecodeRemoteRead(body, o_.max_request_bytes, &queries, &error)) {
+            r.status = 400;
+            r.set_content(error + "\n", "text/plain");
+            return;
+        }
+        Outcome o;
+        Pool::Lease conn = read_pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
+        std::vector<std::vector<ReadSeries>> results;
+        if (conn) o = ReadQueries(conn.get(), queries, o_.read_sample_limit, &results);
+        if (!o.Ok()) return Answer(r, o);
+        size_t samples = 0;
+        for (const auto &result : results) {
+            for (const ReadSeries &s : result) samples += s.samples.size();
+        }
+        metrics_.Add("aegis_gateway_samples_read_total", static_cast<double>(samples));
+        r.status = 200;
+        r.set_header("Content-Encoding", "snappy");
+        r.set_header("X-Prometheus-Remote-Read-Version", "0.1.0");
+        r.set_content(EncodeReadResponse(results), "application/x-protobuf");
+    }
+
     void InfluxWrite(const httplib::Request &q, const std::string &body, httplib::Response &r, bool v2) {
         auto fail = [&](int status, const std::string &msg) {
             r.status = status;
@@ -395,6 +431,7 @@ private:
 
     const Options &o_;
     Pool pool_;
+    Pool read_pool_;
     Metrics metrics_;
     httplib::Server server_;
 };

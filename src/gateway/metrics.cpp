@@ -29,6 +29,7 @@ std::string Metrics::Render(size_t in_use, size_t pool) {
          "Samples committed to the database, by protocol (remote_write, influx, load)."},
         {"aegis_gateway_samples_skipped_total", "counter",
          "Parts of requests that are not stored, by reason (exemplar, histogram, string_field, bad_line)."},
+        {"aegis_gateway_samples_read_total", "counter", "Samples returned by remote read."},
         {"aegis_gateway_metadata_received_total", "counter", "Remote-write metadata entries received."},
         {"aegis_gateway_db_write_duration_seconds", "summary", "Time of the COPY that commits a request's samples."},
     };

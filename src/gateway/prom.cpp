@@ -3,6 +3,8 @@
 
 #include <snappy.h>
 
+#include <algorithm>
+
 #include "remote.pb.h"
 
 namespace aegis::gateway {
@@ -25,13 +27,13 @@ const char *KindOf(prompb::MetricMetadata::MetricType type) {
     }
 }
 
-}  // namespace
-
-bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
-                       RemoteWriteStats *stats, std::string *error) {
+// Decompresses a snappy block of at most `max_decoded` bytes and parses it
+// as `message` (named `what` in errors).
+bool DecodeSnappyProto(std::string_view body, size_t max_decoded, const char *what,
+                       google::protobuf::MessageLite *message, std::string *error) {
     size_t decoded_size = 0;
     if (!snappy::GetUncompressedLength(body.data(), body.size(), &decoded_size)) {
-        *error = "the body is not snappy-compressed (remote write 1.0 sends a snappy block)";
+        *error = "the body is not snappy-compressed (remote write and read send a snappy block)";
         return false;
     }
     if (decoded_size > max_decoded) {
@@ -44,11 +46,19 @@ bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, st
         *error = "the body's snappy data is corrupt";
         return false;
     }
-    prompb::WriteRequest req;
-    if (!req.ParseFromString(raw)) {
-        *error = "the body is not a protobuf WriteRequest";
+    if (!message->ParseFromString(raw)) {
+        *error = std::string("the body is not a protobuf ") + what;
         return false;
     }
+    return true;
+}
+
+}  // namespace
+
+bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
+                       RemoteWriteStats *stats, std::string *error) {
+    prompb::WriteRequest req;
+    if (!DecodeSnappyProto(body, max_decoded, "WriteRequest", &req, error)) return false;
     Tags tags;
     for (const prompb::TimeSeries &ts : req.timeseries()) {
         stats->series++;
@@ -91,6 +101,54 @@ bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, st
         metadata->push_back({std::move(metric), KindOf(m.type()), m.unit(), m.help()});
     }
     return true;
+}
+
+bool DecodeRemoteRead(std::string_view body, size_t max_decoded, std::vector<PromQuery> *queries, std::string *error) {
+    prompb::ReadRequest req;
+    if (!DecodeSnappyProto(body, max_decoded, "ReadRequest", &req, error)) return false;
+    bool samples = req.accepted_response_types_size() == 0;
+    for (int t : req.accepted_response_types()) samples = samples || t == prompb::ReadRequest::SAMPLES;
+    if (!samples) {
+        *error = "the client accepts only streamed chunks; the gateway answers with samples";
+        return false;
+    }
+    for (const prompb::Query &q : req.queries()) {
+        PromQuery out;
+        out.start_ms = q.start_timestamp_ms();
+        out.end_ms = q.end_timestamp_ms();
+        for (const prompb::LabelMatcher &m : q.matchers()) {
+            out.matchers.push_back({static_cast<PromMatcher::Type>(m.type()), m.name(), m.value()});
+        }
+        queries->push_back(std::move(out));
+    }
+    return true;
+}
+
+std::string EncodeReadResponse(const std::vector<std::vector<ReadSeries>> &results) {
+    prompb::ReadResponse resp;
+    for (const std::vector<ReadSeries> &result : results) {
+        prompb::QueryResult *qr = resp.add_results();
+        for (const ReadSeries &s : result) {
+            prompb::TimeSeries *ts = qr->add_timeseries();
+            // Labels sorted by name, __name__ among them, as Prometheus keeps them.
+            Tags labels = s.tags;
+            labels.emplace_back("__name__", s.metric);
+            std::sort(labels.begin(), labels.end());
+            for (const auto &[k, v] : labels) {
+                prompb::Label *l = ts->add_labels();
+                l->set_name(k);
+                l->set_value(v);
+            }
+            for (const auto &[ms, v] : s.samples) {
+                prompb::Sample *sample = ts->add_samples();
+                sample->set_timestamp(ms);
+                sample->set_value(v);
+            }
+        }
+    }
+    std::string raw = resp.SerializeAsString(), out;
+    snappy::Compress(raw.data(), raw.size(), &out);
+    return out;
 }
 
 }  // namespace aegis::gateway

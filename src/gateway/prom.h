@@ -1,5 +1,6 @@
 // aegis-gateway: Prometheus remote write 1.0 (a snappy-compressed protobuf
-// WriteRequest, src/gateway/remote.proto) into a Batch.
+// WriteRequest, src/gateway/remote.proto) into a Batch, and remote read
+// (ReadRequest in, ReadResponse of samples out).
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "gateway/batch.h"
+#include "gateway/read_sql.h"
 
 namespace aegis::gateway {
 
@@ -32,5 +34,19 @@ struct RemoteWriteStats {
 // metric name or a sample's time is outside PostgreSQL's range.
 bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
                        RemoteWriteStats *stats, std::string *error);
+
+// A series of a remote read answer.
+struct ReadSeries {
+    std::string metric;
+    Tags tags;
+    std::vector<std::pair<int64_t, double>> samples;  // (ms since the Unix epoch, value), in time order
+};
+
+// Decodes a snappy-compressed ReadRequest; false with `error` (the 400
+// answer) otherwise, or when the client accepts no samples response.
+bool DecodeRemoteRead(std::string_view body, size_t max_decoded, std::vector<PromQuery> *queries, std::string *error);
+
+// The snappy-compressed ReadResponse with one QueryResult per query.
+std::string EncodeReadResponse(const std::vector<std::vector<ReadSeries>> &results);
 
 }  // namespace aegis::gateway

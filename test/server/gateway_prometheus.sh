@@ -20,10 +20,11 @@ base=$((20000 + (AEGIS_TAG % 1000) * 5))
 gw_port=$base prom_port=$((base + 1)) node_port=$((base + 2))
 db=aegis_gateway
 seconds=${GATEWAY_SECONDS:-60}
-gw_pid= prom_pid= node_pid=
+prom2_port=$((base + 6))
+gw_pid= prom_pid= node_pid= prom2_pid=
 cleanup() {
   set +e
-  for p in $gw_pid $prom_pid $node_pid; do kill "$p" 2>/dev/null; done
+  for p in $gw_pid $prom_pid $node_pid $prom2_pid; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   scripts/test-cluster.sh destroy "$dir"
 }
@@ -33,7 +34,7 @@ for prog in prometheus prometheus-node-exporter aegis-gateway; do
   command -v "$prog" >/dev/null || [ -x "$PGBIN/$prog" ] ||
     { echo "not ok - $prog is not installed (scripts/deps.sh, make install)"; exit 1; }
 done
-gateway="$PGBIN/aegis-gateway"
+gateway=${GATEWAY_BIN:-$PGBIN/aegis-gateway}
 
 scripts/test-cluster.sh start "$dir" "$pgport" "fsync = on" "synchronous_commit = on"
 psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$pgport" -U postgres -d postgres <<SQL
@@ -46,11 +47,15 @@ GRANT EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision
                           aegis.write(text, jsonb, timestamptz[], double precision[]),
                           aegis.write_now(text, jsonb, double precision) TO gateway_writer;
 GRANT INSERT ON aegis.points TO gateway_writer;
+CREATE ROLE gateway_reader LOGIN;
+GRANT USAGE ON SCHEMA aegis TO gateway_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA aegis TO gateway_reader;
 SQL
 dsn="host=$dir port=$pgport dbname=$db user=gateway_writer"
+read_dsn="host=$dir port=$pgport dbname=$db user=gateway_reader"
 
 start_gateway() {
-  "$gateway" --listen "127.0.0.1:$gw_port" --dsn "$dsn" >>"$dir/gateway.log" 2>&1 &
+  "$gateway" --listen "127.0.0.1:$gw_port" --dsn "$dsn" --read-dsn "$read_dsn" >>"$dir/gateway.log" 2>&1 &
   gw_pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$gw_port/-/healthy" >/dev/null && return; sleep 0.1; done
   echo "not ok - the gateway did not start"; cat "$dir/gateway.log"; exit 1
@@ -160,5 +165,48 @@ print(("ok" if ok else "not ok") + " - every sample Prometheus stored is in the 
       + ("" if ok else " (%d missing, %d different, %d checked)" % (len(missing), len(differ), checked)))
 sys.exit(0 if ok else 1)
 PY
+# The second Prometheus: remote_read only (read_recent, since its own storage
+# is empty), no scrapes. The same range queries must give the same answers.
+cat >"$dir/prometheus2.yml" <<YML
+global: {}
+remote_read:
+  - url: http://127.0.0.1:$gw_port/api/v1/read
+    read_recent: true
+YML
+prometheus --config.file="$dir/prometheus2.yml" --storage.tsdb.path="$dir/tsdb2" \
+  --web.listen-address="127.0.0.1:$prom2_port" >"$dir/prometheus2.log" 2>&1 &
+prom2_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$prom2_port/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+qstart=$((t_start + 15)) qend=$((cutoff - 1))
+same=0 queries=0
+for q in 'rate(prometheus_http_requests_total[10s])' 'sum by (job) (up)' 'max_over_time(go_goroutines[15s])' \
+         'sum by (mode) (rate(node_cpu_seconds_total[5s]))' 'count by (__name__) ({job="node",__name__=~"node_memory_.*"})' \
+         'scrape_duration_seconds{job!="prometheus"}' 'go_gc_duration_seconds{quantile=~"0|1",job=~"prom.*"}'; do
+  queries=$((queries + 1))
+  for port in $prom_port $prom2_port; do
+    curl -sf "http://127.0.0.1:$port/api/v1/query_range" --data-urlencode "query=$q" \
+      --data-urlencode "start=$qstart" --data-urlencode "end=$qend" --data-urlencode step=2 >"$dir/q-$port.json" ||
+      echo '{"error": "request failed"}' >"$dir/q-$port.json"
+  done
+  if python3 - "$dir/q-$prom_port.json" "$dir/q-$prom2_port.json" "$q" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+def norm(r):
+    res = r.get("data", {}).get("result")
+    return None if res is None else sorted((json.dumps(s["metric"], sort_keys=True), s["values"]) for s in res)
+na, nb = norm(a), norm(b)
+points = sum(len(v) for _, v in na or [])
+if na is not None and na == nb and points > 0:
+    print("ok - remote read answers %s as Prometheus does (%d series, %d points)" % (sys.argv[3], len(na), points))
+    sys.exit(0)
+print("not ok - remote read answers %s differently: %s" % (sys.argv[3], "no result" if not na else "%d vs %d series" % (len(na), len(nb or []))))
+print("# first: %s" % json.dumps(a)[:400])
+print("# second: %s" % json.dumps(b)[:400])
+sys.exit(1)
+PY
+  then same=$((same + 1)); fi
+done
+[ "$same" = "$queries" ] || { echo "not ok - $((queries - same)) of $queries PromQL queries differ through remote read"; exit 1; }
+
 grep -q "panic\|fatal" "$dir/gateway.log" && { echo "not ok - the gateway logged a crash"; cat "$dir/gateway.log"; exit 1; }
 echo "ok - the gateway log has no crash"
