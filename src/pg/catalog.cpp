@@ -1,4 +1,6 @@
 // Series resolution and the cache behind it, plus the catalog's C functions.
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <unordered_map>
 
@@ -11,6 +13,7 @@
 #include "pg/guc.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
+#include "pg/store.h"
 
 namespace aegis::pg {
 
@@ -501,6 +504,38 @@ int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t serie
   locked_series.emplace(id, *mode);
   holds_series_rows = true;
   return id;
+}
+
+std::vector<int64_t> LockSeriesForAppend(const std::vector<int64_t>& ids) {
+  std::vector<int64_t> wanted;
+  wanted.reserve(ids.size());
+  for (int64_t id : ids)
+    if (locked_series.find(id) == locked_series.end()) wanted.push_back(id);
+  if (wanted.empty()) return {};
+  // LockRows sits above the Sort: rows are locked in ascending id.
+  PgCall([&] {
+    static SPIPlanPtr plans[2] = {};
+    static const Oid types[] = {INT8ARRAYOID};
+    Datum values[] = {Int64Array(wanted.data(), wanted.size(), INT8OID)};
+    ExecuteLocking(plans,
+                   "SELECT series_id FROM aegis.series WHERE series_id OPERATOR(pg_catalog.=) ANY ($1) "
+                   "ORDER BY series_id FOR SHARE",
+                   true, 1, types, values);
+    pfree(DatumGetPointer(values[0]));
+  });
+  std::vector<int64_t> found;
+  found.reserve(SPI_processed);
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    found.push_back(DatumGetInt64(ResultValue(i, 1, &isnull)));
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  std::sort(found.begin(), found.end());
+  for (int64_t id : found) locked_series.emplace(id, SeriesLock::kAppend);
+  if (!found.empty()) holds_series_rows = true;
+  std::vector<int64_t> missing;
+  std::set_difference(wanted.begin(), wanted.end(), found.begin(), found.end(), std::back_inserter(missing));
+  return missing;
 }
 
 }  // namespace aegis::pg

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "pg/postgres_headers.h"
 
@@ -76,5 +77,14 @@ void NoteSeriesRowsHeld();
 // Needs an open SPI connection.
 int64_t LockSeriesForWrite(const std::string& metric, Jsonb* tags, int64_t series_id, SeriesLock* mode,
                            bool* may_wait);
+
+// Takes kAppend (FOR SHARE) on the rows of every series in `ids` (ascending)
+// that this transaction does not hold yet, in one statement, waiting for
+// them in ascending id as LockSeriesForWrite would one by one; returns the
+// ids whose rows are gone (deleted since they were resolved), for
+// LockSeriesForWrite to resolve again. Only for a statement whose
+// transaction held no series before it (*may_wait of LockSeriesForWrite).
+// Needs an open SPI connection.
+std::vector<int64_t> LockSeriesForAppend(const std::vector<int64_t>& ids);
 
 }  // namespace aegis::pg

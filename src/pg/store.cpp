@@ -31,6 +31,7 @@ SPIPlanPtr previous_block_plan = nullptr;
 SPIPlanPtr fetch_recent_plan = nullptr;
 SPIPlanPtr take_recent_plan = nullptr;
 SPIPlanPtr upsert_recent_plan = nullptr;
+SPIPlanPtr upsert_recent_many_plan = nullptr;
 SPIPlanPtr delete_blocks_plan = nullptr;
 SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
@@ -491,6 +492,42 @@ void UpsertRecent(int64_t series_id, const core::SeriesPoints& points) {
     pfree(DatumGetPointer(values[1]));
     pfree(DatumGetPointer(values[2]));
   });
+}
+
+void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoints*>>& writes) {
+  // Points per statement: the arrays stay a few MB.
+  constexpr size_t kChunkPoints = 100000;
+  std::vector<int64_t> ids, ts;
+  std::vector<double> values;
+  auto flush = [&] {
+    if (ids.empty()) return;
+    PgCall([&] {
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+      Datum args[] = {Int64Array(ids.data(), ids.size(), INT8OID), Int64Array(ts.data(), ts.size(), TIMESTAMPTZOID),
+                      Float8Array(values.data(), values.size())};
+      ExecutePlan(KeptPlan(&upsert_recent_many_plan,
+                           "INSERT INTO aegis.recent_points (series_id, ts, value) "
+                           "SELECT * FROM unnest($1, $2, $3) "
+                           "ON CONFLICT (series_id, ts) DO UPDATE SET value = EXCLUDED.value",
+                           3, types),
+                  args, nullptr, false, 0);
+      for (Datum d : args) pfree(DatumGetPointer(d));
+    });
+    ids.clear();
+    ts.clear();
+    values.clear();
+  };
+  for (const auto& [series_id, points] : writes) {
+    if (points->size() >= kChunkPoints) {
+      UpsertRecent(series_id, *points);
+      continue;
+    }
+    if (ids.size() + points->size() > kChunkPoints) flush();
+    ids.insert(ids.end(), points->size(), series_id);
+    ts.insert(ts.end(), points->ts.begin(), points->ts.end());
+    values.insert(values.end(), points->values.begin(), points->values.end());
+  }
+  flush();
 }
 
 // Deletes the series' blocks that start at the given times and writes

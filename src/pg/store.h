@@ -138,6 +138,12 @@ core::SeriesPoints TakeRecent(int64_t series_id, core::Timestamp lo, core::Times
 // Inserts or replaces recent points (time-ordered, duplicate-free).
 void UpsertRecent(int64_t series_id, const core::SeriesPoints& points);
 
+// UpsertRecent for many series (distinct ids, each one's points
+// time-ordered and duplicate-free) in a few statements instead of one per
+// series: a remote-write request holds one point of each of thousands of
+// series.
+void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoints*>>& writes);
+
 // Merges newer (time-ordered, duplicate-free) into the series' blocks: the
 // blocks it overlaps (and a preceding partial block) are decoded, merged with
 // newer winning at equal timestamps, re-cut into blocks of at most

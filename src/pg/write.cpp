@@ -74,6 +74,20 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
   const size_t block_points = static_cast<size_t>(guc_block_max_points);
+  // Many small writes (a remote-write request: one point of each of
+  // thousands of series) take their kAppend locks in one statement, in
+  // ascending id; the loop below then finds them held, or resolves a deleted
+  // series again. Only when every series of the statement takes kAppend: a
+  // kRewrite lock taken after the others would break the ascending order
+  // (and deadlock with a drop_metric locking its series in that order).
+  if (may_wait && order.size() > 1 &&
+      std::all_of(order.begin(), order.end(),
+                  [&](const SeriesWrite* write) { return write->points.size() < block_points; })) {
+    std::vector<int64_t> ids;
+    ids.reserve(order.size());
+    for (const SeriesWrite* write : order) ids.push_back(write->series_id);
+    LockSeriesForAppend(ids);
+  }
   for (SeriesWrite* write : order) {
     write->lock = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
     write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &may_wait);
@@ -83,15 +97,26 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
     std::stable_sort(order.begin(), order.end(),
                      [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   std::vector<int64_t> written;
+  // Recent rows of all series in a few statements (ids are distinct: one
+  // write per (metric, tags), one series each; should two ever share an
+  // id, each is written on its own).
+  std::vector<std::pair<int64_t, const core::SeriesPoints*>> appends;
+  bool distinct = true;
   for (SeriesWrite* write : order) {
     if (write->lock == SeriesLock::kRewrite) {
       MergeIntoBlocks(write->series_id, write->points, true);
+      CheckForInterrupts();
     } else {
-      UpsertRecent(write->series_id, write->points);
+      distinct = distinct && (appends.empty() || appends.back().first != write->series_id);
+      appends.emplace_back(write->series_id, &write->points);
     }
     written.push_back(write->series_id);
     CountStat(Stat::kPointsWritten, write->points.size());
-    CheckForInterrupts();
+  }
+  if (distinct) {
+    UpsertRecentMany(appends);
+  } else {
+    for (const auto& [id, points] : appends) UpsertRecent(id, *points);
   }
   NoteSeriesWritten(written);
   SpiFinish();
