@@ -16,6 +16,10 @@
 #   BENCH_KEEP=1       keep the generated CSV folder under /tmp
 #   BENCH_TIMESCALEDB=off  leave the TimescaleDB peer out even when installed
 #
+# Then bench/gateway_bench.py: remote write and line protocol through
+# aegis-gateway next to Prometheus's receiver and InfluxDB 1.6, and the bytes
+# per sample each keeps (appended to the report).
+#
 # Prints the tables, writes the report, and exits non-zero when the extension
 # or a peer does not return what the plain table holds.
 set -euo pipefail
@@ -34,3 +38,14 @@ PYTHONDONTWRITEBYTECODE=1 python3 bench/bench.py "$@"
 # Maintenance throughput, retention and the size across retention cycles.
 [ "${SCALE:-full}" = small ] && export LIFECYCLE_SCALE=small
 bench/lifecycle.sh
+# The gateway against Prometheus and InfluxDB (ingest, bytes per sample);
+# appended to the report when bench.py wrote one.
+make -s build/gateway/remote_write_bench
+[ "${SCALE:-full}" = small ] && export GATEWAY_BENCH_SCALE=small
+doc="${BENCH_DOC:-}"
+[ -z "$doc" ] && [ "${SCALE:-full}" = full ] && doc=docs/benchmarks.md
+if [ -n "$doc" ] && [ "$doc" != - ]; then
+  PYTHONDONTWRITEBYTECODE=1 python3 bench/gateway_bench.py --doc "$doc"
+else
+  PYTHONDONTWRITEBYTECODE=1 python3 bench/gateway_bench.py
+fi

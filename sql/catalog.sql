@@ -56,3 +56,19 @@ SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'http_req
 SELECT aegis.delete_series(12345);
 SELECT name, series FROM aegis.metrics ORDER BY name;
 SELECT count(*) FROM aegis.points;
+
+-- describe_metric: sets kind, unit and description (NULL keeps a field),
+-- creating the metric when it is new; the same checks as create_metric.
+SELECT aegis.describe_metric('http_requests_total', NULL, 'requests/s', NULL);
+SELECT aegis.describe_metric('queue_depth', 'gauge', 'items', 'Jobs waiting');
+SELECT aegis.write('temp', '{}', '2024-01-01 00:00:00+00', 21.5);
+SELECT aegis.describe_metric('temp', NULL, 'celsius');
+SELECT aegis.describe_metric('temp', 'gauge', NULL, 'Room temperature');
+SELECT name, kind, unit, description, series FROM aegis.metrics ORDER BY name;
+SELECT aegis.describe_metric('temp', 'meter');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.describe_metric('9lives', 'gauge');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.describe_metric(NULL, 'gauge');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT name FROM aegis.metrics WHERE name = '9lives';

@@ -1,12 +1,14 @@
 // make bench: remote-write load on aegis-gateway, as Prometheus sends it.
 //
-//   remote_write_bench URL SERIES SAMPLES_PER_REQUEST ROUNDS CONCURRENCY
+//   remote_write_bench URL SERIES SAMPLES_PER_REQUEST ROUNDS CONCURRENCY [FIRST_ROUND]
 //
 // SERIES series (metric bench_metric_<i % 100>, labels instance and job),
 // one sample per series per round (10 s apart, values a random walk with
 // two decimals); each round is cut into requests of SAMPLES_PER_REQUEST
 // samples, snappy-compressed WriteRequests built before the clock starts,
-// sent by CONCURRENCY connections. Prints "samples N seconds S rate R
+// sent by CONCURRENCY connections (request k of a round always by connection
+// k % CONCURRENCY, as Prometheus's shards keep a series on one connection). Round r is stamped 2023-11-14 22:13:20
+// UTC + r * 10 s (FIRST_ROUND, default 0, continues an earlier run). Prints "samples N seconds S rate R
 // failed F" (F: requests not answered 2xx).
 #include <httplib.h>
 #include <snappy.h>
@@ -23,13 +25,14 @@
 #include "remote.pb.h"
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: %s URL SERIES SAMPLES_PER_REQUEST ROUNDS CONCURRENCY\n", argv[0]);
+    if (argc != 6 && argc != 7) {
+        std::fprintf(stderr, "usage: %s URL SERIES SAMPLES_PER_REQUEST ROUNDS CONCURRENCY [FIRST_ROUND]\n", argv[0]);
         return 2;
     }
     std::string url = argv[1];
     long series = std::atol(argv[2]), per_request = std::atol(argv[3]), rounds = std::atol(argv[4]);
     int concurrency = std::atoi(argv[5]);
+    long first_round = argc == 7 ? std::atol(argv[6]) : 0;
     size_t slash = url.find('/', url.find("//") + 2);
     std::string host = url.substr(0, slash), path = url.substr(slash);
 
@@ -39,7 +42,7 @@ int main(int argc, char **argv) {
     std::vector<std::string> bodies;
     int64_t t0 = 1700000000000;
     size_t samples = 0;
-    for (long r = 0; r < rounds; r++) {
+    for (long r = first_round; r < first_round + rounds; r++) {
         for (long first = 0; first < series; first += per_request) {
             aegis::prompb::WriteRequest req;
             for (long i = first; i < std::min(series, first + per_request); i++) {
@@ -64,19 +67,25 @@ int main(int argc, char **argv) {
             bodies.push_back(std::move(body));
         }
     }
-    std::atomic<size_t> next{0}, failed{0};
+    // As Prometheus's shards: a series always goes through the same
+    // connection, its rounds in order (Prometheus refuses out-of-order
+    // samples), so connection c sends request k of every round with k % C == c.
+    const size_t per_round = static_cast<size_t>((series + per_request - 1) / per_request);
+    std::atomic<size_t> failed{0};
     auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
     for (int c = 0; c < concurrency; c++) {
-        threads.emplace_back([&] {
+        threads.emplace_back([&, c] {
             httplib::Client client(host);
             client.set_read_timeout(60, 0);
             httplib::Headers h = {{"Content-Encoding", "snappy"}, {"X-Prometheus-Remote-Write-Version", "0.1.0"}};
-            // Requests of one round go out in order per connection; rounds
-            // follow each other as Prometheus's shards send them.
-            for (size_t i; (i = next++) < bodies.size();) {
-                auto res = client.Post(path.c_str(), h, bodies[i], "application/x-protobuf");
-                if (!res || res->status / 100 != 2) failed++;
+            for (size_t round = 0; round * per_round < bodies.size(); round++) {
+                for (size_t k = static_cast<size_t>(c); k < per_round; k += static_cast<size_t>(concurrency)) {
+                    size_t i = round * per_round + k;
+                    if (i >= bodies.size()) break;
+                    auto res = client.Post(path.c_str(), h, bodies[i], "application/x-protobuf");
+                    if (!res || res->status / 100 != 2) failed++;
+                }
             }
         });
     }

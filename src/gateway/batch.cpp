@@ -24,6 +24,14 @@ void AppendJsonString(std::string &out, std::string_view s) {
     out += '"';
 }
 
+bool SortTagsUnique(Tags *tags) {
+    std::sort(tags->begin(), tags->end());
+    for (size_t i = 1; i < tags->size(); i++) {
+        if ((*tags)[i].first == (*tags)[i - 1].first) return false;
+    }
+    return true;
+}
+
 std::string TagsJson(Tags &tags) {
     std::sort(tags.begin(), tags.end());
     std::string out = "{";
@@ -173,6 +181,15 @@ bool IsUtf8(std::string_view s) {
         i += n + 1;
     }
     return true;
+}
+
+std::vector<std::pair<std::string, std::string>> MetadataTargets(const MetricMetadata &m) {
+    const std::string &f = m.metric;
+    if (m.kind == "histogram" || m.kind == "summary") {
+        return {{f, m.kind}, {f + "_bucket", m.kind}, {f + "_sum", "counter"}, {f + "_count", "counter"}};
+    }
+    if (m.kind == "counter") return {{f, m.kind}, {f + "_total", m.kind}};
+    return {{f, m.kind}};
 }
 
 std::string MetricName(std::string_view name) {

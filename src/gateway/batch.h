@@ -43,8 +43,26 @@ struct Batch {
 
 using Tags = std::vector<std::pair<std::string, std::string>>;
 
+// A metric family's metadata (Prometheus remote write, OpenMetrics TYPE,
+// UNIT and HELP lines).
+struct MetricMetadata {
+    std::string metric;
+    std::string kind;  // the extension's: gauge, counter, histogram, summary; empty: none
+    std::string unit;
+    std::string help;
+};
+
+// The metrics one metadata entry describes, with the kind each gets: a
+// counter family foo is foo and foo_total; a histogram or summary family foo
+// is foo and foo_bucket (its kind) and foo_sum, foo_count (counters); any
+// other family is itself.
+std::vector<std::pair<std::string, std::string>> MetadataTargets(const MetricMetadata &m);
+
+
 // Appends `s` as a JSON string (quoted, escaped).
 void AppendJsonString(std::string &out, std::string_view s);
+// Sorts the tags by key; false when a key appears twice.
+bool SortTagsUnique(Tags *tags);
 // The tags as a JSON object with the keys in byte order. The caller makes the
 // keys unique.
 std::string TagsJson(Tags &tags);

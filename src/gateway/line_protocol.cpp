@@ -307,12 +307,9 @@ bool ParseLine(std::string_view line, const LineProtocolOptions &options, std::s
             return false;
         }
     }
-    std::sort(tags->begin(), tags->end());
-    for (size_t i = 1; i < tags->size(); i++) {
-        if ((*tags)[i].first == (*tags)[i - 1].first) {
-            *reason = "duplicate tags";
-            return false;
-        }
+    if (!SortTagsUnique(tags)) {
+        *reason = "duplicate tags";
+        return false;
     }
     return true;
 }

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +22,7 @@
 
 #include "gateway/line_protocol.h"
 #include "gateway/metrics.h"
+#include "gateway/openmetrics.h"
 #include "gateway/prom.h"
 #include "gateway/reader.h"
 #include "gateway/writer.h"
@@ -74,8 +77,11 @@ Serving:
   --config FILE             read options from FILE, one "name = value" per line (names
                             without the leading --); the command line wins
 Loading:
-  --format lp               line protocol (the only format so far)
-  --precision P             timestamps' unit: ns (default), us, ms, s, m, h
+  --format F                lp (line protocol, default), openmetrics (OpenMetrics text, as
+                            promtool reads it; its TYPE, UNIT and HELP set the metrics'
+                            kind, unit and description), or csv (metric,tags,ts,value
+                            rows as COPY aegis.points FROM ... (FORMAT csv) reads them)
+  --precision P             line protocol timestamps' unit: ns (default), us, ms, s, m, h
   --batch-lines N           lines per transaction (default 50000)
 Other:
   --help, --version
@@ -350,7 +356,59 @@ private:
             metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"histogram\"}", double(stats.histograms));
         }
         if (stats.metadata > 0) metrics_.Add("aegis_gateway_metadata_received_total", double(stats.metadata));
-        Answer(r, Commit(batch, "remote_write"));
+        Outcome o = Commit(batch, "remote_write");
+        if (o.Ok()) {
+            NoteMetrics(batch);
+            ApplyMetadata(metadata);
+        }
+        Answer(r, o);
+    }
+
+    // Metric names this process has written samples of: metadata is applied
+    // only to those (a histogram family's metadata names foo, its series are
+    // foo_bucket, foo_sum and foo_count; no catalog entry is made for a name
+    // without samples).
+    void NoteMetrics(const Batch &batch) {
+        std::lock_guard<std::mutex> lock(meta_mu_);
+        for (const Batch::Series &s : batch.series) seen_.insert(s.metric);
+    }
+
+    // Sets kind, unit and description (aegis.describe_metric) of the written
+    // metrics a metadata entry describes, when they changed since this process
+    // last set them. Never fails the request: errors are counted.
+    void ApplyMetadata(const std::vector<MetricMetadata> &metadata) {
+        struct Change {
+            std::string metric, kind, unit, help;
+        };
+        std::vector<Change> changes;
+        {
+            std::lock_guard<std::mutex> lock(meta_mu_);
+            for (const MetricMetadata &m : metadata) {
+                for (auto &[metric, kind] : MetadataTargets(m)) {
+                    if (seen_.count(metric) == 0) continue;
+                    std::string key = kind + '\0' + m.unit + '\0' + m.help;
+                    auto it = described_.find(metric);
+                    if (it != described_.end() && it->second == key) continue;
+                    described_[metric] = key;
+                    changes.push_back({metric, kind, m.unit, m.help});
+                }
+            }
+        }
+        if (changes.empty()) return;
+        Outcome o;
+        Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
+        for (const Change &c : changes) {
+            if (conn) {
+                o = Exec(conn.get(),
+                         "SELECT aegis.describe_metric($1, NULLIF($2, ''), NULLIF($3, ''), NULLIF($4, ''))",
+                         {c.metric, c.kind, c.unit, c.help});
+            }
+            if (!o.Ok()) {
+                metrics_.Add("aegis_gateway_metadata_errors_total", 1);
+                std::lock_guard<std::mutex> lock(meta_mu_);
+                described_.erase(c.metric);  // tried again with the next metadata
+            }
+        }
     }
 
     void RemoteRead(const std::string &body, httplib::Response &r) {
@@ -433,13 +491,26 @@ private:
     Pool pool_;
     Pool read_pool_;
     Metrics metrics_;
+    std::mutex meta_mu_;
+    std::set<std::string> seen_;
+    std::map<std::string, std::string> described_;  // metric -> kind, unit, help last set
     httplib::Server server_;
 };
 
-// aegis-gateway load: each chunk of --batch-lines lines is one
-// transaction; a progress line on a terminal, a summary at the end.
+// aegis-gateway load: each chunk of --batch-lines lines is one transaction;
+// a progress line on a terminal, a summary at the end.
 int Load(const Options &o) {
-    if (o.format != "lp") Usage("--format " + o.format + " is not supported yet (lp is)");
+    enum class Format { kLp, kOpenMetrics, kCsv };
+    Format format;
+    if (o.format == "lp") {
+        format = Format::kLp;
+    } else if (o.format == "openmetrics") {
+        format = Format::kOpenMetrics;
+    } else if (o.format == "csv") {
+        format = Format::kCsv;
+    } else {
+        Usage("unknown --format " + o.format + " (lp, openmetrics or csv)");
+    }
     LineProtocolOptions lp;
     if (!ParsePrecision(o.precision, false, &lp.precision)) Usage("unknown --precision " + o.precision);
     std::vector<std::string> files = o.files;
@@ -454,6 +525,8 @@ int Load(const Options &o) {
     bool tty = isatty(STDERR_FILENO) != 0;
     auto start = std::chrono::steady_clock::now();
     size_t points = 0, lines = 0, dropped = 0;
+    std::vector<MetricMetadata> metadata;
+    std::set<std::string> written;
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     for (const std::string &path : files) {
         std::ifstream file;
@@ -471,23 +544,34 @@ int Load(const Options &o) {
         auto flush = [&]() -> bool {
             Batch batch;
             LineProtocolResult result;
-            lp.now_unix_ns = NowUnixNs();
-            ParseLineProtocol(chunk, lp, &batch, &result);
-            for (const auto &e : result.errors) {
-                std::fprintf(stderr, "aegis-gateway load: %s: skipped: %s (%s)\n", path.c_str(), e.text.c_str(),
-                             e.reason.c_str());
+            Outcome w;
+            if (format == Format::kCsv) {
+                w = CopyCsv(conn.get(), chunk);
+                result.lines = result.points = chunk_lines;
+            } else {
+                if (format == Format::kLp) {
+                    lp.now_unix_ns = NowUnixNs();
+                    ParseLineProtocol(chunk, lp, &batch, &result);
+                } else {
+                    ParseOpenMetrics(chunk, NowUnixNs() / 1000, &batch, &metadata, &result);
+                }
+                for (const auto &e : result.errors) {
+                    std::fprintf(stderr, "aegis-gateway load: %s: skipped: %s (%s)\n", path.c_str(), e.text.c_str(),
+                                 e.reason.c_str());
+                }
+                w = WriteBatch(conn.get(), batch);
             }
-            Outcome w = WriteBatch(conn.get(), batch);
             if (!w.Ok()) {
+                std::string state = w.sqlstate.empty() ? "" : " (SQLSTATE " + w.sqlstate + ")";
                 std::fprintf(stderr,
-                             "aegis-gateway load: %s: the database refused a batch: %s%s; %zu points were committed "
-                             "before it\n",
-                             path.c_str(), w.message.c_str(),
-                             w.sqlstate.empty() ? "" : (" (SQLSTATE " + w.sqlstate + ")").c_str(), points);
+                             "aegis-gateway load: %s: the database refused the batch of lines %zu to %zu: %s%s; %zu "
+                             "points were committed before it\n",
+                             path.c_str(), lines + 1, lines + chunk_lines, w.message.c_str(), state.c_str(), points);
                 return false;
             }
+            for (const Batch::Series &s : batch.series) written.insert(s.metric);
             points += result.points;
-            lines += result.lines;
+            lines += format == Format::kCsv ? chunk_lines : result.lines;
             dropped += result.Dropped();
             chunk.clear();
             chunk_lines = 0;
@@ -497,14 +581,33 @@ int Load(const Options &o) {
             }
             return true;
         };
+        // A CSV record may span lines inside a quoted field: a chunk ends
+        // only where the quotes are balanced.
+        bool quoted = false;
         while (std::getline(*in, line)) {
             chunk += line;
             chunk += '\n';
+            if (format == Format::kCsv) {
+                for (char c : line) quoted ^= c == '"';
+                if (quoted) continue;
+            }
             if (++chunk_lines >= o.batch_lines && !flush()) return 1;
         }
         if (!chunk.empty() && !flush()) return 1;
     }
     if (tty) std::fputc('\n', stderr);
+    // OpenMetrics metadata: kind, unit and description of what was written.
+    for (const MetricMetadata &m : metadata) {
+        for (const auto &[metric, kind] : MetadataTargets(m)) {
+            if (written.count(metric) == 0) continue;
+            Outcome d = Exec(conn.get(), "SELECT aegis.describe_metric($1, NULLIF($2, ''), NULLIF($3, ''), NULLIF($4, ''))",
+                             {metric, kind, m.unit, m.help});
+            if (!d.Ok()) {
+                std::fprintf(stderr, "aegis-gateway load: metadata of %s not set: %s\n", metric.c_str(),
+                             d.message.c_str());
+            }
+        }
+    }
     double s = elapsed();
     std::printf("loaded %zu points from %zu lines in %.2f s (%.0f points/s), %zu dropped\n", points, lines, s,
                 points / std::max(s, 1e-9), dropped);

@@ -31,6 +31,8 @@ std::string Metrics::Render(size_t in_use, size_t pool) {
          "Parts of requests that are not stored, by reason (exemplar, histogram, string_field, bad_line)."},
         {"aegis_gateway_samples_read_total", "counter", "Samples returned by remote read."},
         {"aegis_gateway_metadata_received_total", "counter", "Remote-write metadata entries received."},
+        {"aegis_gateway_metadata_errors_total", "counter",
+         "Metadata entries the database refused (aegis.describe_metric failed); the request still succeeded."},
         {"aegis_gateway_db_write_duration_seconds", "summary", "Time of the COPY that commits a request's samples."},
     };
     std::string out;

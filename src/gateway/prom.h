@@ -13,12 +13,6 @@
 
 namespace aegis::gateway {
 
-struct MetricMetadata {
-    std::string metric;
-    std::string kind;  // the extension's: gauge, counter, histogram, summary; empty: none
-    std::string unit;
-    std::string help;
-};
 
 struct RemoteWriteStats {
     size_t series = 0;
@@ -34,6 +28,7 @@ struct RemoteWriteStats {
 // metric name or a sample's time is outside PostgreSQL's range.
 bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
                        RemoteWriteStats *stats, std::string *error);
+
 
 // A series of a remote read answer.
 struct ReadSeries {

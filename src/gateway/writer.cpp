@@ -1,6 +1,7 @@
 // aegis-gateway: connection pool and the binary COPY of a batch (writer.h).
 #include "gateway/writer.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace aegis::gateway {
@@ -110,20 +111,46 @@ Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &para
     return o;
 }
 
-Outcome WriteBatch(PGconn *conn, const Batch &batch) {
-    PGresult *r = PQexec(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT binary)");
+namespace {
+
+// Runs a COPY ... FROM STDIN, sends `data`, ends it; the statement's outcome.
+Outcome CopyIn(PGconn *conn, const char *copy_sql, std::string_view data) {
+    PGresult *r = PQexec(conn, copy_sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         Outcome o = FromResult(r, conn);
         PQclear(r);
         return o;
     }
     PQclear(r);
+    bool sent = true;
+    for (size_t off = 0; off < data.size() && sent; off += 1 << 20) {
+        size_t n = std::min<size_t>(1 << 20, data.size() - off);
+        sent = PQputCopyData(conn, data.data() + off, static_cast<int>(n)) == 1;
+    }
+    PQputCopyEnd(conn, sent ? nullptr : "the gateway could not send the data");
+    Outcome o;
+    while ((r = PQgetResult(conn)) != nullptr) {
+        Outcome one = FromResult(r, conn);
+        if (!one.Ok() && o.Ok()) o = one;
+        PQclear(r);
+    }
+    if (o.Ok() && (!sent || PQstatus(conn) != CONNECTION_OK)) {
+        o = {503, "the connection to the database broke during the write", "08006"};
+    }
+    return o;
+}
+
+}  // namespace
+
+Outcome CopyCsv(PGconn *conn, std::string_view csv) {
+    return CopyIn(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT csv)", csv);
+}
+
+Outcome WriteBatch(PGconn *conn, const Batch &batch) {
     static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its NUL: 11 bytes
-    static constexpr size_t kFlush = 1 << 20;
     std::string buf(kSignature, 11);
     Put32(buf, 0);  // flags
     Put32(buf, 0);  // header extension length
-    bool sent = true;
     for (const Batch::Point &p : batch.points) {
         const Batch::Series &s = batch.series[p.series];
         Put16(buf, 4);
@@ -138,29 +165,9 @@ Outcome WriteBatch(PGconn *conn, const Batch &batch) {
         uint64_t bits;
         std::memcpy(&bits, &p.value, 8);
         Put64(buf, bits);
-        if (buf.size() >= kFlush) {
-            if (PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) != 1) {
-                sent = false;
-                break;
-            }
-            buf.clear();
-        }
     }
-    if (sent) {
-        Put16(buf, -1);
-        sent = PQputCopyData(conn, buf.data(), static_cast<int>(buf.size())) == 1;
-    }
-    PQputCopyEnd(conn, sent ? nullptr : "the gateway could not send the batch");
-    Outcome o;
-    while ((r = PQgetResult(conn)) != nullptr) {
-        Outcome one = FromResult(r, conn);
-        if (!one.Ok() && o.Ok()) o = one;
-        PQclear(r);
-    }
-    if (o.Ok() && (!sent || PQstatus(conn) != CONNECTION_OK)) {
-        o = {503, "the connection to the database broke during the write", "08006"};
-    }
-    return o;
+    Put16(buf, -1);
+    return CopyIn(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT binary)", buf);
 }
 
 }  // namespace aegis::gateway

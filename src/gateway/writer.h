@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/batch.h"
@@ -77,6 +78,11 @@ private:
 
 // Writes every point of `batch` into aegis.points (binary COPY).
 Outcome WriteBatch(PGconn *conn, const Batch &batch);
+
+// Sends `csv` (whole records: metric,tags,ts,value) through COPY
+// aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT csv): one
+// statement, the server parses and checks every field.
+Outcome CopyCsv(PGconn *conn, std::string_view csv);
 
 // Runs `sql` with text parameters; the outcome of the statement.
 Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &params);

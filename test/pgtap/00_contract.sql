@@ -1,11 +1,13 @@
 -- pgTAP: the SQL contract of API.md — objects, signatures, comments, settings.
 LOAD 'aegis_timeseries';
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 SELECT has_schema('aegis');
 -- Section 2: catalog.
 SELECT has_function('aegis', 'create_metric', ARRAY['text', 'text', 'text', 'text']);
+SELECT has_function('aegis', 'describe_metric', ARRAY['text', 'text', 'text', 'text']);
+SELECT function_returns('aegis', 'describe_metric', ARRAY['text', 'text', 'text', 'text'], 'void');
 SELECT function_returns('aegis', 'create_metric', ARRAY['text', 'text', 'text', 'text'], 'void');
 SELECT has_function('aegis', 'drop_metric', ARRAY['text']);
 SELECT function_returns('aegis', 'drop_metric', ARRAY['text'], 'bigint');

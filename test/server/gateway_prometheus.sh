@@ -47,6 +47,7 @@ GRANT EXECUTE ON FUNCTION aegis.write(text, jsonb, timestamptz, double precision
                           aegis.write(text, jsonb, timestamptz[], double precision[]),
                           aegis.write_now(text, jsonb, double precision) TO gateway_writer;
 GRANT INSERT ON aegis.points TO gateway_writer;
+GRANT EXECUTE ON FUNCTION aegis.describe_metric(text, text, text, text) TO gateway_writer;
 CREATE ROLE gateway_reader LOGIN;
 GRANT USAGE ON SCHEMA aegis TO gateway_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA aegis TO gateway_reader;
@@ -124,47 +125,23 @@ psql -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -h "$dir" -p "$pgport" -U postgres 
 SELECT metric, tags::text, (extract(epoch FROM ts) * 1000)::bigint, encode(float8send(value), 'hex')
   FROM aegis.read('{__name__=~".+"}', to_timestamp($cutoff - $window), to_timestamp($cutoff) + interval '1 ms');
 SQL
-python3 - "$dir/prom.json" "$dir/db.tsv" "$dir/retried.json" "$cutoff" "$window" <<'PY'
-import json, math, struct, sys
-prom = json.load(open(sys.argv[1]))["data"]["result"]
-retried = json.load(open(sys.argv[3]))["data"]["result"]
-cutoff_ms, start_ms = int(sys.argv[4]) * 1000, (int(sys.argv[4]) - int(sys.argv[5])) * 1000
-db = {}
-for line in open(sys.argv[2]):
-    metric, tags, ms, bits = line.rstrip("\n").split("\t")
-    key = (metric, tuple(sorted(json.loads(tags).items())))
-    db[(key, int(ms))] = int(bits, 16)
-stale = 0x7ff0000000000002  # Prometheus's staleness marker
-checked, missing, differ = 0, [], []
-for s in prom:
-    labels = dict(s["metric"])
-    key = (labels.pop("__name__"), tuple(sorted(labels.items())))
-    for t, v in s["values"]:
-        ms = round(float(t) * 1000)
-        if not (start_ms <= ms <= cutoff_ms):
-            continue
-        checked += 1
-        got = db.get((key, ms))
-        want = float(v)
-        if got is None:
-            missing.append((key, ms, v))
-        elif math.isnan(want):
-            if not math.isnan(struct.unpack(">d", struct.pack(">Q", got))[0]) or got == stale:
-                differ.append((key, ms, v, hex(got)))
-        elif struct.unpack(">Q", struct.pack(">d", want))[0] != got:
-            differ.append((key, ms, v, hex(got)))
-series = len({k for k, _ in db})
-print("# %d samples of %d series in Prometheus's window, %d rows of %d series in the database; %s retried by Prometheus"
-      % (checked, len(prom), len(db), series, retried[0]["value"][1] if retried else "?"))
-ok = checked > 10000 and not missing and not differ
-for m in missing[:10]:
-    print("# missing:", m)
-for d in differ[:10]:
-    print("# differs:", d)
-print(("ok" if ok else "not ok") + " - every sample Prometheus stored is in the database, bit for bit"
-      + ("" if ok else " (%d missing, %d different, %d checked)" % (len(missing), len(differ), checked)))
-sys.exit(0 if ok else 1)
-PY
+retried=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["result"]; print(r[0]["value"][1] if r else "?")' "$dir/retried.json")
+echo "# Prometheus retried $retried samples (the gateway's kill and PostgreSQL's restart)"
+python3 test/gateway/prom_compare.py "$dir/prom.json" "$dir/db.tsv" $(((cutoff - window) * 1000)) $((cutoff * 1000)) 10000
+# Metadata (sent every 10 s) set the kinds and descriptions of the metrics
+# written: a counter, a summary's parts, a histogram's buckets, a gauge.
+kinds=$(psql -X -A -t -F ' ' -h "$dir" -p "$pgport" -U postgres -d $db -c "
+  SELECT string_agg(name || '=' || kind || (CASE WHEN description <> '' THEN '+' ELSE '-' END), ' ' ORDER BY name)
+    FROM aegis.metrics
+   WHERE name IN ('prometheus_http_requests_total', 'go_gc_duration_seconds', 'go_gc_duration_seconds_count',
+                  'prometheus_http_request_duration_seconds_bucket', 'go_goroutines')")
+want="go_gc_duration_seconds=summary+ go_gc_duration_seconds_count=counter+ go_goroutines=gauge+ prometheus_http_request_duration_seconds_bucket=histogram+ prometheus_http_requests_total=counter+"
+if [ "$kinds" = "$want" ]; then
+  echo "ok - remote-write metadata set the metrics' kinds and descriptions"
+else
+  echo "not ok - metadata: got [$kinds], want [$want]"; exit 1
+fi
+
 # The second Prometheus: remote_read only (read_recent, since its own storage
 # is empty), no scrapes. The same range queries must give the same answers.
 cat >"$dir/prometheus2.yml" <<YML
