@@ -167,7 +167,7 @@ SELECT count(*) AS series FROM aegis.series;
 -- a SET would stop the inlining; they name everything with its schema).
 SELECT p.oid::regprocedure AS security_definer, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_run
   FROM pg_proc p
- WHERE p.pronamespace = 'aegis'::regnamespace AND p.prosecdef;
+ WHERE p.pronamespace = 'aegis'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text;
 -- Listed here: the inlined SQL functions, and C functions that run no SQL
 -- (or only as the tables' owner with search_path pinned: the row trigger).
 SELECT p.oid::regprocedure AS without_pinned_search_path, l.lanname

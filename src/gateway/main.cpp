@@ -70,7 +70,8 @@ Serving:
                             body (default 33554432)
   --queue-timeout MS        how long a request waits for a free connection before it is
                             answered 503, to be retried (default 5000)
-  --bearer-token TOKEN      require "Authorization: Bearer TOKEN" (also AEGIS_GATEWAY_TOKEN)
+  --bearer-token TOKEN      require "Authorization: Bearer TOKEN" (or "Token TOKEN", as InfluxDB
+                            2.x clients send it; also AEGIS_GATEWAY_TOKEN)
   --basic-auth USER:PASS    require HTTP basic authentication
   --db-tag KEY              tag that carries a line-protocol request's database or bucket
                             (default db; empty: none)
@@ -189,6 +190,22 @@ int64_t NowUnixNs() {
         .count();
 }
 
+// A PostgreSQL text[] literal: every element double-quoted, '"' and '\'
+// backslash-escaped.
+std::string TextArray(const std::vector<std::string> &items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); i++) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
 std::string JsonError(const std::string &msg) {
     std::string out = "{\"error\":";
     AppendJsonString(out, msg);
@@ -219,16 +236,28 @@ public:
         // what `curl --data-binary` sends to /write unless told otherwise.
         using Reader = httplib::ContentReader;
         server_.Post("/api/v1/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
-            Handle("remote_write", q, r, [&] { RemoteWrite(ReadBody(rd), r); });
+            Handle("remote_write", q, r, [&] {
+                std::string body;
+                if (ReadBody(rd, r, &body)) RemoteWrite(body, r);
+            });
         });
         server_.Post("/api/v1/read", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
-            Handle("remote_read", q, r, [&] { RemoteRead(ReadBody(rd), r); });
+            Handle("remote_read", q, r, [&] {
+                std::string body;
+                if (ReadBody(rd, r, &body)) RemoteRead(body, r);
+            });
         });
         server_.Post("/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
-            Handle("influx_v1", q, r, [&] { InfluxWrite(q, ReadBody(rd), r, false); });
+            Handle("influx_v1", q, r, [&] {
+                std::string body;
+                if (ReadBody(rd, r, &body)) InfluxWrite(q, body, r, false);
+            });
         });
         server_.Post("/api/v2/write", [this](const httplib::Request &q, httplib::Response &r, const Reader &rd) {
-            Handle("influx_v2", q, r, [&] { InfluxWrite(q, ReadBody(rd), r, true); });
+            Handle("influx_v2", q, r, [&] {
+                std::string body;
+                if (ReadBody(rd, r, &body)) InfluxWrite(q, body, r, true);
+            });
         });
         server_.Get("/metrics", [this](const httplib::Request &q, httplib::Response &r) {
             Handle("metrics", q, r, [&] {
@@ -266,15 +295,28 @@ public:
     }
 
 private:
-    // The whole body (cpp-httplib has already refused one longer than
-    // --max-request-bytes with 413).
-    static std::string ReadBody(const httplib::ContentReader &reader) {
-        std::string body;
-        reader([&](const char *data, size_t n) {
-            body.append(data, n);
+    // Reads the whole body into *body. False, with the answer set, when it is
+    // larger than --max-request-bytes (413: cpp-httplib checks only a
+    // Content-Length, not a chunked or decompressed body) or did not arrive
+    // whole (400: a client gone or a read timeout mid-body; a cut body is
+    // never parsed, its last line could read as a different point).
+    bool ReadBody(const httplib::ContentReader &reader, httplib::Response &r, std::string *body) const {
+        bool too_big = false;
+        bool whole = reader([&](const char *data, size_t n) {
+            if (body->size() + n > o_.max_request_bytes) {
+                too_big = true;
+                return false;
+            }
+            body->append(data, n);
             return true;
         });
-        return body;
+        if (whole && !too_big) return true;
+        too_big = too_big || r.status == 413;
+        r.status = too_big ? 413 : 400;
+        r.set_content(too_big ? "the request body is larger than --max-request-bytes\n"
+                              : "the request body did not arrive whole\n",
+                      "text/plain");
+        return false;
     }
 
     template <typename F>
@@ -299,7 +341,10 @@ private:
     bool Authorized(const httplib::Request &q) const {
         if (o_.bearer_token.empty() && o_.basic_auth.empty()) return true;
         std::string auth = q.get_header_value("Authorization");
-        if (!o_.bearer_token.empty() && auth == "Bearer " + o_.bearer_token) return true;
+        // Prometheus sends "Bearer", InfluxDB 2.x clients "Token".
+        if (!o_.bearer_token.empty() && (auth == "Bearer " + o_.bearer_token || auth == "Token " + o_.bearer_token)) {
+            return true;
+        }
         if (!o_.basic_auth.empty()) {
             auto [user, pass] = [&] {
                 size_t c = o_.basic_auth.find(':');
@@ -395,19 +440,26 @@ private:
             }
         }
         if (changes.empty()) return;
+        // One statement (one transaction, one commit) for all of them.
+        std::vector<std::string> columns[4];
+        for (const Change &c : changes) {
+            columns[0].push_back(c.metric);
+            columns[1].push_back(c.kind);
+            columns[2].push_back(c.unit);
+            columns[3].push_back(c.help);
+        }
         Outcome o;
         Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
-        for (const Change &c : changes) {
-            if (conn) {
-                o = Exec(conn.get(),
-                         "SELECT aegis.describe_metric($1, NULLIF($2, ''), NULLIF($3, ''), NULLIF($4, ''))",
-                         {c.metric, c.kind, c.unit, c.help});
-            }
-            if (!o.Ok()) {
-                metrics_.Add("aegis_gateway_metadata_errors_total", 1);
-                std::lock_guard<std::mutex> lock(meta_mu_);
-                described_.erase(c.metric);  // tried again with the next metadata
-            }
+        if (conn) {
+            o = Exec(conn.get(),
+                     "SELECT aegis.describe_metric(m, NULLIF(k, ''), NULLIF(u, ''), NULLIF(d, ''))"
+                     "  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(m, k, u, d)",
+                     {TextArray(columns[0]), TextArray(columns[1]), TextArray(columns[2]), TextArray(columns[3])});
+        }
+        if (!o.Ok()) {
+            metrics_.Add("aegis_gateway_metadata_errors_total", static_cast<double>(changes.size()));
+            std::lock_guard<std::mutex> lock(meta_mu_);
+            for (const Change &c : changes) described_.erase(c.metric);  // tried again with the next metadata
         }
     }
 

@@ -27,7 +27,10 @@ bool ParseValue(std::string_view t, double *v) {
         *v = -std::numeric_limits<double>::infinity();
         return true;
     }
-    if (!t.empty() && t[0] == '+') t.remove_prefix(1);
+    if (!t.empty() && t[0] == '+') {
+        t.remove_prefix(1);
+        if (!t.empty() && (t[0] == '-' || t[0] == '+')) return false;
+    }
     if (t.empty()) return false;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
     return ec == std::errc() && p == t.data() + t.size() && std::isfinite(*v);
@@ -37,6 +40,7 @@ bool ParseValue(std::string_view t, double *v) {
 bool ParseSeconds(std::string_view t, int64_t *unix_us) {
     bool negative = !t.empty() && t[0] == '-';
     if (negative) t.remove_prefix(1);
+    if (t.empty() || t[0] < '0' || t[0] > '9') return false;
     size_t dot = t.find('.');
     std::string_view whole = t.substr(0, dot), frac = dot == std::string_view::npos ? "" : t.substr(dot + 1);
     int64_t s = 0;
@@ -104,7 +108,12 @@ bool ParseSample(std::string_view line, int64_t now_unix_us, std::string *name, 
                 return false;
             }
             if (key != "__name__" && !val.empty()) tags->emplace_back(std::move(key), std::move(val));
-            if (i < line.size() && line[i] == ',') i++;
+            if (i < line.size() && line[i] == ',') {
+                i++;
+            } else if (i < line.size() && line[i] != '}') {
+                *reason = "expected ',' or '}' after a label";
+                return false;
+            }
         }
         if (i >= line.size()) {
             *reason = "unterminated label set";
@@ -117,6 +126,9 @@ bool ParseSample(std::string_view line, int64_t now_unix_us, std::string *name, 
         return false;
     }
     std::string_view rest = line.substr(i + 1);
+    // An exemplar (" # {...} value [ts]") is not stored.
+    size_t ex = rest.find(" # ");
+    if (ex != std::string_view::npos) rest = rest.substr(0, ex);
     size_t sp = rest.find(' ');
     std::string_view value_text = rest.substr(0, sp);
     if (!ParseValue(value_text, value)) {
@@ -126,8 +138,6 @@ bool ParseSample(std::string_view line, int64_t now_unix_us, std::string *name, 
     int64_t unix_us = now_unix_us;
     if (sp != std::string_view::npos) {
         std::string_view ts = rest.substr(sp + 1);
-        size_t ex = ts.find(" # ");  // an exemplar: not stored
-        if (ex != std::string_view::npos) ts = ts.substr(0, ex);
         if (!ts.empty() && !ParseSeconds(ts, &unix_us)) {
             *reason = "invalid timestamp";
             return false;
@@ -167,7 +177,9 @@ void ParseOpenMetrics(std::string_view text, int64_t now_unix_us, Batch *out, st
         std::string_view line = text.substr(pos, eol - pos);
         pos = eol + 1;
         line_no++;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty()) continue;
+        if (line == "# EOF") break;  // nothing after it belongs to the exposition
         if (line[0] == '#') {
             // # TYPE name type, # HELP name text, # UNIT name unit
             std::string_view rest = line.substr(1);

@@ -117,6 +117,10 @@ bool DecodeRemoteRead(std::string_view body, size_t max_decoded, std::vector<Pro
         out.start_ms = q.start_timestamp_ms();
         out.end_ms = q.end_timestamp_ms();
         for (const prompb::LabelMatcher &m : q.matchers()) {
+            if (m.type() < prompb::LabelMatcher::EQ || m.type() > prompb::LabelMatcher::NRE) {
+                *error = "unknown label matcher type " + std::to_string(m.type());
+                return false;
+            }
             out.matchers.push_back({static_cast<PromMatcher::Type>(m.type()), m.name(), m.value()});
         }
         queries->push_back(std::move(out));
@@ -131,7 +135,10 @@ std::string EncodeReadResponse(const std::vector<std::vector<ReadSeries>> &resul
         for (const ReadSeries &s : result) {
             prompb::TimeSeries *ts = qr->add_timeseries();
             // Labels sorted by name, __name__ among them, as Prometheus keeps them.
-            Tags labels = s.tags;
+            Tags labels;
+            for (const auto &t : s.tags) {
+                if (t.first != "__name__") labels.push_back(t);  // a tag of that name (line protocol) would clash
+            }
             labels.emplace_back("__name__", s.metric);
             std::sort(labels.begin(), labels.end());
             for (const auto &[k, v] : labels) {

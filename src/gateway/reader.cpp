@@ -65,7 +65,7 @@ Outcome ReadOne(PGconn *conn, const PromQuery &q, size_t sample_limit, size_t *s
     std::string limit = std::to_string(sample_limit - *samples + 1);
     r = Run(conn,
             "SELECT s.id, p.ts, p.value FROM unnest($1::bigint[]) WITH ORDINALITY AS s(id, n)"
-            " CROSS JOIN LATERAL aegis.series_points(s.id, $2::timestamptz, $3::timestamptz) p ORDER BY s.n LIMIT " +
+            " CROSS JOIN LATERAL aegis.series_points(s.id, $2::timestamptz, $3::timestamptz) p ORDER BY s.n, p.ts LIMIT " +
                 limit,
             {ids, lo ? TimestampLiteral(since) : (q.start_ms < 0 ? "-infinity" : "infinity"),
              hi ? TimestampLiteral(until) : (q.end_ms < 0 ? "-infinity" : "infinity")},
@@ -88,7 +88,8 @@ Outcome ReadOne(PGconn *conn, const PromQuery &q, size_t sample_limit, size_t *s
         uint64_t bits = Get64(PQgetvalue(r, i, 2));
         double value;
         std::memcpy(&value, &bits, 8);
-        int64_t unix_us = pg_us + kPgEpochUnixUs;
+        int64_t unix_us = 0;
+        if (__builtin_add_overflow(pg_us, kPgEpochUnixUs, &unix_us)) continue;  // past year 292,000: no ms for it
         int64_t ms = unix_us / 1000 - (unix_us % 1000 < 0 ? 1 : 0);
         auto &samples_of = (*out)[index[id]].samples;
         if (!samples_of.empty() && samples_of.back().first == ms) {

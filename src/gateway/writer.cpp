@@ -8,6 +8,9 @@ namespace aegis::gateway {
 
 int StatusForSqlstate(const std::string &sqlstate) {
     if (sqlstate.size() != 5) return 503;
+    // The set-up's fault, not the data's: a missing grant, the extension or
+    // a function missing (being installed): retried until it is fixed.
+    if (sqlstate == "42501" || sqlstate == "42P01" || sqlstate == "42883" || sqlstate == "3F000") return 503;
     std::string cls = sqlstate.substr(0, 2);
     if (cls == "22" || cls == "23" || cls == "42" || cls == "54" || cls == "2F" || cls == "0A") return 400;
     return 503;
@@ -40,7 +43,11 @@ Pool::Lease Pool::Acquire(std::chrono::milliseconds wait, Outcome *outcome) {
     }
     open_++;
     lock.unlock();
-    PGconn *c = PQconnectdb(dsn_.c_str());
+    // The gateway's own settings around the caller's: a connect timeout the
+    // DSN may override, and UTF8 always (labels are UTF-8).
+    const char *keywords[] = {"connect_timeout", "application_name", "dbname", "client_encoding", nullptr};
+    const char *values[] = {"10", "aegis-gateway", dsn_.c_str(), "UTF8", nullptr};
+    PGconn *c = PQconnectdbParams(keywords, values, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         std::string err = PQerrorMessage(c);
         while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();

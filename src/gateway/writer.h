@@ -30,8 +30,9 @@ struct Outcome {
 
 // The HTTP status for a failed statement's SQLSTATE: the data's fault (class
 // 22, 23, 42, 54: bad values, a cardinality limit) is 400, which Prometheus
-// does not retry; everything else (connection, shutdown, resources,
-// serialization, a server bug) is 503, which it retries.
+// does not retry, but for the set-up's (42501 a missing grant, 42P01, 42883,
+// 3F000 the extension missing); everything else (connection, shutdown,
+// resources, serialization, a server bug) is 503, which it retries.
 int StatusForSqlstate(const std::string &sqlstate);
 
 class Pool {

@@ -519,6 +519,7 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
   };
   for (const auto& [series_id, points] : writes) {
     if (points->size() >= kChunkPoints) {
+      flush();  // keys stay in ascending (series_id, ts) order across statements
       UpsertRecent(series_id, *points);
       continue;
     }

@@ -111,13 +111,13 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
       appends.emplace_back(write->series_id, &write->points);
     }
     written.push_back(write->series_id);
-    CountStat(Stat::kPointsWritten, write->points.size());
   }
   if (distinct) {
     UpsertRecentMany(appends);
   } else {
     for (const auto& [id, points] : appends) UpsertRecent(id, *points);
   }
+  for (const SeriesWrite* write : order) CountStat(Stat::kPointsWritten, write->points.size());
   NoteSeriesWritten(written);
   SpiFinish();
 }

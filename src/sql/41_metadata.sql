@@ -30,6 +30,10 @@ BEGIN
             NULL;  -- created meanwhile (a write, another describe): update it
         END;
     END LOOP;
+    -- Created and dropped again between the two attempts: say so rather
+    -- than return as if described.
+    RAISE EXCEPTION 'metric "%" was dropped while it was described', left(name, 200)
+        USING ERRCODE = 'serialization_failure', HINT = 'Retry.';
 END $$;
 COMMENT ON FUNCTION aegis.describe_metric(text, text, text, text) IS
   'Sets a metric''s kind, unit and description (NULL keeps the field), creating the metric when it is new.';

@@ -73,6 +73,22 @@ TEST(GatewayOpenMetrics, BadLinesAreReportedAndSkipped) {
     EXPECT_EQ(p.result.errors[3].line, 4u);
 }
 
+TEST(GatewayOpenMetrics, ExemplarsCrLfAndTheEnd) {
+    // An exemplar is ignored, also on a sample without a timestamp.
+    Parsed p = Parse("a_total 5 # {id=\"x\"} 1\r\nb_total 6 7 # {id=\"y\"} 1 7\r\n# EOF\r\nc 1 1\n");
+    EXPECT_EQ(p.result.Dropped(), 0u);
+    ASSERT_EQ(p.batch.points.size(), 2u);
+    EXPECT_EQ(p.batch.points[0].ts, kNow - kPgEpochUnixUs);
+    EXPECT_EQ(p.batch.points[1].ts, 7000000 - kPgEpochUnixUs);
+    // Nothing after # EOF is read.
+    EXPECT_EQ(p.result.lines, 2u);
+    // Malformed: a missing comma between labels, doubled signs.
+    for (const char *bad : {"m{a=\"1\"b=\"2\"} 1", "m 1 --5", "m +-5", "m 1 -", "m 1 1.2.3"}) {
+        Parsed q = Parse(bad);
+        EXPECT_EQ(q.result.dropped_lines, 1u) << bad;
+    }
+}
+
 TEST(GatewayOpenMetrics, ConsecutiveSamplesOfASeriesShareIt) {
     Parsed p = Parse("m{a=\"1\"} 1 1\nm{a=\"1\"} 2 2\nm{a=\"2\"} 3 3\n");
     EXPECT_EQ(p.batch.series.size(), 2u);

@@ -10,6 +10,8 @@
 -- Selector entries go straight into the GIN tree, no pending list
 -- (src/sql/00_tables.sql).
 ALTER INDEX aegis.series_tags_idx SET (fastupdate = off);
+-- ... and what the pending list holds is moved into the tree now.
+SELECT pg_catalog.gin_clean_pending_list('aegis.series_tags_idx');
 
 -- A metric's series in id order (src/sql/00_tables.sql).
 CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
