@@ -38,7 +38,7 @@ LP_ROUNDS = 36 if SMALL else 360
 FIELDS = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq",
           "usage_steal", "usage_guest", "usage_guest_nice"]
 DB = "aegis_bench_gateway"
-T0 = 1700000000
+T0 = 1699999200  # 2023-11-14 22:00:00 UTC: whole minutes and hours
 
 
 def log(msg):
@@ -254,6 +254,66 @@ def influx_count(base):
     return r["results"][0]["series"][0]["values"][0][1] * len(FIELDS)
 
 
+QUERY_RUNS = 9
+T1 = T0 + LP_ROUNDS * 10
+
+
+def queries():
+    """Q1, Q2 and Q5 of the main benchmark on the line-protocol set: (label, SQL, InfluxQL, rows expected)."""
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    pg = lambda t: "'" + time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(t)) + "'"
+    return [
+        ("Q1 per-minute max of 1 field of 1 host",
+         "SELECT * FROM aegis.aggregate('cpu_usage_user{hostname=\"host_0\"}', 'max', %s, %s, '1 minute')"
+         % (pg(T0), pg(T1)),
+         "SELECT max(usage_user) FROM cpu WHERE hostname = 'host_0' AND time >= '%s' AND time < '%s' "
+         "GROUP BY time(1m)" % (iso(T0), iso(T1)), (T1 - T0) // 60),
+        ("Q2 hourly mean of 1 field per host",
+         "SELECT * FROM aegis.aggregate('cpu_usage_user', 'avg', %s, %s, '1 hour', '{hostname}')" % (pg(T0), pg(T1)),
+         "SELECT mean(usage_user) FROM cpu WHERE time >= '%s' AND time < '%s' GROUP BY time(1h), hostname"
+         % (iso(T0), iso(T1)), HOSTS * ((T1 - T0 + 3599) // 3600)),
+        ("Q5 count and sum of 1 field, every point",
+         "SELECT count(*), sum(value) FROM aegis.points WHERE metric = 'cpu_usage_user'",
+         "SELECT count(usage_user), sum(usage_user) FROM cpu", 1),
+    ]
+
+
+def aegis_query_times():
+    """Median ms of each query over QUERY_RUNS runs after one warm-up, psql's \\timing (one session)."""
+    script = "\\o /dev/null\n\\timing on\n"
+    for _, sql, _, _ in queries():
+        script += (sql + ";\n") * (QUERY_RUNS + 1)
+    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB], input=script, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
+    times = [float(x) for x in re.findall(r"Time: ([\d.]+) ms", out)]
+    res = []
+    for i, (_, sql, _, rows) in enumerate(queries()):
+        runs = times[i * (QUERY_RUNS + 1) + 1:(i + 1) * (QUERY_RUNS + 1)]
+        got = int(psql(DB, "SELECT count(*) FROM (%s) q" % sql))
+        if got != rows:
+            raise RuntimeError("%s: the extension returned %d rows, not %d" % (sql, got, rows))
+        res.append(statistics.median(runs))
+    return res
+
+
+def influx_query_times(base):
+    """Median ms of each InfluxQL query over HTTP (the answer read and parsed as JSON)."""
+    res = []
+    for _, _, q, rows in queries():
+        url = base + "/query?" + urllib.parse.urlencode({"db": "lp", "q": q, "epoch": "s"})
+        runs = []
+        for i in range(QUERY_RUNS + 1):
+            t = time.monotonic()
+            answer = json.load(urllib.request.urlopen(url))
+            if i > 0:
+                runs.append((time.monotonic() - t) * 1000)
+        got = sum(len(s["values"]) for s in answer["results"][0].get("series", []))
+        if got != rows:
+            raise RuntimeError("%s: InfluxDB returned %d rows, not %d" % (q, got, rows))
+        res.append(statistics.median(runs))
+    return res
+
+
 def line_protocol_runs(tmp, lp):
     points = HOSTS * LP_ROUNDS * len(FIELDS)
     res = {"gateway_http": [], "gateway_load": [], "influxdb": []}
@@ -270,6 +330,7 @@ def line_protocol_runs(tmp, lp):
             raise RuntimeError("the gateway stored %d points of %d" % (got, points))
         if i == 0:
             sizes["aegis"] = aegis_bytes()
+            sizes["aegis_queries"] = aegis_query_times()
         fresh_db()
         out = sh(os.path.join(bindir(), "aegis-gateway"), "load", "--dsn", "dbname=" + DB, "--precision", "s", lp)
         m = re.search(r"loaded (\d+) points from \d+ lines in ([\d.]+) s", out)
@@ -292,6 +353,7 @@ def line_protocol_runs(tmp, lp):
                     if stable >= 5 and not any(f.endswith(".tsm.tmp") for _, _, fs in os.walk(d) for f in fs):
                         break
                 sizes["influxdb"] = dir_bytes(os.path.join(d, "data"))
+                sizes["influx_queries"] = influx_query_times(base)
         finally:
             p.stop()
             shutil.rmtree(d, ignore_errors=True)
@@ -368,9 +430,15 @@ def main():
         ["Prometheus 2.42 (blocks from promtool create-blocks-from)", "{:,}".format(sizes["prometheus"]),
          "%.2f" % (sizes["prometheus"] / points), "%.2fx" % (sizes["prometheus"] / sizes["aegis"])],
     ])
+    qtable = table(["query (same points on both sides)", "aegis ms", "InfluxDB 1.6 ms", "InfluxDB / aegis"], [
+        [label, "%.2f" % a, "%.2f" % b, "%.2fx" % (b / a)]
+        for (label, _, _, _), a, b in zip(queries(), sizes["aegis_queries"], sizes["influx_queries"])])
     text = ("Gateway ingest (medians of %d runs, each into an emptied store; %.0f s in all)\n%s\n\n"
-            "Bytes per sample of the line-protocol set (%s samples: %d hosts x %d fields x %d rounds 10 s apart)\n%s"
-            % (RUNS, time.monotonic() - t0, ingest, "{:,}".format(points), HOSTS, len(FIELDS), LP_ROUNDS, size))
+            "Bytes per sample of the line-protocol set (%s samples: %d hosts x %d fields x %d rounds 10 s apart)\n%s\n\n"
+            "Queries on that set, compressed (median of %d runs after a warm-up; aegis: psql's \\timing, "
+            "InfluxDB: its HTTP /query answer read and parsed)\n%s"
+            % (RUNS, time.monotonic() - t0, ingest, "{:,}".format(points), HOSTS, len(FIELDS), LP_ROUNDS, size,
+               QUERY_RUNS, qtable))
     print(text)
     if doc:
         with open(doc, "a") as f:
@@ -388,7 +456,12 @@ def main():
                     "promtool builds (a long-running Prometheus compacts them further). The extension's counts "
                     "every table of the `aegis` schema after `aegis.compress('0')`, catalogs and indexes "
                     "included, once `VACUUM FULL` gave back the space of the recent rows compress emptied "
-                    "(a running system reuses it).\n" % ("{:,}".format(SERIES), RW_ROUNDS, HOSTS, LP_ROUNDS, RUNS, ingest, size))
+                    "(a running system reuses it).\n\n"
+                    "The main benchmark's Q1, Q2 and Q5 asked of both on that set (one hour of data: Q1 is "
+                    "the per-minute max of `usage_user` of one host, Q2 its hourly mean per host, Q5 the count "
+                    "and sum of all its points), every answer's row count checked; median of %d runs after a "
+                    "warm-up, the extension through psql's `\\timing`, InfluxDB through its HTTP `/query` with "
+                    "the JSON answer parsed.\n\n%s\n" % ("{:,}".format(SERIES), RW_ROUNDS, HOSTS, LP_ROUNDS, RUNS, ingest, size, QUERY_RUNS, qtable))
     return 0
 
 
