@@ -41,6 +41,48 @@ std::string LineProtocolResult::PartialWriteMessage() const {
     return msg;
 }
 
+// Where the line starting at `pos` ends, as InfluxDB's scanner decides: at a
+// newline, except one inside a string field value (after the first unescaped
+// space, a '"' opens or closes a string when the fields so far have more '='
+// than ','), and a backslash takes the byte after it whatever it is. So an
+// unterminated string runs to the end of the body, as in InfluxDB.
+size_t LineEnd(std::string_view body, size_t pos) {
+    bool fields = false, quoted = false;
+    size_t equals = 0, commas = 0;
+    size_t i = pos;
+    while (i < body.size()) {
+        char c = body[i];
+        if (c == '\\' && i + 2 < body.size()) {
+            i += 2;
+            continue;
+        }
+        if (c == ' ') fields = true;
+        if (fields) {
+            if (!quoted && c == '=') {
+                equals++;
+            } else if (!quoted && c == ',') {
+                commas++;
+            } else if (c == '"' && equals > commas) {
+                quoted = !quoted;
+            }
+        }
+        if (c == '\n' && !quoted) break;
+        i++;
+    }
+    return i;
+}
+
+size_t CompleteLines(std::string_view body) {
+    size_t pos = 0, complete = 0;
+    while (pos < body.size()) {
+        size_t end = LineEnd(body, pos);
+        if (end >= body.size()) break;  // no newline closes it (yet)
+        complete = end + 1;
+        pos = end + 1;
+    }
+    return complete;
+}
+
 namespace {
 
 // One line, scanned left to right. Every Read* leaves `pos` on the byte that
@@ -177,37 +219,6 @@ bool ParseTimestamp(std::string_view token, Precision precision, int64_t *ts_pg_
     }
     *ts_pg_us = pg_us;
     return true;
-}
-
-// Where the line starting at `pos` ends, as InfluxDB's scanner decides: at a
-// newline, except one inside a string field value (after the first unescaped
-// space, a '"' opens or closes a string when the fields so far have more '='
-// than ','), and a backslash takes the byte after it whatever it is. So an
-// unterminated string runs to the end of the body, as in InfluxDB.
-size_t LineEnd(std::string_view body, size_t pos) {
-    bool fields = false, quoted = false;
-    size_t equals = 0, commas = 0;
-    size_t i = pos;
-    while (i < body.size()) {
-        char c = body[i];
-        if (c == '\\' && i + 2 < body.size()) {
-            i += 2;
-            continue;
-        }
-        if (c == ' ') fields = true;
-        if (fields) {
-            if (!quoted && c == '=') {
-                equals++;
-            } else if (!quoted && c == ',') {
-                commas++;
-            } else if (c == '"' && equals > commas) {
-                quoted = !quoted;
-            }
-        }
-        if (c == '\n' && !quoted) break;
-        i++;
-    }
-    return i;
 }
 
 struct Field {

@@ -65,6 +65,16 @@ struct LineProtocolResult {
     std::string PartialWriteMessage() const;
 };
 
+// Where the line starting at `pos` ends (the index of its newline, or the
+// body's size), as InfluxDB's scanner decides: a newline inside a string
+// field value does not end a line, so an unterminated string runs to the end
+// of the body.
+size_t LineEnd(std::string_view body, size_t pos);
+
+// The length of the longest prefix of `body` made of whole lines, each
+// closed by its newline: where a reader of a stream may cut it.
+size_t CompleteLines(std::string_view body);
+
 // Parses every line of `body` into `out` (appending).
 void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options, Batch *out,
                        LineProtocolResult *result);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -415,6 +416,12 @@ private:
     // without samples).
     void NoteMetrics(const Batch &batch) {
         std::lock_guard<std::mutex> lock(meta_mu_);
+        // Bounded: past a million names start over (metadata is resent
+        // every minute, and described again only where it changed).
+        if (seen_.size() > 1000000) {
+            seen_.clear();
+            described_.clear();
+        }
         for (const Batch::Series &s : batch.series) seen_.insert(s.metric);
     }
 
@@ -643,7 +650,22 @@ int Load(const Options &o) {
                 for (char c : line) quoted ^= c == '"';
                 if (quoted) continue;
             }
-            if (++chunk_lines >= o.batch_lines && !flush()) return 1;
+            if (++chunk_lines < o.batch_lines) continue;
+            if (format == Format::kLp) {
+                // A string field may hold newlines: cut after the last whole
+                // line, carry the rest into the next batch.
+                size_t whole = CompleteLines(chunk);
+                if (whole == 0) continue;  // one line longer than the batch: read on
+                std::string rest = chunk.substr(whole);
+                chunk.resize(whole);
+                size_t rest_lines = static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n'));
+                chunk_lines -= rest_lines;
+                if (!flush()) return 1;
+                chunk = std::move(rest);
+                chunk_lines = rest_lines;
+            } else if (!flush()) {
+                return 1;
+            }
         }
         if (!chunk.empty() && !flush()) return 1;
     }

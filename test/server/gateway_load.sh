@@ -103,4 +103,12 @@ rc=$?
 set -e
 check "a bad line-protocol line is reported and skipped (exit 3), the others written" \
   "[ $rc = 3 ] && grep -q 'loaded 2 points from 3 lines' '$tmp/lp.out' && grep -q \"skipped: lp v= 1700000001\" '$tmp/lp.err' && [ \"\$(psql -X -A -t -d $db -c \"SELECT count(*) FROM aegis.points WHERE metric = 'lp_v'\")\" = 2 ]"
+# A string field holding a newline, at a batch boundary (--batch-lines 1):
+# the batch is cut after the whole line, not inside the string.
+printf 'lp2,h=a s="x\ny",v=1 1700000000\nlp2,h=b v=2 1700000001\n' >"$tmp/y.lp"
+set +e
+"$gateway" load --precision s --batch-lines 1 --dsn dbname=$db "$tmp/y.lp" >/dev/null 2>&1
+set -e
+check "a string field with a newline never splits a batch inside the line" \
+  "[ \"\$(psql -X -A -t -d $db -c \"SELECT string_agg(tags->>'h' || '=' || value, ' ' ORDER BY ts) FROM aegis.points WHERE metric = 'lp2_v'\")\" = 'a=1 b=2' ]"
 exit $((fails > 0))

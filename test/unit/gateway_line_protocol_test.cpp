@@ -135,6 +135,15 @@ TEST(GatewayLineProtocol, AStringMaySpanLinesAndAnOpenOneRunsToTheEnd) {
     EXPECT_TRUE(q.batch.points.empty());
 }
 
+TEST(GatewayLineProtocol, WholeLinesForAStreamReader) {
+    // Where `load` may cut its input: after a newline that ends a line.
+    EXPECT_EQ(CompleteLines("a v=1 1\nb v=2 2\n"), 16u);
+    EXPECT_EQ(CompleteLines("a v=1 1\nb v=2"), 8u);
+    EXPECT_EQ(CompleteLines("a s=\"x\ny\",v=1 1\n"), 16u);  // the first newline is the string's
+    EXPECT_EQ(CompleteLines("a v=1 1\nb s=\"open\n"), 8u);     // the second line's string is still open
+    EXPECT_EQ(CompleteLines(""), 0u);
+}
+
 TEST(GatewayLineProtocol, BlankLinesCommentsAndCarriageReturns) {
     Parsed p = Parse("# comment\n\n   \n\tm v=1 1\r\n  # indented comment\nm v=2 2");
     EXPECT_EQ(p.result.lines, 2u);
