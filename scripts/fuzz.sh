@@ -4,7 +4,8 @@
 # build-fuzz/, writes a seed corpus of valid blocks, and runs the fuzzer. RUNS
 # (default 1000000) sets the number of executions; extra arguments go to
 # libFuzzer (e.g. -max_total_time=600). Then the same for DecodeSegments
-# (test/fuzz/segments_fuzz.cpp, at the end).
+# (test/fuzz/segments_fuzz.cpp) and for the gateway's parsers
+# (test/fuzz/gateway_parsers_fuzz.cpp), at the end.
 #
 # Seeds (build-fuzz/seeds/, rewritten on every run): about a thousand valid
 # blocks of 1..100 points in codec 1 and in codec 2 with every value scheme
@@ -49,3 +50,17 @@ fuzz_target block_decode_fuzz seeds "$RUNS" 8192 corpus "${CHECKED_IN[@]}"
 # SEGMENT_RUNS executions (default 2000000).
 EXTRA_ARGS=()
 fuzz_target segments_fuzz segment_seeds "${SEGMENT_RUNS:-2000000}" 4096 segment_corpus
+
+# The gateway's parsers (test/fuzz/gateway_parsers_fuzz.cpp: line protocol,
+# OpenMetrics, tag JSON, load's batch cutter); GATEWAY_RUNS executions
+# (default 2000000).
+GW_SOURCES=(src/gateway/batch.cpp src/gateway/line_protocol.cpp src/gateway/openmetrics.cpp)
+"$CXX" -std=c++17 -g -O1 -DAEGIS_FUZZ_SEED_MAIN -Isrc "${GW_SOURCES[@]}" test/fuzz/gateway_parsers_fuzz.cpp \
+  -o "$OUT/gateway_parsers_fuzz_seeds"
+rm -rf "$OUT/gateway_seeds"
+mkdir -p "$OUT/gateway_seeds" "$OUT/gateway_corpus"
+"$OUT/gateway_parsers_fuzz_seeds" "$OUT/gateway_seeds"
+"$CXX" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc "${GW_SOURCES[@]}" \
+  test/fuzz/gateway_parsers_fuzz.cpp -o "$OUT/gateway_parsers_fuzz"
+"$OUT/gateway_parsers_fuzz" -runs="${GATEWAY_RUNS:-2000000}" -max_len=4096 -print_final_stats=1 \
+  "$OUT/gateway_corpus" "$OUT/gateway_seeds"

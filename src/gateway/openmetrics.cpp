@@ -68,6 +68,10 @@ bool ParseSample(std::string_view line, int64_t now_unix_us, std::string *name, 
         return false;
     }
     *name = std::string(line.substr(0, i));
+    if (MetricName(*name).empty()) {
+        *reason = "metric name longer than 200 bytes";
+        return false;
+    }
     tags->clear();
     if (i < line.size() && line[i] == '{') {
         i++;

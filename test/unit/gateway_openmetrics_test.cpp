@@ -82,6 +82,12 @@ TEST(GatewayOpenMetrics, ExemplarsCrLfAndTheEnd) {
     EXPECT_EQ(p.batch.points[1].ts, 7000000 - kPgEpochUnixUs);
     // Nothing after # EOF is read.
     EXPECT_EQ(p.result.lines, 2u);
+    // A name past 200 bytes is a bad line (found by test/fuzz/gateway_parsers_fuzz.cpp:
+    // it became a series with an empty metric, which the database refuses with the whole batch).
+    Parsed longname = Parse(std::string(201, 'a') + " 1 1\n" + std::string(200, 'b') + " 2 2\n");
+    EXPECT_EQ(longname.result.dropped_lines, 1u);
+    ASSERT_EQ(longname.batch.points.size(), 1u);
+    EXPECT_EQ(longname.batch.series[0].metric, std::string(200, 'b'));
     // Malformed: a missing comma between labels, doubled signs.
     for (const char *bad : {"m{a=\"1\"b=\"2\"} 1", "m 1 --5", "m +-5", "m 1 -", "m 1 1.2.3"}) {
         Parsed q = Parse(bad);
