@@ -191,22 +191,6 @@ int64_t NowUnixNs() {
         .count();
 }
 
-// A PostgreSQL text[] literal: every element double-quoted, '"' and '\'
-// backslash-escaped.
-std::string TextArray(const std::vector<std::string> &items) {
-    std::string out = "{";
-    for (size_t i = 0; i < items.size(); i++) {
-        if (i > 0) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
 std::string JsonError(const std::string &msg) {
     std::string out = "{\"error\":";
     AppendJsonString(out, msg);
@@ -429,10 +413,7 @@ private:
     // metrics a metadata entry describes, when they changed since this process
     // last set them. Never fails the request: errors are counted.
     void ApplyMetadata(const std::vector<MetricMetadata> &metadata) {
-        struct Change {
-            std::string metric, kind, unit, help;
-        };
-        std::vector<Change> changes;
+        std::vector<MetricMetadata> changes;
         {
             std::lock_guard<std::mutex> lock(meta_mu_);
             for (const MetricMetadata &m : metadata) {
@@ -447,26 +428,13 @@ private:
             }
         }
         if (changes.empty()) return;
-        // One statement (one transaction, one commit) for all of them.
-        std::vector<std::string> columns[4];
-        for (const Change &c : changes) {
-            columns[0].push_back(c.metric);
-            columns[1].push_back(c.kind);
-            columns[2].push_back(c.unit);
-            columns[3].push_back(c.help);
-        }
         Outcome o;
         Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
-        if (conn) {
-            o = Exec(conn.get(),
-                     "SELECT aegis.describe_metric(m, NULLIF(k, ''), NULLIF(u, ''), NULLIF(d, ''))"
-                     "  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(m, k, u, d)",
-                     {TextArray(columns[0]), TextArray(columns[1]), TextArray(columns[2]), TextArray(columns[3])});
-        }
+        if (conn) o = DescribeMetrics(conn.get(), changes);
         if (!o.Ok()) {
             metrics_.Add("aegis_gateway_metadata_errors_total", static_cast<double>(changes.size()));
             std::lock_guard<std::mutex> lock(meta_mu_);
-            for (const Change &c : changes) described_.erase(c.metric);  // tried again with the next metadata
+            for (const MetricMetadata &c : changes) described_.erase(c.metric);  // tried again with the next metadata
         }
     }
 
@@ -671,17 +639,14 @@ int Load(const Options &o) {
     }
     if (tty) std::fputc('\n', stderr);
     // OpenMetrics metadata: kind, unit and description of what was written.
+    std::vector<MetricMetadata> described;
     for (const MetricMetadata &m : metadata) {
         for (const auto &[metric, kind] : MetadataTargets(m)) {
-            if (written.count(metric) == 0) continue;
-            Outcome d = Exec(conn.get(), "SELECT aegis.describe_metric($1, NULLIF($2, ''), NULLIF($3, ''), NULLIF($4, ''))",
-                             {metric, kind, m.unit, m.help});
-            if (!d.Ok()) {
-                std::fprintf(stderr, "aegis-gateway load: metadata of %s not set: %s\n", metric.c_str(),
-                             d.message.c_str());
-            }
+            if (written.count(metric) > 0) described.push_back({metric, kind, m.unit, m.help});
         }
     }
+    Outcome d = DescribeMetrics(conn.get(), described);
+    if (!d.Ok()) std::fprintf(stderr, "aegis-gateway load: metadata not set: %s\n", d.message.c_str());
     double s = elapsed();
     std::printf("loaded %zu points from %zu lines in %.2f s (%.0f points/s), %zu dropped\n", points, lines, s,
                 points / std::max(s, 1e-9), dropped);

@@ -14,23 +14,6 @@ uint64_t Get64(const char *p) {
     return v;
 }
 
-// Runs `sql` (text parameters, binary results when `binary`); the result, or
-// nullptr with `*o` saying why.
-PGresult *Run(PGconn *conn, const std::string &sql, const std::vector<std::string> &params, bool binary, Outcome *o) {
-    std::vector<const char *> values;
-    for (const std::string &p : params) values.push_back(p.c_str());
-    PGresult *r = PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                               nullptr, binary ? 1 : 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK) return r;
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    o->sqlstate = state != nullptr ? state : "";
-    o->message = msg != nullptr ? msg : PQerrorMessage(conn);
-    o->status = PQstatus(conn) != CONNECTION_OK ? 503 : StatusForSqlstate(o->sqlstate);
-    PQclear(r);
-    return nullptr;
-}
-
 Outcome ReadOne(PGconn *conn, const PromQuery &q, size_t sample_limit, size_t *samples,
                 std::vector<ReadSeries> *out) {
     Outcome o;

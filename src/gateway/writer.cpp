@@ -107,15 +107,57 @@ Outcome FromResult(PGresult *r, PGconn *conn) {
 
 }  // namespace
 
-Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &params) {
+PGresult *Run(PGconn *conn, const std::string &sql, const std::vector<std::string> &params, bool binary, Outcome *o) {
     std::vector<const char *> values;
     values.reserve(params.size());
     for (const std::string &p : params) values.push_back(p.c_str());
-    PGresult *r = PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                               nullptr, 0);
-    Outcome o = FromResult(r, conn);
+    PGresult *r = PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                               nullptr, binary ? 1 : 0);
+    *o = FromResult(r, conn);
+    if (o->Ok()) return r;
     PQclear(r);
+    return nullptr;
+}
+
+Outcome Exec(PGconn *conn, const std::string &sql, const std::vector<std::string> &params) {
+    Outcome o;
+    PQclear(Run(conn, sql, params, false, &o));
     return o;
+}
+
+namespace {
+
+// A PostgreSQL text[] literal: every element double-quoted, '"' and '\'
+// backslash-escaped.
+std::string TextArray(const std::vector<std::string> &items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); i++) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
+}  // namespace
+
+Outcome DescribeMetrics(PGconn *conn, const std::vector<MetricMetadata> &entries) {
+    if (entries.empty()) return {};
+    std::vector<std::string> columns[4];
+    for (const MetricMetadata &m : entries) {
+        columns[0].push_back(m.metric);
+        columns[1].push_back(m.kind);
+        columns[2].push_back(m.unit);
+        columns[3].push_back(m.help);
+    }
+    return Exec(conn,
+                "SELECT aegis.describe_metric(m, NULLIF(k, ''), NULLIF(u, ''), NULLIF(d, ''))"
+                "  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(m, k, u, d)",
+                {TextArray(columns[0]), TextArray(columns[1]), TextArray(columns[2]), TextArray(columns[3])});
 }
 
 namespace {

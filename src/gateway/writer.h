@@ -85,7 +85,15 @@ Outcome WriteBatch(PGconn *conn, const Batch &batch);
 // statement, the server parses and checks every field.
 Outcome CopyCsv(PGconn *conn, std::string_view csv);
 
+// Runs `sql` with text parameters (binary results when `binary`): the
+// result, or nullptr with `*o` saying why.
+PGresult *Run(PGconn *conn, const std::string &sql, const std::vector<std::string> &params, bool binary, Outcome *o);
+
 // Runs `sql` with text parameters; the outcome of the statement.
-Outcome Exec(PGconn *conn, const char *sql, const std::vector<std::string> &params);
+Outcome Exec(PGconn *conn, const std::string &sql, const std::vector<std::string> &params);
+
+// aegis.describe_metric for every entry (kind, unit, help empty: keep the
+// field), in one statement: one transaction, one commit.
+Outcome DescribeMetrics(PGconn *conn, const std::vector<MetricMetadata> &entries);
 
 }  // namespace aegis::gateway
