@@ -4,14 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 start() {
-  if [ ! -f "$AEGIS_CLUSTER_DIR/data/PG_VERSION" ]; then
-    mkdir -p "$AEGIS_CLUSTER_DIR"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR"
-    as_owner "$PGBIN/initdb" -D "$AEGIS_CLUSTER_DIR/data" -U postgres --auth=trust -E UTF8 \
-      --locale=C.UTF-8 >"$AEGIS_CLUSTER_DIR/initdb.log" 2>&1 ||
-      { cat "$AEGIS_CLUSTER_DIR/initdb.log"; exit 1; }
-    echo "include_if_exists = 'aegis.conf'" >>"$AEGIS_CLUSTER_DIR/data/postgresql.conf"
-  fi
+  init_data_dir "$AEGIS_CLUSTER_DIR" || exit 1
   # TimescaleDB, when it is installed into this PostgreSQL, is preloaded too
   # (it must be, to be created): make bench compares the extension with its
   # compressed hypertables. Without it the list is aegis_timeseries alone.
@@ -45,21 +38,16 @@ shared_preload_libraries = '$preload'
 $timescaledb_conf
 CONF
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$AEGIS_CLUSTER_DIR/data/aegis.conf"
-  if as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" status >/dev/null 2>&1; then
-    # A preloaded library is mapped by the postmaster and inherited by every
-    # backend: after an install, only a restart runs the new one. A changed
-    # preload list (TimescaleDB installed or removed since) needs one too.
-    local running
-    running="$(psql -X -At -d postgres -c 'SHOW shared_preload_libraries' 2>/dev/null | tr -d ' ')" || running=''
-    if [ "$AEGIS_LIBRARY" -nt "$AEGIS_CLUSTER_DIR/data/postmaster.pid" ] ||
-      { [ -n "$running" ] && [ "$running" != "$preload" ]; }; then
-      as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -m fast -w stop >/dev/null
-    else
-      return 0
-    fi
+  # A preloaded library is mapped by the postmaster and inherited by every
+  # backend: after an install, only a restart runs the new one. A changed
+  # preload list (TimescaleDB installed or removed since) needs one too.
+  local running restart=''
+  running="$(psql -X -At -d postgres -c 'SHOW shared_preload_libraries' 2>/dev/null | tr -d ' ')" || running=''
+  if [ "$AEGIS_LIBRARY" -nt "$AEGIS_CLUSTER_DIR/data/postmaster.pid" ] ||
+    { [ -n "$running" ] && [ "$running" != "$preload" ]; }; then
+    restart=restart
   fi
-  as_owner "$PGBIN/pg_ctl" -D "$AEGIS_CLUSTER_DIR/data" -l "$AEGIS_CLUSTER_DIR/server.log" -w -t 60 start >/dev/null ||
-    { tail -n 30 "$AEGIS_CLUSTER_DIR/server.log"; exit 1; }
+  start_data_dir "$AEGIS_CLUSTER_DIR" "$restart" || exit 1
 }
 
 stop() {

@@ -32,3 +32,28 @@ as_owner() {
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# A server of the project's in DIR/data (log in DIR/server.log): created with
+# initdb unless it exists, its postgresql.conf including aegis.conf, which
+# the caller writes.
+init_data_dir() {  # DIR
+  local dir=$1
+  [ -f "$dir/data/PG_VERSION" ] && return 0
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  as_owner "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
+  echo "include_if_exists = 'aegis.conf'" >>"$dir/data/postgresql.conf"
+}
+
+# Starts the server in DIR/data; one that is running is left so, unless the
+# second argument is "restart" (a new library is only run after a restart).
+start_data_dir() {  # DIR [restart]
+  local dir=$1
+  if as_owner "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    [ "${2:-}" = restart ] || return 0
+    as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  fi
+  as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+    { tail -n 30 "$dir/server.log"; return 1; }
+}

@@ -115,6 +115,22 @@ for t in test/server/*.sh; do
 done
 count server "$p" "$f"
 
+tier "tier 5: scale-out on Citus (a coordinator and two workers)"
+test/citus/run.sh >"$logdir/citus.log" 2>&1
+rc=$?
+if [ $rc = 77 ]; then
+  # Citus is not in Debian's archive: without it the tier cannot run, and it
+  # is not counted (docs/scale-out.md says how to build it).
+  echo "   citus: skipped, not counted: $(sed -n 's/^skipped: //p' "$logdir/citus.log")"
+else
+  p=$(grep -cE '^ok - ' "$logdir/citus.log")
+  f=$(grep -cE '^not ok - ' "$logdir/citus.log")
+  if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; tail -n 20 "$logdir/citus.log"; fi
+  grep -E '^(ok|not ok) - ' "$logdir/citus.log" | cut -c1-150 | sed 's/^/   /'
+  [ "$f" != 0 ] && grep -A12 '^not ok' "$logdir/citus.log" | head -n 60
+  count citus "$p" "$f"
+fi
+
 echo "   (all tiers: $((SECONDS / 60)) min $((SECONDS % 60)) s)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

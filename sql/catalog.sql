@@ -72,3 +72,12 @@ SELECT aegis.describe_metric('9lives', 'gauge');
 SELECT aegis.describe_metric(NULL, 'gauge');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT name FROM aegis.metrics WHERE name = '9lives';
+
+-- Scale-out (docs/scale-out.md): a database without Citus is not
+-- distributed, and aegis.distribute() says what it needs.
+SELECT aegis.is_distributed();
+SELECT aegis.distribute();
+SELECT aegis.distribute(0);
+SELECT aegis.distribute_series_ids();
+-- The SQLSTATE: 55000 (object_not_in_prerequisite_state).
+DO $$ BEGIN PERFORM aegis.distribute(); EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE NOTICE '55000'; END $$;

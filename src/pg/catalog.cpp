@@ -15,6 +15,11 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "commands/extension.h"
+#include "nodes/makefuncs.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -106,8 +111,8 @@ void SeriesCacheSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, Su
   }
 }
 
-// Relcache callback: aegis.series changed (rows deleted through the
-// catalog's trigger, or the table itself dropped).
+// Relcache callback: aegis.series changed (series deleted by the functions,
+// which send the invalidation, or the table truncated or dropped).
 void SeriesRelcacheCallback(Datum /*arg*/, Oid relid) {
   if (relid == InvalidOid || relid == series_relid) {
     cache_stale = true;
@@ -275,6 +280,65 @@ void ForgetCachedSeries() {
   cache_stale = false;
 }
 
+// The OID of aegis.series; InvalidOid when the extension is not there.
+Oid SeriesRelid() {
+  const Oid schema = get_namespace_oid("aegis", true);
+  return OidIsValid(schema) ? get_relname_relid("series", schema) : InvalidOid;
+}
+
+void InvalidateSeriesCaches() {
+  const Oid relid = SeriesRelid();
+  if (OidIsValid(relid)) CacheInvalidateRelcacheByRelid(relid);
+}
+
+// TRUNCATE of aegis.series truncates the tables keyed by its ids in the same
+// statement: with RESTART IDENTITY the ids are given out again, and points
+// of the old series must not appear under the new ones. A statement that
+// does not name aegis.series, or runs without the extension, is returned
+// as it is. PostgreSQL code.
+PlannedStmt* WithSeriesDataTruncated(PlannedStmt* pstmt, bool read_only_tree) {
+  auto* stmt = castNode(TruncateStmt, pstmt->utilityStmt);
+  const Oid series = SeriesRelid();
+  if (!OidIsValid(series)) return pstmt;
+  bool names_series = false;
+  ListCell* cell;
+  foreach (cell, stmt->relations) {
+    if (RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true) == series) names_series = true;
+  }
+  if (!names_series) return pstmt;
+  if (read_only_tree) {
+    pstmt = static_cast<PlannedStmt*>(copyObjectImpl(pstmt));
+    stmt = castNode(TruncateStmt, pstmt->utilityStmt);
+  }
+  static const char* const kDataTables[] = {"recent_points", "blocks", "rollups", "last_points"};
+  for (const char* table : kDataTables) {
+    const Oid relid = get_relname_relid(table, get_rel_namespace(series));
+    if (!OidIsValid(relid)) continue;
+    bool listed = false;
+    foreach (cell, stmt->relations) {
+      if (RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true) == relid) listed = true;
+    }
+    if (!listed) stmt->relations = lappend(stmt->relations, makeRangeVar(pstrdup("aegis"), pstrdup(table), -1));
+  }
+  return pstmt;
+}
+
+void DropShardsBeforeDropExtension(Node* parsetree) {
+  auto* stmt = castNode(DropStmt, parsetree);
+  if (stmt->removeType != OBJECT_EXTENSION || !UnderCitus()) return;
+  bool ours = false;
+  ListCell* cell;
+  foreach (cell, stmt->objects) {
+    if (strcmp(strVal(lfirst(cell)), "aegis_timeseries") == 0) ours = true;
+  }
+  if (!ours || !OidIsValid(get_extension_oid("aegis_timeseries", true))) return;
+  const Oid schema = get_namespace_oid("aegis", true);
+  if (!OidIsValid(schema) || !OidIsValid(get_relname_relid("recent_points", schema))) return;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+  CheckSpiResult(SPI_execute("SELECT aegis._drop_shards()", false, 0), "dropping the Citus shards");
+  SPI_finish();
+}
+
 void InitSeriesCache() {
   RegisterXactCallback(SeriesCacheXactCallback, nullptr);
   RegisterSubXactCallback(SeriesCacheSubXactCallback, nullptr);
@@ -322,7 +386,7 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool 
   if (create) core::ValidateMetricName(metric);
   const char* metric_name = metric.c_str();
   Datum metric_datum = PgCall([&] {
-    if (series_relid == InvalidOid) series_relid = get_relname_relid("series", get_namespace_oid("aegis", false));
+    if (series_relid == InvalidOid) series_relid = SeriesRelid();
     return CStringGetTextDatum(metric_name);
   });
   int64_t series_id = PgCall([&] { return LookupSeries(metric_datum, PointerGetDatum(tags)); });
@@ -540,8 +604,9 @@ std::vector<int64_t> LockSeriesForAppend(const std::vector<int64_t>& ids) {
 
 }  // namespace aegis::pg
 
-// Statement trigger on aegis.series: tells every backend's series cache that
-// series may be gone.
+// The statement trigger on aegis.series of version 0.1.0 (kept for its
+// install script, which the upgrade test runs; 0.2.0 has no trigger there):
+// tells every backend's series cache that series may be gone.
 AEGIS_PG_FUNCTION(aegis_series_changed) {
   if (!CALLED_AS_TRIGGER(fcinfo)) ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                                                   errmsg("aegis_series_changed() must be called as a trigger")));

@@ -18,6 +18,23 @@ void InitSeriesCache();
 // removed series).
 void ForgetCachedSeries();
 
+// Tells every backend's series cache, when this transaction commits, that
+// series were removed (PostgreSQL code). The functions that delete series
+// call it; aegis.series has no trigger (Citus refuses to distribute a table
+// with one, docs/scale-out.md).
+void InvalidateSeriesCaches();
+
+// A TRUNCATE statement that names aegis.series, extended to the tables keyed
+// by its ids (copied first when read_only_tree); any other returned as it
+// is. PostgreSQL code, called from the ProcessUtility hook.
+PlannedStmt* WithSeriesDataTruncated(PlannedStmt* pstmt, bool read_only_tree);
+
+// Before DROP EXTENSION aegis_timeseries under Citus: drops the shards of the
+// extension's Citus tables (aegis._drop_shards), which Citus's own clean-up
+// leaves. Any other DROP statement is left alone. PostgreSQL code, called
+// from the ProcessUtility hook.
+void DropShardsBeforeDropExtension(Node* parsetree);
+
 // PostgreSQL code (call inside PgCall), reading with a snapshot taken now:
 // whether the series or the metric exists, and how many series the metric
 // has.

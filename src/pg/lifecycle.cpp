@@ -54,18 +54,36 @@ std::vector<SeriesWork> SeriesToTrim(TimestampTz now) {
     static const Oid types[] = {TIMESTAMPTZOID, INTERVALOID};
     char nulls[] = {' ', ' '};
     Datum values[] = {TimestampTzGetDatum(now), DefaultRetentionDatum(&nulls[1])};
-    RunPlan(&series_to_trim_plan,
-            "SELECT s.series_id, c.cutoff"
-            "  FROM aegis.metric_catalog m"
-            "  CROSS JOIN LATERAL (SELECT $1 - coalesce(m.retention, $2) AS cutoff) c"
-            "  JOIN aegis.series s ON s.metric = m.name"
-            " WHERE c.cutoff IS NOT NULL"
-            "   AND (EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < c.cutoff)"
-            "        OR EXISTS (SELECT 1 FROM aegis.recent_points r"
-            "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff)"
-            "        OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < c.cutoff))"
-            " ORDER BY 1",
-            2, types, values, Snap::kReadOnly, 0, nulls);
+    // One index probe per series and table; under Citus, whose planner
+    // cannot push a catalog row's probes into the shards, the data tables
+    // are joined to the catalog instead, on their distribution column.
+    if (!UnderCitus())
+      RunPlan(&series_to_trim_plan,
+              "SELECT s.series_id, c.cutoff"
+              "  FROM aegis.metric_catalog m"
+              "  CROSS JOIN LATERAL (SELECT $1 - coalesce(m.retention, $2) AS cutoff) c"
+              "  JOIN aegis.series s ON s.metric = m.name"
+              " WHERE c.cutoff IS NOT NULL"
+              "   AND (EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < c.cutoff)"
+              "        OR EXISTS (SELECT 1 FROM aegis.recent_points r"
+              "                    WHERE r.series_id = s.series_id AND r.ts < c.cutoff)"
+              "        OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < c.cutoff))"
+              " ORDER BY 1",
+              2, types, values, Snap::kReadOnly, 0, nulls);
+    else
+      RunPlan(&series_to_trim_plan,
+              "WITH cutoffs AS (SELECT s.series_id, $1 - coalesce(m.retention, $2) AS cutoff"
+              "                   FROM aegis.metric_catalog m JOIN aegis.series s ON s.metric = m.name"
+              "                  WHERE $1 - coalesce(m.retention, $2) IS NOT NULL)"
+              "SELECT c.series_id, c.cutoff FROM cutoffs c"
+              " WHERE c.series_id IN (SELECT b.series_id FROM aegis.blocks b JOIN cutoffs x USING (series_id)"
+              "                        WHERE b.ts_min < x.cutoff"
+              "                       UNION SELECT r.series_id FROM aegis.recent_points r JOIN cutoffs x USING (series_id)"
+              "                        WHERE r.ts < x.cutoff"
+              "                       UNION SELECT u.series_id FROM aegis.rollups u JOIN cutoffs x USING (series_id)"
+              "                        WHERE u.ts_min < x.cutoff)"
+              " ORDER BY 1",
+              2, types, values, Snap::kReadOnly, 0, nulls);
     std::vector<SeriesWork> trims(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
@@ -143,7 +161,9 @@ int64_t DropExpiredPartitions(TimestampTz now) {
       }
       const char* table = quote_qualified_identifier("aegis", name);
       const char* sql = expired ? psprintf("SELECT coalesce(sum(point_count), 0)::bigint FROM %s", table)
-                                : psprintf("SELECT NOT EXISTS (SELECT FROM %s)", table);
+                                // (SELECT 1: Citus 13.2 cannot plan a
+                                // subquery with no target columns.)
+                                : psprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", table);
       // Not read-only: it must see what this transaction deleted.
       CheckSpiResult(SPI_execute(sql, false, 0), "reading a partition");
       bool isnull = false;

@@ -25,6 +25,10 @@
 // with WHERE, FREEZE, FORCE_NULL or FORCE_NOT_NULL, into a table with
 // triggers or column defaults, or that the caller may not INSERT into, takes
 // PostgreSQL's path (the wrapper's ExecForeignInsert).
+//
+// The same hook extends a TRUNCATE of aegis.series to the tables keyed by
+// its ids (WithSeriesDataTruncated, src/pg/catalog.cpp) and drops the Citus
+// shards before DROP EXTENSION (DropShardsBeforeDropExtension).
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -37,6 +41,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/catalog.h"
 #include "pg/write.h"
 
 extern "C" {
@@ -894,6 +899,12 @@ void PointsUtility(PlannedStmt* pstmt, const char* query, bool read_only_tree, P
         table_close(rel, NoLock);
       }
     }
+  }
+  if (IsA(parsetree, DropStmt)) DropShardsBeforeDropExtension(parsetree);
+  if (IsA(parsetree, TruncateStmt)) {
+    PlannedStmt* extended = WithSeriesDataTruncated(pstmt, read_only_tree);
+    read_only_tree = read_only_tree && extended == pstmt;
+    pstmt = extended;
   }
   if (previous_utility != nullptr) {
     previous_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);

@@ -198,16 +198,31 @@ std::vector<int64_t> SeriesToRollUp(const MetricPlan& plan) {
     Datum values[] = {CStringGetTextDatum(plan.metric.c_str()), TimestampTzGetDatum(plan.tiers[0].cutoff),
                       Int64Array(coarser.cuts.data(), coarser.cuts.size(), TIMESTAMPTZOID),
                       IntervalArray(coarser.steps), TimestampTzGetDatum(plan.drop)};
-    RunPlan(&series_to_rollup_plan,
-            "SELECT s.series_id FROM aegis.series s WHERE s.metric = $1 AND ("
-            "   EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < $2"
-            "            AND (b.ts_max < $2 OR $2 - b.ts_min >= b.ts_max - $2))"
-            "   OR EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id = s.series_id AND r.ts < $2)"
-            "   OR EXISTS (SELECT 1 FROM aegis.rollups u, unnest($3, $4) c(cut, step)"
-            "               WHERE u.series_id = s.series_id AND u.ts_min < c.cut AND u.step < c.step)"
-            "   OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < $5))"
-            " ORDER BY 1",
-            5, types, values, Snap::kReadOnly);
+    // One index probe per series and table; under Citus, whose planner
+    // cannot push a catalog row's probes into the shards, each data table is
+    // asked once for the series it holds work of.
+    if (!UnderCitus())
+      RunPlan(&series_to_rollup_plan,
+              "SELECT s.series_id FROM aegis.series s WHERE s.metric = $1 AND ("
+              "   EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id = s.series_id AND b.ts_min < $2"
+              "            AND (b.ts_max < $2 OR $2 - b.ts_min >= b.ts_max - $2))"
+              "   OR EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id = s.series_id AND r.ts < $2)"
+              "   OR EXISTS (SELECT 1 FROM aegis.rollups u, unnest($3, $4) c(cut, step)"
+              "               WHERE u.series_id = s.series_id AND u.ts_min < c.cut AND u.step < c.step)"
+              "   OR EXISTS (SELECT 1 FROM aegis.rollups u WHERE u.series_id = s.series_id AND u.ts_min < $5))"
+              " ORDER BY 1",
+              5, types, values, Snap::kReadOnly);
+    else
+      RunPlan(&series_to_rollup_plan,
+              "SELECT s.series_id FROM aegis.series s WHERE s.metric = $1 AND s.series_id IN ("
+              "   SELECT b.series_id FROM aegis.blocks b WHERE b.ts_min < $2"
+              "      AND (b.ts_max < $2 OR $2 - b.ts_min >= b.ts_max - $2)"
+              "   UNION SELECT r.series_id FROM aegis.recent_points r WHERE r.ts < $2"
+              "   UNION SELECT u.series_id FROM aegis.rollups u"
+              "    WHERE u.ts_min < $5 OR EXISTS (SELECT 1 FROM unnest($3, $4) c(cut, step)"
+              "                                    WHERE u.ts_min < c.cut AND u.step < c.step))"
+              " ORDER BY 1",
+              5, types, values, Snap::kReadOnly);
   });
   std::vector<int64_t> ids(SPI_processed);
   for (uint64 i = 0; i < ids.size(); ++i) {
@@ -627,6 +642,8 @@ bool RollupsMayHaveRows() {
   return PgCall([] {
     const Oid relid = RollupsRelid();
     if (!OidIsValid(relid)) return false;
+    // Under Citus the table here may be the empty shell of its shards.
+    if (UnderCitus()) return true;
     // A row any snapshot of this statement can see, committed before it
     // began, lies on a page that exists now; a table without pages has none.
     Relation rel = table_open(relid, AccessShareLock);

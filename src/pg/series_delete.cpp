@@ -94,6 +94,9 @@ void RemoveSeries(Datum ids) {
     Datum values[] = {ids};
     RunPlan(&delete_series_plan, "DELETE FROM aegis.series WHERE series_id = ANY ($1)", 1, types, values,
             Snap::kLatest);
+    // Every backend forgets its cached series when this commits (no trigger
+    // on the catalog: Citus cannot distribute a table with one).
+    InvalidateSeriesCaches();
   });
   ForgetCachedSeries();
 }

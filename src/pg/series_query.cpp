@@ -336,7 +336,8 @@ SPIPlanPtr SeriesQueryPlan(const std::string& sql, const QueryParameters& params
   }
   SPIPlanPtr plan = nullptr;
   PgCall([&] {
-    plan = PrepareKept(sql.c_str(), static_cast<int>(params.types.size()), params.types.data(), 0);
+    plan = PrepareKept(sql.c_str(), static_cast<int>(params.types.size()), params.types.data(),
+                         UnderCitus() ? CURSOR_OPT_CUSTOM_PLAN : 0);
   });
   plans.emplace(sql, plan);
   return plan;

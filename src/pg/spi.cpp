@@ -4,6 +4,21 @@
 
 namespace aegis::pg {
 
+bool UnderCitus() {
+  // Citus, when present, is preloaded before this library (it must be first
+  // in shared_preload_libraries), so its settings exist by the first plan.
+  static const bool under_citus = GetConfigOption("citus.version", true, false) != nullptr;
+  return under_citus;
+}
+
+int KeptPlanOptions() {
+  // Citus plans a statement over distributed tables only with its
+  // parameters' values in hand (an INSERT ... SELECT or a multi-shard query
+  // with a generic plan fails with "could not create distributed plan"), so
+  // under Citus every execution gets a custom plan (docs/scale-out.md).
+  return UnderCitus() ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN;
+}
+
 SPIPlanPtr PrepareKept(const char* sql, int nargs, const Oid* types, int cursor_options) {
   SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), cursor_options);
   if (plan == nullptr) elog(ERROR, "aegis: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
@@ -19,7 +34,8 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
     // execution anew (custom plans looked cheaper), which cost a quarter of
     // a small aggregate's time. Partitions are still pruned, at executor
     // start.
-    *slot = PrepareKept(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+    // Under Citus see KeptPlanOptions.
+    *slot = PrepareKept(sql, nargs, types, KeptPlanOptions());
   }
   return *slot;
 }

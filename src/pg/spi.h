@@ -6,12 +6,20 @@
 
 namespace aegis::pg {
 
+// Whether Citus is loaded into this server (docs/scale-out.md).
+bool UnderCitus();
+
+// The cursor options of the engine's kept plans: generic plans, planned once
+// per backend, except under Citus, which needs the parameters' values to
+// plan a distributed statement (custom plans).
+int KeptPlanOptions();
+
 // Prepares sql with the cursor options (CURSOR_OPT_*; 0: the plan cache
 // chooses custom or generic plans) and keeps the plan for the backend.
 SPIPlanPtr PrepareKept(const char* sql, int nargs, const Oid* types, int cursor_options);
 
-// Returns the plan in *slot, preparing and keeping it (a generic plan) on
-// first use.
+// Returns the plan in *slot, preparing and keeping it on first use
+// (see KeptPlanOptions); see KeptPlanOptions).
 SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types);
 
 // Runs a kept plan; raises if SPI reports failure.

@@ -730,7 +730,7 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
     lock_plan = SPI_prepare_cursor(
         "SELECT pg_catalog.pg_advisory_xact_lock(1095059284, pg_catalog.hashint8(i.id))"
         " FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id) ORDER BY i.id",
-        1, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
+        1, const_cast<Oid*>(types), KeptPlanOptions());
     if (lock_plan == nullptr || SPI_keepplan(lock_plan) != 0)
       elog(ERROR, "aegis: preparing the last_points lock failed");
   }
@@ -739,7 +739,7 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
         "INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points($1)"
         " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
         " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts",
-        1, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN);
+        1, const_cast<Oid*>(types), KeptPlanOptions());
     if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
   }
   Datum values[] = {PointerGetDatum(array)};

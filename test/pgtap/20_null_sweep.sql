@@ -68,7 +68,10 @@ END $$;
 
 SELECT plan((SELECT count(*)::int + 1 FROM sweep_calls));
 SELECT ok((SELECT count(*) FROM sweep_calls) >= 30, 'the sweep covers every argument of every function');
-SELECT ok(o = 'ok' OR left(o, 5) IN ('22004', '22023', '0A000', '42704'),
+-- (aegis.distribute(NULL) asks for Citus's default shard count: without
+-- Citus it is refused with 55000.)
+SELECT ok(o = 'ok' OR left(o, 5) IN ('22004', '22023', '0A000', '42704')
+          OR (fn::text = 'aegis.distribute(integer)' AND left(o, 5) = '55000'),
           format('NULL as argument %s of %s: %s', position, fn, o))
   FROM (SELECT fn, position, pg_temp.outcome(call) AS o FROM sweep_calls ORDER BY fn::text, position) r;
 

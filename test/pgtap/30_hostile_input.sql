@@ -432,6 +432,15 @@ INSERT INTO hostile_calls (label, call, allowed, expected, keep) VALUES
    $$SELECT (SELECT count(*) FROM aegis.series WHERE metric = 'h_ins_bad') + (SELECT count(*) FROM aegis.metrics WHERE name = 'h_ins_bad')$$,
    '{}', '0', false);
 
+-- Scale-out without Citus (docs/scale-out.md): refused with 55000 whatever
+-- the shard count, and nothing is distributed.
+INSERT INTO hostile_calls (label, call, allowed, expected, must_fail)
+SELECT format('distribute(%s) without Citus', n), format('SELECT aegis.distribute(%s)', n), '{55000}', NULL, true
+  FROM unnest(ARRAY['NULL', '0', '-1', '1', '2147483647', '-2147483648']) n
+UNION ALL
+VALUES ('distribute_series_ids() without Citus', 'SELECT aegis.distribute_series_ids()', '{55000}'::text[], NULL, true),
+       ('is_distributed() without Citus', 'SELECT aegis.is_distributed()', '{}', 'false', false);
+
 -------------------------------------------------------------------------------
 -- Catalog and write functions × hostile text.
 -------------------------------------------------------------------------------

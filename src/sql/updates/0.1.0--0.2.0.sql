@@ -13,6 +13,13 @@ ALTER INDEX aegis.series_tags_idx SET (fastupdate = off);
 -- ... and what the pending list holds is moved into the tree now.
 SELECT pg_catalog.gin_clean_pending_list('aegis.series_tags_idx');
 
+-- No triggers on aegis.series (src/sql/00_tables.sql): the functions
+-- invalidate the series caches, the ProcessUtility hook extends a TRUNCATE.
+DROP TRIGGER series_truncated ON aegis.series;
+DROP TRIGGER series_invalidate ON aegis.series;
+DROP FUNCTION aegis._series_truncated();
+DROP FUNCTION aegis._series_changed();
+
 -- A metric's series in id order (src/sql/00_tables.sql).
 CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
 
@@ -70,19 +77,42 @@ END $$;
 -- again afterwards.
 ALTER VIEW aegis.points RENAME TO points_0_1_0;
 
--- TRUNCATE of aegis.series empties aegis.rollups too (src/sql/00_tables.sql).
-CREATE OR REPLACE FUNCTION aegis._series_truncated() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- aegis._series_storage runs under Citus too (src/sql/10_functions.sql).
+CREATE OR REPLACE FUNCTION aegis._series_storage(series_ids bigint[])
+    RETURNS TABLE (points bigint, compressed_points bigint, recent_points bigint, block_points bigint,
+                   blocks bigint, compressed_bytes bigint, oldest timestamptz, newest timestamptz)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q text := $q$
+    WITH b AS (SELECT coalesce(sum(bl.point_count), 0)::bigint AS points, count(*) AS blocks,
+                      coalesce(sum(pg_catalog.pg_column_size(bl.data)), 0)::bigint AS bytes,
+                      min(bl.ts_min) AS oldest, max(bl.ts_max) AS newest
+                 FROM aegis.blocks bl WHERE bl.series_id = ANY ($1)),
+         r AS (SELECT count(*) AS points, min(rp.ts) AS oldest, max(rp.ts) AS newest
+                 FROM aegis.recent_points rp WHERE rp.series_id = ANY ($1)),
+         -- One index probe per block finds the few with recent rows inside.
+         replaced AS (
+           SELECT coalesce(sum(aegis._block_point_matches(bl.series_id, bl.data,
+                      ARRAY(SELECT rp.ts FROM aegis.recent_points rp
+                             WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max
+                             ORDER BY rp.ts))), 0)::bigint AS points
+             FROM aegis.blocks bl
+            WHERE bl.series_id = ANY ($1)
+              AND EXISTS (SELECT 1 FROM aegis.recent_points rp
+                           WHERE rp.series_id = bl.series_id AND rp.ts BETWEEN bl.ts_min AND bl.ts_max))
+    SELECT b.points - x.points + r.points, b.points - x.points, r.points, b.points, b.blocks, b.bytes,
+           least(b.oldest, r.oldest), greatest(b.newest, r.newest)
+      FROM b, r, replaced x
+$q$;
 BEGIN
-    -- DELETE, not TRUNCATE: the same statement may be truncating them already.
-    DELETE FROM aegis.recent_points;
-    DELETE FROM aegis.blocks;
-    DELETE FROM aegis.rollups;
-    DELETE FROM aegis.last_points;
-    RETURN NULL;
+    IF aegis.is_distributed() THEN
+        -- Citus plans no distributed statement with parameters: the ids go
+        -- in as a constant (docs/scale-out.md).
+        RETURN QUERY EXECUTE replace(q, '$1', format('%L::pg_catalog.int8[]', series_ids));
+    ELSE
+        RETURN QUERY EXECUTE q USING series_ids;
+    END IF;
 END $$;
-COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
 
 -- aegis.aggregate's counter family changed meaning (docs/queries.md): rate,
 -- increase and delta are Prometheus's, per series; the old rate and increase
@@ -111,7 +141,24 @@ CREATE POLICY series_visible ON aegis.last_points
 -- (a recent row wins over a block point at the same time).
 CREATE FUNCTION aegis._newest_points(ids bigint[])
     RETURNS TABLE (series_id bigint, ts timestamptz, value double precision)
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    IF aegis.is_distributed() THEN
+        -- Citus (docs/scale-out.md): one statement it pushes down to every
+        -- shard, the tables being co-located by series_id, with the ids as
+        -- a constant (it plans no distributed statement with parameters).
+        RETURN QUERY EXECUTE pg_catalog.format(
+            'SELECT DISTINCT ON (c.series_id) c.series_id, c.ts, c.value'
+            '  FROM (SELECT r.series_id, r.ts, r.value, 1 AS newer FROM aegis.recent_points r'
+            '         WHERE r.series_id OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.int8[])'
+            '        UNION ALL'
+            '        SELECT b.series_id, b.ts_max, b.last_value, 0 FROM aegis.blocks b'
+            '         WHERE b.series_id OPERATOR(pg_catalog.=) ANY (%1$L::pg_catalog.int8[])) c'
+            ' ORDER BY c.series_id, c.ts DESC, c.newer DESC', ids);
+        RETURN;
+    END IF;
+    RETURN QUERY
     SELECT i.id, n.ts, n.value
       FROM (SELECT DISTINCT unnest(ids) AS id) i
      CROSS JOIN LATERAL (
@@ -126,7 +173,7 @@ CREATE FUNCTION aegis._newest_points(ids bigint[])
             ORDER BY c.ts DESC, c.newer DESC
             LIMIT 1) n
      ORDER BY i.id;
-$$;
+END $$;
 COMMENT ON FUNCTION aegis._newest_points(bigint[]) IS
   'The newest point of each given series, read from its recent rows and blocks.';
 REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
@@ -135,15 +182,28 @@ REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
 -- and blocks (after points were removed); the engine calls it as the tables'
 -- owner.
 CREATE FUNCTION aegis._refresh_last_points(ids bigint[]) RETURNS void
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found_ids bigint[];
+    found_ts timestamptz[];
+    found_values double precision[];
+BEGIN
+    SELECT coalesce(array_agg(n.series_id), '{}'), array_agg(n.ts), array_agg(n.value)
+      INTO found_ids, found_ts, found_values
+      FROM aegis._newest_points(ids) n;
     -- An upsert, not a delete and an insert: a writer committing meanwhile
-    -- (its own upsert) must meet a row, not a gap it could fill first.
-    INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points(ids)
-        ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value;
-    DELETE FROM aegis.last_points l
-     WHERE l.series_id = ANY (ids)
-       AND NOT EXISTS (SELECT FROM aegis._newest_points(ARRAY[l.series_id]));
-$$;
+    -- (its own upsert) must meet a row, not a gap it could fill first. The
+    -- arrays are constants to Citus, which plans no distributed statement
+    -- with parameters.
+    EXECUTE pg_catalog.format(
+        'INSERT INTO aegis.last_points AS l (series_id, ts, value)'
+        ' SELECT * FROM unnest(%L::pg_catalog.int8[], %L::pg_catalog.timestamptz[], %L::pg_catalog.float8[])'
+        ' ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value',
+        found_ids, found_ts, found_values);
+    EXECUTE pg_catalog.format(
+        'DELETE FROM aegis.last_points l WHERE l.series_id OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.int8[])'
+        ' AND NOT l.series_id OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.int8[])', ids, found_ids);
+END $$;
 COMMENT ON FUNCTION aegis._refresh_last_points(bigint[]) IS
   'Recomputes aegis.last_points for the given series from their recent rows and blocks.';
 REVOKE EXECUTE ON FUNCTION aegis._refresh_last_points(bigint[]) FROM PUBLIC;

@@ -1,0 +1,119 @@
+-------------------------------------------------------------------------------
+-- Scale-out on Citus (docs/scale-out.md). New in 0.2.0.
+--
+-- The catalog tables become reference tables (a copy on every node), the
+-- tables keyed by series_id are distributed by it, co-located, so a series
+-- lives wholly on one node. No extension object is dropped or recreated:
+-- Citus keeps each table's OID and turns it into the shell of its shards.
+-------------------------------------------------------------------------------
+
+-- Whether this database's tables are distributed by Citus.
+CREATE FUNCTION aegis.is_distributed() RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid = 'aegis.recent_points'::regclass);
+END $$;
+COMMENT ON FUNCTION aegis.is_distributed() IS
+  'Whether aegis.distribute() has made this database''s tables Citus tables (docs/scale-out.md).';
+
+CREATE FUNCTION aegis.distribute(shard_count integer DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'aegis.distribute() needs the citus extension in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Preload citus before aegis_timeseries, CREATE EXTENSION citus, add the workers '
+                         '(citus_add_node), then call aegis.distribute() on the coordinator (docs/scale-out.md).';
+    END IF;
+    IF aegis.is_distributed() THEN
+        RAISE EXCEPTION 'the tables of aegis_timeseries are distributed already'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF shard_count IS NOT NULL AND (shard_count < 1 OR shard_count > 64000) THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT t;
+    IF NOT t::boolean THEN
+        RAISE EXCEPTION 'aegis.distribute() runs on the Citus coordinator'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- Citus refuses a policy with a subquery on a distributed table: the
+    -- data tables' series_visible policies go (docs/scale-out.md, "Limits":
+    -- row-level security then holds on every API path, which starts from the
+    -- catalog, but not for direct SELECT on the data tables).
+    FOREACH t IN ARRAY ARRAY['recent_points', 'blocks', 'last_points', 'rollups'] LOOP
+        EXECUTE format('DROP POLICY series_visible ON aegis.%I', t);
+        EXECUTE format('ALTER TABLE aegis.%I DISABLE ROW LEVEL SECURITY', t);
+    END LOOP;
+    -- The catalogs: a copy on every node, changed through the coordinator.
+    FOREACH t IN ARRAY ARRAY['metric_catalog', 'series', 'block_partitions', 'block_spans'] LOOP
+        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING format('aegis.%I', t)::regclass;
+    END LOOP;
+    -- The data, by series, co-located.
+    EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''series_id'', colocate_with => ''none'', '
+            'shard_count => $2)' USING 'aegis.recent_points'::regclass, shard_count;
+    FOREACH t IN ARRAY ARRAY['blocks', 'last_points', 'rollups'] LOOP
+        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''series_id'', colocate_with => ''aegis.recent_points'')'
+            USING format('aegis.%I', t)::regclass;
+    END LOOP;
+    PERFORM aegis.distribute_series_ids();
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis.distribute(integer) FROM PUBLIC;
+
+-- Series ids unique cluster-wide: each node gives out new ids from its own
+-- sequence (the extension's, created on every node by CREATE EXTENSION), so
+-- each worker's starts in a range of its own, as Citus does for the
+-- sequences it creates: node group g from g * 2^48 + 1 (the coordinator,
+-- group 0, goes on where it is). For workers added after aegis.distribute().
+CREATE FUNCTION aegis.distribute_series_ids() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT aegis.is_distributed() THEN
+        RAISE EXCEPTION 'the tables of aegis_timeseries are not distributed'
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call aegis.distribute() first.';
+    END IF;
+    -- A sequence only ever moves forward here: a worker already in its
+    -- range keeps its place.
+    PERFORM pg_catalog.run_command_on_workers(
+        'SELECT pg_catalog.setval(''aegis.series_id_seq'', '
+        'greatest((SELECT last_value FROM aegis.series_id_seq), '
+        '(SELECT groupid FROM pg_catalog.pg_dist_local_group)::bigint << 48))');
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis.distribute_series_ids() FROM PUBLIC;
+COMMENT ON FUNCTION aegis.distribute_series_ids() IS
+  'Gives each Citus worker''s series id sequence a range of its own (group g: from g * 2^48 + 1); '
+  'aegis.distribute() calls it, call it again after adding workers.';
+COMMENT ON FUNCTION aegis.distribute(integer) IS
+  'On a Citus coordinator: makes the catalogs reference tables and distributes the data tables by series_id, '
+  'co-located (shard_count: Citus''s default when NULL); docs/scale-out.md.';
+
+-- Called by the extension's ProcessUtility hook just before DROP EXTENSION
+-- aegis_timeseries: the shards (on the workers, and the reference tables'
+-- on the coordinator) are not members of the extension, and Citus's own
+-- clean-up leaves them; they go first, in the same transaction.
+CREATE FUNCTION aegis._drop_shards() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN;
+    END IF;
+    -- Partitions before the partitioned table.
+    FOR r IN EXECUTE 'SELECT p.logicalrelid::pg_catalog.regclass AS rel, c.relname'
+                     '  FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid'
+                     ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace'
+                     ' ORDER BY c.relkind DESC, c.relname' LOOP
+        EXECUTE 'SELECT pg_catalog.citus_drop_all_shards($1, ''aegis'', $2)' USING r.rel, r.relname::text;
+    END LOOP;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._drop_shards() FROM PUBLIC;
+COMMENT ON FUNCTION aegis._drop_shards() IS
+  'Drops the Citus shards of the extension''s tables (DROP EXTENSION aegis_timeseries calls it first).';

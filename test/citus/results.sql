@@ -1,0 +1,41 @@
+-- What the scale-out tier compares between a single node and the Citus
+-- cluster (test/citus/run.sh). Values as exact text (float8 output
+-- round-trips), points as a digest over their bit patterns.
+\set ON_ERROR_STOP 1
+\pset footer off
+SET client_min_messages = warning;
+SELECT metric, count(*) AS points, md5(string_agg(tags::text || ts::text || float8send(value)::text, ','
+                                                  ORDER BY tags::text, ts)) AS digest
+  FROM aegis.read('{__name__=~".+"}') GROUP BY metric ORDER BY metric;
+SELECT series_id, metric, tags FROM aegis.series ORDER BY series_id;
+SELECT series_id, metric, tags, ts, value FROM aegis.latest('{__name__=~".+"}');
+SELECT metric, series, points, compressed_points, oldest, newest FROM aegis.stats;
+SELECT metric, step, series, points, steps FROM aegis.rollup_stats;
+SELECT metric, count(*), min(ts), max(ts), sum(value::numeric) FROM aegis.points GROUP BY metric ORDER BY metric;
+SELECT metric, tags, ts, value FROM aegis.points
+ WHERE metric = 'cpu' AND tags @> '{"host": "h3"}' AND ts >= '2024-01-01 01:55' AND ts < '2024-01-01 02:05'
+ ORDER BY ts;
+-- The fast path, every function, per series and grouped.
+SELECT fn, g, count(*) AS buckets,
+       md5(string_agg(a.bucket::text || a.tags::text || a.value::text, ',' ORDER BY a.tags::text, a.bucket)) AS digest
+  FROM unnest(ARRAY['count', 'min', 'max', 'first', 'last', 'median', 'quantile(0.9)', 'rate', 'increase',
+                    'delta', 'irate', 'resets', 'changes', 'sample_increase']) fn,
+       unnest(ARRAY['none', 'dc']) g,
+       aegis.aggregate(CASE WHEN fn IN ('rate', 'increase', 'irate', 'resets', 'sample_increase') THEN 'req'
+                            ELSE 'cpu{host=~"h1.*"}' END,
+                       fn, '2024-01-01 01:30', '2024-01-01 10:00', '1 hour',
+                       CASE WHEN g = 'dc' AND fn NOT IN ('rate', 'increase', 'irate', 'resets', 'sample_increase')
+                            THEN ARRAY['dc'] END) a
+ GROUP BY fn, g ORDER BY fn, g;
+-- Sums in another order differ in the last bits (docs/scale-out.md): to 9
+-- significant digits.
+SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
+  FROM unnest(ARRAY['sum', 'avg', 'stddev']) fn,
+       aegis.aggregate('cpu', fn, '2024-01-01', '2024-01-01 12:00', '3 hours', ARRAY['dc']) a
+ ORDER BY fn, a.tags::text, a.bucket;
+SELECT ts, value FROM aegis.rolling('cpu{host="h3"}', 'max', '5 minutes', '2024-01-01 08:55', '2024-01-01 09:10');
+SELECT * FROM aegis.series_points(
+         (SELECT series_id FROM aegis.series WHERE metric = 'req' AND tags ->> 'host' = 'h2'),
+         '2024-01-01 07:00', '2024-01-01 07:02');
+-- Open upper bound.
+SELECT count(*) FROM aegis.read('req{host="h2"}', '2024-01-01 08:00');

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The scale-out tier: the same workload on a single node (the project's
+# cluster) and on a Citus cluster (a coordinator and two workers, started by
+# scripts/citus-cluster.sh) after aegis.distribute(); every result must be
+# the same, and the distributed layout must keep its promises (ids unique
+# cluster-wide, reads from a worker, TRUNCATE, DROP EXTENSION leaving
+# nothing). Exits 77 with the reason when Citus is not installed (skipped,
+# never counted as a pass). Prints "ok"/"not ok" lines and a last line
+# "N passed, N failed".
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+cd "$AEGIS_ROOT"
+if ! reason=$(scripts/citus-cluster.sh available); then
+  echo "skipped: $reason"
+  exit 77
+fi
+out="$AEGIS_ROOT/build/citus"
+rm -rf "$out" && mkdir -p "$out"
+passed=0
+failed=0
+ok() { echo "ok - $*"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+finish() {
+  scripts/citus-cluster.sh stop
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ]
+  exit
+}
+
+# The single node: the project's own cluster, without Citus.
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_single" -c "CREATE DATABASE aegis_citus_single" \
+  -c "ALTER DATABASE aegis_citus_single SET aegis.maintenance_worker = off"
+psql -X -q -d aegis_citus_single -c "CREATE EXTENSION aegis_timeseries"
+if psql -X -q -d aegis_citus_single -f test/citus/workload.sql >"$out/single-workload.out" 2>&1 &&
+   psql -X -d aegis_citus_single -f test/citus/results.sql >"$out/single.out" 2>&1; then
+  ok "the workload runs on a single node"
+else
+  not_ok "the workload fails on a single node"; tail -n 20 "$out"/single*.out; finish
+fi
+psql -X -q -d postgres -c "DROP DATABASE aegis_citus_single"
+
+# The Citus cluster.
+scripts/citus-cluster.sh start || { not_ok "the Citus cluster does not start"; finish; }
+eval "$(scripts/citus-cluster.sh env)"
+# shellcheck disable=SC2086
+set -- $CITUS_WORKER_PORTS
+coord() { psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus "$@"; }
+for port in "$PGPORT" "$1" "$2"; do
+  psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus WITH (FORCE)" \
+    -c "CREATE DATABASE aegis_citus" >/dev/null &&
+    psql -X -q -p "$port" -d aegis_citus -c "CREATE EXTENSION citus" >/dev/null ||
+    { not_ok "creating the database on port $port"; finish; }
+done
+coord -c "SELECT citus_set_coordinator_host('127.0.0.1', $PGPORT)" -c "SELECT citus_add_node('127.0.0.1', $1)" \
+  -c "SELECT citus_add_node('127.0.0.1', $2)" -c "CREATE EXTENSION aegis_timeseries" >/dev/null ||
+  { not_ok "setting up Citus and the extension"; finish; }
+
+# aegis.distribute(): reference tables and co-located distributed tables.
+coord -c "SELECT aegis.distribute(8)" >/dev/null && ok "aegis.distribute(8) on the coordinator" ||
+  { not_ok "aegis.distribute(8)"; finish; }
+layout=$(coord -At -c "SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text)
+                         FROM pg_dist_partition WHERE logicalrelid::text LIKE 'aegis.%'")
+want="aegis.block_partitions:n aegis.block_spans:n aegis.blocks:h aegis.last_points:h aegis.metric_catalog:n aegis.recent_points:h aegis.rollups:h aegis.series:n"
+[ "$layout" = "$want" ] && ok "catalogs are reference tables, data tables distributed by series_id" ||
+  not_ok "layout: $layout (want $want)"
+colocations=$(coord -At -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHERE partmethod = 'h'")
+[ "$colocations" = 1 ] && ok "the data tables are co-located" || not_ok "the data tables are in $colocations colocation groups"
+err=$(coord -c "SELECT aegis.distribute()" 2>&1)
+echo "$err" | grep -q "distributed already" && ok "a second aegis.distribute() is refused: $err" ||
+  not_ok "a second aegis.distribute(): $err"
+
+if coord -f test/citus/workload.sql >"$out/distributed-workload.out" 2>&1 &&
+   psql -X -p "$PGPORT" -d aegis_citus -f test/citus/results.sql >"$out/distributed.out" 2>&1; then
+  ok "the workload runs on the distributed layout"
+else
+  not_ok "the workload fails on the distributed layout"; tail -n 20 "$out"/distributed*.out
+fi
+if diff -u "$out/single.out" "$out/distributed.out" >"$out/diff"; then
+  ok "every result on the distributed layout equals the single node's ($(wc -l <"$out/single.out") lines)"
+else
+  not_ok "results differ between a single node and the distributed layout"; head -n 40 "$out/diff"
+fi
+# Partitions of aegis.blocks created after distribute() are distributed too.
+n=$(coord -At -c "SELECT count(*) FROM aegis.block_partitions p
+                   WHERE NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = p.partition)")
+[ "$n" = 0 ] && ok "every partition of aegis.blocks is distributed" || not_ok "$n partitions are not distributed"
+
+# Reads from a worker equal the coordinator's.
+psql -X -p "$1" -d aegis_citus -f test/citus/results.sql >"$out/worker.out" 2>&1
+if diff -u "$out/distributed.out" "$out/worker.out" >"$out/worker.diff"; then
+  ok "the same reads on a worker give the coordinator's results"
+else
+  not_ok "reads on a worker differ from the coordinator's"; head -n 20 "$out/worker.diff"
+fi
+
+# A series created on a worker gets an id of its node's range, unique
+# cluster-wide, and its point is read back on the coordinator.
+psql -X -q -p "$2" -d aegis_citus -c "SELECT aegis.write('cpu', '{\"host\": \"on-worker\"}', '2024-01-02', 7.5)" &&
+  got=$(coord -At -c "SELECT s.series_id >= (2::bigint << 48), l.value FROM aegis.series s
+                       JOIN aegis.latest('cpu{host=\"on-worker\"}') l USING (series_id)")
+dups=$(coord -At -c "SELECT count(*) - count(DISTINCT series_id) FROM aegis.series")
+[ "${got:-}" = "t|7.5" ] && [ "$dups" = 0 ] && ok "a series created on a worker has an id of its node's range" ||
+  not_ok "a series created on a worker: '${got:-}', $dups duplicate ids"
+
+# TRUNCATE of the catalog truncates the data tables too.
+coord -c "TRUNCATE aegis.series" &&
+  left=$(coord -At -c "SELECT (SELECT count(*) FROM aegis.recent_points) + (SELECT count(*) FROM aegis.blocks)
+                            + (SELECT count(*) FROM aegis.last_points) + (SELECT count(*) FROM aegis.rollups)")
+[ "${left:-x}" = 0 ] && ok "TRUNCATE aegis.series empties the distributed data tables" ||
+  not_ok "after TRUNCATE aegis.series ${left:-?} rows are left"
+
+# DROP EXTENSION leaves no table or shard behind on any node.
+coord -c "DROP EXTENSION aegis_timeseries" || not_ok "DROP EXTENSION aegis_timeseries"
+left=""
+for port in "$PGPORT" "$1" "$2"; do
+  left="$left$(psql -X -At -p "$port" -d aegis_citus -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n
+                 ON n.oid = c.relnamespace WHERE n.nspname = 'aegis'")"
+done
+[ "$left" = 000 ] && ok "DROP EXTENSION leaves nothing on the coordinator and the workers" ||
+  not_ok "relations left in schema aegis after DROP EXTENSION (coordinator, workers): $left"
+finish
