@@ -604,9 +604,9 @@ std::vector<int64_t> LockSeriesForAppend(const std::vector<int64_t>& ids) {
 
 }  // namespace aegis::pg
 
-// The statement trigger on aegis.series of version 0.1.0 (kept for its
-// install script, which the upgrade test runs; 0.2.0 has no trigger there):
-// tells every backend's series cache that series may be gone.
+// Statement trigger on aegis.series (on one node; aegis.distribute() drops
+// it): tells every backend's series cache that series may be gone, however
+// they went (raw DML included).
 AEGIS_PG_FUNCTION(aegis_series_changed) {
   if (!CALLED_AS_TRIGGER(fcinfo)) ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                                                   errmsg("aegis_series_changed() must be called as a trigger")));

@@ -20,8 +20,9 @@ void ForgetCachedSeries();
 
 // Tells every backend's series cache, when this transaction commits, that
 // series were removed (PostgreSQL code). The functions that delete series
-// call it; aegis.series has no trigger (Citus refuses to distribute a table
-// with one, docs/scale-out.md).
+// call it, so that nothing depends on the catalog's triggers, which
+// aegis.distribute() drops (Citus refuses to distribute a table with one,
+// docs/scale-out.md).
 void InvalidateSeriesCaches();
 
 // A TRUNCATE statement that names aegis.series, extended to the tables keyed

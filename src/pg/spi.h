@@ -19,7 +19,7 @@ int KeptPlanOptions();
 SPIPlanPtr PrepareKept(const char* sql, int nargs, const Oid* types, int cursor_options);
 
 // Returns the plan in *slot, preparing and keeping it on first use
-// (see KeptPlanOptions); see KeptPlanOptions).
+// (see KeptPlanOptions).
 SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types);
 
 // Runs a kept plan; raises if SPI reports failure.

@@ -114,8 +114,34 @@ SELECT pg_catalog.pg_extension_config_dump('aegis.series_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.recent_points', '');
 SELECT pg_catalog.pg_extension_config_dump('aegis.last_points', '');
 
--- aegis.series has no trigger (0.1.0 had two): the functions that delete
--- series invalidate every backend's series cache themselves, and a TRUNCATE
--- of aegis.series is extended by the extension's ProcessUtility hook to the
--- tables keyed by its ids. Citus refuses to distribute a table with triggers
+-- Tell every backend's series cache when series go away, however they are
+-- removed. The functions that delete series send the invalidation
+-- themselves, and the extension's ProcessUtility hook extends a TRUNCATE of
+-- aegis.series to the tables keyed by its ids; these triggers also cover
+-- raw DML and a session that has not loaded the library. aegis.distribute()
+-- drops them: Citus refuses to distribute a table with triggers
 -- (docs/scale-out.md).
+CREATE FUNCTION aegis._series_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_series_changed';
+COMMENT ON FUNCTION aegis._series_changed() IS
+  'Trigger: invalidates the per-backend series cache after series are deleted.';
+REVOKE EXECUTE ON FUNCTION aegis._series_changed() FROM PUBLIC;
+
+CREATE FUNCTION aegis._series_truncated() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- DELETE, not TRUNCATE: the same statement may be truncating them already.
+    DELETE FROM aegis.recent_points;
+    DELETE FROM aegis.blocks;
+    DELETE FROM aegis.rollups;
+    DELETE FROM aegis.last_points;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION aegis._series_truncated() IS
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
+REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
+CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();
+
+CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
+    FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();

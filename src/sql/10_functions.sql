@@ -154,26 +154,20 @@ REVOKE EXECUTE ON FUNCTION aegis._newest_points(bigint[]) FROM PUBLIC;
 -- owner.
 CREATE FUNCTION aegis._refresh_last_points(ids bigint[]) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found_ids bigint[];
-    found_ts timestamptz[];
-    found_values double precision[];
 BEGIN
-    SELECT coalesce(array_agg(n.series_id), '{}'), array_agg(n.ts), array_agg(n.value)
-      INTO found_ids, found_ts, found_values
-      FROM aegis._newest_points(ids) n;
+    -- The ids as a constant: Citus plans no distributed statement with
+    -- parameters (docs/scale-out.md). The points themselves never pass
+    -- through text.
     -- An upsert, not a delete and an insert: a writer committing meanwhile
-    -- (its own upsert) must meet a row, not a gap it could fill first. The
-    -- arrays are constants to Citus, which plans no distributed statement
-    -- with parameters.
+    -- (its own upsert) must meet a row, not a gap it could fill first.
     EXECUTE pg_catalog.format(
         'INSERT INTO aegis.last_points AS l (series_id, ts, value)'
-        ' SELECT * FROM unnest(%L::pg_catalog.int8[], %L::pg_catalog.timestamptz[], %L::pg_catalog.float8[])'
-        ' ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value',
-        found_ids, found_ts, found_values);
+        ' SELECT * FROM aegis._newest_points(%L::pg_catalog.int8[])'
+        ' ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value', ids);
     EXECUTE pg_catalog.format(
         'DELETE FROM aegis.last_points l WHERE l.series_id OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.int8[])'
-        ' AND NOT l.series_id OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.int8[])', ids, found_ids);
+        ' AND NOT EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id OPERATOR(pg_catalog.=) l.series_id)'
+        ' AND NOT EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id OPERATOR(pg_catalog.=) l.series_id)', ids);
 END $$;
 COMMENT ON FUNCTION aegis._refresh_last_points(bigint[]) IS
   'Recomputes aegis.last_points for the given series from their recent rows and blocks.';

@@ -9,7 +9,7 @@
 
 -- Whether this database's tables are distributed by Citus.
 CREATE FUNCTION aegis.is_distributed() RETURNS boolean
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN false;
@@ -44,6 +44,17 @@ BEGIN
         RAISE EXCEPTION 'aegis.distribute() runs on the Citus coordinator'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- The catalog's triggers go (Citus refuses to distribute a table with
+    -- triggers): the functions that delete series invalidate the caches
+    -- themselves, and the ProcessUtility hook of the preloaded library
+    -- extends a TRUNCATE of aegis.series to the data tables.
+    IF pg_catalog.current_setting('shared_preload_libraries') !~ '(^|[ ,])aegis_timeseries($|[ ,])' THEN
+        RAISE EXCEPTION 'aegis.distribute() needs aegis_timeseries in shared_preload_libraries'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'shared_preload_libraries = ''citus,aegis_timeseries'' on every node (docs/scale-out.md).';
+    END IF;
+    DROP TRIGGER series_truncated ON aegis.series;
+    DROP TRIGGER series_invalidate ON aegis.series;
     -- Citus refuses a policy with a subquery on a distributed table: the
     -- data tables' series_visible policies go (docs/scale-out.md, "Limits":
     -- row-level security then holds on every API path, which starts from the
@@ -74,6 +85,8 @@ REVOKE EXECUTE ON FUNCTION aegis.distribute(integer) FROM PUBLIC;
 -- group 0, goes on where it is). For workers added after aegis.distribute().
 CREATE FUNCTION aegis.distribute_series_ids() RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
 BEGIN
     IF NOT aegis.is_distributed() THEN
         RAISE EXCEPTION 'the tables of aegis_timeseries are not distributed'
@@ -81,10 +94,17 @@ BEGIN
     END IF;
     -- A sequence only ever moves forward here: a worker already in its
     -- range keeps its place.
-    PERFORM pg_catalog.run_command_on_workers(
-        'SELECT pg_catalog.setval(''aegis.series_id_seq'', '
-        'greatest((SELECT last_value FROM aegis.series_id_seq), '
-        '(SELECT groupid FROM pg_catalog.pg_dist_local_group)::bigint << 48))');
+    -- run_command_on_workers reports a worker's failure in its result.
+    FOR r IN EXECUTE 'SELECT nodename, nodeport, success, result FROM pg_catalog.run_command_on_workers($1)'
+               USING 'SELECT pg_catalog.setval(''aegis.series_id_seq'', '
+                     'greatest((SELECT last_value FROM aegis.series_id_seq), '
+                     '(SELECT groupid FROM pg_catalog.pg_dist_local_group)::bigint << 48))' LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not give the worker %:% its range of series ids: %', r.nodename, r.nodeport, r.result
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Is aegis_timeseries installed there? Call aegis.distribute_series_ids() again.';
+        END IF;
+    END LOOP;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis.distribute_series_ids() FROM PUBLIC;
 COMMENT ON FUNCTION aegis.distribute_series_ids() IS

@@ -49,5 +49,5 @@ SELECT aegis.set_downsampling('cpu', jsonb_build_array(jsonb_build_object(
          'after', (now() - timestamptz '2024-01-01 01:00+00')::text, 'step', '10 minutes')));
 SELECT aegis.apply_downsampling() > 0 AS rolled_up;
 COMMIT;
--- TRUNCATE of the catalog empties the data of its series too.
+-- A metric written once, read by results.sql.
 SELECT aegis.write('scratch', '{"k": "v"}', '2024-01-01', 1);
