@@ -410,8 +410,11 @@ bool TryDropPartition(const PartitionRange& partition, DropReason reason) {
       Datum hi[] = {TimestampTzGetDatum(partition.hi)};
       static const Oid hi_types[] = {TIMESTAMPTZOID};
       RunPlan(&refresh_dropped_plan,
-              "SELECT aegis._refresh_last_points(ARRAY(SELECT series_id FROM aegis.last_points WHERE ts < $1))", 1,
-              hi_types, hi, Snap::kWrite);
+              "SELECT pg_catalog.array_agg(series_id) FROM aegis.last_points WHERE ts < $1", 1, hi_types, hi,
+              Snap::kWrite);
+      bool isnull = true;
+      const Datum ids = ResultValue(0, 1, &isnull);
+      if (!isnull) RefreshLastPointsOf(ids);
     }
     return true;
   });

@@ -137,18 +137,8 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
     PgCall([&] {
       static const Oid types[] = {INT8ARRAYOID};
       Datum values[] = {Int64Array(from_storage.data(), from_storage.size(), INT8OID)};
-      // With the caller's rights (its row-level security applies), so not
-      // through aegis._newest_points, which only the owner may run.
-      RunPlan(&newest_of_plan,
-              "SELECT i.id, n.ts, n.value FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id)"
-              " CROSS JOIN LATERAL ("
-              "   SELECT c.ts, c.value FROM ("
-              "     (SELECT r.ts, r.value, 1 AS newer FROM aegis.recent_points r"
-              "       WHERE r.series_id OPERATOR(pg_catalog.=) i.id ORDER BY r.ts DESC LIMIT 1)"
-              "     UNION ALL"
-              "     (SELECT b.ts_max, b.last_value, 0 FROM aegis.blocks b"
-              "       WHERE b.series_id OPERATOR(pg_catalog.=) i.id ORDER BY b.ts_min DESC LIMIT 1)) c"
-              "   ORDER BY c.ts DESC, c.newer DESC LIMIT 1) n",
+      // With the caller's rights: its row-level security applies.
+      RunPlan(&newest_of_plan, NewestPointsQuery(),
               1, types, values, Snap::kReadOnly);
     });
     collect(false);

@@ -37,6 +37,7 @@ SPIPlanPtr insert_block_plan = nullptr;
 SPIPlanPtr lock_series_plan = nullptr;
 SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr refresh_last_points_plan = nullptr;
+SPIPlanPtr drop_last_points_plan = nullptr;
 
 // Blocks a BlockCursor fetches at a time.
 constexpr long kCursorBatch = 64;
@@ -735,11 +736,12 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
       elog(ERROR, "aegis: preparing the last_points lock failed");
   }
   if (plan == nullptr) {
-    plan = SPI_prepare_cursor(
-        "INSERT INTO aegis.last_points AS l (series_id, ts, value) SELECT * FROM aegis._newest_points($1)"
-        " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
-        " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts",
-        1, const_cast<Oid*>(types), KeptPlanOptions());
+    // Static: built once, before anything here can raise an ERROR.
+    static const std::string sql = std::string("INSERT INTO aegis.last_points AS l (series_id, ts, value) ") +
+                            NewestPointsQuery() +
+                            " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
+                            " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts";
+    plan = SPI_prepare_cursor(sql.c_str(), 1, const_cast<Oid*>(types), KeptPlanOptions());
     if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
   }
   Datum values[] = {PointerGetDatum(array)};
@@ -778,13 +780,54 @@ std::vector<int64_t> SeriesWrittenInTransaction() {
   return ids;
 }
 
+const char* NewestPointsQuery() {
+  // One index probe per series and table.
+  static const char* const kProbes =
+      "SELECT i.id AS series_id, n.ts, n.value"
+      "  FROM (SELECT DISTINCT pg_catalog.unnest($1::pg_catalog.int8[]) AS id) i"
+      " CROSS JOIN LATERAL ("
+      "   SELECT c.ts, c.value FROM ("
+      "     (SELECT r.ts, r.value, 1 AS newer FROM aegis.recent_points r"
+      "       WHERE r.series_id OPERATOR(pg_catalog.=) i.id ORDER BY r.ts DESC LIMIT 1)"
+      "     UNION ALL"
+      "     (SELECT b.ts_max, b.last_value, 0 FROM aegis.blocks b"
+      "       WHERE b.series_id OPERATOR(pg_catalog.=) i.id ORDER BY b.ts_min DESC LIMIT 1)) c"
+      "   ORDER BY c.ts DESC, c.newer DESC LIMIT 1) n"
+      " ORDER BY i.id";
+  // Citus cannot push a probe per array element down to the shards: one
+  // statement over the co-located tables, which it runs on every shard
+  // (docs/scale-out.md).
+  static const char* const kSharded =
+      "SELECT DISTINCT ON (c.series_id) c.series_id, c.ts, c.value"
+      "  FROM (SELECT r.series_id, r.ts, r.value, 1 AS newer FROM aegis.recent_points r"
+      "         WHERE r.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
+      "        UNION ALL"
+      "        SELECT b.series_id, b.ts_max, b.last_value, 0 FROM aegis.blocks b"
+      "         WHERE b.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])) c"
+      " ORDER BY c.series_id, c.ts DESC, c.newer DESC";
+  return UnderCitus() ? kSharded : kProbes;
+}
+
+void RefreshLastPointsOf(Datum ids) {
+  static const Oid types[] = {INT8ARRAYOID};
+  Datum args[] = {ids};
+  static const std::string upsert = std::string("INSERT INTO aegis.last_points AS l (series_id, ts, value) ") +
+                                    NewestPointsQuery() +
+                                    " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value";
+  // An upsert, not a delete and an insert: a writer committing meanwhile
+  // (its own upsert) must meet a row, not a gap it could fill first.
+  RunPlan(&refresh_last_points_plan, upsert.c_str(), 1, types, args, Snap::kLatest);
+  // Series left without points.
+  RunPlan(&drop_last_points_plan,
+          "DELETE FROM aegis.last_points l WHERE l.series_id OPERATOR(pg_catalog.=) ANY ($1)"
+          " AND NOT EXISTS (SELECT 1 FROM aegis.recent_points r WHERE r.series_id OPERATOR(pg_catalog.=) l.series_id)"
+          " AND NOT EXISTS (SELECT 1 FROM aegis.blocks b WHERE b.series_id OPERATOR(pg_catalog.=) l.series_id)",
+          1, types, args, Snap::kLatest);
+}
+
 void RefreshLastPoints(const std::vector<int64_t>& series_ids) {
   if (series_ids.empty() || !LastPointsExist()) return;
-  PgCall([&] {
-    static const Oid types[] = {INT8ARRAYOID};
-    Datum args[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID)};
-    RunPlan(&refresh_last_points_plan, "SELECT aegis._refresh_last_points($1)", 1, types, args, Snap::kLatest);
-  });
+  PgCall([&] { RefreshLastPointsOf(Int64Array(series_ids.data(), series_ids.size(), INT8OID)); });
 }
 
 }  // namespace aegis::pg

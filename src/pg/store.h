@@ -200,6 +200,16 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
 // Recomputes aegis.last_points for series whose points were removed.
 void RefreshLastPoints(const std::vector<int64_t>& series_ids);
 
+// The same for the series of an int8[] (PostgreSQL code, inside an SPI
+// connection).
+void RefreshLastPointsOf(Datum ids);
+
+// A statement giving (series_id, ts, value), the newest point of each series
+// in $1 (int8[]), ascending: its newest recent row, else its newest block's
+// last point (a recent row wins a tie). Under Citus in the form it pushes
+// down to the shards.
+const char* NewestPointsQuery();
+
 // A palloc'd int8[] or timestamptz[] (element_type) of 64-bit values.
 // PostgreSQL code: call inside PgCall.
 Datum Int64Array(const int64_t* values, size_t n, Oid element_type);

@@ -101,6 +101,20 @@ psql -X -q -p "$2" -d aegis_citus -c "SELECT aegis.write('cpu', '{\"host\": \"on
 [ "${got:-}" = "t|7.5" ] && ok "a series created on a worker has an id of its node's range, read on the coordinator" ||
   not_ok "a series created on a worker: '${got:-}' (want an id from 2 << 48 and its point)"
 
+# latest() in the transaction that wrote reads the newest point from the
+# shards' data (its last_points row is brought up to date at commit).
+got=$(coord -At <<'SQL' 2>&1
+BEGIN;
+SELECT aegis.write('cpu', '{"host": "on-worker"}', '2024-01-03', 8.25);
+SELECT ts || ' ' || value FROM aegis.latest('cpu{host="on-worker"}');
+COMMIT;
+SELECT ts || ' ' || value FROM aegis.latest('cpu{host="on-worker"}');
+SQL
+)
+[ "$(echo "$got" | grep -c '^2024-01-03 00:00:00+00 8.25$')" = 2 ] &&
+  ok "latest() sees the transaction's own write, and last_points has it after commit" ||
+  not_ok "latest() around a write: $got"
+
 # The catalog's triggers are gone (aegis.distribute() drops them), and a
 # session that cached a series another session deleted writes it anew.
 triggers=$(coord -At -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'aegis.series'::regclass AND NOT tgisinternal")

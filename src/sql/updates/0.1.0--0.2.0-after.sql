@@ -33,7 +33,18 @@ BEGIN
 END $$;
 
 -- The newest point of every series written under 0.1.0.
-SELECT aegis._refresh_last_points(ARRAY(SELECT series_id FROM aegis.series));
+INSERT INTO aegis.last_points (series_id, ts, value)
+SELECT s.series_id, n.ts, n.value
+  FROM aegis.series s
+ CROSS JOIN LATERAL (
+       SELECT c.ts, c.value
+         FROM ((SELECT r.ts, r.value, 1 AS newer FROM aegis.recent_points r
+                 WHERE r.series_id = s.series_id ORDER BY r.ts DESC LIMIT 1)
+               UNION ALL
+               (SELECT b.ts_max, b.last_value, 0 FROM aegis.blocks b
+                 WHERE b.series_id = s.series_id ORDER BY b.ts_min DESC LIMIT 1)) c
+        ORDER BY c.ts DESC, c.newer DESC
+        LIMIT 1) n;
 
 -- The grants on the 0.1.0 aegis.points view go to the foreign table, then
 -- the view and its trigger functions go.
