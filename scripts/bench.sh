@@ -49,3 +49,9 @@ if [ -n "$doc" ] && [ "$doc" != - ]; then
 else
   PYTHONDONTWRITEBYTECODE=1 python3 bench/gateway_bench.py
 fi
+# One node against a Citus cluster (Q2, Q5), when Citus is installed.
+if [ -n "$doc" ] && [ "$doc" != - ]; then
+  PYTHONDONTWRITEBYTECODE=1 python3 bench/citus_bench.py --doc "$doc"
+else
+  PYTHONDONTWRITEBYTECODE=1 python3 bench/citus_bench.py
+fi
