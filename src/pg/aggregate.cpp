@@ -2,7 +2,9 @@
 // that lie wholly inside one bucket are answered from their stored summary;
 // the others are decoded and merged with the series' recent rows. Rolled-up
 // steps (pg/rollup.h) are folded in whole, each where it starts
-// (pg/series_data.h reads and folds the stored data).
+// (pg/series_data.h reads and folds the stored data). Under Citus, the
+// functions summaries answer get per-bucket summaries computed on the shards
+// (ShardSummaries).
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -20,6 +22,7 @@
 #include "pg/series_data.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
+#include "pg/store.h"
 
 namespace aegis::pg {
 
@@ -28,6 +31,97 @@ namespace {
 // At most this many groups are aggregated side by side (each keeps its
 // buckets until the end).
 constexpr size_t kGroupsSideBySide = 64;
+
+// Under Citus: the summaries of the selected series' points per bucket,
+// computed on the shards by one statement (aegis._bucket_summaries over each
+// block and over each series' recent rows, combined per series and bucket
+// where the rows are); the coordinator only folds them (docs/scale-out.md).
+// Usable for the functions block summaries answer, on series without
+// rolled-up steps.
+class ShardSummaries {
+ public:
+  // Whether the path applies to the series: none of them has rolled-up steps.
+  static bool Applies(const std::vector<int64_t>& ids) {
+    return PgCall([&] {
+      static SPIPlanPtr plan = nullptr;
+      static const Oid types[] = {INT8ARRAYOID};
+      Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
+      RunPlan(&plan, "SELECT NOT EXISTS (SELECT 1 FROM aegis.rollups WHERE series_id = ANY ($1))", 1, types, values,
+              Snap::kReadOnly);
+      bool isnull = false;
+      const bool applies = DatumGetBool(ResultValue(0, 1, &isnull));
+      SPI_freetuptable(SPI_tuptable);
+      return applies;
+    });
+  }
+
+  ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step) {
+    PgCall([&] {
+      static SPIPlanPtr plan = nullptr;
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
+      Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID), TimestampTzGetDatum(since),
+                        TimestampTzGetDatum(until), PointerGetDatum(step)};
+      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' '};
+      // A recent row replaces the block point at its time: each block leaves
+      // out the times of its series' recent rows (one scan of them per shard).
+      RunPlan(&plan,
+              "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
+              "       max(x.max_value), sum(x.sum_value), aegis.first(x.first_value, x.ts_min),"
+              "       aegis.last(x.last_value, x.ts_max)"
+              "  FROM (SELECT b.series_id, p.*"
+              "          FROM aegis.blocks b"
+              "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"
+              "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"
+              "            ON r.series_id = b.series_id"
+              "         CROSS JOIN LATERAL aegis._bucket_summaries("
+              "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"
+              "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4) p"
+              "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"
+              "        UNION ALL"
+              "        SELECT r.series_id, p.*"
+              "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
+              "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"
+              "                 GROUP BY series_id) r"
+              "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"
+              "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4) p) x"
+              " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
+              4, types, values, Snap::kReadOnly, 0, nulls);
+    });
+    rows_.resize(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      Row& row = rows_[i];
+      row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      core::BlockSummary& s = row.summary;
+      s.ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      s.ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+      s.count = static_cast<uint32_t>(DatumGetInt64(ResultValue(i, 4, &isnull)));
+      s.min = DatumGetFloat8(ResultValue(i, 5, &isnull));
+      s.max = DatumGetFloat8(ResultValue(i, 6, &isnull));
+      s.sum = DatumGetFloat8(ResultValue(i, 7, &isnull));
+      s.first = DatumGetFloat8(ResultValue(i, 8, &isnull));
+      s.last = DatumGetFloat8(ResultValue(i, 9, &isnull));
+    }
+    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  }
+
+  // Folds the series' summaries into the aggregator, in time order.
+  void Fold(int64_t series_id, core::BucketAggregator* aggregator) const {
+    aggregator->BeginSeries();
+    auto it = std::lower_bound(rows_.begin(), rows_.end(), series_id,
+                               [](const Row& row, int64_t id) { return row.series_id < id; });
+    for (; it != rows_.end() && it->series_id == series_id; ++it)
+      if (!aggregator->TryAddBlockSummary(it->summary))
+        throw core::Error(core::ErrorCategory::Internal, "a bucket summary from the shards does not fit its bucket");
+  }
+
+ private:
+  struct Row {
+    int64_t series_id = 0;
+    core::BlockSummary summary;
+  };
+  std::vector<Row> rows_;  // by series, then bucket
+};
 
 // Whether two group tag sets are equal (jsonb equality).
 bool SameGroup(Datum a, Datum b) {
@@ -135,7 +229,12 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
-    aegis::pg::SeriesData data(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
+    // Under Citus the shards summarise what they hold.
+    std::optional<aegis::pg::ShardSummaries> shards;
+    if (aegis::pg::UnderCitus() && fn.UsesSummaries() && aegis::pg::ShardSummaries::Applies(ids))
+      shards.emplace(ids, since, until, step);
+    std::optional<aegis::pg::SeriesData> data;
+    if (!shards) data.emplace(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
     for (size_t k = chunk; k < chunk_end; ++k) {
       const size_t r = fold_order[k];
       const size_t group = group_of[r];
@@ -146,7 +245,10 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
       }
       if (!aggregator) aggregator.emplace(fn, bucketer, since, until, limits);
       current_group = group;
-      data.Fold(matched.rows[r].series_id, since, until, &*aggregator);
+      if (shards)
+        shards->Fold(matched.rows[r].series_id, &*aggregator);
+      else
+        data->Fold(matched.rows[r].series_id, since, until, &*aggregator);
     }
   }
   if (side_by_side) {

@@ -2,13 +2,18 @@
 // nothing but their arguments, so they run wherever the row is (a parallel
 // worker, a Citus worker; DESIGN-NOTES 2 and 8).
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/block_codec.h"
 #include "core/error.h"
 #include "core/series_points.h"
+#include "core/time_bucket.h"
 
 #include "pg/boundary.h"
+#include "pg/interval.h"
 #include "pg/store.h"
 
 // aegis._block_point_matches(series_id, data, ts[]): how many of the
@@ -48,4 +53,170 @@ AEGIS_PG_FUNCTION(aegis_block_point_matches) {
   for (int64_t ts : wanted)
     if (std::binary_search(points.ts.begin(), points.ts.end(), ts)) ++matches;
   PG_RETURN_INT32(matches);
+}
+
+namespace {
+
+// One (bucket, summary) row of aegis._bucket_summaries.
+struct BucketSummary {
+  aegis::core::Timestamp bucket;
+  aegis::core::BlockSummary summary;
+};
+
+// Whether any of the sorted timestamps lies in [lo, hi].
+bool AnyWithin(const std::vector<int64_t>& sorted, int64_t lo, int64_t hi) {
+  const auto it = std::lower_bound(sorted.begin(), sorted.end(), lo);
+  return it != sorted.end() && *it <= hi;
+}
+
+// The elements of a one-dimensional timestamptz[] or float8[] argument
+// (none when it is NULL); NULL elements are an ERROR. PostgreSQL code.
+Datum* ArrayElements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n) {
+  *n = 0;
+  if (PG_ARGISNULL(arg)) return nullptr;
+  ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
+  if (ARR_NDIM(array) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be a one-dimensional array", name)));
+  Datum* datums = nullptr;
+  bool* nulls = nullptr;
+  deconstruct_array(array, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &datums, &nulls, n);
+  for (int i = 0; i < *n; ++i)
+    if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
+  return datums;
+}
+
+}  // namespace
+
+// aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
+// vals[], excluded[], since, until, step): the summary (count, first and last
+// time, min, max, sum, first and last value) of the points of one block, or
+// of the given points, in each bucket of [since, until) that holds some,
+// leaving out points at the excluded times (a recent row replaces them).
+// A bucket may come in several rows (a segment, then decoded points); they
+// combine as any summaries do. Whole blocks and segments in one bucket are
+// answered from their stored summaries, without decoding. A pure function of
+// its arguments, so Citus runs it on the workers, where the rows are
+// (docs/scale-out.md).
+AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
+  using aegis::core::BlockSummary;
+  using aegis::core::Timestamp;
+  const int64 series_id = PG_GETARG_INT64(0);
+  const bool has_block = !PG_ARGISNULL(1);
+  const Datum data = has_block ? PG_GETARG_DATUM(1) : 0;
+  BlockSummary block;
+  if (has_block) {
+    for (int i = 2; i <= 9; ++i)
+      if (PG_ARGISNULL(i)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("block summary must not be NULL")));
+    block.ts_min = PG_GETARG_TIMESTAMPTZ(2);
+    block.ts_max = PG_GETARG_TIMESTAMPTZ(3);
+    block.count = static_cast<uint32_t>(PG_GETARG_INT32(4));
+    block.min = PG_GETARG_FLOAT8(5);
+    block.max = PG_GETARG_FLOAT8(6);
+    block.sum = PG_GETARG_FLOAT8(7);
+    block.first = PG_GETARG_FLOAT8(8);
+    block.last = PG_GETARG_FLOAT8(9);
+  }
+  const bool has_segments = has_block && !PG_ARGISNULL(10);
+  const Datum segments = has_segments ? PG_GETARG_DATUM(10) : 0;
+  if (PG_ARGISNULL(14) || PG_ARGISNULL(15))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("since and until must not be NULL")));
+  const Timestamp since = PG_GETARG_TIMESTAMPTZ(14);
+  const Timestamp until = PG_GETARG_TIMESTAMPTZ(15);
+  const Interval* step = PG_ARGISNULL(16) ? nullptr : PG_GETARG_INTERVAL_P(16);
+  // The given points (no block): two arrays of one length, ascending times.
+  int given = 0;
+  int n_values = 0;
+  int n_excluded = 0;
+  Datum* ts_datums = has_block ? nullptr : ArrayElements(fcinfo, 11, TIMESTAMPTZOID, "ts", &given);
+  Datum* value_datums = has_block ? nullptr : ArrayElements(fcinfo, 12, FLOAT8OID, "vals", &n_values);
+  if (n_values != given)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
+  for (int i = 1; i < given; ++i)
+    if (DatumGetTimestampTz(ts_datums[i]) <= DatumGetTimestampTz(ts_datums[i - 1]))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
+  Datum* excluded_datums = ArrayElements(fcinfo, 13, TIMESTAMPTZOID, "excluded", &n_excluded);
+  // The caller's row type when it gives one (a FROM item): building it from
+  // the catalog at every call cost more than the rest of a summary's work.
+  const auto* caller = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, caller != nullptr && IsA(caller, ReturnSetInfo) && caller->expectedDesc != nullptr
+                                  ? MAT_SRF_USE_EXPECTED_DESC
+                                  : 0);
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  std::vector<int64_t> excluded(static_cast<size_t>(n_excluded));
+  for (int i = 0; i < n_excluded; ++i) excluded[static_cast<size_t>(i)] = DatumGetTimestampTz(excluded_datums[i]);
+  std::sort(excluded.begin(), excluded.end());
+  std::optional<aegis::core::TimeBucketer> bucketer;
+  if (step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(step));
+  // The bucket of a time in [since, until): without a step, one bucket.
+  const auto bucket_of = [&](Timestamp ts) { return bucketer ? bucketer->BucketStart(ts) : since; };
+  // A stored summary stands for its points when they all count and lie in
+  // one bucket.
+  const auto whole = [&](const BlockSummary& s) {
+    return s.ts_min >= since && s.ts_max < until && !AnyWithin(excluded, s.ts_min, s.ts_max) &&
+           bucket_of(s.ts_min) == bucket_of(s.ts_max);
+  };
+  std::vector<BucketSummary> out;
+  // Time ranges answered from stored summaries; the other points are decoded.
+  std::vector<std::pair<Timestamp, Timestamp>> answered;
+  aegis::core::SeriesPoints points;
+  bool decode = false;
+  if (has_block) {
+    if (block.ts_max < since || block.ts_min >= until) {
+      // Nothing in range.
+    } else if (whole(block)) {
+      out.push_back({bucket_of(block.ts_min), block});
+    } else {
+      if (has_segments && bucketer) {
+        aegis::pg::BlockRef ref;
+        ref.summary = block;
+        ref.data = data;
+        ref.series_id = series_id;
+        ref.segments = segments;
+        ref.has_segments = true;
+        for (const BlockSummary& s : aegis::pg::DecodeStoredSegments(series_id, ref)) {
+          if (s.count == 0 || s.ts_max < since || s.ts_min >= until) continue;
+          if (whole(s)) {
+            out.push_back({bucket_of(s.ts_min), s});
+            answered.emplace_back(s.ts_min, s.ts_max);
+          } else {
+            decode = true;
+          }
+        }
+      } else {
+        decode = true;
+      }
+      if (decode) aegis::pg::DecodeBlockData(series_id, data, &points, {}, block.count, until, since);
+    }
+  } else {
+    for (int i = 0; i < given; ++i) points.push_back(DatumGetTimestampTz(ts_datums[i]), DatumGetFloat8(value_datums[i]));
+  }
+  // The decoded or given points in range, not excluded, not answered: one
+  // summary per bucket, in time order.
+  aegis::core::SeriesPoints kept;
+  size_t next_answered = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Timestamp ts = points.ts[i];
+    if (ts < since || ts >= until || std::binary_search(excluded.begin(), excluded.end(), ts)) continue;
+    while (next_answered < answered.size() && answered[next_answered].second < ts) ++next_answered;
+    if (next_answered < answered.size() && answered[next_answered].first <= ts) continue;
+    kept.push_back(ts, points.values[i]);
+  }
+  for (size_t begin = 0; begin < kept.size();) {
+    const Timestamp bucket = bucket_of(kept.ts[begin]);
+    size_t end = begin + 1;
+    while (end < kept.size() && bucket_of(kept.ts[end]) == bucket) ++end;
+    out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin)});
+    begin = end;
+  }
+  for (const BucketSummary& row : out) {
+    const BlockSummary& s = row.summary;
+    Datum values[] = {TimestampTzGetDatum(row.bucket), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
+                      Int64GetDatum(s.count), Float8GetDatum(s.min), Float8GetDatum(s.max), Float8GetDatum(s.sum),
+                      Float8GetDatum(s.first), Float8GetDatum(s.last)};
+    bool nulls[9] = {};
+    aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+  }
+  return static_cast<Datum>(0);
 }

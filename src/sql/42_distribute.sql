@@ -137,3 +137,25 @@ END $$;
 REVOKE EXECUTE ON FUNCTION aegis._drop_shards() FROM PUBLIC;
 COMMENT ON FUNCTION aegis._drop_shards() IS
   'Drops the Citus shards of the extension''s tables (DROP EXTENSION aegis_timeseries calls it first).';
+
+-- The summaries of one block's points (or of given points) per bucket: the
+-- per-block work of aegis.aggregate under Citus, which runs it on the
+-- workers, where the rows are (src/pg/block_functions.cpp; docs/scale-out.md).
+CREATE FUNCTION aegis._bucket_summaries(series_id bigint, data bytea, ts_min timestamptz, ts_max timestamptz,
+                                        point_count integer, min_value double precision,
+                                        max_value double precision, sum_value double precision,
+                                        first_value double precision, last_value double precision, segments bytea,
+                                        ts timestamptz[], vals double precision[], excluded timestamptz[],
+                                        since timestamptz, until timestamptz, step interval)
+    RETURNS TABLE (bucket timestamptz, ts_min timestamptz, ts_max timestamptz, points bigint,
+                   min_value double precision, max_value double precision, sum_value double precision,
+                   first_value double precision, last_value double precision)
+    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4
+    AS 'MODULE_PATHNAME', 'aegis_bucket_summaries';
+COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestamptz, integer, double precision,
+                                            double precision, double precision, double precision, double precision,
+                                            bytea, timestamptz[], double precision[], timestamptz[], timestamptz,
+                                            timestamptz, interval) IS
+  'Per bucket of [since, until): the summary (first and last time, count, min, max, sum, first and last value) of '
+  'a block''s points (or of ts/vals), leaving out the excluded times; stored summaries answer whole blocks and '
+  'segments in one bucket.';

@@ -27,6 +27,19 @@ SELECT fn, g, count(*) AS buckets,
                        CASE WHEN g = 'dc' AND fn NOT IN ('rate', 'increase', 'irate', 'resets', 'sample_increase')
                             THEN ARRAY['dc'] END) a
  GROUP BY fn, g ORDER BY fn, g;
+-- The functions block summaries answer, on a metric without roll-ups (on
+-- Citus summed up per bucket on the shards), every grouping, with and
+-- without a step, with fills.
+SELECT fn, g, st, fill, count(*) AS buckets,
+       md5(string_agg(a.bucket::text || a.tags::text || coalesce(a.value::text, 'null'), ','
+                      ORDER BY a.tags::text, a.bucket)) AS digest
+  FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'avg', 'first', 'last', 'delta', 'sample_delta']) fn,
+       unnest(ARRAY['series', 'all', 'host']) g,
+       unnest(ARRAY['1 hour', '7 minutes', NULL]::interval[]) st,
+       unnest(ARRAY['none', 'previous']) fill,
+       aegis.aggregate('req', fn, '2024-01-01 01:13', '2024-01-01 09:00', st,
+                       CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END, fill) a
+ GROUP BY fn, g, st, fill ORDER BY fn, g, st, fill;
 -- Sums in another order differ in the last bits (docs/scale-out.md): to 9
 -- significant digits.
 SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)

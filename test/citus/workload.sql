@@ -32,6 +32,14 @@ SELECT count(aegis.write('cpu', jsonb_build_object('host', 'h' || h, 'dc', 'dc' 
 SELECT count(aegis.write('cpu', jsonb_build_object('host', 'h' || h, 'dc', 'dc' || (h % 3)),
                          '2024-01-01 02:00:05'::timestamptz + h * interval '10 s', 0.25))
   FROM generate_series(1, 40) h;
+-- Late counter samples: overwrites and new times inside compressed blocks
+-- (recent rows the blocks' summaries must leave out).
+SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
+                         '2024-01-01 05:00'::timestamptz + h * interval '15 s', 99))
+  FROM generate_series(1, 20) h;
+SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
+                         '2024-01-01 05:00:07'::timestamptz + h * interval '15 s', 5))
+  FROM generate_series(1, 20) h;
 -- Deletes: a range of some series, one whole series, a whole metric.
 SELECT aegis.delete('cpu{dc="dc1"}', '2024-01-01 03:00', '2024-01-01 04:00');
 SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'cpu' AND tags ->> 'host' = 'h7';
