@@ -179,11 +179,10 @@ def main():
                     "answers of each query compared. Q2 is the hourly mean of one metric per host over the whole "
                     "set, Q5 the count and sum of all its points (the `aegis.aggregate` forms of the main "
                     "benchmark).\n\n%s\n\n"
-                    "Today the cluster's `aggregate` fetches the blocks from the shards and decodes them on the "
-                    "coordinator (docs/scale-out.md, \"What runs where\"), so the cluster adds the transfer and "
-                    "Citus's planning to one node's work; with two workers and the coordinator on 2 cores there is "
-                    "no parallel speed-up to gain here either. Partial aggregation on the workers is the next "
-                    "stage of issue 13.\n" % (rev, "{:,}".format(ds.points), ds.series, SHARDS, text))
+                    "The shards summarise their blocks (`aegis._bucket_summaries`, docs/scale-out.md, \"What runs "
+                    "where\") and the coordinator folds one summary per series and bucket; on this 2-core machine "
+                    "the two workers and the coordinator share the cores, and Citus's planning and dispatch of the "
+                    "tasks is part of every call.\n" % (rev, "{:,}".format(ds.points), ds.series, SHARDS, text))
     return 0
 
 
