@@ -55,18 +55,22 @@ class ShardSummaries {
     });
   }
 
-  ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step) {
+  // sums: whether fn reads the sums (sum, avg); the others never add values
+  // up, so a sum of finite values past float8's range must not fail them.
+  ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step,
+                 bool sums) {
     PgCall([&] {
       static SPIPlanPtr plan = nullptr;
-      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID};
       Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID), TimestampTzGetDatum(since),
-                        TimestampTzGetDatum(until), PointerGetDatum(step)};
-      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' '};
+                        TimestampTzGetDatum(until), PointerGetDatum(step), BoolGetDatum(sums)};
+      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' '};
       // A recent row replaces the block point at its time: each block leaves
       // out the times of its series' recent rows (one scan of them per shard).
       RunPlan(&plan,
               "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
-              "       max(x.max_value), sum(x.sum_value), aegis.first(x.first_value, x.ts_min),"
+              "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
+              "       aegis.first(x.first_value, x.ts_min),"
               "       aegis.last(x.last_value, x.ts_max)"
               "  FROM (SELECT b.series_id, p.*"
               "          FROM aegis.blocks b"
@@ -85,7 +89,7 @@ class ShardSummaries {
               "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"
               "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4) p) x"
               " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
-              4, types, values, Snap::kReadOnly, 0, nulls);
+              5, types, values, Snap::kReadOnly, 0, nulls);
     });
     rows_.resize(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
@@ -95,7 +99,11 @@ class ShardSummaries {
       core::BlockSummary& s = row.summary;
       s.ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
       s.ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
-      s.count = static_cast<uint32_t>(DatumGetInt64(ResultValue(i, 4, &isnull)));
+      const int64 count = DatumGetInt64(ResultValue(i, 4, &isnull));
+      // A summary counts at most 2^32 - 1 points; a bucket of more is left
+      // to the coordinator's own read (usable() false).
+      if (count > static_cast<int64>(UINT32_MAX)) usable_ = false;
+      s.count = static_cast<uint32_t>(count);
       s.min = DatumGetFloat8(ResultValue(i, 5, &isnull));
       s.max = DatumGetFloat8(ResultValue(i, 6, &isnull));
       s.sum = DatumGetFloat8(ResultValue(i, 7, &isnull));
@@ -104,6 +112,9 @@ class ShardSummaries {
     }
     PgCall([] { SPI_freetuptable(SPI_tuptable); });
   }
+
+  // False when a bucket holds more points than a summary counts.
+  bool usable() const { return usable_; }
 
   // Folds the series' summaries into the aggregator, in time order.
   void Fold(int64_t series_id, core::BucketAggregator* aggregator) const {
@@ -121,6 +132,7 @@ class ShardSummaries {
     core::BlockSummary summary;
   };
   std::vector<Row> rows_;  // by series, then bucket
+  bool usable_ = true;
 };
 
 // Whether two group tag sets are equal (jsonb equality).
@@ -231,8 +243,11 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     // Under Citus the shards summarise what they hold.
     std::optional<aegis::pg::ShardSummaries> shards;
-    if (aegis::pg::UnderCitus() && fn.UsesSummaries() && aegis::pg::ShardSummaries::Applies(ids))
-      shards.emplace(ids, since, until, step);
+    if (aegis::pg::UnderCitus() && fn.UsesSummaries() && aegis::pg::ShardSummaries::Applies(ids)) {
+      shards.emplace(ids, since, until, step,
+                     fn.kind == aegis::core::AggregateKind::kSum || fn.kind == aegis::core::AggregateKind::kAvg);
+      if (!shards->usable()) shards.reset();
+    }
     std::optional<aegis::pg::SeriesData> data;
     if (!shards) data.emplace(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
     for (size_t k = chunk; k < chunk_end; ++k) {

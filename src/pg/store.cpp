@@ -666,6 +666,37 @@ bool LastPointsExist() {
 
 namespace {
 
+// The statement of NewestPointsQuery on one node: one index probe per series
+// and table.
+#define AEGIS_NEWEST_BY_PROBES                                                                   \
+  "SELECT i.id AS series_id, n.ts, n.value"                                                      \
+  "  FROM (SELECT DISTINCT pg_catalog.unnest($1::pg_catalog.int8[]) AS id) i"                    \
+  " CROSS JOIN LATERAL ("                                                                         \
+  "   SELECT c.ts, c.value FROM ("                                                                \
+  "     (SELECT r.ts, r.value, 1 AS newer FROM aegis.recent_points r"                             \
+  "       WHERE r.series_id OPERATOR(pg_catalog.=) i.id ORDER BY r.ts DESC LIMIT 1)"              \
+  "     UNION ALL"                                                                                \
+  "     (SELECT b.ts_max, b.last_value, 0 FROM aegis.blocks b"                                    \
+  "       WHERE b.series_id OPERATOR(pg_catalog.=) i.id ORDER BY b.ts_min DESC LIMIT 1)) c"       \
+  "   ORDER BY c.ts DESC, c.newer DESC LIMIT 1) n"                                                \
+  " ORDER BY i.id"
+
+// Under Citus, which cannot push a probe per array element down to the
+// shards: one statement over the co-located tables, run on every shard
+// (docs/scale-out.md).
+#define AEGIS_NEWEST_BY_SHARDS                                                                   \
+  "SELECT DISTINCT ON (c.series_id) c.series_id, c.ts, c.value"                                  \
+  "  FROM (SELECT r.series_id, r.ts, r.value, 1 AS newer FROM aegis.recent_points r"             \
+  "         WHERE r.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"                \
+  "        UNION ALL"                                                                             \
+  "        SELECT b.series_id, b.ts_max, b.last_value, 0 FROM aegis.blocks b"                     \
+  "         WHERE b.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])) c"             \
+  " ORDER BY c.series_id, c.ts DESC, c.newer DESC"
+
+// The upsert of the newest points of the series in $1 (the statement ends
+// with its ON CONFLICT target: callers add the update).
+#define AEGIS_UPSERT_NEWEST(query) "INSERT INTO aegis.last_points AS l (series_id, ts, value) " query
+
 // Series this transaction wrote, to bring aegis.last_points up to date just
 // before it commits.
 std::vector<int64_t> series_written;
@@ -736,12 +767,12 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
       elog(ERROR, "aegis: preparing the last_points lock failed");
   }
   if (plan == nullptr) {
-    // Static: built once, before anything here can raise an ERROR.
-    static const std::string sql = std::string("INSERT INTO aegis.last_points AS l (series_id, ts, value) ") +
-                            NewestPointsQuery() +
-                            " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
-                            " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts";
-    plan = SPI_prepare_cursor(sql.c_str(), 1, const_cast<Oid*>(types), KeptPlanOptions());
+#define AEGIS_KEEP_NEWER \
+  " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts"
+    const char* sql = UnderCitus() ? AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER
+                                   : AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_PROBES) AEGIS_KEEP_NEWER;
+#undef AEGIS_KEEP_NEWER
+    plan = SPI_prepare_cursor(sql, 1, const_cast<Oid*>(types), KeptPlanOptions());
     if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
   }
   Datum values[] = {PointerGetDatum(array)};
@@ -780,43 +811,18 @@ std::vector<int64_t> SeriesWrittenInTransaction() {
   return ids;
 }
 
-const char* NewestPointsQuery() {
-  // One index probe per series and table.
-  static const char* const kProbes =
-      "SELECT i.id AS series_id, n.ts, n.value"
-      "  FROM (SELECT DISTINCT pg_catalog.unnest($1::pg_catalog.int8[]) AS id) i"
-      " CROSS JOIN LATERAL ("
-      "   SELECT c.ts, c.value FROM ("
-      "     (SELECT r.ts, r.value, 1 AS newer FROM aegis.recent_points r"
-      "       WHERE r.series_id OPERATOR(pg_catalog.=) i.id ORDER BY r.ts DESC LIMIT 1)"
-      "     UNION ALL"
-      "     (SELECT b.ts_max, b.last_value, 0 FROM aegis.blocks b"
-      "       WHERE b.series_id OPERATOR(pg_catalog.=) i.id ORDER BY b.ts_min DESC LIMIT 1)) c"
-      "   ORDER BY c.ts DESC, c.newer DESC LIMIT 1) n"
-      " ORDER BY i.id";
-  // Citus cannot push a probe per array element down to the shards: one
-  // statement over the co-located tables, which it runs on every shard
-  // (docs/scale-out.md).
-  static const char* const kSharded =
-      "SELECT DISTINCT ON (c.series_id) c.series_id, c.ts, c.value"
-      "  FROM (SELECT r.series_id, r.ts, r.value, 1 AS newer FROM aegis.recent_points r"
-      "         WHERE r.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])"
-      "        UNION ALL"
-      "        SELECT b.series_id, b.ts_max, b.last_value, 0 FROM aegis.blocks b"
-      "         WHERE b.series_id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])) c"
-      " ORDER BY c.series_id, c.ts DESC, c.newer DESC";
-  return UnderCitus() ? kSharded : kProbes;
-}
+const char* NewestPointsQuery() { return UnderCitus() ? AEGIS_NEWEST_BY_SHARDS : AEGIS_NEWEST_BY_PROBES; }
 
 void RefreshLastPointsOf(Datum ids) {
   static const Oid types[] = {INT8ARRAYOID};
   Datum args[] = {ids};
-  static const std::string upsert = std::string("INSERT INTO aegis.last_points AS l (series_id, ts, value) ") +
-                                    NewestPointsQuery() +
-                                    " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value";
+#define AEGIS_REPLACE " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value"
+  const char* upsert = UnderCitus() ? AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_REPLACE
+                                    : AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_PROBES) AEGIS_REPLACE;
+#undef AEGIS_REPLACE
   // An upsert, not a delete and an insert: a writer committing meanwhile
   // (its own upsert) must meet a row, not a gap it could fill first.
-  RunPlan(&refresh_last_points_plan, upsert.c_str(), 1, types, args, Snap::kLatest);
+  RunPlan(&refresh_last_points_plan, upsert, 1, types, args, Snap::kLatest);
   // Series left without points.
   RunPlan(&drop_last_points_plan,
           "DELETE FROM aegis.last_points l WHERE l.series_id OPERATOR(pg_catalog.=) ANY ($1)"

@@ -30,16 +30,20 @@ SELECT fn, g, count(*) AS buckets,
 -- The functions block summaries answer, on a metric without roll-ups (on
 -- Citus summed up per bucket on the shards), every grouping, with and
 -- without a step, with fills.
-SELECT fn, g, st, fill, count(*) AS buckets,
+-- The second range starts and ends on samples inside compressed blocks; the
+-- late samples written after the last compression are recent rows there.
+SELECT fn, g, st, fill, since, until, count(*) AS buckets,
        md5(string_agg(a.bucket::text || a.tags::text || coalesce(a.value::text, 'null'), ','
                       ORDER BY a.tags::text, a.bucket)) AS digest
   FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'avg', 'first', 'last', 'delta', 'sample_delta']) fn,
        unnest(ARRAY['series', 'all', 'host']) g,
        unnest(ARRAY['1 hour', '7 minutes', NULL]::interval[]) st,
        unnest(ARRAY['none', 'previous']) fill,
-       aegis.aggregate('req', fn, '2024-01-01 01:13', '2024-01-01 09:00', st,
+       unnest(ARRAY['2024-01-01 01:13', '2024-01-01 03:07:30']::timestamptz[]) since,
+       unnest(ARRAY['2024-01-01 09:00', '2024-01-01 06:02:45']::timestamptz[]) until,
+       aegis.aggregate('req', fn, since, until, st,
                        CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END, fill) a
- GROUP BY fn, g, st, fill ORDER BY fn, g, st, fill;
+ GROUP BY fn, g, st, fill, since, until ORDER BY fn, g, st, fill, since, until;
 -- Sums in another order differ in the last bits (docs/scale-out.md): to 9
 -- significant digits.
 SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)

@@ -57,5 +57,13 @@ SELECT aegis.set_downsampling('cpu', jsonb_build_array(jsonb_build_object(
          'after', (now() - timestamptz '2024-01-01 01:00+00')::text, 'step', '10 minutes')));
 SELECT aegis.apply_downsampling() > 0 AS rolled_up;
 COMMIT;
+-- Late counter samples after the last compression: recent rows inside
+-- compressed blocks (overwrites and new times) at read time.
+SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
+                         '2024-01-01 04:00'::timestamptz + (h * 3) * interval '15 s', 1000 + h))
+  FROM generate_series(1, 20) h;
+SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
+                         '2024-01-01 04:00:03'::timestamptz + (h * 5) * interval '15 s', 7))
+  FROM generate_series(1, 20) h;
 -- A metric written once, read by results.sql.
 SELECT aegis.write('scratch', '{"k": "v"}', '2024-01-01', 1);
