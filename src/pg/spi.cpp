@@ -66,6 +66,21 @@ int ExecuteLocking(SPIPlanPtr (&slots)[2], const char* sql, bool wait, int nargs
   return ExecuteWithLatestSnapshot(KeptPlan(slot, text, nargs, types), values, nullptr, 0);
 }
 
+void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest) {
+  ParamListInfo params = makeParamList(nargs);
+  for (int i = 0; i < nargs; ++i) {
+    params->params[i].value = values[i];
+    params->params[i].isnull = false;
+    params->params[i].pflags = PARAM_FLAG_CONST;
+    params->params[i].ptype = types[i];
+  }
+  SPIExecuteOptions options{};
+  options.params = params;
+  options.read_only = true;
+  options.dest = dest;
+  CheckSpiResult(SPI_execute_plan_extended(plan, &options), "SPI_execute_plan_extended");
+}
+
 int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {
   if (!IsolationUsesXactSnapshot()) return ExecutePlan(plan, values, nulls, false, count);
   CommandCounterIncrement();

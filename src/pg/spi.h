@@ -25,6 +25,11 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
 // Runs a kept plan; raises if SPI reports failure.
 int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_only, long count);
 
+// Runs a kept plan read-only with the statement's snapshot, sending its rows
+// to dest instead of SPI_tuptable (arguments: nargs values of types, none
+// NULL).
+void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest);
+
 // Runs a kept plan with a snapshot taken now, for reads that must see what
 // the holder of a lock we just waited for committed. Under READ COMMITTED
 // that is what SPI does anyway; under REPEATABLE READ and SERIALIZABLE the

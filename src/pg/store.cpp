@@ -240,26 +240,118 @@ FetchedBlocks FetchBlocks(int64_t series_id, core::Timestamp lo, core::Timestamp
   return TakeBlockRows();
 }
 
+namespace {
+
+// Takes the rows of the recent-rows fetch straight from the executor into
+// palloc'd arrays: no SPI tuple table (a copy of every row) and no sort in
+// the executor (the rows are put in order here). Plain C on PostgreSQL's
+// side: an ERROR (out of memory) may longjmp through it.
+struct RecentReceiver {
+  DestReceiver pub;  // first: the executor sees a DestReceiver
+  MemoryContext context;
+  int64* series_ids;
+  int64* ts;
+  double* values;
+  uint64 n;
+  uint64 capacity;
+};
+
+bool ReceiveRecentRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<RecentReceiver*>(self);
+  if (r->n == r->capacity) {
+    const uint64 capacity = r->capacity == 0 ? 1024 : r->capacity * 2;
+    if (r->capacity == 0) {
+      r->series_ids = static_cast<int64*>(MemoryContextAllocHuge(r->context, capacity * sizeof(int64)));
+      r->ts = static_cast<int64*>(MemoryContextAllocHuge(r->context, capacity * sizeof(int64)));
+      r->values = static_cast<double*>(MemoryContextAllocHuge(r->context, capacity * sizeof(double)));
+    } else {
+      r->series_ids = static_cast<int64*>(repalloc_huge(r->series_ids, capacity * sizeof(int64)));
+      r->ts = static_cast<int64*>(repalloc_huge(r->ts, capacity * sizeof(int64)));
+      r->values = static_cast<double*>(repalloc_huge(r->values, capacity * sizeof(double)));
+    }
+    r->capacity = capacity;
+  }
+  slot_getallattrs(slot);  // the columns are NOT NULL
+  r->series_ids[r->n] = DatumGetInt64(slot->tts_values[0]);
+  r->ts[r->n] = DatumGetTimestampTz(slot->tts_values[1]);
+  r->values[r->n] = DatumGetFloat8(slot->tts_values[2]);
+  ++r->n;
+  return true;
+}
+
+void RecentStartup(DestReceiver*, int, TupleDesc) {}
+void RecentShutdown(DestReceiver*) {}
+void RecentDestroy(DestReceiver*) {}
+
+// Puts rows[0, n) in (series, time) order into recent; sorted_ids holds
+// every series id of the rows, ascending. A counting pass by series, then
+// each series' run sorted by time where it is not already (the primary key
+// makes (series_id, ts) unique).
+void OrderRecentRows(const RecentReceiver& rows, const std::vector<int64_t>& sorted_ids, RecentOfSeries* recent) {
+  const size_t n = rows.n;
+  recent->series_ids.resize(n);
+  recent->points.ts.resize(n);
+  recent->points.values.resize(n);
+  std::vector<size_t> start(sorted_ids.size() + 1, 0);
+  std::vector<uint32_t> position(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto at = std::lower_bound(sorted_ids.begin(), sorted_ids.end(), rows.series_ids[i]);
+    position[i] = static_cast<uint32_t>(at - sorted_ids.begin());
+    ++start[position[i] + 1];
+  }
+  for (size_t p = 1; p < start.size(); ++p) start[p] += start[p - 1];
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t to = next[position[i]]++;
+    recent->series_ids[to] = rows.series_ids[i];
+    recent->points.ts[to] = rows.ts[i];
+    recent->points.values[to] = rows.values[i];
+  }
+  std::vector<std::pair<core::Timestamp, double>> run;
+  for (size_t p = 0; p + 1 < start.size(); ++p) {
+    const auto ts_begin = recent->points.ts.begin() + static_cast<std::ptrdiff_t>(start[p]);
+    const auto ts_end = recent->points.ts.begin() + static_cast<std::ptrdiff_t>(start[p + 1]);
+    if (std::is_sorted(ts_begin, ts_end)) continue;
+    run.clear();
+    for (size_t i = start[p]; i < start[p + 1]; ++i) run.emplace_back(recent->points.ts[i], recent->points.values[i]);
+    std::sort(run.begin(), run.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = start[p]; i < start[p + 1]; ++i) {
+      recent->points.ts[i] = run[i - start[p]].first;
+      recent->points.values[i] = run[i - start[p]].second;
+    }
+  }
+}
+
+}  // namespace
+
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
-  RecentOfSeries recent;
+  RecentReceiver rows{};
+  rows.pub.receiveSlot = ReceiveRecentRow;
+  rows.pub.rStartup = RecentStartup;
+  rows.pub.rShutdown = RecentShutdown;
+  rows.pub.rDestroy = RecentDestroy;
+  rows.pub.mydest = DestNone;
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
-                      TimestampTzGetDatum(hi)};
-    ExecutePlan(KeptPlan(&fetch_recent_of_series_plan,
-                         "SELECT ts, value, series_id FROM aegis.recent_points"
-                         " WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 ORDER BY series_id, ts",
-                         3, types),
-                values, nullptr, true, 0);
+    const Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
+                            TimestampTzGetDatum(hi)};
+    rows.context = CurrentMemoryContext;
+    ExecutePlanInto(KeptPlan(&fetch_recent_of_series_plan,
+                             "SELECT series_id, ts, value FROM aegis.recent_points"
+                             " WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3",
+                             3, types),
+                    3, types, values, &rows.pub);
     pfree(DatumGetPointer(values[0]));
   });
-  ReadPointRows(&recent.points);  // counted as read when folded (SeriesData)
-  recent.series_ids.resize(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    bool isnull = false;
-    recent.series_ids[i] = DatumGetInt64(ResultValue(i, 3, &isnull));
+  RecentOfSeries recent;
+  OrderRecentRows(rows, series_ids, &recent);  // counted as read when folded (SeriesData)
+  if (rows.capacity > 0) {
+    PgCall([&] {
+      pfree(rows.series_ids);
+      pfree(rows.ts);
+      pfree(rows.values);
+    });
   }
-  PgCall([] { SPI_freetuptable(SPI_tuptable); });
   return recent;
 }
 
