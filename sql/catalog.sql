@@ -79,5 +79,6 @@ SELECT aegis.is_distributed();
 SELECT aegis.distribute();
 SELECT aegis.distribute(0);
 SELECT aegis.distribute_series_ids();
+SELECT aegis.undistribute();
 -- The SQLSTATE: 55000 (object_not_in_prerequisite_state).
 DO $$ BEGIN PERFORM aegis.distribute(); EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE NOTICE '55000'; END $$;

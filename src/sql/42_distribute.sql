@@ -20,6 +20,22 @@ END $$;
 COMMENT ON FUNCTION aegis.is_distributed() IS
   'Whether aegis.distribute() has made this database''s tables Citus tables (docs/scale-out.md).';
 
+-- Refuses (55000) unless this node is the Citus coordinator.
+CREATE FUNCTION aegis._require_coordinator(caller text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coordinator boolean;
+BEGIN
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT coordinator;
+    IF NOT coordinator THEN
+        RAISE EXCEPTION '% runs on the Citus coordinator', caller
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._require_coordinator(text) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._require_coordinator(text) IS
+  'Raises 55000 unless this node is the Citus coordinator (for aegis.distribute() and aegis.undistribute()).';
+
 CREATE FUNCTION aegis.distribute(shard_count integer DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -39,11 +55,7 @@ BEGIN
         RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT t;
-    IF NOT t::boolean THEN
-        RAISE EXCEPTION 'aegis.distribute() runs on the Citus coordinator'
-            USING ERRCODE = 'object_not_in_prerequisite_state';
-    END IF;
+    PERFORM aegis._require_coordinator('aegis.distribute()');
     -- The catalog's triggers go (Citus refuses to distribute a table with
     -- triggers): the functions that delete series invalidate the caches
     -- themselves, and the ProcessUtility hook of the preloaded library
@@ -74,9 +86,84 @@ BEGIN
         EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''series_id'', colocate_with => ''aegis.recent_points'')'
             USING format('aegis.%I', t)::regclass;
     END LOOP;
+    -- Citus copied the rows into the shards and left them, unseen, in the
+    -- coordinator's tables: they go.
+    FOR t IN EXECUTE 'SELECT p.logicalrelid::pg_catalog.regclass::text FROM pg_catalog.pg_dist_partition p'
+                     ' JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid'
+                     ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace AND c.relkind = ''r''' LOOP
+        EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t::regclass;
+    END LOOP;
     PERFORM aegis.distribute_series_ids();
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis.distribute(integer) FROM PUBLIC;
+
+-- The reverse of aegis.distribute(): every row comes back to the
+-- coordinator's own tables (the shells Citus kept, with their OIDs), the
+-- Citus metadata and shards go the way Citus's own DROP TABLE removes them
+-- (Citus's undistribute_table refuses tables an extension owns), and the
+-- catalog's triggers and the data tables' row-level security policies are
+-- created again as CREATE EXTENSION made them.
+CREATE FUNCTION aegis.undistribute() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t text;
+    r record;
+    tables constant text[] := ARRAY['metric_catalog', 'series', 'block_partitions', 'block_spans',
+                                    'recent_points', 'blocks', 'last_points', 'rollups'];
+BEGIN
+    IF NOT aegis.is_distributed() THEN
+        RAISE EXCEPTION 'the tables of aegis_timeseries are not distributed'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM aegis._require_coordinator('aegis.undistribute()');
+    -- Nothing may change while the rows travel (writers wait, then go on
+    -- against the local tables).
+    FOREACH t IN ARRAY tables LOOP
+        EXECUTE format('LOCK TABLE aegis.%I IN EXCLUSIVE MODE', t);
+    END LOOP;
+    FOREACH t IN ARRAY tables LOOP
+        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT * FROM aegis.%I', 'aegis_undistribute_' || t, t);
+    END LOOP;
+    -- Partitions before the partitioned table, as in aegis._drop_shards().
+    FOR r IN EXECUTE 'SELECT p.logicalrelid::pg_catalog.regclass AS rel, c.relname::text AS relname'
+                     '  FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid'
+                     ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace'
+                     ' ORDER BY c.relkind DESC, c.relname' LOOP
+        EXECUTE 'SELECT pg_catalog.master_remove_distributed_table_metadata_from_workers($1, ''aegis'', $2)'
+            USING r.rel, r.relname;
+        EXECUTE 'SELECT pg_catalog.citus_drop_all_shards($1, ''aegis'', $2)' USING r.rel, r.relname;
+        EXECUTE 'SELECT pg_catalog.master_remove_partition_metadata($1, ''aegis'', $2)' USING r.rel, r.relname;
+        -- and the TRUNCATE trigger Citus put on the table.
+        FOR t IN SELECT g.tgname FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_proc f ON f.oid = g.tgfoid
+                  WHERE g.tgrelid = r.rel AND f.proname = 'citus_truncate_trigger' LOOP
+            EXECUTE format('DROP TRIGGER %I ON %s', t, r.rel);
+        END LOOP;
+    END LOOP;
+    -- The tables are the coordinator's own again; rows Citus may have left
+    -- in them (aegis.distribute() removes them) would be stale.
+    FOREACH t IN ARRAY tables LOOP
+        EXECUTE format('TRUNCATE aegis.%I', t);
+    END LOOP;
+    FOREACH t IN ARRAY tables LOOP
+        EXECUTE format('INSERT INTO aegis.%I SELECT * FROM pg_temp.%I', t, 'aegis_undistribute_' || t);
+        EXECUTE format('DROP TABLE pg_temp.%I', 'aegis_undistribute_' || t);
+    END LOOP;
+    -- As src/sql/00_tables.sql, 20_privileges.sql and 34_rollup.sql create
+    -- them (test/citus/run.sh compares them with a new database's).
+    CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
+        FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();
+    CREATE TRIGGER series_invalidate AFTER DELETE OR UPDATE OR TRUNCATE ON aegis.series
+        FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_changed();
+    FOREACH t IN ARRAY ARRAY['recent_points', 'blocks', 'last_points', 'rollups'] LOOP
+        EXECUTE format('ALTER TABLE aegis.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY series_visible ON aegis.%I'
+                       ' USING (EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = %I.series_id))', t, t);
+    END LOOP;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis.undistribute() FROM PUBLIC;
+COMMENT ON FUNCTION aegis.undistribute() IS
+  'On a Citus coordinator: the reverse of aegis.distribute(), every row back in the coordinator''s local tables '
+  '(they pass through it), the catalog''s triggers and row-level security policies again; docs/scale-out.md.';
 
 -- Series ids unique cluster-wide: each node gives out new ids from its own
 -- sequence (the extension's, created on every node by CREATE EXTENSION), so

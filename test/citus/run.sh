@@ -93,6 +93,62 @@ else
   not_ok "reads on a worker differ from the coordinator's"; head -n 20 "$out/worker.diff"
 fi
 
+# aegis.undistribute(): every row back in the coordinator's own tables, no
+# Citus table or shard (a relation named <table>_<shard id>; the partitions
+# of aegis.blocks are blocks_<date>) of the extension left on any node, the catalog's
+# triggers and the data tables' policies as a new database has them; then
+# the same results as the single node, and aegis.distribute() again.
+definitions="SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+  SELECT pg_get_triggerdef(oid) AS d FROM pg_trigger WHERE tgrelid = 'aegis.series'::regclass AND NOT tgisinternal
+  UNION ALL SELECT format('policy %s on %s: %s', policyname, tablename, qual) FROM pg_policies WHERE schemaname = 'aegis'
+  UNION ALL SELECT format('rls %s: %s', relname, relrowsecurity) FROM pg_class
+             WHERE relnamespace = 'aegis'::regnamespace AND relkind IN ('r', 'p') AND relname NOT LIKE 'blocks\\_%') x"
+psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_new" -c "CREATE DATABASE aegis_citus_new" &&
+  psql -X -q -p "$PGPORT" -d aegis_citus_new -c "CREATE EXTENSION aegis_timeseries" &&
+  psql -X -At -p "$PGPORT" -d aegis_citus_new -c "$definitions" >"$out/definitions-new.out"
+psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE aegis_citus_new"
+if coord -c "SELECT aegis.undistribute()" >/dev/null; then
+  ok "aegis.undistribute() on the coordinator"
+else
+  not_ok "aegis.undistribute()"
+fi
+left=""
+for port in "$PGPORT" "$1" "$2"; do
+  left="$left$(psql -X -At -p "$port" -d aegis_citus -c "SELECT (SELECT count(*) FROM pg_dist_partition
+                 WHERE logicalrelid::text LIKE 'aegis.%') + (SELECT count(*) FROM pg_class
+                 WHERE relnamespace = 'aegis'::regnamespace AND relname ~ '_[0-9]+$'
+                   AND relname !~ '^blocks_(bc)?[0-9]{8}$')")"
+done
+[ "$left" = 000 ] && [ "$(coord -At -c "SELECT aegis.is_distributed()")" = f ] &&
+  ok "after aegis.undistribute() no Citus table or shard of the extension is left on any node" ||
+  not_ok "Citus tables and shards left after aegis.undistribute() (coordinator, workers): $left"
+coord -At -c "$definitions" >"$out/definitions-undistributed.out"
+if diff -u "$out/definitions-new.out" "$out/definitions-undistributed.out" >"$out/definitions.diff" &&
+   [ -s "$out/definitions-new.out" ]; then
+  ok "the catalog's triggers and the row-level security policies are back as CREATE EXTENSION makes them"
+else
+  not_ok "triggers and policies after aegis.undistribute() differ from a new database's"; cat "$out/definitions.diff"
+fi
+psql -X -p "$PGPORT" -d aegis_citus -f test/citus/results.sql >"$out/undistributed.out" 2>&1
+if diff -u "$out/single.out" "$out/undistributed.out" >"$out/undistributed.diff"; then
+  ok "every result after aegis.undistribute() equals the single node's"
+else
+  not_ok "results after aegis.undistribute() differ from the single node's"; head -n 40 "$out/undistributed.diff"
+fi
+# Distributing tables that hold rows: Citus copies them into the shards and
+# aegis.distribute() empties the coordinator's tables (the shells).
+if coord -c "SELECT aegis.distribute(4)" >/dev/null &&
+   psql -X -p "$PGPORT" -d aegis_citus -f test/citus/results.sql >"$out/redistributed.out" 2>&1 &&
+   diff -u "$out/single.out" "$out/redistributed.out" >"$out/redistributed.diff"; then
+  ok "aegis.distribute(4) of the tables with their rows: every result equals the single node's"
+else
+  not_ok "aegis.distribute() after aegis.undistribute()"; head -n 40 "$out/redistributed.diff"
+fi
+shells=$(coord -At -c "SELECT sum(pg_relation_size(p.logicalrelid)) FROM pg_dist_partition p
+                        JOIN pg_class c ON c.oid = p.logicalrelid WHERE c.relnamespace = 'aegis'::regnamespace")
+[ "$shells" = 0 ] && ok "the coordinator's shell tables keep no copy of the distributed rows" ||
+  not_ok "the coordinator's shell tables hold $shells bytes after aegis.distribute()"
+
 # A series created on a worker gets an id of its node's range, unique
 # cluster-wide, and its point is read back on the coordinator.
 psql -X -q -p "$2" -d aegis_citus -c "SELECT aegis.write('cpu', '{\"host\": \"on-worker\"}', '2024-01-02', 7.5)" &&

@@ -439,6 +439,7 @@ SELECT format('distribute(%s) without Citus', n), format('SELECT aegis.distribut
   FROM unnest(ARRAY['NULL', '0', '-1', '1', '2147483647', '-2147483648']) n
 UNION ALL
 VALUES ('distribute_series_ids() without Citus', 'SELECT aegis.distribute_series_ids()', '{55000}'::text[], NULL, true),
+       ('undistribute() without Citus', 'SELECT aegis.undistribute()', '{55000}'::text[], NULL, true),
        ('is_distributed() without Citus', 'SELECT aegis.is_distributed()', '{}', 'false', false);
 
 -------------------------------------------------------------------------------
