@@ -103,16 +103,35 @@ tail -n 3 "$logdir/pgtap.log" | sed 's/^/   /'
 count pgtap "$p" "$f"
 
 tier "tier 4: server-level tests"
-p=0; f=0
+# Two lanes at once (the machine has two cores): the scripts that start
+# clusters of their own (scripts/test-cluster.sh: crashes, restarts) beside
+# the ones that use the shared cluster, each lane one script at a time. A
+# lane prints "ok NAME (N s)" or "FAILED NAME (N s)" and the log's tail.
+server_lane() {  # scripts...
+  local t name started
+  for t in "$@"; do
+    name=$(basename "$t" .sh)
+    started=$SECONDS
+    if bash "$t" >"$logdir/server-$name.log" 2>&1; then
+      echo "   ok     $name ($((SECONDS - started)) s)"
+    else
+      echo "   FAILED $name ($((SECONDS - started)) s)"; tail -n 30 "$logdir/server-$name.log"
+    fi
+  done
+}
+own=() shared=()
 for t in test/server/*.sh; do
-  name=$(basename "$t" .sh)
-  started=$SECONDS
-  if bash "$t" >"$logdir/server-$name.log" 2>&1; then
-    p=$((p + 1)); echo "   ok     $name ($((SECONDS - started)) s)"
-  else
-    f=$((f + 1)); echo "   FAILED $name ($((SECONDS - started)) s)"; tail -n 30 "$logdir/server-$name.log"
-  fi
+  if grep -q 'test-cluster.sh' "$t"; then own+=("$t"); else shared+=("$t"); fi
 done
+server_lane "${own[@]}" >"$logdir/server-own-lane.out" 2>&1 &
+own_lane=$!
+server_lane "${shared[@]}" | tee "$logdir/server-shared-lane.out"
+wait "$own_lane"
+echo "   (scripts with clusters of their own, run beside those:)"
+cat "$logdir/server-own-lane.out"
+p=$(cat "$logdir"/server-*-lane.out | grep -cE '^   ok     ')
+f=$(cat "$logdir"/server-*-lane.out | grep -cE '^   FAILED ')
+[ $((p + f)) = $((${#own[@]} + ${#shared[@]})) ] || f=$((f + 1))
 count server "$p" "$f"
 
 tier "tier 5: scale-out on Citus (a coordinator and two workers)"
