@@ -4,6 +4,8 @@
 # project's own cluster (scripts/cluster.sh).
 #
 #   scripts/citus-cluster.sh start|stop|destroy|status|available|env
+#   scripts/citus-cluster.sh kill coord|w1|w2    SIGKILL one node and all its processes (crash tests);
+#                                                start brings it back up with crash recovery
 #
 # `available` exits 0 when Citus is installed into this PostgreSQL, else 1
 # with the reason (the tier is then skipped, never counted as a pass).
@@ -80,7 +82,9 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   destroy) stop; rm -rf "$CITUS_DIR" ;;
+  kill) # NODE (coord, w1 or w2): SIGKILL it and all its processes; start brings it back
+    case "${2:-}" in coord|w1|w2) kill_data_dir "$CITUS_DIR/$2" all >/dev/null ;; *) echo "usage: $0 kill coord|w1|w2" >&2; exit 2 ;; esac ;;
   status) for node in $NODES; do as_owner "$PGBIN/pg_ctl" -D "$CITUS_DIR/${node%%:*}/data" status; done ;;
   env) echo "export PGHOST=127.0.0.1 PGPORT=$COORD_PORT PGUSER=postgres CITUS_WORKER_PORTS='$((COORD_PORT + 1)) $((COORD_PORT + 2))'" ;;
-  *) echo "usage: $0 start|stop|restart|destroy|status|available|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|destroy|status|available|env|kill NODE" >&2; exit 2 ;;
 esac

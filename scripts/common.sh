@@ -57,3 +57,34 @@ start_data_dir() {  # DIR [restart]
   as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
     { tail -n 30 "$dir/server.log"; return 1; }
 }
+
+# SIGKILLs the postmaster of the server in DIR/data (with "all": and its
+# processes, like a machine losing power), waits up to 30 s for every one of
+# them to exit and prints how many processes it had.
+kill_data_dir() {  # DIR [all]
+  local dir=$1 mode=${2:-} postmaster children datadir left p c
+  postmaster=$(head -n 1 "$dir/data/postmaster.pid")
+  # Its processes, by parent pid (processes come and go while we look).
+  children=$( (grep -l "^PPid:[[:space:]]*$postmaster\$" /proc/[0-9]*/status 2>/dev/null || true) | cut -d/ -f3 | tr '\n' ' ')
+  if [ "$mode" = all ]; then kill -9 "$postmaster" $children 2>/dev/null || true; else kill -9 "$postmaster"; fi
+  # Backends left by a killed postmaster exit when they notice; the next
+  # postmaster cannot start while they hold the old shared memory. A
+  # process forked just as we listed the children is not in the list (and
+  # is reparented once the postmaster is gone), so every process working in
+  # the data directory counts: a server process's cwd is the data directory.
+  datadir=$(cd "$dir/data" && pwd -P)
+  for _ in $(seq 1 300); do
+    left=""
+    for p in $children; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+    for c in /proc/[0-9]*/cwd; do
+      p=${c#/proc/}; p=${p%/cwd}
+      [ "$(readlink "$c" 2>/dev/null)" = "$datadir" ] || continue
+      case " $left " in *" $p "*) ;; *) left="$left $p" ;; esac
+      [ "$mode" = all ] && kill -9 "$p" 2>/dev/null
+    done
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
+  [ -z "$left" ] || { echo "server processes$left still alive 30 s after the kill" >&2; return 1; }
+  echo "$children" | wc -w
+}

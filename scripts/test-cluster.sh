@@ -63,31 +63,7 @@ case "$cmd" in
     fi
     rm -rf "$dir" ;;
   pid) head -n 1 "$dir/data/postmaster.pid" ;;
-  kill)
-    postmaster=$(head -n 1 "$dir/data/postmaster.pid")
-    # Its processes, by parent pid (processes come and go while we look).
-    children=$( (grep -l "^PPid:[[:space:]]*$postmaster\$" /proc/[0-9]*/status 2>/dev/null || true) | cut -d/ -f3 | tr '\n' ' ')
-    if [ "${3:-}" = all ]; then kill -9 "$postmaster" $children 2>/dev/null || true; else kill -9 "$postmaster"; fi
-    # Backends left by a killed postmaster exit when they notice; the next
-    # postmaster cannot start while they hold the old shared memory. A
-    # process forked just as we listed the children is not in the list (and
-    # is reparented once the postmaster is gone), so every process working in
-    # the data directory counts: a server process's cwd is the data directory.
-    datadir=$(cd "$dir/data" && pwd -P)
-    for _ in $(seq 1 300); do
-      left=""
-      for p in $children; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
-      for c in /proc/[0-9]*/cwd; do
-        p=${c#/proc/}; p=${p%/cwd}
-        [ "$(readlink "$c" 2>/dev/null)" = "$datadir" ] || continue
-        case " $left " in *" $p "*) ;; *) left="$left $p" ;; esac
-        [ "${3:-}" = all ] && kill -9 "$p" 2>/dev/null
-      done
-      [ -z "$left" ] && break
-      sleep 0.1
-    done
-    [ -z "$left" ] || { echo "$0: server processes$left still alive 30 s after the kill" >&2; exit 1; }
-    echo "$children" | wc -w ;;
+  kill) kill_data_dir "$dir" "${3:-}" || exit 1 ;;
   dsn) [ $# -ge 3 ] || usage; echo "host=$dir port=$3 user=postgres dbname=${4:-postgres}" ;;
   *) usage ;;
 esac

@@ -140,10 +140,8 @@ int64_t LookupSeries(Datum metric, Datum tags) {
 // keeps new creators out. PostgreSQL code.
 bool LockMetricRow(Datum metric, bool wait) {
   static const Oid metric_type[] = {TEXTOID};
-  static SPIPlanPtr plans[2] = {};
   Datum metric_arg[] = {metric};
-  ExecuteLocking(plans, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", wait, 1, metric_type,
-                 metric_arg);
+  ExecuteCatalogLock(CatalogLock::kMetricUpdate, wait, 1, metric_type, metric_arg);
   return SPI_processed == 1;
 }
 
@@ -454,12 +452,9 @@ namespace {
 // whether the row exists and is now locked. PostgreSQL code.
 bool LockSeriesRow(int64_t series_id, SeriesLock mode, bool wait) {
   static const Oid types[] = {INT8OID};
-  static SPIPlanPtr plans[2][2] = {};
-  static const char* const sql[2] = {"SELECT 1 FROM aegis.series WHERE series_id = $1 FOR SHARE",
-                                     "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR NO KEY UPDATE"};
-  const int m = mode == SeriesLock::kRewrite ? 1 : 0;
   Datum values[] = {Int64GetDatum(series_id)};
-  ExecuteLocking(plans[m], sql[m], wait, 1, types, values);
+  ExecuteCatalogLock(mode == SeriesLock::kRewrite ? CatalogLock::kSeriesNoKeyUpdate : CatalogLock::kSeriesShare, wait,
+                     1, types, values);
   const bool found = SPI_processed == 1;
   SPI_freetuptable(SPI_tuptable);
   return found;
@@ -578,13 +573,9 @@ std::vector<int64_t> LockSeriesForAppend(const std::vector<int64_t>& ids) {
   if (wanted.empty()) return {};
   // LockRows sits above the Sort: rows are locked in ascending id.
   PgCall([&] {
-    static SPIPlanPtr plans[2] = {};
     static const Oid types[] = {INT8ARRAYOID};
     Datum values[] = {Int64Array(wanted.data(), wanted.size(), INT8OID)};
-    ExecuteLocking(plans,
-                   "SELECT series_id FROM aegis.series WHERE series_id OPERATOR(pg_catalog.=) ANY ($1) "
-                   "ORDER BY series_id FOR SHARE",
-                   true, 1, types, values);
+    ExecuteCatalogLock(CatalogLock::kSeriesShareMany, true, 1, types, values);
     pfree(DatumGetPointer(values[0]));
   });
   std::vector<int64_t> found;

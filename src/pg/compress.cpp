@@ -30,7 +30,6 @@ namespace aegis::pg {
 namespace {
 
 SPIPlanPtr series_to_compress_plan = nullptr;
-SPIPlanPtr lock_series_plans[2] = {nullptr, nullptr};
 SPIPlanPtr series_exists_plan = nullptr;
 SPIPlanPtr take_recent_plan = nullptr;
 SPIPlanPtr delete_taken_plan = nullptr;
@@ -124,8 +123,7 @@ SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait) {
   const SeriesState state = PgCall([&] {
     static const Oid types[] = {INT8OID};
     Datum values[] = {Int64GetDatum(series_id)};
-    ExecuteLocking(lock_series_plans, "SELECT 1 FROM aegis.series WHERE series_id = $1 FOR KEY SHARE", wait, 1,
-                   types, values);
+    ExecuteCatalogLock(CatalogLock::kSeriesKeyShare, wait, 1, types, values);
     if (SPI_processed == 1) return SeriesState::kLocked;
     RunPlan(&series_exists_plan, "SELECT 1 FROM aegis.series WHERE series_id = $1", 1, types, values,
             Snap::kLatest);

@@ -138,10 +138,8 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
     aegis::pg::AsTableOwner owner;
     PgCall([&] {
       static const Oid types[] = {INT8OID};
-      static SPIPlanPtr plans[2] = {};
       Datum values[] = {Int64GetDatum(series_id)};
-      aegis::pg::ExecuteLocking(plans, "SELECT series_id FROM aegis.series WHERE series_id = $1 FOR UPDATE", wait, 1,
-                                types, values);
+      aegis::pg::ExecuteCatalogLock(aegis::pg::CatalogLock::kSeriesUpdate, wait, 1, types, values);
     });
     ids = aegis::pg::SeriesIdsOfResult();
     if (ids.empty() && !wait && PgCall([&] { return aegis::pg::SeriesExists(series_id); }))
@@ -169,10 +167,8 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
   const bool wait = !aegis::pg::HoldsSeriesLocks();
   const bool exists = PgCall([&] {
     static const Oid types[] = {TEXTOID};
-    static SPIPlanPtr plans[2] = {};
     Datum values[] = {name};
-    aegis::pg::ExecuteLocking(plans, "SELECT 1 FROM aegis.metric_catalog WHERE name = $1 FOR UPDATE", wait, 1, types,
-                              values);
+    aegis::pg::ExecuteCatalogLock(aegis::pg::CatalogLock::kMetricUpdate, wait, 1, types, values);
     return SPI_processed == 1;
   });
   if (!exists && !wait && PgCall([&] { return aegis::pg::MetricExists(name); }))
@@ -183,10 +179,8 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
   }
   PgCall([&] {
     static const Oid types[] = {TEXTOID};
-    static SPIPlanPtr plans[2] = {};
     Datum values[] = {name};
-    aegis::pg::ExecuteLocking(plans, "SELECT series_id FROM aegis.series WHERE metric = $1 ORDER BY series_id FOR UPDATE",
-                              wait, 1, types, values);
+    aegis::pg::ExecuteCatalogLock(aegis::pg::CatalogLock::kSeriesUpdateByMetric, wait, 1, types, values);
   });
   const std::vector<int64_t> series = aegis::pg::SeriesIdsOfResult();
   if (!wait && static_cast<int64_t>(series.size()) != PgCall([&] { return aegis::pg::CountSeries(name); }))

@@ -2,6 +2,12 @@
 #include "pg/boundary.h"
 #include "pg/spi.h"
 
+extern "C" {
+#include "catalog/pg_namespace.h"
+#include "storage/proc.h"
+#include "utils/lsyscache.h"
+}
+
 namespace aegis::pg {
 
 bool UnderCitus() {
@@ -79,6 +85,91 @@ void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* 
   options.read_only = true;
   options.dest = dest;
   CheckSpiResult(SPI_execute_plan_extended(plan, &options), "SPI_execute_plan_extended");
+}
+
+namespace {
+
+struct CatalogLockStatement {
+  int table;  // 0: aegis.series, 1: aegis.metric_catalog
+  const char* pattern;  // %s: the table
+};
+constexpr CatalogLockStatement kCatalogLocks[] = {
+    {0, "SELECT 1 FROM %s WHERE series_id = $1 FOR SHARE"},
+    {0, "SELECT 1 FROM %s WHERE series_id = $1 FOR NO KEY UPDATE"},
+    {0, "SELECT series_id FROM %s WHERE series_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY series_id FOR SHARE"},
+    {0, "SELECT 1 FROM %s WHERE series_id = $1 FOR KEY SHARE"},
+    {0, "SELECT series_id FROM %s WHERE series_id = $1 FOR UPDATE"},
+    {0, "SELECT series_id FROM %s WHERE metric = $1 ORDER BY series_id FOR UPDATE"},
+    {1, "SELECT 1 FROM %s WHERE name = $1 FOR UPDATE"},
+};
+static_assert(sizeof kCatalogLocks / sizeof kCatalogLocks[0] == static_cast<size_t>(CatalogLock::kCount));
+
+constexpr const char* kCatalogTables[2] = {"series", "metric_catalog"};
+// What the statements lock: "aegis.<table>", or its placement on this node.
+char lock_tables[2][2 * NAMEDATALEN + 8] = {"aegis.series", "aegis.metric_catalog"};
+LocalTransactionId lock_tables_checked = InvalidLocalTransactionId;
+char* lock_sql[static_cast<size_t>(CatalogLock::kCount)] = {};
+SPIPlanPtr lock_plans[static_cast<size_t>(CatalogLock::kCount)][2] = {};
+
+// Sets lock_tables[table] to name; the statements over the table planned
+// for an earlier name go.
+void SetLockTable(int table, const char* name) {
+  if (strcmp(lock_tables[table], name) == 0) return;
+  strlcpy(lock_tables[table], name, sizeof lock_tables[table]);
+  for (size_t i = 0; i < static_cast<size_t>(CatalogLock::kCount); ++i) {
+    if (kCatalogLocks[i].table != table) continue;
+    for (SPIPlanPtr& plan : lock_plans[i]) {
+      if (plan != nullptr) SPI_freeplan(plan);
+      plan = nullptr;
+    }
+    if (lock_sql[i] != nullptr) pfree(lock_sql[i]);
+    lock_sql[i] = nullptr;
+  }
+}
+
+// Under Citus, once per transaction: the catalogs' placements on this node
+// when they are Citus reference tables, else the tables themselves.
+void RefreshLockTables() {
+  if (!UnderCitus() || MyProc->lxid == lock_tables_checked) return;
+  lock_tables_checked = MyProc->lxid;
+  char names[2][2 * NAMEDATALEN + 8] = {"aegis.series", "aegis.metric_catalog"};
+  if (OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE))) {
+    SPITupleTable* const saved_table = SPI_tuptable;  // a caller may be reading it
+    const uint64 saved_processed = SPI_processed;
+    const int code = SPI_execute(
+        "SELECT c.relname::text, pg_catalog.shard_name(s.logicalrelid, s.shardid)"
+        "  FROM pg_catalog.pg_dist_shard s"
+        "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+        "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+        " WHERE c.relnamespace OPERATOR(pg_catalog.=) 'aegis'::pg_catalog.regnamespace"
+        "   AND c.relname IN ('series', 'metric_catalog')"
+        "   AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
+        true, 0);
+    CheckSpiResult(code, "SPI_execute");
+    for (uint64 row = 0; row < SPI_processed; ++row) {
+      const char* table = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1);
+      const char* shard = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2);
+      for (int t = 0; t < 2; ++t)
+        if (table != nullptr && shard != nullptr && strcmp(table, kCatalogTables[t]) == 0)
+          strlcpy(names[t], shard, sizeof names[t]);
+    }
+    SPI_freetuptable(SPI_tuptable);
+    SPI_tuptable = saved_table;
+    SPI_processed = saved_processed;
+  }
+  for (int t = 0; t < 2; ++t) SetLockTable(t, names[t]);
+}
+
+}  // namespace
+
+int ExecuteCatalogLock(CatalogLock which, bool wait, int nargs, const Oid* types, Datum* values) {
+  RefreshLockTables();
+  const size_t i = static_cast<size_t>(which);
+  if (lock_sql[i] == nullptr) {
+    lock_sql[i] = MemoryContextStrdup(TopMemoryContext,
+                                      psprintf(kCatalogLocks[i].pattern, lock_tables[kCatalogLocks[i].table]));
+  }
+  return ExecuteLocking(lock_plans[i], lock_sql[i], wait, nargs, types, values);
 }
 
 int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls, long count) {

@@ -44,6 +44,28 @@ int ExecuteWithLatestSnapshot(SPIPlanPtr plan, Datum* values, const char* nulls,
 // once, in slots[1] and slots[0].
 int ExecuteLocking(SPIPlanPtr (&slots)[2], const char* sql, bool wait, int nargs, const Oid* types, Datum* values);
 
+// The statements that lock rows of the catalogs (docs/architecture.md,
+// "Locks"): $1 is a series id, an array of them (kSeriesShareMany) or a
+// metric name (kSeriesUpdateByMetric, kMetricUpdate).
+enum class CatalogLock {
+  kSeriesShare,          // FOR SHARE: a writer appending
+  kSeriesNoKeyUpdate,    // FOR NO KEY UPDATE: a writer rewriting blocks
+  kSeriesShareMany,      // FOR SHARE of several, in ascending id (returns the ids)
+  kSeriesKeyShare,       // FOR KEY SHARE: compression and maintenance
+  kSeriesUpdate,         // FOR UPDATE: deleting the series (returns its id)
+  kSeriesUpdateByMetric, // FOR UPDATE of a metric's series, ascending (returns the ids)
+  kMetricUpdate,         // FOR UPDATE of a metric's row: creating its series, dropping it
+  kCount
+};
+
+// Runs a catalog locking statement as ExecuteLocking does. On a database
+// distributed by Citus the rows are locked in this node's placement of the
+// reference table (docs/scale-out.md, "Limits"): through the reference
+// table, Citus would take a lock on its whole shard for every row lock
+// (FOR SHARE and FOR KEY SHARE: ShareLock, the others ExclusiveLock), which
+// serialises every writer and deadlocks writers against compression.
+int ExecuteCatalogLock(CatalogLock which, bool wait, int nargs, const Oid* types, Datum* values);
+
 // How RunPlan runs a statement.
 enum class Snap {
   kReadOnly,  // a read with the statement's snapshot

@@ -3,8 +3,10 @@
 # cluster) and on a Citus cluster (a coordinator and two workers, started by
 # scripts/citus-cluster.sh) after aegis.distribute(); every result must be
 # the same, and the distributed layout must keep its promises (ids unique
-# cluster-wide, reads from a worker, TRUNCATE, DROP EXTENSION leaving
-# nothing). Exits 77 with the reason when Citus is not installed (skipped,
+# cluster-wide, reads from a worker, aegis.undistribute() and distribute()
+# again, pg_dump and restore, TRUNCATE, DROP EXTENSION leaving nothing, no
+# acknowledged write lost when the coordinator or a worker is killed).
+# Exits 77 with the reason when Citus is not installed (skipped,
 # never counted as a pass). Prints "ok"/"not ok" lines and a last line
 # "N passed, N failed".
 set -uo pipefail
@@ -39,20 +41,36 @@ else
 fi
 psql -X -q -d postgres -c "DROP DATABASE aegis_citus_single"
 
-# The Citus cluster.
+# The Citus cluster (psql's defaults point at its coordinator from here on;
+# single reaches the project's cluster).
+single=(-h "$PGHOST" -p "$PGPORT")
 scripts/citus-cluster.sh start || { not_ok "the Citus cluster does not start"; finish; }
 eval "$(scripts/citus-cluster.sh env)"
 # shellcheck disable=SC2086
 set -- $CITUS_WORKER_PORTS
 coord() { psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus "$@"; }
-for port in "$PGPORT" "$1" "$2"; do
-  psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus WITH (FORCE)" \
-    -c "CREATE DATABASE aegis_citus" >/dev/null &&
-    psql -X -q -p "$port" -d aegis_citus -c "CREATE EXTENSION citus" >/dev/null ||
-    { not_ok "creating the database on port $port"; finish; }
-done
-coord -c "SELECT citus_set_coordinator_host('127.0.0.1', $PGPORT)" -c "SELECT citus_add_node('127.0.0.1', $1)" \
-  -c "SELECT citus_add_node('127.0.0.1', $2)" -c "CREATE EXTENSION aegis_timeseries" >/dev/null ||
+# Creates database $1 anew on every node, with citus in it (not on the
+# coordinator when $2 is "restore": the dump brings it).
+new_citus_db() {  # name [restore]
+  local port
+  for port in "$PGPORT" $CITUS_WORKER_PORTS; do
+    psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" \
+      >/dev/null || return 1
+    [ "$port" = "$PGPORT" ] && [ "${2:-}" = restore ] && continue
+    psql -X -q -p "$port" -d "$1" -c "CREATE EXTENSION citus" >/dev/null || return 1
+  done
+}
+drop_citus_db() {  # name
+  local port
+  for port in "$PGPORT" $CITUS_WORKER_PORTS; do
+    psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+  done
+}
+# psql arguments that add the workers to a database's coordinator.
+add_workers=(-c "SELECT citus_set_coordinator_host('127.0.0.1', $PGPORT)" -c "SELECT citus_add_node('127.0.0.1', $1)"
+             -c "SELECT citus_add_node('127.0.0.1', $2)")
+new_citus_db aegis_citus || { not_ok "creating the database on the cluster's nodes"; finish; }
+coord "${add_workers[@]}" -c "CREATE EXTENSION aegis_timeseries" >/dev/null ||
   { not_ok "setting up Citus and the extension"; finish; }
 
 # aegis.distribute(): reference tables and co-located distributed tables.
@@ -149,6 +167,35 @@ shells=$(coord -At -c "SELECT sum(pg_relation_size(p.logicalrelid)) FROM pg_dist
 [ "$shells" = 0 ] && ok "the coordinator's shell tables keep no copy of the distributed rows" ||
   not_ok "the coordinator's shell tables hold $shells bytes after aegis.distribute()"
 
+# Dump and restore: pg_dump of the distributed database on the coordinator
+# (COPY of a distributed table reads its shards) restores into a single node
+# without Citus (its entries left out of the restore list) and into a new
+# database of the Citus cluster, distributed there again; both give the
+# single node's results.
+"$PGBIN/pg_dump" -Fc -p "$PGPORT" -d aegis_citus -f "$out/dump" &&
+  "$PGBIN/pg_restore" -l "$out/dump" | grep -v 'EXTENSION - citus\|EXTENSION citus' >"$out/dump.list"
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_restored" \
+  -c "CREATE DATABASE aegis_citus_restored" -c "ALTER DATABASE aegis_citus_restored SET aegis.maintenance_worker = off"
+if "$PGBIN/pg_restore" "${single[@]}" -j 4 --exit-on-error -L "$out/dump.list" -d aegis_citus_restored "$out/dump" &&
+   psql -X "${single[@]}" -d aegis_citus_restored -f test/citus/results.sql >"$out/restored-single.out" 2>&1 &&
+   diff -u "$out/single.out" "$out/restored-single.out" >"$out/restored-single.diff"; then
+  ok "pg_dump of the distributed database restores into a single node with the same results"
+else
+  not_ok "restoring the distributed database's dump into a single node"; head -n 40 "$out/restored-single.diff"
+fi
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_restored"
+if new_citus_db aegis_citus_restored restore &&
+   "$PGBIN/pg_restore" --exit-on-error -p "$PGPORT" -d aegis_citus_restored "$out/dump" &&
+   psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_restored "${add_workers[@]}" \
+     -c "SELECT aegis.distribute(4)" >/dev/null 2>&1 &&
+   psql -X -p "$PGPORT" -d aegis_citus_restored -f test/citus/results.sql >"$out/restored-citus.out" 2>&1 &&
+   diff -u "$out/single.out" "$out/restored-citus.out" >"$out/restored-citus.diff"; then
+  ok "the dump restores into a new Citus database, distributed again, with the same results"
+else
+  not_ok "restoring the dump into a new Citus database and distributing it"; head -n 40 "$out/restored-citus.diff"
+fi
+drop_citus_db aegis_citus_restored
+
 # A series created on a worker gets an id of its node's range, unique
 # cluster-wide, and its point is read back on the coordinator.
 psql -X -q -p "$2" -d aegis_citus -c "SELECT aegis.write('cpu', '{\"host\": \"on-worker\"}', '2024-01-02', 7.5)" &&
@@ -201,4 +248,48 @@ for port in "$PGPORT" "$1" "$2"; do
 done
 [ "$left" = 000 ] && ok "DROP EXTENSION leaves nothing on the coordinator and the workers" ||
   not_ok "relations left in schema aegis after DROP EXTENSION (coordinator, workers): $left"
+
+# Crash: writers (test/stress crash-writer: batches into blocks, small
+# batches, single points, COPY, late data, aegis.compress in a loop) write
+# through the coordinator while a node is killed with SIGKILL (it and all its
+# processes): the coordinator in the first cycle, a worker in the second.
+# After the node's crash recovery and Citus's recovery of the two-phase
+# commits it left (recover_prepared_transactions), every acknowledged
+# transaction must be there whole, every other whole or absent, and every
+# block must decode (crash-verify, over the logs of all cycles so far).
+crash_cycles() {
+  local bin dsn cycle node wpid rc
+  bin=$(scripts/build-stress.sh) || { not_ok "building test/stress/aegis_stress"; return; }
+  mkdir -p "$out/crash"
+  new_citus_db aegis_crash && psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_crash "${add_workers[@]}" \
+    -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" >/dev/null 2>&1 ||
+    { not_ok "setting up the crash database"; return; }
+  dsn="host=127.0.0.1 port=$PGPORT user=postgres dbname=aegis_crash"
+  for cycle in 1 2; do
+    node=coord; [ "$cycle" = 2 ] && node=w1
+    "$bin" crash-writer --dsn "$dsn" --log-dir "$out/crash" --run "$cycle" --writers 2 --seconds 60 \
+      --seed $((cycle * 7919)) --remote-loss 1 >"$out/crash/writer-$cycle.out" 2>&1 &
+    wpid=$!
+    sleep 4
+    scripts/citus-cluster.sh kill "$node" || { not_ok "cycle $cycle: killing $node"; kill -9 "$wpid"; return; }
+    rc=0; wait "$wpid" || rc=$?
+    if [ "$rc" != 0 ]; then
+      not_ok "cycle $cycle: a writer failed with an error other than the lost node"; cat "$out/crash/writer-$cycle.out"
+      return
+    fi
+    scripts/citus-cluster.sh start || { not_ok "cycle $cycle: $node does not start after the kill"; return; }
+    psql -X -q -p "$PGPORT" -d aegis_crash -c "SELECT recover_prepared_transactions()" >/dev/null ||
+      { not_ok "cycle $cycle: recover_prepared_transactions()"; return; }
+    if "$bin" crash-verify --dsn "$dsn" --state "$out/crash/verdicts" "$out"/crash/run-*-writer-*.log \
+         >"$out/crash/verify-$cycle.out" 2>&1; then
+      ok "killed $node (SIGKILL, all its processes) under writers: $(grep -c '^A ' "$out"/crash/run-"$cycle"-writer-*.log | \
+         awk -F: '{s += $2} END {print s}') transactions acknowledged in the cycle; $(sed -n 's/^ok - \([0-9]*\) acknowledged transactions verified.*/\1/p' \
+         "$out/crash/verify-$cycle.out" | head -n 1) acknowledged so far all there after recovery"
+    else
+      not_ok "cycle $cycle: after killing $node"; tail -n 20 "$out/crash/verify-$cycle.out"
+    fi
+  done
+  drop_citus_db aegis_crash
+}
+crash_cycles
 finish

@@ -4,6 +4,8 @@
 //
 //   aegis_stress concurrency  --dsn CONNINFO --clients N --seconds S --seed X
 //   aegis_stress crash-writer --dsn CONNINFO --log-dir DIR --run R --writers N --seconds S --seed X
+//                [--remote-loss 1: a connection failure the server reports (a Citus worker lost) ends a
+//                writer as the loss of its own connection does]
 //   aegis_stress crash-verify --dsn CONNINFO [--state FILE] LOG...
 #include <exception>
 #include <iostream>

@@ -180,8 +180,21 @@ class LogFile {
   int fd_;
 };
 
+// Whether an error ends a client as the loss of its server does: its own
+// connection went, or (remote_loss: a Citus coordinator, whose worker was
+// killed) the server reports the loss of its connection to another node:
+// SQLSTATE class 08, or Citus's internal errors about a connection
+// ("server closed the connection unexpectedly ... while executing command
+// on <node>", "failure on connection marked as essential: <node>").
+bool ServerLost(const SqlError& e, bool remote_loss) {
+  if (e.connection_lost) return true;
+  if (!remote_loss) return false;
+  const std::string what = e.what();
+  return e.sqlstate.rfind("08", 0) == 0 || (e.sqlstate == "XX000" && what.find("connection") != std::string::npos);
+}
+
 void Writer(const std::string& dsn, const std::string& log_path, int run, int writer, uint64_t seed,
-            Clock::time_point deadline, WriterStats& stats) {
+            Clock::time_point deadline, bool remote_loss, WriterStats& stats) {
   std::mt19937_64 rng(seed);
   LogFile log(log_path);
   log.append("H " + std::to_string(run) + " " + std::to_string(writer) + "\n", true);
@@ -270,7 +283,7 @@ void Writer(const std::string& dsn, const std::string& log_path, int run, int wr
     }
     stats.end = "time is up";
   } catch (const SqlError& e) {
-    if (e.connection_lost) {
+    if (ServerLost(e, remote_loss)) {
       stats.lost = true;
       std::string what = e.what();
       what = what.substr(0, what.find('\n'));
@@ -282,7 +295,7 @@ void Writer(const std::string& dsn, const std::string& log_path, int run, int wr
   }
 }
 
-void Compressor(const std::string& dsn, Clock::time_point deadline, WriterStats& stats) {
+void Compressor(const std::string& dsn, Clock::time_point deadline, bool remote_loss, WriterStats& stats) {
   try {
     Connection conn(dsn);
     conn.exec("SET aegis.block_max_points = 100");
@@ -294,7 +307,7 @@ void Compressor(const std::string& dsn, Clock::time_point deadline, WriterStats&
     }
     stats.end = "time is up";
   } catch (const SqlError& e) {
-    if (e.connection_lost) {
+    if (ServerLost(e, remote_loss)) {
       stats.lost = true;
       stats.end = "connection lost";
     } else {
@@ -335,9 +348,10 @@ int RunCrashWriter(const Args& args) {
   const int writers = static_cast<int>(args.number("writers", 3));
   const int seconds = static_cast<int>(args.number("seconds", 60));
   const uint64_t seed = static_cast<uint64_t>(args.number("seed", 1));
+  const bool remote_loss = args.number("remote-loss", 0) != 0;
   if (dsn.empty() || dir.empty() || writers < 1) {
     std::cerr << "usage: aegis_stress crash-writer --dsn CONNINFO --log-dir DIR --run R --writers N --seconds S "
-                 "--seed X\n";
+                 "--seed X [--remote-loss 1]\n";
     return 2;
   }
   const auto deadline = Clock::now() + std::chrono::seconds(seconds);
@@ -347,7 +361,7 @@ int RunCrashWriter(const Args& args) {
     const std::string path = dir + "/run-" + std::to_string(run) + "-writer-" + std::to_string(w) + ".log";
     threads.emplace_back([&, w, path] {
       try {
-        Writer(dsn, path, run, w, SplitMix(seed * 131 + static_cast<uint64_t>(w)), deadline,
+        Writer(dsn, path, run, w, SplitMix(seed * 131 + static_cast<uint64_t>(w)), deadline, remote_loss,
                stats[static_cast<size_t>(w)]);
       } catch (const std::exception& e) {
         ++stats[static_cast<size_t>(w)].errors;
@@ -355,7 +369,7 @@ int RunCrashWriter(const Args& args) {
       }
     });
   }
-  threads.emplace_back([&] { Compressor(dsn, deadline, stats.back()); });
+  threads.emplace_back([&] { Compressor(dsn, deadline, remote_loss, stats.back()); });
   for (auto& t : threads) t.join();
   int errors = 0;
   for (const std::string& n : NoticeSummary()) std::cout << "# server said: " << n << std::endl;
