@@ -945,18 +945,19 @@ void BucketAggregator::AddStep(const StepSummary& step) {
   StateAt(bucket).AddStepSummary(fn_, series_, step);
 }
 
-bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {
+bool BucketAggregator::TakesBlockSummary(const BlockSummary& summary) const {
   if (!fn_.UsesSummaries()) return false;
   if (summary.count == 0) return true;
   if (summary.ts_min > summary.ts_max || summary.ts_min < since_ || summary.ts_max >= until_) return false;
-  if (!bucketer_) {
-    StateAt(since_).AddSummary(fn_, series_, summary);
-    return true;
-  }
+  if (!bucketer_) return true;
   if (!bucketer_->IsRegular()) return false;
-  const Timestamp bucket = bucketer_->BucketStart(summary.ts_min);
-  if (summary.ts_max >= bucketer_->NextBucketStart(bucket)) return false;
-  StateAt(bucket).AddSummary(fn_, series_, summary);
+  return summary.ts_max < bucketer_->NextBucketStart(bucketer_->BucketStart(summary.ts_min));
+}
+
+bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {
+  if (!TakesBlockSummary(summary)) return false;
+  if (summary.count == 0) return true;
+  StateAt(bucketer_ ? bucketer_->BucketStart(summary.ts_min) : since_).AddSummary(fn_, series_, summary);
   return true;
 }
 

@@ -251,6 +251,8 @@ class BucketAggregator {
   // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
   // returns false and the caller decodes the block and calls AddSeriesPoints.
   bool TryAddBlockSummary(const BlockSummary& summary);
+  // Whether TryAddBlockSummary would take the summary (it changes nothing).
+  bool TakesBlockSummary(const BlockSummary& summary) const;
   // The longest slot whose summaries are worth offering: the step of fixed
   // regular buckets, kTimestampInfinity for one bucket or months, 0 when
   // TryAddBlockSummary takes nothing. A longer slot's summary fits a bucket

@@ -1040,6 +1040,7 @@ class PointSink {
     owners_->insert(owners_->end(), n, current_);
   }
   bool TryAddBlockSummary(const core::BlockSummary&) { return false; }
+  bool TakesBlockSummary(const core::BlockSummary&) const { return false; }
   core::Timestamp WidestSummary() const { return 0; }
   void AddStep(const core::StepSummary&) {}
 
@@ -1107,6 +1108,9 @@ class MultiSink {
       if (!aggregators_[i].TryAddBlockSummary(summary))
         throw core::Error(core::ErrorCategory::Internal, "aggregators disagree on a block summary");
     return true;
+  }
+  bool TakesBlockSummary(const core::BlockSummary& summary) const {
+    return summaries_ && values_.n == 0 && aggregators_[0].TakesBlockSummary(summary);
   }
   core::Timestamp WidestSummary() const {
     if (values_.n > 0) return 0;

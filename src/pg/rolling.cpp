@@ -44,6 +44,7 @@ class PointCollector {
     points_.values.insert(points_.values.end(), values, values + n);
   }
   bool TryAddBlockSummary(const core::BlockSummary&) { return false; }
+  bool TakesBlockSummary(const core::BlockSummary&) const { return false; }
   core::Timestamp WidestSummary() const { return 0; }
   void AddStep(const core::StepSummary&) {}
   const core::SeriesPoints& points() const { return points_; }

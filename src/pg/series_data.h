@@ -135,25 +135,32 @@ class SeriesFolder {
 
   // Adds a block with no recent row in its range through its segment
   // summaries, in time order: each segment the sink takes whole, and the
-  // points of the others (the block is decoded once, at the first of them).
-  // False, having added nothing, when the segments span longer than the sink
-  // can take whole.
+  // points of the others. The block is decoded once, from the first of
+  // those to the end of the last (or until_); segments outside [since_,
+  // until_) are neither added nor decoded. False, having added nothing,
+  // when the segments span longer than the sink can take whole.
   bool AddSegments(const BlockRef& block) {
     const std::vector<core::BlockSummary> segments =
         DecodeStoredSegments(series_id_, block, aggregator_->WidestSummary());
     if (segments.empty()) return false;
+    const auto asked = [&](const core::BlockSummary& s) { return s.ts_max >= since_ && s.ts_min < until_; };
+    core::Timestamp decode_until = since_;  // the end of the last segment to decode
+    for (const core::BlockSummary& segment : segments)
+      if (asked(segment) && !aggregator_->TakesBlockSummary(segment))
+        decode_until = std::min(until_, segment.ts_max + 1);
     decoded_.clear();
     bool decoded = false;
     for (const core::BlockSummary& segment : segments) {
+      if (!asked(segment)) continue;
       if (aggregator_->TryAddBlockSummary(segment)) {
         CountStat(Stat::kPointsFromSummaries, segment.count);
         continue;
       }
-      // The points from this segment on (once): decoded from its first
-      // value where the codec can start there (core::ValueAnchor).
+      // The points of the segments to decode (once): from this segment's
+      // first value where the codec can start there (core::ValueAnchor).
       if (!decoded) {
         const core::ValueAnchor anchor = AnchorAt(block, segment);
-        DecodeStoredBlock(series_id_, block, &decoded_, until_, segment.ts_min, &anchor);
+        DecodeStoredBlock(series_id_, block, &decoded_, decode_until, segment.ts_min, &anchor);
         decoded = true;
       }
       const size_t first = core::LowerBound(decoded_, segment.ts_min);

@@ -441,7 +441,10 @@ TEST(AggregateTest, SummaryPathEqualsPointPath) {
         by_points.AddSeriesPoints(s.ts.data(), s.values.data(), s.ts.size());
         for (size_t i = 0; i < s.ts.size();) {
           const size_t n = std::min(block_size(rng), s.ts.size() - i);
-          if (by_blocks.TryAddBlockSummary(Summarize(s.ts.data() + i, s.values.data() + i, n))) {
+          const BlockSummary summary = Summarize(s.ts.data() + i, s.values.data() + i, n);
+          const bool takes = by_blocks.TakesBlockSummary(summary);
+          ASSERT_EQ(takes, by_blocks.TryAddBlockSummary(summary)) << "TakesBlockSummary must predict TryAddBlockSummary";
+          if (takes) {
             ++summaries_used;
           } else {
             ++summaries_refused;
