@@ -80,7 +80,7 @@ kill_data_dir() {  # DIR [all]
       p=${c#/proc/}; p=${p%/cwd}
       [ "$(readlink "$c" 2>/dev/null)" = "$datadir" ] || continue
       case " $left " in *" $p "*) ;; *) left="$left $p" ;; esac
-      [ "$mode" = all ] && kill -9 "$p" 2>/dev/null
+      [ "$mode" = all ] && { kill -9 "$p" 2>/dev/null || true; }
     done
     [ -z "$left" ] && break
     sleep 0.1

@@ -3,7 +3,9 @@
 #include "pg/spi.h"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/lsyscache.h"
 }
@@ -115,23 +117,24 @@ SPIPlanPtr lock_plans[static_cast<size_t>(CatalogLock::kCount)][2] = {};
 // for an earlier name go.
 void SetLockTable(int table, const char* name) {
   if (strcmp(lock_tables[table], name) == 0) return;
-  strlcpy(lock_tables[table], name, sizeof lock_tables[table]);
   for (size_t i = 0; i < static_cast<size_t>(CatalogLock::kCount); ++i) {
     if (kCatalogLocks[i].table != table) continue;
     for (SPIPlanPtr& plan : lock_plans[i]) {
-      if (plan != nullptr) SPI_freeplan(plan);
+      SPIPlanPtr old = plan;
       plan = nullptr;
+      if (old != nullptr) SPI_freeplan(old);
     }
-    if (lock_sql[i] != nullptr) pfree(lock_sql[i]);
+    char* old_sql = lock_sql[i];
     lock_sql[i] = nullptr;
+    if (old_sql != nullptr) pfree(old_sql);
   }
+  strlcpy(lock_tables[table], name, sizeof lock_tables[table]);
 }
 
 // Under Citus, once per transaction: the catalogs' placements on this node
 // when they are Citus reference tables, else the tables themselves.
 void RefreshLockTables() {
   if (!UnderCitus() || MyProc->lxid == lock_tables_checked) return;
-  lock_tables_checked = MyProc->lxid;
   char names[2][2 * NAMEDATALEN + 8] = {"aegis.series", "aegis.metric_catalog"};
   if (OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE))) {
     SPITupleTable* const saved_table = SPI_tuptable;  // a caller may be reading it
@@ -158,6 +161,7 @@ void RefreshLockTables() {
     SPI_processed = saved_processed;
   }
   for (int t = 0; t < 2; ++t) SetLockTable(t, names[t]);
+  lock_tables_checked = MyProc->lxid;  // only once the names are right
 }
 
 }  // namespace
@@ -165,6 +169,15 @@ void RefreshLockTables() {
 int ExecuteCatalogLock(CatalogLock which, bool wait, int nargs, const Oid* types, Datum* values) {
   RefreshLockTables();
   const size_t i = static_cast<size_t>(which);
+  const int table = kCatalogLocks[i].table;
+  if (strcmp(lock_tables[table] + strlen("aegis."), kCatalogTables[table]) != 0) {
+    // The rows are locked in this node's placement: the table itself gets
+    // ROW SHARE, as a locking read of it would, so that a statement that
+    // takes the whole table (aegis.undistribute()'s EXCLUSIVE) waits for
+    // this transaction or keeps it out.
+    const Oid relation = get_relname_relid(kCatalogTables[table], get_namespace_oid("aegis", false));
+    if (OidIsValid(relation)) LockRelationOid(relation, RowShareLock);
+  }
   if (lock_sql[i] == nullptr) {
     lock_sql[i] = MemoryContextStrdup(TopMemoryContext,
                                       psprintf(kCatalogLocks[i].pattern, lock_tables[kCatalogLocks[i].table]));

@@ -296,6 +296,9 @@ void OrderRecentRows(const RecentReceiver& rows, const std::vector<int64_t>& sor
   std::vector<uint32_t> position(n);
   for (size_t i = 0; i < n; ++i) {
     const auto at = std::lower_bound(sorted_ids.begin(), sorted_ids.end(), rows.series_ids[i]);
+    if (at == sorted_ids.end() || *at != rows.series_ids[i])
+      throw core::Error(core::ErrorCategory::Internal,
+                        "recent row of series " + std::to_string(rows.series_ids[i]) + ", which was not asked for");
     position[i] = static_cast<uint32_t>(at - sorted_ids.begin());
     ++start[position[i] + 1];
   }

@@ -237,6 +237,25 @@ bool MaintenanceInstalled() {
   return installed;
 }
 
+// Whether this node runs the database's maintenance (aegis._maintained_here():
+// not a Citus worker of a distributed database). An extension without the
+// function (0.1.0, not updated yet) is maintained as before.
+bool MaintainedOnThisNode() {
+  if (!UnderCitus()) return true;
+  bool here = true;
+  std::string error;
+  InTransaction("round", [&] {
+    here = PgCall([] {
+      CheckSpiResult(SPI_execute("SELECT aegis._maintained_here()", true, 1), "SPI_execute");
+      bool isnull = false;
+      const bool answer = SPI_processed != 1 || DatumGetBool(ResultValue(0, 1, &isnull)) || isnull;
+      SPI_freetuptable(SPI_tuptable);
+      return answer;
+    });
+  }, &error, false);
+  return here;
+}
+
 bool RoundLock(bool take) {
   bool locked = false;
   std::string error;
@@ -378,7 +397,8 @@ void aegis_maintenance_worker(Datum arg) {
   // A compress or trim lost in a crash is simply done again.
   SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
   // The database's own settings apply from here (ALTER DATABASE ... SET).
-  if (!aegis::pg::guc_maintenance_worker || !aegis::pg::MaintenanceInstalled()) {
+  if (!aegis::pg::guc_maintenance_worker || !aegis::pg::MaintenanceInstalled() ||
+      !aegis::pg::MaintainedOnThisNode()) {
     aegis::pg::ReportAbsent(database);
     proc_exit(0);
   }

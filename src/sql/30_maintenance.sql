@@ -44,6 +44,13 @@ DECLARE
     started timestamptz;
     error text;
 BEGIN
+    -- A distributed database is maintained from the Citus coordinator
+    -- (aegis._maintained_here(), docs/scale-out.md).
+    IF NOT aegis._maintained_here() THEN
+        RAISE EXCEPTION 'maintenance of a distributed database runs on the Citus coordinator'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call aegis.run_maintenance() on the coordinator: its rounds cover every shard.';
+    END IF;
     -- One round at a time per database: a second one returns no rows rather
     -- than wait (for the job rows) while it holds what its jobs locked.
     IF NOT pg_try_advisory_xact_lock(1095059274, 0) THEN  -- "AEGJ"

@@ -20,6 +20,25 @@ END $$;
 COMMENT ON FUNCTION aegis.is_distributed() IS
   'Whether aegis.distribute() has made this database''s tables Citus tables (docs/scale-out.md).';
 
+-- Whether maintenance rounds (aegis.run_maintenance(), the background
+-- worker) run here: everywhere but on a Citus worker of a distributed
+-- database. The catalog row locks are per node (docs/scale-out.md,
+-- "Limits"), so a round on a worker would not exclude the writes and deletes
+-- that go through the coordinator, whose rounds cover every shard.
+CREATE FUNCTION aegis._maintained_here() RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    coordinator boolean;
+BEGIN
+    IF NOT aegis.is_distributed() THEN
+        RETURN true;
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO STRICT coordinator;
+    RETURN coordinator;
+END $$;
+COMMENT ON FUNCTION aegis._maintained_here() IS
+  'Whether maintenance rounds run on this node: not on a Citus worker of a distributed database.';
+
 -- Refuses (55000) unless this node is the Citus coordinator.
 CREATE FUNCTION aegis._require_coordinator(caller text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -116,8 +135,10 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     PERFORM aegis._require_coordinator('aegis.undistribute()');
-    -- Nothing may change while the rows travel (writers wait, then go on
-    -- against the local tables).
+    -- Nothing may change while the rows travel: writers wait, then go on
+    -- against the local tables (a writer that locked its series rows in
+    -- this node's copy of aegis.series holds ROW SHARE on aegis.series
+    -- itself, ExecuteCatalogLock, so this waits for it).
     FOREACH t IN ARRAY tables LOOP
         EXECUTE format('LOCK TABLE aegis.%I IN EXCLUSIVE MODE', t);
     END LOOP;

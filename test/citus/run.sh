@@ -125,11 +125,20 @@ psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_new"
   psql -X -q -p "$PGPORT" -d aegis_citus_new -c "CREATE EXTENSION aegis_timeseries" &&
   psql -X -At -p "$PGPORT" -d aegis_citus_new -c "$definitions" >"$out/definitions-new.out"
 psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE aegis_citus_new"
-if coord -c "SELECT aegis.undistribute()" >/dev/null; then
-  ok "aegis.undistribute() on the coordinator"
+# A writer in the middle of its transaction (its series row locked in the
+# coordinator's copy of aegis.series) when aegis.undistribute() starts: the
+# one waits for the other, neither fails.
+(coord -c "BEGIN" -c "SELECT aegis.write('undistribute_probe', '{}', '2024-01-05', 3)" -c "SELECT pg_sleep(2)" \
+   -c "COMMIT" >/dev/null 2>&1; echo $? >"$out/probe.rc") &
+probe=$!
+sleep 0.5
+if coord -c "SELECT aegis.undistribute()" >/dev/null && wait "$probe" && [ "$(cat "$out/probe.rc")" = 0 ] &&
+   [ "$(coord -At -c "SELECT value FROM aegis.latest('undistribute_probe')")" = 3 ]; then
+  ok "aegis.undistribute() on the coordinator, beside a writer in the middle of its transaction"
 else
-  not_ok "aegis.undistribute()"
+  not_ok "aegis.undistribute() beside a writer (writer's exit status $(cat "$out/probe.rc" 2>/dev/null))"
 fi
+coord -c "SELECT aegis.drop_metric('undistribute_probe')" >/dev/null
 left=""
 for port in "$PGPORT" "$1" "$2"; do
   left="$left$(psql -X -At -p "$port" -d aegis_citus -c "SELECT (SELECT count(*) FROM pg_dist_partition
@@ -248,6 +257,32 @@ for port in "$PGPORT" "$1" "$2"; do
 done
 [ "$left" = 000 ] && ok "DROP EXTENSION leaves nothing on the coordinator and the workers" ||
   not_ok "relations left in schema aegis after DROP EXTENSION (coordinator, workers): $left"
+
+# Maintenance of a distributed database runs on the coordinator only
+# (aegis._maintained_here(), which the background worker asks too): on a
+# worker it would lock that node's copy of the catalog rows, which does not
+# exclude the writes and deletes that go through the coordinator.
+maintenance_on_coordinator() {
+  local err rounds
+  new_citus_db aegis_citus_maint &&
+    psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_maint "${add_workers[@]}" \
+      -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" \
+      -c "SELECT aegis.write('m', jsonb_build_object('k', k::text), '2024-01-01'::timestamptz + k * interval '1 s', k)
+            FROM generate_series(1, 20) k" >/dev/null 2>&1 ||
+    { not_ok "setting up the maintenance database"; return; }
+  # shellcheck disable=SC2086
+  set -- $CITUS_WORKER_PORTS
+  err=$(psql -X -q -p "$1" -d aegis_citus_maint -c "SELECT aegis.run_maintenance()" 2>&1)
+  rounds=$(psql -X -At -p "$PGPORT" -d aegis_citus_maint -c "SELECT count(*) FROM aegis.run_maintenance()" \
+             -c "SELECT count(*) FROM aegis.recent_points" 2>&1 | tr '\n' ' ')
+  if echo "$err" | grep -q "runs on the Citus coordinator" && [ "$rounds" = "4 0 " ]; then
+    ok "maintenance of a distributed database runs on the coordinator (4 jobs, every recent point compressed), a worker refuses: $(echo "$err" | head -n 1)"
+  else
+    not_ok "maintenance on a distributed database: on a worker '$err'; on the coordinator '$rounds' (want 4 jobs, 0 recent rows left)"
+  fi
+  drop_citus_db aegis_citus_maint
+}
+maintenance_on_coordinator
 
 # Crash: writers (test/stress crash-writer: batches into blocks, small
 # batches, single points, COPY, late data, aegis.compress in a loop) write
