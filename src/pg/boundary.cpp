@@ -7,6 +7,12 @@
 #include "core/error.h"
 
 #include "pg/boundary.h"
+#include "pg/spi.h"
+
+extern "C" {
+#include "utils/float.h"
+#include "utils/guc.h"
+}
 
 namespace aegis::pg {
 
@@ -75,8 +81,16 @@ void RunWithBoundary(void (*fn)(void*), void* arg) {
   int sqlstate = ERRCODE_INTERNAL_ERROR;
   error_detail[0] = '\0';
   error_hint[0] = '\0';
+  // Under Citus the parameters of the engine's statements travel to the
+  // workers as text (float8out): with extra_float_digits below 1 that text
+  // is rounded. The engine runs with 1 (the shortest exact form) until it
+  // returns; an ERROR restores the setting with the (sub)transaction.
+  const int guc_level = UnderCitus() && extra_float_digits < 1 ? NewGUCNestLevel() : -1;
+  if (guc_level >= 0)
+    (void)set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
   try {
     fn(arg);
+    if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
     return;
   } catch (const PgError& e) {
     pg_error = e.data();

@@ -119,9 +119,15 @@ std::unordered_map<Oid, SPIPlanPtr> insert_block_plans;
 SPIPlanPtr InsertBlockPlan(Oid partition) {
   static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,  FLOAT8OID, FLOAT8OID,
                               FLOAT8OID, FLOAT8OID,      FLOAT8OID,      BYTEAOID, BYTEAOID};
-  static const char* const columns =
-      " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value, last_value, data,"
-      " segments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+  // Under Citus an INSERT ... VALUES goes to the shard as text, where a
+  // NaN in the summary columns loses its payload bits; INSERT ... SELECT
+  // of the parameters is evaluated on this node and copied into the shard
+  // in binary (docs/scale-out.md).
+  const char* const columns =
+      UnderCitus() ? " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value,"
+                     " last_value, data, segments) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11"
+                   : " (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value,"
+                     " last_value, data, segments) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
   if (!OidIsValid(partition))  // a 0.1.0 database: one table, without segments
     return KeptPlan(&insert_block_plan,
                     "INSERT INTO aegis.blocks (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,"
