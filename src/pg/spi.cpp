@@ -170,7 +170,15 @@ int ExecuteCatalogLock(CatalogLock which, bool wait, int nargs, const Oid* types
   RefreshLockTables();
   const size_t i = static_cast<size_t>(which);
   const int table = kCatalogLocks[i].table;
-  if (strcmp(lock_tables[table] + strlen("aegis."), kCatalogTables[table]) != 0) {
+  const auto placement = [&] { return strcmp(lock_tables[table] + strlen("aegis."), kCatalogTables[table]) != 0; };
+  if (placement() &&
+      !OidIsValid(get_relname_relid(lock_tables[table] + strlen("aegis."), get_namespace_oid("aegis", false)))) {
+    // The placement went with aegis.undistribute() earlier in this
+    // transaction: look again.
+    lock_tables_checked = InvalidLocalTransactionId;
+    RefreshLockTables();
+  }
+  if (placement()) {
     // The rows are locked in this node's placement: the table itself gets
     // ROW SHARE, as a locking read of it would, so that a statement that
     // takes the whole table (aegis.undistribute()'s EXCLUSIVE) waits for
