@@ -182,15 +182,21 @@ class LogFile {
 
 // Whether an error ends a client as the loss of its server does: its own
 // connection went, or (remote_loss: a Citus coordinator, whose worker was
-// killed) the server reports the loss of its connection to another node:
-// SQLSTATE class 08, or Citus's internal errors about a connection
-// ("server closed the connection unexpectedly ... while executing command
-// on <node>", "failure on connection marked as essential: <node>").
+// killed) the server reports the loss of another node: SQLSTATE class 08,
+// or Citus's internal (XX000) and I/O (58030) errors about a connection or
+// a command on another node ("server closed the connection unexpectedly",
+// "failure on connection marked as essential", "SSL SYSCALL error ...
+// while executing command on <node>", "failed to COPY to shard <n> on
+// <node>").
 bool ServerLost(const SqlError& e, bool remote_loss) {
   if (e.connection_lost) return true;
   if (!remote_loss) return false;
+  if (e.sqlstate.rfind("08", 0) == 0) return true;
+  if (e.sqlstate != "XX000" && e.sqlstate != "58030") return false;
   const std::string what = e.what();
-  return e.sqlstate.rfind("08", 0) == 0 || (e.sqlstate == "XX000" && what.find("connection") != std::string::npos);
+  for (const char* sign : {"connection", "while executing command on", "to shard"})
+    if (what.find(sign) != std::string::npos) return true;
+  return false;
 }
 
 void Writer(const std::string& dsn, const std::string& log_path, int run, int writer, uint64_t seed,
