@@ -60,31 +60,38 @@ bool Less(double a, double b) { return Float8Less(a, b); }
 
 }  // namespace
 
+StepSummary SummarizeRun(const Timestamp* ts, const double* values, size_t n) {
+  StepSummary s;
+  s.bucket = ts[0];
+  s.count = 1;
+  s.first_ts = s.last_ts = ts[0];
+  s.first = s.last = s.min = s.max = values[0];
+  StartMoments(values[0], &s);
+  for (size_t j = 1; j < n; ++j) {
+    const double value = values[j];
+    AccumulateMoment(value, static_cast<double>(s.count), &s);
+    // float8smaller/float8larger: a tie takes the later value.
+    s.min = Less(s.min, value) ? s.min : value;
+    s.max = Less(value, s.max) ? s.max : value;
+    if (value < s.last) s.resets += s.last;
+    s.last = value;
+    s.last_ts = ts[j];
+    ++s.count;
+  }
+  return s;
+}
+
 std::vector<StepSummary> SummarizeSteps(const TimeBucketer& steps, const Timestamp* ts, const double* values,
                                         size_t n) {
   std::vector<StepSummary> out;
   size_t i = 0;
   while (i < n) {
-    StepSummary s;
-    s.bucket = steps.BucketStart(ts[i]);
-    const Timestamp next = steps.NextBucketStart(s.bucket);
-    s.count = 1;
-    s.first_ts = s.last_ts = ts[i];
-    s.first = s.last = s.min = s.max = values[i];
-    StartMoments(values[i], &s);
+    const Timestamp bucket = steps.BucketStart(ts[i]);
+    const Timestamp next = steps.NextBucketStart(bucket);
     size_t j = i + 1;
-    for (; j < n && ts[j] < next; ++j) {
-      const double value = values[j];
-      AccumulateMoment(value, static_cast<double>(s.count), &s);
-      // float8smaller/float8larger: a tie takes the later value.
-      s.min = Less(s.min, value) ? s.min : value;
-      s.max = Less(value, s.max) ? s.max : value;
-      if (value < s.last) s.resets += s.last;
-      s.last = value;
-      s.last_ts = ts[j];
-      ++s.count;
-    }
-    out.push_back(s);
+    while (j < n && ts[j] < next) ++j;
+    out.push_back(SummarizeRun(ts + i, values + i, j - i));
+    out.back().bucket = bucket;
     i = j;
   }
   return out;

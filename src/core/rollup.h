@@ -50,6 +50,9 @@ constexpr size_t kMaxRollupBlockSteps = 256;
 // read them (as they would over the points).
 std::vector<StepSummary> SummarizeSteps(const TimeBucketer& steps, const Timestamp* ts, const double* values,
                                         size_t n);
+// The summary of n >= 1 points (ascending times) as one step starting at
+// ts[0]: what SummarizeSteps gives for a step that holds them all.
+StepSummary SummarizeRun(const Timestamp* ts, const double* values, size_t n);
 
 // Combines two summaries of the same series: counts, sums, extremes and the
 // moments exactly as float8_combine does; first/last by time; the counter

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/aggregate.h"
+#include "core/rollup.h"
 #include "core/segments.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
@@ -57,58 +58,72 @@ class ShardSummaries {
 
   // sums: whether fn reads the sums (sum, avg); the others never add values
   // up, so a sum of finite values past float8's range must not fail them.
+  // moments (stddev, variance): every point is decoded on the shards and
+  // each block's (or the recent rows') part of a bucket comes back with its
+  // Sxx, to be combined here as float8_combine does.
   ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step,
-                 bool sums) {
+                 bool sums, bool moments)
+      : moments_(moments) {
     PgCall([&] {
-      static SPIPlanPtr plan = nullptr;
-      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID};
+      static SPIPlanPtr plans[2] = {nullptr, nullptr};
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID, BOOLOID};
       Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID), TimestampTzGetDatum(since),
-                        TimestampTzGetDatum(until), PointerGetDatum(step), BoolGetDatum(sums)};
-      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' '};
+                        TimestampTzGetDatum(until), PointerGetDatum(step), BoolGetDatum(sums),
+                        BoolGetDatum(moments)};
+      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' ', ' '};
       // A recent row replaces the block point at its time: each block leaves
       // out the times of its series' recent rows (one scan of them per shard).
-      RunPlan(&plan,
-              "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
-              "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
-              "       aegis.first(x.first_value, x.ts_min),"
-              "       aegis.last(x.last_value, x.ts_max)"
-              "  FROM (SELECT b.series_id, p.*"
-              "          FROM aegis.blocks b"
-              "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"
-              "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"
-              "            ON r.series_id = b.series_id"
-              "         CROSS JOIN LATERAL aegis._bucket_summaries("
-              "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"
-              "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4) p"
-              "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"
-              "        UNION ALL"
-              "        SELECT r.series_id, p.*"
-              "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
-              "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"
-              "                 GROUP BY series_id) r"
-              "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"
-              "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4) p) x"
-              " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
-              5, types, values, Snap::kReadOnly, 0, nulls);
+#define AEGIS_SHARD_PIECES                                                                                          \
+  "  FROM (SELECT b.series_id, p.*"                                                                                 \
+  "          FROM aegis.blocks b"                                                                                   \
+  "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"                             \
+  "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"                 \
+  "            ON r.series_id = b.series_id"                                                                        \
+  "         CROSS JOIN LATERAL aegis._bucket_summaries("                                                            \
+  "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"              \
+  "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4, $6) p"      \
+  "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"                                    \
+  "        UNION ALL"                                                                                               \
+  "        SELECT r.series_id, p.*"                                                                                 \
+  "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"        \
+  "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"                  \
+  "                 GROUP BY series_id) r"                                                                          \
+  "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"           \
+  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p) x"
+      static const char* const sql[2] = {
+          // One summary per series and bucket, combined on the shards.
+          "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
+          "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
+          "       aegis.first(x.first_value, x.ts_min),"
+          "       aegis.last(x.last_value, x.ts_max), NULL::float8" AEGIS_SHARD_PIECES
+          " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
+          // Every part with its moments, combined here.
+          "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
+          "       x.last_value, x.sxx" AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.ts_min"};
+#undef AEGIS_SHARD_PIECES
+      RunPlan(&plans[moments ? 1 : 0], sql[moments ? 1 : 0], 6, types, values, Snap::kReadOnly, 0, nulls);
     });
     rows_.resize(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
       Row& row = rows_[i];
       row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
-      core::BlockSummary& s = row.summary;
-      s.ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
-      s.ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+      core::StepSummary& s = row.summary;
+      s.first_ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      s.bucket = s.first_ts;
+      s.last_ts = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
       const int64 count = DatumGetInt64(ResultValue(i, 4, &isnull));
-      // A summary counts at most 2^32 - 1 points; a bucket of more is left
-      // to the coordinator's own read (usable() false).
-      if (count > static_cast<int64>(UINT32_MAX)) usable_ = false;
-      s.count = static_cast<uint32_t>(count);
+      // A block summary counts at most 2^32 - 1 points; a bucket of more is
+      // left to the coordinator's own read (usable() false).
+      if (!moments && count > static_cast<int64>(UINT32_MAX)) usable_ = false;
+      s.count = static_cast<uint64_t>(count);
       s.min = DatumGetFloat8(ResultValue(i, 5, &isnull));
       s.max = DatumGetFloat8(ResultValue(i, 6, &isnull));
       s.sum = DatumGetFloat8(ResultValue(i, 7, &isnull));
       s.first = DatumGetFloat8(ResultValue(i, 8, &isnull));
       s.last = DatumGetFloat8(ResultValue(i, 9, &isnull));
+      const Datum sxx = ResultValue(i, 10, &isnull);
+      s.sxx = isnull ? 0 : DatumGetFloat8(sxx);
     }
     PgCall([] { SPI_freetuptable(SPI_tuptable); });
   }
@@ -121,17 +136,33 @@ class ShardSummaries {
     aggregator->BeginSeries();
     auto it = std::lower_bound(rows_.begin(), rows_.end(), series_id,
                                [](const Row& row, int64_t id) { return row.series_id < id; });
-    for (; it != rows_.end() && it->series_id == series_id; ++it)
-      if (!aggregator->TryAddBlockSummary(it->summary))
+    for (; it != rows_.end() && it->series_id == series_id; ++it) {
+      const core::StepSummary& s = it->summary;
+      if (moments_) {
+        aggregator->AddStep(s);  // a part of one bucket, counted where it starts
+        continue;
+      }
+      core::BlockSummary summary;
+      summary.ts_min = s.first_ts;
+      summary.ts_max = s.last_ts;
+      summary.count = static_cast<uint32_t>(s.count);
+      summary.min = s.min;
+      summary.max = s.max;
+      summary.sum = s.sum;
+      summary.first = s.first;
+      summary.last = s.last;
+      if (!aggregator->TryAddBlockSummary(summary))
         throw core::Error(core::ErrorCategory::Internal, "a bucket summary from the shards does not fit its bucket");
+    }
   }
 
  private:
   struct Row {
     int64_t series_id = 0;
-    core::BlockSummary summary;
+    core::StepSummary summary;
   };
-  std::vector<Row> rows_;  // by series, then bucket
+  std::vector<Row> rows_;  // by series, then time
+  bool moments_;
   bool usable_ = true;
 };
 
@@ -243,9 +274,12 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     // Under Citus the shards summarise what they hold.
     std::optional<aegis::pg::ShardSummaries> shards;
-    if (aegis::pg::UnderCitus() && fn.UsesSummaries() && aegis::pg::ShardSummaries::Applies(ids)) {
+    const bool moments =
+        fn.kind == aegis::core::AggregateKind::kStddev || fn.kind == aegis::core::AggregateKind::kVariance;
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments) && aegis::pg::ShardSummaries::Applies(ids)) {
       shards.emplace(ids, since, until, step,
-                     fn.kind == aegis::core::AggregateKind::kSum || fn.kind == aegis::core::AggregateKind::kAvg);
+                     fn.kind == aegis::core::AggregateKind::kSum || fn.kind == aegis::core::AggregateKind::kAvg,
+                     moments);
       if (!shards->usable()) shards.reset();
     }
     std::optional<aegis::pg::SeriesData> data;

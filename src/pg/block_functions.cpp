@@ -9,6 +9,7 @@
 
 #include "core/block_codec.h"
 #include "core/error.h"
+#include "core/rollup.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
 
@@ -61,6 +62,7 @@ namespace {
 struct BucketSummary {
   aegis::core::Timestamp bucket;
   aegis::core::BlockSummary summary;
+  double sxx = 0;  // the moments mode's Sxx of the points
 };
 
 // Whether any of the sorted timestamps lies in [lo, hi].
@@ -123,6 +125,9 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   const Timestamp since = PG_GETARG_TIMESTAMPTZ(14);
   const Timestamp until = PG_GETARG_TIMESTAMPTZ(15);
   const Interval* step = PG_ARGISNULL(16) ? nullptr : PG_GETARG_INTERVAL_P(16);
+  // moments: every point decoded and the sum of squared deviations (Sxx)
+  // given too, for stddev and variance (stored summaries have none).
+  const bool moments = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
   // The given points (no block): two arrays of one length, ascending times.
   int given = 0;
   int n_values = 0;
@@ -154,7 +159,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   // A stored summary stands for its points when they all count and lie in
   // one bucket.
   const auto whole = [&](const BlockSummary& s) {
-    return s.ts_min >= since && s.ts_max < until && !AnyWithin(excluded, s.ts_min, s.ts_max) &&
+    return !moments && s.ts_min >= since && s.ts_max < until && !AnyWithin(excluded, s.ts_min, s.ts_max) &&
            bucket_of(s.ts_min) == bucket_of(s.ts_max);
   };
   std::vector<BucketSummary> out;
@@ -168,7 +173,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     } else if (whole(block)) {
       out.push_back({bucket_of(block.ts_min), block});
     } else {
-      if (has_segments && bucketer) {
+      if (has_segments && bucketer && !moments) {
         aegis::pg::BlockRef ref;
         ref.summary = block;
         ref.data = data;
@@ -208,14 +213,16 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     size_t end = begin + 1;
     while (end < kept.size() && bucket_of(kept.ts[end]) == bucket) ++end;
     out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin)});
+    if (moments) out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
     begin = end;
   }
   for (const BucketSummary& row : out) {
     const BlockSummary& s = row.summary;
     Datum values[] = {TimestampTzGetDatum(row.bucket), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
                       Int64GetDatum(s.count), Float8GetDatum(s.min), Float8GetDatum(s.max), Float8GetDatum(s.sum),
-                      Float8GetDatum(s.first), Float8GetDatum(s.last)};
-    bool nulls[9] = {};
+                      Float8GetDatum(s.first), Float8GetDatum(s.last), Float8GetDatum(row.sxx)};
+    bool nulls[10] = {};
+    nulls[9] = !moments;
     aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
   }
   return static_cast<Datum>(0);

@@ -254,16 +254,18 @@ CREATE FUNCTION aegis._bucket_summaries(series_id bigint, data bytea, ts_min tim
                                         max_value double precision, sum_value double precision,
                                         first_value double precision, last_value double precision, segments bytea,
                                         ts timestamptz[], vals double precision[], excluded timestamptz[],
-                                        since timestamptz, until timestamptz, step interval)
+                                        since timestamptz, until timestamptz, step interval,
+                                        moments boolean DEFAULT false)
     RETURNS TABLE (bucket timestamptz, ts_min timestamptz, ts_max timestamptz, points bigint,
                    min_value double precision, max_value double precision, sum_value double precision,
-                   first_value double precision, last_value double precision)
+                   first_value double precision, last_value double precision, sxx double precision)
     LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4
     AS 'MODULE_PATHNAME', 'aegis_bucket_summaries';
 COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestamptz, integer, double precision,
                                             double precision, double precision, double precision, double precision,
                                             bytea, timestamptz[], double precision[], timestamptz[], timestamptz,
-                                            timestamptz, interval) IS
+                                            timestamptz, interval, boolean) IS
   'Per bucket of [since, until): the summary (first and last time, count, min, max, sum, first and last value) of '
   'a block''s points (or of ts/vals), leaving out the excluded times; stored summaries answer whole blocks and '
-  'segments in one bucket.';
+  'segments in one bucket. With moments, every point is decoded and sxx (the sum of squared deviations, as '
+  'float8_accum forms it) is given too, for stddev and variance.';

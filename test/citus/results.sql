@@ -44,6 +44,33 @@ SELECT fn, g, st, fill, since, until, count(*) AS buckets,
        aegis.aggregate('req', fn, since, until, st,
                        CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END, fill) a
  GROUP BY fn, g, st, fill, since, until ORDER BY fn, g, st, fill, since, until;
+-- stddev and variance on the metric without roll-ups (on Citus each block's
+-- part of a bucket comes with its sum of squared deviations, combined on
+-- the coordinator, so the last bits may differ from a single node's:
+-- docs/scale-out.md): each layout's values against PostgreSQL's own
+-- stddev_pop/var_pop over the same points, to a relative 1e-9.
+WITH pts AS MATERIALIZED (SELECT tags, ts, value FROM aegis.points WHERE metric = 'req'),
+grid AS (SELECT fn, g, st, coalesce(st::text, 'none') AS stk, since, until
+           FROM unnest(ARRAY['stddev', 'variance']) fn,
+                unnest(ARRAY['series', 'all', 'host']) g,
+                unnest(ARRAY['1 hour', '7 minutes', NULL]::interval[]) st,
+                unnest(ARRAY['2024-01-01 01:13', '2024-01-01 03:07:30']::timestamptz[]) since,
+                unnest(ARRAY['2024-01-01 09:00', '2024-01-01 06:02:45']::timestamptz[]) until),
+got AS (SELECT grid.*, a.bucket, a.tags::text AS k, a.value
+          FROM grid, aegis.aggregate('req', fn, since, until, st,
+                                     CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END) a),
+want AS (SELECT grid.fn, grid.g, grid.stk, grid.since, grid.until,
+                coalesce(aegis.time_bucket(grid.st, p.ts), grid.since) AS bucket,
+                CASE grid.g WHEN 'all' THEN '{}' ELSE p.tags::text END AS k,
+                CASE grid.fn WHEN 'stddev' THEN stddev_pop(p.value) ELSE var_pop(p.value) END AS value
+           FROM grid JOIN pts p ON p.ts >= grid.since AND p.ts < grid.until
+          GROUP BY 1, 2, 3, 4, 5, 6, 7)
+SELECT fn, g, stk AS step, since, until, count(*) AS buckets,
+       count(*) FILTER (WHERE got.value IS NULL OR want.value IS NULL
+                           OR abs(got.value - want.value) > 1e-9 * greatest(abs(want.value), 1e-300)) AS differ
+  FROM (SELECT fn, g, stk, since, until, bucket, k, value FROM got) got
+  FULL JOIN want USING (fn, g, stk, since, until, bucket, k)
+ GROUP BY fn, g, stk, since, until ORDER BY fn, g, stk, since, until;
 -- Sums in another order differ in the last bits (docs/scale-out.md): to 9
 -- significant digits.
 SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
