@@ -549,8 +549,11 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
     case AggregateKind::kAvg: {
       // avg runs float8_accum too, which raises on Sxx as on Sx.
       // Sxx = +Infinity only ever marks an overflow (non-finite values give
-      // NaN), which float8_accum raised when it happened, whatever came later.
-      if (std::isinf(step.sxx) || (std::isinf(step.sum) && finite_values)) ThrowOverflow();
+      // NaN), which float8_accum raised when it happened, whatever came later
+      // in the step, unless the sum before it was already Inf or NaN (its
+      // rule: an overflow only from a finite Sx and a finite value).
+      if ((count_ == 0 || std::isfinite(sum_)) && (std::isinf(step.sxx) || (std::isinf(step.sum) && finite_values)))
+        ThrowOverflow();
       AggregateState other;
       other.count_ = step.count;
       other.sum_ = step.sum;

@@ -1092,5 +1092,34 @@ TEST(AggregateTest, ParseFillValues) {
   }
 }
 
+// float8_accum raises an overflow only from a finite Sx: after +Inf the
+// moments are NaN, also when the overflow comes in a rolled-up step or in a
+// Citus shard's part of a bucket (AddStep), and it is raised when the step
+// comes first.
+TEST(AggregateTest, StepOverflowAfterInfinityIsNaN) {
+  const double inf = kInf;
+  const Timestamp ts[] = {10 * kSecond};
+  const double values[] = {inf};
+  StepSummary overflowed;  // two points of 1e308: Sx and Sxx overflow
+  overflowed.bucket = overflowed.first_ts = 20 * kSecond;
+  overflowed.last_ts = 30 * kSecond;
+  overflowed.count = 2;
+  overflowed.sum = inf;
+  overflowed.sxx = inf;
+  overflowed.min = overflowed.max = overflowed.first = overflowed.last = 1e308;
+  for (AggregateKind kind : {AggregateKind::kStddev, AggregateKind::kVariance}) {
+    BucketAggregator after_inf(Fn(kind), std::nullopt, 0, kHour);
+    after_inf.BeginSeries();
+    after_inf.AddSeriesPoints(ts, values, 1);
+    EXPECT_NO_THROW(after_inf.AddStep(overflowed));
+    const std::vector<BucketValue> rows = after_inf.Finish(Fill{});
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_TRUE(std::isnan(rows[0].value));
+    BucketAggregator alone(Fn(kind), std::nullopt, 0, kHour);
+    alone.BeginSeries();
+    EXPECT_THROW(alone.AddStep(overflowed), std::runtime_error);
+  }
+}
+
 }  // namespace
 }  // namespace aegis::core
