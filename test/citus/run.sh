@@ -53,17 +53,22 @@ coord() { psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus "$@"; }
 # coordinator when $2 is "restore": the dump brings it).
 new_citus_db() {  # name [restore]
   local port
+  drop_citus_db "$1"
   for port in "$PGPORT" $CITUS_WORKER_PORTS; do
-    psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" \
-      >/dev/null || return 1
+    psql -X -q -p "$port" -d postgres -c "CREATE DATABASE $1" >/dev/null || return 1
     [ "$port" = "$PGPORT" ] && [ "${2:-}" = restore ] && continue
     psql -X -q -p "$port" -d "$1" -c "CREATE EXTENSION citus" >/dev/null || return 1
   done
 }
+# Drops database $1 on every node, with any two-phase transaction a killed
+# node left prepared in it (a run that stopped before Citus recovered them).
 drop_citus_db() {  # name
   local port
   for port in "$PGPORT" $CITUS_WORKER_PORTS; do
-    psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+    psql -X -q -p "$port" -d postgres -At \
+      -c "SELECT format('ROLLBACK PREPARED %L', gid) FROM pg_prepared_xacts WHERE database = '$1'" |
+      psql -X -q -p "$port" -d "$1" >/dev/null 2>&1
+    psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1
   done
 }
 # psql arguments that add the workers to a database's coordinator.
@@ -268,8 +273,8 @@ maintenance_on_coordinator() {
     psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_maint "${add_workers[@]}" \
       -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" \
       -c "SELECT aegis.write('m', jsonb_build_object('k', k::text), '2024-01-01'::timestamptz + k * interval '1 s', k)
-            FROM generate_series(1, 20) k" >/dev/null 2>&1 ||
-    { not_ok "setting up the maintenance database"; return; }
+            FROM generate_series(1, 20) k" >"$out/maint-setup.log" 2>&1 ||
+    { not_ok "setting up the maintenance database"; grep -v '^NOTICE\|^DETAIL\|^HINT' "$out/maint-setup.log" | tail -n 5; return; }
   # shellcheck disable=SC2086
   set -- $CITUS_WORKER_PORTS
   err=$(psql -X -q -p "$1" -d aegis_citus_maint -c "SELECT aegis.run_maintenance()" 2>&1)
@@ -297,8 +302,8 @@ crash_cycles() {
   bin=$(scripts/build-stress.sh) || { not_ok "building test/stress/aegis_stress"; return; }
   mkdir -p "$out/crash"
   new_citus_db aegis_crash && psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_crash "${add_workers[@]}" \
-    -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" >/dev/null 2>&1 ||
-    { not_ok "setting up the crash database"; return; }
+    -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" >"$out/crash-setup.log" 2>&1 ||
+    { not_ok "setting up the crash database"; grep -v '^NOTICE\|^DETAIL\|^HINT' "$out/crash-setup.log" | tail -n 5; return; }
   dsn="host=127.0.0.1 port=$PGPORT user=postgres dbname=aegis_crash"
   for cycle in 1 2; do
     node=coord; [ "$cycle" = 2 ] && node=w1

@@ -183,20 +183,20 @@ class LogFile {
 // Whether an error ends a client as the loss of its server does: its own
 // connection went, or (remote_loss: a Citus coordinator, whose worker was
 // killed) the server reports the loss of another node: SQLSTATE class 08,
-// or Citus's internal (XX000) and I/O (58030) errors about a connection or
-// a command on another node ("server closed the connection unexpectedly",
-// "failure on connection marked as essential", "SSL SYSCALL error ...
-// while executing command on <node>", "failed to COPY to shard <n> on
-// <node>").
+// Citus's internal errors about it (XX000: "failure on connection marked as
+// essential", "connection to the remote node ...", or any error "while
+// executing command on <node>", such as "server closed the connection
+// unexpectedly" or "SSL SYSCALL error: EOF detected"), and its I/O error
+// copying rows into a shard there (58030: "failed to COPY to shard").
 bool ServerLost(const SqlError& e, bool remote_loss) {
   if (e.connection_lost) return true;
   if (!remote_loss) return false;
   if (e.sqlstate.rfind("08", 0) == 0) return true;
-  if (e.sqlstate != "XX000" && e.sqlstate != "58030") return false;
   const std::string what = e.what();
-  for (const char* sign : {"connection", "while executing command on", "to shard"})
-    if (what.find(sign) != std::string::npos) return true;
-  return false;
+  const auto says = [&](const char* text) { return what.find(text) != std::string::npos; };
+  if (e.sqlstate == "58030") return says("failed to COPY to shard");
+  return e.sqlstate == "XX000" && (says("failure on connection marked as essential") ||
+                                   says("connection to the remote node") || says("while executing command on"));
 }
 
 void Writer(const std::string& dsn, const std::string& log_path, int run, int writer, uint64_t seed,
