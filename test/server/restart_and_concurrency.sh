@@ -102,7 +102,7 @@ echo "ok - no point outlives its series when delete_series races writers"
 
 # The wrapper's handler called by hand is an error, not a crash.
 out=$(psql -X -q -d $db -c "SELECT aegis._points_handler()" 2>&1 || true)
-echo "$out" | grep -q "ERROR" || { echo "not ok - handler called by hand: $out"; exit 1; }
+[[ "$out" == *ERROR* ]] || { echo "not ok - handler called by hand: $out"; exit 1; }
 psql -X -At -d $db -c "SELECT 1" >/dev/null || { echo "not ok - server gone after the handler was called by hand"; exit 1; }
 echo "ok - the wrapper's handler called by hand raises an error"
 psql -X -q -d postgres -c "DROP DATABASE $db"
