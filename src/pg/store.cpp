@@ -19,6 +19,9 @@
 
 extern "C" {
 #include "catalog/pg_class.h"
+#include "tcop/pquery.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 }
 
@@ -39,8 +42,10 @@ SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr refresh_last_points_plan = nullptr;
 SPIPlanPtr drop_last_points_plan = nullptr;
 
-// Blocks a BlockCursor fetches at a time.
-constexpr long kCursorBatch = 64;
+// Blocks a BlockCursor fetches at a time: a batch holds its rows' data
+// (inline, so at most about 2 kB a block; a larger one is a TOAST pointer)
+// and segments.
+constexpr long kCursorBatch = 256;
 SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 
 // First key of the advisory locks that serialise block rewrites of a series
@@ -55,8 +60,18 @@ constexpr int32 kSeriesLockClass = 0x41454753;
 // first + 1, and the segments column after them when the query has one) of
 // row `row` of table.
 BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
-  bool isnull = false;
-  const auto column = [&](int n) { return SPI_getbinval(table->vals[row], table->tupdesc, first + n, &isnull); };
+  // One pass over the row: the lean forms' NULL data and segments make every
+  // column after them an uncached offset, which heap_getattr would find
+  // again from the row's start for each column.
+  constexpr int kMaxColumns = 11;
+  const TupleDesc desc = table->tupdesc;
+  const int natts = desc->natts;
+  if (natts < first + 9 || natts > kMaxColumns)
+    throw core::Error(core::ErrorCategory::Internal, "a block row has " + std::to_string(natts) + " columns");
+  Datum values[kMaxColumns];
+  bool nulls[kMaxColumns];
+  heap_deform_tuple(table->vals[row], desc, values, nulls);
+  const auto column = [&](int n) { return values[first + n - 1]; };
   BlockRef ref;
   ref.summary.ts_min = DatumGetTimestampTz(column(1));
   ref.summary.ts_max = DatumGetTimestampTz(column(2));
@@ -67,12 +82,12 @@ BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   ref.summary.first = DatumGetFloat8(column(7));
   ref.summary.last = DatumGetFloat8(column(8));
   ref.data = column(9);
-  ref.has_data = !isnull;
-  if (table->tupdesc->natts >= first + 10) {
+  ref.has_data = !nulls[first + 8];
+  if (natts >= first + 10) {
     ref.segments = column(10);
-    ref.has_segments = !isnull;
+    ref.has_segments = !nulls[first + 9];
   }
-  if (first == 1) ref.series_id = DatumGetInt64(SPI_getbinval(table->vals[row], table->tupdesc, 1, &isnull));
+  if (first == 1) ref.series_id = DatumGetInt64(values[0]);
   return ref;
 }
 
@@ -333,6 +348,46 @@ void OrderRecentRows(const RecentReceiver& rows, const std::vector<int64_t>& sor
 
 }  // namespace
 
+namespace {
+
+// BlockCursor's receiver: the row's columns (series_id, AEGIS_BLOCK_COLUMNS,
+// segments) straight from the executor's slot, the data and segments copied
+// into the batch's memory; no tuple is formed or copied whole. PostgreSQL
+// code (called by the executor).
+bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<BlockBatchReceiver*>(self);
+  if (r->n == r->capacity) elog(ERROR, "aegis: more block rows than the %lu of a batch", r->capacity);
+  if (slot->tts_tupleDescriptor->natts != 11)
+    elog(ERROR, "aegis: a block row has %d columns, 11 expected", slot->tts_tupleDescriptor->natts);
+  slot_getallattrs(slot);
+  const Datum* v = slot->tts_values;
+  const bool* null = slot->tts_isnull;
+  BlockRef& ref = r->rows[r->n];
+  ref.series_id = DatumGetInt64(v[0]);
+  ref.summary.ts_min = DatumGetTimestampTz(v[1]);
+  ref.summary.ts_max = DatumGetTimestampTz(v[2]);
+  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(v[3]));
+  ref.summary.min = DatumGetFloat8(v[4]);
+  ref.summary.max = DatumGetFloat8(v[5]);
+  ref.summary.sum = DatumGetFloat8(v[6]);
+  ref.summary.first = DatumGetFloat8(v[7]);
+  ref.summary.last = DatumGetFloat8(v[8]);
+  MemoryContext old = MemoryContextSwitchTo(r->memory);
+  ref.has_data = !null[9];
+  ref.data = ref.has_data ? datumCopy(v[9], false, -1) : 0;
+  ref.has_segments = !null[10];
+  ref.segments = ref.has_segments ? datumCopy(v[10], false, -1) : 0;
+  MemoryContextSwitchTo(old);
+  ++r->n;
+  return true;
+}
+
+void BlockStartup(DestReceiver*, int, TupleDesc) {}
+void BlockShutdown(DestReceiver*) {}
+void BlockDestroy(DestReceiver*) {}
+
+}  // namespace
+
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
   RecentReceiver rows{};
   rows.pub.receiveSlot = ReceiveRecentRow;
@@ -411,40 +466,61 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
                       Int32GetDatum(lean.max_span_index), TimestampTzGetDatum(scan_start)};
     SPIPlanPtr plan = by == 0 && lean.enabled() ? KeptPlan(&lean_plans[segments], lean_sql[segments], 6, types)
                                                 : KeptPlan(&plans[by][segments], sql[by][segments], 6, types);
+    // In series order the plan merges the partitions' index scans, each in
+    // (series_id, ts_min) order already: a generic plan's estimates (one
+    // row a partition) would rather sort the rows, copying every block's
+    // data once more. Planned (and re-planned) when the cursor opens, so
+    // the setting holds for that alone; an ERROR restores it with the
+    // (sub)transaction.
+    const int guc_level = by == 0 ? NewGUCNestLevel() : -1;
+    if (guc_level >= 0)
+      (void)set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
+    if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
+    batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
   });
+  batch_.resize(kCursorBatch);
+  receiver_.pub.receiveSlot = ReceiveBlockRow;
+  receiver_.pub.rStartup = BlockStartup;
+  receiver_.pub.rShutdown = BlockShutdown;
+  receiver_.pub.rDestroy = BlockDestroy;
+  receiver_.pub.mydest = DestNone;
+  receiver_.rows = batch_.data();
+  receiver_.capacity = batch_.size();
+  receiver_.memory = batch_memory_;
   failed_ = false;
 }
 
 BlockCursor::~BlockCursor() {
   // Closed here only on success. While an error unwinds (an ERROR inside the
   // cursor's own calls, or one from another query run while it was open, such
-  // as the re-read of left-out block data) the portal is left to the
-  // transaction's abort: no SPI call after an ERROR caught mid-execution.
+  // as the re-read of left-out block data) the portal and the batch's memory
+  // are left to the transaction's abort: no SPI call after an ERROR caught
+  // mid-execution.
   if (failed_ || std::uncaught_exceptions() > 0) return;
-  if (table_ != nullptr) SPI_freetuptable(table_);
   if (portal_ != nullptr) SPI_cursor_close(portal_);
+  if (batch_memory_ != nullptr) MemoryContextDelete(batch_memory_);
 }
 
 const BlockRef* BlockCursor::Next() {
   if (next_row_ == rows_) {
     if (done_) return nullptr;
     failed_ = true;
+    // Straight from the executor into batch_ (ReceiveBlockRow), as
+    // SPI_cursor_fetch runs the portal, without its tuple table.
     PgCall([&] {
-      if (table_ != nullptr) SPI_freetuptable(table_);
-      table_ = nullptr;
-      SPI_cursor_fetch(portal_, true, kCursorBatch);
-      table_ = SPI_tuptable;
-      rows_ = SPI_processed;
+      MemoryContextReset(batch_memory_);
+      receiver_.n = 0;
+      PortalRunFetch(portal_, FETCH_FORWARD, kCursorBatch, &receiver_.pub);
     });
     failed_ = false;
+    rows_ = receiver_.n;
     next_row_ = 0;
     if (rows_ < static_cast<uint64>(kCursorBatch)) done_ = true;
     if (rows_ == 0) return nullptr;
   }
-  current_ = BlockAt(table_, next_row_++, 1);
   CountStat(Stat::kBlocksRead, 1);
-  return &current_;
+  return &batch_[next_row_++];
 }
 
 void Release(FetchedBlocks* fetched) {

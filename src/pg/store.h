@@ -63,6 +63,15 @@ struct LeanRead {
   bool enabled() const { return whole_blocks || max_span_index >= 0; }
 };
 
+// Where a BlockCursor's batch of rows comes in from the executor (store.cpp).
+struct BlockBatchReceiver {
+  DestReceiver pub;  // first: the executor sees a DestReceiver
+  BlockRef* rows;
+  uint64 n;
+  uint64 capacity;
+  MemoryContext memory;  // the batch's data and segments
+};
+
 // The blocks of a set of series that hold points in [since, until), in
 // (series id, time) order, read through a cursor a few rows at a time, so
 // memory stays bounded however many blocks there are.
@@ -79,17 +88,19 @@ class BlockCursor {
   BlockCursor(const BlockCursor&) = delete;
   BlockCursor& operator=(const BlockCursor&) = delete;
 
-  // The next block, or nullptr at the end. Valid until the next call.
+  // The next block, or nullptr at the end. Valid until the next call (its
+  // data and segments until the cursor fetches the next batch).
   const BlockRef* Next();
 
  private:
   Portal portal_ = nullptr;
-  SPITupleTable* table_ = nullptr;
+  MemoryContext batch_memory_ = nullptr;
+  std::vector<BlockRef> batch_;
+  BlockBatchReceiver receiver_{};
   uint64 rows_ = 0;
   uint64 next_row_ = 0;
   bool done_ = false;
   bool failed_ = false;  // an ERROR inside the cursor's own calls
-  BlockRef current_;
 };
 
 // Frees the rows behind fetched (success path only).
