@@ -489,6 +489,13 @@ void AggregateState::AddRun(const AggregateFn& fn, uint64_t series, const Counte
   run_.run.Append(run);
 }
 
+void AggregateState::AddCounterRun(const AggregateFn& fn, uint64_t series, const CounterRun& run) {
+  if (!IsPerSeries(fn.kind)) throw Error(ErrorCategory::Internal, "a counter run given to a function of values");
+  if (run.points == 0) return;
+  AddRun(fn, series, run);
+  count_ += run.points;
+}
+
 void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary) {
   if (summary.count == 0) return;
   // A block whose own sum overflowed from finite values: sum/avg over its
@@ -940,6 +947,12 @@ void BucketAggregator::AddSeriesPoints(const Timestamp* ts, const double* values
     AddToState(StateAt(bucket), ts + i, values + i, j - i);
     i = j;
   }
+}
+
+void BucketAggregator::AddCounterRun(const CounterRun& run) {
+  if (run.points == 0 || run.first_ts < since_ || run.first_ts >= until_) return;
+  const Timestamp bucket = bucketer_ ? bucketer_->BucketStart(run.first_ts) : since_;
+  StateAt(bucket).AddCounterRun(fn_, series_, run);
 }
 
 void BucketAggregator::AddStep(const StepSummary& step) {

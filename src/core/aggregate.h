@@ -168,6 +168,11 @@ class AggregateState {
   // changes, which throw Error(NotSupported): a step keeps neither its values
   // nor its last two points, drops or changes.
   void AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step);
+  // Folds a run of one series' points (its counter state, computed where the
+  // points are), later than that series' points already in this state, as
+  // AddPoints would fold the points. Per-series functions only
+  // (IsPerSeries(fn.kind)); Error(Internal) otherwise.
+  void AddCounterRun(const AggregateFn& fn, uint64_t series, const CounterRun& run);
   // Merges another state of the same fn: states of different series, or of
   // the same series over time ranges that do not overlap (rate/increase then
   // joins the two runs, counting the step between them).
@@ -265,6 +270,10 @@ class BucketAggregator {
   // it starts; a query step finer than the stored one gets the stored one's
   // buckets). median/quantile: Error(NotSupported).
   void AddStep(const StepSummary& step);
+  // Folds a run of the current series' points (AggregateState::AddCounterRun)
+  // into the bucket that holds its first point, when since <= run.first_ts <
+  // until; the run must lie in that one bucket.
+  void AddCounterRun(const CounterRun& run);
 
   // Buckets in ascending order. kNone: only buckets with points. Other fills:
   // every bucket from BucketStart(since) up to the last one starting before

@@ -58,18 +58,24 @@ class ShardSummaries {
 
   // sums: whether fn reads the sums (sum, avg); the others never add values
   // up, so a sum of finite values past float8's range must not fail them.
-  // moments (stddev, variance): every point is decoded on the shards and
-  // each block's (or the recent rows') part of a bucket comes back with its
-  // Sxx, to be combined here as float8_combine does.
+  // parts (stddev, variance, rate, increase and their sample_ forms): every
+  // point is decoded on the shards and each block's (or the recent rows')
+  // part of a bucket comes back with its Sxx and counter resets, to be
+  // folded here in time order as a rolled-up step is (moments combined as
+  // float8_combine does, counter runs joined with the drop between them).
+  // in_order: the parts must follow each other in time (the counter
+  // functions); parts of a series that overlap in time (recent rows inside
+  // a block's range) make the path unusable, and the coordinator reads the
+  // points itself.
   ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step,
-                 bool sums, bool moments)
-      : moments_(moments) {
+                 bool sums, bool parts, bool in_order)
+      : parts_(parts), counters_(in_order) {
     PgCall([&] {
       static SPIPlanPtr plans[2] = {nullptr, nullptr};
       static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID, BOOLOID};
       Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID), TimestampTzGetDatum(since),
                         TimestampTzGetDatum(until), PointerGetDatum(step), BoolGetDatum(sums),
-                        BoolGetDatum(moments)};
+                        BoolGetDatum(parts)};
       const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' ', ' '};
       // A recent row replaces the block point at its time: each block leaves
       // out the times of its series' recent rows (one scan of them per shard).
@@ -95,13 +101,15 @@ class ShardSummaries {
           "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
           "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
           "       aegis.first(x.first_value, x.ts_min),"
-          "       aegis.last(x.last_value, x.ts_max), NULL::float8" AEGIS_SHARD_PIECES
+          "       aegis.last(x.last_value, x.ts_max), NULL::float8, NULL::float8, NULL::int8, NULL::int8,"
+          "       NULL::timestamptz, NULL::float8" AEGIS_SHARD_PIECES
           " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
-          // Every part with its moments, combined here.
+          // Every part with its moments and counter state, folded here.
           "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
-          "       x.last_value, x.sxx" AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.ts_min"};
+          "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value"
+          AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.ts_min"};
 #undef AEGIS_SHARD_PIECES
-      RunPlan(&plans[moments ? 1 : 0], sql[moments ? 1 : 0], 6, types, values, Snap::kReadOnly, 0, nulls);
+      RunPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types, values, Snap::kReadOnly, 0, nulls);
     });
     rows_.resize(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
@@ -115,7 +123,7 @@ class ShardSummaries {
       const int64 count = DatumGetInt64(ResultValue(i, 4, &isnull));
       // A block summary counts at most 2^32 - 1 points; a bucket of more is
       // left to the coordinator's own read (usable() false).
-      if (!moments && count > static_cast<int64>(UINT32_MAX)) usable_ = false;
+      if (!parts && count > static_cast<int64>(UINT32_MAX)) usable_ = false;
       s.count = static_cast<uint64_t>(count);
       s.min = DatumGetFloat8(ResultValue(i, 5, &isnull));
       s.max = DatumGetFloat8(ResultValue(i, 6, &isnull));
@@ -124,11 +132,28 @@ class ShardSummaries {
       s.last = DatumGetFloat8(ResultValue(i, 9, &isnull));
       const Datum sxx = ResultValue(i, 10, &isnull);
       s.sxx = isnull ? 0 : DatumGetFloat8(sxx);
+      if (parts) {
+        core::CounterRun& run = row.counters;
+        run.points = s.count;
+        run.first_ts = s.first_ts;
+        run.last_ts = s.last_ts;
+        run.first = s.first;
+        run.last = s.last;
+        run.resets = DatumGetFloat8(ResultValue(i, 11, &isnull));
+        s.resets = run.resets;
+        run.reset_count = static_cast<uint64_t>(DatumGetInt64(ResultValue(i, 12, &isnull)));
+        run.changes = static_cast<uint64_t>(DatumGetInt64(ResultValue(i, 13, &isnull)));
+        run.previous_ts = DatumGetTimestampTz(ResultValue(i, 14, &isnull));
+        run.previous = DatumGetFloat8(ResultValue(i, 15, &isnull));
+      }
+      if (in_order && i > 0 && rows_[i - 1].series_id == row.series_id && s.first_ts <= rows_[i - 1].summary.last_ts)
+        usable_ = false;
     }
     PgCall([] { SPI_freetuptable(SPI_tuptable); });
   }
 
-  // False when a bucket holds more points than a summary counts.
+  // False when a bucket holds more points than a summary counts, or parts
+  // that must follow each other in time overlap.
   bool usable() const { return usable_; }
 
   // Folds the series' summaries into the aggregator, in time order.
@@ -138,7 +163,11 @@ class ShardSummaries {
                                [](const Row& row, int64_t id) { return row.series_id < id; });
     for (; it != rows_.end() && it->series_id == series_id; ++it) {
       const core::StepSummary& s = it->summary;
-      if (moments_) {
+      if (parts_ && counters_) {
+        aggregator->AddCounterRun(it->counters);  // a part of one bucket, in time order
+        continue;
+      }
+      if (parts_) {
         aggregator->AddStep(s);  // a part of one bucket, counted where it starts
         continue;
       }
@@ -160,9 +189,11 @@ class ShardSummaries {
   struct Row {
     int64_t series_id = 0;
     core::StepSummary summary;
+    core::CounterRun counters;  // parts only
   };
   std::vector<Row> rows_;  // by series, then time
-  bool moments_;
+  bool parts_;
+  bool counters_;
   bool usable_ = true;
 };
 
@@ -274,12 +305,14 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     // Under Citus the shards summarise what they hold.
     std::optional<aegis::pg::ShardSummaries> shards;
-    const bool moments =
-        fn.kind == aegis::core::AggregateKind::kStddev || fn.kind == aegis::core::AggregateKind::kVariance;
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments) && aegis::pg::ShardSummaries::Applies(ids)) {
-      shards.emplace(ids, since, until, step,
-                     fn.kind == aegis::core::AggregateKind::kSum || fn.kind == aegis::core::AggregateKind::kAvg,
-                     moments);
+    using aegis::core::AggregateKind;
+    const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
+    // delta and sample_delta need only the ends, which summaries have.
+    const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter) &&
+        aegis::pg::ShardSummaries::Applies(ids)) {
+      shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
+                     moments || counter, counter);
       if (!shards->usable()) shards.reset();
     }
     std::optional<aegis::pg::SeriesData> data;

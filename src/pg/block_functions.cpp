@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/aggregate.h"
 #include "core/block_codec.h"
 #include "core/error.h"
 #include "core/rollup.h"
@@ -62,7 +63,8 @@ namespace {
 struct BucketSummary {
   aegis::core::Timestamp bucket;
   aegis::core::BlockSummary summary;
-  double sxx = 0;  // the moments mode's Sxx of the points
+  double sxx = 0;                    // the parts mode's Sxx of the points
+  aegis::core::CounterRun counters;  // the parts mode's counter state of the points
 };
 
 // Whether any of the sorted timestamps lies in [lo, hi].
@@ -90,7 +92,7 @@ Datum* ArrayElements(FunctionCallInfo fcinfo, int arg, Oid type, const char* nam
 }  // namespace
 
 // aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
-// vals[], excluded[], since, until, step): the summary (count, first and last
+// vals[], excluded[], since, until, step[, parts]): the summary (count, first and last
 // time, min, max, sum, first and last value) of the points of one block, or
 // of the given points, in each bucket of [since, until) that holds some,
 // leaving out points at the excluded times (a recent row replaces them).
@@ -125,9 +127,11 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   const Timestamp since = PG_GETARG_TIMESTAMPTZ(14);
   const Timestamp until = PG_GETARG_TIMESTAMPTZ(15);
   const Interval* step = PG_ARGISNULL(16) ? nullptr : PG_GETARG_INTERVAL_P(16);
-  // moments: every point decoded and the sum of squared deviations (Sxx)
-  // given too, for stddev and variance (stored summaries have none).
-  const bool moments = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
+  // parts: every point decoded, and each bucket's part given with the sum
+  // of squared deviations (Sxx), for stddev and variance, and the sum of the
+  // values just before each drop, for the counter functions (stored
+  // summaries have neither).
+  const bool parts = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
   // The given points (no block): two arrays of one length, ascending times.
   int given = 0;
   int n_values = 0;
@@ -159,7 +163,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   // A stored summary stands for its points when they all count and lie in
   // one bucket.
   const auto whole = [&](const BlockSummary& s) {
-    return !moments && s.ts_min >= since && s.ts_max < until && !AnyWithin(excluded, s.ts_min, s.ts_max) &&
+    return !parts && s.ts_min >= since && s.ts_max < until && !AnyWithin(excluded, s.ts_min, s.ts_max) &&
            bucket_of(s.ts_min) == bucket_of(s.ts_max);
   };
   std::vector<BucketSummary> out;
@@ -171,9 +175,9 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     if (block.ts_max < since || block.ts_min >= until) {
       // Nothing in range.
     } else if (whole(block)) {
-      out.push_back({bucket_of(block.ts_min), block});
+      out.push_back({bucket_of(block.ts_min), block, 0, {}});
     } else {
-      if (has_segments && bucketer && !moments) {
+      if (has_segments && bucketer && !parts) {
         aegis::pg::BlockRef ref;
         ref.summary = block;
         ref.data = data;
@@ -183,7 +187,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
         for (const BlockSummary& s : aegis::pg::DecodeStoredSegments(series_id, ref)) {
           if (s.count == 0 || s.ts_max < since || s.ts_min >= until) continue;
           if (whole(s)) {
-            out.push_back({bucket_of(s.ts_min), s});
+            out.push_back({bucket_of(s.ts_min), s, 0, {}});
             answered.emplace_back(s.ts_min, s.ts_max);
           } else {
             decode = true;
@@ -212,17 +216,23 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     const Timestamp bucket = bucket_of(kept.ts[begin]);
     size_t end = begin + 1;
     while (end < kept.size() && bucket_of(kept.ts[end]) == bucket) ++end;
-    out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin)});
-    if (moments) out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
+    out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin), 0, {}});
+    if (parts) {
+      out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
+      out.back().counters.Add(&kept.ts[begin], &kept.values[begin], end - begin);
+    }
     begin = end;
   }
   for (const BucketSummary& row : out) {
     const BlockSummary& s = row.summary;
     Datum values[] = {TimestampTzGetDatum(row.bucket), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
                       Int64GetDatum(s.count), Float8GetDatum(s.min), Float8GetDatum(s.max), Float8GetDatum(s.sum),
-                      Float8GetDatum(s.first), Float8GetDatum(s.last), Float8GetDatum(row.sxx)};
-    bool nulls[10] = {};
-    nulls[9] = !moments;
+                      Float8GetDatum(s.first), Float8GetDatum(s.last), Float8GetDatum(row.sxx),
+                      Float8GetDatum(row.counters.resets), Int64GetDatum(static_cast<int64>(row.counters.reset_count)),
+                      Int64GetDatum(static_cast<int64>(row.counters.changes)),
+                      TimestampTzGetDatum(row.counters.previous_ts), Float8GetDatum(row.counters.previous)};
+    bool nulls[15] = {};
+    for (int i = 9; i < 15; ++i) nulls[i] = !parts;
     aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
   }
   return static_cast<Datum>(0);

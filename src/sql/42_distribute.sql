@@ -255,10 +255,12 @@ CREATE FUNCTION aegis._bucket_summaries(series_id bigint, data bytea, ts_min tim
                                         first_value double precision, last_value double precision, segments bytea,
                                         ts timestamptz[], vals double precision[], excluded timestamptz[],
                                         since timestamptz, until timestamptz, step interval,
-                                        moments boolean DEFAULT false)
+                                        parts boolean DEFAULT false)
     RETURNS TABLE (bucket timestamptz, ts_min timestamptz, ts_max timestamptz, points bigint,
                    min_value double precision, max_value double precision, sum_value double precision,
-                   first_value double precision, last_value double precision, sxx double precision)
+                   first_value double precision, last_value double precision, sxx double precision,
+                   resets double precision, reset_count bigint, changes bigint, previous_ts timestamptz,
+                   previous_value double precision)
     LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4
     AS 'MODULE_PATHNAME', 'aegis_bucket_summaries';
 COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestamptz, integer, double precision,
@@ -267,5 +269,7 @@ COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestam
                                             timestamptz, interval, boolean) IS
   'Per bucket of [since, until): the summary (first and last time, count, min, max, sum, first and last value) of '
   'a block''s points (or of ts/vals), leaving out the excluded times; stored summaries answer whole blocks and '
-  'segments in one bucket. With moments, every point is decoded and sxx (the sum of squared deviations, as '
-  'float8_accum forms it) is given too, for stddev and variance.';
+  'segments in one bucket. With parts, every point is decoded and each bucket''s part comes with sxx (the sum of '
+  'squared deviations, as float8_accum forms it), for stddev and variance, and its counter state for the counter '
+  'functions: resets (the sum of the values just before each drop), reset_count (drops), changes, and the point '
+  'before the last.';

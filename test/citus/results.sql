@@ -44,6 +44,22 @@ SELECT fn, g, st, fill, since, until, count(*) AS buckets,
        aegis.aggregate('req', fn, since, until, st,
                        CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END, fill) a
  GROUP BY fn, g, st, fill, since, until ORDER BY fn, g, st, fill, since, until;
+-- The counter functions on the metric without roll-ups (on Citus computed
+-- on the shards, each block's part of a bucket with its counter state, where the
+-- parts follow each other in time: the first range holds no recent row;
+-- read by the coordinator where they do not: recent rows lie inside the
+-- blocks of the second), every grouping, with and without a step.
+SELECT fn, g, st, r.since, r.until, count(*) AS buckets,
+       md5(string_agg(a.bucket::text || a.tags::text || coalesce(a.value::text, 'null'), ','
+                      ORDER BY a.tags::text, a.bucket)) AS digest
+  FROM unnest(ARRAY['rate', 'increase', 'sample_rate', 'sample_increase', 'irate', 'resets', 'changes']) fn,
+       unnest(ARRAY['series', 'all', 'host']) g,
+       unnest(ARRAY['1 hour', '7 minutes', NULL]::interval[]) st,
+       unnest(ARRAY['2024-01-01 04:30', '2024-01-01 02:07:30']::timestamptz[],
+              ARRAY['2024-01-01 08:20', '2024-01-01 05:10']::timestamptz[]) r(since, until),
+       aegis.aggregate('req', fn, r.since, r.until, st,
+                       CASE g WHEN 'all' THEN '{}'::text[] WHEN 'host' THEN ARRAY['host'] END) a
+ GROUP BY fn, g, st, r.since, r.until ORDER BY fn, g, st, r.since, r.until;
 -- stddev and variance on the metric without roll-ups (on Citus each block's
 -- part of a bucket comes with its sum of squared deviations, combined on
 -- the coordinator, so the last bits may differ from a single node's:

@@ -108,6 +108,25 @@ n=$(coord -At -c "SELECT count(*) FROM aegis.block_partitions p
                    WHERE NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = p.partition)")
 [ "$n" = 0 ] && ok "every partition of aegis.blocks is distributed" || not_ok "$n partitions are not distributed"
 
+# Where the work happens: the summaries, the moments and the counter runs
+# come from the shards, so the coordinator reads no block row itself; where
+# recent rows lie inside compressed blocks the counter functions fall back to
+# reading the points on the coordinator (results.sql shows both give the
+# single node's values).
+blocks_read() {  # the statement to count for
+  coord -c "SELECT aegis.reset_stats()" >/dev/null &&
+    coord -c "$1" >/dev/null &&
+    coord -At -c "SELECT blocks_read FROM aegis.engine_stats"
+}
+for fn in avg stddev rate increase sample_increase irate resets changes; do
+  n=$(blocks_read "SELECT * FROM aegis.aggregate('req', '$fn', '2024-01-01 04:30', '2024-01-01 08:20', '1 hour')")
+  [ "$n" = 0 ] && ok "$fn is computed on the shards (the coordinator read no block)" ||
+    not_ok "$fn: the coordinator read ${n:-?} blocks itself"
+done
+n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:30', '2024-01-01 05:10', '1 hour')")
+[ "${n:-0}" -gt 0 ] && ok "rate over recent rows inside blocks is read on the coordinator ($n blocks)" ||
+  not_ok "rate over recent rows inside blocks: the coordinator read ${n:-?} blocks"
+
 # Reads from a worker equal the coordinator's.
 psql -X -p "$1" -d aegis_citus -f test/citus/results.sql >"$out/worker.out" 2>&1
 if diff -u "$out/distributed.out" "$out/worker.out" >"$out/worker.diff"; then
