@@ -2,7 +2,8 @@
 # The scale-out tier: the same workload on a single node (the project's
 # cluster) and on a Citus cluster (a coordinator and two workers, started by
 # scripts/citus-cluster.sh) after aegis.distribute(); every result must be
-# the same, and the distributed layout must keep its promises (ids unique
+# the same, the differential test must pass on the distributed layout, the
+# work must happen on the shards, and the layout must keep its promises (ids unique
 # cluster-wide, reads from a worker, aegis.undistribute() and distribute()
 # again, pg_dump and restore, TRUNCATE, DROP EXTENSION leaving nothing, no
 # acknowledged write lost when the coordinator or a worker is killed).
@@ -126,6 +127,21 @@ done
 n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:30', '2024-01-01 05:10', '1 hour')")
 [ "${n:-0}" -gt 0 ] && ok "rate over recent rows inside blocks is read on the coordinator ($n blocks)" ||
   not_ok "rate over recent rows inside blocks: the coordinator read ${n:-?} blocks"
+
+# The differential test (test/server/differential.sql: read, latest and every
+# aggregate function against plain SQL over the same points, through out-of-
+# order and late writes, deletes, compression, merging, retention and
+# roll-up) on the distributed layout, with a quarter of its writes.
+if new_citus_db aegis_citus_diff &&
+   psql -X -q -p "$PGPORT" -d aegis_citus_diff "${add_workers[@]}" -c "CREATE EXTENSION aegis_timeseries" \
+     -c "SELECT aegis.distribute(8)" >"$out/differential.out" 2>&1 &&
+   psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_diff -v writes=300000 \
+     -f test/server/differential.sql >>"$out/differential.out" 2>&1; then
+  ok "the differential test passes on the distributed layout ($(grep -c 'NOTICE:  ok - ' "$out/differential.out") checks against plain SQL)"
+else
+  not_ok "the differential test fails on the distributed layout"; grep -B2 -A6 ERROR "$out/differential.out" | head -n 30
+fi
+drop_citus_db aegis_citus_diff
 
 # Reads from a worker equal the coordinator's.
 psql -X -p "$1" -d aegis_citus -f test/citus/results.sql >"$out/worker.out" 2>&1
