@@ -38,9 +38,24 @@ constexpr size_t kGroupsSideBySide = 64;
 // block and over each series' recent rows, combined per series and bucket
 // where the rows are); the coordinator only folds them (docs/scale-out.md).
 // Usable for the functions block summaries answer, on series without
-// rolled-up steps (the statement says whether any of them has some).
+// rolled-up steps.
 class ShardSummaries {
  public:
+  // Whether the path applies to the series: none of them has rolled-up steps.
+  static bool Applies(const std::vector<int64_t>& ids) {
+    return PgCall([&] {
+      static SPIPlanPtr plan = nullptr;
+      static const Oid types[] = {INT8ARRAYOID};
+      Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
+      RunPlan(&plan, "SELECT NOT EXISTS (SELECT 1 FROM aegis.rollups WHERE series_id = ANY ($1))", 1, types, values,
+              Snap::kReadOnly);
+      bool isnull = false;
+      const bool applies = DatumGetBool(ResultValue(0, 1, &isnull));
+      SPI_freetuptable(SPI_tuptable);
+      return applies;
+    });
+  }
+
   // sums: whether fn reads the sums (sum, avg); the others never add values
   // up, so a sum of finite values past float8's range must not fail them.
   // parts (stddev, variance, rate, increase and their sample_ forms): every
@@ -64,9 +79,6 @@ class ShardSummaries {
       const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' ', ' '};
       // A recent row replaces the block point at its time: each block leaves
       // out the times of its series' recent rows (one scan of them per shard).
-      // A series with rolled-up steps adds a row without a time, which makes
-      // the path unusable (the steps are not read here): one statement, one
-      // round of tasks.
 #define AEGIS_SHARD_PIECES                                                                                          \
   "  FROM (SELECT b.series_id, p.*"                                                                                 \
   "          FROM aegis.blocks b"                                                                                   \
@@ -83,12 +95,7 @@ class ShardSummaries {
   "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"                  \
   "                 GROUP BY series_id) r"                                                                          \
   "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"           \
-  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p"                               \
-  "        UNION ALL"                                                                                               \
-  "        SELECT DISTINCT u.series_id, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, 0::int8,"         \
-  "               NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8,"              \
-  "               NULL::float8, NULL::int8, NULL::int8, NULL::timestamptz, NULL::float8"                            \
-  "          FROM aegis.rollups u WHERE u.series_id = ANY ($1)) x"
+  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p) x"
       static const char* const sql[2] = {
           // One summary per series and bucket, combined on the shards.
           "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
@@ -111,10 +118,6 @@ class ShardSummaries {
       row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
       core::StepSummary& s = row.summary;
       s.first_ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
-      if (isnull) {  // the series has rolled-up steps
-        usable_ = false;
-        break;
-      }
       s.bucket = s.first_ts;
       s.last_ts = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
       const int64 count = DatumGetInt64(ResultValue(i, 4, &isnull));
@@ -306,7 +309,8 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter) &&
+        aegis::pg::ShardSummaries::Applies(ids)) {
       shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
                      moments || counter, counter);
       if (!shards->usable()) shards.reset();

@@ -42,10 +42,13 @@ SPIPlanPtr try_lock_series_plan = nullptr;
 SPIPlanPtr refresh_last_points_plan = nullptr;
 SPIPlanPtr drop_last_points_plan = nullptr;
 
-// Blocks a BlockCursor fetches at a time: a batch holds its rows' data
-// (inline, so at most about 2 kB a block; a larger one is a TOAST pointer)
-// and segments.
+// Blocks a BlockCursor fetches at a time: a batch holds its rows' data and
+// segments (inline, so at most about 2 kB a block, a larger one a TOAST
+// pointer; but whole when they come from elsewhere, as from Citus's
+// workers): the first fetch asks for a few, each later one for as many as
+// the rows so far suggest fit in kCursorBatchBytes, at most kCursorBatch.
 constexpr long kCursorBatch = 256;
+constexpr uint64 kCursorBatchBytes = 8 * 1024 * 1024;
 SPIPlanPtr fetch_recent_of_series_plan = nullptr;
 
 // First key of the advisory locks that serialise block rewrites of a series
@@ -356,7 +359,7 @@ namespace {
 // code (called by the executor).
 bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
   auto* r = reinterpret_cast<BlockBatchReceiver*>(self);
-  if (r->n == r->capacity) elog(ERROR, "aegis: more block rows than the %lu of a batch", r->capacity);
+  if (r->n == r->capacity) elog(ERROR, "aegis: more block rows than the " UINT64_FORMAT " of a batch", r->capacity);
   if (slot->tts_tupleDescriptor->natts != 11)
     elog(ERROR, "aegis: a block row has %d columns, 11 expected", slot->tts_tupleDescriptor->natts);
   slot_getallattrs(slot);
@@ -377,6 +380,8 @@ bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
   ref.data = ref.has_data ? datumCopy(v[9], false, -1) : 0;
   ref.has_segments = !null[10];
   ref.segments = ref.has_segments ? datumCopy(v[10], false, -1) : 0;
+  if (ref.has_data) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.data));
+  if (ref.has_segments) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.segments));
   MemoryContextSwitchTo(old);
   ++r->n;
   return true;
@@ -479,7 +484,7 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
     batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
   });
-  batch_.resize(kCursorBatch);
+  batch_.resize(kCursorBatch);  // fetch_count_ <= kCursorBatch
   receiver_.pub.receiveSlot = ReceiveBlockRow;
   receiver_.pub.rStartup = BlockStartup;
   receiver_.pub.rShutdown = BlockShutdown;
@@ -511,12 +516,18 @@ const BlockRef* BlockCursor::Next() {
     PgCall([&] {
       MemoryContextReset(batch_memory_);
       receiver_.n = 0;
-      PortalRunFetch(portal_, FETCH_FORWARD, kCursorBatch, &receiver_.pub);
+      receiver_.bytes = 0;
+      PortalRunFetch(portal_, FETCH_FORWARD, fetch_count_, &receiver_.pub);
     });
     failed_ = false;
     rows_ = receiver_.n;
     next_row_ = 0;
-    if (rows_ < static_cast<uint64>(kCursorBatch)) done_ = true;
+    if (rows_ < static_cast<uint64>(fetch_count_)) done_ = true;
+    // The next batch's size from this one's bytes a row.
+    if (rows_ > 0) {
+      const uint64 per_row = std::max<uint64>(1, receiver_.bytes / rows_);
+      fetch_count_ = static_cast<long>(std::clamp<uint64>(kCursorBatchBytes / per_row, 1, kCursorBatch));
+    }
     if (rows_ == 0) return nullptr;
   }
   CountStat(Stat::kBlocksRead, 1);

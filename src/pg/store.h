@@ -69,6 +69,7 @@ struct BlockBatchReceiver {
   BlockRef* rows;
   uint64 n;
   uint64 capacity;
+  uint64 bytes;          // of the data and segments copied
   MemoryContext memory;  // the batch's data and segments
 };
 
@@ -97,6 +98,7 @@ class BlockCursor {
   MemoryContext batch_memory_ = nullptr;
   std::vector<BlockRef> batch_;
   BlockBatchReceiver receiver_{};
+  long fetch_count_ = 16;  // rows the next fetch asks for: few at first (store.cpp)
   uint64 rows_ = 0;
   uint64 next_row_ = 0;
   bool done_ = false;

@@ -23,28 +23,33 @@ passed=0
 failed=0
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
+# The single node: a cluster of its own (scripts/test-cluster.sh, without
+# Citus), so that the tier may run beside scripts that restart the project's
+# shared cluster (make test runs it in tier 4's first lane).
+single_dir="/tmp/aegis-citus-single-$AEGIS_TAG"
+single=(-h "$single_dir" -p "$((AEGIS_PORT + 2300))" -U postgres)
 finish() {
   scripts/citus-cluster.sh stop
+  scripts/test-cluster.sh destroy "$single_dir"
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ]
   exit
 }
-
-# The single node: the project's own cluster, without Citus.
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_single" -c "CREATE DATABASE aegis_citus_single" \
-  -c "ALTER DATABASE aegis_citus_single SET aegis.maintenance_worker = off"
-psql -X -q -d aegis_citus_single -c "CREATE EXTENSION aegis_timeseries"
-if psql -X -q -d aegis_citus_single -f test/citus/workload.sql >"$out/single-workload.out" 2>&1 &&
-   psql -X -d aegis_citus_single -f test/citus/results.sql >"$out/single.out" 2>&1; then
+scripts/test-cluster.sh destroy "$single_dir"   # a leftover of an interrupted run
+scripts/test-cluster.sh start "$single_dir" "$((AEGIS_PORT + 2300))" "aegis.maintenance_worker = off" ||
+  { not_ok "the single-node cluster does not start"; finish; }
+psql -X -q "${single[@]}" -d postgres -c "CREATE DATABASE aegis_citus_single"
+psql -X -q "${single[@]}" -d aegis_citus_single -c "CREATE EXTENSION aegis_timeseries"
+if psql -X -q "${single[@]}" -d aegis_citus_single -f test/citus/workload.sql >"$out/single-workload.out" 2>&1 &&
+   psql -X "${single[@]}" -d aegis_citus_single -f test/citus/results.sql >"$out/single.out" 2>&1; then
   ok "the workload runs on a single node"
 else
   not_ok "the workload fails on a single node"; tail -n 20 "$out"/single*.out; finish
 fi
-psql -X -q -d postgres -c "DROP DATABASE aegis_citus_single"
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE aegis_citus_single"
 
 # The Citus cluster (psql's defaults point at its coordinator from here on;
-# single reaches the project's cluster).
-single=(-h "$PGHOST" -p "$PGPORT")
+# single reaches the single node's cluster).
 scripts/citus-cluster.sh start || { not_ok "the Citus cluster does not start"; finish; }
 eval "$(scripts/citus-cluster.sh env)"
 # shellcheck disable=SC2086
@@ -136,7 +141,8 @@ n=$(blocks_read "SELECT * FROM aegis.aggregate('cpu', 'avg', '2024-01-01 00:30',
 # order and late writes, deletes, compression, merging, retention and
 # roll-up) on the distributed layout, with a quarter of its writes.
 if new_citus_db aegis_citus_diff &&
-   psql -X -q -p "$PGPORT" -d aegis_citus_diff "${add_workers[@]}" -c "CREATE EXTENSION aegis_timeseries" \
+   psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_diff "${add_workers[@]}" \
+     -c "CREATE EXTENSION aegis_timeseries" \
      -c "SELECT aegis.distribute(8)" >"$out/differential.out" 2>&1 &&
    psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_citus_diff -v writes=300000 \
      -f test/server/differential.sql >>"$out/differential.out" 2>&1; then

@@ -10,8 +10,9 @@ SET aegis.partition_interval = 'day';
 -- 1.2 million writes over 120 series: timestamps out of order, many
 -- (series, ts) written more than once (last write wins). The Citus tier runs
 -- the test with fewer (psql -v writes=N: a multiple of 100, at least 210,000
--- so that the dense series below go in with the first half); the shares of
--- the write paths stay the same.
+-- so that the dense series below go in with the first half, and at most
+-- 1,800,000, below the late writes' numbers); the shares of the write paths
+-- stay the same.
 \if :{?writes}
 \else
 \set writes 1200000
