@@ -345,9 +345,26 @@ maintenance_on_coordinator
 # transaction must be there whole, every other whole or absent, and every
 # block must decode (crash-verify, over the logs of all cycles so far).
 crash_cycles() {
-  local bin dsn cycle node wpid rc
+  local bin dsn cycle node wpid rc sample wrong=""
   bin=$(scripts/build-stress.sh) || { not_ok "building test/stress/aegis_stress"; return; }
   mkdir -p "$out/crash"
+  # The errors a writer sees when the worker holding its shard dies, as the
+  # cycles have met them (the last one: the worker's backend relaying its own
+  # "unexpected postmaster exit" before it was killed in turn), count as the
+  # node's loss with --remote-loss 1, an ordinary error does not.
+  for sample in "08006|connection to server was lost" \
+                "XX000|failure on connection marked as essential: 127.0.0.1:55078" \
+                "XX000|connection to the remote node postgres@127.0.0.1:55078 failed" \
+                "XX000|server closed the connection unexpectedly while executing command on 127.0.0.1:55078" \
+                "58030|failed to COPY to shard 102044 on 127.0.0.1:55078" \
+                "XX000|terminating connection due to unexpected postmaster exit"; do
+    "$bin" lost-server --sqlstate "${sample%%|*}" --message "${sample#*|}" --remote-loss 1 >/dev/null ||
+      wrong="$wrong [$sample]"
+  done
+  "$bin" lost-server --sqlstate 22003 --message "value out of range" --remote-loss 1 >/dev/null &&
+    wrong="$wrong [22003 counted as a lost node]"
+  [ -z "$wrong" ] && ok "crash-writer counts a lost worker's errors as the node's loss, and no other" ||
+    not_ok "crash-writer's rules for a lost node:$wrong"
   new_citus_db aegis_crash && psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d aegis_crash "${add_workers[@]}" \
     -c "CREATE EXTENSION aegis_timeseries" -c "SELECT aegis.distribute(4)" >"$out/crash-setup.log" 2>&1 ||
     { not_ok "setting up the crash database"; grep -v '^NOTICE\|^DETAIL\|^HINT' "$out/crash-setup.log" | tail -n 5; return; }

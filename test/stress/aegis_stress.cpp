@@ -7,6 +7,8 @@
 //                [--remote-loss 1: a connection failure the server reports (a Citus worker lost) ends a
 //                writer as the loss of its own connection does]
 //   aegis_stress crash-verify --dsn CONNINFO [--state FILE] LOG...
+//   aegis_stress lost-server --sqlstate S --message M [--remote-loss 1]   whether crash-writer counts that
+//                error as the loss of its server (exit 0) or not (exit 1)
 #include <exception>
 #include <iostream>
 #include <string>
@@ -20,10 +22,11 @@ int main(int argc, char** argv) {
     if (command == "concurrency") return stress::RunConcurrency(args);
     if (command == "crash-writer") return stress::RunCrashWriter(args);
     if (command == "crash-verify") return stress::RunCrashVerify(args);
+    if (command == "lost-server") return stress::RunLostServer(args);
   } catch (const std::exception& e) {
     std::cerr << "aegis_stress " << command << ": " << e.what() << std::endl;
     return 2;
   }
-  std::cerr << "usage: aegis_stress concurrency|crash-writer|crash-verify --dsn CONNINFO ...\n";
+  std::cerr << "usage: aegis_stress concurrency|crash-writer|crash-verify|lost-server --dsn CONNINFO ...\n";
   return 2;
 }

@@ -180,14 +180,19 @@ class LogFile {
   int fd_;
 };
 
+}  // namespace
+
 // Whether an error ends a client as the loss of its server does: its own
 // connection went, or (remote_loss: a Citus coordinator, whose worker was
 // killed) the server reports the loss of another node: SQLSTATE class 08,
 // Citus's internal errors about it (XX000: "failure on connection marked as
-// essential", "connection to the remote node ...", or any error "while
+// essential", "connection to the remote node ...", any error "while
 // executing command on <node>", such as "server closed the connection
-// unexpectedly" or "SSL SYSCALL error: EOF detected"), and its I/O error
-// copying rows into a shard there (58030: "failed to COPY to shard").
+// unexpectedly" or "SSL SYSCALL error: EOF detected", and the worker
+// backend's own last words relayed, "terminating connection due to
+// unexpected postmaster exit", when it saw its postmaster die before it was
+// killed itself), and its I/O error copying rows into a shard there (58030:
+// "failed to COPY to shard").
 bool ServerLost(const SqlError& e, bool remote_loss) {
   if (e.connection_lost) return true;
   if (!remote_loss) return false;
@@ -195,9 +200,12 @@ bool ServerLost(const SqlError& e, bool remote_loss) {
   const std::string what = e.what();
   const auto says = [&](const char* text) { return what.find(text) != std::string::npos; };
   if (e.sqlstate == "58030") return says("failed to COPY to shard");
-  return e.sqlstate == "XX000" && (says("failure on connection marked as essential") ||
-                                   says("connection to the remote node") || says("while executing command on"));
+  return e.sqlstate == "XX000" &&
+         (says("failure on connection marked as essential") || says("connection to the remote node") ||
+          says("while executing command on") || says("terminating connection due to unexpected postmaster exit"));
 }
+
+namespace {
 
 void Writer(const std::string& dsn, const std::string& log_path, int run, int writer, uint64_t seed,
             Clock::time_point deadline, bool remote_loss, WriterStats& stats) {
@@ -564,6 +572,17 @@ int RunCrashVerify(const Args& args) {
     report.not_ok("verification failed: SQLSTATE " + e.sqlstate + ": " + e.what());
   }
   return report.failures() == 0 ? 0 : 1;
+}
+
+// aegis_stress lost-server --sqlstate S --message M [--remote-loss 1]:
+// prints whether ServerLost counts that error as the loss of the server
+// (exit 0) or not (exit 1), so that a test can check the rules on the
+// messages seen in crash cycles.
+int RunLostServer(const Args& args) {
+  const SqlError e(args.get("sqlstate"), args.get("message"), false);
+  const bool lost = ServerLost(e, args.number("remote-loss", 0) != 0);
+  std::cout << (lost ? "lost" : "not lost") << std::endl;
+  return lost ? 0 : 1;
 }
 
 }  // namespace stress
