@@ -58,11 +58,11 @@ class ShardSummaries {
 
   // sums: whether fn reads the sums (sum, avg); the others never add values
   // up, so a sum of finite values past float8's range must not fail them.
-  // parts (stddev, variance, rate, increase and their sample_ forms): every
-  // point is decoded on the shards and each block's (or the recent rows')
-  // part of a bucket comes back with its Sxx and counter resets, to be
-  // folded here in time order as a rolled-up step is (moments combined as
-  // float8_combine does, counter runs joined with the drop between them).
+  // parts (stddev, variance and the counter functions but delta and
+  // sample_delta): every point is decoded on the shards and each block's (or
+  // the recent rows') part of a bucket comes back with its Sxx and counter
+  // state, folded here in time order (moments combined as float8_combine
+  // does, counter runs joined with the drop between them).
   // in_order: the parts must follow each other in time (the counter
   // functions); parts of a series that overlap in time (recent rows inside
   // a block's range) make the path unusable, and the coordinator reads the

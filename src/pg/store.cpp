@@ -303,9 +303,17 @@ bool ReceiveRecentRow(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
-void RecentStartup(DestReceiver*, int, TupleDesc) {}
-void RecentShutdown(DestReceiver*) {}
-void RecentDestroy(DestReceiver*) {}
+void NoStartup(DestReceiver*, int, TupleDesc) {}
+void NoShutdown(DestReceiver*) {}
+
+// A DestReceiver that hands each row to receive and needs nothing else.
+void InitReceiver(DestReceiver* pub, bool (*receive)(TupleTableSlot*, DestReceiver*)) {
+  pub->receiveSlot = receive;
+  pub->rStartup = NoStartup;
+  pub->rShutdown = NoShutdown;
+  pub->rDestroy = NoShutdown;
+  pub->mydest = DestNone;
+}
 
 // Puts rows[0, n) in (series, time) order into recent; sorted_ids holds
 // every series id of the rows, ascending. A counting pass by series, then
@@ -387,19 +395,11 @@ bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
-void BlockStartup(DestReceiver*, int, TupleDesc) {}
-void BlockShutdown(DestReceiver*) {}
-void BlockDestroy(DestReceiver*) {}
-
 }  // namespace
 
 RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core::Timestamp lo, core::Timestamp hi) {
   RecentReceiver rows{};
-  rows.pub.receiveSlot = ReceiveRecentRow;
-  rows.pub.rStartup = RecentStartup;
-  rows.pub.rShutdown = RecentShutdown;
-  rows.pub.rDestroy = RecentDestroy;
-  rows.pub.mydest = DestNone;
+  InitReceiver(&rows.pub, ReceiveRecentRow);
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     const Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(lo),
@@ -485,11 +485,7 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
   });
   batch_.resize(kCursorBatch);  // fetch_count_ <= kCursorBatch
-  receiver_.pub.receiveSlot = ReceiveBlockRow;
-  receiver_.pub.rStartup = BlockStartup;
-  receiver_.pub.rShutdown = BlockShutdown;
-  receiver_.pub.rDestroy = BlockDestroy;
-  receiver_.pub.mydest = DestNone;
+  InitReceiver(&receiver_.pub, ReceiveBlockRow);
   receiver_.rows = batch_.data();
   receiver_.capacity = batch_.size();
   receiver_.memory = batch_memory_;
