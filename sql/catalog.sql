@@ -82,3 +82,26 @@ SELECT aegis.distribute_series_ids();
 SELECT aegis.undistribute();
 -- The SQLSTATE: 55000 (object_not_in_prerequisite_state).
 DO $$ BEGIN PERFORM aegis.distribute(); EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE NOTICE '55000'; END $$;
+
+-- One row per metric and tag set (the series_key constraint: a hash index
+-- of the series key, metric || ' ' || tags::text, instead of a B-tree of
+-- every tag): the same tags in another order are the same series, tags that
+-- differ in one character are two, and raw DML cannot add a second row.
+SELECT aegis.write('keyed', '{"a": "1", "b": "2"}', '2024-01-01', 1);
+SELECT aegis.write('keyed', '{"b":"2",  "a":"1"}', '2024-01-01 00:01', 2);
+SELECT aegis.write('keyed', '{"a": "1", "b": "2 "}', '2024-01-01', 3);
+SELECT aegis.write('keyed', '{"a": "1", "b ": "2"}', '2024-01-01', 4);
+SELECT tags, (SELECT count(*) FROM aegis.read('keyed') r WHERE r.tags = s.tags) AS points
+  FROM aegis.series s WHERE metric = 'keyed' ORDER BY series_id;
+INSERT INTO aegis.series (metric, tags) VALUES ('keyed', '{"b": "2", "a": "1"}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT indexrelid::regclass AS index, amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_am a ON a.oid = c.relam WHERE indrelid = 'aegis.series'::regclass ORDER BY indexrelid::regclass::text;
+-- The lookup of a series by its key (src/pg/catalog.cpp) can use that index.
+SET enable_seqscan = off;
+PREPARE lookup(text, jsonb) AS SELECT series_id FROM aegis.series
+ WHERE (metric || ' ' || tags::text) = ($1 || ' ' || $2::text);
+EXPLAIN (COSTS OFF) EXECUTE lookup('keyed', '{"a": "1", "b": "2"}');
+DEALLOCATE lookup;
+RESET enable_seqscan;
+SELECT aegis.drop_metric('keyed');

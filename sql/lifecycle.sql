@@ -4,6 +4,9 @@ DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
 CREATE EXTENSION aegis_timeseries;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
+-- Blocks of at most 1,000 points, which this test's blocks were laid out
+-- for (several blocks a series); blocks cut by size: lifecycle.sql.
+SET aegis.block_max_points = 1000;
 
 -- 2,500 points of one series at 10 s, written one statement per 500.
 SELECT aegis.write('temp', '{"site": "x"}',
@@ -112,3 +115,70 @@ SELECT aegis.write('kept', '{}', '2024-01-01 02:00', 30);   -- a recent row insi
 SELECT metric, points FROM aegis.stats WHERE metric IN ('kept', 'other') ORDER BY metric;
 SELECT aegis.drop_metric('kept') AS dropped_points;
 SELECT count(*) AS kept_blocks_left FROM aegis.blocks b WHERE NOT EXISTS (SELECT 1 FROM aegis.series s WHERE s.series_id = b.series_id);
+
+-- Blocks cut by size (aegis.block_max_bytes, docs/block-format.md section
+-- 12): with the default settings a block row (summary, segment summaries and
+-- data) is at most 4,080 bytes, two to an 8 kB heap page, whatever the
+-- data's bits per point; every block but the last of a run is nearly full.
+RESET aegis.block_max_points;
+SHOW aegis.block_max_bytes;
+CREATE TABLE walk AS
+SELECT '2024-03-01'::timestamptz + i * interval '10 s' AS ts,
+       round((sum(((hashint4(i) & 255) - 127.5) / 8) OVER (ORDER BY i))::numeric, 2)::float8 AS value
+  FROM generate_series(0, 19999) i;
+SELECT aegis.write('walk', '{"cut": "bytes"}', array_agg(ts ORDER BY ts), array_agg(value ORDER BY ts)) FROM walk;
+CREATE VIEW walk_blocks AS
+SELECT b.*, pg_column_size(b.*) AS row_bytes, (b.ctid::text::point)[0] AS page, b.tableoid
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "bytes"}';
+SELECT count(*) AS blocks, sum(point_count) AS points, max(row_bytes) <= 4080 AS rows_fit,
+       min(row_bytes) FILTER (WHERE ts_min < (SELECT max(ts_min) FROM walk_blocks)) > 4080 * 31 / 32 AS full_but_last,
+       max(point_count) > 1000 AS more_than_1000_points
+  FROM walk_blocks;
+-- Two rows on every page but the last.
+SELECT count(*) AS pages, count(*) FILTER (WHERE n <> 2) AS pages_not_two
+  FROM (SELECT page, count(*) AS n FROM walk_blocks GROUP BY tableoid, page) p;
+-- No row went to TOAST, and every partition keeps rows of a page in line.
+SELECT count(*) FILTER (WHERE pg_column_size(data) < octet_length(data)) AS compressed,
+       count(*) FILTER (WHERE row_bytes < octet_length(data)) AS out_of_line
+  FROM walk_blocks;
+SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+ WHERE i.inhparent = 'aegis.blocks'::regclass ORDER BY 1;
+-- The points come back as written.
+SELECT count(*) AS points, count(*) FILTER (WHERE r.value IS DISTINCT FROM w.value) AS differ
+  FROM aegis.read('walk{cut="bytes"}') r FULL JOIN walk w USING (ts);
+-- Appended in steps of 2,000 points in time order (each straight into
+-- blocks, at least 1,000), the blocks still fill: the last block, not full,
+-- is merged with the next step, and maintenance finds nothing to merge.
+SELECT sum(aegis.write('walk', '{"cut": "steps"}',
+                       ARRAY(SELECT ts FROM walk WHERE ts >= '2024-03-01'::timestamptz + k * interval '20000 s'
+                                AND ts < '2024-03-01'::timestamptz + (k + 1) * interval '20000 s' ORDER BY ts),
+                       ARRAY(SELECT value FROM walk WHERE ts >= '2024-03-01'::timestamptz + k * interval '20000 s'
+                                AND ts < '2024-03-01'::timestamptz + (k + 1) * interval '20000 s' ORDER BY ts)))
+  FROM generate_series(0, 9) k;
+SELECT (SELECT count(*) FROM aegis.recent_points r JOIN aegis.series s USING (series_id)
+         WHERE s.tags = '{"cut": "steps"}') AS recent,
+       count(*) AS blocks, sum(point_count) AS points,
+       min(pg_column_size(b.*)) FILTER (WHERE b.ts_min < (SELECT max(ts_min) FROM aegis.blocks x WHERE x.series_id = b.series_id)) > 4080 * 31 / 32
+         AS full_but_last
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "steps"}' GROUP BY b.series_id;
+SELECT aegis.merge_blocks() AS merged_points;
+-- Smaller rows (more blocks), and 0: cut by point count alone.
+SET aegis.block_max_bytes = '1kB';
+SELECT aegis.write('walk', '{"cut": "1kB"}', array_agg(ts ORDER BY ts), array_agg(value ORDER BY ts)) FROM walk;
+SELECT count(*) > 20 AS many_blocks, max(pg_column_size(b.*)) <= 1024 AS rows_fit, sum(point_count) AS points
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "1kB"}';
+SET aegis.block_max_bytes = 0;
+SET aegis.block_max_points = 3000;
+SELECT aegis.write('walk', '{"cut": "points"}', array_agg(ts ORDER BY ts), array_agg(value ORDER BY ts)) FROM walk;
+SELECT array_agg(point_count ORDER BY ts_min) AS point_counts
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "points"}';
+RESET aegis.block_max_points;
+-- Out of range: below 512 bytes (a row must hold a point) or above a page.
+SET aegis.block_max_bytes = 100;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET aegis.block_max_bytes = 8161;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET aegis.block_max_bytes;
+SELECT aegis.drop_metric('walk') AS dropped_points;
+DROP VIEW walk_blocks;
+DROP TABLE walk;

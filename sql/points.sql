@@ -6,6 +6,9 @@
 DROP EXTENSION IF EXISTS aegis_timeseries CASCADE;
 CREATE EXTENSION aegis_timeseries;
 SET timezone = 'UTC';
+-- Blocks of at most 1,000 points, which this test's blocks were laid out
+-- for (several blocks a series); blocks cut by size: lifecycle.sql.
+SET aegis.block_max_points = 1000;
 
 -- Three hosts of one metric, one of another; each host's points partly in
 -- blocks, partly recent (late writes over the blocks, and newer points).

@@ -12,6 +12,9 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+-- Blocks of at most 1,000 points, which this test's blocks were laid out
+-- for (several blocks a series); blocks cut by size: lifecycle.sql.
+SET aegis.block_max_points = 1000;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
 

@@ -120,11 +120,15 @@ void SeriesRelcacheCallback(Datum /*arg*/, Oid relid) {
   }
 }
 
-// Looks up the series id; -1 when there is none. PostgreSQL code.
+// Looks up the series id by its key (the series_key constraint of
+// src/sql/00_tables.sql, whose hash index answers); -1 when there is none.
+// PostgreSQL code.
 int64_t LookupSeries(Datum metric, Datum tags) {
   static const Oid types[] = {TEXTOID, JSONBOID};
   SPIPlanPtr plan =
-      KeptPlan(&find_series_plan, "SELECT series_id FROM aegis.series WHERE metric = $1 AND tags = $2", 2, types);
+      KeptPlan(&find_series_plan,
+               "SELECT series_id FROM aegis.series WHERE (metric || ' ' || tags::text) = ($1 || ' ' || $2::text)", 2,
+               types);
   Datum values[] = {metric, tags};
   ExecuteWithLatestSnapshot(plan, values, nullptr, 1);
   if (SPI_processed == 0) return -1;
@@ -223,7 +227,7 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
   // 55P03): a cycle it closed is broken long before deadlock_timeout.
   SPIPlanPtr plan = KeptPlan(&insert_series_plan,
                              "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
-                             "ON CONFLICT (metric, tags) DO NOTHING RETURNING series_id",
+                             "ON CONFLICT DO NOTHING RETURNING series_id",
                              2, series_types);
   if (wait) {
     ExecutePlan(plan, series_args, nullptr, false, 0);
@@ -389,15 +393,15 @@ int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool 
   });
   int64_t series_id = PgCall([&] { return LookupSeries(metric_datum, PointerGetDatum(tags)); });
   if (series_id < 0 && create) {
-    // The catalog's unique index on (metric, tags) holds both, and a B-tree
-    // entry may take at most about a third of a page.
+    // A series key stays small: it is printed and hashed on every lookup,
+    // and kept in every writer's series cache.
     const size_t key_bytes = metric.size() + VARSIZE_ANY(tags);
     if (key_bytes > kMaxSeriesKeyBytes)
       throw core::Error(core::ErrorCategory::LimitExceeded,
                         "tag set of metric " + core::QuoteForMessage(metric) + " is too large",
                         "The metric name and tags of a series take " + std::to_string(key_bytes) +
                             " bytes; at most " + std::to_string(kMaxSeriesKeyBytes) +
-                            " are allowed (they are kept in a B-tree index).",
+                            " are allowed.",
                         "Keep large values out of tags.");
     // The metric's row is locked (FOR UPDATE) once per transaction;
     // after that this transaction keeps the count. A transaction that

@@ -7,12 +7,14 @@
 #endif
 
 #include "core/block_codec.h"
+#include "core/block_cut.h"
 
 #include "pg/guc.h"
 
 namespace aegis::pg {
 
-int guc_block_max_points = 1000;
+int guc_block_max_points = 10000;
+int guc_block_max_bytes = static_cast<int>(core::kDefaultBlockMaxBytes);
 char* guc_compress_after = nullptr;
 int guc_max_series_per_metric = 100000;
 int guc_maintenance_interval = 60;
@@ -39,6 +41,16 @@ bool ParseInterval(const char* text, Interval* result) {
   if (error == 0) error = DecodeInterval(fields, field_types, field_count, INTERVAL_FULL_RANGE, &dtype, &parts);
   if (error == DTERR_BAD_FORMAT) error = DecodeISO8601Interval(const_cast<char*>(text), &dtype, &parts);
   return error == 0 && dtype == DTK_DELTA && itmin2interval(&parts, result) == 0;
+}
+
+// check_hook for aegis.block_max_bytes: 0, or a row size from
+// kMinBlockMaxBytes to the largest row a heap page holds.
+bool CheckBlockMaxBytes(int* newval, void** /*extra*/, GucSource /*source*/) {
+  if (*newval == 0 || (*newval >= static_cast<int>(core::kMinBlockMaxBytes) && *newval <= kMaxBlockRowBytes))
+    return true;
+  GUC_check_errdetail("aegis.block_max_bytes must be 0 (cut blocks by point count alone) or from %d to %d.",
+                      static_cast<int>(core::kMinBlockMaxBytes), kMaxBlockRowBytes);
+  return false;
 }
 
 // check_hook for aegis.compress_after: a non-negative interval.
@@ -88,6 +100,16 @@ Interval* DefaultRetention() {
                                                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
+core::BlockLimits BlockCutLimits(bool with_segments) {
+  core::BlockLimits limits;
+  limits.max_points = static_cast<size_t>(guc_block_max_points);
+  limits.max_bytes = static_cast<size_t>(guc_block_max_bytes);
+  limits.with_segments = with_segments;
+  return limits;
+}
+
+size_t StraightWritePoints() { return std::min<size_t>(static_cast<size_t>(guc_block_max_points), 1000); }
+
 Interval* CompressAfter() {
   return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(guc_compress_after),
                                                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
@@ -110,10 +132,16 @@ void KeepFreedMemory() {
 
 void DefineSettings() {
   DefineCustomIntVariable("aegis.block_max_points", "Largest number of points in one compressed block.",
-                          "A batch write of at least this many points for one series goes straight "
-                          "into compressed blocks.",
-                          &guc_block_max_points, 1000, 1, static_cast<int>(core::kMaxBlockPoints),
-                          PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                          "A batch write of at least 1000 points (or this many, when fewer) for one series "
+                          "goes straight into compressed blocks.",
+                          &guc_block_max_points, 10000, 1, static_cast<int>(core::kMaxBlockPoints), PGC_USERSET,
+                          0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("aegis.block_max_bytes",
+                          "Size at which a compressed block's row is cut: its summary, segment summaries and data.",
+                          "The default fills a heap page with two block rows; 0 cuts blocks by "
+                          "aegis.block_max_points alone.",
+                          &guc_block_max_bytes, static_cast<int>(core::kDefaultBlockMaxBytes), 0, kMaxBlockRowBytes,
+                          PGC_USERSET, GUC_UNIT_BYTE, CheckBlockMaxBytes, nullptr, nullptr);
   DefineCustomStringVariable("aegis.compress_after",
                              "Age after which aegis.compress() packs recent points into blocks.",
                              "Used when aegis.compress() is called without older_than.",

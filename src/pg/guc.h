@@ -3,9 +3,14 @@
 
 #include "pg/postgres_headers.h"
 
+namespace aegis::core {
+struct BlockLimits;  // core/block_cut.h, which callers of BlockCutLimits include
+}  // namespace aegis::core
+
 namespace aegis::pg {
 
 extern int guc_block_max_points;
+extern int guc_block_max_bytes;  // 0: blocks cut by point count alone
 extern char* guc_compress_after;
 extern int guc_max_series_per_metric;
 extern int guc_maintenance_interval;  // seconds
@@ -14,6 +19,17 @@ extern bool guc_maintenance_worker;
 extern int guc_partition_interval;    // a PartitionInterval
 extern char* guc_default_retention;   // NULL or "": keep forever
 extern bool guc_aggregate_pushdown;
+
+// The largest row aegis.block_max_bytes may ask for: a heap page's
+// (MaxHeapTupleSize, the block partitions' toast_tuple_target).
+constexpr int kMaxBlockRowBytes = 8160;
+
+// The limits blocks are cut at (core/block_cut.h), from the settings.
+core::BlockLimits BlockCutLimits(bool with_segments = true);
+
+// The points of one series that one write must hold to go straight into
+// blocks: 1000, or aegis.block_max_points when that is smaller.
+size_t StraightWritePoints();
 
 // aegis.partition_interval's values.
 enum class PartitionInterval { kHour, kDay, kWeek, kMonth };

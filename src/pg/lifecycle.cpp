@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/block_cut.h"
 #include "core/series_points.h"
 
 #include "pg/arguments.h"
@@ -178,14 +179,24 @@ int64_t DropExpiredPartitions(TimestampTz now) {
   return removed;
 }
 
+// core::FullBlockPayloadBytes as a bigint parameter (no limit: the largest).
+int64_t FullPayloadBytesParameter(const core::BlockLimits& limits) {
+  const size_t bytes = core::FullBlockPayloadBytes(limits);
+  return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
+}
+
+// Parameters $1, $2 of the "not full" test below (core::BlockIsFull).
+#define AEGIS_NOT_FULL "point_count < $1 AND octet_length(data) + coalesce(octet_length(segments), 0) < $2"
+
 std::vector<int64_t> SeriesToMerge() {
   return PgCall([] {
-    static const Oid types[] = {INT4OID};
-    Datum values[] = {Int32GetDatum(guc_block_max_points)};
+    static const Oid types[] = {INT4OID, INT8OID};
+    const core::BlockLimits limits = BlockCutLimits();
+    Datum values[] = {Int32GetDatum(guc_block_max_points), Int64GetDatum(FullPayloadBytesParameter(limits))};
     RunPlan(&series_to_merge_plan,
-            "SELECT DISTINCT series_id FROM (SELECT series_id FROM aegis.blocks WHERE point_count < $1"
+            "SELECT DISTINCT series_id FROM (SELECT series_id FROM aegis.blocks WHERE " AEGIS_NOT_FULL
             "                                 GROUP BY series_id, tableoid HAVING count(*) > 1) small ORDER BY 1",
-            1, types, values, Snap::kReadOnly);
+            2, types, values, Snap::kReadOnly);
     return SeriesIdsOfResult();
   });
 }
@@ -194,12 +205,14 @@ int64_t MergeSeries(int64_t series_id) {
   CheckForInterrupts();
   if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
   const std::vector<int64_t> relids = PgCall([&] {
-    static const Oid types[] = {INT8OID, INT4OID};
-    Datum values[] = {Int64GetDatum(series_id), Int32GetDatum(guc_block_max_points)};
+    static const Oid types[] = {INT4OID, INT8OID, INT8OID};
+    const core::BlockLimits limits = BlockCutLimits();
+    Datum values[] = {Int32GetDatum(guc_block_max_points), Int64GetDatum(FullPayloadBytesParameter(limits)),
+                      Int64GetDatum(series_id)};
     RunPlan(&partitions_to_merge_plan,
-            "SELECT tableoid::oid::bigint FROM aegis.blocks WHERE series_id = $1 AND point_count < $2"
+            "SELECT tableoid::oid::bigint FROM aegis.blocks WHERE series_id = $3 AND " AEGIS_NOT_FULL
             " GROUP BY tableoid HAVING count(*) > 1",
-            2, types, values, Snap::kLatest);
+            3, types, values, Snap::kLatest);
     return SeriesIdsOfResult();
   });
   if (relids.empty()) return 0;

@@ -187,6 +187,8 @@ bool TakePartitionLock() {
 
 void RunDdl(const char* sql) { CheckSpiResult(SPI_execute(sql, false, 0), "partition DDL"); }
 
+static_assert(kMaxBlockRowBytes == MaxHeapTupleSize, "aegis.block_max_bytes' limit is a heap page's largest row");
+
 // Creates the partition for ts (the caller holds the partition lock and has
 // found none). PostgreSQL code.
 PartitionRange CreatePartition(core::Timestamp ts) {
@@ -197,9 +199,12 @@ PartitionRange CreatePartition(core::Timestamp ts) {
   range.lo = std::max(range.lo, gap.lo);
   range.hi = std::min(range.hi, gap.hi);
   const char* name = PartitionName(range.lo);
+  // Block rows up to a page's largest stay in the heap, whole
+  // (aegis.block_max_bytes cuts them, by default two to a page): TOAST would
+  // move a row of more than 2 kB out of line, an extra page read a block.
   RunDdl(psprintf("CREATE TABLE aegis.%s (LIKE aegis.blocks INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
-                  " INCLUDING STORAGE, PRIMARY KEY (series_id, ts_min))",
-                  name));
+                  " INCLUDING STORAGE, PRIMARY KEY (series_id, ts_min)) WITH (toast_tuple_target = %d)",
+                  name, kMaxBlockRowBytes));
   RunDdl(psprintf("ALTER TABLE aegis.blocks ATTACH PARTITION aegis.%s FOR VALUES FROM (%s) TO (%s)", name,
                   Literal(range.lo), Literal(range.hi)));
   range.relid = get_relname_relid(name, get_namespace_oid("aegis", false));

@@ -1668,9 +1668,9 @@ void NewestPerSeries(ScanState* s) {
       CheckForInterrupts();
     }
   }
-  // One row per series: aegis.series is UNIQUE (metric, tags) under the
-  // equality DISTINCT ON uses (text under the default collation, jsonb), so
-  // every series is a group of its own.
+  // One row per series: aegis.series holds each (metric, tags) once (its
+  // series_key constraint) under the equality DISTINCT ON uses (text under
+  // the default collation, jsonb), so every series is a group of its own.
   s->points.clear();
   s->owners.clear();
   s->next_point = 0;

@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/block_cut.h"
 #include "core/block_codec.h"
 #include "core/error.h"
 #include "core/segments.h"
@@ -30,7 +31,6 @@ namespace aegis::pg {
 namespace {
 
 SPIPlanPtr fetch_blocks_plan = nullptr;
-SPIPlanPtr previous_block_plan = nullptr;
 SPIPlanPtr fetch_recent_plan = nullptr;
 SPIPlanPtr take_recent_plan = nullptr;
 SPIPlanPtr upsert_recent_plan = nullptr;
@@ -92,6 +92,15 @@ BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
   }
   if (first == 1) ref.series_id = DatumGetInt64(values[0]);
   return ref;
+}
+
+// Whether a stored block is full by the current settings
+// (core::BlockIsFull), from its point count and the size of its data and
+// segments (those the query read).
+bool BlockRowIsFull(const BlockRef& block) {
+  size_t payload = block.has_data ? toast_raw_datum_size(block.data) - VARHDRSZ : 0;
+  if (block.has_segments) payload += toast_raw_datum_size(block.segments) - VARHDRSZ;
+  return core::BlockIsFull(block.summary.count, payload, BlockCutLimits());
 }
 
 // The rows (series_id, AEGIS_BLOCK_COLUMNS) of SPI_tuptable as blocks; the
@@ -717,10 +726,10 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 }
 
 // Deletes the series' blocks that start at the given times and writes
-// points (time-ordered, duplicate-free) as blocks of at most
-// aegis.block_max_points instead.
-void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
-                   const core::SeriesPoints& points) {
+// points (time-ordered, duplicate-free) as blocks cut at
+// aegis.block_max_points and aegis.block_max_bytes instead.
+size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
+                     const core::SeriesPoints& points) {
   if (!block_starts.empty()) {
     PgCall([&] {
       static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
@@ -737,7 +746,10 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
   // whole once its end is past retention). Points whose partition another
   // transaction is creating right now stay recent rows (newer than any
   // block) until compress packs them.
-  const size_t max_points = static_cast<size_t>(guc_block_max_points);
+  // A 0.1.0 database (one table, no partitions) has no segments column.
+  core::BlockLimits limits = BlockCutLimits();
+  size_t hint = 0;  // the previous block's point count, where the next cut starts looking
+  size_t written = 0;
   for (size_t begin = 0, n = 0; begin < points.size(); begin += n) {
     const PartitionRange partition = FindPartition(points.ts[begin]);
     const auto end = std::lower_bound(points.ts.begin() + static_cast<ptrdiff_t>(begin), points.ts.end(), partition.hi);
@@ -748,22 +760,23 @@ void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_
       UpsertRecent(series_id, outside);
       continue;
     }
-    n = std::min(static_cast<size_t>(end - points.ts.begin()) - begin, max_points);
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
-    // A 0.1.0 database (one table, no partitions) has no segments column.
-    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), core::EncodeBlock(ts, values, n),
-                OidIsValid(partition.relid) ? core::EncodeSegments(ts, values, n) : std::vector<uint8_t>());
+    limits.with_segments = OidIsValid(partition.relid);
+    core::CutBlock block =
+        core::CutFirstBlock(ts, values, static_cast<size_t>(end - points.ts.begin()) - begin, limits, &hint);
+    n = block.count;
+    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, n), block.data, block.segments);
+    ++written;
     CheckForInterrupts();
   }
+  return written;
 }
 
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent) {
   if (newer.empty()) return 0;
   const core::Timestamp lo = newer.ts.front();
   const core::Timestamp hi = newer.ts.back();
-  const int max_points = guc_block_max_points;
-
   // One rewriter per series at a time: everything below reads with a
   // snapshot taken after the lock.
   LockSeriesForRewrite(series_id);
@@ -774,14 +787,21 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   core::SeriesPoints base;
   PgCall([&] {
     static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
-    const char* sql = "SELECT " AEGIS_BLOCK_COLUMNS
-                      " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1";
+    // With its segments, whose size counts towards a full block (a 0.1.0
+    // database has none).
+    static const char* const sql[2] = {
+        "SELECT " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
+        " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1",
+        "SELECT " AEGIS_BLOCK_COLUMNS ", segments"
+        " FROM aegis.blocks WHERE series_id = $1 AND ts_max < $2 ORDER BY ts_min DESC LIMIT 1"};
+    static SPIPlanPtr plans[2] = {nullptr, nullptr};
+    const int segments = SegmentsColumnExists() ? 1 : 0;
     Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo)};
-    ExecuteWithLatestSnapshot(KeptPlan(&previous_block_plan, sql, 2, types), values, nullptr, 1);
+    ExecuteWithLatestSnapshot(KeptPlan(&plans[segments], sql[segments], 2, types), values, nullptr, 1);
   });
   if (SPI_processed == 1) {
     BlockRef previous = BlockAt(SPI_tuptable, 0, 0);
-    if (previous.summary.count < static_cast<uint32_t>(max_points)) {
+    if (!BlockRowIsFull(previous)) {
       DecodeStoredBlock(series_id, previous, &base);
       replaced.push_back(previous.summary.ts_min);
     }
@@ -801,8 +821,7 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
   }
   core::SeriesPoints merged = core::MergeNewerWins(base, newer);
 
-  ReplaceBlocks(series_id, replaced, merged);
-  return (merged.size() + static_cast<size_t>(max_points) - 1) / static_cast<size_t>(max_points);
+  return ReplaceBlocks(series_id, replaced, merged);
 }
 
 int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Timestamp until) {

@@ -167,10 +167,11 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 
 // Deletes the series' blocks that start at block_starts and writes points
-// (time-ordered, duplicate-free) as blocks of at most aegis.block_max_points,
-// cut at partition boundaries, instead. The caller holds the rewrite lock.
-void ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
-                   const core::SeriesPoints& points);
+// (time-ordered, duplicate-free) as blocks cut at aegis.block_max_points and
+// aegis.block_max_bytes (core/block_cut.h) and at partition boundaries
+// instead. The caller holds the rewrite lock. Returns the blocks written.
+size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
+                     const core::SeriesPoints& points);
 
 // Takes the transaction-level lock that serialises rewrites of one series'
 // blocks (re-entrant; held to the end of the transaction).

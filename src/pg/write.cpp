@@ -73,7 +73,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
-  const size_t block_points = static_cast<size_t>(guc_block_max_points);
+  const size_t block_points = StraightWritePoints();
   // Many small writes (a remote-write request: one point of each of
   // thousands of series) take their kAppend locks in one statement, in
   // ascending id; the loop below then finds them held, or resolves a deleted

@@ -16,6 +16,11 @@ SELECT pg_catalog.gin_clean_pending_list('aegis.series_tags_idx');
 -- A metric's series in id order (src/sql/00_tables.sql).
 CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
 
+-- One row per series kept by a hash index of its key instead of a B-tree of
+-- (metric, tags) (src/sql/00_tables.sql).
+ALTER TABLE aegis.series DROP CONSTRAINT series_metric_tags_key,
+    ADD CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =);
+
 -- aegis.blocks becomes partitioned by time. The 0.1.0 table is kept, without
 -- copying a block, as the first partition: it holds every block start up to
 -- just past the newest point it has (0.1.0 blocks may cross any later
@@ -58,6 +63,9 @@ BEGIN
         DROP TABLE aegis.blocks_legacy;
     ELSE
         ALTER TABLE aegis.blocks_legacy ADD COLUMN segments bytea;
+        -- Rows of up to a page stay in the heap, as in every new partition
+        -- (src/pg/partitions.cpp).
+        ALTER TABLE aegis.blocks_legacy SET (toast_tuple_target = 8160);
         EXECUTE format('ALTER TABLE aegis.blocks ATTACH PARTITION aegis.blocks_legacy FOR VALUES FROM (%L) TO (%L)',
                        '-infinity', newest + interval '1 microsecond');
     END IF;
