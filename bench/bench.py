@@ -58,7 +58,7 @@ TimescaleDB peer in aegis_bench_tsdb, likewise):
      (psql -c, 5 new sessions per side) against its warm median; then the
      late-data variant (late_data.sql, tsdb_late.sql): the last quarter (by
      time) of every series written again with value + 0.5, through aegis.write
-     batches below aegis.block_max_points into aegis.recent_points over the
+     batches below 1,000 points (the straight-into-blocks threshold) into aegis.recent_points over the
      compressed blocks (no aegis maintenance afterwards), and as UPDATEs on
      the peers; checked like step 4, then the queries again;
   6. runs the core codec micro-benchmarks when CMake has built any:
@@ -101,7 +101,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "bench")
 DB = "aegis_bench"
 BATCH_POINTS = 10_000  # points per aegis.write call on the batch path
-SMALL_BATCH_POINTS = 100  # points per aegis.write call on the small-batch path (below aegis.block_max_points)
+STRAIGHT_POINTS = 1000  # a batch of at least this many points of a series goes straight into blocks
+SMALL_BATCH_POINTS = 100  # points per aegis.write call on the small-batch path (below STRAIGHT_POINTS)
 SMALL_PATH_POINTS = 1_000  # the small-batch path writes the first this many points of every series
 INGEST_COPY_POINTS = 5_000  # COPY ingest path: the first this many points of every series (None: every point;
 # all 10,000,000 took about 80 s a run, 5,000,000 keep it near 40 s)
@@ -414,7 +415,7 @@ def bench_dataset(ds, tmp, runs, timed):
 TSDB_DB = "aegis_bench_tsdb"  # the TimescaleDB peer's own database
 TSDB_VERSION = "2.28.3"  # the release the comparison is for (the last one supporting PostgreSQL 15)
 TSDB_CHUNK = "12 hours"  # chunk_time_interval of the hypertable: TSBS's default for TimescaleDB
-LATE_BATCH_POINTS = 500  # points per aegis.write call of the late-data rewrite: below aegis.block_max_points
+LATE_BATCH_POINTS = 500  # points per aegis.write call of the late-data rewrite: below STRAIGHT_POINTS
 LATE_DELTA = 0.5  # what the late-data rewrite adds to every value it writes again
 SESSION_RUNS = 5  # new sessions for the first-query-of-a-session figure
 TARGET_DEFAULT = 2.0  # every query: at least this many times faster than the fastest peer
@@ -789,7 +790,9 @@ def late_data(res, scale, peers):
     res.check("late data: batches hold the last %d points of every series" % late_per_series,
               b_points == late_points, "%d vs %d" % (b_points, late_points))
     bmp = int(one(psql(command="SELECT '@@', 'bmp', current_setting('aegis.block_max_points')"), "bmp"))
-    res.check("late data: every batch below aegis.block_max_points (%d)" % bmp, b_max < bmp, str(b_max))
+    straight = min(bmp, STRAIGHT_POINTS)
+    res.check("late data: every batch below the straight-into-blocks threshold (%d)" % straight, b_max < straight,
+              str(b_max))
     res.check("late data: recent_points empty before the rewrite", int(one(r, "recent_before")) == 0,
               one(r, "recent_before"))
     res.check("late data: aegis.write returned every point", int(one(r, "written")) == late_points,
@@ -1107,7 +1110,7 @@ def queries_report(qr_clean, qr_late, first, peers, qparams, qruns, tsbs):
     md.append("### Late data\n")
     md.append("The same queries after the last quarter (by time) of every series (%s points from %s on, %s per "
               "series) was written again with the same timestamps and value + %g: through %s `aegis.write` "
-              "batches of at most %d points, below `aegis.block_max_points`, so the new values sit in "
+              "batches of at most %d points, below the 1,000 that go straight into blocks, so the new values sit in "
               "`aegis.recent_points` over the compressed blocks that still hold the old ones, with no "
               "`aegis.compress` or maintenance round afterwards; as `UPDATE ... SET value = value + %g` on both "
               "plain tables%s, then `VACUUM ANALYZE` (also of `aegis.recent_points` and `aegis.last_points`). **reads late points**: "
@@ -1581,11 +1584,13 @@ def machine_info():
                      "WHERE name IN ('shared_buffers', 'work_mem', 'maintenance_work_mem', 'fsync', "
                      "'synchronous_commit', 'full_page_writes', 'max_wal_size', 'jit', "
                      "'max_parallel_workers_per_gather') ORDER BY name; "
-                     "SELECT '@@', 'bmp', current_setting('aegis.block_max_points', true)")
+                     "SELECT '@@', 'bmp', current_setting('aegis.block_max_points', true); "
+                     "SELECT '@@', 'bmb', current_setting('aegis.block_max_bytes', true)")
     info["pg"] = one(r, "v")
     info["ext"] = one(r, "ext")
     info["settings"] = ", ".join("%s=%s" % (n, s) for n, s in r["set"])
-    info["block_max_points"] = one(r, "bmp") or "1000 (default)"
+    info["block_max_points"] = one(r, "bmp") or "10000 (default)"
+    info["block_max_bytes"] = one(r, "bmb") or "4080 (default)"
     try:
         head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True).stdout.strip()
@@ -1612,7 +1617,7 @@ QUERY_NOTES = """\
   way, spread over every page of the arrival table, over a tenth of the clustered one's.
 - `aegis.aggregate` answers a block that lies wholly inside one bucket, with no recent row in its time range,
   from its stored summary (count, sum, min, max, first, last) without decoding it: Q5's single bucket holds
-  every block. No block (1,000 points: 2 h 47 min at 10 s) lies inside an hourly bucket, but its segment
+  every block. No block (about 3,300 points: 9 h at 10 s) lies inside an hourly bucket, but its segment
   summaries (one per hour it touches, docs/block-format.md section 11) do: Q2 and Q4 decode only the blocks
   their `since` and `until` cut. Q1 buckets by minute, so it decodes every point of its window and aggregates
   them in C. **aegis.points SQL** asks the same in plain SQL: the foreign table hands the conditions, the
@@ -1710,7 +1715,7 @@ METHOD = """\
   last batch holds the rest).
 - **Extension side.** The extension's tables are emptied (`TRUNCATE ... RESTART IDENTITY`), every batch is written
   in series and time order in one statement, then `SELECT aegis.compress('0')` packs whatever is left in
-  `aegis.recent_points` (a batch of at least `aegis.block_max_points` points goes straight into blocks).
+  `aegis.recent_points` (a batch of at least 1,000 points of a series goes straight into blocks).
   **aegis B/pt** = `pg_total_relation_size` of `aegis.blocks + aegis.recent_points + aegis.series +
   aegis.metric_catalog` (heap, indexes, TOAST, free-space and visibility maps) / points. **block data B/pt** =
   `sum(pg_column_size(data))` / points: the encoded blocks alone (16-byte block header, timestamps and values, as
@@ -1723,7 +1728,7 @@ METHOD = """\
   `clock_timestamp()`): `aegis.write` of the prepared {batch}-point batches (arrays already built; the time covers
   detoasting them, the series lookup, encoding and inserting the blocks) against `\\copy` of the CSV into the
   plain table with its index (CSV parsing, heap and btree inserts). The small-batch path writes the first {small_path}
-  points of every series in {small}-point batches, below `aegis.block_max_points`, so they land in `aegis.recent_points` as a collector's frequent
+  points of every series in {small}-point batches, below the 1,000 that go straight into blocks, so they land in `aegis.recent_points` as a collector's frequent
   flushes would; `aegis.compress('0')` then packs them, and its time is the compress throughput. Both paths must
   end with the same points in the blocks (checked when the small-batch path covers every point). The "for
   scale" rows (one run) are the preparation steps: what the batch path costs on top when the arrays are built in
@@ -1735,7 +1740,7 @@ METHOD = """\
   the load to its end. Both files hold their rows **ordered by series, then time**, as a collector flushing per
   series would send them: INSERT and COPY into `aegis.points` buffer the rows per series for the statement and
   write each series as one batch when the statement ends (straight into blocks when it holds at least
-  `aegis.block_max_points` points of that series, else into `aegis.recent_points`), so with this order every
+  1,000 points of that series, else into `aegis.recent_points`), so with this order every
   series of a run goes into blocks (1,000-row INSERTs: one series per statement), where rows interleaved across
   series in small statements would land in `aegis.recent_points`. After each ingest run `SELECT count(*),
   sum(value)` over `aegis.read` must equal the plain table's for the same points (the first N of every series, by
@@ -1770,8 +1775,8 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
                                                                info.get("cpu", "unknown CPU"), info["kernel"]))
     md.append("- **PostgreSQL:** %s" % info["pg"])
     md.append("- **Server settings:** %s (the private cluster of `scripts/cluster.sh`)" % info["settings"])
-    md.append("- **Extension:** aegis_timeseries %s, source %s; aegis.block_max_points = %s"
-              % (info["ext"], info["git"], info["block_max_points"]))
+    md.append("- **Extension:** aegis_timeseries %s, source %s; aegis.block_max_points = %s, "
+              "aegis.block_max_bytes = %s" % (info["ext"], info["git"], info["block_max_points"], info["block_max_bytes"]))
     md.append("- **Query peers:** plain table in arrival order, plain table clustered, TimescaleDB %s"
               % (qs["peers"].tsdb_status if qs["peers"].tsdb else "not measured: " + qs["peers"].tsdb_status))
     md.append("- **Checks:** %d passed (aegis.read returns every point of every set, also after the late-data "
@@ -1782,8 +1787,8 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
               "indexes, TOAST and free-space maps: blocks with their summaries, recent rows, the series catalog, "
               "`last_points`, the metric catalog and bookkeeping); on the small files the fixed cost of the catalog tables and their indexes "
               "(a few pages each) is a visible part of it, see the breakdown. block bits/pt includes the "
-              "timestamps (about 0.2 bit per point when regular, codec 2) and the 16-byte block header (0.13 bit per point "
-              "in full 1,000-point blocks). For comparison, data/README.md gives bits per *value* (values only) "
+              "timestamps (about 0.2 bit per point when regular, codec 2) and the 16-byte block header (0.04 bit per point "
+              "in the generated set's blocks of about 3,300 points). For comparison, data/README.md gives bits per *value* (values only) "
               "of a Gorilla-style XOR coder: machine_temperature 56.6, cpu_utilization 56.9, nyc_taxi 17.9, "
               "ETTh1 OT 58.9 (one column of seven), city_temperature 57.8, nyc29 34.2.\n")
     md.append("## Storage breakdown (bytes)\n")
@@ -1791,9 +1796,9 @@ def write_report(path, scale, runs, info, results, tsbs, micro_md, micro_note, e
     g = tsbs.sizes
     md.append("On the generated set the blocks' heap and TOAST take %s bytes for %s bytes of block data (+%.0f%%): "
               "a block row holds its summary columns, its segment summaries (docs/block-format.md section 11) and "
-              "its block of up to %s points; a row under PostgreSQL's 2 kB TOAST threshold (a block of this set "
-              "averages %s bytes) stays in the heap, whole rows to a page, a larger one goes to TOAST "
-              "chunks of about 2 kB. The catalogs (the series catalog with its GIN and btree indexes, `last_points`, "
+              "its block of up to %s points, cut before the row passes aegis.block_max_bytes (docs/block-format.md "
+              "section 12; a block of this set averages %s bytes), so rows stay in the heap, whole, two to a page by "
+              "default (every partition has toast_tuple_target = 8160). The catalogs (the series catalog with its GIN, hash and btree indexes, `last_points`, "
               "the metric catalog and bookkeeping tables) add %s bytes (%.2f B/pt).\n"
               % (fmt_int(g["aegis_blocks_table"]), fmt_int(g["block_data"]),
                  100.0 * (g["aegis_blocks_table"] / g["block_data"] - 1), info["block_max_points"].split()[0],

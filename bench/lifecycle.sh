@@ -41,10 +41,11 @@ echo "== 1. maintenance throughput: compress $((2000000 / div)) recent points (2
 times=()
 for r in $(seq 1 "$runs"); do
   fresh
-  # A session block size above every batch keeps the points recent.
-  psql -X -q -d $db -c "SET aegis.block_max_points = 1000000" -c "SELECT count(aegis.write('m', jsonb_build_object('s', s::text),
-         ARRAY(SELECT timestamptz '2024-01-01' + g * interval '10 seconds' FROM generate_series(0, $((10000 / div)) - 1) g),
-         ARRAY(SELECT g::float8 FROM generate_series(0, $((10000 / div)) - 1) g))) FROM generate_series(1, 200) s" >/dev/null
+  # Batches of 500 points, below the 1,000 that go straight into blocks, keep the points recent.
+  psql -X -q -d $db -c "SELECT count(aegis.write('m', jsonb_build_object('s', s::text),
+         ARRAY(SELECT timestamptz '2024-01-01' + g * interval '10 seconds' FROM generate_series(c * 500, c * 500 + 499) g),
+         ARRAY(SELECT g::float8 FROM generate_series(c * 500, c * 500 + 499) g)))
+       FROM generate_series(1, 200) s, generate_series(0, $((10000 / div)) / 500 - 1) c" >/dev/null
   times+=("$(timed "SELECT * FROM aegis.run_maintenance()")")
 done
 t=$(printf '%s\n' "${times[@]}" | median)

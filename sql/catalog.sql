@@ -95,6 +95,14 @@ SELECT tags, (SELECT count(*) FROM aegis.read('keyed') r WHERE r.tags = s.tags) 
   FROM aegis.series s WHERE metric = 'keyed' ORDER BY series_id;
 INSERT INTO aegis.series (metric, tags) VALUES ('keyed', '{"b": "2", "a": "1"}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Nor rows whose key would not be exact: tags that are not all strings
+-- ({"a": 1} and {"a": 1.0} are equal jsonb), a metric with a space.
+INSERT INTO aegis.series (metric, tags) VALUES ('keyed', '{"a": 1}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO aegis.series (metric, tags) VALUES ('keyed x', '{}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+INSERT INTO aegis.series (metric, tags) VALUES ('keyed', '[]');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT indexrelid::regclass AS index, amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
   JOIN pg_am a ON a.oid = c.relam WHERE indrelid = 'aegis.series'::regclass ORDER BY indexrelid::regclass::text;
 -- The lookup of a series by its key (src/pg/catalog.cpp) can use that index.

@@ -5,7 +5,7 @@ CREATE EXTENSION aegis_timeseries;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
 -- Blocks of at most 1,000 points, which this test's blocks were laid out
--- for (several blocks a series); blocks cut by size: lifecycle.sql.
+-- for (several blocks a series); blocks cut by size: the end of this file.
 SET aegis.block_max_points = 1000;
 
 -- 2,500 points of one series at 10 s, written one statement per 500.
@@ -162,6 +162,23 @@ SELECT (SELECT count(*) FROM aegis.recent_points r JOIN aegis.series s USING (se
          AS full_but_last
   FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "steps"}' GROUP BY b.series_id;
 SELECT aegis.merge_blocks() AS merged_points;
+-- Deletes inside every block leave neighbours that are not full: maintenance
+-- repacks each run of them into fewer, full blocks, once (a second round has
+-- nothing to do), and the points stay as they were.
+SELECT sum(aegis.delete('walk{cut="steps"}', b.ts_min + interval '10 s', b.ts_min + (b.ts_max - b.ts_min) * 0.6))
+       AS deleted
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "steps"}';
+SELECT count(*) AS blocks_before FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "steps"}';
+CREATE TABLE steps_before AS SELECT ts, value FROM aegis.read('walk{cut="steps"}');
+SELECT aegis.merge_blocks() > 0 AS merged;
+SELECT count(*) AS blocks_after, sum(point_count) AS points,
+       min(pg_column_size(b.*)) FILTER (WHERE b.ts_min < (SELECT max(ts_min) FROM aegis.blocks x WHERE x.series_id = b.series_id)) > 4080 * 31 / 32
+         AS full_but_last
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.tags = '{"cut": "steps"}' GROUP BY b.series_id;
+SELECT count(*) AS differ FROM aegis.read('walk{cut="steps"}') r FULL JOIN steps_before p USING (ts)
+ WHERE r.value IS DISTINCT FROM p.value;
+SELECT aegis.merge_blocks() AS merged_again;
+DROP TABLE steps_before;
 -- Smaller rows (more blocks), and 0: cut by point count alone.
 SET aegis.block_max_bytes = '1kB';
 SELECT aegis.write('walk', '{"cut": "1kB"}', array_agg(ts ORDER BY ts), array_agg(value ORDER BY ts)) FROM walk;

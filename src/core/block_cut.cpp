@@ -12,7 +12,8 @@ namespace {
 
 // A cut is good enough once its row fills this much of max_bytes (31/32):
 // growing it further would cost another encoding for a few points. Such a
-// block is full (FullBlockPayloadBytes).
+// block is full (FullBlockPayloadBytes); so is, in practice, one as long as
+// fits (the next point would not), where one point adds a few bytes.
 bool FillsEnough(size_t row, size_t max_bytes) { return row * 32 >= max_bytes * 31; }
 
 // The count whose row would be about max_bytes, from a row of `row` bytes
@@ -24,6 +25,10 @@ size_t Scaled(size_t count, size_t row, size_t max_bytes) {
   return scaled >= static_cast<long double>(std::numeric_limits<size_t>::max()) ? std::numeric_limits<size_t>::max()
                                                                                  : static_cast<size_t>(scaled);
 }
+
+// What one more point may add to a block at most, but where density
+// changes: its value and timestamp, or a new segment of raw doubles.
+constexpr size_t kFullSlackBytes = 128;
 
 }  // namespace
 
@@ -44,40 +49,42 @@ CutBlock CutFirstBlock(const Timestamp* ts, const double* values, size_t n, cons
   }
   const size_t max_bytes = std::max(limits.max_bytes, kMinBlockMaxBytes);
 
-  // First guess: the hint, else a byte a point.
+  // First guess: the hint, else a byte a point. Then in proportion to the
+  // bytes a candidate took, at most six times.
   size_t count = std::min(cap, hint != nullptr && *hint != 0 ? *hint : max_bytes - kBlockRowOverhead);
   CutBlock best;             // the largest cut that fits so far
   size_t too_big = cap + 1;  // the smallest count found not to fit
-  for (int attempt = 0; attempt < 6 && count > best.count && count < too_big; ++attempt) {
-    CutBlock block = encode(count);
+  bool enough = false;
+  auto try_count = [&](size_t k) {
+    CutBlock block = encode(k);
     const size_t row = block.RowBytes();
-    if (row <= max_bytes) {
-      best = std::move(block);
-      if (count == cap || FillsEnough(row, max_bytes)) break;
-      count = std::min(cap, std::max(count + 1, Scaled(count, row, max_bytes)));
-      if (count >= too_big) count = best.count + (too_big - best.count) / 2;
-    } else {
-      too_big = count;
-      count = std::min(count - 1, Scaled(count, row, max_bytes));
-      if (count <= best.count) count = best.count + (too_big - best.count) / 2;
-      count = std::max<size_t>(count, 1);
+    if (row > max_bytes) {
+      too_big = k;
+      return row;
     }
+    best = std::move(block);
+    enough = k == cap || FillsEnough(row, max_bytes);
+    return row;
+  };
+  for (int attempt = 0; attempt < 6 && !enough && count > best.count && count < too_big; ++attempt) {
+    const size_t row = try_count(count);
+    count = row <= max_bytes ? std::min(cap, std::max(count + 1, Scaled(count, row, max_bytes)))
+                             : std::min(count - 1, Scaled(count, row, max_bytes));
   }
-  // Six attempts normally end far sooner; without a fit yet (a block of
-  // wildly varying density), halve until one fits: one point always does.
-  count = std::max<size_t>(std::min(count, too_big / 2), 1);
-  while (best.count == 0) {
-    CutBlock block = encode(count);
-    if (block.RowBytes() <= max_bytes || count == 1) best = std::move(block);
-    count = std::max<size_t>(count / 2, 1);
-  }
+  // Density that changes inside the points can keep the guesses off: halve
+  // the interval between what fits and what does not until the cut is as
+  // long as fits (one point always does), so a block left short is full or
+  // is the last one.
+  while (!enough && too_big - best.count > 1) try_count(best.count + (too_big - best.count) / 2);
+  if (best.count == 0) best = encode(1);
   if (hint != nullptr) *hint = best.count;
   return best;
 }
 
 size_t FullBlockPayloadBytes(const BlockLimits& limits) {
   if (limits.max_bytes == 0) return std::numeric_limits<size_t>::max();
-  return (std::max(limits.max_bytes, kMinBlockMaxBytes) - kBlockRowOverhead) * 15 / 16;
+  const size_t room = std::max(limits.max_bytes, kMinBlockMaxBytes) - kBlockRowOverhead;
+  return room - std::max<size_t>(room / 16, kFullSlackBytes);
 }
 
 bool BlockIsFull(size_t count, size_t payload_bytes, const BlockLimits& limits) {

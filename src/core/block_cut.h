@@ -52,10 +52,12 @@ CutBlock CutFirstBlock(const Timestamp* ts, const double* values, size_t n, cons
                        size_t* hint);
 
 // The payload bytes (data and segments, without the summary columns) from
-// which a block counts as full by size: 15/16 of what a row of max_bytes
-// leaves them, less than any cut that FillsEnough (SIZE_MAX when max_bytes is
-// 0). Merges leave full blocks alone and merge the others with their
-// neighbours; SQL tests it with octet_length(data) + octet_length(segments).
+// which a block counts as full by size: what a row of max_bytes leaves them,
+// less 1/16 of it or 128 bytes, whichever is more (SIZE_MAX when max_bytes is
+// 0). Every cut that fills 31/32 of a row is full, and so is one as long as
+// fits unless one more point would have added more than that (where the
+// data's density changes). Merges leave full blocks alone and merge runs of
+// the others; SQL tests it with octet_length(data) + octet_length(segments).
 size_t FullBlockPayloadBytes(const BlockLimits& limits);
 
 // Whether a stored block of `count` points and `payload_bytes` of data and

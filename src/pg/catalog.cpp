@@ -227,7 +227,7 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
   // 55P03): a cycle it closed is broken long before deadlock_timeout.
   SPIPlanPtr plan = KeptPlan(&insert_series_plan,
                              "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
-                             "ON CONFLICT DO NOTHING RETURNING series_id",
+                             "ON CONFLICT ON CONSTRAINT series_key DO NOTHING RETURNING series_id",
                              2, series_types);
   if (wait) {
     ExecutePlan(plan, series_args, nullptr, false, 0);

@@ -30,8 +30,6 @@ SPIPlanPtr series_to_trim_plan = nullptr;
 SPIPlanPtr delete_old_blocks_plan = nullptr;
 SPIPlanPtr delete_old_recent_plan = nullptr;
 SPIPlanPtr global_cutoff_plan = nullptr;
-SPIPlanPtr series_to_merge_plan = nullptr;
-SPIPlanPtr partitions_to_merge_plan = nullptr;
 SPIPlanPtr set_retention_plan = nullptr;
 
 Datum DefaultRetentionDatum(char* isnull) {
@@ -185,18 +183,35 @@ int64_t FullPayloadBytesParameter(const core::BlockLimits& limits) {
   return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
-// Parameters $1, $2 of the "not full" test below (core::BlockIsFull).
-#define AEGIS_NOT_FULL "point_count < $1 AND octet_length(data) + coalesce(octet_length(segments), 0) < $2"
+// Whether a block row is not full (core::BlockIsFull), with $1 the most
+// points and $2 the full payload bytes; a 0.1.0 database has no segments.
+const char* NotFull(bool segments) {
+  return segments ? "(point_count < $1 AND octet_length(data) + coalesce(octet_length(segments), 0) < $2)"
+                  : "(point_count < $1 AND octet_length(data) < $2)";
+}
+
+// Runs of a series' blocks merged at once, at most this many blocks: a
+// series' whole history in 1,000-point blocks (a 0.1.0 database upgraded)
+// is repacked a run at a time, not decoded whole.
+constexpr size_t kMaxRunBlocks = 64;
+
+}  // namespace
 
 std::vector<int64_t> SeriesToMerge() {
   return PgCall([] {
     static const Oid types[] = {INT4OID, INT8OID};
-    const core::BlockLimits limits = BlockCutLimits();
-    Datum values[] = {Int32GetDatum(guc_block_max_points), Int64GetDatum(FullPayloadBytesParameter(limits))};
-    RunPlan(&series_to_merge_plan,
-            "SELECT DISTINCT series_id FROM (SELECT series_id FROM aegis.blocks WHERE " AEGIS_NOT_FULL
-            "                                 GROUP BY series_id, tableoid HAVING count(*) > 1) small ORDER BY 1",
-            2, types, values, Snap::kReadOnly);
+    static SPIPlanPtr plans[2] = {nullptr, nullptr};
+    const bool segments = SegmentsColumnExists();
+    const core::BlockLimits limits = StoredBlockLimits();
+    Datum values[] = {Int32GetDatum(static_cast<int32>(limits.max_points)),
+                      Int64GetDatum(FullPayloadBytesParameter(limits))};
+    // Series with two neighbouring blocks of one partition that are not
+    // full; the window is per series, so Citus computes it on the shards.
+    const std::string sql = std::string("SELECT DISTINCT series_id FROM (SELECT series_id, ") + NotFull(segments) +
+                            " AS small, lag(" + NotFull(segments) +
+                            ") OVER (PARTITION BY series_id, tableoid ORDER BY ts_min) AS after_small"
+                            " FROM aegis.blocks) b WHERE small AND after_small ORDER BY 1";
+    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 2, types, values, Snap::kReadOnly);
     return SeriesIdsOfResult();
   });
 }
@@ -204,23 +219,46 @@ std::vector<int64_t> SeriesToMerge() {
 int64_t MergeSeries(int64_t series_id) {
   CheckForInterrupts();
   if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
-  const std::vector<int64_t> relids = PgCall([&] {
+  // The series' blocks in order, with their partition and whether they are
+  // full; runs of neighbours that are not, in one partition, are merged.
+  struct Row {
+    int64_t partition;
+    core::Timestamp ts_min;
+    core::Timestamp ts_max;
+    bool small;
+  };
+  const std::vector<Row> rows = PgCall([&] {
     static const Oid types[] = {INT4OID, INT8OID, INT8OID};
-    const core::BlockLimits limits = BlockCutLimits();
-    Datum values[] = {Int32GetDatum(guc_block_max_points), Int64GetDatum(FullPayloadBytesParameter(limits)),
-                      Int64GetDatum(series_id)};
-    RunPlan(&partitions_to_merge_plan,
-            "SELECT tableoid::oid::bigint FROM aegis.blocks WHERE series_id = $3 AND " AEGIS_NOT_FULL
-            " GROUP BY tableoid HAVING count(*) > 1",
-            3, types, values, Snap::kLatest);
-    return SeriesIdsOfResult();
+    static SPIPlanPtr plans[2] = {nullptr, nullptr};
+    const bool segments = SegmentsColumnExists();
+    const core::BlockLimits limits = StoredBlockLimits();
+    Datum values[] = {Int32GetDatum(static_cast<int32>(limits.max_points)),
+                      Int64GetDatum(FullPayloadBytesParameter(limits)), Int64GetDatum(series_id)};
+    const std::string sql = std::string("SELECT tableoid::oid::bigint, ts_min, ts_max, ") + NotFull(segments) +
+                            " FROM aegis.blocks WHERE series_id = $3 ORDER BY ts_min";
+    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 3, types, values, Snap::kLatest);
+    std::vector<Row> result(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      result[i].partition = DatumGetInt64(ResultValue(i, 1, &isnull));
+      result[i].ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      result[i].ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+      result[i].small = DatumGetBool(ResultValue(i, 4, &isnull));
+    }
+    SPI_freetuptable(SPI_tuptable);
+    return result;
   });
-  if (relids.empty()) return 0;
   int64_t rewritten = 0;
-  for (const PartitionRange& partition : ListPartitions()) {
-    if (std::find(relids.begin(), relids.end(), static_cast<int64_t>(partition.relid)) == relids.end()) continue;
-    FetchedBlocks blocks = FetchBlocks(series_id, partition.lo, partition.hi == DT_NOEND ? DT_NOEND : partition.hi - 1,
-                                       true);
+  for (size_t begin = 0; begin < rows.size();) {
+    size_t end = begin;
+    while (end < rows.size() && end - begin < kMaxRunBlocks && rows[end].small &&
+           rows[end].partition == rows[begin].partition)
+      ++end;
+    if (end - begin < 2) {
+      begin = std::max(end, begin + 1);
+      continue;
+    }
+    FetchedBlocks blocks = FetchBlocks(series_id, rows[begin].ts_min, rows[end - 1].ts_max, true);
     std::vector<core::Timestamp> starts;
     core::SeriesPoints points;
     for (const BlockRef& block : blocks.blocks) {
@@ -229,11 +267,13 @@ int64_t MergeSeries(int64_t series_id) {
     }
     Release(&blocks);
     core::SortAndDeduplicate(&points);
-    ReplaceBlocks(series_id, starts, points);
-    rewritten += static_cast<int64_t>(points.size());
+    if (RepackBlocks(series_id, starts, points) > 0) rewritten += static_cast<int64_t>(points.size());
+    begin = end;
   }
   return rewritten;
 }
+
+namespace {
 
 void PrepareUpcomingPartitions(TimestampTz now) {
   const PartitionRange current = FindPartition(now);

@@ -54,9 +54,10 @@ struct MaintenanceJob {
 // benchmark) need not carry.
 MaintenanceJob CompressJob(TimestampTz now, TimestampTz cutoff, bool prepare_partitions);
 
-// merge: series with more than one block below aegis.block_max_points in one
-// partition (left by late writes and deletes) get those partitions' blocks
-// rewritten as full ones; points rewritten.
+// merge: series with neighbouring blocks of one partition that are not full
+// (core::BlockIsFull; left by late writes, deletes and small appends) get
+// each such run rewritten as fewer, full blocks (RepackBlocks); points
+// rewritten.
 MaintenanceJob MergeJob();
 
 // retention: drops the partitions past every metric's cutoff (and empty ones

@@ -1393,20 +1393,11 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
   const int variant = (f.any_metric ? 0 : 1) + (by_tags ? 2 : 0) + (s->series_by_name ? 4 : 0);
   Datum values[] = {f.any_metric ? 0 : f.metrics, by_tags ? contains : 0};
   const char nulls[] = {f.any_metric ? 'n' : ' ', by_tags ? ' ' : 'n'};
-  // Ordered by name without a containment test: the (metric, tags) index
-  // gives the order. The planner would sort the rows instead, costing the
-  // jsonb comparisons as cheap; they are not (2.5 ms for 1,000 series, the
-  // index scan 0.2 ms). Planned (and replanned) with sorting disabled, the
-  // incremental sort too: over series_metric_idx (metric, series_id) it sorts
-  // each metric's rows by tags, the same jsonb comparisons.
-  const int guc_level = s->series_by_name && !by_tags ? NewGUCNestLevel() : -1;
-  if (guc_level >= 0) {
-    for (const char* setting : {"enable_sort", "enable_incremental_sort"})
-      (void)set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-  }
+  // Ordered by name, the catalog's rows are sorted: no index holds them in
+  // (metric, tags) order since the series key is a hash (src/sql/00_tables.sql);
+  // the jsonb comparisons cost about 2.5 ms for 1,000 series.
   SPIPlanPtr plan = KeptPlan(&catalog_plans[variant], sql[variant], 2, types);
   const int code = SPI_execute_plan(plan, values, nulls, true, 0);
-  if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
   if (code != SPI_OK_SELECT) elog(ERROR, "aegis: catalog query of the points scan failed: %s",
                                   SPI_result_code_string(code));
   s->candidates += SPI_processed;

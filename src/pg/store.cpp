@@ -100,7 +100,7 @@ BlockRef BlockAt(const SPITupleTable* table, uint64 row, int first) {
 bool BlockRowIsFull(const BlockRef& block) {
   size_t payload = block.has_data ? toast_raw_datum_size(block.data) - VARHDRSZ : 0;
   if (block.has_segments) payload += toast_raw_datum_size(block.segments) - VARHDRSZ;
-  return core::BlockIsFull(block.summary.count, payload, BlockCutLimits());
+  return core::BlockIsFull(block.summary.count, payload, StoredBlockLimits());
 }
 
 // The rows (series_id, AEGIS_BLOCK_COLUMNS) of SPI_tuptable as blocks; the
@@ -201,6 +201,15 @@ void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, 
 }
 
 }  // namespace
+
+core::BlockLimits StoredBlockLimits() {
+  if (SegmentsColumnExists()) return BlockCutLimits(true);
+  core::BlockLimits limits;
+  limits.max_points = std::min<size_t>(static_cast<size_t>(guc_block_max_points), 1000);
+  limits.max_bytes = 0;
+  limits.with_segments = false;
+  return limits;
+}
 
 bool SegmentsColumnExists() {
   const Oid aegis = get_namespace_oid("aegis", true);
@@ -728,26 +737,31 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 // Deletes the series' blocks that start at the given times and writes
 // points (time-ordered, duplicate-free) as blocks cut at
 // aegis.block_max_points and aegis.block_max_bytes instead.
+namespace {
+
+// Deletes the series' blocks that start at block_starts.
+void DeleteBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts) {
+  if (block_starts.empty()) return;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
+    Datum values[] = {Int64GetDatum(series_id), Int64Array(block_starts.data(), block_starts.size(), TIMESTAMPTZOID)};
+    ExecuteWithLatestSnapshot(
+        KeptPlan(&delete_blocks_plan, "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2, types),
+        values, nullptr, 0);
+    pfree(DatumGetPointer(values[1]));
+  });
+}
+
+}  // namespace
+
 size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
                      const core::SeriesPoints& points) {
-  if (!block_starts.empty()) {
-    PgCall([&] {
-      static const Oid types[] = {INT8OID, TIMESTAMPTZARRAYOID};
-      Datum values[] = {Int64GetDatum(series_id),
-                        Int64Array(block_starts.data(), block_starts.size(), TIMESTAMPTZOID)};
-      ExecuteWithLatestSnapshot(KeptPlan(&delete_blocks_plan,
-                                         "DELETE FROM aegis.blocks WHERE series_id = $1 AND ts_min = ANY ($2)", 2,
-                                         types),
-                                values, nullptr, 0);
-      pfree(DatumGetPointer(values[1]));
-    });
-  }
+  DeleteBlocks(series_id, block_starts);
   // Blocks never cross a partition boundary (so a partition can be dropped
   // whole once its end is past retention). Points whose partition another
   // transaction is creating right now stay recent rows (newer than any
   // block) until compress packs them.
-  // A 0.1.0 database (one table, no partitions) has no segments column.
-  core::BlockLimits limits = BlockCutLimits();
+  const core::BlockLimits limits = StoredBlockLimits();
   size_t hint = 0;  // the previous block's point count, where the next cut starts looking
   size_t written = 0;
   for (size_t begin = 0, n = 0; begin < points.size(); begin += n) {
@@ -762,7 +776,6 @@ size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& bloc
     }
     const core::Timestamp* ts = points.ts.data() + begin;
     const double* values = points.values.data() + begin;
-    limits.with_segments = OidIsValid(partition.relid);
     core::CutBlock block =
         core::CutFirstBlock(ts, values, static_cast<size_t>(end - points.ts.begin()) - begin, limits, &hint);
     n = block.count;
@@ -771,6 +784,31 @@ size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& bloc
     CheckForInterrupts();
   }
   return written;
+}
+
+size_t RepackBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
+                    const core::SeriesPoints& points) {
+  if (points.empty() || block_starts.size() < 2) return 0;
+  const PartitionRange partition = FindPartition(points.ts.front());
+  if (!partition.exists || points.ts.back() >= partition.hi) return 0;
+  const core::BlockLimits limits = StoredBlockLimits();
+  std::vector<core::CutBlock> cut;
+  size_t hint = 0;
+  for (size_t begin = 0; begin < points.size(); begin += cut.back().count) {
+    cut.push_back(core::CutFirstBlock(points.ts.data() + begin, points.values.data() + begin, points.size() - begin,
+                                      limits, &hint));
+    if (cut.size() >= block_starts.size()) return 0;  // no fewer blocks: leave them
+    CheckForInterrupts();
+  }
+  DeleteBlocks(series_id, block_starts);
+  size_t begin = 0;
+  for (const core::CutBlock& block : cut) {
+    const core::Timestamp* ts = points.ts.data() + begin;
+    const double* values = points.values.data() + begin;
+    InsertBlock(partition.relid, series_id, core::SummarizePoints(ts, values, block.count), block.data, block.segments);
+    begin += block.count;
+  }
+  return cut.size();
 }
 
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/block_codec.h"
+#include "core/block_cut.h"
 #include "core/series_points.h"
 #include "core/types.h"
 #include "pg/postgres_headers.h"
@@ -142,6 +143,11 @@ std::vector<core::BlockSummary> DecodeStoredSegments(int64_t series_id, const Bl
 // Whether aegis.blocks has the segments column (a 0.1.0 database has not).
 bool SegmentsColumnExists();
 
+// The limits blocks are cut at in this database: the settings'
+// (BlockCutLimits), or for a 0.1.0 database (one table, no segments, no
+// toast_tuple_target) by point count alone, at most 1000, as 0.1.0 cut them.
+core::BlockLimits StoredBlockLimits();
+
 // Recent points of the series with lo <= ts < hi, in time order.
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
 
@@ -158,9 +164,9 @@ void UpsertRecent(int64_t series_id, const core::SeriesPoints& points);
 void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoints*>>& writes);
 
 // Merges newer (time-ordered, duplicate-free) into the series' blocks: the
-// blocks it overlaps (and a preceding partial block) are decoded, merged with
-// newer winning at equal timestamps, re-cut into blocks of at most
-// aegis.block_max_points and written back in place of the old ones. With
+// blocks it overlaps (and a preceding block that is not full) are decoded,
+// merged with newer winning at equal timestamps, re-cut as ReplaceBlocks cuts
+// and written back in place of the old ones. With
 // absorb_recent, recent rows inside newer's time range are folded in too (as
 // an older layer than newer), so that no recent row is left older than a
 // block point. Returns the number of blocks written.
@@ -172,6 +178,15 @@ size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool 
 // instead. The caller holds the rewrite lock. Returns the blocks written.
 size_t ReplaceBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
                      const core::SeriesPoints& points);
+
+// Merges a run of the series' blocks (those starting at block_starts, all in
+// one partition, decoded into points): writes points as blocks cut as
+// ReplaceBlocks cuts them in place of the run, but only when that takes
+// fewer blocks than the run had, so that a run never gets rewritten into as
+// many blocks round after round. Returns the blocks written (0: left alone).
+// The caller holds the rewrite lock.
+size_t RepackBlocks(int64_t series_id, const std::vector<core::Timestamp>& block_starts,
+                    const core::SeriesPoints& points);
 
 // Takes the transaction-level lock that serialises rewrites of one series'
 // blocks (re-entrant; held to the end of the transaction).

@@ -27,7 +27,7 @@ struct SeriesWrite {
 // cycle: first the series are resolved, metric by metric in name order (a new
 // series locks its metric's catalog row), then every series is locked, and
 // then written, in ascending series id (docs/architecture.md, "Locks"). A
-// batch of at least aegis.block_max_points points goes straight into
+// batch of at least StraightWritePoints() points goes straight into
 // compressed blocks unless the transaction could not get the series' row for
 // that without waiting. Opens and closes its own SPI connection.
 void WriteSeries(std::vector<SeriesWrite>* writes);

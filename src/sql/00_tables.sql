@@ -29,9 +29,12 @@ CREATE TABLE aegis.series (
     -- every tag again (434 kB for 1,000 TSBS series, a third of the
     -- catalog; a hash entry is 4 bytes). The key is exact: tag values are
     -- strings (the functions refuse others), so equal tag sets print the
-    -- same text, and metric names hold no space. Lookups ask for the key
+    -- same text, and metric names hold no space (series_key_exact keeps it
+    -- so for rows written by hand too). Lookups ask for the key
     -- (src/pg/catalog.cpp); writers that race on a new series meet here.
-    CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =)
+    CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =),
+    CONSTRAINT series_key_exact CHECK (strpos(metric, ' ') = 0 AND jsonb_typeof(tags) = 'object'
+                                       AND NOT jsonb_path_exists(tags, '$.* ? (@.type() != "string")'))
 );
 ALTER SEQUENCE aegis.series_id_seq OWNED BY aegis.series.series_id;
 -- fastupdate off: series are created rarely and a selector is read on every

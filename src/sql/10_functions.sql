@@ -85,7 +85,7 @@ CREATE FUNCTION aegis.write(metric text, tags jsonb, ts timestamptz[], value dou
     AS 'MODULE_PATHNAME', 'aegis_write_batch';
 COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
   'Writes a batch of points of one series (arrays of equal length); returns the points written (after duplicate timestamps collapsed to their last value). '
-  'At least aegis.block_max_points points go straight into compressed blocks.';
+  'At least 1000 points (or aegis.block_max_points, when fewer) go straight into compressed blocks.';
 
 CREATE FUNCTION aegis.write_now(metric text, tags jsonb, value double precision)
     RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE

@@ -31,7 +31,7 @@ CREATE FUNCTION aegis.merge_blocks()
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'aegis_merge_blocks';
 COMMENT ON FUNCTION aegis.merge_blocks() IS
-  'Rewrites the blocks of series that have more than one block smaller than aegis.block_max_points in a '
-  'partition (left by late writes and deletes) as full blocks; returns the points rewritten. A series another '
-  'session is rewriting is left to the next call.';
+  'Rewrites runs of neighbouring blocks of a series that are not full (below aegis.block_max_points points '
+  'and aegis.block_max_bytes; left by late writes, deletes and small appends) as fewer, full blocks; returns the '
+  'points rewritten. A series another session is rewriting is left to the next call.';
 REVOKE EXECUTE ON FUNCTION aegis.merge_blocks() FROM PUBLIC;

@@ -113,8 +113,9 @@ SELECT pg_temp.w('shuffled', ARRAY(SELECT '2024-01-01'::timestamptz + i * interv
                              ARRAY(SELECT round(random()::numeric * 100, 1)::float8 FROM generate_series(0, 1999)));
 -- big blocks: 70,000 points in one block (u32 exception positions), 65,537 points
 -- (65,536 deltas: the last size with u16 positions), and the largest block of 1,000,000 points.
--- A batch goes straight into blocks only when it has at least aegis.block_max_points
--- points (a smaller one goes to recent_points), so the setting is the batch's size.
+-- Blocks cut by point count alone (aegis.block_max_bytes = 0; by size they would be
+-- rows of 4 kB), and aegis.block_max_points is each batch's size.
+SET aegis.block_max_bytes = 0;
 SET aegis.block_max_points = 70000;
 SELECT pg_temp.w('big70k',
   ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '1 s' + (i / 5000) * interval '1 hour' FROM generate_series(0, 69999) i),
@@ -130,6 +131,7 @@ SELECT pg_temp.w('big1m',
   ARRAY(SELECT '2000-01-01'::timestamptz + i * interval '1 s' + (i / 100000) * interval '1 ms' FROM generate_series(0, 999999) i),
   array_fill(1.25::float8, ARRAY[1000000]));
 RESET aegis.block_max_points;
+RESET aegis.block_max_bytes;
 -- the compress path: single points go to recent_points, aegis.compress('0') packs them,
 -- including blocks of 1, 2 and 3 points and late points merged into existing blocks
 SELECT aegis.write('fmt', '{"s": "single1"}', '2023-06-01', 1.5);

@@ -19,7 +19,9 @@ CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
 -- One row per series kept by a hash index of its key instead of a B-tree of
 -- (metric, tags) (src/sql/00_tables.sql).
 ALTER TABLE aegis.series DROP CONSTRAINT series_metric_tags_key,
-    ADD CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =);
+    ADD CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =),
+    ADD CONSTRAINT series_key_exact CHECK (strpos(metric, ' ') = 0 AND jsonb_typeof(tags) = 'object'
+                                           AND NOT jsonb_path_exists(tags, '$.* ? (@.type() != "string")'));
 
 -- aegis.blocks becomes partitioned by time. The 0.1.0 table is kept, without
 -- copying a block, as the first partition: it holds every block start up to
@@ -159,3 +161,8 @@ CREATE OR REPLACE FUNCTION aegis.latest(selector text)
     AS 'MODULE_PATHNAME', 'aegis_latest';
 COMMENT ON FUNCTION aegis.latest(text) IS
   'The newest point of every matching series (from aegis.last_points), ordered by series_id.';
+
+-- A batch goes straight into blocks from 1,000 points (src/sql/10_functions.sql).
+COMMENT ON FUNCTION aegis.write(text, jsonb, timestamptz[], double precision[]) IS
+  'Writes a batch of points of one series (arrays of equal length); returns the points written (after duplicate timestamps collapsed to their last value). '
+  'At least 1000 points (or aegis.block_max_points, when fewer) go straight into compressed blocks.';
