@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <limits>
 #include <string>
 #include <utility>
@@ -176,26 +177,49 @@ BlockBitUsage DecodeGorillaPayload(const uint8_t* data, const BlockHeader& heade
 BlockBitUsage DecodePayload(const uint8_t* data, const BlockHeader& header, std::vector<Timestamp>* ts,
                             std::vector<double>* values, Timestamp since, Timestamp until,
                             const ValueAnchor* anchor) {
-  ts->resize(header.count);
-  values->resize(header.count);
-  size_t first = 0;
-  size_t kept = header.count;
-  BlockBitUsage usage;
   if (header.codec == BlockCodec::kGorillaV1) {
-    usage = DecodeGorillaPayload(data, header, ts, values);
+    ts->resize(header.count);
+    values->resize(header.count);
+    const BlockBitUsage usage = DecodeGorillaPayload(data, header, ts, values);
+    size_t kept = header.count;
+    size_t first = 0;
     if (until != kTimestampInfinity) kept = static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), until) - ts->begin());
     if (since != kTimestampMinusInfinity)
       first = std::min(kept, static_cast<size_t>(std::lower_bound(ts->begin(), ts->end(), since) - ts->begin()));
-  } else {
-    usage = DecodePayloadV2Between(data + kBlockHeaderSize, header.payload_size, header.count, since, until,
-                                   ts->data(), values->data(), &first, &kept, anchor);
-  }
-  if (first > 0) {
+    ts->erase(ts->begin() + static_cast<std::ptrdiff_t>(kept), ts->end());
+    values->erase(values->begin() + static_cast<std::ptrdiff_t>(kept), values->end());
     ts->erase(ts->begin(), ts->begin() + static_cast<std::ptrdiff_t>(first));
     values->erase(values->begin(), values->begin() + static_cast<std::ptrdiff_t>(first));
+    return usage;
   }
-  ts->resize(kept - first);
-  values->resize(kept - first);
+  // Codec 2 writes every timestamp and the values of the points kept: into
+  // scratch arrays (not zeroed, kept between calls up to kKeptScratchPoints),
+  // then only the kept points go to the caller, so a short range of a big
+  // block neither clears nor moves the rest.
+  constexpr size_t kKeptScratchPoints = 65536;
+  thread_local std::unique_ptr<Timestamp[]> ts_scratch;
+  thread_local std::unique_ptr<double[]> value_scratch;
+  thread_local size_t scratch_points = 0;
+  if (scratch_points < header.count) {
+    ts_scratch.reset(new Timestamp[header.count]);
+    value_scratch.reset(new double[header.count]);
+    scratch_points = header.count;
+  }
+  struct Trim {
+    ~Trim() {
+      if (scratch_points > kKeptScratchPoints) {
+        ts_scratch.reset();
+        value_scratch.reset();
+        scratch_points = 0;
+      }
+    }
+  } trim;
+  size_t first = 0;
+  size_t kept = header.count;
+  const BlockBitUsage usage = DecodePayloadV2Between(data + kBlockHeaderSize, header.payload_size, header.count, since,
+                                                     until, ts_scratch.get(), value_scratch.get(), &first, &kept, anchor);
+  ts->assign(ts_scratch.get() + first, ts_scratch.get() + kept);
+  values->assign(value_scratch.get() + first, value_scratch.get() + kept);
   return usage;
 }
 

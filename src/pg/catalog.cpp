@@ -32,8 +32,16 @@ std::unordered_map<std::string, int64_t> series_cache;
 // The OID of aegis.series once looked up; reset when it is invalidated.
 Oid series_relid = InvalidOid;
 
-SPIPlanPtr find_series_plan = nullptr;
-SPIPlanPtr insert_series_plan = nullptr;
+SPIPlanPtr find_series_plans[2] = {nullptr, nullptr};
+SPIPlanPtr insert_series_plans[2] = {nullptr, nullptr};
+
+// Whether aegis.series is kept by the series_key constraint (0.2.0) rather
+// than 0.1.0's UNIQUE (metric, tags), not yet updated: 1 or 0, the index of
+// the statements' form. PostgreSQL code.
+int SeriesKeyForm() {
+  const Oid aegis = get_namespace_oid("aegis", true);
+  return OidIsValid(aegis) && OidIsValid(get_relname_relid("series_key", aegis)) ? 1 : 0;
+}
 SPIPlanPtr count_series_plan = nullptr;
 
 // Series per metric, counted once per transaction under the lock on the
@@ -121,14 +129,16 @@ void SeriesRelcacheCallback(Datum /*arg*/, Oid relid) {
 }
 
 // Looks up the series id by its key (the series_key constraint of
-// src/sql/00_tables.sql, whose hash index answers); -1 when there is none.
+// src/sql/00_tables.sql, whose hash index answers; in a 0.1.0 database its
+// UNIQUE (metric, tags)); -1 when there is none.
 // PostgreSQL code.
 int64_t LookupSeries(Datum metric, Datum tags) {
   static const Oid types[] = {TEXTOID, JSONBOID};
-  SPIPlanPtr plan =
-      KeptPlan(&find_series_plan,
-               "SELECT series_id FROM aegis.series WHERE (metric || ' ' || tags::text) = ($1 || ' ' || $2::text)", 2,
-               types);
+  static const char* const sql[2] = {
+      "SELECT series_id FROM aegis.series WHERE metric = $1 AND tags = $2",
+      "SELECT series_id FROM aegis.series WHERE (metric || ' ' || tags::text) = ($1 || ' ' || $2::text)"};
+  const int form = SeriesKeyForm();
+  SPIPlanPtr plan = KeptPlan(&find_series_plans[form], sql[form], 2, types);
   Datum values[] = {metric, tags};
   ExecuteWithLatestSnapshot(plan, values, nullptr, 1);
   if (SPI_processed == 0) return -1;
@@ -225,10 +235,12 @@ int64_t InsertSeries(const char* metric_name, int64_t series_count, Datum metric
   // the same series waits for the other and then finds its row. A creator
   // that must not wait gives up after kNoWaitInsertTimeout (lock_timeout,
   // 55P03): a cycle it closed is broken long before deadlock_timeout.
-  SPIPlanPtr plan = KeptPlan(&insert_series_plan,
-                             "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
-                             "ON CONFLICT ON CONSTRAINT series_key DO NOTHING RETURNING series_id",
-                             2, series_types);
+  static const char* const sql[2] = {
+      "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) ON CONFLICT (metric, tags) DO NOTHING RETURNING series_id",
+      "INSERT INTO aegis.series (metric, tags) VALUES ($1, $2) "
+      "ON CONFLICT ON CONSTRAINT series_key DO NOTHING RETURNING series_id"};
+  const int form = SeriesKeyForm();
+  SPIPlanPtr plan = KeptPlan(&insert_series_plans[form], sql[form], 2, series_types);
   if (wait) {
     ExecutePlan(plan, series_args, nullptr, false, 0);
   } else {

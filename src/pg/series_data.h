@@ -135,33 +135,37 @@ class SeriesFolder {
 
   // Adds a block with no recent row in its range through its segment
   // summaries, in time order: each segment the sink takes whole, and the
-  // points of the others. The block is decoded once, from the first of
-  // those to the end of the last (or until_); segments outside [since_,
-  // until_) are neither added nor decoded. False, having added nothing,
-  // when the segments span longer than the sink can take whole.
+  // points of the others. Each run of neighbouring segments whose points are
+  // needed is decoded once, from its first segment's first value
+  // (core::ValueAnchor) to the end of its last (or until_): a block that
+  // since_ and until_ both cut decodes its two ends, not what lies between.
+  // Segments outside [since_, until_) are neither added nor decoded. False,
+  // having added nothing, when the segments span longer than the sink can
+  // take whole.
   bool AddSegments(const BlockRef& block) {
     const std::vector<core::BlockSummary> segments =
         DecodeStoredSegments(series_id_, block, aggregator_->WidestSummary());
     if (segments.empty()) return false;
     const auto asked = [&](const core::BlockSummary& s) { return s.ts_max >= since_ && s.ts_min < until_; };
-    core::Timestamp decode_until = since_;  // the end of the last segment to decode
-    for (const core::BlockSummary& segment : segments)
-      if (asked(segment) && !aggregator_->TakesBlockSummary(segment))
-        decode_until = std::min(until_, segment.ts_max + 1);
-    decoded_.clear();
-    bool decoded = false;
-    for (const core::BlockSummary& segment : segments) {
+    const auto needs_points = [&](const core::BlockSummary& s) {
+      return asked(s) && !aggregator_->TakesBlockSummary(s);
+    };
+    core::Timestamp decoded_until = core::kTimestampMinusInfinity;  // the end of the run decoded_ holds
+    for (size_t i = 0; i < segments.size(); ++i) {
+      const core::BlockSummary& segment = segments[i];
       if (!asked(segment)) continue;
       if (aggregator_->TryAddBlockSummary(segment)) {
         CountStat(Stat::kPointsFromSummaries, segment.count);
         continue;
       }
-      // The points of the segments to decode (once): from this segment's
-      // first value where the codec can start there (core::ValueAnchor).
-      if (!decoded) {
+      // The first segment of a run: decode the run's points.
+      if (segment.ts_min >= decoded_until) {
+        size_t last_of_run = i;
+        while (last_of_run + 1 < segments.size() && needs_points(segments[last_of_run + 1])) ++last_of_run;
+        decoded_until = std::min(until_, segments[last_of_run].ts_max + 1);
         const core::ValueAnchor anchor = AnchorAt(block, segment);
-        DecodeStoredBlock(series_id_, block, &decoded_, decode_until, segment.ts_min, &anchor);
-        decoded = true;
+        decoded_.clear();
+        DecodeStoredBlock(series_id_, block, &decoded_, decoded_until, segment.ts_min, &anchor);
       }
       const size_t first = core::LowerBound(decoded_, segment.ts_min);
       const size_t last = core::LowerBound(decoded_, segment.ts_max + 1);
