@@ -57,8 +57,8 @@ SELECT count(*) AS points, min(ts) AT TIME ZONE 'UTC' AS oldest FROM aegis.read(
 SELECT range_start AT TIME ZONE 'UTC' AS range_start FROM aegis.partitions WHERE range_end <= '2025-01-01';
 
 -- A late write into a compressed range is visible at once; when it leaves
--- more than one small block in a partition, merge_blocks rewrites them as
--- full ones, and the newest write still wins.
+-- neighbouring small blocks in a partition, merge_blocks rewrites them as
+-- fewer blocks (the full ones stay), and the newest write still wins.
 SET aegis.block_max_points = 10;
 SELECT aegis.write('frag', '{}',
        ARRAY(SELECT t FROM generate_series('2024-03-04 00:00+00'::timestamptz, '2024-03-04 19:00+00', '1 hour') t),

@@ -87,6 +87,18 @@ size_t FullBlockPayloadBytes(const BlockLimits& limits) {
   return room - std::max<size_t>(room / 16, kFullSlackBytes);
 }
 
+size_t MergeRoomBytes(const BlockLimits& limits) {
+  if (limits.max_bytes == 0) return std::numeric_limits<size_t>::max();
+  return (std::max(limits.max_bytes, kMinBlockMaxBytes) - kBlockRowOverhead) * 15 / 16;
+}
+
+bool RunShrinks(size_t blocks, uint64_t points, uint64_t payload_bytes, const BlockLimits& limits) {
+  if (blocks < 2) return false;
+  const long double fewer = static_cast<long double>(blocks - 1);
+  return points <= fewer * static_cast<long double>(limits.max_points) &&
+         (limits.max_bytes == 0 || payload_bytes <= fewer * static_cast<long double>(MergeRoomBytes(limits)));
+}
+
 bool BlockIsFull(size_t count, size_t payload_bytes, const BlockLimits& limits) {
   return count >= limits.max_points || payload_bytes >= FullBlockPayloadBytes(limits);
 }

@@ -64,4 +64,15 @@ size_t FullBlockPayloadBytes(const BlockLimits& limits);
 // segments is full: max_points points, or FullBlockPayloadBytes.
 bool BlockIsFull(size_t count, size_t payload_bytes, const BlockLimits& limits);
 
+// The payload bytes a merge counts on one block holding: 15/16 of what a row
+// of max_bytes leaves (SIZE_MAX when max_bytes is 0). The margin covers an
+// encoding of merged points that takes more than the parts did.
+size_t MergeRoomBytes(const BlockLimits& limits);
+
+// Whether a run of `blocks` neighbouring blocks holding `points` points and
+// `payload_bytes` of data and segments in all can be cut into fewer blocks:
+// a merge rewrites only such runs, so no run is rewritten into as many
+// blocks, or picked again and left, round after round.
+bool RunShrinks(size_t blocks, uint64_t points, uint64_t payload_bytes, const BlockLimits& limits);
+
 }  // namespace aegis::core

@@ -183,11 +183,16 @@ int64_t FullPayloadBytesParameter(const core::BlockLimits& limits) {
   return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
-// Whether a block row is not full (core::BlockIsFull), with $1 the most
-// points and $2 the full payload bytes; a 0.1.0 database has no segments.
-const char* NotFull(bool segments) {
-  return segments ? "(point_count < $1 AND octet_length(data) + coalesce(octet_length(segments), 0) < $2)"
-                  : "(point_count < $1 AND octet_length(data) < $2)";
+// A block row's payload (core::BlockIsFull): its data and segments; a
+// 0.1.0 database has no segments.
+const char* Payload(bool segments) {
+  return segments ? "(octet_length(data) + coalesce(octet_length(segments), 0))" : "octet_length(data)";
+}
+
+// core::MergeRoomBytes as a bigint parameter (no limit: the largest).
+int64_t MergeRoomParameter(const core::BlockLimits& limits) {
+  const size_t bytes = core::MergeRoomBytes(limits);
+  return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
 // Runs of a series' blocks merged at once, at most this many blocks: a
@@ -199,19 +204,23 @@ constexpr size_t kMaxRunBlocks = 64;
 
 std::vector<int64_t> SeriesToMerge() {
   return PgCall([] {
-    static const Oid types[] = {INT4OID, INT8OID};
+    static const Oid types[] = {INT4OID, INT8OID, INT8OID};
     static SPIPlanPtr plans[2] = {nullptr, nullptr};
     const bool segments = SegmentsColumnExists();
     const core::BlockLimits limits = StoredBlockLimits();
     Datum values[] = {Int32GetDatum(static_cast<int32>(limits.max_points)),
-                      Int64GetDatum(FullPayloadBytesParameter(limits))};
+                      Int64GetDatum(FullPayloadBytesParameter(limits)), Int64GetDatum(MergeRoomParameter(limits))};
     // Series with two neighbouring blocks of one partition that are not
-    // full; the window is per series, so Citus computes it on the shards.
-    const std::string sql = std::string("SELECT DISTINCT series_id FROM (SELECT series_id, ") + NotFull(segments) +
-                            " AS small, lag(" + NotFull(segments) +
-                            ") OVER (PARTITION BY series_id, tableoid ORDER BY ts_min) AS after_small"
-                            " FROM aegis.blocks) b WHERE small AND after_small ORDER BY 1";
-    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 2, types, values, Snap::kReadOnly);
+    // full and would fit one block together (core::RunShrinks of the pair;
+    // every run holding such a pair shrinks too). The window is per series,
+    // so Citus computes it on the shards.
+    const std::string sql =
+        std::string("SELECT DISTINCT series_id FROM (SELECT series_id, point_count AS n, ") + Payload(segments) +
+        " AS bytes, lag(point_count) OVER w AS prev_n, lag(" + Payload(segments) +
+        ") OVER w AS prev_bytes FROM aegis.blocks WINDOW w AS (PARTITION BY series_id, tableoid ORDER BY ts_min)) b"
+        " WHERE n < $1 AND bytes < $2 AND prev_n < $1 AND prev_bytes < $2 AND n + prev_n <= $1"
+        " AND bytes + prev_bytes <= $3 ORDER BY 1";
+    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 3, types, values, Snap::kReadOnly);
     return SeriesIdsOfResult();
   });
 }
@@ -219,31 +228,36 @@ std::vector<int64_t> SeriesToMerge() {
 int64_t MergeSeries(int64_t series_id) {
   CheckForInterrupts();
   if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
-  // The series' blocks in order, with their partition and whether they are
-  // full; runs of neighbours that are not, in one partition, are merged.
+  // The series' blocks in order, with their partition, size and whether they
+  // are full; runs of neighbours that are not, in one partition, are merged
+  // where they shrink (core::RunShrinks).
   struct Row {
     int64_t partition;
     core::Timestamp ts_min;
     core::Timestamp ts_max;
+    int64_t points;
+    int64_t bytes;
     bool small;
   };
+  const core::BlockLimits limits = StoredBlockLimits();
   const std::vector<Row> rows = PgCall([&] {
-    static const Oid types[] = {INT4OID, INT8OID, INT8OID};
+    static const Oid types[] = {INT8OID};
     static SPIPlanPtr plans[2] = {nullptr, nullptr};
     const bool segments = SegmentsColumnExists();
-    const core::BlockLimits limits = StoredBlockLimits();
-    Datum values[] = {Int32GetDatum(static_cast<int32>(limits.max_points)),
-                      Int64GetDatum(FullPayloadBytesParameter(limits)), Int64GetDatum(series_id)};
-    const std::string sql = std::string("SELECT tableoid::oid::bigint, ts_min, ts_max, ") + NotFull(segments) +
-                            " FROM aegis.blocks WHERE series_id = $3 ORDER BY ts_min";
-    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 3, types, values, Snap::kLatest);
+    Datum values[] = {Int64GetDatum(series_id)};
+    const std::string sql = std::string("SELECT tableoid::oid::bigint, ts_min, ts_max, point_count::bigint, ") +
+                            Payload(segments) + "::bigint FROM aegis.blocks WHERE series_id = $1 ORDER BY ts_min";
+    RunPlan(&plans[segments ? 1 : 0], sql.c_str(), 1, types, values, Snap::kLatest);
     std::vector<Row> result(SPI_processed);
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
-      result[i].partition = DatumGetInt64(ResultValue(i, 1, &isnull));
-      result[i].ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
-      result[i].ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
-      result[i].small = DatumGetBool(ResultValue(i, 4, &isnull));
+      Row& row = result[i];
+      row.partition = DatumGetInt64(ResultValue(i, 1, &isnull));
+      row.ts_min = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      row.ts_max = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+      row.points = DatumGetInt64(ResultValue(i, 4, &isnull));
+      row.bytes = DatumGetInt64(ResultValue(i, 5, &isnull));
+      row.small = !core::BlockIsFull(static_cast<size_t>(row.points), static_cast<size_t>(row.bytes), limits);
     }
     SPI_freetuptable(SPI_tuptable);
     return result;
@@ -254,7 +268,13 @@ int64_t MergeSeries(int64_t series_id) {
     while (end < rows.size() && end - begin < kMaxRunBlocks && rows[end].small &&
            rows[end].partition == rows[begin].partition)
       ++end;
-    if (end - begin < 2) {
+    uint64_t run_points = 0;
+    uint64_t run_bytes = 0;
+    for (size_t k = begin; k < end; ++k) {
+      run_points += static_cast<uint64_t>(rows[k].points);
+      run_bytes += static_cast<uint64_t>(rows[k].bytes);
+    }
+    if (!core::RunShrinks(end - begin, run_points, run_bytes, limits)) {
       begin = std::max(end, begin + 1);
       continue;
     }

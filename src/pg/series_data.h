@@ -135,10 +135,11 @@ class SeriesFolder {
 
   // Adds a block with no recent row in its range through its segment
   // summaries, in time order: each segment the sink takes whole, and the
-  // points of the others. Each run of neighbouring segments whose points are
-  // needed is decoded once, from its first segment's first value
-  // (core::ValueAnchor) to the end of its last (or until_): a block that
-  // since_ and until_ both cut decodes its two ends, not what lies between.
+  // points of the others. Each run of segments whose points are needed
+  // (neighbours, or apart by less than a quarter of the block) is decoded
+  // once, from its first segment's first value (core::ValueAnchor) on: a
+  // block that since_ and until_ both cut decodes its two ends, not what
+  // lies between.
   // Segments outside [since_, until_) are neither added nor decoded. False,
   // having added nothing, when the segments span longer than the sink can
   // take whole.
@@ -160,8 +161,19 @@ class SeriesFolder {
       }
       // The first segment of a run: decode the run's points.
       if (segment.ts_min >= decoded_until) {
+        // A run goes on over segments taken from their summaries while they
+        // hold fewer points than a quarter of the block: a decode of its own
+        // costs the block's checksum and timestamps again.
         size_t last_of_run = i;
-        while (last_of_run + 1 < segments.size() && needs_points(segments[last_of_run + 1])) ++last_of_run;
+        uint64_t gap = 0;
+        for (size_t j = i + 1; j < segments.size() && asked(segments[j]); ++j) {
+          if (needs_points(segments[j])) {
+            last_of_run = j;
+            gap = 0;
+          } else if ((gap += segments[j].count) * 4 >= block.summary.count) {
+            break;
+          }
+        }
         decoded_until = std::min(until_, segments[last_of_run].ts_max + 1);
         const core::ValueAnchor anchor = AnchorAt(block, segment);
         decoded_.clear();

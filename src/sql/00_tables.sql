@@ -34,7 +34,7 @@ CREATE TABLE aegis.series (
     -- (src/pg/catalog.cpp); writers that race on a new series meet here.
     CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =),
     CONSTRAINT series_key_exact CHECK (strpos(metric, ' ') = 0 AND jsonb_typeof(tags) = 'object'
-                                       AND NOT jsonb_path_exists(tags, '$.* ? (@.type() != "string")'))
+                                       AND NOT jsonb_path_exists(tags, 'strict $.* ? (@.type() != "string")'))
 );
 ALTER SEQUENCE aegis.series_id_seq OWNED BY aegis.series.series_id;
 -- fastupdate off: series are created rarely and a selector is read on every

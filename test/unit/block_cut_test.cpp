@@ -159,5 +159,21 @@ TEST(BlockCut, Fullness) {
   EXPECT_FALSE(BlockIsFull(999, 1'000'000, limits));
 }
 
+// A merge rewrites a run only when its points and bytes fit fewer blocks.
+TEST(BlockCut, RunShrinks) {
+  BlockLimits limits;
+  limits.max_points = 1000;
+  limits.max_bytes = 4080;
+  const size_t room = MergeRoomBytes(limits);
+  EXPECT_EQ(room, (4080 - kBlockRowOverhead) * 15 / 16);
+  EXPECT_FALSE(RunShrinks(1, 10, 10, limits));
+  EXPECT_TRUE(RunShrinks(2, 1000, room, limits));
+  EXPECT_FALSE(RunShrinks(2, 1001, room, limits));      // too many points for one block
+  EXPECT_FALSE(RunShrinks(2, 1000, room + 1, limits));  // too many bytes
+  EXPECT_TRUE(RunShrinks(3, 1800, 2 * room, limits));   // three blocks at 60% make two
+  limits.max_bytes = 0;
+  EXPECT_TRUE(RunShrinks(2, 1000, 1'000'000, limits));
+}
+
 }  // namespace
 }  // namespace aegis::core

@@ -21,7 +21,7 @@ CREATE INDEX series_metric_idx ON aegis.series (metric, series_id);
 ALTER TABLE aegis.series DROP CONSTRAINT series_metric_tags_key,
     ADD CONSTRAINT series_key EXCLUDE USING hash ((metric || ' ' || tags::text) WITH =),
     ADD CONSTRAINT series_key_exact CHECK (strpos(metric, ' ') = 0 AND jsonb_typeof(tags) = 'object'
-                                           AND NOT jsonb_path_exists(tags, '$.* ? (@.type() != "string")'));
+                                           AND NOT jsonb_path_exists(tags, 'strict $.* ? (@.type() != "string")'));
 
 -- aegis.blocks becomes partitioned by time. The 0.1.0 table is kept, without
 -- copying a block, as the first partition: it holds every block start up to
