@@ -1144,7 +1144,10 @@ BEGIN
   IF done THEN
     RETURN NULL;
   END IF;
-  IF outcome IS NULL THEN BEGIN
+  -- The outer block catches a statement_timeout that fires in the inner
+  -- block's handler, after the call (the call's outcome is kept: a
+  -- variable's value survives the rollback).
+  IF outcome IS NULL THEN BEGIN BEGIN
     IF c.call ~* '^\s*(select|with|values|table)\M' THEN
       EXECUTE c.call INTO result;
     ELSE
@@ -1161,6 +1164,9 @@ BEGIN
       IF SQLSTATE <> 'AEOK0' THEN
         outcome := SQLSTATE || ' ' || SQLERRM;
       END IF;
+  END;
+  EXCEPTION WHEN query_canceled THEN
+    outcome := coalesce(outcome, SQLSTATE || ' ' || SQLERRM);
   END; END IF;
   FOR attempt IN 1..2 LOOP
     BEGIN
