@@ -100,15 +100,16 @@ Interval* DefaultRetention() {
                                                ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
-core::BlockLimits BlockCutLimits(bool with_segments) {
+core::BlockLimits BlockCutLimits() {
   core::BlockLimits limits;
   limits.max_points = static_cast<size_t>(guc_block_max_points);
   limits.max_bytes = static_cast<size_t>(guc_block_max_bytes);
-  limits.with_segments = with_segments;
   return limits;
 }
 
-size_t StraightWritePoints() { return std::min<size_t>(static_cast<size_t>(guc_block_max_points), 1000); }
+size_t StraightWritePoints() {
+  return std::min<size_t>(static_cast<size_t>(guc_block_max_points), kStraightWritePoints);
+}
 
 Interval* CompressAfter() {
   return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(guc_compress_after),

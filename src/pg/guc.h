@@ -25,10 +25,11 @@ extern bool guc_aggregate_pushdown;
 constexpr int kMaxBlockRowBytes = 8160;
 
 // The limits blocks are cut at (core/block_cut.h), from the settings.
-core::BlockLimits BlockCutLimits(bool with_segments = true);
+core::BlockLimits BlockCutLimits();
 
-// The points of one series that one write must hold to go straight into
-// blocks: 1000, or aegis.block_max_points when that is smaller.
+// A write of this many points of one series goes straight into blocks (or
+// of aegis.block_max_points, when that is fewer: StraightWritePoints).
+constexpr size_t kStraightWritePoints = 1000;
 size_t StraightWritePoints();
 
 // aegis.partition_interval's values.

@@ -177,22 +177,16 @@ int64_t DropExpiredPartitions(TimestampTz now) {
   return removed;
 }
 
-// core::FullBlockPayloadBytes as a bigint parameter (no limit: the largest).
-int64_t FullPayloadBytesParameter(const core::BlockLimits& limits) {
-  const size_t bytes = core::FullBlockPayloadBytes(limits);
-  return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
+// A byte count of core/block_cut.h as a bigint parameter (SIZE_MAX, no
+// limit: the largest bigint).
+Datum BytesParameter(size_t bytes) {
+  return Int64GetDatum(bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes));
 }
 
 // A block row's payload (core::BlockIsFull): its data and segments; a
 // 0.1.0 database has no segments.
 const char* Payload(bool segments) {
   return segments ? "(octet_length(data) + coalesce(octet_length(segments), 0))" : "octet_length(data)";
-}
-
-// core::MergeRoomBytes as a bigint parameter (no limit: the largest).
-int64_t MergeRoomParameter(const core::BlockLimits& limits) {
-  const size_t bytes = core::MergeRoomBytes(limits);
-  return bytes > static_cast<size_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(bytes);
 }
 
 // Runs of a series' blocks merged at once, at most this many blocks: a
@@ -209,7 +203,8 @@ std::vector<int64_t> SeriesToMerge() {
     const bool segments = SegmentsColumnExists();
     const core::BlockLimits limits = StoredBlockLimits();
     Datum values[] = {Int32GetDatum(static_cast<int32>(limits.max_points)),
-                      Int64GetDatum(FullPayloadBytesParameter(limits)), Int64GetDatum(MergeRoomParameter(limits))};
+                      BytesParameter(core::FullBlockPayloadBytes(limits)),
+                      BytesParameter(core::MergeRoomBytes(limits))};
     // Series with two neighbouring blocks of one partition that are not
     // full and would fit one block together (core::RunShrinks of the pair;
     // every run holding such a pair shrinks too). The window is per series,

@@ -203,9 +203,10 @@ void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, 
 }  // namespace
 
 core::BlockLimits StoredBlockLimits() {
-  if (SegmentsColumnExists()) return BlockCutLimits(true);
+  if (SegmentsColumnExists()) return BlockCutLimits();
+  constexpr size_t k010BlockPoints = 1000;  // 0.1.0's aegis.block_max_points
   core::BlockLimits limits;
-  limits.max_points = std::min<size_t>(static_cast<size_t>(guc_block_max_points), 1000);
+  limits.max_points = std::min<size_t>(static_cast<size_t>(guc_block_max_points), k010BlockPoints);
   limits.max_bytes = 0;
   limits.with_segments = false;
   return limits;
@@ -734,9 +735,6 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
   flush();
 }
 
-// Deletes the series' blocks that start at the given times and writes
-// points (time-ordered, duplicate-free) as blocks cut at
-// aegis.block_max_points and aegis.block_max_bytes instead.
 namespace {
 
 // Deletes the series' blocks that start at block_starts.
