@@ -206,6 +206,49 @@ DELETE FROM aegis.points WHERE metric = 'lv' AND ts >= '2024-03-02 00:00:11';
 SELECT ts, value FROM aegis.latest('lv');
 SELECT aegis.delete('lv', '-infinity', 'infinity');
 SELECT count(*) AS latest_rows FROM aegis.latest('lv');
+-- The commit takes the newest point of each series as the transaction
+-- wrote it, unless something else changed the series in the transaction:
+-- then it reads the newest point back from storage.
+BEGIN;                                                     -- the same timestamp written twice
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:40', 9);
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:40', 10);
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:35', 11);  -- older: not the newest
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;                                                     -- written, then deleted
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:50', 12);
+SELECT aegis.delete('lv', '2024-03-02 00:00:38', 'infinity');
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;                                                     -- deleted, then written again
+SELECT aegis.delete('lv', '2024-03-02 00:00:31', 'infinity');
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:33', 13);
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;                                                     -- a rolled-back subtransaction among writes
+SELECT aegis.write('lv', '{}', '2024-03-02 00:01:00', 14);
+SAVEPOINT s;
+SELECT aegis.write('lv', '{}', '2024-03-02 00:01:10', 15);
+ROLLBACK TO SAVEPOINT s;
+SELECT aegis.write('lv', '{}', '2024-03-02 00:00:55', 16);
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT aegis.write('lv', '{}', '2024-03-02 00:01:20', 17);
+COMMIT;
+SELECT ts, value FROM aegis.latest('lv');
+BEGIN;                                                     -- written, then its series removed
+SELECT aegis.write('lv_gone', '{"k": "a"}', '2024-03-02 00:02:00', 18);
+SELECT aegis.write('lv_gone', '{"k": "b"}', '2024-03-02 00:02:00', 19);
+SELECT aegis.delete_series(series_id) FROM aegis.series WHERE metric = 'lv_gone' AND tags ->> 'k' = 'a';
+COMMIT;
+SELECT tags, ts, value FROM aegis.latest('lv_gone');
+BEGIN;
+SELECT aegis.write('lv_gone', '{"k": "b"}', '2024-03-02 00:03:00', 20);
+SELECT aegis.drop_metric('lv_gone') > 0 AS dropped;
+COMMIT;
+SELECT count(*) AS last_points_of_dropped FROM aegis.last_points l
+ WHERE NOT EXISTS (SELECT FROM aegis.series s WHERE s.series_id = l.series_id);
 SELECT aegis.write('lv', '{}', '2024-03-02 00:00:30', 7);
 SELECT aegis.drop_metric('lv') > 0 AS dropped;
 SELECT count(*) AS last_points_left FROM aegis.last_points l

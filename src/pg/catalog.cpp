@@ -619,6 +619,8 @@ AEGIS_PG_FUNCTION(aegis_series_changed) {
                                                   errmsg("aegis_series_changed() must be called as a trigger")));
   auto* trigger_data = reinterpret_cast<TriggerData*>(fcinfo->context);
   CacheInvalidateRelcache(trigger_data->tg_relation);
+  // Series written in this transaction may be gone.
+  aegis::pg::ForgetWrittenValues();
   return PointerGetDatum(nullptr);
 }
 

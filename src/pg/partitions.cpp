@@ -373,6 +373,8 @@ bool NoSnapshotSeesRows(Oid relid) {
 bool TryDropPartition(const PartitionRange& partition, DropReason reason) {
   if (!OidIsValid(partition.relid)) return false;
   const bool last_points = LastPointsExist();
+  // Points of this transaction's writes may go with the partition.
+  ForgetWrittenValues();
   return PgCall([&] {
     if (!TakePartitionLock()) return false;
     // ACCESS EXCLUSIVE on the partition, then on aegis.blocks, without

@@ -937,102 +937,182 @@ namespace {
 #define AEGIS_UPSERT_NEWEST(query) "INSERT INTO aegis.last_points AS l (series_id, ts, value) " query
 
 // Series this transaction wrote, to bring aegis.last_points up to date just
-// before it commits.
+// before it commits, in two kinds:
+// - newest_written: the newest point the transaction stored of each series,
+//   as written. It is what storage holds as long as nothing but writes
+//   touched the series, so the commit upserts it as it is.
+// - series_written: series whose newest point is read back from storage at
+//   commit, because something else changed them in this transaction (a
+//   delete, retention, a roll-up, a series removed: ForgetWrittenValues) or
+//   a subtransaction that wrote was rolled back, or under Citus (whose
+//   shards the statement reads as they are).
+std::unordered_map<int64_t, std::pair<TimestampTz, double>> newest_written;
 std::vector<int64_t> series_written;
 
-// At PRE_COMMIT (and PRE_PREPARE): the newest point of every series written,
-// read from storage with the latest snapshot, replaces the stored one unless
-// that is newer. Doing it here rather than in each write keeps writers of one
-// series from queueing behind each other's row lock in aegis.last_points
-// until commit: the row is locked only while the transaction commits, in
-// ascending series order (no cycles). A subtransaction rolled back took its
-// points with it, so reading storage is right for it too.
-//
-// Called by PostgreSQL (not inside the boundary): only plain data and
-// PostgreSQL calls below, and an ERROR aborts the commit.
-void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
-  if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) {
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
-        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-      std::vector<int64_t>().swap(series_written);
-    return;
-  }
-  if (series_written.empty()) return;
-  std::sort(series_written.begin(), series_written.end());
-  const size_t n = static_cast<size_t>(std::unique(series_written.begin(), series_written.end()) -
-                                       series_written.begin());
-  Datum* ids = static_cast<Datum*>(palloc(n * sizeof(Datum)));
-  for (size_t i = 0; i < n; ++i) ids[i] = Int64GetDatum(series_written[i]);
-  series_written.clear();
-  const Oid aegis = get_namespace_oid("aegis", true);
-  if (!OidIsValid(aegis) || !OidIsValid(get_relname_relid("last_points", aegis))) return;
-  ArrayType* array = construct_array(ids, static_cast<int>(n), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-  // As the extension's owner, whoever wrote (a writer holds no table
-  // privilege; row-level security does not apply to the owner).
+// Moves every series of newest_written to series_written.
+void ForgetWrittenValuesNow() {
+  for (const auto& entry : newest_written) series_written.push_back(entry.first);
+  std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
+}
+
+void LastPointsSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
+                               void* /*arg*/) {
+  // The rolled-back subtransaction may have written some of them.
+  if (event == SUBXACT_EVENT_ABORT_SUB) ForgetWrittenValuesNow();
+}
+
+// Runs `plan` with `values` and the latest snapshot as the extension's owner
+// (whoever wrote: a writer holds no table privilege; row-level security does
+// not apply to the owner), with a pinned search_path, as a security-
+// restricted operation. An ERROR unwinds both with the transaction.
+void RunAsOwnerAtCommit(Oid owner, SPIPlanPtr plan, Datum* values, bool read_only, const char* what) {
   Oid saved_user;
   int saved_context;
   GetUserIdAndSecContext(&saved_user, &saved_context);
-  Oid owner = InvalidOid;
-  {
-    const Oid relid = get_relname_relid("last_points", aegis);
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (HeapTupleIsValid(tuple)) {
-      owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-      ReleaseSysCache(tuple);
-    }
-  }
-  // The statements below run as the owner, so nothing of the session may
-  // reach into them: a pinned search_path (and operators named with their
-  // schema) and a security-restricted operation, as a SECURITY DEFINER
-  // function would run. An ERROR unwinds both with the transaction.
   const int guc_level = NewGUCNestLevel();
   (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                           false);
   if (OidIsValid(owner))
     SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-  static const Oid types[] = {INT8ARRAYOID};
-  static SPIPlanPtr lock_plan = nullptr;
-  static SPIPlanPtr plan = nullptr;
-  if (lock_plan == nullptr) {
-    // Committers of one series take turns (ascending series, so no cycle):
-    // the upsert then sees the other's committed row and never fails a
-    // REPEATABLE READ commit with a serialization error.
-    lock_plan = SPI_prepare_cursor(
-        "SELECT pg_catalog.pg_advisory_xact_lock(1095059284, pg_catalog.hashint8(i.id))"
-        " FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id) ORDER BY i.id",
-        1, const_cast<Oid*>(types), KeptPlanOptions());
-    if (lock_plan == nullptr || SPI_keepplan(lock_plan) != 0)
-      elog(ERROR, "aegis: preparing the last_points lock failed");
-  }
-  if (plan == nullptr) {
-#define AEGIS_KEEP_NEWER \
-  " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts"
-    const char* sql = UnderCitus() ? AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER
-                                   : AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_PROBES) AEGIS_KEEP_NEWER;
-#undef AEGIS_KEEP_NEWER
-    plan = SPI_prepare_cursor(sql, 1, const_cast<Oid*>(types), KeptPlanOptions());
-    if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "aegis: preparing the last_points update failed");
-  }
-  Datum values[] = {PointerGetDatum(array)};
   // No portal is left at commit: each statement gets its snapshot here.
-  int code = SPI_execute_snapshot(lock_plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
-  if (code < 0) elog(ERROR, "aegis: locking aegis.last_points rows failed: %s", SPI_result_code_string(code));
-  // The newest committed points, also under REPEATABLE READ (no crosscheck:
-  // a point committed after this transaction's snapshot is newer still).
-  code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
-  if (code < 0) elog(ERROR, "aegis: updating aegis.last_points failed: %s", SPI_result_code_string(code));
-  SPI_finish();
+  const int code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, read_only,
+                                        !read_only, 0);
+  if (code < 0) elog(ERROR, "aegis: %s failed: %s", what, SPI_result_code_string(code));
   SetUserIdAndSecContext(saved_user, saved_context);
   AtEOXact_GUC(true, guc_level);
 }
 
+// A plan kept for the session (PostgreSQL code: elog on failure).
+SPIPlanPtr KeepCommitPlan(SPIPlanPtr* plan, const char* sql, int nargs, const Oid* types) {
+  if (*plan == nullptr) {
+    SPIPlanPtr prepared = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), KeptPlanOptions());
+    if (prepared == nullptr || SPI_keepplan(prepared) != 0) elog(ERROR, "aegis: preparing \"%s\" failed", sql);
+    *plan = prepared;
+  }
+  return *plan;
+}
+
+// Brings aegis.last_points up to date for the series of newest_written and
+// series_written (C++ code: PostgreSQL calls go through PgCall).
+void CommitLastPoints() {
+  std::sort(series_written.begin(), series_written.end());
+  series_written.erase(std::unique(series_written.begin(), series_written.end()), series_written.end());
+  // Read back from storage: those of series_written. As written: the others.
+  std::vector<int64_t> read_ids, written_ids, all_ids;
+  std::vector<TimestampTz> written_ts;
+  std::vector<double> written_values;
+  read_ids.swap(series_written);
+  for (const auto& entry : newest_written)
+    if (!std::binary_search(read_ids.begin(), read_ids.end(), entry.first)) written_ids.push_back(entry.first);
+  std::sort(written_ids.begin(), written_ids.end());
+  for (int64_t id : written_ids) {
+    const auto& point = newest_written.find(id)->second;
+    written_ts.push_back(point.first);
+    written_values.push_back(point.second);
+  }
+  std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
+  std::merge(read_ids.begin(), read_ids.end(), written_ids.begin(), written_ids.end(), std::back_inserter(all_ids));
+  PgCall([&] {
+    const Oid aegis = get_namespace_oid("aegis", true);
+    const Oid relid = OidIsValid(aegis) ? get_relname_relid("last_points", aegis) : InvalidOid;
+    if (!OidIsValid(relid)) return;
+    Oid owner = InvalidOid;
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (HeapTupleIsValid(tuple)) {
+      owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+      ReleaseSysCache(tuple);
+    }
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
+    static const Oid id_types[] = {INT8ARRAYOID};
+    // Under REPEATABLE READ and SERIALIZABLE, committers of one series take
+    // turns (ascending series, so no cycle): the upsert then sees the
+    // other's committed row and never fails the commit with a serialization
+    // error. A READ COMMITTED upsert waits for the other row by itself.
+    if (IsolationUsesXactSnapshot()) {
+      static SPIPlanPtr lock_plan = nullptr;
+      Datum values[] = {Int64Array(all_ids.data(), all_ids.size(), INT8OID)};
+      RunAsOwnerAtCommit(owner,
+                         KeepCommitPlan(&lock_plan,
+                                        "SELECT pg_catalog.pg_advisory_xact_lock(1095059284,"
+                                        " pg_catalog.hashint8(i.id))"
+                                        " FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id) ORDER BY i.id",
+                                        1, id_types),
+                         values, true, "locking aegis.last_points rows");
+    }
+#define AEGIS_KEEP_NEWER                                                             \
+  " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value" \
+  " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts"
+    if (!read_ids.empty()) {
+      // The newest committed points, also under REPEATABLE READ (no
+      // crosscheck: a point committed after this transaction's snapshot is
+      // newer still).
+      static SPIPlanPtr read_plan = nullptr;
+      const char* sql = UnderCitus() ? AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER
+                                     : AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_PROBES) AEGIS_KEEP_NEWER;
+      Datum values[] = {Int64Array(read_ids.data(), read_ids.size(), INT8OID)};
+      RunAsOwnerAtCommit(owner, KeepCommitPlan(&read_plan, sql, 1, id_types), values, false,
+                         "updating aegis.last_points");
+    }
+    if (!written_ids.empty()) {
+      // The points as written. unnest of several arrays is FROM-clause
+      // syntax that takes no schema; the pinned search_path resolves it.
+      static SPIPlanPtr written_plan = nullptr;
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+      Datum values[] = {Int64Array(written_ids.data(), written_ids.size(), INT8OID),
+                        Int64Array(written_ts.data(), written_ts.size(), TIMESTAMPTZOID),
+                        Float8Array(written_values.data(), written_values.size())};
+      RunAsOwnerAtCommit(owner,
+                         KeepCommitPlan(&written_plan,
+                                        AEGIS_UPSERT_NEWEST(
+                                            "SELECT * FROM unnest($1::pg_catalog.int8[],"
+                                            " $2::pg_catalog.timestamptz[], $3::pg_catalog.float8[])")
+                                            AEGIS_KEEP_NEWER,
+                                        3, types),
+                         values, false, "updating aegis.last_points");
+    }
+#undef AEGIS_KEEP_NEWER
+    SPI_finish();
+  });
+}
+
+// At PRE_COMMIT (and PRE_PREPARE): the newest point of every series written
+// replaces the stored one unless that is newer. Doing it here rather than in
+// each write keeps writers of one series from queueing behind each other's
+// row lock in aegis.last_points until commit: the row is locked only while
+// the transaction commits, in ascending series order (no cycles).
+//
+// Called by PostgreSQL: the work runs inside the boundary, and an ERROR
+// aborts the commit.
+void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
+  if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
+      std::vector<int64_t>().swap(series_written);
+      std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
+    }
+    return;
+  }
+  if (series_written.empty() && newest_written.empty()) return;
+  Guarded([] { CommitLastPoints(); });
+}
+
 }  // namespace
 
-void NoteSeriesWritten(const std::vector<int64_t>& series_ids) {
+void NoteSeriesWritten(const std::vector<WrittenNewest>& written) {
   static size_t unique_size = 0;
   if (series_written.empty()) unique_size = 0;
-  series_written.insert(series_written.end(), series_ids.begin(), series_ids.end());
+  // Under Citus the statement that reads storage is the one pushed down to
+  // the shards.
+  const bool by_value = !UnderCitus();
+  for (const WrittenNewest& w : written) {
+    if (!by_value) {
+      series_written.push_back(w.series_id);
+      continue;
+    }
+    // A later write of the same timestamp replaced the point.
+    auto [it, inserted] = newest_written.try_emplace(w.series_id, w.ts, w.value);
+    if (!inserted && w.ts >= it->second.first) it->second = {w.ts, w.value};
+  }
   // A long transaction of many small writes: keep each series once.
   if (series_written.size() > 2 * unique_size + 1024) {
     std::sort(series_written.begin(), series_written.end());
@@ -1041,10 +1121,16 @@ void NoteSeriesWritten(const std::vector<int64_t>& series_ids) {
   }
 }
 
-void InitLastPoints() { RegisterXactCallback(LastPointsXactCallback, nullptr); }
+void ForgetWrittenValues() { ForgetWrittenValuesNow(); }
+
+void InitLastPoints() {
+  RegisterXactCallback(LastPointsXactCallback, nullptr);
+  RegisterSubXactCallback(LastPointsSubXactCallback, nullptr);
+}
 
 std::vector<int64_t> SeriesWrittenInTransaction() {
   std::vector<int64_t> ids = series_written;
+  for (const auto& entry : newest_written) ids.push_back(entry.first);
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
@@ -1072,6 +1158,8 @@ void RefreshLastPointsOf(Datum ids) {
 
 void RefreshLastPoints(const std::vector<int64_t>& series_ids) {
   if (series_ids.empty() || !LastPointsExist()) return;
+  // Points were removed: the commit reads what is left back from storage.
+  ForgetWrittenValues();
   PgCall([&] { RefreshLastPointsOf(Int64Array(series_ids.data(), series_ids.size(), INT8OID)); });
 }
 

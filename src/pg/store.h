@@ -210,9 +210,22 @@ bool TryLockSeriesForRewrite(int64_t series_id);
 // False in a database still at 0.1.0, which has no aegis.last_points.
 bool LastPointsExist();
 
-// Notes series the transaction wrote: just before it commits, their newest
-// points go into aegis.last_points (unless a stored one is newer).
-void NoteSeriesWritten(const std::vector<int64_t>& series_ids);
+// The newest point a write stored of a series.
+struct WrittenNewest {
+  int64_t series_id;
+  TimestampTz ts;
+  double value;
+};
+
+// Notes series the transaction wrote, with the newest point written of
+// each: just before it commits, their newest points go into
+// aegis.last_points (unless a stored one is newer).
+void NoteSeriesWritten(const std::vector<WrittenNewest>& written);
+
+// Something other than a write removed points or series in this
+// transaction: the commit reads the newest points of every series written
+// so far back from storage instead of taking them as written.
+void ForgetWrittenValues();
 
 // Registers the commit callback behind NoteSeriesWritten; from _PG_init.
 void InitLastPoints();

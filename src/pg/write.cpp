@@ -96,7 +96,8 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   if (!may_wait)
     std::stable_sort(order.begin(), order.end(),
                      [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
-  std::vector<int64_t> written;
+  std::vector<WrittenNewest> written;
+  written.reserve(order.size());
   // Recent rows of all series in a few statements (ids are distinct: one
   // write per (metric, tags), one series each; should two ever share an
   // id, each is written on its own).
@@ -110,7 +111,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
       distinct = distinct && (appends.empty() || appends.back().first != write->series_id);
       appends.emplace_back(write->series_id, &write->points);
     }
-    written.push_back(write->series_id);
+    written.push_back({write->series_id, write->points.ts.back(), write->points.values.back()});
   }
   if (distinct) {
     UpsertRecentMany(appends);
