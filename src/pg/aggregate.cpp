@@ -20,6 +20,7 @@
 #include "pg/boundary.h"
 #include "pg/engine_stats.h"
 #include "pg/interval.h"
+#include "pg/rollup.h"
 #include "pg/series_data.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
@@ -36,26 +37,13 @@ constexpr size_t kGroupsSideBySide = 64;
 // Under Citus: the summaries of the selected series' points per bucket,
 // computed on the shards by one statement (aegis._bucket_summaries over each
 // block and over each series' recent rows, combined per series and bucket
-// where the rows are); the coordinator only folds them (docs/scale-out.md).
-// Usable for the functions block summaries answer, on series without
-// rolled-up steps.
+// where the rows are); the coordinator only folds them (docs/scale-out.md),
+// after the series' rolled-up steps, which it reads itself (one small row
+// per stored block of steps), as one node folds steps before blocks.
+// Usable for the functions block summaries answer and the moments; for the
+// counter functions only on series without rolled-up steps in the range.
 class ShardSummaries {
  public:
-  // Whether the path applies to the series: none of them has rolled-up steps.
-  static bool Applies(const std::vector<int64_t>& ids) {
-    return PgCall([&] {
-      static SPIPlanPtr plan = nullptr;
-      static const Oid types[] = {INT8ARRAYOID};
-      Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
-      RunPlan(&plan, "SELECT NOT EXISTS (SELECT 1 FROM aegis.rollups WHERE series_id = ANY ($1))", 1, types, values,
-              Snap::kReadOnly);
-      bool isnull = false;
-      const bool applies = DatumGetBool(ResultValue(0, 1, &isnull));
-      SPI_freetuptable(SPI_tuptable);
-      return applies;
-    });
-  }
-
   // sums: whether fn reads the sums (sum, avg); the others never add values
   // up, so a sum of finite values past float8's range must not fail them.
   // parts (stddev, variance and the counter functions but delta and
@@ -156,9 +144,12 @@ class ShardSummaries {
   // that must follow each other in time overlap.
   bool usable() const { return usable_; }
 
-  // Folds the series' summaries into the aggregator, in time order.
-  void Fold(int64_t series_id, core::BucketAggregator* aggregator) const {
+  // Folds the series' rolled-up steps (from `steps`, when given) and then
+  // its summaries into the aggregator, in time order.
+  void Fold(int64_t series_id, const RolledUpSteps* steps, core::BucketAggregator* aggregator) const {
     aggregator->BeginSeries();
+    if (steps != nullptr)
+      for (const core::StepSummary& step : steps->Steps(series_id)) aggregator->AddStep(step);
     auto it = std::lower_bound(rows_.begin(), rows_.end(), series_id,
                                [](const Row& row, int64_t id) { return row.series_id < id; });
     for (; it != rows_.end() && it->series_id == series_id; ++it) {
@@ -304,16 +295,22 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     std::vector<int64_t> ids;
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     // Under Citus the shards summarise what they hold.
+    std::optional<aegis::pg::RolledUpSteps> shard_steps;
     std::optional<aegis::pg::ShardSummaries> shards;
     using aegis::core::AggregateKind;
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter) &&
-        aegis::pg::ShardSummaries::Applies(ids)) {
-      shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
-                     moments || counter, counter);
-      if (!shards->usable()) shards.reset();
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
+      shard_steps.emplace(ids, since, until, fn.RollupColumns());
+      // Counter runs must follow the steps in time; with steps the
+      // coordinator reads the points itself.
+      if (!counter || shard_steps->empty()) {
+        shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
+                       moments || counter, counter);
+        if (!shards->usable()) shards.reset();
+      }
+      if (!shards) shard_steps.reset();
     }
     std::optional<aegis::pg::SeriesData> data;
     if (!shards) data.emplace(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
@@ -328,7 +325,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
       if (!aggregator) aggregator.emplace(fn, bucketer, since, until, limits);
       current_group = group;
       if (shards)
-        shards->Fold(matched.rows[r].series_id, &*aggregator);
+        shards->Fold(matched.rows[r].series_id, shard_steps ? &*shard_steps : nullptr, &*aggregator);
       else
         data->Fold(matched.rows[r].series_id, since, until, &*aggregator);
     }

@@ -47,6 +47,9 @@ class RolledUpSteps {
   // The series' steps starting in [since, until), in time order.
   std::vector<core::StepSummary> Steps(int64_t series_id) const;
 
+  // Whether no series has a stored block of steps overlapping the range.
+  bool empty() const { return row_series_.empty(); }
+
  private:
   SPITupleTable* table_ = nullptr;
   std::vector<int64_t> row_series_;  // series id of each row, ascending

@@ -95,6 +95,24 @@ BEGIN
     RAISE EXCEPTION 'stddev/variance differ from PostgreSQL''s stddev_pop/var_pop over the same points';
   END IF;
 END $$;
+-- Across cpu's rolled-up range (10-minute steps before 01:00, then raw
+-- points; on Citus the coordinator folds the steps, then the shards'
+-- summaries of the raw points), steps finer than, equal to and coarser than
+-- the stored one, and one bucket.
+SELECT fn, st, count(*) AS buckets,
+       md5(string_agg(a.bucket::text || a.tags::text || coalesce(a.value::text, 'null'), ','
+                      ORDER BY a.tags::text, a.bucket)) AS digest
+  FROM unnest(ARRAY['count', 'min', 'max', 'first', 'last', 'delta', 'sample_delta']) fn,
+       unnest(ARRAY['5 minutes', '10 minutes', '20 minutes', NULL]::interval[]) st,
+       aegis.aggregate('cpu', fn, '2024-01-01 00:00', '2024-01-01 03:00', st) a
+ GROUP BY fn, st ORDER BY fn, st;
+SELECT fn, st, count(*) AS buckets,
+       md5(string_agg(a.bucket::text || a.tags::text || round(a.value::numeric, 6)::text, ','
+                      ORDER BY a.tags::text, a.bucket)) AS digest
+  FROM unnest(ARRAY['sum', 'avg', 'stddev', 'variance']) fn,
+       unnest(ARRAY['10 minutes', '20 minutes', NULL]::interval[]) st,
+       aegis.aggregate('cpu', fn, '2024-01-01 00:00', '2024-01-01 03:00', st) a
+ GROUP BY fn, st ORDER BY fn, st;
 -- Sums in another order differ in the last bits (docs/scale-out.md): to 9
 -- significant digits.
 SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
