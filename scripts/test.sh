@@ -32,6 +32,48 @@ if ! scripts/deps.sh || ! scripts/build.sh || ! scripts/cluster.sh start; then
   exit 1
 fi
 
+# Tier 4's server scripts run in lanes, one script at a time in each (the
+# machine has two cores). A lane prints "ok NAME (N s)" or "FAILED NAME (N
+# s)" and the log's tail.
+server_lane() {  # scripts...
+  local t name started
+  for t in "$@"; do
+    name=$(basename "$t" .sh)
+    started=$SECONDS
+    if bash "$t" >"$logdir/server-$name.log" 2>&1; then
+      echo "   ok     $name ($((SECONDS - started)) s)"
+    else
+      echo "   FAILED $name ($((SECONDS - started)) s)"; tail -n 30 "$logdir/server-$name.log"
+    fi
+  done
+}
+# - early: scripts marked "make test: starts early", which mostly wait (a
+#   Prometheus writing for a minute): started now, beside tiers 0 to 3;
+# - own: the other scripts that start clusters of their own
+#   (scripts/test-cluster.sh: crashes, restarts), then the Citus tier;
+# - shared: the scripts on the shared cluster, which one of them restarts
+#   and another reconfigures, so one at a time.
+# Own-cluster scripts marked "make test: either lane" join the shared lane
+# when the Citus tier runs (it is the longest part of the own lane) and the
+# own lane when it does not.
+citus_runs=false
+scripts/citus-cluster.sh available >/dev/null 2>&1 && citus_runs=true
+early=() own=() shared=()
+for t in test/server/*.sh; do
+  if grep -q '^# make test: starts early' "$t"; then
+    early+=("$t")
+  elif ! grep -q 'test-cluster.sh' "$t"; then
+    shared+=("$t")
+  elif grep -q '^# make test: either lane' "$t" && $citus_runs; then
+    shared+=("$t")
+  else
+    own+=("$t")
+  fi
+done
+rm -f "$logdir"/server-*-lane.out
+server_lane "${early[@]}" >"$logdir/server-early-lane.out" 2>&1 &
+early_lane=$!
+
 tier "tier 0: warning-free under clang too, and under g++ -O3"
 if scripts/check-clang.sh >"$logdir/clang.log" 2>&1; then
   count clang 1 0
@@ -103,29 +145,9 @@ tail -n 3 "$logdir/pgtap.log" | sed 's/^/   /'
 count pgtap "$p" "$f"
 
 tier "tier 4: server-level tests"
-# Two lanes at once (the machine has two cores): the scripts that start
-# clusters of their own (scripts/test-cluster.sh: crashes, restarts) beside
-# the ones that use the shared cluster, each lane one script at a time. A
-# lane prints "ok NAME (N s)" or "FAILED NAME (N s)" and the log's tail.
-server_lane() {  # scripts...
-  local t name started
-  for t in "$@"; do
-    name=$(basename "$t" .sh)
-    started=$SECONDS
-    if bash "$t" >"$logdir/server-$name.log" 2>&1; then
-      echo "   ok     $name ($((SECONDS - started)) s)"
-    else
-      echo "   FAILED $name ($((SECONDS - started)) s)"; tail -n 30 "$logdir/server-$name.log"
-    fi
-  done
-}
-own=() shared=()
-for t in test/server/*.sh; do
-  if grep -q 'test-cluster.sh' "$t"; then own+=("$t"); else shared+=("$t"); fi
-done
 # Tier 5 (Citus: clusters of its own too, its single node included) runs at
-# the end of that lane, while the shared lane's longer scripts still run; it
-# is reported below.
+# the end of the own lane, while the shared lane's longer scripts still run;
+# it is reported below.
 rm -f "$logdir/citus.rc" "$logdir/citus.log"
 (
   server_lane "${own[@]}"
@@ -137,9 +159,12 @@ server_lane "${shared[@]}" | tee "$logdir/server-shared-lane.out"
 wait "$own_lane"
 echo "   (scripts with clusters of their own, run beside those:)"
 cat "$logdir/server-own-lane.out"
+wait "$early_lane"
+echo "   (started before tier 0, run beside tiers 0 to 4:)"
+cat "$logdir/server-early-lane.out"
 p=$(cat "$logdir"/server-*-lane.out | grep -cE '^   ok     ')
 f=$(cat "$logdir"/server-*-lane.out | grep -cE '^   FAILED ')
-[ $((p + f)) = $((${#own[@]} + ${#shared[@]})) ] || f=$((f + 1))
+[ $((p + f)) = $((${#early[@]} + ${#own[@]} + ${#shared[@]})) ] || f=$((f + 1))
 count server "$p" "$f"
 
 tier "tier 5: scale-out on Citus (a coordinator and two workers; run in tier 4's first lane)"

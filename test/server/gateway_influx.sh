@@ -10,6 +10,10 @@
 # and keep its good lines. String fields are the documented difference
 # (InfluxDB stores them, the gateway counts and drops them), and so are
 # unsigned integers (1u), which InfluxDB 1.6 refuses and the gateway stores.
+#
+# Its own cluster (scripts/test-cluster.sh), so make test may run it beside
+# the scripts on the shared cluster.
+# make test: either lane (scripts/test.sh)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 cd "$AEGIS_ROOT"
@@ -17,6 +21,7 @@ cd "$AEGIS_ROOT"
 base=$((20000 + (AEGIS_TAG % 1000) * 5))
 gw_port=$((base + 3)) influx_http=$((base + 4)) influx_rpc=$((base + 5000))
 db=aegis_gateway_influx
+dir="/tmp/aegis-gateway-influx-$AEGIS_TAG"
 tmp=$(mktemp -d)
 gw_pid= influx_pid=
 cleanup() {
@@ -24,8 +29,12 @@ cleanup() {
   for p in $gw_pid $influx_pid; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$tmp"
+  scripts/test-cluster.sh destroy "$dir"
 }
+scripts/test-cluster.sh destroy "$dir"
 trap cleanup EXIT
+scripts/test-cluster.sh start "$dir" $((AEGIS_PORT + 2500))
+export PGHOST=$dir PGPORT=$((AEGIS_PORT + 2500))
 command -v influxd >/dev/null || { echo "not ok - influxd is not installed (scripts/deps.sh installs Debian's influxdb)"; exit 1; }
 
 cat >"$tmp/influx.conf" <<CONF

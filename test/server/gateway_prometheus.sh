@@ -10,6 +10,7 @@
 # Its own cluster (scripts/test-cluster.sh, fsync on), so restarting it
 # disturbs no other test; the gateway connects as a role with only the
 # writer privileges of docs/security.md.
+# make test: starts early (it mostly waits for Prometheus; scripts/test.sh)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 cd "$AEGIS_ROOT"
