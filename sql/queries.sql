@@ -133,6 +133,48 @@ SELECT * FROM aegis.rolling('req', 'sum', NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM aegis.rolling('req', 'p99', '1 minute');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- aegis._rolling_series, what the Citus shards run for aegis.rolling, gives
+-- aegis.rolling's rows from a series' block rows (here all of them: it
+-- keeps the range itself) and recent rows: several blocks, and recent rows
+-- replacing a block point, between two points and after the last.
+SELECT aegis.write('rs', '{}', ARRAY(SELECT '2024-03-02'::timestamptz + i * interval '10 seconds' FROM generate_series(0, 2999) i),
+                   ARRAY(SELECT (i % 97)::float8 FROM generate_series(0, 2999) i)) AS written;
+SELECT aegis.write('rs', '{}', ARRAY['2024-03-02 00:05:00', '2024-03-02 00:05:05', '2024-03-02 09:00:00']::timestamptz[],
+                   ARRAY[1000, 1001, 1002]::float8[]) AS written;
+SELECT count(*) > 1 AS blocks FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'rs';
+CREATE TEMP TABLE rs_parts AS
+SELECT s.series_id, (SELECT array_agg(data ORDER BY ts_min) FROM aegis.blocks b WHERE b.series_id = s.series_id) AS blocks,
+       (SELECT array_agg(ts ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS ts,
+       (SELECT array_agg(value ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS vals
+  FROM aegis.series s WHERE s.metric = 'rs';
+SELECT fn, count(*) AS rows,
+       count(*) FILTER (WHERE j.e_ts IS NULL OR j.a_ts IS NULL OR j.e_value IS DISTINCT FROM j.a_value) AS differ
+  FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'median', 'stddev', 'rate', 'last']) fn
+ CROSS JOIN LATERAL (
+   SELECT e.ts AS e_ts, a.ts AS a_ts, e.value AS e_value, a.value AS a_value
+     FROM (SELECT x.ts, x.value FROM rs_parts p, aegis._rolling_series(p.series_id, p.blocks, p.ts, p.vals, fn,
+                                  '95 seconds', '2024-03-02 00:03', '2024-03-02 10:00') x) e
+     FULL JOIN (SELECT r.ts, r.value FROM aegis.rolling('rs', fn, '95 seconds', '2024-03-02 00:03', '2024-03-02 10:00') r) a
+       ON a.ts = e.ts) j
+ GROUP BY fn ORDER BY fn;
+SELECT count(*) AS no_points FROM aegis._rolling_series(1, NULL, NULL, NULL, 'max', '1 minute', '-infinity', 'infinity');
+SELECT * FROM aegis._rolling_series(1, ARRAY['\x00'::bytea], NULL, NULL, 'max', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(1, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
+                                    'max', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(1, NULL, ARRAY['2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
+                                    'max', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(1, ARRAY[NULL]::bytea[], NULL, NULL, 'max', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(1, NULL, NULL, NULL, 'max', '-1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(1, NULL, NULL, NULL, 'p99', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rolling_series(NULL, NULL, NULL, NULL, 'max', '1 minute', '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis.drop_metric('rs') > 0 AS dropped;
 
 -- Empty and degenerate input, for every fn. Series: one with no points in
 -- the range, one with a single point, one of NaN only, one regular.

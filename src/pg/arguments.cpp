@@ -42,4 +42,18 @@ void CheckPointTimestamp(TimestampTz ts) {
                     errdetail("Got %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity")));
 }
 
+Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n) {
+  *n = 0;
+  if (PG_ARGISNULL(arg)) return nullptr;
+  ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
+  if (ARR_NDIM(array) > 1)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be a one-dimensional array", name)));
+  Datum* datums = nullptr;
+  bool* nulls = nullptr;
+  deconstruct_array(array, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &datums, &nulls, n);
+  for (int i = 0; i < *n; ++i)
+    if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
+  return datums;
+}
+
 }  // namespace aegis::pg

@@ -27,4 +27,9 @@ TriggerData* PointsRowTrigger(FunctionCallInfo fcinfo, const char* function, Tri
 // Raises 22008 unless ts is a finite timestamp (a point's time).
 void CheckPointTimestamp(TimestampTz ts);
 
+// The elements of argument `arg`, a one-dimensional array of an 8-byte
+// pass-by-value type (timestamptz[], float8[], int8[]): none when it is
+// NULL; NULL elements raise 22004, more dimensions 2202E, naming it `name`.
+Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n);
+
 }  // namespace aegis::pg

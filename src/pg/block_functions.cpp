@@ -14,6 +14,7 @@
 #include "core/series_points.h"
 #include "core/time_bucket.h"
 
+#include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/interval.h"
 #include "pg/store.h"
@@ -73,22 +74,6 @@ bool AnyWithin(const std::vector<int64_t>& sorted, int64_t lo, int64_t hi) {
   return it != sorted.end() && *it <= hi;
 }
 
-// The elements of a one-dimensional timestamptz[] or float8[] argument
-// (none when it is NULL); NULL elements are an ERROR. PostgreSQL code.
-Datum* ArrayElements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n) {
-  *n = 0;
-  if (PG_ARGISNULL(arg)) return nullptr;
-  ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
-  if (ARR_NDIM(array) > 1)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be a one-dimensional array", name)));
-  Datum* datums = nullptr;
-  bool* nulls = nullptr;
-  deconstruct_array(array, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &datums, &nulls, n);
-  for (int i = 0; i < *n; ++i)
-    if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
-  return datums;
-}
-
 }  // namespace
 
 // aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
@@ -136,14 +121,14 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   int given = 0;
   int n_values = 0;
   int n_excluded = 0;
-  Datum* ts_datums = has_block ? nullptr : ArrayElements(fcinfo, 11, TIMESTAMPTZOID, "ts", &given);
-  Datum* value_datums = has_block ? nullptr : ArrayElements(fcinfo, 12, FLOAT8OID, "vals", &n_values);
+  Datum* ts_datums = has_block ? nullptr : aegis::pg::Array8Elements(fcinfo, 11, TIMESTAMPTZOID, "ts", &given);
+  Datum* value_datums = has_block ? nullptr : aegis::pg::Array8Elements(fcinfo, 12, FLOAT8OID, "vals", &n_values);
   if (n_values != given)
     ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
   for (int i = 1; i < given; ++i)
     if (DatumGetTimestampTz(ts_datums[i]) <= DatumGetTimestampTz(ts_datums[i - 1]))
       ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
-  Datum* excluded_datums = ArrayElements(fcinfo, 13, TIMESTAMPTZOID, "excluded", &n_excluded);
+  Datum* excluded_datums = aegis::pg::Array8Elements(fcinfo, 13, TIMESTAMPTZOID, "excluded", &n_excluded);
   // The caller's row type when it gives one (a FROM item): building it from
   // the catalog at every call cost more than the rest of a summary's work.
   const auto* caller = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);

@@ -65,6 +65,9 @@ int64_t CountPoints(Datum ids) {
 
 // Removes the points and catalog rows of series this transaction locked.
 void RemoveSeries(Datum ids) {
+  // Series this transaction wrote may be among them (the statement trigger
+  // on aegis.series says so too, unless triggers are off).
+  ForgetWrittenValues();
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID};
     Datum values[] = {ids};

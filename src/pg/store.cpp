@@ -20,6 +20,8 @@
 
 extern "C" {
 #include "catalog/pg_class.h"
+#include "common/hashfn.h"
+#include "storage/lock.h"
 #include "tcop/pquery.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
@@ -955,10 +957,22 @@ void ForgetWrittenValuesNow() {
   std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
 }
 
+// A subtransaction was rolled back since newest_written was last made
+// whole: it may have written some of those points. The entries move to
+// series_written before the map is used again (not in the callback, which
+// must not allocate: it runs while a subtransaction aborts).
+bool written_values_stale = false;
+
 void LastPointsSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, SubTransactionId /*parent*/,
                                void* /*arg*/) {
-  // The rolled-back subtransaction may have written some of them.
-  if (event == SUBXACT_EVENT_ABORT_SUB) ForgetWrittenValuesNow();
+  if (event == SUBXACT_EVENT_ABORT_SUB && !newest_written.empty()) written_values_stale = true;
+}
+
+// Applies written_values_stale.
+void SettleWrittenValues() {
+  if (!written_values_stale) return;
+  ForgetWrittenValuesNow();
+  written_values_stale = false;
 }
 
 // Runs `plan` with `values` and the latest snapshot as the extension's owner
@@ -992,9 +1006,28 @@ SPIPlanPtr KeepCommitPlan(SPIPlanPtr* plan, const char* sql, int nargs, const Oi
   return *plan;
 }
 
+// Takes the advisory lock (transaction-level, `mode`) of each series of
+// `ids` that the commit of aegis.last_points rows takes turns by, in
+// ascending lock key (PostgreSQL code).
+void LockCommitters(const std::vector<int64_t>& ids, LOCKMODE mode) {
+  constexpr uint32 kLastPointsLockSpace = 1095059284;  // "AEGT"
+  uint32* keys = static_cast<uint32*>(palloc(std::max<size_t>(1, ids.size()) * sizeof(uint32)));
+  for (size_t i = 0; i < ids.size(); ++i)
+    keys[i] = hash_bytes_uint32(static_cast<uint32>(ids[i])) ^ hash_bytes_uint32(static_cast<uint32>(ids[i] >> 32));
+  std::sort(keys, keys + ids.size());
+  const size_t n = static_cast<size_t>(std::unique(keys, keys + ids.size()) - keys);
+  for (size_t i = 0; i < n; ++i) {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLastPointsLockSpace, keys[i], 2);
+    (void)LockAcquire(&tag, mode, false, false);
+  }
+  pfree(keys);
+}
+
 // Brings aegis.last_points up to date for the series of newest_written and
 // series_written (C++ code: PostgreSQL calls go through PgCall).
 void CommitLastPoints() {
+  SettleWrittenValues();
   std::sort(series_written.begin(), series_written.end());
   series_written.erase(std::unique(series_written.begin(), series_written.end()), series_written.end());
   // Read back from storage: those of series_written. As written: the others.
@@ -1024,21 +1057,21 @@ void CommitLastPoints() {
     }
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
     static const Oid id_types[] = {INT8ARRAYOID};
-    // Under REPEATABLE READ and SERIALIZABLE, committers of one series take
-    // turns (ascending series, so no cycle): the upsert then sees the
-    // other's committed row and never fails the commit with a serialization
-    // error. A READ COMMITTED upsert waits for the other row by itself.
-    if (IsolationUsesXactSnapshot()) {
-      static SPIPlanPtr lock_plan = nullptr;
-      Datum values[] = {Int64Array(all_ids.data(), all_ids.size(), INT8OID)};
-      RunAsOwnerAtCommit(owner,
-                         KeepCommitPlan(&lock_plan,
-                                        "SELECT pg_catalog.pg_advisory_xact_lock(1095059284,"
-                                        " pg_catalog.hashint8(i.id))"
-                                        " FROM pg_catalog.unnest($1::pg_catalog.int8[]) i(id) ORDER BY i.id",
-                                        1, id_types),
-                         values, true, "locking aegis.last_points rows");
-    }
+    // Committers of one series take turns through an advisory lock per
+    // series, all taken before any row of aegis.last_points, in ascending
+    // lock key (so no cycle, whatever the keys' collisions):
+    // - exclusive under REPEATABLE READ and SERIALIZABLE, so that the
+    //   upsert's latest snapshot sees every other committer's row and never
+    //   fails the commit with a serialization error; also when some series
+    //   are read back from storage (that statement and the next lock their
+    //   rows in two runs) and under Citus (whose upsert runs a task per
+    //   shard at once);
+    // - shared otherwise: READ COMMITTED committers do not wait for each
+    //   other here (their one upsert waits for a row itself, in ascending
+    //   series order), only for an exclusive holder.
+    const LOCKMODE mode =
+        IsolationUsesXactSnapshot() || !read_ids.empty() || UnderCitus() ? ExclusiveLock : ShareLock;
+    LockCommitters(all_ids, mode);
 #define AEGIS_KEEP_NEWER                                                             \
   " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value" \
   " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts"
@@ -1089,6 +1122,7 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
       std::vector<int64_t>().swap(series_written);
       std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
+      written_values_stale = false;
     }
     return;
   }
@@ -1099,6 +1133,7 @@ void LastPointsXactCallback(XactEvent event, void* /*arg*/) {
 }  // namespace
 
 void NoteSeriesWritten(const std::vector<WrittenNewest>& written) {
+  SettleWrittenValues();
   static size_t unique_size = 0;
   if (series_written.empty()) unique_size = 0;
   // Under Citus the statement that reads storage is the one pushed down to
@@ -1129,6 +1164,7 @@ void InitLastPoints() {
 }
 
 std::vector<int64_t> SeriesWrittenInTransaction() {
+  SettleWrittenValues();
   std::vector<int64_t> ids = series_written;
   for (const auto& entry : newest_written) ids.push_back(entry.first);
   std::sort(ids.begin(), ids.end());

@@ -273,3 +273,17 @@ COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestam
   'squared deviations, as float8_accum forms it), for stddev and variance, and its counter state for the counter '
   'functions: resets (the sum of the values just before each drop), reset_count (drops), changes, and the point '
   'before the last.';
+
+-- aegis.rolling's rows for one series from its block rows and recent rows:
+-- the per-series work of aegis.rolling under Citus, which runs it on the
+-- shard that holds the series (src/pg/rolling.cpp; docs/scale-out.md).
+CREATE FUNCTION aegis._rolling_series(series_id bigint, blocks bytea[], ts timestamptz[], vals double precision[],
+                                      fn text, width interval, since timestamptz, until timestamptz)
+    RETURNS TABLE (ts timestamptz, value double precision)
+    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1000
+    AS 'MODULE_PATHNAME', 'aegis_rolling_series';
+COMMENT ON FUNCTION aegis._rolling_series(bigint, bytea[], timestamptz[], double precision[], text, interval,
+                                          timestamptz, timestamptz) IS
+  'For every point of the series with since <= ts < until, fn over the trailing window (ts - width, ts], from the '
+  'data of its block rows (blocks, in time order) and its recent rows (ts, vals ascending; a recent row replaces a '
+  'block point at its time), all of [since - width, until): the rows of aegis.rolling for one series.';

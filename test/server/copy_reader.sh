@@ -19,31 +19,17 @@
 #   3. by COPY aegis.points.
 # COPY must fail where 1 or 2 failed, succeed where both worked, and then
 # hold exactly the rows 2 wrote. The backend must survive every document.
-#
-# Its own cluster (scripts/test-cluster.sh), so make test may run it beside
-# the scripts on the shared cluster.
-# make test: either lane (scripts/test.sh)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
-cd "$AEGIS_ROOT"
 db=aegis_copy_reader
-dir="/tmp/aegis-copy-reader-$AEGIS_TAG"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-cleanup() {
-  [ -n "${KEEP:-}" ] && return
-  rm -rf "$tmp"
-  scripts/test-cluster.sh destroy "$dir"
-}
-scripts/test-cluster.sh destroy "$dir"
-trap cleanup EXIT
-scripts/test-cluster.sh start "$dir" $((AEGIS_PORT + 2400))
-export PGHOST=$dir PGPORT=$((AEGIS_PORT + 2400))
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 
 # Where the server log stands now: a backend that crashes on a document is
 # found there afterwards (a crash could hide behind a document both sides
 # refuse, and the server is back by the end).
-log="$dir/server.log"
+log="$AEGIS_CLUSTER_DIR/server.log"
 log_start=$(stat -c %s "$log" 2>/dev/null || echo 0)
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
