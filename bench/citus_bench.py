@@ -23,7 +23,7 @@ import queries  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = "aegis_bench_citus"
 RUNS = int(os.environ.get("CITUS_BENCH_RUNS", "9"))
-SHARDS = 8
+SHARDS = int(os.environ.get("CITUS_BENCH_SHARDS", "8"))
 # Runs before the timed ones in the same session: Citus opens its connections
 # to the workers over the first statements (its executor's slow start).
 WARM = 6
