@@ -37,11 +37,12 @@ constexpr size_t kGroupsSideBySide = 64;
 // Under Citus: the summaries of the selected series' points per bucket,
 // computed on the shards by one statement (aegis._bucket_summaries over each
 // block and over each series' recent rows, combined per series and bucket
-// where the rows are); the coordinator only folds them (docs/scale-out.md),
-// after the series' rolled-up steps, which it reads itself (one small row
-// per stored block of steps), as one node folds steps before blocks.
-// Usable for the functions block summaries answer and the moments; for the
-// counter functions only on series without rolled-up steps in the range.
+// where the rows are); the coordinator only folds them (docs/scale-out.md).
+// The same statement brings the series' stored blocks of rolled-up steps
+// overlapping the range (one small row each), folded first, as one node
+// folds steps before blocks. Usable for the functions block summaries
+// answer and the moments; for the counter functions only on series without
+// rolled-up steps in the range.
 class ShardSummaries {
  public:
   // sums: whether fn reads the sums (sum, avg); the others never add values
@@ -53,10 +54,11 @@ class ShardSummaries {
   // does, counter runs joined with the drop between them).
   // in_order: the parts must follow each other in time (the counter
   // functions); parts of a series that overlap in time (recent rows inside
-  // a block's range) make the path unusable, and the coordinator reads the
-  // points itself.
+  // a block's range), or rolled-up steps in the range, make the path
+  // unusable, and the coordinator reads the points itself.
+  // step_columns: the rollup columns fn reads (AggregateFn::RollupColumns).
   ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step,
-                 bool sums, bool parts, bool in_order)
+                 bool sums, bool parts, bool in_order, uint16_t step_columns)
       : parts_(parts), counters_(in_order) {
     PgCall([&] {
       static SPIPlanPtr plans[2] = {nullptr, nullptr};
@@ -67,8 +69,9 @@ class ShardSummaries {
       const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' ', ' '};
       // A recent row replaces the block point at its time: each block leaves
       // out the times of its series' recent rows (one scan of them per shard).
+      // The third arm: the stored blocks of steps (rdata), as they are.
 #define AEGIS_SHARD_PIECES                                                                                          \
-  "  FROM (SELECT b.series_id, p.*"                                                                                 \
+  "  FROM (SELECT b.series_id, p.*, NULL::bytea AS rdata"                                                           \
   "          FROM aegis.blocks b"                                                                                   \
   "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"                             \
   "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"                 \
@@ -78,32 +81,52 @@ class ShardSummaries {
   "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4, $6) p"      \
   "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"                                    \
   "        UNION ALL"                                                                                               \
-  "        SELECT r.series_id, p.*"                                                                                 \
+  "        SELECT r.series_id, p.*, NULL::bytea"                                                                    \
   "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"        \
   "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"                  \
   "                 GROUP BY series_id) r"                                                                          \
   "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"           \
-  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p) x"
+  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p"                                  \
+  "        UNION ALL"                                                                                               \
+  "        SELECT u.series_id, NULL::timestamptz, u.ts_min, u.ts_max, NULL::int8, NULL::float8, NULL::float8,"      \
+  "               NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int8, NULL::int8,"   \
+  "               NULL::timestamptz, NULL::float8, u.data"                                                          \
+  "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x"
       static const char* const sql[2] = {
-          // One summary per series and bucket, combined on the shards.
+          // One summary per series and bucket, combined on the shards; a
+          // block of steps is a group of its own. Steps first.
           "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
           "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
           "       aegis.first(x.first_value, x.ts_min),"
           "       aegis.last(x.last_value, x.ts_max), NULL::float8, NULL::float8, NULL::int8, NULL::int8,"
-          "       NULL::timestamptz, NULL::float8" AEGIS_SHARD_PIECES
-          " GROUP BY x.series_id, x.bucket ORDER BY x.series_id, x.bucket",
+          "       NULL::timestamptz, NULL::float8, x.rdata" AEGIS_SHARD_PIECES
+          " GROUP BY x.series_id, x.bucket, x.rdata, CASE WHEN x.rdata IS NOT NULL THEN x.ts_min END"
+          " ORDER BY x.series_id, x.rdata IS NULL, min(x.ts_min), x.bucket",
           // Every part with its moments and counter state, folded here.
           "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
-          "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value"
-          AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.ts_min"};
+          "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value, x.rdata"
+          AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.rdata IS NULL, x.ts_min"};
 #undef AEGIS_SHARD_PIECES
       RunPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types, values, Snap::kReadOnly, 0, nulls);
     });
-    rows_.resize(SPI_processed);
+    rows_.reserve(SPI_processed);
+    int64_t last_piece_series = 0;
+    TimestampTz last_piece_end = 0;
+    bool has_last_piece = false;
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
-      Row& row = rows_[i];
-      row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      const int64_t series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      const Datum rdata = ResultValue(i, 16, &isnull);
+      if (!isnull) {
+        // A stored block of steps: its steps in the range, in time order.
+        if (in_order) usable_ = false;
+        if (steps_.empty() || steps_.back().first != series_id) steps_.emplace_back(series_id, std::vector<core::StepSummary>());
+        AppendRolledUpSteps(series_id, rdata, since, until, step_columns, &steps_.back().second);
+        continue;
+      }
+      rows_.emplace_back();
+      Row& row = rows_.back();
+      row.series_id = series_id;
       core::StepSummary& s = row.summary;
       s.first_ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
       s.bucket = s.first_ts;
@@ -134,22 +157,33 @@ class ShardSummaries {
         run.previous_ts = DatumGetTimestampTz(ResultValue(i, 14, &isnull));
         run.previous = DatumGetFloat8(ResultValue(i, 15, &isnull));
       }
-      if (in_order && i > 0 && rows_[i - 1].series_id == row.series_id && s.first_ts <= rows_[i - 1].summary.last_ts)
+      if (in_order && has_last_piece && last_piece_series == series_id && s.first_ts <= last_piece_end)
         usable_ = false;
+      has_last_piece = true;
+      last_piece_series = series_id;
+      last_piece_end = s.last_ts;
     }
     PgCall([] { SPI_freetuptable(SPI_tuptable); });
+    // A stored block's steps are in time order, and the blocks of a series
+    // came in time order; a stable sort keeps that should they overlap.
+    for (auto& [id, steps] : steps_)
+      std::stable_sort(steps.begin(), steps.end(),
+                       [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
   }
 
-  // False when a bucket holds more points than a summary counts, or parts
-  // that must follow each other in time overlap.
+  // False when a bucket holds more points than a summary counts, parts
+  // that must follow each other in time overlap, or counter runs would
+  // follow rolled-up steps.
   bool usable() const { return usable_; }
 
-  // Folds the series' rolled-up steps (from `steps`, when given) and then
-  // its summaries into the aggregator, in time order.
-  void Fold(int64_t series_id, const RolledUpSteps* steps, core::BucketAggregator* aggregator) const {
+  // Folds the series' rolled-up steps and then its summaries into the
+  // aggregator, in time order.
+  void Fold(int64_t series_id, core::BucketAggregator* aggregator) const {
     aggregator->BeginSeries();
-    if (steps != nullptr)
-      for (const core::StepSummary& step : steps->Steps(series_id)) aggregator->AddStep(step);
+    const auto steps = std::lower_bound(steps_.begin(), steps_.end(), series_id,
+                                        [](const auto& entry, int64_t id) { return entry.first < id; });
+    if (steps != steps_.end() && steps->first == series_id)
+      for (const core::StepSummary& step : steps->second) aggregator->AddStep(step);
     auto it = std::lower_bound(rows_.begin(), rows_.end(), series_id,
                                [](const Row& row, int64_t id) { return row.series_id < id; });
     for (; it != rows_.end() && it->series_id == series_id; ++it) {
@@ -183,6 +217,8 @@ class ShardSummaries {
     core::CounterRun counters;  // parts only
   };
   std::vector<Row> rows_;  // by series, then time
+  // Each series' rolled-up steps in the range, by series.
+  std::vector<std::pair<int64_t, std::vector<core::StepSummary>>> steps_;
   bool parts_;
   bool counters_;
   bool usable_ = true;
@@ -295,22 +331,15 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     std::vector<int64_t> ids;
     for (size_t k = chunk; k < chunk_end; ++k) ids.push_back(matched.rows[fold_order[k]].series_id);
     // Under Citus the shards summarise what they hold.
-    std::optional<aegis::pg::RolledUpSteps> shard_steps;
     std::optional<aegis::pg::ShardSummaries> shards;
     using aegis::core::AggregateKind;
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
     if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
-      shard_steps.emplace(ids, since, until, fn.RollupColumns());
-      // Counter runs must follow the steps in time; with steps the
-      // coordinator reads the points itself.
-      if (!counter || shard_steps->empty()) {
-        shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
-                       moments || counter, counter);
-        if (!shards->usable()) shards.reset();
-      }
-      if (!shards) shard_steps.reset();
+      shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
+                     moments || counter, counter, fn.RollupColumns());
+      if (!shards->usable()) shards.reset();
     }
     std::optional<aegis::pg::SeriesData> data;
     if (!shards) data.emplace(ids, since, until, fn.RollupColumns(), true, segments_help, lean);
@@ -325,7 +354,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
       if (!aggregator) aggregator.emplace(fn, bucketer, since, until, limits);
       current_group = group;
       if (shards)
-        shards->Fold(matched.rows[r].series_id, shard_steps ? &*shard_steps : nullptr, &*aggregator);
+        shards->Fold(matched.rows[r].series_id, &*aggregator);
       else
         data->Fold(matched.rows[r].series_id, since, until, &*aggregator);
     }

@@ -715,15 +715,21 @@ std::vector<core::StepSummary> RolledUpSteps::Steps(int64_t series_id) const {
     const uint64 row = static_cast<uint64>(it - row_series_.begin());
     bool isnull = false;
     const Datum data = PgCall([&] { return SPI_getbinval(table_->vals[row], table_->tupdesc, 2, &isnull); });
-    DecodeRollupData(series_id, data, &steps, columns_);
+    AppendRolledUpSteps(series_id, data, since_, until_, columns_, &steps);
   }
-  steps.erase(std::remove_if(steps.begin(), steps.end(),
-                             [&](const core::StepSummary& s) { return s.bucket < since_ || s.bucket >= until_; }),
-              steps.end());
   // Blocks never overlap, so this is in order already; counters need it to be.
   std::stable_sort(steps.begin(), steps.end(),
                    [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
   return steps;
+}
+
+void AppendRolledUpSteps(int64_t series_id, Datum data, TimestampTz since, TimestampTz until, uint16_t columns,
+                         std::vector<core::StepSummary>* out) {
+  const size_t first = out->size();
+  DecodeRollupData(series_id, data, out, columns);
+  out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+                            [&](const core::StepSummary& s) { return s.bucket < since || s.bucket >= until; }),
+             out->end());
 }
 
 int64_t DeleteRolledUpSteps(int64_t series_id, TimestampTz since, TimestampTz until) {

@@ -58,6 +58,13 @@ class RolledUpSteps {
   uint16_t columns_;
 };
 
+// Appends the steps of a stored rollup block of a series (its data column,
+// maybe toasted) that start in [since, until), in the block's order, with
+// the given columns (core::RollupColumn bits); a damaged block is an ERROR
+// (XX001) naming the series.
+void AppendRolledUpSteps(int64_t series_id, Datum data, TimestampTz since, TimestampTz until, uint16_t columns,
+                         std::vector<core::StepSummary>* out);
+
 // Removes the series' rolled-up steps that lie wholly in [since, until)
 // (aegis.delete); returns their points. The caller holds the series' locks.
 int64_t DeleteRolledUpSteps(int64_t series_id, TimestampTz since, TimestampTz until);
