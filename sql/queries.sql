@@ -147,6 +147,7 @@ SELECT s.series_id, (SELECT array_agg(data ORDER BY ts_min) FROM aegis.blocks b 
        (SELECT array_agg(ts ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS ts,
        (SELECT array_agg(value ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS vals
   FROM aegis.series s WHERE s.metric = 'rs';
+SELECT cardinality(blocks) > 1 AS blocks, cardinality(ts) AS recent_rows FROM rs_parts;
 SELECT fn, count(*) AS rows,
        count(*) FILTER (WHERE j.e_ts IS NULL OR j.a_ts IS NULL OR j.e_value IS DISTINCT FROM j.a_value) AS differ
   FROM unnest(ARRAY['count', 'sum', 'min', 'max', 'median', 'stddev', 'rate', 'last']) fn

@@ -120,6 +120,7 @@ class ShardSummaries {
       if (!isnull) {
         // A stored block of steps: its steps in the range, in time order.
         if (in_order) usable_ = false;
+        if (!usable_) continue;
         if (steps_.empty() || steps_.back().first != series_id) steps_.emplace_back(series_id, std::vector<core::StepSummary>());
         AppendRolledUpSteps(series_id, rdata, since, until, step_columns, &steps_.back().second);
         continue;
@@ -336,7 +337,11 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
+    // Counter runs cannot follow rolled-up steps: for the counter functions
+    // a look at the series' steps first spares the shards' decoding when
+    // the coordinator must read the points anyway.
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter) &&
+        (!counter || aegis::pg::RolledUpSteps(ids, since, until, fn.RollupColumns()).empty())) {
       shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
                      moments || counter, counter, fn.RollupColumns());
       if (!shards->usable()) shards.reset();

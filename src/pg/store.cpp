@@ -1006,22 +1006,26 @@ SPIPlanPtr KeepCommitPlan(SPIPlanPtr* plan, const char* sql, int nargs, const Oi
   return *plan;
 }
 
-// Takes the advisory lock (transaction-level, `mode`) of each series of
-// `ids` that the commit of aegis.last_points rows takes turns by, in
-// ascending lock key (PostgreSQL code).
+// Committers of aegis.last_points rows take turns through advisory locks of
+// kCommitLockSlots slots, a series' slot a hash of its id: a commit holds at
+// most that many locks, however many series it wrote (PostgreSQL's lock
+// table is shared, and sized for about max_locks_per_transaction each).
+constexpr uint32 kCommitLockSlots = 64;
+
+// Takes the transaction-level advisory lock (`mode`) of the slot of each
+// series of `ids`, in ascending slot (PostgreSQL code).
 void LockCommitters(const std::vector<int64_t>& ids, LOCKMODE mode) {
   constexpr uint32 kLastPointsLockSpace = 1095059284;  // "AEGT"
-  uint32* keys = static_cast<uint32*>(palloc(std::max<size_t>(1, ids.size()) * sizeof(uint32)));
-  for (size_t i = 0; i < ids.size(); ++i)
-    keys[i] = hash_bytes_uint32(static_cast<uint32>(ids[i])) ^ hash_bytes_uint32(static_cast<uint32>(ids[i] >> 32));
-  std::sort(keys, keys + ids.size());
-  const size_t n = static_cast<size_t>(std::unique(keys, keys + ids.size()) - keys);
-  for (size_t i = 0; i < n; ++i) {
+  bool slots[kCommitLockSlots] = {};
+  for (int64_t id : ids)
+    slots[(hash_bytes_uint32(static_cast<uint32>(id)) ^ hash_bytes_uint32(static_cast<uint32>(id >> 32))) %
+          kCommitLockSlots] = true;
+  for (uint32 slot = 0; slot < kCommitLockSlots; ++slot) {
+    if (!slots[slot]) continue;
     LOCKTAG tag;
-    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLastPointsLockSpace, keys[i], 2);
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLastPointsLockSpace, slot, 2);
     (void)LockAcquire(&tag, mode, false, false);
   }
-  pfree(keys);
 }
 
 // Brings aegis.last_points up to date for the series of newest_written and
@@ -1056,51 +1060,58 @@ void CommitLastPoints() {
       ReleaseSysCache(tuple);
     }
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
-    static const Oid id_types[] = {INT8ARRAYOID};
-    // Committers of one series take turns through an advisory lock per
-    // series, all taken before any row of aegis.last_points, in ascending
-    // lock key (so no cycle, whatever the keys' collisions):
+    // Committers of one series take turns through the advisory lock of its
+    // slot, all taken before the commit's upsert, in ascending slot (so no
+    // cycle among them):
     // - exclusive under REPEATABLE READ and SERIALIZABLE, so that the
     //   upsert's latest snapshot sees every other committer's row and never
-    //   fails the commit with a serialization error; also when some series
-    //   are read back from storage (that statement and the next lock their
-    //   rows in two runs) and under Citus (whose upsert runs a task per
-    //   shard at once);
+    //   fails the commit with a serialization error, and under Citus (whose
+    //   upsert runs a task per shard at once);
     // - shared otherwise: READ COMMITTED committers do not wait for each
-    //   other here (their one upsert waits for a row itself, in ascending
-    //   series order), only for an exclusive holder.
-    const LOCKMODE mode =
-        IsolationUsesXactSnapshot() || !read_ids.empty() || UnderCitus() ? ExclusiveLock : ShareLock;
+    //   other here, only for an exclusive holder; their one upsert waits for
+    //   a row by itself, in ascending series order.
+    // Rows of aegis.last_points a transaction locked before its commit (a
+    // delete's, retention's or roll-up's refresh, a series removed) are of
+    // series it holds the rewrite lock of, which keeps their writers
+    // waiting until it ends; a dropped partition's refresh takes none, and a
+    // REPEATABLE READ transaction that wrote a series and then dropped a
+    // partition holding its newest point can deadlock at commit with a
+    // writer of it (PostgreSQL's detector then fails one of them).
+    const LOCKMODE mode = IsolationUsesXactSnapshot() || UnderCitus() ? ExclusiveLock : ShareLock;
     LockCommitters(all_ids, mode);
 #define AEGIS_KEEP_NEWER                                                             \
   " ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value" \
   " WHERE excluded.ts OPERATOR(pg_catalog.>=) l.ts"
-    if (!read_ids.empty()) {
-      // The newest committed points, also under REPEATABLE READ (no
-      // crosscheck: a point committed after this transaction's snapshot is
-      // newer still).
-      static SPIPlanPtr read_plan = nullptr;
-      const char* sql = UnderCitus() ? AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER
-                                     : AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_PROBES) AEGIS_KEEP_NEWER;
+    // The newest committed points of the series read back from storage
+    // ($1; also under REPEATABLE READ, with no crosscheck: a point committed
+    // after this transaction's snapshot is newer still) and the points as
+    // written of the others, in one statement, in ascending series (unnest
+    // of several arrays is FROM-clause syntax that takes no schema; the
+    // pinned search_path resolves it).
+    static SPIPlanPtr plan = nullptr;
+    static SPIPlanPtr citus_plan = nullptr;
+    if (UnderCitus()) {
+      // Nothing is kept as written under Citus (NoteSeriesWritten).
+      static const Oid id_types[] = {INT8ARRAYOID};
       Datum values[] = {Int64Array(read_ids.data(), read_ids.size(), INT8OID)};
-      RunAsOwnerAtCommit(owner, KeepCommitPlan(&read_plan, sql, 1, id_types), values, false,
-                         "updating aegis.last_points");
-    }
-    if (!written_ids.empty()) {
-      // The points as written. unnest of several arrays is FROM-clause
-      // syntax that takes no schema; the pinned search_path resolves it.
-      static SPIPlanPtr written_plan = nullptr;
-      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
-      Datum values[] = {Int64Array(written_ids.data(), written_ids.size(), INT8OID),
+      RunAsOwnerAtCommit(owner,
+                         KeepCommitPlan(&citus_plan, AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER, 1,
+                                        id_types),
+                         values, false, "updating aegis.last_points");
+    } else {
+      static const Oid types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
+      Datum values[] = {Int64Array(read_ids.data(), read_ids.size(), INT8OID),
+                        Int64Array(written_ids.data(), written_ids.size(), INT8OID),
                         Int64Array(written_ts.data(), written_ts.size(), TIMESTAMPTZOID),
                         Float8Array(written_values.data(), written_values.size())};
       RunAsOwnerAtCommit(owner,
-                         KeepCommitPlan(&written_plan,
+                         KeepCommitPlan(&plan,
                                         AEGIS_UPSERT_NEWEST(
-                                            "SELECT * FROM unnest($1::pg_catalog.int8[],"
-                                            " $2::pg_catalog.timestamptz[], $3::pg_catalog.float8[])")
-                                            AEGIS_KEEP_NEWER,
-                                        3, types),
+                                            "SELECT * FROM ((" AEGIS_NEWEST_BY_PROBES
+                                            ") UNION ALL SELECT * FROM unnest($2::pg_catalog.int8[],"
+                                            " $3::pg_catalog.timestamptz[], $4::pg_catalog.float8[])) u"
+                                            " ORDER BY 1") AEGIS_KEEP_NEWER,
+                                        4, types),
                          values, false, "updating aegis.last_points");
     }
 #undef AEGIS_KEEP_NEWER

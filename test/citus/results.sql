@@ -143,15 +143,16 @@ SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
        aegis.aggregate('cpu', fn, '2024-01-01', '2024-01-01 12:00', '3 hours', ARRAY['dc']) a
  ORDER BY fn, a.tags::text, a.bucket;
 SELECT ts, value FROM aegis.rolling('cpu{host="h3"}', 'max', '5 minutes', '2024-01-01 08:55', '2024-01-01 09:10');
--- rolling over every series of both metrics, windows reaching back before
--- since, across cpu's rolled-up range (no points there) and req's blocks
--- with late samples inside them (on Citus computed on the shards).
+-- rolling over every series of three metrics, windows reaching back before
+-- since, across cpu's rolled-up range (no points there), req's blocks with
+-- late samples inside them, and solo's recent rows without blocks (on Citus
+-- computed on the shards).
 SELECT fn, count(*) AS points,
        md5(string_agg(r.series_id::text || r.ts::text || coalesce(r.value::text, 'null'), ','
                       ORDER BY r.series_id, r.ts)) AS digest
   FROM unnest(ARRAY['count', 'sum', 'avg', 'min', 'max', 'first', 'last', 'median', 'quantile(0.9)', 'stddev',
                     'rate', 'increase', 'resets']) fn,
-       aegis.rolling('{__name__=~"cpu|req"}', fn, '7 minutes', '2024-01-01 00:50', '2024-01-01 06:00') r
+       aegis.rolling('{__name__=~"cpu|req|solo"}', fn, '7 minutes', '2024-01-01 00:50', '2024-01-01 06:00') r
  GROUP BY fn ORDER BY fn;
 SELECT * FROM aegis.series_points(
          (SELECT series_id FROM aegis.series WHERE metric = 'req' AND tags ->> 'host' = 'h2'),

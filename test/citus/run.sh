@@ -120,10 +120,10 @@ n=$(coord -At -c "SELECT count(*) FROM aegis.block_partitions p
 # first); where recent rows lie inside compressed blocks (the counter
 # functions), the coordinator reads the points itself (results.sql shows
 # both give the single node's values).
-blocks_read() {  # the statement to count for
+blocks_read() {  # the statement to count for: blocks the coordinator read or decoded
   coord -c "SELECT aegis.reset_stats()" >/dev/null &&
     coord -c "$1" >/dev/null &&
-    coord -At -c "SELECT blocks_read FROM aegis.engine_stats"
+    coord -At -c "SELECT blocks_read + blocks_decoded FROM aegis.engine_stats"
 }
 for fn in avg stddev rate increase sample_increase irate resets changes; do
   n=$(blocks_read "SELECT * FROM aegis.aggregate('req', '$fn', '2024-01-01 04:30', '2024-01-01 08:20', '1 hour')")
@@ -133,7 +133,7 @@ done
 n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:30', '2024-01-01 05:10', '1 hour')")
 [ "${n:-0}" -gt 0 ] && ok "rate over recent rows inside blocks is read on the coordinator ($n blocks)" ||
   not_ok "rate over recent rows inside blocks: the coordinator read ${n:-?} blocks"
-n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req\"}', 'median', '7 minutes')")
+n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"}', 'median', '7 minutes')")
 [ "$n" = 0 ] && ok "rolling is computed on the shards (the coordinator read no block)" ||
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
 for fn in avg max stddev; do

@@ -67,3 +67,7 @@ SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
   FROM generate_series(1, 20) h;
 -- A metric written once, read by results.sql.
 SELECT aegis.write('scratch', '{"k": "v"}', '2024-01-01', 1);
+-- A series with recent rows only (no block), read by rolling in results.sql.
+SELECT aegis.write('solo', '{"host": "s"}', ARRAY(SELECT '2024-01-01 01:00'::timestamptz + i * interval '1 minute'
+                                                 FROM generate_series(0, 59) i),
+                   ARRAY(SELECT (i % 7)::float8 FROM generate_series(0, 59) i)) AS written;
