@@ -951,12 +951,6 @@ namespace {
 std::unordered_map<int64_t, std::pair<TimestampTz, double>> newest_written;
 std::vector<int64_t> series_written;
 
-// Moves every series of newest_written to series_written.
-void ForgetWrittenValuesNow() {
-  for (const auto& entry : newest_written) series_written.push_back(entry.first);
-  std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
-}
-
 // A subtransaction was rolled back since newest_written was last made
 // whole: it may have written some of those points. The entries move to
 // series_written before the map is used again (not in the callback, which
@@ -970,16 +964,14 @@ void LastPointsSubXactCallback(SubXactEvent event, SubTransactionId /*sub*/, Sub
 
 // Applies written_values_stale.
 void SettleWrittenValues() {
-  if (!written_values_stale) return;
-  ForgetWrittenValuesNow();
-  written_values_stale = false;
+  if (written_values_stale) ForgetWrittenValues();
 }
 
 // Runs `plan` with `values` and the latest snapshot as the extension's owner
 // (whoever wrote: a writer holds no table privilege; row-level security does
 // not apply to the owner), with a pinned search_path, as a security-
 // restricted operation. An ERROR unwinds both with the transaction.
-void RunAsOwnerAtCommit(Oid owner, SPIPlanPtr plan, Datum* values, bool read_only, const char* what) {
+void RunAsOwnerAtCommit(Oid owner, SPIPlanPtr plan, Datum* values) {
   Oid saved_user;
   int saved_context;
   GetUserIdAndSecContext(&saved_user, &saved_context);
@@ -989,21 +981,10 @@ void RunAsOwnerAtCommit(Oid owner, SPIPlanPtr plan, Datum* values, bool read_onl
   if (OidIsValid(owner))
     SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   // No portal is left at commit: each statement gets its snapshot here.
-  const int code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, read_only,
-                                        !read_only, 0);
-  if (code < 0) elog(ERROR, "aegis: %s failed: %s", what, SPI_result_code_string(code));
+  const int code = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, true, 0);
+  if (code < 0) elog(ERROR, "aegis: updating aegis.last_points failed: %s", SPI_result_code_string(code));
   SetUserIdAndSecContext(saved_user, saved_context);
   AtEOXact_GUC(true, guc_level);
-}
-
-// A plan kept for the session (PostgreSQL code: elog on failure).
-SPIPlanPtr KeepCommitPlan(SPIPlanPtr* plan, const char* sql, int nargs, const Oid* types) {
-  if (*plan == nullptr) {
-    SPIPlanPtr prepared = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), KeptPlanOptions());
-    if (prepared == nullptr || SPI_keepplan(prepared) != 0) elog(ERROR, "aegis: preparing \"%s\" failed", sql);
-    *plan = prepared;
-  }
-  return *plan;
 }
 
 // Committers of aegis.last_points rows take turns through advisory locks of
@@ -1095,9 +1076,9 @@ void CommitLastPoints() {
       static const Oid id_types[] = {INT8ARRAYOID};
       Datum values[] = {Int64Array(read_ids.data(), read_ids.size(), INT8OID)};
       RunAsOwnerAtCommit(owner,
-                         KeepCommitPlan(&citus_plan, AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER, 1,
+                         KeptPlan(&citus_plan, AEGIS_UPSERT_NEWEST(AEGIS_NEWEST_BY_SHARDS) AEGIS_KEEP_NEWER, 1,
                                         id_types),
-                         values, false, "updating aegis.last_points");
+                         values);
     } else {
       static const Oid types[] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID};
       Datum values[] = {Int64Array(read_ids.data(), read_ids.size(), INT8OID),
@@ -1105,14 +1086,14 @@ void CommitLastPoints() {
                         Int64Array(written_ts.data(), written_ts.size(), TIMESTAMPTZOID),
                         Float8Array(written_values.data(), written_values.size())};
       RunAsOwnerAtCommit(owner,
-                         KeepCommitPlan(&plan,
+                         KeptPlan(&plan,
                                         AEGIS_UPSERT_NEWEST(
                                             "SELECT * FROM ((" AEGIS_NEWEST_BY_PROBES
                                             ") UNION ALL SELECT * FROM unnest($2::pg_catalog.int8[],"
                                             " $3::pg_catalog.timestamptz[], $4::pg_catalog.float8[])) u"
                                             " ORDER BY 1") AEGIS_KEEP_NEWER,
                                         4, types),
-                         values, false, "updating aegis.last_points");
+                         values);
     }
 #undef AEGIS_KEEP_NEWER
     SPI_finish();
@@ -1167,7 +1148,11 @@ void NoteSeriesWritten(const std::vector<WrittenNewest>& written) {
   }
 }
 
-void ForgetWrittenValues() { ForgetWrittenValuesNow(); }
+void ForgetWrittenValues() {
+  for (const auto& entry : newest_written) series_written.push_back(entry.first);
+  std::unordered_map<int64_t, std::pair<TimestampTz, double>>().swap(newest_written);
+  written_values_stale = false;
+}
 
 void InitLastPoints() {
   RegisterXactCallback(LastPointsXactCallback, nullptr);
