@@ -42,7 +42,12 @@ void CheckPointTimestamp(TimestampTz ts) {
                     errdetail("Got %s.", TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity")));
 }
 
-Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n) {
+namespace {
+
+// The elements of a one-dimensional array argument of `type` (length and
+// alignment as deconstruct_array takes them), NULLs refused.
+Datum* ArrayElements(FunctionCallInfo fcinfo, int arg, Oid type, int length, bool by_value, char align,
+                     const char* name, int* n) {
   *n = 0;
   if (PG_ARGISNULL(arg)) return nullptr;
   ArrayType* array = PG_GETARG_ARRAYTYPE_P(arg);
@@ -50,10 +55,33 @@ Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* na
     ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be a one-dimensional array", name)));
   Datum* datums = nullptr;
   bool* nulls = nullptr;
-  deconstruct_array(array, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &datums, &nulls, n);
+  deconstruct_array(array, type, length, by_value, align, &datums, &nulls, n);
   for (int i = 0; i < *n; ++i)
     if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", name)));
   return datums;
+}
+
+}  // namespace
+
+Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n) {
+  return ArrayElements(fcinfo, arg, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, name, n);
+}
+
+Datum* ByteaArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n) {
+  return ArrayElements(fcinfo, arg, BYTEAOID, -1, false, TYPALIGN_INT, name, n);
+}
+
+PointArrays PointArrayArguments(FunctionCallInfo fcinfo, int ts_arg) {
+  PointArrays points;
+  int n_values = 0;
+  points.ts = Array8Elements(fcinfo, ts_arg, TIMESTAMPTZOID, "ts", &points.n);
+  points.values = Array8Elements(fcinfo, ts_arg + 1, FLOAT8OID, "vals", &n_values);
+  if (points.n != n_values)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
+  for (int i = 1; i < points.n; ++i)
+    if (DatumGetTimestampTz(points.ts[i]) <= DatumGetTimestampTz(points.ts[i - 1]))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
+  return points;
 }
 
 }  // namespace aegis::pg

@@ -32,4 +32,20 @@ void CheckPointTimestamp(TimestampTz ts);
 // NULL; NULL elements raise 22004, more dimensions 2202E, naming it `name`.
 Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* name, int* n);
 
+// Arguments ts_arg and ts_arg + 1 of a pure function over a series' points,
+// ts timestamptz[] and vals float8[]: their elements (none when NULL), of
+// the same number, the times strictly ascending (22023 otherwise; 2202E for
+// lengths that differ).
+struct PointArrays {
+  Datum* ts = nullptr;
+  Datum* values = nullptr;
+  int n = 0;
+};
+PointArrays PointArrayArguments(FunctionCallInfo fcinfo, int ts_arg);
+
+// The elements of argument `arg`, a one-dimensional bytea[] (blocks' data):
+// none when it is NULL; NULL elements and more dimensions raise as
+// Array8Elements does.
+Datum* ByteaArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n);
+
 }  // namespace aegis::pg

@@ -9,6 +9,7 @@
 
 #include "core/aggregate.h"
 #include "core/block_codec.h"
+#include "core/block_cut.h"
 #include "core/error.h"
 #include "core/rollup.h"
 #include "core/series_points.h"
@@ -219,6 +220,93 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     bool nulls[15] = {};
     for (int i = 9; i < 15; ++i) nulls[i] = !parts;
     aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+  }
+  return static_cast<Datum>(0);
+}
+
+// aegis._merge_into_blocks(series_id, blocks bytea[], ts[], vals[], bounds[],
+// max_points, max_bytes): the block rows that replace a series' blocks
+// (their data, in time order) once the points (ts ascending, vals) are
+// merged in, a point replacing a block point at its time; cut as
+// ReplaceBlocks cuts (at most max_points points, rows of at most max_bytes,
+// with segments), and at every bound (the partitions' edges inside the
+// points' range), so that no block crosses a partition. The compression of
+// a series under Citus, on the shard that holds it (src/pg/compress.cpp).
+AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
+  for (int i : {0, 5, 6})
+    if (PG_ARGISNULL(i))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("series_id, max_points and max_bytes must not be NULL")));
+  const int64 series_id = PG_GETARG_INT64(0);
+  const int32 max_points = PG_GETARG_INT32(5);
+  const int32 max_bytes = PG_GETARG_INT32(6);
+  if (max_points < 1 || static_cast<uint32_t>(max_points) > aegis::core::kMaxBlockPoints)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("max_points must be between 1 and %u", aegis::core::kMaxBlockPoints)));
+  if (max_bytes != 0 && static_cast<size_t>(max_bytes) < aegis::core::kMinBlockMaxBytes)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("max_bytes must be 0 or at least %zu", aegis::core::kMinBlockMaxBytes)));
+  int n_blocks = 0;
+  int n_bounds = 0;
+  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
+  const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 2);
+  const int n_ts = newer_rows.n;
+  Datum* ts_datums = newer_rows.ts;
+  Datum* value_datums = newer_rows.values;
+  Datum* bound_datums = aegis::pg::Array8Elements(fcinfo, 4, TIMESTAMPTZOID, "bounds", &n_bounds);
+  for (int i = 0; i < n_ts; ++i) aegis::pg::CheckPointTimestamp(DatumGetTimestampTz(ts_datums[i]));
+  for (int i = 1; i < n_bounds; ++i)
+    if (DatumGetTimestampTz(bound_datums[i]) <= DatumGetTimestampTz(bound_datums[i - 1]))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("bounds must be strictly ascending")));
+  InitMaterializedSRF(fcinfo, 0);
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  aegis::core::SeriesPoints base;
+  for (int i = 0; i < n_blocks; ++i) {
+    aegis::pg::DecodeBlockData(series_id, blocks[i], &base);
+    aegis::pg::CheckForInterrupts();
+  }
+  // A series' blocks never overlap; sorting keeps the result right should
+  // the caller pass them out of order.
+  aegis::core::SortAndDeduplicate(&base);
+  aegis::core::SeriesPoints newer;
+  for (int i = 0; i < n_ts; ++i) newer.push_back(DatumGetTimestampTz(ts_datums[i]), DatumGetFloat8(value_datums[i]));
+  const aegis::core::SeriesPoints points = newer.empty() ? std::move(base) : aegis::core::MergeNewerWins(base, newer);
+  std::vector<aegis::core::Timestamp> bounds;
+  for (int i = 0; i < n_bounds; ++i) bounds.push_back(DatumGetTimestampTz(bound_datums[i]));
+
+  aegis::core::BlockLimits limits;
+  limits.max_points = static_cast<size_t>(max_points);
+  limits.max_bytes = static_cast<size_t>(max_bytes);
+  limits.with_segments = true;
+  size_t hint = 0;
+  for (size_t begin = 0, n = 0; begin < points.size(); begin += n) {
+    // The points before the next bound after this one's time.
+    const auto bound = std::upper_bound(bounds.begin(), bounds.end(), points.ts[begin]);
+    const size_t end = bound == bounds.end()
+                           ? points.size()
+                           : static_cast<size_t>(std::lower_bound(points.ts.begin() + static_cast<ptrdiff_t>(begin),
+                                                                  points.ts.end(), *bound) -
+                                                 points.ts.begin());
+    const aegis::core::Timestamp* ts = points.ts.data() + begin;
+    const double* values = points.values.data() + begin;
+    aegis::core::CutBlock block = aegis::core::CutFirstBlock(ts, values, end - begin, limits, &hint);
+    n = block.count;
+    const aegis::core::BlockSummary s = aegis::core::SummarizePoints(ts, values, n);
+    aegis::pg::PgCall([&] {
+      bytea* data = aegis::pg::ByteaOf(block.data);
+      bytea* segments = block.segments.empty() ? nullptr : aegis::pg::ByteaOf(block.segments);
+      Datum row[] = {TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
+                     Int32GetDatum(static_cast<int32>(s.count)), Float8GetDatum(s.min), Float8GetDatum(s.max),
+                     Float8GetDatum(s.sum), Float8GetDatum(s.first), Float8GetDatum(s.last),
+                     PointerGetDatum(data), PointerGetDatum(segments)};
+      bool nulls[] = {false, false, false, false, false, false, false, false, false, segments == nullptr};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+      pfree(data);
+      if (segments != nullptr) pfree(segments);
+    });
+    aegis::pg::CheckForInterrupts();
   }
   return static_cast<Datum>(0);
 }

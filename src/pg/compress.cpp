@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/block_cut.h"
 #include "core/error.h"
 #include "core/series_points.h"
 
@@ -117,6 +118,74 @@ bool PartitionsReady(const core::SeriesPoints& points) {
   return true;
 }
 
+SPIPlanPtr compress_on_shard_plan = nullptr;
+SPIPlanPtr recent_range_plan = nullptr;
+
+// The first and last time of the series' recent rows in [from, cutoff);
+// false when there is none.
+bool RecentRange(int64_t series_id, TimestampTz from, TimestampTz cutoff, TimestampTz* lo, TimestampTz* hi) {
+  return PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(from), TimestampTzGetDatum(cutoff)};
+    RunPlan(&recent_range_plan,
+            "SELECT min(ts), max(ts) FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3", 3, types,
+            values, Snap::kLatest);
+    bool isnull = false;
+    *lo = DatumGetTimestampTz(ResultValue(0, 1, &isnull));
+    if (!isnull) *hi = DatumGetTimestampTz(ResultValue(0, 2, &isnull));
+    SPI_freetuptable(SPI_tuptable);
+    return !isnull;
+  });
+}
+
+// CompressSeries under Citus, after the series is locked: finds or creates
+// the partitions of its recent rows older than cutoff (each a probe of the
+// shard: the first row after the last partition found), then calls
+// aegis._compress_on_shard, which Citus runs on the node that holds the
+// series (a distributed function, src/sql/42_distribute.sql): the blocks are
+// decoded, merged and encoded there, and only the counts come back. Rows in
+// a partition another transaction is creating or dropping right now, and
+// every later one, wait for the next round.
+int64_t CompressOnShard(int64_t series_id, TimestampTz cutoff) {
+  TimestampTz lo = 0;
+  TimestampTz hi = 0;
+  TimestampTz first = 0;
+  TimestampTz last = 0;
+  bool any = false;
+  for (TimestampTz from = DT_NOBEGIN; RecentRange(series_id, from, cutoff, &lo, &hi);) {
+    const PartitionRange partition = FindPartition(lo);
+    if (!partition.exists) break;
+    if (!any) first = lo;
+    any = true;
+    last = std::min(hi, partition.hi - 1);
+    if (hi < partition.hi) break;
+    from = partition.hi;
+  }
+  if (!any) return 0;
+  std::vector<core::Timestamp> starts;
+  std::vector<core::Timestamp> ends;
+  for (const PartitionRange& p : ListPartitions()) {
+    starts.push_back(p.lo);
+    ends.push_back(p.hi);
+  }
+  const core::BlockLimits limits = StoredBlockLimits();
+  const size_t full_bytes = core::FullBlockPayloadBytes(limits);
+  static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
+                              TIMESTAMPTZARRAYOID, INT4OID, INT4OID, INT8OID};
+  Datum values[] = {Int64GetDatum(series_id),
+                    TimestampTzGetDatum(first),
+                    TimestampTzGetDatum(last),
+                    PgCall([&] { return Int64Array(starts.data(), starts.size(), TIMESTAMPTZOID); }),
+                    PgCall([&] { return Int64Array(ends.data(), ends.size(), TIMESTAMPTZOID); }),
+                    Int32GetDatum(static_cast<int32>(limits.max_points)),
+                    Int32GetDatum(static_cast<int32>(limits.max_bytes)),
+                    Int64GetDatum(static_cast<int64>(std::min<size_t>(full_bytes, PG_INT64_MAX)))};
+  return RewriteOnShard(&compress_on_shard_plan,
+                        "SELECT points_taken, block_starts, block_ends"
+                        "  FROM aegis._compress_on_shard($1, $2, $3, $4, $5, $6, $7, $8)",
+                        8, types, values);
+}
+
 }  // namespace
 
 SeriesState LockSeriesForMaintenance(int64_t series_id, bool wait) {
@@ -160,6 +229,17 @@ int64_t CompressSeries(int64_t series_id, TimestampTz cutoff) {
     return 0;
   }
   if (state == SeriesState::kBusy) return 0;
+  if (UnderCitus() && SegmentsColumnExists()) {
+    SeriesFailure failure;
+    const int64_t packed = RunSeriesIsolated([&] { return CompressOnShard(series_id, cutoff); }, &failure);
+    if (failure.sqlstate != 0) {
+      PgCall([&] {
+        ereport(WARNING, (errcode(failure.sqlstate), errmsg("%s", failure.message.c_str()),
+                          errhint("aegis.compress() skipped this series.")));
+      });
+    }
+    return packed;
+  }
   core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
   if (points.empty() || !PartitionsReady(points)) return 0;
   try {

@@ -2,6 +2,8 @@
 // aegis.apply_retention and aegis.merge_blocks, job by job and series by
 // series (pg/maintenance.h).
 #include <algorithm>
+#include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -220,6 +222,34 @@ std::vector<int64_t> SeriesToMerge() {
   });
 }
 
+namespace {
+
+SPIPlanPtr repack_on_shard_plan = nullptr;
+
+// MergeSeries under Citus: the run of the series' blocks starting from
+// first_start to last_start rewritten by aegis._repack_on_shard, which Citus
+// runs on the node that holds the series (a distributed function,
+// src/sql/42_distribute.sql), where the blocks are decoded and encoded
+// again; returns the points rewritten (0 when the run would not shrink).
+int64_t RepackOnShard(int64_t series_id, core::Timestamp first_start, core::Timestamp last_start,
+                      const core::BlockLimits& limits) {
+  std::vector<core::Timestamp> ends;
+  for (const PartitionRange& p : ListPartitions()) ends.push_back(p.hi);
+  static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, INT4OID, INT4OID};
+  Datum values[] = {Int64GetDatum(series_id),
+                    TimestampTzGetDatum(first_start),
+                    TimestampTzGetDatum(last_start),
+                    PgCall([&] { return Int64Array(ends.data(), ends.size(), TIMESTAMPTZOID); }),
+                    Int32GetDatum(static_cast<int32>(limits.max_points)),
+                    Int32GetDatum(static_cast<int32>(limits.max_bytes))};
+  return RewriteOnShard(&repack_on_shard_plan,
+                        "SELECT points_rewritten, block_starts, block_ends FROM aegis._repack_on_shard($1, $2, $3, $4,"
+                        " $5, $6)",
+                        6, types, values);
+}
+
+}  // namespace
+
 int64_t MergeSeries(int64_t series_id) {
   CheckForInterrupts();
   if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
@@ -258,6 +288,8 @@ int64_t MergeSeries(int64_t series_id) {
     return result;
   });
   int64_t rewritten = 0;
+  // Under Citus each run is rewritten where the series is (RepackOnShard).
+  const bool on_shard = UnderCitus() && SegmentsColumnExists();
   for (size_t begin = 0; begin < rows.size();) {
     size_t end = begin;
     while (end < rows.size() && end - begin < kMaxRunBlocks && rows[end].small &&
@@ -271,6 +303,11 @@ int64_t MergeSeries(int64_t series_id) {
     }
     if (!core::RunShrinks(end - begin, run_points, run_bytes, limits)) {
       begin = std::max(end, begin + 1);
+      continue;
+    }
+    if (on_shard) {
+      rewritten += RepackOnShard(series_id, rows[begin].ts_min, rows[end - 1].ts_min, limits);
+      begin = end;
       continue;
     }
     FetchedBlocks blocks = FetchBlocks(series_id, rows[begin].ts_min, rows[end - 1].ts_max, true);
@@ -326,6 +363,73 @@ MaintenanceJob RetentionJob(TimestampTz now, bool wait) {
                         [now] { return SeriesToTrim(now); },
                         [wait](const SeriesWork& work) { return TrimSeries(work, wait); },
                         [now] { return DropExpiredPartitions(now); }};
+}
+
+namespace {
+
+// A copy of error in context, as CopyErrorData makes of the current error:
+// the subtransaction's rollback frees the memory an error caught inside it
+// lives in.
+ErrorData* CopyErrorTo(const ErrorData* error, MemoryContext context) {
+  MemoryContext old = MemoryContextSwitchTo(context);
+  auto* copy = static_cast<ErrorData*>(palloc(sizeof(ErrorData)));
+  *copy = *error;
+  for (char** field : {&copy->message, &copy->detail, &copy->detail_log, &copy->hint, &copy->context,
+                       &copy->backtrace, &copy->schema_name, &copy->table_name, &copy->column_name,
+                       &copy->datatype_name, &copy->constraint_name, &copy->internalquery})
+    if (*field != nullptr) *field = pstrdup(*field);
+  copy->assoc_context = nullptr;
+  MemoryContextSwitchTo(old);
+  return copy;
+}
+
+}  // namespace
+
+int64_t RunSeriesIsolated(const std::function<int64_t()>& work, SeriesFailure* failure) {
+  MemoryContext context = CurrentMemoryContext;
+  ResourceOwner owner = CurrentResourceOwner;
+  PgCall([] { BeginInternalSubTransaction(nullptr); });
+  int sqlstate = 0;
+  std::string message;
+  ErrorData* error = nullptr;  // a PostgreSQL error, to raise again as it was
+  try {
+    const int64_t points = work();
+    PgCall([&] {
+      ReleaseCurrentSubTransaction();
+      MemoryContextSwitchTo(context);
+      CurrentResourceOwner = owner;
+    });
+    return points;
+  } catch (const PgError& e) {
+    sqlstate = e.data()->sqlerrcode;
+    message = e.data()->message != nullptr ? e.data()->message : "";
+    error = PgCall([&] { return CopyErrorTo(e.data(), context); });
+  } catch (const std::bad_alloc&) {
+    sqlstate = ERRCODE_OUT_OF_MEMORY;
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    sqlstate = SqlStateOf(e);
+    message = e.what();
+  }
+  PgCall([&] {
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(context);
+    CurrentResourceOwner = owner;
+  });
+  const bool series_specific = sqlstate == ERRCODE_DATA_CORRUPTED || sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
+                               sqlstate == ERRCODE_UNIQUE_VIOLATION ||
+                               ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_DATA_EXCEPTION;
+  if (!series_specific) {
+    // With its detail and context (a Citus worker's error names the node
+    // there).
+    PgCall([&] {
+      if (error != nullptr) ReThrowError(error);
+      ereport(ERROR, (errcode(sqlstate), errmsg("%s", message.c_str())));
+    });
+  }
+  failure->sqlstate = sqlstate;
+  failure->message = message;
+  return 0;
 }
 
 int64_t RunJob(const MaintenanceJob& job) {

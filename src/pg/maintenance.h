@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "pg/postgres_headers.h"
@@ -68,6 +69,22 @@ MaintenanceJob MergeJob();
 // series other sessions are rewriting are waited for; without, they are
 // left to the next round.
 MaintenanceJob RetentionJob(TimestampTz now, bool wait);
+
+// What RunSeriesIsolated reports of a series that failed: sqlstate 0 when
+// it did not.
+struct SeriesFailure {
+  int sqlstate = 0;
+  std::string message;
+};
+
+// Runs a job's work for one series in a subtransaction. An error that
+// belongs to the series' data (a corrupt block, a data exception, tiers the
+// stored steps cannot take, a duplicate key) rolls the work back whole and
+// is reported in *failure (the result is then 0), so the job can go on with
+// the next series; any other error (a cancel, a serialization failure,
+// resources) is raised again, ending the job as it would have without the
+// subtransaction.
+int64_t RunSeriesIsolated(const std::function<int64_t()>& work, SeriesFailure* failure);
 
 // Runs a whole job in the current transaction; returns points processed.
 int64_t RunJob(const MaintenanceJob& job);

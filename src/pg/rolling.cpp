@@ -242,27 +242,12 @@ AEGIS_PG_FUNCTION(aegis_rolling_series) {
   const int64_t width = aegis::pg::WindowWidth(PG_GETARG_INTERVAL_P(5));
   const TimestampTz since = PG_GETARG_TIMESTAMPTZ(6);
   const TimestampTz until = PG_GETARG_TIMESTAMPTZ(7);
-  Datum* blocks = nullptr;
-  bool* block_nulls = nullptr;
   int n_blocks = 0;
-  if (!PG_ARGISNULL(1)) {
-    ArrayType* array = PG_GETARG_ARRAYTYPE_P(1);
-    if (ARR_NDIM(array) > 1)
-      ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks must be a one-dimensional array")));
-    deconstruct_array(array, BYTEAOID, -1, false, TYPALIGN_INT, &blocks, &block_nulls, &n_blocks);
-    for (int i = 0; i < n_blocks; ++i)
-      if (block_nulls[i])
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("blocks must not contain NULL")));
-  }
-  int n_ts = 0;
-  int n_values = 0;
-  Datum* ts_datums = aegis::pg::Array8Elements(fcinfo, 2, TIMESTAMPTZOID, "ts", &n_ts);
-  Datum* value_datums = aegis::pg::Array8Elements(fcinfo, 3, FLOAT8OID, "vals", &n_values);
-  if (n_ts != n_values)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
-  for (int i = 1; i < n_ts; ++i)
-    if (DatumGetTimestampTz(ts_datums[i]) <= DatumGetTimestampTz(ts_datums[i - 1]))
-      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
+  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
+  const aegis::pg::PointArrays recent_rows = aegis::pg::PointArrayArguments(fcinfo, 2);
+  const int n_ts = recent_rows.n;
+  Datum* ts_datums = recent_rows.ts;
+  Datum* value_datums = recent_rows.values;
   InitMaterializedSRF(fcinfo, 0);
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 

@@ -546,42 +546,11 @@ struct RollupFailures {
 };
 
 int64_t RollUpSeriesIsolated(const MetricPlan& plan, int64_t series_id, RollupFailures* failures) {
-  MemoryContext context = CurrentMemoryContext;
-  ResourceOwner owner = CurrentResourceOwner;
-  PgCall([] { BeginInternalSubTransaction(nullptr); });
-  int sqlstate = 0;
-  std::string message;
-  try {
-    const int64_t points = RollUpSeries(plan, series_id);
-    PgCall([&] {
-      ReleaseCurrentSubTransaction();
-      MemoryContextSwitchTo(context);
-      CurrentResourceOwner = owner;
-    });
-    return points;
-  } catch (const PgError& e) {
-    sqlstate = e.data()->sqlerrcode;
-    message = e.data()->message != nullptr ? e.data()->message : "";
-  } catch (const std::bad_alloc&) {
-    sqlstate = ERRCODE_OUT_OF_MEMORY;
-    message = "out of memory";
-  } catch (const std::exception& e) {
-    sqlstate = SqlStateOf(e);
-    message = e.what();
-  }
-  PgCall([&] {
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(context);
-    CurrentResourceOwner = owner;
-  });
-  // Only what belongs to this series' data is set aside: a corrupt block,
-  // widths that cannot combine, a data exception. Anything else (a cancel,
-  // a serialization failure, a read-only transaction, resources) ends the
-  // job as it would have without the subtransaction.
-  const bool series_specific = sqlstate == ERRCODE_DATA_CORRUPTED || sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
-                               sqlstate == ERRCODE_UNIQUE_VIOLATION ||
-                               ERRCODE_TO_CATEGORY(sqlstate) == ERRCODE_DATA_EXCEPTION;
-  if (!series_specific) PgCall([&] { ereport(ERROR, (errcode(sqlstate), errmsg("%s", message.c_str()))); });
+  SeriesFailure failure;
+  const int64_t points = RunSeriesIsolated([&] { return RollUpSeries(plan, series_id); }, &failure);
+  if (failure.sqlstate == 0) return points;
+  const int sqlstate = failure.sqlstate;
+  const std::string& message = failure.message;
   if (failures->series++ == 0)
     failures->first = std::string(unpack_sql_state(sqlstate)) + ": series " + std::to_string(series_id) + ": " + message;
   PgCall([&] {

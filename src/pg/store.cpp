@@ -175,14 +175,6 @@ SPIPlanPtr InsertBlockPlan(Oid partition) {
   return plan;
 }
 
-// A palloc'd bytea of bytes.
-bytea* ByteaOf(const std::vector<uint8_t>& bytes) {
-  bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-  SET_VARSIZE(out, VARHDRSZ + bytes.size());
-  memcpy(VARDATA(out), bytes.data(), bytes.size());
-  return out;
-}
-
 // Writes one encoded block with its summary and segment summaries (none
 // when empty) into its partition.
 void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, const std::vector<uint8_t>& bytes,
@@ -203,6 +195,13 @@ void InsertBlock(Oid partition, int64_t series_id, const core::BlockSummary& s, 
 }
 
 }  // namespace
+
+bytea* ByteaOf(const std::vector<uint8_t>& bytes) {
+  bytea* out = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+  SET_VARSIZE(out, VARHDRSZ + bytes.size());
+  memcpy(VARDATA(out), bytes.data(), bytes.size());
+  return out;
+}
 
 core::BlockLimits StoredBlockLimits() {
   if (SegmentsColumnExists()) return BlockCutLimits();
@@ -809,6 +808,32 @@ size_t RepackBlocks(int64_t series_id, const std::vector<core::Timestamp>& block
     begin += block.count;
   }
   return cut.size();
+}
+
+int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values) {
+  int64_t points = 0;
+  std::vector<core::Timestamp> starts;
+  std::vector<core::Timestamp> ends;
+  PgCall([&] {
+    RunPlan(slot, sql, nargs, types, values, Snap::kLatest);
+    bool isnull = false;
+    points = DatumGetInt64(ResultValue(0, 1, &isnull));
+    for (int column : {2, 3}) {
+      const Datum array = ResultValue(0, column, &isnull);
+      if (isnull) continue;
+      Datum* elements = nullptr;
+      bool* nulls = nullptr;
+      int n = 0;
+      deconstruct_array(DatumGetArrayTypeP(array), TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elements,
+                        &nulls, &n);
+      for (int i = 0; i < n; ++i) (column == 2 ? starts : ends).push_back(DatumGetTimestampTz(elements[i]));
+    }
+    SPI_freetuptable(SPI_tuptable);
+  });
+  // What InsertBlock notes of every block it writes.
+  for (size_t i = 0; i < starts.size() && i < ends.size(); ++i)
+    NoteBlockSpan(FindPartition(starts[i]).relid, ends[i] - starts[i]);
+  return points;
 }
 
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent) {

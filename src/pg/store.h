@@ -148,6 +148,9 @@ bool SegmentsColumnExists();
 // toast_tuple_target) by point count alone, at most 1000, as 0.1.0 cut them.
 core::BlockLimits StoredBlockLimits();
 
+// A palloc'd bytea of bytes (a PostgreSQL call: inside PgCall).
+bytea* ByteaOf(const std::vector<uint8_t>& bytes);
+
 // Recent points of the series with lo <= ts < hi, in time order.
 core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Timestamp hi);
 
@@ -170,6 +173,14 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 // absorb_recent, recent rows inside newer's time range are folded in too (as
 // an older layer than newer), so that no recent row is left older than a
 // block point. Returns the number of blocks written.
+// Under Citus: runs a statement that calls one of the functions Citus
+// delegates to the node that holds a series' shards (aegis._compress_on_shard,
+// aegis._repack_on_shard: they rewrite the series' blocks there) and
+// returns its first column, the points it took; notes the spans of the
+// blocks it wrote (its second and third columns, their starts and ends) as
+// InsertBlock does.
+int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values);
+
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 
 // Deletes the series' blocks that start at block_starts and writes points

@@ -112,6 +112,18 @@ BEGIN
                      ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace AND c.relkind = ''r''' LOOP
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t::regclass;
     END LOOP;
+    -- Compression and merging run where the series is: the coordinator's
+    -- calls of these functions run on the node that holds the series'
+    -- shards, in the coordinator's transaction (src/pg/compress.cpp,
+    -- src/pg/lifecycle.cpp).
+    FOREACH t IN ARRAY ARRAY['aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[],'
+                             ' integer, integer, bigint)',
+                             'aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)']
+    LOOP
+        EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''series_id'','
+                ' colocate_with => ''aegis.recent_points'', force_delegation => true)'
+            USING t::pg_catalog.regprocedure;
+    END LOOP;
     PERFORM aegis.distribute_series_ids();
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis.distribute(integer) FROM PUBLIC;
@@ -287,3 +299,130 @@ COMMENT ON FUNCTION aegis._rolling_series(bigint, bytea[], timestamptz[], double
   'For every point of the series with since <= ts < until, fn over the trailing window (ts - width, ts], from the '
   'data of its block rows (blocks, in time order) and its recent rows (ts, vals ascending; a recent row replaces a '
   'block point at its time), all of [since - width, until): the rows of aegis.rolling for one series.';
+
+-- The block rows that replace a series' blocks once points are merged in:
+-- the per-series work of aegis.compress under Citus, which runs it on the
+-- shard that holds the series (src/pg/compress.cpp; docs/scale-out.md).
+CREATE FUNCTION aegis._merge_into_blocks(series_id bigint, blocks bytea[], ts timestamptz[],
+                                         vals double precision[], bounds timestamptz[], max_points integer,
+                                         max_bytes integer)
+    RETURNS TABLE (ts_min timestamptz, ts_max timestamptz, point_count integer, min_value double precision,
+                   max_value double precision, sum_value double precision, first_value double precision,
+                   last_value double precision, data bytea, segments bytea)
+    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 10
+    AS 'MODULE_PATHNAME', 'aegis_merge_into_blocks';
+COMMENT ON FUNCTION aegis._merge_into_blocks(bigint, bytea[], timestamptz[], double precision[], timestamptz[],
+                                             integer, integer) IS
+  'The block rows (summary columns, data and segments) of the points of blocks (the data of a series'' block rows) '
+  'with the points (ts ascending, vals) merged in, a point replacing a block point at its time: cut at most '
+  'max_points points and max_bytes bytes a row (0: by points alone) and at every bound (partition edges), as '
+  'aegis.compress cuts them.';
+
+-- aegis.compress's work for one series under Citus (src/pg/compress.cpp):
+-- takes the series' recent rows in [lo, hi] that lie in a partition (starts,
+-- ends: the partitions' bounds) and that no one else holds, the series'
+-- blocks they overlap and the block just before them when that one is not
+-- full (fewer than max_points points and fewer than full_bytes bytes of data
+-- and segments, as MergeIntoBlocks picks it), and writes the block rows
+-- aegis._merge_into_blocks makes of them. aegis.distribute() makes it a
+-- distributed function (force_delegation), so that the coordinator's call runs
+-- on the node that holds the series' shards, in the coordinator's
+-- transaction: the decoding, merging and encoding happen there, and only
+-- the counts travel. Every statement in it is filtered on the series, as
+-- Citus requires of a delegated function. On one node it is a plain
+-- function (unused: aegis.compress merges in C).
+CREATE FUNCTION aegis._compress_on_shard(series_id bigint, lo timestamptz, hi timestamptz, starts timestamptz[],
+                                         ends timestamptz[], max_points integer, max_bytes integer,
+                                         full_bytes bigint, OUT points_taken bigint,
+                                         OUT block_starts timestamptz[], OUT block_ends timestamptz[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    WITH taken AS (
+        DELETE FROM aegis.recent_points r
+         WHERE r.series_id = _compress_on_shard.series_id AND r.ts >= lo AND r.ts <= hi
+           AND r.ts IN (SELECT l.ts FROM aegis.recent_points l
+                         WHERE l.series_id = _compress_on_shard.series_id AND l.ts >= lo AND l.ts <= hi
+                           AND EXISTS (SELECT FROM unnest(starts, ends) p(p_lo, p_hi)
+                                        WHERE l.ts >= p.p_lo AND l.ts < p.p_hi)
+                         FOR UPDATE SKIP LOCKED)
+        RETURNING r.ts, r.value),
+    span AS (SELECT min(t.ts) AS t_lo, max(t.ts) AS t_hi FROM taken t),
+    previous AS (
+        SELECT b.ts_min AS b_min, b.point_count AS b_count,
+               octet_length(b.data) + coalesce(octet_length(b.segments), 0) AS b_bytes
+          FROM aegis.blocks b, span
+         WHERE b.series_id = _compress_on_shard.series_id AND b.ts_max < span.t_lo
+         ORDER BY b.ts_min DESC LIMIT 1),
+    gone AS (
+        DELETE FROM aegis.blocks b USING span
+         WHERE b.series_id = _compress_on_shard.series_id
+           AND ((b.ts_max >= span.t_lo AND b.ts_min <= span.t_hi)
+                OR b.ts_min = (SELECT p.b_min FROM previous p
+                                WHERE p.b_count < max_points AND p.b_bytes < full_bytes))
+        RETURNING b.ts_min AS g_min, b.data AS g_data),
+    made AS (
+        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
+                                       first_value, last_value, data, segments)
+        SELECT _compress_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
+               m.sum_value, m.first_value, m.last_value, m.data, m.segments
+          FROM aegis._merge_into_blocks(_compress_on_shard.series_id,
+                                        (SELECT array_agg(g.g_data ORDER BY g.g_min) FROM gone g),
+                                        (SELECT array_agg(t.ts ORDER BY t.ts) FROM taken t),
+                                        (SELECT array_agg(t.value ORDER BY t.ts) FROM taken t),
+                                        ends, max_points, max_bytes) m
+        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
+    SELECT (SELECT count(*) FROM taken t), (SELECT array_agg(m.n_min) FROM made m),
+           (SELECT array_agg(m.n_max) FROM made m)
+      INTO points_taken, block_starts, block_ends;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[],
+                                                   integer, integer, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[], integer,
+                                             integer, bigint) IS
+  'aegis.compress''s work for one series under Citus, delegated to the node that holds its shards: packs its recent '
+  'rows in [lo, hi] that lie in a partition (starts, ends) into its blocks (aegis._merge_into_blocks); returns the '
+  'points taken and the new blocks'' time ranges.';
+
+-- aegis.merge_blocks's work for one run of a series' blocks under Citus
+-- (src/pg/lifecycle.cpp): the blocks starting from first_start to
+-- last_start (neighbours in one partition, none of them full) rewritten as
+-- the block rows aegis._merge_into_blocks cuts of their points, when that
+-- gives fewer blocks (else they stay as they are). Delegated by Citus to the
+-- node that holds the series' shards, as aegis._compress_on_shard is.
+CREATE FUNCTION aegis._repack_on_shard(series_id bigint, first_start timestamptz, last_start timestamptz,
+                                       ends timestamptz[], max_points integer, max_bytes integer,
+                                       OUT points_rewritten bigint, OUT block_starts timestamptz[],
+                                       OUT block_ends timestamptz[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    WITH run AS (
+        SELECT b.ts_min AS r_min, b.data AS r_data FROM aegis.blocks b
+         WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start),
+    cut AS (
+        SELECT m.* FROM aegis._merge_into_blocks(_repack_on_shard.series_id,
+                                                 (SELECT array_agg(r.r_data ORDER BY r.r_min) FROM run r),
+                                                 NULL, NULL, ends, max_points, max_bytes) m),
+    shrinks AS (SELECT (SELECT count(*) FROM cut) < (SELECT count(*) FROM run) AS yes),
+    gone AS (
+        DELETE FROM aegis.blocks b
+         WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start
+           AND (SELECT s.yes FROM shrinks s)
+        RETURNING b.point_count AS g_count),
+    made AS (
+        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
+                                       first_value, last_value, data, segments)
+        SELECT _repack_on_shard.series_id, c.ts_min, c.ts_max, c.point_count, c.min_value, c.max_value,
+               c.sum_value, c.first_value, c.last_value, c.data, c.segments
+          FROM cut c
+         WHERE (SELECT count(*) FROM gone) > 0
+        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
+    SELECT (SELECT coalesce(sum(g.g_count), 0) FROM gone g), (SELECT array_agg(m.n_min) FROM made m),
+           (SELECT array_agg(m.n_max) FROM made m)
+      INTO points_rewritten, block_starts, block_ends;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)
+    FROM PUBLIC;
+COMMENT ON FUNCTION aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer) IS
+  'aegis.merge_blocks''s work for one run of a series'' blocks under Citus, delegated to the node that holds its '
+  'shards: the blocks starting in [first_start, last_start] cut anew (aegis._merge_into_blocks) when that makes '
+  'fewer; returns the points rewritten (0: left as they were) and the new blocks'' time ranges.';

@@ -191,7 +191,9 @@ class LogFile {
 // unexpectedly" or "SSL SYSCALL error: EOF detected", and the worker
 // backend's own last words relayed, "terminating connection due to
 // unexpected postmaster exit", when it saw its postmaster die before it was
-// killed itself), and its I/O error copying rows into a shard there (58030:
+// killed itself, and Citus's "postmaster was shut down, exiting", raised by
+// a backend of the killed node that was waiting for a connection when its
+// postmaster died), and its I/O error copying rows into a shard there (58030:
 // "failed to COPY to shard").
 bool ServerLost(const SqlError& e, bool remote_loss) {
   if (e.connection_lost) return true;
@@ -202,7 +204,8 @@ bool ServerLost(const SqlError& e, bool remote_loss) {
   if (e.sqlstate == "58030") return says("failed to COPY to shard");
   return e.sqlstate == "XX000" &&
          (says("failure on connection marked as essential") || says("connection to the remote node") ||
-          says("while executing command on") || says("terminating connection due to unexpected postmaster exit"));
+          says("while executing command on") || says("terminating connection due to unexpected postmaster exit") ||
+          says("postmaster was shut down, exiting"));
 }
 
 namespace {
