@@ -69,33 +69,54 @@ SELECT count(aegis.write(m, '{"k": "x"}', ts, v)) AS written
                ('2024-05-01 01:30:03', 7), ('2024-05-01 02:46:40', 8), ('2024-05-01 02:50:00', 9),
                ('2024-06-01 00:20:00', 10), ('2024-06-01 00:20:01', 11)) p(ts, v);
 SELECT count(*) AS recent_rows FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric = 'cs_b';
-SELECT points_taken, cardinality(block_starts) AS blocks_written
-  FROM aegis.series s,
-       aegis._compress_on_shard(s.series_id, '-infinity', 'infinity',
+-- cs_b's recent rows compressed by aegis._compress_on_shard (full_bytes as
+-- core::FullBlockPayloadBytes computes it for rows of 4080 bytes).
+CREATE FUNCTION pg_temp.compress_cs_b() RETURNS SETOF record LANGUAGE sql AS $$
+SELECT c.* FROM aegis.series s,
+       aegis._compress_on_shard(s.series_id, '-infinity', 'infinity', '-infinity',
                                 (SELECT array_agg(lo ORDER BY lo) FROM aegis.block_partitions),
                                 (SELECT array_agg(hi ORDER BY lo) FROM aegis.block_partitions),
-                                300, 4080, (4080 - 115) - greatest((4080 - 115) / 16, 128))
- WHERE s.metric = 'cs_b';
+                                300, 4080, (4080 - 115) - greatest((4080 - 115) / 16, 128)) c
+ WHERE s.metric = 'cs_b'
+$$;
+SELECT points_taken, cardinality(block_starts) AS blocks_written, failure FROM pg_temp.compress_cs_b() c(points_taken bigint, block_starts timestamptz[], block_ends timestamptz[], failure text, failure_state text);
 SELECT aegis.compress('0') AS compressed;
 SELECT * FROM pg_temp.blocks_differ('cs_a', 'cs_b');
 SELECT count(*) AS recent_left FROM aegis.recent_points r JOIN aegis.series s USING (series_id)
  WHERE s.metric IN ('cs_a', 'cs_b');
 -- Its merge, aegis._merge_into_blocks, refuses what it cannot use.
-SELECT * FROM aegis._merge_into_blocks(1, ARRAY['\x00'::bytea], NULL, NULL, NULL, 300, 0);
+SELECT * FROM aegis._merge_into_blocks(1, ARRAY['\x00'::bytea], ARRAY[1], NULL, NULL, NULL, 300, 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._merge_into_blocks(1, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
+SELECT * FROM aegis._merge_into_blocks(1, ARRAY['\x00'::bytea], NULL, NULL, NULL, NULL, 300, 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[],
+                                       ARRAY[1, 2]::float8[], NULL, 300, 0);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, ARRAY['2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
                                        NULL, 300, 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._merge_into_blocks(1, NULL, ARRAY['2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[], NULL, 300, 0);
+SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, NULL, 0, 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, 0, 0);
+SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, NULL, 300, 100);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, 300, 100);
+SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, ARRAY['2024-02-01', '2024-01-01']::timestamptz[],
+                                       300, 0);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, ARRAY['2024-02-01', '2024-01-01']::timestamptz[], 300, 0);
+-- A block whose row says another point count.
+SELECT count(*) FROM aegis.blocks b JOIN aegis.series s USING (series_id),
+       aegis._merge_into_blocks(b.series_id, ARRAY[b.data], ARRAY[b.point_count + 1], NULL, NULL, NULL, 300, 0)
+ WHERE s.metric = 'cs_a';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT count(*) AS no_points FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, 300, 0);
+SELECT count(*) AS no_points FROM aegis._merge_into_blocks(1, NULL, NULL, NULL, NULL, NULL, 300, 0);
 RESET aegis.block_max_points;
+-- A series whose block does not decode is left as it was, the error
+-- returned (aegis.compress raises it as a WARNING).
+SELECT aegis.write('cs_b', '{"k": "x"}', '2024-05-01 00:20:05', 42) AS written;
+UPDATE aegis.blocks b SET data = set_byte(data, 40, get_byte(data, 40) # 255)
+  FROM aegis.series s WHERE s.series_id = b.series_id AND s.metric = 'cs_b' AND b.ts_min <= '2024-05-01 00:20:05'
+   AND b.ts_max >= '2024-05-01 00:20:05';
+SELECT points_taken, block_starts, failure, failure_state FROM pg_temp.compress_cs_b() c(points_taken bigint, block_starts timestamptz[], block_ends timestamptz[], failure text, failure_state text);
+SELECT count(*) AS recent_kept FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric = 'cs_b';
 SELECT aegis.drop_metric(m) FROM unnest(ARRAY['cs_a', 'cs_b', 'cs_c']) m;
 
 -- aegis._repack_on_shard, what a Citus worker runs for aegis.merge_blocks,
@@ -130,3 +151,50 @@ SELECT * FROM pg_temp.blocks_differ('mb_a', 'mb_b');
 SELECT * FROM pg_temp.repack_mb_b();
 RESET aegis.block_max_points;
 SELECT aegis.drop_metric(m) FROM unnest(ARRAY['mb_a', 'mb_b']) m;
+
+-- aegis._delete_on_shard, what a Citus worker runs for aegis.delete (and
+-- retention's trim), removes what aegis.delete removes and writes the same
+-- block rows: two metrics with the same blocks and recent rows (an
+-- overwrite of a block point inside the range, one outside it); a range
+-- that cuts two blocks, then one that holds no point of a block it overlaps
+-- (that block stays as it is).
+SET aegis.block_max_points = 300;
+SELECT sum(aegis.write(m, '{"k": "x"}', ARRAY(SELECT '2024-05-01'::timestamptz + i * interval '10 s' FROM generate_series(0, 899) i),
+                       ARRAY(SELECT (i % 29) * 0.75 FROM generate_series(0, 899) i))) AS written
+  FROM unnest(ARRAY['dl_a', 'dl_b']) m;
+SELECT count(aegis.write(m, '{"k": "x"}', ts, v)) AS written
+  FROM unnest(ARRAY['dl_a', 'dl_b']) m,
+       (VALUES ('2024-05-01 00:45:00'::timestamptz, -1.0::float8), ('2024-05-01 00:45:05', 2.5),
+               ('2024-05-01 02:00:00', 3)) p(ts, v);
+-- The series' points in [since, until) removed by the function.
+CREATE FUNCTION pg_temp.delete_dl_b(since timestamptz, until timestamptz,
+                                    OUT points_removed bigint, OUT blocks_written integer)
+LANGUAGE sql AS $$
+SELECT r.points_removed, cardinality(r.block_starts)
+  FROM aegis.series s,
+       aegis._delete_on_shard(s.series_id, since, until, '-infinity',
+                              (SELECT array_agg(hi ORDER BY lo) FROM aegis.block_partitions), 300, 4080) r
+ WHERE s.metric = 'dl_b'
+$$;
+SELECT aegis.delete('dl_a', '2024-05-01 00:40', '2024-05-01 01:00') AS removed;
+SELECT * FROM pg_temp.delete_dl_b('2024-05-01 00:40', '2024-05-01 01:00');
+SELECT * FROM pg_temp.blocks_differ('dl_a', 'dl_b');
+SELECT aegis.delete('dl_a', '2024-05-01 00:59:58', '2024-05-01 01:00:05') AS removed;
+SELECT * FROM pg_temp.delete_dl_b('2024-05-01 00:59:58', '2024-05-01 01:00:05');
+SELECT * FROM pg_temp.blocks_differ('dl_a', 'dl_b');
+SELECT count(*) FILTER (WHERE s.metric = 'dl_a') AS recent_a, count(*) FILTER (WHERE s.metric = 'dl_b') AS recent_b
+  FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric IN ('dl_a', 'dl_b');
+-- Its count of a block's points, aegis._points_between.
+SELECT (aegis._points_between(b.series_id, b.data, b.point_count, '2024-05-01 01:00', '2024-05-01 01:10',
+                              ARRAY['2024-05-01 01:00:10', '2024-05-01 05:00']::timestamptz[])).*
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id)
+ WHERE s.metric = 'dl_a' AND b.ts_min <= '2024-05-01 01:00' AND b.ts_max >= '2024-05-01 01:10';
+SELECT (aegis._points_between(b.series_id, b.data, b.point_count - 1, '-infinity', 'infinity', NULL)).*
+  FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'dl_a';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._points_between(1, '\x00', 1, '-infinity', 'infinity', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._points_between(1, NULL, 1, '-infinity', 'infinity', NULL);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET aegis.block_max_points;
+SELECT aegis.drop_metric(m) FROM unnest(ARRAY['dl_a', 'dl_b']) m;

@@ -67,6 +67,10 @@ Datum* Array8Elements(FunctionCallInfo fcinfo, int arg, Oid type, const char* na
   return ArrayElements(fcinfo, arg, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, name, n);
 }
 
+Datum* Int4ArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n) {
+  return ArrayElements(fcinfo, arg, INT4OID, 4, true, TYPALIGN_INT, name, n);
+}
+
 Datum* ByteaArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n) {
   return ArrayElements(fcinfo, arg, BYTEAOID, -1, false, TYPALIGN_INT, name, n);
 }

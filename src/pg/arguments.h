@@ -43,6 +43,10 @@ struct PointArrays {
 };
 PointArrays PointArrayArguments(FunctionCallInfo fcinfo, int ts_arg);
 
+// The elements of argument `arg`, a one-dimensional int4[]: as
+// Array8Elements.
+Datum* Int4ArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n);
+
 // The elements of argument `arg`, a one-dimensional bytea[] (blocks' data):
 // none when it is NULL; NULL elements and more dimensions raise as
 // Array8Elements does.

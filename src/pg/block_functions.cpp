@@ -224,22 +224,24 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   return static_cast<Datum>(0);
 }
 
-// aegis._merge_into_blocks(series_id, blocks bytea[], ts[], vals[], bounds[],
-// max_points, max_bytes): the block rows that replace a series' blocks
-// (their data, in time order) once the points (ts ascending, vals) are
-// merged in, a point replacing a block point at its time; cut as
+// aegis._merge_into_blocks(series_id, blocks bytea[], counts int[], ts[],
+// vals[], bounds[], max_points, max_bytes[, drop_since, drop_until]): the
+// block rows that replace a series' blocks (their data, in time order, each
+// holding the point count of its row in counts) once the points (ts
+// ascending, vals) are merged in, a point replacing a block point at its
+// time, and the points in [drop_since, drop_until) are left out; cut as
 // ReplaceBlocks cuts (at most max_points points, rows of at most max_bytes,
 // with segments), and at every bound (the partitions' edges inside the
-// points' range), so that no block crosses a partition. The compression of
-// a series under Citus, on the shard that holds it (src/pg/compress.cpp).
+// points' range), so that no block crosses a partition. The rewrites of a
+// series under Citus, on the node that holds it (src/sql/42_distribute.sql).
 AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
-  for (int i : {0, 5, 6})
+  for (int i : {0, 6, 7})
     if (PG_ARGISNULL(i))
       ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                       errmsg("series_id, max_points and max_bytes must not be NULL")));
   const int64 series_id = PG_GETARG_INT64(0);
-  const int32 max_points = PG_GETARG_INT32(5);
-  const int32 max_bytes = PG_GETARG_INT32(6);
+  const int32 max_points = PG_GETARG_INT32(6);
+  const int32 max_bytes = PG_GETARG_INT32(7);
   if (max_points < 1 || static_cast<uint32_t>(max_points) > aegis::core::kMaxBlockPoints)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("max_points must be between 1 and %u", aegis::core::kMaxBlockPoints)));
@@ -247,24 +249,32 @@ AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("max_bytes must be 0 or at least %zu", aegis::core::kMinBlockMaxBytes)));
   int n_blocks = 0;
+  int n_counts = 0;
   int n_bounds = 0;
   Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
-  const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 2);
+  Datum* counts = aegis::pg::Int4ArrayElements(fcinfo, 2, "counts", &n_counts);
+  if (n_counts != n_blocks)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks and counts must have the same length")));
+  const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 3);
   const int n_ts = newer_rows.n;
   Datum* ts_datums = newer_rows.ts;
   Datum* value_datums = newer_rows.values;
-  Datum* bound_datums = aegis::pg::Array8Elements(fcinfo, 4, TIMESTAMPTZOID, "bounds", &n_bounds);
+  Datum* bound_datums = aegis::pg::Array8Elements(fcinfo, 5, TIMESTAMPTZOID, "bounds", &n_bounds);
   for (int i = 0; i < n_ts; ++i) aegis::pg::CheckPointTimestamp(DatumGetTimestampTz(ts_datums[i]));
   for (int i = 1; i < n_bounds; ++i)
     if (DatumGetTimestampTz(bound_datums[i]) <= DatumGetTimestampTz(bound_datums[i - 1]))
       ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("bounds must be strictly ascending")));
+  // The range to leave out (deletes); none when either bound is NULL.
+  const bool drop = PG_NARGS() > 9 && !PG_ARGISNULL(8) && !PG_ARGISNULL(9);
+  const TimestampTz drop_since = drop ? PG_GETARG_TIMESTAMPTZ(8) : 0;
+  const TimestampTz drop_until = drop ? PG_GETARG_TIMESTAMPTZ(9) : 0;
   InitMaterializedSRF(fcinfo, 0);
   auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
   // C++ from here on: no PostgreSQL call outside PgCall.
   aegis::core::SeriesPoints base;
   for (int i = 0; i < n_blocks; ++i) {
-    aegis::pg::DecodeBlockData(series_id, blocks[i], &base);
+    aegis::pg::DecodeBlockData(series_id, blocks[i], &base, {}, static_cast<uint32_t>(DatumGetInt32(counts[i])));
     aegis::pg::CheckForInterrupts();
   }
   // A series' blocks never overlap; sorting keeps the result right should
@@ -272,7 +282,15 @@ AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
   aegis::core::SortAndDeduplicate(&base);
   aegis::core::SeriesPoints newer;
   for (int i = 0; i < n_ts; ++i) newer.push_back(DatumGetTimestampTz(ts_datums[i]), DatumGetFloat8(value_datums[i]));
-  const aegis::core::SeriesPoints points = newer.empty() ? std::move(base) : aegis::core::MergeNewerWins(base, newer);
+  aegis::core::SeriesPoints points = newer.empty() ? std::move(base) : aegis::core::MergeNewerWins(base, newer);
+  if (drop) {
+    const size_t from = aegis::core::LowerBound(points, drop_since);
+    const size_t to = std::max(from, aegis::core::LowerBound(points, drop_until));
+    aegis::core::SeriesPoints kept;
+    kept.Append(points, 0, from);
+    kept.Append(points, to, points.size());
+    points = std::move(kept);
+  }
   std::vector<aegis::core::Timestamp> bounds;
   for (int i = 0; i < n_bounds; ++i) bounds.push_back(DatumGetTimestampTz(bound_datums[i]));
 
@@ -309,4 +327,44 @@ AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
     aegis::pg::CheckForInterrupts();
   }
   return static_cast<Datum>(0);
+}
+
+// aegis._points_between(series_id, data, point_count, since, until,
+// excluded[]): how many of the block's points lie in [since, until), and how
+// many of those are not at one of the excluded times (the recent rows a
+// delete removes, which shadow block points at their times): what
+// aegis.delete counts of a block. A block that does not hold point_count
+// points is XX001.
+AEGIS_PG_FUNCTION(aegis_points_between) {
+  for (int i : {0, 1, 2, 3, 4})
+    if (PG_ARGISNULL(i))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("series_id, data, point_count, since and until must not be NULL")));
+  const int64 series_id = PG_GETARG_INT64(0);
+  Datum data = PG_GETARG_DATUM(1);
+  const int32 point_count = PG_GETARG_INT32(2);
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(3);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(4);
+  int n_excluded = 0;
+  Datum* excluded_datums = aegis::pg::Array8Elements(fcinfo, 5, TIMESTAMPTZOID, "excluded", &n_excluded);
+  TupleDesc desc = nullptr;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("aegis._points_between must return a record")));
+  desc = BlessTupleDesc(desc);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  std::vector<int64_t> excluded;
+  excluded.reserve(static_cast<size_t>(n_excluded));
+  for (int i = 0; i < n_excluded; ++i) excluded.push_back(DatumGetTimestampTz(excluded_datums[i]));
+  std::sort(excluded.begin(), excluded.end());
+  aegis::core::SeriesPoints points;
+  aegis::pg::DecodeBlockData(series_id, data, &points, {}, static_cast<uint32_t>(point_count));
+  const size_t from = aegis::core::LowerBound(points, since);
+  const size_t to = std::max(from, aegis::core::LowerBound(points, until));
+  int32 unshadowed = 0;
+  for (size_t i = from; i < to; ++i)
+    if (!std::binary_search(excluded.begin(), excluded.end(), points.ts[i])) ++unshadowed;
+  Datum values[] = {Int32GetDatum(static_cast<int32>(to - from)), Int32GetDatum(unshadowed)};
+  bool nulls[] = {false, false};
+  return aegis::pg::PgCall([&] { return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)); });
 }

@@ -162,28 +162,34 @@ int64_t CompressOnShard(int64_t series_id, TimestampTz cutoff) {
     from = partition.hi;
   }
   if (!any) return 0;
-  std::vector<core::Timestamp> starts;
-  std::vector<core::Timestamp> ends;
-  for (const PartitionRange& p : ListPartitions()) {
-    starts.push_back(p.lo);
-    ends.push_back(p.hi);
-  }
+  Datum starts = 0;
+  const Datum ends = PgCall([&] { return PartitionEndsArray(&starts); });
   const core::BlockLimits limits = StoredBlockLimits();
   const size_t full_bytes = core::FullBlockPayloadBytes(limits);
-  static const Oid types[] = {INT8OID,   TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
+  static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
                               TIMESTAMPTZARRAYOID, INT4OID, INT4OID, INT8OID};
   Datum values[] = {Int64GetDatum(series_id),
                     TimestampTzGetDatum(first),
                     TimestampTzGetDatum(last),
-                    PgCall([&] { return Int64Array(starts.data(), starts.size(), TIMESTAMPTZOID); }),
-                    PgCall([&] { return Int64Array(ends.data(), ends.size(), TIMESTAMPTZOID); }),
+                    TimestampTzGetDatum(BlockScanStart(first, true)),
+                    starts,
+                    ends,
                     Int32GetDatum(static_cast<int32>(limits.max_points)),
                     Int32GetDatum(static_cast<int32>(limits.max_bytes)),
                     Int64GetDatum(static_cast<int64>(std::min<size_t>(full_bytes, PG_INT64_MAX)))};
-  return RewriteOnShard(&compress_on_shard_plan,
-                        "SELECT points_taken, block_starts, block_ends"
-                        "  FROM aegis._compress_on_shard($1, $2, $3, $4, $5, $6, $7, $8)",
-                        8, types, values);
+  std::string failure;
+  int failure_state = ERRCODE_DATA_CORRUPTED;
+  const int64_t taken = RewriteOnShard(&compress_on_shard_plan,
+                                       "SELECT points_taken, block_starts, block_ends, failure, failure_state"
+                                       "  FROM aegis._compress_on_shard($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                       9, types, values, &failure, &failure_state);
+  // As CompressSeries reports a series whose blocks do not decode.
+  if (!failure.empty())
+    PgCall([&] {
+      ereport(WARNING, (errcode(failure_state), errmsg("%s", failure.c_str()),
+                        errhint("aegis.compress() skipped this series.")));
+    });
+  return taken;
 }
 
 }  // namespace
@@ -229,17 +235,7 @@ int64_t CompressSeries(int64_t series_id, TimestampTz cutoff) {
     return 0;
   }
   if (state == SeriesState::kBusy) return 0;
-  if (UnderCitus() && SegmentsColumnExists()) {
-    SeriesFailure failure;
-    const int64_t packed = RunSeriesIsolated([&] { return CompressOnShard(series_id, cutoff); }, &failure);
-    if (failure.sqlstate != 0) {
-      PgCall([&] {
-        ereport(WARNING, (errcode(failure.sqlstate), errmsg("%s", failure.message.c_str()),
-                          errhint("aegis.compress() skipped this series.")));
-      });
-    }
-    return packed;
-  }
+  if (UnderCitus() && SegmentsColumnExists()) return CompressOnShard(series_id, cutoff);
   core::SeriesPoints points = LockRecentBefore(series_id, cutoff);
   if (points.empty() || !PartitionsReady(points)) return 0;
   try {

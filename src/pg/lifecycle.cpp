@@ -233,13 +233,11 @@ SPIPlanPtr repack_on_shard_plan = nullptr;
 // again; returns the points rewritten (0 when the run would not shrink).
 int64_t RepackOnShard(int64_t series_id, core::Timestamp first_start, core::Timestamp last_start,
                       const core::BlockLimits& limits) {
-  std::vector<core::Timestamp> ends;
-  for (const PartitionRange& p : ListPartitions()) ends.push_back(p.hi);
   static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, INT4OID, INT4OID};
   Datum values[] = {Int64GetDatum(series_id),
                     TimestampTzGetDatum(first_start),
                     TimestampTzGetDatum(last_start),
-                    PgCall([&] { return Int64Array(ends.data(), ends.size(), TIMESTAMPTZOID); }),
+                    PgCall([] { return PartitionEndsArray(); }),
                     Int32GetDatum(static_cast<int32>(limits.max_points)),
                     Int32GetDatum(static_cast<int32>(limits.max_bytes))};
   return RewriteOnShard(&repack_on_shard_plan,
@@ -403,7 +401,13 @@ int64_t RunSeriesIsolated(const std::function<int64_t()>& work, SeriesFailure* f
   } catch (const PgError& e) {
     sqlstate = e.data()->sqlerrcode;
     message = e.data()->message != nullptr ? e.data()->message : "";
-    error = PgCall([&] { return CopyErrorTo(e.data(), context); });
+    // Without the copy (no memory) the error is raised again by its code
+    // and message alone, below.
+    try {
+      error = PgCall([&] { return CopyErrorTo(e.data(), context); });
+    } catch (...) {
+      error = nullptr;
+    }
   } catch (const std::bad_alloc&) {
     sqlstate = ERRCODE_OUT_OF_MEMORY;
     message = "out of memory";

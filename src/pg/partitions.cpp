@@ -344,6 +344,20 @@ std::vector<PartitionRange> ListPartitions() {
   });
 }
 
+Datum PartitionEndsArray(Datum* starts) {
+  LoadCache();
+  Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (cache.empty() ? 1 : cache.size())));
+  const auto array_of = [&](bool ends) {
+    for (size_t i = 0; i < cache.size(); ++i) elements[i] = TimestampTzGetDatum(ends ? cache[i].hi : cache[i].lo);
+    return PointerGetDatum(construct_array(elements, static_cast<int>(cache.size()), TIMESTAMPTZOID, 8,
+                                           FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  };
+  if (starts != nullptr) *starts = array_of(false);
+  const Datum ends = array_of(true);
+  pfree(elements);
+  return ends;
+}
+
 namespace {
 
 // Whether no snapshot, however old, can see a row of the relation: every

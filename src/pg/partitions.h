@@ -36,6 +36,12 @@ PartitionRange FindPartition(core::Timestamp ts);
 // Every partition, in time order (with a fresh snapshot).
 std::vector<PartitionRange> ListPartitions();
 
+// The ends of every partition, in time order, as a timestamptz[] Datum
+// (palloc'd; a PostgreSQL call: inside PgCall): where the functions that
+// rewrite a series' blocks on its Citus worker cut them. With starts, also
+// the partitions' starts, from the same list.
+Datum PartitionEndsArray(Datum* starts = nullptr);
+
 // Why a partition is dropped. Retention drops an expired one with its rows;
 // an empty one goes only once no snapshot can see a row of it (dropping a
 // table is not MVCC-safe: a reader whose snapshot predates the deletes

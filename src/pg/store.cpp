@@ -810,29 +810,42 @@ size_t RepackBlocks(int64_t series_id, const std::vector<core::Timestamp>& block
   return cut.size();
 }
 
-int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values) {
+int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values,
+                       std::string* failure, int* failure_state) {
   int64_t points = 0;
-  std::vector<core::Timestamp> starts;
-  std::vector<core::Timestamp> ends;
+  // The new blocks' starts and ends, read into PostgreSQL memory first (no
+  // C++ allocation inside PgCall).
+  Datum* times[2] = {nullptr, nullptr};
+  int counts[2] = {0, 0};
+  char* error = nullptr;
   PgCall([&] {
     RunPlan(slot, sql, nargs, types, values, Snap::kLatest);
     bool isnull = false;
     points = DatumGetInt64(ResultValue(0, 1, &isnull));
-    for (int column : {2, 3}) {
-      const Datum array = ResultValue(0, column, &isnull);
-      if (isnull) continue;
-      Datum* elements = nullptr;
+    for (int k = 0; k < 2; ++k) {
+      const Datum array = ResultValue(0, 2 + k, &isnull);
       bool* nulls = nullptr;
-      int n = 0;
-      deconstruct_array(DatumGetArrayTypeP(array), TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elements,
-                        &nulls, &n);
-      for (int i = 0; i < n; ++i) (column == 2 ? starts : ends).push_back(DatumGetTimestampTz(elements[i]));
+      if (!isnull)
+        deconstruct_array(DatumGetArrayTypeP(array), TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &times[k],
+                          &nulls, &counts[k]);
+    }
+    if (failure != nullptr) {
+      const Datum message = ResultValue(0, 4, &isnull);
+      if (!isnull) error = TextDatumGetCString(message);
+      const Datum state = ResultValue(0, 5, &isnull);
+      if (!isnull && failure_state != nullptr) {
+        const char* code = TextDatumGetCString(state);
+        if (strlen(code) == 5) *failure_state = MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
+      }
     }
     SPI_freetuptable(SPI_tuptable);
   });
+  if (error != nullptr) *failure = error;
   // What InsertBlock notes of every block it writes.
-  for (size_t i = 0; i < starts.size() && i < ends.size(); ++i)
-    NoteBlockSpan(FindPartition(starts[i]).relid, ends[i] - starts[i]);
+  for (int i = 0; i < counts[0] && i < counts[1]; ++i) {
+    const core::Timestamp start = DatumGetTimestampTz(times[0][i]);
+    NoteBlockSpan(FindPartition(start).relid, DatumGetTimestampTz(times[1][i]) - start);
+  }
   return points;
 }
 
@@ -892,6 +905,27 @@ int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Tim
   // One rewriter per series at a time; everything below reads with a
   // snapshot taken after the lock.
   LockSeriesForRewrite(series_id);
+  if (UnderCitus() && SegmentsColumnExists()) {
+    // Where the series is: aegis._delete_on_shard, which Citus runs on the
+    // node that holds its shards, does what follows there.
+    const core::BlockLimits limits = StoredBlockLimits();
+    static SPIPlanPtr delete_on_shard_plan = nullptr;
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
+                                INT4OID, INT4OID};
+    Datum values[] = {Int64GetDatum(series_id),
+                      TimestampTzGetDatum(since),
+                      TimestampTzGetDatum(until),
+                      TimestampTzGetDatum(BlockScanStart(since, true)),
+                      PgCall([] { return PartitionEndsArray(); }),
+                      Int32GetDatum(static_cast<int32>(limits.max_points)),
+                      Int32GetDatum(static_cast<int32>(limits.max_bytes))};
+    const int64_t removed = RewriteOnShard(&delete_on_shard_plan,
+                                           "SELECT points_removed, block_starts, block_ends"
+                                           "  FROM aegis._delete_on_shard($1, $2, $3, $4, $5, $6, $7)",
+                                           7, types, values);
+    if (removed > 0) RefreshLastPoints({series_id});
+    return removed;
+  }
   // Recent rows first: they shadow block points at the same timestamps.
   std::vector<core::Timestamp> shadowed = TakeRecent(series_id, since, until).ts;
   int64_t removed = static_cast<int64_t>(shadowed.size());

@@ -175,11 +175,14 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 // block point. Returns the number of blocks written.
 // Under Citus: runs a statement that calls one of the functions Citus
 // delegates to the node that holds a series' shards (aegis._compress_on_shard,
-// aegis._repack_on_shard: they rewrite the series' blocks there) and
-// returns its first column, the points it took; notes the spans of the
-// blocks it wrote (its second and third columns, their starts and ends) as
-// InsertBlock does.
-int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values);
+// aegis._repack_on_shard, aegis._delete_on_shard: they rewrite the series'
+// blocks there) and returns its first column, the points it took; notes the
+// spans of the blocks it wrote (its second and third columns, their starts
+// and ends) as InsertBlock does. With failure, its fourth column (the error
+// that left the series as it was), when not NULL, goes there, and its fifth
+// (the error's SQLSTATE) into *failure_state.
+int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values,
+                       std::string* failure = nullptr, int* failure_state = nullptr);
 
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 

@@ -112,13 +112,15 @@ BEGIN
                      ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace AND c.relkind = ''r''' LOOP
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t::regclass;
     END LOOP;
-    -- Compression and merging run where the series is: the coordinator's
-    -- calls of these functions run on the node that holds the series'
-    -- shards, in the coordinator's transaction (src/pg/compress.cpp,
-    -- src/pg/lifecycle.cpp).
-    FOREACH t IN ARRAY ARRAY['aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[],'
-                             ' integer, integer, bigint)',
-                             'aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)']
+    -- Compression, merging and deletes run where the series is: the
+    -- coordinator's calls of these functions run on the node that holds
+    -- the series' shards, in the coordinator's transaction
+    -- (src/pg/compress.cpp, src/pg/lifecycle.cpp, src/pg/store.cpp).
+    FOREACH t IN ARRAY ARRAY['aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],'
+                             ' timestamptz[], integer, integer, bigint)',
+                             'aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)',
+                             'aegis._delete_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],'
+                             ' integer, integer)']
     LOOP
         EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''series_id'','
                 ' colocate_with => ''aegis.recent_points'', force_delegation => true)'
@@ -303,39 +305,56 @@ COMMENT ON FUNCTION aegis._rolling_series(bigint, bytea[], timestamptz[], double
 -- The block rows that replace a series' blocks once points are merged in:
 -- the per-series work of aegis.compress under Citus, which runs it on the
 -- shard that holds the series (src/pg/compress.cpp; docs/scale-out.md).
-CREATE FUNCTION aegis._merge_into_blocks(series_id bigint, blocks bytea[], ts timestamptz[],
+CREATE FUNCTION aegis._merge_into_blocks(series_id bigint, blocks bytea[], counts integer[], ts timestamptz[],
                                          vals double precision[], bounds timestamptz[], max_points integer,
-                                         max_bytes integer)
+                                         max_bytes integer, drop_since timestamptz DEFAULT NULL,
+                                         drop_until timestamptz DEFAULT NULL)
     RETURNS TABLE (ts_min timestamptz, ts_max timestamptz, point_count integer, min_value double precision,
                    max_value double precision, sum_value double precision, first_value double precision,
                    last_value double precision, data bytea, segments bytea)
     LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 10
     AS 'MODULE_PATHNAME', 'aegis_merge_into_blocks';
-COMMENT ON FUNCTION aegis._merge_into_blocks(bigint, bytea[], timestamptz[], double precision[], timestamptz[],
-                                             integer, integer) IS
-  'The block rows (summary columns, data and segments) of the points of blocks (the data of a series'' block rows) '
-  'with the points (ts ascending, vals) merged in, a point replacing a block point at its time: cut at most '
-  'max_points points and max_bytes bytes a row (0: by points alone) and at every bound (partition edges), as '
-  'aegis.compress cuts them.';
+COMMENT ON FUNCTION aegis._merge_into_blocks(bigint, bytea[], integer[], timestamptz[], double precision[],
+                                             timestamptz[], integer, integer, timestamptz, timestamptz) IS
+  'The block rows (summary columns, data and segments) of the points of blocks (the data of a series'' block rows, '
+  'each holding the point count of its row in counts, else XX001) with the points (ts ascending, vals) merged in, a point replacing a block point at its time, and the points in '
+  '[drop_since, drop_until) left out: cut at most max_points points and max_bytes bytes a row (0: by points '
+  'alone) and at every bound (partition edges), as aegis.compress cuts them.';
+
+CREATE FUNCTION aegis._points_between(series_id bigint, data bytea, point_count integer, since timestamptz,
+                                      until timestamptz, excluded timestamptz[], OUT in_range integer,
+                                      OUT not_excluded integer)
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aegis_points_between';
+COMMENT ON FUNCTION aegis._points_between(bigint, bytea, integer, timestamptz, timestamptz, timestamptz[]) IS
+  'How many of the block''s points (data, holding point_count points, else XX001) lie in [since, until), and how '
+  'many of those are at none of the excluded times: what a delete of that range counts of the block (the recent '
+  'rows it removes are excluded).';
 
 -- aegis.compress's work for one series under Citus (src/pg/compress.cpp):
 -- takes the series' recent rows in [lo, hi] that lie in a partition (starts,
 -- ends: the partitions' bounds) and that no one else holds, the series'
--- blocks they overlap and the block just before them when that one is not
--- full (fewer than max_points points and fewer than full_bytes bytes of data
--- and segments, as MergeIntoBlocks picks it), and writes the block rows
--- aegis._merge_into_blocks makes of them. aegis.distribute() makes it a
--- distributed function (force_delegation), so that the coordinator's call runs
--- on the node that holds the series' shards, in the coordinator's
--- transaction: the decoding, merging and encoding happen there, and only
--- the counts travel. Every statement in it is filtered on the series, as
--- Citus requires of a delegated function. On one node it is a plain
--- function (unused: aegis.compress merges in C).
-CREATE FUNCTION aegis._compress_on_shard(series_id bigint, lo timestamptz, hi timestamptz, starts timestamptz[],
-                                         ends timestamptz[], max_points integer, max_bytes integer,
-                                         full_bytes bigint, OUT points_taken bigint,
-                                         OUT block_starts timestamptz[], OUT block_ends timestamptz[])
+-- blocks they overlap (none starts before scan_start) and the block just
+-- before them when that one is not full (fewer than max_points points and
+-- fewer than full_bytes bytes of data and segments, as MergeIntoBlocks
+-- picks it), and writes the block rows aegis._merge_into_blocks makes of
+-- them. aegis.distribute() makes it a distributed function
+-- (force_delegation), so that the coordinator's call runs on the node that
+-- holds the series' shards, in the coordinator's transaction: the decoding,
+-- merging and encoding happen there, and only the counts travel. Every
+-- statement in it is filtered on the series, as Citus requires of a
+-- delegated function. A series whose blocks do not decode (XX001) or whose
+-- values cannot be stored (class 22) is left as it was, with the error in
+-- failure and its SQLSTATE in failure_state. On a server without Citus aegis.compress merges in C instead
+-- (where Citus is loaded, it calls this function in every database).
+CREATE FUNCTION aegis._compress_on_shard(series_id bigint, lo timestamptz, hi timestamptz, scan_start timestamptz,
+                                         starts timestamptz[], ends timestamptz[], max_points integer,
+                                         max_bytes integer, full_bytes bigint, OUT points_taken bigint,
+                                         OUT block_starts timestamptz[], OUT block_ends timestamptz[],
+                                         OUT failure text, OUT failure_state text)
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    detail text;
 BEGIN
     WITH taken AS (
         DELETE FROM aegis.recent_points r
@@ -356,10 +375,10 @@ BEGIN
     gone AS (
         DELETE FROM aegis.blocks b USING span
          WHERE b.series_id = _compress_on_shard.series_id
-           AND ((b.ts_max >= span.t_lo AND b.ts_min <= span.t_hi)
+           AND ((b.ts_min >= scan_start AND b.ts_max >= span.t_lo AND b.ts_min <= span.t_hi)
                 OR b.ts_min = (SELECT p.b_min FROM previous p
                                 WHERE p.b_count < max_points AND p.b_bytes < full_bytes))
-        RETURNING b.ts_min AS g_min, b.data AS g_data),
+        RETURNING b.ts_min AS g_min, b.data AS g_data, b.point_count AS g_count),
     made AS (
         INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
                                        first_value, last_value, data, segments)
@@ -367,6 +386,7 @@ BEGIN
                m.sum_value, m.first_value, m.last_value, m.data, m.segments
           FROM aegis._merge_into_blocks(_compress_on_shard.series_id,
                                         (SELECT array_agg(g.g_data ORDER BY g.g_min) FROM gone g),
+                                        (SELECT array_agg(g.g_count ORDER BY g.g_min) FROM gone g),
                                         (SELECT array_agg(t.ts ORDER BY t.ts) FROM taken t),
                                         (SELECT array_agg(t.value ORDER BY t.ts) FROM taken t),
                                         ends, max_points, max_bytes) m
@@ -374,14 +394,19 @@ BEGIN
     SELECT (SELECT count(*) FROM taken t), (SELECT array_agg(m.n_min) FROM made m),
            (SELECT array_agg(m.n_max) FROM made m)
       INTO points_taken, block_starts, block_ends;
+EXCEPTION WHEN data_corrupted OR data_exception THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    points_taken := 0;
+    failure := SQLERRM || CASE WHEN detail <> '' THEN ': ' || detail ELSE '' END;
+    failure_state := SQLSTATE;
 END $$;
-REVOKE EXECUTE ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[],
-                                                   integer, integer, bigint) FROM PUBLIC;
-COMMENT ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz[], timestamptz[], integer,
-                                             integer, bigint) IS
+REVOKE EXECUTE ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],
+                                                   timestamptz[], integer, integer, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],
+                                             timestamptz[], integer, integer, bigint) IS
   'aegis.compress''s work for one series under Citus, delegated to the node that holds its shards: packs its recent '
   'rows in [lo, hi] that lie in a partition (starts, ends) into its blocks (aegis._merge_into_blocks); returns the '
-  'points taken and the new blocks'' time ranges.';
+  'points taken and the new blocks'' time ranges, or the error that left the series as it was.';
 
 -- aegis.merge_blocks's work for one run of a series' blocks under Citus
 -- (src/pg/lifecycle.cpp): the blocks starting from first_start to
@@ -396,11 +421,12 @@ CREATE FUNCTION aegis._repack_on_shard(series_id bigint, first_start timestamptz
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     WITH run AS (
-        SELECT b.ts_min AS r_min, b.data AS r_data FROM aegis.blocks b
+        SELECT b.ts_min AS r_min, b.data AS r_data, b.point_count AS r_count FROM aegis.blocks b
          WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start),
     cut AS (
         SELECT m.* FROM aegis._merge_into_blocks(_repack_on_shard.series_id,
                                                  (SELECT array_agg(r.r_data ORDER BY r.r_min) FROM run r),
+                                                 (SELECT array_agg(r.r_count ORDER BY r.r_min) FROM run r),
                                                  NULL, NULL, ends, max_points, max_bytes) m),
     shrinks AS (SELECT (SELECT count(*) FROM cut) < (SELECT count(*) FROM run) AS yes),
     gone AS (
@@ -426,3 +452,53 @@ COMMENT ON FUNCTION aegis._repack_on_shard(bigint, timestamptz, timestamptz, tim
   'aegis.merge_blocks''s work for one run of a series'' blocks under Citus, delegated to the node that holds its '
   'shards: the blocks starting in [first_start, last_start] cut anew (aegis._merge_into_blocks) when that makes '
   'fewer; returns the points rewritten (0: left as they were) and the new blocks'' time ranges.';
+
+-- aegis.delete's work for one series under Citus (DeletePointsOfSeries in
+-- src/pg/store.cpp; retention trims through it too): removes the series'
+-- recent rows in [since, until) and rewrites the blocks that hold a point
+-- there (none starts before scan_start) without those points
+-- (aegis._merge_into_blocks), on the node that holds the series' shards,
+-- as aegis._compress_on_shard is run. Returns the points removed (a recent
+-- row and a block point at the same time count once) and the new blocks'
+-- time ranges.
+CREATE FUNCTION aegis._delete_on_shard(series_id bigint, since timestamptz, until timestamptz,
+                                       scan_start timestamptz, ends timestamptz[], max_points integer,
+                                       max_bytes integer, OUT points_removed bigint, OUT block_starts timestamptz[],
+                                       OUT block_ends timestamptz[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    WITH shadow AS (
+        DELETE FROM aegis.recent_points r
+         WHERE r.series_id = _delete_on_shard.series_id AND r.ts >= since AND r.ts < until
+        RETURNING r.ts AS s_ts),
+    hit AS (
+        SELECT b.ts_min AS h_min, c.in_range, c.not_excluded
+          FROM aegis.blocks b,
+               aegis._points_between(_delete_on_shard.series_id, b.data, b.point_count, since, until,
+                                     (SELECT array_agg(s.s_ts) FROM shadow s)) c
+         WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min >= scan_start AND b.ts_max >= since
+           AND b.ts_min < until),
+    gone AS (
+        DELETE FROM aegis.blocks b USING hit h
+         WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min = h.h_min AND h.in_range > 0
+        RETURNING b.ts_min AS g_min, b.data AS g_data, b.point_count AS g_count),
+    made AS (
+        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
+                                       first_value, last_value, data, segments)
+        SELECT _delete_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
+               m.sum_value, m.first_value, m.last_value, m.data, m.segments
+          FROM aegis._merge_into_blocks(_delete_on_shard.series_id,
+                                        (SELECT array_agg(g.g_data ORDER BY g.g_min) FROM gone g),
+                                        (SELECT array_agg(g.g_count ORDER BY g.g_min) FROM gone g),
+                                        NULL, NULL, ends, max_points, max_bytes, since, until) m
+        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
+    SELECT (SELECT count(*) FROM shadow s) + (SELECT coalesce(sum(h.not_excluded), 0) FROM hit h),
+           (SELECT array_agg(m.n_min) FROM made m), (SELECT array_agg(m.n_max) FROM made m)
+      INTO points_removed, block_starts, block_ends;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._delete_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[], integer,
+                                                 integer) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._delete_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[], integer,
+                                           integer) IS
+  'aegis.delete''s work for one series under Citus, delegated to the node that holds its shards: removes its points '
+  'in [since, until) from its recent rows and blocks; returns the points removed and the new blocks'' time ranges.';

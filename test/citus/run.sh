@@ -342,15 +342,17 @@ maintenance_on_coordinator() {
 }
 maintenance_on_coordinator
 
-# Compression and merging run where the series is: aegis.compress and
-# aegis.merge_blocks on the coordinator call aegis._compress_on_shard and
-# aegis._repack_on_shard, which Citus runs on the worker that holds the
+# Compression, merging and deletes run where the series is: aegis.compress,
+# aegis.merge_blocks and aegis.delete on the coordinator call
+# aegis._compress_on_shard, aegis._repack_on_shard and
+# aegis._delete_on_shard, which Citus runs on the worker that holds the
 # series, so the blocks are decoded, merged and encoded there (the
-# coordinator decodes none), reads give the same points before and after,
-# and a series whose block is corrupt is skipped by compress with a WARNING
-# (XX001) while the others are compressed.
+# coordinator decodes none); reads give the same points before and after
+# (the delete's range aside), and a series whose block is corrupt is
+# skipped by compress with a WARNING (XX001) while the others are
+# compressed.
 maintenance_on_shards() {
-  local db=aegis_citus_compress before after warn merged counts left digest
+  local db=aegis_citus_compress before after warn merged counts left digest range want outside removed
   # shellcheck disable=SC2086
   set -- $CITUS_WORKER_PORTS
   # Blocks of 400 points count as full in these sessions.
@@ -412,6 +414,24 @@ maintenance_on_shards() {
     ok "merge_blocks runs on the shards: $merged points rewritten, the workers decoded ${counts#* } blocks, the coordinator none; reads unchanged"
   else
     not_ok "merge_blocks on the shards: blocks the coordinator read and the workers decoded '$counts', output '$merged', digest '$before' vs '$after'"
+  fi
+  # A delete of a range that cuts blocks: it removes the points a read of
+  # the range returned, leaves every other point, and decodes on the
+  # workers.
+  range="'2024-01-01 00:55', '2024-01-01 02:31:05'"
+  want=$(psql -X -At -p "$PGPORT" -d $db -c "SELECT count(*) FROM aegis.read('m{k!=\"12\"}', $range)")
+  outside="SELECT md5(string_agg(series_id || ':' || ts || ':' || value, ',' ORDER BY series_id, ts)), count(*)
+             FROM aegis.read('m{k!=\"12\"}') WHERE ts < '2024-01-01 00:55' OR ts >= '2024-01-01 02:31:05'"
+  before=$(psql -X -At -p "$PGPORT" -d $db -c "$outside")
+  counts=$(blocks_during "$1" "$2" "SELECT aegis.delete('m{k!=\"12\"}', $range)")
+  removed=$(awk '{print $NF}' "$out/maint-run.out")
+  after=$(psql -X -At -p "$PGPORT" -d $db -c "$outside")
+  left=$(psql -X -At -p "$PGPORT" -d $db -c "SELECT count(*) FROM aegis.read('m{k!=\"12\"}', $range)")
+  if [ "${counts% *}" = 0 ] && [ "${counts#* }" -gt 0 ] && [ "${want:-0}" -gt 0 ] && [ "$removed" = "$want" ] &&
+     [ "$left" = 0 ] && [ "$before" = "$after" ]; then
+    ok "delete runs on the shards: $removed points removed, the workers decoded ${counts#* } blocks, the coordinator none; the other points unchanged"
+  else
+    not_ok "delete on the shards: blocks the coordinator read and the workers decoded '$counts', removed '$removed' of '$want', left '$left', other points '$before' vs '$after'"
   fi
   drop_citus_db $db
 }
