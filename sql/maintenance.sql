@@ -198,3 +198,48 @@ SELECT * FROM aegis._points_between(1, NULL, 1, '-infinity', 'infinity', NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET aegis.block_max_points;
 SELECT aegis.drop_metric(m) FROM unnest(ARRAY['dl_a', 'dl_b']) m;
+
+-- aegis._rollup_raw_on_shard, what a Citus worker runs for the raw part of
+-- aegis.apply_downsampling, takes out and summarizes what the roll-up takes
+-- on one node: two metrics with the same blocks (50 minutes each) and
+-- recent rows, rolled up into 10-minute steps before 01:30. The block that
+-- holds 01:30 (00:50 to 01:39:50) is more than half older, so it is split
+-- there: rs_a through aegis.apply_downsampling, rs_b through the function;
+-- their blocks and recent rows must be the same after, and the function's
+-- steps the block of steps rs_a stored.
+SET aegis.block_max_points = 300;
+SELECT sum(aegis.write(m, '{"k": "x"}', ARRAY(SELECT '2024-05-01'::timestamptz + i * interval '10 s' FROM generate_series(0, 899) i),
+                       ARRAY(SELECT (i % 23) * 1.5 FROM generate_series(0, 899) i))) AS written
+  FROM unnest(ARRAY['rs_a', 'rs_b']) m;
+SELECT count(aegis.write(m, '{"k": "x"}', ts, v)) AS written
+  FROM unnest(ARRAY['rs_a', 'rs_b']) m,
+       (VALUES ('2024-05-01 00:20:00'::timestamptz, -4.0::float8), ('2024-05-01 00:20:05', 8),
+               ('2024-05-01 00:55:00', 9), ('2024-05-01 02:40:00', 10)) p(ts, v);
+BEGIN;
+SELECT aegis.set_downsampling('rs_a', jsonb_build_array(jsonb_build_object(
+         'after', (now() - timestamptz '2024-05-01 01:30+00')::text, 'step', '10 minutes')));
+SELECT aegis.apply_downsampling() AS rolled_up;
+COMMIT;
+CREATE TEMP TABLE rs_b_raw AS
+SELECT r.* FROM aegis.series s,
+       aegis._rollup_raw_on_shard(s.series_id, '2024-05-01 01:30', (SELECT array_agg(hi ORDER BY lo) FROM aegis.block_partitions),
+                                  300, 4080, ARRAY['-infinity']::timestamptz[], ARRAY['2024-05-01 01:30']::timestamptz[],
+                                  ARRAY[600000000]::bigint[]) r
+ WHERE s.metric = 'rs_b';
+SELECT points_taken, cardinality(block_starts) AS blocks_written, cardinality(steps) AS tiers FROM rs_b_raw;
+SELECT * FROM pg_temp.blocks_differ('rs_a', 'rs_b');
+SELECT count(*) FILTER (WHERE s.metric = 'rs_a') AS recent_a, count(*) FILTER (WHERE s.metric = 'rs_b') AS recent_b
+  FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric IN ('rs_a', 'rs_b');
+SELECT count(*) AS rollup_rows, bool_and(u.data = (SELECT steps[1] FROM rs_b_raw)) AS same_steps
+  FROM aegis.rollups u JOIN aegis.series s USING (series_id) WHERE s.metric = 'rs_a';
+-- Its summary, aegis._rollup_steps, refuses what it cannot use.
+SELECT * FROM aegis._rollup_steps(1, NULL, NULL, NULL, NULL, 'infinity', ARRAY['-infinity']::timestamptz[],
+                                  ARRAY['infinity']::timestamptz[], ARRAY[0]::bigint[]);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rollup_steps(1, NULL, NULL, NULL, NULL, 'infinity', ARRAY['-infinity']::timestamptz[], NULL,
+                                  ARRAY[60000000]::bigint[]);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._rollup_steps(1, NULL, NULL, NULL, NULL, 'infinity', NULL, NULL, NULL);
+RESET aegis.block_max_points;
+DROP TABLE rs_b_raw;
+SELECT aegis.drop_metric(m) FROM unnest(ARRAY['rs_a', 'rs_b']) m;

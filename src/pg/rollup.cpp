@@ -22,6 +22,7 @@
 
 #include "pg/arguments.h"
 #include "pg/boundary.h"
+#include "pg/partitions.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -414,23 +415,33 @@ void WriteSteps(int64_t series_id, const Interval& step, int64_t step_micros, st
   InsertRollupBlocks(series_id, step, step_micros, {merged.begin() + begin, merged.end()});
 }
 
-// Rolls up one series of a plan; returns the points rolled up or dropped.
-int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
-  CheckForInterrupts();
-  if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
-  const size_t tiers = plan.tiers.size();
-  const TimestampTz raw_cutoff = plan.tiers[0].cutoff;
-
-  // Raw points before the first cutoff are taken out. A block that holds
-  // the cutoff is split there once at least half its time span is older;
-  // before that its points wait (so each block is rewritten at most once or
-  // twice, not every round).
-  FetchedBlocks blocks = FetchBlocks(series_id, DT_NOBEGIN, raw_cutoff - 1, true);
+// Raw points before the first cutoff are taken out. A block that holds the
+// cutoff is split there once at least half its time span is older; before
+// that its points wait (so each block is rewritten at most once or twice,
+// not every round). The time before which a round takes a series' points.
+TimestampTz RawEnd(TimestampTz raw_cutoff, const std::vector<core::BlockSummary>& holding) {
   TimestampTz end = raw_cutoff;
-  for (const BlockRef& block : blocks.blocks) {
-    const core::BlockSummary& s = block.summary;
+  for (const core::BlockSummary& s : holding)
     if (s.ts_max >= raw_cutoff && (raw_cutoff - s.ts_min) < (s.ts_max - raw_cutoff)) end = std::min(end, s.ts_min);
-  }
+  return end;
+}
+
+// The [lo, hi) of each tier's fresh steps: tier k takes the points from the
+// next tier's cutoff (the drop for the last) to its own.
+TimestampTz TierLo(const MetricPlan& plan, size_t k) {
+  return k + 1 < plan.tiers.size() ? plan.tiers[k + 1].cutoff : plan.drop;
+}
+
+// The raw part of RollUpSeries on one node: takes the series' points before
+// the end (RawEnd) out of its blocks and recent rows, and summarizes them
+// into each tier's fresh steps (points past the drop go); returns the
+// points taken.
+int64_t TakeRawPoints(const MetricPlan& plan, int64_t series_id, std::vector<std::vector<core::StepSummary>>* incoming) {
+  const TimestampTz raw_cutoff = plan.tiers[0].cutoff;
+  FetchedBlocks blocks = FetchBlocks(series_id, DT_NOBEGIN, raw_cutoff - 1, true);
+  std::vector<core::BlockSummary> summaries;
+  for (const BlockRef& block : blocks.blocks) summaries.push_back(block.summary);
+  const TimestampTz end = RawEnd(raw_cutoff, summaries);
   core::SeriesPoints old_points;
   core::SeriesPoints kept;
   std::vector<core::Timestamp> replaced;
@@ -451,20 +462,97 @@ int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
   core::SortAndDeduplicate(&kept);
   if (!replaced.empty()) ReplaceBlocks(series_id, replaced, kept);
   const core::SeriesPoints raw = core::MergeNewerWins(old_points, recent);
-  int64_t processed = static_cast<int64_t>(raw.size());
-  // The series' newest raw point may have been among them.
-  if (!raw.empty()) RefreshLastPoints({series_id});
-
-  // Fresh steps per tier from the raw points; points past the drop go.
-  std::vector<std::vector<core::StepSummary>> incoming(tiers);
-  for (size_t k = 0; k < tiers; ++k) {
-    const TimestampTz lo = k + 1 < tiers ? plan.tiers[k + 1].cutoff : plan.drop;
-    const size_t begin = core::LowerBound(raw, lo);
+  for (size_t k = 0; k < plan.tiers.size(); ++k) {
+    const size_t begin = core::LowerBound(raw, TierLo(plan, k));
     const size_t stop = core::LowerBound(raw, plan.tiers[k].cutoff);
     if (stop > begin)
-      incoming[k] = core::SummarizeSteps(Bucketer(plan.tiers[k].step_micros), raw.ts.data() + begin,
-                                         raw.values.data() + begin, stop - begin);
+      (*incoming)[k] = core::SummarizeSteps(Bucketer(plan.tiers[k].step_micros), raw.ts.data() + begin,
+                                            raw.values.data() + begin, stop - begin);
   }
+  return static_cast<int64_t>(raw.size());
+}
+
+SPIPlanPtr raw_holding_plan = nullptr;
+SPIPlanPtr rollup_raw_on_shard_plan = nullptr;
+
+// TakeRawPoints under Citus: the blocks that hold the raw cutoff are read
+// for their times only, then aegis._rollup_raw_on_shard, which Citus runs on
+// the node that holds the series (a distributed function,
+// src/sql/42_distribute.sql), takes the points out and summarizes them
+// there; only the steps come back, one encoded rollup block per tier.
+int64_t TakeRawPointsOnShard(const MetricPlan& plan, int64_t series_id,
+                             std::vector<std::vector<core::StepSummary>>* incoming) {
+  const TimestampTz raw_cutoff = plan.tiers[0].cutoff;
+  std::vector<core::BlockSummary> holding;
+  PgCall([&] {
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(raw_cutoff)};
+    RunPlan(&raw_holding_plan,
+            "SELECT ts_min, ts_max FROM aegis.blocks WHERE series_id = $1 AND ts_min < $2 AND ts_max >= $2", 2, types,
+            values, Snap::kLatest);
+  });
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull = false;
+    core::BlockSummary s;
+    s.ts_min = DatumGetTimestampTz(ResultValue(i, 1, &isnull));
+    s.ts_max = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+    holding.push_back(s);
+  }
+  PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  const TimestampTz end = RawEnd(raw_cutoff, holding);
+  const size_t tiers = plan.tiers.size();
+  std::vector<core::Timestamp> los(tiers);
+  std::vector<core::Timestamp> his(tiers);
+  std::vector<int64_t> widths(tiers);
+  for (size_t k = 0; k < tiers; ++k) {
+    los[k] = TierLo(plan, k);
+    his[k] = plan.tiers[k].cutoff;
+    widths[k] = plan.tiers[k].step_micros;
+  }
+  const core::BlockLimits limits = StoredBlockLimits();
+  static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, INT4OID, INT4OID, TIMESTAMPTZARRAYOID,
+                              TIMESTAMPTZARRAYOID, INT8ARRAYOID};
+  Datum values[] = {Int64GetDatum(series_id),
+                    TimestampTzGetDatum(end),
+                    PgCall([] { return PartitionEndsArray(); }),
+                    Int32GetDatum(static_cast<int32>(limits.max_points)),
+                    Int32GetDatum(static_cast<int32>(limits.max_bytes)),
+                    PgCall([&] { return Int64Array(los.data(), tiers, TIMESTAMPTZOID); }),
+                    PgCall([&] { return Int64Array(his.data(), tiers, TIMESTAMPTZOID); }),
+                    PgCall([&] { return Int64Array(widths.data(), tiers, INT8OID); })};
+  // The steps come back in the statement's rows: read before its result is
+  // freed (RewriteOnShard reads the other columns).
+  Datum* steps = nullptr;
+  bool* step_nulls = nullptr;
+  int n_steps = 0;
+  const int64_t points = RewriteOnShard(
+      &rollup_raw_on_shard_plan,
+      "SELECT points_taken, block_starts, block_ends, steps FROM aegis._rollup_raw_on_shard($1, $2, $3, $4, $5, $6,"
+      " $7, $8)",
+      8, types, values, nullptr, nullptr, [&](HeapTuple row, TupleDesc desc) {
+        bool isnull = false;
+        const Datum array = SPI_getbinval(row, desc, 4, &isnull);
+        if (!isnull)
+          deconstruct_array(DatumGetArrayTypePCopy(array), BYTEAOID, -1, false, TYPALIGN_INT, &steps, &step_nulls,
+                            &n_steps);
+      });
+  for (int k = 0; k < n_steps && static_cast<size_t>(k) < tiers; ++k)
+    if (!step_nulls[k]) DecodeRollupData(series_id, steps[k], &(*incoming)[static_cast<size_t>(k)]);
+  return points;
+}
+
+// Rolls up one series of a plan; returns the points rolled up or dropped.
+int64_t RollUpSeries(const MetricPlan& plan, int64_t series_id) {
+  CheckForInterrupts();
+  if (LockSeriesForMaintenance(series_id, false) != SeriesState::kLocked) return 0;
+  const size_t tiers = plan.tiers.size();
+
+  // Fresh steps per tier from the raw points before the first cutoff.
+  std::vector<std::vector<core::StepSummary>> incoming(tiers);
+  int64_t processed = UnderCitus() && SegmentsColumnExists() ? TakeRawPointsOnShard(plan, series_id, &incoming)
+                                                             : TakeRawPoints(plan, series_id, &incoming);
+  // The series' newest raw point may have been among them.
+  if (processed > 0) RefreshLastPoints({series_id});
 
   // Stored steps older than their tier's cutoff (or past the drop) are taken
   // out and go to the tier that now holds them; a block with none stays.
@@ -749,4 +837,83 @@ AEGIS_PG_FUNCTION(aegis_set_downsampling) {
 AEGIS_PG_FUNCTION(aegis_apply_downsampling) {
   (void)fcinfo;
   PG_RETURN_INT64(aegis::pg::RunJobsAsOwner({aegis::pg::RollupJob(GetCurrentTransactionStartTimestamp(), false)}));
+}
+
+// aegis._rollup_steps(series_id, blocks bytea[], counts int[], ts[], vals[],
+// until, los[], his[], widths bigint[]): the raw part of a roll-up for one
+// series, as TakeRawPoints summarizes it: the points of blocks (each holding
+// its row's point count) before until, with the points (ts ascending, vals)
+// replacing block points at their times, summarized for each tier k into
+// steps of widths[k] microseconds over [los[k], his[k]) (points in no tier
+// are left out: past the drop). Returns how many points that was and one
+// encoded rollup block of each tier's steps (NULL for a tier with none).
+AEGIS_PG_FUNCTION(aegis_rollup_steps) {
+  for (int i : {0, 5})
+    if (PG_ARGISNULL(i))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("series_id and until must not be NULL")));
+  const int64 series_id = PG_GETARG_INT64(0);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(5);
+  int n_blocks = 0;
+  int n_counts = 0;
+  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
+  Datum* counts = aegis::pg::Int4ArrayElements(fcinfo, 2, "counts", &n_counts);
+  if (n_counts != n_blocks)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks and counts must have the same length")));
+  const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 3);
+  int n_los = 0;
+  int n_his = 0;
+  int n_widths = 0;
+  Datum* los = aegis::pg::Array8Elements(fcinfo, 6, TIMESTAMPTZOID, "los", &n_los);
+  Datum* his = aegis::pg::Array8Elements(fcinfo, 7, TIMESTAMPTZOID, "his", &n_his);
+  Datum* widths = aegis::pg::Array8Elements(fcinfo, 8, INT8OID, "widths", &n_widths);
+  if (n_los != n_his || n_los != n_widths)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("los, his and widths must have the same length")));
+  for (int k = 0; k < n_widths; ++k)
+    if (DatumGetInt64(widths[k]) <= 0)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("widths must be positive")));
+  TupleDesc desc = nullptr;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("aegis._rollup_steps must return a record")));
+  desc = BlessTupleDesc(desc);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  aegis::core::SeriesPoints old_points;
+  for (int i = 0; i < n_blocks; ++i) {
+    aegis::pg::DecodeBlockData(series_id, blocks[i], &old_points, {}, static_cast<uint32_t>(DatumGetInt32(counts[i])),
+                               until);
+    aegis::pg::CheckForInterrupts();
+  }
+  aegis::core::SortAndDeduplicate(&old_points);
+  aegis::core::SeriesPoints recent;
+  for (int i = 0; i < newer_rows.n; ++i) {
+    const TimestampTz ts = DatumGetTimestampTz(newer_rows.ts[i]);
+    if (ts < until) recent.push_back(ts, DatumGetFloat8(newer_rows.values[i]));
+  }
+  const aegis::core::SeriesPoints raw = aegis::core::MergeNewerWins(old_points, recent);
+  std::vector<std::vector<uint8_t>> encoded(static_cast<size_t>(n_widths));
+  for (int k = 0; k < n_widths; ++k) {
+    const size_t begin = aegis::core::LowerBound(raw, DatumGetTimestampTz(los[k]));
+    const size_t stop = std::max(begin, aegis::core::LowerBound(raw, DatumGetTimestampTz(his[k])));
+    if (stop == begin) continue;
+    const int64_t width = DatumGetInt64(widths[k]);
+    const std::vector<aegis::core::StepSummary> steps = aegis::core::SummarizeSteps(
+        aegis::pg::Bucketer(width), raw.ts.data() + begin, raw.values.data() + begin, stop - begin);
+    encoded[static_cast<size_t>(k)] = aegis::core::EncodeRollupBlock(width, steps.data(), steps.size());
+  }
+  return aegis::pg::PgCall([&] {
+    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * static_cast<size_t>(n_widths > 0 ? n_widths : 1)));
+    bool* element_nulls = static_cast<bool*>(palloc(sizeof(bool) * static_cast<size_t>(n_widths > 0 ? n_widths : 1)));
+    for (int k = 0; k < n_widths; ++k) {
+      const std::vector<uint8_t>& bytes = encoded[static_cast<size_t>(k)];
+      element_nulls[k] = bytes.empty();
+      elements[k] = bytes.empty() ? static_cast<Datum>(0) : PointerGetDatum(aegis::pg::ByteaOf(bytes));
+    }
+    int dims[] = {n_widths};
+    int lbs[] = {1};
+    Datum values[] = {Int64GetDatum(static_cast<int64>(raw.size())),
+                      PointerGetDatum(construct_md_array(elements, element_nulls, 1, dims, lbs, BYTEAOID, -1, false,
+                                                         TYPALIGN_INT))};
+    bool nulls[] = {false, false};
+    return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+  });
 }

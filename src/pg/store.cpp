@@ -811,7 +811,8 @@ size_t RepackBlocks(int64_t series_id, const std::vector<core::Timestamp>& block
 }
 
 int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values,
-                       std::string* failure, int* failure_state) {
+                       std::string* failure, int* failure_state,
+                       const std::function<void(HeapTuple, TupleDesc)>& read_row) {
   int64_t points = 0;
   // The new blocks' starts and ends, read into PostgreSQL memory first (no
   // C++ allocation inside PgCall).
@@ -838,6 +839,7 @@ int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* 
         if (strlen(code) == 5) *failure_state = MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
       }
     }
+    if (read_row) read_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
     SPI_freetuptable(SPI_tuptable);
   });
   if (error != nullptr) *failure = error;

@@ -180,9 +180,12 @@ void UpsertRecentMany(const std::vector<std::pair<int64_t, const core::SeriesPoi
 // spans of the blocks it wrote (its second and third columns, their starts
 // and ends) as InsertBlock does. With failure, its fourth column (the error
 // that left the series as it was), when not NULL, goes there, and its fifth
-// (the error's SQLSTATE) into *failure_state.
+// (the error's SQLSTATE) into *failure_state. read_row, when given, is
+// called with the result row while it is alive (PostgreSQL code: it may
+// copy the other columns it wants).
 int64_t RewriteOnShard(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datum* values,
-                       std::string* failure = nullptr, int* failure_state = nullptr);
+                       std::string* failure = nullptr, int* failure_state = nullptr,
+                       const std::function<void(HeapTuple, TupleDesc)>& read_row = {});
 
 size_t MergeIntoBlocks(int64_t series_id, const core::SeriesPoints& newer, bool absorb_recent);
 

@@ -112,15 +112,17 @@ BEGIN
                      ' WHERE c.relnamespace = ''aegis''::pg_catalog.regnamespace AND c.relkind = ''r''' LOOP
         EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)' USING t::regclass;
     END LOOP;
-    -- Compression, merging and deletes run where the series is: the
-    -- coordinator's calls of these functions run on the node that holds
-    -- the series' shards, in the coordinator's transaction
-    -- (src/pg/compress.cpp, src/pg/lifecycle.cpp, src/pg/store.cpp).
+    -- Compression, merging, deletes and the raw part of roll-ups run where
+    -- the series is: the coordinator's calls of these functions run on the
+    -- node that holds the series' shards, in the coordinator's transaction
+    -- (src/pg/compress.cpp, lifecycle.cpp, store.cpp, rollup.cpp).
     FOREACH t IN ARRAY ARRAY['aegis._compress_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],'
                              ' timestamptz[], integer, integer, bigint)',
                              'aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)',
                              'aegis._delete_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[],'
-                             ' integer, integer)']
+                             ' integer, integer)',
+                             'aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer,'
+                             ' timestamptz[], timestamptz[], bigint[])']
     LOOP
         EXECUTE 'SELECT pg_catalog.create_distributed_function($1, ''series_id'','
                 ' colocate_with => ''aegis.recent_points'', force_delegation => true)'
@@ -502,3 +504,67 @@ COMMENT ON FUNCTION aegis._delete_on_shard(bigint, timestamptz, timestamptz, tim
                                            integer) IS
   'aegis.delete''s work for one series under Citus, delegated to the node that holds its shards: removes its points '
   'in [since, until) from its recent rows and blocks; returns the points removed and the new blocks'' time ranges.';
+
+CREATE FUNCTION aegis._rollup_steps(series_id bigint, blocks bytea[], counts integer[], ts timestamptz[],
+                                    vals double precision[], until timestamptz, los timestamptz[],
+                                    his timestamptz[], widths bigint[], OUT points bigint, OUT steps bytea[])
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'aegis_rollup_steps';
+COMMENT ON FUNCTION aegis._rollup_steps(bigint, bytea[], integer[], timestamptz[], double precision[], timestamptz,
+                                        timestamptz[], timestamptz[], bigint[]) IS
+  'The raw part of a roll-up of one series: the points of blocks (each holding the point count in counts) before '
+  'until, with the points (ts ascending, vals) replacing block points at their times, summarized for each tier k '
+  'into steps of widths[k] microseconds over [los[k], his[k]); returns how many points that was and one encoded '
+  'rollup block of each tier''s steps (NULL for none).';
+
+-- aegis.apply_downsampling's raw part for one series under Citus
+-- (TakeRawPointsOnShard in src/pg/rollup.cpp): takes the series' block and
+-- recent points before until out (the blocks holding points on both sides
+-- are written again with the later ones, aegis._merge_into_blocks) and
+-- summarizes them into each tier's steps (aegis._rollup_steps), on the node
+-- that holds the series' shards, as aegis._compress_on_shard is run; only
+-- the steps come back. The coordinator merges them into aegis.rollups.
+CREATE FUNCTION aegis._rollup_raw_on_shard(series_id bigint, until timestamptz, ends timestamptz[],
+                                           max_points integer, max_bytes integer, los timestamptz[],
+                                           his timestamptz[], widths bigint[], OUT points_taken bigint,
+                                           OUT block_starts timestamptz[], OUT block_ends timestamptz[],
+                                           OUT steps bytea[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    WITH old AS (
+        DELETE FROM aegis.blocks b
+         WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min < until
+        RETURNING b.ts_min AS o_min, b.data AS o_data, b.point_count AS o_count),
+    taken AS (
+        DELETE FROM aegis.recent_points r
+         WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts < until
+        RETURNING r.ts AS t_ts, r.value AS t_value),
+    summary AS (
+        SELECT x.points AS s_points, x.steps AS s_steps
+          FROM aegis._rollup_steps(_rollup_raw_on_shard.series_id,
+                                   (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o),
+                                   (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o),
+                                   (SELECT array_agg(t.t_ts ORDER BY t.t_ts) FROM taken t),
+                                   (SELECT array_agg(t.t_value ORDER BY t.t_ts) FROM taken t),
+                                   until, los, his, widths) x),
+    made AS (
+        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
+                                       first_value, last_value, data, segments)
+        SELECT _rollup_raw_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
+               m.sum_value, m.first_value, m.last_value, m.data, m.segments
+          FROM aegis._merge_into_blocks(_rollup_raw_on_shard.series_id,
+                                        (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o),
+                                        (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o),
+                                        NULL, NULL, ends, max_points, max_bytes, '-infinity', until) m
+        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
+    SELECT (SELECT s.s_points FROM summary s), (SELECT array_agg(m.n_min) FROM made m),
+           (SELECT array_agg(m.n_max) FROM made m), (SELECT s.s_steps FROM summary s)
+      INTO points_taken, block_starts, block_ends, steps;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer,
+                                                     timestamptz[], timestamptz[], bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer, timestamptz[],
+                                               timestamptz[], bigint[]) IS
+  'aegis.apply_downsampling''s raw part for one series under Citus, delegated to the node that holds its shards: '
+  'takes its points before until out of its blocks and recent rows and returns them summarized into each tier''s '
+  'steps (aegis._rollup_steps), with the points taken and the time ranges of the blocks written again.';

@@ -342,17 +342,18 @@ maintenance_on_coordinator() {
 }
 maintenance_on_coordinator
 
-# Compression, merging and deletes run where the series is: aegis.compress,
-# aegis.merge_blocks and aegis.delete on the coordinator call
-# aegis._compress_on_shard, aegis._repack_on_shard and
-# aegis._delete_on_shard, which Citus runs on the worker that holds the
+# Compression, merging, deletes and roll-ups run where the series is:
+# aegis.compress, aegis.merge_blocks, aegis.delete and
+# aegis.apply_downsampling on the coordinator call aegis._compress_on_shard,
+# aegis._repack_on_shard, aegis._delete_on_shard and
+# aegis._rollup_raw_on_shard, which Citus runs on the worker that holds the
 # series, so the blocks are decoded, merged and encoded there (the
 # coordinator decodes none); reads give the same points before and after
 # (the delete's range aside), and a series whose block is corrupt is
 # skipped by compress with a WARNING (XX001) while the others are
 # compressed.
 maintenance_on_shards() {
-  local db=aegis_citus_compress before after warn merged counts left digest range want outside removed
+  local db=aegis_citus_compress before after warn merged counts left digest range want outside removed summary rolled steps
   # shellcheck disable=SC2086
   set -- $CITUS_WORKER_PORTS
   # Blocks of 400 points count as full in these sessions.
@@ -432,6 +433,27 @@ maintenance_on_shards() {
     ok "delete runs on the shards: $removed points removed, the workers decoded ${counts#* } blocks, the coordinator none; the other points unchanged"
   else
     not_ok "delete on the shards: blocks the coordinator read and the workers decoded '$counts', removed '$removed' of '$want', left '$left', other points '$before' vs '$after'"
+  fi
+  # Roll-ups: the raw part (points before 03:00 taken out of the blocks and
+  # summarized into hourly steps) on the workers; counts and maxima over the
+  # rolled-up range stay what they were; the series with a corrupt block is
+  # not rolled up (WARNING) and the round goes on.
+  summary="SELECT string_agg(a.value::text, ',' ORDER BY a.tags::text, f)
+             FROM unnest(ARRAY['count', 'max']) f,
+                  aegis.aggregate('m{k!=\"12\"}', f, '-infinity', '2024-01-01 03:00', NULL, '{k}') a"
+  before=$(psql -X -At -p "$PGPORT" -d $db -c "$summary")
+  psql -X -q -p "$PGPORT" -d $db -c "SELECT aegis.set_downsampling('m', jsonb_build_array(jsonb_build_object(
+                                        'after', (now() - timestamptz '2024-01-01 03:00+00')::text, 'step', '1 hour')))" >/dev/null
+  counts=$(blocks_during "$1" "$2" "SELECT aegis.apply_downsampling()")
+  warn=$(cat "$out/maint-run.out")
+  rolled=$(awk '{print $NF}' "$out/maint-run.out")
+  after=$(psql -X -At -p "$PGPORT" -d $db -c "$summary")
+  steps=$(psql -X -At -p "$PGPORT" -d $db -c "SELECT count(DISTINCT series_id) FROM aegis.rollups")
+  if [ "${counts% *}" = 0 ] && [ "${counts#* }" -gt 0 ] && [ "${rolled:-0}" -gt 0 ] 2>/dev/null && [ "$steps" = 11 ] &&
+     [ -n "$before" ] && [ "$before" = "$after" ] && [[ "$warn" == *"was not rolled up"* ]]; then
+    ok "apply_downsampling takes the raw points on the shards: $rolled points rolled up, the workers decoded ${counts#* } blocks, the coordinator none; counts and maxima unchanged"
+  else
+    not_ok "apply_downsampling on the shards: blocks the coordinator read and the workers decoded '$counts', rolled up '$rolled', series with steps '$steps' (want 11), before '$before' after '$after', output '$warn'"
   fi
   drop_citus_db $db
 }
