@@ -232,7 +232,15 @@ SELECT count(*) FILTER (WHERE s.metric = 'rs_a') AS recent_a, count(*) FILTER (W
   FROM aegis.recent_points r JOIN aegis.series s USING (series_id) WHERE s.metric IN ('rs_a', 'rs_b');
 SELECT count(*) AS rollup_rows, bool_and(u.data = (SELECT steps[1] FROM rs_b_raw)) AS same_steps
   FROM aegis.rollups u JOIN aegis.series s USING (series_id) WHERE s.metric = 'rs_a';
--- Its summary, aegis._rollup_steps, refuses what it cannot use.
+-- Its summary, aegis._rollup_steps, sends a tier's steps in blocks of at
+-- most 256 (here the second tier's 600 one-second steps; the 40 points
+-- before the first tier are past the drop) and refuses what it cannot use.
+SELECT points, cardinality(steps) AS blocks, step_tiers
+  FROM aegis._rollup_steps(1, NULL, NULL,
+                           ARRAY(SELECT '2024-05-01'::timestamptz + i * interval '1 s' FROM generate_series(0, 699) i),
+                           ARRAY(SELECT i::float8 FROM generate_series(0, 699) i), 'infinity',
+                           ARRAY['2024-05-01 00:00:40', '2024-05-01 00:01:40']::timestamptz[],
+                           ARRAY['2024-05-01 00:01:40', 'infinity']::timestamptz[], ARRAY[60000000, 1000000]::bigint[]);
 SELECT * FROM aegis._rollup_steps(1, NULL, NULL, NULL, NULL, 'infinity', ARRAY['-infinity']::timestamptz[],
                                   ARRAY['infinity']::timestamptz[], ARRAY[0]::bigint[]);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

@@ -183,6 +183,11 @@ int64_t CompressOnShard(int64_t series_id, TimestampTz cutoff) {
                                        "SELECT points_taken, block_starts, block_ends, failure, failure_state"
                                        "  FROM aegis._compress_on_shard($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                                        9, types, values, &failure, &failure_state);
+  // (The job runs every series in one memory context.)
+  PgCall([&] {
+    pfree(DatumGetPointer(starts));
+    pfree(DatumGetPointer(ends));
+  });
   // As CompressSeries reports a series whose blocks do not decode.
   if (!failure.empty())
     PgCall([&] {

@@ -240,10 +240,13 @@ int64_t RepackOnShard(int64_t series_id, core::Timestamp first_start, core::Time
                     PgCall([] { return PartitionEndsArray(); }),
                     Int32GetDatum(static_cast<int32>(limits.max_points)),
                     Int32GetDatum(static_cast<int32>(limits.max_bytes))};
-  return RewriteOnShard(&repack_on_shard_plan,
-                        "SELECT points_rewritten, block_starts, block_ends FROM aegis._repack_on_shard($1, $2, $3, $4,"
-                        " $5, $6)",
-                        6, types, values);
+  const int64_t points = RewriteOnShard(&repack_on_shard_plan,
+                                        "SELECT points_rewritten, block_starts, block_ends"
+                                        "  FROM aegis._repack_on_shard($1, $2, $3, $4, $5, $6)",
+                                        6, types, values);
+  // (The job runs every series in one memory context.)
+  PgCall([&] { pfree(DatumGetPointer(values[3])); });
+  return points;
 }
 
 }  // namespace

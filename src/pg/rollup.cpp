@@ -520,24 +520,45 @@ int64_t TakeRawPointsOnShard(const MetricPlan& plan, int64_t series_id,
                     PgCall([&] { return Int64Array(los.data(), tiers, TIMESTAMPTZOID); }),
                     PgCall([&] { return Int64Array(his.data(), tiers, TIMESTAMPTZOID); }),
                     PgCall([&] { return Int64Array(widths.data(), tiers, INT8OID); })};
-  // The steps come back in the statement's rows: read before its result is
-  // freed (RewriteOnShard reads the other columns).
-  Datum* steps = nullptr;
-  bool* step_nulls = nullptr;
-  int n_steps = 0;
+  // The steps come back in the statement's row: copied out before its
+  // result is freed (RewriteOnShard reads the other columns).
+  ArrayType* step_array = nullptr;
+  ArrayType* tier_array = nullptr;
   const int64_t points = RewriteOnShard(
       &rollup_raw_on_shard_plan,
-      "SELECT points_taken, block_starts, block_ends, steps FROM aegis._rollup_raw_on_shard($1, $2, $3, $4, $5, $6,"
-      " $7, $8)",
+      "SELECT points_taken, block_starts, block_ends, steps, step_tiers"
+      "  FROM aegis._rollup_raw_on_shard($1, $2, $3, $4, $5, $6, $7, $8)",
       8, types, values, nullptr, nullptr, [&](HeapTuple row, TupleDesc desc) {
         bool isnull = false;
-        const Datum array = SPI_getbinval(row, desc, 4, &isnull);
-        if (!isnull)
-          deconstruct_array(DatumGetArrayTypePCopy(array), BYTEAOID, -1, false, TYPALIGN_INT, &steps, &step_nulls,
-                            &n_steps);
+        const Datum steps = SPI_getbinval(row, desc, 4, &isnull);
+        if (!isnull) step_array = DatumGetArrayTypePCopy(steps);
+        const Datum step_tiers = SPI_getbinval(row, desc, 5, &isnull);
+        if (!isnull) tier_array = DatumGetArrayTypePCopy(step_tiers);
       });
-  for (int k = 0; k < n_steps && static_cast<size_t>(k) < tiers; ++k)
-    if (!step_nulls[k]) DecodeRollupData(series_id, steps[k], &(*incoming)[static_cast<size_t>(k)]);
+  for (int i : {2, 5, 6, 7}) PgCall([&] { pfree(DatumGetPointer(values[i])); });
+  if (step_array == nullptr || tier_array == nullptr) return points;
+  Datum* steps = nullptr;
+  Datum* step_tiers = nullptr;
+  bool* nulls = nullptr;
+  int n_steps = 0;
+  int n_tiers = 0;
+  PgCall([&] {
+    deconstruct_array(step_array, BYTEAOID, -1, false, TYPALIGN_INT, &steps, &nulls, &n_steps);
+    deconstruct_array(tier_array, INT4OID, 4, true, TYPALIGN_INT, &step_tiers, &nulls, &n_tiers);
+  });
+  for (int i = 0; i < n_steps && i < n_tiers; ++i) {
+    const int32 k = DatumGetInt32(step_tiers[i]);
+    if (k < 1 || static_cast<size_t>(k) > tiers)
+      throw core::Error(core::ErrorCategory::Internal, "a roll-up on the shard returned steps of tier " +
+                                                           std::to_string(k) + " of " + std::to_string(tiers));
+    DecodeRollupData(series_id, steps[i], &(*incoming)[static_cast<size_t>(k - 1)]);
+  }
+  PgCall([&] {
+    pfree(steps);
+    pfree(step_tiers);
+    pfree(step_array);
+    pfree(tier_array);
+  });
   return points;
 }
 
@@ -845,8 +866,9 @@ AEGIS_PG_FUNCTION(aegis_apply_downsampling) {
 // its row's point count) before until, with the points (ts ascending, vals)
 // replacing block points at their times, summarized for each tier k into
 // steps of widths[k] microseconds over [los[k], his[k]) (points in no tier
-// are left out: past the drop). Returns how many points that was and one
-// encoded rollup block of each tier's steps (NULL for a tier with none).
+// are left out: past the drop). Returns how many points that was and the
+// steps as encoded rollup blocks of at most kMaxRollupBlockSteps steps, each
+// with its tier (k, from 1).
 AEGIS_PG_FUNCTION(aegis_rollup_steps) {
   for (int i : {0, 5})
     if (PG_ARGISNULL(i))
@@ -890,7 +912,8 @@ AEGIS_PG_FUNCTION(aegis_rollup_steps) {
     if (ts < until) recent.push_back(ts, DatumGetFloat8(newer_rows.values[i]));
   }
   const aegis::core::SeriesPoints raw = aegis::core::MergeNewerWins(old_points, recent);
-  std::vector<std::vector<uint8_t>> encoded(static_cast<size_t>(n_widths));
+  std::vector<std::vector<uint8_t>> encoded;
+  std::vector<int32> tiers;
   for (int k = 0; k < n_widths; ++k) {
     const size_t begin = aegis::core::LowerBound(raw, DatumGetTimestampTz(los[k]));
     const size_t stop = std::max(begin, aegis::core::LowerBound(raw, DatumGetTimestampTz(his[k])));
@@ -898,22 +921,24 @@ AEGIS_PG_FUNCTION(aegis_rollup_steps) {
     const int64_t width = DatumGetInt64(widths[k]);
     const std::vector<aegis::core::StepSummary> steps = aegis::core::SummarizeSteps(
         aegis::pg::Bucketer(width), raw.ts.data() + begin, raw.values.data() + begin, stop - begin);
-    encoded[static_cast<size_t>(k)] = aegis::core::EncodeRollupBlock(width, steps.data(), steps.size());
+    for (size_t i = 0; i < steps.size(); i += aegis::core::kMaxRollupBlockSteps) {
+      const size_t n = std::min(aegis::core::kMaxRollupBlockSteps, steps.size() - i);
+      encoded.push_back(aegis::core::EncodeRollupBlock(width, steps.data() + i, n));
+      tiers.push_back(k + 1);
+    }
   }
   return aegis::pg::PgCall([&] {
-    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * static_cast<size_t>(n_widths > 0 ? n_widths : 1)));
-    bool* element_nulls = static_cast<bool*>(palloc(sizeof(bool) * static_cast<size_t>(n_widths > 0 ? n_widths : 1)));
-    for (int k = 0; k < n_widths; ++k) {
-      const std::vector<uint8_t>& bytes = encoded[static_cast<size_t>(k)];
-      element_nulls[k] = bytes.empty();
-      elements[k] = bytes.empty() ? static_cast<Datum>(0) : PointerGetDatum(aegis::pg::ByteaOf(bytes));
+    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (encoded.empty() ? 1 : encoded.size())));
+    Datum* tier_elements = static_cast<Datum*>(palloc(sizeof(Datum) * (encoded.empty() ? 1 : encoded.size())));
+    for (size_t i = 0; i < encoded.size(); ++i) {
+      elements[i] = PointerGetDatum(aegis::pg::ByteaOf(encoded[i]));
+      tier_elements[i] = Int32GetDatum(tiers[i]);
     }
-    int dims[] = {n_widths};
-    int lbs[] = {1};
+    const int n = static_cast<int>(encoded.size());
     Datum values[] = {Int64GetDatum(static_cast<int64>(raw.size())),
-                      PointerGetDatum(construct_md_array(elements, element_nulls, 1, dims, lbs, BYTEAOID, -1, false,
-                                                         TYPALIGN_INT))};
-    bool nulls[] = {false, false};
+                      PointerGetDatum(construct_array(elements, n, BYTEAOID, -1, false, TYPALIGN_INT)),
+                      PointerGetDatum(construct_array(tier_elements, n, INT4OID, 4, true, TYPALIGN_INT))};
+    bool nulls[] = {false, false, false};
     return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
   });
 }

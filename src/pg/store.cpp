@@ -925,6 +925,7 @@ int64_t DeletePointsOfSeries(int64_t series_id, core::Timestamp since, core::Tim
                                            "SELECT points_removed, block_starts, block_ends"
                                            "  FROM aegis._delete_on_shard($1, $2, $3, $4, $5, $6, $7)",
                                            7, types, values);
+    PgCall([&] { pfree(DatumGetPointer(values[4])); });
     if (removed > 0) RefreshLastPoints({series_id});
     return removed;
   }

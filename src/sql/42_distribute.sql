@@ -507,15 +507,16 @@ COMMENT ON FUNCTION aegis._delete_on_shard(bigint, timestamptz, timestamptz, tim
 
 CREATE FUNCTION aegis._rollup_steps(series_id bigint, blocks bytea[], counts integer[], ts timestamptz[],
                                     vals double precision[], until timestamptz, los timestamptz[],
-                                    his timestamptz[], widths bigint[], OUT points bigint, OUT steps bytea[])
+                                    his timestamptz[], widths bigint[], OUT points bigint, OUT steps bytea[],
+                                    OUT step_tiers integer[])
     LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_rollup_steps';
 COMMENT ON FUNCTION aegis._rollup_steps(bigint, bytea[], integer[], timestamptz[], double precision[], timestamptz,
                                         timestamptz[], timestamptz[], bigint[]) IS
   'The raw part of a roll-up of one series: the points of blocks (each holding the point count in counts) before '
   'until, with the points (ts ascending, vals) replacing block points at their times, summarized for each tier k '
-  'into steps of widths[k] microseconds over [los[k], his[k]); returns how many points that was and one encoded '
-  'rollup block of each tier''s steps (NULL for none).';
+  'into steps of widths[k] microseconds over [los[k], his[k]); returns how many points that was and the steps as '
+  'encoded rollup blocks of at most 256 steps, each with its tier (k, from 1) in step_tiers.';
 
 -- aegis.apply_downsampling's raw part for one series under Citus
 -- (TakeRawPointsOnShard in src/pg/rollup.cpp): takes the series' block and
@@ -523,24 +524,25 @@ COMMENT ON FUNCTION aegis._rollup_steps(bigint, bytea[], integer[], timestamptz[
 -- are written again with the later ones, aegis._merge_into_blocks) and
 -- summarizes them into each tier's steps (aegis._rollup_steps), on the node
 -- that holds the series' shards, as aegis._compress_on_shard is run; only
--- the steps come back. The coordinator merges them into aegis.rollups.
+-- the steps come back (blocks of at most 256, each with its tier). The
+-- coordinator merges them into aegis.rollups.
 CREATE FUNCTION aegis._rollup_raw_on_shard(series_id bigint, until timestamptz, ends timestamptz[],
                                            max_points integer, max_bytes integer, los timestamptz[],
                                            his timestamptz[], widths bigint[], OUT points_taken bigint,
                                            OUT block_starts timestamptz[], OUT block_ends timestamptz[],
-                                           OUT steps bytea[])
+                                           OUT steps bytea[], OUT step_tiers integer[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     WITH old AS (
         DELETE FROM aegis.blocks b
          WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min < until
-        RETURNING b.ts_min AS o_min, b.data AS o_data, b.point_count AS o_count),
+        RETURNING b.ts_min AS o_min, b.ts_max AS o_max, b.data AS o_data, b.point_count AS o_count),
     taken AS (
         DELETE FROM aegis.recent_points r
          WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts < until
         RETURNING r.ts AS t_ts, r.value AS t_value),
     summary AS (
-        SELECT x.points AS s_points, x.steps AS s_steps
+        SELECT x.points AS s_points, x.steps AS s_steps, x.step_tiers AS s_tiers
           FROM aegis._rollup_steps(_rollup_raw_on_shard.series_id,
                                    (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o),
                                    (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o),
@@ -553,13 +555,16 @@ BEGIN
         SELECT _rollup_raw_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
                m.sum_value, m.first_value, m.last_value, m.data, m.segments
           FROM aegis._merge_into_blocks(_rollup_raw_on_shard.series_id,
-                                        (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o),
-                                        (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o),
+                                        (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o
+                                          WHERE o.o_max >= until),
+                                        (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o
+                                          WHERE o.o_max >= until),
                                         NULL, NULL, ends, max_points, max_bytes, '-infinity', until) m
         RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
     SELECT (SELECT s.s_points FROM summary s), (SELECT array_agg(m.n_min) FROM made m),
-           (SELECT array_agg(m.n_max) FROM made m), (SELECT s.s_steps FROM summary s)
-      INTO points_taken, block_starts, block_ends, steps;
+           (SELECT array_agg(m.n_max) FROM made m), (SELECT s.s_steps FROM summary s),
+           (SELECT s.s_tiers FROM summary s)
+      INTO points_taken, block_starts, block_ends, steps, step_tiers;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer,
                                                      timestamptz[], timestamptz[], bigint[]) FROM PUBLIC;
