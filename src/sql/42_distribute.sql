@@ -333,22 +333,54 @@ COMMENT ON FUNCTION aegis._points_between(bigint, bytea, integer, timestamptz, t
   'many of those are at none of the excluded times: what a delete of that range counts of the block (the recent '
   'rows it removes are excluded).';
 
--- aegis.compress's work for one series under Citus (src/pg/compress.cpp):
--- takes the series' recent rows in [lo, hi] that lie in a partition (starts,
--- ends: the partitions' bounds) and that no one else holds, the series'
--- blocks they overlap (none starts before scan_start) and the block just
--- before them when that one is not full (fewer than max_points points and
--- fewer than full_bytes bytes of data and segments, as MergeIntoBlocks
--- picks it), and writes the block rows aegis._merge_into_blocks makes of
--- them. aegis.distribute() makes it a distributed function
+-- The functions below are the per-series work of maintenance and deletes
+-- under Citus: aegis.distribute() makes them distributed functions
 -- (force_delegation), so that the coordinator's call runs on the node that
--- holds the series' shards, in the coordinator's transaction: the decoding,
--- merging and encoding happen there, and only the counts travel. Every
--- statement in it is filtered on the series, as Citus requires of a
--- delegated function. A series whose blocks do not decode (XX001) or whose
--- values cannot be stored (class 22) is left as it was, with the error in
--- failure and its SQLSTATE in failure_state. On a server without Citus aegis.compress merges in C instead
--- (where Citus is loaded, it calls this function in every database).
+-- holds the series' shards, in the coordinator's transaction; the decoding,
+-- merging and encoding happen there, and only counts and the new blocks'
+-- time ranges travel. Each runs a few simple statements, every one filtered
+-- on the series (as Citus requires of a delegated function, and so that
+-- Citus routes each straight to the local shard: one statement with
+-- data-modifying CTEs would be planned in several rounds through
+-- intermediate results, about ten times slower). On a server without Citus
+-- the engine does the same work in C; where Citus is loaded but the
+-- database is not distributed, it calls these functions, which then run
+-- locally (pg_regress compares them with the C paths, byte for byte).
+
+-- Inserts block rows (as aegis._merge_into_blocks returns them, column by
+-- column) for a series.
+CREATE FUNCTION aegis._insert_blocks(series_id bigint, ts_mins timestamptz[], ts_maxs timestamptz[],
+                                     point_counts integer[], min_values double precision[],
+                                     max_values double precision[], sum_values double precision[],
+                                     first_values double precision[], last_values double precision[],
+                                     datas bytea[], segmentss bytea[])
+    RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO aegis.blocks (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value, first_value,
+                              last_value, data, segments)
+    SELECT _insert_blocks.series_id, r.*
+      FROM unnest(ts_mins, ts_maxs, point_counts, min_values, max_values, sum_values, first_values, last_values,
+                  datas, segmentss) r;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._insert_blocks(bigint, timestamptz[], timestamptz[], integer[], double precision[],
+                                               double precision[], double precision[], double precision[],
+                                               double precision[], bytea[], bytea[]) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._insert_blocks(bigint, timestamptz[], timestamptz[], integer[], double precision[],
+                                         double precision[], double precision[], double precision[],
+                                         double precision[], bytea[], bytea[]) IS
+  'Inserts a series'' block rows given column by column (the rewrites that run on a Citus worker).';
+
+-- aegis.compress's work for one series (src/pg/compress.cpp): takes the
+-- series' recent rows in [lo, hi] that lie in a partition (starts, ends: the
+-- partitions' bounds) and that no one else holds, the series' blocks they
+-- overlap (none starts before scan_start) and the block just before them
+-- when that one is not full (fewer than max_points points and fewer than
+-- full_bytes bytes of data and segments, as MergeIntoBlocks picks it), and
+-- writes the block rows aegis._merge_into_blocks makes of them. A series
+-- whose blocks do not decode (XX001) or whose values cannot be stored (class
+-- 22) is left as it was, with the error in failure and its SQLSTATE in
+-- failure_state.
 CREATE FUNCTION aegis._compress_on_shard(series_id bigint, lo timestamptz, hi timestamptz, scan_start timestamptz,
                                          starts timestamptz[], ends timestamptz[], max_points integer,
                                          max_bytes integer, full_bytes bigint, OUT points_taken bigint,
@@ -356,49 +388,53 @@ CREATE FUNCTION aegis._compress_on_shard(series_id bigint, lo timestamptz, hi ti
                                          OUT failure text, OUT failure_state text)
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    t_ts timestamptz[];
+    t_values double precision[];
+    previous timestamptz;
+    o_mins timestamptz[];
+    o_datas bytea[];
+    o_counts integer[];
+    n record;
     detail text;
 BEGIN
-    WITH taken AS (
-        DELETE FROM aegis.recent_points r
-         WHERE r.series_id = _compress_on_shard.series_id AND r.ts >= lo AND r.ts <= hi
-           AND r.ts IN (SELECT l.ts FROM aegis.recent_points l
-                         WHERE l.series_id = _compress_on_shard.series_id AND l.ts >= lo AND l.ts <= hi
-                           AND EXISTS (SELECT FROM unnest(starts, ends) p(p_lo, p_hi)
-                                        WHERE l.ts >= p.p_lo AND l.ts < p.p_hi)
-                         FOR UPDATE SKIP LOCKED)
-        RETURNING r.ts, r.value),
-    span AS (SELECT min(t.ts) AS t_lo, max(t.ts) AS t_hi FROM taken t),
-    previous AS (
-        SELECT b.ts_min AS b_min, b.point_count AS b_count,
-               octet_length(b.data) + coalesce(octet_length(b.segments), 0) AS b_bytes
-          FROM aegis.blocks b, span
-         WHERE b.series_id = _compress_on_shard.series_id AND b.ts_max < span.t_lo
-         ORDER BY b.ts_min DESC LIMIT 1),
-    gone AS (
-        DELETE FROM aegis.blocks b USING span
-         WHERE b.series_id = _compress_on_shard.series_id
-           AND ((b.ts_min >= scan_start AND b.ts_max >= span.t_lo AND b.ts_min <= span.t_hi)
-                OR b.ts_min = (SELECT p.b_min FROM previous p
-                                WHERE p.b_count < max_points AND p.b_bytes < full_bytes))
-        RETURNING b.ts_min AS g_min, b.data AS g_data, b.point_count AS g_count),
-    made AS (
-        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
-                                       first_value, last_value, data, segments)
-        SELECT _compress_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
-               m.sum_value, m.first_value, m.last_value, m.data, m.segments
-          FROM aegis._merge_into_blocks(_compress_on_shard.series_id,
-                                        (SELECT array_agg(g.g_data ORDER BY g.g_min) FROM gone g),
-                                        (SELECT array_agg(g.g_count ORDER BY g.g_min) FROM gone g),
-                                        (SELECT array_agg(t.ts ORDER BY t.ts) FROM taken t),
-                                        (SELECT array_agg(t.value ORDER BY t.ts) FROM taken t),
-                                        ends, max_points, max_bytes) m
-        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
-    SELECT (SELECT count(*) FROM taken t), (SELECT array_agg(m.n_min) FROM made m),
-           (SELECT array_agg(m.n_max) FROM made m)
-      INTO points_taken, block_starts, block_ends;
+    SELECT array_agg(x.ts ORDER BY x.ts), array_agg(x.value ORDER BY x.ts) INTO t_ts, t_values
+      FROM (SELECT l.ts, l.value FROM aegis.recent_points l
+             WHERE l.series_id = _compress_on_shard.series_id AND l.ts >= lo AND l.ts <= hi
+               AND EXISTS (SELECT FROM unnest(starts, ends) p(p_lo, p_hi) WHERE l.ts >= p.p_lo AND l.ts < p.p_hi)
+               FOR UPDATE SKIP LOCKED) x;
+    points_taken := coalesce(cardinality(t_ts), 0);
+    IF points_taken = 0 THEN
+        RETURN;
+    END IF;
+    SELECT b.ts_min INTO previous FROM aegis.blocks b
+     WHERE b.series_id = _compress_on_shard.series_id AND b.ts_max < t_ts[1]
+     ORDER BY b.ts_min DESC LIMIT 1;
+    SELECT array_agg(b.ts_min ORDER BY b.ts_min), array_agg(b.data ORDER BY b.ts_min),
+           array_agg(b.point_count ORDER BY b.ts_min)
+      INTO o_mins, o_datas, o_counts
+      FROM aegis.blocks b
+     WHERE b.series_id = _compress_on_shard.series_id
+       AND ((b.ts_min >= scan_start AND b.ts_max >= t_ts[1] AND b.ts_min <= t_ts[points_taken])
+            OR (b.ts_min = previous AND b.point_count < max_points
+                AND octet_length(b.data) + coalesce(octet_length(b.segments), 0) < full_bytes));
+    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
+           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
+           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
+           array_agg(m.segments) AS segmentss
+      INTO n
+      FROM aegis._merge_into_blocks(_compress_on_shard.series_id, o_datas, o_counts, t_ts, t_values, ends,
+                                    max_points, max_bytes) m;
+    DELETE FROM aegis.recent_points r WHERE r.series_id = _compress_on_shard.series_id AND r.ts = ANY (t_ts);
+    DELETE FROM aegis.blocks b WHERE b.series_id = _compress_on_shard.series_id AND b.ts_min = ANY (o_mins);
+    PERFORM aegis._insert_blocks(_compress_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+                                 n.firsts, n.lasts, n.datas, n.segmentss);
+    block_starts := n.mins;
+    block_ends := n.maxs;
 EXCEPTION WHEN data_corrupted OR data_exception THEN
     GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
     points_taken := 0;
+    block_starts := NULL;
+    block_ends := NULL;
     failure := SQLERRM || CASE WHEN detail <> '' THEN ': ' || detail ELSE '' END;
     failure_state := SQLSTATE;
 END $$;
@@ -410,43 +446,43 @@ COMMENT ON FUNCTION aegis._compress_on_shard(bigint, timestamptz, timestamptz, t
   'rows in [lo, hi] that lie in a partition (starts, ends) into its blocks (aegis._merge_into_blocks); returns the '
   'points taken and the new blocks'' time ranges, or the error that left the series as it was.';
 
--- aegis.merge_blocks's work for one run of a series' blocks under Citus
+-- aegis.merge_blocks's work for one run of a series' blocks
 -- (src/pg/lifecycle.cpp): the blocks starting from first_start to
 -- last_start (neighbours in one partition, none of them full) rewritten as
 -- the block rows aegis._merge_into_blocks cuts of their points, when that
--- gives fewer blocks (else they stay as they are). Delegated by Citus to the
--- node that holds the series' shards, as aegis._compress_on_shard is.
+-- gives fewer blocks (else they stay as they are).
 CREATE FUNCTION aegis._repack_on_shard(series_id bigint, first_start timestamptz, last_start timestamptz,
                                        ends timestamptz[], max_points integer, max_bytes integer,
                                        OUT points_rewritten bigint, OUT block_starts timestamptz[],
                                        OUT block_ends timestamptz[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    o_datas bytea[];
+    o_counts integer[];
+    n record;
 BEGIN
-    WITH run AS (
-        SELECT b.ts_min AS r_min, b.data AS r_data, b.point_count AS r_count FROM aegis.blocks b
-         WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start),
-    cut AS (
-        SELECT m.* FROM aegis._merge_into_blocks(_repack_on_shard.series_id,
-                                                 (SELECT array_agg(r.r_data ORDER BY r.r_min) FROM run r),
-                                                 (SELECT array_agg(r.r_count ORDER BY r.r_min) FROM run r),
-                                                 NULL, NULL, ends, max_points, max_bytes) m),
-    shrinks AS (SELECT (SELECT count(*) FROM cut) < (SELECT count(*) FROM run) AS yes),
-    gone AS (
-        DELETE FROM aegis.blocks b
-         WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start
-           AND (SELECT s.yes FROM shrinks s)
-        RETURNING b.point_count AS g_count),
-    made AS (
-        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
-                                       first_value, last_value, data, segments)
-        SELECT _repack_on_shard.series_id, c.ts_min, c.ts_max, c.point_count, c.min_value, c.max_value,
-               c.sum_value, c.first_value, c.last_value, c.data, c.segments
-          FROM cut c
-         WHERE (SELECT count(*) FROM gone) > 0
-        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
-    SELECT (SELECT coalesce(sum(g.g_count), 0) FROM gone g), (SELECT array_agg(m.n_min) FROM made m),
-           (SELECT array_agg(m.n_max) FROM made m)
-      INTO points_rewritten, block_starts, block_ends;
+    SELECT array_agg(b.data ORDER BY b.ts_min), array_agg(b.point_count ORDER BY b.ts_min)
+      INTO o_datas, o_counts
+      FROM aegis.blocks b
+     WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start;
+    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
+           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
+           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
+           array_agg(m.segments) AS segmentss
+      INTO n
+      FROM aegis._merge_into_blocks(_repack_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends, max_points,
+                                    max_bytes) m;
+    points_rewritten := 0;
+    IF coalesce(cardinality(n.mins), 0) >= coalesce(cardinality(o_datas), 0) THEN
+        RETURN;
+    END IF;
+    DELETE FROM aegis.blocks b
+     WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start;
+    PERFORM aegis._insert_blocks(_repack_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+                                 n.firsts, n.lasts, n.datas, n.segmentss);
+    SELECT sum(c) INTO points_rewritten FROM unnest(o_counts) c;
+    block_starts := n.mins;
+    block_ends := n.maxs;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis._repack_on_shard(bigint, timestamptz, timestamptz, timestamptz[], integer, integer)
     FROM PUBLIC;
@@ -455,48 +491,55 @@ COMMENT ON FUNCTION aegis._repack_on_shard(bigint, timestamptz, timestamptz, tim
   'shards: the blocks starting in [first_start, last_start] cut anew (aegis._merge_into_blocks) when that makes '
   'fewer; returns the points rewritten (0: left as they were) and the new blocks'' time ranges.';
 
--- aegis.delete's work for one series under Citus (DeletePointsOfSeries in
+-- aegis.delete's work for one series (DeletePointsOfSeries in
 -- src/pg/store.cpp; retention trims through it too): removes the series'
 -- recent rows in [since, until) and rewrites the blocks that hold a point
 -- there (none starts before scan_start) without those points
--- (aegis._merge_into_blocks), on the node that holds the series' shards,
--- as aegis._compress_on_shard is run. Returns the points removed (a recent
--- row and a block point at the same time count once) and the new blocks'
--- time ranges.
+-- (aegis._merge_into_blocks). Returns the points removed (a recent row and
+-- a block point at the same time count once) and the new blocks' time
+-- ranges.
 CREATE FUNCTION aegis._delete_on_shard(series_id bigint, since timestamptz, until timestamptz,
                                        scan_start timestamptz, ends timestamptz[], max_points integer,
                                        max_bytes integer, OUT points_removed bigint, OUT block_starts timestamptz[],
                                        OUT block_ends timestamptz[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    shadow timestamptz[];
+    o_mins timestamptz[];
+    o_datas bytea[];
+    o_counts integer[];
+    in_blocks bigint;
+    n record;
 BEGIN
-    WITH shadow AS (
-        DELETE FROM aegis.recent_points r
-         WHERE r.series_id = _delete_on_shard.series_id AND r.ts >= since AND r.ts < until
-        RETURNING r.ts AS s_ts),
-    hit AS (
-        SELECT b.ts_min AS h_min, c.in_range, c.not_excluded
-          FROM aegis.blocks b,
-               aegis._points_between(_delete_on_shard.series_id, b.data, b.point_count, since, until,
-                                     (SELECT array_agg(s.s_ts) FROM shadow s)) c
-         WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min >= scan_start AND b.ts_max >= since
-           AND b.ts_min < until),
-    gone AS (
-        DELETE FROM aegis.blocks b USING hit h
-         WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min = h.h_min AND h.in_range > 0
-        RETURNING b.ts_min AS g_min, b.data AS g_data, b.point_count AS g_count),
-    made AS (
-        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
-                                       first_value, last_value, data, segments)
-        SELECT _delete_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
-               m.sum_value, m.first_value, m.last_value, m.data, m.segments
-          FROM aegis._merge_into_blocks(_delete_on_shard.series_id,
-                                        (SELECT array_agg(g.g_data ORDER BY g.g_min) FROM gone g),
-                                        (SELECT array_agg(g.g_count ORDER BY g.g_min) FROM gone g),
-                                        NULL, NULL, ends, max_points, max_bytes, since, until) m
-        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
-    SELECT (SELECT count(*) FROM shadow s) + (SELECT coalesce(sum(h.not_excluded), 0) FROM hit h),
-           (SELECT array_agg(m.n_min) FROM made m), (SELECT array_agg(m.n_max) FROM made m)
-      INTO points_removed, block_starts, block_ends;
+    SELECT array_agg(x.ts) INTO shadow
+      FROM (SELECT r.ts FROM aegis.recent_points r
+             WHERE r.series_id = _delete_on_shard.series_id AND r.ts >= since AND r.ts < until FOR UPDATE) x;
+    DELETE FROM aegis.recent_points r WHERE r.series_id = _delete_on_shard.series_id AND r.ts = ANY (shadow);
+    SELECT array_agg(h.ts_min ORDER BY h.ts_min) FILTER (WHERE h.in_range > 0),
+           array_agg(h.data ORDER BY h.ts_min) FILTER (WHERE h.in_range > 0),
+           array_agg(h.point_count ORDER BY h.ts_min) FILTER (WHERE h.in_range > 0), sum(h.not_excluded)
+      INTO o_mins, o_datas, o_counts, in_blocks
+      FROM (SELECT b.ts_min, b.data, b.point_count, c.in_range, c.not_excluded
+              FROM aegis.blocks b,
+                   aegis._points_between(_delete_on_shard.series_id, b.data, b.point_count, since, until, shadow) c
+             WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min >= scan_start AND b.ts_max >= since
+               AND b.ts_min < until) h;
+    points_removed := coalesce(cardinality(shadow), 0) + coalesce(in_blocks, 0);
+    IF o_mins IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
+           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
+           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
+           array_agg(m.segments) AS segmentss
+      INTO n
+      FROM aegis._merge_into_blocks(_delete_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends, max_points,
+                                    max_bytes, since, until) m;
+    DELETE FROM aegis.blocks b WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min = ANY (o_mins);
+    PERFORM aegis._insert_blocks(_delete_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+                                 n.firsts, n.lasts, n.datas, n.segmentss);
+    block_starts := n.mins;
+    block_ends := n.maxs;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis._delete_on_shard(bigint, timestamptz, timestamptz, timestamptz, timestamptz[], integer,
                                                  integer) FROM PUBLIC;
@@ -518,53 +561,59 @@ COMMENT ON FUNCTION aegis._rollup_steps(bigint, bytea[], integer[], timestamptz[
   'into steps of widths[k] microseconds over [los[k], his[k]); returns how many points that was and the steps as '
   'encoded rollup blocks of at most 256 steps, each with its tier (k, from 1) in step_tiers.';
 
--- aegis.apply_downsampling's raw part for one series under Citus
--- (TakeRawPointsOnShard in src/pg/rollup.cpp): takes the series' block and
--- recent points before until out (the blocks holding points on both sides
--- are written again with the later ones, aegis._merge_into_blocks) and
--- summarizes them into each tier's steps (aegis._rollup_steps), on the node
--- that holds the series' shards, as aegis._compress_on_shard is run; only
--- the steps come back (blocks of at most 256, each with its tier). The
--- coordinator merges them into aegis.rollups.
+-- aegis.apply_downsampling's raw part for one series (TakeRawPointsOnShard
+-- in src/pg/rollup.cpp): takes the series' block and recent points before
+-- until out (the blocks holding points on both sides are written again with
+-- the later ones, aegis._merge_into_blocks) and summarizes them into each
+-- tier's steps (aegis._rollup_steps); only the steps come back (blocks of at
+-- most 256, each with its tier). The coordinator merges them into
+-- aegis.rollups.
 CREATE FUNCTION aegis._rollup_raw_on_shard(series_id bigint, until timestamptz, ends timestamptz[],
                                            max_points integer, max_bytes integer, los timestamptz[],
                                            his timestamptz[], widths bigint[], OUT points_taken bigint,
                                            OUT block_starts timestamptz[], OUT block_ends timestamptz[],
                                            OUT steps bytea[], OUT step_tiers integer[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t_ts timestamptz[];
+    t_values double precision[];
+    o_mins timestamptz[];
+    o_datas bytea[];
+    o_counts integer[];
+    c_datas bytea[];
+    c_counts integer[];
+    n record;
 BEGIN
-    WITH old AS (
-        DELETE FROM aegis.blocks b
-         WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min < until
-        RETURNING b.ts_min AS o_min, b.ts_max AS o_max, b.data AS o_data, b.point_count AS o_count),
-    taken AS (
-        DELETE FROM aegis.recent_points r
-         WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts < until
-        RETURNING r.ts AS t_ts, r.value AS t_value),
-    summary AS (
-        SELECT x.points AS s_points, x.steps AS s_steps, x.step_tiers AS s_tiers
-          FROM aegis._rollup_steps(_rollup_raw_on_shard.series_id,
-                                   (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o),
-                                   (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o),
-                                   (SELECT array_agg(t.t_ts ORDER BY t.t_ts) FROM taken t),
-                                   (SELECT array_agg(t.t_value ORDER BY t.t_ts) FROM taken t),
-                                   until, los, his, widths) x),
-    made AS (
-        INSERT INTO aegis.blocks AS n (series_id, ts_min, ts_max, point_count, min_value, max_value, sum_value,
-                                       first_value, last_value, data, segments)
-        SELECT _rollup_raw_on_shard.series_id, m.ts_min, m.ts_max, m.point_count, m.min_value, m.max_value,
-               m.sum_value, m.first_value, m.last_value, m.data, m.segments
-          FROM aegis._merge_into_blocks(_rollup_raw_on_shard.series_id,
-                                        (SELECT array_agg(o.o_data ORDER BY o.o_min) FROM old o
-                                          WHERE o.o_max >= until),
-                                        (SELECT array_agg(o.o_count ORDER BY o.o_min) FROM old o
-                                          WHERE o.o_max >= until),
-                                        NULL, NULL, ends, max_points, max_bytes, '-infinity', until) m
-        RETURNING n.ts_min AS n_min, n.ts_max AS n_max)
-    SELECT (SELECT s.s_points FROM summary s), (SELECT array_agg(m.n_min) FROM made m),
-           (SELECT array_agg(m.n_max) FROM made m), (SELECT s.s_steps FROM summary s),
-           (SELECT s.s_tiers FROM summary s)
-      INTO points_taken, block_starts, block_ends, steps, step_tiers;
+    SELECT array_agg(x.ts ORDER BY x.ts), array_agg(x.value ORDER BY x.ts) INTO t_ts, t_values
+      FROM (SELECT r.ts, r.value FROM aegis.recent_points r
+             WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts < until FOR UPDATE) x;
+    SELECT array_agg(b.ts_min ORDER BY b.ts_min), array_agg(b.data ORDER BY b.ts_min),
+           array_agg(b.point_count ORDER BY b.ts_min),
+           array_agg(b.data ORDER BY b.ts_min) FILTER (WHERE b.ts_max >= until),
+           array_agg(b.point_count ORDER BY b.ts_min) FILTER (WHERE b.ts_max >= until)
+      INTO o_mins, o_datas, o_counts, c_datas, c_counts
+      FROM aegis.blocks b
+     WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min < until;
+    SELECT x.points, x.steps, x.step_tiers INTO points_taken, steps, step_tiers
+      FROM aegis._rollup_steps(_rollup_raw_on_shard.series_id, o_datas, o_counts, t_ts, t_values, until, los, his,
+                               widths) x;
+    IF c_datas IS NOT NULL THEN
+        SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
+               array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
+               array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
+               array_agg(m.segments) AS segmentss
+          INTO n
+          FROM aegis._merge_into_blocks(_rollup_raw_on_shard.series_id, c_datas, c_counts, NULL, NULL, ends,
+                                        max_points, max_bytes, '-infinity', until) m;
+    END IF;
+    DELETE FROM aegis.recent_points r WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts = ANY (t_ts);
+    DELETE FROM aegis.blocks b WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min = ANY (o_mins);
+    IF c_datas IS NOT NULL THEN
+        PERFORM aegis._insert_blocks(_rollup_raw_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs,
+                                     n.sums, n.firsts, n.lasts, n.datas, n.segmentss);
+        block_starts := n.mins;
+        block_ends := n.maxs;
+    END IF;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer,
                                                      timestamptz[], timestamptz[], bigint[]) FROM PUBLIC;
