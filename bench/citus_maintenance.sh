@@ -19,10 +19,14 @@ for port in "$PGPORT" "$1" "$2"; do
   psql -X -q -p "$port" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
   psql -X -q -p "$port" -d $db -c "CREATE EXTENSION citus"
 done
+ports=("$PGPORT" "$1" "$2")
+trap 'for port in "${ports[@]}"; do psql -X -q -p "$port" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done' EXIT
 run() { psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" -d $db "$@"; }
+log=$(mktemp)
 run -c "SELECT citus_set_coordinator_host('127.0.0.1', $PGPORT)" -c "SELECT citus_add_node('127.0.0.1', $1)" \
     -c "SELECT citus_add_node('127.0.0.1', $2)" -c "CREATE EXTENSION aegis_timeseries" \
-    -c "SELECT aegis.distribute(4)" >/dev/null 2>&1
+    -c "SELECT aegis.distribute(4)" >"$log" 2>&1 || { grep -v '^NOTICE\|^DETAIL\|^HINT' "$log" >&2; exit 1; }
+rm -f "$log"
 run -c "SELECT count(aegis.write('m', jsonb_build_object('k', k::text),
           ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '10 s' FROM generate_series(0, 8639) i),
           ARRAY(SELECT round((k + sin(i / 30.0) * 10)::numeric, 1)::float8 FROM generate_series(0, 8639) i)))
@@ -36,4 +40,3 @@ for statement in "SELECT aegis.compress('0')" \
                  "SELECT aegis.merge_blocks()"; do
   echo "$statement: $(run -At -c '\timing on' -c "$statement" | tr '\n' ' ')"
 done
-for port in "$PGPORT" "$1" "$2"; do psql -X -q -p "$port" -d postgres -c "DROP DATABASE $db WITH (FORCE)"; done

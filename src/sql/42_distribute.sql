@@ -337,15 +337,19 @@ COMMENT ON FUNCTION aegis._points_between(bigint, bytea, integer, timestamptz, t
 -- under Citus: aegis.distribute() makes them distributed functions
 -- (force_delegation), so that the coordinator's call runs on the node that
 -- holds the series' shards, in the coordinator's transaction; the decoding,
--- merging and encoding happen there, and only counts and the new blocks'
--- time ranges travel. Each runs a few simple statements, every one filtered
--- on the series (as Citus requires of a delegated function, and so that
--- Citus routes each straight to the local shard: one statement with
--- data-modifying CTEs would be planned in several rounds through
--- intermediate results, about ten times slower). On a server without Citus
--- the engine does the same work in C; where Citus is loaded but the
--- database is not distributed, it calls these functions, which then run
--- locally (pg_regress compares them with the C paths, byte for byte).
+-- merging and encoding happen there, and only counts, the new blocks' time
+-- ranges and a roll-up's steps travel. Each runs a few simple statements,
+-- every one filtered on the series (as Citus requires of a delegated
+-- function, and so that Citus routes each straight to the local shard; the
+-- insert of aegis._insert_blocks is routed by the series id its rows carry).
+-- One statement with data-modifying CTEs was several times slower (Citus
+-- plans it in rounds through intermediate results: compress 6x, measured
+-- with bench/citus_maintenance.sh). The block rows they read are not
+-- locked: the caller holds the series' rewrite lock, as the C paths do. On a
+-- server without Citus the engine does the same work in C; where Citus is
+-- loaded but the database is not distributed, it calls these functions,
+-- which then run locally (pg_regress compares them with the C paths, byte
+-- for byte).
 
 -- Inserts block rows (as aegis._merge_into_blocks returns them, column by
 -- column) for a series.
@@ -457,12 +461,14 @@ CREATE FUNCTION aegis._repack_on_shard(series_id bigint, first_start timestamptz
                                        OUT block_ends timestamptz[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    o_mins timestamptz[];
     o_datas bytea[];
     o_counts integer[];
     n record;
 BEGIN
-    SELECT array_agg(b.data ORDER BY b.ts_min), array_agg(b.point_count ORDER BY b.ts_min)
-      INTO o_datas, o_counts
+    SELECT array_agg(b.ts_min ORDER BY b.ts_min), array_agg(b.data ORDER BY b.ts_min),
+           array_agg(b.point_count ORDER BY b.ts_min)
+      INTO o_mins, o_datas, o_counts
       FROM aegis.blocks b
      WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start;
     SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
@@ -476,8 +482,7 @@ BEGIN
     IF coalesce(cardinality(n.mins), 0) >= coalesce(cardinality(o_datas), 0) THEN
         RETURN;
     END IF;
-    DELETE FROM aegis.blocks b
-     WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start;
+    DELETE FROM aegis.blocks b WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min = ANY (o_mins);
     PERFORM aegis._insert_blocks(_repack_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
                                  n.firsts, n.lasts, n.datas, n.segmentss);
     SELECT sum(c) INTO points_rewritten FROM unnest(o_counts) c;
