@@ -455,6 +455,24 @@ maintenance_on_shards() {
   else
     not_ok "apply_downsampling on the shards: blocks the coordinator read and the workers decoded '$counts', rolled up '$rolled', series with steps '$steps' (want 11), before '$before' after '$after', output '$warn'"
   fi
+  # After aegis.undistribute() the four functions are still marked
+  # distributed in Citus's metadata; with no table left in their colocation
+  # group Citus runs them where they are called, on the local tables.
+  before=$(psql -X -At -p "$PGPORT" -d $db -c "SELECT count(*) FROM aegis.read('m{k=\"3\"}')")
+  want=$(psql -X -At -p "$PGPORT" -d $db -c "SELECT count(*) FROM aegis.read('m{k=\"3\"}', '2024-01-01 04:00', '2024-01-01 04:30')")
+  after=$(psql -X -At -v ON_ERROR_STOP=1 -p "$PGPORT" -d $db -c "SELECT aegis.undistribute()" \
+            -c "SELECT aegis.write('m', '{\"k\": \"3\"}', '2024-01-01 03:30:01', 7)" \
+            -c "SELECT aegis.compress('0')" \
+            -c "SELECT aegis.delete('m{k=\"3\"}', '2024-01-01 04:00', '2024-01-01 04:30')" \
+            -c "SELECT count(*) FROM aegis.read('m{k=\"3\"}')" \
+            -c "SELECT count(*) FROM aegis.recent_points r JOIN aegis.series s USING (series_id)
+                 WHERE s.tags ->> 'k' = '3'" 2>"$out/undistributed-maint.err" | tr '\n' ' ')
+  if [ "$after" = "  1 $want $((before + 1 - want)) 0 " ]; then
+    ok "after aegis.undistribute() compress and delete work on the local tables"
+  else
+    not_ok "after aegis.undistribute(): output '$after' (want '  1 $want $((before + 1 - want)) 0 ')"
+    cat "$out/undistributed-maint.err"
+  fi
   drop_citus_db $db
 }
 maintenance_on_shards
