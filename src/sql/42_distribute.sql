@@ -319,7 +319,8 @@ CREATE FUNCTION aegis._merge_into_blocks(series_id bigint, blocks bytea[], count
 COMMENT ON FUNCTION aegis._merge_into_blocks(bigint, bytea[], integer[], timestamptz[], double precision[],
                                              timestamptz[], integer, integer, timestamptz, timestamptz) IS
   'The block rows (summary columns, data and segments) of the points of blocks (the data of a series'' block rows, '
-  'each holding the point count of its row in counts, else XX001) with the points (ts ascending, vals) merged in, a point replacing a block point at its time, and the points in '
+  'each holding the point count of its row in counts, else XX001) with the points (ts ascending, vals) merged in, '
+  'a point replacing a block point at its time, and the points in '
   '[drop_since, drop_until) left out: cut at most max_points points and max_bytes bytes a row (0: by points '
   'alone) and at every bound (partition edges), as aegis.compress cuts them.';
 
@@ -375,6 +376,32 @@ COMMENT ON FUNCTION aegis._insert_blocks(bigint, timestamptz[], timestamptz[], i
                                          double precision[], bytea[], bytea[]) IS
   'Inserts a series'' block rows given column by column (the rewrites that run on a Citus worker).';
 
+-- The block rows aegis._merge_into_blocks makes, column by column (as
+-- aegis._insert_blocks takes them).
+CREATE FUNCTION aegis._merged_blocks(series_id bigint, blocks bytea[], counts integer[], ts timestamptz[],
+                                     vals double precision[], ends timestamptz[], max_points integer,
+                                     max_bytes integer, drop_since timestamptz DEFAULT NULL,
+                                     drop_until timestamptz DEFAULT NULL, OUT mins timestamptz[],
+                                     OUT maxs timestamptz[], OUT counts_out integer[], OUT lows double precision[],
+                                     OUT highs double precision[], OUT sums double precision[],
+                                     OUT firsts double precision[], OUT lasts double precision[], OUT datas bytea[],
+                                     OUT segmentss bytea[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT array_agg(m.ts_min), array_agg(m.ts_max), array_agg(m.point_count), array_agg(m.min_value),
+           array_agg(m.max_value), array_agg(m.sum_value), array_agg(m.first_value), array_agg(m.last_value),
+           array_agg(m.data), array_agg(m.segments)
+      INTO mins, maxs, counts_out, lows, highs, sums, firsts, lasts, datas, segmentss
+      FROM aegis._merge_into_blocks(series_id, blocks, counts, ts, vals, ends, max_points, max_bytes, drop_since,
+                                    drop_until) m;
+END $$;
+REVOKE EXECUTE ON FUNCTION aegis._merged_blocks(bigint, bytea[], integer[], timestamptz[], double precision[],
+                                               timestamptz[], integer, integer, timestamptz, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION aegis._merged_blocks(bigint, bytea[], integer[], timestamptz[], double precision[], timestamptz[],
+                                         integer, integer, timestamptz, timestamptz) IS
+  'The block rows aegis._merge_into_blocks makes, column by column, as aegis._insert_blocks takes them (the rewrites '
+  'that run on a Citus worker).';
+
 -- aegis.compress's work for one series (src/pg/compress.cpp): takes the
 -- series' recent rows in [lo, hi] that lie in a partition (starts, ends: the
 -- partitions' bounds) and that no one else holds, the series' blocks they
@@ -421,16 +448,11 @@ BEGIN
        AND ((b.ts_min >= scan_start AND b.ts_max >= t_ts[1] AND b.ts_min <= t_ts[points_taken])
             OR (b.ts_min = previous AND b.point_count < max_points
                 AND octet_length(b.data) + coalesce(octet_length(b.segments), 0) < full_bytes));
-    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
-           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
-           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
-           array_agg(m.segments) AS segmentss
-      INTO n
-      FROM aegis._merge_into_blocks(_compress_on_shard.series_id, o_datas, o_counts, t_ts, t_values, ends,
-                                    max_points, max_bytes) m;
+    SELECT * INTO n FROM aegis._merged_blocks(_compress_on_shard.series_id, o_datas, o_counts, t_ts, t_values, ends,
+                                              max_points, max_bytes);
     DELETE FROM aegis.recent_points r WHERE r.series_id = _compress_on_shard.series_id AND r.ts = ANY (t_ts);
     DELETE FROM aegis.blocks b WHERE b.series_id = _compress_on_shard.series_id AND b.ts_min = ANY (o_mins);
-    PERFORM aegis._insert_blocks(_compress_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+    PERFORM aegis._insert_blocks(_compress_on_shard.series_id, n.mins, n.maxs, n.counts_out, n.lows, n.highs, n.sums,
                                  n.firsts, n.lasts, n.datas, n.segmentss);
     block_starts := n.mins;
     block_ends := n.maxs;
@@ -471,19 +493,14 @@ BEGIN
       INTO o_mins, o_datas, o_counts
       FROM aegis.blocks b
      WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min >= first_start AND b.ts_min <= last_start;
-    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
-           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
-           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
-           array_agg(m.segments) AS segmentss
-      INTO n
-      FROM aegis._merge_into_blocks(_repack_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends, max_points,
-                                    max_bytes) m;
+    SELECT * INTO n FROM aegis._merged_blocks(_repack_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends,
+                                              max_points, max_bytes);
     points_rewritten := 0;
     IF coalesce(cardinality(n.mins), 0) >= coalesce(cardinality(o_datas), 0) THEN
         RETURN;
     END IF;
     DELETE FROM aegis.blocks b WHERE b.series_id = _repack_on_shard.series_id AND b.ts_min = ANY (o_mins);
-    PERFORM aegis._insert_blocks(_repack_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+    PERFORM aegis._insert_blocks(_repack_on_shard.series_id, n.mins, n.maxs, n.counts_out, n.lows, n.highs, n.sums,
                                  n.firsts, n.lasts, n.datas, n.segmentss);
     SELECT sum(c) INTO points_rewritten FROM unnest(o_counts) c;
     block_starts := n.mins;
@@ -533,15 +550,10 @@ BEGIN
     IF o_mins IS NULL THEN
         RETURN;
     END IF;
-    SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
-           array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
-           array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
-           array_agg(m.segments) AS segmentss
-      INTO n
-      FROM aegis._merge_into_blocks(_delete_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends, max_points,
-                                    max_bytes, since, until) m;
+    SELECT * INTO n FROM aegis._merged_blocks(_delete_on_shard.series_id, o_datas, o_counts, NULL, NULL, ends,
+                                              max_points, max_bytes, since, until);
     DELETE FROM aegis.blocks b WHERE b.series_id = _delete_on_shard.series_id AND b.ts_min = ANY (o_mins);
-    PERFORM aegis._insert_blocks(_delete_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs, n.sums,
+    PERFORM aegis._insert_blocks(_delete_on_shard.series_id, n.mins, n.maxs, n.counts_out, n.lows, n.highs, n.sums,
                                  n.firsts, n.lasts, n.datas, n.segmentss);
     block_starts := n.mins;
     block_ends := n.maxs;
@@ -602,23 +614,14 @@ BEGIN
     SELECT x.points, x.steps, x.step_tiers INTO points_taken, steps, step_tiers
       FROM aegis._rollup_steps(_rollup_raw_on_shard.series_id, o_datas, o_counts, t_ts, t_values, until, los, his,
                                widths) x;
-    IF c_datas IS NOT NULL THEN
-        SELECT array_agg(m.ts_min) AS mins, array_agg(m.ts_max) AS maxs, array_agg(m.point_count) AS counts,
-               array_agg(m.min_value) AS lows, array_agg(m.max_value) AS highs, array_agg(m.sum_value) AS sums,
-               array_agg(m.first_value) AS firsts, array_agg(m.last_value) AS lasts, array_agg(m.data) AS datas,
-               array_agg(m.segments) AS segmentss
-          INTO n
-          FROM aegis._merge_into_blocks(_rollup_raw_on_shard.series_id, c_datas, c_counts, NULL, NULL, ends,
-                                        max_points, max_bytes, '-infinity', until) m;
-    END IF;
+    SELECT * INTO n FROM aegis._merged_blocks(_rollup_raw_on_shard.series_id, c_datas, c_counts, NULL, NULL, ends,
+                                              max_points, max_bytes, '-infinity', until);
     DELETE FROM aegis.recent_points r WHERE r.series_id = _rollup_raw_on_shard.series_id AND r.ts = ANY (t_ts);
     DELETE FROM aegis.blocks b WHERE b.series_id = _rollup_raw_on_shard.series_id AND b.ts_min = ANY (o_mins);
-    IF c_datas IS NOT NULL THEN
-        PERFORM aegis._insert_blocks(_rollup_raw_on_shard.series_id, n.mins, n.maxs, n.counts, n.lows, n.highs,
-                                     n.sums, n.firsts, n.lasts, n.datas, n.segmentss);
-        block_starts := n.mins;
-        block_ends := n.maxs;
-    END IF;
+    PERFORM aegis._insert_blocks(_rollup_raw_on_shard.series_id, n.mins, n.maxs, n.counts_out, n.lows, n.highs,
+                                 n.sums, n.firsts, n.lasts, n.datas, n.segmentss);
+    block_starts := n.mins;
+    block_ends := n.maxs;
 END $$;
 REVOKE EXECUTE ON FUNCTION aegis._rollup_raw_on_shard(bigint, timestamptz, timestamptz[], integer, integer,
                                                      timestamptz[], timestamptz[], bigint[]) FROM PUBLIC;
