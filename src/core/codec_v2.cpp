@@ -309,20 +309,70 @@ void EncodeTimestampsV2(const Timestamp* ts, size_t n, ByteWriter* out) {
   PackIntegers(deltas.data(), n - 1, out);
 }
 
-void DecodeTimestampsV2(ByteReader* in, size_t n, Timestamp* ts) {
+// The n timestamps of a block, ts[0, n) written, or only ts[0] when they are
+// regular: then *step is their difference (ts[i] = ts[0] + i * step, in
+// unsigned arithmetic, as FillArithmetic writes them) and true is returned.
+bool DecodeTimestampsV2(ByteReader* in, size_t n, Timestamp* ts, uint64_t* step) {
   const uint8_t scheme = in->U8("timestamp section");
   if (scheme != kTimestampDeltas) ThrowCorruptPayload("Unknown timestamp scheme " + std::to_string(scheme) + ".");
   // Timestamp is int64_t; its unsigned counterpart may alias it.
   uint64_t* t = reinterpret_cast<uint64_t*>(ts);
   t[0] = in->U64("first timestamp");
-  if (n == 1) return;
-  uint64_t step;
-  if (ReadPacked(in, n - 1, t + 1, "timestamp deltas", &step)) {
-    FillArithmetic(t, n, step);  // regular: no running sum
-    return;
-  }
+  *step = 0;
+  if (n == 1) return true;
+  if (ReadPacked(in, n - 1, t + 1, "timestamp deltas", step)) return true;  // regular: no running sum
   PrefixSum(t, n);
+  return false;
 }
+
+// A block's timestamps as DecodeTimestampsV2 left them: written, or regular
+// and computed on demand, so that a short range of a big block writes only
+// its own.
+class BlockTimes {
+ public:
+  BlockTimes(const Timestamp* ts, size_t n, bool regular, uint64_t step)
+      : ts_(ts), n_(n), regular_(regular), first_(static_cast<uint64_t>(ts[0])), step_(step) {}
+
+  Timestamp operator[](size_t i) const {
+    return regular_ ? static_cast<Timestamp>(first_ + i * step_) : ts_[i];
+  }
+
+  // The first index whose time is not below t (at_or_after false: above t),
+  // by the halving std::lower_bound and std::upper_bound do.
+  size_t Bound(Timestamp t, bool at_or_after) const {
+    size_t first = 0;
+    size_t len = n_;
+    while (len > 0) {
+      const size_t half = len >> 1;
+      const Timestamp v = (*this)[first + half];
+      if (at_or_after ? v < t : !(t < v)) {
+        first += half + 1;
+        len -= half + 1;
+      } else {
+        len = half;
+      }
+    }
+    return first;
+  }
+
+  // Writes ts[from, to) when they are computed on demand.
+  void Fill(Timestamp* ts, size_t from, size_t to) const {
+    if (!regular_) return;
+    uint64_t* t = reinterpret_cast<uint64_t*>(ts);
+    if (from == 0 && to > 0) {
+      FillArithmetic(t, to, step_);
+      return;
+    }
+    for (size_t i = from; i < to; ++i) t[i] = first_ + i * step_;
+  }
+
+ private:
+  const Timestamp* ts_;
+  size_t n_;
+  bool regular_;
+  uint64_t first_;
+  uint64_t step_;
+};
 
 // ---------------------------------------------------------------------------
 // Values (section 6.3 onwards)
@@ -841,8 +891,10 @@ size_t ExpandQuotients(const uint8_t* stream, size_t size, size_t limit, uint64_
 // Moves past the first `skip` quotients of stream[0, size): whole bytes
 // while they hold no more of them, so that ExpandQuotients from *byte with
 // *carry finds quotient number *found (<= skip) first. Returns the one bits
-// of the bytes passed (*found).
-void SkipQuotients(const uint8_t* stream, size_t size, size_t skip, size_t* byte, uint64_t* carry, size_t* found) {
+// of the bytes passed (*found). Inlined into a plain and a popcnt build
+// (SkipQuotients): without popcnt, __builtin_popcountll is a library call.
+__attribute__((always_inline)) inline void SkipQuotientsBody(const uint8_t* stream, size_t size, size_t skip,
+                                                             size_t* byte, uint64_t* carry, size_t* found) {
   const QuotientByte* table = QuotientTable();
   size_t b = 0;
   size_t n = 0;
@@ -864,6 +916,45 @@ void SkipQuotients(const uint8_t* stream, size_t size, size_t skip, size_t* byte
   *byte = b;
   *carry = c;
   *found = n;
+}
+
+// The one bits of stream[b, size), inlined as SkipQuotientsBody is.
+__attribute__((always_inline)) inline size_t CountOnesBody(const uint8_t* stream, size_t b, size_t size) {
+  size_t found = 0;
+  for (; b + 8 <= size; b += 8) found += static_cast<size_t>(__builtin_popcountll(LoadLittleEndian64(stream + b)));
+  for (; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
+  return found;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+bool DetectPopcnt() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("popcnt");
+}
+const bool kHavePopcnt = DetectPopcnt();
+
+__attribute__((target("popcnt"))) void SkipQuotientsPopcnt(const uint8_t* stream, size_t size, size_t skip,
+                                                           size_t* byte, uint64_t* carry, size_t* found) {
+  SkipQuotientsBody(stream, size, skip, byte, carry, found);
+}
+
+__attribute__((target("popcnt"))) size_t CountOnesPopcnt(const uint8_t* stream, size_t b, size_t size) {
+  return CountOnesBody(stream, b, size);
+}
+#endif
+
+void SkipQuotients(const uint8_t* stream, size_t size, size_t skip, size_t* byte, uint64_t* carry, size_t* found) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHavePopcnt) return SkipQuotientsPopcnt(stream, size, skip, byte, carry, found);
+#endif
+  SkipQuotientsBody(stream, size, skip, byte, carry, found);
+}
+
+size_t CountOnes(const uint8_t* stream, size_t b, size_t size) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHavePopcnt) return CountOnesPopcnt(stream, b, size);
+#endif
+  return CountOnesBody(stream, b, size);
 }
 
 // Reads RICE(m) into out[0, limit) (at most m), unzigzagged when `unzigzag`;
@@ -901,9 +992,7 @@ void ReadRice(ByteReader* in, size_t m, uint64_t* out, const char* what, size_t 
   uint64_t* q = scratch->Get(kQuotientSlot, limit - base + 8);
   size_t byte = 0;
   size_t found = base + ExpandQuotients(stream, size, limit - base, q, &byte, start, carry);
-  size_t b = byte;
-  for (; b + 8 <= size; b += 8) found += static_cast<size_t>(__builtin_popcountll(LoadLittleEndian64(stream + b)));
-  for (; b < size; ++b) found += static_cast<size_t>(__builtin_popcount(stream[b]));
+  found += CountOnes(stream, byte, size);
   if (found != m || (size > 0 && stream[size - 1] == 0)) {
     ThrowCorruptPayload(std::string("The ") + what + " hold " + std::to_string(found) +
                         " one bits, or bits after the last quotient (" + std::to_string(m) +
@@ -1518,14 +1607,15 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
     ~Trim() { scratch.Trim(); }
   } trim;
   ByteReader reader(payload, size);
-  DecodeTimestampsV2(&reader, n, ts);
+  uint64_t step = 0;
+  const bool regular = DecodeTimestampsV2(&reader, n, ts, &step);
+  const BlockTimes times(ts, n, regular, step);
   // The points in [since, until) (timestamps rise within a block); a block
   // wholly inside is decoded whole.
-  const size_t limit =
-      (until == kTimestampInfinity || ts[n - 1] < until) ? n : static_cast<size_t>(std::lower_bound(ts, ts + n, until) - ts);
+  const size_t limit = (until == kTimestampInfinity || times[n - 1] < until) ? n : times.Bound(until, true);
   const size_t from =
-      (since == kTimestampMinusInfinity || ts[0] >= since) ? 0
-                                                           : std::min(limit, static_cast<size_t>(std::lower_bound(ts, ts + n, since) - ts));
+      (since == kTimestampMinusInfinity || times[0] >= since) ? 0 : std::min(limit, times.Bound(since, true));
+  times.Fill(ts, from, limit);  // the timestamps returned: the caller reads ts[from, limit)
   const size_t timestamp_bytes = reader.Offset();
   const uint8_t scheme = size > timestamp_bytes ? payload[timestamp_bytes] : 255;
   uint64_t* bits = scratch.Get(kColumnSlot, n);
@@ -1534,12 +1624,12 @@ BlockBitUsage DecodePayloadV2Between(const uint8_t* payload, size_t size, size_t
   // Used only where that is less work than summing from the start.
   ColumnAnchor column_anchor;
   size_t check = 0;
-  bool anchor_helps = anchor != nullptr && from > 0 && from < n && anchor->first_ts <= ts[from] &&
+  bool anchor_helps = anchor != nullptr && from > 0 && from < n && anchor->first_ts <= times[from] &&
                       anchor->first_ts <= anchor->last_ts;
   if (anchor_helps) {
-    const size_t a = static_cast<size_t>(std::lower_bound(ts, ts + n, anchor->first_ts) - ts);
-    const size_t b_end = static_cast<size_t>(std::upper_bound(ts, ts + n, anchor->last_ts) - ts);
-    if (a == n || ts[a] != anchor->first_ts || b_end == 0 || ts[b_end - 1] != anchor->last_ts) {
+    const size_t a = times.Bound(anchor->first_ts, true);
+    const size_t b_end = times.Bound(anchor->last_ts, false);
+    if (a == n || times[a] != anchor->first_ts || b_end == 0 || times[b_end - 1] != anchor->last_ts) {
       ThrowCorruptSegments("the block has no point at the first or last time of a segment summary");
     }
     column_anchor.index = a;
