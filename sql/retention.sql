@@ -143,6 +143,35 @@ SELECT metric, count(*) FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2
    AND ts < '2024-04-01 00:40+00' GROUP BY 1 ORDER BY 1;
 RESET aegis.block_max_points;
 
+-- A read whose blocks all start in one partition reads that partition
+-- alone (BlockCursor, src/pg/store.cpp): it locks aegis.blocks and that
+-- partition rather than every partition, and a range that no partition
+-- holds reads no table. A range over several partitions reads
+-- aegis.blocks, whose plan locks them all.
+CREATE FUNCTION pg_temp.partitions_locked() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM pg_locks l JOIN aegis.block_partitions p ON p.partition = l.relation
+   WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' $$;
+SELECT count(*) > 2 AS several_partitions FROM aegis.block_partitions;
+BEGIN;
+SELECT tags, value FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '2024-04-01 17:55+00', '2024-04-01 18:45+00',
+       NULL, '{__name__}') ORDER BY 1;
+SELECT pg_temp.partitions_locked() AS one_day;
+COMMIT;
+BEGIN;
+SELECT metric, count(*) FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00' GROUP BY 1 ORDER BY 1;
+SELECT pg_temp.partitions_locked() AS one_day_in_sql;
+COMMIT;
+BEGIN;
+SELECT count(*) FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '1990-01-01', '1990-01-02');
+SELECT pg_temp.partitions_locked() AS no_partition_holds_1990;
+COMMIT;
+BEGIN;
+SELECT tags, value FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '-infinity', 'infinity', NULL, '{__name__}')
+ ORDER BY 1;
+SELECT pg_temp.partitions_locked() = (SELECT count(*) FROM aegis.block_partitions) AS every_partition;
+COMMIT;
+
 -- Only the administrator manages retention.
 CREATE ROLE aegis_ret_user;
 GRANT USAGE ON SCHEMA aegis TO aegis_ret_user;

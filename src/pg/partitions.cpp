@@ -34,6 +34,7 @@ constexpr int32 kPartitionLockClass = 0x41454750;
 
 std::vector<PartitionRange> cache;
 bool cache_valid = false;
+uint64_t cache_generation = 0;  // counts LoadCache's reloads
 Oid blocks_relid = InvalidOid;
 
 SPIPlanPtr list_plan = nullptr;
@@ -52,6 +53,7 @@ void OnRelcacheInvalidation(Datum /*arg*/, Oid relid) {
 
 // Reads aegis.block_partitions with a snapshot taken now. PostgreSQL code.
 void LoadCache() {
+  ++cache_generation;
   const Oid aegis_namespace = get_namespace_oid("aegis", false);
   blocks_relid = get_relname_relid("blocks", aegis_namespace);
   if (!OidIsValid(get_relname_relid("block_partitions", aegis_namespace))) {
@@ -335,6 +337,30 @@ PartitionRange FindPartition(core::Timestamp ts) {
       return GapAround(ts);
     }
   });
+}
+
+PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi) {
+  const bool fresh = PgCall([] {
+    AcceptInvalidationMessages();
+    if (!cache_valid || !OidIsValid(blocks_relid)) return false;
+    LockRelationOid(blocks_relid, AccessShareLock);
+    return cache_valid;
+  });
+  if (!fresh) {
+    // A reader needs no privilege on aegis.block_partitions.
+    AsTableOwner owner;
+    PgCall([] {
+      LoadCache();
+      if (OidIsValid(blocks_relid)) LockRelationOid(blocks_relid, AccessShareLock);
+      if (!cache_valid) LoadCache();  // the lock saw a partition come or go
+    });
+  }
+  PartitionsInRange found;
+  found.parent = blocks_relid;
+  found.generation = cache_generation;
+  for (const PartitionRange& p : cache)
+    if (p.lo < hi && p.hi > lo) found.partitions.push_back(p);
+  return found;
 }
 
 std::vector<PartitionRange> ListPartitions() {

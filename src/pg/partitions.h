@@ -36,6 +36,19 @@ PartitionRange FindPartition(core::Timestamp ts);
 // Every partition, in time order (with a fresh snapshot).
 std::vector<PartitionRange> ListPartitions();
 
+// The partitions that may hold blocks starting in [lo, hi), in time order,
+// from the backend's cache of aegis.block_partitions, with aegis.blocks
+// locked (ACCESS SHARE) first so that the cache has seen the partitions
+// attached before; generation changes whenever the cache is reloaded (a
+// partition came or went, or aegis.blocks changed). One range with relid
+// InvalidOid for a 0.1.0 database. Reads the catalog as the tables' owner.
+struct PartitionsInRange {
+  Oid parent = InvalidOid;  // aegis.blocks
+  uint64_t generation = 0;
+  std::vector<PartitionRange> partitions;
+};
+PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi);
+
 // The ends of every partition, in time order, as a timestamptz[] Datum
 // (palloc'd; a PostgreSQL call: inside PgCall): where the functions that
 // rewrite a series' blocks on its Citus worker cut them. With starts, also

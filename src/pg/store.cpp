@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -15,13 +16,16 @@
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/partitions.h"
+#include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 
 extern "C" {
 #include "catalog/pg_class.h"
 #include "common/hashfn.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "tcop/pquery.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
@@ -444,53 +448,176 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
   return recent;
 }
 
-BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-                         Order order, bool with_segments, const LeanRead& lean) {
-  // Blocks that reach into [since, until) start at scan_start or later ($6;
-  // $4 and $5 are the lean forms' own).
-  const core::Timestamp scan_start = BlockScanStart(since);
-  failed_ = true;
-  PgCall([&] {
-    static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, TIMESTAMPTZOID};
-    // Plans by order, and by whether aegis.blocks has the segments column
-    // (a 0.1.0 database has not, until ALTER EXTENSION ... UPDATE).
-    static SPIPlanPtr plans[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
-    static const char* const sql[2][2] = {
-        {"SELECT series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
-         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
-         " ORDER BY series_id, ts_min",
-         "SELECT series_id, " AEGIS_BLOCK_COLUMNS ", segments"
-         " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
-         " ORDER BY series_id, ts_min"},
-        {"SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
-         " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
-         " JOIN aegis.blocks b ON b.series_id = s.series_id"
-         " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min",
-         "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", b.segments"
-         " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
-         " JOIN aegis.blocks b ON b.series_id = s.series_id"
-         " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min"}};
+namespace {
+
+// BlockCursor's statements, by form: [order][segments column] and the lean
+// forms after them (4 + segments column). $6 is where the blocks that reach
+// into [$2, $3) start at the earliest; $4 and $5 are the lean forms' own.
+constexpr int kCursorForms = 6;
+const char* const kCursorSql[kCursorForms] = {
+    "SELECT series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
+    " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
+    " ORDER BY series_id, ts_min",
+    "SELECT series_id, " AEGIS_BLOCK_COLUMNS ", segments"
+    " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
+    " ORDER BY series_id, ts_min",
+    "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", NULL::bytea"
+    " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
+    " JOIN aegis.blocks b ON b.series_id = s.series_id"
+    " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min",
+    "SELECT b.series_id, " AEGIS_BLOCK_COLUMNS ", b.segments"
+    " FROM unnest($1) WITH ORDINALITY AS s(series_id, position)"
+    " JOIN aegis.blocks b ON b.series_id = s.series_id"
+    " WHERE b.ts_max >= $2 AND b.ts_min < $3 AND b.ts_min >= $6 ORDER BY s.position, b.ts_min",
     // The lean forms: no data for a block inside [since, until) that one
     // bucket holds ($4) or whose segments' span (the header's second byte)
     // the buckets never cut ($5).
-    static SPIPlanPtr lean_plans[2] = {nullptr, nullptr};
-    static const char* const lean_sql[2] = {
-        "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
-        " CASE WHEN ts_min >= $2 AND ts_max < $3 AND $4 THEN NULL ELSE data END, NULL::bytea"
-        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
-        " ORDER BY series_id, ts_min",
-        "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
-        " CASE WHEN ts_min >= $2 AND ts_max < $3 AND ($4 OR CASE WHEN length(segments) >= 6"
-        " THEN get_byte(segments, 1) END <= $5) THEN NULL ELSE data END, segments"
-        " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
-        " ORDER BY series_id, ts_min"};
-    const int by = order == Order::kById ? 0 : 1;
-    const int segments = with_segments && SegmentsColumnExists() ? 1 : 0;
+    "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
+    " CASE WHEN ts_min >= $2 AND ts_max < $3 AND $4 THEN NULL ELSE data END, NULL::bytea"
+    " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
+    " ORDER BY series_id, ts_min",
+    "SELECT series_id, " AEGIS_BLOCK_SUMMARY_COLUMNS ","
+    " CASE WHEN ts_min >= $2 AND ts_max < $3 AND ($4 OR CASE WHEN length(segments) >= 6"
+    " THEN get_byte(segments, 1) END <= $5) THEN NULL ELSE data END, segments"
+    " FROM aegis.blocks WHERE series_id = ANY ($1) AND ts_max >= $2 AND ts_min < $3 AND ts_min >= $6"
+    " ORDER BY series_id, ts_min"};
+const Oid kCursorTypes[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, INT4OID, TIMESTAMPTZOID};
+
+SPIPlanPtr cursor_plans[kCursorForms] = {};
+
+// The same statements over one partition of aegis.blocks, planned once per
+// partition: a plan over aegis.blocks locks every partition each time it
+// runs, and is planned over all of them, which costs a new session's first
+// read about 0.1 ms a partition (40 ms with 360 monthly partitions) and
+// every read a few microseconds a partition. Kept for the partitions read
+// last (kKeptPartitionPlans), and dropped when the partition cache reloads
+// (a partition came or went: its OID might be another's later).
+constexpr size_t kKeptPartitionPlans = 16;
+struct PartitionPlans {
+  Oid relid = InvalidOid;
+  SPIPlanPtr plans[kCursorForms] = {};
+};
+std::vector<PartitionPlans> partition_plans;  // the most recently used last
+uint64_t partition_plans_generation = 0;
+
+// Frees kept plans (a cursor open on one keeps its plan: the portal holds
+// its own reference). PostgreSQL code.
+void FreePartitionPlans(PartitionPlans* kept) {
+  for (SPIPlanPtr& plan : kept->plans) {
+    if (plan != nullptr) SPI_freeplan(plan);
+    plan = nullptr;
+  }
+}
+
+// The kept plan of form `form` over the partition, prepared (as the tables'
+// owner, search_path pinned: see ReadPartition) on first use.
+SPIPlanPtr PartitionPlan(Oid relid, int form, uint64_t generation) {
+  if (generation != partition_plans_generation) {
+    PgCall([] {
+      for (PartitionPlans& kept : partition_plans) FreePartitionPlans(&kept);
+    });
+    partition_plans.clear();
+    partition_plans_generation = generation;
+  }
+  auto it = std::find_if(partition_plans.begin(), partition_plans.end(),
+                         [&](const PartitionPlans& p) { return p.relid == relid; });
+  if (it == partition_plans.end()) {
+    if (partition_plans.size() >= kKeptPartitionPlans) {
+      PgCall([] { FreePartitionPlans(&partition_plans.front()); });
+      partition_plans.erase(partition_plans.begin());
+    }
+    partition_plans.push_back(PartitionPlans{relid, {}});
+    it = std::prev(partition_plans.end());
+  } else if (std::next(it) != partition_plans.end()) {
+    std::rotate(it, std::next(it), partition_plans.end());
+    it = std::prev(partition_plans.end());
+  }
+  SPIPlanPtr& plan = it->plans[form];
+  if (plan == nullptr) {
+    const char* name = PgCall([&] { return quote_identifier(get_rel_name(relid)); });
+    // Each statement names aegis.blocks once.
+    std::string sql = kCursorSql[form];
+    const std::string parent = "aegis.blocks ";
+    const size_t at = sql.find(parent);
+    if (at == std::string::npos) throw core::Error(core::ErrorCategory::Internal, "a block statement without aegis.blocks");
+    sql.replace(at, parent.size(), std::string("aegis.") + name + " ");
+    PgCall([&] { plan = PrepareKept(sql.c_str(), 6, kCursorTypes, KeptPlanOptions()); });
+  }
+  return plan;
+}
+
+// Where a BlockCursor reads: aegis.blocks, one partition of it, or nothing
+// (no partition holds a block that starts in the range).
+struct CursorSource {
+  enum Kind { kParent, kPartition, kNothing } kind = kParent;
+  Oid partition = InvalidOid;
+  uint64_t generation = 0;
+};
+
+// A BlockCursor over series the caller found with its own rights reads the
+// one partition that holds blocks starting in [scan_start, until) directly,
+// as the tables' owner, when the caller may read aegis.blocks: the rows are
+// those the statement over aegis.blocks returns (its row-level security
+// shows the rows of the series the caller sees). Not under Citus (its
+// distributed tables are planned by Citus), nor for a 0.1.0 database.
+CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
+  CursorSource source;
+  if (UnderCitus() || scan_start >= until) return source;
+  const PartitionsInRange in_range = PartitionsBetween(scan_start, until);
+  if (!OidIsValid(in_range.parent)) return source;
+  const bool may_read = PgCall([&] {
+    return pg_class_aclcheck(in_range.parent, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+  });
+  if (!may_read) return source;  // the statement over aegis.blocks says why not
+  if (in_range.partitions.empty()) {
+    source.kind = CursorSource::kNothing;
+    return source;
+  }
+  if (in_range.partitions.size() != 1 || !OidIsValid(in_range.partitions[0].relid)) return source;
+  const Oid relid = in_range.partitions[0].relid;
+  // Locked, it cannot be dropped before this transaction ends; one dropped
+  // since the cache was read is read through aegis.blocks instead.
+  const bool exists = PgCall([&] {
+    LockRelationOid(relid, AccessShareLock);
+    return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+  });
+  if (!exists) return source;
+  source.kind = CursorSource::kPartition;
+  source.partition = relid;
+  source.generation = in_range.generation;
+  return source;
+}
+
+}  // namespace
+
+BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
+                         Order order, bool with_segments, const LeanRead& lean, bool ids_visible) {
+  // Blocks that reach into [since, until) start at scan_start or later ($6;
+  // $4 and $5 are the lean forms' own).
+  const core::Timestamp scan_start = BlockScanStart(since);
+  const CursorSource source = ids_visible ? ChooseSource(scan_start, until) : CursorSource{};
+  if (source.kind == CursorSource::kNothing) {
+    done_ = true;
+    return;
+  }
+  const int by = order == Order::kById ? 0 : 1;
+  const int segments = with_segments && SegmentsColumnExists() ? 1 : 0;
+  const int form = by == 0 && lean.enabled() ? 4 + segments : 2 * by + segments;
+  std::optional<AsTableOwner> owner;
+  SPIPlanPtr plan = nullptr;
+  if (source.kind == CursorSource::kPartition) {
+    // Prepared and opened as the tables' owner (the caller may have no
+    // privilege on the partition), with search_path pinned, so that the
+    // statement's operators and functions are pg_catalog's.
+    owner.emplace(AsTableOwner::kPinnedSearchPath);
+    plan = PartitionPlan(source.partition, form, source.generation);
+  }
+  failed_ = true;
+  PgCall([&] {
+    if (plan == nullptr) plan = KeptPlan(&cursor_plans[form], kCursorSql[form], 6, kCursorTypes);
     Datum values[] = {Int64Array(series_ids.data(), series_ids.size(), INT8OID), TimestampTzGetDatum(since),
                       TimestampTzGetDatum(until), BoolGetDatum(lean.whole_blocks),
                       Int32GetDatum(lean.max_span_index), TimestampTzGetDatum(scan_start)};
-    SPIPlanPtr plan = by == 0 && lean.enabled() ? KeptPlan(&lean_plans[segments], lean_sql[segments], 6, types)
-                                                : KeptPlan(&plans[by][segments], sql[by][segments], 6, types);
     // In series order the plan merges the partitions' index scans, each in
     // (series_id, ts_min) order already: a generic plan's estimates (one
     // row a partition) would rather sort the rows, copying every block's
@@ -504,6 +631,7 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
     batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
   });
+  owner.reset();
   batch_.resize(kCursorBatch);  // fetch_count_ <= kCursorBatch
   InitReceiver(&receiver_.pub, ReceiveBlockRow);
   receiver_.rows = batch_.data();
