@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "access/heapam.h"
+#include "catalog/pg_inherits.h"
 #include "access/xact.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -35,6 +36,7 @@ constexpr int32 kPartitionLockClass = 0x41454750;
 std::vector<PartitionRange> cache;
 bool cache_valid = false;
 uint64_t cache_generation = 0;  // counts LoadCache's reloads
+bool cache_complete = false;    // the cache lists exactly aegis.blocks' partitions
 Oid blocks_relid = InvalidOid;
 
 SPIPlanPtr list_plan = nullptr;
@@ -51,6 +53,24 @@ void OnRelcacheInvalidation(Datum /*arg*/, Oid relid) {
   if (relid == InvalidOid || relid == blocks_relid) cache_valid = false;
 }
 
+// Whether the cache lists exactly the partitions attached to aegis.blocks
+// (a partition attached by hand, or a row lost by a partial restore, would
+// make it miss or invent one). PostgreSQL code.
+bool ListsEveryPartition() {
+  if (!OidIsValid(blocks_relid) || get_rel_relkind(blocks_relid) != RELKIND_PARTITIONED_TABLE) return false;
+  // pg_inherits alone (the partition bounds are the catalog's business).
+  List* children = find_inheritance_children(blocks_relid, NoLock);
+  std::vector<Oid> attached;
+  ListCell* cell;
+  foreach (cell, children) attached.push_back(lfirst_oid(cell));
+  list_free(children);
+  std::vector<Oid> listed;
+  for (const PartitionRange& p : cache) listed.push_back(p.relid);
+  std::sort(attached.begin(), attached.end());
+  std::sort(listed.begin(), listed.end());
+  return attached == listed;
+}
+
 // Reads aegis.block_partitions with a snapshot taken now. PostgreSQL code.
 void LoadCache() {
   ++cache_generation;
@@ -61,6 +81,7 @@ void LoadCache() {
     // unpartitioned table.
     cache.assign(1, PartitionRange{DT_NOBEGIN, DT_NOEND, InvalidOid});
     cache_valid = true;
+    cache_complete = false;
     return;
   }
   RunPlan(&list_plan, "SELECT partition::oid, lo, hi FROM aegis.block_partitions ORDER BY lo", 0, nullptr, nullptr,
@@ -75,6 +96,7 @@ void LoadCache() {
   SPI_freetuptable(SPI_tuptable);
   cache.swap(loaded);
   cache_valid = true;
+  cache_complete = ListsEveryPartition();
 }
 
 // The cached partition holding ts, or nullptr. PostgreSQL code.
@@ -262,8 +284,55 @@ void NoteBlockSpan(Oid partition, int64_t span) {
   }
 }
 
+namespace {
+
+core::Timestamp CatalogScanStart(core::Timestamp since, bool latest);
+
+SPIPlanPtr span_in_plan = nullptr;
+
+// BlockScanStart for a reader, from the partition cache: the partition that
+// holds `since` (PartitionsBetween, as BlockCursor chooses where to read),
+// then its longest span. The partitions' rows need no scan of their own.
+core::Timestamp ReaderScanStart(core::Timestamp since) {
+  if (since == DT_NOEND) return since;
+  const PartitionsInRange in_range = PartitionsBetween(since, since + 1);
+  if (!in_range.complete) return CatalogScanStart(since, false);
+  if (in_range.partitions.empty()) return since;  // every older block ends before it
+  if (in_range.partitions.size() > 1) return DT_NOBEGIN;  // overlapping partitions are not made
+  const PartitionRange& partition = in_range.partitions.front();
+  if (!OidIsValid(partition.relid)) return DT_NOBEGIN;  // a 0.1.0 database
+  bool none = true;
+  core::Timestamp span = 0;
+  {
+    AsTableOwner owner(AsTableOwner::kRestrictedQualified);
+    PgCall([&] {
+      static const Oid types[] = {REGCLASSOID};
+      Datum values[] = {ObjectIdGetDatum(partition.relid)};
+      RunPlan(&span_in_plan,
+              "SELECT pg_catalog.max(s.max_span) FROM aegis.block_spans s"
+              " WHERE s.partition OPERATOR(pg_catalog.=) $1",
+              1, types, values, Snap::kReadOnly);
+      span = DatumGetInt64(ResultValue(0, 1, &none));
+      SPI_freetuptable(SPI_tuptable);
+    });
+  }
+  core::Timestamp back = 0;
+  if (none || __builtin_sub_overflow(since, span, &back)) return partition.lo;
+  return std::max(partition.lo, back);
+}
+
+}  // namespace
+
 core::Timestamp BlockScanStart(core::Timestamp since, bool latest) {
   if (since == DT_NOBEGIN) return since;
+  return latest ? CatalogScanStart(since, true) : ReaderScanStart(since);
+}
+
+namespace {
+
+// BlockScanStart from the rows of aegis.block_partitions, with the
+// statement's snapshot or the latest one.
+core::Timestamp CatalogScanStart(core::Timestamp since, bool latest) {
   const bool spans_exist =
       PgCall([] { return OidIsValid(get_relname_relid("block_spans", get_namespace_oid("aegis", false))); });
   if (!spans_exist) return DT_NOBEGIN;  // a 0.1.0 database
@@ -302,6 +371,8 @@ core::Timestamp BlockScanStart(core::Timestamp since, bool latest) {
     return start;
   });
 }
+
+}  // namespace
 
 void InitPartitionCache() { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, PointerGetDatum(nullptr)); }
 
@@ -358,6 +429,7 @@ PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi) {
   PartitionsInRange found;
   found.parent = blocks_relid;
   found.generation = cache_generation;
+  found.complete = cache_complete;
   for (const PartitionRange& p : cache)
     if (p.lo < hi && p.hi > lo) found.partitions.push_back(p);
   return found;

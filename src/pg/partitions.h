@@ -45,6 +45,7 @@ std::vector<PartitionRange> ListPartitions();
 struct PartitionsInRange {
   Oid parent = InvalidOid;  // aegis.blocks
   uint64_t generation = 0;
+  bool complete = false;    // aegis.block_partitions lists exactly aegis.blocks' partitions
   std::vector<PartitionRange> partitions;
 };
 PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi);

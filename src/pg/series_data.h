@@ -251,8 +251,7 @@ class SeriesData {
   // blocks' segment summaries (for a sink that may take them).
   // lean: which blocks' data may be left out (LeanRead), when none of the
   // series has recent rows in the range (blocks under them are decoded).
-  // stats, when given, counts what the read does. The ids come from the
-  // catalog, read with the caller's rights (BlockCursor's ids_visible).
+  // stats, when given, counts what the read does.
   SeriesData(const std::vector<int64_t>& ids, core::Timestamp since, core::Timestamp until, uint16_t step_columns,
              bool with_steps, bool with_segments, const LeanRead& lean = {}, ReadStats* stats = nullptr)
       : stats_(stats),
@@ -260,7 +259,7 @@ class SeriesData {
         steps_(ids, since, with_steps ? until : since, step_columns),
         blocks_(ids, since, until,
                 std::is_sorted(ids.begin(), ids.end()) ? BlockCursor::Order::kById : BlockCursor::Order::kAsGiven,
-                with_segments, recent_.points.empty() ? lean : LeanRead{}, true),
+                with_segments, recent_.points.empty() ? lean : LeanRead{}),
         next_block_(blocks_.Next()) {}
 
   // Folds the next series (in the order given) into the sink.

@@ -393,11 +393,15 @@ const char* ExplainKeptPlan(const std::string& sql, const QueryParameters& param
 
 }  // namespace
 
+namespace {
+
 // Puts rows (in series_id order) in the order ORDER BY grp, series_id
-// gives: distinct groups sorted by jsonb's order, rows of a group in the
-// order they came. A group object holds strings only (the catalog's
-// series_key_exact), and jsonb has one binary form for such an object, so
-// equal groups are equal bytes.
+// gives: groups sorted by jsonb's order, rows of equal groups in the order
+// they came. Groups with equal bytes are equal, so each distinct byte
+// string is compared once; distinct bytes that jsonb still finds equal
+// (numbers written differently, which the catalog's series_key_exact keeps
+// out of tags since 0.2.0) share a rank. Groups are never NULL (tags is NOT
+// NULL, and jsonb_build_object returns an object).
 void OrderByGroup(std::vector<SeriesRow>* rows) {
   const size_t n = rows->size();
   if (n < 2) return;
@@ -405,6 +409,7 @@ void OrderByGroup(std::vector<SeriesRow>* rows) {
   std::vector<size_t> group_of(n);
   std::unordered_map<std::string_view, size_t> known;
   for (size_t r = 0; r < n; ++r) {
+    if ((*rows)[r].group == 0) throw core::Error(core::ErrorCategory::Internal, "a series query returned no group");
     const Datum group = PgCall([&] { return PointerGetDatum(PG_DETOAST_DATUM_PACKED((*rows)[r].group)); });
     const std::string_view bytes(VARDATA_ANY(DatumGetPointer(group)), VARSIZE_ANY_EXHDR(DatumGetPointer(group)));
     const auto [it, inserted] = known.emplace(bytes, groups.size());
@@ -417,7 +422,12 @@ void OrderByGroup(std::vector<SeriesRow>* rows) {
     return PgCall([&] { return DatumGetInt32(DirectFunctionCall2(jsonb_cmp, groups[a], groups[b])); }) < 0;
   });
   std::vector<size_t> rank(groups.size());
-  for (size_t k = 0; k < order.size(); ++k) rank[order[k]] = k;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const bool same = k > 0 && PgCall([&] {
+      return DatumGetInt32(DirectFunctionCall2(jsonb_cmp, groups[order[k - 1]], groups[order[k]])) == 0;
+    });
+    rank[order[k]] = same ? rank[order[k - 1]] : k;
+  }
   std::vector<size_t> row_order(n);
   for (size_t r = 0; r < n; ++r) row_order[r] = r;
   std::stable_sort(row_order.begin(), row_order.end(),
@@ -427,6 +437,8 @@ void OrderByGroup(std::vector<SeriesRow>* rows) {
   for (size_t r : row_order) sorted.push_back((*rows)[r]);
   rows->swap(sorted);
 }
+
+}  // namespace
 
 MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesGrouping& grouping) {
   SeriesQuery query = BuildSeriesQuery(selector_text, grouping);

@@ -26,6 +26,8 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
+#include "utils/rls.h"
+#include "catalog/partition.h"
 #include "tcop/pquery.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
@@ -495,6 +497,7 @@ SPIPlanPtr cursor_plans[kCursorForms] = {};
 constexpr size_t kKeptPartitionPlans = 16;
 struct PartitionPlans {
   Oid relid = InvalidOid;
+  std::string name;  // schema-qualified, quoted, as the statements name it
   SPIPlanPtr plans[kCursorForms] = {};
 };
 std::vector<PartitionPlans> partition_plans;  // the most recently used last
@@ -509,9 +512,9 @@ void FreePartitionPlans(PartitionPlans* kept) {
   }
 }
 
-// The kept plan of form `form` over the partition, prepared (as the tables'
-// owner, search_path pinned: see ReadPartition) on first use.
-SPIPlanPtr PartitionPlan(Oid relid, int form, uint64_t generation) {
+// The kept plan of form `form` over the partition (named `name`), prepared
+// (as the tables' owner, search_path pinned: BlockCursor) on first use.
+SPIPlanPtr PartitionPlan(Oid relid, const std::string& name, int form, uint64_t generation) {
   if (generation != partition_plans_generation) {
     PgCall([] {
       for (PartitionPlans& kept : partition_plans) FreePartitionPlans(&kept);
@@ -526,21 +529,24 @@ SPIPlanPtr PartitionPlan(Oid relid, int form, uint64_t generation) {
       PgCall([] { FreePartitionPlans(&partition_plans.front()); });
       partition_plans.erase(partition_plans.begin());
     }
-    partition_plans.push_back(PartitionPlans{relid, {}});
+    partition_plans.push_back(PartitionPlans{relid, name, {}});
     it = std::prev(partition_plans.end());
   } else if (std::next(it) != partition_plans.end()) {
     std::rotate(it, std::next(it), partition_plans.end());
     it = std::prev(partition_plans.end());
   }
+  if (it->name != name) {  // renamed: its statements name it anew
+    PgCall([&] { FreePartitionPlans(&*it); });
+    it->name = name;
+  }
   SPIPlanPtr& plan = it->plans[form];
   if (plan == nullptr) {
-    const char* name = PgCall([&] { return quote_identifier(get_rel_name(relid)); });
     // Each statement names aegis.blocks once.
     std::string sql = kCursorSql[form];
     const std::string parent = "aegis.blocks ";
     const size_t at = sql.find(parent);
     if (at == std::string::npos) throw core::Error(core::ErrorCategory::Internal, "a block statement without aegis.blocks");
-    sql.replace(at, parent.size(), std::string("aegis.") + name + " ");
+    sql.replace(at, parent.size(), name + " ");
     PgCall([&] { plan = PrepareKept(sql.c_str(), 6, kCursorTypes, KeptPlanOptions()); });
   }
   return plan;
@@ -551,39 +557,50 @@ SPIPlanPtr PartitionPlan(Oid relid, int form, uint64_t generation) {
 struct CursorSource {
   enum Kind { kParent, kPartition, kNothing } kind = kParent;
   Oid partition = InvalidOid;
+  std::string name;  // the partition's, schema-qualified and quoted
   uint64_t generation = 0;
 };
 
-// A BlockCursor over series the caller found with its own rights reads the
-// one partition that holds blocks starting in [scan_start, until) directly,
-// as the tables' owner, when the caller may read aegis.blocks: the rows are
-// those the statement over aegis.blocks returns (its row-level security
-// shows the rows of the series the caller sees). Not under Citus (its
-// distributed tables are planned by Citus), nor for a 0.1.0 database.
+// A BlockCursor reads the one partition that holds the blocks starting in
+// [scan_start, until) directly, as the tables' owner, where that returns
+// what the statement over aegis.blocks returns: the caller may SELECT from
+// aegis.blocks and no row-level security applies to it there (a policy
+// would not be applied to the partition; with row_security off, the error
+// the statement would raise is raised here), and aegis.block_partitions
+// lists exactly the partitions attached to aegis.blocks. Not under Citus
+// (its distributed tables are planned by Citus), nor for a 0.1.0 database.
 CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
   CursorSource source;
   if (UnderCitus() || scan_start >= until) return source;
   const PartitionsInRange in_range = PartitionsBetween(scan_start, until);
-  if (!OidIsValid(in_range.parent)) return source;
+  if (!in_range.complete) return source;
   const bool may_read = PgCall([&] {
-    return pg_class_aclcheck(in_range.parent, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+    return pg_class_aclcheck(in_range.parent, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+           check_enable_rls(in_range.parent, InvalidOid, false) != RLS_ENABLED;
   });
-  if (!may_read) return source;  // the statement over aegis.blocks says why not
+  if (!may_read) return source;  // the statement over aegis.blocks says why not, or applies the policies
   if (in_range.partitions.empty()) {
     source.kind = CursorSource::kNothing;
     return source;
   }
-  if (in_range.partitions.size() != 1 || !OidIsValid(in_range.partitions[0].relid)) return source;
+  if (in_range.partitions.size() != 1) return source;
   const Oid relid = in_range.partitions[0].relid;
-  // Locked, it cannot be dropped before this transaction ends; one dropped
-  // since the cache was read is read through aegis.blocks instead.
-  const bool exists = PgCall([&] {
+  // Locked, it cannot be dropped before this transaction ends. One dropped,
+  // detached or renamed since the cache was read, or a partition come or
+  // gone meanwhile, leaves the read to the statement over aegis.blocks.
+  const char* name = PgCall([&]() -> const char* {
     LockRelationOid(relid, AccessShareLock);
-    return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid));
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) || !get_rel_relispartition(relid) ||
+        get_partition_parent(relid, true) != in_range.parent)
+      return nullptr;
+    const char* relname = get_rel_name(relid);
+    const char* nspname = get_namespace_name(get_rel_namespace(relid));
+    return relname != nullptr && nspname != nullptr ? quote_qualified_identifier(nspname, relname) : nullptr;
   });
-  if (!exists) return source;
+  if (name == nullptr || PartitionsBetween(scan_start, until).generation != in_range.generation) return source;
   source.kind = CursorSource::kPartition;
   source.partition = relid;
+  source.name = name;
   source.generation = in_range.generation;
   return source;
 }
@@ -591,11 +608,11 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
 }  // namespace
 
 BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-                         Order order, bool with_segments, const LeanRead& lean, bool ids_visible) {
+                         Order order, bool with_segments, const LeanRead& lean) {
   // Blocks that reach into [since, until) start at scan_start or later ($6;
   // $4 and $5 are the lean forms' own).
   const core::Timestamp scan_start = BlockScanStart(since);
-  const CursorSource source = ids_visible ? ChooseSource(scan_start, until) : CursorSource{};
+  const CursorSource source = ChooseSource(scan_start, until);
   if (source.kind == CursorSource::kNothing) {
     done_ = true;
     return;
@@ -610,7 +627,7 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
     // privilege on the partition), with search_path pinned, so that the
     // statement's operators and functions are pg_catalog's.
     owner.emplace(AsTableOwner::kPinnedSearchPath);
-    plan = PartitionPlan(source.partition, form, source.generation);
+    plan = PartitionPlan(source.partition, source.name, form, source.generation);
   }
   failed_ = true;
   PgCall([&] {

@@ -83,13 +83,11 @@ class BlockCursor {
   // order of series_ids, each in time order. with_segments: read the blocks'
   // segment summaries too (BlockRef::segments).
   enum class Order { kById, kAsGiven };
-  // lean: see LeanRead (kById only; ignored otherwise). ids_visible: the
-  // caller found the series in aegis.series with its own rights, so their
-  // blocks are the rows aegis.blocks' row-level security shows it; the
-  // cursor may then read a partition of aegis.blocks directly (store.cpp).
+  // lean: see LeanRead (kById only; ignored otherwise). Where it can, the
+  // cursor reads the one partition of aegis.blocks that holds the range's
+  // blocks rather than aegis.blocks (ChooseSource in store.cpp).
   BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp since, core::Timestamp until,
-              Order order = Order::kById, bool with_segments = false, const LeanRead& lean = {},
-              bool ids_visible = false);
+              Order order = Order::kById, bool with_segments = false, const LeanRead& lean = {});
   ~BlockCursor();
   BlockCursor(const BlockCursor&) = delete;
   BlockCursor& operator=(const BlockCursor&) = delete;
