@@ -15,7 +15,13 @@
 #include "pg/store.h"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_inherits.h"
 #include "access/xact.h"
 #include "storage/bufmgr.h"
@@ -36,10 +42,10 @@ constexpr int32 kPartitionLockClass = 0x41454750;
 std::vector<PartitionRange> cache;
 bool cache_valid = false;
 uint64_t cache_generation = 0;  // counts LoadCache's reloads
+Oid spans_index_relid = InvalidOid;  // aegis.block_spans (partition, max_span)
 bool cache_complete = false;    // the cache lists exactly aegis.blocks' partitions
 Oid blocks_relid = InvalidOid;
 
-SPIPlanPtr list_plan = nullptr;
 SPIPlanPtr try_lock_plan = nullptr;
 SPIPlanPtr register_plan = nullptr;
 SPIPlanPtr unregister_plan = nullptr;
@@ -76,7 +82,9 @@ void LoadCache() {
   ++cache_generation;
   const Oid aegis_namespace = get_namespace_oid("aegis", false);
   blocks_relid = get_relname_relid("blocks", aegis_namespace);
-  if (!OidIsValid(get_relname_relid("block_partitions", aegis_namespace))) {
+  const Oid partitions_relid = get_relname_relid("block_partitions", aegis_namespace);
+  spans_index_relid = get_relname_relid("block_spans_partition_idx", aegis_namespace);
+  if (!OidIsValid(partitions_relid)) {
     // A database still at 0.1.0 (the library serves both versions): one
     // unpartitioned table.
     cache.assign(1, PartitionRange{DT_NOBEGIN, DT_NOEND, InvalidOid});
@@ -84,16 +92,25 @@ void LoadCache() {
     cache_complete = false;
     return;
   }
-  RunPlan(&list_plan, "SELECT partition::oid, lo, hi FROM aegis.block_partitions ORDER BY lo", 0, nullptr, nullptr,
-          Snap::kLatest);
-  std::vector<PartitionRange> loaded(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    bool isnull = false;
-    loaded[i].relid = DatumGetObjectId(ResultValue(i, 1, &isnull));
-    loaded[i].lo = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
-    loaded[i].hi = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+  // Read directly, not through a statement: a new session's first read
+  // would parse and plan one (the rows are the engine's bookkeeping, read
+  // whatever the caller's privileges, as the tables' owner reads them).
+  std::vector<PartitionRange> loaded;
+  Relation rel = table_open(partitions_relid, AccessShareLock);
+  if (RelationGetDescr(rel)->natts < 3) elog(ERROR, "aegis: aegis.block_partitions lacks its columns");
+  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
+  TupleTableSlot* slot = table_slot_create(rel, nullptr);
+  while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+    slot_getsomeattrs(slot, 3);  // partition, lo, hi: NOT NULL
+    loaded.push_back(PartitionRange{DatumGetTimestampTz(slot->tts_values[1]), DatumGetTimestampTz(slot->tts_values[2]),
+                                    DatumGetObjectId(slot->tts_values[0])});
   }
-  SPI_freetuptable(SPI_tuptable);
+  ExecDropSingleTupleTableSlot(slot);
+  table_endscan(scan);
+  UnregisterSnapshot(snapshot);
+  table_close(rel, AccessShareLock);
+  std::sort(loaded.begin(), loaded.end(), [](const PartitionRange& a, const PartitionRange& b) { return a.lo < b.lo; });
   cache.swap(loaded);
   cache_valid = true;
   cache_complete = ListsEveryPartition();
@@ -288,7 +305,6 @@ namespace {
 
 core::Timestamp CatalogScanStart(core::Timestamp since, bool latest);
 
-SPIPlanPtr span_in_plan = nullptr;
 
 // BlockScanStart for a reader, from the partition cache: the partition that
 // holds `since` (PartitionsBetween, as BlockCursor chooses where to read),
@@ -301,21 +317,28 @@ core::Timestamp ReaderScanStart(core::Timestamp since) {
   if (in_range.partitions.size() > 1) return DT_NOBEGIN;  // overlapping partitions are not made
   const PartitionRange& partition = in_range.partitions.front();
   if (!OidIsValid(partition.relid)) return DT_NOBEGIN;  // a 0.1.0 database
+  // The partition's longest span: the last entry of aegis.block_spans'
+  // (partition, max_span) index for it, read directly with the statement's
+  // snapshot (a statement would be parsed and planned in a new session).
   bool none = true;
   core::Timestamp span = 0;
-  {
-    AsTableOwner owner(AsTableOwner::kRestrictedQualified);
-    PgCall([&] {
-      static const Oid types[] = {REGCLASSOID};
-      Datum values[] = {ObjectIdGetDatum(partition.relid)};
-      RunPlan(&span_in_plan,
-              "SELECT pg_catalog.max(s.max_span) FROM aegis.block_spans s"
-              " WHERE s.partition OPERATOR(pg_catalog.=) $1",
-              1, types, values, Snap::kReadOnly);
-      span = DatumGetInt64(ResultValue(0, 1, &none));
-      SPI_freetuptable(SPI_tuptable);
-    });
-  }
+  const Oid index_relid = spans_index_relid;
+  PgCall([&] {
+    if (!OidIsValid(index_relid)) return;
+    Relation index = index_open(index_relid, AccessShareLock);
+    Relation rel = table_open(index->rd_index->indrelid, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(partition.relid));
+    SysScanDesc scan = systable_beginscan_ordered(rel, index, GetActiveSnapshot(), 1, &key);
+    if (HeapTuple tuple = systable_getnext_ordered(scan, BackwardScanDirection)) {
+      const Datum value = heap_getattr(tuple, 2, RelationGetDescr(rel), &none);
+      if (!none) span = DatumGetInt64(value);
+    }
+    systable_endscan_ordered(scan);
+    table_close(rel, AccessShareLock);
+    index_close(index, AccessShareLock);
+  });
+  if (!OidIsValid(index_relid)) return CatalogScanStart(since, false);
   core::Timestamp back = 0;
   if (none || __builtin_sub_overflow(since, span, &back)) return partition.lo;
   return std::max(partition.lo, back);
@@ -418,8 +441,6 @@ PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi) {
     return cache_valid;
   });
   if (!fresh) {
-    // A reader needs no privilege on aegis.block_partitions.
-    AsTableOwner owner;
     PgCall([] {
       LoadCache();
       if (OidIsValid(blocks_relid)) LockRelationOid(blocks_relid, AccessShareLock);
