@@ -20,6 +20,7 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
+#include "catalog/pg_am.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "catalog/pg_inherits.h"
@@ -42,8 +43,8 @@ constexpr int32 kPartitionLockClass = 0x41454750;
 std::vector<PartitionRange> cache;
 bool cache_valid = false;
 uint64_t cache_generation = 0;  // counts LoadCache's reloads
-Oid spans_index_relid = InvalidOid;  // aegis.block_spans (partition, max_span)
 bool cache_complete = false;    // the cache lists exactly aegis.blocks' partitions
+SPIPlanPtr list_plan = nullptr;
 Oid blocks_relid = InvalidOid;
 
 SPIPlanPtr try_lock_plan = nullptr;
@@ -83,7 +84,6 @@ void LoadCache() {
   const Oid aegis_namespace = get_namespace_oid("aegis", false);
   blocks_relid = get_relname_relid("blocks", aegis_namespace);
   const Oid partitions_relid = get_relname_relid("block_partitions", aegis_namespace);
-  spans_index_relid = get_relname_relid("block_spans_partition_idx", aegis_namespace);
   if (!OidIsValid(partitions_relid)) {
     // A database still at 0.1.0 (the library serves both versions): one
     // unpartitioned table.
@@ -92,25 +92,51 @@ void LoadCache() {
     cache_complete = false;
     return;
   }
-  // Read directly, not through a statement: a new session's first read
-  // would parse and plan one (the rows are the engine's bookkeeping, read
-  // whatever the caller's privileges, as the tables' owner reads them).
   std::vector<PartitionRange> loaded;
-  Relation rel = table_open(partitions_relid, AccessShareLock);
-  if (RelationGetDescr(rel)->natts < 3) elog(ERROR, "aegis: aegis.block_partitions lacks its columns");
-  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-  TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
-  TupleTableSlot* slot = table_slot_create(rel, nullptr);
-  while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-    slot_getsomeattrs(slot, 3);  // partition, lo, hi: NOT NULL
-    loaded.push_back(PartitionRange{DatumGetTimestampTz(slot->tts_values[1]), DatumGetTimestampTz(slot->tts_values[2]),
-                                    DatumGetObjectId(slot->tts_values[0])});
+  if (UnderCitus()) {
+    // A distributed database keeps the rows in the reference table's shards
+    // (the coordinator's own copy is emptied): Citus plans the statement.
+    RunPlan(&list_plan, "SELECT partition::oid, lo, hi FROM aegis.block_partitions ORDER BY lo", 0, nullptr,
+            nullptr, Snap::kLatest);
+    loaded.resize(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      loaded[i].relid = DatumGetObjectId(ResultValue(i, 1, &isnull));
+      loaded[i].lo = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      loaded[i].hi = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+    }
+    SPI_freetuptable(SPI_tuptable);
+  } else {
+    // Read directly, not through a statement, which a new session's first
+    // read would parse and plan (the rows are the engine's bookkeeping,
+    // read whatever the caller's privileges, as the tables' owner reads
+    // them). Into palloc'd memory while PostgreSQL calls may raise.
+    Relation rel = table_open(partitions_relid, AccessShareLock);
+    if (RelationGetDescr(rel)->natts < 3) elog(ERROR, "aegis: aegis.block_partitions lacks its columns");
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
+    TupleTableSlot* slot = table_slot_create(rel, nullptr);
+    size_t n = 0;
+    size_t capacity = 16;
+    PartitionRange* rows = static_cast<PartitionRange*>(palloc(sizeof(PartitionRange) * capacity));
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+      slot_getsomeattrs(slot, 3);  // partition, lo, hi: NOT NULL
+      if (n == capacity) {
+        capacity *= 2;
+        rows = static_cast<PartitionRange*>(repalloc(rows, sizeof(PartitionRange) * capacity));
+      }
+      rows[n++] = PartitionRange{DatumGetTimestampTz(slot->tts_values[1]), DatumGetTimestampTz(slot->tts_values[2]),
+                                 DatumGetObjectId(slot->tts_values[0])};
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    table_endscan(scan);
+    UnregisterSnapshot(snapshot);
+    table_close(rel, NoLock);  // held to the transaction's end, as a statement holds it
+    loaded.assign(rows, rows + n);
+    pfree(rows);
+    std::sort(loaded.begin(), loaded.end(),
+              [](const PartitionRange& a, const PartitionRange& b) { return a.lo < b.lo; });
   }
-  ExecDropSingleTupleTableSlot(slot);
-  table_endscan(scan);
-  UnregisterSnapshot(snapshot);
-  table_close(rel, AccessShareLock);
-  std::sort(loaded.begin(), loaded.end(), [](const PartitionRange& a, const PartitionRange& b) { return a.lo < b.lo; });
   cache.swap(loaded);
   cache_valid = true;
   cache_complete = ListsEveryPartition();
@@ -311,6 +337,7 @@ core::Timestamp CatalogScanStart(core::Timestamp since, bool latest);
 // then its longest span. The partitions' rows need no scan of their own.
 core::Timestamp ReaderScanStart(core::Timestamp since) {
   if (since == DT_NOEND) return since;
+  if (UnderCitus()) return CatalogScanStart(since, false);  // Citus holds the rows (LoadCache)
   const PartitionsInRange in_range = PartitionsBetween(since, since + 1);
   if (!in_range.complete) return CatalogScanStart(since, false);
   if (in_range.partitions.empty()) return since;  // every older block ends before it
@@ -322,23 +349,37 @@ core::Timestamp ReaderScanStart(core::Timestamp since) {
   // snapshot (a statement would be parsed and planned in a new session).
   bool none = true;
   core::Timestamp span = 0;
-  const Oid index_relid = spans_index_relid;
-  PgCall([&] {
-    if (!OidIsValid(index_relid)) return;
+  const bool read = PgCall([&] {
+    const Oid aegis_namespace = get_namespace_oid("aegis", false);
+    const Oid spans_relid = get_relname_relid("block_spans", aegis_namespace);
+    const Oid index_relid = get_relname_relid("block_spans_partition_idx", aegis_namespace);
+    if (!OidIsValid(spans_relid) || !OidIsValid(index_relid)) return false;
+    // The table first, then its index, as every other user locks them.
+    Relation rel = table_open(spans_relid, AccessShareLock);
     Relation index = index_open(index_relid, AccessShareLock);
-    Relation rel = table_open(index->rd_index->indrelid, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(partition.relid));
-    SysScanDesc scan = systable_beginscan_ordered(rel, index, GetActiveSnapshot(), 1, &key);
-    if (HeapTuple tuple = systable_getnext_ordered(scan, BackwardScanDirection)) {
-      const Datum value = heap_getattr(tuple, 2, RelationGetDescr(rel), &none);
-      if (!none) span = DatumGetInt64(value);
+    // Only the index this reads: a btree on (partition, max_span).
+    const bool usable = index->rd_index->indrelid == spans_relid && index->rd_index->indisvalid &&
+                        index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == 2 &&
+                        index->rd_index->indkey.values[0] == 1 && index->rd_index->indkey.values[1] == 2;
+    if (usable) {
+      IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+      ScanKeyData key;
+      ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(partition.relid));
+      index_rescan(scan, &key, 1, nullptr, 0);
+      TupleTableSlot* slot = table_slot_create(rel, nullptr);
+      if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+        slot_getsomeattrs(slot, 2);
+        none = slot->tts_isnull[1];
+        if (!none) span = DatumGetInt64(slot->tts_values[1]);
+      }
+      ExecDropSingleTupleTableSlot(slot);
+      index_endscan(scan);
     }
-    systable_endscan_ordered(scan);
-    table_close(rel, AccessShareLock);
-    index_close(index, AccessShareLock);
+    index_close(index, NoLock);  // held to the transaction's end, as a statement holds them
+    table_close(rel, NoLock);
+    return usable;
   });
-  if (!OidIsValid(index_relid)) return CatalogScanStart(since, false);
+  if (!read) return CatalogScanStart(since, false);
   core::Timestamp back = 0;
   if (none || __builtin_sub_overflow(since, span, &back)) return partition.lo;
   return std::max(partition.lo, back);

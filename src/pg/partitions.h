@@ -6,7 +6,9 @@
 // it and can be dropped whole. Partitions are created on demand, aligned to
 // aegis.partition_interval in UTC, and clipped so they never overlap the ones
 // that exist (the interval may change over time). Every function here needs
-// an open SPI connection and runs as the tables' owner.
+// an open SPI connection. The bookkeeping tables are read directly (a scan,
+// not a statement; under Citus, whose shards hold their rows, a statement)
+// or as the tables' owner, whatever the caller's privileges.
 #pragma once
 
 #include <cstdint>
@@ -78,8 +80,9 @@ void NoteBlockSpan(Oid partition, int64_t span);
 // the later of the start of the partition that holds `since` and `since`
 // minus the partition's longest block (aegis.block_spans); `since` itself
 // when no partition holds it; -infinity for -infinity and for a 0.1.0
-// database. Read as the tables' owner, with the statement's snapshot or the
-// latest one (a rewriter after its lock).
+// database. Read with the statement's snapshot (a reader: the partition
+// from the cache, its span from aegis.block_spans' index) or the latest one
+// (a rewriter after its lock: a statement as the tables' owner).
 core::Timestamp BlockScanStart(core::Timestamp since, bool latest = false);
 
 // Registers the cache invalidation callback; called from _PG_init.

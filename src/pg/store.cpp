@@ -25,6 +25,7 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "common/hashfn.h"
 #include "storage/lmgr.h"
@@ -446,13 +447,25 @@ bool RecentReadDirectly(Oid relid) {
 }
 
 // The rows of the series (an int8[]) in [lo, hi) from the primary key of
-// aegis.recent_points, with the statement's snapshot, into rows.
-// PostgreSQL code.
-void ScanRecentRows(Oid relid, Datum ids, core::Timestamp lo, core::Timestamp hi, RecentReceiver* rows) {
+// aegis.recent_points, with the statement's snapshot, into rows; false,
+// having read nothing, when the table is not as the extension made it
+// (series_id, ts, value; a btree key on the first two). PostgreSQL code.
+bool ScanRecentRows(Oid relid, Datum ids, core::Timestamp lo, core::Timestamp hi, RecentReceiver* rows) {
   Relation rel = table_open(relid, AccessShareLock);
   const Oid key_relid = RelationGetPrimaryKeyIndex(rel);
-  if (!OidIsValid(key_relid)) elog(ERROR, "aegis: aegis.recent_points has no primary key");
+  const TupleDesc desc = RelationGetDescr(rel);
+  if (!OidIsValid(key_relid) || desc->natts != 3 || TupleDescAttr(desc, 0)->atttypid != INT8OID ||
+      TupleDescAttr(desc, 1)->atttypid != TIMESTAMPTZOID || TupleDescAttr(desc, 2)->atttypid != FLOAT8OID) {
+    table_close(rel, NoLock);
+    return false;
+  }
   Relation index = index_open(key_relid, AccessShareLock);
+  if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indnkeyatts != 2 ||
+      index->rd_index->indkey.values[0] != 1 || index->rd_index->indkey.values[1] != 2) {
+    index_close(index, NoLock);
+    table_close(rel, NoLock);
+    return false;
+  }
   ScanKeyData keys[3];
   ScanKeyEntryInitialize(&keys[0], SK_SEARCHARRAY, 1, BTEqualStrategyNumber, INT8OID, InvalidOid, F_INT8EQ, ids);
   ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE, TimestampTzGetDatum(lo));
@@ -463,8 +476,9 @@ void ScanRecentRows(Oid relid, Datum ids, core::Timestamp lo, core::Timestamp hi
   while (index_getnext_slot(scan, ForwardScanDirection, slot)) ReceiveRecentRow(slot, &rows->pub);
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(scan);
-  index_close(index, AccessShareLock);
-  table_close(rel, AccessShareLock);
+  index_close(index, NoLock);  // held to the transaction's end, as a statement holds them
+  table_close(rel, NoLock);
+  return true;
 }
 
 }  // namespace
@@ -478,9 +492,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
                             TimestampTzGetDatum(hi)};
     rows.context = CurrentMemoryContext;
     const Oid relid = get_relname_relid("recent_points", get_namespace_oid("aegis", false));
-    if (RecentReadDirectly(relid)) {
-      ScanRecentRows(relid, values[0], lo, hi, &rows);
-    } else {
+    if (!RecentReadDirectly(relid) || !ScanRecentRows(relid, values[0], lo, hi, &rows)) {
       ExecutePlanInto(KeptPlan(&fetch_recent_of_series_plan,
                                "SELECT series_id, ts, value FROM aegis.recent_points"
                                " WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3",
