@@ -21,6 +21,8 @@ extern "C" {
 #include "access/tableam.h"
 #include "executor/tuptable.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_opfamily.h"
 #include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "catalog/pg_inherits.h"
@@ -92,33 +94,37 @@ void LoadCache() {
     cache_complete = false;
     return;
   }
-  std::vector<PartitionRange> loaded;
-  if (UnderCitus()) {
+  // Rows into palloc'd memory: no C++ object lives across the calls that
+  // may raise.
+  PartitionRange* rows = nullptr;
+  size_t n = 0;
+  if (UnderCitus() || get_rel_relkind(partitions_relid) != RELKIND_RELATION || has_subclass(partitions_relid)) {
     // A distributed database keeps the rows in the reference table's shards
     // (the coordinator's own copy is emptied): Citus plans the statement.
+    // (So for a table that is not the plain one the extension made.)
     RunPlan(&list_plan, "SELECT partition::oid, lo, hi FROM aegis.block_partitions ORDER BY lo", 0, nullptr,
             nullptr, Snap::kLatest);
-    loaded.resize(SPI_processed);
+    n = SPI_processed;
+    rows = static_cast<PartitionRange*>(palloc(sizeof(PartitionRange) * (n + 1)));
     for (uint64 i = 0; i < SPI_processed; ++i) {
       bool isnull = false;
-      loaded[i].relid = DatumGetObjectId(ResultValue(i, 1, &isnull));
-      loaded[i].lo = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
-      loaded[i].hi = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
+      rows[i] = PartitionRange{DatumGetTimestampTz(ResultValue(i, 2, &isnull)),
+                               DatumGetTimestampTz(ResultValue(i, 3, &isnull)),
+                               DatumGetObjectId(ResultValue(i, 1, &isnull))};
     }
     SPI_freetuptable(SPI_tuptable);
   } else {
     // Read directly, not through a statement, which a new session's first
     // read would parse and plan (the rows are the engine's bookkeeping,
     // read whatever the caller's privileges, as the tables' owner reads
-    // them). Into palloc'd memory while PostgreSQL calls may raise.
+    // them).
     Relation rel = table_open(partitions_relid, AccessShareLock);
     if (RelationGetDescr(rel)->natts < 3) elog(ERROR, "aegis: aegis.block_partitions lacks its columns");
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
     TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
     TupleTableSlot* slot = table_slot_create(rel, nullptr);
-    size_t n = 0;
     size_t capacity = 16;
-    PartitionRange* rows = static_cast<PartitionRange*>(palloc(sizeof(PartitionRange) * capacity));
+    rows = static_cast<PartitionRange*>(palloc(sizeof(PartitionRange) * capacity));
     while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
       slot_getsomeattrs(slot, 3);  // partition, lo, hi: NOT NULL
       if (n == capacity) {
@@ -132,13 +138,12 @@ void LoadCache() {
     table_endscan(scan);
     UnregisterSnapshot(snapshot);
     table_close(rel, NoLock);  // held to the transaction's end, as a statement holds it
-    loaded.assign(rows, rows + n);
-    pfree(rows);
-    std::sort(loaded.begin(), loaded.end(),
-              [](const PartitionRange& a, const PartitionRange& b) { return a.lo < b.lo; });
   }
-  cache.swap(loaded);
+  cache.assign(rows, rows + n);
+  pfree(rows);
+  std::sort(cache.begin(), cache.end(), [](const PartitionRange& a, const PartitionRange& b) { return a.lo < b.lo; });
   cache_valid = true;
+  cache_complete = false;  // until checked
   cache_complete = ListsEveryPartition();
 }
 
@@ -353,14 +358,24 @@ core::Timestamp ReaderScanStart(core::Timestamp since) {
     const Oid aegis_namespace = get_namespace_oid("aegis", false);
     const Oid spans_relid = get_relname_relid("block_spans", aegis_namespace);
     const Oid index_relid = get_relname_relid("block_spans_partition_idx", aegis_namespace);
-    if (!OidIsValid(spans_relid) || !OidIsValid(index_relid)) return false;
+    if (!OidIsValid(spans_relid) || !OidIsValid(index_relid) || get_rel_relkind(spans_relid) != RELKIND_RELATION ||
+        get_rel_relkind(index_relid) != RELKIND_INDEX)
+      return false;
     // The table first, then its index, as every other user locks them.
     Relation rel = table_open(spans_relid, AccessShareLock);
     Relation index = index_open(index_relid, AccessShareLock);
-    // Only the index this reads: a btree on (partition, max_span).
-    const bool usable = index->rd_index->indrelid == spans_relid && index->rd_index->indisvalid &&
-                        index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == 2 &&
-                        index->rd_index->indkey.values[0] == 1 && index->rd_index->indkey.values[1] == 2;
+    // Only the table and index the extension made: (partition regclass,
+    // max_span bigint), no inheritance children, and a whole btree on both
+    // columns, ascending, with their default operator families.
+    const TupleDesc desc = RelationGetDescr(rel);
+    const bool usable =
+        !rel->rd_rel->relhassubclass && desc->natts == 2 && TupleDescAttr(desc, 0)->atttypid == REGCLASSOID &&
+        TupleDescAttr(desc, 1)->atttypid == INT8OID && index->rd_index->indrelid == spans_relid &&
+        index->rd_index->indisvalid && index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indnkeyatts == 2 &&
+        index->rd_index->indkey.values[0] == 1 && index->rd_index->indkey.values[1] == 2 &&
+        index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0 && index->rd_opfamily[0] == OID_BTREE_FAM_OID &&
+        index->rd_opfamily[1] == INTEGER_BTREE_FAM_OID &&
+        heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr);
     if (usable) {
       IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
       ScanKeyData key;
@@ -482,6 +497,9 @@ PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi) {
     return cache_valid;
   });
   if (!fresh) {
+    // A reader needs no privilege on aegis.block_partitions (LoadCache may
+    // run a statement).
+    AsTableOwner owner;
     PgCall([] {
       LoadCache();
       if (OidIsValid(blocks_relid)) LockRelationOid(blocks_relid, AccessShareLock);

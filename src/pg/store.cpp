@@ -434,28 +434,25 @@ bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
 
 namespace {
 
-// Whether the recent rows of series may be read straight from the primary
-// key of aegis.recent_points (relid) rather than through a statement: where
-// that returns the same rows, the caller may SELECT from the table and no
-// row-level security applies to it there (with row_security off, the error
-// the statement would raise is raised here); not under Citus. A new
-// session's first read then parses and plans one statement fewer, and every
-// read skips an executor start. PostgreSQL code.
-bool RecentReadDirectly(Oid relid) {
-  return !UnderCitus() && OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-         check_enable_rls(relid, InvalidOid, false) != RLS_ENABLED;
-}
-
-// The rows of the series (an int8[]) in [lo, hi) from the primary key of
-// aegis.recent_points, with the statement's snapshot, into rows; false,
-// having read nothing, when the table is not as the extension made it
-// (series_id, ts, value; a btree key on the first two). PostgreSQL code.
+// The rows of the series (an int8[]) in [lo, hi) read straight from the
+// primary key of aegis.recent_points (relid), with the statement's
+// snapshot, into rows, where that returns the rows the statement would: the
+// caller may SELECT from the table, no row-level security applies to it
+// there (with row_security off, the error the statement would raise is
+// raised here), and the table is the plain one the extension made
+// (series_id, ts, value; a btree key on the first two); not under Citus.
+// Checked once the table is locked. False, having read nothing, otherwise.
+// A new session's first read then parses and plans one statement fewer,
+// and every read skips an executor start. PostgreSQL code.
 bool ScanRecentRows(Oid relid, Datum ids, core::Timestamp lo, core::Timestamp hi, RecentReceiver* rows) {
+  if (UnderCitus() || !OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION) return false;
   Relation rel = table_open(relid, AccessShareLock);
   const Oid key_relid = RelationGetPrimaryKeyIndex(rel);
   const TupleDesc desc = RelationGetDescr(rel);
-  if (!OidIsValid(key_relid) || desc->natts != 3 || TupleDescAttr(desc, 0)->atttypid != INT8OID ||
-      TupleDescAttr(desc, 1)->atttypid != TIMESTAMPTZOID || TupleDescAttr(desc, 2)->atttypid != FLOAT8OID) {
+  if (!OidIsValid(key_relid) || rel->rd_rel->relhassubclass || desc->natts != 3 ||
+      TupleDescAttr(desc, 0)->atttypid != INT8OID || TupleDescAttr(desc, 1)->atttypid != TIMESTAMPTZOID ||
+      TupleDescAttr(desc, 2)->atttypid != FLOAT8OID || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+      check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED) {
     table_close(rel, NoLock);
     return false;
   }
@@ -492,7 +489,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
                             TimestampTzGetDatum(hi)};
     rows.context = CurrentMemoryContext;
     const Oid relid = get_relname_relid("recent_points", get_namespace_oid("aegis", false));
-    if (!RecentReadDirectly(relid) || !ScanRecentRows(relid, values[0], lo, hi, &rows)) {
+    if (!ScanRecentRows(relid, values[0], lo, hi, &rows)) {
       ExecutePlanInto(KeptPlan(&fetch_recent_of_series_plan,
                                "SELECT series_id, ts, value FROM aegis.recent_points"
                                " WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3",
