@@ -75,6 +75,16 @@ Datum* ByteaArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, in
   return ArrayElements(fcinfo, arg, BYTEAOID, -1, false, TYPALIGN_INT, name, n);
 }
 
+BlockArrays BlockArrayArguments(FunctionCallInfo fcinfo, int blocks_arg) {
+  BlockArrays rows;
+  int n_counts = 0;
+  rows.blocks = ByteaArrayElements(fcinfo, blocks_arg, "blocks", &rows.n);
+  rows.counts = Int4ArrayElements(fcinfo, blocks_arg + 1, "counts", &n_counts);
+  if (n_counts != rows.n)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks and counts must have the same length")));
+  return rows;
+}
+
 PointArrays PointArrayArguments(FunctionCallInfo fcinfo, int ts_arg) {
   PointArrays points;
   int n_values = 0;

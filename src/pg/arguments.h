@@ -52,4 +52,14 @@ Datum* Int4ArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int
 // Array8Elements does.
 Datum* ByteaArrayElements(FunctionCallInfo fcinfo, int arg, const char* name, int* n);
 
+// Arguments blocks_arg and blocks_arg + 1 of a pure function over a
+// series' block rows, data bytea[] and point counts int4[]: their elements
+// (none when NULL), of the same number (2202E otherwise).
+struct BlockArrays {
+  Datum* blocks = nullptr;
+  Datum* counts = nullptr;
+  int n = 0;
+};
+BlockArrays BlockArrayArguments(FunctionCallInfo fcinfo, int blocks_arg);
+
 }  // namespace aegis::pg

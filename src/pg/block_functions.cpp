@@ -248,13 +248,11 @@ AEGIS_PG_FUNCTION(aegis_merge_into_blocks) {
   if (max_bytes != 0 && static_cast<size_t>(max_bytes) < aegis::core::kMinBlockMaxBytes)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("max_bytes must be 0 or at least %zu", aegis::core::kMinBlockMaxBytes)));
-  int n_blocks = 0;
-  int n_counts = 0;
   int n_bounds = 0;
-  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
-  Datum* counts = aegis::pg::Int4ArrayElements(fcinfo, 2, "counts", &n_counts);
-  if (n_counts != n_blocks)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks and counts must have the same length")));
+  const aegis::pg::BlockArrays block_rows = aegis::pg::BlockArrayArguments(fcinfo, 1);
+  const int n_blocks = block_rows.n;
+  Datum* blocks = block_rows.blocks;
+  Datum* counts = block_rows.counts;
   const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 3);
   const int n_ts = newer_rows.n;
   Datum* ts_datums = newer_rows.ts;

@@ -515,6 +515,8 @@ PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi) {
   return found;
 }
 
+bool PartitionCacheUnchanged(uint64_t generation) { return cache_valid && cache_generation == generation; }
+
 std::vector<PartitionRange> ListPartitions() {
   return PgCall([] {
     LoadCache();

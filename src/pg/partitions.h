@@ -52,6 +52,10 @@ struct PartitionsInRange {
 };
 PartitionsInRange PartitionsBetween(core::Timestamp lo, core::Timestamp hi);
 
+// Whether the cache is still the one of that generation (no invalidation
+// seen since: a lock taken after PartitionsBetween has processed them).
+bool PartitionCacheUnchanged(uint64_t generation);
+
 // The ends of every partition, in time order, as a timestamptz[] Datum
 // (palloc'd; a PostgreSQL call: inside PgCall): where the functions that
 // rewrite a series' blocks on its Citus worker cut them. With starts, also

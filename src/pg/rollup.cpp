@@ -875,12 +875,10 @@ AEGIS_PG_FUNCTION(aegis_rollup_steps) {
       ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("series_id and until must not be NULL")));
   const int64 series_id = PG_GETARG_INT64(0);
   const TimestampTz until = PG_GETARG_TIMESTAMPTZ(5);
-  int n_blocks = 0;
-  int n_counts = 0;
-  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
-  Datum* counts = aegis::pg::Int4ArrayElements(fcinfo, 2, "counts", &n_counts);
-  if (n_counts != n_blocks)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("blocks and counts must have the same length")));
+  const aegis::pg::BlockArrays block_rows = aegis::pg::BlockArrayArguments(fcinfo, 1);
+  const int n_blocks = block_rows.n;
+  Datum* blocks = block_rows.blocks;
+  Datum* counts = block_rows.counts;
   const aegis::pg::PointArrays newer_rows = aegis::pg::PointArrayArguments(fcinfo, 3);
   int n_los = 0;
   int n_his = 0;

@@ -657,7 +657,7 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
     const char* nspname = get_namespace_name(get_rel_namespace(relid));
     return relname != nullptr && nspname != nullptr ? quote_qualified_identifier(nspname, relname) : nullptr;
   });
-  if (name == nullptr || PartitionsBetween(scan_start, until).generation != in_range.generation) return source;
+  if (name == nullptr || !PartitionCacheUnchanged(in_range.generation)) return source;
   source.kind = CursorSource::kPartition;
   source.partition = relid;
   source.name = name;
