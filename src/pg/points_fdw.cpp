@@ -50,6 +50,7 @@
 #include "pg/interval.h"
 #include "pg/privileges.h"
 #include "pg/series_data.h"
+#include "pg/series_scan.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 #include "pg/write.h"
@@ -1358,6 +1359,74 @@ bool ReadsOtherThanMetric(Node* node, void* context) {
                                 context);
 }
 
+// The series conditions of a scan evaluated on catalog rows (KeepSeries).
+// Conditions on metric alone are evaluated once per run of rows with the
+// same metric (the rows come grouped by metric in the by-name order, and
+// mostly so by series_id): a regular expression costs more than the rest of
+// a row's work.
+struct SeriesConditionCache {
+  ScanState* s;
+  ExprContext* econtext;
+  TupleTableSlot* slot;
+  MemoryContext memory;  // holds last_metric
+  Datum last_metric = 0;
+  bool last_keep = false;
+
+  SeriesConditionCache(ScanState* scan, ExprContext* e, TupleTableSlot* t)
+      : s(scan), econtext(e), slot(t),
+        memory(AllocSetContextCreate(CurrentMemoryContext, "aegis series conditions", ALLOCSET_SMALL_SIZES)) {}
+};
+
+// Whether the scan's series conditions hold on a catalog row (a
+// CatalogRowFilter; PostgreSQL code).
+CatalogVerdict KeepSeries(void* arg, Datum metric, Datum tags) {
+  auto* c = static_cast<SeriesConditionCache*>(arg);
+  ScanState* s = c->s;
+  if (s->series_conditions == nullptr) return CatalogVerdict::kKeep;
+  if (s->conditions_on_metric && c->last_metric != 0 && datumIsEqual(metric, c->last_metric, false, -1))
+    return c->last_keep ? CatalogVerdict::kKeep : CatalogVerdict::kDrop;
+  ExecClearTuple(c->slot);
+  std::fill(c->slot->tts_isnull, c->slot->tts_isnull + kColumns, true);
+  c->slot->tts_values[kMetric - 1] = metric;
+  c->slot->tts_isnull[kMetric - 1] = false;
+  c->slot->tts_values[kTags - 1] = tags;
+  c->slot->tts_isnull[kTags - 1] = false;
+  ExecStoreVirtualTuple(c->slot);
+  c->econtext->ecxt_scantuple = c->slot;
+  const bool keep = ExecQual(s->series_conditions, c->econtext);
+  ResetExprContext(c->econtext);
+  if (s->conditions_on_metric) {
+    MemoryContextReset(c->memory);
+    MemoryContext old = MemoryContextSwitchTo(c->memory);
+    c->last_metric = datumCopy(metric, false, -1);
+    MemoryContextSwitchTo(old);
+    c->last_keep = keep;
+  }
+  return keep ? CatalogVerdict::kKeep : CatalogVerdict::kDrop;
+}
+
+// Chooses the series by reading aegis.series directly (ScanSeriesCatalog),
+// in series_id order; false, having chosen nothing, where that does not
+// apply (the catalog query runs instead).
+bool ChooseSeriesDirectly(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, Datum metrics,
+                          const Datum* contains, int n_contains) {
+  SeriesConditionCache cache(s, econtext, slot);
+  CatalogScan scan;
+  MemoryContext old = MemoryContextSwitchTo(s->run_memory);
+  const bool read = ScanSeriesCatalog(metrics, contains, n_contains, KeepSeries, &cache, &scan);
+  if (read) {
+    s->candidates += scan.candidates;
+    s->series = static_cast<ChosenSeries*>(palloc(sizeof(ChosenSeries) * (scan.n_rows + 1)));
+    s->n_chosen = 0;
+    for (uint64 i = 0; i < scan.n_rows; ++i)
+      s->series[s->n_chosen++] = {scan.rows[i].series_id, scan.rows[i].metric, scan.rows[i].tags};
+    if (scan.rows != nullptr) pfree(scan.rows);
+  }
+  MemoryContextSwitchTo(old);
+  MemoryContextDelete(cache.memory);
+  return read;
+}
+
 SPIPlanPtr catalog_plans[8] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 // Chooses the series: the catalog rows the hints narrow to, each kept when
@@ -1393,6 +1462,9 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
   const int variant = (f.any_metric ? 0 : 1) + (by_tags ? 2 : 0) + (s->series_by_name ? 4 : 0);
   Datum values[] = {f.any_metric ? 0 : f.metrics, by_tags ? contains : 0};
   const char nulls[] = {f.any_metric ? 'n' : ' ', by_tags ? ' ' : 'n'};
+  if (!s->series_by_name && ChooseSeriesDirectly(s, econtext, slot, f.any_metric ? 0 : f.metrics,
+                                                  by_tags ? &contains : nullptr, by_tags ? 1 : 0))
+    return;
   // Ordered by name, the catalog's rows are sorted: no index holds them in
   // (metric, tags) order since the series key is a hash (src/sql/00_tables.sql);
   // the jsonb comparisons cost about 2.5 ms for 1,000 series.
@@ -1404,36 +1476,17 @@ void ChooseSeries(ScanState* s, ExprContext* econtext, TupleTableSlot* slot, con
   MemoryContext old = MemoryContextSwitchTo(s->run_memory);
   s->series = static_cast<ChosenSeries*>(palloc(sizeof(ChosenSeries) * (SPI_processed + 1)));
   s->n_chosen = 0;
-  // Conditions on metric alone are evaluated once per run of rows with the
-  // same metric (the rows come grouped by metric in the by-name order): a
-  // regular expression costs more than the rest of a row's work.
-  Datum last_metric = 0;
-  bool last_keep = false;
+  SeriesConditionCache cache(s, econtext, slot);
   for (uint64 row = 0; row < SPI_processed; ++row) {
     bool isnull[3];
     Datum id = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &isnull[0]);
     Datum metric = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &isnull[1]);
     Datum tags = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &isnull[2]);
-    if (s->conditions_on_metric && row > 0 && datumIsEqual(metric, last_metric, false, -1)) {
-      if (!last_keep) continue;
-    } else if (s->series_conditions != nullptr) {
-      ExecClearTuple(slot);
-      std::fill(slot->tts_isnull, slot->tts_isnull + kColumns, true);
-      slot->tts_values[kMetric - 1] = metric;
-      slot->tts_isnull[kMetric - 1] = false;
-      slot->tts_values[kTags - 1] = tags;
-      slot->tts_isnull[kTags - 1] = false;
-      ExecStoreVirtualTuple(slot);
-      econtext->ecxt_scantuple = slot;
-      const bool keep = ExecQual(s->series_conditions, econtext);
-      ResetExprContext(econtext);
-      last_metric = metric;
-      last_keep = keep;
-      if (!keep) continue;
-    }
+    if (KeepSeries(&cache, metric, tags) != CatalogVerdict::kKeep) continue;
     s->series[s->n_chosen++] = {DatumGetInt64(id), datumCopy(metric, false, -1), datumCopy(tags, false, -1)};
   }
   MemoryContextSwitchTo(old);
+  MemoryContextDelete(cache.memory);
   SPI_freetuptable(SPI_tuptable);
 }
 

@@ -11,6 +11,7 @@
 
 #include "pg/boundary.h"
 #include "pg/series_query.h"
+#include "pg/series_scan.h"
 #include "pg/spi.h"
 
 extern "C" {
@@ -138,9 +139,8 @@ std::string RegexCondition(const std::string& value_expr, const core::Matcher& m
   return value_expr + (match ? " ~ " : " !~ ") + params->AddText(AnchoredRegex(m.value));
 }
 
-// A jsonb[] Datum of the one-tag objects {label: text} of texts (in the
-// current memory context).
-Datum ContainmentArray(const std::string& label, const std::vector<std::string>& texts) {
+// The one-tag JSON objects {label: text} of texts.
+std::vector<std::string> ContainmentObjects(const std::string& label, const std::vector<std::string>& texts) {
   std::vector<std::string> objects;
   for (const std::string& t : texts) {
     std::string object = "{";
@@ -150,6 +150,20 @@ Datum ContainmentArray(const std::string& label, const std::vector<std::string>&
     object.push_back('}');
     objects.push_back(std::move(object));
   }
+  return objects;
+}
+
+// Whether a regex matcher's literal alternatives (texts) can be asked as
+// containment of any of them: none is empty (a missing tag matches the
+// empty one). Tag values are strings, so the two conditions agree.
+bool AlternativesContained(const std::vector<std::string>& texts) {
+  return !texts.empty() && std::none_of(texts.begin(), texts.end(), [](const std::string& t) { return t.empty(); });
+}
+
+// A jsonb[] Datum of the one-tag objects {label: text} of texts (in the
+// current memory context).
+Datum ContainmentArray(const std::string& label, const std::vector<std::string>& texts) {
+  const std::vector<std::string> objects = ContainmentObjects(label, texts);
   return PgCall([&] {
     Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (objects.size() + 1)));
     for (size_t i = 0; i < objects.size(); ++i)
@@ -172,8 +186,7 @@ std::string TagCondition(const core::Matcher& m, QueryParameters* params) {
       // index on tags answers (one scan per alternative, OR-ed in a bitmap);
       // tag values are strings, so the two conditions agree.
       std::vector<std::string> texts;
-      if (core::LiteralAlternatives(m.value, &texts) && !texts.empty() &&
-          std::none_of(texts.begin(), texts.end(), [](const std::string& t) { return t.empty(); }))
+      if (core::LiteralAlternatives(m.value, &texts) && AlternativesContained(texts))
         return "s.tags @> ANY (" + params->AddDatum(ContainmentArray(m.label, texts), JSONBARRAYOID) + ") AND " +
                RegexCondition(value_expr, m, params);
       return RegexCondition(value_expr, m, params);
@@ -248,42 +261,55 @@ struct SeriesQuery {
   QueryParameters params;
 };
 
-// Builds the query over aegis.series that answers a selector.
-SeriesQuery BuildSeriesQuery(const std::string& selector_text, const SeriesGrouping& grouping) {
+// A selector parsed and checked: its matchers (regexes of one literal text
+// as the equality they are), and the equality matchers folded into one
+// containment object (a JSON object text; empty when there is none).
+struct CheckedSelector {
+  std::vector<core::Matcher> matchers;  // those not folded into containment
+  std::string containment;
+};
+
+// Parses the selector and checks its texts and regexes (the selector's
+// errors, raised before any catalog is read).
+CheckedSelector CheckSelector(const std::string& selector_text) {
   if (!pg_verify_mbstr(GetDatabaseEncoding(), selector_text.data(), static_cast<int>(selector_text.size()), true))
     throw core::Error(core::ErrorCategory::Syntax, "syntax error in selector",
                       std::string("The selector is not valid ") + GetDatabaseEncodingName() + ".");
   core::Selector selector = core::ParseSelector(selector_text);
-  QueryParameters params;
-  std::vector<std::string> conditions;
+  CheckedSelector checked;
   // Equality matchers with a non-empty value become one containment test,
   // which the GIN index on tags answers.
-  std::string containment;
   std::vector<std::string> contained_labels;
   for (const core::Matcher& given : selector.matchers) {
     CheckMatcherText(given.label, given, "label");
     CheckMatcherText(given.value, given, "value");
     const core::Matcher m = Simplified(given);
     if (m.op == core::MatchOp::kRegexMatch || m.op == core::MatchOp::kRegexNoMatch) CheckRegex(m);
-    if (m.label == "__name__") {
-      conditions.push_back(NameCondition(m, &params));
-    } else if (m.op == core::MatchOp::kEqual && !m.value.empty() &&
-               std::find(contained_labels.begin(), contained_labels.end(), m.label) == contained_labels.end()) {
-      // A label repeated with another value goes through TagCondition: a
-      // JSON object keeps only one value per key.
+    if (m.label != "__name__" && m.op == core::MatchOp::kEqual && !m.value.empty() &&
+        std::find(contained_labels.begin(), contained_labels.end(), m.label) == contained_labels.end()) {
+      // A label repeated with another value stays a matcher: a JSON object
+      // keeps only one value per key.
       contained_labels.push_back(m.label);
-      containment += containment.empty() ? "{" : ",";
-      AppendJsonString(&containment, m.label);
-      containment.push_back(':');
-      AppendJsonString(&containment, m.value);
+      checked.containment += checked.containment.empty() ? "{" : ",";
+      AppendJsonString(&checked.containment, m.label);
+      checked.containment.push_back(':');
+      AppendJsonString(&checked.containment, m.value);
     } else {
-      conditions.push_back(TagCondition(m, &params));
+      checked.matchers.push_back(m);
     }
   }
-  if (!containment.empty()) {
-    containment.push_back('}');
-    conditions.push_back("s.tags @> " + params.AddText(containment) + "::jsonb");
-  }
+  if (!checked.containment.empty()) checked.containment.push_back('}');
+  return checked;
+}
+
+// Builds the query over aegis.series that answers a selector.
+SeriesQuery BuildSeriesQuery(const CheckedSelector& selector, const SeriesGrouping& grouping) {
+  QueryParameters params;
+  std::vector<std::string> conditions;
+  for (const core::Matcher& m : selector.matchers)
+    conditions.push_back(m.label == "__name__" ? NameCondition(m, &params) : TagCondition(m, &params));
+  if (!selector.containment.empty())
+    conditions.push_back("s.tags @> " + params.AddText(selector.containment) + "::jsonb");
 
   std::string group_expr = "NULL::jsonb";
   switch (grouping.mode) {
@@ -438,22 +464,240 @@ void OrderByGroup(std::vector<SeriesRow>* rows) {
   rows->swap(sorted);
 }
 
+// One remaining matcher of a selector as the direct catalog scan checks it:
+// the condition NameCondition or TagCondition writes in SQL.
+struct DirectCondition {
+  enum class Kind { kEqual, kNotEqual, kIn, kNotIn, kPrefix, kNotPrefix, kRegex, kNotRegex };
+  bool on_metric = false;
+  std::string label;  // the tag's key
+  Kind kind = Kind::kEqual;
+  std::string value;             // kEqual, kNotEqual, kPrefix, kNotPrefix
+  std::vector<std::string> set;  // kIn, kNotIn
+  Datum pattern = 0;             // kRegex, kNotRegex: the anchored regex (a text)
+};
+
+std::vector<DirectCondition> DirectConditions(const CheckedSelector& selector) {
+  using Kind = DirectCondition::Kind;
+  std::vector<DirectCondition> conditions;
+  for (const core::Matcher& m : selector.matchers) {
+    DirectCondition c;
+    c.on_metric = m.label == "__name__";
+    c.label = m.label;
+    const bool match = m.op == core::MatchOp::kRegexMatch;
+    if (m.op == core::MatchOp::kEqual || m.op == core::MatchOp::kNotEqual) {
+      c.kind = m.op == core::MatchOp::kEqual ? Kind::kEqual : Kind::kNotEqual;
+      c.value = m.value;
+    } else if (core::LiteralAlternatives(m.value, &c.set)) {
+      c.kind = match ? Kind::kIn : Kind::kNotIn;
+    } else if (core::LiteralPrefix(m.value, &c.value)) {
+      c.kind = match ? Kind::kPrefix : Kind::kNotPrefix;
+    } else {
+      c.kind = match ? Kind::kRegex : Kind::kNotRegex;
+      const std::string anchored = AnchoredRegex(m.value);
+      c.pattern = PgCall(
+          [&] { return PointerGetDatum(cstring_to_text_with_len(anchored.data(), static_cast<int>(anchored.size()))); });
+    }
+    conditions.push_back(std::move(c));
+  }
+  return conditions;
+}
+
+// Whether the text [data, data + len) passes c, as the SQL condition
+// decides: texts compare bytewise under the default collation (a
+// deterministic one), regexes as ~ does. PostgreSQL code.
+bool Passes(const DirectCondition& c, const char* data, size_t len) {
+  using Kind = DirectCondition::Kind;
+  const auto equal = [&](const std::string& s) { return s.size() == len && memcmp(s.data(), data, len) == 0; };
+  switch (c.kind) {
+    case Kind::kEqual: return equal(c.value);
+    case Kind::kNotEqual: return !equal(c.value);
+    case Kind::kIn:
+    case Kind::kNotIn: return std::any_of(c.set.begin(), c.set.end(), equal) == (c.kind == Kind::kIn);
+    case Kind::kPrefix:
+    case Kind::kNotPrefix:
+      return (len >= c.value.size() && memcmp(data, c.value.data(), c.value.size()) == 0) == (c.kind == Kind::kPrefix);
+    case Kind::kRegex:
+    case Kind::kNotRegex: {
+      const Datum value = PointerGetDatum(cstring_to_text_with_len(data, static_cast<int>(len)));
+      return DatumGetBool(DirectFunctionCall2Coll(textregexeq, DEFAULT_COLLATION_OID, value, c.pattern)) ==
+             (c.kind == Kind::kRegex);
+    }
+  }
+  return false;
+}
+
+// The tag `key` of a tags object as ->> gives it: found (a string),
+// missing or JSON null (*data null), or neither (false: a number, say, which
+// only a 0.1.0 catalog may hold). PostgreSQL code.
+bool TagText(const Jsonb* tags, const std::string& key, JsonbValue* buffer, const char** data, size_t* len) {
+  const JsonbValue* v = getKeyJsonValueFromContainer(const_cast<JsonbContainer*>(&tags->root), key.data(),
+                                                     static_cast<int>(key.size()), buffer);
+  *data = nullptr;
+  *len = 0;
+  if (v == nullptr || v->type == jbvNull) return true;
+  if (v->type != jbvString) return false;
+  *data = v->val.string.val;
+  *len = static_cast<size_t>(v->val.string.len);
+  return true;
+}
+
+// What the direct scan's filter needs.
+struct DirectArguments {
+  const std::vector<DirectCondition>* conditions = nullptr;
+  const std::vector<std::string>* group_keys = nullptr;  // group_by keys, checked to be strings or missing
+};
+
+// The direct scan's filter (a CatalogRowFilter): the selector's remaining
+// matchers, a missing tag compared as the empty string. It gives up on a
+// tag it reads that is not a string (or on tags that are not an object),
+// which the statement's ->> and jsonb_build_object would turn into text
+// and JSON of their own. PostgreSQL code.
+CatalogVerdict DirectFilter(void* arg, Datum metric, Datum tags) {
+  const auto* args = static_cast<const DirectArguments*>(arg);
+  const Jsonb* object = nullptr;
+  if (args->group_keys != nullptr || std::any_of(args->conditions->begin(), args->conditions->end(),
+                                                 [](const DirectCondition& c) { return !c.on_metric; })) {
+    object = DatumGetJsonbP(tags);
+    if (!JB_ROOT_IS_OBJECT(object) || JB_ROOT_IS_SCALAR(object)) return CatalogVerdict::kGiveUp;
+  }
+  JsonbValue buffer;
+  const char* data = nullptr;
+  size_t len = 0;
+  if (args->group_keys != nullptr) {
+    for (const std::string& key : *args->group_keys)
+      if (key != "__name__" && !TagText(object, key, &buffer, &data, &len)) return CatalogVerdict::kGiveUp;
+  }
+  for (const DirectCondition& c : *args->conditions) {
+    if (c.on_metric) {
+      const text* m = reinterpret_cast<const text*>(DatumGetPointer(metric));
+      data = VARDATA_ANY(m);
+      len = VARSIZE_ANY_EXHDR(m);
+    } else if (!TagText(object, c.label, &buffer, &data, &len)) {
+      return CatalogVerdict::kGiveUp;
+    }
+    if (!Passes(c, data != nullptr ? data : "", len)) return CatalogVerdict::kDrop;
+  }
+  return CatalogVerdict::kKeep;
+}
+
+// A by-keys group of a series, the jsonb GroupByKeysExpression's SQL builds:
+// the keys the series has a tag for (DirectFilter checked they are strings),
+// "__name__" taking the metric; a key given twice keeps one pair. PostgreSQL
+// code.
+Datum GroupOfKeys(const std::vector<std::string>& keys, Datum metric, Datum tags) {
+  const Jsonb* object = DatumGetJsonbP(tags);
+  JsonbParseState* state = nullptr;
+  pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+  for (const std::string& key : keys) {
+    JsonbValue value;
+    value.type = jbvString;
+    if (key == "__name__") {
+      const text* m = reinterpret_cast<const text*>(DatumGetPointer(metric));
+      value.val.string.val = const_cast<char*>(VARDATA_ANY(m));
+      value.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(m));
+    } else {
+      JsonbValue buffer;
+      const char* data = nullptr;
+      size_t len = 0;
+      if (!TagText(object, key, &buffer, &data, &len) || data == nullptr) continue;
+      value.val.string.val = const_cast<char*>(data);
+      value.val.string.len = static_cast<int>(len);
+    }
+    JsonbValue name;
+    name.type = jbvString;
+    name.val.string.val = const_cast<char*>(key.data());
+    name.val.string.len = static_cast<int>(key.size());
+    pushJsonbValue(&state, WJB_KEY, &name);
+    pushJsonbValue(&state, WJB_VALUE, &value);
+  }
+  return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr)));
+}
+
+// Finds the selector's series by reading aegis.series directly
+// (ScanSeriesCatalog): candidates by the first metric equality and the
+// containment object, then the remaining matchers. The rows and groups are
+// those the series query returns, in its order (series_id). False, having
+// found nothing, where the direct read does not apply; the statement runs
+// instead.
+bool FindDirectly(const CheckedSelector& selector, const SeriesGrouping& grouping, MatchedSeries* matched) {
+  const std::vector<DirectCondition> conditions = DirectConditions(selector);
+  std::vector<std::string> keys;
+  DirectArguments args;
+  args.conditions = &conditions;
+  if (grouping.mode == SeriesGrouping::Mode::kByKeys) {
+    keys = TextArrayElements(grouping.keys);
+    args.group_keys = &keys;
+  }
+  std::vector<std::string> metric;  // the candidates' metric, when a matcher names one
+  for (const DirectCondition& c : conditions) {
+    if (c.on_metric && c.kind == DirectCondition::Kind::kEqual) {
+      metric.push_back(c.value);
+      break;
+    }
+  }
+  // The candidates' tags: the equality matchers' containment object, else
+  // containment of any of the first set of literal alternatives that allows
+  // it (the index conditions the series query gives the GIN index).
+  std::vector<std::string> objects;
+  if (!selector.containment.empty()) {
+    objects.push_back(selector.containment);
+  } else {
+    for (const DirectCondition& c : conditions) {
+      if (!c.on_metric && c.kind == DirectCondition::Kind::kIn && AlternativesContained(c.set)) {
+        objects = ContainmentObjects(c.label, c.set);
+        break;
+      }
+    }
+  }
+  CatalogScan scan;
+  const bool read = PgCall([&] {
+    const Datum metrics = metric.empty() ? 0 : TextArray(metric);
+    Datum* contains = static_cast<Datum*>(palloc(sizeof(Datum) * (objects.size() + 1)));
+    for (size_t i = 0; i < objects.size(); ++i)
+      contains[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(objects[i].c_str()));
+    return ScanSeriesCatalog(metrics, contains, static_cast<int>(objects.size()), DirectFilter, &args, &scan);
+  });
+  if (!read) return false;
+  const bool rows_wanted = grouping.mode != SeriesGrouping::Mode::kAll && grouping.mode != SeriesGrouping::Mode::kByKeys;
+  const Datum all = grouping.mode == SeriesGrouping::Mode::kAll
+                        ? PgCall([] { return DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")); })
+                        : 0;
+  matched->rows.reserve(scan.n_rows);
+  for (uint64 i = 0; i < scan.n_rows; ++i) {
+    const CatalogRow& found = scan.rows[i];
+    SeriesRow row{found.series_id, rows_wanted ? found.metric : 0, rows_wanted ? found.tags : 0, 0};
+    switch (grouping.mode) {
+      case SeriesGrouping::Mode::kNone: break;
+      case SeriesGrouping::Mode::kPerSeries: row.group = found.tags; break;
+      case SeriesGrouping::Mode::kAll: row.group = all; break;
+      case SeriesGrouping::Mode::kByKeys:
+        row.group = PgCall([&] { return GroupOfKeys(keys, found.metric, found.tags); });
+        break;
+    }
+    matched->rows.push_back(row);
+  }
+  return true;
+}
+
 }  // namespace
 
 MatchedSeries FindMatchingSeries(const std::string& selector_text, const SeriesGrouping& grouping) {
-  SeriesQuery query = BuildSeriesQuery(selector_text, grouping);
-  RunWithParameters(query.sql, query.params);
+  const CheckedSelector selector = CheckSelector(selector_text);
   MatchedSeries matched;
-  matched.table = SPI_tuptable;
-  matched.rows.reserve(SPI_processed);
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    bool isnull = false;
-    SeriesRow row;
-    row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
-    row.metric = ResultValue(i, 2, &isnull);
-    row.tags = ResultValue(i, 3, &isnull);
-    row.group = ResultValue(i, 4, &isnull);
-    matched.rows.push_back(row);
+  if (!FindDirectly(selector, grouping, &matched)) {
+    SeriesQuery query = BuildSeriesQuery(selector, grouping);
+    RunWithParameters(query.sql, query.params);
+    matched.table = SPI_tuptable;
+    matched.rows.reserve(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      SeriesRow row;
+      row.series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
+      row.metric = ResultValue(i, 2, &isnull);
+      row.tags = ResultValue(i, 3, &isnull);
+      row.group = ResultValue(i, 4, &isnull);
+      matched.rows.push_back(row);
+    }
   }
   if (grouping.mode == SeriesGrouping::Mode::kPerSeries || grouping.mode == SeriesGrouping::Mode::kByKeys)
     OrderByGroup(&matched.rows);
@@ -480,7 +724,7 @@ AEGIS_PG_FUNCTION(aegis_explain_selector) {
   aegis::pg::PgCall([] {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "aegis: SPI_connect failed");
   });
-  aegis::pg::SeriesQuery query = aegis::pg::BuildSeriesQuery(selector, {});
+  aegis::pg::SeriesQuery query = aegis::pg::BuildSeriesQuery(aegis::pg::CheckSelector(selector), {});
   const char* plan = aegis::pg::ExplainKeptPlan(query.sql, query.params);
   aegis::pg::PgCall([&] {
     // One row per line, without the trailing newline.
