@@ -171,6 +171,16 @@ SELECT tags, value FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '-infi
  ORDER BY 1;
 SELECT pg_temp.partitions_locked() = (SELECT count(*) FROM aegis.block_partitions) AS every_partition;
 COMMIT;
+-- That partition is read straight from its primary key, as the selector
+-- reads aegis.series straight from its table (src/pg/series_scan.cpp): a
+-- new session's first read prepares no statement over either.
+\c
+SELECT tags, value FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '2024-04-01 17:55+00', '2024-04-01 18:45+00',
+       NULL, '{__name__}') ORDER BY 1;
+SELECT metric, count(*) FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00' GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS statements_over_blocks_or_series FROM pg_backend_memory_contexts
+ WHERE name = 'CachedPlanSource' AND ident ~ 'aegis\.(blocks|series)';
 
 -- Only the administrator manages retention.
 CREATE ROLE aegis_ret_user;

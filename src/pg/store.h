@@ -74,6 +74,8 @@ struct BlockBatchReceiver {
   MemoryContext memory;  // the batch's data and segments
 };
 
+struct DirectBlockScan;  // store.cpp
+
 // The blocks of a set of series that hold points in [since, until), in
 // (series id, time) order, read through a cursor a few rows at a time, so
 // memory stays bounded however many blocks there are.
@@ -97,7 +99,10 @@ class BlockCursor {
   const BlockRef* Next();
 
  private:
+  void PrepareBatch();
+
   Portal portal_ = nullptr;
+  DirectBlockScan* direct_ = nullptr;  // reading one partition's key directly (store.cpp)
   MemoryContext batch_memory_ = nullptr;
   std::vector<BlockRef> batch_;
   BlockBatchReceiver receiver_{};
