@@ -789,6 +789,39 @@ SELECT s, (SELECT sum(value * 2) / 2 FROM aegis.points p WHERE p.metric = 'pt_lo
   FROM generate_series(1, 4) s;
 DROP FUNCTION pt_long_check(timestamptz, timestamptz);
 
+-- Hint values computed when the scan starts (jsonb_build_object is stable,
+-- string_to_array immutable but over a setting) stay valid while the catalog
+-- is read, however many series conditions run between the candidates.
+SET aegis_test.metrics = 'pt_cpu,pt_none';
+SELECT tags ->> 'host' AS host, count(*) FROM aegis.points
+ WHERE tags @> jsonb_build_object('dc', 'west') AND tags ->> 'host' <> repeat('x', 40) GROUP BY 1 ORDER BY 1;
+SELECT tags ->> 'host' AS host, count(*) FROM aegis.points
+ WHERE metric = ANY (string_to_array(current_setting('aegis_test.metrics'), ','))
+   AND tags ->> 'host' <> repeat('x', 40) GROUP BY 1 ORDER BY 1;
+RESET aegis_test.metrics;
+
+-- A value condition: blocks and segments whose summaries show that no value
+-- meets it are not decoded. Three blocks of 1,000 points: values 10, then
+-- 50, then 0 to 99 (one segment of them above 98 for each 100 points).
+SET aegis.block_max_points = 1000;
+SELECT aegis.write('pt_vals', '{}', ARRAY(SELECT '2024-03-01'::timestamptz + i * interval '10 s' FROM generate_series(0, 2999) i),
+                   ARRAY(SELECT CASE WHEN i < 1000 THEN 10 WHEN i < 2000 THEN 50 ELSE i % 100 END::float8
+                           FROM generate_series(0, 2999) i));
+SELECT count(*) AS blocks FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'pt_vals';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT ts, value FROM aegis.points WHERE metric = 'pt_vals' AND value > 98;
+SELECT count(*), min(value), max(value), min(ts), max(ts) FROM aegis.points WHERE metric = 'pt_vals' AND value > 98;
+SELECT count(*), sum(value) FROM aegis.points WHERE metric = 'pt_vals' AND value >= 50 AND value <= 50;
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_vals' AND value <> 10;
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_vals' AND value < 10;
+SELECT count(*) FROM aegis.points WHERE metric = 'pt_vals' AND value = 'NaN';
+-- NaN sorts above every number (float8's order): a block holding one is
+-- not skipped for value > 98.
+SELECT aegis.write('pt_vals', '{}', '2024-03-01 00:00:05'::timestamptz, 'NaN'::float8);
+SELECT aegis.compress('0');
+SELECT count(*), count(*) FILTER (WHERE value = 'NaN') AS nan FROM aegis.points WHERE metric = 'pt_vals' AND value > 98;
+RESET aegis.block_max_points;
+
 -- The planner integration knows the extension's functions by OID, looked up
 -- once per session and again after pg_proc changes: with the extension made
 -- again in this session, aegis.first and aegis.time_bucket are still taken

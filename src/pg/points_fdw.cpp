@@ -1031,25 +1031,6 @@ struct ChosenSeries {
   Datum tags;
 };
 
-// Collects the points SeriesData folds in (every block decoded).
-class PointSink {
- public:
-  void BeginSeries() {}
-  void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
-    points_->ts.insert(points_->ts.end(), ts, ts + n);
-    points_->values.insert(points_->values.end(), values, values + n);
-    owners_->insert(owners_->end(), n, current_);
-  }
-  bool TryAddBlockSummary(const core::BlockSummary&) { return false; }
-  bool TakesBlockSummary(const core::BlockSummary&) const { return false; }
-  core::Timestamp WidestSummary() const { return 0; }
-  void AddStep(const core::StepSummary&) {}
-
-  core::SeriesPoints* points_ = nullptr;
-  std::vector<uint32_t>* owners_ = nullptr;
-  uint32_t current_ = 0;
-};
-
 // float8's comparison: NaN equals NaN and sorts above every other value.
 int CompareFloat8(double a, double b) {
   if (std::isnan(a)) return std::isnan(b) ? 0 : 1;
@@ -1081,6 +1062,53 @@ bool PassesValues(const ValueConditions& v, double value) {
   }
   return true;
 }
+
+// Whether no value in [min, max] (float8's order, which a summary's minimum
+// and maximum follow: NaN above every other value) meets every value
+// condition: some condition fails for all of them.
+bool NoneBetweenPasses(const ValueConditions& v, double min, double max) {
+  for (int i = 0; i < v.n; ++i) {
+    const double a = v.args[i];
+    bool none = false;
+    switch (v.kinds[i]) {
+      case kValueAtLeast: none = CompareFloat8(max, a) < 0; break;
+      case kValueAbove: none = CompareFloat8(max, a) <= 0; break;
+      case kValueBelow: none = CompareFloat8(min, a) >= 0; break;
+      case kValueAtMost: none = CompareFloat8(min, a) > 0; break;
+      case kValueIs: none = CompareFloat8(a, min) < 0 || CompareFloat8(a, max) > 0; break;
+      default: none = CompareFloat8(min, a) == 0 && CompareFloat8(max, a) == 0; break;  // value <> a
+    }
+    if (none) return true;
+  }
+  return false;
+}
+
+// Collects the points SeriesData folds in. With value conditions, a block
+// or segment whose summary shows that none of its values meets them is
+// taken as answered (nothing to add) instead of decoded; segments of any
+// span serve.
+class PointSink {
+ public:
+  void BeginSeries() {}
+  void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
+    points_->ts.insert(points_->ts.end(), ts, ts + n);
+    points_->values.insert(points_->values.end(), values, values + n);
+    owners_->insert(owners_->end(), n, current_);
+  }
+  bool TryAddBlockSummary(const core::BlockSummary& summary) { return TakesBlockSummary(summary); }
+  bool TakesBlockSummary(const core::BlockSummary& summary) const {
+    return values_ != nullptr && values_->n > 0 && NoneBetweenPasses(*values_, summary.min, summary.max);
+  }
+  core::Timestamp WidestSummary() const {
+    return values_ != nullptr && values_->n > 0 ? core::kTimestampInfinity : 0;
+  }
+  void AddStep(const core::StepSummary&) {}
+
+  core::SeriesPoints* points_ = nullptr;
+  std::vector<uint32_t>* owners_ = nullptr;
+  uint32_t current_ = 0;
+  const ValueConditions* values_ = nullptr;
+};
 
 // Folds the same points into one aggregator per SQL aggregate. A summary is
 // taken only when every aggregator takes it (the answer depends on the
@@ -1361,9 +1389,10 @@ bool ReadsOtherThanMetric(Node* node, void* context) {
 
 // The series conditions of a scan evaluated on catalog rows (KeepSeries).
 // Conditions on metric alone are evaluated once per run of rows with the
-// same metric (the rows come grouped by metric in the by-name order, and
-// mostly so by series_id): a regular expression costs more than the rest of
-// a row's work.
+// same metric (the rows come grouped by metric in the by-name order; read
+// directly, in the index's or the heap's order, where a metric's series
+// mostly lie together): a regular expression costs more than the rest of a
+// row's work.
 struct SeriesConditionCache {
   ScanState* s;
   ExprContext* econtext;
@@ -1413,7 +1442,13 @@ bool ChooseSeriesDirectly(ScanState* s, ExprContext* econtext, TupleTableSlot* s
   SeriesConditionCache cache(s, econtext, slot);
   CatalogScan scan;
   MemoryContext old = MemoryContextSwitchTo(s->run_memory);
-  const bool read = ScanSeriesCatalog(metrics, contains, n_contains, KeepSeries, &cache, &scan);
+  // The hints' values may live in the per-tuple memory KeepSeries resets
+  // after each row (an operand evaluated at run time): the scan uses them
+  // to its end.
+  const Datum metrics_copy = metrics != 0 ? datumCopy(metrics, false, -1) : 0;
+  Datum contains_copy = n_contains > 0 ? datumCopy(contains[0], false, -1) : 0;
+  const bool read = ScanSeriesCatalog(metrics_copy, n_contains > 0 ? &contains_copy : nullptr, n_contains,
+                                      KeepSeries, &cache, &scan);
   if (read) {
     s->candidates += scan.candidates;
     s->series = static_cast<ChosenSeries*>(palloc(sizeof(ChosenSeries) * (scan.n_rows + 1)));
@@ -1532,10 +1567,11 @@ void ReadGroup(ScanState* s) {
   PointSink sink;
   sink.points_ = &s->points;
   sink.owners_ = &s->owners;
+  sink.values_ = &s->values;
   size_t next = end;
   SpiConnect();
   {
-    SeriesData data(ids, since, s->until, 0, false, false, {}, &s->stats);
+    SeriesData data(ids, since, s->until, 0, false, s->values.n > 0, {}, &s->stats);
     for (size_t i = s->next_series; i < end; ++i) {
       sink.current_ = static_cast<uint32_t>(i);
       s->resume_since = data.FoldUntil(s->series[i].id, since, s->until, &sink,
@@ -1621,6 +1657,7 @@ bool ReadWindow(ScanState* s) {
   PointSink sink;
   sink.points_ = &points;
   sink.owners_ = &owners;
+  sink.values_ = &s->values;
   const size_t n = s->window_series.size();
   for (size_t first = 0; first < n; first += kSeriesPerFetch) {
     const size_t end = std::min(n, first + kSeriesPerFetch);
@@ -1628,7 +1665,7 @@ bool ReadWindow(ScanState* s) {
     for (size_t k = first; k < end; ++k) ids.push_back(s->series[s->window_series[k]].id);
     SpiConnect();
     {
-      SeriesData data(ids, low, top, 0, false, false, {}, &s->stats);
+      SeriesData data(ids, low, top, 0, false, s->values.n > 0, {}, &s->stats);
       for (size_t k = first; k < end; ++k) {
         const size_t i = s->window_series[k];
         sink.current_ = static_cast<uint32_t>(i);
@@ -2359,7 +2396,7 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
     ExplainPropertyInteger("Blocks Read", nullptr, static_cast<int64>(s->stats.blocks), es);
     ExplainPropertyInteger("Blocks Pruned", nullptr, static_cast<int64>(BlocksPruned(s)), es);
     ExplainPropertyInteger("Blocks Decoded", nullptr, static_cast<int64>(s->stats.blocks_decoded), es);
-    if (aggregating) {
+    if (aggregating || s->values.n > 0) {
       ExplainPropertyInteger("Blocks From Summaries", nullptr, static_cast<int64>(s->stats.blocks_summarized), es);
       ExplainPropertyInteger("Blocks From Segment Summaries", nullptr,
                              static_cast<int64>(s->stats.blocks_segmented), es);

@@ -1,5 +1,6 @@
 // Selector -> SQL over aegis.series, and aegis.find_series().
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -628,13 +629,17 @@ bool FindDirectly(const CheckedSelector& selector, const SeriesGrouping& groupin
     keys = TextArrayElements(grouping.keys);
     args.group_keys = &keys;
   }
-  std::vector<std::string> metric;  // the candidates' metric, when a matcher names one
+  // The candidates' metrics: the one an equality names, else those of the
+  // first set of literal alternatives (what the btree on metric answers).
+  std::optional<std::vector<std::string>> metrics;
   for (const DirectCondition& c : conditions) {
     if (c.on_metric && c.kind == DirectCondition::Kind::kEqual) {
-      metric.push_back(c.value);
+      metrics = std::vector<std::string>{c.value};
       break;
     }
+    if (c.on_metric && c.kind == DirectCondition::Kind::kIn && !metrics) metrics = c.set;
   }
+  const Datum metric_array = metrics ? TextArray(*metrics) : 0;  // outside PgCall: TextArray makes its own
   // The candidates' tags: the equality matchers' containment object, else
   // containment of any of the first set of literal alternatives that allows
   // it (the index conditions the series query gives the GIN index).
@@ -651,11 +656,10 @@ bool FindDirectly(const CheckedSelector& selector, const SeriesGrouping& groupin
   }
   CatalogScan scan;
   const bool read = PgCall([&] {
-    const Datum metrics = metric.empty() ? 0 : TextArray(metric);
     Datum* contains = static_cast<Datum*>(palloc(sizeof(Datum) * (objects.size() + 1)));
     for (size_t i = 0; i < objects.size(); ++i)
       contains[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(objects[i].c_str()));
-    return ScanSeriesCatalog(metrics, contains, static_cast<int>(objects.size()), DirectFilter, &args, &scan);
+    return ScanSeriesCatalog(metric_array, contains, static_cast<int>(objects.size()), DirectFilter, &args, &scan);
   });
   if (!read) return false;
   const bool rows_wanted = grouping.mode != SeriesGrouping::Mode::kAll && grouping.mode != SeriesGrouping::Mode::kByKeys;

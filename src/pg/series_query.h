@@ -11,7 +11,8 @@
 namespace aegis::pg {
 
 // One matched series. metric, tags and group are Datums owned by the query
-// result and valid until Release.
+// result (or, read directly, by the SPI connection's memory) and valid until
+// Release or SPI_finish, whichever comes first.
 struct SeriesRow {
   int64_t series_id;
   Datum metric;
@@ -27,7 +28,7 @@ struct SeriesGrouping {
 
 struct MatchedSeries {
   std::vector<SeriesRow> rows;
-  SPITupleTable* table = nullptr;
+  SPITupleTable* table = nullptr;  // the query's result; none when read directly
 };
 
 // Parses the selector, checks its regexes, and returns the matching series

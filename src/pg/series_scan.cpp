@@ -17,11 +17,13 @@ extern "C" {
 #include "catalog/pg_opfamily_d.h"
 #include "executor/tuptable.h"
 #include "nodes/tidbitmap.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/relcache.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 }
 
 namespace aegis::pg {
@@ -80,7 +82,14 @@ bool IsMetricIndex(Relation index, AttrNumber metric) {
 Relation OpenIndex(Relation rel, const char* name, bool (*usable)(Relation, AttrNumber), AttrNumber column) {
   const Oid relid = get_relname_relid(name, RelationGetNamespace(rel));
   if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_INDEX) return nullptr;
-  Relation index = index_open(relid, AccessShareLock);
+  // Locked first: a DROP INDEX CONCURRENTLY may have removed it since its
+  // name was looked up (the table's lock does not keep it).
+  LockRelationOid(relid, AccessShareLock);
+  if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid))) {
+    UnlockRelationOid(relid, AccessShareLock);
+    return nullptr;
+  }
+  Relation index = index_open(relid, NoLock);
   if (index->rd_index->indrelid == RelationGetRelid(rel) && usable(index, column)) return index;
   index_close(index, NoLock);  // held to the transaction's end, as a statement holds them
   return nullptr;
@@ -122,6 +131,7 @@ bool ContainsAny(const ScanWork& w, Datum tags) {
 // should stop (the filter gave up, or a column is NULL, which the table's
 // constraints forbid and the statement would return).
 bool TakeRow(ScanWork* w, TupleTableSlot* slot) {
+  CHECK_FOR_INTERRUPTS();
   bool null_id = false, null_metric = false, null_tags = false;
   const Datum id = slot_getattr(slot, w->columns.series_id, &null_id);
   Datum metric = slot_getattr(slot, w->columns.metric, &null_metric);
@@ -226,7 +236,7 @@ bool ScanSeriesCatalog(Datum metrics, const Datum* contains, int n_contains, Cat
   w.columns.metric = ColumnOf(rel, "metric", TEXTOID);
   w.columns.tags = ColumnOf(rel, "tags", JSONBOID);
   if (w.columns.series_id == InvalidAttrNumber || w.columns.metric == InvalidAttrNumber ||
-      w.columns.tags == InvalidAttrNumber || rel->rd_rel->relhassubclass ||
+      w.columns.tags == InvalidAttrNumber || rel->rd_rel->relhassubclass || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
       pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
       check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED) {
     table_close(rel, NoLock);

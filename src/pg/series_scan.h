@@ -9,7 +9,8 @@
 namespace aegis::pg {
 
 // A row of aegis.series a direct scan kept, its metric and tags copied into
-// the caller's memory context.
+// the caller's memory context as stored (tags possibly compressed or a TOAST
+// pointer, as a statement's result holds them).
 struct CatalogRow {
   int64 series_id;
   Datum metric;
@@ -40,7 +41,7 @@ struct CatalogScan {
 // metric, tags FROM aegis.series WHERE ... ORDER BY series_id" would: the
 // caller may SELECT from the table, no row-level security applies to it
 // (with row_security off, the error the statement would raise is raised
-// here), it has no inheritance children, its columns are the extension's,
+// here), it is a heap without inheritance children, its columns are the extension's,
 // and the index read is valid, of the kind and operator family named; not
 // under Citus. Checked once the table is locked. False, having returned
 // nothing, otherwise or when the filter gives up. PostgreSQL code.

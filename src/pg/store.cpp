@@ -667,6 +667,8 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
   return source;
 }
 
+}  // namespace
+
 // A BlockCursor's read of one partition straight from its primary key
 // (series_id, ts_min), with the statement's snapshot: no statement to parse,
 // plan and start (about 0.5 ms of a new session's first read, and an
@@ -675,8 +677,6 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
 // since checked on the row, in (series_id, ts_min) order or, for kAsGiven,
 // one key scan per given series in turn; a lean read leaves out the data
 // of the blocks the statement's CASE leaves out. PostgreSQL code.
-}  // namespace
-
 struct DirectBlockScan {
   Relation rel;
   Relation index;
@@ -740,6 +740,10 @@ DirectBlockScan* OpenDirectBlockScan(Oid relid, const std::vector<int64_t>& seri
                                      bool with_segments, const LeanRead& lean) {
   if (get_rel_relkind(relid) != RELKIND_RELATION) return nullptr;
   Relation rel = table_open(relid, AccessShareLock);
+  if (rel->rd_rel->relam != HEAP_TABLE_AM_OID) {
+    table_close(rel, NoLock);
+    return nullptr;
+  }
   static const char* const names[] = {"series_id", "ts_min", "ts_max", "point_count", "min_value", "max_value",
                                       "sum_value", "first_value", "last_value", "data", "segments"};
   static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, FLOAT8OID, FLOAT8OID,
@@ -929,7 +933,14 @@ BlockCursor::~BlockCursor() {
   // are left to the transaction's abort: no SPI call after an ERROR caught
   // mid-execution.
   if (failed_ || std::uncaught_exceptions() > 0) return;
-  if (direct_ != nullptr) PgCall([&] { CloseDirectBlockScan(direct_); });
+  if (direct_ != nullptr) {
+    // A destructor must not throw; closing raises nothing short of a
+    // resource bookkeeping bug, which the transaction's end reports.
+    try {
+      PgCall([&] { CloseDirectBlockScan(direct_); });
+    } catch (...) {
+    }
+  }
   if (portal_ != nullptr) SPI_cursor_close(portal_);
   if (batch_memory_ != nullptr) MemoryContextDelete(batch_memory_);
 }
