@@ -113,6 +113,61 @@ BEGIN
     END LOOP;
     RAISE NOTICE 'newest first by the engine for % of % conditions', ordered, (SELECT count(*) FROM cases);
 END $$;
+-- ... and oldest first (ORDER BY ts): one series' points as read, several
+-- series' sorted inside the scan; no Sort node either way. The same rows, in
+-- non-decreasing ts, also when the sort spills past a tiny work_mem.
+DO $$
+DECLARE
+    c record;
+    want text;
+    oldest text;
+    spilled text;
+    query text;
+    plan text;
+    plans text;
+    ordered int := 0;
+    sorted int := 0;
+BEGIN
+    FOR c IN SELECT * FROM cases LOOP
+        EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
+                       'ORDER BY metric, tags::text, ts)), ''-'') FROM ref WHERE %s', c.cond) INTO want;
+        -- The rows' digest and whether each ts is at least the one before.
+        query := format('SELECT count(*) || '' '' || coalesce(md5(string_agg(metric || tags::text || ts || '':'' || value, '','' '
+                        'ORDER BY metric, tags::text, ts)), ''-'') || '' '' || coalesce(bool_and(ok), true) '
+                        'FROM (SELECT *, ts >= lag(ts, 1, ''-infinity'') OVER (ORDER BY n) AS ok FROM '
+                        '(SELECT *, row_number() OVER () AS n FROM (SELECT * FROM aegis.points WHERE %s '
+                        'ORDER BY ts) a) b) c', c.cond);
+        EXECUTE query INTO oldest;
+        SET LOCAL work_mem = '64kB';
+        EXECUTE query INTO spilled;
+        RESET work_mem;
+        plans := '';
+        FOR plan IN EXECUTE format('EXPLAIN (COSTS OFF) SELECT * FROM aegis.points WHERE %s ORDER BY ts', c.cond) LOOP
+            plans := plans || plan || E'\n';
+        END LOOP;
+        IF plans LIKE '%Order: ts (one series%' THEN
+            ordered := ordered + 1;
+        END IF;
+        IF plans LIKE '%Sort Key%' THEN
+            sorted := sorted + 1;
+            RAISE NOTICE '%: a Sort node', c.name;
+        END IF;
+        IF oldest <> want || ' true' OR spilled <> want || ' true' THEN
+            RAISE NOTICE '%: oldest first DIFFERS: % / % (want %)', c.name, oldest, spilled, want;
+        END IF;
+    END LOOP;
+    RAISE NOTICE 'oldest first by the engine for % of % conditions, % with a Sort node', ordered,
+        (SELECT count(*) FROM cases), sorted;
+END $$;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ts, value FROM aegis.points
+ WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' AND value > 4490 ORDER BY ts;
+SELECT * FROM (SELECT tags ->> 'host' AS host, ts, value FROM aegis.points WHERE metric = 'pt_cpu' AND value > 4490
+                ORDER BY ts LIMIT 4) f ORDER BY ts, host;
+-- Rescanned with a parameter from the outer query: each scan sorts anew.
+SELECT h, (SELECT string_agg(to_char(ts, 'HH24:MI') || '=' || value, ' ' ORDER BY ts, value) FROM
+             (SELECT ts, value FROM aegis.points p WHERE p.metric = 'pt_cpu' AND p.tags ->> 'host' <> h
+               AND p.value > 4480 ORDER BY ts LIMIT 2) f) AS first_two
+  FROM unnest(ARRAY['a', 'b', 'c']) h;
 SET aegis.aggregate_pushdown = off;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ts, value FROM aegis.points
  WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' ORDER BY ts DESC LIMIT 3;

@@ -87,6 +87,7 @@ extern "C" {
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/ruleutils.h"
+#include "utils/tuplesort.h"
 }
 
 namespace aegis::pg {
@@ -324,12 +325,17 @@ Oid JsonbBtreeFamily() {
   return DefaultBtreeFamily(JSONBOID, &family);
 }
 
-// The query's ORDER BY when it is `ts DESC` alone, as pathkeys the scan can
-// produce (the newest points first: ORDER BY ts DESC LIMIT n); else NIL.
-List* NewestFirstPathkeys(PlannerInfo* root, RelOptInfo* baserel) {
+// The order a scan's points come in (fdw_private's counts, and a path's
+// fdw_private).
+enum TimeOrder : int { kOrderAny = 0, kOrderNewestFirst = 1, kOrderOldestFirst = 2 };
+
+// The query's ORDER BY when it is `ts DESC` (strategy BTGreaterStrategyNumber)
+// or `ts` (BTLessStrategyNumber) alone, as pathkeys the scan can produce;
+// else NIL.
+List* TimeOrderPathkeys(PlannerInfo* root, RelOptInfo* baserel, int strategy) {
   if (list_length(root->query_pathkeys) != 1) return NIL;
   PathKey* key = linitial_node(PathKey, root->query_pathkeys);
-  if (key->pk_strategy != BTGreaterStrategyNumber || !OidIsValid(TimestamptzBtreeFamily()) ||
+  if (key->pk_strategy != strategy || !OidIsValid(TimestamptzBtreeFamily()) ||
       key->pk_opfamily != TimestamptzBtreeFamily())
     return NIL;
   ListCell* cell;
@@ -348,10 +354,17 @@ void GetPaths(PlannerInfo* root, RelOptInfo* baserel, Oid /*table*/) {
                                                                     total, NIL, nullptr, nullptr, NIL)));
   // Newest first: time windows read from the newest back, so a LIMIT stops
   // the reading early; a little dearer in total than reading in any order.
-  if (List* pathkeys = NewestFirstPathkeys(root, baserel))
+  if (List* pathkeys = TimeOrderPathkeys(root, baserel, BTGreaterStrategyNumber))
     add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
                           root, baserel, nullptr, baserel->rows, startup + 1, total * 1.05, pathkeys, nullptr,
-                          nullptr, list_make1_int(1))));
+                          nullptr, list_make1_int(kOrderNewestFirst))));
+  // Oldest first: one series' points come in time order as they are read;
+  // several series' go through a tuplesort inside the scan (as a Sort node
+  // would do with them), so a one-series read needs no Sort node.
+  if (List* pathkeys = TimeOrderPathkeys(root, baserel, BTLessStrategyNumber))
+    add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
+                          root, baserel, nullptr, baserel->rows, startup + 1, total * 1.05, pathkeys, nullptr,
+                          nullptr, list_make1_int(kOrderOldestFirst))));
 }
 
 // What a scan returns (fdw_private's counts).
@@ -999,12 +1012,12 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   List* exprs = list_concat(list_copy(c.series), operands);
   auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
   List* priv = NIL;
-  const bool newest_first = !upper && path->fdw_private != NIL;
+  const int time_order = !upper && path->fdw_private != NIL ? linitial_int(path->fdw_private) : kOrderAny;
   priv = lappend(priv, lappend_int(lappend_int(list_make5_int(list_length(c.series), list_length(c.hints),
                                                               list_length(c.bounds), list_length(bucket_operands),
                                                               mode),
                                                bucket_kind),
-                                   newest_first ? 1 : 0));
+                                   time_order));
   priv = lappend(priv, c.hint_kinds);
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
@@ -1239,6 +1252,13 @@ struct ScanState {
   core::Timestamp window_top = 0;  // the next window ends here (exclusive)
   core::Timestamp window_low = 0;  // no chosen point is older
   int64_t window_width = 0;
+
+  // Run, oldest first: one series' points as read; several series' points
+  // through a tuplesort by ts (every point read before the first row).
+  bool oldest_first = false;
+  Tuplesortstate* sort = nullptr;
+  TupleTableSlot* sort_input = nullptr;   // (ts, value, owner), virtual
+  TupleTableSlot* sort_output = nullptr;  // the same, minimal tuples
 
   // Run, aggregating.
   std::optional<core::TimeBucketer> bucketer;
@@ -1762,6 +1782,88 @@ void NewestPerSeries(ScanState* s) {
   }
 }
 
+// Puts a point of series `owner` into the scan's slot.
+void StorePoint(ForeignScanState* node, ScanState* s, size_t owner, core::Timestamp ts, double value) {
+  TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
+  const ChosenSeries& series = s->series[owner];
+  PgCall([&] { ExecClearTuple(slot); });
+  slot->tts_values[kMetric - 1] = series.metric;
+  slot->tts_values[kTags - 1] = series.tags;
+  slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
+  slot->tts_values[kValue - 1] = Float8GetDatum(value);
+  std::fill(slot->tts_isnull, slot->tts_isnull + kColumns, false);
+  PgCall([&] { ExecStoreVirtualTuple(slot); });
+}
+
+// Oldest first over several series: every point of the scan that meets the
+// value conditions into a tuplesort by ts (work_mem, then temporary files,
+// as a Sort node), read a group of series at a time.
+void SortAllPoints(ScanState* s) {
+  PgCall([&] {
+    MemoryContext old = MemoryContextSwitchTo(s->run_memory);
+    TupleDesc desc = CreateTemplateTupleDesc(3);
+    TupleDescInitEntry(desc, 1, "ts", TIMESTAMPTZOID, -1, 0);
+    TupleDescInitEntry(desc, 2, "value", FLOAT8OID, -1, 0);
+    TupleDescInitEntry(desc, 3, "owner", INT4OID, -1, 0);
+    AttrNumber key = 1;
+    Oid less = get_opfamily_member(TimestamptzBtreeFamily(), TIMESTAMPTZOID, TIMESTAMPTZOID, BTLessStrategyNumber);
+    Oid collation = InvalidOid;
+    bool nulls_first = false;
+    s->sort_input = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+    s->sort_output = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+    s->sort = tuplesort_begin_heap(desc, 1, &key, &less, &collation, &nulls_first, work_mem, nullptr, TUPLESORT_NONE);
+    MemoryContextSwitchTo(old);
+  });
+  while (s->next_series < s->n_chosen) {
+    ReadGroup(s);
+    PgCall([&] {
+      TupleTableSlot* in = s->sort_input;
+      for (size_t i = 0; i < s->points.size(); ++i) {
+        if (s->values.n > 0 && !PassesValues(s->values, s->points.values[i])) continue;
+        ExecClearTuple(in);
+        in->tts_values[0] = TimestampTzGetDatum(s->points.ts[i]);
+        in->tts_values[1] = Float8GetDatum(s->points.values[i]);
+        in->tts_values[2] = Int32GetDatum(static_cast<int32>(s->owners[i]));
+        in->tts_isnull[0] = in->tts_isnull[1] = in->tts_isnull[2] = false;
+        ExecStoreVirtualTuple(in);
+        tuplesort_puttupleslot(s->sort, in);
+      }
+    });
+    CheckForInterrupts();
+  }
+  s->points.clear();
+  s->owners.clear();
+  s->next_point = 0;
+  PgCall([&] { tuplesort_performsort(s->sort); });
+}
+
+// The next point of an oldest-first scan of several series; false at the end.
+bool NextSortedPoint(ForeignScanState* node, ScanState* s) {
+  if (s->sort == nullptr) SortAllPoints(s);
+  bool found = false;
+  core::Timestamp ts = 0;
+  double value = 0;
+  size_t owner = 0;
+  PgCall([&] {
+    found = tuplesort_gettupleslot(s->sort, true, false, s->sort_output, nullptr);
+    if (!found) return;
+    slot_getallattrs(s->sort_output);
+    ts = DatumGetTimestampTz(s->sort_output->tts_values[0]);
+    value = DatumGetFloat8(s->sort_output->tts_values[1]);
+    owner = static_cast<size_t>(DatumGetInt32(s->sort_output->tts_values[2]));
+  });
+  if (!found) return false;
+  StorePoint(node, s, owner, ts, value);
+  return true;
+}
+
+// Ends an oldest-first scan's tuplesort (its temporary files with it).
+void EndSort(ScanState* s) {
+  if (s->sort == nullptr) return;
+  PgCall([&] { tuplesort_end(s->sort); });
+  s->sort = nullptr;
+}
+
 // The next point into the slot; false at the end.
 bool NextPoint(ForeignScanState* node, ScanState* s) {
   if (!s->started) {
@@ -1769,6 +1871,7 @@ bool NextPoint(ForeignScanState* node, ScanState* s) {
     if (!s->empty && s->newest_per_series) NewestPerSeries(s);
   }
   if (s->empty) return false;
+  if (s->oldest_first && s->n_chosen > 1) return NextSortedPoint(node, s);
   size_t i;
   do {
     while (s->next_point == s->points.size()) {
@@ -1783,15 +1886,7 @@ bool NextPoint(ForeignScanState* node, ScanState* s) {
     }
     i = s->next_point++;
   } while (s->values.n > 0 && !PassesValues(s->values, s->points.values[i]));
-  TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
-  const ChosenSeries& series = s->series[s->owners[i]];
-  PgCall([&] { ExecClearTuple(slot); });
-  slot->tts_values[kMetric - 1] = series.metric;
-  slot->tts_values[kTags - 1] = series.tags;
-  slot->tts_values[kTs - 1] = TimestampTzGetDatum(s->points.ts[i]);
-  slot->tts_values[kValue - 1] = Float8GetDatum(s->points.values[i]);
-  std::fill(slot->tts_isnull, slot->tts_isnull + kColumns, false);
-  PgCall([&] { ExecStoreVirtualTuple(slot); });
+  StorePoint(node, s, s->owners[i], s->points.ts[i], s->points.values[i]);
   return true;
 }
 
@@ -2229,7 +2324,8 @@ void BeginScan(ForeignScanState* node, int eflags) {
   s->newest_per_series = mode == kModeNewestPerSeries || mode == kModeNewestPerSeriesByName;
   s->series_by_name = mode == kModeNewestPerSeriesByName;
   s->bucket_kind = list_nth_int(counts, 5);
-  s->newest_first = list_nth_int(counts, 6) != 0;
+  s->newest_first = list_nth_int(counts, 6) == kOrderNewestFirst;
+  s->oldest_first = list_nth_int(counts, 6) == kOrderOldestFirst;
   s->hint_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKinds));
   s->hint_keys = static_cast<List*>(list_nth(plan->fdw_private, kPartHintKeys));
   s->bound_kinds = static_cast<List*>(list_nth(plan->fdw_private, kPartBoundKinds));
@@ -2301,6 +2397,7 @@ TupleTableSlot* IterateScan(ForeignScanState* node) {
 
 void ReScan(ForeignScanState* node) {
   auto* s = static_cast<ScanState*>(node->fdw_state);
+  Guarded([&] { EndSort(s); });
   MemoryContextReset(s->run_memory);
   Guarded([&] {
     s->started = false;
@@ -2335,6 +2432,7 @@ void ReScan(ForeignScanState* node) {
 
 void EndScan(ForeignScanState* node) {
   auto* s = static_cast<ScanState*>(node->fdw_state);
+  if (s != nullptr) Guarded([&] { EndSort(s); });
   if (s != nullptr) MemoryContextDelete(s->memory);  // its callback destroys s
   node->fdw_state = nullptr;
 }
@@ -2374,8 +2472,11 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
   if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
   ExplainPropertyText("Series Conditions", series_text[0] != '\0' ? series_text : "none (every series)", es);
   ExplainPropertyText("Time Range", time_text[0] != '\0' ? time_text : "none (every point)", es);
-  if (list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 6) != 0)
+  const int time_order = list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 6);
+  if (time_order == kOrderNewestFirst)
     ExplainPropertyText("Order", "ts DESC (time windows read from the newest back)", es);
+  if (time_order == kOrderOldestFirst)
+    ExplainPropertyText("Order", "ts (one series as read, several sorted in the scan)", es);
   if (mode == kModeNewestPerSeries)
     ExplainPropertyText("Engine Distinct", "the newest point of each series (DISTINCT ON (metric, tags) ... ts DESC)", es);
   if (mode == kModeNewestPerSeriesByName)
