@@ -1786,13 +1786,15 @@ void NewestPerSeries(ScanState* s) {
 void StorePoint(ForeignScanState* node, ScanState* s, size_t owner, core::Timestamp ts, double value) {
   TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
   const ChosenSeries& series = s->series[owner];
-  PgCall([&] { ExecClearTuple(slot); });
-  slot->tts_values[kMetric - 1] = series.metric;
-  slot->tts_values[kTags - 1] = series.tags;
-  slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
-  slot->tts_values[kValue - 1] = Float8GetDatum(value);
-  std::fill(slot->tts_isnull, slot->tts_isnull + kColumns, false);
-  PgCall([&] { ExecStoreVirtualTuple(slot); });
+  PgCall([&] {  // one boundary crossing a row
+    ExecClearTuple(slot);
+    slot->tts_values[kMetric - 1] = series.metric;
+    slot->tts_values[kTags - 1] = series.tags;
+    slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
+    slot->tts_values[kValue - 1] = Float8GetDatum(value);
+    for (int c = 0; c < kColumns; ++c) slot->tts_isnull[c] = false;
+    ExecStoreVirtualTuple(slot);
+  });
 }
 
 // Oldest first over several series: every point of the scan that meets the

@@ -919,7 +919,8 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
 }
 
 void BlockCursor::PrepareBatch() {
-  batch_.resize(kCursorBatch);  // fetch_count_ <= kCursorBatch
+  // Grown to each fetch's count before it (Next): most reads fetch a few
+  // rows once.
   InitReceiver(&receiver_.pub, ReceiveBlockRow);
   receiver_.rows = batch_.data();
   receiver_.capacity = batch_.size();
@@ -949,6 +950,11 @@ const BlockRef* BlockCursor::Next() {
   if (next_row_ == rows_) {
     if (done_) return nullptr;
     failed_ = true;
+    if (batch_.size() < static_cast<size_t>(fetch_count_)) {
+      batch_.resize(static_cast<size_t>(fetch_count_));  // fetch_count_ <= kCursorBatch
+      receiver_.rows = batch_.data();
+      receiver_.capacity = batch_.size();
+    }
     // Straight from the executor into batch_ (ReceiveBlockRow), as
     // SPI_cursor_fetch runs the portal, without its tuple table.
     PgCall([&] {
