@@ -164,10 +164,18 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ts, value FROM aegi
 SELECT * FROM (SELECT tags ->> 'host' AS host, ts, value FROM aegis.points WHERE metric = 'pt_cpu' AND value > 4490
                 ORDER BY ts LIMIT 4) f ORDER BY ts, host;
 -- Rescanned with a parameter from the outer query: each scan sorts anew.
-SELECT h, (SELECT string_agg(to_char(ts, 'HH24:MI') || '=' || value, ' ' ORDER BY ts, value) FROM
+EXPLAIN (COSTS OFF) SELECT h, (SELECT count(*) FROM
              (SELECT ts, value FROM aegis.points p WHERE p.metric = 'pt_cpu' AND p.tags ->> 'host' <> h
-               AND p.value > 4480 ORDER BY ts LIMIT 2) f) AS first_two
+               AND p.value > 4488 ORDER BY ts) f) AS in_order
   FROM unnest(ARRAY['a', 'b', 'c']) h;
+SELECT h, (SELECT count(*) || ' points, in order: ' || bool_and(ok) || ', sum ' || sum(value) FROM
+             (SELECT value, ts >= lag(ts, 1, '-infinity') OVER () AS ok FROM
+               (SELECT ts, value FROM aegis.points p WHERE p.metric = 'pt_cpu' AND p.tags ->> 'host' <> h
+                 AND p.value > 4488 ORDER BY ts) f) g) AS in_order
+  FROM unnest(ARRAY['a', 'b', 'c']) h;
+-- With a small LIMIT, a Sort node's bounded (top-N) sort is cheaper than
+-- the scan's full one.
+EXPLAIN (COSTS OFF) SELECT ts, value FROM aegis.points WHERE metric = 'pt_cpu' ORDER BY ts LIMIT 3;
 SET aegis.aggregate_pushdown = off;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT ts, value FROM aegis.points
  WHERE metric = 'pt_cpu' AND tags ->> 'host' = 'a' ORDER BY ts DESC LIMIT 3;

@@ -360,11 +360,20 @@ void GetPaths(PlannerInfo* root, RelOptInfo* baserel, Oid /*table*/) {
                           nullptr, list_make1_int(kOrderNewestFirst))));
   // Oldest first: one series' points come in time order as they are read;
   // several series' go through a tuplesort inside the scan (as a Sort node
-  // would do with them), so a one-series read needs no Sort node.
-  if (List* pathkeys = TimeOrderPathkeys(root, baserel, BTLessStrategyNumber))
+  // would do with them), so a one-series read needs no Sort node. Costed as
+  // the full sort it may be (every point read before the first row, and no
+  // LIMIT bounds it), a tenth of the sort cheaper: without a LIMIT the
+  // scan's own order wins over a Sort node; with a small LIMIT a Sort node's
+  // bounded top-N sort does.
+  if (List* pathkeys = TimeOrderPathkeys(root, baserel, BTLessStrategyNumber)) {
+    Path sorted;
+    cost_sort(&sorted, root, pathkeys, total, baserel->rows, baserel->reltarget->width, 0.0, work_mem, -1.0);
+    const Cost sort_startup = total + 0.9 * (sorted.startup_cost - total);
     add_path(baserel, reinterpret_cast<Path*>(create_foreignscan_path(
-                          root, baserel, nullptr, baserel->rows, startup + 1, total * 1.05, pathkeys, nullptr,
-                          nullptr, list_make1_int(kOrderOldestFirst))));
+                          root, baserel, nullptr, baserel->rows, sort_startup,
+                          sort_startup + (sorted.total_cost - sorted.startup_cost), pathkeys, nullptr, nullptr,
+                          list_make1_int(kOrderOldestFirst))));
+  }
 }
 
 // What a scan returns (fdw_private's counts).
