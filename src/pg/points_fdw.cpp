@@ -960,7 +960,8 @@ enum PlanPart : int {
   kPartHintKinds,    // int per hint
   kPartHintKeys,     // String per hint
   kPartBoundKinds,   // int per bound
-  kPartTexts,        // String: series conditions, time range, groups, aggregates, value conditions (EXPLAIN)
+  kPartTexts,        // for EXPLAIN: series conditions, time range, groups, aggregates, value conditions
+                     // (expressions, deparsed by ExplainScan), the relation's index and OID (Integer)
   kPartSeries,       // the series conditions, evaluated on catalog rows
   kPartColumnKinds,  // aggregating: ColumnKind per scan column
   kPartAggregates,   // aggregating: code per aggregate column
@@ -1019,7 +1020,6 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   }
   List* operands = list_concat(list_concat(list_copy(c.hints), c.bounds), bucket_operands);
   List* exprs = list_concat(list_copy(c.series), operands);
-  auto text = [](char* s) { return makeString(s != nullptr ? s : pstrdup("")); };
   List* priv = NIL;
   const int time_order = !upper && path->fdw_private != NIL ? linitial_int(path->fdw_private) : kOrderAny;
   priv = lappend(priv, lappend_int(lappend_int(list_make5_int(list_length(c.series), list_length(c.hints),
@@ -1031,10 +1031,14 @@ ForeignScan* GetPlan(PlannerInfo* root, RelOptInfo* rel, Oid /*table*/, ForeignP
   priv = lappend(priv, c.hint_keys);
   priv = lappend(priv, c.bound_kinds);
   const bool aggregating = mode == kModeAggregate;
-  priv = lappend(priv, list_make5(text(Deparse(c.series, relid, table)), text(Deparse(c.time_clauses, relid, table)),
-                                  text(aggregating ? DeparseList(group_exprs, relid, table) : nullptr),
-                                  text(aggregating ? DeparseList(aggregates, relid, table) : nullptr),
-                                  text(Deparse(c.value_clauses, relid, table))));
+  // The conditions and expressions EXPLAIN shows, deparsed only when it
+  // does (deparsing them was a tenth of a short query's planning): the
+  // relation's index and OID after them.
+  List* shown = list_make5(copyObjectImpl(c.series), copyObjectImpl(c.time_clauses),
+                           aggregating ? copyObjectImpl(group_exprs) : NIL,
+                           aggregating ? copyObjectImpl(aggregates) : NIL, copyObjectImpl(c.value_clauses));
+  priv = lappend(priv, lappend(lappend(shown, makeInteger(static_cast<int>(relid))),
+                               makeInteger(static_cast<int>(table))));
   priv = lappend(priv, copyObjectImpl(c.series));
   priv = lappend(priv, column_kinds);
   priv = lappend(priv, aggregate_codes);
@@ -1113,6 +1117,14 @@ class PointSink {
  public:
   void BeginSeries() {}
   void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
+    if (values_ != nullptr && values_->n > 0) {  // only the points that meet the value conditions
+      for (size_t i = 0; i < n; ++i) {
+        if (!PassesValues(*values_, values[i])) continue;
+        points_->push_back(ts[i], values[i]);
+        owners_->push_back(current_);
+      }
+      return;
+    }
     points_->ts.insert(points_->ts.end(), ts, ts + n);
     points_->values.insert(points_->values.end(), values, values + n);
     owners_->insert(owners_->end(), n, current_);
@@ -2473,11 +2485,14 @@ uint64_t BlocksPruned(ScanState* s) {
 
 void ExplainScan(ForeignScanState* node, ExplainState* es) {
   ForeignScan* plan = castNode(ForeignScan, node->ss.ps.plan);
-  List* texts = static_cast<List*>(list_nth(plan->fdw_private, kPartTexts));
-  const char* series_text = strVal(linitial(texts));
-  const char* time_text = strVal(lsecond(texts));
-  const char* group_text = strVal(lthird(texts));
-  const char* aggregate_text = strVal(lfourth(texts));
+  List* shown = static_cast<List*>(list_nth(plan->fdw_private, kPartTexts));
+  const Index relid = static_cast<Index>(intVal(list_nth(shown, 5)));
+  const Oid table = static_cast<Oid>(intVal(list_nth(shown, 6)));
+  const auto text_of = [](const char* s) { return s != nullptr ? s : ""; };
+  const char* series_text = text_of(Deparse(static_cast<List*>(linitial(shown)), relid, table));
+  const char* time_text = text_of(Deparse(static_cast<List*>(lsecond(shown)), relid, table));
+  const char* group_text = text_of(DeparseList(static_cast<List*>(lthird(shown)), relid, table));
+  const char* aggregate_text = text_of(DeparseList(static_cast<List*>(lfourth(shown)), relid, table));
   const int mode = list_nth_int(static_cast<List*>(list_nth(plan->fdw_private, kPartCounts)), 4);
   const bool aggregating = mode == kModeAggregate;
   if (aggregate_text[0] == '\0') aggregate_text = "none (groups only)";
@@ -2494,7 +2509,7 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
     ExplainPropertyText("Engine Distinct",
                         "the newest point of each series (DISTINCT ON (metric, tags) ... ts DESC), in metric, tags order",
                         es);
-  const char* value_text = strVal(list_nth(texts, 4));
+  const char* value_text = text_of(Deparse(static_cast<List*>(list_nth(shown, 4)), relid, table));
   if (value_text[0] != '\0') ExplainPropertyText("Value Conditions", value_text, es);
   if (aggregating) {
     ExplainPropertyText("Engine Group Keys", group_text[0] != '\0' ? group_text : "none (one row)", es);
