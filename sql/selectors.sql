@@ -127,26 +127,17 @@ SELECT tags FROM aegis.find_series('esc{host=~"ünï|"}') ORDER BY series_id;
 -- A selector reads aegis.series straight from the table and the one index
 -- its candidates come from (no statement to parse and plan, which would
 -- also open every index of the table): only those are locked.
-CREATE FUNCTION pg_temp.series_locks() RETURNS text LANGUAGE sql AS $$
-  SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-   WHERE l.pid = pg_backend_pid() AND c.relnamespace = 'aegis'::regnamespace AND c.relname LIKE 'series%'
-$$;
-BEGIN;
-SELECT count(*) FROM aegis.find_series('big{host="h42"}');
-SELECT pg_temp.series_locks();
-COMMIT;
-BEGIN;
-SELECT count(*) FROM aegis.find_series('big');
-SELECT pg_temp.series_locks();
-COMMIT;
-BEGIN;
-SELECT count(*) FROM aegis.find_series('{__name__=~"big|esc", host=~"h4.*2|q.*"}');
-SELECT pg_temp.series_locks();
-COMMIT;
-BEGIN;
-SELECT count(*) FROM aegis.find_series('{host=~"h4.*2"}');
-SELECT pg_temp.series_locks();
-COMMIT;
+-- Each call is a statement of its own: the locks are the selector's alone.
+CREATE FUNCTION pg_temp.selector_locks(selector text, OUT series bigint, OUT locks text) LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT count(*) INTO series FROM aegis.find_series(selector);
+  SELECT string_agg(c.relname, ', ' ORDER BY c.relname) INTO locks FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+   WHERE l.pid = pg_backend_pid() AND c.relnamespace = 'aegis'::regnamespace AND c.relname LIKE 'series%';
+END $$;
+SELECT * FROM pg_temp.selector_locks('big{host="h42"}');
+SELECT * FROM pg_temp.selector_locks('big');
+SELECT * FROM pg_temp.selector_locks('{__name__=~"big|esc", host=~"h4.*2|q.*"}');
+SELECT * FROM pg_temp.selector_locks('{host=~"h4.*2"}');
 -- Tags that are not strings (only a catalog from before 0.2.0's
 -- series_key_exact can hold them): ->> turns them into text, which the
 -- direct read leaves to the statement, so the answers stay the statement's.

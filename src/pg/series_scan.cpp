@@ -3,7 +3,7 @@
 // and holds no C++ object, so an ERROR may longjmp through it.
 #include "pg/series_scan.h"
 
-#include "pg/spi.h"
+#include "pg/direct_read.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -37,27 +37,9 @@ struct SeriesColumns {
   AttrNumber tags = InvalidAttrNumber;
 };
 
-// The column named `name` of rel when it has type `type` (and, for text,
-// the database's default collation, under which equality is bytewise).
-AttrNumber ColumnOf(Relation rel, const char* name, Oid type) {
-  const TupleDesc desc = RelationGetDescr(rel);
-  for (int i = 0; i < desc->natts; ++i) {
-    const Form_pg_attribute a = TupleDescAttr(desc, i);
-    if (a->attisdropped || strcmp(NameStr(a->attname), name) != 0) continue;
-    if (a->atttypid != type) return InvalidAttrNumber;
-    if (type == TEXTOID && a->attcollation != DEFAULT_COLLATION_OID) return InvalidAttrNumber;
-    return a->attnum;
-  }
-  return InvalidAttrNumber;
-}
-
-// Whether an index can answer a scan now as the planner would let it: valid,
-// ready, live, usable by every snapshot, without a predicate, on one plain
-// column first.
+// Whether an index is usable now with `first_column` as its first key.
 bool UsableIndex(Relation index, AttrNumber first_column) {
-  const Form_pg_index i = index->rd_index;
-  return i->indisvalid && i->indisready && i->indislive && !i->indcheckxmin && i->indnkeyatts >= 1 &&
-         i->indkey.values[0] == first_column && RelationGetIndexPredicate(index) == NIL;
+  return IndexUsableNow(index) && index->rd_index->indnkeyatts >= 1 && index->rd_index->indkey.values[0] == first_column;
 }
 
 // Whether index is a GIN index on tags whose operator family answers
@@ -227,7 +209,6 @@ void ScanAll(ScanWork* w, Relation rel, Snapshot snapshot) {
 
 bool ScanSeriesCatalog(Datum metrics, const Datum* contains, int n_contains, CatalogRowFilter filter, void* arg,
                        CatalogScan* out) {
-  if (UnderCitus()) return false;
   const Oid relid = get_relname_relid("series", get_namespace_oid("aegis", false));
   if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION) return false;
   Relation rel = table_open(relid, AccessShareLock);
@@ -237,8 +218,7 @@ bool ScanSeriesCatalog(Datum metrics, const Datum* contains, int n_contains, Cat
   w.columns.tags = ColumnOf(rel, "tags", JSONBOID);
   if (w.columns.series_id == InvalidAttrNumber || w.columns.metric == InvalidAttrNumber ||
       w.columns.tags == InvalidAttrNumber || rel->rd_rel->relhassubclass || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-      pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-      check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED) {
+      !MayReadDirectly(relid)) {
     table_close(rel, NoLock);
     return false;
   }

@@ -16,6 +16,7 @@
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/partitions.h"
+#include "pg/direct_read.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -398,6 +399,32 @@ void OrderRecentRows(const RecentReceiver& rows, const std::vector<int64_t>& sor
 
 namespace {
 
+// Adds a block row to the receiver's batch: its columns (series_id,
+// AEGIS_BLOCK_COLUMNS, segments) at values[at[0..10]] (at[10] < 0: no
+// segments column), the data and segments copied into the batch's memory,
+// the data left out when leave_out_data. PostgreSQL code.
+void AddBlockRow(BlockBatchReceiver* r, const Datum* v, const bool* null, const int* at, bool leave_out_data) {
+  BlockRef& ref = r->rows[r->n];
+  ref.series_id = DatumGetInt64(v[at[0]]);
+  ref.summary.ts_min = DatumGetTimestampTz(v[at[1]]);
+  ref.summary.ts_max = DatumGetTimestampTz(v[at[2]]);
+  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(v[at[3]]));
+  ref.summary.min = DatumGetFloat8(v[at[4]]);
+  ref.summary.max = DatumGetFloat8(v[at[5]]);
+  ref.summary.sum = DatumGetFloat8(v[at[6]]);
+  ref.summary.first = DatumGetFloat8(v[at[7]]);
+  ref.summary.last = DatumGetFloat8(v[at[8]]);
+  MemoryContext old = MemoryContextSwitchTo(r->memory);
+  ref.has_data = !null[at[9]] && !leave_out_data;
+  ref.data = ref.has_data ? datumCopy(v[at[9]], false, -1) : 0;
+  ref.has_segments = at[10] >= 0 && !null[at[10]];
+  ref.segments = ref.has_segments ? datumCopy(v[at[10]], false, -1) : 0;
+  if (ref.has_data) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.data));
+  if (ref.has_segments) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.segments));
+  MemoryContextSwitchTo(old);
+  ++r->n;
+}
+
 // BlockCursor's receiver: the row's columns (series_id, AEGIS_BLOCK_COLUMNS,
 // segments) straight from the executor's slot, the data and segments copied
 // into the batch's memory; no tuple is formed or copied whole. PostgreSQL
@@ -408,27 +435,8 @@ bool ReceiveBlockRow(TupleTableSlot* slot, DestReceiver* self) {
   if (slot->tts_tupleDescriptor->natts != 11)
     elog(ERROR, "aegis: a block row has %d columns, 11 expected", slot->tts_tupleDescriptor->natts);
   slot_getallattrs(slot);
-  const Datum* v = slot->tts_values;
-  const bool* null = slot->tts_isnull;
-  BlockRef& ref = r->rows[r->n];
-  ref.series_id = DatumGetInt64(v[0]);
-  ref.summary.ts_min = DatumGetTimestampTz(v[1]);
-  ref.summary.ts_max = DatumGetTimestampTz(v[2]);
-  ref.summary.count = static_cast<uint32_t>(DatumGetInt32(v[3]));
-  ref.summary.min = DatumGetFloat8(v[4]);
-  ref.summary.max = DatumGetFloat8(v[5]);
-  ref.summary.sum = DatumGetFloat8(v[6]);
-  ref.summary.first = DatumGetFloat8(v[7]);
-  ref.summary.last = DatumGetFloat8(v[8]);
-  MemoryContext old = MemoryContextSwitchTo(r->memory);
-  ref.has_data = !null[9];
-  ref.data = ref.has_data ? datumCopy(v[9], false, -1) : 0;
-  ref.has_segments = !null[10];
-  ref.segments = ref.has_segments ? datumCopy(v[10], false, -1) : 0;
-  if (ref.has_data) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.data));
-  if (ref.has_segments) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.segments));
-  MemoryContextSwitchTo(old);
-  ++r->n;
+  static const int at[11] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  AddBlockRow(r, slot->tts_values, slot->tts_isnull, at, false);
   return true;
 }
 
@@ -447,14 +455,13 @@ namespace {
 // A new session's first read then parses and plans one statement fewer,
 // and every read skips an executor start. PostgreSQL code.
 bool ScanRecentRows(Oid relid, Datum ids, core::Timestamp lo, core::Timestamp hi, RecentReceiver* rows) {
-  if (UnderCitus() || !OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION) return false;
+  if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION) return false;
   Relation rel = table_open(relid, AccessShareLock);
   const Oid key_relid = RelationGetPrimaryKeyIndex(rel);
   const TupleDesc desc = RelationGetDescr(rel);
   if (!OidIsValid(key_relid) || rel->rd_rel->relhassubclass || desc->natts != 3 ||
       TupleDescAttr(desc, 0)->atttypid != INT8OID || TupleDescAttr(desc, 1)->atttypid != TIMESTAMPTZOID ||
-      TupleDescAttr(desc, 2)->atttypid != FLOAT8OID || pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-      check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED) {
+      TupleDescAttr(desc, 2)->atttypid != FLOAT8OID || !MayReadDirectly(relid)) {
     table_close(rel, NoLock);
     return false;
   }
@@ -636,10 +643,7 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
   if (UnderCitus() || scan_start >= until) return source;
   const PartitionsInRange in_range = PartitionsBetween(scan_start, until);
   if (!in_range.complete) return source;
-  const bool may_read = PgCall([&] {
-    return pg_class_aclcheck(in_range.parent, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-           check_enable_rls(in_range.parent, InvalidOid, false) != RLS_ENABLED;
-  });
+  const bool may_read = PgCall([&] { return MayReadDirectly(in_range.parent); });
   if (!may_read) return source;  // the statement over aegis.blocks says why not, or applies the policies
   if (in_range.partitions.empty()) {
     source.kind = CursorSource::kNothing;
@@ -683,7 +687,8 @@ struct DirectBlockScan {
   IndexScanDesc scan;
   TupleTableSlot* slot;
   Snapshot snapshot;
-  AttrNumber columns[11];  // series_id, ts_min, ts_max, point_count, the five values, data, segments (0: none)
+  int at[11];  // slot value index of series_id, ts_min, ts_max, point_count, the five values, data,
+               // segments (-1: none), AddBlockRow's order
   AttrNumber last_column;
   bool by_id;
   int64* ids;  // kAsGiven: the series, scanned in turn
@@ -700,22 +705,13 @@ struct DirectBlockScan {
 
 namespace {
 
-// The attribute of rel named name with type type, or InvalidAttrNumber.
-AttrNumber BlockColumn(Relation rel, const char* name, Oid type) {
-  const AttrNumber attnum = get_attnum(RelationGetRelid(rel), name);
-  if (attnum <= 0 || TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != type) return InvalidAttrNumber;
-  return attnum;
-}
-
 // Whether index is a valid whole btree on (series_id, ts_min) of rel,
 // ascending, with the default operator families' order.
 bool IsBlockKey(Relation index, AttrNumber series_id, AttrNumber ts_min) {
   const Form_pg_index i = index->rd_index;
-  if (index->rd_rel->relam != BTREE_AM_OID || !i->indisvalid || !i->indisready || !i->indislive || i->indcheckxmin ||
-      i->indnkeyatts != 2 || i->indkey.values[0] != series_id || i->indkey.values[1] != ts_min ||
-      index->rd_indoption[0] != 0 || index->rd_indoption[1] != 0 ||
-      index->rd_opfamily[0] != INTEGER_BTREE_FAM_OID ||
-      !heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, nullptr))
+  if (index->rd_rel->relam != BTREE_AM_OID || !IndexUsableNow(index) || i->indnkeyatts != 2 ||
+      i->indkey.values[0] != series_id || i->indkey.values[1] != ts_min || index->rd_indoption[0] != 0 ||
+      index->rd_indoption[1] != 0 || index->rd_opfamily[0] != INTEGER_BTREE_FAM_OID)
     return false;
   const Oid less = get_opfamily_member(index->rd_opfamily[1], TIMESTAMPTZOID, TIMESTAMPTZOID, BTLessStrategyNumber);
   return OidIsValid(less) && get_opcode(less) == F_TIMESTAMPTZ_LT;
@@ -751,7 +747,7 @@ DirectBlockScan* OpenDirectBlockScan(Oid relid, const std::vector<int64_t>& seri
   AttrNumber columns[11];
   bool shaped = !rel->rd_rel->relhassubclass;
   for (int c = 0; shaped && c < 11; ++c) {
-    columns[c] = c == 10 && !with_segments ? InvalidAttrNumber : BlockColumn(rel, names[c], types[c]);
+    columns[c] = c == 10 && !with_segments ? InvalidAttrNumber : ColumnOf(rel, names[c], types[c]);
     shaped = columns[c] != InvalidAttrNumber || (c == 10 && !with_segments);
   }
   const Oid key_relid = shaped ? RelationGetPrimaryKeyIndex(rel) : InvalidOid;
@@ -768,9 +764,11 @@ DirectBlockScan* OpenDirectBlockScan(Oid relid, const std::vector<int64_t>& seri
   auto* d = static_cast<DirectBlockScan*>(palloc0(sizeof(DirectBlockScan)));
   d->rel = rel;
   d->index = index;
-  memcpy(d->columns, columns, sizeof(columns));
   d->last_column = 0;
-  for (AttrNumber a : columns) d->last_column = std::max(d->last_column, a);
+  for (int c = 0; c < 11; ++c) {
+    d->at[c] = columns[c] - 1;
+    d->last_column = std::max(d->last_column, columns[c]);
+  }
   d->by_id = by_id;
   d->since = since;
   d->until = until;
@@ -819,30 +817,12 @@ void FetchDirect(DirectBlockScan* d, BlockBatchReceiver* r, long count) {
     slot_getsomeattrs(d->slot, d->last_column);
     const Datum* v = d->slot->tts_values;
     const bool* null = d->slot->tts_isnull;
-    const AttrNumber* c = d->columns;
-    const TimestampTz ts_max = DatumGetTimestampTz(v[c[2] - 1]);
+    const int* at = d->at;
+    const TimestampTz ts_max = DatumGetTimestampTz(v[at[2]]);
     if (ts_max < d->since) continue;
-    BlockRef& ref = r->rows[r->n];
-    ref.series_id = DatumGetInt64(v[c[0] - 1]);
-    ref.summary.ts_min = DatumGetTimestampTz(v[c[1] - 1]);
-    ref.summary.ts_max = ts_max;
-    ref.summary.count = static_cast<uint32_t>(DatumGetInt32(v[c[3] - 1]));
-    ref.summary.min = DatumGetFloat8(v[c[4] - 1]);
-    ref.summary.max = DatumGetFloat8(v[c[5] - 1]);
-    ref.summary.sum = DatumGetFloat8(v[c[6] - 1]);
-    ref.summary.first = DatumGetFloat8(v[c[7] - 1]);
-    ref.summary.last = DatumGetFloat8(v[c[8] - 1]);
-    const bool segments_null = c[10] == InvalidAttrNumber || null[c[10] - 1];
-    const Datum segments = segments_null ? 0 : v[c[10] - 1];
-    MemoryContext old = MemoryContextSwitchTo(r->memory);
-    ref.has_data = !null[c[9] - 1] && !LeftOut(d, ref.summary.ts_min, ts_max, segments_null, segments);
-    ref.data = ref.has_data ? datumCopy(v[c[9] - 1], false, -1) : 0;
-    ref.has_segments = !segments_null;
-    ref.segments = ref.has_segments ? datumCopy(segments, false, -1) : 0;
-    if (ref.has_data) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.data));
-    if (ref.has_segments) r->bytes += VARSIZE_ANY(DatumGetPointer(ref.segments));
-    MemoryContextSwitchTo(old);
-    ++r->n;
+    const bool segments_null = at[10] < 0 || null[at[10]];
+    AddBlockRow(r, v, null, at,
+                LeftOut(d, DatumGetTimestampTz(v[at[1]]), ts_max, segments_null, segments_null ? 0 : v[at[10]]));
   }
 }
 
@@ -878,9 +858,6 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
   }
   if (direct_ != nullptr) {
     failed_ = true;
-    PgCall([&] {
-      batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
-    });
     PrepareBatch();
     failed_ = false;
     return;
@@ -911,7 +888,6 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
       (void)set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     portal_ = SPI_cursor_open(nullptr, plan, values, nullptr, true);
     if (guc_level >= 0) AtEOXact_GUC(true, guc_level);
-    batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
   });
   owner.reset();
   PrepareBatch();
@@ -919,8 +895,11 @@ BlockCursor::BlockCursor(const std::vector<int64_t>& series_ids, core::Timestamp
 }
 
 void BlockCursor::PrepareBatch() {
-  // Grown to each fetch's count before it (Next): most reads fetch a few
-  // rows once.
+  PgCall([&] {
+    batch_memory_ = AllocSetContextCreate(CurrentMemoryContext, "aegis block batch", ALLOCSET_DEFAULT_SIZES);
+  });
+  // batch_ is grown to each fetch's count before it (Next): most reads
+  // fetch a few rows once.
   InitReceiver(&receiver_.pub, ReceiveBlockRow);
   receiver_.rows = batch_.data();
   receiver_.capacity = batch_.size();
