@@ -181,6 +181,24 @@ SELECT metric, count(*) FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2
    AND ts < '2024-04-01 00:40+00' GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS statements_over_blocks_or_series FROM pg_backend_memory_contexts
  WHERE name = 'CachedPlanSource' AND ident ~ 'aegis\.(blocks|series)';
+-- A partition detached by hand is no longer part of aegis.blocks: a read
+-- that chose it before leaves it out afterwards, as the statement over
+-- aegis.blocks does, and so do the next transaction's reads.
+BEGIN;
+SELECT count(*) AS before_detach FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00';
+SELECT format('ALTER TABLE aegis.blocks DETACH PARTITION %s', partition) FROM aegis.block_partitions
+ WHERE lo <= '2024-04-01 00:00+00' AND hi > '2024-04-01 00:00+00' \gexec
+SELECT count(*) AS after_detach FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00';
+SELECT count(*) AS after_detach FROM aegis.aggregate('{__name__=~"span_.*"}', 'count', '2024-04-01 00:00+00',
+       '2024-04-01 00:40+00');
+SAVEPOINT next_read;
+SELECT count(*) AS detached_in_a_savepoint FROM aegis.points WHERE metric LIKE 'span%'
+   AND ts >= '2024-04-01 00:00+00' AND ts < '2024-04-01 00:40+00';
+ROLLBACK;
+SELECT count(*) AS attached_again FROM aegis.points WHERE metric LIKE 'span%' AND ts >= '2024-04-01 00:00+00'
+   AND ts < '2024-04-01 00:40+00';
 
 -- Only the administrator manages retention.
 CREATE ROLE aegis_ret_user;

@@ -1071,22 +1071,91 @@ struct ValueConditions {
   double* args = nullptr;
 };
 
-// Whether a point's value meets every value condition.
-bool PassesValues(const ValueConditions& v, double value) {
-  for (int i = 0; i < v.n; ++i) {
-    const int c = CompareFloat8(value, v.args[i]);
-    bool ok = false;
-    switch (v.kinds[i]) {
-      case kValueAtLeast: ok = c >= 0; break;
-      case kValueAbove: ok = c > 0; break;
-      case kValueBelow: ok = c < 0; break;
-      case kValueAtMost: ok = c <= 0; break;
-      case kValueIs: ok = c == 0; break;
-      default: ok = c != 0; break;
+// Kinds of a value condition whose operand is not NaN, in float8's order
+// (NaN equal to NaN and above every other value), and the tests a NaN
+// operand leaves.
+enum MeetKind : int { kMeetAtLeast, kMeetAbove, kMeetBelow, kMeetAtMost, kMeetIs, kMeetIsNot, kMeetNaN, kMeetNumber };
+
+// Whether value meets the condition (a is not NaN); branch-free.
+template <int Kind>
+inline bool Meets(double value, double a) {
+  const bool nan = value != value;
+  if constexpr (Kind == kMeetAtLeast) return (value >= a) | nan;
+  if constexpr (Kind == kMeetAbove) return (value > a) | nan;
+  if constexpr (Kind == kMeetBelow) return value < a;
+  if constexpr (Kind == kMeetAtMost) return value <= a;
+  if constexpr (Kind == kMeetIs) return value == a;
+  if constexpr (Kind == kMeetIsNot) return value != a;
+  if constexpr (Kind == kMeetNaN) return nan;
+  return !nan;  // kMeetNumber
+}
+
+// Keeps, of the `count` positions in `selected` (all of [0, count) when
+// every_position), those whose value meets the condition; returns how many.
+template <int Kind>
+size_t KeepMeeting(const double* values, double a, uint32_t* selected, size_t count, bool every_position) {
+  size_t kept = 0;
+  if (every_position) {
+    for (size_t i = 0; i < count; ++i) {
+      selected[kept] = static_cast<uint32_t>(i);
+      kept += Meets<Kind>(values[i], a) ? 1 : 0;
     }
-    if (!ok) return false;
+  } else {
+    for (size_t k = 0; k < count; ++k) {
+      const uint32_t i = selected[k];
+      selected[kept] = i;
+      kept += Meets<Kind>(values[i], a) ? 1 : 0;
+    }
   }
-  return true;
+  return kept;
+}
+
+// The test of a value condition: what CompareFloat8(value, a) says of it.
+// -1: no value meets it; -2: every value does.
+int MeetKindOf(int kind, double a) {
+  if (std::isnan(a)) {
+    switch (kind) {
+      case kValueAtLeast: case kValueIs: return kMeetNaN;
+      case kValueAbove: return -1;
+      case kValueAtMost: return -2;
+      default: return kMeetNumber;  // below NaN, or not NaN
+    }
+  }
+  switch (kind) {
+    case kValueAtLeast: return kMeetAtLeast;
+    case kValueAbove: return kMeetAbove;
+    case kValueBelow: return kMeetBelow;
+    case kValueAtMost: return kMeetAtMost;
+    case kValueIs: return kMeetIs;
+    default: return kMeetIsNot;
+  }
+}
+
+// The positions i < n whose values meet every value condition, into
+// `selected` (room for n), in order; returns how many. A condition is a
+// loop of its own, over the positions the ones before kept.
+size_t SelectPassing(const ValueConditions& v, const double* values, size_t n, uint32_t* selected) {
+  size_t count = n;
+  bool every = true;  // selected is not filled yet: every position so far
+  for (int c = 0; c < v.n && count > 0; ++c) {
+    const double a = v.args[c];
+    switch (MeetKindOf(v.kinds[c], a)) {
+      case -1: count = 0; break;
+      case -2: continue;
+      case kMeetAtLeast: count = KeepMeeting<kMeetAtLeast>(values, a, selected, count, every); break;
+      case kMeetAbove: count = KeepMeeting<kMeetAbove>(values, a, selected, count, every); break;
+      case kMeetBelow: count = KeepMeeting<kMeetBelow>(values, a, selected, count, every); break;
+      case kMeetAtMost: count = KeepMeeting<kMeetAtMost>(values, a, selected, count, every); break;
+      case kMeetIs: count = KeepMeeting<kMeetIs>(values, a, selected, count, every); break;
+      case kMeetIsNot: count = KeepMeeting<kMeetIsNot>(values, a, selected, count, every); break;
+      case kMeetNaN: count = KeepMeeting<kMeetNaN>(values, a, selected, count, every); break;
+      default: count = KeepMeeting<kMeetNumber>(values, a, selected, count, every); break;
+    }
+    every = false;
+  }
+  if (every)
+    for (size_t i = 0; i < count; ++i) selected[i] = static_cast<uint32_t>(i);
+  return count;
 }
 
 // Whether no value in [min, max] (float8's order, which a summary's minimum
@@ -1118,11 +1187,16 @@ class PointSink {
   void BeginSeries() {}
   void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
     if (values_ != nullptr && values_->n > 0) {  // only the points that meet the value conditions
-      for (size_t i = 0; i < n; ++i) {
-        if (!PassesValues(*values_, values[i])) continue;
-        points_->push_back(ts[i], values[i]);
-        owners_->push_back(current_);
+      selected_.resize(n);
+      const size_t kept = SelectPassing(*values_, values, n, selected_.data());
+      const size_t at = points_->size();
+      points_->ts.resize(at + kept);
+      points_->values.resize(at + kept);
+      for (size_t k = 0; k < kept; ++k) {
+        points_->ts[at + k] = ts[selected_[k]];
+        points_->values[at + k] = values[selected_[k]];
       }
+      owners_->insert(owners_->end(), kept, current_);
       return;
     }
     points_->ts.insert(points_->ts.end(), ts, ts + n);
@@ -1142,6 +1216,9 @@ class PointSink {
   std::vector<uint32_t>* owners_ = nullptr;
   uint32_t current_ = 0;
   const ValueConditions* values_ = nullptr;
+
+ private:
+  std::vector<uint32_t> selected_;
 };
 
 // Folds the same points into one aggregator per SQL aggregate. A summary is
@@ -1156,8 +1233,9 @@ class MultiSink {
     if (values_.n > 0) {
       // Only the points that meet the value conditions.
       kept_.clear();
-      for (size_t i = 0; i < n; ++i)
-        if (PassesValues(values_, values[i])) kept_.push_back(ts[i], values[i]);
+      selected_.resize(n);
+      const size_t count = SelectPassing(values_, values, n, selected_.data());
+      for (size_t k = 0; k < count; ++k) kept_.push_back(ts[selected_[k]], values[selected_[k]]);
       ts = kept_.ts.data();
       values = kept_.values.data();
       n = kept_.size();
@@ -1189,6 +1267,7 @@ class MultiSink {
 
  private:
   core::SeriesPoints kept_;
+  std::vector<uint32_t> selected_;
 };
 
 // A buffer this size (points) is enough: the next group of series is not
@@ -1779,7 +1858,7 @@ void NewestPerSeries(ScanState* s) {
     while (ReadWindow(s)) {
       for (size_t k = 0; k < s->points.size(); ++k) {
         Best& b = best[s->owners[k]];
-        if (b.found || (s->values.n > 0 && !PassesValues(s->values, s->points.values[k]))) continue;
+        if (b.found) continue;  // the sink kept only points that meet the value conditions
         b = Best{s->points.ts[k], s->points.values[k], true};
       }
       std::vector<size_t> left;
@@ -1807,15 +1886,16 @@ void NewestPerSeries(ScanState* s) {
 void StorePoint(ForeignScanState* node, ScanState* s, size_t owner, core::Timestamp ts, double value) {
   TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
   const ChosenSeries& series = s->series[owner];
-  PgCall([&] {  // one boundary crossing a row
-    ExecClearTuple(slot);
-    slot->tts_values[kMetric - 1] = series.metric;
-    slot->tts_values[kTags - 1] = series.tags;
-    slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
-    slot->tts_values[kValue - 1] = Float8GetDatum(value);
-    for (int c = 0; c < kColumns; ++c) slot->tts_isnull[c] = false;
-    ExecStoreVirtualTuple(slot);
-  });
+  // No boundary: clearing the scan slot (it holds no tuple of its own,
+  // only these by-value and run-memory datums) and storing a virtual tuple
+  // raise no error, and this is every row's path.
+  ExecClearTuple(slot);
+  slot->tts_values[kMetric - 1] = series.metric;
+  slot->tts_values[kTags - 1] = series.tags;
+  slot->tts_values[kTs - 1] = TimestampTzGetDatum(ts);
+  slot->tts_values[kValue - 1] = Float8GetDatum(value);
+  for (int c = 0; c < kColumns; ++c) slot->tts_isnull[c] = false;
+  ExecStoreVirtualTuple(slot);
 }
 
 // Oldest first over several series: every point of the scan that meets the
@@ -1842,7 +1922,6 @@ void SortAllPoints(ScanState* s) {
     PgCall([&] {
       TupleTableSlot* in = s->sort_input;
       for (size_t i = 0; i < s->points.size(); ++i) {
-        if (s->values.n > 0 && !PassesValues(s->values, s->points.values[i])) continue;
         ExecClearTuple(in);
         in->tts_values[0] = TimestampTzGetDatum(s->points.ts[i]);
         in->tts_values[1] = Float8GetDatum(s->points.values[i]);
@@ -1887,6 +1966,18 @@ void EndSort(ScanState* s) {
   s->sort = nullptr;
 }
 
+// Whether the next row of a started points scan is a point in the buffer
+// (not read yet, nor sorted).
+bool HasBufferedPoint(const ScanState* s) {
+  return s->started && !s->empty && !(s->oldest_first && s->n_chosen > 1) && s->next_point < s->points.size();
+}
+
+// Puts the next buffered point into the slot. Neither throws nor raises.
+void StoreBufferedPoint(ForeignScanState* node, ScanState* s) {
+  const size_t i = s->next_point++;
+  StorePoint(node, s, s->owners[i], s->points.ts[i], s->points.values[i]);
+}
+
 // The next point into the slot; false at the end.
 bool NextPoint(ForeignScanState* node, ScanState* s) {
   if (!s->started) {
@@ -1895,21 +1986,18 @@ bool NextPoint(ForeignScanState* node, ScanState* s) {
   }
   if (s->empty) return false;
   if (s->oldest_first && s->n_chosen > 1) return NextSortedPoint(node, s);
-  size_t i;
-  do {
-    while (s->next_point == s->points.size()) {
-      if (s->newest_per_series) return false;
-      if (s->newest_first) {
-        if (!ReadWindow(s)) return false;
-      } else {
-        if (s->next_series == s->n_chosen) return false;
-        ReadGroup(s);
-      }
-      CheckForInterrupts();
+  // The buffer holds only points that meet the value conditions (PointSink).
+  while (!HasBufferedPoint(s)) {
+    if (s->newest_per_series) return false;
+    if (s->newest_first) {
+      if (!ReadWindow(s)) return false;
+    } else {
+      if (s->next_series == s->n_chosen) return false;
+      ReadGroup(s);
     }
-    i = s->next_point++;
-  } while (s->values.n > 0 && !PassesValues(s->values, s->points.values[i]));
-  StorePoint(node, s, s->owners[i], s->points.ts[i], s->points.values[i]);
+    CheckForInterrupts();
+  }
+  StoreBufferedPoint(node, s);
   return true;
 }
 
@@ -2412,6 +2500,11 @@ void BeginScan(ForeignScanState* node, int eflags) {
 
 TupleTableSlot* IterateScan(ForeignScanState* node) {
   auto* s = static_cast<ScanState*>(node->fdw_state);
+  if (!s->aggregating && HasBufferedPoint(s)) {
+    // Most rows: no boundary to set up, no read to make.
+    StoreBufferedPoint(node, s);
+    return node->ss.ss_ScanTupleSlot;
+  }
   bool found = false;
   Guarded([&] { found = s->aggregating ? NextAggregate(node, s) : NextPoint(node, s); });
   if (!found) ExecClearTuple(node->ss.ss_ScanTupleSlot);

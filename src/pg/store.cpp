@@ -651,14 +651,15 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
   }
   if (in_range.partitions.size() != 1) return source;
   const Oid relid = in_range.partitions[0].relid;
-  // Locked, it cannot be dropped before this transaction ends. One dropped,
-  // detached or renamed since the cache was read, or a partition come or
-  // gone meanwhile, leaves the read to the statement over aegis.blocks.
+  // Locked, it cannot be dropped before this transaction ends. One dropped
+  // or detached since the cache was read, or a partition come or gone
+  // meanwhile, leaves the read to the statement over aegis.blocks: each of
+  // those invalidates aegis.blocks' relcache entry, which the lock has
+  // processed, and so the cache (PartitionCacheUnchanged). (The cache was
+  // complete when read: it listed exactly the partitions attached then.)
   const char* name = PgCall([&]() -> const char* {
     LockRelationOid(relid, AccessShareLock);
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) || !get_rel_relispartition(relid) ||
-        get_partition_parent(relid, true) != in_range.parent)
-      return nullptr;
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) || !get_rel_relispartition(relid)) return nullptr;
     const char* relname = get_rel_name(relid);
     const char* nspname = get_namespace_name(get_rel_namespace(relid));
     return relname != nullptr && nspname != nullptr ? quote_qualified_identifier(nspname, relname) : nullptr;
