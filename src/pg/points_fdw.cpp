@@ -1886,9 +1886,10 @@ void NewestPerSeries(ScanState* s) {
 void StorePoint(ForeignScanState* node, ScanState* s, size_t owner, core::Timestamp ts, double value) {
   TupleTableSlot* slot = node->ss.ss_ScanTupleSlot;
   const ChosenSeries& series = s->series[owner];
-  // No boundary: clearing the scan slot (it holds no tuple of its own,
-  // only these by-value and run-memory datums) and storing a virtual tuple
-  // raise no error, and this is every row's path.
+  // No boundary: clearing the scan slot (a heap-tuple slot: at most it frees
+  // a copy a consumer materialized) and storing a virtual tuple of by-value
+  // and run-memory datums raise no error, and this is every row's path.
+  static_assert(FLOAT8PASSBYVAL, "float8 and timestamptz datums are stored without allocating");
   ExecClearTuple(slot);
   slot->tts_values[kMetric - 1] = series.metric;
   slot->tts_values[kTags - 1] = series.tags;

@@ -39,7 +39,6 @@ extern "C" {
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/rls.h"
-#include "catalog/partition.h"
 #include "tcop/pquery.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
@@ -654,9 +653,12 @@ CursorSource ChooseSource(core::Timestamp scan_start, core::Timestamp until) {
   // Locked, it cannot be dropped before this transaction ends. One dropped
   // or detached since the cache was read, or a partition come or gone
   // meanwhile, leaves the read to the statement over aegis.blocks: each of
-  // those invalidates aegis.blocks' relcache entry, which the lock has
-  // processed, and so the cache (PartitionCacheUnchanged). (The cache was
-  // complete when read: it listed exactly the partitions attached then.)
+  // those invalidates aegis.blocks' relcache entry, and so the cache
+  // (PartitionCacheUnchanged). PartitionsBetween accepted the invalidations
+  // committed before it locked aegis.blocks, the partition's lock (when newly
+  // taken) those committed since; a lock held from earlier in the
+  // transaction keeps a detach or drop from committing at all. (The cache
+  // was complete when read: it listed exactly the partitions attached then.)
   const char* name = PgCall([&]() -> const char* {
     LockRelationOid(relid, AccessShareLock);
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) || !get_rel_relispartition(relid)) return nullptr;
