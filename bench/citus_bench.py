@@ -9,6 +9,7 @@ Python 3 standard library only.
 """
 
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -28,6 +29,9 @@ SHARDS = int(os.environ.get("CITUS_BENCH_SHARDS", "8"))
 # to the workers over the first statements (its executor's slow start).
 WARM = 6
 QUERIES = ("Q2", "Q5")
+ENGINE_CALLS = {"Q2": 1, "Q5": 2}  # aegis.aggregate calls in each query
+# Calls over which the coordinator's CPU is read (/proc counts in clock ticks, 10 ms).
+COORD_CALLS = 60
 
 
 def log(msg):
@@ -104,6 +108,109 @@ def timed_runs(env, sql, warm, runs):
     return times[warm:], rows
 
 
+def remote_tasks(env, sql):
+    """The statements Citus sends the workers for one call of `sql`, as [(call, port, statement)]
+    (citus.log_remote_commands): `call` numbers the engine calls of `sql` (each reads the reference table's
+    catalog on the coordinator itself first), whose tasks run one call after another."""
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-d", DB, "-o", "/dev/null"], env=env, check=True,
+                       input="SET citus.log_remote_commands = on;\nSET client_min_messages = log;\n%s;\n" % sql,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tasks, pending, statement = [], None, 0
+    for line in r.stderr.splitlines():
+        if "executing the command locally" in line:
+            statement += 1  # each aggregate call reads the catalog first, on the coordinator
+            continue
+        m = re.search(r"issuing (.*)$", line)
+        if m:
+            pending = m.group(1)
+            continue
+        m = re.search(r"DETAIL:  on server \S+@[^:]+:(\d+) ", line)
+        if m and pending is not None:
+            if pending.startswith("SELECT"):
+                tasks.append((statement, int(m.group(1)), pending))
+            pending = None
+    return tasks
+
+
+def task_times(env, tasks):
+    """Each task's statement run again on its own worker, alone: [(call, port, median ms of RUNS runs after
+    one)]."""
+    by_port = {}
+    for call, port, stmt in tasks:
+        by_port.setdefault(port, []).append((call, stmt))
+    out = []
+    for port, entries in sorted(by_port.items()):
+        stmts = [stmt for _, stmt in entries]
+        script = "\\timing on\n" + "".join((stmt + ";\n") * (RUNS + 1) for stmt in stmts)
+        res = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-o", "/dev/null", "-p", str(port), "-d", DB], env=env,
+                             input=script, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        times = [float(line.split()[1]) for line in res.stdout.splitlines() if line.startswith("Time: ")]
+        if len(times) != len(stmts) * (RUNS + 1):
+            raise RuntimeError("worker %d: %d timings for %d statements:\n%s" % (port, len(times), len(stmts),
+                                                                               res.stderr[-2000:]))
+        out += [(entries[i][0], port, statistics.median(times[i * (RUNS + 1) + 1:(i + 1) * (RUNS + 1)]))
+                for i in range(len(stmts))]
+    return out
+
+
+def coordinator_cpu(env, sql, calls=COORD_CALLS):
+    """Milliseconds of CPU the coordinator's backend spends per run of the query `sql` (its /proc/PID/stat,
+    over `calls` runs after WARM): planning the distributed statements, receiving the tasks' rows and folding
+    them."""
+    p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DB], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def run(lines, mark):
+        p.stdin.write("\n".join(lines + ["\\echo " + mark]) + "\n")
+        p.stdin.flush()
+        out = []
+        for line in p.stdout:
+            line = line.rstrip("\n")
+            if line == mark:
+                return out
+            out.append(line)
+        raise RuntimeError("the coordinator session ended: %s" % p.stderr.read()[-2000:])
+
+    def cpu_ms(pid):
+        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+    try:
+        pid = int(run(["SELECT pg_backend_pid();"], "@@pid")[0])
+        run(["\\o /dev/null"] + [sql + ";"] * WARM, "@@warm")
+        before = cpu_ms(pid)
+        run([sql + ";"] * calls, "@@timed")
+        return (cpu_ms(pid) - before) / calls
+    finally:
+        p.stdin.close()
+        p.wait()
+
+
+def plan_excerpt(env, sql):
+    """The engine's shard statement for one call of `sql` as EXPLAIN ANALYZE shows it (auto_explain of nested
+    statements, timing off): the coordinator's nodes and one task's plan down to its first aggregate."""
+    settings = ("LOAD 'auto_explain';\nSET auto_explain.log_min_duration = 0;\n"
+                "SET auto_explain.log_nested_statements = on;\nSET auto_explain.log_analyze = on;\n"
+                "SET auto_explain.log_timing = off;\nSET auto_explain.log_level = notice;\n"
+                "SET client_min_messages = notice;\n")
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-d", DB, "-o", "/dev/null"], env=env, check=True,
+                       input="%s;\n%s%s;\n" % (sql, settings, sql), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    for plan in re.split(r"(?m)^.*NOTICE:  duration: [\d.]+ ms  plan:\n", r.stderr)[1:]:
+        if "_bucket_summaries" not in plan:
+            continue
+        out = []
+        for line in plan.splitlines():
+            if line.startswith("Query Text:"):
+                continue
+            out.append(line if len(line) <= 110 else line[:107] + "...")
+            if "Aggregate" in line and any("->  Task" in o for o in out):
+                out.append(" " * (len(line) - len(line.lstrip()) + 6) + "...")
+                break
+        return "\n".join(out)
+    return "(no plan of the shard statement was logged)"
+
+
 def same(a, b):
     if len(a) != len(b):
         return False
@@ -138,7 +245,7 @@ def main():
     qs = {q.qid: dict(q.forms)["aegis"] for q in queries.build(scale, "host_0") if q.qid in QUERIES}
     sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "start")
     single, cluster = cluster_env("cluster.sh"), cluster_env("citus-cluster.sh")
-    results = {}
+    results, breakdown = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         log("writing the generated set (%s points)" % "{:,}".format(ds.points))
@@ -154,6 +261,16 @@ def main():
                 times[qid] = statistics.median(runs)
             results[name] = (load_s, times, rows)
             log("%s: load %.1f s, %s" % (name, load_s, ", ".join("%s %.2f ms" % kv for kv in times.items())))
+            if distributed:
+                for qid, sql in qs.items():
+                    tasks = remote_tasks(env, sql)
+                    calls = sorted({call for call, _, _ in tasks})
+                    if not tasks or len(calls) != ENGINE_CALLS[qid]:
+                        raise RuntimeError("%s: %d tasks in engine calls %s, want %d calls (citus.log_remote_commands "
+                                           "changed?)" % (qid, len(tasks), calls, ENGINE_CALLS[qid]))
+                    breakdown[qid] = (coordinator_cpu(env, sql), task_times(env, tasks), plan_excerpt(env, sql))
+                    log("%s on the cluster: coordinator CPU %.2f ms a query, %d tasks" %
+                        (qid, breakdown[qid][0], len(tasks)))
     sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "stop")
     one, dist = results["one node"], results["coordinator + 2 workers"]
     for qid in QUERIES:
@@ -167,6 +284,30 @@ def main():
     text = table(["query (ms, median of %d warm runs)" % RUNS, "one node", "coordinator + 2 workers",
                   "one node / cluster"], rows)
     print(text)
+    # Where a cluster call's time goes, and what it would take on hosts of their own.
+    brows = []
+    for qid in QUERIES:
+        cpu, timed, _ = breakdown[qid]
+        ports = sorted({port for _, port, _ in timed})
+        calls = sorted({call for call, _, _ in timed})
+
+        def took(call, port):
+            return sum(ms for c, p, ms in timed if c == call and p == port)
+
+        # The calls run one after another; a call's tasks on the workers at the same time.
+        per_worker = sum(max(took(call, port) for port in ports) for call in calls)
+        per_task = sum(max(ms for c, _, ms in timed if c == call) for call in calls)
+        brows.append([qid, "%.2f" % one[1][qid], "%.2f" % dist[1][qid], "%.2f" % cpu,
+                      " / ".join("%.2f (%d)" % (sum(ms for _, p, ms in timed if p == port),
+                                                sum(1 for _, p, _ in timed if p == port)) for port in ports),
+                      "%.2f" % (cpu + per_worker), "%.2f" % (cpu + per_task)])
+    btext = table(["query (ms)", "one node", "cluster here", "coordinator CPU a query",
+                   "each worker's tasks, alone (tasks)", "projected, a core a worker",
+                   "projected, a core a task"], brows)
+    print(btext)
+    for qid in QUERIES:
+        print("%s, the shard statement of one call (EXPLAIN ANALYZE through auto_explain):\n%s" %
+              (qid, breakdown[qid][2]))
     if doc:
         rev = sh("git", "-C", ROOT, "rev-parse", "--short", "HEAD").strip()
         with open(doc, "a") as f:
@@ -183,6 +324,23 @@ def main():
                     "where\") and the coordinator folds one summary per series and bucket; on this 2-core machine "
                     "the two workers and the coordinator share the cores, and Citus's planning and dispatch of the "
                     "tasks is part of every call.\n" % (rev, "{:,}".format(ds.points), ds.series, SHARDS, text))
+            f.write("\nWhere the cluster's time goes (same run). **Coordinator CPU** is the CPU its backend "
+                    "spends per query (its `/proc/PID/stat` over %d runs): parsing and planning the "
+                    "distributed statements (Citus deparses each once per task), receiving the tasks' rows and "
+                    "folding them. **Each worker's tasks** are the statements Citus sent for one query "
+                    "(`citus.log_remote_commands`), run again on their worker alone, median of %d runs each, "
+                    "summed per worker. On hosts of their own the workers run an engine call's tasks at the same "
+                    "time (Q5 makes two `aggregate` calls, one after the other), so a query would take about the "
+                    "coordinator's CPU plus, per call, the busiest worker's tasks (one core a worker, its tasks "
+                    "in turn: the pessimistic bound, as Citus runs a worker's tasks over several connections) "
+                    "or the longest task (a core a task), and network round trips; that is a projection from "
+                    "these figures, not a measurement.\n\n%s\n\n"
+                    % (COORD_CALLS, RUNS, btext))
+            for qid in QUERIES:
+                f.write("%s's shard statement in one call, as `EXPLAIN ANALYZE` shows it (auto_explain, timing "
+                        "off; one task shown; the aggregate under the task is the shard's own, per series and "
+                        "bucket, and the coordinator only folds its rows):\n\n```\n%s\n```\n\n"
+                        % (qid, breakdown[qid][2]))
     return 0
 
 

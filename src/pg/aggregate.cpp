@@ -26,6 +26,10 @@
 #include "pg/spi.h"
 #include "pg/store.h"
 
+extern "C" {
+#include "utils/datum.h"
+}
+
 namespace aegis::pg {
 
 namespace {
@@ -34,6 +38,66 @@ namespace {
 // buckets until the end).
 constexpr size_t kGroupsSideBySide = 64;
 
+// One row of the shards' statement (ShardSummaries) as the executor hands
+// it over: plain data, filled by PostgreSQL code. NULL columns read as 0.
+struct ShardRow {
+  int64 series_id;
+  TimestampTz ts_min;
+  TimestampTz ts_max;
+  int64 points;
+  double min;
+  double max;
+  double sum;
+  double first;
+  double last;
+  double sxx;
+  double resets;
+  int64 reset_count;
+  int64 changes;
+  TimestampTz previous_ts;
+  double previous;
+  Datum rdata;  // a stored block of steps, copied into the receiver's context
+  bool has_rdata;
+};
+
+struct ShardReceiver {
+  DestReceiver pub;  // first: the executor sees a DestReceiver
+  MemoryContext context;
+  ShardRow* rows;
+  uint64 n;
+  uint64 capacity;
+};
+
+// Takes a row of the shards' statement, each column deformed once (the
+// rows are wide, and a varlena column before most). PostgreSQL code.
+bool ReceiveShardRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<ShardReceiver*>(self);
+  MemoryContext old = MemoryContextSwitchTo(r->context);
+  if (r->n == r->capacity) {
+    r->capacity = r->capacity == 0 ? 256 : r->capacity * 2;
+    r->rows = static_cast<ShardRow*>(r->n == 0 ? MemoryContextAllocHuge(r->context, r->capacity * sizeof(ShardRow))
+                                                : repalloc_huge(r->rows, r->capacity * sizeof(ShardRow)));
+  }
+  slot_getallattrs(slot);
+  const Datum* v = slot->tts_values;
+  const bool* null = slot->tts_isnull;
+  ShardRow& row = r->rows[r->n++];
+  row.series_id = null[0] ? 0 : DatumGetInt64(v[0]);
+  row.ts_min = null[1] ? 0 : DatumGetTimestampTz(v[1]);
+  row.ts_max = null[2] ? 0 : DatumGetTimestampTz(v[2]);
+  row.points = null[3] ? 0 : DatumGetInt64(v[3]);
+  double* const floats[] = {&row.min, &row.max, &row.sum, &row.first, &row.last, &row.sxx, &row.resets};
+  for (int c = 0; c < 7; ++c) *floats[c] = null[4 + c] ? 0 : DatumGetFloat8(v[4 + c]);
+  row.reset_count = null[11] ? 0 : DatumGetInt64(v[11]);
+  row.changes = null[12] ? 0 : DatumGetInt64(v[12]);
+  row.previous_ts = null[13] ? 0 : DatumGetTimestampTz(v[13]);
+  row.previous = null[14] ? 0 : DatumGetFloat8(v[14]);
+  row.has_rdata = !null[15];
+  row.rdata = row.has_rdata ? datumCopy(v[15], false, -1) : 0;
+  MemoryContextSwitchTo(old);
+  return true;
+}
+
 // Under Citus: the summaries of the selected series' points per bucket,
 // computed on the shards by one statement (aegis._bucket_summaries over each
 // block and over each series' recent rows, combined per series and bucket
@@ -41,8 +105,8 @@ constexpr size_t kGroupsSideBySide = 64;
 // The same statement brings the series' stored blocks of rolled-up steps
 // overlapping the range (one small row each), folded first, as one node
 // folds steps before blocks. Usable for the functions block summaries
-// answer and the moments; for the counter functions only on series without
-// rolled-up steps in the range.
+// answer, the moments and the counter functions (a series' steps, then its
+// parts, which must follow them in time).
 class ShardSummaries {
  public:
   // sums: whether fn reads the sums (sum, avg); the others never add values
@@ -53,13 +117,16 @@ class ShardSummaries {
   // state, folded here in time order (moments combined as float8_combine
   // does, counter runs joined with the drop between them).
   // in_order: the parts must follow each other in time (the counter
-  // functions); parts of a series that overlap in time (recent rows inside
-  // a block's range), or rolled-up steps in the range, make the path
-  // unusable, and the coordinator reads the points itself.
+  // functions), and follow the series' rolled-up steps, which come first as
+  // one node folds them before the series' blocks and recent rows; parts
+  // that overlap each other (recent rows inside a block's range) or a step
+  // (late samples inside a rolled-up range) make the path unusable, and the
+  // coordinator reads the points itself.
   // step_columns: the rollup columns fn reads (AggregateFn::RollupColumns).
   ShardSummaries(const std::vector<int64_t>& ids, TimestampTz since, TimestampTz until, const Interval* step,
                  bool sums, bool parts, bool in_order, uint16_t step_columns)
       : parts_(parts), counters_(in_order) {
+    ShardReceiver receiver{};
     PgCall([&] {
       static SPIPlanPtr plans[2] = {nullptr, nullptr};
       static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID, BOOLOID};
@@ -94,56 +161,81 @@ class ShardSummaries {
   "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x"
       static const char* const sql[2] = {
           // One summary per series and bucket, combined on the shards; a
-          // block of steps is a group of its own. Steps first.
+          // block of steps is a group of its own.
           "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
           "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
           "       aegis.first(x.first_value, x.ts_min),"
           "       aegis.last(x.last_value, x.ts_max), NULL::float8, NULL::float8, NULL::int8, NULL::int8,"
           "       NULL::timestamptz, NULL::float8, x.rdata" AEGIS_SHARD_PIECES
-          " GROUP BY x.series_id, x.bucket, x.rdata, CASE WHEN x.rdata IS NOT NULL THEN x.ts_min END"
-          " ORDER BY x.series_id, x.rdata IS NULL, min(x.ts_min), x.bucket",
+          " GROUP BY x.series_id, x.bucket, x.rdata, CASE WHEN x.rdata IS NOT NULL THEN x.ts_min END",
           // Every part with its moments and counter state, folded here.
           "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
           "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value, x.rdata"
-          AEGIS_SHARD_PIECES " ORDER BY x.series_id, x.rdata IS NULL, x.ts_min"};
+          AEGIS_SHARD_PIECES};
 #undef AEGIS_SHARD_PIECES
-      RunPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types, values, Snap::kReadOnly, 0, nulls);
+      // The rows come straight from the executor (no SPI tuple table, no
+      // Sort on this node: they are put in order below).
+      receiver.context = AllocSetContextCreate(CurrentMemoryContext, "aegis shard rows", ALLOCSET_DEFAULT_SIZES);
+      InitReceiver(&receiver.pub, ReceiveShardRow);
+      ExecutePlanInto(KeptPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types), 6, types, values,
+                      &receiver.pub, nulls);
     });
-    rows_.reserve(SPI_processed);
+    // In series order, a series' blocks of steps first, then by start: the
+    // order one node folds them in (ties keep the order they came in).
+    std::vector<size_t> order(receiver.n);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const ShardRow* received = receiver.rows;
+    std::stable_sort(order.begin(), order.end(), [received](size_t a, size_t b) {
+      const ShardRow& x = received[a];
+      const ShardRow& y = received[b];
+      if (x.series_id != y.series_id) return x.series_id < y.series_id;
+      if (x.has_rdata != y.has_rdata) return x.has_rdata;
+      return x.ts_min < y.ts_min;
+    });
+    rows_.reserve(order.size());
     int64_t last_piece_series = 0;
     TimestampTz last_piece_end = 0;
     bool has_last_piece = false;
-    for (uint64 i = 0; i < SPI_processed; ++i) {
-      bool isnull = false;
-      const int64_t series_id = DatumGetInt64(ResultValue(i, 1, &isnull));
-      const Datum rdata = ResultValue(i, 16, &isnull);
-      if (!isnull) {
+    // The end of the current series' last rolled-up step in the range (its
+    // blocks of steps come before its parts).
+    int64_t steps_series = 0;
+    TimestampTz steps_end = 0;
+    bool has_steps = false;
+    for (size_t i : order) {
+      const ShardRow& in = received[i];
+      const int64_t series_id = in.series_id;
+      if (in.has_rdata) {
         // A stored block of steps: its steps in the range, in time order.
-        if (in_order) usable_ = false;
         if (!usable_) continue;
         if (steps_.empty() || steps_.back().first != series_id) steps_.emplace_back(series_id, std::vector<core::StepSummary>());
-        AppendRolledUpSteps(series_id, rdata, since, until, step_columns, &steps_.back().second);
+        std::vector<core::StepSummary>& steps = steps_.back().second;
+        const size_t before = steps.size();
+        AppendRolledUpSteps(series_id, in.rdata, since, until, step_columns, &steps);
+        for (size_t k = before; k < steps.size(); ++k) {
+          if (!has_steps || steps_series != series_id) steps_end = steps[k].last_ts;
+          steps_end = std::max(steps_end, steps[k].last_ts);
+          steps_series = series_id;
+          has_steps = true;
+        }
         continue;
       }
       rows_.emplace_back();
       Row& row = rows_.back();
       row.series_id = series_id;
       core::StepSummary& s = row.summary;
-      s.first_ts = DatumGetTimestampTz(ResultValue(i, 2, &isnull));
+      s.first_ts = in.ts_min;
       s.bucket = s.first_ts;
-      s.last_ts = DatumGetTimestampTz(ResultValue(i, 3, &isnull));
-      const int64 count = DatumGetInt64(ResultValue(i, 4, &isnull));
+      s.last_ts = in.ts_max;
       // A block summary counts at most 2^32 - 1 points; a bucket of more is
       // left to the coordinator's own read (usable() false).
-      if (!parts && count > static_cast<int64>(UINT32_MAX)) usable_ = false;
-      s.count = static_cast<uint64_t>(count);
-      s.min = DatumGetFloat8(ResultValue(i, 5, &isnull));
-      s.max = DatumGetFloat8(ResultValue(i, 6, &isnull));
-      s.sum = DatumGetFloat8(ResultValue(i, 7, &isnull));
-      s.first = DatumGetFloat8(ResultValue(i, 8, &isnull));
-      s.last = DatumGetFloat8(ResultValue(i, 9, &isnull));
-      const Datum sxx = ResultValue(i, 10, &isnull);
-      s.sxx = isnull ? 0 : DatumGetFloat8(sxx);
+      if (!parts && in.points > static_cast<int64>(UINT32_MAX)) usable_ = false;
+      s.count = static_cast<uint64_t>(in.points);
+      s.min = in.min;
+      s.max = in.max;
+      s.sum = in.sum;
+      s.first = in.first;
+      s.last = in.last;
+      s.sxx = in.sxx;
       if (parts) {
         core::CounterRun& run = row.counters;
         run.points = s.count;
@@ -151,20 +243,25 @@ class ShardSummaries {
         run.last_ts = s.last_ts;
         run.first = s.first;
         run.last = s.last;
-        run.resets = DatumGetFloat8(ResultValue(i, 11, &isnull));
+        run.resets = in.resets;
         s.resets = run.resets;
-        run.reset_count = static_cast<uint64_t>(DatumGetInt64(ResultValue(i, 12, &isnull)));
-        run.changes = static_cast<uint64_t>(DatumGetInt64(ResultValue(i, 13, &isnull)));
-        run.previous_ts = DatumGetTimestampTz(ResultValue(i, 14, &isnull));
-        run.previous = DatumGetFloat8(ResultValue(i, 15, &isnull));
+        run.reset_count = static_cast<uint64_t>(in.reset_count);
+        run.changes = static_cast<uint64_t>(in.changes);
+        run.previous_ts = in.previous_ts;
+        run.previous = in.previous;
       }
       if (in_order && has_last_piece && last_piece_series == series_id && s.first_ts <= last_piece_end)
         usable_ = false;
+      // Raw points inside a rolled-up step (late samples): one node joins
+      // them to the step as one run of points with the recent rows merged
+      // in, where the parts would come one at a time and lose the drops
+      // between them; the coordinator reads the points itself.
+      if (in_order && has_steps && steps_series == series_id && s.first_ts <= steps_end) usable_ = false;
       has_last_piece = true;
       last_piece_series = series_id;
       last_piece_end = s.last_ts;
     }
-    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+    PgCall([&] { MemoryContextDelete(receiver.context); });
     // A stored block's steps are in time order, and the blocks of a series
     // came in time order; a stable sort keeps that should they overlap.
     for (auto& [id, steps] : steps_)
@@ -172,9 +269,8 @@ class ShardSummaries {
                        [](const core::StepSummary& a, const core::StepSummary& b) { return a.bucket < b.bucket; });
   }
 
-  // False when a bucket holds more points than a summary counts, parts
-  // that must follow each other in time overlap, or counter runs would
-  // follow rolled-up steps.
+  // False when a bucket holds more points than a summary counts, or parts
+  // that must follow each other in time overlap.
   bool usable() const { return usable_; }
 
   // Folds the series' rolled-up steps and then its summaries into the
@@ -337,11 +433,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
-    // Counter runs cannot follow rolled-up steps: for the counter functions
-    // a look at the series' steps first spares the shards' decoding when
-    // the coordinator must read the points anyway.
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter) &&
-        (!counter || aegis::pg::RolledUpSteps(ids, since, until, fn.RollupColumns()).empty())) {
+    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
       shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
                      moments || counter, counter, fn.RollupColumns());
       if (!shards->usable()) shards.reset();

@@ -74,11 +74,12 @@ int ExecuteLocking(SPIPlanPtr (&slots)[2], const char* sql, bool wait, int nargs
   return ExecuteWithLatestSnapshot(KeptPlan(slot, text, nargs, types), values, nullptr, 0);
 }
 
-void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest) {
+void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest,
+                     const char* nulls) {
   ParamListInfo params = makeParamList(nargs);
   for (int i = 0; i < nargs; ++i) {
     params->params[i].value = values[i];
-    params->params[i].isnull = false;
+    params->params[i].isnull = nulls != nullptr && nulls[i] == 'n';
     params->params[i].pflags = PARAM_FLAG_CONST;
     params->params[i].ptype = types[i];
   }
@@ -87,6 +88,21 @@ void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* 
   options.read_only = true;
   options.dest = dest;
   CheckSpiResult(SPI_execute_plan_extended(plan, &options), "SPI_execute_plan_extended");
+}
+
+namespace {
+
+void NoStartup(DestReceiver*, int, TupleDesc) {}
+void NoShutdown(DestReceiver*) {}
+
+}  // namespace
+
+void InitReceiver(DestReceiver* pub, bool (*receive)(TupleTableSlot*, DestReceiver*)) {
+  pub->receiveSlot = receive;
+  pub->rStartup = NoStartup;
+  pub->rShutdown = NoShutdown;
+  pub->rDestroy = NoShutdown;
+  pub->mydest = DestNone;
 }
 
 namespace {

@@ -26,9 +26,14 @@ SPIPlanPtr KeptPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* typ
 int ExecutePlan(SPIPlanPtr plan, Datum* values, const char* nulls, bool read_only, long count);
 
 // Runs a kept plan read-only with the statement's snapshot, sending its rows
-// to dest instead of SPI_tuptable (arguments: nargs values of types, none
-// NULL).
-void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest);
+// to dest instead of SPI_tuptable (arguments: nargs values of types; nulls
+// as SPI takes them, NULL: none is NULL).
+void ExecutePlanInto(SPIPlanPtr plan, int nargs, const Oid* types, const Datum* values, DestReceiver* dest,
+                     const char* nulls = nullptr);
+
+// A DestReceiver that hands each row to receive and needs nothing else
+// (receive runs inside the executor: PostgreSQL code, no C++ object).
+void InitReceiver(DestReceiver* pub, bool (*receive)(TupleTableSlot*, DestReceiver*));
 
 // Runs a kept plan with a snapshot taken now, for reads that must see what
 // the holder of a lock we just waited for committed. Under READ COMMITTED

@@ -340,18 +340,6 @@ bool ReceiveRecentRow(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
-void NoStartup(DestReceiver*, int, TupleDesc) {}
-void NoShutdown(DestReceiver*) {}
-
-// A DestReceiver that hands each row to receive and needs nothing else.
-void InitReceiver(DestReceiver* pub, bool (*receive)(TupleTableSlot*, DestReceiver*)) {
-  pub->receiveSlot = receive;
-  pub->rStartup = NoStartup;
-  pub->rShutdown = NoShutdown;
-  pub->rDestroy = NoShutdown;
-  pub->mydest = DestNone;
-}
-
 // Puts rows[0, n) in (series, time) order into recent; sorted_ids holds
 // every series id of the rows, ascending. A counting pass by series, then
 // each series' run sorted by time where it is not already (the primary key

@@ -117,9 +117,9 @@ n=$(coord -At -c "SELECT count(*) FROM aegis.block_partitions p
 # Where the work happens: the summaries, the moments and the counter runs
 # come from the shards, so the coordinator reads no block row itself, also
 # for series with rolled-up steps (it reads their steps and folds them
-# first); where recent rows lie inside compressed blocks (the counter
-# functions), the coordinator reads the points itself (results.sql shows
-# both give the single node's values).
+# first); where recent rows lie inside compressed blocks, or raw points
+# inside rolled-up steps (the counter functions), the coordinator reads the
+# points itself (results.sql shows both give the single node's values).
 blocks_read() {  # the statement to count for: blocks the coordinator read or decoded
   coord -c "SELECT aegis.reset_stats()" >/dev/null &&
     coord -c "$1" >/dev/null &&
@@ -136,11 +136,14 @@ n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:
 n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"}', 'median', '7 minutes')")
 [ "$n" = 0 ] && ok "rolling is computed on the shards (the coordinator read no block)" ||
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
-for fn in avg max stddev; do
+for fn in avg max stddev rate increase sample_rate sample_increase; do
   n=$(blocks_read "SELECT * FROM aegis.aggregate('cpu', '$fn', '2024-01-01 00:30', '2024-01-01 08:00', '1 hour')")
   [ "$n" = 0 ] && ok "$fn over series with rolled-up steps is computed on the shards (the coordinator read no block)" ||
     not_ok "$fn over series with rolled-up steps: the coordinator read ${n:-?} blocks itself"
 done
+n=$(blocks_read "SELECT * FROM aegis.aggregate('cnt', 'rate', '2024-01-01 00:00', '2024-01-01 02:00', '10 minutes')")
+[ "${n:-0}" -gt 0 ] && ok "rate over raw points inside rolled-up steps is read on the coordinator ($n blocks)" ||
+  not_ok "rate over raw points inside rolled-up steps: the coordinator read ${n:-?} blocks"
 
 # The differential test (test/server/differential.sql: read, latest and every
 # aggregate function against plain SQL over the same points, through out-of-

@@ -6,6 +6,7 @@ SET client_min_messages = warning;
 SET aegis.block_max_points = 500;
 SELECT aegis.create_metric('cpu', 'gauge', 'percent', 'CPU use');
 SELECT aegis.create_metric('req', 'counter');
+SELECT aegis.create_metric('cnt', 'counter');
 -- 40 series, 3,000 points each, written out of time order in large batches
 -- (straight into blocks).
 SELECT sum(aegis.write('cpu', jsonb_build_object('host', 'h' || h, 'dc', 'dc' || (h % 3)),
@@ -19,6 +20,11 @@ SELECT sum(aegis.write('req', jsonb_build_object('host', 'h' || h),
                        ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '15 s' FROM generate_series(0, 1999) i),
                        ARRAY(SELECT ((i % 700) * h)::float8 FROM generate_series(0, 1999) i)))
   FROM generate_series(1, 20) h;
+-- Counters rolled up below (whole numbers, a reset every 50 minutes).
+SELECT sum(aegis.write('cnt', jsonb_build_object('host', 'h' || h),
+                       ARRAY(SELECT '2024-01-01'::timestamptz + i * interval '30 s' FROM generate_series(0, 239) i),
+                       ARRAY(SELECT ((i % 100) * h)::float8 FROM generate_series(0, 239) i)))
+  FROM generate_series(1, 3) h;
 -- Rows through the points relation, newer than the blocks (recent rows).
 INSERT INTO aegis.points
 SELECT 'cpu', jsonb_build_object('host', 'h' || h, 'dc', 'dc' || (h % 3)),
@@ -55,8 +61,20 @@ SELECT aegis.set_retention('req', now() - timestamptz '2024-01-01 02:00+00');
 SELECT aegis.apply_retention() > 0 AS removed;
 SELECT aegis.set_downsampling('cpu', jsonb_build_array(jsonb_build_object(
          'after', (now() - timestamptz '2024-01-01 01:00+00')::text, 'step', '10 minutes')));
+SELECT aegis.set_downsampling('cnt', jsonb_build_array(jsonb_build_object(
+         'after', (now() - timestamptz '2024-01-01 01:00+00')::text, 'step', '10 minutes')));
 SELECT aegis.apply_downsampling() > 0 AS rolled_up;
 COMMIT;
+-- Late counter samples inside cnt's rolled-up range, compressed into a block
+-- there, and a recent row that overwrites that block's last sample with a
+-- drop: the raw points overlap a step.
+SELECT count(aegis.write('cnt', jsonb_build_object('host', 'h' || h),
+                         ARRAY['2024-01-01 00:03:10', '2024-01-01 00:03:20', '2024-01-01 00:03:40']::timestamptz[],
+                         ARRAY[5, 9, 12]::float8[]))
+  FROM generate_series(1, 3) h;
+SELECT aegis.compress('0') >= 0 AS compressed;
+SELECT count(aegis.write('cnt', jsonb_build_object('host', 'h' || h), '2024-01-01 00:03:40', 1))
+  FROM generate_series(1, 3) h;
 -- Late counter samples after the last compression: recent rows inside
 -- compressed blocks (overwrites and new times) at read time.
 SELECT count(aegis.write('req', jsonb_build_object('host', 'h' || h),
