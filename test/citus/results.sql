@@ -147,8 +147,8 @@ BEGIN
     END;
   END LOOP;
 END $$;
--- Sums in another order differ in the last bits (docs/scale-out.md): to 9
--- significant digits.
+-- Sums in another order differ in the last bits (docs/scale-out.md): to 6
+-- decimals.
 SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
   FROM unnest(ARRAY['sum', 'avg', 'stddev']) fn,
        aegis.aggregate('cpu', fn, '2024-01-01', '2024-01-01 12:00', '3 hours', ARRAY['dc']) a
