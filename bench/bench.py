@@ -444,12 +444,12 @@ class Session:
     and reads what they print up to a marker line. Each database (the extension's and plain tables', and the
     TimescaleDB peer's) has a session of its own, and their queries run in turn. Times are psql's \\timing."""
 
-    def __init__(self, db, tmp):
+    def __init__(self, db, tmp, env=None):
         self.db = db
         self.err = open(os.path.join(tmp, "session.%s.err" % db), "w+")
         self.p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", db],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True,
-                                  bufsize=1)
+                                  bufsize=1, env=env)
         self.marks = 0
         self.run(["SET client_min_messages = warning;", "SET TimeZone = 'UTC';", "\\o /dev/null", "\\timing on"])
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
 import datasets  # noqa: E402
 import queries  # noqa: E402
 
@@ -153,37 +154,24 @@ def task_times(env, tasks):
     return out
 
 
-def coordinator_cpu(env, sql, calls=COORD_CALLS):
+def coordinator_cpu(env, tmp, sql, calls=COORD_CALLS):
     """Milliseconds of CPU the coordinator's backend spends per run of the query `sql` (its /proc/PID/stat,
     over `calls` runs after WARM): planning the distributed statements, receiving the tasks' rows and folding
     them."""
-    p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DB], env=env,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-
-    def run(lines, mark):
-        p.stdin.write("\n".join(lines + ["\\echo " + mark]) + "\n")
-        p.stdin.flush()
-        out = []
-        for line in p.stdout:
-            line = line.rstrip("\n")
-            if line == mark:
-                return out
-            out.append(line)
-        raise RuntimeError("the coordinator session ended: %s" % p.stderr.read()[-2000:])
-
     def cpu_ms(pid):
         fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
 
+    session = bench.Session(DB, tmp, env)
     try:
-        pid = int(run(["SELECT pg_backend_pid();"], "@@pid")[0])
-        run(["\\o /dev/null"] + [sql + ";"] * WARM, "@@warm")
+        printed = session.run(["SELECT pg_backend_pid() AS pid \\gset", "\\echo :pid"])
+        pid = int([line for line in printed if line.isdigit()][0])
+        session.run([sql + ";"] * WARM)
         before = cpu_ms(pid)
-        run([sql + ";"] * calls, "@@timed")
+        session.run([sql + ";"] * calls)
         return (cpu_ms(pid) - before) / calls
     finally:
-        p.stdin.close()
-        p.wait()
+        session.close()
 
 
 def plan_excerpt(env, sql):
@@ -268,7 +256,7 @@ def main():
                     if not tasks or len(calls) != ENGINE_CALLS[qid]:
                         raise RuntimeError("%s: %d tasks in engine calls %s, want %d calls (citus.log_remote_commands "
                                            "changed?)" % (qid, len(tasks), calls, ENGINE_CALLS[qid]))
-                    breakdown[qid] = (coordinator_cpu(env, sql), task_times(env, tasks), plan_excerpt(env, sql))
+                    breakdown[qid] = (coordinator_cpu(env, tmp, sql), task_times(env, tasks), plan_excerpt(env, sql))
                     log("%s on the cluster: coordinator CPU %.2f ms a query, %d tasks" %
                         (qid, breakdown[qid][0], len(tasks)))
     sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "stop")

@@ -1158,6 +1158,22 @@ size_t SelectPassing(const ValueConditions& v, const double* values, size_t n, u
   return count;
 }
 
+// Appends to *out the points of (ts, values)[0, n) that meet every value
+// condition, in order; returns how many (selected: scratch).
+size_t AppendPassing(const ValueConditions& v, const core::Timestamp* ts, const double* values, size_t n,
+                     std::vector<uint32_t>* selected, core::SeriesPoints* out) {
+  selected->resize(n);
+  const size_t kept = SelectPassing(v, values, n, selected->data());
+  const size_t at = out->size();
+  out->ts.resize(at + kept);
+  out->values.resize(at + kept);
+  for (size_t k = 0; k < kept; ++k) {
+    out->ts[at + k] = ts[(*selected)[k]];
+    out->values[at + k] = values[(*selected)[k]];
+  }
+  return kept;
+}
+
 // Whether no value in [min, max] (float8's order, which a summary's minimum
 // and maximum follow: NaN above every other value) meets every value
 // condition: some condition fails for all of them.
@@ -1187,15 +1203,7 @@ class PointSink {
   void BeginSeries() {}
   void AddSeriesPoints(const core::Timestamp* ts, const double* values, size_t n) {
     if (values_ != nullptr && values_->n > 0) {  // only the points that meet the value conditions
-      selected_.resize(n);
-      const size_t kept = SelectPassing(*values_, values, n, selected_.data());
-      const size_t at = points_->size();
-      points_->ts.resize(at + kept);
-      points_->values.resize(at + kept);
-      for (size_t k = 0; k < kept; ++k) {
-        points_->ts[at + k] = ts[selected_[k]];
-        points_->values[at + k] = values[selected_[k]];
-      }
+      const size_t kept = AppendPassing(*values_, ts, values, n, &selected_, points_);
       owners_->insert(owners_->end(), kept, current_);
       return;
     }
@@ -1233,9 +1241,7 @@ class MultiSink {
     if (values_.n > 0) {
       // Only the points that meet the value conditions.
       kept_.clear();
-      selected_.resize(n);
-      const size_t count = SelectPassing(values_, values, n, selected_.data());
-      for (size_t k = 0; k < count; ++k) kept_.push_back(ts[selected_[k]], values[selected_[k]]);
+      AppendPassing(values_, ts, values, n, &selected_, &kept_);
       ts = kept_.ts.data();
       values = kept_.values.data();
       n = kept_.size();
