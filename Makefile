@@ -30,7 +30,7 @@ PIECES_NEW_IN_0.2.0 = src/sql/30_maintenance.sql src/sql/31_delete.sql src/sql/3
                       src/sql/33_retention.sql src/sql/34_rollup.sql src/sql/35_queries.sql \
                       src/sql/36_points.sql src/sql/37_engine_stats.sql src/sql/38_time_bucket.sql \
                       src/sql/39_load.sql src/sql/40_gapfill.sql src/sql/41_metadata.sql \
-                      src/sql/42_distribute.sql
+                      src/sql/42_distribute.sql src/sql/43_packed.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 
 SHLIB_LINK = -lstdc++

@@ -126,7 +126,7 @@ def remote_write_runs(tmp):
             remote_write(url + "/api/v1/write", 1, 0)
             n, s = remote_write(url + "/api/v1/write", RW_ROUNDS, 1)
             rates.append(n / s)
-            stored = int(psql(DB, "SELECT count(*) FROM aegis.recent_points"))
+            stored = int(psql(DB, "SELECT count(*) FROM aegis.points"))
             if stored != samples + SERIES:
                 raise RuntimeError("the gateway stored %d samples of %d" % (stored, samples + SERIES))
         finally:

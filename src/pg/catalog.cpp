@@ -324,7 +324,7 @@ PlannedStmt* WithSeriesDataTruncated(PlannedStmt* pstmt, bool read_only_tree) {
     pstmt = static_cast<PlannedStmt*>(copyObjectImpl(pstmt));
     stmt = castNode(TruncateStmt, pstmt->utilityStmt);
   }
-  static const char* const kDataTables[] = {"recent_points", "blocks", "rollups", "last_points"};
+  static const char* const kDataTables[] = {"recent_points", "blocks", "rollups", "last_points", "packed_points"};
   for (const char* table : kDataTables) {
     const Oid relid = get_relname_relid(table, get_rel_namespace(series));
     if (!OidIsValid(relid)) continue;

@@ -20,6 +20,7 @@ int guc_max_series_per_metric = 100000;
 int guc_maintenance_interval = 60;
 int guc_memory_kept = 16384;
 bool guc_aggregate_pushdown = true;
+int guc_packed_write_series = 256;
 bool guc_maintenance_worker = true;
 int guc_partition_interval = static_cast<int>(PartitionInterval::kMonth);
 char* guc_default_retention = nullptr;
@@ -173,6 +174,13 @@ void DefineSettings() {
                            "With it off, PostgreSQL aggregates the points the scan returns (the same result; "
                            "sums and averages may differ in the last bits, as a parallel plan's do).",
                            &guc_aggregate_pushdown, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("aegis.packed_write_series",
+                          "Number of series from which a write statement's small writes go into one packed batch.",
+                          "A statement writing fewer points than a straight write (1000) to each of at least this "
+                          "many series stores them as one row of aegis.packed_points instead of a row per point; "
+                          "reads lay the batch over the stored points and maintenance merges it into blocks. "
+                          "0 writes every point as a row.",
+                          &guc_packed_write_series, 256, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("aegis.partition_interval", "Time span of each partition of aegis.blocks.",
                            "Partitions are aligned in UTC (weeks start on Monday); a change applies to partitions "
                            "created afterwards.",

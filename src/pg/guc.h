@@ -19,6 +19,7 @@ extern bool guc_maintenance_worker;
 extern int guc_partition_interval;    // a PartitionInterval
 extern char* guc_default_retention;   // NULL or "": keep forever
 extern bool guc_aggregate_pushdown;
+extern int guc_packed_write_series;  // 0: never
 
 // The largest row aegis.block_max_bytes may ask for: a heap page's
 // (MaxHeapTupleSize, the block partitions' toast_tuple_target).

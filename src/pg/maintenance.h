@@ -45,6 +45,9 @@ struct MaintenanceJob {
   std::function<std::vector<SeriesWork>()> series;
   std::function<int64_t(const SeriesWork&)> step;
   std::function<int64_t()> after;
+  // Whether the points the drain of packed batches before the job merged
+  // count as the job's (compress: they went into blocks).
+  bool counts_drained = false;
 };
 
 // compress: packs every series' recent points older than cutoff into

@@ -48,6 +48,7 @@
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
 #include "pg/interval.h"
+#include "pg/packed.h"
 #include "pg/privileges.h"
 #include "pg/series_data.h"
 #include "pg/series_scan.h"
@@ -1766,6 +1767,12 @@ void LearnOldest(ScanState* s) {
             1, types, args, Snap::kReadOnly);
     oldest = DatumGetTimestampTz(ResultValue(0, 1, &none));
   });
+  std::sort(ids.begin(), ids.end());
+  core::Timestamp packed_oldest = 0;
+  if (OldestPacked(ids, &packed_oldest)) {
+    oldest = none ? packed_oldest : std::min<core::Timestamp>(oldest, packed_oldest);
+    none = false;
+  }
   SpiFinish();
   s->window_low = none ? s->window_top : std::max(s->window_low, oldest);
 }
@@ -2744,6 +2751,7 @@ uint64 DeleteChosen(ForeignScanState* node, ScanState* s) {
   SpiConnect();
   {
     const bool may_wait = !HoldsSeriesLocks();
+    DrainPackedOrFail(ids, may_wait);
     AsTableOwner owner;
     for (int64_t id : ids) {  // ascending: the catalog query orders by series_id
       if (LockSeriesIfExists(id, SeriesLock::kRewrite, may_wait)) removed += DeletePointsOfSeries(id, s->since, s->until);

@@ -12,6 +12,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/engine_stats.h"
+#include "pg/packed.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -143,6 +144,7 @@ std::unordered_map<int64_t, std::pair<TimestampTz, double>> NewestPoints(const s
     });
     collect(false);
   }
+  OverlayNewestPacked(ids, &newest);
   return newest;
 }
 

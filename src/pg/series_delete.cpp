@@ -18,6 +18,7 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
+#include "pg/packed.h"
 #include "pg/privileges.h"
 #include "pg/rollup.h"
 #include "pg/series_query.h"
@@ -242,6 +243,7 @@ AEGIS_PG_FUNCTION(aegis_delete_points) {
   int64_t removed = 0;
   if (since < until && !ids.empty()) {
     const bool may_wait = !aegis::pg::HoldsSeriesLocks();
+    aegis::pg::DrainPackedOrFail(ids, may_wait);
     aegis::pg::AsTableOwner owner;
     std::vector<int64_t> locked;
     locked.reserve(ids.size());
@@ -274,6 +276,7 @@ bool DeletePointRow(const Datum* values, const bool* nulls) {
     const bool may_wait = !HoldsSeriesLocks();
     const int64_t series_id = ResolveSeries(metric, tags, false, may_wait);
     if (series_id >= 0) {
+      DrainPackedOrFail({series_id}, may_wait);
       AsTableOwner owner;
       if (LockSeriesIfExists(series_id, SeriesLock::kRewrite, may_wait))
         removed = DeletePointsOfSeries(series_id, ts, ts + 1);

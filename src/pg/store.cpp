@@ -15,6 +15,7 @@
 #include "pg/boundary.h"
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
+#include "pg/packed.h"
 #include "pg/partitions.h"
 #include "pg/direct_read.h"
 #include "pg/privileges.h"
@@ -496,6 +497,7 @@ RecentOfSeries FetchRecentOfSeries(const std::vector<int64_t>& series_ids, core:
   });
   RecentOfSeries recent;
   OrderRecentRows(rows, series_ids, &recent);  // counted as read when folded (SeriesData)
+  OverlayPacked(series_ids, lo, hi, &recent);
   if (rows.capacity > 0) {
     PgCall([&] {
       pfree(rows.series_ids);
@@ -1062,6 +1064,7 @@ core::SeriesPoints FetchRecent(int64_t series_id, core::Timestamp lo, core::Time
   ReadPointRows(&points);
   CountStat(Stat::kRecentRowsRead, points.size());
   PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  OverlayPacked(series_id, lo, hi, &points);
   return points;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/packed.h"  // first: it includes core headers, which precede PostgreSQL's
 #include "pg/boundary.h"
 #include "pg/guc.h"
 #include "pg/maintenance.h"
@@ -282,7 +283,13 @@ void RunJobInSteps(const MaintenanceJob& job, TimestampTz next_start) {
   std::string error;
   std::vector<SeriesWork> series;
   int64_t points = 0;
-  bool ok = !job.before || InTransaction(job.name, [&] { points += job.before(); }, &error);
+  // Packed batches first (see RunJob).
+  bool ok = InTransaction(job.name, [&] {
+    int64_t drained = 0;
+    (void)DrainPacked(nullptr, true, &drained);
+    if (job.counts_drained) points += drained;
+  }, &error);
+  ok = ok && (!job.before || InTransaction(job.name, [&] { points += job.before(); }, &error));
   ok = ok && InTransaction(job.name, [&] { series = job.series(); }, &error);
   // A series that fails (a corrupt block, say) is logged and recorded, and
   // the job goes on with the next one; after kMaxFailedSeries failures the

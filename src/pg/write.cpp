@@ -15,6 +15,7 @@
 #include "pg/catalog.h"
 #include "pg/engine_stats.h"
 #include "pg/guc.h"
+#include "pg/packed.h"
 #include "pg/privileges.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -74,15 +75,27 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
   const size_t block_points = StraightWritePoints();
+  const bool all_small = std::all_of(order.begin(), order.end(), [&](const SeriesWrite* write) {
+    return write->points.size() < block_points;
+  });
+  // Many series of few points each: one packed batch (src/pg/packed.h).
+  // Anything else is stored as rows or blocks, which must not lie under an
+  // older batch: a batch holding one of its series is drained first.
+  const bool packed = all_small && WritesPacked(order.size());
+  if (!packed) {
+    std::vector<int64_t> ids;
+    ids.reserve(order.size());
+    for (const SeriesWrite* write : order) ids.push_back(write->series_id);
+    DrainPackedOrFail(ids, may_wait);
+  }
+  const bool first_locks = may_wait;
   // Many small writes (a remote-write request: one point of each of
   // thousands of series) take their kAppend locks in one statement, in
   // ascending id; the loop below then finds them held, or resolves a deleted
   // series again. Only when every series of the statement takes kAppend: a
   // kRewrite lock taken after the others would break the ascending order
   // (and deadlock with a drop_metric locking its series in that order).
-  if (may_wait && order.size() > 1 &&
-      std::all_of(order.begin(), order.end(),
-                  [&](const SeriesWrite* write) { return write->points.size() < block_points; })) {
+  if (may_wait && order.size() > 1 && all_small) {
     std::vector<int64_t> ids;
     ids.reserve(order.size());
     for (const SeriesWrite* write : order) ids.push_back(write->series_id);
@@ -113,13 +126,34 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
     }
     written.push_back({write->series_id, write->points.ts.back(), write->points.values.back()});
   }
-  if (distinct) {
+  if (packed) {
+    // The batch's newest points reach aegis.last_points when it is drained;
+    // aegis.latest lays the batches over that table until then.
+    LockPackedForWrite(first_locks);
+    if (distinct) {
+      InsertPackedBatches(appends);
+    } else {
+      std::vector<core::SeriesPoints> combined;
+      combined.reserve(appends.size());
+      std::vector<std::pair<int64_t, const core::SeriesPoints*>> batch;
+      for (const auto& [id, points] : appends) {
+        if (!batch.empty() && batch.back().first == id) {
+          combined.back() = core::MergeNewerWins(combined.back(), *points);
+        } else {
+          combined.push_back(*points);
+          batch.emplace_back(id, nullptr);
+        }
+      }
+      for (size_t i = 0; i < batch.size(); ++i) batch[i].second = &combined[i];
+      InsertPackedBatches(batch);
+    }
+  } else if (distinct) {
     UpsertRecentMany(appends);
   } else {
     for (const auto& [id, points] : appends) UpsertRecent(id, *points);
   }
   for (const SeriesWrite* write : order) CountStat(Stat::kPointsWritten, write->points.size());
-  NoteSeriesWritten(written);
+  if (!packed) NoteSeriesWritten(written);
   SpiFinish();
 }
 

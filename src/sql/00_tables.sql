@@ -145,10 +145,12 @@ BEGIN
     DELETE FROM aegis.blocks;
     DELETE FROM aegis.rollups;
     DELETE FROM aegis.last_points;
+    DELETE FROM aegis.packed_points;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups, aegis.last_points '
+  'and aegis.packed_points too.';
 REVOKE EXECUTE ON FUNCTION aegis._series_truncated() FROM PUBLIC;
 CREATE TRIGGER series_truncated AFTER TRUNCATE ON aegis.series
     FOR EACH STATEMENT EXECUTE FUNCTION aegis._series_truncated();

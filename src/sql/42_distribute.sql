@@ -84,6 +84,9 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'shared_preload_libraries = ''citus,aegis_timeseries'' on every node (docs/scale-out.md).';
     END IF;
+    -- Packed batches go into blocks first: batches hold points of many
+    -- series, which no shard could hold, and are not written under Citus.
+    PERFORM aegis.drain_packed();
     DROP TRIGGER series_truncated ON aegis.series;
     DROP TRIGGER series_invalidate ON aegis.series;
     -- Citus refuses a policy with a subquery on a distributed table: the

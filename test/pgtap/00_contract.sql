@@ -69,7 +69,8 @@ SELECT is_empty($$
 -- Every catalog table is kept by pg_dump.
 SELECT set_eq($$ SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) t(oid) JOIN pg_class c ON c.oid = t.oid
                   WHERE e.extname = 'aegis_timeseries' AND c.relkind = 'r' $$,
-              ARRAY['metric_catalog', 'series', 'recent_points', 'block_partitions', 'block_spans', 'rollups', 'last_points'],
+              ARRAY['metric_catalog', 'series', 'recent_points', 'block_partitions', 'block_spans', 'rollups', 'last_points',
+                    'packed_points'],
               'every table is marked with pg_extension_config_dump');
 
 SELECT * FROM finish();

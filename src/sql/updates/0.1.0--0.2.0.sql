@@ -126,10 +126,12 @@ BEGIN
     DELETE FROM aegis.blocks;
     DELETE FROM aegis.rollups;
     DELETE FROM aegis.last_points;
+    DELETE FROM aegis.packed_points;
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION aegis._series_truncated() IS
-  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups and aegis.last_points too.';
+  'Trigger: TRUNCATE of aegis.series empties aegis.recent_points, aegis.blocks, aegis.rollups, aegis.last_points '
+  'and aegis.packed_points too.';
 
 -- aegis.aggregate's counter family changed meaning (docs/queries.md): rate,
 -- increase and delta are Prometheus's, per series; the old rate and increase

@@ -1,0 +1,126 @@
+-- Packed batches (docs/architecture.md, "Packed batches"): a statement of
+-- many series with few points each is kept as one row of
+-- aegis.packed_points; every read lays it over the stored points, a later
+-- batch winning; writes of rows or blocks, deletes and maintenance merge it
+-- into blocks first. Runs after retention, on a store of its own.
+SET client_min_messages = warning;
+CREATE EXTENSION aegis_timeseries;
+SET aegis.packed_write_series = 2;
+
+-- The same points in a plain table, to compare every read with.
+CREATE TABLE pk_plain (host text, ts timestamptz, value float8, PRIMARY KEY (host, ts));
+CREATE FUNCTION pk_put(h text, t timestamptz, v float8) RETURNS void LANGUAGE sql AS
+  $$ INSERT INTO pk_plain VALUES (h, t, v) ON CONFLICT (host, ts) DO UPDATE SET value = EXCLUDED.value $$;
+CREATE VIEW pk_diff AS
+  SELECT count(*) AS differ FROM (
+    (SELECT tags ->> 'h', ts, value FROM aegis.read('pk') EXCEPT SELECT host, ts, value FROM pk_plain)
+    UNION ALL
+    (SELECT host, ts, value FROM pk_plain EXCEPT SELECT tags ->> 'h', ts, value FROM aegis.read('pk'))) d;
+
+-- Three series, three points each: one batch row, no recent row.
+INSERT INTO aegis.points (metric, tags, ts, value)
+  SELECT 'pk', jsonb_build_object('h', 'h' || i), '2024-01-01'::timestamptz + j * interval '1 minute', i * 10 + j
+    FROM generate_series(1, 3) i, generate_series(0, 2) j;
+SELECT count(pk_put('h' || i, '2024-01-01'::timestamptz + j * interval '1 minute', i * 10 + j)) AS put
+  FROM generate_series(1, 3) i, generate_series(0, 2) j;
+SELECT count(*) AS batches, sum(points) AS points FROM aegis.packed_points;
+SELECT count(*) AS recent_rows FROM aegis.recent_points;
+SELECT * FROM pk_diff;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.latest('pk') ORDER BY 1;
+SELECT tags ->> 'h' AS h, value FROM aegis.aggregate('pk', 'sum', '2024-01-01', '2024-01-02') ORDER BY 1;
+SELECT tags ->> 'h' AS h, count(*), sum(value) FROM aegis.points WHERE metric = 'pk' GROUP BY 1 ORDER BY 1;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.points WHERE metric = 'pk' ORDER BY ts DESC, 1 LIMIT 2;
+SELECT metric, series, points, compressed_points FROM aegis.stats WHERE metric = 'pk';
+
+-- A later batch wins over an earlier one, and a batch over a recent row.
+SET aegis.packed_write_series = 0;
+SELECT aegis.write('pk', '{"h": "h1"}', '2024-01-01 00:05', 15);  -- a recent row (nothing packed holds 00:05)
+SELECT count(*) AS batches_left FROM aegis.packed_points;         -- h1 was in a batch: merged first
+SELECT pk_put('h1', '2024-01-01 00:05', 15);
+SET aegis.packed_write_series = 2;
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h1"}', '2024-01-01 00:05', 105), ('pk', '{"h": "h2"}', '2024-01-01 00:01', 201),
+  ('pk', '{"h": "h3"}', '2024-01-01 00:09', 309);
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h2"}', '2024-01-01 00:01', 202), ('pk', '{"h": "h3"}', '2024-01-01 00:02', 302);
+SELECT count(pk_put(h, t, v)) AS put FROM (VALUES ('h1', '2024-01-01 00:05'::timestamptz, 105::float8),
+  ('h2', '2024-01-01 00:01', 202), ('h3', '2024-01-01 00:09', 309), ('h3', '2024-01-01 00:02', 302)) x(h, t, v);
+SELECT count(*) AS batches FROM aegis.packed_points;
+SELECT * FROM pk_diff;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.latest('pk') ORDER BY 1;
+SELECT tags ->> 'h' AS h, value FROM aegis.aggregate('pk', 'max', '2024-01-01', '2024-01-02') ORDER BY 1;
+SELECT metric, series, points FROM aegis.stats WHERE metric = 'pk';
+
+-- compress merges every batch into blocks; the points stay the same.
+SELECT aegis.compress('0') AS compressed;
+SELECT count(*) AS batches_left FROM aegis.packed_points;
+SELECT * FROM pk_diff;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.latest('pk') ORDER BY 1;
+
+-- Deletes merge the batches that hold their series first.
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h1"}', '2024-01-01 00:20', 120), ('pk', '{"h": "h2"}', '2024-01-01 00:20', 220);
+DELETE FROM aegis.points WHERE metric = 'pk' AND tags ->> 'h' = 'h1' AND ts >= '2024-01-01 00:10';
+DELETE FROM aegis.points WHERE metric = 'pk' AND value = 220 RETURNING tags ->> 'h' AS h, ts, value;
+SELECT count(*) AS batches_left FROM aegis.packed_points;
+SELECT * FROM pk_diff;
+
+-- Row-level security: a batch holds many series, so no role but the owner
+-- reads the table, and reads show a batch's points only of series the
+-- reader sees.
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h1"}', '2024-01-01 00:30', 130), ('pk', '{"h": "h2"}', '2024-01-01 00:30', 230);
+CREATE ROLE pk_reader;
+GRANT USAGE ON SCHEMA aegis TO pk_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA aegis TO pk_reader;
+ALTER TABLE aegis.series ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pk_h1 ON aegis.series TO pk_reader USING (tags ->> 'h' = 'h1');
+SELECT series_id AS h2_id FROM aegis.series WHERE metric = 'pk' AND tags ->> 'h' = 'h2' \gset
+SET ROLE pk_reader;
+SELECT count(*) AS batch_rows_seen FROM aegis.packed_points;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('pk', '2024-01-01 00:25', '2024-01-01 00:35');
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.latest('pk');
+SELECT count(*) AS other_series_points FROM aegis.series_points(:h2_id);
+SELECT count(*) AS other_series_points FROM aegis._packed_points(ARRAY[:h2_id]::bigint[]);
+RESET ROLE;
+DROP POLICY pk_h1 ON aegis.series;
+ALTER TABLE aegis.series DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON ALL TABLES IN SCHEMA aegis FROM pk_reader;
+REVOKE USAGE ON SCHEMA aegis FROM pk_reader;
+DROP ROLE pk_reader;
+
+-- A series deleted while a batch holds its points: they are gone from
+-- every read, and the merge drops them.
+SELECT aegis.delete_series(:h2_id) AS deleted;
+SELECT count(*) AS h2_points FROM aegis._packed_points(ARRAY[:h2_id]::bigint[]);
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('pk', '2024-01-01 00:25', '2024-01-01 00:35');
+SELECT aegis.drain_packed();
+SELECT count(*) AS batches_left FROM aegis.packed_points;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('pk', '2024-01-01 00:25', '2024-01-01 00:35');
+
+-- A damaged batch is an error that names it (XX001), never wrong points;
+-- deleting its row loses its points and nothing else.
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h1"}', '2024-01-01 00:40', 140), ('pk', '{"h": "h3"}', '2024-01-01 00:40', 340);
+UPDATE aegis.packed_points SET data = overlay(data PLACING '\xff'::bytea FROM 40 FOR 1);
+\set VERBOSITY default
+SELECT count(*) FROM aegis.read('pk');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM aegis.points WHERE metric = 'pk';
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+UPDATE aegis.packed_points SET data = substr(data, 1, 20);
+SELECT count(*) FROM aegis.read('pk');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+DELETE FROM aegis.packed_points;
+SELECT count(*) AS points FROM aegis.read('pk');
+
+-- TRUNCATE of the catalog empties the batches too.
+INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+  ('pk', '{"h": "h1"}', '2024-01-01 00:50', 150), ('pk', '{"h": "h3"}', '2024-01-01 00:50', 350);
+TRUNCATE aegis.series;
+SELECT count(*) AS batches_left FROM aegis.packed_points;
+
+DROP VIEW pk_diff;
+DROP FUNCTION pk_put(text, timestamptz, float8);
+DROP TABLE pk_plain;
+DROP EXTENSION aegis_timeseries;
