@@ -443,8 +443,8 @@ int64_t RunSeriesIsolated(const std::function<int64_t()>& work, SeriesFailure* f
 
 int64_t RunJob(const MaintenanceJob& job) {
   // Packed batches first, so that the job sees their points in blocks
-  // (without waiting inside a transaction that holds series: they then wait
-  // for a later round).
+  // (without waiting inside a transaction that holds series: series others
+  // hold keep their points in their batches, for a later round).
   int64_t drained = 0;
   (void)DrainPacked(nullptr, !HoldsSeriesLocks(), &drained);
   // What the drain wrote, the job's reads with the statement's snapshot see.

@@ -10,9 +10,13 @@
 // newer than all it merges. It then merges each series' points into blocks
 // under the series' rewrite lock (kRewrite), which waits for the series'
 // small writers, and deletes the batches it read. Writes to recent rows or
-// straight into blocks drain first when a batch holds one of their series,
-// before taking series locks, so that a point they write is never older than
-// a batch over it.
+// straight into blocks, and deletes, drain first when a batch holds one of
+// their series, before taking series locks, so that a point they write is
+// never older than a batch over it. A batch committed by a concurrent
+// writer after that check is newer by the order the statements saw each
+// other in (neither saw the other's points) and stays over the row or the
+// delete: a serializable outcome, but not "the last to commit wins" that
+// two concurrent row writes of one point give (docs/architecture.md).
 #include "pg/packed.h"
 
 #include <algorithm>
@@ -36,6 +40,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/snapmgr.h"
 }
 
@@ -115,6 +120,25 @@ void ScanPackedRows(Oid relid, Snapshot snapshot, int64 id_lo, int64 id_hi, Time
   table_close(rel, NoLock);
 }
 
+// The points column summed over the batch rows the latest snapshot sees
+// (no batch is detoasted). PostgreSQL code.
+int64 SumPackedPoints(Oid relid) {
+  Relation rel = table_open(relid, AccessShareLock);
+  TupleDesc desc = RelationGetDescr(rel);
+  int64 points = 0;
+  if (desc->natts == kPackedColumns) {
+    TableScanDesc scan = table_beginscan(rel, GetLatestSnapshot(), 0, nullptr);
+    HeapTuple tuple;
+    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+      bool isnull = false;
+      points += DatumGetInt32(heap_getattr(tuple, kPoints, desc, &isnull));
+    }
+    table_endscan(scan);
+  }
+  table_close(rel, NoLock);
+  return points;
+}
+
 void FreePackedRows(PackedRows* rows) {
   if (rows->rows == nullptr) return;
   PgCall([&] {
@@ -123,6 +147,24 @@ void FreePackedRows(PackedRows* rows) {
   });
   rows->rows = nullptr;
   rows->n = 0;
+}
+
+// Takes the cut lock exclusively, as a session lock (the caller releases
+// it). It first asks without waiting, for up to kCutPatience, so that a
+// drain does not queue ahead of the writers that come after it (a writer
+// holds the lock only from its batch's insert to its commit); then it
+// waits, when may_wait, or gives up. PostgreSQL code.
+constexpr long kCutPatienceUs = 1000000;
+bool AcquireCut(LOCKTAG* tag, bool may_wait) {
+  long slept = 0;
+  for (long pause = 200; slept < kCutPatienceUs; slept += pause, pause = Min(pause * 2, 20000L)) {
+    if (LockAcquire(tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL) return true;
+    CHECK_FOR_INTERRUPTS();
+    pg_usleep(pause);
+  }
+  if (!may_wait) return false;
+  (void)LockAcquire(tag, ExclusiveLock, true, false);
+  return true;
 }
 
 // Batches read by one call, in batch order; their bytes stay until it goes.
@@ -138,46 +180,45 @@ class Batches {
   Batches(const Batches&) = delete;
   Batches& operator=(const Batches&) = delete;
 
-  // Reads the batches (see ScanPackedRows); with cut, under the cut lock
-  // taken exclusively, with the latest snapshot.
-  void Read(Oid relid, bool cut, int64 id_lo, int64 id_hi, TimestampTz lo, TimestampTz hi) {
+  // Reads the batches (see ScanPackedRows) with the statement's snapshot.
+  // A damaged batch is XX001 naming it.
+  void Read(Oid relid, int64 id_lo, int64 id_hi, TimestampTz lo, TimestampTz hi) {
+    PgCall([&] { ScanPackedRows(relid, GetActiveSnapshot(), id_lo, id_hi, lo, hi, &rows_); });
+    MakeViews(Damaged::kRaise);
+  }
+
+  // The batches committed by now (the latest snapshot) that may hold series
+  // in [id_lo, id_hi], damaged ones left out: does a drain have work?
+  void ReadLatest(Oid relid, int64 id_lo, int64 id_hi) {
     PgCall([&] {
-      if (!cut) {
-        ScanPackedRows(relid, GetActiveSnapshot(), id_lo, id_hi, lo, hi, &rows_);
-        return;
-      }
+      ScanPackedRows(relid, GetLatestSnapshot(), id_lo, id_hi, DT_NOBEGIN, DT_NOEND, &rows_);
+    });
+    MakeViews(Damaged::kSkip);
+  }
+
+  // A drain's read: every batch, with the latest snapshot, under the cut
+  // lock (AcquireCut); false, having read nothing, when the lock could not
+  // be had. A damaged batch is left where it is, with a WARNING.
+  bool ReadForDrain(Oid relid, bool may_wait) {
+    bool cut = false;
+    PgCall([&] {
       LOCKTAG tag;
       SetPackedLockTag(&tag, kCutLock);
-      (void)LockAcquire(&tag, ExclusiveLock, true, false);
+      if (!AcquireCut(&tag, may_wait)) return;
+      cut = true;
       PG_TRY();
-      { ScanPackedRows(relid, GetLatestSnapshot(), id_lo, id_hi, lo, hi, &rows_); }
+      { ScanPackedRows(relid, GetLatestSnapshot(), PG_INT64_MIN, PG_INT64_MAX, DT_NOBEGIN, DT_NOEND, &rows_); }
       PG_FINALLY();
       { (void)LockRelease(&tag, ExclusiveLock, true); }
       PG_END_TRY();
     });
-    std::sort(rows_.rows, rows_.rows + rows_.n,
-              [](const PackedRow& a, const PackedRow& b) { return a.batch_id < b.batch_id; });
-    views_.reserve(static_cast<size_t>(rows_.n));
-    for (int i = 0; i < rows_.n; ++i) {
-      const bytea* data = rows_.rows[i].data;
-      try {
-        views_.emplace_back(reinterpret_cast<const uint8_t*>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data));
-      } catch (const core::Error& e) {
-        throw core::Error(core::ErrorCategory::DataCorrupted,
-                          "corrupt packed batch " + std::to_string(rows_.rows[i].batch_id) + " in aegis.packed_points",
-                          std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail()),
-                          "Delete the row to lose its points, or restore it from a backup.");
-      }
-    }
+    if (cut) MakeViews(Damaged::kWarn);
+    return cut;
   }
 
   bool empty() const { return views_.empty(); }
   const std::vector<core::PackedBatchView>& views() const { return views_; }
-  std::vector<int64_t> BatchIds() const {
-    std::vector<int64_t> ids;
-    for (int i = 0; i < rows_.n; ++i) ids.push_back(rows_.rows[i].batch_id);
-    return ids;
-  }
+  const std::vector<int64_t>& BatchIds() const { return batch_ids_; }
 
   // Those of ids (ascending) that some batch holds and the caller sees in
   // aegis.series (its row-level security applied; a series deleted since
@@ -193,7 +234,7 @@ class Batches {
         break;
       }
     }
-    return held.empty() ? held : VisibleSeries(held);
+    return held.empty() ? held : VisibleSeries(held, true);
   }
 
   // The series' points with lo <= ts < hi laid over base (later batches win).
@@ -209,8 +250,38 @@ class Batches {
   }
 
  private:
+  enum class Damaged { kRaise, kWarn, kSkip };
+
+  // Orders the rows by batch and checks each (core::PackedBatchView).
+  void MakeViews(Damaged damaged) {
+    std::sort(rows_.rows, rows_.rows + rows_.n,
+              [](const PackedRow& a, const PackedRow& b) { return a.batch_id < b.batch_id; });
+    views_.reserve(static_cast<size_t>(rows_.n));
+    for (int i = 0; i < rows_.n; ++i) {
+      const bytea* data = rows_.rows[i].data;
+      const int64_t batch_id = rows_.rows[i].batch_id;
+      try {
+        views_.emplace_back(reinterpret_cast<const uint8_t*>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data));
+        batch_ids_.push_back(batch_id);
+      } catch (const core::Error& e) {
+        const std::string message = "corrupt packed batch " + std::to_string(batch_id) + " in aegis.packed_points";
+        const std::string detail = std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail());
+        if (damaged == Damaged::kRaise)
+          throw core::Error(core::ErrorCategory::DataCorrupted, message, detail,
+                            "Delete the row to lose its points, or restore it from a backup.");
+        if (damaged == Damaged::kWarn) PgCall([&] {
+          ereport(WARNING, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("%s", message.c_str()),
+                            errdetail("%s", detail.c_str()),
+                            errhint("The batch stays as it is, and reads of its series fail; delete the row to "
+                                    "lose its points, or restore it from a backup.")));
+        });
+      }
+    }
+  }
+
   PackedRows rows_;
   std::vector<core::PackedBatchView> views_;
+  std::vector<int64_t> batch_ids_;  // of views_
 };
 
 // A batch row's columns (series_lo, series_hi, ts_lo, ts_hi, points, data)
@@ -337,7 +408,7 @@ void OverlayPacked(const std::vector<int64_t>& ids, core::Timestamp lo, core::Ti
   const Oid relid = PgCall([] { return PackedRelid(); });
   if (!OidIsValid(relid)) return;
   Batches batches;
-  batches.Read(relid, false, ids.front(), ids.back(), lo, hi);
+  batches.Read(relid, ids.front(), ids.back(), lo, hi);
   if (batches.empty()) return;
   const std::vector<int64_t> visible = batches.Visible(ids);
   if (visible.empty()) return;
@@ -363,7 +434,7 @@ void OverlayPacked(int64_t series_id, core::Timestamp lo, core::Timestamp hi, co
   const Oid relid = PgCall([] { return PackedRelid(); });
   if (!OidIsValid(relid)) return;
   Batches batches;
-  batches.Read(relid, false, series_id, series_id, lo, hi);
+  batches.Read(relid, series_id, series_id, lo, hi);
   if (batches.empty() || batches.Visible({series_id}).empty()) return;
   batches.Overlay(series_id, lo, hi, recent);
 }
@@ -374,7 +445,7 @@ void OverlayNewestPacked(const std::vector<int64_t>& ids,
   const Oid relid = PgCall([] { return PackedRelid(); });
   if (!OidIsValid(relid)) return;
   Batches batches;
-  batches.Read(relid, false, ids.front(), ids.back(), DT_NOBEGIN, DT_NOEND);
+  batches.Read(relid, ids.front(), ids.back(), DT_NOBEGIN, DT_NOEND);
   if (batches.empty()) return;
   const std::vector<int64_t> visible = batches.Visible(ids);
   for (const core::PackedBatchView& view : batches.views()) {
@@ -395,7 +466,7 @@ bool OldestPacked(const std::vector<int64_t>& ids, core::Timestamp* oldest) {
   const Oid relid = PgCall([] { return PackedRelid(); });
   if (!OidIsValid(relid)) return false;
   Batches batches;
-  batches.Read(relid, false, ids.front(), ids.back(), DT_NOBEGIN, DT_NOEND);
+  batches.Read(relid, ids.front(), ids.back(), DT_NOBEGIN, DT_NOEND);
   if (batches.empty()) return false;
   const std::vector<int64_t> visible = batches.Visible(ids);
   bool found = false;
@@ -411,29 +482,26 @@ bool OldestPacked(const std::vector<int64_t>& ids, core::Timestamp* oldest) {
   return found;
 }
 
-bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* drained) {
+int64_t PackedPointsWaiting() {
+  return PgCall([] {
+    const Oid relid = PackedRelid();
+    return OidIsValid(relid) ? SumPackedPoints(relid) : int64{0};
+  });
+}
+
+bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* drained, std::vector<LeftSeries>* left) {
   const Oid relid = PgCall([] { return PackedRelid(); });
-  if (!OidIsValid(relid) || UnderCitus()) return true;
-  // Anything to drain? (the latest snapshot: batches committed by now)
-  {
+  if (!OidIsValid(relid)) return true;
+  // Anything to drain? (batches committed by now)
+  if (holding == nullptr && PackedPointsWaiting() == 0) return true;
+  if (holding != nullptr) {
     Batches seen;
-    const int64 id_lo = holding == nullptr || holding->empty() ? PG_INT64_MIN : holding->front();
-    const int64 id_hi = holding == nullptr || holding->empty() ? PG_INT64_MAX : holding->back();
-    PgCall([&] { PushActiveSnapshot(GetLatestSnapshot()); });
-    try {
-      seen.Read(relid, false, id_lo, id_hi, DT_NOBEGIN, DT_NOEND);
-    } catch (...) {
-      PgCall([] { PopActiveSnapshot(); });
-      throw;
-    }
-    PgCall([] { PopActiveSnapshot(); });
-    if (seen.empty()) return true;
-    if (holding != nullptr) {
-      bool holds = false;
-      for (const core::PackedBatchView& view : seen.views())
-        for (int64_t id : *holding) holds = holds || view.Find(id) < view.series();
-      if (!holds) return true;
-    }
+    const bool some = holding != nullptr && !holding->empty();
+    seen.ReadLatest(relid, some ? holding->front() : PG_INT64_MIN, some ? holding->back() : PG_INT64_MAX);
+    bool holds = false;
+    for (const core::PackedBatchView& view : seen.views())
+      for (int64_t id : *holding) holds = holds || view.Find(id) < view.series();
+    if (!holds) return true;
   }
   const bool locked = PgCall([&] {
     LOCKTAG tag;
@@ -443,7 +511,7 @@ bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* dr
   if (!locked) return false;
   AsTableOwner owner;
   Batches batches;
-  batches.Read(relid, true, PG_INT64_MIN, PG_INT64_MAX, DT_NOBEGIN, DT_NOEND);
+  if (!batches.ReadForDrain(relid, may_wait)) return false;
   if (batches.empty()) return true;  // another drain took them
   // Each series' points in batch order, then sorted: a later batch wins.
   std::map<int64_t, core::SeriesPoints> points;
@@ -455,12 +523,22 @@ bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* dr
     CheckForInterrupts();
   }
   std::vector<WrittenNewest> written;
-  std::vector<int64_t> failed;  // ascending
+  std::vector<int64_t> kept;  // series left in their batches, ascending
   int64_t merged = 0;
   for (auto& [id, p] : points) {
     core::SortAndDeduplicate(&p);
-    // A series deleted since: its points go with the batches.
-    if (!LockSeriesIfExists(id, SeriesLock::kRewrite, may_wait)) continue;
+    // A series deleted since: its points go with the batches. One locked by
+    // another transaction, when this one may not wait: they stay.
+    bool exists = false;
+    try {
+      exists = LockSeriesIfExists(id, SeriesLock::kRewrite, may_wait);
+    } catch (const core::Error& e) {
+      if (e.category() != core::ErrorCategory::SerializationFailure) throw;
+      kept.push_back(id);
+      if (left != nullptr) left->push_back({id, ERRCODE_T_R_SERIALIZATION_FAILURE, e.what()});
+      continue;
+    }
+    if (!exists) continue;
     SeriesFailure failure;
     const int64_t series_id = id;
     const core::SeriesPoints& series_points = p;
@@ -472,7 +550,8 @@ bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* dr
         &failure);
     if (failure.sqlstate != 0) {
       // Its points stay in their batches, over what is stored.
-      failed.push_back(id);
+      kept.push_back(id);
+      if (left != nullptr) left->push_back({id, failure.sqlstate, failure.message});
       const std::string message = failure.message;
       PgCall([&] {
         ereport(WARNING, (errcode(failure.sqlstate), errmsg("%s", message.c_str()),
@@ -485,13 +564,13 @@ bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* dr
     CheckForInterrupts();
   }
   std::vector<int64_t> gone;
-  const std::vector<int64_t> batch_ids = batches.BatchIds();
+  const std::vector<int64_t>& batch_ids = batches.BatchIds();
   for (size_t b = 0; b < batch_ids.size(); ++b) {
     const core::PackedBatchView& view = batches.views()[b];
     bool keeps = false;
-    for (int64_t id : failed) keeps = keeps || view.Find(id) < view.series();
+    for (int64_t id : kept) keeps = keeps || view.Find(id) < view.series();
     if (keeps)
-      KeepInBatch(batch_ids[b], view, failed);
+      KeepInBatch(batch_ids[b], view, kept);
     else
       gone.push_back(batch_ids[b]);
   }
@@ -508,7 +587,25 @@ bool DrainPacked(const std::vector<int64_t>* holding, bool may_wait, int64_t* dr
 }
 
 void DrainPackedOrFail(const std::vector<int64_t>& ids, bool may_wait) {
-  if (DrainPacked(&ids, may_wait)) return;
+  std::vector<LeftSeries> left;
+  const bool done = DrainPacked(&ids, may_wait, nullptr, &left);
+  if (done) {
+    // A point of these series written now would lie under an older batch.
+    for (const LeftSeries& series : left) {
+      if (!std::binary_search(ids.begin(), ids.end(), series.series_id)) continue;
+      if (series.sqlstate != ERRCODE_T_R_SERIALIZATION_FAILURE)
+        throw core::Error(core::ErrorCategory::DataCorrupted,
+                          "the packed points of series " + std::to_string(series.series_id) +
+                              " cannot be merged into its blocks: " + series.message,
+                          "", "Restore the series from a backup, or remove it with aegis.delete_series().");
+      throw core::Error(core::ErrorCategory::SerializationFailure,
+                        "could not merge the packed points of series " + std::to_string(series.series_id) +
+                            " without waiting",
+                        "This transaction already holds series, and another session is writing this one.",
+                        "Retry the transaction.");
+    }
+    return;
+  }
   throw core::Error(core::ErrorCategory::SerializationFailure, "could not merge packed batches without waiting",
                     "This transaction already holds series, and another session is merging the packed batches "
                     "that hold points of these series.",
@@ -523,16 +620,20 @@ using aegis::pg::PgCall;
 // caller sees, in (series, time) order.
 AEGIS_PG_FUNCTION(aegis_packed_points) {
   ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
-  std::vector<int64_t> ids;
+  Datum* elements = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
   PgCall([&] {
-    Datum* elements = nullptr;
-    bool* nulls = nullptr;
-    int n = 0;
+    // As the recent rows it stands for: SELECT on aegis.recent_points.
+    const Oid recent = get_relname_relid("recent_points", get_namespace_oid("aegis", false));
+    const AclResult acl = pg_class_aclcheck(recent, GetUserId(), ACL_SELECT);
+    if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, "recent_points");
     deconstruct_array(array, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elements, &nulls, &n);
     InitMaterializedSRF(fcinfo, 0);
-    for (int i = 0; i < n; ++i)
-      if (!nulls[i]) ids.push_back(DatumGetInt64(elements[i]));
   });
+  std::vector<int64_t> ids;
+  for (int i = 0; i < n; ++i)
+    if (!nulls[i]) ids.push_back(DatumGetInt64(elements[i]));
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   aegis::pg::SpiConnect();

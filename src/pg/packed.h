@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -52,7 +53,16 @@ bool OldestPacked(const std::vector<int64_t>& ids, core::Timestamp* oldest);
 // instead of waiting for another drain. Needs an open SPI connection.
 // *drained (when given) gets the points merged. A series whose blocks do
 // not decode is skipped with a WARNING, its points left in their batches.
-bool DrainPacked(const std::vector<int64_t>* holding = nullptr, bool may_wait = true, int64_t* drained = nullptr);
+// *left (when given) gets the series whose points stayed in their batches:
+// SQLSTATE 40001 when they were locked and may_wait is false, else why
+// their merge failed.
+struct LeftSeries {
+  int64_t series_id;
+  int sqlstate;
+  std::string message;
+};
+bool DrainPacked(const std::vector<int64_t>* holding = nullptr, bool may_wait = true, int64_t* drained = nullptr,
+                 std::vector<LeftSeries>* left = nullptr);
 
 // While alive, the statement's reads see this transaction's writes so far
 // (its snapshot with the current command id): a copy pushed as the active
@@ -67,6 +77,14 @@ class SeeOwnWrites {
  private:
   bool pushed_ = false;
 };
+
+// The points waiting in packed batches (committed by now).
+int64_t PackedPointsWaiting();
+
+// The background worker merges the batches between its rounds, every
+// kPackedDrainSeconds, once this many points wait (a round merges them all).
+constexpr int kPackedDrainSeconds = 5;
+constexpr int64_t kPackedDrainPoints = 100000;
 
 // DrainPacked for a statement about to write or delete points of the series
 // (ascending ids): 40001 when it would have to wait and may not.

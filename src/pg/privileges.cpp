@@ -20,7 +20,6 @@ namespace aegis::pg {
 
 namespace {
 
-SPIPlanPtr visible_series_plan = nullptr;
 
 // The owner of aegis.series (and of every table of the extension).
 Oid TableOwner() {
@@ -78,12 +77,13 @@ void RequireSeriesSelect(const char* what) {
   });
 }
 
-std::vector<int64_t> VisibleSeries(const std::vector<int64_t>& ids) {
+std::vector<int64_t> VisibleSeries(const std::vector<int64_t>& ids, bool statement_snapshot) {
   PgCall([&] {
     static const Oid types[] = {INT8ARRAYOID};
+    static SPIPlanPtr plans[2] = {nullptr, nullptr};
     Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID)};
-    RunPlan(&visible_series_plan, "SELECT series_id FROM aegis.series WHERE series_id = ANY ($1)", 1, types, values,
-            Snap::kLatest);
+    RunPlan(&plans[statement_snapshot ? 1 : 0], "SELECT series_id FROM aegis.series WHERE series_id = ANY ($1)", 1,
+            types, values, statement_snapshot ? Snap::kReadOnly : Snap::kLatest);
   });
   std::vector<int64_t> visible;
   visible.reserve(SPI_processed);

@@ -47,8 +47,10 @@ bool SeriesRowSecurityApplies();
 void RequireSeriesSelect(const char* what = "Deleting series");
 
 // The ids among `ids` that the current user can see in aegis.series (its
-// row-level security policies applied). Needs an open SPI connection.
-std::vector<int64_t> VisibleSeries(const std::vector<int64_t>& ids);
+// row-level security policies applied), with the latest snapshot (a write's
+// check) or, with statement_snapshot, the statement's (a read's). Needs an
+// open SPI connection.
+std::vector<int64_t> VisibleSeries(const std::vector<int64_t>& ids, bool statement_snapshot = false);
 
 // The OID of aegis.series.
 Oid SeriesRelationId();

@@ -332,6 +332,29 @@ void RunRound() {
   }
 }
 
+// Until the next round is due: packed batches are merged into blocks every
+// kPackedDrainSeconds once kPackedDrainPoints wait, so that reads lay few
+// batches over the stored points under a steady stream of remote writes.
+void DrainUntilNextRound(TimestampTz round_start) {
+  constexpr int64 kTick = static_cast<int64>(kPackedDrainSeconds) * USECS_PER_SEC;
+  for (;;) {
+    // A reload may have shortened aegis.maintenance_interval.
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    const TimestampTz next_start = round_start + static_cast<int64>(guc_maintenance_interval) * USECS_PER_SEC;
+    if (ShutdownRequestPending || GetCurrentTimestamp() + kTick >= next_start) break;
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kTick / 1000, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    if (ShutdownRequestPending || ConfigReloadPending) continue;
+    std::string error;
+    (void)InTransaction("compress", [] {
+      if (PackedPointsWaiting() >= kPackedDrainPoints) (void)DrainPacked();
+    }, &error);
+  }
+}
+
 }  // namespace
 
 void InitMaintenanceWorker() {
@@ -409,11 +432,13 @@ void aegis_maintenance_worker(Datum arg) {
     aegis::pg::ReportAbsent(database);
     proc_exit(0);
   }
+  const TimestampTz round_start = GetCurrentTimestamp();
   if (aegis::pg::RoundLock(true)) {
     pgstat_report_activity(STATE_RUNNING, "aegis maintenance round");
     aegis::pg::RunRound();
     aegis::pg::RoundLock(false);
     pgstat_report_activity(STATE_IDLE, nullptr);
   }
+  aegis::pg::DrainUntilNextRound(round_start);
   proc_exit(0);
 }

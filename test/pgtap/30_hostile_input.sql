@@ -962,6 +962,35 @@ INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUE
   ('merge_blocks over the hostile data', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', NULL, NULL),
   ('merge_blocks with aegis.block_max_points 1', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 1', NULL),
   ('merge_blocks with aegis.block_max_points 100,000', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 100000', NULL);
+-- aegis.drain_packed(), then (each statement with its own snapshot) the
+-- batches left and the metric's points and NaN points.
+CREATE FUNCTION pg_temp.drained(metric text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM aegis.drain_packed();
+    RETURN (SELECT count(*) FROM aegis.packed_points) || ' ' ||
+           (SELECT count(*) || ' ' || count(*) FILTER (WHERE value = 'NaN') FROM aegis.read(metric));
+END $f$;
+-- Packed batches (docs/architecture.md, "Packed batches") of special values
+-- at the extreme timestamps: read back, drained into blocks, and a drain
+-- under a 1 ms statement_timeout ends.
+INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUES
+  ('a packed batch of NaN and infinities at the extreme timestamps reads back',
+   $$SELECT count(*) || ' ' || count(*) FILTER (WHERE value = 'NaN') FROM aegis.read('h_packed')$$, '{}', '3 1',
+   $b$SET aegis.packed_write_series = 2; INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+      ('h_packed', '{"k": "a"}', '4714-11-24 00:00:00+00 BC', 'NaN'),
+      ('h_packed', '{"k": "b"}', '294276-12-31 23:59:59.999999+00', '-Infinity'),
+      ('h_packed', '{"k": "a"}', '2000-01-01 00:00:00+00', 'Infinity')$b$, NULL),
+  ('drain_packed of NaN and infinities at the extreme timestamps: no batch left, the points read back',
+   $$SELECT pg_temp.drained('h_packed')$$, '{}', '0 3 1',
+   $b$SET aegis.packed_write_series = 2; INSERT INTO aegis.points (metric, tags, ts, value) VALUES
+      ('h_packed', '{"k": "a"}', '4714-11-24 00:00:00+00 BC', 'NaN'),
+      ('h_packed', '{"k": "b"}', '294276-12-31 23:59:59.999999+00', '-Infinity'),
+      ('h_packed', '{"k": "a"}', '2000-01-01 00:00:00+00', 'Infinity')$b$, NULL),
+  ('drain_packed under a 1 ms statement_timeout ends within 5 s',
+   $$SELECT aegis.drain_packed()$$, '{57014}', NULL,
+   $b$SET aegis.packed_write_series = 2; INSERT INTO aegis.points (metric, tags, ts, value)
+      SELECT 'h_packed', jsonb_build_object('k', (i % 500)::text), '2000-01-01'::timestamptz + i * interval '1 s', i
+        FROM generate_series(1, 100000) i; SET statement_timeout = '1ms'$b$, '5 seconds');
 -- Roll-ups: malformed tiers, and a roll-up of everything written so far
 -- (special values, extreme timestamps) that aggregate then reads.
 INSERT INTO hostile_calls (label, call, allowed, expected) VALUES

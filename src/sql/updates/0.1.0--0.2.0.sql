@@ -112,6 +112,15 @@ BEGIN
         -- Citus plans no distributed statement with parameters: the ids go
         -- in as a constant (docs/scale-out.md).
         RETURN QUERY EXECUTE replace(q, '$1', format('%L::pg_catalog.int8[]', series_ids));
+    ELSIF EXISTS (SELECT FROM aegis._packed_points(series_ids)) THEN
+        -- Points of packed batches count as recent ones (a batch's point
+        -- replaces a recent row or a block's point at its time).
+        q := replace(q, 'FROM aegis.recent_points rp', 'FROM all_recent rp');
+        q := replace(q, 'WITH b AS',
+                     'WITH all_recent AS MATERIALIZED (SELECT rp.series_id, rp.ts FROM aegis.recent_points rp'
+                     ' WHERE rp.series_id = ANY ($1) UNION SELECT pp.series_id, pp.ts'
+                     ' FROM aegis._packed_points($1) pp), b AS');
+        RETURN QUERY EXECUTE q USING series_ids;
     ELSE
         RETURN QUERY EXECUTE q USING series_ids;
     END IF;
