@@ -76,7 +76,8 @@ $(EXTENSION)--0.1.0--0.2.0.sql: src/sql/updates/0.1.0--0.2.0.sql $(PIECES_NEW_IN
 # own (pg_config --bindir). libpq, cpp-httplib, protobuf and snappy from Debian.
 GATEWAY      = build/gateway/aegis-gateway
 GATEWAY_SRCS = $(sort $(wildcard src/gateway/*.cpp))
-GATEWAY_OBJS = $(patsubst src/gateway/%.cpp,build/gateway/%.o,$(GATEWAY_SRCS)) build/gateway/remote.pb.o
+GATEWAY_OBJS = $(patsubst src/gateway/%.cpp,build/gateway/%.o,$(GATEWAY_SRCS)) build/gateway/remote.pb.o \
+               build/gateway/core_write_request.o
 GATEWAY_CXXFLAGS = -std=c++17 -O2 -g -Wall -Wextra -Werror -MMD -MP -Isrc -Ibuild/gateway \
                    -isystem $(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags cpp-httplib protobuf)
 GATEWAY_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs cpp-httplib protobuf) -lsnappy -pthread
@@ -89,6 +90,11 @@ build/gateway/remote.pb.cc build/gateway/remote.pb.h: src/gateway/remote.proto
 build/gateway/remote.pb.o: build/gateway/remote.pb.cc
 	$(CXX) -std=c++17 -O2 -g -Ibuild/gateway $(shell pkg-config --cflags protobuf) -c -o $@ $<
 build/gateway/%.o: src/gateway/%.cpp build/gateway/remote.pb.h
+	@mkdir -p build/gateway
+	$(CXX) $(GATEWAY_CXXFLAGS) -c -o $@ $<
+# The request format the server parses (src/core/write_request.h), built into
+# the gateway from the same source.
+build/gateway/core_write_request.o: src/core/write_request.cpp
 	@mkdir -p build/gateway
 	$(CXX) $(GATEWAY_CXXFLAGS) -c -o $@ $<
 $(GATEWAY): $(GATEWAY_OBJS)

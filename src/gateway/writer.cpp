@@ -1,5 +1,7 @@
-// aegis-gateway: connection pool and the binary COPY of a batch (writer.h).
+// aegis-gateway: connection pool and the write of a batch (writer.h).
 #include "gateway/writer.h"
+
+#include "core/write_request.h"
 
 #include <algorithm>
 #include <cstring>
@@ -78,19 +80,6 @@ void Pool::Release(PGconn *conn) {
 }
 
 namespace {
-
-void Put16(std::string &b, int16_t v) {
-    auto u = static_cast<uint16_t>(v);
-    b += static_cast<char>(u >> 8);
-    b += static_cast<char>(u & 0xFF);
-}
-void Put32(std::string &b, int32_t v) {
-    auto u = static_cast<uint32_t>(v);
-    for (int s = 24; s >= 0; s -= 8) b += static_cast<char>((u >> s) & 0xFF);
-}
-void Put64(std::string &b, uint64_t u) {
-    for (int s = 56; s >= 0; s -= 8) b += static_cast<char>((u >> s) & 0xFF);
-}
 
 Outcome FromResult(PGresult *r, PGconn *conn) {
     Outcome o;
@@ -196,27 +185,22 @@ Outcome CopyCsv(PGconn *conn, std::string_view csv) {
 }
 
 Outcome WriteBatch(PGconn *conn, const Batch &batch) {
-    static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its NUL: 11 bytes
-    std::string buf(kSignature, 11);
-    Put32(buf, 0);  // flags
-    Put32(buf, 0);  // header extension length
-    for (const Batch::Point &p : batch.points) {
-        const Batch::Series &s = batch.series[p.series];
-        Put16(buf, 4);
-        Put32(buf, static_cast<int32_t>(s.metric.size()));
-        buf += s.metric;
-        Put32(buf, static_cast<int32_t>(s.tags_json.size() + 1));
-        buf += '\1';  // jsonb's binary form: version 1, then the text
-        buf += s.tags_json;
-        Put32(buf, 8);
-        Put64(buf, static_cast<uint64_t>(p.ts));
-        Put32(buf, 8);
-        uint64_t bits;
-        std::memcpy(&bits, &p.value, 8);
-        Put64(buf, bits);
-    }
-    Put16(buf, -1);
-    return CopyIn(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT binary)", buf);
+    // One call: each series' metric and tags once, then the samples by
+    // series index (src/core/write_request.h).
+    std::string request;
+    request.reserve(16 + batch.series.size() * 64 + batch.points.size() * 20);
+    core::AppendWriteRequestHeader(&request, static_cast<uint32_t>(batch.series.size()),
+                                   static_cast<uint32_t>(batch.points.size()));
+    for (const Batch::Series &s : batch.series) core::AppendWriteRequestSeries(&request, s.metric, s.tags_json);
+    for (const Batch::Point &p : batch.points) core::AppendWriteRequestSample(&request, p.series, p.ts, p.value);
+    static const Oid types[] = {17};  // bytea
+    const char *values[] = {request.data()};
+    const int lengths[] = {static_cast<int>(request.size())};
+    static const int formats[] = {1};
+    PGresult *r = PQexecParams(conn, "SELECT aegis._write_request($1)", 1, types, values, lengths, formats, 0);
+    Outcome o = FromResult(r, conn);
+    PQclear(r);
+    return o;
 }
 
 }  // namespace aegis::gateway

@@ -1,6 +1,7 @@
 // aegis-gateway: the database side. A fixed pool of libpq connections; a
-// Batch is written with one binary COPY into aegis.points, one statement and
-// so one transaction: all of the batch is committed, or nothing.
+// Batch is written with one call of aegis._write_request (each series once,
+// then its samples: src/core/write_request.h), one statement and so one
+// transaction: all of the batch is committed, or nothing.
 #pragma once
 
 #include <libpq-fe.h>
@@ -77,7 +78,7 @@ private:
     size_t open_ = 0;  // idle plus lent
 };
 
-// Writes every point of `batch` into aegis.points (binary COPY).
+// Writes every point of `batch` (one aegis._write_request call).
 Outcome WriteBatch(PGconn *conn, const Batch &batch);
 
 // Sends `csv` (whole records: metric,tags,ts,value) through COPY

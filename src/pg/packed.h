@@ -81,8 +81,9 @@ class SeeOwnWrites {
 // The points waiting in packed batches (committed by now).
 int64_t PackedPointsWaiting();
 
-// The background worker merges the batches between its rounds, every
-// kPackedDrainSeconds, once this many points wait (a round merges them all).
+// Between its rounds the maintenance launcher starts a worker that merges
+// the batches, every kPackedDrainSeconds, once this many points wait (a
+// round merges them all).
 constexpr int kPackedDrainSeconds = 5;
 constexpr int64_t kPackedDrainPoints = 100000;
 

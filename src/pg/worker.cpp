@@ -92,6 +92,7 @@ struct DatabaseSlot {
   char name[NAMEDATALEN];
   BackgroundWorkerHandle* handle;
   TimestampTz next_start;
+  TimestampTz next_drain;  // of packed batches, between rounds
   bool seen;
 };
 DatabaseSlot* slots = nullptr;  // kMaxDatabases, in TopMemoryContext
@@ -104,8 +105,8 @@ DatabaseSlot* SlotFor(Oid oid) {
   // A database is first visited one interval after it is first seen (the
   // launcher's start included), not while it is being set up.
   DatabaseSlot* slot = &slots[slot_count++];
-  *slot = DatabaseSlot{oid, {}, nullptr,
-                       GetCurrentTimestamp() + static_cast<int64>(guc_maintenance_interval) * USECS_PER_SEC, false};
+  const TimestampTz first = GetCurrentTimestamp() + static_cast<int64>(guc_maintenance_interval) * USECS_PER_SEC;
+  *slot = DatabaseSlot{oid, {}, nullptr, first, first, false};
   return slot;
 }
 
@@ -145,7 +146,10 @@ bool WorkerRunning(DatabaseSlot* slot) {
   return false;
 }
 
-void StartWorker(DatabaseSlot* slot) {
+// bgw_extra[0] of a worker that only merges packed batches.
+constexpr char kDrainOnly = 'd';
+
+void StartWorker(DatabaseSlot* slot, bool drain_only) {
   BackgroundWorker worker{};
   worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -155,6 +159,7 @@ void StartWorker(DatabaseSlot* slot) {
   snprintf(worker.bgw_name, BGW_MAXLEN, "aegis maintenance worker for database %s", slot->name);
   strlcpy(worker.bgw_type, "aegis maintenance worker", BGW_MAXLEN);
   worker.bgw_main_arg = ObjectIdGetDatum(slot->oid);
+  worker.bgw_extra[0] = drain_only ? kDrainOnly : '\0';
   worker.bgw_notify_pid = MyProcPid;
   BackgroundWorkerHandle* handle = nullptr;
   MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -332,29 +337,6 @@ void RunRound() {
   }
 }
 
-// Until the next round is due: packed batches are merged into blocks every
-// kPackedDrainSeconds once kPackedDrainPoints wait, so that reads lay few
-// batches over the stored points under a steady stream of remote writes.
-void DrainUntilNextRound(TimestampTz round_start) {
-  constexpr int64 kTick = static_cast<int64>(kPackedDrainSeconds) * USECS_PER_SEC;
-  for (;;) {
-    // A reload may have shortened aegis.maintenance_interval.
-    if (ConfigReloadPending) {
-      ConfigReloadPending = false;
-      ProcessConfigFile(PGC_SIGHUP);
-    }
-    const TimestampTz next_start = round_start + static_cast<int64>(guc_maintenance_interval) * USECS_PER_SEC;
-    if (ShutdownRequestPending || GetCurrentTimestamp() + kTick >= next_start) break;
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kTick / 1000, PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    if (ShutdownRequestPending || ConfigReloadPending) continue;
-    std::string error;
-    (void)InTransaction("compress", [] {
-      if (PackedPointsWaiting() >= kPackedDrainPoints) (void)DrainPacked();
-    }, &error);
-  }
-}
-
 }  // namespace
 
 void InitMaintenanceWorker() {
@@ -399,7 +381,7 @@ void aegis_maintenance_launcher(Datum /*arg*/) {
     for (int i = 0; i < aegis::pg::shared->absent_count; ++i) {
       for (int j = 0; j < aegis::pg::slot_count; ++j)
         if (aegis::pg::slots[j].oid == aegis::pg::shared->absent[i])
-          aegis::pg::slots[j].next_start =
+          aegis::pg::slots[j].next_start = aegis::pg::slots[j].next_drain =
               now + static_cast<int64>(std::max(aegis::pg::guc_maintenance_interval,
                                                 aegis::pg::kAbsentRecheckSeconds)) * USECS_PER_SEC;
     }
@@ -407,9 +389,16 @@ void aegis_maintenance_launcher(Datum /*arg*/) {
     SpinLockRelease(&aegis::pg::shared->mutex);
     for (int i = 0; i < aegis::pg::slot_count; ++i) {
       DatabaseSlot* slot = &aegis::pg::slots[i];
-      if (!slot->seen || aegis::pg::WorkerRunning(slot) || now < slot->next_start) continue;
-      slot->next_start = now + static_cast<int64>(aegis::pg::guc_maintenance_interval) * USECS_PER_SEC;
-      aegis::pg::StartWorker(slot);
+      if (!slot->seen || aegis::pg::WorkerRunning(slot)) continue;
+      constexpr int64 kDrainTick = static_cast<int64>(aegis::pg::kPackedDrainSeconds) * USECS_PER_SEC;
+      if (now >= slot->next_start) {
+        slot->next_start = now + static_cast<int64>(aegis::pg::guc_maintenance_interval) * USECS_PER_SEC;
+        slot->next_drain = now + kDrainTick;
+        aegis::pg::StartWorker(slot, false);
+      } else if (now >= slot->next_drain) {
+        slot->next_drain = now + kDrainTick;
+        aegis::pg::StartWorker(slot, true);
+      }
     }
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
@@ -432,13 +421,21 @@ void aegis_maintenance_worker(Datum arg) {
     aegis::pg::ReportAbsent(database);
     proc_exit(0);
   }
-  const TimestampTz round_start = GetCurrentTimestamp();
+  if (MyBgworkerEntry->bgw_extra[0] == aegis::pg::kDrainOnly) {
+    // Between rounds: packed batches, once enough points wait (see
+    // kPackedDrainPoints), so that reads lay few batches over the stored
+    // points under a steady stream of remote writes.
+    std::string error;
+    (void)aegis::pg::InTransaction("compress", [] {
+      if (aegis::pg::PackedPointsWaiting() >= aegis::pg::kPackedDrainPoints) (void)aegis::pg::DrainPacked();
+    }, &error);
+    proc_exit(0);
+  }
   if (aegis::pg::RoundLock(true)) {
     pgstat_report_activity(STATE_RUNNING, "aegis maintenance round");
     aegis::pg::RunRound();
     aegis::pg::RoundLock(false);
     pgstat_report_activity(STATE_IDLE, nullptr);
   }
-  aegis::pg::DrainUntilNextRound(round_start);
   proc_exit(0);
 }

@@ -95,13 +95,18 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   // series again. Only when every series of the statement takes kAppend: a
   // kRewrite lock taken after the others would break the ascending order
   // (and deadlock with a drop_metric locking its series in that order).
-  if (may_wait && order.size() > 1 && all_small) {
+  // A packed batch takes no series lock: nothing it writes is changed in
+  // place (a drain orders itself by the cut lock), and a batch of a series
+  // deleted meanwhile is as if written before the delete (its points are
+  // not read, and the next drain drops them).
+  if (!packed && may_wait && order.size() > 1 && all_small) {
     std::vector<int64_t> ids;
     ids.reserve(order.size());
     for (const SeriesWrite* write : order) ids.push_back(write->series_id);
     LockSeriesForAppend(ids);
   }
   for (SeriesWrite* write : order) {
+    if (packed) continue;
     write->lock = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
     write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &may_wait);
   }

@@ -40,3 +40,11 @@ CREATE FUNCTION aegis.drain_packed() RETURNS void
 COMMENT ON FUNCTION aegis.drain_packed() IS
   'Merges every packed batch (aegis.packed_points) into compressed blocks now; aegis.compress() does it too.';
 REVOKE EXECUTE ON FUNCTION aegis.drain_packed() FROM PUBLIC;
+
+-- The gateway's writes (src/core/write_request.h): one call per request.
+-- The caller needs INSERT on aegis.points, as for COPY into it.
+CREATE FUNCTION aegis._write_request(request bytea) RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'aegis_write_request';
+COMMENT ON FUNCTION aegis._write_request(bytea) IS
+  'Writes the samples of one aegis-gateway request (each series'' metric and tags once, then the samples; '
+  'docs/gateway.md); returns the samples written. Needs INSERT on aegis.points.';
