@@ -4,7 +4,8 @@
 # build-fuzz/, writes a seed corpus of valid blocks, and runs the fuzzer. RUNS
 # (default 1000000) sets the number of executions; extra arguments go to
 # libFuzzer (e.g. -max_total_time=600). Then the same for DecodeSegments
-# (test/fuzz/segments_fuzz.cpp) and for the gateway's parsers
+# (test/fuzz/segments_fuzz.cpp), for a gateway write request and a packed
+# batch (test/fuzz/packed_fuzz.cpp) and for the gateway's parsers
 # (test/fuzz/gateway_parsers_fuzz.cpp), at the end.
 #
 # Seeds (build-fuzz/seeds/, rewritten on every run): about a thousand valid
@@ -50,6 +51,11 @@ fuzz_target block_decode_fuzz seeds "$RUNS" 8192 corpus "${CHECKED_IN[@]}"
 # SEGMENT_RUNS executions (default 2000000).
 EXTRA_ARGS=()
 fuzz_target segments_fuzz segment_seeds "${SEGMENT_RUNS:-2000000}" 4096 segment_corpus
+
+# A gateway write request and a packed batch (test/fuzz/packed_fuzz.cpp);
+# PACKED_RUNS executions (default 2000000).
+EXTRA_ARGS=()
+fuzz_target packed_fuzz packed_seeds "${PACKED_RUNS:-2000000}" 4096 packed_corpus
 
 # The gateway's parsers (test/fuzz/gateway_parsers_fuzz.cpp: line protocol,
 # OpenMetrics, tag JSON, load's batch cutter); GATEWAY_RUNS executions

@@ -32,7 +32,10 @@ bool SortTagsUnique(Tags *tags) {
     return true;
 }
 
-std::string TagsJson(Tags &tags) {
+namespace {
+
+template <typename Pairs>
+std::string SortedTagsJson(Pairs &tags) {
     std::sort(tags.begin(), tags.end());
     std::string out = "{";
     for (size_t i = 0; i < tags.size(); i++) {
@@ -44,6 +47,11 @@ std::string TagsJson(Tags &tags) {
     out += '}';
     return out;
 }
+
+}  // namespace
+
+std::string TagsJson(Tags &tags) { return SortedTagsJson(tags); }
+std::string TagsJson(TagViews &tags) { return SortedTagsJson(tags); }
 
 namespace {
 

@@ -42,6 +42,8 @@ struct Batch {
 };
 
 using Tags = std::vector<std::pair<std::string, std::string>>;
+// Tags that point into a parsed message (a remote-write request's labels).
+using TagViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // A metric family's metadata (Prometheus remote write, OpenMetrics TYPE,
 // UNIT and HELP lines).
@@ -66,6 +68,7 @@ bool SortTagsUnique(Tags *tags);
 // The tags as a JSON object with the keys in byte order. The caller makes the
 // keys unique.
 std::string TagsJson(Tags &tags);
+std::string TagsJson(TagViews &tags);
 // Reads a JSON object of string keys to string values, as PostgreSQL writes
 // a jsonb tag set ({"k": "v", ...}; escapes \" \\ \/ \b \f \n \r \t \uXXXX,
 // surrogate pairs too) into `tags`, in the text's order; false when it is

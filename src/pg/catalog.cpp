@@ -77,10 +77,14 @@ constexpr size_t kMaxSeriesKeyBytes = 2600;
 // Beyond this many entries the cache starts over (it only saves lookups).
 constexpr size_t kMaxCachedSeries = 200000;
 
+// Bumped whenever series_cache is emptied (SeriesCacheGeneration).
+uint64_t series_cache_generation = 1;
+
 // Forgets every cached series and count.
 void ClearSeriesCache() {
   series_cache.clear();
   series_counts.clear();
+  ++series_cache_generation;
 }
 
 // Transaction callback: a rolled-back (or prepared, which may yet roll back)
@@ -385,11 +389,16 @@ void CheckTags(Jsonb* tags) {
   }
 }
 
-int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait) {
+uint64_t SeriesCacheGeneration() {
   if (cache_stale || series_cache.size() >= kMaxCachedSeries) {
     ClearSeriesCache();
     cache_stale = false;
   }
+  return series_cache_generation;
+}
+
+int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait) {
+  (void)SeriesCacheGeneration();  // empties a stale cache
   std::string key;
   key.reserve(metric.size() + 1 + VARSIZE_ANY_EXHDR(tags));
   key.append(metric).push_back('\0');

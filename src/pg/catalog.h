@@ -60,6 +60,11 @@ void CheckTags(Jsonb* tags);
 // exceptions.
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait);
 
+// A number that changes whenever ResolveSeries' cache is emptied (a series
+// deleted, a rollback): an id ResolveSeries returned while it had one value
+// is what it would return again while it has that value.
+uint64_t SeriesCacheGeneration();
+
 // How a writer locks a series' catalog row (docs/architecture.md, "Locks").
 // kAppend (FOR SHARE): small writes, which go to recent rows; any number at
 // once. kRewrite (FOR NO KEY UPDATE): a write that goes straight into blocks

@@ -48,11 +48,16 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   // Resolve (and create) series in (metric, tags) order: creating a series
   // locks its metric's row and may wait for another transaction inserting
   // the same series, so both are taken in one order.
-  std::vector<SeriesWrite*> order;
+  // Series the caller resolved already (a gateway request's, by their
+  // text) need neither.
+  std::vector<SeriesWrite*> order, unresolved;
   order.reserve(writes->size());
-  for (SeriesWrite& write : *writes)
-    if (!write.points.empty()) order.push_back(&write);
-  std::stable_sort(order.begin(), order.end(), [](const SeriesWrite* a, const SeriesWrite* b) {
+  for (SeriesWrite& write : *writes) {
+    if (write.points.empty()) continue;
+    order.push_back(&write);
+    if (write.series_id < 0) unresolved.push_back(&write);
+  }
+  std::stable_sort(unresolved.begin(), unresolved.end(), [](const SeriesWrite* a, const SeriesWrite* b) {
     if (a->metric != b->metric) return a->metric < b->metric;
     const std::string_view a_tags(VARDATA_ANY(a->tags), VARSIZE_ANY_EXHDR(a->tags));
     return a_tags < std::string_view(VARDATA_ANY(b->tags), VARSIZE_ANY_EXHDR(b->tags));
@@ -64,7 +69,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   HideSeriesCounts(row_security);
   {
     AsTableOwner owner;
-    for (SeriesWrite* write : order) write->series_id = ResolveSeries(write->metric, write->tags, true, may_wait);
+    for (SeriesWrite* write : unresolved) write->series_id = ResolveSeries(write->metric, write->tags, true, may_wait);
   }
   // With the caller's rights: its row-level security decides what it may write.
   if (row_security) CheckSeriesVisible(order);
@@ -157,7 +162,9 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   } else {
     for (const auto& [id, points] : appends) UpsertRecent(id, *points);
   }
-  for (const SeriesWrite* write : order) CountStat(Stat::kPointsWritten, write->points.size());
+  size_t points_written = 0;
+  for (const SeriesWrite* write : order) points_written += write->points.size();
+  CountStat(Stat::kPointsWritten, points_written);
   if (!packed) NoteSeriesWritten(written);
   SpiFinish();
 }

@@ -18,7 +18,9 @@ struct SeriesWrite {
   std::string metric;
   Jsonb* tags = nullptr;
   core::SeriesPoints points;  // time-ordered, duplicate-free
-  int64_t series_id = -1;     // set by WriteSeries
+  // Set by WriteSeries; a caller may set it to what ResolveSeries returned
+  // for (metric, tags) under the current SeriesCacheGeneration().
+  int64_t series_id = -1;
   SeriesLock lock = SeriesLock::kAppend;  // how WriteSeries locked it: kRewrite writes blocks
 };
 

@@ -18,38 +18,51 @@
 #include "pg/arguments.h"
 #include "pg/boundary.h"
 #include "pg/catalog.h"
+#include "pg/privileges.h"
+#include "pg/spi.h"
 #include "pg/write.h"
 
 extern "C" {
 #include "utils/acl.h"
+#include "utils/builtins.h"
 }
 
 namespace aegis::pg {
 
 namespace {
 
-// Parsed tag sets by their text, in tag_context; emptied (between requests)
-// past kMaxTagSets.
-constexpr size_t kMaxTagSets = 200000;
+// The series of gateway requests by their metric and tag text: the parsed
+// tags (in tag_context) and the series id ResolveSeries gave under a
+// SeriesCacheGeneration(). Emptied (between requests) past kMaxSeries.
+struct KnownSeries {
+  Jsonb* tags;
+  int64_t series_id = -1;
+  uint64_t generation = 0;
+};
+constexpr size_t kMaxSeries = 200000;
 MemoryContext tag_context = nullptr;
-std::unordered_map<std::string, Jsonb*>* tag_sets = nullptr;
+std::unordered_map<std::string, KnownSeries>* known = nullptr;
 
-void PrepareTagSets() {
-  if (tag_sets == nullptr) tag_sets = new std::unordered_map<std::string, Jsonb*>();
-  if (tag_sets->size() < kMaxTagSets) return;
-  tag_sets->clear();
+void PrepareKnownSeries() {
+  if (known == nullptr) known = new std::unordered_map<std::string, KnownSeries>();
+  if (known->size() < kMaxSeries) return;
+  known->clear();
   PgCall([] { MemoryContextReset(tag_context); });
 }
 
-// The checked jsonb of a tag set's text (22P02 for text that is not JSON,
-// 22023 for JSON that is not a tag set).
-Jsonb* TagsOfText(std::string_view text) {
-  std::string key(text);
-  const auto found = tag_sets->find(key);
-  if (found != tag_sets->end()) return found->second;
+// The entry of (metric, tags text), its tags parsed and checked on first
+// sight (22P02 for text that is not JSON, 22023 for JSON that is not a tag
+// set).
+KnownSeries* Lookup(std::string_view metric, std::string_view text) {
+  std::string key;
+  key.reserve(metric.size() + 1 + text.size());
+  key.append(metric).push_back('\0');
+  key.append(text);
+  const auto found = known->find(key);
+  if (found != known->end()) return &found->second;
   Jsonb* tags = PgCall([&] {
     if (tag_context == nullptr)
-      tag_context = AllocSetContextCreate(TopMemoryContext, "aegis gateway tag sets", ALLOCSET_DEFAULT_SIZES);
+      tag_context = AllocSetContextCreate(TopMemoryContext, "aegis gateway series", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(tag_context);
     char* cstring = pnstrdup(text.data(), text.size());
     Jsonb* parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cstring)));
@@ -58,8 +71,60 @@ Jsonb* TagsOfText(std::string_view text) {
     CheckTags(parsed);
     return parsed;
   });
-  tag_sets->emplace(std::move(key), tags);
-  return tags;
+  return &known->emplace(std::move(key), KnownSeries{tags}).first->second;
+}
+
+SPIPlanPtr lookup_plan = nullptr;
+
+// The series of writes that have no id yet and exist (the latest snapshot),
+// looked up in one statement by their key, as ResolveSeries would find
+// each: a connection that has not seen a request's series yet would
+// otherwise look them up one statement each. The rest are created by
+// WriteSeries.
+void LookUpMissing(std::vector<SeriesWrite>* writes) {
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < writes->size(); ++i)
+    if ((*writes)[i].series_id < 0 && !(*writes)[i].points.empty()) missing.push_back(i);
+  if (missing.size() < 2) return;
+  std::vector<std::string> keys(missing.size());
+  for (size_t k = 0; k < missing.size(); ++k) {
+    const SeriesWrite& write = (*writes)[missing[k]];
+    char* text = PgCall([&] { return JsonbToCString(nullptr, &write.tags->root, VARSIZE(write.tags)); });
+    keys[k] = write.metric + " " + text;
+    PgCall([&] { pfree(text); });
+  }
+  std::unordered_map<std::string, int64_t> found;
+  SpiConnect();
+  {
+    AsTableOwner owner;
+    PgCall([&] {
+      Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * keys.size()));
+      for (size_t k = 0; k < keys.size(); ++k)
+        elements[k] = PointerGetDatum(cstring_to_text_with_len(keys[k].data(), static_cast<int>(keys[k].size())));
+      static const Oid types[] = {TEXTARRAYOID};
+      Datum values[] = {PointerGetDatum(
+          construct_array(elements, static_cast<int>(keys.size()), TEXTOID, -1, false, TYPALIGN_INT))};
+      // A probe of the key's hash index per key (a join would hash the
+      // whole catalog).
+      RunPlan(&lookup_plan,
+              "SELECT (SELECT s.series_id FROM aegis.series s WHERE (s.metric || ' ' || s.tags::text) = u.k), u.k"
+              " FROM unnest($1::text[]) AS u (k)",
+              1, types, values, Snap::kLatest);
+    });
+    for (uint64 row = 0; row < SPI_processed; ++row) {
+      bool isnull = false;
+      const int64_t id = DatumGetInt64(ResultValue(row, 1, &isnull));
+      if (isnull) continue;  // not there yet: WriteSeries creates it
+      text* key = PgCall([&] { return DatumGetTextPP(ResultValue(row, 2, &isnull)); });
+      found.emplace(std::string(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)), id);
+    }
+    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  }
+  SpiFinish();
+  for (size_t k = 0; k < missing.size(); ++k) {
+    const auto hit = found.find(keys[k]);
+    if (hit != found.end()) (*writes)[missing[k]].series_id = hit->second;
+  }
 }
 
 }  // namespace
@@ -80,12 +145,16 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
   aegis::core::WriteRequest request;
   aegis::core::ParseWriteRequest(reinterpret_cast<const uint8_t*>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data),
                                  &request);
-  aegis::pg::PrepareTagSets();
+  aegis::pg::PrepareKnownSeries();
+  const uint64_t generation = aegis::pg::SeriesCacheGeneration();
   std::vector<aegis::pg::SeriesWrite> writes(request.series.size());
+  std::vector<aegis::pg::KnownSeries*> entries(request.series.size());
   for (size_t i = 0; i < request.series.size(); ++i) {
     writes[i].metric.assign(request.series[i].metric);
     aegis::core::ValidateMetricName(writes[i].metric);
-    writes[i].tags = aegis::pg::TagsOfText(request.series[i].tags);
+    entries[i] = aegis::pg::Lookup(request.series[i].metric, request.series[i].tags);
+    writes[i].tags = entries[i]->tags;
+    if (entries[i]->generation == generation) writes[i].series_id = entries[i]->series_id;
   }
   for (const aegis::core::WriteRequest::Sample& s : request.samples) {
     if (!IS_VALID_TIMESTAMP(s.ts))
@@ -98,6 +167,15 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
     aegis::core::SortAndDeduplicate(&write.points);
     written += static_cast<int64>(write.points.size());
   }
+  aegis::pg::LookUpMissing(&writes);
   aegis::pg::WriteSeries(&writes);
+  // The ids, for the next request, while the cache they came from stands.
+  if (aegis::pg::SeriesCacheGeneration() == generation) {
+    for (size_t i = 0; i < writes.size(); ++i) {
+      if (writes[i].series_id < 0) continue;
+      entries[i]->series_id = writes[i].series_id;
+      entries[i]->generation = generation;
+    }
+  }
   PG_RETURN_INT64(written);
 }
