@@ -210,12 +210,14 @@ def post_lp(path, url):
 
 
 def aegis_bytes():
-    # Everything packed into blocks, then the space the recent rows and the
-    # last-point updates left behind given back (a running system reuses it
-    # for the next minutes' rows; PostgreSQL keeps a table's file at its
-    # largest, so without this the figure would be the staging area's peak).
+    # Everything packed into blocks, then the space the recent rows, the
+    # packed batches and the last-point updates left behind given back (a
+    # running system reuses it for the next minutes' writes; PostgreSQL keeps
+    # a table's file at its largest, so without this the figure would be the
+    # staging area's peak).
     psql(DB, "SELECT aegis.compress('0')")
     psql(DB, "VACUUM FULL aegis.recent_points")
+    psql(DB, "VACUUM FULL aegis.packed_points")
     psql(DB, "VACUUM FULL aegis.last_points")
     psql(DB, "VACUUM ANALYZE aegis.blocks")
     return int(psql(DB, "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
@@ -325,7 +327,7 @@ def line_protocol_runs(tmp, lp):
             res["gateway_http"].append(points / post_lp(lp, url + "/write?db=lp&precision=s"))
         finally:
             g.stop()
-        got = int(psql(DB, "SELECT count(*) FROM aegis.recent_points"))
+        got = int(psql(DB, "SELECT count(*) FROM aegis.points"))
         if got != points:
             raise RuntimeError("the gateway stored %d points of %d" % (got, points))
         if i == 0:

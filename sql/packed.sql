@@ -114,6 +114,90 @@ SELECT count(*) FROM aegis.read('pk');
 DELETE FROM aegis.packed_points;
 SELECT count(*) AS points FROM aegis.read('pk');
 
+-- aegis._write_request, the gateway's call (core/write_request.h): each
+-- series' metric and tags once, then the samples by series index, all
+-- little-endian. pk_request builds one.
+CREATE FUNCTION pk_le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS
+  $$ SELECT decode(string_agg(lpad(to_hex(get_byte(b, length(b) - 1 - i)), 2, '0'), '' ORDER BY i), 'hex')
+       FROM generate_series(0, length(b) - 1) i $$;
+CREATE FUNCTION pk_request(metrics text[], tags text[], idx int[], ts timestamptz[], vals float8[]) RETURNS bytea
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT '\x41455752'::bytea || pk_le(int4send(1)) || pk_le(int4send(cardinality(metrics)))
+         || pk_le(int4send(cardinality(idx)))
+         || coalesce((SELECT string_agg(pk_le(int4send(octet_length(m))) || convert_to(m, 'UTF8')
+                                        || pk_le(int4send(octet_length(t))) || convert_to(t, 'UTF8'), ''::bytea ORDER BY o)
+                        FROM unnest(metrics, tags) WITH ORDINALITY x (m, t, o)), '')
+         || coalesce((SELECT string_agg(pk_le(int4send(i)) || pk_le(int8send(((extract(epoch FROM t) - 946684800) * 1000000)::bigint))
+                                        || pk_le(float8send(v)), ''::bytea ORDER BY o)
+                        FROM unnest(idx, ts, vals) WITH ORDINALITY y (i, t, v, o)), '') $$;
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1, 0],
+                                       ARRAY['2024-01-02 00:00', '2024-01-02 00:00', '2024-01-02 00:01']::timestamptz[],
+                                       ARRAY[1, 2, 3])) AS written;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02', '2024-01-03') ORDER BY 1, 2;
+-- The connection remembers these series' ids; a series deleted after an
+-- invalidation of the catalog that reset that memory (ANALYZE) is written
+-- to anew, never to its old id.
+ANALYZE aegis.series;
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1],
+                                       ARRAY['2024-01-02 00:02', '2024-01-02 00:02']::timestamptz[],
+                                       ARRAY[4, 5])) AS written;
+SELECT aegis.delete_series(series_id) AS deleted FROM aegis.series WHERE metric = 'wr' AND tags ->> 'h' = 'y';
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1],
+                                       ARRAY['2024-01-02 00:03', '2024-01-02 00:03']::timestamptz[],
+                                       ARRAY[6, 7])) AS written;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02', '2024-01-03') ORDER BY 1, 2;
+-- Bad requests: each a clear error, nothing written.
+SELECT aegis._write_request('\x00'::bytea);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(substr(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]), 1, 30));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[1], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{}', '{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['wr'], ARRAY['{"h": 1}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['wr'], ARRAY['{"h": '], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['9wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Tag text that is not UTF-8 (a lone 0xff byte) and a timestamp past the
+-- range: patched into a valid request.
+SELECT aegis._write_request(overlay(pk_request(ARRAY['wr'], ARRAY['{"h": "z"}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1])
+                                    PLACING '\xff'::bytea FROM 33 FOR 1));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(overlay(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1])
+                                    PLACING '\xffffffffffffff7f'::bytea FROM 33 FOR 8));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) AS wr_points FROM aegis.read('wr', '-infinity', 'infinity');
+-- It needs INSERT on aegis.points, as COPY does; row-level security on
+-- aegis.series decides which series a role may write.
+CREATE ROLE pk_writer;
+GRANT USAGE ON SCHEMA aegis TO pk_writer;
+SET ROLE pk_writer;
+SELECT aegis._write_request(pk_request(ARRAY['wr'], ARRAY['{"h": "x"}'], ARRAY[0], ARRAY['2024-01-02 00:09']::timestamptz[], ARRAY[9]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+GRANT INSERT ON aegis.points TO pk_writer;
+GRANT SELECT ON aegis.series TO pk_writer;
+ALTER TABLE aegis.series ENABLE ROW LEVEL SECURITY;
+CREATE POLICY pk_x ON aegis.series TO pk_writer USING (tags ->> 'h' = 'x');
+SET ROLE pk_writer;
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1],
+                                       ARRAY['2024-01-02 00:09', '2024-01-02 00:09']::timestamptz[], ARRAY[9, 9]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "x"}'], ARRAY[0, 1],
+                                       ARRAY['2024-01-02 00:09', '2024-01-02 00:10']::timestamptz[], ARRAY[9, 10])) AS written;
+RESET ROLE;
+DROP POLICY pk_x ON aegis.series;
+ALTER TABLE aegis.series DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON aegis.points, aegis.series FROM pk_writer;
+REVOKE USAGE ON SCHEMA aegis FROM pk_writer;
+DROP ROLE pk_writer;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02 00:04', '2024-01-03') ORDER BY 1, 2;
+DROP FUNCTION pk_request(text[], text[], int[], timestamptz[], float8[]);
+DROP FUNCTION pk_le(bytea);
+
 -- TRUNCATE of the catalog empties the batches too.
 INSERT INTO aegis.points (metric, tags, ts, value) VALUES
   ('pk', '{"h": "h1"}', '2024-01-01 00:50', 150), ('pk', '{"h": "h3"}', '2024-01-01 00:50', 350);

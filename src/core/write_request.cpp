@@ -72,11 +72,14 @@ void ParseWriteRequest(const uint8_t* data, size_t size, WriteRequest* out) {
   const uint32_t series = r.Take<uint32_t>("the header");
   const uint32_t samples = r.Take<uint32_t>("the header");
   // Each series takes at least 8 bytes, each sample 20: counts the bytes
-  // cannot hold are refused before anything is reserved.
+  // cannot hold are refused before anything is reserved. A series without
+  // samples is refused too, so what a reader allocates per series stays
+  // within a small multiple of the request's size.
   const size_t left = static_cast<size_t>(r.end - r.p);
   if (series > left / 8 || samples > left / 20)
     Bad(std::to_string(series) + " series and " + std::to_string(samples) + " samples do not fit in " +
         std::to_string(size) + " bytes");
+  if (series > samples) Bad(std::to_string(series) + " series for " + std::to_string(samples) + " samples");
   out->series.clear();
   out->samples.clear();
   out->series.reserve(series);

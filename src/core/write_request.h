@@ -10,6 +10,7 @@
 //            tags' bytes (a JSON object, as the gateway writes it);
 //   N times: u32 series index (< S), i64 timestamp (microseconds since
 //            2000-01-01 UTC), f64 value.
+// S may not exceed N.
 #pragma once
 
 #include <cstddef>

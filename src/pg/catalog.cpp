@@ -71,9 +71,6 @@ bool cache_stale = false;
 // same series (lock_timeout, in milliseconds).
 constexpr const char* kNoWaitInsertTimeout = "1";
 
-// The largest metric name plus tags (jsonb, with its header) of a new series.
-constexpr size_t kMaxSeriesKeyBytes = 2600;
-
 // Beyond this many entries the cache starts over (it only saves lookups).
 constexpr size_t kMaxCachedSeries = 200000;
 
@@ -394,6 +391,9 @@ uint64_t SeriesCacheGeneration() {
     ClearSeriesCache();
     cache_stale = false;
   }
+  // The relcache callback recognises aegis.series by this: without it an
+  // invalidation of the catalog (a series deleted) would go unnoticed.
+  if (series_relid == InvalidOid) series_relid = PgCall([] { return SeriesRelid(); });
   return series_cache_generation;
 }
 

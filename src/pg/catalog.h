@@ -60,6 +60,9 @@ void CheckTags(Jsonb* tags);
 // exceptions.
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait);
 
+// The largest metric name plus tags (jsonb, with its header) of a new series.
+constexpr size_t kMaxSeriesKeyBytes = 2600;
+
 // A number that changes whenever ResolveSeries' cache is emptied (a series
 // deleted, a rollback): an id ResolveSeries returned while it had one value
 // is what it would return again while it has that value.

@@ -40,6 +40,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "storage/lmgr.h"
+#include "utils/inval.h"
 #include "utils/acl.h"
 #include "utils/snapmgr.h"
 }
@@ -367,12 +368,31 @@ void LockPackedForWrite(bool may_wait) {
   const bool locked = PgCall([&] {
     LOCKTAG tag;
     SetPackedLockTag(&tag, kCutLock);
-    return LockAcquire(&tag, ShareLock, false, !may_wait) != LOCKACQUIRE_NOT_AVAIL;
+    if (LockAcquire(&tag, ShareLock, false, !may_wait) == LOCKACQUIRE_NOT_AVAIL) return false;
+    // The table too (a TRUNCATE of aegis.series empties it), then whatever
+    // a delete or truncate that held either has committed: the caller
+    // checks its series ids against SeriesCacheGeneration() after this.
+    const Oid relid = PackedRelid();
+    if (OidIsValid(relid)) LockRelationOid(relid, RowExclusiveLock);
+    AcceptInvalidationMessages();
+    return true;
   });
   if (!locked)
     throw core::Error(core::ErrorCategory::SerializationFailure, "could not write a packed batch without waiting",
                       "This transaction already holds series, and a drain of aegis.packed_points is reading the "
                       "batches.",
+                      "Retry the transaction.");
+}
+
+void LockPackedForDelete(bool may_wait) {
+  const bool locked = PgCall([&] {
+    LOCKTAG tag;
+    SetPackedLockTag(&tag, kCutLock);
+    return LockAcquire(&tag, ExclusiveLock, false, !may_wait) != LOCKACQUIRE_NOT_AVAIL;
+  });
+  if (!locked)
+    throw core::Error(core::ErrorCategory::SerializationFailure, "could not delete series without waiting",
+                      "This transaction already holds series, and another session is writing a packed batch.",
                       "Retry the transaction.");
 }
 

@@ -30,6 +30,12 @@ bool WritesPacked(size_t series);
 // Without waiting when may_wait is false (40001 when a drain holds it).
 void LockPackedForWrite(bool may_wait);
 
+// Taken by whatever deletes series (RemoveSeries), to its transaction's
+// end: it waits for the batches being written, and a batch written after it
+// sees the delete (LockPackedForWrite). 40001 instead of waiting when
+// may_wait is false.
+void LockPackedForDelete(bool may_wait);
+
 // Writes the points (ascending, distinct series ids, each non-empty) as
 // packed batch rows, after LockPackedForWrite.
 void InsertPackedBatches(const std::vector<std::pair<int64_t, const core::SeriesPoints*>>& writes);

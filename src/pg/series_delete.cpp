@@ -65,7 +65,10 @@ int64_t CountPoints(Datum ids) {
 }
 
 // Removes the points and catalog rows of series this transaction locked.
-void RemoveSeries(Datum ids) {
+void RemoveSeries(Datum ids, bool may_wait) {
+  // No packed batch is being written meanwhile, and a later one resolves its
+  // series again (src/pg/packed.h).
+  LockPackedForDelete(may_wait);
   // Series this transaction wrote may be among them (the statement trigger
   // on aegis.series says so too, unless triggers are off).
   ForgetWrittenValues();
@@ -149,7 +152,7 @@ AEGIS_PG_FUNCTION(aegis_delete_series) {
     if (ids.empty() && !wait && PgCall([&] { return aegis::pg::SeriesExists(series_id); }))
       aegis::pg::ThrowBusy("series " + std::to_string(series_id));
     aegis::pg::NoteSeriesRowsHeld();
-    if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids));
+    if (!ids.empty()) aegis::pg::RemoveSeries(aegis::pg::IdArray(ids), wait);
   }
   aegis::pg::SpiFinish();
   PG_RETURN_BOOL(!ids.empty());
@@ -205,7 +208,7 @@ AEGIS_PG_FUNCTION(aegis_drop_metric) {
   }
   const Datum ids = aegis::pg::IdArray(series);
   const int64_t removed = aegis::pg::CountPoints(ids);
-  aegis::pg::RemoveSeries(ids);
+  aegis::pg::RemoveSeries(ids, wait);
   PgCall([&] {
     static const Oid types[] = {TEXTOID};
     Datum values[] = {name};

@@ -427,7 +427,10 @@ void aegis_maintenance_worker(Datum arg) {
     // points under a steady stream of remote writes.
     std::string error;
     (void)aegis::pg::InTransaction("compress", [] {
-      if (aegis::pg::PackedPointsWaiting() >= aegis::pg::kPackedDrainPoints) (void)aegis::pg::DrainPacked();
+      // Without waiting: a lock held by a session left idle in a
+      // transaction must not hold up the launcher's rounds.
+      if (aegis::pg::PackedPointsWaiting() >= aegis::pg::kPackedDrainPoints)
+        (void)aegis::pg::DrainPacked(nullptr, false);
     }, &error);
     proc_exit(0);
   }

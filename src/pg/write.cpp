@@ -44,18 +44,18 @@ void CheckSeriesVisible(const std::vector<SeriesWrite*>& order) {
 
 }  // namespace
 
-void WriteSeries(std::vector<SeriesWrite>* writes) {
+void WriteSeries(std::vector<SeriesWrite>* writes, uint64_t generation) {
   // Resolve (and create) series in (metric, tags) order: creating a series
   // locks its metric's row and may wait for another transaction inserting
   // the same series, so both are taken in one order.
   // Series the caller resolved already (a gateway request's, by their
   // text) need neither.
-  std::vector<SeriesWrite*> order, unresolved;
+  std::vector<SeriesWrite*> order, unresolved, preset;
   order.reserve(writes->size());
   for (SeriesWrite& write : *writes) {
     if (write.points.empty()) continue;
     order.push_back(&write);
-    if (write.series_id < 0) unresolved.push_back(&write);
+    (write.series_id < 0 ? unresolved : preset).push_back(&write);
   }
   std::stable_sort(unresolved.begin(), unresolved.end(), [](const SeriesWrite* a, const SeriesWrite* b) {
     if (a->metric != b->metric) return a->metric < b->metric;
@@ -64,12 +64,34 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   });
   // Locks of earlier statements of the transaction (see LockSeriesForWrite).
   bool may_wait = !HoldsSeriesLocks();
+  const bool first_locks = may_wait;
   SpiConnect();
   const bool row_security = SeriesRowSecurityApplies();
   HideSeriesCounts(row_security);
+  const size_t block_points = StraightWritePoints();
+  const bool all_small = std::all_of(order.begin(), order.end(), [&](const SeriesWrite* write) {
+    return write->points.size() < block_points;
+  });
+  // Many series of few points each: one packed batch (src/pg/packed.h).
+  // Anything else is stored as rows or blocks, which must not lie under an
+  // older batch: a batch holding one of its series is drained first.
+  const bool packed = all_small && WritesPacked(order.size());
   {
     AsTableOwner owner;
     for (SeriesWrite* write : unresolved) write->series_id = ResolveSeries(write->metric, write->tags, true, may_wait);
+    if (packed) {
+      // A batch takes no series lock; the cut lock, which a delete of series
+      // waits for, and then every delete committed before it seen.
+      LockPackedForWrite(first_locks);
+      // Ids the caller resolved under another generation (a series deleted
+      // since) are resolved again, without waiting now that this holds the
+      // cut lock (40001 on a conflict).
+      if (generation != 0 && SeriesCacheGeneration() != generation)
+        for (SeriesWrite* write : preset) write->series_id = ResolveSeries(write->metric, write->tags, true, false);
+      // A later statement of this transaction must not wait for a drain or
+      // a delete, which wait for this one (docs/architecture.md, "Locks").
+      NoteSeriesRowsHeld();
+    }
   }
   // With the caller's rights: its row-level security decides what it may write.
   if (row_security) CheckSeriesVisible(order);
@@ -79,21 +101,12 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   std::stable_sort(order.begin(), order.end(),
                    [](const SeriesWrite* a, const SeriesWrite* b) { return a->series_id < b->series_id; });
   AsTableOwner owner;
-  const size_t block_points = StraightWritePoints();
-  const bool all_small = std::all_of(order.begin(), order.end(), [&](const SeriesWrite* write) {
-    return write->points.size() < block_points;
-  });
-  // Many series of few points each: one packed batch (src/pg/packed.h).
-  // Anything else is stored as rows or blocks, which must not lie under an
-  // older batch: a batch holding one of its series is drained first.
-  const bool packed = all_small && WritesPacked(order.size());
   if (!packed) {
     std::vector<int64_t> ids;
     ids.reserve(order.size());
     for (const SeriesWrite* write : order) ids.push_back(write->series_id);
     DrainPackedOrFail(ids, may_wait);
   }
-  const bool first_locks = may_wait;
   // Many small writes (a remote-write request: one point of each of
   // thousands of series) take their kAppend locks in one statement, in
   // ascending id; the loop below then finds them held, or resolves a deleted
@@ -139,7 +152,7 @@ void WriteSeries(std::vector<SeriesWrite>* writes) {
   if (packed) {
     // The batch's newest points reach aegis.last_points when it is drained;
     // aegis.latest lays the batches over that table until then.
-    LockPackedForWrite(first_locks);
+
     if (distinct) {
       InsertPackedBatches(appends);
     } else {

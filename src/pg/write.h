@@ -32,7 +32,10 @@ struct SeriesWrite {
 // batch of at least StraightWritePoints() points goes straight into
 // compressed blocks unless the transaction could not get the series' row for
 // that without waiting. Opens and closes its own SPI connection.
-void WriteSeries(std::vector<SeriesWrite>* writes);
+// generation: the SeriesCacheGeneration() under which the caller set
+// series ids (0: it set none); a packed batch resolves them again if it
+// changed by the time the batch is written.
+void WriteSeries(std::vector<SeriesWrite>* writes, uint64_t generation = 0);
 
 // Buffers one row inserted into aegis.points (metric text, tags jsonb, ts
 // timestamptz, value float8): rows are kept per series and written when the

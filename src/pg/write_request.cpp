@@ -24,6 +24,7 @@
 
 extern "C" {
 #include "utils/acl.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 }
 
@@ -32,27 +33,31 @@ namespace aegis::pg {
 namespace {
 
 // The series of gateway requests by their metric and tag text: the parsed
-// tags (in tag_context) and the series id ResolveSeries gave under a
-// SeriesCacheGeneration(). Emptied (between requests) past kMaxSeries.
+// tags (a copy in tag_context) and the series id ResolveSeries gave under a
+// SeriesCacheGeneration(). Emptied (between requests) past kMaxSeries
+// entries or kMaxTagBytes of tags.
 struct KnownSeries {
   Jsonb* tags;
   int64_t series_id = -1;
   uint64_t generation = 0;
 };
 constexpr size_t kMaxSeries = 200000;
+constexpr size_t kMaxTagBytes = 64 << 20;
 MemoryContext tag_context = nullptr;
 std::unordered_map<std::string, KnownSeries>* known = nullptr;
+size_t known_tag_bytes = 0;
 
 void PrepareKnownSeries() {
   if (known == nullptr) known = new std::unordered_map<std::string, KnownSeries>();
-  if (known->size() < kMaxSeries) return;
+  if (known->size() < kMaxSeries && known_tag_bytes < kMaxTagBytes) return;
   known->clear();
+  known_tag_bytes = 0;
   PgCall([] { MemoryContextReset(tag_context); });
 }
 
-// The entry of (metric, tags text), its tags parsed and checked on first
-// sight (22P02 for text that is not JSON, 22023 for JSON that is not a tag
-// set).
+// The entry of (metric, tags text), its tags checked and parsed on first
+// sight: valid in the server encoding (22021), no longer than a series key
+// may be (54000), JSON (22P02), a tag set (22023).
 KnownSeries* Lookup(std::string_view metric, std::string_view text) {
   std::string key;
   key.reserve(metric.size() + 1 + text.size());
@@ -60,17 +65,25 @@ KnownSeries* Lookup(std::string_view metric, std::string_view text) {
   key.append(text);
   const auto found = known->find(key);
   if (found != known->end()) return &found->second;
+  if (metric.size() + text.size() > kMaxSeriesKeyBytes)
+    throw core::Error(core::ErrorCategory::LimitExceeded,
+                      "tag set of metric " + core::QuoteForMessage(std::string(metric)) + " is too large",
+                      "The metric name and tags of a series take " + std::to_string(metric.size() + text.size()) +
+                          " bytes as text; at most " + std::to_string(kMaxSeriesKeyBytes) + " are allowed.",
+                      "Keep large values out of tags.");
   Jsonb* tags = PgCall([&] {
-    if (tag_context == nullptr)
-      tag_context = AllocSetContextCreate(TopMemoryContext, "aegis gateway series", ALLOCSET_DEFAULT_SIZES);
-    MemoryContext old = MemoryContextSwitchTo(tag_context);
+    (void)pg_verifymbstr(text.data(), static_cast<int>(text.size()), false);
     char* cstring = pnstrdup(text.data(), text.size());
     Jsonb* parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cstring)));
-    pfree(cstring);
-    MemoryContextSwitchTo(old);
     CheckTags(parsed);
-    return parsed;
+    if (tag_context == nullptr)
+      tag_context = AllocSetContextCreate(TopMemoryContext, "aegis gateway series", ALLOCSET_DEFAULT_SIZES);
+    auto* copy = static_cast<Jsonb*>(MemoryContextAlloc(tag_context, VARSIZE(parsed)));
+    memcpy(copy, parsed, VARSIZE(parsed));
+    pfree(cstring);
+    return copy;
   });
+  known_tag_bytes += VARSIZE(tags) + key.size();
   return &known->emplace(std::move(key), KnownSeries{tags}).first->second;
 }
 
@@ -168,7 +181,7 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
     written += static_cast<int64>(write.points.size());
   }
   aegis::pg::LookUpMissing(&writes);
-  aegis::pg::WriteSeries(&writes);
+  aegis::pg::WriteSeries(&writes, generation);
   // The ids, for the next request, while the cache they came from stands.
   if (aegis::pg::SeriesCacheGeneration() == generation) {
     for (size_t i = 0; i < writes.size(); ++i) {

@@ -962,6 +962,18 @@ INSERT INTO hostile_calls (label, call, allowed, expected, before, within) VALUE
   ('merge_blocks over the hostile data', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', NULL, NULL),
   ('merge_blocks with aegis.block_max_points 1', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 1', NULL),
   ('merge_blocks with aegis.block_max_points 100,000', $$SELECT aegis.merge_blocks() >= 0$$, '{}', 'true', 'SET aegis.block_max_points = 100000', NULL);
+-- The gateway's call (core/write_request.h), open to any role with INSERT
+-- on aegis.points: NULL, garbage, counts the bytes cannot hold, a version
+-- from the future.
+INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
+  ('_write_request(NULL)', $$SELECT aegis._write_request(NULL)$$, '{22004}', NULL),
+  ('_write_request of an empty bytea', $$SELECT aegis._write_request(''::bytea)$$, '{22023}', NULL),
+  ('_write_request of 100 0xff bytes', $$SELECT aegis._write_request(decode(repeat('ff', 100), 'hex'))$$, '{22023}', NULL),
+  ('_write_request announcing 4 billion series and samples',
+   $$SELECT aegis._write_request('\x4145575201000000ffffffffffffffff'::bytea)$$, '{22023}', NULL),
+  ('_write_request of version 2', $$SELECT aegis._write_request('\x41455752020000000000000000000000'::bytea)$$, '{22023}', NULL),
+  ('_write_request of no series and no samples', $$SELECT aegis._write_request('\x41455752010000000000000000000000'::bytea)$$, '{}', '0');
+UPDATE hostile_calls SET must_fail = true WHERE call LIKE '%_write_request(%' AND allowed <> '{}';
 -- aegis.drain_packed(), then (each statement with its own snapshot) the
 -- batches left and the metric's points and NaN points.
 CREATE FUNCTION pg_temp.drained(metric text) RETURNS text LANGUAGE plpgsql AS $f$
