@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -568,44 +570,68 @@ int Load(const Options &o) {
         }
         std::string chunk, line;
         size_t chunk_lines = 0;
-        auto flush = [&]() -> bool {
+        // A chunk is parsed while the one before it is written: the write
+        // runs on the connection in a thread of its own, one at a time, in
+        // file order, and the next chunk's write starts only once its
+        // outcome is known.
+        struct Job {
             Batch batch;
+            std::string csv;
             LineProtocolResult result;
-            Outcome w;
-            if (format == Format::kCsv) {
-                w = CopyCsv(conn.get(), chunk);
-                result.lines = result.points = chunk_lines;
-            } else {
-                if (format == Format::kLp) {
-                    lp.now_unix_ns = NowUnixNs();
-                    ParseLineProtocol(chunk, lp, &batch, &result);
-                } else {
-                    ParseOpenMetrics(chunk, NowUnixNs() / 1000, &batch, &metadata, &result);
-                }
-                for (const auto &e : result.errors) {
-                    std::fprintf(stderr, "aegis-gateway load: %s: skipped: %s (%s)\n", path.c_str(), e.text.c_str(),
-                                 e.reason.c_str());
-                }
-                w = WriteBatch(conn.get(), batch);
-            }
+            size_t lines = 0;
+        };
+        auto job = std::make_unique<Job>();
+        std::unique_ptr<Job> writing;
+        std::future<Outcome> pending;
+        // Waits for the write in flight and counts it; false when it failed.
+        auto settle = [&]() -> bool {
+            if (!pending.valid()) return true;
+            const Outcome w = pending.get();
             if (!w.Ok()) {
                 std::string state = w.sqlstate.empty() ? "" : " (SQLSTATE " + w.sqlstate + ")";
                 std::fprintf(stderr,
                              "aegis-gateway load: %s: the database refused the batch of lines %zu to %zu: %s%s; %zu "
                              "points were committed before it\n",
-                             path.c_str(), lines + 1, lines + chunk_lines, w.message.c_str(), state.c_str(), points);
+                             path.c_str(), lines + 1, lines + writing->lines, w.message.c_str(), state.c_str(), points);
                 return false;
             }
-            for (const Batch::Series &s : batch.series) written.insert(s.metric);
-            points += result.points;
-            lines += format == Format::kCsv ? chunk_lines : result.lines;
-            dropped += result.Dropped();
-            chunk.clear();
-            chunk_lines = 0;
+            for (const Batch::Series &s : writing->batch.series) written.insert(s.metric);
+            points += writing->result.points;
+            lines += writing->lines;
+            dropped += writing->result.Dropped();
             if (tty) {
                 std::fprintf(stderr, "\r%s: %zu points, %.0f points/s   ", path.c_str(), points,
                              points / std::max(elapsed(), 1e-9));
             }
+            return true;
+        };
+        auto flush = [&]() -> bool {
+            if (format == Format::kCsv) {
+                job->csv = std::move(chunk);
+                job->result.lines = job->result.points = chunk_lines;
+            } else {
+                if (format == Format::kLp) {
+                    lp.now_unix_ns = NowUnixNs();
+                    ParseLineProtocol(chunk, lp, &job->batch, &job->result);
+                } else {
+                    ParseOpenMetrics(chunk, NowUnixNs() / 1000, &job->batch, &metadata, &job->result);
+                }
+                for (const auto &e : job->result.errors) {
+                    std::fprintf(stderr, "aegis-gateway load: %s: skipped: %s (%s)\n", path.c_str(), e.text.c_str(),
+                                 e.reason.c_str());
+                }
+            }
+            job->lines = format == Format::kCsv ? chunk_lines : job->result.lines;
+            chunk.clear();
+            chunk_lines = 0;
+            if (!settle()) return false;
+            writing = std::move(job);
+            job = std::make_unique<Job>();
+            PGconn *c = conn.get();
+            const Job *w = writing.get();
+            const bool csv = format == Format::kCsv;
+            pending = std::async(std::launch::async,
+                                 [c, w, csv] { return csv ? CopyCsv(c, w->csv) : WriteBatch(c, w->batch); });
             return true;
         };
         // A CSV record may span lines inside a quoted field: a chunk ends
@@ -636,6 +662,7 @@ int Load(const Options &o) {
             }
         }
         if (!chunk.empty() && !flush()) return 1;
+        if (!settle()) return 1;
     }
     if (tty) std::fputc('\n', stderr);
     // OpenMetrics metadata: kind, unit and description of what was written.
