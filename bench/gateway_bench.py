@@ -457,7 +457,7 @@ def main():
                     "compaction settled (its in-memory index is not on disk); Prometheus's is the two-hour blocks "
                     "promtool builds (a long-running Prometheus compacts them further). The extension's counts "
                     "every table of the `aegis` schema after `aegis.compress('0')`, catalogs and indexes "
-                    "included, once `VACUUM FULL` gave back the space of the recent rows compress emptied "
+                    "included, once `VACUUM FULL` gave back the space of the recent rows and packed batches compress emptied "
                     "(a running system reuses it).\n\n"
                     "The main benchmark's Q1, Q2 and Q5 asked of both on that set (one hour of data: Q1 is "
                     "the per-minute max of `usage_user` of one host, Q2 its hourly mean per host, Q5 the count "
