@@ -72,7 +72,7 @@ void ParseWriteRequest(const uint8_t* data, size_t size, WriteRequest* out) {
   const uint32_t series = r.Take<uint32_t>("the header");
   const uint32_t samples = r.Take<uint32_t>("the header");
   // Each series takes at least 8 bytes, each sample 20: counts the bytes
-  // cannot hold are refused before anything is reserved. A series without
+  // cannot hold are refused before anything is reserved. More series than
   // samples is refused too, so what a reader allocates per series stays
   // within a small multiple of the request's size.
   const size_t left = static_cast<size_t>(r.end - r.p);
