@@ -114,42 +114,76 @@ SELECT count(*) FROM aegis.read('pk');
 DELETE FROM aegis.packed_points;
 SELECT count(*) AS points FROM aegis.read('pk');
 
--- aegis._write_request, the gateway's call (core/write_request.h): each
--- series' metric and tags once, then the samples by series index, all
--- little-endian. pk_request builds one.
+-- aegis._write_request, the gateway's call (core/write_request.h): the
+-- series the connection's dictionary lacks are defined (metric and tags),
+-- then the samples name series by slot, all little-endian. pk_dict builds
+-- one; pk_request one that starts dictionary 1 anew and defines every
+-- series it names.
 CREATE FUNCTION pk_le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS
   $$ SELECT decode(string_agg(lpad(to_hex(get_byte(b, length(b) - 1 - i)), 2, '0'), '' ORDER BY i), 'hex')
        FROM generate_series(0, length(b) - 1) i $$;
-CREATE FUNCTION pk_request(metrics text[], tags text[], idx int[], ts timestamptz[], vals float8[]) RETURNS bytea
+CREATE FUNCTION pk_dict(dict bigint, reset bool, first int, metrics text[], tags text[], slots int[], ts timestamptz[],
+                        vals float8[]) RETURNS bytea
   LANGUAGE sql IMMUTABLE AS $$
-  SELECT '\x41455752'::bytea || pk_le(int4send(1)) || pk_le(int4send(cardinality(metrics)))
-         || pk_le(int4send(cardinality(idx)))
+  SELECT '\x41455752'::bytea || pk_le(int4send(2)) || pk_le(int8send(dict)) || pk_le(int4send(reset::int))
+         || pk_le(int4send(first)) || pk_le(int4send(cardinality(metrics))) || pk_le(int4send(cardinality(slots)))
          || coalesce((SELECT string_agg(pk_le(int4send(octet_length(m))) || convert_to(m, 'UTF8')
                                         || pk_le(int4send(octet_length(t))) || convert_to(t, 'UTF8'), ''::bytea ORDER BY o)
                         FROM unnest(metrics, tags) WITH ORDINALITY x (m, t, o)), '')
          || coalesce((SELECT string_agg(pk_le(int4send(i)) || pk_le(int8send(((extract(epoch FROM t) - 946684800) * 1000000)::bigint))
                                         || pk_le(float8send(v)), ''::bytea ORDER BY o)
-                        FROM unnest(idx, ts, vals) WITH ORDINALITY y (i, t, v, o)), '') $$;
+                        FROM unnest(slots, ts, vals) WITH ORDINALITY y (i, t, v, o)), '') $$;
+CREATE FUNCTION pk_request(metrics text[], tags text[], slots int[], ts timestamptz[], vals float8[]) RETURNS bytea
+  LANGUAGE sql IMMUTABLE AS $$ SELECT pk_dict(1, true, 0, metrics, tags, slots, ts, vals) $$;
 SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1, 0],
                                        ARRAY['2024-01-02 00:00', '2024-01-02 00:00', '2024-01-02 00:01']::timestamptz[],
                                        ARRAY[1, 2, 3])) AS written;
 SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02', '2024-01-03') ORDER BY 1, 2;
--- The connection remembers these series' ids; a series deleted after an
--- invalidation of the catalog that reset that memory (ANALYZE) is written
--- to anew, never to its old id.
+-- Later requests name the series by slot alone. The connection remembers
+-- their ids; a series deleted after an invalidation of the catalog that
+-- reset that memory (ANALYZE) is written to anew, never to its old id.
 ANALYZE aegis.series;
-SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1],
-                                       ARRAY['2024-01-02 00:02', '2024-01-02 00:02']::timestamptz[],
-                                       ARRAY[4, 5])) AS written;
+SELECT aegis._write_request(pk_dict(1, false, 2, ARRAY[]::text[], ARRAY[]::text[], ARRAY[0, 1],
+                                    ARRAY['2024-01-02 00:02', '2024-01-02 00:02']::timestamptz[], ARRAY[4, 5])) AS written;
 SELECT aegis.delete_series(series_id) AS deleted FROM aegis.series WHERE metric = 'wr' AND tags ->> 'h' = 'y';
-SELECT aegis._write_request(pk_request(ARRAY['wr', 'wr'], ARRAY['{"h": "x"}', '{"h": "y"}'], ARRAY[0, 1],
-                                       ARRAY['2024-01-02 00:03', '2024-01-02 00:03']::timestamptz[],
-                                       ARRAY[6, 7])) AS written;
+SELECT aegis._write_request(pk_dict(1, false, 2, ARRAY[]::text[], ARRAY[]::text[], ARRAY[0, 1],
+                                    ARRAY['2024-01-02 00:03', '2024-01-02 00:03']::timestamptz[], ARRAY[6, 7])) AS written;
 SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02', '2024-01-03') ORDER BY 1, 2;
+-- A request adds slot 2 (series z) to the dictionary, and writes x and z.
+SELECT aegis._write_request(pk_dict(1, false, 2, ARRAY['wr'], ARRAY['{"h": "z"}'], ARRAY[2, 0],
+                                    ARRAY['2024-01-02 00:04', '2024-01-02 00:04']::timestamptz[], ARRAY[8, 8])) AS written;
+-- A request of another dictionary, or one that starts at another slot than
+-- the dictionary's size (the gateway and the connection disagree), is
+-- refused with 55000, the gateway's cue to start again; nothing is written.
+SELECT aegis._write_request(pk_dict(2, false, 3, ARRAY[]::text[], ARRAY[]::text[], ARRAY[0],
+                                    ARRAY['2024-01-02 00:05']::timestamptz[], ARRAY[9]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_dict(1, false, 2, ARRAY['wr'], ARRAY['{"h": "w"}'], ARRAY[2],
+                                    ARRAY['2024-01-02 00:05']::timestamptz[], ARRAY[9]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A slot past the dictionary: 22023.
+SELECT aegis._write_request(pk_dict(1, false, 3, ARRAY[]::text[], ARRAY[]::text[], ARRAY[3],
+                                    ARRAY['2024-01-02 00:05']::timestamptz[], ARRAY[9]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- The dictionary still stands after refusals that changed nothing.
+SELECT aegis._write_request(pk_dict(1, false, 3, ARRAY[]::text[], ARRAY[]::text[], ARRAY[1, 2],
+                                    ARRAY['2024-01-02 00:05', '2024-01-02 00:05']::timestamptz[], ARRAY[10, 10])) AS written;
+-- A request that fails half-way (its second definition is not a tag set)
+-- may have defined some series: the dictionary is unusable until a request
+-- starts it again.
+SELECT aegis._write_request(pk_dict(1, false, 3, ARRAY['wr', 'wr'], ARRAY['{"h": "v"}', '{"h": 1}'], ARRAY[3, 4],
+                                    ARRAY['2024-01-02 00:06', '2024-01-02 00:06']::timestamptz[], ARRAY[11, 11]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_dict(1, false, 3, ARRAY[]::text[], ARRAY[]::text[], ARRAY[0],
+                                    ARRAY['2024-01-02 00:06']::timestamptz[], ARRAY[11]));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT aegis._write_request(pk_dict(5, true, 0, ARRAY['wr'], ARRAY['{"h": "x"}'], ARRAY[0],
+                                    ARRAY['2024-01-02 00:06']::timestamptz[], ARRAY[11])) AS written;
+SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02 00:04', '2024-01-03') ORDER BY 1, 2;
 -- Bad requests: each a clear error, nothing written.
 SELECT aegis._write_request('\x00'::bytea);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT aegis._write_request(substr(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]), 1, 30));
+SELECT aegis._write_request(substr(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]), 1, 40));
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT aegis._write_request(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[1], ARRAY['2024-01-02']::timestamptz[], ARRAY[1]));
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
@@ -164,10 +198,10 @@ SELECT aegis._write_request(pk_request(ARRAY['9wr'], ARRAY['{}'], ARRAY[0], ARRA
 -- Tag text that is not UTF-8 (a lone 0xff byte) and a timestamp past the
 -- range: patched into a valid request.
 SELECT aegis._write_request(overlay(pk_request(ARRAY['wr'], ARRAY['{"h": "z"}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1])
-                                    PLACING '\xff'::bytea FROM 33 FOR 1));
+                                    PLACING '\xff'::bytea FROM 49 FOR 1));
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT aegis._write_request(overlay(pk_request(ARRAY['wr'], ARRAY['{}'], ARRAY[0], ARRAY['2024-01-02']::timestamptz[], ARRAY[1])
-                                    PLACING '\xffffffffffffff7f'::bytea FROM 33 FOR 8));
+                                    PLACING '\xffffffffffffff7f'::bytea FROM 49 FOR 8));
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT count(*) AS wr_points FROM aegis.read('wr', '-infinity', 'infinity');
 -- It needs INSERT on aegis.points, as COPY does; row-level security on
@@ -196,6 +230,7 @@ REVOKE USAGE ON SCHEMA aegis FROM pk_writer;
 DROP ROLE pk_writer;
 SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02 00:04', '2024-01-03') ORDER BY 1, 2;
 DROP FUNCTION pk_request(text[], text[], int[], timestamptz[], float8[]);
+DROP FUNCTION pk_dict(bigint, bool, int, text[], text[], int[], timestamptz[], float8[]);
 DROP FUNCTION pk_le(bytea);
 
 -- TRUNCATE of the catalog empties the batches too.

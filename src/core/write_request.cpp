@@ -17,6 +17,12 @@ void Put(std::string* out, T v) {
   out->append(bytes, sizeof v);
 }
 
+template <typename T>
+char* PutAt(char* at, T v) {
+  std::memcpy(at, &v, sizeof v);
+  return at + sizeof v;
+}
+
 [[noreturn]] void Bad(const std::string& detail) {
   throw Error(ErrorCategory::InvalidParameter, "malformed write request", detail);
 }
@@ -44,22 +50,26 @@ struct Reader {
 
 }  // namespace
 
-void AppendWriteRequestHeader(std::string* out, uint32_t series, uint32_t samples) {
-  Put<uint32_t>(out, kWriteRequestMagic);
-  Put<uint32_t>(out, kWriteRequestVersion);
-  Put<uint32_t>(out, series);
-  Put<uint32_t>(out, samples);
+void PutWriteRequestHeader(char* header, uint64_t dictionary, bool reset, uint32_t first_slot, uint32_t definitions,
+                           uint32_t samples) {
+  char* at = PutAt<uint32_t>(header, kWriteRequestMagic);
+  at = PutAt<uint32_t>(at, kWriteRequestVersion);
+  at = PutAt<uint64_t>(at, dictionary);
+  at = PutAt<uint32_t>(at, reset ? kWriteRequestReset : 0);
+  at = PutAt<uint32_t>(at, first_slot);
+  at = PutAt<uint32_t>(at, definitions);
+  PutAt<uint32_t>(at, samples);
 }
 
-void AppendWriteRequestSeries(std::string* out, std::string_view metric, std::string_view tags) {
+void AppendWriteRequestDefinition(std::string* out, std::string_view metric, std::string_view tags) {
   Put<uint32_t>(out, static_cast<uint32_t>(metric.size()));
   out->append(metric);
   Put<uint32_t>(out, static_cast<uint32_t>(tags.size()));
   out->append(tags);
 }
 
-void AppendWriteRequestSample(std::string* out, uint32_t series, Timestamp ts, double value) {
-  Put<uint32_t>(out, series);
+void AppendWriteRequestSample(std::string* out, uint32_t slot, Timestamp ts, double value) {
+  Put<uint32_t>(out, slot);
   Put<int64_t>(out, ts);
   Put<double>(out, value);
 }
@@ -68,36 +78,48 @@ void ParseWriteRequest(const uint8_t* data, size_t size, WriteRequest* out) {
   Reader r{data, data + size};
   if (r.Take<uint32_t>("the header") != kWriteRequestMagic) Bad("it does not start with AEWR");
   const uint32_t version = r.Take<uint32_t>("the header");
-  if (version != kWriteRequestVersion) Bad("version " + std::to_string(version) + ", this server reads 1");
-  const uint32_t series = r.Take<uint32_t>("the header");
+  if (version != kWriteRequestVersion)
+    Bad("version " + std::to_string(version) + ", this server reads " + std::to_string(kWriteRequestVersion));
+  out->dictionary = r.Take<uint64_t>("the header");
+  const uint32_t flags = r.Take<uint32_t>("the header");
+  if ((flags & ~kWriteRequestReset) != 0) Bad("unknown flags " + std::to_string(flags));
+  out->reset = (flags & kWriteRequestReset) != 0;
+  out->first_slot = r.Take<uint32_t>("the header");
+  const uint32_t definitions = r.Take<uint32_t>("the header");
   const uint32_t samples = r.Take<uint32_t>("the header");
-  // Each series takes at least 8 bytes, each sample 20: counts the bytes
-  // cannot hold are refused before anything is reserved. More series than
-  // samples is refused too, so what a reader allocates per series stays
+  if (out->reset && out->first_slot != 0) Bad("a reset request starts at slot " + std::to_string(out->first_slot));
+  // Each definition takes at least 8 bytes, each sample 20: counts the bytes
+  // cannot hold are refused before anything is reserved. More definitions
+  // than samples is refused too, so what a reader allocates per series stays
   // within a small multiple of the request's size.
   const size_t left = static_cast<size_t>(r.end - r.p);
-  if (series > left / 8 || samples > left / 20)
-    Bad(std::to_string(series) + " series and " + std::to_string(samples) + " samples do not fit in " +
+  if (definitions > left / 8 || samples > left / 20)
+    Bad(std::to_string(definitions) + " definitions and " + std::to_string(samples) + " samples do not fit in " +
         std::to_string(size) + " bytes");
-  if (series > samples) Bad(std::to_string(series) + " series for " + std::to_string(samples) + " samples");
-  out->series.clear();
+  if (definitions > samples)
+    Bad(std::to_string(definitions) + " definitions for " + std::to_string(samples) + " samples");
+  const uint64_t slots = uint64_t{out->first_slot} + definitions;
+  if (slots > kWriteRequestMaxSlots)
+    Bad("slots up to " + std::to_string(slots) + ", more than " + std::to_string(kWriteRequestMaxSlots));
+  out->definitions.clear();
   out->samples.clear();
-  out->series.reserve(series);
-  for (uint32_t i = 0; i < series; ++i) {
+  out->definitions.reserve(definitions);
+  for (uint32_t i = 0; i < definitions; ++i) {
     WriteRequest::Series s;
-    s.metric = r.Bytes(r.Take<uint32_t>("a series"), "a metric name");
-    s.tags = r.Bytes(r.Take<uint32_t>("a series"), "a tag set");
-    out->series.push_back(s);
+    s.metric = r.Bytes(r.Take<uint32_t>("a definition"), "a metric name");
+    s.tags = r.Bytes(r.Take<uint32_t>("a definition"), "a tag set");
+    out->definitions.push_back(s);
   }
   if (static_cast<size_t>(r.end - r.p) != static_cast<size_t>(samples) * 20)
-    Bad(std::to_string(r.end - r.p) + " bytes follow the series, not " + std::to_string(samples) + " samples of 20");
+    Bad(std::to_string(r.end - r.p) + " bytes follow the definitions, not " + std::to_string(samples) +
+        " samples of 20");
   out->samples.resize(samples);
   for (uint32_t i = 0; i < samples; ++i) {
     WriteRequest::Sample& s = out->samples[i];
-    s.series = r.Take<uint32_t>("a sample");
-    if (s.series >= series)
-      Bad("sample " + std::to_string(i) + " names series " + std::to_string(s.series) + " of " +
-          std::to_string(series));
+    s.slot = r.Take<uint32_t>("a sample");
+    if (s.slot >= slots)
+      Bad("sample " + std::to_string(i) + " names slot " + std::to_string(s.slot) + "; the dictionary has " +
+          std::to_string(slots));
     s.ts = r.Take<int64_t>("a sample");
     s.value = r.Take<double>("a sample");
   }

@@ -343,20 +343,22 @@ private:
         return false;
     }
 
-    // Writes `batch` in one transaction; the outcome as the answer's status.
-    Outcome Commit(const Batch &batch, const char *protocol) {
-        if (batch.points.empty()) return {};
+    // Writes `samples` samples, the request `encode` makes, in one
+    // transaction; the outcome as the answer's status.
+    Outcome Commit(size_t samples, const char *protocol,
+                   const std::function<bool(RequestBuilder *, std::string *)> &encode) {
+        if (samples == 0) return {};
         Outcome o;
         Pool::Lease conn = pool_.Acquire(std::chrono::milliseconds(o_.queue_timeout_ms), &o);
         if (!conn) return o;
         auto start = std::chrono::steady_clock::now();
-        o = WriteBatch(conn.get(), batch);
+        o = WriteThrough(conn.connection(), encode);
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         metrics_.Add("aegis_gateway_db_write_duration_seconds_sum", s);
         metrics_.Add("aegis_gateway_db_write_duration_seconds_count", 1);
         if (o.Ok()) {
             metrics_.Add(std::string("aegis_gateway_samples_written_total{protocol=\"") + protocol + "\"}",
-                         static_cast<double>(batch.points.size()));
+                         static_cast<double>(samples));
         }
         return o;
     }
@@ -372,11 +374,11 @@ private:
     }
 
     void RemoteWrite(const std::string &body, httplib::Response &r) {
-        Batch batch;
+        aegis::gateway::RemoteWrite decoded;
         std::vector<MetricMetadata> metadata;
         RemoteWriteStats stats;
         std::string error;
-        if (!DecodeRemoteWrite(body, o_.max_request_bytes, &batch, &metadata, &stats, &error)) {
+        if (!DecodeRemoteWrite(body, o_.max_request_bytes, &decoded, &metadata, &stats, &error)) {
             r.status = 400;
             r.set_content(error + "\n", "text/plain");
             return;
@@ -388,9 +390,13 @@ private:
             metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"histogram\"}", double(stats.histograms));
         }
         if (stats.metadata > 0) metrics_.Add("aegis_gateway_metadata_received_total", double(stats.metadata));
-        Outcome o = Commit(batch, "remote_write");
+        std::vector<std::string> new_metrics;
+        Outcome o = Commit(decoded.samples.size(), "remote_write", [&](RequestBuilder *builder, std::string *err) {
+            new_metrics.clear();
+            return EncodeRemoteWrite(decoded, builder, &new_metrics, err);
+        });
         if (o.Ok()) {
-            NoteMetrics(batch);
+            NoteMetrics(new_metrics);
             ApplyMetadata(metadata);
         }
         Answer(r, o);
@@ -400,7 +406,10 @@ private:
     // only to those (a histogram family's metadata names foo, its series are
     // foo_bucket, foo_sum and foo_count; no catalog entry is made for a name
     // without samples).
-    void NoteMetrics(const Batch &batch) {
+    // A remote write notes the metrics of the series it defined to its
+    // connection (every series written was, by some request that succeeded).
+    void NoteMetrics(const std::vector<std::string> &metrics) {
+        if (metrics.empty()) return;
         std::lock_guard<std::mutex> lock(meta_mu_);
         // Bounded: past a million names start over (metadata is resent
         // every minute, and described again only where it changed).
@@ -408,7 +417,7 @@ private:
             seen_.clear();
             described_.clear();
         }
-        for (const Batch::Series &s : batch.series) seen_.insert(s.metric);
+        for (const std::string &m : metrics) seen_.insert(m);
     }
 
     // Sets kind, unit and description (aegis.describe_metric) of the written
@@ -493,7 +502,10 @@ private:
         if (result.dropped_lines > 0) {
             metrics_.Add("aegis_gateway_samples_skipped_total{reason=\"bad_line\"}", double(result.dropped_lines));
         }
-        Outcome o = Commit(batch, "influx");
+        Outcome o = Commit(batch.points.size(), "influx", [&](RequestBuilder *builder, std::string *) {
+            EncodeBatch(batch, builder);
+            return true;
+        });
         if (!o.Ok()) {
             std::string msg = o.message + (o.sqlstate.empty() ? "" : " (SQLSTATE " + o.sqlstate + ")");
             return fail(o.status, msg);
@@ -627,11 +639,11 @@ int Load(const Options &o) {
             if (!settle()) return false;
             writing = std::move(job);
             job = std::make_unique<Job>();
-            PGconn *c = conn.get();
+            Connection *c = conn.connection();
             const Job *w = writing.get();
             const bool csv = format == Format::kCsv;
             pending = std::async(std::launch::async,
-                                 [c, w, csv] { return csv ? CopyCsv(c, w->csv) : WriteBatch(c, w->batch); });
+                                 [c, w, csv] { return csv ? CopyCsv(c->conn, w->csv) : WriteBatch(c, w->batch); });
             return true;
         };
         // A CSV record may span lines inside a quoted field: a chunk ends

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gateway/batch.h"
+#include "gateway/request.h"
 #include "gateway/read_sql.h"
 
 namespace aegis::gateway {
@@ -22,13 +24,37 @@ struct RemoteWriteStats {
     size_t metadata = 0;
 };
 
-// Decodes `body` into `out` (appending) and `metadata`; false with `error`
-// (the 400 answer's text) when it is not a snappy-compressed WriteRequest
-// that decompresses to at most `max_decoded` bytes, or when a series has no
-// metric name or a sample's time is outside PostgreSQL's range.
-bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, Batch *out, std::vector<MetricMetadata> *metadata,
-                       RemoteWriteStats *stats, std::string *error);
+// A decoded WriteRequest: its series as their label fields' bytes (which
+// identify a series in a connection's dictionary) and its samples.
+struct RemoteWrite {
+    std::string raw;  // the decompressed message, which the views point into
+    struct Series {
+        std::string_view labels;  // the Label fields, tags included, as sent
+        size_t begin = 0, end = 0;  // samples[begin, end)
+    };
+    std::vector<Series> series;  // those with samples
+    std::vector<std::pair<int64_t, double>> samples;  // (microseconds since 2000-01-01 UTC, value)
+    std::deque<std::string> gathered;  // label fields another field came between, gathered
+};
 
+// Decodes `body` into `out` and `metadata`; false with `error` (the 400
+// answer's text) when it is not a snappy-compressed WriteRequest that
+// decompresses to at most `max_decoded` bytes, or when a sample's time is
+// outside PostgreSQL's range. A series' labels are read when a connection
+// first writes it (EncodeRemoteWrite).
+bool DecodeRemoteWrite(std::string_view body, size_t max_decoded, RemoteWrite *out,
+                       std::vector<MetricMetadata> *metadata, RemoteWriteStats *stats, std::string *error);
+
+// The metric and tags of a series' label fields: __name__ is the metric,
+// the other labels with a value the tags. False with `error` when a label is
+// not valid UTF-8 or the series has no usable metric name.
+bool SeriesOfLabels(std::string_view labels, std::string *metric, std::string *tags_json, std::string *error);
+
+// The request of a decoded WriteRequest: each series by its slot, defined
+// (and its metric name added to `new_metrics`) when the connection's
+// dictionary lacks it. False with `error` as SeriesOfLabels.
+bool EncodeRemoteWrite(const RemoteWrite &decoded, RequestBuilder *builder, std::vector<std::string> *new_metrics,
+                       std::string *error);
 
 // A series of a remote read answer.
 struct ReadSeries {

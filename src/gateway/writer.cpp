@@ -19,7 +19,10 @@ int StatusForSqlstate(const std::string &sqlstate) {
 }
 
 Pool::~Pool() {
-    for (PGconn *c : idle_) PQfinish(c);
+    for (Connection *c : idle_) {
+        PQfinish(c->conn);
+        delete c;
+    }
 }
 
 Pool::Lease::~Lease() {
@@ -39,7 +42,7 @@ Pool::Lease Pool::Acquire(std::chrono::milliseconds wait, Outcome *outcome) {
         return Lease(this, nullptr);
     }
     if (!idle_.empty()) {
-        PGconn *c = idle_.back();
+        Connection *c = idle_.back();
         idle_.pop_back();
         return Lease(this, c);
     }
@@ -64,12 +67,17 @@ Pool::Lease Pool::Acquire(std::chrono::milliseconds wait, Outcome *outcome) {
     // the role's or database's settings.
     PGresult *r = PQexec(c, "SET search_path = pg_catalog, pg_temp; SET TimeZone = 'UTC'");
     PQclear(r);
-    return Lease(this, c);
+    auto *connection = new Connection();
+    connection->conn = c;
+    return Lease(this, connection);
 }
 
-void Pool::Release(PGconn *conn) {
-    bool broken = PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE;
-    if (broken) PQfinish(conn);
+void Pool::Release(Connection *conn) {
+    bool broken = PQstatus(conn->conn) != CONNECTION_OK || PQtransactionStatus(conn->conn) != PQTRANS_IDLE;
+    if (broken) {
+        PQfinish(conn->conn);
+        delete conn;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (broken) {
         open_--;
@@ -184,23 +192,51 @@ Outcome CopyCsv(PGconn *conn, std::string_view csv) {
     return CopyIn(conn, "COPY aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT csv)", csv);
 }
 
-Outcome WriteBatch(PGconn *conn, const Batch &batch) {
-    // One call: each series' metric and tags once, then the samples by
-    // series index (src/core/write_request.h).
-    std::string request;
-    request.reserve(16 + batch.series.size() * 64 + batch.points.size() * 20);
-    core::AppendWriteRequestHeader(&request, static_cast<uint32_t>(batch.series.size()),
-                                   static_cast<uint32_t>(batch.points.size()));
-    for (const Batch::Series &s : batch.series) core::AppendWriteRequestSeries(&request, s.metric, s.tags_json);
-    for (const Batch::Point &p : batch.points) core::AppendWriteRequestSample(&request, p.series, p.ts, p.value);
-    static const Oid types[] = {17};  // bytea
-    const char *values[] = {request.data()};
-    const int lengths[] = {static_cast<int>(request.size())};
-    static const int formats[] = {1};
-    PGresult *r = PQexecParams(conn, "SELECT aegis._write_request($1)", 1, types, values, lengths, formats, 0);
-    Outcome o = FromResult(r, conn);
-    PQclear(r);
+Outcome WriteThrough(Connection *conn, const std::function<bool(RequestBuilder *, std::string *)> &encode) {
+    Outcome o;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        RequestBuilder builder(&conn->dictionary);
+        std::string error;
+        if (!encode(&builder, &error)) {
+            conn->dictionary.Reset();
+            return {400, error, ""};
+        }
+        const std::string request = builder.Finish();
+        static const Oid types[] = {17};  // bytea
+        const char *values[] = {request.data()};
+        const int lengths[] = {static_cast<int>(request.size())};
+        static const int formats[] = {1};
+        PGresult *r =
+            PQexecParams(conn->conn, "SELECT aegis._write_request($1)", 1, types, values, lengths, formats, 0);
+        o = FromResult(r, conn->conn);
+        PQclear(r);
+        if (o.Ok()) {
+            conn->dictionary.Confirmed();
+            return o;
+        }
+        conn->dictionary.Reset();
+        if (o.sqlstate != "55000") break;
+    }
     return o;
+}
+
+void EncodeBatch(const Batch &batch, RequestBuilder *builder) {
+    std::vector<uint32_t> slots(batch.series.size());
+    std::string key;
+    for (size_t i = 0; i < batch.series.size(); i++) {
+        const Batch::Series &s = batch.series[i];
+        key.assign(1, 'T').append(s.metric).append(1, '\0').append(s.tags_json);
+        const int64_t slot = builder->Find(key);
+        slots[i] = slot >= 0 ? static_cast<uint32_t>(slot) : builder->Define(key, s.metric, s.tags_json);
+    }
+    for (const Batch::Point &p : batch.points) builder->Sample(slots[p.series], p.ts, p.value);
+}
+
+Outcome WriteBatch(Connection *conn, const Batch &batch) {
+    return WriteThrough(conn, [&](RequestBuilder *builder, std::string *) {
+        EncodeBatch(batch, builder);
+        return true;
+    });
 }
 
 }  // namespace aegis::gateway

@@ -1,13 +1,14 @@
-// aegis-gateway: the database side. A fixed pool of libpq connections; a
-// Batch is written with one call of aegis._write_request (each series once,
-// then its samples: src/core/write_request.h), one statement and so one
-// transaction: all of the batch is committed, or nothing.
+// aegis-gateway: the database side. A fixed pool of libpq connections, each
+// with its series dictionary (request.h); a request's samples are written
+// with one call of aegis._write_request (src/core/write_request.h), one
+// statement and so one transaction: all of them are committed, or nothing.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "gateway/batch.h"
+#include "gateway/request.h"
 
 namespace aegis::gateway {
 
@@ -36,6 +38,13 @@ struct Outcome {
 // resources, serialization, a server bug) is 503, which it retries.
 int StatusForSqlstate(const std::string &sqlstate);
 
+// A database connection and the series dictionary it shares with its
+// backend.
+struct Connection {
+    PGconn *conn = nullptr;
+    SeriesDictionary dictionary;
+};
+
 class Pool {
 public:
     Pool(std::string dsn, size_t size) : dsn_(std::move(dsn)), size_(size) {}
@@ -47,16 +56,17 @@ public:
     // scope (closed instead when it broke).
     class Lease {
     public:
-        Lease(Pool *pool, PGconn *conn) : pool_(pool), conn_(conn) {}
+        Lease(Pool *pool, Connection *conn) : pool_(pool), conn_(conn) {}
         Lease(Lease &&o) noexcept : pool_(o.pool_), conn_(o.conn_) { o.conn_ = nullptr; }
         Lease &operator=(Lease &&) = delete;
         ~Lease();
-        PGconn *get() const { return conn_; }
+        PGconn *get() const { return conn_->conn; }
+        Connection *connection() const { return conn_; }
         explicit operator bool() const { return conn_ != nullptr; }
 
     private:
         Pool *pool_;
-        PGconn *conn_;
+        Connection *conn_;
     };
 
     // Waits up to `wait` for a free connection (opening one when the pool has
@@ -68,18 +78,28 @@ public:
     size_t InUse();
 
 private:
-    void Release(PGconn *conn);
+    void Release(Connection *conn);
 
     std::string dsn_;
     size_t size_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<PGconn *> idle_;
+    std::vector<Connection *> idle_;
     size_t open_ = 0;  // idle plus lent
 };
 
+// One aegis._write_request call: `encode` fills the request (false with
+// the 400 answer's text when the data cannot be written). The dictionary is
+// started again after anything but success; a request the backend refused
+// for its dictionary (55000: a new backend behind a pooler, a full
+// dictionary) is encoded and sent once more from a fresh one.
+Outcome WriteThrough(Connection *conn, const std::function<bool(RequestBuilder *, std::string *)> &encode);
+
+// The request of `batch`: a parsed series' key is its metric and tags JSON.
+void EncodeBatch(const Batch &batch, RequestBuilder *builder);
+
 // Writes every point of `batch` (one aegis._write_request call).
-Outcome WriteBatch(PGconn *conn, const Batch &batch);
+Outcome WriteBatch(Connection *conn, const Batch &batch);
 
 // Sends `csv` (whole records: metric,tags,ts,value) through COPY
 // aegis.points (metric, tags, ts, value) FROM STDIN (FORMAT csv): one

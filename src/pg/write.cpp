@@ -45,17 +45,24 @@ void CheckSeriesVisible(const std::vector<SeriesWrite*>& order) {
 }  // namespace
 
 void WriteSeries(std::vector<SeriesWrite>* writes, uint64_t generation) {
+  std::vector<SeriesWrite*> pointers;
+  pointers.reserve(writes->size());
+  for (SeriesWrite& write : *writes) pointers.push_back(&write);
+  WriteSeries(pointers, generation);
+}
+
+void WriteSeries(const std::vector<SeriesWrite*>& writes, uint64_t generation) {
   // Resolve (and create) series in (metric, tags) order: creating a series
   // locks its metric's row and may wait for another transaction inserting
   // the same series, so both are taken in one order.
   // Series the caller resolved already (a gateway request's, by their
   // text) need neither.
   std::vector<SeriesWrite*> order, unresolved, preset;
-  order.reserve(writes->size());
-  for (SeriesWrite& write : *writes) {
-    if (write.points.empty()) continue;
-    order.push_back(&write);
-    (write.series_id < 0 ? unresolved : preset).push_back(&write);
+  order.reserve(writes.size());
+  for (SeriesWrite* write : writes) {
+    if (write->points.empty()) continue;
+    order.push_back(write);
+    (write->series_id < 0 ? unresolved : preset).push_back(write);
   }
   std::stable_sort(unresolved.begin(), unresolved.end(), [](const SeriesWrite* a, const SeriesWrite* b) {
     if (a->metric != b->metric) return a->metric < b->metric;

@@ -36,6 +36,9 @@ struct SeriesWrite {
 // series ids (0: it set none); a packed batch resolves them again if it
 // changed by the time the batch is written.
 void WriteSeries(std::vector<SeriesWrite>* writes, uint64_t generation = 0);
+// The same for writes the caller keeps elsewhere (a gateway connection's
+// series dictionary, src/pg/write_request.cpp).
+void WriteSeries(const std::vector<SeriesWrite*>& writes, uint64_t generation = 0);
 
 // Buffers one row inserted into aegis.points (metric text, tags jsonb, ts
 // timestamptz, value float8): rows are kept per series and written when the

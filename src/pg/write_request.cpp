@@ -1,10 +1,11 @@
 // aegis._write_request(request bytea): the samples of one aegis-gateway
 // request (core/write_request.h), written through WriteSeries as one
-// statement: each series' metric and tags come once, however many samples
-// it has, and a tag set's text is parsed once per backend (the gateway
-// sends the same text for a series every time). A request of many series
-// becomes one packed batch (src/pg/packed.h). The caller needs INSERT on
-// aegis.points, as for COPY into it.
+// statement. The gateway connection and this backend share a series
+// dictionary: a series' metric and tags travel once per connection, are
+// checked and parsed then, and every later sample names the series by its
+// slot. A request of many series becomes one packed batch
+// (src/pg/packed.h). The caller needs INSERT on aegis.points, as for COPY
+// into it.
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,42 +33,84 @@ namespace aegis::pg {
 
 namespace {
 
-// The series of gateway requests by their metric and tag text: the parsed
-// tags (a copy in tag_context) and the series id ResolveSeries gave under a
-// SeriesCacheGeneration(). Emptied (between requests) past kMaxSeries
-// entries or kMaxTagBytes of tags.
-struct KnownSeries {
-  Jsonb* tags;
-  int64_t series_id = -1;
+// One series of the dictionary: its metric and parsed tags (in
+// dictionary_context), the id found for it under `generation` (a
+// SeriesCacheGeneration(): an id of an older one is looked up again), and
+// the points the request being written gives it.
+struct Slot {
+  SeriesWrite write;
   uint64_t generation = 0;
 };
-constexpr size_t kMaxSeries = 200000;
-constexpr size_t kMaxTagBytes = 64 << 20;
-MemoryContext tag_context = nullptr;
-std::unordered_map<std::string, KnownSeries>* known = nullptr;
-size_t known_tag_bytes = 0;
 
-void PrepareKnownSeries() {
-  if (known == nullptr) known = new std::unordered_map<std::string, KnownSeries>();
-  if (known->size() < kMaxSeries && known_tag_bytes < kMaxTagBytes) return;
-  known->clear();
-  known_tag_bytes = 0;
-  PgCall([] { MemoryContextReset(tag_context); });
+// The connection's dictionary (core/write_request.h). `usable` is false
+// until a request resets it, and while a request is applied: a request that
+// failed half-way may have defined some of its series, so the next one must
+// start the dictionary again (the gateway does after any failure).
+struct Dictionary {
+  uint64_t id = 0;
+  bool usable = false;
+  std::vector<Slot> slots;
+  size_t bytes = 0;                // of metrics and tags
+  std::vector<Slot*> used;  // the slots the last request wrote
+};
+
+// Past these a request that defines more is refused (55000, the gateway
+// starts a new dictionary; its own limits are lower).
+constexpr size_t kMaxSlots = 2000000;
+constexpr size_t kMaxBytes = 256 << 20;
+// A slot's points keep their memory between requests up to this many.
+constexpr size_t kKeptCapacity = 4096;
+
+Dictionary* dictionary = nullptr;
+MemoryContext dictionary_context = nullptr;
+
+[[noreturn]] void Refuse(const char* message, const char* detail) {
+  PgCall([&] {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("%s", message),
+                    errdetail("%s", detail), errhint("The gateway starts the dictionary again and resends.")));
+  });
+  throw core::Error(core::ErrorCategory::Internal, "unreachable");
 }
 
-// The entry of (metric, tags text), its tags checked and parsed on first
-// sight: valid in the server encoding (22021), no longer than a series key
-// may be (54000), JSON (22P02), a tag set (22023).
-KnownSeries* Lookup(std::string_view metric, std::string_view text) {
-  std::string key;
-  key.reserve(metric.size() + 1 + text.size());
-  key.append(metric).push_back('\0');
-  key.append(text);
-  const auto found = known->find(key);
-  if (found != known->end()) return &found->second;
+// Empties the points the last request left (also one that failed).
+void ForgetPoints(Dictionary* d) {
+  for (Slot* slot : d->used) {
+    if (slot->write.points.ts.capacity() > kKeptCapacity) {
+      slot->write.points = core::SeriesPoints();
+    } else {
+      slot->write.points.clear();
+    }
+  }
+  d->used.clear();
+}
+
+void Reset(Dictionary* d, uint64_t id) {
+  d->used.clear();
+  d->slots.clear();
+  d->bytes = 0;
+  d->id = id;
+  PgCall([] {
+    if (dictionary_context == nullptr)
+      dictionary_context =
+          AllocSetContextCreate(TopMemoryContext, "aegis gateway series dictionary", ALLOCSET_DEFAULT_SIZES);
+    MemoryContextReset(dictionary_context);
+  });
+}
+
+// Adds the series of the next slot, checked as aegis.write checks a new
+// one: a valid metric name (22023), tags valid in the server encoding
+// (22021), no longer than a series key may be (54000), JSON (22P02), a tag
+// set (22023).
+void Define(Dictionary* d, std::string_view metric, std::string_view text) {
+  if (d->slots.size() >= kMaxSlots || d->bytes + metric.size() + text.size() > kMaxBytes)
+    Refuse("the series dictionary of this connection is full",
+           ("It holds " + std::to_string(d->slots.size()) + " series in " + std::to_string(d->bytes) + " bytes.")
+               .c_str());
+  std::string name(metric);
+  core::ValidateMetricName(name);
   if (metric.size() + text.size() > kMaxSeriesKeyBytes)
     throw core::Error(core::ErrorCategory::LimitExceeded,
-                      "tag set of metric " + core::QuoteForMessage(std::string(metric)) + " is too large",
+                      "tag set of metric " + core::QuoteForMessage(name) + " is too large",
                       "The metric name and tags of a series take " + std::to_string(metric.size() + text.size()) +
                           " bytes as text; at most " + std::to_string(kMaxSeriesKeyBytes) + " are allowed.",
                       "Keep large values out of tags.");
@@ -76,15 +119,16 @@ KnownSeries* Lookup(std::string_view metric, std::string_view text) {
     char* cstring = pnstrdup(text.data(), text.size());
     Jsonb* parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cstring)));
     CheckTags(parsed);
-    if (tag_context == nullptr)
-      tag_context = AllocSetContextCreate(TopMemoryContext, "aegis gateway series", ALLOCSET_DEFAULT_SIZES);
-    auto* copy = static_cast<Jsonb*>(MemoryContextAlloc(tag_context, VARSIZE(parsed)));
+    auto* copy = static_cast<Jsonb*>(MemoryContextAlloc(dictionary_context, VARSIZE(parsed)));
     memcpy(copy, parsed, VARSIZE(parsed));
     pfree(cstring);
+    pfree(parsed);
     return copy;
   });
-  known_tag_bytes += VARSIZE(tags) + key.size();
-  return &known->emplace(std::move(key), KnownSeries{tags}).first->second;
+  d->bytes += metric.size() + VARSIZE(tags);
+  Slot& slot = d->slots.emplace_back();
+  slot.write.metric = std::move(name);
+  slot.write.tags = tags;
 }
 
 SPIPlanPtr lookup_plan = nullptr;
@@ -94,14 +138,14 @@ SPIPlanPtr lookup_plan = nullptr;
 // each: a connection that has not seen a request's series yet would
 // otherwise look them up one statement each. The rest are created by
 // WriteSeries.
-void LookUpMissing(std::vector<SeriesWrite>* writes) {
-  std::vector<size_t> missing;
-  for (size_t i = 0; i < writes->size(); ++i)
-    if ((*writes)[i].series_id < 0 && !(*writes)[i].points.empty()) missing.push_back(i);
+void LookUpMissing(const std::vector<SeriesWrite*>& writes) {
+  std::vector<SeriesWrite*> missing;
+  for (SeriesWrite* write : writes)
+    if (write->series_id < 0) missing.push_back(write);
   if (missing.size() < 2) return;
   std::vector<std::string> keys(missing.size());
   for (size_t k = 0; k < missing.size(); ++k) {
-    const SeriesWrite& write = (*writes)[missing[k]];
+    const SeriesWrite& write = *missing[k];
     char* text = PgCall([&] { return JsonbToCString(nullptr, &write.tags->root, VARSIZE(write.tags)); });
     keys[k] = write.metric + " " + text;
     PgCall([&] { pfree(text); });
@@ -136,7 +180,7 @@ void LookUpMissing(std::vector<SeriesWrite>* writes) {
   SpiFinish();
   for (size_t k = 0; k < missing.size(); ++k) {
     const auto hit = found.find(keys[k]);
-    if (hit != found.end()) (*writes)[missing[k]].series_id = hit->second;
+    if (hit != found.end()) missing[k]->series_id = hit->second;
   }
 }
 
@@ -148,6 +192,7 @@ void LookUpMissing(std::vector<SeriesWrite>* writes) {
 // many were written (duplicates of a series and timestamp count once, the
 // last one winning).
 AEGIS_PG_FUNCTION(aegis_write_request) {
+  using aegis::pg::Slot;
   aegis::pg::RequireNotNull(fcinfo, 0, "request");
   bytea* data = PG_GETARG_BYTEA_PP(0);
   aegis::pg::PgCall([] {
@@ -158,37 +203,50 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
   aegis::core::WriteRequest request;
   aegis::core::ParseWriteRequest(reinterpret_cast<const uint8_t*>(VARDATA_ANY(data)), VARSIZE_ANY_EXHDR(data),
                                  &request);
-  aegis::pg::PrepareKnownSeries();
-  const uint64_t generation = aegis::pg::SeriesCacheGeneration();
-  std::vector<aegis::pg::SeriesWrite> writes(request.series.size());
-  std::vector<aegis::pg::KnownSeries*> entries(request.series.size());
-  for (size_t i = 0; i < request.series.size(); ++i) {
-    writes[i].metric.assign(request.series[i].metric);
-    aegis::core::ValidateMetricName(writes[i].metric);
-    entries[i] = aegis::pg::Lookup(request.series[i].metric, request.series[i].tags);
-    writes[i].tags = entries[i]->tags;
-    if (entries[i]->generation == generation) writes[i].series_id = entries[i]->series_id;
+  if (aegis::pg::dictionary == nullptr) aegis::pg::dictionary = new aegis::pg::Dictionary();
+  aegis::pg::Dictionary* d = aegis::pg::dictionary;
+  aegis::pg::ForgetPoints(d);
+  if (request.reset) {
+    aegis::pg::Reset(d, request.dictionary);
+  } else if (!d->usable || d->id != request.dictionary) {
+    aegis::pg::Refuse("the request names a series dictionary this connection does not have",
+                      d->usable ? "The connection keeps another dictionary."
+                                : "The connection has no dictionary, or a request failed since it was started.");
   }
+  if (request.first_slot != d->slots.size())
+    aegis::pg::Refuse("the request's series dictionary is not this connection's",
+                      ("The request defines slots from " + std::to_string(request.first_slot) +
+                       "; the connection's dictionary has " + std::to_string(d->slots.size()) + ".")
+                          .c_str());
+  d->usable = false;
+  for (const aegis::core::WriteRequest::Series& s : request.definitions) aegis::pg::Define(d, s.metric, s.tags);
+  const uint64_t generation = aegis::pg::SeriesCacheGeneration();
   for (const aegis::core::WriteRequest::Sample& s : request.samples) {
     if (!IS_VALID_TIMESTAMP(s.ts))
       throw aegis::core::Error(aegis::core::ErrorCategory::DatetimeOverflow, "sample timestamp out of range",
                                std::to_string(s.ts) + " microseconds from 2000-01-01 is outside timestamptz's range.");
-    writes[s.series].points.push_back(s.ts, s.value);
+    Slot& slot = d->slots[s.slot];
+    if (slot.write.points.empty()) {
+      d->used.push_back(&slot);
+      if (slot.generation != generation) slot.write.series_id = -1;
+    }
+    slot.write.points.push_back(s.ts, s.value);
   }
   int64 written = 0;
-  for (aegis::pg::SeriesWrite& write : writes) {
-    aegis::core::SortAndDeduplicate(&write.points);
-    written += static_cast<int64>(write.points.size());
+  std::vector<aegis::pg::SeriesWrite*> writes;
+  writes.reserve(d->used.size());
+  for (Slot* slot : d->used) {
+    if (slot->write.points.size() > 1) aegis::core::SortAndDeduplicate(&slot->write.points);
+    written += static_cast<int64>(slot->write.points.size());
+    writes.push_back(&slot->write);
   }
-  aegis::pg::LookUpMissing(&writes);
-  aegis::pg::WriteSeries(&writes, generation);
+  aegis::pg::LookUpMissing(writes);
+  aegis::pg::WriteSeries(writes, generation);
   // The ids, for the next request, while the cache they came from stands.
   if (aegis::pg::SeriesCacheGeneration() == generation) {
-    for (size_t i = 0; i < writes.size(); ++i) {
-      if (writes[i].series_id < 0) continue;
-      entries[i]->series_id = writes[i].series_id;
-      entries[i]->generation = generation;
-    }
+    for (Slot* slot : d->used)
+      if (slot->write.series_id >= 0) slot->generation = generation;
   }
+  d->usable = true;
   PG_RETURN_INT64(written);
 }

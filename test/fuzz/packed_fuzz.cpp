@@ -36,8 +36,9 @@ void CheckRequest(const uint8_t* data, size_t size) {
   } catch (const Error&) {
     return;
   }
-  for (const WriteRequest::Sample& s : request.samples) Require(s.series < request.series.size(), "sample index");
-  for (const WriteRequest::Series& s : request.series) {
+  for (const WriteRequest::Sample& s : request.samples)
+    Require(s.slot < request.first_slot + request.definitions.size(), "sample slot");
+  for (const WriteRequest::Series& s : request.definitions) {
     Require(s.metric.data() >= reinterpret_cast<const char*>(data) &&
                 s.metric.data() + s.metric.size() <= reinterpret_cast<const char*>(data) + size,
             "metric outside the input");
@@ -78,13 +79,13 @@ int main(int argc, char** argv) {
     std::fwrite(body.data(), 1, body.size(), f);
     std::fclose(f);
   };
-  std::string request;
-  AppendWriteRequestHeader(&request, 2, 3);
-  AppendWriteRequestSeries(&request, "up", "{\"job\":\"a\"}");
-  AppendWriteRequestSeries(&request, "cpu", "{}");
+  std::string request(kWriteRequestHeaderBytes, '\0');
+  AppendWriteRequestDefinition(&request, "up", "{\"job\":\"a\"}");
+  AppendWriteRequestDefinition(&request, "cpu", "{}");
   AppendWriteRequestSample(&request, 0, 10, 1.0);
   AppendWriteRequestSample(&request, 1, 20, 2.0);
   AppendWriteRequestSample(&request, 0, 30, 3.0);
+  PutWriteRequestHeader(&request[0], 1, true, 0, 2, 3);
   write("request", 'r', request);
   SeriesPoints a, b;
   a.push_back(1, 1.5);

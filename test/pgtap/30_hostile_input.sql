@@ -970,9 +970,14 @@ INSERT INTO hostile_calls (label, call, allowed, expected) VALUES
   ('_write_request of an empty bytea', $$SELECT aegis._write_request(''::bytea)$$, '{22023}', NULL),
   ('_write_request of 100 0xff bytes', $$SELECT aegis._write_request(decode(repeat('ff', 100), 'hex'))$$, '{22023}', NULL),
   ('_write_request announcing 4 billion series and samples',
-   $$SELECT aegis._write_request('\x4145575201000000ffffffffffffffff'::bytea)$$, '{22023}', NULL),
-  ('_write_request of version 2', $$SELECT aegis._write_request('\x41455752020000000000000000000000'::bytea)$$, '{22023}', NULL),
-  ('_write_request of no series and no samples', $$SELECT aegis._write_request('\x41455752010000000000000000000000'::bytea)$$, '{}', '0');
+   $$SELECT aegis._write_request('\x414557520200000001000000000000000100000000000000ffffffffffffffff'::bytea)$$, '{22023}', NULL),
+  ('_write_request of version 3', $$SELECT aegis._write_request('\x41455752030000000000000000000000'::bytea)$$, '{22023}', NULL),
+  ('_write_request of slots past a billion',
+   $$SELECT aegis._write_request('\x414557520200000001000000000000000000000000ffffff0000000000000000'::bytea)$$, '{22023}', NULL),
+  ('_write_request of a dictionary the connection lacks',
+   $$SELECT aegis._write_request('\x4145575202000000090000000000000000000000000000000000000000000000'::bytea)$$, '{55000}', NULL),
+  ('_write_request of no series and no samples',
+   $$SELECT aegis._write_request('\x4145575202000000010000000000000001000000000000000000000000000000'::bytea)$$, '{}', '0');
 UPDATE hostile_calls SET must_fail = true WHERE call LIKE '%_write_request(%' AND allowed <> '{}';
 -- aegis.drain_packed(), then (each statement with its own snapshot) the
 -- batches left and the metric's points and NaN points.

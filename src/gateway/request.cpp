@@ -1,0 +1,92 @@
+// aegis-gateway: series dictionaries and write requests (request.h).
+#include "gateway/request.h"
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <random>
+
+#include "core/write_request.h"
+
+namespace aegis::gateway {
+
+void SeriesDictionary::Reset() {
+    // Unpredictable ids: a backend that kept another connection's dictionary
+    // (a pooler between gateway and server) refuses this one's slots.
+    static std::mt19937_64 rng(std::random_device{}() ^
+                               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    static std::mutex mu;
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        do id_ = rng();
+        while (id_ == 0);
+    }
+    reset_pending_ = true;
+    keys_.clear();
+    offsets_.assign(1, 0);
+    hashes_.clear();
+    table_.assign(1024, 0);
+}
+
+uint64_t SeriesDictionary::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+
+int64_t SeriesDictionary::Find(std::string_view key) const {
+    const uint64_t h = Hash(key);
+    const size_t mask = table_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const uint32_t entry = table_[i];
+        if (entry == 0) return -1;
+        if (hashes_[entry - 1] == h && KeyOf(entry - 1) == key) return entry - 1;
+    }
+}
+
+void SeriesDictionary::Grow() {
+    std::vector<uint32_t> table(table_.size() * 2, 0);
+    const size_t mask = table.size() - 1;
+    for (uint32_t s = 0; s < size(); s++) {
+        size_t i = hashes_[s] & mask;
+        while (table[i] != 0) i = (i + 1) & mask;
+        table[i] = s + 1;
+    }
+    table_.swap(table);
+}
+
+uint32_t SeriesDictionary::Add(std::string_view key) {
+    if ((size() + 1) * 2 > table_.size()) Grow();
+    const uint32_t slot = size();
+    const uint64_t h = Hash(key);
+    keys_.append(key);
+    offsets_.push_back(static_cast<uint32_t>(keys_.size()));
+    hashes_.push_back(h);
+    const size_t mask = table_.size() - 1;
+    size_t i = h & mask;
+    while (table_[i] != 0) i = (i + 1) & mask;
+    table_[i] = slot + 1;
+    return slot;
+}
+
+RequestBuilder::RequestBuilder(SeriesDictionary *dictionary) : dictionary_(dictionary) {
+    if (dictionary_->Full()) dictionary_->Reset();
+    first_slot_ = dictionary_->size();
+    defined_.assign(core::kWriteRequestHeaderBytes, '\0');
+}
+
+uint32_t RequestBuilder::Define(std::string_view key, std::string_view metric, std::string_view tags_json) {
+    core::AppendWriteRequestDefinition(&defined_, metric, tags_json);
+    definitions_++;
+    return dictionary_->Add(key);
+}
+
+void RequestBuilder::Sample(uint32_t slot, int64_t ts, double value) {
+    core::AppendWriteRequestSample(&sampled_, slot, ts, value);
+    samples_++;
+}
+
+std::string RequestBuilder::Finish() {
+    core::PutWriteRequestHeader(&defined_[0], dictionary_->id(), dictionary_->reset_pending(), first_slot_,
+                                definitions_, samples_);
+    defined_.append(sampled_);
+    return std::move(defined_);
+}
+
+}  // namespace aegis::gateway
