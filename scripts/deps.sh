@@ -7,7 +7,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libpq-dev
   libtap-parser-sourcehandler-pgtap-perl
   make g++ clang cmake googletest libgtest-dev libbenchmark-dev python3 curl
-  prometheus prometheus-node-exporter influxdb
+  prometheus prometheus-node-exporter influxdb pgbouncer
   libcpp-httplib-dev libprotobuf-dev protobuf-compiler libsnappy-dev
 )
 missing=()

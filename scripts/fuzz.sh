@@ -6,7 +6,8 @@
 # libFuzzer (e.g. -max_total_time=600). Then the same for DecodeSegments
 # (test/fuzz/segments_fuzz.cpp), for a gateway write request and a packed
 # batch (test/fuzz/packed_fuzz.cpp) and for the gateway's parsers
-# (test/fuzz/gateway_parsers_fuzz.cpp), at the end.
+# (test/fuzz/gateway_parsers_fuzz.cpp) and its remote-write decoding
+# (test/fuzz/remote_write_fuzz.cpp), at the end.
 #
 # Seeds (build-fuzz/seeds/, rewritten on every run): about a thousand valid
 # blocks of 1..100 points in codec 1 and in codec 2 with every value scheme
@@ -70,3 +71,21 @@ mkdir -p "$OUT/gateway_seeds" "$OUT/gateway_corpus"
   test/fuzz/gateway_parsers_fuzz.cpp -o "$OUT/gateway_parsers_fuzz"
 "$OUT/gateway_parsers_fuzz" -runs="${GATEWAY_RUNS:-2000000}" -max_len=4096 -print_final_stats=1 \
   "$OUT/gateway_corpus" "$OUT/gateway_seeds"
+
+# The gateway's remote-write decoding and its write requests
+# (test/fuzz/remote_write_fuzz.cpp, protobuf's wire format read without
+# messages); REMOTE_WRITE_RUNS executions (default 2000000).
+mkdir -p "$OUT/proto"
+protoc --proto_path=src/gateway --cpp_out="$OUT/proto" src/gateway/remote.proto
+RW_SOURCES=(src/gateway/batch.cpp src/gateway/prom.cpp src/gateway/request.cpp src/core/write_request.cpp
+            "$OUT/proto/remote.pb.cc")
+RW_LIBS=($(pkg-config --libs protobuf) -lsnappy)
+"$CXX" -std=c++17 -g -O1 -DAEGIS_FUZZ_SEED_MAIN -Isrc -I"$OUT/proto" "${RW_SOURCES[@]}" \
+  test/fuzz/remote_write_fuzz.cpp "${RW_LIBS[@]}" -o "$OUT/remote_write_fuzz_seeds"
+rm -rf "$OUT/remote_write_seeds"
+mkdir -p "$OUT/remote_write_seeds" "$OUT/remote_write_corpus"
+"$OUT/remote_write_fuzz_seeds" "$OUT/remote_write_seeds"
+"$CXX" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc -I"$OUT/proto" \
+  "${RW_SOURCES[@]}" test/fuzz/remote_write_fuzz.cpp "${RW_LIBS[@]}" -o "$OUT/remote_write_fuzz"
+"$OUT/remote_write_fuzz" -runs="${REMOTE_WRITE_RUNS:-2000000}" -max_len=4096 -print_final_stats=1 \
+  "$OUT/remote_write_corpus" "$OUT/remote_write_seeds"

@@ -180,6 +180,26 @@ SELECT aegis._write_request(pk_dict(1, false, 3, ARRAY[]::text[], ARRAY[]::text[
 SELECT aegis._write_request(pk_dict(5, true, 0, ARRAY['wr'], ARRAY['{"h": "x"}'], ARRAY[0],
                                     ARRAY['2024-01-02 00:06']::timestamptz[], ARRAY[11])) AS written;
 SELECT tags ->> 'h' AS h, ts, value FROM aegis.read('wr', '2024-01-02 00:04', '2024-01-03') ORDER BY 1, 2;
+-- A slot keeps its write between requests, but not how it was locked: a
+-- straight write into blocks (3 points of series a, at most 3 points a
+-- block), then a packed batch of series a under another slot (other tag
+-- text, same series), then a packed batch under the first slot. The last
+-- write is a batch too, newer than the one before it: a reads 2, also
+-- after the drain (written into blocks under the older batch instead, it
+-- read 1).
+SET aegis.block_max_points = 3;
+SELECT aegis._write_request(pk_dict(7, true, 0, ARRAY['wr2', 'wr2'], ARRAY['{"h": "a"}', '{"h": "b"}'], ARRAY[0, 0, 0, 1],
+                                    ARRAY['2024-01-02 00:01', '2024-01-02 00:02', '2024-01-02 00:03', '2024-01-02 00:01']::timestamptz[],
+                                    ARRAY[0, 0, 0, 0])) AS written;
+SELECT aegis._write_request(pk_dict(7, false, 2, ARRAY['wr2', 'wr2'], ARRAY['{"h":"a"}', '{"h": "c"}'], ARRAY[2, 3],
+                                    ARRAY['2024-01-02 00:09', '2024-01-02 00:09']::timestamptz[], ARRAY[1, 1])) AS written;
+SELECT aegis._write_request(pk_dict(7, false, 4, ARRAY[]::text[], ARRAY[]::text[], ARRAY[0, 1],
+                                    ARRAY['2024-01-02 00:09', '2024-01-02 00:09']::timestamptz[], ARRAY[2, 2])) AS written;
+RESET aegis.block_max_points;
+SELECT tags ->> 'h' AS h, value FROM aegis.read('wr2', '2024-01-02 00:09', '2024-01-02 00:10') ORDER BY 1;
+SELECT aegis.drain_packed();
+SELECT count(*) AS batches_left FROM aegis.packed_points;
+SELECT tags ->> 'h' AS h, value FROM aegis.read('wr2', '2024-01-02 00:09', '2024-01-02 00:10') ORDER BY 1;
 -- Bad requests: each a clear error, nothing written.
 SELECT aegis._write_request('\x00'::bytea);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE

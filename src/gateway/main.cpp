@@ -356,6 +356,8 @@ private:
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         metrics_.Add("aegis_gateway_db_write_duration_seconds_sum", s);
         metrics_.Add("aegis_gateway_db_write_duration_seconds_count", 1);
+        if (o.defined > 0) metrics_.Add("aegis_gateway_series_defined_total", static_cast<double>(o.defined));
+        if (o.resends > 0) metrics_.Add("aegis_gateway_dictionary_resends_total", o.resends);
         if (o.Ok()) {
             metrics_.Add(std::string("aegis_gateway_samples_written_total{protocol=\"") + protocol + "\"}",
                          static_cast<double>(samples));
@@ -408,17 +410,18 @@ private:
     // without samples).
     // A remote write notes the metrics of the series it defined to its
     // connection (every series written was, by some request that succeeded).
+    // Never forgotten (a series a connection knows is not defined again);
+    // bounded: past a million metric names no more are noted, and metadata
+    // of the later ones is not applied.
     void NoteMetrics(const std::vector<std::string> &metrics) {
         if (metrics.empty()) return;
         std::lock_guard<std::mutex> lock(meta_mu_);
-        // Bounded: past a million names start over (metadata is resent
-        // every minute, and described again only where it changed).
-        if (seen_.size() > 1000000) {
-            seen_.clear();
-            described_.clear();
+        for (const std::string &m : metrics) {
+            if (seen_.size() >= kMaxNotedMetrics) break;
+            seen_.insert(m);
         }
-        for (const std::string &m : metrics) seen_.insert(m);
     }
+    static constexpr size_t kMaxNotedMetrics = 1000000;
 
     // Sets kind, unit and description (aegis.describe_metric) of the written
     // metrics a metadata entry describes, when they changed since this process

@@ -33,7 +33,12 @@ std::string Metrics::Render(size_t in_use, size_t pool) {
         {"aegis_gateway_metadata_received_total", "counter", "Remote-write metadata entries received."},
         {"aegis_gateway_metadata_errors_total", "counter",
          "Metadata entries the database refused (aegis.describe_metric failed); the request still succeeded."},
-        {"aegis_gateway_db_write_duration_seconds", "summary", "Time of the COPY that commits a request's samples."},
+        {"aegis_gateway_db_write_duration_seconds", "summary",
+         "Time of the aegis._write_request call that commits a request's samples."},
+        {"aegis_gateway_series_defined_total", "counter",
+         "Series defined to a connection's backend (its metric and tags sent; later samples name it by slot)."},
+        {"aegis_gateway_dictionary_resends_total", "counter",
+         "Requests sent again from a new series dictionary after the backend refused theirs (55000)."},
     };
     std::string out;
     std::lock_guard<std::mutex> lock(mu_);
@@ -42,8 +47,10 @@ std::string Metrics::Render(size_t in_use, size_t pool) {
         out += "# HELP " + name + " " + h.help + "\n# TYPE " + name + " " + h.type + "\n";
         for (const auto &[key, value] : counters_) {
             if (key.compare(0, name.size(), name) != 0) continue;
+            // The counter itself, one of its labelled series, or a summary's
+            // _sum and _count.
             char c = key.size() > name.size() ? key[name.size()] : '\0';
-            if (c != '{' && c != '_') continue;
+            if (c != '\0' && c != '{' && c != '_') continue;
             char num[64];
             std::snprintf(num, sizeof num, "%.17g", value);
             out += key + " " + num + "\n";

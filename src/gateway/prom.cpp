@@ -72,21 +72,26 @@ public:
         : bytes_(bytes), in_(reinterpret_cast<const uint8_t *>(bytes.data()), static_cast<int>(bytes.size())) {}
 
     // The next field's number and wire type; false at the end (then check
-    // Ok(): a zero tag or a cut field is not the end of a message).
+    // Ok(): a tag that is not one, field number 0 or a cut field is not the
+    // end of a message).
     bool Next(uint32_t *field, uint32_t *type) {
         start_ = in_.CurrentPosition();
-        const uint32_t tag = in_.ReadTag();
-        if (tag == 0) return false;
-        *field = tag >> 3;
-        *type = tag & 7;
+        if (static_cast<size_t>(start_) == bytes_.size()) return false;
+        uint64_t tag = 0;
+        if (!in_.ReadVarint64(&tag) || tag > UINT32_MAX || (tag >> 3) == 0) {
+            bad_ = true;
+            return false;
+        }
+        *field = static_cast<uint32_t>(tag >> 3);
+        *type = static_cast<uint32_t>(tag & 7);
         return true;
     }
-    bool Ok() { return in_.ConsumedEntireMessage() && in_.CurrentPosition() == static_cast<int>(bytes_.size()); }
+    bool Ok() const { return !bad_ && in_.CurrentPosition() == static_cast<int>(bytes_.size()); }
 
     // A length-delimited field's contents (type 2).
     bool Bytes(std::string_view *out) {
-        uint32_t len = 0;
-        if (!in_.ReadVarint32(&len)) return false;
+        uint64_t len = 0;
+        if (!in_.ReadVarint64(&len)) return false;
         const int at = in_.CurrentPosition();
         if (len > bytes_.size() - static_cast<size_t>(at) || !in_.Skip(static_cast<int>(len))) return false;
         *out = bytes_.substr(static_cast<size_t>(at), len);
@@ -122,6 +127,7 @@ private:
     std::string_view bytes_;
     google::protobuf::io::CodedInputStream in_;
     int start_ = 0;
+    bool bad_ = false;
 };
 
 constexpr const char *kNotWriteRequest = "the body is not a protobuf WriteRequest";

@@ -27,6 +27,9 @@ struct RemoteWriteStats {
 // A decoded WriteRequest: its series as their label fields' bytes (which
 // identify a series in a connection's dictionary) and its samples.
 struct RemoteWrite {
+    RemoteWrite() = default;
+    RemoteWrite(const RemoteWrite &) = delete;  // the views would point into the original
+    RemoteWrite &operator=(const RemoteWrite &) = delete;
     std::string raw;  // the decompressed message, which the views point into
     struct Series {
         std::string_view labels;  // the Label fields, tags included, as sent

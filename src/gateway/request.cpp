@@ -66,7 +66,10 @@ uint32_t SeriesDictionary::Add(std::string_view key) {
 }
 
 RequestBuilder::RequestBuilder(SeriesDictionary *dictionary) : dictionary_(dictionary) {
-    if (dictionary_->Full()) dictionary_->Reset();
+    // A builder before this one may have added series and then never been
+    // sent nor followed by a Reset() (an exception while encoding): a
+    // request that resets the backend's dictionary must start at slot 0.
+    if (dictionary_->Full() || (dictionary_->reset_pending() && dictionary_->size() != 0)) dictionary_->Reset();
     first_slot_ = dictionary_->size();
     defined_.assign(core::kWriteRequestHeaderBytes, '\0');
 }

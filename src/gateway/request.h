@@ -32,7 +32,7 @@ public:
     bool reset_pending() const { return reset_pending_; }
     uint32_t size() const { return static_cast<uint32_t>(hashes_.size()); }
     // Past this a request starts the dictionary again (the server refuses
-    // more than 2,000,000 slots or 256 MB).
+    // more than 1,000,000 slots or 256 MB of metrics and tags).
     bool Full() const { return size() >= kMaxSlots || keys_.size() >= kMaxKeyBytes; }
 
     // The slot of `key`, or -1.
@@ -40,7 +40,7 @@ public:
     // Gives `key` the next slot.
     uint32_t Add(std::string_view key);
 
-    static constexpr uint32_t kMaxSlots = 1000000;
+    static constexpr uint32_t kMaxSlots = 500000;
     static constexpr size_t kMaxKeyBytes = 64 << 20;
 
 private:
@@ -63,7 +63,8 @@ private:
 // by the dictionary's Reset() (the caller's, see WriteThrough in writer.h).
 class RequestBuilder {
 public:
-    // Starts a full dictionary again first.
+    // Starts a full dictionary again first (and one whose reset is pending
+    // but which holds series of a request never sent).
     explicit RequestBuilder(SeriesDictionary *dictionary);
 
     // The slot of `key`; -1 when the dictionary lacks it (then Define it).

@@ -28,6 +28,10 @@ struct Outcome {
     int status = 204;
     std::string message;
     std::string sqlstate;
+    // Of a WriteThrough: series defined to the backend, and requests sent
+    // again from a new dictionary (55000).
+    size_t defined = 0;
+    int resends = 0;
     bool Ok() const { return status < 300; }
 };
 

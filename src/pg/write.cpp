@@ -131,8 +131,11 @@ void WriteSeries(const std::vector<SeriesWrite*>& writes, uint64_t generation) {
     LockSeriesForAppend(ids);
   }
   for (SeriesWrite* write : order) {
+    // A caller's write may have been locked otherwise by an earlier
+    // statement (a gateway connection keeps its writes between requests).
+    write->lock = SeriesLock::kAppend;
     if (packed) continue;
-    write->lock = write->points.size() >= block_points ? SeriesLock::kRewrite : SeriesLock::kAppend;
+    if (write->points.size() >= block_points) write->lock = SeriesLock::kRewrite;
     write->series_id = LockSeriesForWrite(write->metric, write->tags, write->series_id, &write->lock, &may_wait);
   }
   // A series created anew above has a new id: write in id order again.

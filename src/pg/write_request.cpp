@@ -51,17 +51,33 @@ struct Dictionary {
   bool usable = false;
   std::vector<Slot> slots;
   size_t bytes = 0;                // of metrics and tags
+  bool busy = false;               // a request is being applied
   std::vector<Slot*> used;  // the slots the last request wrote
 };
 
 // Past these a request that defines more is refused (55000, the gateway
-// starts a new dictionary; its own limits are lower).
-constexpr size_t kMaxSlots = 2000000;
+// starts a new dictionary, whose own limits are lower; 54000 for a request
+// that starts one and still does not fit). A slot takes about 200 bytes
+// besides its metric and tags.
+constexpr size_t kMaxSlots = 1000000;
 constexpr size_t kMaxBytes = 256 << 20;
 // A slot's points keep their memory between requests up to this many.
-constexpr size_t kKeptCapacity = 4096;
+constexpr size_t kKeptCapacity = 4;
 
 Dictionary* dictionary = nullptr;
+
+// Marks the dictionary busy for one call (errors unwind through it: a
+// PostgreSQL ERROR reaches C++ code only as an exception, src/pg/boundary.h).
+class Busy {
+ public:
+  explicit Busy(Dictionary* d) : d_(d) { d_->busy = true; }
+  ~Busy() { d_->busy = false; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  Dictionary* d_;
+};
 MemoryContext dictionary_context = nullptr;
 
 [[noreturn]] void Refuse(const char* message, const char* detail) {
@@ -101,11 +117,15 @@ void Reset(Dictionary* d, uint64_t id) {
 // one: a valid metric name (22023), tags valid in the server encoding
 // (22021), no longer than a series key may be (54000), JSON (22P02), a tag
 // set (22023).
-void Define(Dictionary* d, std::string_view metric, std::string_view text) {
-  if (d->slots.size() >= kMaxSlots || d->bytes + metric.size() + text.size() > kMaxBytes)
-    Refuse("the series dictionary of this connection is full",
-           ("It holds " + std::to_string(d->slots.size()) + " series in " + std::to_string(d->bytes) + " bytes.")
-               .c_str());
+void Define(Dictionary* d, std::string_view metric, std::string_view text, bool reset) {
+  if (d->slots.size() >= kMaxSlots || d->bytes + metric.size() + text.size() > kMaxBytes) {
+    const std::string held =
+        "It holds " + std::to_string(d->slots.size()) + " series in " + std::to_string(d->bytes) + " bytes.";
+    if (reset)
+      throw core::Error(core::ErrorCategory::LimitExceeded, "the request defines too many series", held,
+                        "Send fewer series in one request.");
+    Refuse("the series dictionary of this connection is full", held.c_str());
+  }
   std::string name(metric);
   core::ValidateMetricName(name);
   if (metric.size() + text.size() > kMaxSeriesKeyBytes)
@@ -205,6 +225,12 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
                                  &request);
   if (aegis::pg::dictionary == nullptr) aegis::pg::dictionary = new aegis::pg::Dictionary();
   aegis::pg::Dictionary* d = aegis::pg::dictionary;
+  // Called again from inside itself (a function of a row-level security
+  // policy, say), a reset would free the slots the outer call writes.
+  if (d->busy)
+    aegis::pg::Refuse("aegis._write_request is already running in this connection",
+                      "It was called from inside a write request.");
+  const aegis::pg::Busy busy(d);
   aegis::pg::ForgetPoints(d);
   if (request.reset) {
     aegis::pg::Reset(d, request.dictionary);
@@ -219,7 +245,8 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
                        "; the connection's dictionary has " + std::to_string(d->slots.size()) + ".")
                           .c_str());
   d->usable = false;
-  for (const aegis::core::WriteRequest::Series& s : request.definitions) aegis::pg::Define(d, s.metric, s.tags);
+  for (const aegis::core::WriteRequest::Series& s : request.definitions)
+    aegis::pg::Define(d, s.metric, s.tags, request.reset);
   const uint64_t generation = aegis::pg::SeriesCacheGeneration();
   for (const aegis::core::WriteRequest::Sample& s : request.samples) {
     if (!IS_VALID_TIMESTAMP(s.ts))
@@ -229,6 +256,7 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
     if (slot.write.points.empty()) {
       d->used.push_back(&slot);
       if (slot.generation != generation) slot.write.series_id = -1;
+      slot.write.lock = aegis::pg::SeriesLock::kAppend;
     }
     slot.write.points.push_back(s.ts, s.value);
   }

@@ -139,6 +139,21 @@ TEST(GatewayRemoteWrite, RefusesWhatProtobufRefuses) {
         const bool ok = DecodeRemoteWrite(Compress(cut), 1 << 20, &d, &md, &st, &error);
         EXPECT_EQ(ok, parses) << "cut at " << n;
     }
+    // What protobuf's parser refuses besides cuts: field number 0, a tag
+    // past 32 bits, a length past 2^31.
+    for (const std::string &bad : {std::string("\x02\x00", 2), std::string("\x80\x80\x80\x80\x10\x00", 6),
+                                   std::string("\x0a\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10)}) {
+        prompb::WriteRequest reference;
+        EXPECT_FALSE(reference.ParseFromString(bad));
+        RemoteWrite d;
+        std::vector<MetricMetadata> md;
+        RemoteWriteStats st;
+        EXPECT_FALSE(DecodeRemoteWrite(Compress(bad), 1 << 20, &d, &md, &st, &error));
+    }
+    // A group (wire types 3 and 4, which no remote-write client sends):
+    // protobuf skips it as an unknown field, the gateway refuses it.
+    EXPECT_FALSE(DecodeRemoteWrite(Compress(std::string("\x0b\x0c", 2)), 1 << 20, &decoded, &metadata, &stats,
+                                   &error));
     // A sample out of PostgreSQL's range.
     prompb::WriteRequest far;
     AddSeries(&far, {{"__name__", "m"}}, {{INT64_MAX / 2, 1.0}});
@@ -205,6 +220,13 @@ TEST(GatewayRemoteWrite, DictionaryDefinesOnce) {
     EXPECT_TRUE(third.reset);
     EXPECT_NE(third.dictionary, first.dictionary);
     EXPECT_EQ(third.definitions.size(), 2u);
+    // A request built and never sent nor followed by Reset() (an exception
+    // while encoding): the next one still starts the dictionary at slot 0.
+    core::WriteRequest fourth;
+    request(&fourth, &metrics);
+    EXPECT_TRUE(fourth.reset);
+    EXPECT_EQ(fourth.first_slot, 0u);
+    EXPECT_EQ(fourth.definitions.size(), 2u);
 }
 
 TEST(GatewayRemoteWrite, DictionaryFindsEveryKey) {
