@@ -2,6 +2,7 @@
 #include "gateway/batch.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace aegis::gateway {
 
@@ -22,6 +23,48 @@ void AppendJsonString(std::string &out, std::string_view s) {
         }
     }
     out += '"';
+}
+
+void KeyIndex::Clear() {
+    keys_.clear();
+    offsets_.assign(1, 0);
+    hashes_.clear();
+    table_.assign(1024, 0);
+}
+
+int64_t KeyIndex::Find(std::string_view key) const {
+    const uint64_t h = std::hash<std::string_view>()(key);
+    const size_t mask = table_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const uint32_t entry = table_[i];
+        if (entry == 0) return -1;
+        if (hashes_[entry - 1] == h && KeyOf(entry - 1) == key) return entry - 1;
+    }
+}
+
+void KeyIndex::Grow() {
+    std::vector<uint32_t> table(table_.size() * 2, 0);
+    const size_t mask = table.size() - 1;
+    for (uint32_t n = 0; n < size(); n++) {
+        size_t i = hashes_[n] & mask;
+        while (table[i] != 0) i = (i + 1) & mask;
+        table[i] = n + 1;
+    }
+    table_.swap(table);
+}
+
+uint32_t KeyIndex::Add(std::string_view key) {
+    if ((size() + 1) * 2 > table_.size()) Grow();
+    const uint32_t n = size();
+    const uint64_t h = std::hash<std::string_view>()(key);
+    keys_.append(key);
+    offsets_.push_back(static_cast<uint32_t>(keys_.size()));
+    hashes_.push_back(h);
+    const size_t mask = table_.size() - 1;
+    size_t i = h & mask;
+    while (table_[i] != 0) i = (i + 1) & mask;
+    table_[i] = n + 1;
+    return n;
 }
 
 bool SortTagsUnique(Tags *tags) {

@@ -41,6 +41,33 @@ struct Batch {
     }
 };
 
+// Distinct byte strings, each given the next number (0, 1, ...) when added:
+// open addressing over their hashes, the strings one after the other in one
+// buffer. A series dictionary's slots (request.h) and a line-protocol
+// batch's series are numbered with it.
+class KeyIndex {
+public:
+    KeyIndex() { Clear(); }
+    void Clear();
+    uint32_t size() const { return static_cast<uint32_t>(hashes_.size()); }
+    size_t bytes() const { return keys_.size(); }
+    // The number of `key`, or -1.
+    int64_t Find(std::string_view key) const;
+    // Gives `key` (which Find does not know) the next number.
+    uint32_t Add(std::string_view key);
+
+private:
+    std::string_view KeyOf(uint32_t n) const {
+        return std::string_view(keys_).substr(offsets_[n], offsets_[n + 1] - offsets_[n]);
+    }
+    void Grow();
+
+    std::string keys_;               // every key, one after the other
+    std::vector<uint32_t> offsets_;  // key n is [offsets_[n], offsets_[n + 1])
+    std::vector<uint64_t> hashes_;   // by number
+    std::vector<uint32_t> table_;    // number + 1, 0 empty
+};
+
 using Tags = std::vector<std::pair<std::string, std::string>>;
 // Tags that point into a parsed message (a remote-write request's labels).
 using TagViews = std::vector<std::pair<std::string_view, std::string_view>>;

@@ -92,6 +92,7 @@ public:
     explicit LineScanner(std::string_view line) : line_(line) {}
 
     bool AtEnd() const { return pos_ >= line_.size(); }
+    size_t Position() const { return pos_; }
     char Peek() const { return line_[pos_]; }
     void Skip() { pos_++; }
     void SkipSpaces() {
@@ -229,7 +230,8 @@ struct Field {
 // Parses one line; false (with `reason`) when it does not parse. String
 // fields are counted in `strings`, not returned.
 bool ParseLine(std::string_view line, const LineProtocolOptions &options, std::string *measurement, Tags *tags,
-               std::vector<Field> *fields, size_t *strings, int64_t *ts, std::string *reason) {
+               std::string_view *series_text, std::vector<Field> *fields, size_t *strings, int64_t *ts,
+               std::string *reason) {
     LineScanner s(line);
     *measurement = s.ReadName(", \t", ", ");
     if (measurement->empty()) {
@@ -260,6 +262,7 @@ bool ParseLine(std::string_view line, const LineProtocolOptions &options, std::s
         *reason = "missing fields";
         return false;
     }
+    *series_text = line.substr(0, s.Position());
     s.SkipSpaces();
     fields->clear();
     *strings = 0;
@@ -331,7 +334,17 @@ void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options
                        LineProtocolResult *result) {
     std::string measurement;
     Tags tags;
+    std::string_view series_text;
     std::vector<Field> fields;
+    // The batch's series by their line's measurement and tags as written,
+    // and field key: a series that comes back in later lines (a file of many
+    // rounds) is one series of the batch, its tags and name made once. Two
+    // spellings of one series (tags in another order) are two, which the
+    // server merges.
+    KeyIndex known;
+    const uint32_t base = static_cast<uint32_t>(out->series.size());
+    std::string key;
+    std::vector<uint32_t> line_series;
     size_t line_no = 0;   // physical lines so far
     size_t first_no = 0;  // the physical line the current line starts on
     auto fail = [&](std::string_view line, std::string reason, bool whole) {
@@ -356,37 +369,60 @@ void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options
         std::string reason;
         size_t strings = 0;
         int64_t ts = 0;
-        if (!ParseLine(line, options, &measurement, &tags, &fields, &strings, &ts, &reason)) {
+        if (!ParseLine(line, options, &measurement, &tags, &series_text, &fields, &strings, &ts, &reason)) {
             fail(line, std::move(reason), true);
             continue;
         }
-        if (!options.extra_tag_key.empty()) {
-            auto it = std::lower_bound(tags.begin(), tags.end(), options.extra_tag_key,
-                                       [](const auto &t, const std::string &k) { return t.first < k; });
-            if (it != tags.end() && it->first == options.extra_tag_key) {
-                it->second = options.extra_tag_value;
-            } else {
-                tags.insert(it, {options.extra_tag_key, options.extra_tag_value});
+        // The line's series: found by their text, or made (and checked)
+        // when new; a line none of whose fields makes a metric name is
+        // dropped whole.
+        line_series.clear();
+        std::string tags_json;
+        std::vector<std::pair<std::string, size_t>> made;  // new series: metric, position in the line
+        for (size_t i = 0; i < fields.size(); i++) {
+            key.assign(series_text).append(1, '\0').append(fields[i].key);
+            const int64_t n = known.Find(key);
+            if (n >= 0) {
+                line_series.push_back(base + static_cast<uint32_t>(n));
+                continue;
             }
-        }
-        std::string tags_json = TagsJson(tags);
-        std::vector<Batch::Series> line_series;
-        for (const Field &f : fields) {
-            std::string metric = MetricName(measurement + "_" + f.key);
+            std::string metric = MetricName(measurement + "_" + fields[i].key);
             if (metric.empty()) {
                 reason = "measurement and field name make no metric name of at most 200 bytes";
                 break;
             }
-            line_series.push_back({std::move(metric), tags_json});
+            made.emplace_back(std::move(metric), i);
+            line_series.push_back(UINT32_MAX);
         }
         if (line_series.size() != fields.size()) {
             fail(line, std::move(reason), true);
             continue;
         }
-        for (size_t i = 0; i < fields.size(); i++) {
-            out->points.push_back({static_cast<uint32_t>(out->series.size()), ts, fields[i].value});
-            out->series.push_back(std::move(line_series[i]));
+        if (!made.empty()) {
+            if (!options.extra_tag_key.empty()) {
+                auto it = std::lower_bound(tags.begin(), tags.end(), options.extra_tag_key,
+                                           [](const auto &t, const std::string &k) { return t.first < k; });
+                if (it != tags.end() && it->first == options.extra_tag_key) {
+                    it->second = options.extra_tag_value;
+                } else {
+                    tags.insert(it, {options.extra_tag_key, options.extra_tag_value});
+                }
+            }
+            tags_json = TagsJson(tags);
+            for (auto &[metric, i] : made) {
+                key.assign(series_text).append(1, '\0').append(fields[i].key);
+                // A field key twice in one line: its second value wins, as
+                // for a point written twice.
+                const int64_t n = known.Find(key);
+                if (n >= 0) {
+                    line_series[i] = base + static_cast<uint32_t>(n);
+                    continue;
+                }
+                line_series[i] = base + known.Add(key);
+                out->series.push_back({std::move(metric), tags_json});
+            }
         }
+        for (size_t i = 0; i < fields.size(); i++) out->points.push_back({line_series[i], ts, fields[i].value});
         result->points += fields.size();
         for (size_t i = 0; i < strings; i++) fail(line, "string fields are not stored (only numbers and booleans)", false);
     }

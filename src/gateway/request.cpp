@@ -22,47 +22,7 @@ void SeriesDictionary::Reset() {
         while (id_ == 0);
     }
     reset_pending_ = true;
-    keys_.clear();
-    offsets_.assign(1, 0);
-    hashes_.clear();
-    table_.assign(1024, 0);
-}
-
-uint64_t SeriesDictionary::Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
-
-int64_t SeriesDictionary::Find(std::string_view key) const {
-    const uint64_t h = Hash(key);
-    const size_t mask = table_.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const uint32_t entry = table_[i];
-        if (entry == 0) return -1;
-        if (hashes_[entry - 1] == h && KeyOf(entry - 1) == key) return entry - 1;
-    }
-}
-
-void SeriesDictionary::Grow() {
-    std::vector<uint32_t> table(table_.size() * 2, 0);
-    const size_t mask = table.size() - 1;
-    for (uint32_t s = 0; s < size(); s++) {
-        size_t i = hashes_[s] & mask;
-        while (table[i] != 0) i = (i + 1) & mask;
-        table[i] = s + 1;
-    }
-    table_.swap(table);
-}
-
-uint32_t SeriesDictionary::Add(std::string_view key) {
-    if ((size() + 1) * 2 > table_.size()) Grow();
-    const uint32_t slot = size();
-    const uint64_t h = Hash(key);
-    keys_.append(key);
-    offsets_.push_back(static_cast<uint32_t>(keys_.size()));
-    hashes_.push_back(h);
-    const size_t mask = table_.size() - 1;
-    size_t i = h & mask;
-    while (table_[i] != 0) i = (i + 1) & mask;
-    table_[i] = slot + 1;
-    return slot;
+    keys_.Clear();
 }
 
 RequestBuilder::RequestBuilder(SeriesDictionary *dictionary) : dictionary_(dictionary) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/batch.h"
+
 namespace aegis::gateway {
 
 // The series a connection has defined to its backend, by key: the bytes
@@ -30,32 +32,23 @@ public:
 
     uint64_t id() const { return id_; }
     bool reset_pending() const { return reset_pending_; }
-    uint32_t size() const { return static_cast<uint32_t>(hashes_.size()); }
+    uint32_t size() const { return keys_.size(); }
     // Past this a request starts the dictionary again (the server refuses
     // more than 1,000,000 slots or 256 MB of metrics and tags).
-    bool Full() const { return size() >= kMaxSlots || keys_.size() >= kMaxKeyBytes; }
+    bool Full() const { return size() >= kMaxSlots || keys_.bytes() >= kMaxKeyBytes; }
 
     // The slot of `key`, or -1.
-    int64_t Find(std::string_view key) const;
+    int64_t Find(std::string_view key) const { return keys_.Find(key); }
     // Gives `key` the next slot.
-    uint32_t Add(std::string_view key);
+    uint32_t Add(std::string_view key) { return keys_.Add(key); }
 
     static constexpr uint32_t kMaxSlots = 500000;
     static constexpr size_t kMaxKeyBytes = 64 << 20;
 
 private:
-    static uint64_t Hash(std::string_view key);
-    std::string_view KeyOf(uint32_t slot) const {
-        return std::string_view(keys_).substr(offsets_[slot], offsets_[slot + 1] - offsets_[slot]);
-    }
-    void Grow();
-
     uint64_t id_ = 0;
     bool reset_pending_ = true;
-    std::string keys_;               // every key, one after the other
-    std::vector<uint32_t> offsets_;  // slot s's key is [offsets_[s], offsets_[s + 1])
-    std::vector<uint64_t> hashes_;   // by slot
-    std::vector<uint32_t> table_;    // open addressing: slot + 1, 0 empty
+    KeyIndex keys_;
 };
 
 // One request's bytes: the definitions of series new to the dictionary,

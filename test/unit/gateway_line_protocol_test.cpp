@@ -49,6 +49,32 @@ TEST(GatewayLineProtocol, FieldsBecomeMetricsWithTheLinesTags) {
     EXPECT_EQ(p.batch.points[0].ts, kUnix1700000000Us);
 }
 
+// A series that comes back in later lines is one series of the batch (its
+// tags and name made once); a line that is dropped adds none; a field key
+// twice in a line is one series with both points (the second wins on
+// writing, as a point written twice).
+TEST(GatewayLineProtocol, RepeatedSeriesAreOneSeriesOfTheBatch) {
+    Parsed p = Parse(
+        "cpu,host=a u=1,s=2 1700000000\n"
+        "cpu,host=b u=3 1700000000\n"
+        "cpu,host=a u=4,s=5 1700000010\n"
+        "cpu,host=c u=x 1700000010\n"
+        "cpu,host=a s=6,s=7 1700000020\n",
+        Precision::kSeconds, "db0");
+    EXPECT_EQ(p.result.dropped_lines, 1u);
+    ASSERT_EQ(p.batch.points.size(), 7u);
+    ASSERT_EQ(p.batch.series.size(), 3u);
+    EXPECT_EQ(p.batch.points[0].series, p.batch.points[3].series);
+    EXPECT_EQ(p.batch.points[1].series, p.batch.points[4].series);
+    EXPECT_EQ(p.batch.points[5].series, p.batch.points[6].series);
+    EXPECT_EQ(p.batch.points[5].series, p.batch.points[1].series);
+    EXPECT_EQ(MetricOf(p, 4), "cpu_s");
+    EXPECT_EQ(TagsOf(p, 4), "{\"db\":\"db0\",\"host\":\"a\"}");
+    EXPECT_EQ(MetricOf(p, 2), "cpu_u");
+    EXPECT_EQ(TagsOf(p, 2), "{\"db\":\"db0\",\"host\":\"b\"}");
+    EXPECT_EQ(p.batch.points[6].value, 7);
+}
+
 TEST(GatewayLineProtocol, EscapesFollowInfluxDB) {
     Parsed p = Parse(R"(cpu\,load\ x,ta\ g\,k\=y=v\ a\,l\=ue f\ i\,e\=ld=1 1700000000)"
                      "\n"
