@@ -12,6 +12,12 @@ namespace aegis::core {
 // Longest metric name, in bytes.
 constexpr size_t kMaxMetricNameBytes = 200;
 
+// The largest metric name plus tags of a series: a new series' jsonb tags
+// with their header (src/pg/catalog.cpp), or the tags' text as a gateway
+// request defines them (src/pg/write_request.cpp); the gateway drops a line
+// past it as text (src/gateway/line_protocol.cpp).
+constexpr size_t kMaxSeriesKeyBytes = 2600;
+
 // Checks ^[A-Za-z_][A-Za-z0-9_.:-]*$ and at most 200 bytes; throws
 // Error(InvalidParameter, "invalid metric name \"...\"", detail saying which
 // character at which position, or the length).

@@ -1,6 +1,8 @@
 // aegis-gateway: InfluxDB line protocol parser (line_protocol.h).
 #include "gateway/line_protocol.h"
 
+#include "core/names.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -341,7 +343,8 @@ void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options
     // rounds) is one series of the batch, its tags and name made once. Two
     // spellings of one series (tags in another order) are two, which the
     // server merges.
-    KeyIndex known;
+    KeyIndex texts;  // the lines' measurement and tags as written
+    KeyIndex known;  // (number in texts, field key) -> series
     const uint32_t base = static_cast<uint32_t>(out->series.size());
     std::string key;
     std::vector<uint32_t> line_series;
@@ -379,8 +382,14 @@ void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options
         line_series.clear();
         std::string tags_json;
         std::vector<std::pair<std::string, size_t>> made;  // new series: metric, position in the line
+        const int64_t text_found = texts.Find(series_text);
+        const uint32_t text_no = text_found >= 0 ? static_cast<uint32_t>(text_found) : texts.Add(series_text);
+        const auto series_key = [&](const std::string &field) -> const std::string & {
+            key.assign(reinterpret_cast<const char *>(&text_no), sizeof text_no).append(field);
+            return key;
+        };
         for (size_t i = 0; i < fields.size(); i++) {
-            key.assign(series_text).append(1, '\0').append(fields[i].key);
+            series_key(fields[i].key);
             const int64_t n = known.Find(key);
             if (n >= 0) {
                 line_series.push_back(base + static_cast<uint32_t>(n));
@@ -409,8 +418,15 @@ void ParseLineProtocol(std::string_view body, const LineProtocolOptions &options
                 }
             }
             tags_json = TagsJson(tags);
+            size_t longest = 0;
+            for (const auto &m : made) longest = std::max(longest, m.first.size());
+            if (longest + tags_json.size() > core::kMaxSeriesKeyBytes) {
+                fail(line, "metric name and tags take more than " + std::to_string(core::kMaxSeriesKeyBytes) + " bytes",
+                     true);
+                continue;
+            }
             for (auto &[metric, i] : made) {
-                key.assign(series_text).append(1, '\0').append(fields[i].key);
+                series_key(fields[i].key);
                 // A field key twice in one line: its second value wins, as
                 // for a point written twice.
                 const int64_t n = known.Find(key);

@@ -194,7 +194,6 @@ Outcome CopyCsv(PGconn *conn, std::string_view csv) {
 
 Outcome WriteThrough(Connection *conn, const std::function<bool(RequestBuilder *, std::string *)> &encode) {
     Outcome o;
-    size_t defined = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         RequestBuilder builder(&conn->dictionary);
         std::string error;
@@ -202,7 +201,6 @@ Outcome WriteThrough(Connection *conn, const std::function<bool(RequestBuilder *
             conn->dictionary.Reset();
             return {400, error, ""};
         }
-        defined += builder.definitions();
         const std::string request = builder.Finish();
         static const Oid types[] = {17};  // bytea
         const char *values[] = {request.data()};
@@ -212,7 +210,7 @@ Outcome WriteThrough(Connection *conn, const std::function<bool(RequestBuilder *
             PQexecParams(conn->conn, "SELECT aegis._write_request($1)", 1, types, values, lengths, formats, 0);
         o = FromResult(r, conn->conn);
         PQclear(r);
-        o.defined = defined;
+        o.defined = builder.definitions();  // of the attempt that counts
         o.resends = attempt;
         if (o.Ok()) {
             conn->dictionary.Confirmed();

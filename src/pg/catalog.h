@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/names.h"
 #include "pg/postgres_headers.h"
 
 namespace aegis::pg {
@@ -60,8 +61,7 @@ void CheckTags(Jsonb* tags);
 // exceptions.
 int64_t ResolveSeries(const std::string& metric, Jsonb* tags, bool create, bool may_wait);
 
-// The largest metric name plus tags (jsonb, with its header) of a new series.
-constexpr size_t kMaxSeriesKeyBytes = 2600;
+using core::kMaxSeriesKeyBytes;  // core/names.h
 
 // A number that changes whenever ResolveSeries' cache is emptied (a series
 // deleted, a rollback): an id ResolveSeries returned while it had one value

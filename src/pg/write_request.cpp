@@ -101,6 +101,7 @@ void ForgetPoints(Dictionary* d) {
 }
 
 void Reset(Dictionary* d, uint64_t id) {
+  d->usable = false;
   d->used.clear();
   d->slots.clear();
   d->bytes = 0;
@@ -228,8 +229,9 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
   // Called again from inside itself (a function of a row-level security
   // policy, say), a reset would free the slots the outer call writes.
   if (d->busy)
-    aegis::pg::Refuse("aegis._write_request is already running in this connection",
-                      "It was called from inside a write request.");
+    throw aegis::core::Error(aegis::core::ErrorCategory::NotSupported,
+                             "aegis._write_request cannot be called from inside itself",
+                             "It was called while a write request of this connection was being applied.");
   const aegis::pg::Busy busy(d);
   aegis::pg::ForgetPoints(d);
   if (request.reset) {

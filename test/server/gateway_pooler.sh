@@ -21,6 +21,7 @@ cleanup() {
   [ -f "$tmp/pgbouncer.pid" ] && kill "$(cat "$tmp/pgbouncer.pid")" 2>/dev/null
   for p in $gw_pid $bouncer_pid; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -55,35 +56,52 @@ echo '"postgres" ""' >"$tmp/users.txt"
 bouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 as_owner "$bouncer" "$tmp/pgbouncer.ini" >/dev/null 2>&1 &
 bouncer_pid=$!
-for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$bouncer_port" -d $db -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+up=false
+for _ in $(seq 1 100); do
+  psql -X -q -h 127.0.0.1 -p "$bouncer_port" -d $db -c "SELECT 1" >/dev/null 2>&1 && { up=true; break; }
+  sleep 0.1
+done
+$up || { echo "not ok - pgbouncer did not start"; cat "$tmp/pgbouncer.log"; exit 1; }
 
 "$gateway" --listen "127.0.0.1:$gw_port" --dsn "host=127.0.0.1 port=$bouncer_port dbname=$db user=postgres" \
   --connections 4 >"$tmp/gateway.log" 2>&1 &
 gw_pid=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$gw_port/-/healthy" >/dev/null 2>&1 && break; sleep 0.1; done
+up=false
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$gw_port/-/healthy" >/dev/null 2>&1 && { up=true; break; }; sleep 0.1; done
+$up || { echo "not ok - the gateway did not start"; cat "$tmp/gateway.log"; exit 1; }
 
 # 48 requests of 2,000 series (1,000 hosts x 2 fields) each, the same
 # series in every request, each request a round of its own; 4 at a time,
-# large enough to overlap, so the gateway opens its four connections.
+# large enough to overlap, so the gateway opens its four connections. Each
+# request lists the hosts from another one on, and odd ones the fields the
+# other way round, so connections number the series differently: a backend
+# that applied one connection's slots to another's samples would write
+# them to the wrong series.
 requests=48 hosts=1000
 python3 - "$tmp" $requests $hosts <<'PY'
 import sys
 tmp, requests, hosts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for r in range(requests):
     with open("%s/req%d.lp" % (tmp, r), "w") as f:
-        for h in range(hosts):
-            f.write("pool,host=h%d used=%d,free=%d %d\n" % (h, r * 100000 + h, r, 1700000000 + r))
+        for k in range(hosts):
+            h = (k + r * 37) % hosts
+            fields = ["used=%d" % (r * 100000 + h), "free=%d" % (h * 1000 + r)]
+            if r % 2:
+                fields.reverse()
+            f.write("pool,host=h%d %s %d\n" % (h, ",".join(fields), 1700000000 + r))
 PY
 seq 0 $((requests - 1)) | xargs -P 4 -I{} sh -c \
-  "curl -s -o /dev/null -w '%{http_code}\n' --data-binary @$tmp/req{}.lp 'http://127.0.0.1:$gw_port/write?db=p&precision=s'" \
+  "curl -s --max-time 60 -o /dev/null -w '%{http_code}\n' --data-binary @$tmp/req{}.lp 'http://127.0.0.1:$gw_port/write?db=p&precision=s'" \
   >"$tmp/codes"
 check "every request through the pooler is answered 204 ($(sort "$tmp/codes" | uniq -c | tr '\n' ' '))" \
   "[ \"\$(grep -c '^204\$' '$tmp/codes')\" = $requests ]"
-got=$(psql -X -A -t -d $db -c "SELECT count(*) || ' ' || count(DISTINCT (metric, tags)) || ' ' ||
-  count(*) FILTER (WHERE metric = 'pool_used' AND value = extract(epoch FROM ts)::int % 1700000000 * 100000
-                                                       + substr(tags ->> 'host', 2)::int)
+got=$(psql -X -A -t -d $db -c "SELECT count(*) || ' ' || count(DISTINCT (metric, tags)) || ' ' || count(*) FILTER (
+    WHERE (metric = 'pool_used' AND value = extract(epoch FROM ts)::int % 1700000000 * 100000
+                                            + substr(tags ->> 'host', 2)::int)
+       OR (metric = 'pool_free' AND value = substr(tags ->> 'host', 2)::int * 1000
+                                            + extract(epoch FROM ts)::int % 1700000000))
   FROM aegis.points")
-want="$((requests * hosts * 2)) $((hosts * 2)) $((requests * hosts))"
+want="$((requests * hosts * 2)) $((hosts * 2)) $((requests * hosts * 2))"
 check "every sample is in the database once, in its own series ($got; want $want)" "[ '$got' = '$want' ]"
 curl -sf "http://127.0.0.1:$gw_port/metrics" >"$tmp/metrics"
 resends=$(awk '$1 == "aegis_gateway_dictionary_resends_total" {print $2}' "$tmp/metrics")
@@ -94,5 +112,4 @@ check "/metrics serves aegis_gateway_series_defined_total (${defined:-none}; at 
 check "requests that reached another connection's backend were refused and sent again (${resends:-0} resends)" \
   "[ \"\${resends:-0}\" -gt 0 ]"
 check "the gateway answered no request with an internal error" "! grep -qi 'internal' '$tmp/gateway.log'"
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 exit $((fails > 0))

@@ -75,6 +75,19 @@ TEST(GatewayLineProtocol, RepeatedSeriesAreOneSeriesOfTheBatch) {
     EXPECT_EQ(p.batch.points[6].value, 7);
 }
 
+// A line whose metric name and tags would make a series key longer than the
+// server takes is dropped, the other lines kept (the server would refuse
+// the whole request).
+TEST(GatewayLineProtocol, ALineWithTooLargeASeriesKeyIsDropped) {
+    const std::string big(2600, 'x');
+    Parsed p = Parse("cpu,host=" + big + " u=1 1700000000\ncpu,host=a u=2 1700000000\n");
+    EXPECT_EQ(p.result.dropped_lines, 1u);
+    ASSERT_EQ(p.batch.points.size(), 1u);
+    EXPECT_EQ(p.batch.points[0].value, 2);
+    ASSERT_EQ(p.result.errors.size(), 1u);
+    EXPECT_NE(p.result.errors[0].reason.find("2600 bytes"), std::string::npos);
+}
+
 TEST(GatewayLineProtocol, EscapesFollowInfluxDB) {
     Parsed p = Parse(R"(cpu\,load\ x,ta\ g\,k\=y=v\ a\,l\=ue f\ i\,e\=ld=1 1700000000)"
                      "\n"
