@@ -175,6 +175,34 @@ SELECT * FROM aegis._rolling_series(1, NULL, NULL, NULL, 'p99', '1 minute', '-in
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM aegis._rolling_series(NULL, NULL, NULL, NULL, 'max', '1 minute', '-infinity', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- aegis._points_of, what the Citus shards run for aegis.read, gives
+-- aegis.read's points from the same parts: whole, and cut at both ends of a
+-- range inside blocks, with the recent rows merged over block points.
+SELECT r.since, count(*) AS points,
+       count(*) FILTER (WHERE j.e_ts IS NULL OR j.a_ts IS NULL OR j.e_value IS DISTINCT FROM j.a_value) AS differ
+  FROM (VALUES ('-infinity'::timestamptz, 'infinity'::timestamptz), ('2024-03-02 00:04:55', '2024-03-02 05:00:05'))
+       r (since, until)
+ CROSS JOIN LATERAL (
+   SELECT e.ts AS e_ts, a.ts AS a_ts, e.value AS e_value, a.value AS a_value
+     FROM (SELECT x.ts, x.value FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.ts, p.vals, r.since, r.until) x) e
+     FULL JOIN (SELECT ts, value FROM aegis.read('rs', r.since, r.until)) a ON a.ts = e.ts) j
+ GROUP BY r.since ORDER BY r.since;
+-- In time order as it emits them (the shards' rows are not sorted again).
+SELECT bool_and(ts > prev) AS ascending
+  FROM (SELECT x.ts, lag(x.ts) OVER () AS prev
+          FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.ts, p.vals, '-infinity', 'infinity') x) o
+ WHERE prev IS NOT NULL;
+SELECT count(*) AS no_points FROM aegis._points_of(1, NULL, NULL, NULL, '-infinity', 'infinity');
+SELECT * FROM aegis._points_of(1, ARRAY['\x00'::bytea], NULL, NULL, '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, ARRAY[p.blocks[2], p.blocks[1]], NULL, NULL,
+                                                  '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._points_of(1, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
+                               '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._points_of(NULL, NULL, NULL, NULL, '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT aegis.drop_metric('rs') > 0 AS dropped;
 
 -- Empty and degenerate input, for every fn. Series: one with no points in

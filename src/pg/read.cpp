@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/error.h"
 #include "core/series_points.h"
 
 #include "pg/arguments.h"
@@ -47,7 +48,67 @@ void EmitPoints(FunctionCallInfo fcinfo, const core::SeriesPoints& points, size_
 // emitted between them or merged over the block whose range they fall in
 // (newer wins). Memory holds one block and the range's recent rows; the
 // rows go to the result's tuplestore, which spills past work_mem.
+// Emits one block's points (in [since, until), time order) with the recent
+// points up to its last one merged over them (newer wins); next_recent is
+// the first recent point not emitted yet. The blocks of a series come in
+// time order and never overlap.
+void EmitBlockWithRecent(FunctionCallInfo fcinfo, const core::SeriesPoints& decoded, const core::SeriesPoints& recent,
+                         size_t* next_recent) {
+  if (decoded.empty()) return;
+  const size_t recent_end = std::max(*next_recent, core::LowerBound(recent, decoded.ts.back() + 1));
+  if (recent_end == *next_recent) {
+    EmitPoints(fcinfo, decoded, 0, decoded.size());
+    return;
+  }
+  core::SeriesPoints overlay;
+  overlay.Append(recent, *next_recent, recent_end);
+  const core::SeriesPoints merged = core::MergeNewerWins(decoded, overlay);
+  EmitPoints(fcinfo, merged, 0, merged.size());
+  *next_recent = recent_end;
+}
+
+// Under Citus: the series' points decoded on the worker that holds them,
+// by one statement that Citus sends whole to the series' shard (both of
+// its tables are filtered on the series), which applies aegis._points_of
+// to the series' block rows and recent rows there; the rows come back
+// through a cursor, a batch at a time.
+void EmitSeriesOnShard(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  constexpr long kBatchRows = 10000;
+  const Portal portal = PgCall([&] {
+    static SPIPlanPtr plan = nullptr;
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(since), TimestampTzGetDatum(until)};
+    SPIPlanPtr prepared =
+        KeptPlan(&plan,
+                 "SELECT x.ts, x.value"
+                 "  FROM (SELECT array_agg(data ORDER BY ts_min) AS blocks FROM aegis.blocks"
+                 "         WHERE series_id = $1 AND ts_min < $3 AND ts_max >= $2) b,"
+                 "       (SELECT array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
+                 "          FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3) r,"
+                 "       LATERAL aegis._points_of($1, b.blocks, r.ts, r.vals, $2, $3) x",
+                 3, types);
+    return SPI_cursor_open(nullptr, prepared, values, nullptr, true);
+  });
+  Datum values[2];
+  bool nulls[] = {false, false};
+  for (;;) {
+    PgCall([&] { SPI_cursor_fetch(portal, true, kBatchRows); });
+    const uint64 n = SPI_processed;
+    for (uint64 i = 0; i < n; ++i) {
+      bool isnull = false;
+      values[0] = ResultValue(i, 1, &isnull);
+      values[1] = ResultValue(i, 2, &isnull);
+      EmitRow(fcinfo, values, nulls);
+    }
+    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+    CheckForInterrupts();
+    if (n < static_cast<uint64>(kBatchRows)) break;
+  }
+  PgCall([&] { SPI_cursor_close(portal); });
+}
+
 void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  if (UnderCitus()) return EmitSeriesOnShard(fcinfo, series_id, since, until);
   const core::SeriesPoints recent = FetchRecent(series_id, since, until);
   size_t next_recent = 0;
   core::SeriesPoints decoded;
@@ -199,6 +260,52 @@ AEGIS_PG_FUNCTION(aegis_latest) {
   }
   Release(&matched);
   SpiFinish();
+  return static_cast<Datum>(0);
+}
+
+// aegis._points_of(series_id, blocks, ts, vals, since, until): the points
+// of one series with since <= ts < until, in time order, from its block
+// rows' data (in time order) and its recent rows (ts ascending; a recent
+// row replaces a block point at its time). A pure function of its
+// arguments, so Citus runs it on the shard that holds the series
+// (EmitSeriesOnShard; docs/scale-out.md). Blocks are decoded one at a time
+// and the rows go to a tuplestore, as aegis.series_points does.
+AEGIS_PG_FUNCTION(aegis_points_of) {
+  for (int i : {0, 4, 5})
+    if (PG_ARGISNULL(i))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("series_id, since and until must not be NULL")));
+  const int64 series_id = PG_GETARG_INT64(0);
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(4);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(5);
+  int n_blocks = 0;
+  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
+  const aegis::pg::PointArrays recent_rows = aegis::pg::PointArrayArguments(fcinfo, 2);
+  InitMaterializedSRF(fcinfo, 0);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  aegis::core::SeriesPoints recent;
+  for (int i = 0; i < recent_rows.n; ++i) {
+    const TimestampTz ts = DatumGetTimestampTz(recent_rows.ts[i]);
+    if (ts >= since && ts < until) recent.push_back(ts, DatumGetFloat8(recent_rows.values[i]));
+  }
+  size_t next_recent = 0;
+  aegis::core::SeriesPoints decoded;
+  bool any = false;
+  aegis::core::Timestamp last = 0;  // the last point of the blocks so far
+  for (int i = 0; i < n_blocks; ++i) {
+    decoded.clear();
+    aegis::pg::DecodeBlockData(series_id, blocks[i], &decoded, {}, 0, until, since);
+    if (decoded.empty()) continue;
+    if (any && decoded.ts.front() <= last)
+      throw aegis::core::Error(aegis::core::ErrorCategory::InvalidParameter, "blocks must be in time order",
+                               "Block " + std::to_string(i + 1) + " of series " + std::to_string(series_id) +
+                                   " starts before the blocks before it end.");
+    any = true;
+    last = decoded.ts.back();
+    aegis::pg::EmitBlockWithRecent(fcinfo, decoded, recent, &next_recent);
+    aegis::pg::CheckForInterrupts();
+  }
+  aegis::pg::EmitPoints(fcinfo, recent, next_recent, recent.size());
   return static_cast<Datum>(0);
 }
 

@@ -133,6 +133,9 @@ done
 n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:30', '2024-01-01 05:10', '1 hour')")
 [ "${n:-0}" -gt 0 ] && ok "rate over recent rows inside blocks is read on the coordinator ($n blocks)" ||
   not_ok "rate over recent rows inside blocks: the coordinator read ${n:-?} blocks"
+n=$(blocks_read "SELECT count(*), sum(value) FROM aegis.read('{__name__=~\"cpu|req|solo\"}')")
+[ "$n" = 0 ] && ok "read decodes on the shards (the coordinator read no block)" ||
+  not_ok "read: the coordinator read ${n:-?} blocks itself"
 n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"}', 'median', '7 minutes')")
 [ "$n" = 0 ] && ok "rolling is computed on the shards (the coordinator read no block)" ||
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
