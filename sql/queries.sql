@@ -144,6 +144,7 @@ SELECT aegis.write('rs', '{}', ARRAY['2024-03-02 00:05:00', '2024-03-02 00:05:05
 SELECT count(*) > 1 AS blocks FROM aegis.blocks b JOIN aegis.series s USING (series_id) WHERE s.metric = 'rs';
 CREATE TEMP TABLE rs_parts AS
 SELECT s.series_id, (SELECT array_agg(data ORDER BY ts_min) FROM aegis.blocks b WHERE b.series_id = s.series_id) AS blocks,
+       (SELECT array_agg(point_count ORDER BY ts_min) FROM aegis.blocks b WHERE b.series_id = s.series_id) AS counts,
        (SELECT array_agg(ts ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS ts,
        (SELECT array_agg(value ORDER BY ts) FROM aegis.recent_points r WHERE r.series_id = s.series_id) AS vals
   FROM aegis.series s WHERE s.metric = 'rs';
@@ -184,24 +185,36 @@ SELECT r.since, count(*) AS points,
        r (since, until)
  CROSS JOIN LATERAL (
    SELECT e.ts AS e_ts, a.ts AS a_ts, e.value AS e_value, a.value AS a_value
-     FROM (SELECT x.ts, x.value FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.ts, p.vals, r.since, r.until) x) e
+     FROM (SELECT x.ts, x.value FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.counts, p.ts, p.vals, r.since, r.until) x) e
      FULL JOIN (SELECT ts, value FROM aegis.read('rs', r.since, r.until)) a ON a.ts = e.ts) j
  GROUP BY r.since ORDER BY r.since;
 -- In time order as it emits them (the shards' rows are not sorted again).
 SELECT bool_and(ts > prev) AS ascending
   FROM (SELECT x.ts, lag(x.ts) OVER () AS prev
-          FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.ts, p.vals, '-infinity', 'infinity') x) o
+          FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.counts, p.ts, p.vals, '-infinity', 'infinity') x) o
  WHERE prev IS NOT NULL;
-SELECT count(*) AS no_points FROM aegis._points_of(1, NULL, NULL, NULL, '-infinity', 'infinity');
-SELECT * FROM aegis._points_of(1, ARRAY['\x00'::bytea], NULL, NULL, '-infinity', 'infinity');
+SELECT count(*) AS no_points FROM aegis._points_of(1, NULL, NULL, NULL, NULL, '-infinity', 'infinity');
+SELECT * FROM aegis._points_of(1, ARRAY['\x00'::bytea], ARRAY[1], NULL, NULL, '-infinity', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, ARRAY[p.blocks[2], p.blocks[1]], NULL, NULL,
+SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, ARRAY[p.blocks[2], p.blocks[1]],
+                                                  ARRAY[p.counts[2], p.counts[1]], NULL, NULL, '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- A block whose points disagree with its row's count is damage, as on one
+-- node; a count that is no count, and counts that do not go with the
+-- blocks, are the caller's error.
+SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, p.blocks[1:1], ARRAY[p.counts[1] + 1], NULL, NULL,
                                                   '-infinity', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._points_of(1, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
+SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, p.blocks[1:1], ARRAY[0], NULL, NULL,
+                                                  '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM rs_parts p, aegis._points_of(p.series_id, p.blocks, p.counts[1:1], NULL, NULL,
+                                                  '-infinity', 'infinity');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM aegis._points_of(1, NULL, NULL, ARRAY['2024-01-02', '2024-01-01']::timestamptz[], ARRAY[1, 2]::float8[],
                                '-infinity', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT * FROM aegis._points_of(NULL, NULL, NULL, NULL, '-infinity', 'infinity');
+SELECT * FROM aegis._points_of(NULL, NULL, NULL, NULL, NULL, '-infinity', 'infinity');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT aegis.drop_metric('rs') > 0 AS dropped;
 

@@ -2,7 +2,8 @@
 #include "gateway/batch.h"
 
 #include <algorithm>
-#include <functional>
+#include <cstring>
+#include <random>
 
 namespace aegis::gateway {
 
@@ -25,6 +26,65 @@ void AppendJsonString(std::string &out, std::string_view s) {
     out += '"';
 }
 
+namespace {
+
+inline uint64_t Rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+inline void SipRound(uint64_t &v0, uint64_t &v1, uint64_t &v2, uint64_t &v3) {
+    v0 += v1;
+    v1 = Rotl(v1, 13);
+    v1 ^= v0;
+    v0 = Rotl(v0, 32);
+    v2 += v3;
+    v3 = Rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = Rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = Rotl(v1, 17);
+    v1 ^= v2;
+    v2 = Rotl(v2, 32);
+}
+
+}  // namespace
+
+template <int C, int D>
+uint64_t SipHash(uint64_t k0, uint64_t k1, std::string_view data) {
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    const size_t whole = data.size() & ~size_t{7};
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m;
+        std::memcpy(&m, data.data() + i, 8);  // little-endian, as SipHash reads words
+        v3 ^= m;
+        for (int r = 0; r < C; r++) SipRound(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+    uint64_t last = static_cast<uint64_t>(data.size()) << 56;
+    for (size_t i = whole; i < data.size(); i++) {
+        last |= static_cast<uint64_t>(static_cast<uint8_t>(data[i])) << (8 * (i - whole));
+    }
+    v3 ^= last;
+    for (int r = 0; r < C; r++) SipRound(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    for (int r = 0; r < D; r++) SipRound(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+template uint64_t SipHash<1, 3>(uint64_t, uint64_t, std::string_view);
+template uint64_t SipHash<2, 4>(uint64_t, uint64_t, std::string_view);
+
+uint64_t KeyIndex::Hash(std::string_view key) {
+    static const std::pair<uint64_t, uint64_t> kKey = [] {
+        std::random_device rd;
+        const uint64_t a = (static_cast<uint64_t>(rd()) << 32) ^ rd(), b = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+        return std::make_pair(a, b);
+    }();
+    return SipHash<1, 3>(kKey.first, kKey.second, key);
+}
+
 void KeyIndex::Clear() {
     keys_.clear();
     offsets_.assign(1, 0);
@@ -33,7 +93,7 @@ void KeyIndex::Clear() {
 }
 
 int64_t KeyIndex::Find(std::string_view key) const {
-    const uint64_t h = std::hash<std::string_view>()(key);
+    const uint64_t h = Hash(key);
     const size_t mask = table_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const uint32_t entry = table_[i];
@@ -56,7 +116,7 @@ void KeyIndex::Grow() {
 uint32_t KeyIndex::Add(std::string_view key) {
     if ((size() + 1) * 2 > table_.size()) Grow();
     const uint32_t n = size();
-    const uint64_t h = std::hash<std::string_view>()(key);
+    const uint64_t h = Hash(key);
     keys_.append(key);
     offsets_.push_back(static_cast<uint32_t>(keys_.size()));
     hashes_.push_back(h);

@@ -41,10 +41,17 @@ struct Batch {
     }
 };
 
+// SipHash-c-d of `data` under the 128-bit key (k0, k1), as Aumasson and
+// Bernstein define it (SipHash-2-4 is the reference; test vectors in
+// test/unit/gateway_line_protocol_test.cpp).
+template <int C, int D>
+uint64_t SipHash(uint64_t k0, uint64_t k1, std::string_view data);
+
 // Distinct byte strings, each given the next number (0, 1, ...) when added:
 // open addressing over their hashes, the strings one after the other in one
 // buffer. A series dictionary's slots (request.h) and a line-protocol
-// batch's series are numbered with it.
+// batch's series are numbered with it. The hash is SipHash-1-3 under a key
+// drawn once per process, so a client cannot choose keys that collide.
 class KeyIndex {
 public:
     KeyIndex() { Clear(); }
@@ -57,6 +64,7 @@ public:
     uint32_t Add(std::string_view key);
 
 private:
+    static uint64_t Hash(std::string_view key);
     std::string_view KeyOf(uint32_t n) const {
         return std::string_view(keys_).substr(offsets_[n], offsets_[n + 1] - offsets_[n]);
     }

@@ -14,6 +14,7 @@
 #include "pg/boundary.h"
 #include "pg/engine_stats.h"
 #include "pg/packed.h"
+#include "pg/partitions.h"
 #include "pg/series_query.h"
 #include "pg/spi.h"
 #include "pg/store.h"
@@ -43,11 +44,6 @@ void EmitPoints(FunctionCallInfo fcinfo, const core::SeriesPoints& points, size_
   }
 }
 
-// Emits the points of one series with since <= ts < until in time order:
-// blocks read through a cursor and decoded one at a time, recent rows
-// emitted between them or merged over the block whose range they fall in
-// (newer wins). Memory holds one block and the range's recent rows; the
-// rows go to the result's tuplestore, which spills past work_mem.
 // Emits one block's points (in [since, until), time order) with the recent
 // points up to its last one merged over them (newer wins); next_recent is
 // the first recent point not emitted yet. The blocks of a series come in
@@ -67,46 +63,104 @@ void EmitBlockWithRecent(FunctionCallInfo fcinfo, const core::SeriesPoints& deco
   *next_recent = recent_end;
 }
 
-// Under Citus: the series' points decoded on the worker that holds them,
-// by one statement that Citus sends whole to the series' shard (both of
-// its tables are filtered on the series), which applies aegis._points_of
-// to the series' block rows and recent rows there; the rows come back
-// through a cursor, a batch at a time.
-void EmitSeriesOnShard(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
-  constexpr long kBatchRows = 10000;
-  const Portal portal = PgCall([&] {
-    static SPIPlanPtr plan = nullptr;
-    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(since), TimestampTzGetDatum(until)};
-    SPIPlanPtr prepared =
-        KeptPlan(&plan,
-                 "SELECT x.ts, x.value"
-                 "  FROM (SELECT array_agg(data ORDER BY ts_min) AS blocks FROM aegis.blocks"
-                 "         WHERE series_id = $1 AND ts_min < $3 AND ts_max >= $2) b,"
-                 "       (SELECT array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
-                 "          FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3) r,"
-                 "       LATERAL aegis._points_of($1, b.blocks, r.ts, r.vals, $2, $3) x",
-                 3, types);
-    return SPI_cursor_open(nullptr, prepared, values, nullptr, true);
-  });
-  Datum values[2];
-  bool nulls[] = {false, false};
-  for (;;) {
-    PgCall([&] { SPI_cursor_fetch(portal, true, kBatchRows); });
-    const uint64 n = SPI_processed;
-    for (uint64 i = 0; i < n; ++i) {
-      bool isnull = false;
-      values[0] = ResultValue(i, 1, &isnull);
-      values[1] = ResultValue(i, 2, &isnull);
-      EmitRow(fcinfo, values, nulls);
+// At most about this many points of blocks go to aegis._points_of in one
+// statement (its blocks travel as one array: well under a few MB, far below
+// PostgreSQL's 1 GB; the worker holds the array and one decoded block).
+constexpr int64_t kShardWindowPoints = 100000;
+
+// The windows [lo, hi) that EmitSeriesOnShard reads the series in, one
+// statement each: each starts where one of its blocks starts (the first at
+// since) and holds blocks of at most kShardWindowPoints points together
+// (at least one block), from the series' blocks in the range (ts_min and
+// point_count, in time order).
+std::vector<std::pair<core::Timestamp, core::Timestamp>> ShardWindows(
+    const std::vector<std::pair<core::Timestamp, int64_t>>& blocks, core::Timestamp since, core::Timestamp until) {
+  std::vector<std::pair<core::Timestamp, core::Timestamp>> windows{{since, until}};
+  int64_t points = 0;
+  for (const auto& [ts_min, count] : blocks) {
+    if (points > 0 && points + count > kShardWindowPoints && ts_min > windows.back().first) {
+      windows.back().second = ts_min;
+      windows.emplace_back(ts_min, until);
+      points = 0;
     }
-    PgCall([] { SPI_freetuptable(SPI_tuptable); });
-    CheckForInterrupts();
-    if (n < static_cast<uint64>(kBatchRows)) break;
+    points += count;
   }
-  PgCall([&] { SPI_cursor_close(portal); });
+  return windows;
 }
 
+// Under Citus: the series' points decoded on the worker that holds them.
+// Its blocks in the range are listed first (start and point count); then
+// a statement per window of them, filtered on the series in both of its
+// tables, so Citus sends it whole to the series' shard, which applies
+// aegis._points_of to the window's block rows and recent rows there; the
+// rows come back through a cursor, a batch at a time.
+void EmitSeriesOnShard(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
+  const core::Timestamp scan_start = BlockScanStart(since);
+  std::vector<std::pair<core::Timestamp, int64_t>> blocks;
+  {
+    static SPIPlanPtr plan = nullptr;
+    static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(since), TimestampTzGetDatum(until),
+                      TimestampTzGetDatum(scan_start)};
+    RunPlan(&plan,
+            "SELECT ts_min, point_count FROM aegis.blocks"
+            " WHERE series_id = $1 AND ts_min < $3 AND ts_max >= $2 AND ts_min >= $4 ORDER BY ts_min",
+            4, types, values, Snap::kReadOnly);
+    blocks.reserve(SPI_processed);
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull = false;
+      blocks.emplace_back(DatumGetTimestampTz(ResultValue(i, 1, &isnull)), DatumGetInt32(ResultValue(i, 2, &isnull)));
+    }
+    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+  }
+  constexpr long kBatchRows = 10000;
+  Datum row[2];
+  bool nulls[] = {false, false};
+  const auto windows = ShardWindows(blocks, since, until);
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const core::Timestamp lo = windows[w].first, hi = windows[w].second;
+    // A later window's blocks all start in it (blocks never overlap).
+    const core::Timestamp from = w == 0 ? scan_start : lo;
+    const Portal portal = PgCall([&] {
+      static SPIPlanPtr plan = nullptr;
+      static const Oid types[] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+      Datum values[] = {Int64GetDatum(series_id), TimestampTzGetDatum(lo), TimestampTzGetDatum(hi),
+                        TimestampTzGetDatum(from)};
+      SPIPlanPtr prepared =
+          KeptPlan(&plan,
+                   "SELECT x.ts, x.value"
+                   "  FROM (SELECT array_agg(data ORDER BY ts_min) AS blocks,"
+                   "               array_agg(point_count ORDER BY ts_min) AS counts FROM aegis.blocks"
+                   "         WHERE series_id = $1 AND ts_min < $3 AND ts_max >= $2 AND ts_min >= $4) b,"
+                   "       (SELECT array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
+                   "          FROM aegis.recent_points WHERE series_id = $1 AND ts >= $2 AND ts < $3) r,"
+                   "       LATERAL aegis._points_of($1, b.blocks, b.counts, r.ts, r.vals, $2, $3) x",
+                   4, types);
+      return SPI_cursor_open(nullptr, prepared, values, nullptr, true);
+    });
+    for (;;) {
+      PgCall([&] { SPI_cursor_fetch(portal, true, kBatchRows); });
+      const uint64 n = SPI_processed;
+      for (uint64 i = 0; i < n; ++i) {
+        bool isnull = false;
+        row[0] = ResultValue(i, 1, &isnull);
+        row[1] = ResultValue(i, 2, &isnull);
+        EmitRow(fcinfo, row, nulls);
+      }
+      PgCall([] { SPI_freetuptable(SPI_tuptable); });
+      CheckForInterrupts();
+      if (n < static_cast<uint64>(kBatchRows)) break;
+    }
+    PgCall([&] { SPI_cursor_close(portal); });
+  }
+}
+
+// Emits the points of one series with since <= ts < until in time order:
+// blocks read through a cursor and decoded one at a time, recent rows
+// emitted between them or merged over the block whose range they fall in
+// (newer wins). Memory holds one block and the range's recent rows; the
+// rows go to the result's tuplestore, which spills past work_mem. Under
+// Citus the worker that holds the series does this (EmitSeriesOnShard).
 void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
   if (UnderCitus()) return EmitSeriesOnShard(fcinfo, series_id, since, until);
   const core::SeriesPoints recent = FetchRecent(series_id, since, until);
@@ -263,23 +317,22 @@ AEGIS_PG_FUNCTION(aegis_latest) {
   return static_cast<Datum>(0);
 }
 
-// aegis._points_of(series_id, blocks, ts, vals, since, until): the points
-// of one series with since <= ts < until, in time order, from its block
-// rows' data (in time order) and its recent rows (ts ascending; a recent
+// aegis._points_of(series_id, blocks, counts, ts, vals, since, until): the
+// points of one series with since <= ts < until, in time order, from its
+// block rows' data and point counts (in time order) and its recent rows (ts ascending; a recent
 // row replaces a block point at its time). A pure function of its
 // arguments, so Citus runs it on the shard that holds the series
 // (EmitSeriesOnShard; docs/scale-out.md). Blocks are decoded one at a time
 // and the rows go to a tuplestore, as aegis.series_points does.
 AEGIS_PG_FUNCTION(aegis_points_of) {
-  for (int i : {0, 4, 5})
+  for (int i : {0, 5, 6})
     if (PG_ARGISNULL(i))
       ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("series_id, since and until must not be NULL")));
   const int64 series_id = PG_GETARG_INT64(0);
-  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(4);
-  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(5);
-  int n_blocks = 0;
-  Datum* blocks = aegis::pg::ByteaArrayElements(fcinfo, 1, "blocks", &n_blocks);
-  const aegis::pg::PointArrays recent_rows = aegis::pg::PointArrayArguments(fcinfo, 2);
+  const TimestampTz since = PG_GETARG_TIMESTAMPTZ(5);
+  const TimestampTz until = PG_GETARG_TIMESTAMPTZ(6);
+  const aegis::pg::BlockArrays blocks = aegis::pg::BlockArrayArguments(fcinfo, 1);
+  const aegis::pg::PointArrays recent_rows = aegis::pg::PointArrayArguments(fcinfo, 3);
   InitMaterializedSRF(fcinfo, 0);
 
   // C++ from here on: no PostgreSQL call outside PgCall.
@@ -292,14 +345,19 @@ AEGIS_PG_FUNCTION(aegis_points_of) {
   aegis::core::SeriesPoints decoded;
   bool any = false;
   aegis::core::Timestamp last = 0;  // the last point of the blocks so far
-  for (int i = 0; i < n_blocks; ++i) {
+  for (int i = 0; i < blocks.n; ++i) {
     decoded.clear();
-    aegis::pg::DecodeBlockData(series_id, blocks[i], &decoded, {}, 0, until, since);
+    const int32 count = DatumGetInt32(blocks.counts[i]);
+    if (count <= 0)
+      throw aegis::core::Error(aegis::core::ErrorCategory::InvalidParameter, "counts must be positive",
+                               "Count " + std::to_string(i + 1) + " is " + std::to_string(count) + ".");
+    aegis::pg::DecodeBlockData(series_id, blocks.blocks[i], &decoded, {}, static_cast<uint32_t>(count), until, since);
     if (decoded.empty()) continue;
+    // Stored blocks of a series never overlap: overlapping ones are damage.
     if (any && decoded.ts.front() <= last)
-      throw aegis::core::Error(aegis::core::ErrorCategory::InvalidParameter, "blocks must be in time order",
-                               "Block " + std::to_string(i + 1) + " of series " + std::to_string(series_id) +
-                                   " starts before the blocks before it end.");
+      throw aegis::core::Error(aegis::core::ErrorCategory::DataCorrupted, "blocks out of time order in series " +
+                                                                                std::to_string(series_id),
+                               "Block " + std::to_string(i + 1) + " starts before the blocks before it end.");
     any = true;
     last = decoded.ts.back();
     aegis::pg::EmitBlockWithRecent(fcinfo, decoded, recent, &next_recent);

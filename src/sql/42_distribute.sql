@@ -311,15 +311,16 @@ COMMENT ON FUNCTION aegis._rolling_series(bigint, bytea[], timestamptz[], double
 -- the per-series work of aegis.read (aegis.series_points) under Citus, which
 -- runs it on the shard that holds the series (src/pg/read.cpp;
 -- docs/scale-out.md).
-CREATE FUNCTION aegis._points_of(series_id bigint, blocks bytea[], ts timestamptz[], vals double precision[],
-                                 since timestamptz, until timestamptz)
+CREATE FUNCTION aegis._points_of(series_id bigint, blocks bytea[], counts integer[], ts timestamptz[],
+                                 vals double precision[], since timestamptz, until timestamptz)
     RETURNS TABLE (ts timestamptz, value double precision)
     LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1000
     AS 'MODULE_PATHNAME', 'aegis_points_of';
-COMMENT ON FUNCTION aegis._points_of(bigint, bytea[], timestamptz[], double precision[], timestamptz, timestamptz) IS
-  'The points of the series with since <= ts < until, in time order, from the data of its block rows (blocks, in '
-  'time order) and its recent rows (ts, vals ascending; a recent row replaces a block point at its time): what '
-  'aegis.series_points returns for one series.';
+COMMENT ON FUNCTION aegis._points_of(bigint, bytea[], integer[], timestamptz[], double precision[], timestamptz,
+                                     timestamptz) IS
+  'The points of the series with since <= ts < until, in time order, from the data and point counts of its block '
+  'rows (blocks, counts, in time order) and its recent rows (ts, vals ascending; a recent row replaces a block point '
+  'at its time): what aegis.series_points returns for one series.';
 
 -- The block rows that replace a series' blocks once points are merged in:
 -- the per-series work of aegis.compress under Citus, which runs it on the

@@ -133,9 +133,24 @@ done
 n=$(blocks_read "SELECT * FROM aegis.aggregate('req', 'rate', '2024-01-01 02:07:30', '2024-01-01 05:10', '1 hour')")
 [ "${n:-0}" -gt 0 ] && ok "rate over recent rows inside blocks is read on the coordinator ($n blocks)" ||
   not_ok "rate over recent rows inside blocks: the coordinator read ${n:-?} blocks"
-n=$(blocks_read "SELECT count(*), sum(value) FROM aegis.read('{__name__=~\"cpu|req|solo\"}')")
-[ "$n" = 0 ] && ok "read decodes on the shards (the coordinator read no block)" ||
-  not_ok "read: the coordinator read ${n:-?} blocks itself"
+# read: every series' blocks decoded on its worker, a window of about
+# 100,000 points a statement (a series of 250,000 points takes three), in
+# time order, none decoded on the coordinator.
+coord -c "SELECT aegis.write('win', '{}', array_agg('2024-05-01'::timestamptz + i * interval '1 second'),
+                             array_agg(i::float8)) FROM generate_series(0, 249999) i" >/dev/null
+for p in "$PGPORT" "$1" "$2"; do psql -X -q -p "$p" -d aegis_citus -c "SELECT aegis.reset_stats()" >/dev/null; done
+got=$(coord -At -c "SELECT count(*) || ' ' || sum(value)::bigint || ' ' || bool_and(ts > prev OR prev IS NULL)
+                      FROM (SELECT ts, value, lag(ts) OVER () AS prev
+                              FROM aegis.read('{__name__=~\"cpu|req|solo|win\"}') WHERE metric = 'win') p")
+c=$(coord -At -c "SELECT blocks_read + blocks_decoded FROM aegis.engine_stats")
+w=0
+for p in "$1" "$2"; do w=$((w + $(psql -X -At -p "$p" -d aegis_citus -c "SELECT blocks_decoded FROM aegis.engine_stats"))); done
+if [ "$got" = "250000 31249875000 true" ] && [ "$c" = 0 ] && [ "$w" -gt 0 ]; then
+  ok "read decodes on the shards: the workers decoded $w blocks, the coordinator none; 250,000 points of one series in order"
+else
+  not_ok "read on the shards: '$got' (want 250000 31249875000 true), coordinator blocks $c, workers' $w"
+fi
+coord -c "SELECT aegis.drop_metric('win')" >/dev/null
 n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"}', 'median', '7 minutes')")
 [ "$n" = 0 ] && ok "rolling is computed on the shards (the coordinator read no block)" ||
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
