@@ -1,5 +1,5 @@
 // The samples of one gateway request as aegis._write_request receives them
-// (docs/gateway.md, "How samples reach the database"). A gateway connection
+// (docs/gateway.md, the "Series dictionaries" item). A gateway connection
 // and its backend share a series dictionary: a request defines the series
 // the backend has not been told about yet, each once, and every sample names
 // its series by slot, a number of that dictionary. The gateway builds it
