@@ -138,20 +138,12 @@ void EmitSeriesOnShard(FunctionCallInfo fcinfo, int64_t series_id, core::Timesta
                    4, types);
       return SPI_cursor_open(nullptr, prepared, values, nullptr, true);
     });
-    for (;;) {
-      PgCall([&] { SPI_cursor_fetch(portal, true, kBatchRows); });
-      const uint64 n = SPI_processed;
-      for (uint64 i = 0; i < n; ++i) {
-        bool isnull = false;
-        row[0] = ResultValue(i, 1, &isnull);
-        row[1] = ResultValue(i, 2, &isnull);
-        EmitRow(fcinfo, row, nulls);
-      }
-      PgCall([] { SPI_freetuptable(SPI_tuptable); });
-      CheckForInterrupts();
-      if (n < static_cast<uint64>(kBatchRows)) break;
-    }
-    PgCall([&] { SPI_cursor_close(portal); });
+    ForEachCursorRow(portal, kBatchRows, [&](uint64 i) {
+      bool isnull = false;
+      row[0] = ResultValue(i, 1, &isnull);
+      row[1] = ResultValue(i, 2, &isnull);
+      EmitRow(fcinfo, row, nulls);
+    });
   }
 }
 

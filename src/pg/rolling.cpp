@@ -146,17 +146,10 @@ void RollOnShards(const std::vector<int64_t>& ids, core::Timestamp read_from, co
                  6, types);
     return SPI_cursor_open(nullptr, prepared, values, nullptr, true);
   });
-  for (;;) {
-    PgCall([&] { SPI_cursor_fetch(portal, true, kBatchRows); });
-    const uint64 n = SPI_processed;
-    for (uint64 i = 0; i < n; ++i) {
-      if ((i & 4095) == 4095) CheckForInterrupts();
-      row(i);
-    }
-    PgCall([] { SPI_freetuptable(SPI_tuptable); });
-    if (n < static_cast<uint64>(kBatchRows)) break;
-  }
-  PgCall([&] { SPI_cursor_close(portal); });
+  ForEachCursorRow(portal, kBatchRows, [&](uint64 i) {
+    if ((i & 4095) == 4095) CheckForInterrupts();
+    row(i);
+  });
 }
 
 }  // namespace

@@ -12,6 +12,18 @@ extern "C" {
 
 namespace aegis::pg {
 
+void ForEachCursorRow(Portal portal, long batch_rows, const std::function<void(uint64)>& row) {
+  for (;;) {
+    PgCall([&] { SPI_cursor_fetch(portal, true, batch_rows); });
+    const uint64 n = SPI_processed;
+    for (uint64 i = 0; i < n; ++i) row(i);
+    PgCall([] { SPI_freetuptable(SPI_tuptable); });
+    CheckForInterrupts();
+    if (n < static_cast<uint64>(batch_rows)) break;
+  }
+  PgCall([&] { SPI_cursor_close(portal); });
+}
+
 bool UnderCitus() {
   // Citus, when present, is preloaded before this library (it must be first
   // in shared_preload_libraries), so its settings exist by the first plan.

@@ -2,6 +2,8 @@
 // code calls them inside PgCall.
 #pragma once
 
+#include <functional>
+
 #include "pg/postgres_headers.h"
 
 namespace aegis::pg {
@@ -85,6 +87,13 @@ int RunPlan(SPIPlanPtr* slot, const char* sql, int nargs, const Oid* types, Datu
 
 // Column `column` (1-based) of row `row` of SPI_tuptable; *isnull tells NULL.
 Datum ResultValue(uint64 row, int column, bool* isnull);
+
+// From C++ code: fetches the rows of the open cursor `portal` into
+// SPI_tuptable, batch_rows at a time, calls row(i) for each row i of a
+// batch, checks for interrupts between batches and closes the cursor (a
+// PostgreSQL error arrives as PgError; the cursor is then left to the
+// transaction's end).
+void ForEachCursorRow(Portal portal, long batch_rows, const std::function<void(uint64)>& row);
 
 // Opens an SPI connection from C++ code (a failure arrives as PgError).
 void SpiConnect();

@@ -258,7 +258,6 @@ AEGIS_PG_FUNCTION(aegis_write_request) {
     if (slot.write.points.empty()) {
       d->used.push_back(&slot);
       if (slot.generation != generation) slot.write.series_id = -1;
-      slot.write.lock = aegis::pg::SeriesLock::kAppend;
     }
     slot.write.points.push_back(s.ts, s.value);
   }
