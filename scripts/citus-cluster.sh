@@ -53,6 +53,9 @@ max_worker_processes = 16
 # The tests run their own maintenance rounds.
 aegis.maintenance_worker = off
 citus.log_remote_commands = off
+# The nodes talk over loopback: no TLS between them (Citus's default,
+# sslmode=require, encrypts every task's rows; across hosts keep it).
+citus.node_conninfo = 'sslmode=disable'
 CONF
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/data/aegis.conf"
   local restart=''

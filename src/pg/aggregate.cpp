@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/aggregate.h"
+#include "core/bucket_parts.h"
 #include "core/rollup.h"
 #include "core/segments.h"
 #include "core/series_points.h"
@@ -58,6 +59,8 @@ struct ShardRow {
   double previous;
   Datum rdata;  // a stored block of steps, copied into the receiver's context
   bool has_rdata;
+  Datum packed;  // a series' summaries per bucket (core/bucket_parts.h), detoasted into the receiver's context
+  bool has_packed;
 };
 
 struct ShardReceiver {
@@ -68,20 +71,28 @@ struct ShardReceiver {
   uint64 capacity;
 };
 
-// Takes a row of the shards' statement, each column deformed once (the
-// rows are wide, and a varlena column before most). PostgreSQL code.
-bool ReceiveShardRow(TupleTableSlot* slot, DestReceiver* self) {
-  auto* r = reinterpret_cast<ShardReceiver*>(self);
-  MemoryContext old = MemoryContextSwitchTo(r->context);
+// A new row at the end of the receiver's, zeroed, and the slot's columns
+// deformed. PostgreSQL code, in the receiver's context.
+ShardRow& NextRow(ShardReceiver* r, TupleTableSlot* slot) {
   if (r->n == r->capacity) {
     r->capacity = r->capacity == 0 ? 256 : r->capacity * 2;
     r->rows = static_cast<ShardRow*>(r->n == 0 ? MemoryContextAllocHuge(r->context, r->capacity * sizeof(ShardRow))
                                                 : repalloc_huge(r->rows, r->capacity * sizeof(ShardRow)));
   }
   slot_getallattrs(slot);
+  ShardRow& row = r->rows[r->n++];
+  row = ShardRow{};
+  return row;
+}
+
+// Takes a row of the shards' statement, each column deformed once (the
+// rows are wide, and a varlena column before most). PostgreSQL code.
+bool ReceiveShardRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<ShardReceiver*>(self);
+  MemoryContext old = MemoryContextSwitchTo(r->context);
+  ShardRow& row = NextRow(r, slot);
   const Datum* v = slot->tts_values;
   const bool* null = slot->tts_isnull;
-  ShardRow& row = r->rows[r->n++];
   row.series_id = null[0] ? 0 : DatumGetInt64(v[0]);
   row.ts_min = null[1] ? 0 : DatumGetTimestampTz(v[1]);
   row.ts_max = null[2] ? 0 : DatumGetTimestampTz(v[2]);
@@ -98,10 +109,29 @@ bool ReceiveShardRow(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
+// Takes a row of the shards' packed statement (series_id, packed, rdata).
+// PostgreSQL code.
+bool ReceivePackedRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<ShardReceiver*>(self);
+  MemoryContext old = MemoryContextSwitchTo(r->context);
+  ShardRow& row = NextRow(r, slot);
+  const Datum* v = slot->tts_values;
+  const bool* null = slot->tts_isnull;
+  row.series_id = null[0] ? 0 : DatumGetInt64(v[0]);
+  row.has_packed = !null[1];
+  row.packed = row.has_packed ? PointerGetDatum(PG_DETOAST_DATUM_COPY(v[1])) : 0;
+  row.has_rdata = !null[2];
+  row.rdata = row.has_rdata ? datumCopy(v[2], false, -1) : 0;
+  MemoryContextSwitchTo(old);
+  return true;
+}
+
 // Under Citus: the summaries of the selected series' points per bucket,
-// computed on the shards by one statement (aegis._bucket_summaries over each
-// block and over each series' recent rows, combined per series and bucket
-// where the rows are); the coordinator only folds them (docs/scale-out.md).
+// computed on the shards by one statement (the aggregate aegis._bucket_parts
+// over each series' blocks and over its recent rows, combined per bucket and
+// packed, one row per series, where the rows are; with parts,
+// aegis._bucket_summaries, one row per block and bucket); the coordinator
+// only folds them (docs/scale-out.md).
 // The same statement brings the series' stored blocks of rolled-up steps
 // overlapping the range (one small row each), folded first, as one node
 // folds steps before blocks. Usable for the functions block summaries
@@ -160,14 +190,31 @@ class ShardSummaries {
   "               NULL::timestamptz, NULL::float8, u.data"                                                          \
   "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x"
       static const char* const sql[2] = {
-          // One summary per series and bucket, combined on the shards; a
-          // block of steps is a group of its own.
-          "SELECT x.series_id, min(x.ts_min), max(x.ts_max), sum(x.points)::pg_catalog.int8, min(x.min_value),"
-          "       max(x.max_value), CASE WHEN $5 THEN sum(x.sum_value) ELSE 0 END,"
-          "       aegis.first(x.first_value, x.ts_min),"
-          "       aegis.last(x.last_value, x.ts_max), NULL::float8, NULL::float8, NULL::int8, NULL::int8,"
-          "       NULL::timestamptz, NULL::float8, x.rdata" AEGIS_SHARD_PIECES
-          " GROUP BY x.series_id, x.bucket, x.rdata, CASE WHEN x.rdata IS NOT NULL THEN x.ts_min END",
+          // One row per series and arm: its blocks' (or its recent rows')
+          // summaries combined per bucket on the shard (aegis._bucket_parts),
+          // and each of its stored blocks of steps. Citus deparses, sends
+          // and returns far less than one row per series and bucket.
+          "SELECT x.series_id, x.packed, x.rdata"
+          "  FROM (SELECT b.series_id, aegis._bucket_parts("
+          "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"
+          "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4, $5)"
+          "               AS packed, NULL::bytea AS rdata"
+          "          FROM aegis.blocks b"
+          "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"
+          "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"
+          "            ON r.series_id = b.series_id"
+          "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"
+          "         GROUP BY b.series_id"
+          "        UNION ALL"
+          "        SELECT r.series_id, aegis._bucket_parts(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+          "                 NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $5), NULL::bytea"
+          "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
+          "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"
+          "                 GROUP BY series_id) r"
+          "         GROUP BY r.series_id"
+          "        UNION ALL"
+          "        SELECT u.series_id, NULL::bytea, u.data"
+          "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x",
           // Every part with its moments and counter state, folded here.
           "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
           "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value, x.rdata"
@@ -176,15 +223,40 @@ class ShardSummaries {
       // The rows come straight from the executor (no SPI tuple table, no
       // Sort on this node: they are put in order below).
       receiver.context = AllocSetContextCreate(CurrentMemoryContext, "aegis shard rows", ALLOCSET_DEFAULT_SIZES);
-      InitReceiver(&receiver.pub, ReceiveShardRow);
+      InitReceiver(&receiver.pub, parts ? ReceiveShardRow : ReceivePackedRow);
       ExecutePlanInto(KeptPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types), 6, types, values,
                       &receiver.pub, nulls);
     });
+    // A series' packed summaries become one row per bucket.
+    std::vector<ShardRow> unpacked;
+    if (!parts) {
+      for (uint64 i = 0; i < receiver.n; ++i) {
+        const ShardRow& in = receiver.rows[i];
+        if (in.has_rdata) unpacked.push_back(in);
+        if (!in.has_packed) continue;
+        const auto* pack = reinterpret_cast<const bytea*>(DatumGetPointer(in.packed));
+        for (const core::BucketPart& part : core::UnpackBucketParts(reinterpret_cast<const uint8_t*>(VARDATA(pack)),
+                                                                     VARSIZE(pack) - VARHDRSZ)) {
+          ShardRow row{};
+          row.series_id = in.series_id;
+          row.ts_min = part.ts_min;
+          row.ts_max = part.ts_max;
+          // Past int64 a count reads as more than a summary counts (below).
+          row.points = part.count > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64>(part.count);
+          row.min = part.min;
+          row.max = part.max;
+          row.sum = part.sum;
+          row.first = part.first;
+          row.last = part.last;
+          unpacked.push_back(row);
+        }
+      }
+    }
     // In series order, a series' blocks of steps first, then by start: the
     // order one node folds them in (ties keep the order they came in).
-    std::vector<size_t> order(receiver.n);
+    const ShardRow* received = parts ? receiver.rows : unpacked.data();
+    std::vector<size_t> order(parts ? receiver.n : unpacked.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    const ShardRow* received = receiver.rows;
     std::stable_sort(order.begin(), order.end(), [received](size_t a, size_t b) {
       const ShardRow& x = received[a];
       const ShardRow& y = received[b];

@@ -10,6 +10,7 @@
 #include "core/aggregate.h"
 #include "core/block_codec.h"
 #include "core/block_cut.h"
+#include "core/bucket_parts.h"
 #include "core/error.h"
 #include "core/rollup.h"
 #include "core/series_points.h"
@@ -75,75 +76,84 @@ bool AnyWithin(const std::vector<int64_t>& sorted, int64_t lo, int64_t hi) {
   return it != sorted.end() && *it <= hi;
 }
 
-}  // namespace
+// What one block (or the given points) brings to the summaries per bucket:
+// the arguments (series_id, data, block summary..., segments, ts[], vals[],
+// excluded[], since, until, step) from argument `first` on, checked.
+struct SummaryInput {
+  int64 series_id = 0;
+  bool has_block = false;
+  Datum data = 0;
+  aegis::core::BlockSummary block;
+  bool has_segments = false;
+  Datum segments = 0;
+  aegis::core::Timestamp since = 0;
+  aegis::core::Timestamp until = 0;
+  const Interval* step = nullptr;
+  int given = 0;  // the given points (no block)
+  Datum* ts_datums = nullptr;
+  Datum* value_datums = nullptr;
+  int n_excluded = 0;
+  Datum* excluded_datums = nullptr;
+};
 
-// aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
-// vals[], excluded[], since, until, step[, parts]): the summary (count, first and last
-// time, min, max, sum, first and last value) of the points of one block, or
-// of the given points, in each bucket of [since, until) that holds some,
-// leaving out points at the excluded times (a recent row replaces them).
-// A bucket may come in several rows (a segment, then decoded points); they
-// combine as any summaries do. Whole blocks and segments in one bucket are
-// answered from their stored summaries, without decoding. A pure function of
-// its arguments, so Citus runs it on the workers, where the rows are
-// (docs/scale-out.md).
-AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
+// PostgreSQL code: reads and checks the arguments (ereport on bad ones).
+SummaryInput SummaryArguments(FunctionCallInfo fcinfo, int first) {
+  SummaryInput in;
+  const auto arg = [&](int i) { return first + i; };
+  in.series_id = PG_ARGISNULL(arg(0)) ? 0 : PG_GETARG_INT64(arg(0));
+  in.has_block = !PG_ARGISNULL(arg(1));
+  in.data = in.has_block ? PG_GETARG_DATUM(arg(1)) : 0;
+  if (in.has_block) {
+    for (int i = 2; i <= 9; ++i)
+      if (PG_ARGISNULL(arg(i)))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("block summary must not be NULL")));
+    in.block.ts_min = PG_GETARG_TIMESTAMPTZ(arg(2));
+    in.block.ts_max = PG_GETARG_TIMESTAMPTZ(arg(3));
+    in.block.count = static_cast<uint32_t>(PG_GETARG_INT32(arg(4)));
+    in.block.min = PG_GETARG_FLOAT8(arg(5));
+    in.block.max = PG_GETARG_FLOAT8(arg(6));
+    in.block.sum = PG_GETARG_FLOAT8(arg(7));
+    in.block.first = PG_GETARG_FLOAT8(arg(8));
+    in.block.last = PG_GETARG_FLOAT8(arg(9));
+  }
+  in.has_segments = in.has_block && !PG_ARGISNULL(arg(10));
+  in.segments = in.has_segments ? PG_GETARG_DATUM(arg(10)) : 0;
+  if (PG_ARGISNULL(arg(14)) || PG_ARGISNULL(arg(15)))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("since and until must not be NULL")));
+  in.since = PG_GETARG_TIMESTAMPTZ(arg(14));
+  in.until = PG_GETARG_TIMESTAMPTZ(arg(15));
+  in.step = PG_ARGISNULL(arg(16)) ? nullptr : PG_GETARG_INTERVAL_P(arg(16));
+  // The given points (no block): two arrays of one length, ascending times.
+  int n_values = 0;
+  if (!in.has_block) {
+    in.ts_datums = aegis::pg::Array8Elements(fcinfo, arg(11), TIMESTAMPTZOID, "ts", &in.given);
+    in.value_datums = aegis::pg::Array8Elements(fcinfo, arg(12), FLOAT8OID, "vals", &n_values);
+  }
+  if (n_values != in.given)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
+  for (int i = 1; i < in.given; ++i)
+    if (DatumGetTimestampTz(in.ts_datums[i]) <= DatumGetTimestampTz(in.ts_datums[i - 1]))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
+  in.excluded_datums = aegis::pg::Array8Elements(fcinfo, arg(13), TIMESTAMPTZOID, "excluded", &in.n_excluded);
+  return in;
+}
+
+// C++: the summary of the input's points in each bucket of [since, until)
+// that holds some, leaving out the excluded times. A bucket may come in
+// several rows (a segment, then decoded points); they combine as any
+// summaries do. Whole blocks and segments in one bucket are answered from
+// their stored summaries, without decoding, unless parts (every point
+// decoded, each bucket's part with its Sxx and counter state).
+std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool parts) {
   using aegis::core::BlockSummary;
   using aegis::core::Timestamp;
-  const int64 series_id = PG_GETARG_INT64(0);
-  const bool has_block = !PG_ARGISNULL(1);
-  const Datum data = has_block ? PG_GETARG_DATUM(1) : 0;
-  BlockSummary block;
-  if (has_block) {
-    for (int i = 2; i <= 9; ++i)
-      if (PG_ARGISNULL(i)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("block summary must not be NULL")));
-    block.ts_min = PG_GETARG_TIMESTAMPTZ(2);
-    block.ts_max = PG_GETARG_TIMESTAMPTZ(3);
-    block.count = static_cast<uint32_t>(PG_GETARG_INT32(4));
-    block.min = PG_GETARG_FLOAT8(5);
-    block.max = PG_GETARG_FLOAT8(6);
-    block.sum = PG_GETARG_FLOAT8(7);
-    block.first = PG_GETARG_FLOAT8(8);
-    block.last = PG_GETARG_FLOAT8(9);
-  }
-  const bool has_segments = has_block && !PG_ARGISNULL(10);
-  const Datum segments = has_segments ? PG_GETARG_DATUM(10) : 0;
-  if (PG_ARGISNULL(14) || PG_ARGISNULL(15))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("since and until must not be NULL")));
-  const Timestamp since = PG_GETARG_TIMESTAMPTZ(14);
-  const Timestamp until = PG_GETARG_TIMESTAMPTZ(15);
-  const Interval* step = PG_ARGISNULL(16) ? nullptr : PG_GETARG_INTERVAL_P(16);
-  // parts: every point decoded, and each bucket's part given with the sum
-  // of squared deviations (Sxx), for stddev and variance, and the sum of the
-  // values just before each drop, for the counter functions (stored
-  // summaries have neither).
-  const bool parts = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
-  // The given points (no block): two arrays of one length, ascending times.
-  int given = 0;
-  int n_values = 0;
-  int n_excluded = 0;
-  Datum* ts_datums = has_block ? nullptr : aegis::pg::Array8Elements(fcinfo, 11, TIMESTAMPTZOID, "ts", &given);
-  Datum* value_datums = has_block ? nullptr : aegis::pg::Array8Elements(fcinfo, 12, FLOAT8OID, "vals", &n_values);
-  if (n_values != given)
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("ts and vals must have the same length")));
-  for (int i = 1; i < given; ++i)
-    if (DatumGetTimestampTz(ts_datums[i]) <= DatumGetTimestampTz(ts_datums[i - 1]))
-      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("ts must be strictly ascending")));
-  Datum* excluded_datums = aegis::pg::Array8Elements(fcinfo, 13, TIMESTAMPTZOID, "excluded", &n_excluded);
-  // The caller's row type when it gives one (a FROM item): building it from
-  // the catalog at every call cost more than the rest of a summary's work.
-  const auto* caller = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  InitMaterializedSRF(fcinfo, caller != nullptr && IsA(caller, ReturnSetInfo) && caller->expectedDesc != nullptr
-                                  ? MAT_SRF_USE_EXPECTED_DESC
-                                  : 0);
-  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-
-  // C++ from here on: no PostgreSQL call outside PgCall.
-  std::vector<int64_t> excluded(static_cast<size_t>(n_excluded));
-  for (int i = 0; i < n_excluded; ++i) excluded[static_cast<size_t>(i)] = DatumGetTimestampTz(excluded_datums[i]);
+  const Timestamp since = in.since;
+  const Timestamp until = in.until;
+  std::vector<int64_t> excluded(static_cast<size_t>(in.n_excluded));
+  for (int i = 0; i < in.n_excluded; ++i) excluded[static_cast<size_t>(i)] = DatumGetTimestampTz(in.excluded_datums[i]);
   std::sort(excluded.begin(), excluded.end());
   std::optional<aegis::core::TimeBucketer> bucketer;
-  if (step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(step));
+  if (in.step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(in.step));
   // The bucket of a time in [since, until): without a step, one bucket.
   const auto bucket_of = [&](Timestamp ts) { return bucketer ? bucketer->BucketStart(ts) : since; };
   // A stored summary stands for its points when they all count and lie in
@@ -157,20 +167,21 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
   std::vector<std::pair<Timestamp, Timestamp>> answered;
   aegis::core::SeriesPoints points;
   bool decode = false;
-  if (has_block) {
+  if (in.has_block) {
+    const BlockSummary& block = in.block;
     if (block.ts_max < since || block.ts_min >= until) {
       // Nothing in range.
     } else if (whole(block)) {
       out.push_back({bucket_of(block.ts_min), block, 0, {}});
     } else {
-      if (has_segments && bucketer && !parts) {
+      if (in.has_segments && bucketer && !parts) {
         aegis::pg::BlockRef ref;
         ref.summary = block;
-        ref.data = data;
-        ref.series_id = series_id;
-        ref.segments = segments;
+        ref.data = in.data;
+        ref.series_id = in.series_id;
+        ref.segments = in.segments;
         ref.has_segments = true;
-        for (const BlockSummary& s : aegis::pg::DecodeStoredSegments(series_id, ref)) {
+        for (const BlockSummary& s : aegis::pg::DecodeStoredSegments(in.series_id, ref)) {
           if (s.count == 0 || s.ts_max < since || s.ts_min >= until) continue;
           if (whole(s)) {
             out.push_back({bucket_of(s.ts_min), s, 0, {}});
@@ -182,10 +193,11 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
       } else {
         decode = true;
       }
-      if (decode) aegis::pg::DecodeBlockData(series_id, data, &points, {}, block.count, until, since);
+      if (decode) aegis::pg::DecodeBlockData(in.series_id, in.data, &points, {}, block.count, until, since);
     }
   } else {
-    for (int i = 0; i < given; ++i) points.push_back(DatumGetTimestampTz(ts_datums[i]), DatumGetFloat8(value_datums[i]));
+    for (int i = 0; i < in.given; ++i)
+      points.push_back(DatumGetTimestampTz(in.ts_datums[i]), DatumGetFloat8(in.value_datums[i]));
   }
   // The decoded or given points in range, not excluded, not answered: one
   // summary per bucket, in time order.
@@ -209,8 +221,46 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     }
     begin = end;
   }
-  for (const BucketSummary& row : out) {
-    const BlockSummary& s = row.summary;
+  return out;
+}
+
+// The transition state of aegis._bucket_parts: the parts so far, in the
+// aggregate's memory context (plain data: PostgreSQL frees it with the
+// context).
+struct BucketPartsState {
+  aegis::core::BucketPart* parts;
+  size_t n;
+  size_t capacity;
+  bool sums;
+};
+
+}  // namespace
+
+// aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
+// vals[], excluded[], since, until, step[, parts]): the summary (count, first and last
+// time, min, max, sum, first and last value) of the points of one block, or
+// of the given points, in each bucket of [since, until) that holds some,
+// leaving out points at the excluded times (a recent row replaces them)
+// (SummarizeInput). A pure function of its arguments, so Citus runs it on
+// the workers, where the rows are (docs/scale-out.md).
+AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
+  const SummaryInput in = SummaryArguments(fcinfo, 0);
+  // parts: every point decoded, and each bucket's part given with the sum
+  // of squared deviations (Sxx), for stddev and variance, and the sum of the
+  // values just before each drop, for the counter functions (stored
+  // summaries have neither).
+  const bool parts = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
+  // The caller's row type when it gives one (a FROM item): building it from
+  // the catalog at every call cost more than the rest of a summary's work.
+  const auto* caller = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, caller != nullptr && IsA(caller, ReturnSetInfo) && caller->expectedDesc != nullptr
+                                  ? MAT_SRF_USE_EXPECTED_DESC
+                                  : 0);
+  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  for (const BucketSummary& row : SummarizeInput(in, parts)) {
+    const aegis::core::BlockSummary& s = row.summary;
     Datum values[] = {TimestampTzGetDatum(row.bucket), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
                       Int64GetDatum(s.count), Float8GetDatum(s.min), Float8GetDatum(s.max), Float8GetDatum(s.sum),
                       Float8GetDatum(s.first), Float8GetDatum(s.last), Float8GetDatum(row.sxx),
@@ -222,6 +272,56 @@ AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
     aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
   }
   return static_cast<Datum>(0);
+}
+
+// aegis._bucket_parts(series_id, data, block summary..., segments, ts[],
+// vals[], excluded[], since, until, step, sums), an aggregate: the
+// summaries per bucket (SummarizeInput) of all its rows (a series' blocks,
+// or its recent rows), combined per bucket (core/bucket_parts.h) and packed
+// into one bytea. The coordinator's statement under Citus groups it by
+// series, so each shard sends one row per series instead of one per series
+// and bucket (docs/scale-out.md).
+AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
+  MemoryContext aggregate_context;
+  if (!AggCheckCallContext(fcinfo, &aggregate_context))
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("aegis._bucket_parts_transfn can only be called as the transition of aegis._bucket_parts")));
+  auto* state = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<BucketPartsState*>(PG_GETARG_POINTER(0));
+  if (state == nullptr) {
+    state = static_cast<BucketPartsState*>(MemoryContextAllocZero(aggregate_context, sizeof(BucketPartsState)));
+    state->sums = !PG_ARGISNULL(18) && PG_GETARG_BOOL(18);
+  }
+  const SummaryInput in = SummaryArguments(fcinfo, 1);
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  const std::vector<BucketSummary> rows = SummarizeInput(in, false);
+  if (state->n + rows.size() > state->capacity) {
+    const size_t capacity = std::max<size_t>(64, std::max(state->n + rows.size(), 2 * state->capacity));
+    aegis::pg::PgCall([&] {
+      const Size bytes = capacity * sizeof(aegis::core::BucketPart);
+      state->parts = static_cast<aegis::core::BucketPart*>(
+          state->parts == nullptr ? MemoryContextAllocHuge(aggregate_context, bytes) : repalloc_huge(state->parts, bytes));
+    });
+    state->capacity = capacity;
+  }
+  for (const BucketSummary& row : rows) {
+    const aegis::core::BlockSummary& s = row.summary;
+    state->parts[state->n++] = {row.bucket, s.ts_min, s.ts_max, s.count, s.min, s.max, s.sum, s.first, s.last};
+  }
+  PG_RETURN_POINTER(state);
+}
+
+AEGIS_PG_FUNCTION(aegis_bucket_parts_finalfn) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  const auto* state = reinterpret_cast<const BucketPartsState*>(PG_GETARG_POINTER(0));
+
+  // C++ from here on: no PostgreSQL call outside PgCall.
+  const std::vector<uint8_t> packed = aegis::core::PackBucketParts(aegis::core::CombineBucketParts(
+      std::vector<aegis::core::BucketPart>(state->parts, state->parts + state->n), state->sums));
+  bytea* out = aegis::pg::PgCall([&] { return static_cast<bytea*>(palloc(VARHDRSZ + packed.size())); });
+  SET_VARSIZE(out, VARHDRSZ + packed.size());
+  memcpy(VARDATA(out), packed.data(), packed.size());
+  PG_RETURN_BYTEA_P(out);
 }
 
 // aegis._merge_into_blocks(series_id, blocks bytea[], counts int[], ts[],

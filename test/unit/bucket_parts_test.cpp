@@ -1,0 +1,129 @@
+#include "core/bucket_parts.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/error.h"
+
+namespace aegis::core {
+namespace {
+
+BucketPart Part(Timestamp bucket, Timestamp ts_min, Timestamp ts_max, uint64_t count, double min, double max,
+                double sum, double first, double last) {
+  return {bucket, ts_min, ts_max, count, min, max, sum, first, last};
+}
+
+ErrorCategory CategoryOf(const std::vector<uint8_t>& bytes) {
+  try {
+    UnpackBucketParts(bytes.data(), bytes.size());
+  } catch (const Error& e) {
+    return e.category();
+  }
+  return ErrorCategory::Internal;
+}
+
+TEST(BucketParts, CombinesPartsOfABucketAndKeepsBucketsApart) {
+  const auto combined = CombineBucketParts({Part(100, 150, 190, 3, 1, 5, 9, 2, 4),  //
+                                            Part(0, 10, 20, 2, 7, 8, 15, 7, 8),    //
+                                            Part(100, 110, 140, 2, -1, 3, 2, -1, 3)},
+                                           true);
+  ASSERT_EQ(combined.size(), 2u);
+  EXPECT_EQ(combined[0].bucket, 0);
+  EXPECT_EQ(combined[0].count, 2u);
+  const BucketPart& b = combined[1];
+  EXPECT_EQ(b.bucket, 100);
+  EXPECT_EQ(b.ts_min, 110);
+  EXPECT_EQ(b.ts_max, 190);
+  EXPECT_EQ(b.count, 5u);
+  EXPECT_EQ(b.min, -1);
+  EXPECT_EQ(b.max, 5);
+  EXPECT_EQ(b.sum, 11);
+  EXPECT_EQ(b.first, -1);  // at 110, the earlier part's first time
+  EXPECT_EQ(b.last, 4);    // at 190
+}
+
+TEST(BucketParts, TiesKeepTheEarlierGivenAndEmptyPartsAreDropped) {
+  const auto combined = CombineBucketParts(
+      {Part(0, 10, 20, 1, 1, 1, 1, 1, 1), Part(0, 10, 20, 1, 2, 2, 2, 2, 2), Part(0, 5, 30, 0, 9, 9, 9, 9, 9)}, true);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_EQ(combined[0].count, 2u);
+  EXPECT_EQ(combined[0].first, 1);
+  EXPECT_EQ(combined[0].last, 1);
+  EXPECT_EQ(combined[0].ts_min, 10);
+}
+
+TEST(BucketParts, MinAndMaxInFloat8Order) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto combined =
+      CombineBucketParts({Part(0, 1, 1, 1, nan, nan, nan, nan, nan), Part(0, 2, 2, 1, 3, 3, 3, 3, 3)}, true);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_EQ(combined[0].min, 3);  // NaN sorts above every number
+  EXPECT_TRUE(std::isnan(combined[0].max));
+}
+
+TEST(BucketParts, SumsOverflowAsFloat8PlOrAreLeftOut) {
+  const double big = std::numeric_limits<double>::max();
+  const std::vector<BucketPart> parts = {Part(0, 1, 1, 1, big, big, big, big, big),
+                                         Part(0, 2, 2, 1, big, big, big, big, big)};
+  try {
+    CombineBucketParts(parts, true);
+    FAIL() << "no overflow error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::NumericOutOfRange);
+  }
+  const auto combined = CombineBucketParts(parts, false);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_EQ(combined[0].sum, 0);
+  EXPECT_EQ(combined[0].count, 2u);
+}
+
+TEST(BucketParts, PackRoundTripsBitForBit) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<BucketPart> combined = {Part(-5000, -4000, -10, 7, -0.0, nan, 1e300, -1.5, 2.25),
+                                            Part(0, 0, 99, uint64_t{1} << 40, 0.1, 0.2, 0.3, 0.4, 0.5)};
+  const std::vector<uint8_t> bytes = PackBucketParts(combined);
+  ASSERT_EQ(bytes.size(), kBucketPartsHeader + 2 * kBucketPartBytes);
+  const auto back = UnpackBucketParts(bytes.data(), bytes.size());
+  ASSERT_EQ(back.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back[i].bucket, combined[i].bucket);
+    EXPECT_EQ(back[i].ts_min, combined[i].ts_min);
+    EXPECT_EQ(back[i].ts_max, combined[i].ts_max);
+    EXPECT_EQ(back[i].count, combined[i].count);
+    for (auto field : {&BucketPart::min, &BucketPart::max, &BucketPart::sum, &BucketPart::first, &BucketPart::last})
+      EXPECT_EQ(std::memcmp(&(back[i].*field), &(combined[i].*field), sizeof(double)), 0);
+  }
+  EXPECT_TRUE(std::signbit(back[0].min));
+  EXPECT_TRUE(UnpackBucketParts(PackBucketParts({}).data(), kBucketPartsHeader).empty());
+}
+
+TEST(BucketParts, MalformedPacksAreDataCorrupted) {
+  const std::vector<uint8_t> good =
+      PackBucketParts({Part(0, 1, 2, 2, 1, 2, 3, 1, 2), Part(10, 11, 12, 2, 1, 2, 3, 1, 2)});
+  ASSERT_EQ(UnpackBucketParts(good.data(), good.size()).size(), 2u);
+  EXPECT_EQ(CategoryOf({}), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf({good.begin(), good.begin() + 4}), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf({good.begin(), good.end() - 1}), ErrorCategory::DataCorrupted);
+  std::vector<uint8_t> bytes = good;
+  bytes.push_back(0);
+  EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
+  bytes = good;
+  bytes[0] ^= 1;  // magic
+  EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
+  bytes = good;
+  bytes[4] = 3;  // count says 3 entries
+  EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
+  // Buckets out of order, a zero count, times before the bucket or reversed.
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(10, 11, 12, 1, 0, 0, 0, 0, 0), Part(0, 1, 2, 1, 0, 0, 0, 0, 0)})),
+            ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 1, 2, 0, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(5, 1, 2, 1, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 3, 2, 1, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
+}
+
+}  // namespace
+}  // namespace aegis::core
