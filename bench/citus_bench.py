@@ -185,7 +185,7 @@ def plan_excerpt(env, sql):
                        input="%s;\n%s%s;\n" % (sql, settings, sql), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     for plan in re.split(r"(?m)^.*NOTICE:  duration: [\d.]+ ms  plan:\n", r.stderr)[1:]:
-        if "_bucket_summaries" not in plan:
+        if "_bucket_parts" not in plan:
             continue
         out = []
         for line in plan.splitlines():
@@ -308,8 +308,9 @@ def main():
                     "answers of each query compared. Q2 is the hourly mean of one metric per host over the whole "
                     "set, Q5 the count and sum of all its points (the `aegis.aggregate` forms of the main "
                     "benchmark).\n\n%s\n\n"
-                    "The shards summarise their blocks (`aegis._bucket_summaries`, docs/scale-out.md, \"What runs "
-                    "where\") and the coordinator folds one summary per series and bucket; on this 2-core machine "
+                    "The shards summarise their blocks (`aegis._bucket_parts`, docs/scale-out.md, \"What runs "
+                    "where\"), one row per series packing its summaries per bucket, and the coordinator unpacks and "
+                    "folds them; on this 2-core machine "
                     "the two workers and the coordinator share the cores, and Citus's planning and dispatch of the "
                     "tasks is part of every call.\n" % (rev, "{:,}".format(ds.points), ds.series, SHARDS, text))
             f.write("\nWhere the cluster's time goes (same run). **Coordinator CPU** is the CPU its backend "
@@ -326,8 +327,8 @@ def main():
                     % (COORD_CALLS, RUNS, btext))
             for qid in QUERIES:
                 f.write("%s's shard statement in one call, as `EXPLAIN ANALYZE` shows it (auto_explain, timing "
-                        "off; one task shown; the aggregate under the task is the shard's own, per series and "
-                        "bucket, and the coordinator only folds its rows):\n\n```\n%s\n```\n\n"
+                        "off; one task shown; the aggregate under the task is the shard's own, per series, and the "
+                        "coordinator only unpacks and folds its rows):\n\n```\n%s\n```\n\n"
                         % (qid, breakdown[qid][2]))
     return 0
 

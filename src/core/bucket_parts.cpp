@@ -58,43 +58,65 @@ std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool s
   return combined;
 }
 
-std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& combined) {
+std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, bool parts) {
   std::vector<uint8_t> out;
-  out.reserve(kBucketPartsHeader + combined.size() * kBucketPartBytes);
+  out.reserve(kBucketPartsHeader + entries.size() * (parts ? kBucketPartFullBytes : kBucketPartBytes));
   ByteWriter w(&out);
   w.U32(kBucketPartsMagic);
-  w.U32(static_cast<uint32_t>(combined.size()));
-  for (const BucketPart& p : combined) {
+  w.U32(parts ? 1 : 0);
+  w.U32(static_cast<uint32_t>(entries.size()));
+  for (const BucketPart& p : entries) {
     w.U64(static_cast<uint64_t>(p.bucket));
     w.U64(static_cast<uint64_t>(p.ts_min));
     w.U64(static_cast<uint64_t>(p.ts_max));
     w.U64(p.count);
     for (double v : {p.min, p.max, p.sum, p.first, p.last}) w.U64(Bits(v));
+    if (!parts) continue;
+    w.U64(Bits(p.sxx));
+    w.U64(Bits(p.resets));
+    w.U64(p.reset_count);
+    w.U64(p.changes);
+    w.U64(static_cast<uint64_t>(p.previous_ts));
+    w.U64(Bits(p.previous));
   }
   return out;
 }
 
-std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size) {
+std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool parts) {
   if (size < kBucketPartsHeader) ThrowMalformed("The pack is " + std::to_string(size) + " bytes, shorter than its header.");
   ByteReader r(data, size);
   if (r.U32("magic") != kBucketPartsMagic) ThrowMalformed("The pack does not start with its magic.");
+  const uint32_t kind = r.U32("kind");
+  if (kind != (parts ? 1u : 0u))
+    ThrowMalformed("The pack is of kind " + std::to_string(kind) + ", not " + std::to_string(parts ? 1 : 0) + ".");
   const uint64_t n = r.U32("count");
-  if (r.Remaining() != n * kBucketPartBytes)
+  const size_t entry = parts ? kBucketPartFullBytes : kBucketPartBytes;
+  if (r.Remaining() != n * entry)
     ThrowMalformed("The pack holds " + std::to_string(r.Remaining()) + " bytes of entries for " + std::to_string(n) +
-                   " entries of " + std::to_string(kBucketPartBytes) + ".");
-  std::vector<BucketPart> parts(static_cast<size_t>(n));
-  for (BucketPart& p : parts) {
+                   " entries of " + std::to_string(entry) + ".");
+  std::vector<BucketPart> out(static_cast<size_t>(n));
+  for (size_t i = 0; i < out.size(); ++i) {
+    BucketPart& p = out[i];
     p.bucket = static_cast<Timestamp>(r.U64("bucket"));
     p.ts_min = static_cast<Timestamp>(r.U64("ts_min"));
     p.ts_max = static_cast<Timestamp>(r.U64("ts_max"));
     p.count = r.U64("count");
     double* const values[] = {&p.min, &p.max, &p.sum, &p.first, &p.last};
     for (double* v : values) *v = FromBits(r.U64("value"));
+    if (parts) {
+      p.sxx = FromBits(r.U64("sxx"));
+      p.resets = FromBits(r.U64("resets"));
+      p.reset_count = r.U64("reset_count");
+      p.changes = r.U64("changes");
+      p.previous_ts = static_cast<Timestamp>(r.U64("previous_ts"));
+      p.previous = FromBits(r.U64("previous"));
+    }
     if (p.count == 0 || p.ts_max < p.ts_min || p.ts_min < p.bucket)
       ThrowMalformed("An entry's count or times are inconsistent.");
-    if (&p != &parts[0] && (&p)[-1].bucket >= p.bucket) ThrowMalformed("The entries are not in ascending bucket order.");
+    if (!parts && i > 0 && out[i - 1].bucket >= p.bucket)
+      ThrowMalformed("The entries are not in ascending bucket order.");
   }
-  return parts;
+  return out;
 }
 
 }  // namespace aegis::core

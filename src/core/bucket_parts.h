@@ -1,12 +1,17 @@
 // Per-bucket summaries of a series' points, as a shard hands them to the
-// coordinator under Citus (aegis._bucket_parts, docs/scale-out.md): the
-// summaries of each block and of the recent rows, combined per bucket on the
-// shard and packed into one bytea per series.
+// coordinator under Citus (the aggregate aegis._bucket_parts,
+// docs/scale-out.md): the summaries of each block and of the recent rows,
+// packed into one bytea per series; combined per bucket on the shard, or,
+// for the functions that need each part in time order (stddev, variance,
+// the counter functions), kept apart with each part's Sxx and counter state.
 //
-// Layout (little-endian): u32 magic "AEBP", u32 entry count n, then n
-// entries of 72 bytes in ascending bucket order: bucket, ts_min, ts_max (i64
+// Layout (little-endian): u32 magic "AEBP", u32 kind (0 combined, 1 parts),
+// u32 entry count n, then n entries: bucket, ts_min, ts_max (i64
 // microseconds), count (u64), min, max, sum, first, last (IEEE-754 binary64
-// bits). A pack of any other size, magic, order or count is DataCorrupted.
+// bits), 72 bytes; a part adds sxx, resets (binary64), reset_count,
+// changes (u64), previous_ts (i64) and previous (binary64), 120 bytes.
+// Combined entries are in ascending bucket order; parts in the order made. A
+// pack of any other size, magic, kind, order or count is DataCorrupted.
 #pragma once
 #include "cpp_only.h"
 
@@ -29,11 +34,20 @@ struct BucketPart {
   double sum = 0;
   double first = 0;  // value at ts_min
   double last = 0;   // value at ts_max
+  // Parts only: the points' Sxx (float8_accum's) and counter state
+  // (CounterRun's).
+  double sxx = 0;
+  double resets = 0;
+  uint64_t reset_count = 0;
+  uint64_t changes = 0;
+  Timestamp previous_ts = 0;
+  double previous = 0;
 };
 
 constexpr uint32_t kBucketPartsMagic = 0x50424541;  // "AEBP"
-constexpr size_t kBucketPartsHeader = 8;
-constexpr size_t kBucketPartBytes = 72;
+constexpr size_t kBucketPartsHeader = 12;
+constexpr size_t kBucketPartBytes = 72;   // combined
+constexpr size_t kBucketPartFullBytes = 120;  // parts
 
 // Combines the parts of each bucket into one, in ascending bucket order.
 // Parts of one bucket combine in the order given (a stable sort): count and
@@ -43,10 +57,12 @@ constexpr size_t kBucketPartBytes = 72;
 // earlier given on a tie, as aegis.first and aegis.last keep them).
 std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool sums);
 
-// The packed form of parts combined by CombineBucketParts.
-std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& combined);
+// The packed form of entries: summaries combined by CombineBucketParts, or
+// with parts, each part with its Sxx and counter state.
+std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, bool parts);
 
-// The parts of a pack, checked (DataCorrupted when it is malformed).
-std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size);
+// The entries of a pack of the kind asked for, checked (DataCorrupted when
+// it is malformed or of the other kind).
+std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool parts);
 
 }  // namespace aegis::core

@@ -40,27 +40,13 @@ namespace {
 constexpr size_t kGroupsSideBySide = 64;
 
 // One row of the shards' statement (ShardSummaries) as the executor hands
-// it over: plain data, filled by PostgreSQL code. NULL columns read as 0.
+// it over: plain data, filled by PostgreSQL code.
 struct ShardRow {
   int64 series_id;
-  TimestampTz ts_min;
-  TimestampTz ts_max;
-  int64 points;
-  double min;
-  double max;
-  double sum;
-  double first;
-  double last;
-  double sxx;
-  double resets;
-  int64 reset_count;
-  int64 changes;
-  TimestampTz previous_ts;
-  double previous;
+  Datum packed;  // the series' summaries (core/bucket_parts.h), detoasted into the receiver's context
+  bool has_packed;
   Datum rdata;  // a stored block of steps, copied into the receiver's context
   bool has_rdata;
-  Datum packed;  // a series' summaries per bucket (core/bucket_parts.h), detoasted into the receiver's context
-  bool has_packed;
 };
 
 struct ShardReceiver {
@@ -83,30 +69,6 @@ ShardRow& NextRow(ShardReceiver* r, TupleTableSlot* slot) {
   ShardRow& row = r->rows[r->n++];
   row = ShardRow{};
   return row;
-}
-
-// Takes a row of the shards' statement, each column deformed once (the
-// rows are wide, and a varlena column before most). PostgreSQL code.
-bool ReceiveShardRow(TupleTableSlot* slot, DestReceiver* self) {
-  auto* r = reinterpret_cast<ShardReceiver*>(self);
-  MemoryContext old = MemoryContextSwitchTo(r->context);
-  ShardRow& row = NextRow(r, slot);
-  const Datum* v = slot->tts_values;
-  const bool* null = slot->tts_isnull;
-  row.series_id = null[0] ? 0 : DatumGetInt64(v[0]);
-  row.ts_min = null[1] ? 0 : DatumGetTimestampTz(v[1]);
-  row.ts_max = null[2] ? 0 : DatumGetTimestampTz(v[2]);
-  row.points = null[3] ? 0 : DatumGetInt64(v[3]);
-  double* const floats[] = {&row.min, &row.max, &row.sum, &row.first, &row.last, &row.sxx, &row.resets};
-  for (int c = 0; c < 7; ++c) *floats[c] = null[4 + c] ? 0 : DatumGetFloat8(v[4 + c]);
-  row.reset_count = null[11] ? 0 : DatumGetInt64(v[11]);
-  row.changes = null[12] ? 0 : DatumGetInt64(v[12]);
-  row.previous_ts = null[13] ? 0 : DatumGetTimestampTz(v[13]);
-  row.previous = null[14] ? 0 : DatumGetFloat8(v[14]);
-  row.has_rdata = !null[15];
-  row.rdata = row.has_rdata ? datumCopy(v[15], false, -1) : 0;
-  MemoryContextSwitchTo(old);
-  return true;
 }
 
 // Takes a row of the shards' packed statement (series_id, packed, rdata).
@@ -157,43 +119,21 @@ class ShardSummaries {
                  bool sums, bool parts, bool in_order, uint16_t step_columns)
       : parts_(parts), counters_(in_order) {
     ShardReceiver receiver{};
+    // aegis._bucket_parts's mode: the sums, or the parts with their Sxx
+    // (stddev, variance) or their counter state (the counter functions).
+    const int32 mode = (sums ? 1 : 0) | (parts && !in_order ? 2 : 0) | (in_order ? 4 : 0);
     PgCall([&] {
-      static SPIPlanPtr plans[2] = {nullptr, nullptr};
-      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, BOOLOID, BOOLOID};
+      static SPIPlanPtr plan = nullptr;
+      static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, INT4OID};
       Datum values[] = {Int64Array(ids.data(), ids.size(), INT8OID), TimestampTzGetDatum(since),
-                        TimestampTzGetDatum(until), PointerGetDatum(step), BoolGetDatum(sums),
-                        BoolGetDatum(parts)};
-      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' ', ' '};
-      // A recent row replaces the block point at its time: each block leaves
-      // out the times of its series' recent rows (one scan of them per shard).
-      // The third arm: the stored blocks of steps (rdata), as they are.
-#define AEGIS_SHARD_PIECES                                                                                          \
-  "  FROM (SELECT b.series_id, p.*, NULL::bytea AS rdata"                                                           \
-  "          FROM aegis.blocks b"                                                                                   \
-  "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"                             \
-  "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"                 \
-  "            ON r.series_id = b.series_id"                                                                        \
-  "         CROSS JOIN LATERAL aegis._bucket_summaries("                                                            \
-  "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"              \
-  "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4, $6) p"      \
-  "         WHERE b.series_id = ANY ($1) AND b.ts_min < $3 AND b.ts_max >= $2"                                    \
-  "        UNION ALL"                                                                                               \
-  "        SELECT r.series_id, p.*, NULL::bytea"                                                                    \
-  "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"        \
-  "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"                  \
-  "                 GROUP BY series_id) r"                                                                          \
-  "         CROSS JOIN LATERAL aegis._bucket_summaries(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL,"           \
-  "                 NULL, NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $6) p"                                  \
-  "        UNION ALL"                                                                                               \
-  "        SELECT u.series_id, NULL::timestamptz, u.ts_min, u.ts_max, NULL::int8, NULL::float8, NULL::float8,"      \
-  "               NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::int8, NULL::int8,"   \
-  "               NULL::timestamptz, NULL::float8, u.data"                                                          \
-  "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x"
-      static const char* const sql[2] = {
-          // One row per series and arm: its blocks' (or its recent rows')
-          // summaries combined per bucket on the shard (aegis._bucket_parts),
-          // and each of its stored blocks of steps. Citus deparses, sends
-          // and returns far less than one row per series and bucket.
+                        TimestampTzGetDatum(until), PointerGetDatum(step), Int32GetDatum(mode)};
+      const char nulls[] = {' ', ' ', ' ', step == nullptr ? 'n' : ' ', ' '};
+      // One row per series and arm: its blocks' (or its recent rows')
+      // summaries packed on the shard (aegis._bucket_parts), and each of its
+      // stored blocks of steps (rdata), as they are. A recent row replaces
+      // the block point at its time: each block leaves out the times of its
+      // series' recent rows (one scan of them per shard).
+      static const char* const sql =
           "SELECT x.series_id, x.packed, x.rdata"
           "  FROM (SELECT b.series_id, aegis._bucket_parts("
           "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"
@@ -214,55 +154,40 @@ class ShardSummaries {
           "         GROUP BY r.series_id"
           "        UNION ALL"
           "        SELECT u.series_id, NULL::bytea, u.data"
-          "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x",
-          // Every part with its moments and counter state, folded here.
-          "SELECT x.series_id, x.ts_min, x.ts_max, x.points, x.min_value, x.max_value, x.sum_value, x.first_value,"
-          "       x.last_value, x.sxx, x.resets, x.reset_count, x.changes, x.previous_ts, x.previous_value, x.rdata"
-          AEGIS_SHARD_PIECES};
-#undef AEGIS_SHARD_PIECES
+          "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x";
       // The rows come straight from the executor (no SPI tuple table, no
       // Sort on this node: they are put in order below).
       receiver.context = AllocSetContextCreate(CurrentMemoryContext, "aegis shard rows", ALLOCSET_DEFAULT_SIZES);
-      InitReceiver(&receiver.pub, parts ? ReceiveShardRow : ReceivePackedRow);
-      ExecutePlanInto(KeptPlan(&plans[parts ? 1 : 0], sql[parts ? 1 : 0], 6, types), 6, types, values,
-                      &receiver.pub, nulls);
+      InitReceiver(&receiver.pub, ReceivePackedRow);
+      ExecutePlanInto(KeptPlan(&plan, sql, 5, types), 5, types, values, &receiver.pub, nulls);
     });
-    // A series' packed summaries become one row per bucket.
-    std::vector<ShardRow> unpacked;
-    if (!parts) {
-      for (uint64 i = 0; i < receiver.n; ++i) {
-        const ShardRow& in = receiver.rows[i];
-        if (in.has_rdata) unpacked.push_back(in);
-        if (!in.has_packed) continue;
-        const auto* pack = reinterpret_cast<const bytea*>(DatumGetPointer(in.packed));
-        for (const core::BucketPart& part : core::UnpackBucketParts(reinterpret_cast<const uint8_t*>(VARDATA(pack)),
-                                                                     VARSIZE(pack) - VARHDRSZ)) {
-          ShardRow row{};
-          row.series_id = in.series_id;
-          row.ts_min = part.ts_min;
-          row.ts_max = part.ts_max;
-          // Past int64 a count reads as more than a summary counts (below).
-          row.points = part.count > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64>(part.count);
-          row.min = part.min;
-          row.max = part.max;
-          row.sum = part.sum;
-          row.first = part.first;
-          row.last = part.last;
-          unpacked.push_back(row);
-        }
-      }
+    // A series' packs become one piece per bucket (or part); its blocks of
+    // steps stay as they came.
+    struct Piece {
+      int64_t series_id;
+      Datum rdata;  // a block of steps, or 0
+      core::BucketPart part;
+    };
+    std::vector<Piece> received;
+    for (uint64 i = 0; i < receiver.n; ++i) {
+      const ShardRow& in = receiver.rows[i];
+      if (in.has_rdata) received.push_back({in.series_id, in.rdata, {}});
+      if (!in.has_packed) continue;
+      const auto* pack = reinterpret_cast<const bytea*>(DatumGetPointer(in.packed));
+      for (const core::BucketPart& part : core::UnpackBucketParts(reinterpret_cast<const uint8_t*>(VARDATA(pack)),
+                                                                   VARSIZE(pack) - VARHDRSZ, parts))
+        received.push_back({in.series_id, 0, part});
     }
     // In series order, a series' blocks of steps first, then by start: the
     // order one node folds them in (ties keep the order they came in).
-    const ShardRow* received = parts ? receiver.rows : unpacked.data();
-    std::vector<size_t> order(parts ? receiver.n : unpacked.size());
+    std::vector<size_t> order(received.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [received](size_t a, size_t b) {
-      const ShardRow& x = received[a];
-      const ShardRow& y = received[b];
+    std::stable_sort(order.begin(), order.end(), [&received](size_t a, size_t b) {
+      const Piece& x = received[a];
+      const Piece& y = received[b];
       if (x.series_id != y.series_id) return x.series_id < y.series_id;
-      if (x.has_rdata != y.has_rdata) return x.has_rdata;
-      return x.ts_min < y.ts_min;
+      if ((x.rdata != 0) != (y.rdata != 0)) return x.rdata != 0;
+      return x.part.ts_min < y.part.ts_min;
     });
     rows_.reserve(order.size());
     int64_t last_piece_series = 0;
@@ -274,9 +199,9 @@ class ShardSummaries {
     TimestampTz steps_end = 0;
     bool has_steps = false;
     for (size_t i : order) {
-      const ShardRow& in = received[i];
+      const Piece& in = received[i];
       const int64_t series_id = in.series_id;
-      if (in.has_rdata) {
+      if (in.rdata != 0) {
         // A stored block of steps: its steps in the range, in time order.
         if (!usable_) continue;
         if (steps_.empty() || steps_.back().first != series_id) steps_.emplace_back(series_id, std::vector<core::StepSummary>());
@@ -294,20 +219,21 @@ class ShardSummaries {
       rows_.emplace_back();
       Row& row = rows_.back();
       row.series_id = series_id;
+      const core::BucketPart& p = in.part;
       core::StepSummary& s = row.summary;
-      s.first_ts = in.ts_min;
+      s.first_ts = p.ts_min;
       s.bucket = s.first_ts;
-      s.last_ts = in.ts_max;
+      s.last_ts = p.ts_max;
       // A block summary counts at most 2^32 - 1 points; a bucket of more is
       // left to the coordinator's own read (usable() false).
-      if (!parts && in.points > static_cast<int64>(UINT32_MAX)) usable_ = false;
-      s.count = static_cast<uint64_t>(in.points);
-      s.min = in.min;
-      s.max = in.max;
-      s.sum = in.sum;
-      s.first = in.first;
-      s.last = in.last;
-      s.sxx = in.sxx;
+      if (!parts && p.count > UINT32_MAX) usable_ = false;
+      s.count = p.count;
+      s.min = p.min;
+      s.max = p.max;
+      s.sum = p.sum;
+      s.first = p.first;
+      s.last = p.last;
+      s.sxx = p.sxx;
       if (parts) {
         core::CounterRun& run = row.counters;
         run.points = s.count;
@@ -315,12 +241,12 @@ class ShardSummaries {
         run.last_ts = s.last_ts;
         run.first = s.first;
         run.last = s.last;
-        run.resets = in.resets;
+        run.resets = p.resets;
         s.resets = run.resets;
-        run.reset_count = static_cast<uint64_t>(in.reset_count);
-        run.changes = static_cast<uint64_t>(in.changes);
-        run.previous_ts = in.previous_ts;
-        run.previous = in.previous;
+        run.reset_count = p.reset_count;
+        run.changes = p.changes;
+        run.previous_ts = p.previous_ts;
+        run.previous = p.previous;
       }
       if (in_order && has_last_piece && last_piece_series == series_id && s.first_ts <= last_piece_end)
         usable_ = false;

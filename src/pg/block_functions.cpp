@@ -142,9 +142,11 @@ SummaryInput SummaryArguments(FunctionCallInfo fcinfo, int first) {
 // that holds some, leaving out the excluded times. A bucket may come in
 // several rows (a segment, then decoded points); they combine as any
 // summaries do. Whole blocks and segments in one bucket are answered from
-// their stored summaries, without decoding, unless parts (every point
-// decoded, each bucket's part with its Sxx and counter state).
-std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool parts) {
+// their stored summaries, without decoding, unless parts are asked for:
+// then every point is decoded and each bucket's part comes with its Sxx
+// (moments: stddev, variance) and its counter state (counters).
+std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, bool counters) {
+  const bool parts = moments || counters;
   using aegis::core::BlockSummary;
   using aegis::core::Timestamp;
   const Timestamp since = in.since;
@@ -212,13 +214,13 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool parts) {
   }
   for (size_t begin = 0; begin < kept.size();) {
     const Timestamp bucket = bucket_of(kept.ts[begin]);
+    // The bucket's points run up to the next bucket's start.
+    const Timestamp next = bucketer ? bucketer->NextBucketStart(bucket) : aegis::core::kTimestampInfinity;
     size_t end = begin + 1;
-    while (end < kept.size() && bucket_of(kept.ts[end]) == bucket) ++end;
+    while (end < kept.size() && kept.ts[end] < next) ++end;
     out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin), 0, {}});
-    if (parts) {
-      out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
-      out.back().counters.Add(&kept.ts[begin], &kept.values[begin], end - begin);
-    }
+    if (moments) out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
+    if (counters) out.back().counters.Add(&kept.ts[begin], &kept.values[begin], end - begin);
     begin = end;
   }
   return out;
@@ -231,56 +233,27 @@ struct BucketPartsState {
   aegis::core::BucketPart* parts;
   size_t n;
   size_t capacity;
-  bool sums;
+  int32 mode;  // aegis._bucket_parts's mode (kPartSums, kPartMoments, kPartCounters)
 };
+
+// The bits of aegis._bucket_parts's mode.
+constexpr int32 kPartSums = 1;      // combine the sums (sum, avg; else left 0)
+constexpr int32 kPartMoments = 2;   // parts with their Sxx (stddev, variance)
+constexpr int32 kPartCounters = 4;  // parts with their counter state
 
 }  // namespace
 
-// aegis._bucket_summaries(series_id, data, block summary..., segments, ts[],
-// vals[], excluded[], since, until, step[, parts]): the summary (count, first and last
-// time, min, max, sum, first and last value) of the points of one block, or
-// of the given points, in each bucket of [since, until) that holds some,
-// leaving out points at the excluded times (a recent row replaces them)
-// (SummarizeInput). A pure function of its arguments, so Citus runs it on
-// the workers, where the rows are (docs/scale-out.md).
-AEGIS_PG_FUNCTION(aegis_bucket_summaries) {
-  const SummaryInput in = SummaryArguments(fcinfo, 0);
-  // parts: every point decoded, and each bucket's part given with the sum
-  // of squared deviations (Sxx), for stddev and variance, and the sum of the
-  // values just before each drop, for the counter functions (stored
-  // summaries have neither).
-  const bool parts = PG_NARGS() > 17 && !PG_ARGISNULL(17) && PG_GETARG_BOOL(17);
-  // The caller's row type when it gives one (a FROM item): building it from
-  // the catalog at every call cost more than the rest of a summary's work.
-  const auto* caller = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  InitMaterializedSRF(fcinfo, caller != nullptr && IsA(caller, ReturnSetInfo) && caller->expectedDesc != nullptr
-                                  ? MAT_SRF_USE_EXPECTED_DESC
-                                  : 0);
-  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-
-  // C++ from here on: no PostgreSQL call outside PgCall.
-  for (const BucketSummary& row : SummarizeInput(in, parts)) {
-    const aegis::core::BlockSummary& s = row.summary;
-    Datum values[] = {TimestampTzGetDatum(row.bucket), TimestampTzGetDatum(s.ts_min), TimestampTzGetDatum(s.ts_max),
-                      Int64GetDatum(s.count), Float8GetDatum(s.min), Float8GetDatum(s.max), Float8GetDatum(s.sum),
-                      Float8GetDatum(s.first), Float8GetDatum(s.last), Float8GetDatum(row.sxx),
-                      Float8GetDatum(row.counters.resets), Int64GetDatum(static_cast<int64>(row.counters.reset_count)),
-                      Int64GetDatum(static_cast<int64>(row.counters.changes)),
-                      TimestampTzGetDatum(row.counters.previous_ts), Float8GetDatum(row.counters.previous)};
-    bool nulls[15] = {};
-    for (int i = 9; i < 15; ++i) nulls[i] = !parts;
-    aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
-  }
-  return static_cast<Datum>(0);
-}
-
 // aegis._bucket_parts(series_id, data, block summary..., segments, ts[],
-// vals[], excluded[], since, until, step, sums), an aggregate: the
-// summaries per bucket (SummarizeInput) of all its rows (a series' blocks,
-// or its recent rows), combined per bucket (core/bucket_parts.h) and packed
-// into one bytea. The coordinator's statement under Citus groups it by
-// series, so each shard sends one row per series instead of one per series
-// and bucket (docs/scale-out.md).
+// vals[], excluded[], since, until, step, mode), an aggregate: the summary
+// (count, first and last time, min, max, sum, first and last value) of the
+// points of each of its rows (a series' blocks, or its recent rows given as
+// ts and vals) in each bucket of [since, until) that holds some, leaving out
+// the excluded times (a recent row replaces them) (SummarizeInput), packed
+// into one bytea (core/bucket_parts.h): combined per bucket, or with
+// kPartMoments or kPartCounters in mode, every part kept with its Sxx or
+// counter state. Its transition is a pure function of each row, so Citus runs
+// it on the workers, where the rows are; the coordinator's statement groups
+// it by series, so each shard sends one row per series (docs/scale-out.md).
 AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
   MemoryContext aggregate_context;
   if (!AggCheckCallContext(fcinfo, &aggregate_context))
@@ -289,12 +262,15 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
   auto* state = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<BucketPartsState*>(PG_GETARG_POINTER(0));
   if (state == nullptr) {
     state = static_cast<BucketPartsState*>(MemoryContextAllocZero(aggregate_context, sizeof(BucketPartsState)));
-    state->sums = !PG_ARGISNULL(18) && PG_GETARG_BOOL(18);
+    state->mode = PG_ARGISNULL(18) ? 0 : PG_GETARG_INT32(18);
+    if (state->mode < 0 || state->mode > (kPartSums | kPartMoments | kPartCounters))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("mode must be between 0 and 7")));
   }
   const SummaryInput in = SummaryArguments(fcinfo, 1);
 
   // C++ from here on: no PostgreSQL call outside PgCall.
-  const std::vector<BucketSummary> rows = SummarizeInput(in, false);
+  const std::vector<BucketSummary> rows =
+      SummarizeInput(in, (state->mode & kPartMoments) != 0, (state->mode & kPartCounters) != 0);
   if (state->n + rows.size() > state->capacity) {
     const size_t capacity = std::max<size_t>(64, std::max(state->n + rows.size(), 2 * state->capacity));
     aegis::pg::PgCall([&] {
@@ -306,7 +282,14 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
   }
   for (const BucketSummary& row : rows) {
     const aegis::core::BlockSummary& s = row.summary;
-    state->parts[state->n++] = {row.bucket, s.ts_min, s.ts_max, s.count, s.min, s.max, s.sum, s.first, s.last};
+    aegis::core::BucketPart& part = state->parts[state->n++];
+    part = {row.bucket, s.ts_min, s.ts_max, s.count, s.min, s.max, s.sum, s.first, s.last};
+    part.sxx = row.sxx;
+    part.resets = row.counters.resets;
+    part.reset_count = row.counters.reset_count;
+    part.changes = row.counters.changes;
+    part.previous_ts = row.counters.previous_ts;
+    part.previous = row.counters.previous;
   }
   PG_RETURN_POINTER(state);
 }
@@ -316,8 +299,10 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_finalfn) {
   const auto* state = reinterpret_cast<const BucketPartsState*>(PG_GETARG_POINTER(0));
 
   // C++ from here on: no PostgreSQL call outside PgCall.
-  const std::vector<uint8_t> packed = aegis::core::PackBucketParts(aegis::core::CombineBucketParts(
-      std::vector<aegis::core::BucketPart>(state->parts, state->parts + state->n), state->sums));
+  std::vector<aegis::core::BucketPart> entries(state->parts, state->parts + state->n);
+  const bool parts = (state->mode & (kPartMoments | kPartCounters)) != 0;
+  if (!parts) entries = aegis::core::CombineBucketParts(std::move(entries), (state->mode & kPartSums) != 0);
+  const std::vector<uint8_t> packed = aegis::core::PackBucketParts(entries, parts);
   bytea* out = aegis::pg::PgCall([&] { return static_cast<bytea*>(palloc(VARHDRSZ + packed.size())); });
   SET_VARSIZE(out, VARHDRSZ + packed.size());
   memcpy(VARDATA(out), packed.data(), packed.size());

@@ -265,84 +265,50 @@ REVOKE EXECUTE ON FUNCTION aegis._drop_shards() FROM PUBLIC;
 COMMENT ON FUNCTION aegis._drop_shards() IS
   'Drops the Citus shards of the extension''s tables (DROP EXTENSION aegis_timeseries calls it first).';
 
--- The summaries of one block's points (or of given points) per bucket: the
--- per-block work of aegis.aggregate under Citus, which runs it on the
--- workers, where the rows are (src/pg/block_functions.cpp; docs/scale-out.md).
--- Its row type is a named type, not OUT parameters: Citus deparses the
--- statement that calls it once per shard, and PostgreSQL's deparser looks up
--- a function's result columns at every column reference, which for OUT
--- parameters means rebuilding them from pg_proc each time (most of the
--- coordinator's time in a call, docs/scale-out.md); a named type's columns come
--- from the type cache.
-CREATE TYPE aegis._bucket_summary AS (bucket timestamptz, ts_min timestamptz, ts_max timestamptz, points bigint,
-                                      min_value double precision, max_value double precision,
-                                      sum_value double precision, first_value double precision,
-                                      last_value double precision, sxx double precision, resets double precision,
-                                      reset_count bigint, changes bigint, previous_ts timestamptz,
-                                      previous_value double precision);
-COMMENT ON TYPE aegis._bucket_summary IS
-  'One row of aegis._bucket_summaries: a bucket and the summary of a block''s (or given) points in it.';
-CREATE FUNCTION aegis._bucket_summaries(series_id bigint, data bytea, ts_min timestamptz, ts_max timestamptz,
-                                        point_count integer, min_value double precision,
-                                        max_value double precision, sum_value double precision,
-                                        first_value double precision, last_value double precision, segments bytea,
-                                        ts timestamptz[], vals double precision[], excluded timestamptz[],
-                                        since timestamptz, until timestamptz, step interval,
-                                        parts boolean DEFAULT false)
-    RETURNS SETOF aegis._bucket_summary
-    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 4
-    AS 'MODULE_PATHNAME', 'aegis_bucket_summaries';
-COMMENT ON FUNCTION aegis._bucket_summaries(bigint, bytea, timestamptz, timestamptz, integer, double precision,
-                                            double precision, double precision, double precision, double precision,
-                                            bytea, timestamptz[], double precision[], timestamptz[], timestamptz,
-                                            timestamptz, interval, boolean) IS
-  'Per bucket of [since, until): the summary (first and last time, count, min, max, sum, first and last value) of '
-  'a block''s points (or of ts/vals), leaving out the excluded times; stored summaries answer whole blocks and '
-  'segments in one bucket. With parts, every point is decoded and each bucket''s part comes with sxx (the sum of '
-  'squared deviations, as float8_accum forms it), for stddev and variance, and its counter state for the counter '
-  'functions: resets (the sum of the values just before each drop), reset_count (drops), changes, and the point '
-  'before the last.';
-
--- The same summaries of all of a group's rows (a series' blocks, or its
--- recent rows), combined per bucket and packed into one bytea
--- (src/core/bucket_parts.h): aegis.aggregate's statement under Citus groups
--- it by series, so a shard sends one row per series, not one per series and
--- bucket (docs/scale-out.md).
+-- The per-block work of aegis.aggregate under Citus, which runs it on the
+-- workers, where the rows are (src/pg/block_functions.cpp;
+-- docs/scale-out.md): the summaries per bucket of a group's rows (a series'
+-- blocks, or its recent rows), packed into one bytea
+-- (src/core/bucket_parts.h). aegis.aggregate's statement groups it by
+-- series, so a shard sends one row per series, not one per series and
+-- bucket.
 CREATE FUNCTION aegis._bucket_parts_transfn(internal, series_id bigint, data bytea, ts_min timestamptz,
                                             ts_max timestamptz, point_count integer, min_value double precision,
                                             max_value double precision, sum_value double precision,
                                             first_value double precision, last_value double precision,
                                             segments bytea, ts timestamptz[], vals double precision[],
                                             excluded timestamptz[], since timestamptz, until timestamptz,
-                                            step interval, sums boolean)
+                                            step interval, mode integer)
     RETURNS internal LANGUAGE c PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_bucket_parts_transfn';
 COMMENT ON FUNCTION aegis._bucket_parts_transfn(internal, bigint, bytea, timestamptz, timestamptz, integer,
                                                 double precision, double precision, double precision,
                                                 double precision, double precision, bytea, timestamptz[],
                                                 double precision[], timestamptz[], timestamptz, timestamptz,
-                                                interval, boolean) IS
+                                                interval, integer) IS
   'Transition of aegis._bucket_parts: adds a block''s (or the given points'') summaries per bucket.';
 CREATE FUNCTION aegis._bucket_parts_finalfn(internal) RETURNS bytea
     LANGUAGE c PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_bucket_parts_finalfn';
 COMMENT ON FUNCTION aegis._bucket_parts_finalfn(internal) IS
-  'Final function of aegis._bucket_parts: the summaries combined per bucket, packed.';
+  'Final function of aegis._bucket_parts: the summaries combined per bucket (or the parts), packed.';
 CREATE AGGREGATE aegis._bucket_parts(series_id bigint, data bytea, ts_min timestamptz, ts_max timestamptz,
                                      point_count integer, min_value double precision, max_value double precision,
                                      sum_value double precision, first_value double precision,
                                      last_value double precision, segments bytea, ts timestamptz[],
                                      vals double precision[], excluded timestamptz[], since timestamptz,
-                                     until timestamptz, step interval, sums boolean) (
+                                     until timestamptz, step interval, mode integer) (
     SFUNC = aegis._bucket_parts_transfn, STYPE = internal, FINALFUNC = aegis._bucket_parts_finalfn,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE aegis._bucket_parts(bigint, bytea, timestamptz, timestamptz, integer, double precision,
                                          double precision, double precision, double precision, double precision,
                                          bytea, timestamptz[], double precision[], timestamptz[], timestamptz,
-                                         timestamptz, interval, boolean) IS
+                                         timestamptz, interval, integer) IS
   'The summaries per bucket of [since, until) of its rows'' points (blocks, or given ts/vals), leaving out the '
-  'excluded times, combined per bucket and packed (count, first and last time, min, max, first and last value, and '
-  'the sum when sums): the per-series work of aegis.aggregate under Citus.';
+  'excluded times, packed (count, first and last time, min, max, sum, first and last value): combined per bucket '
+  '(mode 0, or 1 to add up the sums too, else left 0), or with mode bit 2 (Sxx, as float8_accum forms it) or 4 '
+  '(counter state: the sum of the values just before each drop, drops, changes, the point before the last) each '
+  'block''s part of a bucket kept apart. The per-series work of aegis.aggregate under Citus.';
 
 -- aegis.rolling's rows for one series from its block rows and recent rows:
 -- the per-series work of aegis.rolling under Citus, which runs it on the

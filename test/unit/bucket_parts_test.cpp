@@ -19,7 +19,7 @@ BucketPart Part(Timestamp bucket, Timestamp ts_min, Timestamp ts_max, uint64_t c
 
 ErrorCategory CategoryOf(const std::vector<uint8_t>& bytes) {
   try {
-    UnpackBucketParts(bytes.data(), bytes.size());
+    UnpackBucketParts(bytes.data(), bytes.size(), false);
   } catch (const Error& e) {
     return e.category();
   }
@@ -85,9 +85,9 @@ TEST(BucketParts, PackRoundTripsBitForBit) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<BucketPart> combined = {Part(-5000, -4000, -10, 7, -0.0, nan, 1e300, -1.5, 2.25),
                                             Part(0, 0, 99, uint64_t{1} << 40, 0.1, 0.2, 0.3, 0.4, 0.5)};
-  const std::vector<uint8_t> bytes = PackBucketParts(combined);
+  const std::vector<uint8_t> bytes = PackBucketParts(combined, false);
   ASSERT_EQ(bytes.size(), kBucketPartsHeader + 2 * kBucketPartBytes);
-  const auto back = UnpackBucketParts(bytes.data(), bytes.size());
+  const auto back = UnpackBucketParts(bytes.data(), bytes.size(), false);
   ASSERT_EQ(back.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(back[i].bucket, combined[i].bucket);
@@ -98,13 +98,13 @@ TEST(BucketParts, PackRoundTripsBitForBit) {
       EXPECT_EQ(std::memcmp(&(back[i].*field), &(combined[i].*field), sizeof(double)), 0);
   }
   EXPECT_TRUE(std::signbit(back[0].min));
-  EXPECT_TRUE(UnpackBucketParts(PackBucketParts({}).data(), kBucketPartsHeader).empty());
+  EXPECT_TRUE(UnpackBucketParts(PackBucketParts({}, false).data(), kBucketPartsHeader, false).empty());
 }
 
 TEST(BucketParts, MalformedPacksAreDataCorrupted) {
   const std::vector<uint8_t> good =
-      PackBucketParts({Part(0, 1, 2, 2, 1, 2, 3, 1, 2), Part(10, 11, 12, 2, 1, 2, 3, 1, 2)});
-  ASSERT_EQ(UnpackBucketParts(good.data(), good.size()).size(), 2u);
+      PackBucketParts({Part(0, 1, 2, 2, 1, 2, 3, 1, 2), Part(10, 11, 12, 2, 1, 2, 3, 1, 2)}, false);
+  ASSERT_EQ(UnpackBucketParts(good.data(), good.size(), false).size(), 2u);
   EXPECT_EQ(CategoryOf({}), ErrorCategory::DataCorrupted);
   EXPECT_EQ(CategoryOf({good.begin(), good.begin() + 4}), ErrorCategory::DataCorrupted);
   EXPECT_EQ(CategoryOf({good.begin(), good.end() - 1}), ErrorCategory::DataCorrupted);
@@ -115,14 +115,49 @@ TEST(BucketParts, MalformedPacksAreDataCorrupted) {
   bytes[0] ^= 1;  // magic
   EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
   bytes = good;
-  bytes[4] = 3;  // count says 3 entries
+  bytes[4] = 1;  // parts, of another entry size
+  EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
+  bytes = good;
+  bytes[8] = 3;  // count says 3 entries
   EXPECT_EQ(CategoryOf(bytes), ErrorCategory::DataCorrupted);
   // Buckets out of order, a zero count, times before the bucket or reversed.
-  EXPECT_EQ(CategoryOf(PackBucketParts({Part(10, 11, 12, 1, 0, 0, 0, 0, 0), Part(0, 1, 2, 1, 0, 0, 0, 0, 0)})),
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(10, 11, 12, 1, 0, 0, 0, 0, 0), Part(0, 1, 2, 1, 0, 0, 0, 0, 0)}, false)),
             ErrorCategory::DataCorrupted);
-  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 1, 2, 0, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
-  EXPECT_EQ(CategoryOf(PackBucketParts({Part(5, 1, 2, 1, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
-  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 3, 2, 1, 0, 0, 0, 0, 0)})), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 1, 2, 0, 0, 0, 0, 0, 0)}, false)), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(5, 1, 2, 1, 0, 0, 0, 0, 0)}, false)), ErrorCategory::DataCorrupted);
+  EXPECT_EQ(CategoryOf(PackBucketParts({Part(0, 3, 2, 1, 0, 0, 0, 0, 0)}, false)), ErrorCategory::DataCorrupted);
+}
+
+TEST(BucketParts, PartsKeepTheirMomentsAndCounterStateAndOrder) {
+  BucketPart late = Part(100, 150, 190, 3, 1, 5, 9, 2, 4);
+  late.sxx = 12.5;
+  late.resets = 7;
+  late.reset_count = 2;
+  late.changes = 3;
+  late.previous_ts = 170;
+  late.previous = -0.0;
+  const BucketPart early = Part(100, 110, 140, 2, -1, 3, 2, -1, 3);
+  const std::vector<uint8_t> bytes = PackBucketParts({late, early}, true);
+  ASSERT_EQ(bytes.size(), kBucketPartsHeader + 2 * kBucketPartFullBytes);
+  const auto back = UnpackBucketParts(bytes.data(), bytes.size(), true);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].ts_min, 150);  // parts stay in the order given
+  EXPECT_EQ(back[0].sxx, 12.5);
+  EXPECT_EQ(back[0].resets, 7);
+  EXPECT_EQ(back[0].reset_count, 2u);
+  EXPECT_EQ(back[0].changes, 3u);
+  EXPECT_EQ(back[0].previous_ts, 170);
+  EXPECT_TRUE(std::signbit(back[0].previous));
+  EXPECT_EQ(back[1].count, 2u);
+  // A pack of parts is not one of combined summaries, nor the other way.
+  try {
+    UnpackBucketParts(bytes.data(), bytes.size(), false);
+    FAIL() << "parts read as combined";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::DataCorrupted);
+  }
+  const std::vector<uint8_t> combined = PackBucketParts({early}, false);
+  EXPECT_THROW(UnpackBucketParts(combined.data(), combined.size(), true), Error);
 }
 
 }  // namespace
