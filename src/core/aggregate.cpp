@@ -313,11 +313,10 @@ void CounterRun::Add(const Timestamp* ts, const double* values, size_t n) {
     const double value = values[j];
     // PromQL: a value below its predecessor is a counter reset; a change is
     // any difference but NaN after NaN.
-    if (value < last_value) {
-      reset_sum += last_value;
-      ++drops;
-    }
-    if (value != last_value && !(std::isnan(value) && std::isnan(last_value))) ++changed;
+    const bool drop = value < last_value;
+    reset_sum += KeepIf(drop, last_value);
+    drops += drop;
+    changed += value != last_value && !(std::isnan(value) && std::isnan(last_value));
     last_value = value;
   }
   if (n - i >= 2) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "byte_io.h"
 #include "crc32c.h"
 #include "error.h"
+#include "float8.h"
 
 namespace aegis::core {
 
@@ -39,45 +41,56 @@ void StartMoments(double value, StepSummary* s) {
   s->sxx = std::isfinite(value) ? 0.0 : kNaN;
 }
 
-// float8_accum's Youngs-Cramer step. Where float8_accum raises an overflow
-// error (finite inputs, infinite Sx or Sxx), Sxx becomes +Infinity: the
-// aggregates raise the error when they read the step.
-void AccumulateMoment(double value, double previous_count, StepSummary* s) {
-  const bool overflowed = s->sxx == kInfinity;  // stays marked: float8_accum raised already
-  const double previous_sx = s->sum;
-  const double count = previous_count + 1.0;
-  s->sum += value;
-  const double tmp = value * count - s->sum;
-  double sxx = s->sxx + tmp * tmp / (count * previous_count);
-  if (std::isinf(s->sum) || std::isinf(sxx)) {
-    const bool overflow = !std::isinf(previous_sx) && !std::isinf(value) && !std::isnan(s->sxx);
-    sxx = overflow ? kInfinity : kNaN;
-  }
-  s->sxx = overflowed ? kInfinity : sxx;
-}
-
 bool Less(double a, double b) { return Float8Less(a, b); }
 
 }  // namespace
 
 StepSummary SummarizeRun(const Timestamp* ts, const double* values, size_t n) {
+  // The moments, min, max and resets on locals, which the compiler keeps in
+  // registers.
   StepSummary s;
   s.bucket = ts[0];
-  s.count = 1;
-  s.first_ts = s.last_ts = ts[0];
-  s.first = s.last = s.min = s.max = values[0];
+  s.first_ts = ts[0];
+  s.first = values[0];
   StartMoments(values[0], &s);
+  double sum = s.sum;
+  double sxx = s.sxx;
+  double min = values[0];
+  double max = values[0];
+  double last = values[0];
+  double resets = 0;
+  double previous_count = 1.0;
   for (size_t j = 1; j < n; ++j) {
     const double value = values[j];
-    AccumulateMoment(value, static_cast<double>(s.count), &s);
+    // float8_accum's Youngs-Cramer step. Where float8_accum raises an
+    // overflow error (finite inputs, infinite Sx or Sxx), Sxx becomes
+    // +Infinity: the aggregates raise the error when they read the step.
+    const bool overflowed = sxx == kInfinity;
+    const double previous_sx = sum;
+    const double count = previous_count + 1.0;
+    sum += value;
+    const double tmp = value * count - sum;
+    double next_sxx = sxx + tmp * tmp / (count * previous_count);
+    if (std::isinf(sum) || std::isinf(next_sxx)) {
+      const bool overflow = !std::isinf(previous_sx) && !std::isinf(value) && !std::isnan(sxx);
+      next_sxx = overflow ? kInfinity : kNaN;
+    }
+    sxx = overflowed ? kInfinity : next_sxx;
     // float8smaller/float8larger: a tie takes the later value.
-    s.min = Less(s.min, value) ? s.min : value;
-    s.max = Less(value, s.max) ? s.max : value;
-    if (value < s.last) s.resets += s.last;
-    s.last = value;
-    s.last_ts = ts[j];
-    ++s.count;
+    min = Less(min, value) ? min : value;
+    max = Less(value, max) ? max : value;
+    resets += KeepIf(value < last, last);  // a drop adds the value before it
+    last = value;
+    previous_count = count;
   }
+  s.count = n;
+  s.last_ts = ts[n - 1];
+  s.sum = sum;
+  s.sxx = sxx;
+  s.min = min;
+  s.max = max;
+  s.last = last;
+  s.resets = resets;
   return s;
 }
 

@@ -40,6 +40,21 @@ struct StepSummary {
   double resets = 0;  // sum of the values just before each counter reset
 };
 
+// The block summary of a step's points (its count, which a block summary
+// holds in 32 bits, must fit).
+inline BlockSummary SummaryOfStep(const StepSummary& s) {
+  BlockSummary summary;
+  summary.count = static_cast<uint32_t>(s.count);
+  summary.ts_min = s.first_ts;
+  summary.ts_max = s.last_ts;
+  summary.min = s.min;
+  summary.max = s.max;
+  summary.sum = s.sum;
+  summary.first = s.first;
+  summary.last = s.last;
+  return summary;
+}
+
 // Most steps in one rollup block: a round appends to a series' newest block
 // and rewrites it, so this bounds that rewrite.
 constexpr size_t kMaxRollupBlockSteps = 256;

@@ -291,15 +291,7 @@ class ShardSummaries {
         aggregator->AddStep(s);  // a part of one bucket, counted where it starts
         continue;
       }
-      core::BlockSummary summary;
-      summary.ts_min = s.first_ts;
-      summary.ts_max = s.last_ts;
-      summary.count = static_cast<uint32_t>(s.count);
-      summary.min = s.min;
-      summary.max = s.max;
-      summary.sum = s.sum;
-      summary.first = s.first;
-      summary.last = s.last;
+      const core::BlockSummary summary = core::SummaryOfStep(s);
       if (!aggregator->TryAddBlockSummary(summary))
         throw core::Error(core::ErrorCategory::Internal, "a bucket summary from the shards does not fit its bucket");
     }

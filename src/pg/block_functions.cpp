@@ -202,25 +202,46 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
       points.push_back(DatumGetTimestampTz(in.ts_datums[i]), DatumGetFloat8(in.value_datums[i]));
   }
   // The decoded or given points in range, not excluded, not answered: one
-  // summary per bucket, in time order.
+  // summary per bucket, in time order. Without exclusions or answered
+  // ranges they are the points between since and until, as they are.
   aegis::core::SeriesPoints kept;
-  size_t next_answered = 0;
-  for (size_t i = 0; i < points.size(); ++i) {
-    const Timestamp ts = points.ts[i];
-    if (ts < since || ts >= until || std::binary_search(excluded.begin(), excluded.end(), ts)) continue;
-    while (next_answered < answered.size() && answered[next_answered].second < ts) ++next_answered;
-    if (next_answered < answered.size() && answered[next_answered].first <= ts) continue;
-    kept.push_back(ts, points.values[i]);
+  const Timestamp* ts = nullptr;
+  const double* values = nullptr;
+  size_t n = 0;
+  if (excluded.empty() && answered.empty()) {
+    const size_t lo = aegis::core::LowerBound(points, since);
+    const size_t hi = std::max(lo, aegis::core::LowerBound(points, until));
+    ts = points.ts.data() + lo;
+    values = points.values.data() + lo;
+    n = hi - lo;
+  } else {
+    size_t next_answered = 0;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Timestamp t = points.ts[i];
+      if (t < since || t >= until || std::binary_search(excluded.begin(), excluded.end(), t)) continue;
+      while (next_answered < answered.size() && answered[next_answered].second < t) ++next_answered;
+      if (next_answered < answered.size() && answered[next_answered].first <= t) continue;
+      kept.push_back(t, points.values[i]);
+    }
+    ts = kept.ts.data();
+    values = kept.values.data();
+    n = kept.size();
   }
-  for (size_t begin = 0; begin < kept.size();) {
-    const Timestamp bucket = bucket_of(kept.ts[begin]);
+  for (size_t begin = 0; begin < n;) {
+    const Timestamp bucket = bucket_of(ts[begin]);
     // The bucket's points run up to the next bucket's start.
     const Timestamp next = bucketer ? bucketer->NextBucketStart(bucket) : aegis::core::kTimestampInfinity;
     size_t end = begin + 1;
-    while (end < kept.size() && kept.ts[end] < next) ++end;
-    out.push_back({bucket, aegis::core::SummarizePoints(&kept.ts[begin], &kept.values[begin], end - begin), 0, {}});
-    if (moments) out.back().sxx = aegis::core::SummarizeRun(&kept.ts[begin], &kept.values[begin], end - begin).sxx;
-    if (counters) out.back().counters.Add(&kept.ts[begin], &kept.values[begin], end - begin);
+    while (end < n && ts[end] < next) ++end;
+    if (moments) {
+      // One pass gives the summary and Sxx: the same left-to-right sum,
+      // float8smaller/float8larger and ends as SummarizePoints.
+      const aegis::core::StepSummary run = aegis::core::SummarizeRun(ts + begin, values + begin, end - begin);
+      out.push_back({bucket, aegis::core::SummaryOfStep(run), run.sxx, {}});
+    } else {
+      out.push_back({bucket, aegis::core::SummarizePoints(ts + begin, values + begin, end - begin), 0, {}});
+    }
+    if (counters) out.back().counters.Add(ts + begin, values + begin, end - begin);
     begin = end;
   }
   return out;
