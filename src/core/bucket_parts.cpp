@@ -1,6 +1,7 @@
 #include "bucket_parts.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -31,11 +32,19 @@ double FromBits(uint64_t bits) {
 }  // namespace
 
 std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool sums) {
-  std::stable_sort(parts.begin(), parts.end(),
-                   [](const BucketPart& a, const BucketPart& b) { return a.bucket < b.bucket; });
+  // In time order within a bucket, as one node folds a series' blocks: the
+  // same sums in the same order where the parts do not overlap, and the
+  // same value kept on a tie.
+  std::stable_sort(parts.begin(), parts.end(), [](const BucketPart& a, const BucketPart& b) {
+    return a.bucket != b.bucket ? a.bucket < b.bucket : a.ts_min < b.ts_min;
+  });
   std::vector<BucketPart> combined;
   for (BucketPart& part : parts) {
     if (part.count == 0) continue;
+    // A part whose own sum overflowed from finite values: summing its points
+    // raised the overflow (AggregateState::AddSummary's rule, checked per
+    // part, before an infinite value elsewhere in the bucket hides it).
+    if (sums && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max)) ThrowFloat8Overflow();
     if (!sums) part.sum = 0;
     if (combined.empty() || combined.back().bucket != part.bucket) {
       combined.push_back(part);

@@ -50,11 +50,12 @@ constexpr size_t kBucketPartBytes = 72;   // combined
 constexpr size_t kBucketPartFullBytes = 120;  // parts
 
 // Combines the parts of each bucket into one, in ascending bucket order.
-// Parts of one bucket combine in the order given (a stable sort): count and
-// sum add up (sum with float8pl's overflow rule, and left 0 without sums:
+// Parts of one bucket combine in time order (by first time, then as given):
+// count and sum add up (sum with float8pl's overflow rule, a part whose own
+// sum overflowed from finite values an overflow too; left 0 without sums:
 // the functions that never read it must not fail on it), min and max in
 // float8 order, first from the earliest time, last from the latest (the
-// earlier given on a tie, as aegis.first and aegis.last keep them).
+// earlier on a tie, as aegis.first and aegis.last keep them).
 std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool sums);
 
 // The packed form of entries: summaries combined by CombineBucketParts, or

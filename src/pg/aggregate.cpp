@@ -47,6 +47,7 @@ struct ShardRow {
   bool has_packed;
   Datum rdata;  // a stored block of steps, copied into the receiver's context
   bool has_rdata;
+  TimestampTz rdata_start;  // the block of steps' first step
 };
 
 struct ShardReceiver {
@@ -71,7 +72,8 @@ ShardRow& NextRow(ShardReceiver* r, TupleTableSlot* slot) {
   return row;
 }
 
-// Takes a row of the shards' packed statement (series_id, packed, rdata).
+// Takes a row of the shards' packed statement (series_id, packed, rdata,
+// ts_min of the rdata).
 // PostgreSQL code.
 bool ReceivePackedRow(TupleTableSlot* slot, DestReceiver* self) {
   auto* r = reinterpret_cast<ShardReceiver*>(self);
@@ -84,16 +86,17 @@ bool ReceivePackedRow(TupleTableSlot* slot, DestReceiver* self) {
   row.packed = row.has_packed ? PointerGetDatum(PG_DETOAST_DATUM_COPY(v[1])) : 0;
   row.has_rdata = !null[2];
   row.rdata = row.has_rdata ? datumCopy(v[2], false, -1) : 0;
+  row.rdata_start = null[3] ? 0 : DatumGetTimestampTz(v[3]);
   MemoryContextSwitchTo(old);
   return true;
 }
 
 // Under Citus: the summaries of the selected series' points per bucket,
 // computed on the shards by one statement (the aggregate aegis._bucket_parts
-// over each series' blocks and over its recent rows, combined per bucket and
-// packed, one row per series, where the rows are; with parts,
-// aegis._bucket_summaries, one row per block and bucket); the coordinator
-// only folds them (docs/scale-out.md).
+// over each series' blocks and over its recent rows, combined per bucket, or
+// with parts each block's part of a bucket kept apart, packed into one row
+// per series, where the rows are); the coordinator only unpacks and folds
+// them (docs/scale-out.md).
 // The same statement brings the series' stored blocks of rolled-up steps
 // overlapping the range (one small row each), folded first, as one node
 // folds steps before blocks. Usable for the functions block summaries
@@ -134,11 +137,11 @@ class ShardSummaries {
       // the block point at its time: each block leaves out the times of its
       // series' recent rows (one scan of them per shard).
       static const char* const sql =
-          "SELECT x.series_id, x.packed, x.rdata"
+          "SELECT x.series_id, x.packed, x.rdata, x.ts_min"
           "  FROM (SELECT b.series_id, aegis._bucket_parts("
           "                 b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,"
           "                 b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, r.ts, $2, $3, $4, $5)"
-          "               AS packed, NULL::bytea AS rdata"
+          "               AS packed, NULL::bytea AS rdata, NULL::timestamptz AS ts_min"
           "          FROM aegis.blocks b"
           "          LEFT JOIN (SELECT series_id, array_agg(ts) AS ts FROM aegis.recent_points"
           "                      WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3 GROUP BY series_id) r"
@@ -147,13 +150,13 @@ class ShardSummaries {
           "         GROUP BY b.series_id"
           "        UNION ALL"
           "        SELECT r.series_id, aegis._bucket_parts(r.series_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-          "                 NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $5), NULL::bytea"
+          "                 NULL, NULL, NULL, r.ts, r.vals, NULL, $2, $3, $4, $5), NULL::bytea, NULL::timestamptz"
           "          FROM (SELECT series_id, array_agg(ts ORDER BY ts) AS ts, array_agg(value ORDER BY ts) AS vals"
           "                  FROM aegis.recent_points WHERE series_id = ANY ($1) AND ts >= $2 AND ts < $3"
           "                 GROUP BY series_id) r"
           "         GROUP BY r.series_id"
           "        UNION ALL"
-          "        SELECT u.series_id, NULL::bytea, u.data"
+          "        SELECT u.series_id, NULL::bytea, u.data, u.ts_min"
           "          FROM aegis.rollups u WHERE u.series_id = ANY ($1) AND u.ts_max >= $2 AND u.ts_min < $3) x";
       // The rows come straight from the executor (no SPI tuple table, no
       // Sort on this node: they are put in order below).
@@ -171,7 +174,10 @@ class ShardSummaries {
     std::vector<Piece> received;
     for (uint64 i = 0; i < receiver.n; ++i) {
       const ShardRow& in = receiver.rows[i];
-      if (in.has_rdata) received.push_back({in.series_id, in.rdata, {}});
+      if (in.has_rdata) {
+        received.push_back({in.series_id, in.rdata, {}});
+        received.back().part.ts_min = in.rdata_start;  // blocks of steps in time order, as one node reads them
+      }
       if (!in.has_packed) continue;
       const auto* pack = reinterpret_cast<const bytea*>(DatumGetPointer(in.packed));
       for (const core::BucketPart& part : core::UnpackBucketParts(reinterpret_cast<const uint8_t*>(VARDATA(pack)),
@@ -293,7 +299,8 @@ class ShardSummaries {
       }
       const core::BlockSummary summary = core::SummaryOfStep(s);
       if (!aggregator->TryAddBlockSummary(summary))
-        throw core::Error(core::ErrorCategory::Internal, "a bucket summary from the shards does not fit its bucket");
+        throw core::Error(core::ErrorCategory::DataCorrupted, "malformed bucket summaries from a shard",
+                          "A summary does not fit its bucket.");
     }
   }
 
@@ -413,6 +420,8 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
   }
   std::vector<std::optional<aegis::core::BucketAggregator>> aggregators(side_by_side ? group_first.size() : 1);
   size_t current_group = 0;
+  // Under Citus, on a distributed database, the shards summarise their rows.
+  const bool distributed = aegis::pg::PgCall([] { return aegis::pg::DataDistributed(); });
   for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);
     std::vector<int64_t> ids;
@@ -423,7 +432,7 @@ AEGIS_PG_FUNCTION(aegis_aggregate) {
     const bool moments = fn.kind == AggregateKind::kStddev || fn.kind == AggregateKind::kVariance;
     // delta and sample_delta need only the ends, which summaries have.
     const bool counter = aegis::core::IsPerSeries(fn.kind) && !fn.UsesSummaries();
-    if (aegis::pg::UnderCitus() && (fn.UsesSummaries() || moments || counter)) {
+    if (distributed && (fn.UsesSummaries() || moments || counter)) {
       shards.emplace(ids, since, until, step, fn.kind == AggregateKind::kSum || fn.kind == AggregateKind::kAvg,
                      moments || counter, counter, fn.RollupColumns());
       if (!shards->usable()) shards.reset();

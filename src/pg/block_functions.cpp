@@ -62,7 +62,7 @@ AEGIS_PG_FUNCTION(aegis_block_point_matches) {
 
 namespace {
 
-// One (bucket, summary) row of aegis._bucket_summaries.
+// One bucket's summary of a block's (or given) points (SummarizeInput).
 struct BucketSummary {
   aegis::core::Timestamp bucket;
   aegis::core::BlockSummary summary;
@@ -324,6 +324,11 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_finalfn) {
   const bool parts = (state->mode & (kPartMoments | kPartCounters)) != 0;
   if (!parts) entries = aegis::core::CombineBucketParts(std::move(entries), (state->mode & kPartSums) != 0);
   const std::vector<uint8_t> packed = aegis::core::PackBucketParts(entries, parts);
+  if (packed.size() > MaxAllocSize - VARHDRSZ)
+    throw aegis::core::Error(aegis::core::ErrorCategory::LimitExceeded, "too many bucket summaries for one series",
+                             "A series' " + std::to_string(entries.size()) + " summaries take " +
+                                 std::to_string(packed.size()) + " bytes, past a bytea's 1 GB.",
+                             "Use a larger step or a shorter time range.");
   bytea* out = aegis::pg::PgCall([&] { return static_cast<bytea*>(palloc(VARHDRSZ + packed.size())); });
   SET_VARSIZE(out, VARHDRSZ + packed.size());
   memcpy(VARDATA(out), packed.data(), packed.size());

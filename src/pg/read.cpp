@@ -154,7 +154,7 @@ void EmitSeriesOnShard(FunctionCallInfo fcinfo, int64_t series_id, core::Timesta
 // rows go to the result's tuplestore, which spills past work_mem. Under
 // Citus the worker that holds the series does this (EmitSeriesOnShard).
 void EmitSeries(FunctionCallInfo fcinfo, int64_t series_id, core::Timestamp since, core::Timestamp until) {
-  if (UnderCitus()) return EmitSeriesOnShard(fcinfo, series_id, since, until);
+  if (PgCall([] { return DataDistributed(); })) return EmitSeriesOnShard(fcinfo, series_id, since, until);
   const core::SeriesPoints recent = FetchRecent(series_id, since, until);
   size_t next_recent = 0;
   core::SeriesPoints decoded;

@@ -185,7 +185,7 @@ AEGIS_PG_FUNCTION(aegis_rolling) {
     bool nulls[] = {false, false, false, !value.has_value()};
     aegis::pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
   };
-  const bool on_shards = aegis::pg::UnderCitus();
+  const bool on_shards = aegis::pg::PgCall([] { return aegis::pg::DataDistributed(); });
   aegis::pg::PointCollector collector(aegis::pg::MaxRollingPoints());
   for (size_t chunk = 0; chunk < n; chunk += aegis::pg::kSeriesPerFetch) {
     const size_t chunk_end = std::min(n, chunk + aegis::pg::kSeriesPerFetch);

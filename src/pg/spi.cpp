@@ -3,10 +3,14 @@
 #include "pg/spi.h"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 }
 
@@ -29,6 +33,33 @@ bool UnderCitus() {
   // in shared_preload_libraries), so its settings exist by the first plan.
   static const bool under_citus = GetConfigOption("citus.version", true, false) != nullptr;
   return under_citus;
+}
+
+bool DataDistributed() {
+  if (!UnderCitus()) return false;
+  static LocalTransactionId checked = InvalidLocalTransactionId;
+  static bool distributed = false;
+  if (MyProc->lxid == checked) return distributed;
+  // Citus's catalog lists every distributed table, on the coordinator and,
+  // with its metadata synced, on the workers.
+  const Oid catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+  const Oid aegis = get_namespace_oid("aegis", true);
+  const Oid blocks = OidIsValid(aegis) ? get_relname_relid("blocks", aegis) : InvalidOid;
+  distributed = false;
+  if (OidIsValid(catalog) && OidIsValid(blocks)) {
+    Relation rel = table_open(catalog, AccessShareLock);
+    const AttrNumber column = get_attnum(catalog, "logicalrelid");
+    if (column != InvalidAttrNumber) {
+      ScanKeyData key;
+      ScanKeyInit(&key, column, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(blocks));
+      SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+      distributed = HeapTupleIsValid(systable_getnext(scan));
+      systable_endscan(scan);
+    }
+    table_close(rel, AccessShareLock);
+  }
+  checked = MyProc->lxid;
+  return distributed;
 }
 
 int KeptPlanOptions() {

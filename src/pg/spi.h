@@ -11,6 +11,15 @@ namespace aegis::pg {
 // Whether Citus is loaded into this server (docs/scale-out.md).
 bool UnderCitus();
 
+// Whether this database's data tables are distributed by Citus
+// (aegis.distribute()): the reads that take the shards' paths take them
+// only then. A database on a server with Citus preloaded that was never
+// distributed reads as one node does, so it sees packed batches written
+// before Citus was preloaded (Citus turns packed writes off, and those
+// paths do not read the batches). PostgreSQL code; looked up once a
+// transaction.
+bool DataDistributed();
+
 // The cursor options of the engine's kept plans: generic plans, planned once
 // per backend, except under Citus, which needs the parameters' values to
 // plan a distributed statement (custom plans).

@@ -279,7 +279,7 @@ CREATE FUNCTION aegis._bucket_parts_transfn(internal, series_id bigint, data byt
                                             segments bytea, ts timestamptz[], vals double precision[],
                                             excluded timestamptz[], since timestamptz, until timestamptz,
                                             step interval, mode integer)
-    RETURNS internal LANGUAGE c PARALLEL SAFE
+    RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_bucket_parts_transfn';
 COMMENT ON FUNCTION aegis._bucket_parts_transfn(internal, bigint, bytea, timestamptz, timestamptz, integer,
                                                 double precision, double precision, double precision,
@@ -288,7 +288,7 @@ COMMENT ON FUNCTION aegis._bucket_parts_transfn(internal, bigint, bytea, timesta
                                                 interval, integer) IS
   'Transition of aegis._bucket_parts: adds a block''s (or the given points'') summaries per bucket.';
 CREATE FUNCTION aegis._bucket_parts_finalfn(internal) RETURNS bytea
-    LANGUAGE c PARALLEL SAFE
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_bucket_parts_finalfn';
 COMMENT ON FUNCTION aegis._bucket_parts_finalfn(internal) IS
   'Final function of aegis._bucket_parts: the summaries combined per bucket (or the parts), packed.';

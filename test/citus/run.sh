@@ -282,6 +282,41 @@ else
 fi
 drop_citus_db aegis_citus_restored
 
+# Packed batches written on a server without Citus stay visible after the
+# database is restored on one that preloads it and left undistributed: its
+# reads take the one-node paths, which lay the batches over the stored
+# points (the shards' paths are for distributed databases only; Citus turns
+# packed writes off, so only such batches can exist there).
+packed_reads="SELECT (SELECT count(*) FROM aegis.packed_points),
+  (SELECT count(*) || ' ' || sum(value) FROM aegis.read('pk')),
+  (SELECT string_agg(value::text, ',' ORDER BY tags ->> 'h') FROM aegis.aggregate('pk', 'sum', '2024-01-01', '2024-01-02')),
+  (SELECT string_agg(value::text, ',' ORDER BY tags ->> 'h') FROM aegis.aggregate('pk', 'stddev', '2024-01-01', '2024-01-02')),
+  (SELECT string_agg(value::text, ',' ORDER BY tags ->> 'h') FROM aegis.aggregate('pk', 'rate', '2024-01-01', '2024-01-02')),
+  (SELECT count(*) || ' ' || sum(value) FROM aegis.rolling('pk', 'max', '2 minutes'))"
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed" -c "CREATE DATABASE aegis_citus_packed"
+psql -X -q -v ON_ERROR_STOP=1 "${single[@]}" -d aegis_citus_packed >/dev/null <<'SQL'
+CREATE EXTENSION aegis_timeseries;
+SET aegis.packed_write_series = 2;
+INSERT INTO aegis.points (metric, tags, ts, value)
+  SELECT 'pk', jsonb_build_object('h', 'h' || i), '2024-01-01'::timestamptz + j * interval '1 minute', i * 10 + j % 4
+    FROM generate_series(1, 3) i, generate_series(0, 5) j;
+SQL
+want=$(psql -X -At "${single[@]}" -d aegis_citus_packed -c "$packed_reads" 2>&1)
+got=""
+if "$PGBIN/pg_dump" -Fc "${single[@]}" -d aegis_citus_packed -f "$out/packed.dump" &&
+   psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed" \
+     -c "CREATE DATABASE aegis_citus_packed" -c "ALTER DATABASE aegis_citus_packed SET aegis.maintenance_worker = off" &&
+   "$PGBIN/pg_restore" --exit-on-error -p "$PGPORT" -d aegis_citus_packed "$out/packed.dump"; then
+  got=$(psql -X -At -p "$PGPORT" -d aegis_citus_packed -c "$packed_reads" 2>&1)
+fi
+if [ "${want%%|*}" = 1 ] && [ "$got" = "$want" ]; then
+  ok "packed batches restored into an undistributed database on a Citus server are read as on one node ($got)"
+else
+  not_ok "packed batches on a Citus server, undistributed: '$got' (one node: '$want')"
+fi
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed"
+psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed"
+
 # A series created on a worker gets an id of its node's range, unique
 # cluster-wide, and its point is read back on the coordinator.
 psql -X -q -p "$2" -d aegis_citus -c "SELECT aegis.write('cpu', '{\"host\": \"on-worker\"}', '2024-01-02', 7.5)" &&

@@ -81,6 +81,33 @@ TEST(BucketParts, SumsOverflowAsFloat8PlOrAreLeftOut) {
   EXPECT_EQ(combined[0].count, 2u);
 }
 
+TEST(BucketParts, APartsOwnOverflowIsNotHiddenByAnInfinity) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // The later part's own sum overflowed from finite values; the earlier
+  // holds a real infinity, which would make the combined sum and max
+  // infinite and the overflow look like a value.
+  const std::vector<BucketPart> parts = {Part(0, 1, 1, 1, inf, inf, inf, inf, inf),
+                                         Part(0, 2, 3, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308)};
+  try {
+    CombineBucketParts(parts, true);
+    FAIL() << "no overflow error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::NumericOutOfRange);
+  }
+  EXPECT_EQ(CombineBucketParts(parts, false).at(0).count, 3u);  // functions that read no sum
+}
+
+TEST(BucketParts, PartsOfABucketCombineInTimeOrder) {
+  // Given late part first: combined as one node folds them, earliest first
+  // (the sums in that order, and the later of two equal minimums kept).
+  const auto combined = CombineBucketParts(
+      {Part(0, 50, 60, 1, 0.0, 0.0, 0.1, 0.0, 0.0), Part(0, 10, 20, 1, -0.0, -0.0, 0.2, -0.0, -0.0)}, true);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_EQ(combined[0].sum, 0.2 + 0.1);
+  EXPECT_FALSE(std::signbit(combined[0].min));  // float8smaller keeps the later on a tie
+  EXPECT_TRUE(std::signbit(combined[0].first));
+}
+
 TEST(BucketParts, PackRoundTripsBitForBit) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<BucketPart> combined = {Part(-5000, -4000, -10, 7, -0.0, nan, 1e300, -1.5, 2.25),
