@@ -41,12 +41,17 @@ std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool s
   std::vector<BucketPart> combined;
   for (BucketPart& part : parts) {
     if (part.count == 0) continue;
-    // A part whose own sum overflowed from finite values: summing its points
-    // raised the overflow (AggregateState::AddSummary's rule, checked per
-    // part, before an infinite value elsewhere in the bucket hides it).
-    if (sums && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max)) ThrowFloat8Overflow();
+    const bool first_of_bucket = combined.empty() || combined.back().bucket != part.bucket;
+    // A part whose own sum overflowed from finite values raised the
+    // overflow on one node: a stored summary always (AggregateState::
+    // AddSummary's rule), points while the bucket's running sum is finite
+    // (AddPoints adds them one by one). Checked per part, before an
+    // infinite value elsewhere in the bucket hides it.
+    if (sums && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max) &&
+        (part.stored || first_of_bucket || std::isfinite(combined.back().sum)))
+      ThrowFloat8Overflow();
     if (!sums) part.sum = 0;
-    if (combined.empty() || combined.back().bucket != part.bucket) {
+    if (first_of_bucket) {
       combined.push_back(part);
       continue;
     }
@@ -89,6 +94,21 @@ std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, boo
     w.U64(Bits(p.previous));
   }
   return out;
+}
+
+std::vector<uint8_t> PackTooLarge() {
+  std::vector<uint8_t> out;
+  ByteWriter w(&out);
+  w.U32(kBucketPartsMagic);
+  w.U32(2);
+  w.U32(0);
+  return out;
+}
+
+bool IsPackTooLarge(const uint8_t* data, size_t size) {
+  if (size != kBucketPartsHeader) return false;
+  ByteReader r(data, size);
+  return r.U32("magic") == kBucketPartsMagic && r.U32("kind") == 2 && r.U32("count") == 0;
 }
 
 std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool parts) {

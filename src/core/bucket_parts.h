@@ -5,7 +5,8 @@
 // for the functions that need each part in time order (stddev, variance,
 // the counter functions), kept apart with each part's Sxx and counter state.
 //
-// Layout (little-endian): u32 magic "AEBP", u32 kind (0 combined, 1 parts),
+// Layout (little-endian): u32 magic "AEBP", u32 kind (0 combined, 1 parts,
+// 2 too large: no entries, the series' summaries would pass a bytea's 1 GB),
 // u32 entry count n, then n entries: bucket, ts_min, ts_max (i64
 // microseconds), count (u64), min, max, sum, first, last (IEEE-754 binary64
 // bits), 72 bytes; a part adds sxx, resets (binary64), reset_count,
@@ -42,6 +43,10 @@ struct BucketPart {
   uint64_t changes = 0;
   Timestamp previous_ts = 0;
   double previous = 0;
+  // Combining only (not packed): a stored block or segment summary, whose
+  // own overflowed sum is an overflow as AggregateState::AddSummary says;
+  // else points, whose sum one node adds to the bucket's point by point.
+  bool stored = false;
 };
 
 constexpr uint32_t kBucketPartsMagic = 0x50424541;  // "AEBP"
@@ -65,5 +70,10 @@ std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, boo
 // The entries of a pack of the kind asked for, checked (DataCorrupted when
 // it is malformed or of the other kind).
 std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool parts);
+
+// The pack that stands for a series whose summaries would pass a bytea's
+// 1 GB, and whether a pack is that one.
+std::vector<uint8_t> PackTooLarge();
+bool IsPackTooLarge(const uint8_t* data, size_t size);
 
 }  // namespace aegis::core

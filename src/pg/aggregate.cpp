@@ -180,8 +180,15 @@ class ShardSummaries {
       }
       if (!in.has_packed) continue;
       const auto* pack = reinterpret_cast<const bytea*>(DatumGetPointer(in.packed));
-      for (const core::BucketPart& part : core::UnpackBucketParts(reinterpret_cast<const uint8_t*>(VARDATA(pack)),
-                                                                   VARSIZE(pack) - VARHDRSZ, parts))
+      const auto* bytes = reinterpret_cast<const uint8_t*>(VARDATA(pack));
+      const size_t size = VARSIZE(pack) - VARHDRSZ;
+      // A series whose summaries would pass a bytea's 1 GB: the
+      // coordinator reads the points itself (usable() false).
+      if (core::IsPackTooLarge(bytes, size)) {
+        usable_ = false;
+        continue;
+      }
+      for (const core::BucketPart& part : core::UnpackBucketParts(bytes, size, parts))
         received.push_back({in.series_id, 0, part});
     }
     // In series order, a series' blocks of steps first, then by start: the

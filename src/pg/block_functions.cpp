@@ -68,6 +68,7 @@ struct BucketSummary {
   aegis::core::BlockSummary summary;
   double sxx = 0;                    // the parts mode's Sxx of the points
   aegis::core::CounterRun counters;  // the parts mode's counter state of the points
+  bool stored = false;               // a stored (block or segment) summary, not points
 };
 
 // Whether any of the sorted timestamps lies in [lo, hi].
@@ -174,7 +175,7 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
     if (block.ts_max < since || block.ts_min >= until) {
       // Nothing in range.
     } else if (whole(block)) {
-      out.push_back({bucket_of(block.ts_min), block, 0, {}});
+      out.push_back({bucket_of(block.ts_min), block, 0, {}, true});
     } else {
       if (in.has_segments && bucketer && !parts) {
         aegis::pg::BlockRef ref;
@@ -186,7 +187,7 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
         for (const BlockSummary& s : aegis::pg::DecodeStoredSegments(in.series_id, ref)) {
           if (s.count == 0 || s.ts_max < since || s.ts_min >= until) continue;
           if (whole(s)) {
-            out.push_back({bucket_of(s.ts_min), s, 0, {}});
+            out.push_back({bucket_of(s.ts_min), s, 0, {}, true});
             answered.emplace_back(s.ts_min, s.ts_max);
           } else {
             decode = true;
@@ -311,6 +312,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
     part.changes = row.counters.changes;
     part.previous_ts = row.counters.previous_ts;
     part.previous = row.counters.previous;
+    part.stored = row.stored;
   }
   PG_RETURN_POINTER(state);
 }
@@ -323,12 +325,12 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_finalfn) {
   std::vector<aegis::core::BucketPart> entries(state->parts, state->parts + state->n);
   const bool parts = (state->mode & (kPartMoments | kPartCounters)) != 0;
   if (!parts) entries = aegis::core::CombineBucketParts(std::move(entries), (state->mode & kPartSums) != 0);
-  const std::vector<uint8_t> packed = aegis::core::PackBucketParts(entries, parts);
-  if (packed.size() > MaxAllocSize - VARHDRSZ)
-    throw aegis::core::Error(aegis::core::ErrorCategory::LimitExceeded, "too many bucket summaries for one series",
-                             "A series' " + std::to_string(entries.size()) + " summaries take " +
-                                 std::to_string(packed.size()) + " bytes, past a bytea's 1 GB.",
-                             "Use a larger step or a shorter time range.");
+  // Past a bytea's 1 GB the pack says so instead, and the coordinator reads
+  // that series' points itself, as one node does.
+  const size_t bytes = aegis::core::kBucketPartsHeader +
+                       entries.size() * (parts ? aegis::core::kBucketPartFullBytes : aegis::core::kBucketPartBytes);
+  const std::vector<uint8_t> packed = bytes > MaxAllocSize - VARHDRSZ ? aegis::core::PackTooLarge()
+                                                                     : aegis::core::PackBucketParts(entries, parts);
   bytea* out = aegis::pg::PgCall([&] { return static_cast<bytea*>(palloc(VARHDRSZ + packed.size())); });
   SET_VARSIZE(out, VARHDRSZ + packed.size());
   memcpy(VARDATA(out), packed.data(), packed.size());

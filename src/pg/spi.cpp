@@ -6,6 +6,7 @@ extern "C" {
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "storage/lmgr.h"
@@ -35,30 +36,48 @@ bool UnderCitus() {
   return under_citus;
 }
 
+namespace {
+
+// DataDistributed's answer and the transaction it holds for.
+LocalTransactionId distributed_checked = InvalidLocalTransactionId;
+bool distributed = false;
+
+// A rolled-back subtransaction may have distributed or undistributed the
+// tables: ask again.
+void ForgetDistributed(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+  if (event == SUBXACT_EVENT_ABORT_SUB) distributed_checked = InvalidLocalTransactionId;
+}
+
+}  // namespace
+
 bool DataDistributed() {
   if (!UnderCitus()) return false;
-  static LocalTransactionId checked = InvalidLocalTransactionId;
-  static bool distributed = false;
-  if (MyProc->lxid == checked) return distributed;
+  static bool callback_registered = false;
+  if (!callback_registered) {
+    RegisterSubXactCallback(ForgetDistributed, nullptr);
+    callback_registered = true;
+  }
+  if (MyProc->lxid == distributed_checked) return distributed;
   // Citus's catalog lists every distributed table, on the coordinator and,
-  // with its metadata synced, on the workers.
+  // with its metadata synced, on the workers (recent_points, as
+  // aegis.is_distributed() asks).
   const Oid catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
   const Oid aegis = get_namespace_oid("aegis", true);
-  const Oid blocks = OidIsValid(aegis) ? get_relname_relid("blocks", aegis) : InvalidOid;
+  const Oid table = OidIsValid(aegis) ? get_relname_relid("recent_points", aegis) : InvalidOid;
   distributed = false;
-  if (OidIsValid(catalog) && OidIsValid(blocks)) {
+  if (OidIsValid(catalog) && OidIsValid(table)) {
     Relation rel = table_open(catalog, AccessShareLock);
     const AttrNumber column = get_attnum(catalog, "logicalrelid");
     if (column != InvalidAttrNumber) {
       ScanKeyData key;
-      ScanKeyInit(&key, column, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(blocks));
+      ScanKeyInit(&key, column, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(table));
       SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
       distributed = HeapTupleIsValid(systable_getnext(scan));
       systable_endscan(scan);
     }
     table_close(rel, AccessShareLock);
   }
-  checked = MyProc->lxid;
+  distributed_checked = MyProc->lxid;
   return distributed;
 }
 

@@ -17,7 +17,7 @@ bool UnderCitus();
 // distributed reads as one node does, so it sees packed batches written
 // before Citus was preloaded (Citus turns packed writes off, and those
 // paths do not read the batches). PostgreSQL code; looked up once a
-// transaction.
+// transaction, and again after a subtransaction rolls back.
 bool DataDistributed();
 
 // The cursor options of the engine's kept plans: generic plans, planned once

@@ -283,7 +283,8 @@ fi
 drop_citus_db aegis_citus_restored
 
 # Packed batches written on a server without Citus stay visible after the
-# database is restored on one that preloads it and left undistributed: its
+# database is restored on one that preloads it (citus created in it, its
+# catalog listing no table of the extension) and left undistributed: its
 # reads take the one-node paths, which lay the batches over the stored
 # points (the shards' paths are for distributed databases only; Citus turns
 # packed writes off, so only such batches can exist there).
@@ -306,6 +307,7 @@ got=""
 if "$PGBIN/pg_dump" -Fc "${single[@]}" -d aegis_citus_packed -f "$out/packed.dump" &&
    psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed" \
      -c "CREATE DATABASE aegis_citus_packed" -c "ALTER DATABASE aegis_citus_packed SET aegis.maintenance_worker = off" &&
+   psql -X -q -p "$PGPORT" -d aegis_citus_packed -c "CREATE EXTENSION citus" &&
    "$PGBIN/pg_restore" --exit-on-error -p "$PGPORT" -d aegis_citus_packed "$out/packed.dump"; then
   got=$(psql -X -At -p "$PGPORT" -d aegis_citus_packed -c "$packed_reads" 2>&1)
 fi
@@ -314,8 +316,8 @@ if [ "${want%%|*}" = 1 ] && [ "$got" = "$want" ]; then
 else
   not_ok "packed batches on a Citus server, undistributed: '$got' (one node: '$want')"
 fi
-psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed"
-psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed"
+psql -X -q "${single[@]}" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed WITH (FORCE)"
+psql -X -q -p "$PGPORT" -d postgres -c "DROP DATABASE IF EXISTS aegis_citus_packed WITH (FORCE)"
 
 # A series created on a worker gets an id of its node's range, unique
 # cluster-wide, and its point is read back on the coordinator.

@@ -83,11 +83,11 @@ TEST(BucketParts, SumsOverflowAsFloat8PlOrAreLeftOut) {
 
 TEST(BucketParts, APartsOwnOverflowIsNotHiddenByAnInfinity) {
   const double inf = std::numeric_limits<double>::infinity();
-  // The later part's own sum overflowed from finite values; the earlier
+  // The earlier part's own sum overflowed from finite values; the later
   // holds a real infinity, which would make the combined sum and max
   // infinite and the overflow look like a value.
-  const std::vector<BucketPart> parts = {Part(0, 1, 1, 1, inf, inf, inf, inf, inf),
-                                         Part(0, 2, 3, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308)};
+  const std::vector<BucketPart> parts = {Part(0, 1, 2, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308),
+                                         Part(0, 3, 3, 1, inf, inf, inf, inf, inf)};
   try {
     CombineBucketParts(parts, true);
     FAIL() << "no overflow error";
@@ -95,6 +95,30 @@ TEST(BucketParts, APartsOwnOverflowIsNotHiddenByAnInfinity) {
     EXPECT_EQ(e.category(), ErrorCategory::NumericOutOfRange);
   }
   EXPECT_EQ(CombineBucketParts(parts, false).at(0).count, 3u);  // functions that read no sum
+}
+
+TEST(BucketParts, PointsAfterAnInfinityAddAsOneNodeAddsThem) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // Points whose own sum overflowed, after an earlier infinite part: one
+  // node's running sum is infinite already when it adds them, and raises
+  // nothing; a stored summary so is an overflow all the same.
+  BucketPart points = Part(0, 2, 3, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308);
+  const auto combined = CombineBucketParts({Part(0, 1, 1, 1, inf, inf, inf, inf, inf), points}, true);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_EQ(combined[0].sum, inf);
+  EXPECT_EQ(combined[0].count, 3u);
+  points.stored = true;
+  EXPECT_THROW(CombineBucketParts({Part(0, 1, 1, 1, inf, inf, inf, inf, inf), points}, true), Error);
+}
+
+TEST(BucketParts, ASeriesPastOneGigabyteIsMarkedNotPacked) {
+  const std::vector<uint8_t> marker = PackTooLarge();
+  EXPECT_TRUE(IsPackTooLarge(marker.data(), marker.size()));
+  EXPECT_THROW(UnpackBucketParts(marker.data(), marker.size(), false), Error);
+  EXPECT_THROW(UnpackBucketParts(marker.data(), marker.size(), true), Error);
+  const std::vector<uint8_t> empty = PackBucketParts({}, false);
+  EXPECT_FALSE(IsPackTooLarge(empty.data(), empty.size()));
+  EXPECT_FALSE(IsPackTooLarge(marker.data(), marker.size() - 1));
 }
 
 TEST(BucketParts, PartsOfABucketCombineInTimeOrder) {
