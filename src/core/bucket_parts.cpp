@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 
+#include "bit_patterns.h"
 #include "byte_io.h"
 #include "error.h"
 #include "float8.h"
@@ -12,18 +12,6 @@
 namespace aegis::core {
 
 namespace {
-
-uint64_t Bits(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits;
-}
-
-double FromBits(uint64_t bits) {
-  double v;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
 
 [[noreturn]] void ThrowMalformed(const std::string& detail) {
   throw Error(ErrorCategory::DataCorrupted, "malformed bucket summaries from a shard", detail);
@@ -84,14 +72,14 @@ std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, boo
     w.U64(static_cast<uint64_t>(p.ts_min));
     w.U64(static_cast<uint64_t>(p.ts_max));
     w.U64(p.count);
-    for (double v : {p.min, p.max, p.sum, p.first, p.last}) w.U64(Bits(v));
+    for (double v : {p.min, p.max, p.sum, p.first, p.last}) w.U64(DoubleBits(v));
     if (!parts) continue;
-    w.U64(Bits(p.sxx));
-    w.U64(Bits(p.resets));
+    w.U64(DoubleBits(p.sxx));
+    w.U64(DoubleBits(p.resets));
     w.U64(p.reset_count);
     w.U64(p.changes);
     w.U64(static_cast<uint64_t>(p.previous_ts));
-    w.U64(Bits(p.previous));
+    w.U64(DoubleBits(p.previous));
   }
   return out;
 }
@@ -131,14 +119,14 @@ std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool
     p.ts_max = static_cast<Timestamp>(r.U64("ts_max"));
     p.count = r.U64("count");
     double* const values[] = {&p.min, &p.max, &p.sum, &p.first, &p.last};
-    for (double* v : values) *v = FromBits(r.U64("value"));
+    for (double* v : values) *v = BitsToDouble(r.U64("value"));
     if (parts) {
-      p.sxx = FromBits(r.U64("sxx"));
-      p.resets = FromBits(r.U64("resets"));
+      p.sxx = BitsToDouble(r.U64("sxx"));
+      p.resets = BitsToDouble(r.U64("resets"));
       p.reset_count = r.U64("reset_count");
       p.changes = r.U64("changes");
       p.previous_ts = static_cast<Timestamp>(r.U64("previous_ts"));
-      p.previous = FromBits(r.U64("previous"));
+      p.previous = BitsToDouble(r.U64("previous"));
     }
     if (p.count == 0 || p.ts_max < p.ts_min || p.ts_min < p.bucket)
       ThrowMalformed("An entry's count or times are inconsistent.");

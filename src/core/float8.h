@@ -6,8 +6,8 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
+#include "bit_patterns.h"
 #include "error.h"
 #include "types.h"
 
@@ -37,11 +37,7 @@ inline double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b
 // Adding the +0.0 changes no such sum, which starts at +0.0 and so is never
 // -0.0.
 inline double KeepIf(bool keep, double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits &= uint64_t{0} - static_cast<uint64_t>(keep);
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
+  return BitsToDouble(DoubleBits(v) & (uint64_t{0} - static_cast<uint64_t>(keep)));
 }
 
 }  // namespace aegis::core

@@ -58,9 +58,12 @@ struct ShardReceiver {
   uint64 capacity;
 };
 
-// A new row at the end of the receiver's, zeroed, and the slot's columns
-// deformed. PostgreSQL code, in the receiver's context.
-ShardRow& NextRow(ShardReceiver* r, TupleTableSlot* slot) {
+// Takes a row of the shards' packed statement (series_id, packed, rdata,
+// ts_min of the rdata).
+// PostgreSQL code.
+bool ReceivePackedRow(TupleTableSlot* slot, DestReceiver* self) {
+  auto* r = reinterpret_cast<ShardReceiver*>(self);
+  MemoryContext old = MemoryContextSwitchTo(r->context);
   if (r->n == r->capacity) {
     r->capacity = r->capacity == 0 ? 256 : r->capacity * 2;
     r->rows = static_cast<ShardRow*>(r->n == 0 ? MemoryContextAllocHuge(r->context, r->capacity * sizeof(ShardRow))
@@ -69,16 +72,6 @@ ShardRow& NextRow(ShardReceiver* r, TupleTableSlot* slot) {
   slot_getallattrs(slot);
   ShardRow& row = r->rows[r->n++];
   row = ShardRow{};
-  return row;
-}
-
-// Takes a row of the shards' packed statement (series_id, packed, rdata,
-// ts_min of the rdata).
-// PostgreSQL code.
-bool ReceivePackedRow(TupleTableSlot* slot, DestReceiver* self) {
-  auto* r = reinterpret_cast<ShardReceiver*>(self);
-  MemoryContext old = MemoryContextSwitchTo(r->context);
-  ShardRow& row = NextRow(r, slot);
   const Datum* v = slot->tts_values;
   const bool* null = slot->tts_isnull;
   row.series_id = null[0] ? 0 : DatumGetInt64(v[0]);
