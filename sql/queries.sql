@@ -227,11 +227,11 @@ $$ SELECT ('x' || string_agg(lpad(to_hex(get_byte(b, o + 7 - i)), 2, '0'), '' OR
 CREATE TEMP TABLE rs_packs AS
 SELECT aegis._bucket_parts(b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,
                            b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, p.ts,
-                           '-infinity', 'infinity', '1 hour', 1) AS pack
+                           '-infinity', 'infinity', '1 hour', 1, NULL) AS pack
   FROM aegis.blocks b JOIN rs_parts p USING (series_id)
 UNION ALL
 SELECT aegis._bucket_parts(p.series_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, p.ts, p.vals,
-                           NULL, '-infinity', 'infinity', '1 hour', 1)
+                           NULL, '-infinity', 'infinity', '1 hour', 1, NULL)
   FROM rs_parts p;
 SELECT count(*) AS packs, bool_and(get_byte(pack, 0) = 65 AND (length(pack) - 12) % 72 = 0) AS shaped FROM rs_packs;
 SELECT count(*) AS buckets,
@@ -240,6 +240,23 @@ SELECT count(*) AS buckets,
                sum(pg_temp.le64(pack, 12 + 72 * k + 24)) AS points
           FROM rs_packs, generate_series(0, (length(pack) - 12) / 72 - 1) k GROUP BY 1) e
   FULL JOIN aegis.aggregate('rs', 'count', '-infinity', 'infinity', '1 hour') a ON a.bucket = e.bucket;
+-- With an origin, the buckets are time_bucket(step, ts, origin)'s: the
+-- counts per bucket equal SQL's over the series' points.
+SELECT count(*) AS buckets, count(*) FILTER (WHERE e.points IS DISTINCT FROM r.points) AS differ
+  FROM (SELECT '2000-01-01 00:00 UTC'::timestamptz + pg_temp.le64(pack, 12 + 72 * k) * interval '1 microsecond' AS bucket,
+               sum(pg_temp.le64(pack, 12 + 72 * k + 24)) AS points
+          FROM (SELECT aegis._bucket_parts(b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value,
+                                           b.max_value, b.sum_value, b.first_value, b.last_value, b.segments, NULL,
+                                           NULL, p.ts, '-infinity', 'infinity', '1 hour', 1,
+                                           '2024-03-02 00:20') AS pack
+                  FROM aegis.blocks b JOIN rs_parts p USING (series_id)
+                UNION ALL
+                SELECT aegis._bucket_parts(p.series_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                           p.ts, p.vals, NULL, '-infinity', 'infinity', '1 hour', 1,
+                                           '2024-03-02 00:20')
+                  FROM rs_parts p) x, generate_series(0, (length(pack) - 12) / 72 - 1) k GROUP BY 1) e
+  FULL JOIN (SELECT aegis.time_bucket('1 hour', ts, '2024-03-02 00:20'::timestamptz) AS bucket, count(*) AS points
+               FROM aegis.read('rs') GROUP BY 1) r ON r.bucket = e.bucket;
 -- With parts (mode 2: Sxx, 4: counter state) every block's part of a bucket
 -- comes apart, in 120-byte entries, and the parts count every point once.
 SELECT count(*) AS parts, sum(pg_temp.le64(pack, 12 + 120 * k + 24)) AS points,
@@ -247,14 +264,14 @@ SELECT count(*) AS parts, sum(pg_temp.le64(pack, 12 + 120 * k + 24)) AS points,
        bool_and(get_byte(pack, 4) = 1 AND (length(pack) - 12) % 120 = 0) AS shaped
   FROM (SELECT aegis._bucket_parts(b.series_id, b.data, b.ts_min, b.ts_max, b.point_count, b.min_value, b.max_value,
                                    b.sum_value, b.first_value, b.last_value, b.segments, NULL, NULL, p.ts,
-                                   '-infinity', 'infinity', '1 hour', 6) AS pack
+                                   '-infinity', 'infinity', '1 hour', 6, NULL) AS pack
           FROM aegis.blocks b JOIN rs_parts p USING (series_id)
         UNION ALL
         SELECT aegis._bucket_parts(p.series_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, p.ts,
-                                   p.vals, NULL, '-infinity', 'infinity', '1 hour', 6)
+                                   p.vals, NULL, '-infinity', 'infinity', '1 hour', 6, NULL)
           FROM rs_parts p) x, generate_series(0, (length(pack) - 12) / 120 - 1) k;
 SELECT aegis._bucket_parts(1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                           '-infinity', 'infinity', NULL, 8);
+                           '-infinity', 'infinity', NULL, 8, NULL);
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT aegis.drop_metric('rs') > 0 AS dropped;
 

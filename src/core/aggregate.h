@@ -290,6 +290,8 @@ class BucketAggregator {
 
   // Buckets holding at least one point.
   size_t bucket_count() const { return keys_.size() + new_keys_.size(); }
+  // The function it computes.
+  const AggregateFn& fn() const { return fn_; }
 
  private:
   AggregateState& StateAt(Timestamp bucket);

@@ -148,7 +148,7 @@ Timestamp SubtractInterval(Timestamp ts, const Interval& iv) {
 }
 
 TimeBucketer::TimeBucketer(Interval width, std::optional<Timestamp> origin, Interval offset)
-    : width_(width), offset_(offset) {
+    : width_(width), origin_(origin), offset_(offset) {
   monthly_ = width.months != 0;
   has_offset_ = offset.months != 0 || offset.days != 0 || offset.micros != 0;
   if (monthly_) {

@@ -116,10 +116,15 @@ class TimeBucketer {
   int64_t PeriodMicros() const { return period_; }
 
   const Interval& width() const { return width_; }
+  // The origin given (nullopt: the default for the width kind).
+  const std::optional<Timestamp>& origin() const { return origin_; }
   const Interval& offset() const { return offset_; }
+  // True when an offset moves the buckets.
+  bool HasOffset() const { return has_offset_; }
 
  private:
   Interval width_;
+  std::optional<Timestamp> origin_;
   Interval offset_;
   bool monthly_ = false;
   bool regular_ = true;

@@ -90,6 +90,7 @@ struct SummaryInput {
   aegis::core::Timestamp since = 0;
   aegis::core::Timestamp until = 0;
   const Interval* step = nullptr;
+  std::optional<aegis::core::Timestamp> origin;  // the buckets' origin (nullopt: time_bucket's default)
   int given = 0;  // the given points (no block)
   Datum* ts_datums = nullptr;
   Datum* value_datums = nullptr;
@@ -156,7 +157,7 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
   for (int i = 0; i < in.n_excluded; ++i) excluded[static_cast<size_t>(i)] = DatumGetTimestampTz(in.excluded_datums[i]);
   std::sort(excluded.begin(), excluded.end());
   std::optional<aegis::core::TimeBucketer> bucketer;
-  if (in.step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(in.step));
+  if (in.step != nullptr) bucketer.emplace(aegis::pg::ToCoreInterval(in.step), in.origin);
   // The bucket of a time in [since, until): without a step, one bucket.
   const auto bucket_of = [&](Timestamp ts) { return bucketer ? bucketer->BucketStart(ts) : since; };
   // A stored summary stands for its points when they all count and lie in
@@ -266,11 +267,12 @@ constexpr int32 kPartCounters = 4;  // parts with their counter state
 }  // namespace
 
 // aegis._bucket_parts(series_id, data, block summary..., segments, ts[],
-// vals[], excluded[], since, until, step, mode), an aggregate: the summary
+// vals[], excluded[], since, until, step, mode, origin), an aggregate: the summary
 // (count, first and last time, min, max, sum, first and last value) of the
 // points of each of its rows (a series' blocks, or its recent rows given as
 // ts and vals) in each bucket of [since, until) that holds some, leaving out
-// the excluded times (a recent row replaces them) (SummarizeInput), packed
+// the excluded times (a recent row replaces them) (SummarizeInput), the
+// buckets time_bucket(step, ts, origin)'s (origin NULL: its default), packed
 // into one bytea (core/bucket_parts.h): combined per bucket, or with
 // kPartMoments or kPartCounters in mode, every part kept with its Sxx or
 // counter state. Its transition is a pure function of each row, so Citus runs
@@ -288,7 +290,8 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
     if (state->mode < 0 || state->mode > (kPartSums | kPartMoments | kPartCounters))
       ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("mode must be between 0 and 7")));
   }
-  const SummaryInput in = SummaryArguments(fcinfo, 1);
+  SummaryInput in = SummaryArguments(fcinfo, 1);
+  if (!PG_ARGISNULL(19)) in.origin = PG_GETARG_TIMESTAMPTZ(19);
 
   // C++ from here on: no PostgreSQL call outside PgCall.
   const std::vector<BucketSummary> rows =

@@ -52,6 +52,7 @@
 #include "pg/privileges.h"
 #include "pg/series_data.h"
 #include "pg/series_scan.h"
+#include "pg/shard_summaries.h"
 #include "pg/spi.h"
 #include "pg/store.h"
 #include "pg/write.h"
@@ -1379,6 +1380,7 @@ struct ScanState {
   std::vector<size_t> group_of;   // group of each series
   size_t next_in_order = 0;
   std::optional<MultiSink> sink;  // the current group's aggregators
+  int from_shards = -1;           // the shards summarise (ShardSummaries): 1, 0, -1 not known yet
   size_t current_group = 0;
   size_t current_first = 0;       // a series of the current group
   std::vector<Datum> out_values;  // finished rows, row-major
@@ -1390,6 +1392,7 @@ struct ScanState {
   // EXPLAIN ANALYZE.
   uint64_t candidates = 0;  // catalog rows the narrowed query returned
   uint64_t reads = 0;       // groups read
+  uint64_t shard_reads = 0;  // runs of series the shards summarised
   ReadStats stats;
 };
 
@@ -2253,6 +2256,15 @@ void FinishGroup(ScanState* s) {
   s->sink.reset();
 }
 
+// The engine's functions of the scan's aggregates, in order. With no
+// aggregate (GROUP BY alone), a count finds the groups' buckets.
+std::vector<core::AggregateFn> ScanFunctions(const ScanState* s) {
+  std::vector<core::AggregateFn> fns;
+  for (int code : s->aggregate_codes) fns.push_back(FnOfCode(code));
+  if (fns.empty()) fns.push_back(core::AggregateFn{core::AggregateKind::kCount});
+  return fns;
+}
+
 // Starts the aggregators of the group of series r.
 void StartGroup(ScanState* s, size_t r) {
   s->current_group = s->group_of[r];
@@ -2260,12 +2272,23 @@ void StartGroup(ScanState* s, size_t r) {
   core::AggregateLimits limits;
   limits.progress = [] { CheckForInterrupts(); };
   s->sink.emplace();
-  // With no aggregate (GROUP BY alone), a count finds the groups' buckets.
-  static const std::vector<int> kJustCount = {static_cast<int>(core::AggregateKind::kCount)};
   s->sink->summaries_ = s->summaries;
   s->sink->values_ = s->values;
-  for (int code : s->aggregate_codes.empty() ? kJustCount : s->aggregate_codes)
-    s->sink->aggregators_.emplace_back(FnOfCode(code), s->bucketer, s->since, s->until, limits);
+  for (const core::AggregateFn& fn : ScanFunctions(s))
+    s->sink->aggregators_.emplace_back(fn, s->bucketer, s->since, s->until, limits);
+}
+
+// Whether the shards summarise the scan's series (ShardSummaries): on a
+// distributed database, for functions they answer, with no value condition
+// (every point is then tested), in one bucket or in buckets of the engine's
+// own arithmetic with no offset (time_bucket(width, ts [, origin]), as the
+// shards bucket them). After the bucketer is built.
+bool ShardsSummarise(const ScanState* s) {
+  if (s->values.n > 0 || s->bucket_null) return false;
+  if (s->bucket_kind != kBucketNone && (!s->bucketer || s->bucketer->IsFunction() || s->bucketer->HasOffset()))
+    return false;
+  if (!ShardSummaries::Answers(ScanFunctions(s))) return false;
+  return PgCall([] { return DataDistributed(); });
 }
 
 // A point's bucket from the GROUP BY's expression (PostgreSQL evaluates it):
@@ -2366,13 +2389,39 @@ void AggregateRun(ScanState* s) {
   const bool segments = s->bucket_null ? false : (!s->bucketer || s->bucketer->IsRegular()) && summaries;
   const LeanRead lean = LeanReadFor(summaries, s->bucket_null ? std::nullopt : s->bucketer);
   SpiConnect();
+  if (s->from_shards < 0) s->from_shards = ShardsSummarise(s);
+  // On a distributed database the shards summarise what they hold, where
+  // they can; otherwise the blocks come here.
+  std::optional<ShardSummaries> shards;
+  if (s->from_shards == 1) {
+    Interval width{};
+    std::optional<TimestampTz> origin;
+    if (s->bucket_kind != kBucketNone) {
+      const core::Interval& w = s->bucketer->width();
+      width.month = w.months;
+      width.day = w.days;
+      width.time = w.micros;
+      origin = s->bucketer->origin();
+    }
+    shards.emplace(ids, s->since, s->until, s->bucket_kind != kBucketNone ? &width : nullptr, origin,
+                   ScanFunctions(s), false);
+    if (shards->usable())
+      ++s->shard_reads;
+    else
+      shards.reset();
+  }
   {
-    SeriesData data(ids, s->since, s->until, 0, false, segments, lean, &s->stats);
+    std::optional<SeriesData> data;
+    if (!shards) data.emplace(ids, s->since, s->until, 0, false, segments, lean, &s->stats);
     for (size_t k = s->next_in_order; k < end; ++k) {
       const size_t r = s->order[k];
       if (s->sink && s->group_of[r] != s->current_group) FinishGroup(s);
       if (!s->sink) StartGroup(s, r);
-      data.Fold(s->series[r].id, s->since, s->until, &*s->sink);
+      if (shards) {
+        for (core::BucketAggregator& a : s->sink->aggregators_) shards->Fold(s->series[r].id, &a);
+      } else {
+        data->Fold(s->series[r].id, s->since, s->until, &*s->sink);
+      }
     }
   }
   SpiFinish();
@@ -2545,6 +2594,7 @@ void ReScan(ForeignScanState* node) {
     s->bucketer.reset();
     s->bucket_null = false;
     s->has_bucket = false;
+    s->from_shards = -1;
     s->bucket_memo.clear();
     s->windows_ready = false;
     s->window_series.clear();
@@ -2627,8 +2677,12 @@ void ExplainScan(ForeignScanState* node, ExplainState* es) {
     ExplainPropertyInteger("Catalog Rows", nullptr, static_cast<int64>(s->candidates), es);
     ExplainPropertyInteger("Series", nullptr, static_cast<int64>(s->n_chosen), es);
     ExplainPropertyInteger("Series Reads", nullptr, static_cast<int64>(s->reads), es);
+    if (s->shard_reads > 0)  // on a distributed database: per-bucket summaries made on the shards
+      ExplainPropertyInteger("Series Reads Summarised On Shards", nullptr, static_cast<int64>(s->shard_reads), es);
     ExplainPropertyInteger("Blocks Read", nullptr, static_cast<int64>(s->stats.blocks), es);
-    ExplainPropertyInteger("Blocks Pruned", nullptr, static_cast<int64>(BlocksPruned(s)), es);
+    // (Blocks the shards summarised are neither read here nor pruned.)
+    if (s->shard_reads == 0)
+      ExplainPropertyInteger("Blocks Pruned", nullptr, static_cast<int64>(BlocksPruned(s)), es);
     ExplainPropertyInteger("Blocks Decoded", nullptr, static_cast<int64>(s->stats.blocks_decoded), es);
     if (aggregating || s->values.n > 0) {
       ExplainPropertyInteger("Blocks From Summaries", nullptr, static_cast<int64>(s->stats.blocks_summarized), es);

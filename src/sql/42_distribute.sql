@@ -278,14 +278,14 @@ CREATE FUNCTION aegis._bucket_parts_transfn(internal, series_id bigint, data byt
                                             first_value double precision, last_value double precision,
                                             segments bytea, ts timestamptz[], vals double precision[],
                                             excluded timestamptz[], since timestamptz, until timestamptz,
-                                            step interval, mode integer)
+                                            step interval, mode integer, origin timestamptz)
     RETURNS internal LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'aegis_bucket_parts_transfn';
 COMMENT ON FUNCTION aegis._bucket_parts_transfn(internal, bigint, bytea, timestamptz, timestamptz, integer,
                                                 double precision, double precision, double precision,
                                                 double precision, double precision, bytea, timestamptz[],
                                                 double precision[], timestamptz[], timestamptz, timestamptz,
-                                                interval, integer) IS
+                                                interval, integer, timestamptz) IS
   'Transition of aegis._bucket_parts: adds a block''s (or the given points'') summaries per bucket.';
 CREATE FUNCTION aegis._bucket_parts_finalfn(internal) RETURNS bytea
     LANGUAGE c IMMUTABLE PARALLEL SAFE
@@ -297,18 +297,20 @@ CREATE AGGREGATE aegis._bucket_parts(series_id bigint, data bytea, ts_min timest
                                      sum_value double precision, first_value double precision,
                                      last_value double precision, segments bytea, ts timestamptz[],
                                      vals double precision[], excluded timestamptz[], since timestamptz,
-                                     until timestamptz, step interval, mode integer) (
+                                     until timestamptz, step interval, mode integer, origin timestamptz) (
     SFUNC = aegis._bucket_parts_transfn, STYPE = internal, FINALFUNC = aegis._bucket_parts_finalfn,
     PARALLEL = SAFE);
 COMMENT ON AGGREGATE aegis._bucket_parts(bigint, bytea, timestamptz, timestamptz, integer, double precision,
                                          double precision, double precision, double precision, double precision,
                                          bytea, timestamptz[], double precision[], timestamptz[], timestamptz,
-                                         timestamptz, interval, integer) IS
+                                         timestamptz, interval, integer, timestamptz) IS
   'The summaries per bucket of [since, until) of its rows'' points (blocks, or given ts/vals), leaving out the '
-  'excluded times, packed (count, first and last time, min, max, sum, first and last value): combined per bucket '
+  'excluded times, in the buckets of time_bucket(step, ts, origin) (origin NULL: its default; step NULL: one '
+  'bucket), packed (count, first and last time, min, max, sum, first and last value): combined per bucket '
   '(mode 0, or 1 to add up the sums too, else left 0), or with mode bit 2 (Sxx, as float8_accum forms it) or 4 '
   '(counter state: the sum of the values just before each drop, drops, changes, the point before the last) each '
-  'block''s part of a bucket kept apart. The per-series work of aegis.aggregate under Citus.';
+  'block''s part of a bucket kept apart. The per-series work of aegis.aggregate and of SQL aggregates over '
+  'aegis.points under Citus.';
 
 -- aegis.rolling's rows for one series from its block rows and recent rows:
 -- the per-series work of aegis.rolling under Citus, which runs it on the

@@ -153,6 +153,66 @@ SELECT fn, a.bucket, a.tags, round(a.value::numeric, 6)
   FROM unnest(ARRAY['sum', 'avg', 'stddev']) fn,
        aegis.aggregate('cpu', fn, '2024-01-01', '2024-01-01 12:00', '3 hours', ARRAY['dc']) a
  ORDER BY fn, a.tags::text, a.bucket;
+-- SQL aggregates over aegis.points (on Citus summarised on the shards where
+-- the engine buckets them: docs/scale-out.md), per dc over cpu's raw points
+-- (late writes, deletes and recent rows among them): time_bucket with and
+-- without an origin, Grafana's epoch buckets, date_trunc in UTC, one
+-- bucket, and a value condition (every point tested, on the coordinator).
+-- Sums in another order differ in the last bits: to 6 decimals.
+SET TIME ZONE 'UTC';
+SELECT k, count(*) AS rows,
+       md5(string_agg(concat_ws('|', b, dc, n, lo, hi, f, l, round(su::numeric, 6), round(av::numeric, 6),
+                                round(sd::numeric, 6), round(va::numeric, 6)), ',' ORDER BY b, dc)) AS digest
+  FROM (SELECT 'time_bucket' AS k, aegis.time_bucket('20 minutes', ts)::text AS b, tags ->> 'dc' AS dc, count(*) AS n,
+               min(value) AS lo, max(value) AS hi, aegis.first(value, ts) AS f, aegis.last(value, ts) AS l,
+               sum(value) AS su, avg(value) AS av, stddev_samp(value) AS sd, var_pop(value) AS va
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 10:00'
+         GROUP BY 2, 3
+        UNION ALL
+        SELECT 'origin', aegis.time_bucket('20 minutes', ts, '2024-01-01 00:07'::timestamptz)::text, tags ->> 'dc',
+               count(*), min(value), max(value), aegis.first(value, ts), aegis.last(value, ts), sum(value),
+               avg(value), stddev_samp(value), var_pop(value)
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 10:00'
+         GROUP BY 2, 3
+        UNION ALL
+        SELECT 'epoch', (floor(extract(epoch FROM ts) / 900) * 900)::text, tags ->> 'dc', count(*), min(value),
+               max(value), aegis.first(value, ts), aegis.last(value, ts), sum(value), avg(value),
+               stddev_samp(value), var_pop(value)
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 10:00'
+         GROUP BY 2, 3
+        UNION ALL
+        SELECT 'date_trunc', date_trunc('hour', ts)::text, tags ->> 'dc', count(*), min(value), max(value),
+               aegis.first(value, ts), aegis.last(value, ts), sum(value), avg(value), stddev_samp(value),
+               var_pop(value)
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 10:00'
+         GROUP BY 2, 3
+        UNION ALL
+        SELECT 'one bucket', NULL, tags ->> 'dc', count(*), min(value), max(value), aegis.first(value, ts),
+               aegis.last(value, ts), sum(value), avg(value), stddev_samp(value), var_pop(value)
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' GROUP BY 3
+        UNION ALL
+        SELECT 'value condition', aegis.time_bucket('20 minutes', ts)::text, tags ->> 'dc', count(*), min(value),
+               max(value), aegis.first(value, ts), aegis.last(value, ts), sum(value), avg(value),
+               stddev_samp(value), var_pop(value)
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND value > 20 GROUP BY 2, 3) x
+ GROUP BY k ORDER BY k;
+-- The counter aggregates per series over aegis.points (on Citus the shards'
+-- counter runs where they follow each other in time, the first range; the
+-- coordinator's read where recent rows lie inside blocks, the second).
+SELECT k, count(*) AS rows,
+       md5(string_agg(concat_ws('|', tags, b, rate, increase, delta, n, av), ',' ORDER BY tags::text, b)) AS digest
+  FROM (SELECT 'in order' AS k, tags, aegis.time_bucket('1 hour', ts) AS b, aegis.rate(value, ts) AS rate,
+               aegis.increase(value, ts) AS increase, aegis.delta(value, ts) AS delta, count(*) AS n,
+               avg(value) AS av
+          FROM aegis.points WHERE metric = 'req' AND ts >= '2024-01-01 04:30' AND ts < '2024-01-01 08:20'
+         GROUP BY metric, tags, 3
+        UNION ALL
+        SELECT 'recent rows inside blocks', tags, aegis.time_bucket('1 hour', ts), aegis.rate(value, ts),
+               aegis.increase(value, ts), aegis.delta(value, ts), count(*), avg(value)
+          FROM aegis.points WHERE metric = 'req' AND ts >= '2024-01-01 02:07:30' AND ts < '2024-01-01 05:10'
+         GROUP BY metric, tags, 3) x
+ GROUP BY k ORDER BY k;
+RESET TIME ZONE;
 SELECT ts, value FROM aegis.rolling('cpu{host="h3"}', 'max', '5 minutes', '2024-01-01 08:55', '2024-01-01 09:10');
 -- rolling over every series of three metrics, windows reaching back before
 -- since, across cpu's rolled-up range (no points there), req's blocks with

@@ -154,6 +154,29 @@ coord -c "SELECT aegis.drop_metric('win')" >/dev/null
 n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"}', 'median', '7 minutes')")
 [ "$n" = 0 ] && ok "rolling is computed on the shards (the coordinator read no block)" ||
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
+# SQL aggregates over aegis.points: summarised on the shards where the
+# engine buckets them (time_bucket with or without an origin, Grafana's
+# epoch buckets, one bucket), also the moments and the per-series counter
+# aggregates; read on the coordinator where recent rows lie inside blocks.
+points_sql="SELECT %s, tags, count(*), avg(value), max(value), aegis.first(value, ts), stddev(value)
+              FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' GROUP BY 1, 2"
+for bucket in "aegis.time_bucket('20 minutes', ts)" "aegis.time_bucket('20 minutes', ts, '2024-01-01 00:07'::timestamptz)" \
+              "floor(extract(epoch FROM ts) / 900) * 900" "NULL::text"; do
+  # shellcheck disable=SC2059
+  n=$(blocks_read "$(printf "$points_sql" "$bucket")")
+  [ "$n" = 0 ] && ok "SQL aggregates over aegis.points by $bucket are summarised on the shards (the coordinator read no block)" ||
+    not_ok "SQL aggregates over aegis.points by $bucket: the coordinator read ${n:-?} blocks itself"
+done
+counters_sql="SELECT tags, aegis.time_bucket('1 hour', ts), aegis.rate(value, ts), aegis.delta(value, ts)
+                FROM aegis.points WHERE metric = 'req' AND ts >= '%s' AND ts < '%s' GROUP BY metric, tags, 2"
+# shellcheck disable=SC2059
+n=$(blocks_read "$(printf "$counters_sql" '2024-01-01 04:30' '2024-01-01 08:20')")
+[ "$n" = 0 ] && ok "aegis.rate over aegis.points per series is computed on the shards (the coordinator read no block)" ||
+  not_ok "aegis.rate over aegis.points per series: the coordinator read ${n:-?} blocks itself"
+# shellcheck disable=SC2059
+n=$(blocks_read "$(printf "$counters_sql" '2024-01-01 02:07:30' '2024-01-01 05:10')")
+[ "${n:-0}" -gt 0 ] && ok "aegis.rate over aegis.points with recent rows inside blocks is read on the coordinator ($n blocks)" ||
+  not_ok "aegis.rate over aegis.points with recent rows inside blocks: the coordinator read ${n:-?} blocks"
 for fn in avg max stddev rate increase sample_rate sample_increase; do
   n=$(blocks_read "SELECT * FROM aegis.aggregate('cpu', '$fn', '2024-01-01 00:30', '2024-01-01 08:00', '1 hour')")
   [ "$n" = 0 ] && ok "$fn over series with rolled-up steps is computed on the shards (the coordinator read no block)" ||

@@ -439,6 +439,25 @@ TEST(TimeBucketTest, MonthWidthWithDayOffset) {
   EXPECT_EQ(BucketOffset(Months(3), Ts(2020, 1, 15), Months(1)), Ts(2019, 11, 1));
 }
 
+// A bucketer tells its width, origin and offset, so that the same buckets can
+// be made elsewhere (a Citus shard's aegis._bucket_parts): rebuilt from them,
+// it gives the same bucket starts.
+TEST(TimeBucketTest, BucketerTellsWhatMakesItsBuckets) {
+  const TimeBucketer plain(Days(1));
+  EXPECT_FALSE(plain.origin().has_value());
+  EXPECT_FALSE(plain.HasOffset());
+  const TimeBucketer with_origin(Interval{0, 0, 20 * kMinute}, Ts(2024, 1, 1, 0, 7));
+  ASSERT_TRUE(with_origin.origin().has_value());
+  EXPECT_EQ(*with_origin.origin(), Ts(2024, 1, 1, 0, 7));
+  EXPECT_FALSE(with_origin.HasOffset());
+  const TimeBucketer rebuilt(with_origin.width(), with_origin.origin());
+  for (const Timestamp ts : {Ts(2024, 1, 1, 0, 6), Ts(2024, 1, 1, 0, 7), Ts(2024, 3, 5, 17, 59, 59)})
+    EXPECT_EQ(rebuilt.BucketStart(ts), with_origin.BucketStart(ts));
+  EXPECT_EQ(with_origin.BucketStart(Ts(2024, 1, 1, 0, 30)), Ts(2024, 1, 1, 0, 27));
+  EXPECT_TRUE(TimeBucketer(Days(1), std::nullopt, Days(1)).HasOffset());
+  EXPECT_FALSE(TimeBucketer(Days(1), std::nullopt, Interval{}).HasOffset());
+}
+
 // --- The time-zone variant, computed on local wall-clock time ----------------
 
 TEST(TimeBucketTest, TimezoneVariantOnLocalWallClock) {
