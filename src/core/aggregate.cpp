@@ -495,12 +495,17 @@ void AggregateState::AddCounterRun(const AggregateFn& fn, uint64_t series, const
   count_ += run.points;
 }
 
-void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary) {
+void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary,
+                                SumOverflow rule) {
   if (summary.count == 0) return;
   // A block whose own sum overflowed from finite values: sum/avg over its
-  // points would have raised the overflow error.
+  // points would have raised the overflow error. Points summed elsewhere
+  // say whether they overflowed, which raises unless the running sum here
+  // is already infinite or NaN.
   const bool sum_overflowed =
-      std::isinf(summary.sum) && std::isfinite(summary.min) && std::isfinite(summary.max);
+      rule == SumOverflow::kStored   ? std::isinf(summary.sum) && std::isfinite(summary.min) && std::isfinite(summary.max)
+      : rule == SumOverflow::kNone   ? false
+                                     : count_ == 0 || std::isfinite(sum_);
   switch (fn.kind) {
     case AggregateKind::kCount:
       break;
@@ -544,7 +549,8 @@ void AggregateState::AddSummary(const AggregateFn& fn, uint64_t series, const Bl
   count_ += summary.count;
 }
 
-void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step) {
+void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step,
+                                    SumOverflow rule) {
   if (step.count == 0) return;
   // Where float8pl/float8_accum would have raised an overflow over the
   // step's points (finite values, infinite sum or Sxx), reading it does.
@@ -558,8 +564,9 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
       // NaN), which float8_accum raised when it happened, whatever came later
       // in the step, unless the sum before it was already Inf or NaN (its
       // rule: an overflow only from a finite Sx and a finite value).
-      if ((count_ == 0 || std::isfinite(sum_)) && (std::isinf(step.sxx) || (std::isinf(step.sum) && finite_values)))
-        ThrowOverflow();
+      const bool sum_overflowed = rule == SumOverflow::kStored ? std::isinf(step.sum) && finite_values
+                                                                : rule == SumOverflow::kIfRunningFinite;
+      if ((count_ == 0 || std::isfinite(sum_)) && (std::isinf(step.sxx) || sum_overflowed)) ThrowOverflow();
       AggregateState other;
       other.count_ = step.count;
       other.sum_ = step.sum;
@@ -600,7 +607,7 @@ void AggregateState::AddStepSummary(const AggregateFn& fn, uint64_t series, cons
       summary.sum = step.sum;
       summary.first = step.first;
       summary.last = step.last;
-      AddSummary(fn, series, summary);
+      AddSummary(fn, series, summary, rule);
       count_ += step.count - 1;
       return;
     }
@@ -954,10 +961,10 @@ void BucketAggregator::AddCounterRun(const CounterRun& run) {
   StateAt(bucket).AddCounterRun(fn_, series_, run);
 }
 
-void BucketAggregator::AddStep(const StepSummary& step) {
+void BucketAggregator::AddStep(const StepSummary& step, SumOverflow rule) {
   if (step.bucket < since_ || step.bucket >= until_) return;
   const Timestamp bucket = bucketer_ ? bucketer_->BucketStart(step.bucket) : since_;
-  StateAt(bucket).AddStepSummary(fn_, series_, step);
+  StateAt(bucket).AddStepSummary(fn_, series_, step, rule);
 }
 
 bool BucketAggregator::TakesBlockSummary(const BlockSummary& summary) const {
@@ -969,10 +976,10 @@ bool BucketAggregator::TakesBlockSummary(const BlockSummary& summary) const {
   return summary.ts_max < bucketer_->NextBucketStart(bucketer_->BucketStart(summary.ts_min));
 }
 
-bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary) {
+bool BucketAggregator::TryAddBlockSummary(const BlockSummary& summary, SumOverflow rule) {
   if (!TakesBlockSummary(summary)) return false;
   if (summary.count == 0) return true;
-  StateAt(bucketer_ ? bucketer_->BucketStart(summary.ts_min) : since_).AddSummary(fn_, series_, summary);
+  StateAt(bucketer_ ? bucketer_->BucketStart(summary.ts_min) : since_).AddSummary(fn_, series_, summary, rule);
   return true;
 }
 

@@ -147,6 +147,21 @@ struct Fill {
 // anything else -> Error(InvalidParameter).
 Fill ParseFill(std::string_view text);
 
+// When a summary's (or a step's) infinite sum is sum's (and avg's) overflow
+// error, as float8pl/float8_accum raised it over the points.
+enum class SumOverflow {
+  // A stored summary or step: an infinite sum of finite values (its min and
+  // max finite) always is.
+  kStored,
+  // Points summarised elsewhere whose sum overflowed from finite values (a
+  // shard's flagged part or entry, core/bucket_parts.h): unless the running
+  // sum here is already infinite or NaN.
+  kIfRunningFinite,
+  // Points summarised elsewhere that did not overflow where they were
+  // summed: only adding them here can (float8pl's own rule).
+  kNone,
+};
+
 // Partial state of one aggregate over one bucket of one group. Fold in points
 // and summaries of each series in time order; merge states with Combine.
 class AggregateState {
@@ -161,13 +176,18 @@ class AggregateState {
   // point of that series already in this state. `series` identifies the
   // series for the per-series functions (any value unique per series).
   void AddPoints(const AggregateFn& fn, uint64_t series, const Timestamp* ts, const double* values, size_t n);
-  // Folds a block summary of one series (fn.UsesSummaries() must be true).
-  void AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary);
+  // Folds a block summary of one series (fn.UsesSummaries() must be true);
+  // rule: when its infinite sum is sum's and avg's overflow error.
+  void AddSummary(const AggregateFn& fn, uint64_t series, const BlockSummary& summary,
+                  SumOverflow rule = SumOverflow::kStored);
   // Folds a rolled-up step of one series (points earlier than any of that
   // series added later). Every fn but median/quantile, irate, resets and
   // changes, which throw Error(NotSupported): a step keeps neither its values
   // nor its last two points, drops or changes.
-  void AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step);
+  // rule: when an infinite sum in the step is sum's overflow error
+  // (SumOverflow).
+  void AddStepSummary(const AggregateFn& fn, uint64_t series, const StepSummary& step,
+                      SumOverflow rule = SumOverflow::kStored);
   // Folds a run of one series' points (its counter state, computed where the
   // points are), later than that series' points already in this state, as
   // AddPoints would fold the points. Per-series functions only
@@ -255,7 +275,8 @@ class BucketAggregator {
   // Folds the summary in and returns true when fn can use summaries and
   // [ts_min, ts_max] lies inside [since, until) and inside one bucket; else
   // returns false and the caller decodes the block and calls AddSeriesPoints.
-  bool TryAddBlockSummary(const BlockSummary& summary);
+  // rule: when the summary's infinite sum is sum's and avg's overflow error.
+  bool TryAddBlockSummary(const BlockSummary& summary, SumOverflow rule = SumOverflow::kStored);
   // Whether TryAddBlockSummary would take the summary (it changes nothing).
   bool TakesBlockSummary(const BlockSummary& summary) const;
   // The longest slot whose summaries are worth offering: the step of fixed
@@ -269,7 +290,8 @@ class BucketAggregator {
   // holds its start, when since <= step.bucket < until (a step counts where
   // it starts; a query step finer than the stored one gets the stored one's
   // buckets). median/quantile: Error(NotSupported).
-  void AddStep(const StepSummary& step);
+  // rule as AggregateState::AddStepSummary's.
+  void AddStep(const StepSummary& step, SumOverflow rule = SumOverflow::kStored);
   // Folds a run of the current series' points (AggregateState::AddCounterRun)
   // into the bucket that holds its first point, when since <= run.first_ts <
   // until; the run must lie in that one bucket.

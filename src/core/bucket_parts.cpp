@@ -19,6 +19,23 @@ namespace {
 
 }  // namespace
 
+bool PointsSumOverflows(const double* values, size_t n, double sum) {
+  if (std::isfinite(sum) || n == 0) return false;
+  double running = values[0];
+  for (size_t i = 1; i < n; ++i) {
+    const double next = running + values[i];
+    if (std::isinf(next) && std::isfinite(running) && std::isfinite(values[i])) return true;
+    running = next;
+  }
+  return false;
+}
+
+namespace {
+
+constexpr uint64_t kOverflowedBit = uint64_t{1} << 63;
+
+}  // namespace
+
 std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool sums) {
   // In time order within a bucket, as one node folds a series' blocks: the
   // same sums in the same order where the parts do not overlap, and the
@@ -30,20 +47,25 @@ std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool s
   for (BucketPart& part : parts) {
     if (part.count == 0) continue;
     const bool first_of_bucket = combined.empty() || combined.back().bucket != part.bucket;
-    // A part whose own sum overflowed from finite values raised the
-    // overflow on one node: a stored summary always (AggregateState::
-    // AddSummary's rule), points while the bucket's running sum is finite
-    // (AddPoints adds them one by one). Checked per part, before an
-    // infinite value elsewhere in the bucket hides it.
-    if (sums && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max) &&
-        (part.stored || first_of_bucket || std::isfinite(combined.back().sum)))
+    // A part whose own sum overflowed raised the overflow on one node: a
+    // stored summary always (AggregateState::AddSummary's rule: an infinite
+    // sum of finite values), points while the bucket's running sum is finite
+    // (AddPoints adds them one by one). Checked per part, before an infinite
+    // value elsewhere in the bucket hides it. For points, the running sum
+    // includes what the coordinator folds before this pack (the series'
+    // other arm, the group's earlier series): it judges the flag.
+    bool overflowed = false;
+    if (sums && part.stored && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max))
       ThrowFloat8Overflow();
+    if (sums && !part.stored && part.overflowed) overflowed = first_of_bucket || std::isfinite(combined.back().sum);
     if (!sums) part.sum = 0;
     if (first_of_bucket) {
       combined.push_back(part);
+      combined.back().overflowed = overflowed;
       continue;
     }
     BucketPart& into = combined.back();
+    into.overflowed = into.overflowed || overflowed;
     into.count += part.count;
     if (sums) into.sum = Float8Pl(into.sum, part.sum);
     into.min = Float8Smaller(into.min, part.min);
@@ -71,7 +93,7 @@ std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, boo
     w.U64(static_cast<uint64_t>(p.bucket));
     w.U64(static_cast<uint64_t>(p.ts_min));
     w.U64(static_cast<uint64_t>(p.ts_max));
-    w.U64(p.count);
+    w.U64(p.count | (p.overflowed ? kOverflowedBit : 0));
     for (double v : {p.min, p.max, p.sum, p.first, p.last}) w.U64(DoubleBits(v));
     if (!parts) continue;
     w.U64(DoubleBits(p.sxx));
@@ -118,6 +140,8 @@ std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool
     p.ts_min = static_cast<Timestamp>(r.U64("ts_min"));
     p.ts_max = static_cast<Timestamp>(r.U64("ts_max"));
     p.count = r.U64("count");
+    p.overflowed = (p.count & kOverflowedBit) != 0;
+    p.count &= ~kOverflowedBit;
     double* const values[] = {&p.min, &p.max, &p.sum, &p.first, &p.last};
     for (double* v : values) *v = BitsToDouble(r.U64("value"));
     if (parts) {

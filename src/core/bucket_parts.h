@@ -10,7 +10,9 @@
 // u32 entry count n, then n entries: bucket, ts_min, ts_max (i64
 // microseconds), count (u64), min, max, sum, first, last (IEEE-754 binary64
 // bits), 72 bytes; a part adds sxx, resets (binary64), reset_count,
-// changes (u64), previous_ts (i64) and previous (binary64), 120 bytes.
+// changes (u64), previous_ts (i64) and previous (binary64), 120 bytes. The
+// top bit of count is the entry's `overflowed` flag (counts stay below
+// 2^63).
 // Combined entries are in ascending bucket order; parts in the order made. A
 // pack of any other size, magic, kind, order or count is DataCorrupted.
 #pragma once
@@ -47,7 +49,19 @@ struct BucketPart {
   // own overflowed sum is an overflow as AggregateState::AddSummary says;
   // else points, whose sum one node adds to the bucket's point by point.
   bool stored = false;
+  // Points: adding them one by one from the first overflowed (float8pl:
+  // finite operands, infinite result; PointsSumOverflows). A combined entry:
+  // that happened to one of its parts while the sum of the pack's parts of
+  // the bucket before it was finite. Either way one node raises sum's
+  // overflow there unless the bucket's running sum (from other packs,
+  // folded before) is already infinite or NaN (SumOverflow::kIfRunningFinite).
+  bool overflowed = false;
 };
+
+// Whether adding values[0..n) one by one, as float8pl does, overflows at
+// some point (finite operands, infinite result); sum is their sum (left to
+// right): a finite sum never did.
+bool PointsSumOverflows(const double* values, size_t n, double sum);
 
 constexpr uint32_t kBucketPartsMagic = 0x50424541;  // "AEBP"
 constexpr size_t kBucketPartsHeader = 12;
@@ -56,11 +70,13 @@ constexpr size_t kBucketPartFullBytes = 120;  // parts
 
 // Combines the parts of each bucket into one, in ascending bucket order.
 // Parts of one bucket combine in time order (by first time, then as given):
-// count and sum add up (sum with float8pl's overflow rule, a part whose own
-// sum overflowed from finite values an overflow too; left 0 without sums:
-// the functions that never read it must not fail on it), min and max in
-// float8 order, first from the earliest time, last from the latest (the
-// earlier on a tie, as aegis.first and aegis.last keep them).
+// count and sum add up (sum with float8pl's overflow rule; a stored part
+// whose own sum overflowed from finite values an overflow too, points that
+// overflowed the entry's `overflowed` flag, judged by the coordinator
+// against the bucket's running sum; left 0 without sums: the functions
+// that never read it must not fail on it), min and max in float8 order,
+// first from the earliest time, last from the latest (the earlier on a
+// tie, as aegis.first and aegis.last keep them).
 std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool sums);
 
 // The packed form of entries: summaries combined by CombineBucketParts, or

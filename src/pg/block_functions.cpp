@@ -69,6 +69,7 @@ struct BucketSummary {
   double sxx = 0;                    // the parts mode's Sxx of the points
   aegis::core::CounterRun counters;  // the parts mode's counter state of the points
   bool stored = false;               // a stored (block or segment) summary, not points
+  bool overflowed = false;           // points: their sum overflowed (core::PointsSumOverflows)
 };
 
 // Whether any of the sorted timestamps lies in [lo, hi].
@@ -244,6 +245,7 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
       out.push_back({bucket, aegis::core::SummarizePoints(ts + begin, values + begin, end - begin), 0, {}});
     }
     if (counters) out.back().counters.Add(ts + begin, values + begin, end - begin);
+    out.back().overflowed = aegis::core::PointsSumOverflows(values + begin, end - begin, out.back().summary.sum);
     begin = end;
   }
   return out;
@@ -316,6 +318,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
     part.previous_ts = row.counters.previous_ts;
     part.previous = row.counters.previous;
     part.stored = row.stored;
+    part.overflowed = row.overflowed;
   }
   PG_RETURN_POINTER(state);
 }

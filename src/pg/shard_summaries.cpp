@@ -132,12 +132,14 @@ ShardSummaries::ShardSummaries(const std::vector<int64_t>& ids, TimestampTz sinc
   // rolled-up range) make the path unusable, and the coordinator reads the
   // points itself.
   bool sums = false;
+  bool averages = false;
   bool moments = false;
   bool counters = false;
   bool per_series = false;
   uint16_t step_columns = 0;
   for (const core::AggregateFn& fn : fns) {
     sums = sums || fn.kind == core::AggregateKind::kSum || fn.kind == core::AggregateKind::kAvg;
+    averages = averages || fn.kind == core::AggregateKind::kAvg;
     moments = moments || fn.kind == core::AggregateKind::kStddev || fn.kind == core::AggregateKind::kVariance;
     counters = counters || (core::IsPerSeries(fn.kind) && !fn.UsesSummaries());
     per_series = per_series || core::IsPerSeries(fn.kind);
@@ -150,8 +152,10 @@ ShardSummaries::ShardSummaries(const std::vector<int64_t>& ids, TimestampTz sinc
   const bool parts = parts_;
   const bool in_order = in_order_;
   // aegis._bucket_parts's mode bits: 1 the sums, 2 the parts' Sxx, 4 their
-  // counter state.
-  const int32 mode = (sums ? 1 : 0) | (moments ? 2 : 0) | (in_order ? 4 : 0);
+  // counter state. avg beside a function that needs parts reads the parts'
+  // Sxx too: one node decodes every point then, and avg's float8_accum
+  // raises where Sx or Sxx overflows (an infinite Sxx marks it).
+  const int32 mode = (sums ? 1 : 0) | (moments || (parts_ && averages) ? 2 : 0) | (in_order ? 4 : 0);
   PgCall([&] {
     static SPIPlanPtr plans[2] = {nullptr, nullptr};
     static const Oid types[] = {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID, INT4OID, TIMESTAMPTZOID};
@@ -248,6 +252,7 @@ ShardSummaries::ShardSummaries(const std::vector<int64_t>& ids, TimestampTz sinc
     s.first = p.first;
     s.last = p.last;
     s.sxx = p.sxx;
+    row.overflowed = p.overflowed;
     if (parts) {
       core::CounterRun& run = row.counters;
       run.points = s.count;
@@ -294,16 +299,19 @@ void ShardSummaries::Fold(int64_t series_id, core::BucketAggregator* aggregator)
                              [](const Row& row, int64_t id) { return row.series_id < id; });
   for (; it != rows_.end() && it->series_id == series_id; ++it) {
     const core::StepSummary& s = it->summary;
+    // Whether the points' overflowed sum is an error here: where the
+    // bucket's running sum is still finite, as adding them one by one.
+    const core::SumOverflow rule = it->overflowed ? core::SumOverflow::kIfRunningFinite : core::SumOverflow::kNone;
     if (as_runs) {
       aggregator->AddCounterRun(it->counters);  // a part of one bucket, in time order
       continue;
     }
     if (parts_) {
-      aggregator->AddStep(s);  // a part of one bucket, counted where it starts
+      aggregator->AddStep(s, rule);  // a part of one bucket (decoded points), counted where it starts
       continue;
     }
     const core::BlockSummary summary = core::SummaryOfStep(s);
-    if (!aggregator->TryAddBlockSummary(summary))
+    if (!aggregator->TryAddBlockSummary(summary, rule))
       throw core::Error(core::ErrorCategory::DataCorrupted, "malformed bucket summaries from a shard",
                         "A summary does not fit its bucket.");
   }

@@ -191,6 +191,11 @@ SELECT k, count(*) AS rows,
                aegis.last(value, ts), sum(value), avg(value), stddev_samp(value), var_pop(value)
           FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' GROUP BY 3
         UNION ALL
+        SELECT 'summaries only', aegis.time_bucket('20 minutes', ts)::text, tags ->> 'dc', count(*), min(value),
+               max(value), aegis.first(value, ts), aegis.last(value, ts), sum(value), avg(value), NULL, NULL
+          FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' AND ts < '2024-01-01 10:00'
+         GROUP BY 2, 3
+        UNION ALL
         SELECT 'value condition', aegis.time_bucket('20 minutes', ts)::text, tags ->> 'dc', count(*), min(value),
                max(value), aegis.first(value, ts), aegis.last(value, ts), sum(value), avg(value),
                stddev_samp(value), var_pop(value)
@@ -212,6 +217,41 @@ SELECT k, count(*) AS rows,
           FROM aegis.points WHERE metric = 'req' AND ts >= '2024-01-01 02:07:30' AND ts < '2024-01-01 05:10'
          GROUP BY metric, tags, 3) x
  GROUP BY k ORDER BY k;
+-- At float8's edge, the same values or the same error (SQLSTATE) as one
+-- node: a sum that overflows after an infinite block (no error: the running
+-- sum is infinite), beside stddev (each part apart) and alone (combined per
+-- bucket; the recent rows come in a pack of their own, so the coordinator
+-- judges their overflow against the running sum), also through
+-- aegis.aggregate and over the group of both series; avg beside a counter
+-- aggregate over values whose Sxx overflows (float8_accum's error), and
+-- alone from the block's summary (no error).
+CREATE TEMP TABLE edge_outcomes (q text, outcome text);
+DO $$
+DECLARE
+  q text;
+  r text;
+BEGIN
+  FOREACH q IN ARRAY ARRAY[
+    'SELECT sum(value), stddev(value) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''a''',
+    'SELECT sum(value), count(*) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''a''',
+    'SELECT avg(value), aegis.rate(value, ts) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''b'' '
+      'GROUP BY metric, tags',
+    'SELECT avg(value) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''b''',
+    'SELECT sum(value), aegis.rate(value, ts) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''a'' '
+      'GROUP BY metric, tags',
+    'SELECT fn, value FROM unnest(ARRAY[''sum'', ''avg'']) fn, '
+      'aegis.aggregate(''big{host="a"}'', fn, ''-infinity'', ''infinity'')',
+    'SELECT fn, value FROM unnest(ARRAY[''sum'', ''avg'', ''stddev'']) fn, '
+      'aegis.aggregate(''big'', fn, ''-infinity'', ''infinity'', NULL, ''{}'')'] LOOP
+    BEGIN
+      EXECUTE 'SELECT string_agg(t::text, '';'') FROM (' || q || ') t' INTO r;
+    EXCEPTION WHEN OTHERS THEN
+      r := 'ERROR ' || SQLSTATE;
+    END;
+    INSERT INTO edge_outcomes VALUES (q, r);
+  END LOOP;
+END $$;
+SELECT outcome, q FROM edge_outcomes;
 RESET TIME ZONE;
 SELECT ts, value FROM aegis.rolling('cpu{host="h3"}', 'max', '5 minutes', '2024-01-01 08:55', '2024-01-01 09:10');
 -- rolling over every series of three metrics, windows reaching back before

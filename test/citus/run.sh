@@ -156,14 +156,15 @@ n=$(blocks_read "SELECT count(*) FROM aegis.rolling('{__name__=~\"cpu|req|solo\"
   not_ok "rolling: the coordinator read ${n:-?} blocks itself"
 # SQL aggregates over aegis.points: summarised on the shards where the
 # engine buckets them (time_bucket with or without an origin, Grafana's
-# epoch buckets, one bucket), also the moments and the per-series counter
-# aggregates; read on the coordinator where recent rows lie inside blocks.
+# epoch buckets, date_trunc in UTC, one bucket), also the moments and the
+# per-series counter aggregates; read on the coordinator where recent rows
+# lie inside blocks.
 points_sql="SELECT %s, tags, count(*), avg(value), max(value), aegis.first(value, ts), stddev(value)
               FROM aegis.points WHERE metric = 'cpu' AND ts >= '2024-01-01 01:00' GROUP BY 1, 2"
 for bucket in "aegis.time_bucket('20 minutes', ts)" "aegis.time_bucket('20 minutes', ts, '2024-01-01 00:07'::timestamptz)" \
-              "floor(extract(epoch FROM ts) / 900) * 900" "NULL::text"; do
+              "floor(extract(epoch FROM ts) / 900) * 900" "date_trunc('hour', ts)" "NULL::text"; do
   # shellcheck disable=SC2059
-  n=$(blocks_read "$(printf "$points_sql" "$bucket")")
+  n=$(blocks_read "SET TIME ZONE 'UTC'; $(printf "$points_sql" "$bucket")")
   [ "$n" = 0 ] && ok "SQL aggregates over aegis.points by $bucket are summarised on the shards (the coordinator read no block)" ||
     not_ok "SQL aggregates over aegis.points by $bucket: the coordinator read ${n:-?} blocks itself"
 done

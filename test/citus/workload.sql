@@ -72,7 +72,15 @@ SELECT count(aegis.write('cnt', jsonb_build_object('host', 'h' || h),
                          ARRAY['2024-01-01 00:03:10', '2024-01-01 00:03:20', '2024-01-01 00:03:40']::timestamptz[],
                          ARRAY[5, 9, 12]::float8[]))
   FROM generate_series(1, 3) h;
+-- Values at float8's edge, read by results.sql's overflow checks: a block
+-- holding Infinity, then (below, after the compression) recent rows whose
+-- sum overflows; a block whose Sxx overflows.
+SELECT aegis.write('big', '{"host": "a"}', '2024-01-01 00:00'::timestamptz, 'Infinity'::float8);
+SELECT aegis.write('big', '{"host": "b"}', ARRAY['2024-01-01 00:00', '2024-01-01 00:01']::timestamptz[],
+                   ARRAY[1e200, -1e200]::float8[]);
 SELECT aegis.compress('0') >= 0 AS compressed;
+SELECT aegis.write('big', '{"host": "a"}', ARRAY['2024-01-01 00:01', '2024-01-01 00:02']::timestamptz[],
+                   ARRAY[1e308, 1e308]::float8[]);
 SELECT count(aegis.write('cnt', jsonb_build_object('host', 'h' || h), '2024-01-01 00:03:40', 1))
   FROM generate_series(1, 3) h;
 -- Late counter samples after the last compression: recent rows inside

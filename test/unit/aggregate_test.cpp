@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "core/bucket_parts.h"
 #include "core/error.h"
+#include "core/rollup.h"
 #include "core/time_bucket.h"
 
 namespace aegis::core {
@@ -548,6 +550,42 @@ TEST(AggregateTest, OverflowOfFiniteValuesIsAnError) {
               "value out of range: overflow");
   ExpectError([&] { Aggregate(Fn(AggregateKind::kVariance), ts, {1e200, -1e200}); },
               ErrorCategory::NumericOutOfRange, "value out of range: overflow");
+}
+
+// Points summarised elsewhere (a shard's part of a bucket) say whether
+// their sum overflowed; that raises sum's overflow where adding them to the
+// bucket one by one would: not once the bucket's running sum is infinite.
+// A stored step's infinite sum of finite values raises always.
+TEST(AggregateTest, PartsFromPointsRaiseSumOverflowAsPointsDo) {
+  const std::vector<Timestamp> ts = Seconds(4);
+  const StepSummary infinite = SummarizeRun(ts.data(), std::vector<double>{kInf}.data(), 1);
+  const std::vector<double> big = {1e308, 1e308};
+  const StepSummary overflowed = SummarizeRun(ts.data() + 1, big.data(), 2);
+  ASSERT_TRUE(PointsSumOverflows(big.data(), big.size(), overflowed.sum));
+  // One node over the points: Infinity first, then the finite values.
+  EXPECT_EQ(*Aggregate(Fn(AggregateKind::kSum), ts, {kInf, 1e308, 1e308, 1}), kInf);
+  const auto sum_of = [&](std::vector<std::pair<StepSummary, SumOverflow>> parts) {
+    BucketAggregator agg(Fn(AggregateKind::kSum), std::nullopt, 0, ts.back() + 1);
+    agg.BeginSeries();
+    for (const auto& [p, rule] : parts) agg.AddStep(p, rule);
+    return agg.Finish(Fill{}).at(0).value;
+  };
+  EXPECT_EQ(sum_of({{infinite, SumOverflow::kNone}, {overflowed, SumOverflow::kIfRunningFinite}}), kInf);
+  ExpectError([&] { sum_of({{infinite, SumOverflow::kStored}, {overflowed, SumOverflow::kStored}}); },
+              ErrorCategory::NumericOutOfRange, "value out of range: overflow");
+  // Points that overflowed first raise, as they would one by one.
+  ExpectError([&] { sum_of({{overflowed, SumOverflow::kIfRunningFinite}}); }, ErrorCategory::NumericOutOfRange,
+              "value out of range: overflow");
+  // An overflow before an infinity in the same points: their sum is
+  // infinite either way, and only the flag tells.
+  const std::vector<double> hidden = {1e308, 1e308, kInf};
+  const double hidden_sum = 1e308 + 1e308 + kInf;
+  EXPECT_TRUE(PointsSumOverflows(hidden.data(), hidden.size(), hidden_sum));
+  ExpectError([&] { Aggregate(Fn(AggregateKind::kSum), Seconds(3), hidden); }, ErrorCategory::NumericOutOfRange,
+              "value out of range: overflow");
+  const std::vector<double> after = {kInf, 1e308, 1e308};
+  EXPECT_FALSE(PointsSumOverflows(after.data(), after.size(), kInf));
+  EXPECT_FALSE(PointsSumOverflows(big.data(), big.size(), 5.0));  // a finite sum never overflowed
 }
 
 TEST(AggregateTest, StddevAndVarianceArePopulationForms) {

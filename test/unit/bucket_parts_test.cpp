@@ -83,18 +83,27 @@ TEST(BucketParts, SumsOverflowAsFloat8PlOrAreLeftOut) {
 
 TEST(BucketParts, APartsOwnOverflowIsNotHiddenByAnInfinity) {
   const double inf = std::numeric_limits<double>::infinity();
-  // The earlier part's own sum overflowed from finite values; the later
-  // holds a real infinity, which would make the combined sum and max
-  // infinite and the overflow look like a value.
-  const std::vector<BucketPart> parts = {Part(0, 1, 2, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308),
-                                         Part(0, 3, 3, 1, inf, inf, inf, inf, inf)};
-  try {
-    CombineBucketParts(parts, true);
-    FAIL() << "no overflow error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.category(), ErrorCategory::NumericOutOfRange);
-  }
-  EXPECT_EQ(CombineBucketParts(parts, false).at(0).count, 3u);  // functions that read no sum
+  // The earlier part's points overflowed (finite values, infinite sum); the
+  // later holds a real infinity, which makes the combined sum and max
+  // infinite and the overflow look like a value. The entry keeps the flag,
+  // through its pack, for the coordinator to judge against the bucket's
+  // running sum (from the series' other arm or the group's earlier series).
+  std::vector<BucketPart> parts = {Part(0, 1, 2, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308),
+                                   Part(0, 3, 3, 1, inf, inf, inf, inf, inf)};
+  parts[0].overflowed = true;
+  const std::vector<BucketPart> combined = CombineBucketParts(parts, true);
+  ASSERT_EQ(combined.size(), 1u);
+  EXPECT_TRUE(combined[0].overflowed);
+  const std::vector<uint8_t> pack = PackBucketParts(combined, false);
+  const std::vector<BucketPart> back = UnpackBucketParts(pack.data(), pack.size(), false);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0].overflowed);
+  EXPECT_EQ(back[0].count, 3u);
+  EXPECT_FALSE(CombineBucketParts(parts, false).at(0).overflowed);  // functions that read no sum
+  EXPECT_EQ(CombineBucketParts(parts, false).at(0).count, 3u);
+  // A stored summary's overflow is one regardless: raised on the shard.
+  parts[0].stored = true;
+  EXPECT_THROW(CombineBucketParts(parts, true), Error);
 }
 
 TEST(BucketParts, PointsAfterAnInfinityAddAsOneNodeAddsThem) {
@@ -103,10 +112,14 @@ TEST(BucketParts, PointsAfterAnInfinityAddAsOneNodeAddsThem) {
   // node's running sum is infinite already when it adds them, and raises
   // nothing; a stored summary so is an overflow all the same.
   BucketPart points = Part(0, 2, 3, 2, 1e308, 1.7e308, inf, 1e308, 1.7e308);
+  points.overflowed = true;
   const auto combined = CombineBucketParts({Part(0, 1, 1, 1, inf, inf, inf, inf, inf), points}, true);
   ASSERT_EQ(combined.size(), 1u);
   EXPECT_EQ(combined[0].sum, inf);
   EXPECT_EQ(combined[0].count, 3u);
+  EXPECT_FALSE(combined[0].overflowed);
+  // After a finite part they would have raised: the entry says so.
+  EXPECT_TRUE(CombineBucketParts({Part(0, 1, 1, 1, 1, 1, 1, 1, 1), points}, true).at(0).overflowed);
   points.stored = true;
   EXPECT_THROW(CombineBucketParts({Part(0, 1, 1, 1, inf, inf, inf, inf, inf), points}, true), Error);
 }
