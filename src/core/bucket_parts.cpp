@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "bit_patterns.h"
@@ -30,9 +31,35 @@ bool PointsSumOverflows(const double* values, size_t n, double sum) {
   return false;
 }
 
+bool PointsMomentsOverflow(const double* values, size_t n) {
+  bool modest = true;
+  for (size_t i = 0; i < n; ++i) modest &= std::fabs(values[i]) <= 1e100;  // false for NaN
+  if (modest) return false;
+  double count = 0;
+  double sx = 0;
+  double sxx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double value = values[i];
+    const double previous_count = count;
+    const double previous_sx = sx;
+    count += 1.0;
+    sx += value;
+    if (previous_count > 0.0) {
+      const double tmp = value * count - sx;
+      sxx += tmp * tmp / (count * previous_count);
+      if (std::isinf(sx) || std::isinf(sxx)) {
+        if (!std::isinf(previous_sx) && !std::isinf(value)) return true;
+        sxx = std::numeric_limits<double>::quiet_NaN();
+      }
+    }
+  }
+  return false;
+}
+
 namespace {
 
 constexpr uint64_t kOverflowedBit = uint64_t{1} << 63;
+constexpr uint64_t kMomentsOverflowedBit = uint64_t{1} << 62;
 
 }  // namespace
 
@@ -55,19 +82,34 @@ std::vector<BucketPart> CombineBucketParts(std::vector<BucketPart> parts, bool s
     // includes what the coordinator folds before this pack (the series'
     // other arm, the group's earlier series): it judges the flag.
     bool overflowed = false;
+    bool moments_overflowed = false;
     if (sums && part.stored && std::isinf(part.sum) && std::isfinite(part.min) && std::isfinite(part.max))
       ThrowFloat8Overflow();
-    if (sums && !part.stored && part.overflowed) overflowed = first_of_bucket || std::isfinite(combined.back().sum);
+    if (sums && !part.stored) {
+      const bool running_finite = first_of_bucket || std::isfinite(combined.back().sum);
+      overflowed = part.overflowed && running_finite;
+      moments_overflowed = part.moments_overflowed && running_finite;
+    }
     if (!sums) part.sum = 0;
     if (first_of_bucket) {
       combined.push_back(part);
       combined.back().overflowed = overflowed;
+      combined.back().moments_overflowed = moments_overflowed;
       continue;
     }
     BucketPart& into = combined.back();
     into.overflowed = into.overflowed || overflowed;
+    into.moments_overflowed = into.moments_overflowed || moments_overflowed;
     into.count += part.count;
-    if (sums) into.sum = Float8Pl(into.sum, part.sum);
+    if (sums) {
+      // float8pl without its error: where two finite sums overflow, the
+      // entry says so and the coordinator judges it against the bucket's
+      // running sum from what it folded before (another series of the
+      // group, the series' other arm).
+      const double sum = into.sum + part.sum;
+      if (std::isinf(sum) && std::isfinite(into.sum) && std::isfinite(part.sum)) into.overflowed = true;
+      into.sum = sum;
+    }
     into.min = Float8Smaller(into.min, part.min);
     into.max = Float8Larger(into.max, part.max);
     if (part.ts_min < into.ts_min) {
@@ -93,7 +135,7 @@ std::vector<uint8_t> PackBucketParts(const std::vector<BucketPart>& entries, boo
     w.U64(static_cast<uint64_t>(p.bucket));
     w.U64(static_cast<uint64_t>(p.ts_min));
     w.U64(static_cast<uint64_t>(p.ts_max));
-    w.U64(p.count | (p.overflowed ? kOverflowedBit : 0));
+    w.U64(p.count | (p.overflowed ? kOverflowedBit : 0) | (p.moments_overflowed ? kMomentsOverflowedBit : 0));
     for (double v : {p.min, p.max, p.sum, p.first, p.last}) w.U64(DoubleBits(v));
     if (!parts) continue;
     w.U64(DoubleBits(p.sxx));
@@ -141,7 +183,8 @@ std::vector<BucketPart> UnpackBucketParts(const uint8_t* data, size_t size, bool
     p.ts_max = static_cast<Timestamp>(r.U64("ts_max"));
     p.count = r.U64("count");
     p.overflowed = (p.count & kOverflowedBit) != 0;
-    p.count &= ~kOverflowedBit;
+    p.moments_overflowed = (p.count & kMomentsOverflowedBit) != 0;
+    p.count &= ~(kOverflowedBit | kMomentsOverflowedBit);
     double* const values[] = {&p.min, &p.max, &p.sum, &p.first, &p.last};
     for (double* v : values) *v = BitsToDouble(r.U64("value"));
     if (parts) {

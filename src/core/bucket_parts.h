@@ -12,7 +12,7 @@
 // bits), 72 bytes; a part adds sxx, resets (binary64), reset_count,
 // changes (u64), previous_ts (i64) and previous (binary64), 120 bytes. The
 // top bit of count is the entry's `overflowed` flag (counts stay below
-// 2^63).
+// 2^63), the next bit its `moments_overflowed` flag.
 // Combined entries are in ascending bucket order; parts in the order made. A
 // pack of any other size, magic, kind, order or count is DataCorrupted.
 #pragma once
@@ -56,12 +56,23 @@ struct BucketPart {
   // overflow there unless the bucket's running sum (from other packs,
   // folded before) is already infinite or NaN (SumOverflow::kIfRunningFinite).
   bool overflowed = false;
+  // Points: float8_accum's update over them from the first (avg's state)
+  // overflowed (PointsMomentsOverflow); a combined entry: that happened to
+  // one of its parts while the pack's running sum of the bucket before it
+  // was finite. avg raises its overflow there as `overflowed` says.
+  bool moments_overflowed = false;
 };
 
 // Whether adding values[0..n) one by one, as float8pl does, overflows at
 // some point (finite operands, infinite result); sum is their sum (left to
 // right): a finite sum never did.
 bool PointsSumOverflows(const double* values, size_t n, double sum);
+
+// Whether float8_accum's update over values[0..n), from an empty state,
+// raises its overflow (finite inputs, infinite Sx or Sxx), as avg over them
+// does (AggregateState::AddMoments). Values of magnitude at most 1e100 never
+// do, which is checked first.
+bool PointsMomentsOverflow(const double* values, size_t n);
 
 constexpr uint32_t kBucketPartsMagic = 0x50424541;  // "AEBP"
 constexpr size_t kBucketPartsHeader = 12;

@@ -70,6 +70,7 @@ struct BucketSummary {
   aegis::core::CounterRun counters;  // the parts mode's counter state of the points
   bool stored = false;               // a stored (block or segment) summary, not points
   bool overflowed = false;           // points: their sum overflowed (core::PointsSumOverflows)
+  bool moments_overflowed = false;   // points: avg's float8_accum overflowed (core::PointsMomentsOverflow)
 };
 
 // Whether any of the sorted timestamps lies in [lo, hi].
@@ -246,6 +247,8 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
     }
     if (counters) out.back().counters.Add(ts + begin, values + begin, end - begin);
     out.back().overflowed = aegis::core::PointsSumOverflows(values + begin, end - begin, out.back().summary.sum);
+    // (With moments, an infinite Sxx says so.)
+    if (!moments) out.back().moments_overflowed = aegis::core::PointsMomentsOverflow(values + begin, end - begin);
     begin = end;
   }
   return out;
@@ -319,6 +322,7 @@ AEGIS_PG_FUNCTION(aegis_bucket_parts_transfn) {
     part.previous = row.counters.previous;
     part.stored = row.stored;
     part.overflowed = row.overflowed;
+    part.moments_overflowed = row.moments_overflowed;
   }
   PG_RETURN_POINTER(state);
 }

@@ -253,6 +253,7 @@ ShardSummaries::ShardSummaries(const std::vector<int64_t>& ids, TimestampTz sinc
     s.last = p.last;
     s.sxx = p.sxx;
     row.overflowed = p.overflowed;
+    row.moments_overflowed = p.moments_overflowed;
     if (parts) {
       core::CounterRun& run = row.counters;
       run.points = s.count;
@@ -290,6 +291,7 @@ void ShardSummaries::Fold(int64_t series_id, core::BucketAggregator* aggregator)
   // The counter functions (and delta beside them) take the parts as counter
   // runs; the others take parts as steps, or the combined summaries.
   const bool as_runs = in_order_ && core::IsPerSeries(aggregator->fn().kind);
+  const bool avg = aggregator->fn().kind == core::AggregateKind::kAvg;
   aggregator->BeginSeries();
   const auto steps = std::lower_bound(steps_.begin(), steps_.end(), series_id,
                                       [](const auto& entry, int64_t id) { return entry.first < id; });
@@ -299,9 +301,11 @@ void ShardSummaries::Fold(int64_t series_id, core::BucketAggregator* aggregator)
                              [](const Row& row, int64_t id) { return row.series_id < id; });
   for (; it != rows_.end() && it->series_id == series_id; ++it) {
     const core::StepSummary& s = it->summary;
-    // Whether the points' overflowed sum is an error here: where the
-    // bucket's running sum is still finite, as adding them one by one.
-    const core::SumOverflow rule = it->overflowed ? core::SumOverflow::kIfRunningFinite : core::SumOverflow::kNone;
+    // Whether the points' overflowed sum (avg: or float8_accum's update) is
+    // an error here: where the bucket's running sum is still finite, as
+    // adding them one by one.
+    const bool overflowed = it->overflowed || (avg && it->moments_overflowed);
+    const core::SumOverflow rule = overflowed ? core::SumOverflow::kIfRunningFinite : core::SumOverflow::kNone;
     if (as_runs) {
       aggregator->AddCounterRun(it->counters);  // a part of one bucket, in time order
       continue;

@@ -53,7 +53,8 @@ class ShardSummaries {
     int64_t series_id = 0;
     core::StepSummary summary;
     core::CounterRun counters;  // parts only
-    bool overflowed = false;    // its points' sum overflowed (core::BucketPart::overflowed)
+    bool overflowed = false;          // its points' sum overflowed (core::BucketPart::overflowed)
+    bool moments_overflowed = false;  // avg's float8_accum over them did
   };
   std::vector<Row> rows_;  // by series, then time
   // Each series' rolled-up steps in the range, by series.

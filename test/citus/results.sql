@@ -224,7 +224,9 @@ SELECT k, count(*) AS rows,
 -- judges their overflow against the running sum), also through
 -- aegis.aggregate and over the group of both series; avg beside a counter
 -- aggregate over values whose Sxx overflows (float8_accum's error), and
--- alone from the block's summary (no error).
+-- alone from the block's summary (no error) or over recent rows (the
+-- error); a sum that overflows after another series' finite sum (the
+-- error, judged on the coordinator).
 CREATE TEMP TABLE edge_outcomes (q text, outcome text);
 DO $$
 DECLARE
@@ -242,7 +244,12 @@ BEGIN
     'SELECT fn, value FROM unnest(ARRAY[''sum'', ''avg'']) fn, '
       'aegis.aggregate(''big{host="a"}'', fn, ''-infinity'', ''infinity'')',
     'SELECT fn, value FROM unnest(ARRAY[''sum'', ''avg'', ''stddev'']) fn, '
-      'aegis.aggregate(''big'', fn, ''-infinity'', ''infinity'', NULL, ''{}'')'] LOOP
+      'aegis.aggregate(''big'', fn, ''-infinity'', ''infinity'', NULL, ''{}'')',
+    'SELECT avg(value) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' = ''c''',
+    'SELECT value FROM aegis.aggregate(''big{host="c"}'', ''avg'', ''-infinity'', ''infinity'')',
+    'SELECT sum(value) FROM aegis.points WHERE metric = ''big'' AND tags ->> ''host'' IN (''b'', ''g'')',
+    'SELECT fn, value FROM unnest(ARRAY[''sum'', ''avg'']) fn, '
+      'aegis.aggregate(''big{host=~"b|g"}'', fn, ''-infinity'', ''infinity'', NULL, ''{}'')'] LOOP
     BEGIN
       EXECUTE 'SELECT string_agg(t::text, '';'') FROM (' || q || ') t' INTO r;
     EXCEPTION WHEN OTHERS THEN

@@ -81,6 +81,12 @@ SELECT aegis.write('big', '{"host": "b"}', ARRAY['2024-01-01 00:00', '2024-01-01
 SELECT aegis.compress('0') >= 0 AS compressed;
 SELECT aegis.write('big', '{"host": "a"}', ARRAY['2024-01-01 00:01', '2024-01-01 00:02']::timestamptz[],
                    ARRAY[1e308, 1e308]::float8[]);
+-- Recent rows only: values whose float8_accum update overflows (avg's
+-- error), and values whose sum overflows after host b's finite sum.
+SELECT aegis.write('big', '{"host": "c"}', ARRAY['2024-01-01 00:00', '2024-01-01 00:01']::timestamptz[],
+                   ARRAY[1, 1e200]::float8[]);
+SELECT aegis.write('big', '{"host": "g"}', ARRAY['2024-01-01 00:00', '2024-01-01 00:01']::timestamptz[],
+                   ARRAY[1e308, 1e308]::float8[]);
 SELECT count(aegis.write('cnt', jsonb_build_object('host', 'h' || h), '2024-01-01 00:03:40', 1))
   FROM generate_series(1, 3) h;
 -- Late counter samples after the last compression: recent rows inside

@@ -583,6 +583,36 @@ TEST(AggregateTest, PartsFromPointsRaiseSumOverflowAsPointsDo) {
   EXPECT_TRUE(PointsSumOverflows(hidden.data(), hidden.size(), hidden_sum));
   ExpectError([&] { Aggregate(Fn(AggregateKind::kSum), Seconds(3), hidden); }, ErrorCategory::NumericOutOfRange,
               "value out of range: overflow");
+  // A summary of points that overflowed: an error after a finite running
+  // sum (another series' points before them), none after a NaN one; one
+  // judged not to have overflowed adds as float8pl does.
+  const auto summary_of = [](double sum, double min, double max, Timestamp at) {
+    BlockSummary b;
+    b.count = 2;
+    b.ts_min = b.ts_max = at;
+    b.sum = sum;
+    b.min = min;
+    b.max = max;
+    b.first = min;
+    b.last = max;
+    return b;
+  };
+  for (AggregateKind kind : {AggregateKind::kSum, AggregateKind::kAvg}) {
+    BucketAggregator finite_first(Fn(kind), std::nullopt, 0, 100);
+    finite_first.BeginSeries();
+    ASSERT_TRUE(finite_first.TryAddBlockSummary(summary_of(5, 2, 3, 1)));
+    finite_first.BeginSeries();
+    ExpectError([&] { finite_first.TryAddBlockSummary(summary_of(kInf, 1e308, 1e308, 2), SumOverflow::kIfRunningFinite); },
+                ErrorCategory::NumericOutOfRange, "value out of range: overflow");
+    BucketAggregator nan_first(Fn(kind), std::nullopt, 0, 100);
+    nan_first.BeginSeries();
+    ASSERT_TRUE(nan_first.TryAddBlockSummary(summary_of(kNaN, kNaN, kNaN, 1)));
+    nan_first.BeginSeries();
+    EXPECT_TRUE(nan_first.TryAddBlockSummary(summary_of(kInf, 1e308, 1e308, 2), SumOverflow::kIfRunningFinite));
+    BucketAggregator judged(Fn(kind), std::nullopt, 0, 100);
+    judged.BeginSeries();
+    EXPECT_TRUE(judged.TryAddBlockSummary(summary_of(kInf, 1e308, kInf, 1), SumOverflow::kNone));
+  }
   const std::vector<double> after = {kInf, 1e308, 1e308};
   EXPECT_FALSE(PointsSumOverflows(after.data(), after.size(), kInf));
   EXPECT_FALSE(PointsSumOverflows(big.data(), big.size(), 5.0));  // a finite sum never overflowed

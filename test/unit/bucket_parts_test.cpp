@@ -69,16 +69,57 @@ TEST(BucketParts, SumsOverflowAsFloat8PlOrAreLeftOut) {
   const double big = std::numeric_limits<double>::max();
   const std::vector<BucketPart> parts = {Part(0, 1, 1, 1, big, big, big, big, big),
                                          Part(0, 2, 2, 1, big, big, big, big, big)};
-  try {
-    CombineBucketParts(parts, true);
-    FAIL() << "no overflow error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.category(), ErrorCategory::NumericOutOfRange);
-  }
+  // Two finite sums that overflow: the entry says so, for the coordinator
+  // to raise unless the bucket's running sum it folded before (another
+  // series, the other arm) is already infinite, as one node adds them.
+  const auto with_sums = CombineBucketParts(parts, true);
+  ASSERT_EQ(with_sums.size(), 1u);
+  EXPECT_TRUE(std::isinf(with_sums[0].sum));
+  EXPECT_TRUE(with_sums[0].overflowed);
   const auto combined = CombineBucketParts(parts, false);
   ASSERT_EQ(combined.size(), 1u);
   EXPECT_EQ(combined[0].sum, 0);
   EXPECT_EQ(combined[0].count, 2u);
+  EXPECT_FALSE(combined[0].overflowed);
+}
+
+TEST(BucketParts, OverflowFlagsTravelInTheCountsTopBits) {
+  BucketPart part = Part(0, 1, 2, 7, 1, 2, 3, 1, 2);
+  part.moments_overflowed = true;
+  for (bool parts_kind : {false, true}) {
+    const std::vector<uint8_t> pack = PackBucketParts({part}, parts_kind);
+    const std::vector<BucketPart> back = UnpackBucketParts(pack.data(), pack.size(), parts_kind);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].count, 7u);
+    EXPECT_FALSE(back[0].overflowed);
+    EXPECT_TRUE(back[0].moments_overflowed);
+  }
+  // An entry whose count is only the flags counts no point: malformed.
+  std::vector<uint8_t> pack = PackBucketParts({part}, false);
+  for (int i = 0; i < 8; ++i) pack[kBucketPartsHeader + 24 + static_cast<size_t>(i)] = i == 7 ? 0x80 : 0;
+  EXPECT_THROW(UnpackBucketParts(pack.data(), pack.size(), false), Error);
+}
+
+TEST(BucketParts, PointsSayWhetherAddingThemOneByOneOverflows) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto sum_overflows = [](std::vector<double> v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return PointsSumOverflows(v.data(), v.size(), sum);
+  };
+  EXPECT_TRUE(sum_overflows({1e308, 1e308}));
+  EXPECT_TRUE(sum_overflows({1e308, 1e308, inf}));   // before the infinity
+  EXPECT_TRUE(sum_overflows({1e308, 1e308, -inf}));  // NaN in the end, the overflow came first
+  EXPECT_FALSE(sum_overflows({inf, 1e308, 1e308}));  // infinite already
+  EXPECT_FALSE(sum_overflows({nan, 1e308, 1e308}));
+  EXPECT_FALSE(sum_overflows({-1e308, 1e308, 1e308}));
+  const auto moments_overflow = [](std::vector<double> v) { return PointsMomentsOverflow(v.data(), v.size()); };
+  EXPECT_TRUE(moments_overflow({1, 1e200}));  // Sxx past float8, Sx finite: float8_accum raises
+  EXPECT_TRUE(moments_overflow({1e200, -1e200}));
+  EXPECT_FALSE(moments_overflow({1e200, 1e200}));  // no deviation
+  EXPECT_FALSE(moments_overflow({1e100, -1e100}));  // modest
+  EXPECT_FALSE(moments_overflow({inf, 1e200}));  // an infinite input
 }
 
 TEST(BucketParts, APartsOwnOverflowIsNotHiddenByAnInfinity) {
