@@ -272,23 +272,8 @@ void AggregateState::AddMoments(const double* values, size_t n) {
   double count = static_cast<double>(count_);
   double sx = sum_;
   double sxx = sxx_;
-  for (size_t i = 0; i < n; ++i) {
-    const double value = values[i];
-    const double previous_count = count;
-    const double previous_sx = sx;
-    count += 1.0;
-    sx += value;
-    if (previous_count > 0.0) {
-      const double tmp = value * count - sx;
-      sxx += tmp * tmp / (count * previous_count);
-      if (std::isinf(sx) || std::isinf(sxx)) {
-        if (!std::isinf(previous_sx) && !std::isinf(value)) ThrowOverflow();
-        sxx = kNaN;
-      }
-    } else if (std::isnan(value) || std::isinf(value)) {
-      sxx = kNaN;  // otherwise a lone Inf/NaN would report variance 0
-    }
-  }
+  for (size_t i = 0; i < n; ++i)
+    if (!Float8AccumStep(values[i], &count, &sx, &sxx)) ThrowOverflow();
   sum_ = sx;
   sxx_ = sxx;
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 
 #include "bit_patterns.h"
@@ -38,21 +37,8 @@ bool PointsMomentsOverflow(const double* values, size_t n) {
   double count = 0;
   double sx = 0;
   double sxx = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double value = values[i];
-    const double previous_count = count;
-    const double previous_sx = sx;
-    count += 1.0;
-    sx += value;
-    if (previous_count > 0.0) {
-      const double tmp = value * count - sx;
-      sxx += tmp * tmp / (count * previous_count);
-      if (std::isinf(sx) || std::isinf(sxx)) {
-        if (!std::isinf(previous_sx) && !std::isinf(value)) return true;
-        sxx = std::numeric_limits<double>::quiet_NaN();
-      }
-    }
-  }
+  for (size_t i = 0; i < n; ++i)
+    if (!Float8AccumStep(values[i], &count, &sx, &sxx)) return true;
   return false;
 }
 

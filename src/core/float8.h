@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "bit_patterns.h"
 #include "error.h"
@@ -30,6 +31,27 @@ inline double Float8Smaller(double a, double b) { return Float8Less(a, b) ? a : 
 
 // float8larger(a, b): a if a > b in float8 order, else b (so b on a tie).
 inline double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b; }
+
+// float8_accum's Youngs-Cramer step, adding value to (count, Sx, Sxx):
+// false where float8_accum raises its overflow error (finite inputs, an
+// infinite Sx or Sxx); Sxx is NaN after an infinite or NaN input.
+inline bool Float8AccumStep(double value, double* count, double* sx, double* sxx) {
+  const double previous_count = *count;
+  const double previous_sx = *sx;
+  *count += 1.0;
+  *sx += value;
+  if (previous_count > 0.0) {
+    const double tmp = value * *count - *sx;
+    *sxx += tmp * tmp / (*count * previous_count);
+    if (std::isinf(*sx) || std::isinf(*sxx)) {
+      if (!std::isinf(previous_sx) && !std::isinf(value)) return false;
+      *sxx = std::numeric_limits<double>::quiet_NaN();
+    }
+  } else if (std::isnan(value) || std::isinf(value)) {
+    *sxx = std::numeric_limits<double>::quiet_NaN();  // otherwise a lone Inf/NaN would report variance 0
+  }
+  return true;
+}
 
 // v when keep, else +0.0 (all bits clear), without a branch: for sums of
 // the values before a drop, which noisy series make at random (a
