@@ -249,7 +249,7 @@ void AggregateState::AddPoints(const AggregateFn& fn, uint64_t series, const Tim
 // false, adding nothing, when a value is not modest; the state then takes
 // AddMoments for good (Sxx restarting from 0, short of the true value by less
 // than 1e249, which cannot change whether a later Sxx overflows).
-constexpr double kModestMagnitude = 1e100;
+// (kModestMagnitude: float8.h.)
 
 bool AggregateState::AddModestSum(const double* values, size_t n) {
   if (!modest_) return false;

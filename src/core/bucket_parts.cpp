@@ -32,7 +32,7 @@ bool PointsSumOverflows(const double* values, size_t n, double sum) {
 
 bool PointsMomentsOverflow(const double* values, size_t n) {
   bool modest = true;
-  for (size_t i = 0; i < n; ++i) modest &= std::fabs(values[i]) <= 1e100;  // false for NaN
+  for (size_t i = 0; i < n; ++i) modest &= std::fabs(values[i]) <= kModestMagnitude;  // false for NaN
   if (modest) return false;
   double count = 0;
   double sx = 0;

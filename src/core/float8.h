@@ -32,6 +32,11 @@ inline double Float8Smaller(double a, double b) { return Float8Less(a, b) ? a : 
 // float8larger(a, b): a if a > b in float8 order, else b (so b on a tie).
 inline double Float8Larger(double a, double b) { return Float8Less(b, a) ? a : b; }
 
+// While every value is finite and at most this in magnitude, float8_accum's
+// Sx stays below 1e116 and each Sxx term below 1e233: neither can overflow
+// (avg's fast path, PointsMomentsOverflow).
+constexpr double kModestMagnitude = 1e100;
+
 // float8_accum's Youngs-Cramer step, adding value to (count, Sx, Sxx):
 // false where float8_accum raises its overflow error (finite inputs, an
 // infinite Sx or Sxx); Sxx is NaN after an infinite or NaN input.

@@ -2,6 +2,7 @@
 // nothing but their arguments, so they run wherever the row is (a parallel
 // worker, a Citus worker; DESIGN-NOTES 2 and 8).
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "core/block_cut.h"
 #include "core/bucket_parts.h"
 #include "core/error.h"
+#include "core/float8.h"
 #include "core/rollup.h"
 #include "core/series_points.h"
 #include "core/time_bucket.h"
@@ -247,8 +249,14 @@ std::vector<BucketSummary> SummarizeInput(const SummaryInput& in, bool moments, 
     }
     if (counters) out.back().counters.Add(ts + begin, values + begin, end - begin);
     out.back().overflowed = aegis::core::PointsSumOverflows(values + begin, end - begin, out.back().summary.sum);
-    // (With moments, an infinite Sxx says so.)
-    if (!moments) out.back().moments_overflowed = aegis::core::PointsMomentsOverflow(values + begin, end - begin);
+    // (With moments, an infinite Sxx says so.) The run's extremes show at no
+    // cost whether its values are modest, which they nearly always are, and
+    // then nothing overflows: the values are not walked again.
+    const aegis::core::BlockSummary& run = out.back().summary;
+    const bool modest = std::fabs(run.min) <= aegis::core::kModestMagnitude &&
+                        std::fabs(run.max) <= aegis::core::kModestMagnitude;  // false for NaN
+    if (!moments && !modest)
+      out.back().moments_overflowed = aegis::core::PointsMomentsOverflow(values + begin, end - begin);
     begin = end;
   }
   return out;
