@@ -3,7 +3,8 @@ coordinator and two workers on this machine, scripts/citus-cluster.sh) holding t
 aegis.distribute(). Both answers are compared (same rows; sums within 1e-9 relative). Skipped, saying why, when
 Citus is not installed.
 
-  python3 bench/citus_bench.py [--doc FILE]     SCALE=full|small (bench/datasets.py), CITUS_BENCH_RUNS=9
+  python3 bench/citus_bench.py [--doc FILE]     SCALE=full|small (bench/datasets.py), CITUS_BENCH_RUNS=9,
+                                                CITUS_BENCH_SHARDS=8, CITUS_BENCH_SWEEP=2,32
 
 Python 3 standard library only.
 """
@@ -26,6 +27,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = "aegis_bench_citus"
 RUNS = int(os.environ.get("CITUS_BENCH_RUNS", "9"))
 SHARDS = int(os.environ.get("CITUS_BENCH_SHARDS", "8"))
+# Shard counts the same data is measured at too (aegis.undistribute() and aegis.distribute(n) between them): each
+# engine statement runs one task per shard, so the count sets its fixed cost. 32 is Citus's default.
+SWEEP = [int(n) for n in os.environ.get("CITUS_BENCH_SWEEP", "2,32").split(",") if n]
+# Citus's own floor for a statement over every shard: the smallest distributed table, counted (one node runs it too).
+FLOOR = ("a count over every shard", "SELECT count(*) FROM aegis.last_points")
 # Runs before the timed ones in the same session: Citus opens its connections
 # to the workers over the first statements (its executor's slow start).
 WARM = 6
@@ -199,6 +205,20 @@ def plan_excerpt(env, sql):
     return "(no plan of the shard statement was logged)"
 
 
+def shard_count_runs(env, n, timed, expected):
+    """The timed queries (compared with one node's answers `expected`) and FLOOR on the same data redistributed over
+    n shards: ({query: median ms}, FLOOR's median ms)."""
+    psql(env, DB, "SET client_min_messages = warning;\nSELECT aegis.undistribute();\nSELECT aegis.distribute(%d);\n"
+         "VACUUM ANALYZE;" % n)
+    times = {}
+    for qid, sql in timed.items():
+        runs, rows = timed_runs(env, sql, WARM, RUNS)
+        if not same(expected[qid], rows):
+            raise RuntimeError("%s over %d shards: the answer differs from one node's" % (qid, n))
+        times[qid] = statistics.median(runs)
+    return times, statistics.median(timed_runs(env, FLOOR[1], WARM, RUNS)[0])
+
+
 def same(a, b):
     if len(a) != len(b):
         return False
@@ -238,7 +258,7 @@ def main():
     timed.update({"%s, SQL over aegis.points" % q.qid: dict(q.forms)["read"] for q in built})
     sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "start")
     single, cluster = cluster_env("cluster.sh"), cluster_env("citus-cluster.sh")
-    results, breakdown = {}, {}
+    results, breakdown, floors, sweep = {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
         log("writing the generated set (%s points)" % "{:,}".format(ds.points))
@@ -254,7 +274,14 @@ def main():
                 times[qid] = statistics.median(runs)
             results[name] = (load_s, times, rows)
             log("%s: load %.1f s, %s" % (name, load_s, ", ".join("%s %.2f ms" % kv for kv in times.items())))
+            floors[name] = statistics.median(timed_runs(env, FLOOR[1], WARM, RUNS)[0])
             if distributed:
+                sweep[SHARDS] = (times, floors[name])
+                for n in SWEEP:
+                    sweep[n] = shard_count_runs(env, n, timed, results["one node"][2])
+                    log("%d shards: %s" % (n, ", ".join("%s %.2f ms" % kv for kv in sweep[n][0].items())))
+                psql(env, DB, "SET client_min_messages = warning;\nSELECT aegis.undistribute();\n"
+                     "SELECT aegis.distribute(%d);\nVACUUM ANALYZE;" % SHARDS)
                 for qid, sql in qs.items():
                     tasks = remote_tasks(env, sql)
                     calls = sorted({call for call, _, _ in tasks})
@@ -298,6 +325,13 @@ def main():
                    "each worker's tasks, alone (tasks)", "projected, a core a worker",
                    "projected, a core a task"], brows)
     print(btext)
+    counts = sorted(sweep)
+    srows = [[qid, "%.2f" % one[1][qid]] + ["%.2f" % sweep[n][0][qid] for n in counts] for qid in one[1]]
+    srows.append([FLOOR[0] + ": `%s`" % FLOOR[1], "%.2f" % floors["one node"]] +
+                 ["%.2f" % sweep[n][1] for n in counts])
+    stext = table(["query (ms, median of %d warm runs)" % RUNS, "one node"] +
+                  ["%d shards" % n for n in counts], srows)
+    print(stext)
     for qid in QUERIES:
         print("%s, the shard statement of one call (EXPLAIN ANALYZE through auto_explain):\n%s" %
               (qid, breakdown[qid][2]))
@@ -331,6 +365,11 @@ def main():
                     "or the longest task (a core a task), and network round trips; that is a projection from "
                     "these figures, not a measurement.\n\n%s\n\n"
                     % (COORD_CALLS, RUNS, btext))
+            f.write("The same data over other shard counts (same run; `aegis.undistribute()` and "
+                    "`aegis.distribute(n)` between them, every answer compared with one node's again). Each engine "
+                    "statement runs one task per shard, and each task costs Citus a deparse on the coordinator and "
+                    "the worker a parse and a plan, so the count sets a call's fixed cost; the last row is Citus's "
+                    "own floor, the smallest statement that reaches every shard:\n\n%s\n\n" % stext)
             for qid in QUERIES:
                 f.write("%s's shard statement in one call, as `EXPLAIN ANALYZE` shows it (auto_explain, timing "
                         "off; one task shown; the aggregate under the task is the shard's own, per series, and the "
