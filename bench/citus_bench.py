@@ -1,7 +1,9 @@
-"""make bench's scale-out section (issue 13): the benchmark's Q2 and Q5 on one node against a Citus cluster (a
-coordinator and two workers on this machine, scripts/citus-cluster.sh) holding the same generated set after
-aegis.distribute(). Both answers are compared (same rows; sums within 1e-9 relative). Skipped, saying why, when
-Citus is not installed.
+"""make bench's scale-out section (issue 13): the benchmark's Q2 and Q5 (and their SQL forms over aegis.points) on one
+node against a Citus cluster (a coordinator and two workers on this machine, scripts/citus-cluster.sh) holding the
+same generated set after aegis.distribute(CITUS_BENCH_SHARDS); then the same data redistributed over each shard count
+of CITUS_BENCH_SWEEP and CITUS_BENCH_SHARDS (last), beside Citus's own floor; then where the cluster's time goes at
+CITUS_BENCH_SHARDS. Every answer is compared with one node's (same rows; sums within 1e-9 relative). Skipped, saying
+why, when Citus is not installed.
 
   python3 bench/citus_bench.py [--doc FILE]     SCALE=full|small (bench/datasets.py), CITUS_BENCH_RUNS=9,
                                                 CITUS_BENCH_SHARDS=8, CITUS_BENCH_SWEEP=2,32
@@ -30,7 +32,8 @@ SHARDS = int(os.environ.get("CITUS_BENCH_SHARDS", "8"))
 # Shard counts the same data is measured at too (aegis.undistribute() and aegis.distribute(n) between them): each
 # engine statement runs one task per shard, so the count sets its fixed cost. 32 is Citus's default.
 SWEEP = [int(n) for n in os.environ.get("CITUS_BENCH_SWEEP", "2,32").split(",") if n]
-# Citus's own floor for a statement over every shard: the smallest distributed table, counted (one node runs it too).
+# Citus's own floor for a statement over every shard: a count of a small distributed table (a row per series), which
+# one node runs too.
 FLOOR = ("a count over every shard", "SELECT count(*) FROM aegis.last_points")
 # Runs before the timed ones in the same session: Citus opens its connections
 # to the workers over the first statements (its executor's slow start).
@@ -206,17 +209,17 @@ def plan_excerpt(env, sql):
 
 
 def shard_count_runs(env, n, timed, expected):
-    """The timed queries (compared with one node's answers `expected`) and FLOOR on the same data redistributed over
-    n shards: ({query: median ms}, FLOOR's median ms)."""
+    """The timed queries and FLOOR (keyed None) on the same data redistributed over n shards, each answer compared
+    with one node's (`expected`): {query: median ms}."""
     psql(env, DB, "SET client_min_messages = warning;\nSELECT aegis.undistribute();\nSELECT aegis.distribute(%d);\n"
          "VACUUM ANALYZE;" % n)
     times = {}
-    for qid, sql in timed.items():
+    for qid, sql in list(timed.items()) + [(None, FLOOR[1])]:
         runs, rows = timed_runs(env, sql, WARM, RUNS)
         if not same(expected[qid], rows):
-            raise RuntimeError("%s over %d shards: the answer differs from one node's" % (qid, n))
+            raise RuntimeError("%s over %d shards: the answer differs from one node's" % (qid or FLOOR[0], n))
         times[qid] = statistics.median(runs)
-    return times, statistics.median(timed_runs(env, FLOOR[1], WARM, RUNS)[0])
+    return times
 
 
 def same(a, b):
@@ -258,30 +261,31 @@ def main():
     timed.update({"%s, SQL over aegis.points" % q.qid: dict(q.forms)["read"] for q in built})
     sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "start")
     single, cluster = cluster_env("cluster.sh"), cluster_env("citus-cluster.sh")
-    results, breakdown, floors, sweep = {}, {}, {}, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)
-        log("writing the generated set (%s points)" % "{:,}".format(ds.points))
-        datasets.write_tsbs(tmp, scale)
-        for f in os.listdir(tmp):
-            os.chmod(os.path.join(tmp, f), 0o644)
-        for name, env, distributed in (("one node", single, False), ("coordinator + 2 workers", cluster, True)):
-            log("loading into %s" % name)
-            load_s = load(env, tmp, distributed)
-            times, rows = {}, {}
-            for qid, sql in timed.items():
-                runs, rows[qid] = timed_runs(env, sql, WARM, RUNS)
-                times[qid] = statistics.median(runs)
-            results[name] = (load_s, times, rows)
-            log("%s: load %.1f s, %s" % (name, load_s, ", ".join("%s %.2f ms" % kv for kv in times.items())))
-            floors[name] = statistics.median(timed_runs(env, FLOOR[1], WARM, RUNS)[0])
-            if distributed:
-                sweep[SHARDS] = (times, floors[name])
-                for n in SWEEP:
+    results, breakdown, sweep = {}, {}, {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)
+            log("writing the generated set (%s points)" % "{:,}".format(ds.points))
+            datasets.write_tsbs(tmp, scale)
+            for f in os.listdir(tmp):
+                os.chmod(os.path.join(tmp, f), 0o644)
+            for name, env, distributed in (("one node", single, False), ("coordinator + 2 workers", cluster, True)):
+                log("loading into %s" % name)
+                load_s = load(env, tmp, distributed)
+                times, rows = {}, {}
+                for qid, sql in list(timed.items()) + [(None, FLOOR[1])]:
+                    runs, rows[qid] = timed_runs(env, sql, WARM, RUNS)
+                    times[qid] = statistics.median(runs)
+                results[name] = (load_s, times, rows)
+                log("%s: load %.1f s, %s" % (name, load_s, ", ".join("%s %.2f ms" % (qid or FLOOR[0], ms)
+                                                                      for qid, ms in times.items())))
+                if not distributed:
+                    continue
+                # Every count measured on redistributed data, CITUS_BENCH_SHARDS last: the breakdown below runs there.
+                for n in sorted(set(SWEEP) - {SHARDS}) + [SHARDS]:
                     sweep[n] = shard_count_runs(env, n, timed, results["one node"][2])
-                    log("%d shards: %s" % (n, ", ".join("%s %.2f ms" % kv for kv in sweep[n][0].items())))
-                psql(env, DB, "SET client_min_messages = warning;\nSELECT aegis.undistribute();\n"
-                     "SELECT aegis.distribute(%d);\nVACUUM ANALYZE;" % SHARDS)
+                    log("%d shards: %s" % (n, ", ".join("%s %.2f ms" % (qid or FLOOR[0], ms)
+                                                        for qid, ms in sweep[n].items())))
                 for qid, sql in qs.items():
                     tasks = remote_tasks(env, sql)
                     calls = sorted({call for call, _, _ in tasks})
@@ -291,9 +295,10 @@ def main():
                     breakdown[qid] = (coordinator_cpu(env, tmp, sql), task_times(env, tasks), plan_excerpt(env, sql))
                     log("%s on the cluster: coordinator CPU %.2f ms a query, %d tasks" %
                         (qid, breakdown[qid][0], len(tasks)))
-    sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "stop")
+    finally:
+        sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "stop")
     one, dist = results["one node"], results["coordinator + 2 workers"]
-    for qid in timed:
+    for qid in list(timed) + [None]:
         if not one[2][qid] or not same(one[2][qid], dist[2][qid]):
             print("the cluster's %s answer differs from one node's" % qid, file=sys.stderr)
             return 1
@@ -307,28 +312,27 @@ def main():
     # Where a cluster call's time goes, and what it would take on hosts of their own.
     brows = []
     for qid in QUERIES:
-        cpu, timed, _ = breakdown[qid]
-        ports = sorted({port for _, port, _ in timed})
-        calls = sorted({call for call, _, _ in timed})
+        cpu, task_ms, _ = breakdown[qid]
+        ports = sorted({port for _, port, _ in task_ms})
+        calls = sorted({call for call, _, _ in task_ms})
 
         def took(call, port):
-            return sum(ms for c, p, ms in timed if c == call and p == port)
+            return sum(ms for c, p, ms in task_ms if c == call and p == port)
 
         # The calls run one after another; a call's tasks on the workers at the same time.
         per_worker = sum(max(took(call, port) for port in ports) for call in calls)
-        per_task = sum(max(ms for c, _, ms in timed if c == call) for call in calls)
+        per_task = sum(max(ms for c, _, ms in task_ms if c == call) for call in calls)
         brows.append([qid, "%.2f" % one[1][qid], "%.2f" % dist[1][qid], "%.2f" % cpu,
-                      " / ".join("%.2f (%d)" % (sum(ms for _, p, ms in timed if p == port),
-                                                sum(1 for _, p, _ in timed if p == port)) for port in ports),
+                      " / ".join("%.2f (%d)" % (sum(ms for _, p, ms in task_ms if p == port),
+                                                sum(1 for _, p, _ in task_ms if p == port)) for port in ports),
                       "%.2f" % (cpu + per_worker), "%.2f" % (cpu + per_task)])
     btext = table(["query (ms)", "one node", "cluster here", "coordinator CPU a query",
                    "each worker's tasks, alone (tasks)", "projected, a core a worker",
                    "projected, a core a task"], brows)
     print(btext)
     counts = sorted(sweep)
-    srows = [[qid, "%.2f" % one[1][qid]] + ["%.2f" % sweep[n][0][qid] for n in counts] for qid in one[1]]
-    srows.append([FLOOR[0] + ": `%s`" % FLOOR[1], "%.2f" % floors["one node"]] +
-                 ["%.2f" % sweep[n][1] for n in counts])
+    srows = [[qid or (FLOOR[0] + ": `%s`" % FLOOR[1]), "%.2f" % one[1][qid]] + ["%.2f" % sweep[n][qid] for n in counts]
+             for qid in list(timed) + [None]]
     stext = table(["query (ms, median of %d warm runs)" % RUNS, "one node"] +
                   ["%d shards" % n for n in counts], srows)
     print(stext)
@@ -365,11 +369,13 @@ def main():
                     "or the longest task (a core a task), and network round trips; that is a projection from "
                     "these figures, not a measurement.\n\n%s\n\n"
                     % (COORD_CALLS, RUNS, btext))
-            f.write("The same data over other shard counts (same run; `aegis.undistribute()` and "
-                    "`aegis.distribute(n)` between them, every answer compared with one node's again). Each engine "
+            f.write("The same data over several shard counts (same run; `aegis.undistribute()` and "
+                    "`aegis.distribute(n)` before each, %d shards last, so its column is measured again after the "
+                    "first table; every answer compared with one node's again). Each engine "
                     "statement runs one task per shard, and each task costs Citus a deparse on the coordinator and "
                     "the worker a parse and a plan, so the count sets a call's fixed cost; the last row is Citus's "
-                    "own floor, the smallest statement that reaches every shard:\n\n%s\n\n" % stext)
+                    "own floor, a count of a small table (a row per series) over every shard:\n\n%s\n\n"
+                    % (SHARDS, stext))
             for qid in QUERIES:
                 f.write("%s's shard statement in one call, as `EXPLAIN ANALYZE` shows it (auto_explain, timing "
                         "off; one task shown; the aggregate under the task is the shard's own, per series, and the "
