@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DB = "aegis_bench_citus"
 RUNS = int(os.environ.get("CITUS_BENCH_RUNS", "9"))
 SHARDS = int(os.environ.get("CITUS_BENCH_SHARDS", "8"))
-# Shard counts the same data is measured at too (aegis.undistribute() and aegis.distribute(n) between them): each
+# Shard counts the same data is measured at too (aegis.undistribute() and aegis.distribute(n) before each): each
 # engine statement runs one task per shard, so the count sets its fixed cost. 32 is Citus's default.
 SWEEP = [int(n) for n in os.environ.get("CITUS_BENCH_SWEEP", "2,32").split(",") if n]
 # Citus's own floor for a statement over every shard: a count of a small distributed table (a row per series), which
@@ -259,10 +259,10 @@ def main():
     # the shards as aegis.aggregate's are).
     timed = dict(qs)
     timed.update({"%s, SQL over aegis.points" % q.qid: dict(q.forms)["read"] for q in built})
-    sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "start")
-    single, cluster = cluster_env("cluster.sh"), cluster_env("citus-cluster.sh")
     results, breakdown, sweep = {}, {}, {}
     try:
+        sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "start")
+        single, cluster = cluster_env("cluster.sh"), cluster_env("citus-cluster.sh")
         with tempfile.TemporaryDirectory() as tmp:
             os.chmod(tmp, 0o755)
             log("writing the generated set (%s points)" % "{:,}".format(ds.points))
@@ -281,6 +281,9 @@ def main():
                                                                       for qid, ms in times.items())))
                 if not distributed:
                     continue
+                for qid in list(timed) + [None]:
+                    if not results["one node"][2][qid] or not same(results["one node"][2][qid], rows[qid]):
+                        raise RuntimeError("the cluster's %s answer differs from one node's" % (qid or FLOOR[0]))
                 # Every count measured on redistributed data, CITUS_BENCH_SHARDS last: the breakdown below runs there.
                 for n in sorted(set(SWEEP) - {SHARDS}) + [SHARDS]:
                     sweep[n] = shard_count_runs(env, n, timed, results["one node"][2])
@@ -298,10 +301,6 @@ def main():
     finally:
         sh("bash", os.path.join(ROOT, "scripts", "citus-cluster.sh"), "stop")
     one, dist = results["one node"], results["coordinator + 2 workers"]
-    for qid in list(timed) + [None]:
-        if not one[2][qid] or not same(one[2][qid], dist[2][qid]):
-            print("the cluster's %s answer differs from one node's" % qid, file=sys.stderr)
-            return 1
     rows = [[qid, "%.2f" % one[1][qid], "%.2f" % dist[1][qid], "%.2fx" % (one[1][qid] / dist[1][qid])]
             for qid in timed]
     rows.append(["load: aegis.write per series, then compress (s)", "%.1f" % one[0], "%.1f" % dist[0],
@@ -322,7 +321,8 @@ def main():
         # The calls run one after another; a call's tasks on the workers at the same time.
         per_worker = sum(max(took(call, port) for port in ports) for call in calls)
         per_task = sum(max(ms for c, _, ms in task_ms if c == call) for call in calls)
-        brows.append([qid, "%.2f" % one[1][qid], "%.2f" % dist[1][qid], "%.2f" % cpu,
+        # "cluster here": the same layout as the breakdown's, the last redistribution to SHARDS.
+        brows.append([qid, "%.2f" % one[1][qid], "%.2f" % sweep[SHARDS][qid], "%.2f" % cpu,
                       " / ".join("%.2f (%d)" % (sum(ms for _, p, ms in task_ms if p == port),
                                                 sum(1 for _, p, _ in task_ms if p == port)) for port in ports),
                       "%.2f" % (cpu + per_worker), "%.2f" % (cpu + per_task)])
