@@ -208,17 +208,33 @@ def plan_excerpt(env, sql):
     return "(no plan of the shard statement was logged)"
 
 
+def time_all(env, timed):
+    """The timed queries and FLOOR (keyed None): ({query: median ms}, {query: rows of the last run})."""
+    times, rows = {}, {}
+    for qid, sql in list(timed.items()) + [(None, FLOOR[1])]:
+        runs, rows[qid] = timed_runs(env, sql, WARM, RUNS)
+        times[qid] = statistics.median(runs)
+    return times, rows
+
+
+def check_answers(expected, rows, where):
+    """Raises unless every answer in `rows` is one node's (`expected`, non-empty)."""
+    for qid, got in rows.items():
+        if not expected[qid] or not same(expected[qid], got):
+            raise RuntimeError("%s %s: the answer differs from one node's" % (qid or FLOOR[0], where))
+
+
+def described(times):
+    return ", ".join("%s %.2f ms" % (qid or FLOOR[0], ms) for qid, ms in times.items())
+
+
 def shard_count_runs(env, n, timed, expected):
-    """The timed queries and FLOOR (keyed None) on the same data redistributed over n shards, each answer compared
-    with one node's (`expected`): {query: median ms}."""
+    """time_all on the same data redistributed over n shards, each answer compared with one node's (`expected`):
+    {query: median ms}."""
     psql(env, DB, "SET client_min_messages = warning;\nSELECT aegis.undistribute();\nSELECT aegis.distribute(%d);\n"
          "VACUUM ANALYZE;" % n)
-    times = {}
-    for qid, sql in list(timed.items()) + [(None, FLOOR[1])]:
-        runs, rows = timed_runs(env, sql, WARM, RUNS)
-        if not same(expected[qid], rows):
-            raise RuntimeError("%s over %d shards: the answer differs from one node's" % (qid or FLOOR[0], n))
-        times[qid] = statistics.median(runs)
+    times, rows = time_all(env, timed)
+    check_answers(expected, rows, "over %d shards" % n)
     return times
 
 
@@ -272,23 +288,16 @@ def main():
             for name, env, distributed in (("one node", single, False), ("coordinator + 2 workers", cluster, True)):
                 log("loading into %s" % name)
                 load_s = load(env, tmp, distributed)
-                times, rows = {}, {}
-                for qid, sql in list(timed.items()) + [(None, FLOOR[1])]:
-                    runs, rows[qid] = timed_runs(env, sql, WARM, RUNS)
-                    times[qid] = statistics.median(runs)
+                times, rows = time_all(env, timed)
                 results[name] = (load_s, times, rows)
-                log("%s: load %.1f s, %s" % (name, load_s, ", ".join("%s %.2f ms" % (qid or FLOOR[0], ms)
-                                                                      for qid, ms in times.items())))
+                log("%s: load %.1f s, %s" % (name, load_s, described(times)))
                 if not distributed:
                     continue
-                for qid in list(timed) + [None]:
-                    if not results["one node"][2][qid] or not same(results["one node"][2][qid], rows[qid]):
-                        raise RuntimeError("the cluster's %s answer differs from one node's" % (qid or FLOOR[0]))
+                check_answers(results["one node"][2], rows, "on the cluster")
                 # Every count measured on redistributed data, CITUS_BENCH_SHARDS last: the breakdown below runs there.
                 for n in sorted(set(SWEEP) - {SHARDS}) + [SHARDS]:
                     sweep[n] = shard_count_runs(env, n, timed, results["one node"][2])
-                    log("%d shards: %s" % (n, ", ".join("%s %.2f ms" % (qid or FLOOR[0], ms)
-                                                        for qid, ms in sweep[n].items())))
+                    log("%d shards: %s" % (n, described(sweep[n])))
                 for qid, sql in qs.items():
                     tasks = remote_tasks(env, sql)
                     calls = sorted({call for call, _, _ in tasks})
